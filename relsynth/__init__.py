@@ -1,0 +1,99 @@
+"""relsynth: synthetic copies of relational databases.
+
+Same schema, new rows, the statistics and relationships of the original, and no
+real person's record::
+
+    import relsynth
+
+    meta = relsynth.reflect("sqlite:///shop.db")
+    tables = relsynth.read_tables("sqlite:///shop.db", meta)
+    report = relsynth.check(meta, tables)
+
+The public API is flat: everything a user needs is importable from ``relsynth``.
+Heavy dependencies (SQLAlchemy, torch) are imported on first use of the names that
+need them, so ``import relsynth`` is fast and the pure layers stay pure.
+"""
+
+import importlib as _importlib
+import logging as _logging
+from typing import Any as _Any
+
+from relsynth._version import __version__
+from relsynth.check import IntegrityReport, Violation, check
+from relsynth.errors import (
+    ArtifactError,
+    ConvergenceWarning,
+    DatabaseError,
+    DataConversionWarning,
+    DataError,
+    MetadataError,
+    NotFittedError,
+    ParameterError,
+    ReferentialIntegrityError,
+    ReflectionError,
+    RelsynthError,
+    RelsynthWarning,
+    SchemaWarning,
+    TrainingError,
+    UnsupportedSchemaError,
+)
+from relsynth.metadata.graph import Plan, plan
+from relsynth.metadata.schema import CheckConstraint, Column, ForeignKey, Metadata, Table
+
+# A library never configures logging for its users (the CLI does): this handler
+# only keeps "No handlers could be found" messages away.
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
+
+# Names whose modules import SQLAlchemy or torch, loaded on first attribute access.
+_LAZY = {
+    "infer": "relsynth.metadata.infer",
+    "read_tables": "relsynth.io.sql",
+    "reflect": "relsynth.metadata.reflect",
+    "write_tables": "relsynth.io.sql",
+}
+
+__all__ = [
+    "ArtifactError",
+    "CheckConstraint",
+    "Column",
+    "ConvergenceWarning",
+    "DataConversionWarning",
+    "DataError",
+    "DatabaseError",
+    "ForeignKey",
+    "IntegrityReport",
+    "Metadata",
+    "MetadataError",
+    "NotFittedError",
+    "ParameterError",
+    "Plan",
+    "ReferentialIntegrityError",
+    "ReflectionError",
+    "RelsynthError",
+    "RelsynthWarning",
+    "SchemaWarning",
+    "Table",
+    "TrainingError",
+    "UnsupportedSchemaError",
+    "Violation",
+    "__version__",
+    "check",
+    "infer",
+    "plan",
+    "read_tables",
+    "reflect",
+    "write_tables",
+]
+
+
+def __getattr__(name: str) -> _Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return list(__all__)

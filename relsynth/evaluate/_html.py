@@ -1,0 +1,657 @@
+"""The HTML page of an evaluation report: one standalone file, plots embedded as PNG.
+
+matplotlib is imported here only, through its object API (``Figure`` with the Agg
+canvas): no pyplot, no global backend switch, nothing shown on screen.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from relsynth.errors import ParameterError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from relsynth.evaluate.report import EvaluationReport
+
+logger = logging.getLogger(__name__)
+
+REAL = "#4c72b0"
+SYNTHETIC = "#dd8452"
+_COLS = 4
+_DPI = 80
+
+_CSS = """
+body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
+       margin: 0 auto; max-width: 1240px; padding: 24px 32px; color: #1f2328; }
+h1 { font-size: 26px; margin-bottom: 4px; }
+h2 { font-size: 20px; border-bottom: 1px solid #d0d7de; padding-bottom: 4px; margin-top: 36px; }
+h3 { font-size: 16px; margin: 22px 0 6px; }
+p.meta, p.note { color: #57606a; font-size: 13px; margin-top: 4px; }
+table { border-collapse: collapse; font-size: 13px; margin: 8px 0 12px; }
+th, td { border: 1px solid #d0d7de; padding: 4px 10px; text-align: right; }
+th { background: #f6f8fa; }
+td.name, th.name { text-align: left; }
+td.good { background: #dafbe1; } td.ok { background: #fff8c5; } td.bad { background: #ffebe9; }
+img { max-width: 100%; display: block; margin: 6px 0; }
+details { margin: 4px 0 12px; } summary { cursor: pointer; color: #0969da; font-size: 13px; }
+.legend span { display: inline-block; width: 12px; height: 12px; margin: 0 4px 0 12px;
+               vertical-align: middle; }
+nav a { margin-right: 14px; font-size: 14px; color: #0969da; text-decoration: none; }
+"""
+
+
+def write_html(report: EvaluationReport, path: Path) -> Path:
+    """Render ``report`` to ``path`` (see :meth:`EvaluationReport.to_html`)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as exc:
+        raise ParameterError(
+            "EvaluationReport.to_html needs matplotlib; install it with 'pip install matplotlib', "
+            "or save the scores with to_json()."
+        ) from exc
+    body = "\n".join(
+        [
+            _header(report),
+            _summary(report),
+            _tables(report),
+            _columns(report),
+            _pairs(report),
+            _foreign_keys(report),
+            _efficacy(report),
+            _privacy(report),
+        ]
+    )
+    page = (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        "<title>relsynth evaluation report</title>"
+        f"<style>{_CSS}</style></head><body>\n{body}\n</body></html>\n"
+    )
+    path.write_text(page, encoding="utf-8")
+    logger.info("evaluation report written to %s (%d kB)", path, len(page) // 1024)
+    return path
+
+
+# -- formatting helpers -------------------------------------------------------------------
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "&ndash;"
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return _esc(value)
+    if math.isnan(f):
+        return "&ndash;"
+    return f"{f:.{digits}f}"
+
+
+def _grade(score: Any, ceiling: Any, *, auc: bool = False) -> str:
+    """``good``/``ok``/``bad``: how far a score is from its ceiling (or the ideal)."""
+    try:
+        s = float(score)
+    except (TypeError, ValueError):
+        return ""
+    if math.isnan(s):
+        return ""
+    c = float(ceiling) if ceiling is not None and not pd.isna(ceiling) else float("nan")
+    if auc:
+        ref = max(0.5, c) if not math.isnan(c) else 0.5
+        gap = s - ref
+    else:
+        ref = c if not math.isnan(c) else 1.0
+        gap = ref - s
+    return "good" if gap <= 0.03 else "ok" if gap <= 0.1 else "bad"
+
+
+def _html_table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    grades: Sequence[Sequence[str]] | None = None,
+    names: int = 1,
+    left: Sequence[int] = (),
+) -> str:
+    head = "".join(
+        f"<th class='name'>{_esc(h)}</th>" if i < names else f"<th>{_esc(h)}</th>"
+        for i, h in enumerate(header)
+    )
+    body = []
+    for r, row in enumerate(rows):
+        cells = []
+        for i, cell in enumerate(row):
+            cls = ["name"] if i < names or i in left else []
+            if grades is not None and grades[r][i]:
+                cls.append(grades[r][i])
+            attr = f" class='{' '.join(cls)}'" if cls else ""
+            text = _esc(cell) if i < names else cell
+            cells.append(f"<td{attr}>{text}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _png(fig: Figure) -> str:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=_DPI, bbox_inches="tight")
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f"<img alt='plot' src='data:image/png;base64,{data}'>"
+
+
+def _figure(n: int, *, height: float = 2.6, cols: int = _COLS) -> tuple[Figure, list[Axes]]:
+    from matplotlib.figure import Figure
+
+    ncols = min(cols, max(n, 1))
+    nrows = max(1, math.ceil(n / ncols))
+    fig = Figure(figsize=(4.0 * ncols, height * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel().tolist()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]
+
+
+def _legend() -> str:
+    return (
+        "<p class='legend'>"
+        f"<span style='background:{REAL}'></span>real"
+        f"<span style='background:{SYNTHETIC}'></span>synthetic</p>"
+    )
+
+
+# -- sections -----------------------------------------------------------------------------
+
+
+def _header(report: EvaluationReport) -> str:
+    info = report.info
+    tables = info.get("tables", {})
+    n_real = sum(t.get("real", 0) for t in tables.values())
+    n_synth = sum(t.get("synthetic", 0) for t in tables.values())
+    ceiling = (
+        "Each score has a <b>ceiling</b>: the same metric between the real training data "
+        "and a real holdout, the best a synthetic database can expect."
+        if report.has_ceiling
+        else "No holdout was given, so the scores have no ceiling; pass "
+        "<code>holdout=</code> (see <code>split_holdout</code>) to get one."
+    )
+    nav = "".join(
+        f"<a href='#{a}'>{t}</a>"
+        for a, t in [
+            ("summary", "Summary"),
+            ("tables", "Tables"),
+            ("columns", "Columns"),
+            ("pairs", "Column pairs"),
+            ("fks", "Foreign keys"),
+            ("efficacy", "ML efficacy"),
+            ("privacy", "Privacy"),
+        ]
+    )
+    return (
+        "<h1>relsynth evaluation report</h1>"
+        f"<p class='meta'>{len(tables)} tables, {len(info.get('foreign_keys', []))} foreign keys; "
+        f"{n_real:,} real rows, {n_synth:,} synthetic rows; seed {_esc(info.get('seed'))}, "
+        f"max_rows {_esc(info.get('max_rows'))}; relsynth {_esc(info.get('relsynth_version'))}; "
+        f"{_fmt(info.get('elapsed_s'), 1)} s</p>"
+        f"<nav>{nav}</nav><p class='note'>{ceiling}</p>"
+    )
+
+
+def _summary(report: EvaluationReport) -> str:
+    rows, grades = [], []
+    for r in report.summary.to_dict("records"):
+        if r["key"] == "efficacy_score" and report.efficacy.empty:
+            continue
+        auc = r["key"] == "c2st_auc"
+        rows.append(
+            [r["metric"], _fmt(r["score"]), _fmt(r["ceiling"]), _fmt(r["best"], 1), _esc(r["good"])]
+        )
+        grades.append(["", _grade(r["score"], r["ceiling"], auc=auc), "", "", ""])
+    return "<h2 id='summary'>Summary</h2>" + _html_table(
+        ["metric", "score", "ceiling", "best", "what good looks like"],
+        rows,
+        grades=grades,
+        left=(4,),
+    )
+
+
+def _tables(report: EvaluationReport) -> str:
+    tables = report.info.get("tables", {})
+    cols = report.columns.groupby("table")["score"].mean()
+    cols_c = report.columns.groupby("table")["ceiling"].mean()
+    pairs = report.pairs.groupby("table")["score"].mean()
+    pairs_c = report.pairs.groupby("table")["ceiling"].mean()
+    c2st = report.c2st.set_index("table")
+    rows, grades = [], []
+    for name, sizes in tables.items():
+        auc = c2st["auc"].get(name)
+        auc_c = c2st["ceiling"].get(name)
+        rows.append(
+            [
+                name,
+                f"{sizes.get('real', 0):,}",
+                f"{sizes.get('synthetic', 0):,}",
+                _fmt(cols.get(name)),
+                _fmt(cols_c.get(name)),
+                _fmt(pairs.get(name)),
+                _fmt(pairs_c.get(name)),
+                _fmt(auc),
+                _fmt(auc_c),
+            ]
+        )
+        grades.append(
+            [
+                "",
+                "",
+                "",
+                _grade(cols.get(name), cols_c.get(name)),
+                "",
+                _grade(pairs.get(name), pairs_c.get(name)),
+                "",
+                _grade(auc, auc_c, auc=True),
+                "",
+            ]
+        )
+    out = ["<h2 id='tables'>Tables</h2>"]
+    out.append(
+        _html_table(
+            [
+                "table",
+                "real rows",
+                "synthetic rows",
+                "column shapes",
+                "ceiling",
+                "column pairs",
+                "ceiling",
+                "C2ST AUC",
+                "ceiling",
+            ],
+            rows,
+            grades=grades,
+        )
+    )
+    frame = report.c2st.dropna(subset=["auc"])
+    if not frame.empty:
+        fig, (ax,) = _figure(1, height=0.45 * len(frame) + 1.2, cols=1)
+        fig.set_size_inches(9, 0.45 * len(frame) + 1.2)
+        y = np.arange(len(frame))[::-1]
+        ax.barh(y, frame["auc"] - 0.5, left=0.5, color=SYNTHETIC, height=0.6, label="synthetic")
+        if frame["ceiling"].notna().any():
+            ax.plot(
+                frame["ceiling"], y, "|", color="black", ms=18, mew=2.5, label="ceiling (holdout)"
+            )
+        ax.axvline(0.5, color="#57606a", lw=1, ls="--")
+        ax.set_yticks(y, [str(t) for t in frame["table"]])
+        ax.set_xlim(0.4, 1.0)
+        ax.set_xlabel("C2ST ROC AUC (0.5: a classifier cannot tell synthetic rows from real ones)")
+        ax.legend(
+            loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize=9, frameon=False
+        )
+        ax.grid(axis="x", alpha=0.3)
+        out.append(_png(fig))
+        out.append(
+            "<p class='note'>Each table's rows are joined with their driver parent's columns "
+            "and their children's aggregates (count, means) before classification, as in the "
+            "SyntheRela benchmark; AUCs are cross-validated with families kept in one fold.</p>"
+        )
+    return "\n".join(out)
+
+
+def _columns(report: EvaluationReport) -> str:
+    dists = report.plots.get("distributions", {})
+    out = ["<h2 id='columns'>Column shapes</h2>", _legend()]
+    scores = report.columns.set_index(["table", "column"])
+    for table, columns in dists.items():
+        if not columns:
+            continue
+        out.append(f"<h3>{_esc(table)}</h3>")
+        fig, axes = _figure(len(columns))
+        for ax, (col, data) in zip(axes, columns.items(), strict=True):
+            row = scores.loc[(table, col)] if (table, col) in scores.index else None
+            _distribution_plot(ax, data)
+            metric = "KS" if data.get("type") == "numeric" else "TV"
+            title = f"{col}\n{metric} {_fmt(row['score']) if row is not None else '-'}"
+            if row is not None and not pd.isna(row["ceiling"]):
+                title += f"  (ceiling {_fmt(row['ceiling'])})"
+            ax.set_title(title, fontsize=10)
+        out.append(_png(fig))
+        sub = report.columns[report.columns["table"] == table]
+        out.append(
+            "<details><summary>scores</summary>"
+            + _html_table(
+                ["column", "kind", "metric", "score", "ceiling", "NULL real", "NULL synthetic"],
+                [
+                    [
+                        r["column"],
+                        _esc(r["kind"]),
+                        _esc(r["metric"]),
+                        _fmt(r["score"]),
+                        _fmt(r["ceiling"]),
+                        _fmt(r["null_real"]),
+                        _fmt(r["null_synthetic"]),
+                    ]
+                    for r in sub.to_dict("records")
+                ],
+                grades=[
+                    ["", "", "", _grade(r["score"], r["ceiling"]), "", "", ""]
+                    for r in sub.to_dict("records")
+                ],
+            )
+            + "</details>"
+        )
+    return "\n".join(out)
+
+
+def _distribution_plot(ax: Axes, data: dict[str, Any]) -> None:
+    ax.tick_params(labelsize=8)
+    if data.get("type") == "numeric":
+        edges = np.asarray(data.get("edges", []), dtype="float64")
+        if edges.size < 2:
+            ax.text(0.5, 0.5, "no values", ha="center", transform=ax.transAxes)
+            return
+        x = edges
+        if data.get("kind") == "datetime":
+            x = (edges * 1e9).astype("datetime64[ns]")
+        for values, color, label in (
+            (data["real"], REAL, "real"),
+            (data["synthetic"], SYNTHETIC, "synthetic"),
+        ):
+            ax.stairs(values, x, fill=True, alpha=0.35, color=color)
+            ax.stairs(values, x, color=color, lw=1.4, label=label)
+        if data.get("kind") == "datetime":
+            for tick in ax.get_xticklabels():
+                tick.set_rotation(30)
+        ax.set_yticks([])
+        return
+    cats = [str(c) for c in data.get("categories", [])]
+    if not cats:
+        ax.text(0.5, 0.5, "no values", ha="center", transform=ax.transAxes)
+        return
+    y = np.arange(len(cats))[::-1]
+    ax.barh(y + 0.2, data["real"], height=0.4, color=REAL, label="real")
+    ax.barh(y - 0.2, data["synthetic"], height=0.4, color=SYNTHETIC, label="synthetic")
+    ax.set_yticks(y, [c if len(c) <= 18 else c[:17] + "…" for c in cats], fontsize=7)
+
+
+def _pairs(report: EvaluationReport) -> str:
+    out = ["<h2 id='pairs'>Column pairs</h2>"]
+    corr = report.plots.get("correlations", {})
+    for table, data in corr.items():
+        cols = data["columns"]
+        real = np.asarray(data["real"], dtype="float64")
+        synth = np.asarray(data["synthetic"], dtype="float64")
+        out.append(f"<h3>{_esc(table)}: Spearman correlations</h3>")
+        fig, axes = _figure(3, height=0.32 * len(cols) + 2.2, cols=3)
+        fig.set_size_inches(15, 0.3 * len(cols) + 2.6)
+        image = None
+        for ax, matrix, title in (
+            (axes[0], real, "real"),
+            (axes[1], synth, "synthetic"),
+            (axes[2], real - synth, "real − synthetic"),
+        ):
+            image = ax.imshow(matrix, cmap="RdBu_r", vmin=-1, vmax=1)
+            ax.set_xticks(range(len(cols)), cols, rotation=90, fontsize=7)
+            ax.set_yticks(range(len(cols)), cols if ax is axes[0] else [], fontsize=7)
+            ax.set_title(title, fontsize=11)
+        if image is not None:
+            fig.colorbar(image, ax=axes, shrink=0.8)
+        out.append(_png(fig))
+    worst = report.pairs.dropna(subset=["score"]).nsmallest(12, "score")
+    if not worst.empty:
+        out.append("<h3>Lowest pair scores</h3>")
+        out.append(
+            _html_table(
+                [
+                    "table",
+                    "column 1",
+                    "column 2",
+                    "metric",
+                    "ρ real",
+                    "ρ synthetic",
+                    "score",
+                    "ceiling",
+                ],
+                [
+                    [
+                        r["table"],
+                        _esc(r["column_1"]),
+                        _esc(r["column_2"]),
+                        _esc(r["metric"]),
+                        _fmt(r["real"]),
+                        _fmt(r["synthetic"]),
+                        _fmt(r["score"]),
+                        _fmt(r["ceiling"]),
+                    ]
+                    for r in worst.to_dict("records")
+                ],
+                grades=[
+                    ["", "", "", "", "", "", _grade(r["score"], r["ceiling"]), ""]
+                    for r in worst.to_dict("records")
+                ],
+            )
+        )
+    if not corr and worst.empty:
+        out.append("<p class='note'>No table has two measured columns.</p>")
+    return "\n".join(out)
+
+
+def _foreign_keys(report: EvaluationReport) -> str:
+    out = ["<h2 id='fks'>Foreign keys: children per parent</h2>"]
+    hists = report.plots.get("cardinality", {})
+    card = report.cardinality.set_index("foreign_key")
+    shown = {k: v for k, v in hists.items() if v.get("edges")}
+    if shown:
+        out.append(_legend())
+        fig, axes = _figure(len(shown), height=2.8, cols=3)
+        for ax, (label, data) in zip(axes, shown.items(), strict=True):
+            edges = np.asarray(data["edges"], dtype="float64")
+            for values, color in ((data["real"], REAL), (data["synthetic"], SYNTHETIC)):
+                ax.stairs(values, edges, fill=True, alpha=0.35, color=color)
+                ax.stairs(values, edges, color=color, lw=1.4)
+            score = card["score"].get(label) if label in card.index else None
+            ceiling = card["ceiling"].get(label) if label in card.index else None
+            title = f"{label}\nKS {_fmt(score)}"
+            if ceiling is not None and not pd.isna(ceiling):
+                title += f"  (ceiling {_fmt(ceiling)})"
+            ax.set_title(title, fontsize=9)
+            ax.set_xlabel(f"children per parent (last bin: ≥ {data.get('cap')})", fontsize=8)
+            if max(data["real"][0], data["synthetic"][0]) > 0.8:
+                ax.set_yscale("log")  # most parents are childless: show the tail too
+                ax.set_ylabel("share (log)", fontsize=8)
+            ax.tick_params(labelsize=8)
+        out.append(_png(fig))
+    if not report.cardinality.empty:
+        rows = report.cardinality.to_dict("records")
+        out.append(
+            _html_table(
+                [
+                    "foreign key",
+                    "score",
+                    "ceiling",
+                    "mean real",
+                    "mean synthetic",
+                    "max real",
+                    "max synthetic",
+                    "no child real",
+                    "no child synthetic",
+                ],
+                [
+                    [
+                        r["foreign_key"],
+                        _fmt(r["score"]),
+                        _fmt(r["ceiling"]),
+                        _fmt(r["mean_real"], 2),
+                        _fmt(r["mean_synthetic"], 2),
+                        _fmt(r["max_real"], 0),
+                        _fmt(r["max_synthetic"], 0),
+                        _fmt(r["zero_real"]),
+                        _fmt(r["zero_synthetic"]),
+                    ]
+                    for r in rows
+                ],
+                grades=[["", _grade(r["score"], r["ceiling"])] + [""] * 7 for r in rows],
+            )
+        )
+    else:
+        out.append("<p class='note'>The schema has no foreign keys.</p>")
+    trends = report.trends
+    if not trends.empty:
+        summary = trends.groupby("foreign_key", sort=False)[["score", "ceiling"]].mean()
+        out.append("<h3>Parent-child trends</h3>")
+        out.append(
+            "<p class='note'>Spearman correlation between a numeric parent column and an "
+            "aggregate of its children (count, mean of a numeric child column), across parents; "
+            "score = 1 − |ρ real − ρ synthetic| / 2.</p>"
+        )
+        out.append(
+            _html_table(
+                ["foreign key", "mean score", "ceiling"],
+                [[k, _fmt(v["score"]), _fmt(v["ceiling"])] for k, v in summary.iterrows()],
+                grades=[["", _grade(v["score"], v["ceiling"]), ""] for _, v in summary.iterrows()],
+            )
+        )
+        worst = trends.dropna(subset=["score"]).nsmallest(10, "score").to_dict("records")
+        out.append(
+            "<details><summary>lowest trend scores</summary>"
+            + _html_table(
+                [
+                    "foreign key",
+                    "parent column",
+                    "child aggregate",
+                    "ρ real",
+                    "ρ synthetic",
+                    "score",
+                    "ceiling",
+                ],
+                [
+                    [
+                        r["foreign_key"],
+                        _esc(r["parent_column"]),
+                        _esc(r["child_aggregate"]),
+                        _fmt(r["real"]),
+                        _fmt(r["synthetic"]),
+                        _fmt(r["score"]),
+                        _fmt(r["ceiling"]),
+                    ]
+                    for r in worst
+                ],
+            )
+            + "</details>"
+        )
+    return "\n".join(out)
+
+
+def _efficacy(report: EvaluationReport) -> str:
+    out = ["<h2 id='efficacy'>ML efficacy</h2>"]
+    if report.efficacy.empty:
+        out.append("<p class='note'>No target column was given (<code>target_columns=</code>).</p>")
+        return "\n".join(out)
+    rows = report.efficacy.to_dict("records")
+    out.append(
+        "<p class='note'>A gradient-boosting model trained on the synthetic table predicts the "
+        "target on real rows; the ceiling is the same model trained on real rows.</p>"
+    )
+    out.append(
+        _html_table(
+            ["table", "target", "metric", "train synthetic → test real", "train real → test real"],
+            [
+                [
+                    r["table"],
+                    _esc(r["target"]),
+                    _esc(r["metric"]),
+                    _fmt(r["score"]),
+                    _fmt(r["ceiling"]),
+                ]
+                for r in rows
+            ],
+            grades=[["", "", "", _grade(r["score"], r["ceiling"]), ""] for r in rows],
+        )
+    )
+    return "\n".join(out)
+
+
+def _privacy(report: EvaluationReport) -> str:
+    out = ["<h2 id='privacy'>Privacy</h2>"]
+    out.append(
+        "<p class='note'><b>Exact copies</b>: share of synthetic rows equal to a real row on every "
+        "non-key column (holdout: the same share for unseen real rows, the natural rate). "
+        "<b>DCR</b>: median distance to the closest real row; <b>ratio</b> synthetic / holdout, "
+        "about 1 is good, near 0 means memorized rows. <b>Closer to train</b>: share of "
+        "synthetic rows closer to the training data than to the holdout, 0.5 is ideal. "
+        "<b>MIA AUC</b>: a distance-based membership attack, 0.5 means it learns nothing. "
+        "Tables shared whole by the holdout split have no meaningful baseline.</p>"
+    )
+    rows = report.privacy.to_dict("records")
+
+    def grade_low(value: Any, good: float, ok: float) -> str:
+        if value is None or pd.isna(value):
+            return ""
+        return "good" if value <= good else "ok" if value <= ok else "bad"
+
+    out.append(
+        _html_table(
+            [
+                "table",
+                "exact copies",
+                "holdout copies",
+                "DCR synthetic",
+                "DCR holdout",
+                "DCR ratio",
+                "closer to train",
+                "MIA AUC",
+            ],
+            [
+                [
+                    r["table"],
+                    _fmt(r["exact_copy_rate"]),
+                    _fmt(r["exact_copy_holdout"]),
+                    _fmt(r["dcr_synthetic"]),
+                    _fmt(r["dcr_holdout"]),
+                    _fmt(r["dcr_ratio"], 2),
+                    _fmt(r["dcr_share"]),
+                    _fmt(r["mia_auc"]),
+                ]
+                for r in rows
+            ],
+            grades=[
+                [
+                    "",
+                    grade_low(
+                        (r["exact_copy_rate"] or 0)
+                        - (0 if pd.isna(r["exact_copy_holdout"]) else r["exact_copy_holdout"]),
+                        0.01,
+                        0.05,
+                    ),
+                    "",
+                    "",
+                    "",
+                    "",
+                    grade_low(abs(r["dcr_share"] - 0.5), 0.05, 0.15)
+                    if not pd.isna(r["dcr_share"])
+                    else "",
+                    grade_low(abs(r["mia_auc"] - 0.5), 0.05, 0.15)
+                    if not pd.isna(r["mia_auc"])
+                    else "",
+                ]
+                for r in rows
+            ],
+        )
+    )
+    return "\n".join(out)

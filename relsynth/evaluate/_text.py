@@ -1,0 +1,125 @@
+"""The plain-text summary of an evaluation report (``str(report)``, printed by the CLI)."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from relsynth.evaluate.report import EvaluationReport
+
+_WORST = 5
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(f):
+        return "-"
+    return f"{f:.{digits}f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        first = f"{cells[0]:<{widths[0]}}"
+        rest = [f"{c:>{w}}" for c, w in zip(cells[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest]).rstrip()
+
+    return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+
+
+def format_report(report: EvaluationReport) -> str:
+    """A readable summary: headline scores with ceilings, per-table scores, the worst columns."""
+    info = report.info
+    tables = info.get("tables", {})
+    ceiling = "real train vs holdout" if report.has_ceiling else "none (no holdout given)"
+    lines = [
+        f"relsynth evaluation: {len(tables)} table(s), {len(info.get('foreign_keys', []))} "
+        f"foreign key(s); ceiling: {ceiling}",
+        "",
+    ]
+    summary = report.summary
+    rows = [
+        [r["metric"], _num(r["score"]), _num(r["ceiling"]), _num(r["best"], 1), r["good"]]
+        for r in summary.to_dict("records")
+        if not (r["key"] == "efficacy_score" and report.efficacy.empty)
+    ]
+    lines += _table(["metric", "score", "ceiling", "best", "good"], rows)
+
+    per_table = []
+    cols = report.columns.groupby("table")["score"].mean()
+    pairs = report.pairs.groupby("table")["score"].mean()
+    c2st = report.c2st.set_index("table")
+    privacy = report.privacy.set_index("table")
+    for name, sizes in tables.items():
+        per_table.append(
+            [
+                name,
+                f"{sizes.get('real', 0):,}",
+                f"{sizes.get('synthetic', 0):,}",
+                _num(cols.get(name)),
+                _num(pairs.get(name)),
+                _num(c2st["auc"].get(name)),
+                _num(c2st["ceiling"].get(name)),
+                _num(privacy["exact_copy_rate"].get(name)),
+                _num(privacy["dcr_ratio"].get(name), 2),
+                _num(privacy["mia_auc"].get(name)),
+            ]
+        )
+    lines += ["", "Per table:"]
+    lines += _table(
+        [
+            "table",
+            "real rows",
+            "synthetic rows",
+            "columns",
+            "pairs",
+            "C2ST AUC",
+            "ceiling",
+            "exact copies",
+            "DCR ratio",
+            "MIA AUC",
+        ],
+        per_table,
+    )
+    if not report.cardinality.empty:
+        lines += ["", "Foreign keys (children per parent):"]
+        lines += _table(
+            ["foreign key", "score", "ceiling", "mean real", "mean synthetic"],
+            [
+                [
+                    r["foreign_key"],
+                    _num(r["score"]),
+                    _num(r["ceiling"]),
+                    _num(r["mean_real"], 2),
+                    _num(r["mean_synthetic"], 2),
+                ]
+                for r in report.cardinality.to_dict("records")
+            ],
+        )
+    if not report.efficacy.empty:
+        lines += ["", "ML efficacy (train on synthetic, test on real):"]
+        lines += _table(
+            ["table", "target", "metric", "score", "ceiling"],
+            [
+                [r["table"], r["target"], r["metric"], _num(r["score"]), _num(r["ceiling"])]
+                for r in report.efficacy.to_dict("records")
+            ],
+        )
+    worst = report.columns.dropna(subset=["score"]).nsmallest(_WORST, "score")
+    if not worst.empty:
+        lines += ["", f"Lowest column scores (of {len(report.columns)}):"]
+        lines += _table(
+            ["column", "metric", "score", "ceiling"],
+            [
+                [f"{r['table']}.{r['column']}", r["metric"], _num(r["score"]), _num(r["ceiling"])]
+                for r in worst.to_dict("records")
+            ],
+        )
+    return "\n".join(lines)

@@ -1,0 +1,605 @@
+"""Fidelity metrics: how closely the synthetic database follows the real one.
+
+Stage 6 of the pipeline (with :mod:`relsynth.evaluate.privacy`). Each metric is a
+plain function on arrays or DataFrames, scored in ``[0, 1]`` with 1 the best,
+except the classifier two-sample test (a ROC AUC, 0.5 the best):
+
+=====================  =========================  ===================================
+metric                 compares                   score
+=====================  =========================  ===================================
+KS complement          one numeric column         1 - Kolmogorov-Smirnov statistic
+TV complement          one categorical column     1 - total variation distance
+correlation similarity two numeric columns        1 - abs(rho_real - rho_synthetic) / 2
+contingency similarity two columns (binned)       1 - TV distance of the joint frequencies
+cardinality            children per parent (FK)   KS complement of the counts, zeros in
+parent-child trends    parent column vs child     correlation similarity across parents
+                       aggregate (count, mean)
+C2ST                   whole rows, joined         cross-validated ROC AUC of a classifier
+ML efficacy            a target column            train on synthetic, test on real
+=====================  =========================  ===================================
+
+The definitions follow SDMetrics (KSComplement, TVComplement,
+CorrelationSimilarity, ContingencySimilarity, CardinalityShapeSimilarity) and the
+SyntheRela benchmark (detection on rows joined with their parent and their
+children's aggregates). Correlations are Spearman's rank correlations: delays,
+prices and counts are heavy-tailed, and Pearson's coefficient on them is decided
+by a handful of outliers.
+
+scikit-learn is imported inside the functions that need it, so that importing
+:mod:`relsynth.evaluate` (and ``relsynth``) stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from relsynth.evaluate._data import (
+    NULL,
+    as_categories,
+    as_numbers,
+    child_aggregates,
+    child_counts,
+    is_numeric,
+    limited_threads,
+    measured_columns,
+    subsample,
+    table_features,
+)
+
+if TYPE_CHECKING:
+    from relsynth.metadata.graph import Plan
+    from relsynth.metadata.schema import Metadata
+
+__all__ = [
+    "c2st_auc",
+    "contingency_similarity",
+    "correlation_similarity",
+    "ks_complement",
+    "ml_efficacy",
+    "tv_complement",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Numeric columns are cut into this many quantile bins (of the real values) for
+#: contingency similarity; categorical columns keep their most frequent values
+#: and lump the rest, so one pair's table stays small.
+N_BINS = 10
+MAX_PAIR_CATEGORIES = 20
+#: Categories a classifier sees per categorical feature (the rest: one "other").
+MAX_CLASSIFIER_CATEGORIES = 63
+#: C2ST keeps each family (rows of one driver parent) in one fold when there are at
+#: least this many families.
+MIN_FAMILY_GROUPS = 50
+
+
+# -- single columns -----------------------------------------------------------------------
+
+
+def ks_complement(real: np.ndarray, synthetic: np.ndarray) -> float:
+    """One minus the two-sample Kolmogorov-Smirnov statistic of two numeric samples.
+
+    NaN values are ignored (their share is compared separately).
+
+    Parameters
+    ----------
+    real, synthetic : array-like of float
+
+    Returns
+    -------
+    float
+        In ``[0, 1]``; 1 when the empirical distributions are equal. NaN when both
+        samples are empty, 0 when only one is.
+
+    Examples
+    --------
+    >>> ks_complement(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0]))
+    1.0
+    >>> ks_complement(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+    0.0
+    """
+    a = np.sort(_finite(real))
+    b = np.sort(_finite(synthetic))
+    if a.size == 0 and b.size == 0:
+        return float("nan")
+    if a.size == 0 or b.size == 0:
+        return 0.0
+    grid = np.concatenate([a, b])
+    cdf_a = np.searchsorted(a, grid, side="right") / a.size
+    cdf_b = np.searchsorted(b, grid, side="right") / b.size
+    return float(1.0 - np.max(np.abs(cdf_a - cdf_b)))
+
+
+def tv_complement(real: pd.Series, synthetic: pd.Series) -> float:
+    """One minus the total variation distance of two categorical samples.
+
+    ``1 - 0.5 * sum_c |p_real(c) - p_synthetic(c)|``; NULL counts as a category.
+
+    Returns
+    -------
+    float
+        In ``[0, 1]``; 1 when the category frequencies are equal.
+
+    Examples
+    --------
+    >>> tv_complement(pd.Series(["a", "b"]), pd.Series(["b", "a"]))
+    1.0
+    >>> tv_complement(pd.Series(["a", "a"]), pd.Series(["a", "b"]))
+    0.5
+    """
+    p = _frequencies(real)
+    q = _frequencies(synthetic)
+    if p.empty and q.empty:
+        return float("nan")
+    if p.empty or q.empty:
+        return 0.0
+    p, q = p.align(q, fill_value=0.0)
+    return float(1.0 - 0.5 * np.abs(p - q).sum())
+
+
+def missing_similarity(real: pd.Series, synthetic: pd.Series) -> float:
+    """One minus the difference of the NULL shares: ``1 - |null_real - null_synthetic|``."""
+    if len(real) == 0 or len(synthetic) == 0:
+        return float("nan")
+    return float(1.0 - abs(real.isna().mean() - synthetic.isna().mean()))
+
+
+def _finite(values: np.ndarray) -> np.ndarray:
+    arr = np.asarray(values, dtype="float64")
+    return arr[np.isfinite(arr)]
+
+
+def _frequencies(values: pd.Series) -> pd.Series:
+    if len(values) == 0:
+        return pd.Series(dtype="float64")
+    return as_categories(values).value_counts(normalize=True, sort=False)
+
+
+# -- column pairs -------------------------------------------------------------------------
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rank correlation on the rows where both values are finite (NaN if undefined)."""
+    x = np.asarray(x, dtype="float64")
+    y = np.asarray(y, dtype="float64")
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 3:
+        return float("nan")
+    rx = pd.Series(x[ok]).rank().to_numpy()
+    ry = pd.Series(y[ok]).rank().to_numpy()
+    rx = rx - rx.mean()
+    ry = ry - ry.mean()
+    denom = np.sqrt((rx * rx).sum() * (ry * ry).sum())
+    if denom == 0:
+        return float("nan")
+    return float(np.clip((rx * ry).sum() / denom, -1.0, 1.0))
+
+
+def correlation_similarity(
+    real_x: np.ndarray,
+    real_y: np.ndarray,
+    synthetic_x: np.ndarray,
+    synthetic_y: np.ndarray,
+) -> tuple[float, float, float]:
+    """Similarity of the rank correlation of two numeric columns.
+
+    Returns
+    -------
+    score : float
+        ``1 - |rho_real - rho_synthetic| / 2`` in ``[0, 1]``; NaN when the real
+        correlation is undefined (a constant column); 0.5 floor is not applied.
+    rho_real, rho_synthetic : float
+        Spearman's coefficients. An undefined synthetic coefficient (a constant
+        synthetic column) counts as 0.
+
+    Examples
+    --------
+    >>> x = np.arange(10.0)
+    >>> correlation_similarity(x, x, x, -x)[0]
+    0.0
+    """
+    rho_r = spearman(real_x, real_y)
+    rho_s = spearman(synthetic_x, synthetic_y)
+    if np.isnan(rho_r):
+        return float("nan"), rho_r, rho_s
+    score = 1.0 - abs(rho_r - (0.0 if np.isnan(rho_s) else rho_s)) / 2.0
+    return float(score), rho_r, rho_s
+
+
+def contingency_similarity(
+    real_a: pd.Series,
+    real_b: pd.Series,
+    synthetic_a: pd.Series,
+    synthetic_b: pd.Series,
+) -> float:
+    """One minus the total variation distance of the joint frequencies of two categorical columns.
+
+    Numeric columns are binned by the caller (see :func:`pair_scores`).
+
+    Examples
+    --------
+    >>> a = pd.Series(["x", "x", "y", "y"]); b = pd.Series(["u", "u", "v", "v"])
+    >>> contingency_similarity(a, b, a, b)
+    1.0
+    >>> contingency_similarity(a, b, a, b.iloc[::-1].reset_index(drop=True))
+    0.0
+    """
+    if len(real_a) == 0 and len(synthetic_a) == 0:
+        return float("nan")
+    if len(real_a) == 0 or len(synthetic_a) == 0:
+        return 0.0
+    sep = "\x1f"
+    real = _frequencies(real_a.astype(str) + sep + real_b.astype(str))
+    synth = _frequencies(synthetic_a.astype(str) + sep + synthetic_b.astype(str))
+    real, synth = real.align(synth, fill_value=0.0)
+    return float(1.0 - 0.5 * np.abs(real - synth).sum())
+
+
+def _pair_categories(
+    real: pd.Series, synthetic: pd.Series, kind: str
+) -> tuple[pd.Series, pd.Series]:
+    """Both sides as categories: numbers binned at real quantiles, rare categories lumped."""
+    if is_numeric(kind):
+        a, b = as_numbers(real, kind), as_numbers(synthetic, kind)
+        finite = a[np.isfinite(a)]
+        if finite.size == 0:
+            edges = np.array([])
+        else:
+            edges = np.unique(np.quantile(finite, np.linspace(0, 1, N_BINS + 1)[1:-1]))
+        return _bin(a, edges, real.index), _bin(b, edges, synthetic.index)
+    a, b = as_categories(real, kind), as_categories(synthetic, kind)
+    top = a.value_counts().index[:MAX_PAIR_CATEGORIES]
+    return a.where(a.isin(top), "<other>"), b.where(b.isin(top), "<other>")
+
+
+def _bin(values: np.ndarray, edges: np.ndarray, index: pd.Index) -> pd.Series:
+    bins = np.searchsorted(edges, values, side="right").astype(object)
+    bins[~np.isfinite(values)] = NULL
+    return pd.Series(bins, index=index, dtype=object).astype(str)
+
+
+# -- classifier two-sample test -----------------------------------------------------------
+
+
+def encode_features(
+    real: pd.DataFrame, synthetic: pd.DataFrame, kinds: Mapping[str, str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Numeric matrices for a classifier; categories coded from the real data's frequent ones.
+
+    Returns ``(X_real, X_synthetic, categorical_mask)``.
+    """
+    cols = [c for c in real.columns if c in synthetic.columns]
+    xr = np.empty((len(real), len(cols)), dtype="float64")
+    xs = np.empty((len(synthetic), len(cols)), dtype="float64")
+    mask = np.zeros(len(cols), dtype=bool)
+    for j, col in enumerate(cols):
+        if kinds.get(col) == "categorical":
+            mask[j] = True
+            top = pd.Series(real[col]).value_counts().index[:MAX_CLASSIFIER_CATEGORIES]
+            codes = {v: float(i) for i, v in enumerate(top)}
+            other = float(len(top))
+            xr[:, j] = [codes.get(v, other) for v in real[col]]
+            xs[:, j] = [codes.get(v, other) for v in synthetic[col]]
+        else:
+            xr[:, j] = np.asarray(real[col], dtype="float64")
+            xs[:, j] = np.asarray(synthetic[col], dtype="float64")
+    return xr, xs, mask
+
+
+def c2st_auc(
+    real: np.ndarray,
+    synthetic: np.ndarray,
+    categorical: np.ndarray | None = None,
+    *,
+    groups: np.ndarray | None = None,
+    seed: int = 0,
+    n_folds: int = 3,
+) -> tuple[float, float]:
+    """Classifier two-sample test: how well a classifier tells real rows from synthetic ones.
+
+    A :class:`~sklearn.ensemble.HistGradientBoostingClassifier` is cross-validated
+    (stratified folds) on the rows of both samples, labelled by origin.
+
+    Parameters
+    ----------
+    real, synthetic : ndarray of shape (n, d)
+        Feature matrices (NaN for missing values).
+    categorical : ndarray of bool, optional
+        Which features are category codes.
+    groups : ndarray, optional
+        A group label per row (real rows first): rows of one group share a fold.
+        By default identical rows form a group. Pass the driver parent of each
+        row, so that the classifier cannot recognize a family it saw in training.
+    seed : int
+        Seed of the folds and the classifier.
+    n_folds : int
+        Number of cross-validation folds.
+
+    Returns
+    -------
+    auc, auc_std : float
+        Mean and standard deviation of the ROC AUC over the folds: 0.5 when the
+        classifier cannot tell them apart (the best score), 1.0 when it always
+        can. NaN with fewer than ``2 * n_folds`` rows on either side or no feature.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import GroupKFold
+
+    if real.shape[1] == 0 or min(len(real), len(synthetic)) < 2 * n_folds:
+        return float("nan"), float("nan")
+    x = np.vstack([real, synthetic])
+    y = np.concatenate([np.zeros(len(real)), np.ones(len(synthetic))])
+    # Identical rows share a fold. Otherwise a test row's twin of the other class sits
+    # in the training folds, the classifier learns the twin's label, and two identical
+    # samples score an AUC far *below* 0.5 instead of 0.5.
+    if groups is None:
+        groups = row_groups(x)
+    folds = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    cat = categorical if categorical is not None and categorical.any() else None
+    aucs = []
+    with limited_threads():
+        for train, test in folds.split(x, y, groups):
+            if len(np.unique(y[test])) < 2 or len(np.unique(y[train])) < 2:
+                continue
+            model = HistGradientBoostingClassifier(
+                max_iter=100, categorical_features=cat, early_stopping=False, random_state=seed
+            )
+            model.fit(x[train], y[train])
+            aucs.append(roc_auc_score(y[test], model.predict_proba(x[test])[:, 1]))
+    if not aucs:
+        return float("nan"), float("nan")
+    return float(np.mean(aucs)), float(np.std(aucs))
+
+
+def row_groups(x: np.ndarray) -> np.ndarray:
+    """One group label per distinct row of ``x`` (a hash of its values)."""
+    return pd.util.hash_pandas_object(pd.DataFrame(x), index=False).to_numpy()
+
+
+def detection_score(auc: float) -> float:
+    """Map a C2ST AUC to ``[0, 1]``, 1 the best: ``1 - 2 * max(auc - 0.5, 0)`` (SDMetrics)."""
+    if np.isnan(auc):
+        return float("nan")
+    return float(1.0 - 2.0 * max(auc - 0.5, 0.0))
+
+
+# -- ML efficacy --------------------------------------------------------------------------
+
+
+def ml_efficacy(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    target: str,
+    kinds: Mapping[str, str],
+    *,
+    seed: int = 0,
+) -> tuple[str, float]:
+    """Train a gradient-boosting model on ``train``, score it on ``test`` for ``target``.
+
+    Returns
+    -------
+    metric : {"f1_macro", "r2"}
+        Macro-averaged F1 for a categorical target, R^2 for a numeric one.
+    score : float
+        NaN when either side has no row with a target value.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.metrics import f1_score, r2_score
+
+    classify = kinds[target] == "categorical"
+    features = {c: k for c, k in kinds.items() if c != target}
+    train = train.loc[_has_target(train[target], classify)]
+    test = test.loc[_has_target(test[target], classify)]
+    metric = "f1_macro" if classify else "r2"
+    if len(train) < 2 or len(test) < 2 or not features:
+        return metric, float("nan")
+    xa, xb, mask = encode_features(train[list(features)], test[list(features)], features)
+    cat = mask if mask.any() else None
+    if classify:
+        ya = train[target].astype(str).to_numpy()
+        yb = test[target].astype(str).to_numpy()
+        if len(np.unique(ya)) < 2:
+            pred = np.full(len(yb), ya[0], dtype=object)
+        else:
+            model = HistGradientBoostingClassifier(
+                max_iter=100, categorical_features=cat, early_stopping=False, random_state=seed
+            )
+            with limited_threads():
+                pred = model.fit(xa, ya).predict(xb)
+        labels = np.union1d(yb, np.asarray(pred, dtype=str))
+        return metric, float(f1_score(yb, pred, labels=labels, average="macro", zero_division=0))
+    ya = np.asarray(train[target], dtype="float64")
+    yb = np.asarray(test[target], dtype="float64")
+    reg = HistGradientBoostingRegressor(
+        max_iter=100, categorical_features=cat, early_stopping=False, random_state=seed
+    )
+    with limited_threads():
+        pred = reg.fit(xa, ya).predict(xb)
+    if np.var(yb) == 0:
+        return metric, float("nan")
+    return metric, float(r2_score(yb, pred))
+
+
+def _has_target(values: pd.Series, classify: bool) -> np.ndarray:
+    if classify:
+        return (values != NULL).to_numpy()
+    return np.isfinite(np.asarray(values, dtype="float64"))
+
+
+# -- table-level drivers (used by relsynth.evaluate.evaluate) ------------------------------
+
+
+def column_scores(
+    meta: Metadata, name: str, real: pd.DataFrame, synthetic: pd.DataFrame
+) -> list[dict[str, Any]]:
+    """One row per measured column of ``name``: metric, score and NULL shares."""
+    rows = []
+    for col, kind in measured_columns(meta, name):
+        if is_numeric(kind):
+            metric = "KSComplement"
+            score = ks_complement(as_numbers(real[col], kind), as_numbers(synthetic[col], kind))
+        else:
+            metric = "TVComplement"
+            score = tv_complement(
+                as_categories(real[col], kind), as_categories(synthetic[col], kind)
+            )
+        rows.append(
+            {
+                "table": name,
+                "column": col,
+                "kind": kind,
+                "metric": metric,
+                "score": score,
+                "missing_similarity": missing_similarity(real[col], synthetic[col]),
+                "null_real": _null_share(real[col]),
+                "null_synthetic": _null_share(synthetic[col]),
+            }
+        )
+    return rows
+
+
+def pair_scores(
+    meta: Metadata, name: str, real: pd.DataFrame, synthetic: pd.DataFrame
+) -> list[dict[str, Any]]:
+    """One row per pair of measured columns of ``name``."""
+    columns = measured_columns(meta, name)
+    numbers_r = {c: as_numbers(real[c], k) for c, k in columns if is_numeric(k)}
+    numbers_s = {c: as_numbers(synthetic[c], k) for c, k in columns if is_numeric(k)}
+    binned: dict[str, tuple[pd.Series, pd.Series]] = {}
+    rows = []
+    for i, (a, ka) in enumerate(columns):
+        for b, kb in columns[i + 1 :]:
+            row: dict[str, Any] = {"table": name, "column_1": a, "column_2": b}
+            if is_numeric(ka) and is_numeric(kb):
+                score, rho_r, rho_s = correlation_similarity(
+                    numbers_r[a], numbers_r[b], numbers_s[a], numbers_s[b]
+                )
+                row.update(metric="CorrelationSimilarity", real=rho_r, synthetic=rho_s)
+            else:
+                for c, k in ((a, ka), (b, kb)):
+                    if c not in binned:
+                        binned[c] = _pair_categories(real[c], synthetic[c], k)
+                score = contingency_similarity(
+                    binned[a][0], binned[b][0], binned[a][1], binned[b][1]
+                )
+                row.update(metric="ContingencySimilarity", real=np.nan, synthetic=np.nan)
+            row["score"] = score
+            rows.append(row)
+    return rows
+
+
+def cardinality_scores(
+    meta: Metadata, real: Mapping[str, pd.DataFrame], synthetic: Mapping[str, pd.DataFrame]
+) -> list[dict[str, Any]]:
+    """One row per foreign key: KS complement of the children-per-parent counts, zeros included."""
+    rows = []
+    for fk in meta.foreign_keys:
+        counts_r, _ = child_counts(real[fk.parent], real[fk.child], fk)
+        counts_s, _ = child_counts(synthetic[fk.parent], synthetic[fk.child], fk)
+        a = counts_r.to_numpy(dtype="float64")
+        b = counts_s.to_numpy(dtype="float64")
+        rows.append(
+            {
+                "foreign_key": fk.label,
+                "child": fk.child,
+                "parent": fk.parent,
+                "metric": "CardinalityShapeSimilarity",
+                "score": ks_complement(a, b),
+                "mean_real": _mean(a),
+                "mean_synthetic": _mean(b),
+                "max_real": float(a.max()) if a.size else np.nan,
+                "max_synthetic": float(b.max()) if b.size else np.nan,
+                "zero_real": float((a == 0).mean()) if a.size else np.nan,
+                "zero_synthetic": float((b == 0).mean()) if b.size else np.nan,
+            }
+        )
+    return rows
+
+
+def trend_scores(
+    meta: Metadata,
+    real: Mapping[str, pd.DataFrame],
+    synthetic: Mapping[str, pd.DataFrame],
+) -> list[dict[str, Any]]:
+    """One row per (foreign key, numeric parent column, child aggregate): correlation similarity."""
+    rows = []
+    for fk in meta.foreign_keys:
+        parent_cols = [(c, k) for c, k in measured_columns(meta, fk.parent) if is_numeric(k)]
+        if not parent_cols:
+            continue
+        agg_r = child_aggregates(meta, real, fk)
+        agg_s = child_aggregates(meta, synthetic, fk)
+        for col, kind in parent_cols:
+            xr = as_numbers(real[fk.parent][col], kind)
+            xs = as_numbers(synthetic[fk.parent][col], kind)
+            for agg in agg_r.columns:
+                ys = agg_s[agg].to_numpy() if agg in agg_s else np.full(len(xs), np.nan)
+                score, rho_r, rho_s = correlation_similarity(xr, agg_r[agg].to_numpy(), xs, ys)
+                rows.append(
+                    {
+                        "foreign_key": fk.label,
+                        "parent_column": col,
+                        "child_aggregate": agg,
+                        "real": rho_r,
+                        "synthetic": rho_s,
+                        "score": score,
+                    }
+                )
+    return rows
+
+
+def c2st_scores(
+    meta: Metadata,
+    plan: Plan,
+    real: Mapping[str, pd.DataFrame],
+    synthetic: Mapping[str, pd.DataFrame],
+    *,
+    max_rows: int,
+    seed: int,
+) -> list[dict[str, Any]]:
+    """One row per table: C2ST on rows joined with their driver parent and children's aggregates."""
+    rows = []
+    for i, name in enumerate(meta.tables):
+        feats_r, kinds = table_features(meta, plan, real, name)
+        feats_s, _ = table_features(meta, plan, synthetic, name)
+        n = min(len(feats_r), len(feats_s), max_rows)
+        rng = np.random.default_rng([seed, i])
+        feats_r = subsample(feats_r, n, rng)
+        feats_s = subsample(feats_s, n, rng)
+        xr, xs, mask = encode_features(feats_r, feats_s, kinds)
+        # Rows of one family share their parent's columns: keep a family in one fold,
+        # or the classifier recognizes the parent (as the other rows of a family sat in
+        # the training folds) instead of judging the rows.
+        driver = plan.driver.get(name)
+        cols = list(feats_r.columns)
+        family = [j for j, c in enumerate(cols) if driver and c.startswith(f"{driver.parent}.")]
+        x = np.vstack([xr, xs])
+        groups = row_groups(x[:, family]) if family else None
+        if groups is not None and len(np.unique(groups)) < MIN_FAMILY_GROUPS:
+            groups = None  # few large families (3 airports): folds by row, not by family
+        auc, std = c2st_auc(xr, xs, mask, groups=groups, seed=seed)
+        rows.append(
+            {
+                "table": name,
+                "auc": auc,
+                "auc_std": std,
+                "score": detection_score(auc),
+                "n_rows": int(n),
+                "n_features": int(xr.shape[1]),
+            }
+        )
+    return rows
+
+
+def _null_share(values: pd.Series) -> float:
+    return float(values.isna().mean()) if len(values) else float("nan")
+
+
+def _mean(values: np.ndarray) -> float:
+    return float(values.mean()) if values.size else float("nan")

@@ -1,0 +1,139 @@
+"""Seeding test databases from a saved model, fast and deterministically.
+
+A test suite wants a realistic database per test (or per session) in seconds. The
+expensive part, sampling and writing, is done **once** per (model file, seed,
+scale) into a *template*, and each request copies the template:
+
+* SQLite: the template is a file in a cache folder; a copy is a file copy
+  (``sqlite3`` backup API, consistent even while another process reads it).
+* PostgreSQL: the template is a database ``relsynth_tpl_<hash>``; a copy is
+  ``CREATE DATABASE <name> TEMPLATE relsynth_tpl_<hash>`` (a file-level clone).
+* MariaDB/MySQL has no template databases: the model is sampled and written each
+  time (still deterministic).
+
+The hash covers the model file's bytes, the seed and the scale, so a retrained
+model never reuses a stale template.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sqlite3
+from pathlib import Path
+
+from relsynth._urls import redact_url
+from relsynth.errors import DatabaseError
+
+__all__ = ["seed_database", "template_key"]
+
+logger = logging.getLogger(__name__)
+
+
+def template_key(model: str | os.PathLike[str], seed: int, scale: float) -> str:
+    """A short hash of the model file's bytes, the seed and the scale."""
+    digest = hashlib.sha256(Path(model).read_bytes())
+    digest.update(f"|{seed}|{scale!r}".encode())
+    return digest.hexdigest()[:16]
+
+
+def seed_database(
+    model: str | os.PathLike[str],
+    url: str,
+    *,
+    seed: int = 0,
+    scale: float = 1.0,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> str:
+    """Fill the empty database at ``url`` with a synthetic database sampled from ``model``.
+
+    Parameters
+    ----------
+    model : path
+        A model file from ``relsynth fit`` / ``Synthesizer.save``.
+    url : str
+        Target database URL. For SQLite the file must not exist yet; for PostgreSQL
+        the database must not exist yet (it is created from the template); for
+        MariaDB/MySQL it must exist and be empty.
+    seed, scale : int, float
+        Same model, seed and scale give the same database.
+    cache_dir : path, optional
+        Where SQLite templates are kept (default ``~/.cache/relsynth``).
+
+    Returns
+    -------
+    str
+        ``url``, now holding the synthetic database.
+    """
+    import sqlalchemy as sa
+
+    key = template_key(model, seed, scale)
+    parsed = sa.make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        _seed_sqlite(model, parsed, key, seed, scale, cache_dir)
+    elif backend == "postgresql":
+        _seed_postgres(model, parsed, key, seed, scale)
+    else:
+        _write_sample(model, url, seed, scale)
+    logger.info("seeded %s from %s (seed %s, scale %s)", redact_url(url), model, seed, scale)
+    return url
+
+
+def _write_sample(model: str | os.PathLike[str], url: str, seed: int, scale: float) -> None:
+    from relsynth.io.sql import write_tables
+    from relsynth.synthesizer import Synthesizer
+
+    synth = Synthesizer.load(model, device="cpu")
+    tables = synth.sample(scale=scale, seed=seed)
+    write_tables(url, synth.metadata, tables, if_exists="fail")
+
+
+def _seed_sqlite(model, parsed, key, seed, scale, cache_dir) -> None:  # noqa: ANN001
+    target = Path(parsed.database or "")
+    if not parsed.database or parsed.database == ":memory:":
+        raise DatabaseError("seed_database needs a SQLite file URL, not an in-memory database.")
+    if target.exists():
+        raise DatabaseError(f"{target} already exists; seed_database fills a new file.")
+    folder = Path(cache_dir or Path.home() / ".cache" / "relsynth")
+    folder.mkdir(parents=True, exist_ok=True)
+    template = folder / f"template-{key}.db"
+    if not template.exists():
+        partial = folder / f"template-{key}.{os.getpid()}.tmp"
+        partial.unlink(missing_ok=True)
+        _write_sample(model, f"sqlite:///{partial}", seed, scale)
+        os.replace(partial, template)  # atomic: concurrent workers never see half a file
+    with sqlite3.connect(f"file:{template}?mode=ro", uri=True) as src, sqlite3.connect(
+        target
+    ) as dst:
+        src.backup(dst)
+
+
+def _seed_postgres(model, parsed, key, seed, scale) -> None:  # noqa: ANN001
+    import sqlalchemy as sa
+
+    name = parsed.database
+    template = f"relsynth_tpl_{key}"
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": template}
+            ).first()
+            if exists is None:
+                conn.execute(sa.text(f'CREATE DATABASE "{template}"'))
+                try:
+                    _write_sample(model, parsed.set(database=template).render_as_string(False),
+                                  seed, scale)
+                except BaseException:
+                    conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{template}"'))
+                    raise
+            conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    except sa.exc.SQLAlchemyError as exc:
+        raise DatabaseError(
+            f"Could not seed {redact_url(parsed)} from template {template}: "
+            f"{type(exc.orig or exc).__name__}"
+        ) from exc
+    finally:
+        admin.dispose()

@@ -1,0 +1,554 @@
+"""Key value formats: synthetic key values that look like the source's.
+
+Stage 2 of the pipeline (keys). A :class:`KeyFormat` is learned from the values of
+one key column that is not a foreign key (a surrogate or natural primary key, or a
+unique column that foreign keys reference). It then makes any number of distinct
+values **by construction** (never by retry):
+
+* ``integer``: a sequence ``start, start + 1, ...`` when the source is dense
+  (at least half of ``[min, max]`` used), starting at the source's minimum;
+  otherwise distinct integers drawn through an affine bijection
+  ``i -> (a*i + b) mod M`` of a range as wide as the source's, sorted. Integer
+  sequences necessarily overlap the source's values.
+* ``uuid``: version-4 UUIDs from the generator: 64 random bits fixed per sample,
+  and an affine bijection of the row index for the rest (distinct by construction).
+* ``prefix_number``: ``prefix + number`` (``CNS2014-CNS_MUL-Weekday-00-4165878``,
+  ``750337``, zero-padded ``01581``): prefixes drawn with their source frequency,
+  numbers distinct across the table, drawn from the number range **minus the
+  source's numbers** (so no source key is reproduced), keeping the zero padding.
+* ``template``: a character-class template per *shape*: each value maps to the
+  sequence of its character classes (digit, upper, lower, or the literal
+  punctuation); shapes are kept with their source frequency (``ALFKI`` is
+  ``UUUUU``, ``N102UW`` is ``UDDDUU``). Positions that hold the same character in
+  every value of a shape (five values at least) stay literal (``N`` of tail
+  numbers). Values are the images of a random affine bijection of the template's
+  index space minus the indices of the source's values. Two shapes never make the
+  same string, so values are distinct across shapes too. When the space is too
+  small the template grows by one position.
+* ``datetime``/``date_text``: ``start + step * i`` from the source's minimum and
+  median step; text dates keep their format (``20140609``, ``1996-07-04``).
+
+"Where the format space allows", synthetic codes avoid the source's values; when
+the space minus the source's values is too small, source values may reappear
+(a three-letter code space holds only 17,576 values).
+
+:meth:`KeyFormat.at` gives the values of *positions* inside a group (the
+``date`` of ``calendar_dates(service_id, date)``): unique within the group.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["KeyFormat", "learn_format"]
+
+_DIGITS = string.digits
+_UPPER = string.ascii_uppercase
+_LOWER = string.ascii_lowercase
+_PREFIX_NUMBER = re.compile(r"^(.*?)(\d+)$", re.DOTALL)
+_MAX_SPACE = 2**31  # index spaces stay below this so a*i fits in int64
+_MAX_SHAPES = 50
+_DATE_FORMATS = ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d",
+                 "%Y%m%d")
+
+
+class KeyFormat:
+    """A learned format of key values; see the module docstring for the kinds.
+
+    Build one with :func:`learn_format`; save it with :meth:`to_dict`.
+    """
+
+    def __init__(self, kind: str, params: Mapping[str, Any]) -> None:
+        self.kind = kind
+        self.params = dict(params)
+
+    def __repr__(self) -> str:
+        return f"KeyFormat({self.kind!r})"
+
+    # -- persistence ------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able state."""
+        return {"kind": self.kind, "params": _jsonable(self.params)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> KeyFormat:
+        """Rebuild a format saved with :meth:`to_dict`."""
+        return cls(str(data["kind"]), data["params"])
+
+    # -- generation -------------------------------------------------------------------
+
+    def generate(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Return ``n`` distinct values."""
+        n = int(n)
+        fn = getattr(self, f"_generate_{self.kind}")
+        out: np.ndarray = fn(n, rng)
+        return out
+
+    def at(self, positions: np.ndarray, rng: np.random.Generator,
+           groups: np.ndarray | None = None) -> np.ndarray:
+        """Values for ``positions`` (0, 1, ...) inside groups: distinct within a group.
+
+        Numeric and date kinds use ``start + step * position`` with a start and a
+        step resampled per group from the source's groups (``params['starts']``,
+        ``params['steps']`` when learned with ``groups``); text kinds enumerate
+        their template in order.
+        """
+        positions = np.asarray(positions, dtype=np.int64)
+        n = len(positions)
+        if self.kind in ("integer", "float", "datetime", "date_text"):
+            gid = np.zeros(n, dtype=np.int64) if groups is None else np.asarray(groups)
+            n_groups = int(gid.max()) + 1 if n else 0
+            starts = np.asarray(self.params.get("starts") or [self.params["lo"]], dtype=float)
+            steps = np.asarray(self.params.get("steps") or [self.params["step"]], dtype=float)
+            g_start = starts[rng.integers(0, len(starts), n_groups)] if n_groups else starts[:0]
+            g_step = steps[rng.integers(0, len(steps), n_groups)] if n_groups else steps[:0]
+            values = g_start[gid] + g_step[gid] * positions if n else np.zeros(0)
+            return self._from_numbers(values)
+        if self.kind == "prefix_number":
+            best = int(np.argmax(self.params["weights"]))
+            prefix = self.params["prefixes"][best]
+            widths = self.params.get("widths") or [0] * len(self.params["prefixes"])
+            numbers = int(self.params["lo"]) + positions
+            pad = max(int(widths[best]), int(self.params["width"]))
+            return _render_prefix_number(np.full(n, prefix, dtype=object), numbers,
+                                         np.full(n, pad, dtype=np.int64))
+        if self.kind == "uuid":
+            return self._render_uuid(np.zeros(n, dtype=np.uint64),
+                                     positions.astype(np.uint64))
+        # template: enumerate the index space of the most frequent shape in order
+        shape = self.params["shapes"][0]
+        alphabets = _grow(shape["alphabets"], int(positions.max()) + 1 if n else 0)
+        return _decode(positions, alphabets)
+
+    # -- kinds ---------------------------------------------------------------------------
+
+    def _generate_integer(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        lo, hi = int(self.params["lo"]), int(self.params["hi"])
+        if self.params["dense"] or n == 0:
+            return lo + np.arange(n, dtype=np.int64)
+        space = max(hi - lo + 1, 2 * n)
+        return np.sort(lo + _bijection(n, space, rng))
+
+    def _generate_float(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        lo, step = float(self.params["lo"]), float(self.params["step"])
+        return lo + step * np.arange(n, dtype=float)
+
+    def _generate_datetime(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return self._from_numbers(float(self.params["lo"]) + float(self.params["step"])
+                                  * np.arange(n, dtype=float))
+
+    _generate_date_text = _generate_datetime
+
+    def _from_numbers(self, values: np.ndarray) -> np.ndarray:
+        if self.kind == "integer":
+            return np.round(values).astype(np.int64)
+        if self.kind == "float":
+            return values.astype(float)
+        stamps = pd.to_datetime(np.round(values).astype(np.int64), unit="s")
+        if self.kind == "datetime":
+            return np.asarray(stamps.to_numpy())
+        text = pd.Series(stamps.strftime(self.params["format"]), dtype=object)
+        cut = int(self.params.get("trim", 0))
+        if cut:
+            text = text.str.slice(0, -cut)
+        return text.to_numpy(dtype=object)
+
+    def _generate_uuid(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        high = np.full(n, rng.integers(0, 2**63 - 1, dtype=np.int64), dtype=np.uint64)
+        keys = rng.integers(0, 2**62, size=3, dtype=np.int64).astype(np.uint64)
+        return self._render_uuid(high, _mix62(np.arange(n, dtype=np.uint64), keys))
+
+    def _render_uuid(self, high: np.ndarray, low: np.ndarray) -> np.ndarray:
+        n = len(high)
+        raw = np.empty((n, 16), dtype=np.uint8)
+        raw[:, :8] = high.astype(">u8").view(np.uint8).reshape(n, 8)
+        raw[:, 8:] = low.astype(">u8").view(np.uint8).reshape(n, 8)
+        raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
+        raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+        hexchars = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+        nib = np.empty((n, 32), dtype=np.uint8)
+        nib[:, 0::2] = hexchars[raw >> 4]
+        nib[:, 1::2] = hexchars[raw & 0x0F]
+        dash = np.full((n, 1), ord("-"), dtype=np.uint8)
+        parts = [nib[:, :8], dash, nib[:, 8:12], dash, nib[:, 12:16], dash, nib[:, 16:20],
+                 dash, nib[:, 20:]]
+        chars = np.ascontiguousarray(np.concatenate(parts, axis=1))
+        text = chars.view("S36").ravel().astype(str)
+        if self.params.get("upper"):
+            text = np.char.upper(text)
+        if not self.params.get("hyphens", True):
+            text = np.char.replace(text, "-", "")
+        return text.astype(object)
+
+    def _generate_prefix_number(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        prefixes = list(self.params["prefixes"])
+        weights = np.asarray(self.params["weights"], dtype=float)
+        widths = np.asarray(self.params.get("widths") or [0] * len(prefixes), dtype=np.int64)
+        width = int(self.params["width"])
+        lo, hi = int(self.params["lo"]), int(self.params["hi"])
+        source = np.asarray(self.params["source"], dtype=np.int64)
+        if width:
+            lo, hi = 0, 10**width - 1
+            while hi - lo + 1 - len(source) < n:  # grow the padding when the space is short
+                width += 1
+                hi = 10**width - 1
+        else:
+            hi = max(hi, lo + 2 * n + len(source))
+        numbers = _complement_sample(n, lo, hi, source, rng)
+        counts = allocate(weights, n, rng)
+        chosen = np.repeat(np.arange(len(prefixes)), counts)
+        rng.shuffle(chosen)
+        pad = np.maximum(widths[chosen], width) if n else widths[:0]
+        return _render_prefix_number(np.asarray(prefixes, dtype=object)[chosen],
+                                     np.sort(numbers), pad)
+
+    def _generate_template(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        shapes = self.params["shapes"]
+        weights = np.asarray([s["weight"] for s in shapes], dtype=float)
+        counts = allocate(weights, n, rng)
+        out = np.empty(n, dtype=object)
+        order = rng.permutation(n)
+        start = 0
+        for shape, m in zip(shapes, counts, strict=False):
+            m = int(m)
+            if m == 0:
+                continue
+            alphabets = list(shape["alphabets"])
+            source = np.asarray(shape["source"], dtype=np.int64)
+            space = _space(alphabets)
+            if space - len(source) < m:
+                source = source[:0]  # the space is too small to avoid the source's values
+                alphabets = _grow(alphabets, m)
+                space = _space(alphabets)
+            idx = _complement_sample(m, 0, space - 1, source, rng)
+            values = _decode(np.sort(idx), alphabets)
+            heads = shape.get("head")
+            if heads:  # leading positions beyond the index space: random characters
+                head = _random_chars(heads, m, rng)
+                values = np.asarray([h + v for h, v in zip(head, values, strict=True)],
+                                    dtype=object)
+            out[order[start:start + m]] = values
+            start += m
+        return out
+
+
+# -- learning ---------------------------------------------------------------------------
+
+
+def learn_format(values: pd.Series, groups: np.ndarray | None = None) -> KeyFormat:
+    """Learn the format of a key column from its (non-null) values.
+
+    Parameters
+    ----------
+    values : Series
+        The column's values.
+    groups : ndarray of int, optional
+        A group id per value when the column is a position inside a parent
+        (``stop_sequence`` of a trip): starts and steps are learned per group.
+    """
+    mask = values.notna().to_numpy()
+    vals = values[mask]
+    gid = None if groups is None else np.asarray(groups)[mask]
+    if pd.api.types.is_bool_dtype(vals.dtype):
+        vals = vals.astype(np.int64)
+    if pd.api.types.is_datetime64_any_dtype(vals.dtype):
+        secs = (vals.astype("datetime64[ns]").astype(np.int64) // 10**9).to_numpy()
+        return KeyFormat("datetime", _sequence_params(secs.astype(float), gid))
+    if pd.api.types.is_numeric_dtype(vals.dtype):
+        arr = vals.to_numpy(dtype=float)
+        if len(arr) == 0 or np.all(arr == np.round(arr)):
+            params = _sequence_params(arr, gid)
+            lo = int(arr.min()) if len(arr) else 1
+            hi = int(arr.max()) if len(arr) else 1
+            params.update(lo=lo, hi=hi, dense=bool(len(arr) >= 0.5 * (hi - lo + 1)))
+            return KeyFormat("integer", params)
+        return KeyFormat("float", _sequence_params(arr, gid))
+    text = vals.astype(str).to_numpy(dtype=object)
+    if len(text) == 0:
+        return KeyFormat("integer", {"lo": 1, "hi": 1, "dense": True, "step": 1})
+    fmt = _date_format(text)
+    if fmt is not None:
+        stamps = pd.to_datetime(pd.Series(text), format=fmt)
+        secs = (stamps.astype("datetime64[ns]").astype(np.int64) // 10**9).to_numpy()
+        params = _sequence_params(secs.astype(float), gid)
+        params["format"] = fmt
+        if fmt.endswith("%f"):
+            frac = str(text[0]).rsplit(".", 1)[-1]
+            params["trim"] = max(0, 6 - len(frac))
+        return KeyFormat("date_text", params)
+    if all(_is_uuid(t) for t in text[:100]) and all(_is_uuid(t) for t in text):
+        return KeyFormat("uuid", {"upper": bool(str(text[0]).isupper()),
+                                  "hyphens": "-" in str(text[0])})
+    pn = _prefix_number_params(text)
+    if pn is not None:
+        return KeyFormat("prefix_number", pn)
+    return KeyFormat("template", _template_params(text))
+
+
+def _sequence_params(arr: np.ndarray, groups: np.ndarray | None) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if len(arr) == 0:
+        return {"lo": 0.0, "step": 1.0, "starts": [], "steps": []}
+    uniq = np.unique(arr)
+    diffs = np.diff(uniq)
+    step = float(np.median(diffs)) if len(diffs) else 1.0
+    params["lo"] = float(uniq[0])
+    params["step"] = step if step > 0 else 1.0
+    if groups is not None and len(arr):
+        frame = pd.DataFrame({"g": groups, "v": arr}).sort_values(["g", "v"])
+        starts = frame.groupby("g", sort=True)["v"].min().to_numpy()
+        d = frame.groupby("g", sort=True)["v"].diff().to_numpy()
+        g_steps = pd.Series(d).groupby(frame["g"].to_numpy()).median().dropna().to_numpy()
+        g_steps = g_steps[g_steps > 0]
+        params["starts"] = [float(x) for x in starts]
+        params["steps"] = [float(x) for x in g_steps] or [params["step"]]
+    return params
+
+
+def _date_format(text: np.ndarray) -> str | None:
+    sample = [str(t) for t in text[:200]]
+    for fmt in _DATE_FORMATS:
+        if fmt == "%Y%m%d" and not all(len(s) == 8 and s.isdigit() for s in sample):
+            continue
+        parsed = pd.to_datetime(pd.Series(sample), format=fmt, errors="coerce")
+        if parsed.notna().all():
+            full = pd.to_datetime(pd.Series(text), format=fmt, errors="coerce")
+            if full.notna().all() and (fmt != "%Y%m%d" or full.dt.year.between(1800, 2200).all()):
+                return fmt
+    return None
+
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
+                   r"[0-9a-fA-F]{12}$")
+
+
+def _is_uuid(value: Any) -> bool:
+    return bool(_UUID.match(str(value)))
+
+
+def _prefix_number_params(text: np.ndarray) -> dict[str, Any] | None:
+    series = pd.Series(text, dtype=object)
+    parts = series.str.extract(_PREFIX_NUMBER)
+    if parts[1].isna().any():
+        return None
+    prefixes = parts[0].astype(str)
+    digits = parts[1].astype(str)
+    counts = prefixes.value_counts()
+    if len(counts) > max(20, len(text) // 20) or int(digits.str.len().max()) > 17:
+        return None
+    frame = pd.DataFrame({"prefix": prefixes, "len": digits.str.len(),
+                          "padded": digits.str.startswith("0") & (digits.str.len() > 1)})
+    widths = []
+    for prefix in counts.index:
+        sub = frame[frame["prefix"] == prefix]
+        padded = sub[sub["padded"]]
+        widths.append(int(padded["len"].mode().iloc[0]) if len(padded) else 0)
+    numbers = digits.astype(np.int64).to_numpy()
+    fixed = widths[0] if len(set(widths)) == 1 and widths[0] and frame["len"].nunique() == 1 \
+        else 0
+    return {
+        "prefixes": [str(p) for p in counts.index],
+        "weights": [int(c) for c in counts.to_numpy()],
+        "widths": widths,
+        "width": fixed,
+        "lo": int(numbers.min()),
+        "hi": int(numbers.max()),
+        "source": [int(x) for x in np.unique(numbers)],
+    }
+
+
+def _char_class(ch: str) -> str:
+    if ch.isdigit() and ch.isascii():
+        return "D"
+    if ch.isascii() and ch.isupper():
+        return "U"
+    if ch.isascii() and ch.islower():
+        return "L"
+    return ch
+
+
+_CLASS_ALPHABET = {"D": _DIGITS, "U": _UPPER, "L": _LOWER}
+
+
+def _template_params(text: np.ndarray) -> dict[str, Any]:
+    shapes: dict[tuple[str, ...], list[str]] = {}
+    for value in text:  # one pass to group by shape; learning runs once per column
+        key = tuple(_char_class(c) for c in str(value))
+        shapes.setdefault(key, []).append(str(value))
+    ranked = sorted(shapes.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:_MAX_SHAPES]
+    out = []
+    for key, members in ranked:
+        alphabets: list[str] = []
+        for pos, cls in enumerate(key):
+            seen = {m[pos] for m in members}
+            if cls not in _CLASS_ALPHABET:
+                alphabets.append(cls)
+            elif len(seen) == 1 and len(members) >= 5:
+                alphabets.append(next(iter(seen)))
+            else:
+                alphabets.append(_CLASS_ALPHABET[cls])
+        head: list[str] = []
+        while _space(alphabets) > _MAX_SPACE and len(alphabets) > 1:
+            head.append(alphabets.pop(0))
+        source = _encode([m[len(head):] for m in members], alphabets)
+        out.append({"weight": len(members), "alphabets": alphabets, "head": head,
+                    "source": [int(x) for x in np.unique(source)]})
+    if not out:
+        out.append({"weight": 1, "alphabets": [_UPPER] * 5, "head": [], "source": []})
+    return {"shapes": out}
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def allocate(weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Split ``n`` into integer parts proportional to ``weights`` (largest remainder)."""
+    weights = np.asarray(weights, dtype=float)
+    if n <= 0 or len(weights) == 0 or weights.sum() <= 0:
+        return np.zeros(len(weights), dtype=np.int64)
+    exact = weights / weights.sum() * n
+    base = np.floor(exact).astype(np.int64)
+    rest = int(n - base.sum())
+    if rest:
+        frac = exact - base + rng.random(len(weights)) * 1e-9
+        base[np.argsort(-frac, kind="stable")[:rest]] += 1
+    return base
+
+
+def _mix62(counter: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """A keyed bijection of ``[0, 2**62)``: odd multiplies and xor-shifts, all invertible."""
+    mask = np.uint64(2**62 - 1)
+    x = (counter * (keys[0] | np.uint64(1)) + keys[1]) & mask
+    x ^= x >> np.uint64(31)
+    x = (x * (keys[2] | np.uint64(1))) & mask
+    x ^= x >> np.uint64(29)
+    return x
+
+
+def _coprime(space: int, rng: np.random.Generator) -> int:
+    while True:
+        a = int(rng.integers(1, max(space, 2)))
+        if math.gcd(a, space) == 1:
+            return a
+
+
+def _bijection(n: int, space: int, rng: np.random.Generator, big: bool = False) -> np.ndarray:
+    """``n`` distinct integers in ``[0, space)`` as images of ``i -> (a*i + b) mod space``."""
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if big or space >= _MAX_SPACE:
+        # Multiply in Python ints chunk-free via object arrays would be slow; instead use a
+        # multiplier below 2**31 so a*i stays within int64 for i < 2**31.
+        a = _coprime_below(space, 2**31, rng)
+    else:
+        a = _coprime(space, rng)
+    b = int(rng.integers(0, space if space < 2**63 else 2**62))
+    i = np.arange(n, dtype=np.int64)
+    return ((a * i) % space + b) % space
+
+
+def _coprime_below(space: int, limit: int, rng: np.random.Generator) -> int:
+    while True:
+        a = int(rng.integers(1, min(space, limit)))
+        if math.gcd(a, space) == 1:
+            return a
+
+
+def _complement_sample(n: int, lo: int, hi: int, exclude: np.ndarray,
+                       rng: np.random.Generator) -> np.ndarray:
+    """``n`` distinct integers of ``[lo, hi]`` not in ``exclude`` (sorted, unique)."""
+    exclude = exclude[(exclude >= lo) & (exclude <= hi)] - lo
+    space = hi - lo + 1 - len(exclude)
+    if space < n:
+        exclude = exclude[:0]
+        space = hi - lo + 1
+    idx = _bijection(n, space, rng)
+    x = idx.copy()
+    for _ in range(64):  # x = idx + #(exclude <= x): the idx-th value not excluded
+        nxt = idx + np.searchsorted(exclude, x, side="right")
+        if np.array_equal(nxt, x):
+            break
+        x = nxt
+    return lo + x
+
+
+def _space(alphabets: Sequence[str]) -> int:
+    out = 1
+    for a in alphabets:
+        out *= len(a)
+    return out
+
+
+def _grow(alphabets: Sequence[str], needed: int) -> list[str]:
+    alphabets = list(alphabets)
+    while _space(alphabets) < needed:
+        variable = [a for a in alphabets if len(a) > 1]
+        alphabets.append(variable[-1] if variable else _DIGITS)
+    return alphabets
+
+
+def _decode(idx: np.ndarray, alphabets: Sequence[str]) -> np.ndarray:
+    """Mixed-radix decode of indices into strings (last position varies fastest)."""
+    n, width = len(idx), len(alphabets)
+    if width == 0:
+        return np.full(n, "", dtype=object)
+    codes = np.empty((n, width), dtype=np.uint32)
+    rest = np.asarray(idx, dtype=np.int64).copy()
+    for pos in range(width - 1, -1, -1):
+        alph = np.frombuffer(alphabets[pos].encode("utf-32-le"), dtype=np.uint32)
+        codes[:, pos] = alph[rest % len(alph)]
+        rest //= len(alph)
+    return np.ascontiguousarray(codes).view(f"<U{width}").ravel().astype(object)
+
+
+def _encode(values: Sequence[str], alphabets: Sequence[str]) -> np.ndarray:
+    out = np.zeros(len(values), dtype=np.int64)
+    lookup = [{c: i for i, c in enumerate(a)} for a in alphabets]
+    for j, value in enumerate(values):  # learning-time only (source values)
+        acc = 0
+        for pos, ch in enumerate(value[: len(alphabets)]):
+            acc = acc * len(alphabets[pos]) + lookup[pos].get(ch, 0)
+        out[j] = acc
+    return out
+
+
+def _random_chars(alphabets: Sequence[str], n: int, rng: np.random.Generator) -> list[str]:
+    cols = []
+    for alph in alphabets:
+        arr = np.frombuffer(alph.encode("utf-32-le"), dtype=np.uint32)
+        cols.append(arr[rng.integers(0, len(arr), n)])
+    codes = np.ascontiguousarray(np.stack(cols, axis=1)) if cols else np.zeros((n, 0), np.uint32)
+    return list(codes.view(f"<U{len(alphabets)}").ravel()) if cols else [""] * n
+
+
+def _render_prefix_number(prefixes: np.ndarray, numbers: np.ndarray,
+                          widths: np.ndarray) -> np.ndarray:
+    nums = pd.Series(numbers, dtype=np.int64).astype(str).astype(object)
+    widths = np.asarray(widths, dtype=np.int64)
+    for w in np.unique(widths[widths > 0]):  # one pass per distinct width
+        sel = widths == w
+        nums[sel] = nums[sel].str.zfill(int(w))
+    return (pd.Series(prefixes, dtype=object).astype(str).astype(object) + nums).to_numpy(
+        dtype=object)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()]
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value

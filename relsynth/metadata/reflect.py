@@ -1,0 +1,567 @@
+"""Reflect a live database into :class:`~relsynth.metadata.schema.Metadata`.
+
+Stage 1 of the pipeline, the side-effect edge of :mod:`relsynth.metadata`: the
+only module of the package that imports SQLAlchemy. :func:`reflect` calls
+``sqlalchemy.inspect(engine)`` once, reads everything with the batch
+``get_multi_*`` methods, converts SQLAlchemy's ``Reflected*`` dicts into the
+frozen dataclasses at once, then refines the column kinds from a sample of rows
+(:func:`relsynth.metadata.infer.refine_kinds`).
+
+Decisions (see ``docs/metadata.md``):
+
+* Tables are sorted by name (Python string order), so the result does not depend
+  on the order a server happens to list them in. Columns keep database order.
+* Views are ignored (logged at INFO); ``sqlite_*`` system tables are excluded.
+* Declared nullability is kept as is, even for an SQLite primary-key column
+  declared without ``NOT NULL`` (SQLite allows NULL there); :func:`relsynth.check`
+  reports NULL primary keys anyway.
+* A foreign key is dropped, with a log line, when its parent table is not
+  reflected (``include``/``exclude``, or another schema); it is dropped with a
+  :class:`~relsynth.errors.SchemaWarning` when its parent columns are neither the
+  primary key nor a unique constraint of the parent (SQLite allows this).
+* Unique indexes count as unique constraints (MariaDB reports unique constraints
+  as indexes); the one equal to the primary key and partial indexes are left out.
+* MariaDB's automatic ``json_valid(col)`` CHECK on a JSON column is dropped and
+  the column's type is reported as ``JSON``.
+* Autoincrement: PostgreSQL identity and ``nextval(...)`` defaults (serial; the
+  default is then dropped since it names a sequence), MySQL ``AUTO_INCREMENT``,
+  and the SQLite rowid alias (a single ``INTEGER PRIMARY KEY`` column, with or
+  without ``AUTOINCREMENT``).
+* Every SQLAlchemy and driver error becomes a :class:`~relsynth.errors.ReflectionError`
+  whose message never contains the password; SQLAlchemy's reflection warnings
+  (an unrecognised type...) are re-emitted as ``SchemaWarning``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Engine, Inspector
+
+from relsynth.errors import MetadataError, ReflectionError, SchemaWarning
+from relsynth.io.types import kind_from_type, to_portable
+from relsynth.metadata.infer import refine_kinds
+from relsynth.metadata.schema import CheckConstraint, Column, ForeignKey, Metadata, Table
+
+__all__ = ["reflect"]
+
+logger = logging.getLogger(__name__)
+
+_JSON_VALID_RE = re.compile(r"^\s*json_valid\(\s*[`\"]?(?P<col>[^`\"()]+)[`\"]?\s*\)\s*$", re.I)
+_NEXTVAL_RE = re.compile(r"^\s*nextval\(", re.I)
+
+TableKey = tuple[str | None, str]
+
+
+def reflect(
+    url: str | sa.engine.URL | Engine,
+    *,
+    schema: str | None = None,
+    include: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
+    sample_rows: int = 10_000,
+) -> Metadata:
+    """Read the schema of a database: tables, columns, keys, constraints and kinds.
+
+    Parameters
+    ----------
+    url : str, sqlalchemy.engine.URL or sqlalchemy.engine.Engine
+        The database (``sqlite:///shop.db``, ``postgresql+psycopg://u@h/shop``,
+        ``mysql+pymysql://u@h/shop``...). An engine passed in is not disposed.
+    schema : str, optional
+        The schema (PostgreSQL) or database (MySQL/MariaDB) to read; the
+        connection's default one when omitted.
+    include : sequence of str, optional
+        Only these tables. Each must exist.
+    exclude : sequence of str, optional
+        Leave these tables out. Each must exist. Foreign keys to left-out tables
+        are dropped (logged).
+    sample_rows : int
+        Rows read per table (``LIMIT``, in a read-only transaction where the
+        dialect allows) to refine the column kinds; 0 reads no data and keeps the
+        kinds given by the SQL types and the key columns.
+
+    Returns
+    -------
+    Metadata
+        Validated metadata, tables sorted by name.
+
+    Raises
+    ------
+    ReflectionError
+        If the URL is invalid, the driver is not installed, the server cannot be
+        reached, the schema does not exist, or a table named in ``include`` or
+        ``exclude`` does not exist. The message names the fix and never
+        contains the password.
+
+    Warns
+    -----
+    SchemaWarning
+        For a column type with no portable equivalent (treated as ``TEXT``) and
+        for a foreign key that was dropped because it is invalid.
+
+    Examples
+    --------
+    >>> import relsynth
+    >>> meta = relsynth.reflect("sqlite://")  # an empty in-memory database
+    >>> len(meta)
+    0
+    """
+    if isinstance(sample_rows, bool) or not isinstance(sample_rows, int) or sample_rows < 0:
+        raise ReflectionError(
+            f"The 'sample_rows' parameter of reflect must be an int >= 0. Got {sample_rows!r}."
+        )
+    engine, owned = _engine(url)
+    where = _safe_url(engine.url)
+    try:
+        with _reflection_errors(where, engine.url.password):
+            with _sqlalchemy_warnings():
+                insp = sa.inspect(engine)
+                names = _table_names(insp, schema, include, exclude, where)
+                raw = _Raw.read(insp, schema, names)
+                sqlite_rowid = _sqlite_rowid_tables(engine, schema, names)
+                for table, checks in _mariadb_column_checks(engine, schema, names).items():
+                    raw.checks.setdefault(table, []).extend(checks)
+            meta = _build(raw, schema, sqlite_rowid)
+            samples = _read_samples(engine, meta, sample_rows) if sample_rows else {}
+    finally:
+        if owned:
+            engine.dispose()
+    meta = refine_kinds(meta, samples)
+    try:
+        meta.validate()
+    except MetadataError as exc:  # pragma: no cover - _build keeps only valid pieces
+        raise ReflectionError(
+            f"The schema reflected from {where} is inconsistent:", exc.problems
+        ) from exc
+    logger.info(
+        "Reflected %d tables and %d foreign keys from %s", len(meta), len(meta.foreign_keys), where
+    )
+    return meta
+
+
+# -- connection and errors -----------------------------------------------------------------
+
+
+def _safe_url(url: sa.engine.URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def _engine(url: str | sa.engine.URL | Engine) -> tuple[Engine, bool]:
+    if isinstance(url, Engine):
+        return url, False
+    try:
+        parsed = sa.make_url(url)
+    except sa_exc.ArgumentError as exc:
+        raise ReflectionError(
+            "Could not parse the database URL; use the form "
+            "dialect+driver://user:password@host:port/database (e.g. sqlite:///shop.db)."
+        ) from exc
+    shown = _safe_url(parsed)
+    try:
+        return sa.create_engine(parsed), True
+    except sa_exc.NoSuchModuleError as exc:
+        raise ReflectionError(
+            f"No SQLAlchemy dialect/driver for {shown}; check the URL's scheme "
+            "(sqlite, postgresql+psycopg, mysql+pymysql, mariadb+pymysql...) and "
+            "install the driver."
+        ) from exc
+    except ImportError as exc:
+        raise ReflectionError(
+            f"The database driver for {shown} is not installed ({exc.name or exc}); "
+            "install it (e.g. pip install psycopg or pymysql)."
+        ) from exc
+    except sa_exc.ArgumentError as exc:
+        raise ReflectionError(
+            f"Invalid database URL {shown}: {_scrub(str(exc), parsed.password)}."
+        ) from exc
+
+
+def _scrub(text: str, password: str | None) -> str:
+    """First line of a driver message, with the password (if any) masked."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    if password:
+        line = line.replace(str(password), "***")
+    return re.sub(r"password=\S+", "password=***", line)
+
+
+@contextmanager
+def _reflection_errors(where: str, password: str | None) -> Iterator[None]:
+    try:
+        yield
+    except sa_exc.OperationalError as exc:
+        reason = _scrub(str(exc.orig), password)
+        raise ReflectionError(
+            f"Could not connect to {where} or read its schema: {reason}. Check that the "
+            "server is running and the host, port, user, password and database are right."
+        ) from exc
+    except sa_exc.DBAPIError as exc:
+        reason = _scrub(str(exc.orig), password)
+        raise ReflectionError(
+            f"The database {where} refused a reflection query: {reason}. Check that the "
+            "user may read the catalog (information_schema / pg_catalog)."
+        ) from exc
+    except sa_exc.NoSuchTableError as exc:
+        raise ReflectionError(
+            f"Table {exc.args[0] if exc.args else '?'} disappeared from {where} while it "
+            "was being reflected; run reflect again."
+        ) from exc
+    except sa_exc.SQLAlchemyError as exc:
+        reason = _scrub(str(exc), password)
+        raise ReflectionError(f"Could not reflect {where}: {reason}.") from exc
+
+
+@contextmanager
+def _sqlalchemy_warnings() -> Iterator[None]:
+    """Re-emit SQLAlchemy's reflection warnings (unknown types...) as SchemaWarning."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        if issubclass(w.category, sa_exc.SAWarning):
+            warnings.warn(f"While reflecting: {w.message}", SchemaWarning, stacklevel=4)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def _table_names(
+    insp: Inspector,
+    schema: str | None,
+    include: Sequence[str] | None,
+    exclude: Sequence[str] | None,
+    where: str,
+) -> list[str]:
+    if schema is not None:
+        schemas = insp.get_schema_names()
+        if schema not in schemas:
+            raise ReflectionError(
+                f"Schema {schema!r} does not exist in {where}. Known schemas: "
+                f"{', '.join(sorted(schemas)) or '(none)'}."
+            )
+    all_names = sorted(n for n in insp.get_table_names(schema=schema) if not _is_system(n))
+    try:
+        views = insp.get_view_names(schema=schema)
+    except NotImplementedError:  # pragma: no cover - every supported dialect has views
+        views = []
+    if views:
+        logger.info("Ignoring %d view(s): %s", len(views), ", ".join(sorted(views)))
+    known = set(all_names)
+    for label, given in (("include", include), ("exclude", exclude)):
+        if isinstance(given, str):
+            raise ReflectionError(
+                f"The {label!r} parameter of reflect must be a list of table names, not a "
+                f"string; write {label}=[{given!r}]."
+            )
+        missing = [n for n in (given or ()) if n not in known]
+        if missing:
+            raise ReflectionError(
+                f"Table(s) {', '.join(map(repr, missing))} given in {label} do not exist in "
+                f"{where}. Known tables: {', '.join(all_names) or '(none)'}."
+            )
+    names = [n for n in all_names if include is None or n in set(include)]
+    return [n for n in names if n not in set(exclude or ())]
+
+
+def _is_system(name: str) -> bool:
+    return name.startswith("sqlite_")
+
+
+# -- raw reflection ------------------------------------------------------------------------
+
+
+@dataclass
+class _Raw:
+    """What the Inspector reported, keyed by table name."""
+
+    columns: dict[str, list[Any]]
+    pks: dict[str, Any]
+    fks: dict[str, list[Any]]
+    uniques: dict[str, list[Any]]
+    indexes: dict[str, list[Any]]
+    checks: dict[str, list[Any]]
+    comments: dict[str, Any]
+    names: list[str]
+
+    @classmethod
+    def read(cls, insp: Inspector, schema: str | None, names: list[str]) -> _Raw:
+        if not names:
+            return cls({}, {}, {}, {}, {}, {}, {}, [])
+        kw: dict[str, Any] = {"schema": schema, "filter_names": names}
+        return cls(
+            columns=_by_table(insp.get_multi_columns(**kw)),
+            pks=_by_table(insp.get_multi_pk_constraint(**kw)),
+            fks=_by_table(insp.get_multi_foreign_keys(**kw)),
+            uniques=_by_table(_optional(insp.get_multi_unique_constraints, kw)),
+            # SQLite: a column-level UNIQUE only shows as an automatic index.
+            indexes=_by_table(
+                _optional(
+                    insp.get_multi_indexes,
+                    {**kw, "include_auto_indexes": True} if insp.dialect.name == "sqlite" else kw,
+                )
+            ),
+            checks=_by_table(_optional(insp.get_multi_check_constraints, kw)),
+            comments=_by_table(_optional(insp.get_multi_table_comment, kw)),
+            names=names,
+        )
+
+
+def _optional(method: Any, kw: dict[str, Any]) -> Mapping[TableKey, Any]:
+    try:
+        result: Mapping[TableKey, Any] = method(**kw)
+    except NotImplementedError:
+        return {}
+    return result
+
+
+def _by_table(multi: Mapping[TableKey, Any]) -> dict[str, Any]:
+    return {name: value for (_, name), value in multi.items()}
+
+
+def _sqlite_rowid_tables(engine: Engine, schema: str | None, names: list[str]) -> set[str]:
+    """Tables whose single primary-key column is declared exactly ``INTEGER`` (a rowid alias)."""
+    if engine.dialect.name != "sqlite" or not names:
+        return set()
+    prep = engine.dialect.identifier_preparer
+    prefix = f"{prep.quote_identifier(schema)}." if schema else ""
+    found: set[str] = set()
+    with engine.connect() as conn:
+        sql_by_name: dict[str, str | None] = dict(
+            conn.execute(
+                sa.text(f"SELECT name, sql FROM {prefix}sqlite_master WHERE type = 'table'")
+            ).all()
+        )
+        for name in names:
+            if "WITHOUT ROWID" in (sql_by_name.get(name) or "").upper():
+                continue
+            info = conn.exec_driver_sql(
+                f"PRAGMA {prefix}table_info({prep.quote_identifier(name)})"
+            ).all()
+            pk = [row for row in info if row[5]]
+            if len(pk) == 1 and str(pk[0][2]).strip().upper() == "INTEGER":
+                found.add(name)
+    return found
+
+
+def _mariadb_column_checks(
+    engine: Engine, schema: str | None, names: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """Column-level CHECKs of MariaDB, which SQLAlchemy's parser of SHOW CREATE TABLE misses.
+
+    MariaDB keeps ``col INT CHECK (col > 0)`` (and the automatic ``json_valid(col)``
+    of a JSON column) inside the column definition; MySQL 8 moves them to table
+    level, where the Inspector finds them.
+    """
+    if engine.dialect.name not in ("mysql", "mariadb") or not names:
+        return {}
+    if not getattr(engine.dialect, "is_mariadb", False):
+        return {}
+    query = sa.text(
+        "SELECT TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE "
+        "FROM information_schema.CHECK_CONSTRAINTS "
+        "WHERE CONSTRAINT_SCHEMA = COALESCE(:schema, DATABASE()) AND LEVEL = 'Column'"
+    )
+    wanted = set(names)
+    found: dict[str, list[dict[str, Any]]] = {}
+    with engine.connect() as conn:
+        for table, name, clause in conn.execute(query, {"schema": schema}).all():
+            if table in wanted:
+                found.setdefault(table, []).append({"name": name, "sqltext": clause})
+    return found
+
+
+# -- conversion ----------------------------------------------------------------------------
+
+
+def _build(raw: _Raw, schema: str | None, sqlite_rowid: set[str]) -> Metadata:
+    tables: dict[str, Table] = {}
+    for name in raw.names:
+        tables[name] = _table(name, raw, name in sqlite_rowid)
+    fks = _foreign_keys(raw, tables, schema)
+    return Metadata(tables=tables, foreign_keys=tuple(fks), schema=schema)
+
+
+def _table(name: str, raw: _Raw, rowid_alias: bool) -> Table:
+    pk = tuple((raw.pks.get(name) or {}).get("constrained_columns") or ())
+    checks: list[CheckConstraint] = []
+    json_columns: set[str] = set()
+    for chk in raw.checks.get(name, ()):
+        sqltext = str(chk.get("sqltext") or "").strip()
+        match = _JSON_VALID_RE.match(sqltext)
+        if match:  # MariaDB's automatic constraint on a JSON column
+            json_columns.add(match.group("col"))
+            continue
+        if sqltext:
+            checks.append(CheckConstraint(sqltext=sqltext, name=chk.get("name")))
+    columns = tuple(
+        _column(name, c, pk, rowid_alias, c["name"] in json_columns)
+        for c in raw.columns.get(name, ())
+    )
+    comment = (raw.comments.get(name) or {}).get("text")
+    return Table(
+        name=name,
+        columns=columns,
+        primary_key=pk,
+        unique=_uniques(name, raw, pk),
+        checks=tuple(checks),
+        comment=comment or None,
+    )
+
+
+def _column(
+    table: str, col: Mapping[str, Any], pk: tuple[str, ...], rowid_alias: bool, is_json: bool
+) -> Column:
+    name = str(col["name"])
+    sql_type = "JSON" if is_json else to_portable(col["type"], where=f"{table}.{name}")
+    default = col.get("default")
+    default_text = None if default is None else str(default)
+    autoincrement = False
+    if col.get("identity") or col.get("autoincrement") is True:
+        autoincrement = True
+    if default_text is not None and _NEXTVAL_RE.match(default_text):
+        autoincrement, default_text = True, None
+    if rowid_alias and pk == (name,):
+        autoincrement = True
+    if col.get("computed"):
+        logger.info("Column %s.%s is generated (%s)", table, name, col["computed"].get("sqltext"))
+    enum_values = getattr(col["type"], "enums", None) if sql_type == "ENUM" else None
+    return Column(
+        name=name,
+        kind=kind_from_type(sql_type),
+        sql_type=sql_type,
+        nullable=bool(col.get("nullable", True)),
+        default=default_text,
+        autoincrement=autoincrement,
+        enum_values=tuple(enum_values) if enum_values else None,
+    )
+
+
+def _uniques(name: str, raw: _Raw, pk: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    found: list[tuple[str, ...]] = []
+    seen = {frozenset(pk)} if pk else set()
+    candidates = [tuple(u.get("column_names") or ()) for u in raw.uniques.get(name, ())]
+    for idx in raw.indexes.get(name, ()):
+        if not idx.get("unique"):
+            continue
+        options = idx.get("dialect_options") or {}
+        if any(k.endswith("_where") and v is not None for k, v in options.items()):
+            logger.info("Ignoring partial unique index %s on %s", idx.get("name"), name)
+            continue
+        cols = tuple(idx.get("column_names") or ())
+        if not cols or any(c is None for c in cols):  # expression index
+            logger.info("Ignoring expression unique index %s on %s", idx.get("name"), name)
+            continue
+        candidates.append(cols)
+    for cols in candidates:
+        if cols and frozenset(cols) not in seen:
+            seen.add(frozenset(cols))
+            found.append(cols)
+    return tuple(found)
+
+
+def _foreign_keys(raw: _Raw, tables: Mapping[str, Table], schema: str | None) -> list[ForeignKey]:
+    out: list[ForeignKey] = []
+    seen: set[tuple[str, tuple[str, ...], str, tuple[str, ...]]] = set()
+    for child in raw.names:
+        for fk in raw.fks.get(child, ()):
+            parent = fk.get("referred_table")
+            columns = tuple(fk.get("constrained_columns") or ())
+            parent_columns = tuple(fk.get("referred_columns") or ())
+            label = f"{child}({', '.join(columns)}) -> {parent}({', '.join(parent_columns)})"
+            referred_schema = fk.get("referred_schema")
+            if parent not in tables or (referred_schema not in (None, schema)):
+                logger.info("Dropping foreign key %s: its parent table is not reflected", label)
+                continue
+            if not parent_columns:  # SQLite "REFERENCES parent" without columns: its PK
+                parent_columns = tables[parent].primary_key
+            key = (child, columns, parent, parent_columns)
+            if key in seen:
+                continue
+            seen.add(key)
+            problem = _fk_problem(tables, child, columns, parent, parent_columns)
+            if problem:
+                warnings.warn(
+                    f"Foreign key {label} was dropped: {problem}. Declare a primary key or "
+                    "unique constraint on the parent, or add the key back by hand with "
+                    "Metadata.with_foreign_keys() after fixing the parent.",
+                    SchemaWarning,
+                    stacklevel=4,
+                )
+                continue
+            child_table = tables[child]
+            out.append(
+                ForeignKey(
+                    child=child,
+                    columns=columns,
+                    parent=parent,
+                    parent_columns=parent_columns,
+                    nullable=all(child_table.column(c).nullable for c in columns),
+                    name=fk.get("name") or None,
+                )
+            )
+    return out
+
+
+def _fk_problem(
+    tables: Mapping[str, Table],
+    child: str,
+    columns: tuple[str, ...],
+    parent: str,
+    parent_columns: tuple[str, ...],
+) -> str | None:
+    if not columns or len(columns) != len(parent_columns):
+        return "its child and parent columns do not pair up"
+    missing = [c for c in columns if not tables[child].has_column(c)]
+    if missing:
+        return f"{child!r} has no column(s) {', '.join(missing)}"
+    ptable = tables[parent]
+    missing = [c for c in parent_columns if not ptable.has_column(c)]
+    if missing:
+        return f"{parent!r} has no column(s) {', '.join(missing)}"
+    keys = [set(ptable.primary_key), *[set(u) for u in ptable.unique]]
+    if set(parent_columns) not in keys:
+        return (
+            f"the parent columns ({', '.join(parent_columns)}) are neither the primary key nor "
+            f"a unique constraint of {parent!r}"
+        )
+    return None
+
+
+# -- data sample ---------------------------------------------------------------------------
+
+
+def _read_samples(engine: Engine, meta: Metadata, limit: int) -> dict[str, pd.DataFrame]:
+    """Read up to ``limit`` rows per table, raw driver values, in a read-only transaction."""
+    samples: dict[str, pd.DataFrame] = {}
+    dialect = engine.dialect.name
+    with engine.connect() as conn:
+        if dialect in ("postgresql", "mysql", "mariadb"):
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+        elif dialect == "sqlite":
+            conn.exec_driver_sql("PRAGMA query_only = ON")
+        try:
+            for table in meta:
+                names = [c.name for c in table.columns if c.kind != "binary"]
+                if not names:
+                    continue
+                # Untyped columns: no result processors, so values arrive as the driver
+                # returns them (an SQLite DATETIME holding odd text cannot fail here).
+                clause = sa.table(table.name, *(sa.column(n) for n in names), schema=meta.schema)
+                rows = conn.execute(sa.select(*clause.c).limit(limit)).all()
+                samples[table.name] = pd.DataFrame(
+                    [tuple(r) for r in rows], columns=pd.Index(names, dtype=object), dtype=object
+                )
+            logger.debug("Read samples of %d tables", len(samples))
+        finally:
+            conn.rollback()
+            if dialect == "sqlite":
+                conn.exec_driver_sql("PRAGMA query_only = OFF")
+    return samples

@@ -1,0 +1,653 @@
+"""The Synthesizer: a database in, a checked synthetic database out.
+
+Stage 4 of the pipeline; it orchestrates the others::
+
+    fit(tables)
+      check the source (orphans reported, or dropped on request)
+      plan = graph.plan(metadata)                   order, driver keys, deferred keys
+      keys = KeyGenerator().fit(...)                cardinalities, secondary degrees, formats
+      per table, independently, given the REAL parents:
+        learned columns  -> ConditionalWGAN(context = driver parent's row,
+                            family size, position) or SequenceModel (one
+                            sequence per driver parent, LSTM)
+        personal text    -> TextColumnModel (Faker; never the source's values)
+
+    sample(scale)
+      per table in plan order, given the SYNTHETIC parents:
+        keys.sample_table -> context from the synthetic parents -> model.sample
+        -> personal text -> constraints (unique) -> dtypes
+      keys.fill_deferred (cycle breakers), then check(): clean or an error
+
+Tables are independent at fit time (each learns from its real parents), so a
+model for one table never sees another table's synthetic values during training.
+
+Semantics decided once (style.md §4.4): ``scale`` multiplies the root tables and
+children follow from the cardinality models; ``sizes`` pins root tables to exact
+row counts; ``sample(seed=None)`` draws from the synthesizer's own stream so calls
+differ, ``sample(seed=int)`` is reproducible.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from relsynth._columns import (
+    TableLayout,
+    format_clock,
+    monotone_columns,
+    parse_clock,
+    table_layout,
+)
+from relsynth._random import as_generator, child_seed, stream
+from relsynth._typing import DeviceLike, SeedLike
+from relsynth._validation import Interval, Options, check_is_fitted, validate_params
+from relsynth.check import check
+from relsynth.errors import DataError, ParameterError
+from relsynth.metadata.graph import Plan, plan
+from relsynth.metadata.schema import ForeignKey, Metadata
+
+if TYPE_CHECKING:
+    from relsynth.keys import KeyGenerator
+    from relsynth.models.base import TableModel
+    from relsynth.models.pii import TextColumnModel
+
+__all__ = ["FitInfo", "Synthesizer"]
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, str, int, int], None]
+"""``progress(stage, table, done, total)``: called as each table finishes a stage."""
+
+_SIBLINGS = "__n_siblings"
+_POSITION = "__position"
+
+
+@dataclass(frozen=True)
+class FitInfo:
+    """What ``fit`` did: seconds per stage and table, rows, model per table."""
+
+    seconds: Mapping[str, float] = field(default_factory=dict)
+    rows: Mapping[str, int] = field(default_factory=dict)
+    models: Mapping[str, str] = field(default_factory=dict)
+    dropped_rows: Mapping[str, int] = field(default_factory=dict)
+
+
+class Synthesizer:
+    """Learns a relational database and samples synthetic copies of it.
+
+    Parameters
+    ----------
+    metadata : Metadata
+        The schema (from :func:`relsynth.reflect`, :func:`relsynth.infer` or a file).
+    seed : int, numpy.random.Generator or None
+        Drives every random choice (keys, models, fake text). Same seed, same
+        model, same database (on CPU).
+    device : {"auto", "cpu", "cuda"}
+        Where the neural models train; ``"auto"`` picks CUDA when available.
+    max_seconds : float, optional
+        Training budget per table in seconds (default: each model's own default).
+    epochs : int, optional
+        Training epochs per table, instead of a time budget.
+    table_models : Mapping of str to TableModel or "copy", optional
+        Per-table overrides: a configured model (its own budget, architecture) or
+        ``"copy"`` to copy a small reference table verbatim (only for tables with no
+        private data, e.g. airlines or regions).
+    copy_reference_tables : bool
+        Copy tables marked ``reference`` in the metadata verbatim.
+    drivers : Mapping of str to ForeignKey or None, optional
+        Driver key overrides (see :func:`relsynth.plan`).
+    locale : str
+        Faker locale for personal text (names, addresses...).
+    n_threads : int, optional
+        Torch CPU threads during fit/sample (default: the usable cores).
+
+    Examples
+    --------
+    >>> import relsynth
+    >>> meta = relsynth.reflect("sqlite:///shop.db")                    # doctest: +SKIP
+    >>> tables = relsynth.read_tables("sqlite:///shop.db", meta)        # doctest: +SKIP
+    >>> synth = relsynth.Synthesizer(meta, seed=0).fit(tables)          # doctest: +SKIP
+    >>> fake = synth.sample(scale=0.5)                                  # doctest: +SKIP
+    >>> relsynth.check(meta, fake).ok                                   # doctest: +SKIP
+    True
+    """
+
+    def __init__(
+        self,
+        metadata: Metadata,
+        *,
+        seed: SeedLike = None,
+        device: DeviceLike = "auto",
+        max_seconds: float | None = None,
+        epochs: int | None = None,
+        table_models: Mapping[str, TableModel | Literal["copy"]] | None = None,
+        copy_reference_tables: bool = True,
+        drivers: Mapping[str, ForeignKey | None] | None = None,
+        locale: str = "en_US",
+        n_threads: int | None = None,
+    ) -> None:
+        self.metadata = metadata
+        self.seed = seed
+        self.device = device
+        self.max_seconds = max_seconds
+        self.epochs = epochs
+        self.table_models = table_models
+        self.copy_reference_tables = copy_reference_tables
+        self.drivers = drivers
+        self.locale = locale
+        self.n_threads = n_threads
+
+    # -- fit -------------------------------------------------------------------------
+
+    def _validate_params(self) -> None:
+        validate_params(
+            "Synthesizer",
+            vars(self),
+            {
+                "max_seconds": Interval(float, 0, None, closed="neither", allow_none=True),
+                "epochs": Interval(int, 1, None, closed="left", allow_none=True),
+                "n_threads": Interval(int, 1, None, closed="left", allow_none=True),
+                "device": Options(["auto", "cpu", "cuda", None]),
+                "copy_reference_tables": Options([True, False]),
+            },
+        )
+        if not isinstance(self.metadata, Metadata):
+            raise ParameterError(
+                "The 'metadata' parameter of Synthesizer must be a relsynth.Metadata "
+                f"(from relsynth.reflect or Metadata.load). Got {type(self.metadata).__name__}."
+            )
+
+    def fit(
+        self,
+        tables: Mapping[str, pd.DataFrame],
+        *,
+        on_violations: Literal["raise", "drop"] = "raise",
+        progress: Progress | None = None,
+    ) -> Synthesizer:
+        """Learn the keys and the values of every table.
+
+        Parameters
+        ----------
+        tables : Mapping of str to DataFrame
+            The source tables (e.g. from :func:`relsynth.read_tables`).
+        on_violations : {"raise", "drop"}
+            What to do when the source breaks its own keys: raise a ``DataError``
+            naming the violations, or drop the offending rows (logged, counted in
+            ``fit_info_.dropped_rows``).
+        progress : callable, optional
+            ``progress(stage, table, done, total)`` after each table.
+
+        Returns
+        -------
+        Synthesizer
+            ``self``, fitted.
+        """
+        from relsynth.keys import KeyGenerator
+        from relsynth.models._torch import torch_threads
+
+        self._validate_params()
+        validate_params("Synthesizer.fit", {"on_violations": on_violations},
+                        {"on_violations": Options(["raise", "drop"])})
+        meta = self.metadata
+        meta.validate()
+        started = time.perf_counter()
+        source, dropped = _clean_source(meta, tables, on_violations)
+        self.plan_: Plan = plan(meta, self.drivers)
+        seconds: dict[str, float] = {"check": time.perf_counter() - started}
+        self._rng = as_generator(self.seed)
+        base_seed = child_seed(self._rng)
+
+        t0 = time.perf_counter()
+        self.key_generator_: KeyGenerator = KeyGenerator().fit(meta, source, plan=self.plan_)
+        seconds["keys"] = time.perf_counter() - t0
+        _report(progress, "keys", "*", 1, 1)
+
+        self.layouts_: dict[str, TableLayout] = {}
+        self.models_: dict[str, TableModel | None] = {}
+        self.text_models_: dict[str, dict[str, TextColumnModel]] = {}
+        self.copies_: dict[str, pd.DataFrame] = {}
+        self.sequence_: dict[str, dict[str, Any]] = {}
+        self.dtypes_: dict[str, dict[str, str]] = {}
+        models: dict[str, str] = {}
+        order = self.plan_.order
+        with torch_threads(self.n_threads):
+            for i, name in enumerate(order):
+                t0 = time.perf_counter()
+                models[name] = self._fit_table(name, source, stream(base_seed, "fit", name))
+                seconds[f"fit:{name}"] = time.perf_counter() - t0
+                logger.info("fitted %s (%s) in %.1fs", name, models[name], seconds[f"fit:{name}"])
+                _report(progress, "fit", name, i + 1, len(order))
+        self._base_seed = base_seed
+        seconds["total"] = time.perf_counter() - started
+        self.fit_info_ = FitInfo(
+            seconds=seconds,
+            rows={n: len(source[n]) for n in order},
+            models=models,
+            dropped_rows=dropped,
+        )
+        return self
+
+    def _fit_table(self, name: str, tables: Mapping[str, pd.DataFrame], rng: np.random.Generator) -> str:
+        meta = self.metadata
+        frame = tables[name]
+        self.dtypes_[name] = {c: str(frame[c].dtype) for c in frame.columns}
+        override = (self.table_models or {}).get(name)
+        table = meta.table(name)
+        if override == "copy" or (table.reference and self.copy_reference_tables):
+            self.copies_[name] = frame.reset_index(drop=True).copy()
+            self.models_[name] = None
+            return "copy"
+        layout = table_layout(meta, name, frame)
+        self.layouts_[name] = layout
+        self.text_models_[name] = self._fit_text(name, frame, layout, rng)
+        values = _learned_frame(frame, layout)
+        if not layout.learned:
+            self.models_[name] = None
+            return "keys+text" if layout.text else "keys"
+        driver = self.plan_.driver.get(name)
+        sequence_col = _sequence_column(meta, name, driver)
+        if driver is not None and sequence_col is not None:
+            model = self._fit_sequence(name, frame, values, driver, sequence_col, layout, tables,
+                                       rng, override)
+        else:
+            context = _fit_context(meta, frame, driver, tables, self.layouts_)
+            model = override if override is not None else self._default_wgan(layout)
+            model.fit(values, context)
+        self.models_[name] = model
+        return type(model).__name__
+
+    def _fit_sequence(self, name, frame, values, driver, sequence_col, layout, tables, rng,
+                      override):  # noqa: ANN001, ANN202 - private, typed by its caller
+        from relsynth.models.sequential import SequenceModel
+
+        parent = tables[driver.parent]
+        order_idx = _sequence_order(frame, driver, sequence_col, parent)
+        sorted_values = values.iloc[order_idx.order].reset_index(drop=True)
+        lengths = order_idx.lengths
+        parent_context = _parent_features(parent, driver.parent, self.layouts_)
+        numeric = [c for c in layout.learned if layout.kinds.get(c) == "numerical"]
+        mono = tuple(
+            c for c in monotone_columns(sorted_values, numeric, lengths) if c != sequence_col
+        )
+        self.sequence_[name] = {"order_column": sequence_col, "monotone": list(mono)}
+        if override is not None:
+            model = override
+        else:
+            model = SequenceModel(
+                kinds=dict(layout.kinds),
+                order_column=sequence_col if sequence_col in layout.learned else None,
+                monotone_columns=mono,
+                device=self.device,
+                **self._budget(),
+            )
+        model.fit(sorted_values, parent_context, lengths=lengths)
+        return model
+
+    def _default_wgan(self, layout: TableLayout) -> TableModel:
+        from relsynth.models.wgan import ConditionalWGAN
+
+        return ConditionalWGAN(kinds=dict(layout.kinds), device=self.device, **self._budget())
+
+    def _budget(self) -> dict[str, Any]:
+        budget: dict[str, Any] = {}
+        if self.epochs is not None:
+            budget["epochs"] = self.epochs
+        if self.max_seconds is not None:
+            budget["max_seconds"] = self.max_seconds
+        return budget
+
+    def _fit_text(self, name: str, frame: pd.DataFrame, layout: TableLayout,
+                  rng: np.random.Generator) -> dict[str, TextColumnModel]:
+        from relsynth.models.pii import TextColumnModel
+
+        table = self.metadata.table(name)
+        unique = {u[0] for u in table.unique if len(u) == 1}
+        out = {}
+        for col, pii in layout.text.items():
+            sql_type = table.column(col).sql_type or ""
+            out[col] = TextColumnModel(
+                pii, unique=col in unique, locale=self.locale, max_length=_max_length(sql_type)
+            ).fit(frame[col], rng=rng)
+        return out
+
+    # -- sample ------------------------------------------------------------------------
+
+    def sample(
+        self,
+        scale: float = 1.0,
+        *,
+        sizes: Mapping[str, int] | None = None,
+        seed: SeedLike = None,
+        progress: Progress | None = None,
+    ) -> dict[str, pd.DataFrame]:
+        """Sample a synthetic database.
+
+        Parameters
+        ----------
+        scale : float
+            Multiplies the row counts of the root tables; children follow from
+            the learned cardinalities.
+        sizes : Mapping of str to int, optional
+            Exact row counts for root tables (overrides ``scale`` for them).
+        seed : int, numpy.random.Generator or None
+            ``None`` continues the synthesizer's own stream (calls differ); an int
+            makes the call reproducible.
+        progress : callable, optional
+            ``progress(stage, table, done, total)`` after each table.
+
+        Returns
+        -------
+        dict of str to DataFrame
+            Every table, with the source's columns and dtypes; integrity checked.
+        """
+        from relsynth.models._torch import torch_threads
+
+        check_is_fitted(self, "fit_info_")
+        validate_params(
+            "Synthesizer.sample", {"scale": scale},
+            {"scale": Interval(float, 0, None, closed="neither")},
+        )
+        unknown = sorted(set(sizes or {}) - set(self.plan_.roots))
+        if unknown:
+            raise ParameterError(
+                f"'sizes' may only fix root tables ({', '.join(self.plan_.roots)}); "
+                f"got {', '.join(unknown)}. Child sizes follow from their parents."
+            )
+        base = child_seed(self._rng) if seed is None else child_seed(as_generator(seed))
+        done: dict[str, pd.DataFrame] = {}
+        order = self.plan_.order
+        with torch_threads(self.n_threads):
+            for i, name in enumerate(order):
+                t0 = time.perf_counter()
+                done[name] = self._sample_table(name, done, scale, sizes, stream(base, "sample", name))
+                logger.info("sampled %s: %d rows in %.2fs", name, len(done[name]),
+                            time.perf_counter() - t0)
+                _report(progress, "sample", name, i + 1, len(order))
+        done = self.key_generator_.fill_deferred(done, rng=stream(base, "deferred"))
+        out = {name: self._finish(name, done[name]) for name in order}
+        check(self.metadata, out).raise_for_violations()
+        return out
+
+    def _sample_table(self, name: str, done: Mapping[str, pd.DataFrame], scale: float,
+                      sizes: Mapping[str, int] | None, rng: np.random.Generator) -> pd.DataFrame:
+        if name in self.copies_:
+            return self.copies_[name].copy()
+        keys = self.key_generator_.sample_table(name, done, scale=scale, sizes=sizes, rng=rng)
+        keys = keys.reset_index(drop=True)
+        layout = self.layouts_[name]
+        model = self.models_.get(name)
+        driver = self.plan_.driver.get(name)
+        if model is not None and name in self.sequence_ and driver is not None:
+            keys, values = self._sample_sequence(name, keys, done, driver, model, rng)
+        elif model is not None:
+            context = _sample_context(keys, driver, done, self.layouts_)
+            values = model.sample(context, n_rows=len(keys), seed=rng)
+        else:
+            values = pd.DataFrame(index=range(len(keys)))
+        values = values.reset_index(drop=True)
+        frame = pd.concat([keys, values], axis=1)
+        for col, text_model in self.text_models_.get(name, {}).items():
+            names = _name_column(frame, layout)
+            frame[col] = text_model.sample(len(frame), rng=rng, names=names).to_numpy()
+        for col in layout.empty:
+            frame[col] = None
+        return frame
+
+    def _sample_sequence(self, name, keys, done, driver, model, rng):  # noqa: ANN001, ANN202
+        parent = done[driver.parent]
+        seq_col = self.sequence_[name]["order_column"]
+        order_idx = _sequence_order(keys, driver, seq_col, parent)
+        keys = keys.iloc[order_idx.order].reset_index(drop=True)
+        context = _parent_features(parent, driver.parent, self.layouts_)
+        values = model.sample(context, lengths=order_idx.lengths, seed=rng)
+        if seq_col in values.columns:  # the keys decide the positions
+            values = values.drop(columns=[seq_col])
+        return keys, values
+
+    def _finish(self, name: str, frame: pd.DataFrame) -> pd.DataFrame:
+        """Restore clock text, unique values, column order and dtypes."""
+        layout = self.layouts_.get(name)
+        if layout is not None:
+            for col, fmt in layout.clocks.items():
+                frame[col] = format_clock(frame[col], fmt)
+            frame = _enforce_unique(self.metadata, name, frame, layout)
+        columns = list(self.metadata.table(name).column_names)
+        frame = frame[columns]
+        return _restore_dtypes(frame, self.dtypes_[name])
+
+    # -- persistence -------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
+        """Save the fitted synthesizer to one model file (no pickle; see io.artifact)."""
+        from relsynth.io.artifact import save_synthesizer
+
+        check_is_fitted(self, "fit_info_", action="save")
+        save_synthesizer(self, path, overwrite=overwrite)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, device: DeviceLike = "auto") -> Synthesizer:
+        """Load a synthesizer saved with :meth:`save` (tensors only; loading runs no code)."""
+        from relsynth.io.artifact import load_synthesizer
+
+        return load_synthesizer(path, device=device)
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _report(progress: Progress | None, stage: str, table: str, done: int, total: int) -> None:
+    if progress is not None:
+        progress(stage, table, done, total)
+
+
+def _clean_source(
+    meta: Metadata, tables: Mapping[str, pd.DataFrame], on_violations: str
+) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
+    missing = [n for n in meta.tables if n not in tables]
+    if missing:
+        raise DataError(
+            f"Tables missing from the data: {', '.join(missing)}. Read them with "
+            "relsynth.read_tables(url, metadata), or remove them from the metadata "
+            "with metadata.without_tables(...)."
+        )
+    source = {n: tables[n].reset_index(drop=True) for n in meta.tables}
+    report = check(meta, source)
+    if report.ok:
+        return source, {}
+    if on_violations == "raise":
+        raise DataError(
+            "The source tables violate their keys; fix the source, declare the right keys "
+            "in the metadata, or fit with on_violations='drop':\n" + str(report),
+            report=report,
+        )
+    from relsynth._repair import drop_violations
+
+    source, dropped = drop_violations(meta, source)
+    logger.warning("dropped rows that violate keys: %s", dropped)
+    return source, dropped
+
+
+def _learned_frame(frame: pd.DataFrame, layout: TableLayout) -> pd.DataFrame:
+    values = frame[list(layout.learned)].copy()
+    for col in layout.clocks:
+        values[col] = parse_clock(values[col])
+    return values
+
+
+def _parent_features(
+    parent: pd.DataFrame, parent_name: str, layouts: Mapping[str, TableLayout]
+) -> pd.DataFrame:
+    layout = layouts.get(parent_name)
+    cols = [c for c in (layout.learned if layout else ()) if c in parent.columns]
+    feats = parent[cols].reset_index(drop=True).copy()
+    if layout is not None:
+        for col in layout.clocks:
+            if col in feats.columns and not pd.api.types.is_numeric_dtype(feats[col].dtype):
+                feats[col] = parse_clock(feats[col])
+    feats.columns = [f"{parent_name}.{c}" for c in cols]
+    return feats
+
+
+def _join_parent(
+    child_keys: pd.DataFrame, fk: ForeignKey, parent: pd.DataFrame, features: pd.DataFrame
+) -> pd.DataFrame:
+    """Parent features aligned row by row with the child (NaN where the key is NULL)."""
+    lookup = parent[list(fk.parent_columns)].reset_index(drop=True).copy()
+    lookup.columns = list(fk.columns)
+    lookup = pd.concat([lookup, features.reset_index(drop=True)], axis=1)
+    lookup = lookup.drop_duplicates(subset=list(fk.columns))
+    left = child_keys[list(fk.columns)].reset_index(drop=True)
+    for col in fk.columns:  # align key dtypes for the merge
+        if left[col].dtype != lookup[col].dtype:
+            left[col] = left[col].astype(object)
+            lookup[col] = lookup[col].astype(object)
+    merged = left.merge(lookup, how="left", on=list(fk.columns), sort=False)
+    return merged[list(features.columns)].reset_index(drop=True)
+
+
+def _family(child_keys: pd.DataFrame, fk: ForeignKey) -> pd.DataFrame:
+    key = child_keys[list(fk.columns)].astype(str).agg("\x1f".join, axis=1)
+    groups = key.groupby(key, sort=False)
+    return pd.DataFrame(
+        {
+            _SIBLINGS: groups.transform("size").to_numpy(dtype="float64"),
+            _POSITION: groups.cumcount().to_numpy(dtype="float64"),
+        }
+    )
+
+
+def _fit_context(
+    meta: Metadata,
+    frame: pd.DataFrame,
+    driver: ForeignKey | None,
+    tables: Mapping[str, pd.DataFrame],
+    layouts: Mapping[str, TableLayout],
+) -> pd.DataFrame | None:
+    if driver is None:
+        return None
+    parent = tables[driver.parent]
+    features = _parent_features(parent, driver.parent, layouts)
+    context = _join_parent(frame, driver, parent, features)
+    return pd.concat([context, _family(frame, driver)], axis=1)
+
+
+def _sample_context(
+    keys: pd.DataFrame,
+    driver: ForeignKey | None,
+    done: Mapping[str, pd.DataFrame],
+    layouts: Mapping[str, TableLayout],
+) -> pd.DataFrame | None:
+    if driver is None:
+        return None
+    parent = done[driver.parent]
+    features = _parent_features(parent, driver.parent, layouts)
+    context = _join_parent(keys, driver, parent, features)
+    return pd.concat([context, _family(keys, driver)], axis=1)
+
+
+def _sequence_column(meta: Metadata, name: str, driver: ForeignKey | None) -> str | None:
+    """The column ordering a child's rows under its driver parent, if any.
+
+    Declared with ``Table.sequence_index``, or recognised when the primary key is the
+    driver key plus one more column (``stop_times(trip_id, stop_sequence)``).
+    """
+    table = meta.table(name)
+    if table.sequence_index is not None:
+        return table.sequence_index
+    if driver is None:
+        return None
+    pk = table.primary_key
+    n = len(driver.columns)
+    if len(pk) == n + 1 and tuple(pk[:n]) == driver.columns:
+        col = table.column(pk[n])
+        if col.kind in ("numerical", "id", "categorical") and (col.sql_type or "").upper() in (
+            "INTEGER", "BIGINT", "SMALLINT",
+        ):
+            return col.name
+    return None
+
+
+@dataclass(frozen=True)
+class _SequenceOrder:
+    order: np.ndarray  # row positions, sequence after sequence, in parent order
+    lengths: np.ndarray  # one per parent row
+
+
+def _sequence_order(
+    frame: pd.DataFrame, fk: ForeignKey, seq_col: str, parent: pd.DataFrame
+) -> _SequenceOrder:
+    """Sort child rows by (parent position, sequence column); count rows per parent."""
+    lookup = parent[list(fk.parent_columns)].reset_index(drop=True).copy()
+    lookup.columns = list(fk.columns)
+    lookup["__parent_pos"] = np.arange(len(lookup))
+    left = frame[list(fk.columns)].reset_index(drop=True).copy()
+    for col in fk.columns:
+        if left[col].dtype != lookup[col].dtype:
+            left[col] = left[col].astype(object)
+            lookup[col] = lookup[col].astype(object)
+    pos = left.merge(lookup, how="left", on=list(fk.columns), sort=False)["__parent_pos"]
+    pos = pos.fillna(-1).to_numpy(dtype=np.int64)
+    seq = pd.to_numeric(frame[seq_col], errors="coerce").to_numpy(dtype="float64")
+    order = np.lexsort((seq, pos))
+    order = order[pos[order] >= 0]
+    lengths = np.bincount(pos[pos >= 0], minlength=len(parent)).astype(np.int64)
+    return _SequenceOrder(order=order, lengths=lengths)
+
+
+def _name_column(frame: pd.DataFrame, layout: TableLayout) -> pd.Series | None:
+    for col, pii in layout.text.items():
+        if pii == "name" and col in frame.columns:
+            return frame[col]
+    return None
+
+
+def _max_length(sql_type: str) -> int | None:
+    import re
+
+    match = re.search(r"(?:CHAR|VARCHAR)\s*\((\d+)\)", sql_type.upper())
+    return int(match.group(1)) if match else None
+
+
+def _enforce_unique(meta: Metadata, name: str, frame: pd.DataFrame, layout: TableLayout) -> pd.DataFrame:
+    """Make single-column unique constraints on learned columns hold."""
+    table = meta.table(name)
+    for unique in table.unique:
+        if len(unique) != 1 or unique[0] not in layout.learned:
+            continue
+        col = unique[0]
+        values = frame[col]
+        dup = values.duplicated(keep="first") & values.notna()
+        if not dup.any():
+            continue
+        if pd.api.types.is_numeric_dtype(values.dtype):
+            start = np.nanmax(values.to_numpy(dtype="float64")) + 1
+            frame.loc[dup, col] = start + np.arange(int(dup.sum()))
+        else:
+            text = values.astype(object).copy()
+            counts = text.groupby(text).cumcount()
+            text[dup] = text[dup].astype(str) + " " + (counts[dup] + 1).astype(str)
+            frame[col] = text
+    return frame
+
+
+def _restore_dtypes(frame: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame:
+    out = frame.copy()
+    for col, dtype in dtypes.items():
+        if col not in out.columns or str(out[col].dtype) == dtype:
+            continue
+        try:
+            if dtype.startswith("int") and out[col].isna().any():
+                out[col] = out[col].astype(dtype.replace("int", "Int"))
+            else:
+                out[col] = out[col].astype(dtype)
+        except (TypeError, ValueError) as exc:
+            logger.debug("kept dtype %s for %s (%s)", out[col].dtype, col, exc)
+    return out

@@ -1,0 +1,151 @@
+"""Synthesizer end to end on real data: fit, sample, check, save/load, determinism."""
+
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import relsynth
+from relsynth import ArtifactError, DataError, NotFittedError, ParameterError, Synthesizer
+from tests.conftest import dataset_url
+
+FAST = {"max_seconds": 1.0, "n_threads": 1}
+
+
+@pytest.fixture(scope="module")
+def northwind():
+    meta = relsynth.reflect(dataset_url("northwind"))
+    tables = relsynth.read_tables(dataset_url("northwind"), meta)
+    return meta, tables
+
+
+@pytest.fixture(scope="module")
+def fitted(northwind):
+    meta, tables = northwind
+    return Synthesizer(meta, seed=3, **FAST).fit(tables)
+
+
+def test_sample_is_clean_and_sized(northwind, fitted):
+    meta, tables = northwind
+    fake = fitted.sample(seed=11)
+    assert relsynth.check(meta, fake).ok
+    assert set(fake) == set(meta.tables)
+    for name in fitted.plan_.roots:
+        assert len(fake[name]) == len(tables[name]), name
+    for name, frame in fake.items():
+        assert list(frame.columns) == list(tables[name].columns), name
+    # child sizes follow the learned cardinalities (within 10% of the source for big tables)
+    for name in ("Orders", "Order Details"):
+        assert abs(len(fake[name]) - len(tables[name])) <= 0.1 * len(tables[name]), name
+
+
+def test_scale_multiplies_roots(fitted, northwind):
+    meta, tables = northwind
+    small = fitted.sample(scale=0.5, seed=1)
+    big = fitted.sample(scale=3, seed=1)
+    assert relsynth.check(meta, small).ok and relsynth.check(meta, big).ok
+    for name in fitted.plan_.roots:
+        if name in fitted.copies_:
+            continue
+        assert len(small[name]) == round(len(tables[name]) * 0.5), name
+        assert len(big[name]) == round(len(tables[name]) * 3), name
+    assert len(big["Orders"]) > 2 * len(tables["Orders"])
+
+
+def test_same_seed_same_database(fitted):
+    a = fitted.sample(seed=5)
+    b = fitted.sample(seed=5)
+    c = fitted.sample(seed=6)
+    for name in a:
+        pd.testing.assert_frame_equal(a[name], b[name])
+    assert not a["Orders"].equals(c["Orders"])
+
+
+def test_personal_text_is_never_copied(northwind, fitted):
+    meta, tables = northwind
+    fake = fitted.sample(seed=2)
+    checked = 0
+    for name, table in meta.tables.items():
+        for col in table.columns:
+            if col.kind == "text" and col.pii in ("name", "company", "email", "phone", "street",
+                                                  "address", "url"):
+                real = set(tables[name][col.name].dropna().astype(str))
+                synth = set(fake[name][col.name].dropna().astype(str))
+                assert not real & synth, f"{name}.{col.name} copies {sorted(real & synth)[:3]}"
+                checked += 1
+    assert checked >= 3  # Customers.CompanyName/ContactName/Phone at least
+
+
+def test_save_load_gives_identical_samples(fitted, tmp_path):
+    path = tmp_path / "northwind.relsynth"
+    fitted.save(path)
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+        assert "manifest.json" in names and "metadata.json" in names
+        blob = b"".join(zf.read(n) for n in names)
+    assert b"Maria Anders" not in blob  # a source contact name is not stored
+    loaded = Synthesizer.load(path, device="cpu")
+    a = fitted.sample(seed=9)
+    b = loaded.sample(seed=9)
+    for name in a:
+        pd.testing.assert_frame_equal(a[name], b[name])
+    with pytest.raises(ArtifactError, match="already exists"):
+        fitted.save(path)
+
+
+def test_newer_model_file_is_refused(fitted, tmp_path):
+    import json
+
+    path = tmp_path / "m.relsynth"
+    fitted.save(path)
+    newer = tmp_path / "newer.relsynth"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(newer, "w") as dst:
+        for item in src.namelist():
+            data = src.read(item)
+            if item == "manifest.json":
+                manifest = json.loads(data)
+                manifest["format_version"] = 99
+                data = json.dumps(manifest).encode()
+            dst.writestr(item, data)
+    with pytest.raises(ArtifactError, match="format_version 99"):
+        Synthesizer.load(newer)
+
+
+def test_global_rng_state_is_untouched(northwind):
+    import torch
+
+    meta, tables = northwind
+    small = meta.subset(["Regions", "Territories"])
+    np_state = np.random.get_state()[1].copy()
+    torch_state = torch.random.get_rng_state().clone()
+    synth = Synthesizer(small, seed=0, epochs=1, n_threads=1).fit(tables)
+    synth.sample(seed=0)
+    assert (np.random.get_state()[1] == np_state).all()
+    assert torch.equal(torch.random.get_rng_state(), torch_state)
+
+
+def test_errors_are_clear(northwind):
+    meta, tables = northwind
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        Synthesizer(meta).sample()
+    with pytest.raises(ParameterError, match="'max_seconds' parameter of Synthesizer"):
+        Synthesizer(meta, max_seconds=-1).fit(tables)
+    with pytest.raises(DataError, match="Tables missing from the data: Regions"):
+        Synthesizer(meta).fit({k: v for k, v in tables.items() if k != "Regions"})
+
+
+def test_orphans_are_reported_or_dropped(northwind):
+    meta, tables = northwind
+    small = meta.subset(["Regions", "Territories"])
+    broken = dict(tables)
+    territories = tables["Territories"].copy()
+    territories.loc[0, "RegionID"] = 999
+    broken["Territories"] = territories
+    with pytest.raises(DataError, match=r"Territories\(RegionID\) -> Regions\(RegionID\)"):
+        Synthesizer(small, epochs=1).fit(broken)
+    synth = Synthesizer(small, epochs=1, n_threads=1, seed=0).fit(broken, on_violations="drop")
+    assert synth.fit_info_.dropped_rows == {"Territories": 1}
+    assert relsynth.check(small, synth.sample(seed=0)).ok

@@ -1,0 +1,155 @@
+"""Fidelity metrics on constructed data with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from relsynth import Column, Metadata, Table
+from relsynth.errors import DataError, ParameterError
+from relsynth.evaluate import evaluate
+from relsynth.evaluate.metrics import (
+    c2st_auc,
+    contingency_similarity,
+    correlation_similarity,
+    ks_complement,
+    tv_complement,
+)
+
+
+def test_ks_complement_known_values() -> None:
+    x = np.arange(100.0)
+    assert ks_complement(x, x) == 1.0
+    assert ks_complement(x, x + 1000) == 0.0
+    assert ks_complement(x, x + 10) == pytest.approx(0.9)
+    assert ks_complement(np.array([1.0, np.nan]), np.array([1.0])) == 1.0
+    assert ks_complement(np.array([]), x) == 0.0
+    assert np.isnan(ks_complement(np.array([]), np.array([])))
+
+
+def test_tv_complement_known_values() -> None:
+    a = pd.Series(["x", "y", "y", None])
+    assert tv_complement(a, a.sample(frac=1, random_state=0)) == 1.0
+    assert tv_complement(pd.Series(["x", "x"]), pd.Series(["y", "y"])) == 0.0
+    # NULL is a category of its own
+    assert tv_complement(pd.Series(["x", None]), pd.Series(["x", "x"])) == 0.5
+    # dtype differences do not matter: 1.0 == 1 == "1"
+    assert tv_complement(pd.Series([1.0, 2.0]), pd.Series([1, 2])) == 1.0
+
+
+def test_correlation_and_contingency_similarity() -> None:
+    x = np.arange(50.0)
+    assert correlation_similarity(x, x, x, x)[0] == 1.0
+    assert correlation_similarity(x, x, x, -x)[0] == 0.0
+    score, rho_r, rho_s = correlation_similarity(x, x**3, x, np.zeros(50))
+    assert (score, rho_r) == (0.5, 1.0)
+    assert np.isnan(rho_s)
+    a = pd.Series(["p", "q"] * 10)
+    b = pd.Series(["u", "v"] * 10)
+    assert contingency_similarity(a, b, a, b) == 1.0
+    assert contingency_similarity(a, b, a, b[::-1].reset_index(drop=True)) == 0.0
+
+
+def test_c2st_separates_different_samples_and_not_equal_ones() -> None:
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(600, 3))
+    same, _ = c2st_auc(real, real.copy(), seed=0)
+    assert same == pytest.approx(0.5, abs=0.02)
+    fresh, _ = c2st_auc(real, rng.normal(size=(600, 3)), seed=0)
+    assert fresh < 0.6
+    shifted, _ = c2st_auc(real, rng.normal(size=(600, 3)) + 2.0, seed=0)
+    assert shifted > 0.9
+
+
+def test_identical_databases_score_perfectly(shop_meta, shop) -> None:
+    report = evaluate(shop_meta, shop, shop)
+    assert report.column_shapes == 1.0
+    assert report.column_pairs == 1.0
+    assert report.cardinality_score == 1.0
+    assert report.trends_score == 1.0
+    assert report.c2st_auc == pytest.approx(0.5, abs=0.02)
+    assert (report.privacy["exact_copy_rate"] == 1.0).all()
+    # keys and text are never measured
+    assert not {"id", "customer_id", "name", "order_id"} & set(report.columns["column"])
+    assert set(report.columns["metric"]) == {"KSComplement", "TVComplement"}
+    assert report.columns.set_index("column").loc["signup", "metric"] == "KSComplement"
+    assert report.columns.set_index("column").loc["paid", "metric"] == "TVComplement"
+
+
+def test_a_shifted_column_lowers_its_own_score_only(shop_meta, shop) -> None:
+    synthetic = dict(shop)
+    synthetic["customers"] = shop["customers"].assign(age=shop["customers"]["age"] + 15)
+    scores = evaluate(shop_meta, shop, synthetic).columns.set_index(["table", "column"])["score"]
+    assert scores[("customers", "age")] < 0.8
+    assert scores.drop(("customers", "age")).eq(1.0).all()
+
+
+def test_a_broken_correlation_lowers_the_pair_score(shop_meta, shop) -> None:
+    orders = shop["orders"].copy()
+    rng = np.random.default_rng(3)
+    orders["amount"] = rng.permutation(orders["amount"].to_numpy())
+    report = evaluate(shop_meta, shop, {**shop, "orders": orders})
+    pairs = report.pairs.set_index(["table", "column_1", "column_2"])["score"]
+    assert pairs[("orders", "amount", "status")] < 0.8
+    assert pairs[("orders", "status", "paid")] == pytest.approx(1.0)
+    assert report.columns.set_index("column").loc["amount", "score"] == 1.0
+    # amount followed the customer's age: the parent-child trend is gone too
+    trends = report.trends.set_index(["foreign_key", "parent_column", "child_aggregate"])
+    assert (
+        trends.loc[("orders(customer_id) -> customers(id)", "age", "mean(amount)"), "score"] < 0.7
+    )
+
+
+def test_a_different_family_size_lowers_the_cardinality(shop_meta, shop) -> None:
+    orders = shop["orders"].assign(customer_id=shop["customers"]["id"].iloc[0])
+    report = evaluate(shop_meta, shop, {**shop, "orders": orders})
+    card = report.cardinality.set_index("foreign_key")["score"]
+    assert card["orders(customer_id) -> customers(id)"] < 0.3
+    assert card["items(order_id) -> orders(id)"] == 1.0
+
+
+def test_ml_efficacy_has_a_ceiling(shop_meta, shop, shop_other) -> None:
+    report = evaluate(shop_meta, shop, shop_other, target_columns={"orders": "amount"})
+    row = report.efficacy.iloc[0]
+    assert (row["table"], row["target"], row["metric"]) == ("orders", "amount", "r2")
+    assert row["score"] > 0.5 and row["ceiling"] > 0.5
+
+
+def test_large_tables_are_subsampled_deterministically(shop_meta, shop, shop_other) -> None:
+    a = evaluate(shop_meta, shop, shop_other, max_rows=200, seed=4)
+    b = evaluate(shop_meta, shop, shop_other, max_rows=200, seed=4)
+    pd.testing.assert_frame_equal(a.columns, b.columns)
+    pd.testing.assert_frame_equal(a.c2st, b.c2st)
+    assert a.c2st["n_rows"].max() == 200
+
+
+def test_missing_tables_and_columns_are_reported_together(shop_meta, shop) -> None:
+    synthetic = {k: v for k, v in shop.items() if k != "items"}
+    synthetic["orders"] = shop["orders"].drop(columns=["amount"])
+    with pytest.raises(DataError) as info:
+        evaluate(shop_meta, shop, synthetic)
+    assert "synthetic database has no table 'items'" in str(info.value)
+    assert "synthetic table 'orders' lacks the column(s) amount" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"max_rows": 0}, "max_rows"),
+        ({"target_columns": {"orders": "customer_id"}}, r"orders\.customer_id"),
+        ({"target_columns": {"nope": "x"}}, "Known tables"),
+    ],
+)
+def test_bad_parameters(shop_meta, shop, kwargs, match) -> None:
+    with pytest.raises(ParameterError, match=match):
+        evaluate(shop_meta, shop, shop, **kwargs)
+
+
+def test_a_table_without_measured_columns_and_empty_tables() -> None:
+    meta = Metadata({"t": Table("t", (Column("id", "id"), Column("x", "numerical")), ("id",))})
+    real = {"t": pd.DataFrame({"id": [1, 2, 3], "x": [1.0, 2.0, 3.0]})}
+    empty = {"t": pd.DataFrame({"id": pd.Series(dtype="int64"), "x": pd.Series(dtype="float64")})}
+    report = evaluate(meta, real, empty)
+    assert report.columns.loc[0, "score"] == 0.0
+    assert np.isnan(report.c2st.loc[0, "auc"])

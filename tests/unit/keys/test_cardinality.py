@@ -1,0 +1,98 @@
+"""Unit tests of the cardinality and degree models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import ks_2samp
+
+from relsynth.errors import NotFittedError
+from relsynth.keys import CardinalityModel, DegreeModel, ParentFeatures
+from relsynth.keys.cardinality import rescale_to_total
+
+
+def _planted(rng, n=2000):
+    x = (rng.random(n) < 0.5).astype(float)
+    counts = np.where(x == 1, rng.poisson(10, n), rng.poisson(1, n))
+    return x, counts
+
+
+def test_planted_dependency_is_reproduced_with_synthetic_parent_features(rng):
+    # Setup: parents with x=1 have ~10 children, x=0 have ~1
+    x, counts = _planted(rng)
+    model = CardinalityModel().fit(counts, x[:, None])
+    synthetic_x = (rng.random(1000) < 0.3).astype(float)
+    # Run
+    drawn = model.sample(synthetic_x[:, None], rng)
+    # Assert
+    assert drawn[synthetic_x == 1].mean() == pytest.approx(10, abs=1.0)
+    assert drawn[synthetic_x == 0].mean() == pytest.approx(1, abs=0.3)
+
+
+def test_planted_dependency_through_parent_features_transform(rng):
+    import pandas as pd
+
+    x, counts = _planted(rng)
+    frame = pd.DataFrame({"tier": np.where(x == 1, "gold", "basic"), "noise": rng.random(len(x))})
+    pf = ParentFeatures(n_components=2).fit(frame, ["tier", "noise"])
+    model = CardinalityModel().fit(counts, pf.transform(frame))
+    synth = pd.DataFrame({"tier": ["gold"] * 300 + ["basic"] * 300, "noise": rng.random(600)})
+    drawn = model.sample(pf.transform(synth), rng)
+    assert drawn[:300].mean() > 8 and drawn[300:].mean() < 2
+
+
+def test_marginal_matches_source_closely(rng):
+    counts = rng.negative_binomial(1, 0.1, 500)  # heavy tail, many zeros
+    model = CardinalityModel().fit(counts)
+    drawn = model.sample(500, rng)
+    assert 1 - ks_2samp(counts, drawn, method="asymp").statistic >= 0.99
+    drawn = model.sample(5000, rng)
+    assert 1 - ks_2samp(counts, drawn, method="asymp").statistic >= 0.97
+
+
+def test_conditional_marginal_matches_source_when_parents_match(rng):
+    x, counts = _planted(rng)
+    model = CardinalityModel().fit(counts, x[:, None])
+    drawn = model.sample(x[:, None], rng)
+    assert 1 - ks_2samp(counts, drawn, method="asymp").statistic >= 0.95
+
+
+def test_samples_are_non_negative_integers_and_capped(rng):
+    model = CardinalityModel(jitter=True).fit(rng.poisson(3, 2000))
+    drawn = model.sample(3000, rng, cap=4)
+    assert drawn.dtype == np.int64 and drawn.min() >= 0 and drawn.max() <= 4
+
+
+def test_empty_training_and_zero_parents(rng):
+    assert CardinalityModel().fit(np.zeros(0, dtype=int)).sample(5, rng).tolist() == [0] * 5
+    assert len(CardinalityModel().fit(np.array([1, 2])).sample(0, rng)) == 0
+
+
+def test_sample_before_fit_raises():
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        CardinalityModel().sample(3, np.random.default_rng(0))
+
+
+def test_round_trip(rng):
+    x, counts = _planted(rng, 200)
+    model = CardinalityModel(bandwidth=0.3).fit(counts, x[:, None])
+    again = CardinalityModel.from_dict(model.to_dict())
+    a = model.sample(x[:, None], np.random.default_rng(1))
+    b = again.sample(x[:, None], np.random.default_rng(1))
+    assert np.array_equal(a, b)
+
+
+def test_degree_model_sums_to_children_and_keeps_shape(rng):
+    degrees = rng.poisson(4, 300)
+    model = DegreeModel().fit(degrees, null_rate=0.25)
+    drawn = model.sample(300, int(degrees.sum()), rng)
+    assert drawn.sum() == degrees.sum()
+    assert 1 - ks_2samp(degrees, drawn, method="asymp").statistic >= 0.97
+    masked = model.sample(10, 50, rng, mask=np.arange(10) < 5, cap=10)
+    assert masked[5:].sum() == 0 and masked.sum() == 50 and masked.max() <= 10
+    assert model.n_null(1000, rng) == 250
+
+
+def test_rescale_to_total_respects_cap(rng):
+    out = rescale_to_total(np.array([10, 0, 0, 1]), 8, rng, cap=3)
+    assert out.sum() == 8 and out.max() <= 3

@@ -1,0 +1,199 @@
+"""Unit tests of KeyGenerator: the incremental API, hard cases and errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from relsynth import Column, ForeignKey, Metadata, Table, check
+from relsynth.errors import DataError, NotFittedError, ParameterError
+from relsynth.keys import KeyGenerator
+
+
+def _meta(tables: dict[str, tuple[tuple[str, ...], tuple[str, ...]]], fks=(), nullable=()):
+    built = {
+        name: Table(name, tuple(Column(c, "id" if c in pk or c.endswith("_id") else "numerical",
+                                       nullable=(name, c) in nullable) for c in cols),
+                    primary_key=pk)
+        for name, (cols, pk) in tables.items()
+    }
+    return Metadata(built, tuple(fks))
+
+
+@pytest.fixture
+def shop(rng):
+    """customers(id, x) -> orders(id, customer_id); rich customers (x=1) order ~10 times."""
+    n = 400
+    x = (rng.random(n) < 0.5).astype(float)
+    counts = np.where(x == 1, rng.poisson(10, n), rng.poisson(1, n))
+    customers = pd.DataFrame({"id": np.arange(1, n + 1), "x": x})
+    orders = pd.DataFrame({"id": np.arange(1, counts.sum() + 1),
+                           "customer_id": np.repeat(customers["id"], counts).to_numpy()})
+    meta = _meta({"customers": (("id", "x"), ("id",)),
+                  "orders": (("id", "customer_id"), ("id",))},
+                 [ForeignKey("orders", ("customer_id",), "customers", ("id",))])
+    return meta, {"customers": customers, "orders": orders}
+
+
+def test_sample_table_conditions_on_synthetic_parent_values(shop, rng):
+    meta, tables = shop
+    gen = KeyGenerator().fit(meta, tables)
+    parents = gen.sample_table("customers", {}, scale=0.5, rng=rng)
+    parents["x"] = np.r_[np.ones(100), np.zeros(100)]  # the models fill the values
+    orders = gen.sample_table("orders", {"customers": parents}, rng=rng)
+    per = orders["customer_id"].value_counts().reindex(parents["id"], fill_value=0).to_numpy()
+    assert per[:100].mean() > 8 and per[100:].mean() < 2
+
+
+def test_without_values_cardinality_is_marginal(shop):
+    meta, tables = shop
+    gen = KeyGenerator(parent_features="none").fit(meta, tables)
+    skel = gen.sample(seed=1)
+    assert len(skel["orders"]) == len(tables["orders"])  # stratified marginal at scale 1
+    assert check(skel.metadata, skel.tables).ok
+
+
+def test_same_seed_same_skeleton_and_sizes(shop):
+    meta, tables = shop
+    gen = KeyGenerator().fit(meta, tables)
+    assert gen.sample(2.0, seed=5).equals(gen.sample(2.0, seed=5))
+    assert not gen.sample(2.0, seed=5).equals(gen.sample(2.0, seed=6))
+    assert len(gen.sample(sizes={"customers": 17}, seed=0)["customers"]) == 17
+    assert len(gen.sample(0.25, seed=0)["customers"]) == 100
+
+
+def test_implied_diamond_is_copied_through_the_driver(rng):
+    # payment(rental_id -> rental, customer_id -> customer); rental.customer_id agrees
+    cust = pd.DataFrame({"id": np.arange(1, 51)})
+    rental = pd.DataFrame({"id": np.arange(1, 201), "customer_id": rng.integers(1, 51, 200)})
+    rows = rng.integers(0, 200, 300)
+    payment = pd.DataFrame({"id": np.arange(1, 301), "rental_id": rental["id"].to_numpy()[rows],
+                            "customer_id": rental["customer_id"].to_numpy()[rows]})
+    meta = _meta({"customer": (("id",), ("id",)), "rental": (("id", "customer_id"), ("id",)),
+                  "payment": (("id", "rental_id", "customer_id"), ("id",))},
+                 [ForeignKey("rental", ("customer_id",), "customer", ("id",)),
+                  ForeignKey("payment", ("rental_id",), "rental", ("id",)),
+                  ForeignKey("payment", ("customer_id",), "customer", ("id",))])
+    gen = KeyGenerator().fit(meta, {"customer": cust, "rental": rental, "payment": payment})
+    assert [s["mode"] for s in gen.states_["payment"]["secondary"]] == ["implied"]
+    skel = gen.sample(3.0, seed=2)
+    joined = skel["payment"].merge(skel["rental"], left_on="rental_id", right_on="id",
+                                   suffixes=("", "_r"))
+    assert (joined["customer_id"] == joined["customer_id_r"]).all()
+
+
+def test_overlapping_key_is_derived_from_the_composite_one(rng):
+    airports = pd.DataFrame({"faa": ["EWR", "JFK", "LGA", "ABQ"]})
+    hours = pd.date_range("2013-01-01", periods=24, freq="h")
+    weather = pd.DataFrame({"origin": np.repeat(["EWR", "JFK", "LGA"], 24),
+                            "time_hour": np.tile(hours, 3)})
+    rows = rng.integers(0, len(weather), 500)
+    flights = pd.DataFrame({"id": np.arange(1, 501), "origin": weather["origin"].to_numpy()[rows],
+                            "time_hour": weather["time_hour"].to_numpy()[rows],
+                            "dest": rng.choice(airports["faa"], 500)})
+    meta = _meta({"airports": (("faa",), ("faa",)), "weather": (("origin", "time_hour"),
+                                                                 ("origin", "time_hour")),
+                  "flights": (("id", "origin", "time_hour", "dest"), ("id",))},
+                 [ForeignKey("weather", ("origin",), "airports", ("faa",)),
+                  ForeignKey("flights", ("origin",), "airports", ("faa",)),
+                  ForeignKey("flights", ("dest",), "airports", ("faa",)),
+                  ForeignKey("flights", ("origin", "time_hour"), "weather",
+                             ("origin", "time_hour"))])
+    gen = KeyGenerator().fit(meta, {"airports": airports, "weather": weather, "flights": flights})
+    skel = gen.sample(2.0, seed=0)
+    assert check(skel.metadata, skel.tables).ok
+    assert not skel["weather"].duplicated(["origin", "time_hour"]).any()
+    steps = skel["weather"].groupby("origin")["time_hour"].diff().dropna()
+    assert steps.eq(pd.Timedelta("1h")).all()
+
+
+def test_junction_pairs_unique_even_when_orders_are_large(rng):
+    orders = pd.DataFrame({"id": np.arange(1, 101)})
+    products = pd.DataFrame({"id": np.arange(1, 11)})
+    rows = [(o, p) for o in range(1, 101) for p in rng.choice(np.arange(1, 11),
+                                                              rng.integers(5, 11), replace=False)]
+    lines = pd.DataFrame(rows, columns=["order_id", "product_id"])
+    meta = _meta({"orders": (("id",), ("id",)), "products": (("id",), ("id",)),
+                  "lines": (("order_id", "product_id"), ("order_id", "product_id"))},
+                 [ForeignKey("lines", ("order_id",), "orders", ("id",)),
+                  ForeignKey("lines", ("product_id",), "products", ("id",))])
+    gen = KeyGenerator().fit(meta, {"orders": orders, "products": products, "lines": lines})
+    for seed in range(5):
+        skel = gen.sample(seed=seed)
+        assert not skel["lines"].duplicated().any()
+        assert skel["lines"].groupby("order_id").size().max() <= 10
+
+
+def test_not_null_cycle_and_fill_deferred(rng):
+    store = pd.DataFrame({"id": [1, 2, 3], "manager_id": [1, 3, 5]})
+    staff = pd.DataFrame({"id": [1, 2, 3, 4, 5, 6], "store_id": [1, 1, 2, 2, 3, 3]})
+    meta = _meta({"store": (("id", "manager_id"), ("id",)), "staff": (("id", "store_id"), ("id",))},
+                 [ForeignKey("staff", ("store_id",), "store", ("id",)),
+                  ForeignKey("store", ("manager_id",), "staff", ("id",))])
+    gen = KeyGenerator().fit(meta, {"store": store, "staff": staff})
+    assert gen.plan_.deferred_not_null
+    done = {}
+    for t in gen.plan_.order:
+        done[t] = gen.sample_table(t, done, scale=4, rng=rng)
+    assert done["store"]["manager_id"].isna().all()
+    filled = gen.fill_deferred(done, rng=rng)
+    assert filled["store"]["manager_id"].notna().all()
+    assert check(gen.sample(4, seed=1).metadata, filled).ok
+
+
+def test_self_reference_is_a_forest_with_source_roots(rng):
+    n = 300
+    boss = [None] + [int(rng.integers(1, i + 1)) for i in range(1, n)]
+    emp = pd.DataFrame({"id": np.arange(1, n + 1), "boss_id": pd.array(boss, dtype="Int64")})
+    meta = _meta({"emp": (("id", "boss_id"), ("id",))},
+                 [ForeignKey("emp", ("boss_id",), "emp", ("id",), nullable=True)],
+                 nullable={("emp", "boss_id")})
+    gen = KeyGenerator().fit(meta, {"emp": emp})
+    skel = gen.sample(2.0, seed=0)
+    assert skel["emp"]["boss_id"].isna().sum() == 2
+
+
+def test_match_secondary_prefers_nearest_and_keeps_degrees(rng):
+    shops = pd.DataFrame({"id": np.arange(1, 21)})
+    sales = pd.DataFrame({"id": np.arange(1, 401), "shop_id": rng.integers(1, 21, 400)})
+    meta = _meta({"shops": (("id",), ("id",)), "sales": (("id", "shop_id"), ("id",))},
+                 [ForeignKey("sales", ("shop_id",), "shops", ("id",))],)
+    meta = Metadata({**meta.tables, "anchor": Table("anchor", (Column("id", "id"),),
+                                                    primary_key=("id",))},
+                    meta.foreign_keys + (ForeignKey("sales", ("id",), "anchor", ("id",)),))
+    tables = {"shops": shops, "sales": sales, "anchor": pd.DataFrame({"id": np.arange(1, 401)})}
+    gen = KeyGenerator().fit(meta, tables, plan=None)
+    fk = meta.foreign_keys[0]
+    skel = gen.sample(seed=0)
+    keys = skel["sales"]
+    parent = skel["shops"]
+    vec_parent = np.arange(len(parent), dtype=float)[:, None]
+    preferred = rng.integers(0, len(parent), len(keys)).astype(float)[:, None]
+    out = gen.match_secondary(fk, keys, preferred, parent, vec_parent, rng=rng)
+    before = keys["shop_id"].value_counts().sort_index()
+    after = out["shop_id"].value_counts().sort_index()
+    assert before.equals(after)
+    chosen = pd.Index(parent["id"]).get_indexer(out["shop_id"])
+    assert np.mean(np.abs(chosen - preferred[:, 0])) < 2.0
+
+
+def test_errors():
+    meta = _meta({"p": (("id",), ("id",)), "c": (("id", "p_id"), ("id",))},
+                 [ForeignKey("c", ("p_id",), "p", ("id",))])
+    tables = {"p": pd.DataFrame({"id": [1, 2]}), "c": pd.DataFrame({"id": [1, 2], "p_id": [1, 3]})}
+    with pytest.raises(NotFittedError, match="not fitted yet. Call 'fit'"):
+        KeyGenerator().sample()
+    with pytest.raises(ParameterError, match="'bandwidth' parameter of KeyGenerator"):
+        KeyGenerator(bandwidth=-1).fit(meta, tables)
+    with pytest.raises(ParameterError, match="'parent_features'"):
+        KeyGenerator(parent_features="yes").fit(meta, tables)
+    with pytest.raises(DataError, match=r"c\(p_id\) -> p\(id\)") as info:
+        KeyGenerator().fit(meta, tables)
+    assert info.value.report is not None and not info.value.report.ok
+    gen = KeyGenerator().fit(meta, tables, on_violations="drop")
+    assert gen.n_rows_["c"] == 1
+    with pytest.raises(ParameterError, match="'scale' parameter"):
+        gen.sample(-1)
+    with pytest.raises(ParameterError, match="not a root table"):
+        gen.sample(sizes={"c": 3})

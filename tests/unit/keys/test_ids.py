@@ -1,0 +1,76 @@
+"""Unit tests of key value formats."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from relsynth.keys import KeyFormat, learn_format
+
+CASES = {
+    "integer": [3, 4, 5, 6, 7, 9],
+    "prefix_number": ["CNS2014-CNS_MUL-Weekday-00-4165878", "CNS2014-CNS_MUL-Weekday-00-4165879",
+                      "CNS2014-CNS_MUL-Saturday-00-4166001"],
+    "template": ["ALFKI", "ANATR", "ANTON", "AROUT", "BERGS", "BLAUS"],
+    "uuid": ["550e8400-e29b-41d4-a716-446655440000", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"],
+    "date_text": ["20140609", "20141006", "20141225"],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CASES))
+@pytest.mark.parametrize("n", [0, 1, 7, 5000])
+def test_values_are_distinct_by_construction(kind, n, rng):
+    fmt = learn_format(pd.Series(CASES[kind]))
+    assert fmt.kind == kind
+    values = fmt.generate(n, rng)
+    assert len(values) == n and len(set(values.tolist())) == n
+
+
+def test_codes_avoid_source_values_and_keep_shape(rng):
+    source = ["ALFKI", "ANATR", "ANTON", "AROUT", "BERGS", "BLAUS", "BOLID"]
+    values = learn_format(pd.Series(source)).generate(500, rng)
+    assert not set(values) & set(source)
+    assert all(re.fullmatch(r"[A-Z]{5}", v) for v in values)
+
+
+def test_zero_padded_numbers_keep_padding(rng):
+    source = ["01581", "01730", "02116", "10019", "98052"]
+    values = learn_format(pd.Series(source)).generate(200, rng)
+    assert all(re.fullmatch(r"\d{5}", v) for v in values)
+    assert not set(values) & set(source)
+
+
+def test_tail_numbers_keep_literal_prefix(rng):
+    tails = ["UW", "US", "AA", "DN"] * 10
+    source = [f"N{n}{s}" for n, s in zip(range(100, 140), tails, strict=True)]
+    values = learn_format(pd.Series(source)).generate(300, rng)
+    assert all(v.startswith("N") for v in values)
+    assert len(set(values)) == 300 and not set(values) & set(source)
+
+
+def test_sparse_integers_are_distinct_and_sorted(rng):
+    values = learn_format(pd.Series([5, 900, 12000, 55555])).generate(100, rng)
+    assert len(set(values)) == 100 and np.all(np.diff(values) > 0)
+
+
+def test_positions_inside_groups_follow_the_source_steps(rng):
+    fmt = learn_format(pd.Series([1, 2, 3, 1, 2]), groups=np.array([0, 0, 0, 1, 1]))
+    out = fmt.at(np.array([0, 1, 2, 0, 1]), rng, groups=np.array([0, 0, 0, 1, 1]))
+    assert out.tolist() == [1, 2, 3, 1, 2]
+
+
+def test_datetime_keys(rng):
+    stamps = pd.Series(pd.date_range("2013-01-01", periods=10, freq="h"))
+    values = learn_format(stamps).generate(5, rng)
+    assert pd.Series(values).diff().dropna().eq(pd.Timedelta("1h")).all()
+
+
+def test_round_trip(rng):
+    fmt = learn_format(pd.Series(CASES["template"]))
+    again = KeyFormat.from_dict(fmt.to_dict())
+    a = fmt.generate(20, np.random.default_rng(3))
+    b = again.generate(20, np.random.default_rng(3))
+    assert a.tolist() == b.tolist()

@@ -1,0 +1,131 @@
+"""Reversible encoding: dtypes, bounds, integer-ness, decimals, NULLs, rare categories."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from relsynth.errors import DataError, ParameterError
+from relsynth.models.encoding import CategoricalEncoder, TableEncoder, infer_kind
+
+
+def _frame(rng: np.random.Generator, n: int = 500) -> pd.DataFrame:
+    qty = pd.array(rng.integers(0, 300, n), dtype="Int64")
+    qty[rng.random(n) < 0.1] = pd.NA
+    price = rng.lognormal(3, 1, n).round(2)
+    price[rng.random(n) < 0.1] = np.nan
+    return pd.DataFrame({
+        "count": rng.integers(-50, 5000, n).astype(np.int64),
+        "qty": qty,
+        "price": price,
+        "ratio": pd.array(rng.random(n).round(3), dtype="Float64"),
+        "color": pd.Series(rng.choice(["r", "g", "b", None], n), dtype="str"),
+        "flag": rng.random(n) < 0.3,
+        "ok": pd.array(rng.random(n) < 0.5, dtype="boolean"),
+        "when": (pd.Timestamp("2020-01-01")
+                 + pd.to_timedelta(rng.integers(0, 1000, n), "D")).astype("datetime64[ns]"),
+        "small": rng.integers(0, 4, n),
+    })
+
+
+def _random_matrix(enc: TableEncoder, n: int, rng: np.random.Generator) -> np.ndarray:
+    """What a generator might output: anything in [-1, 1] for scalars, hard one-hots."""
+    m = np.zeros((n, enc.dim), dtype=np.float32)
+    for s in enc.spans:
+        if s.activation == "tanh":
+            m[:, s.start] = rng.uniform(-1.2, 1.2, n)
+        else:
+            m[np.arange(n), s.start + rng.integers(0, s.width, n)] = 1.0
+    return m
+
+
+@pytest.mark.parametrize("method", ["quantile", "gmm"])
+def test_roundtrip_restores_dtypes_and_values(rng, method) -> None:
+    frame = _frame(rng)
+    enc = TableEncoder(method=method).fit(frame, rng)
+    back = enc.inverse(enc.transform(frame, rng), rng)
+    pd.testing.assert_series_equal(back.dtypes, frame.dtypes)
+    for col in ["color", "flag", "ok", "small"]:
+        pd.testing.assert_series_equal(back[col], frame[col])
+    for col in ["qty", "price", "when"]:
+        assert (back[col].isna() == frame[col].isna()).all()
+    close = np.isclose(back["price"].fillna(0), frame["price"].fillna(0), rtol=0.05, atol=0.5)
+    assert close.mean() > 0.95
+
+
+@pytest.mark.parametrize("method", ["quantile", "gmm"])
+def test_decoded_values_respect_bounds_integers_and_decimals(rng, method) -> None:
+    frame = _frame(rng)
+    enc = TableEncoder(method=method).fit(frame, rng)
+    out = enc.inverse(_random_matrix(enc, 2000, rng), rng)
+    for col in ["count", "qty", "price", "when"]:
+        assert out[col].min() >= frame[col].min() and out[col].max() <= frame[col].max()
+    assert out["count"].dtype == np.int64 and out["qty"].dtype == "Int64"
+    price = out["price"].dropna().to_numpy()
+    np.testing.assert_array_equal(price, price.round(2))
+    assert (out["when"].dropna().dt.normalize() == out["when"].dropna()).all()
+    assert set(out["color"].dropna()) <= {"r", "g", "b"}
+    assert out["ok"].dtype == "boolean" and out["flag"].dtype == bool
+
+
+def test_gmm_fit_emits_no_warning(rng) -> None:
+    x = pd.DataFrame({"v": np.concatenate([rng.normal(0, 1, 300), rng.normal(50, 2, 300)])})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        enc = TableEncoder(method="gmm").fit(x, rng)
+    modes = [s for s in enc.spans if s.role == "mode"]
+    assert modes and modes[0].width >= 2
+
+
+def test_high_cardinality_is_bucketed_and_decodes_to_observed_values(rng) -> None:
+    cats = np.array([f"c{i:04d}" for i in range(5000)])
+    weights = 1.0 / np.arange(1, 5001)
+    values = pd.Series(rng.choice(cats, 20000, p=weights / weights.sum()), dtype="str")
+    enc = CategoricalEncoder("v", max_levels=200).fit(values)
+    assert enc.spans()[0][0] <= 200
+    decoded = enc.inverse(enc.transform(values), rng)
+    assert set(decoded) <= set(values)
+    top = values.value_counts(normalize=True).head(20)
+    got = decoded.value_counts(normalize=True).reindex(top.index).fillna(0)
+    np.testing.assert_allclose(got.to_numpy(), top.to_numpy(), atol=0.01)
+
+
+def test_rare_categories_are_grouped_and_sampled_back(rng) -> None:
+    values = pd.Series(["common"] * 5000 + ["rare1", "rare2", "rare3"], dtype="str")
+    enc = CategoricalEncoder("v", rare_fraction=0.001).fit(values)
+    assert len(enc.members) == 2  # "common" + one bucket for the three rare ones
+    block = np.zeros((3000, 2), dtype=np.float32)
+    block[:, 1] = 1.0
+    assert set(enc.inverse(block, rng)) == {"rare1", "rare2", "rare3"}
+
+
+def test_state_roundtrip_and_column_check(rng) -> None:
+    frame = _frame(rng)
+    enc = TableEncoder(method="gmm").fit(frame, rng)
+    again = TableEncoder.from_state(enc.state())
+    m = _random_matrix(enc, 100, rng)
+    pd.testing.assert_frame_equal(enc.inverse(m, np.random.default_rng(1)),
+                                  again.inverse(m, np.random.default_rng(1)))
+    with pytest.raises(DataError, match=r"missing \['qty'\].*unexpected \['extra'\]"):
+        enc.check_columns(frame.drop(columns="qty").assign(extra=1), "context")
+
+
+def test_all_null_columns(rng) -> None:
+    frame = pd.DataFrame({"a": [np.nan] * 5, "b": pd.Series([None] * 5, dtype="str")})
+    enc = TableEncoder().fit(frame, rng)
+    out = enc.inverse(_random_matrix(enc, 7, rng), rng)
+    assert out["a"].isna().all() and out["b"].isna().all()
+    pd.testing.assert_series_equal(out.dtypes, frame.dtypes)
+
+
+def test_kinds(rng) -> None:
+    assert infer_kind(pd.Series([1, 2, 3])) == "categorical"
+    assert infer_kind(pd.Series(np.arange(100))) == "numerical"
+    assert infer_kind(pd.Series([True, False])) == "boolean"
+    assert infer_kind(pd.Series(pd.to_datetime(["2020-01-01"]))) == "datetime"
+    assert infer_kind(pd.Series(["a"])) == "categorical"
+    with pytest.raises(ParameterError, match="'t' has kind 'text'"):
+        TableEncoder({"t": "text"}).fit(pd.DataFrame({"t": ["x"]}), rng)

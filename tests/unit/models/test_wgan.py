@@ -1,0 +1,156 @@
+"""ConditionalWGAN: context dependence, parameters, errors, budget, progress, threads."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from relsynth.errors import (  # noqa: E402
+    ConvergenceWarning,
+    DataError,
+    NotFittedError,
+    ParameterError,
+    TrainingError,
+)
+from relsynth.models import ConditionalWGAN, torch_threads  # noqa: E402
+from relsynth.models.base import TrainingBudget  # noqa: E402
+from relsynth.models.wgan import Critic, gradient_penalty  # noqa: E402
+
+SMALL = {"n_threads": 1, "device": "cpu", "embedding_dim": 16, "generator_dims": (64, 64),
+         "critic_dims": (64, 64), "batch_size": 200}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _planted(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    tier = rng.integers(1, 4, n)
+    ctx = pd.DataFrame({"parent.tier": tier,
+                        "parent.category": pd.Series(rng.choice(list("pqrst"), n), dtype="str")})
+    table = pd.DataFrame({"amount": (100 * tier + rng.normal(0, 5, n)).round(2),
+                          "category": ctx["parent.category"].copy()})
+    return table, ctx
+
+
+def test_child_follows_parent_context(rng) -> None:
+    # Setup: amount = 100 * parent.tier + noise; category copied from the parent.
+    table, ctx = _planted(rng, 1500)
+    model = ConditionalWGAN(seed=0, max_seconds=60, **SMALL)
+    model.fit(table, ctx)
+    # Run: new parents, never seen in training.
+    _, new_ctx = _planted(np.random.default_rng(99), 1000)
+    out = model.sample(new_ctx, seed=1)
+    # Assert: the dependency is reproduced (chance match rate is 0.2).
+    corr = np.corrcoef(out["amount"], new_ctx["parent.tier"])[0, 1]
+    match = (out["category"].to_numpy() == new_ctx["parent.category"].to_numpy()).mean()
+    assert corr > 0.8, corr
+    assert match > 0.6, match
+
+
+def test_root_table_marginals_with_rare_category(rng) -> None:
+    n = 2000
+    cat = pd.Series(rng.choice(["a", "b", "rare"], n, p=[0.7, 0.28, 0.02]), dtype="str")
+    table = pd.DataFrame({"cat": cat, "x": rng.normal(0, 1, n)})
+    model = ConditionalWGAN(seed=0, epochs=30, **SMALL).fit(table)
+    out = model.sample(n_rows=4000, seed=0)
+    share = out["cat"].value_counts(normalize=True)
+    assert abs(share.get("a", 0) - 0.7) < 0.1 and share.get("rare", 0) > 0.005
+
+
+def test_parameter_errors_are_sklearn_style() -> None:
+    table = pd.DataFrame({"x": [1.0, 2.0]})
+    with pytest.raises(ParameterError, match=r"^The 'epochs' parameter of ConditionalWGAN must "
+                       r"be an int in the range \[1, inf\)\. Got -1 instead\.$"):
+        ConditionalWGAN(epochs=-1).fit(table)
+    with pytest.raises(ParameterError, match="'loss' parameter of ConditionalWGAN must be one"):
+        ConditionalWGAN(loss="hinge").fit(table)  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="'kinds'"):
+        ConditionalWGAN(kinds={"x": "float"}).fit(table)
+
+
+def test_not_fitted_and_context_errors(rng) -> None:
+    with pytest.raises(NotFittedError, match=r"^This ConditionalWGAN instance is not fitted yet\. "
+                       r"Call 'fit'"):
+        ConditionalWGAN().sample(n_rows=3)
+    table, ctx = _planted(rng, 50)
+    model = ConditionalWGAN(seed=0, epochs=1, **SMALL).fit(table, ctx)
+    with pytest.raises(DataError, match=r"parent\.tier"):
+        model.sample(ctx.drop(columns="parent.tier"))
+    with pytest.raises(DataError, match="context"):
+        model.sample(n_rows=5)
+    with pytest.raises(DataError, match="one context row per table row"):
+        ConditionalWGAN(epochs=1, **SMALL).fit(table, ctx.iloc[:10])
+
+
+def test_callback_logging_and_time_budget(rng, caplog) -> None:
+    table, _ = _planted(rng, 100)
+    calls: list[tuple[int, int, dict[str, float]]] = []
+    model = ConditionalWGAN(seed=0, epochs=10, **SMALL,
+                            callback=lambda s, t, losses: calls.append((s, t, losses)))
+    with caplog.at_level(logging.INFO, logger="relsynth.models"):
+        model.fit(table)
+    assert [c[0] for c in calls] == list(range(1, model.steps_ + 1))
+    assert {"critic", "generator", "penalty"} <= set(calls[-1][2])
+    progress = [r for r in caplog.records if "%" in r.getMessage()]
+    assert 5 <= len(progress) <= 12
+    quick = ConditionalWGAN(seed=0, epochs=10_000, max_seconds=0.5, **SMALL).fit(table)
+    assert quick.steps_ < 10_000
+
+
+def test_wgan_clipping_variant_keeps_weights_clipped(rng) -> None:
+    table, _ = _planted(rng, 100)
+    steps: list[int] = []
+    model = ConditionalWGAN(loss="wgan", seed=0, epochs=2,
+                            callback=lambda s, t, losses: steps.append(s), **SMALL).fit(table)
+    assert steps and model.sample(n_rows=5, seed=0).shape == (5, 2)
+
+
+def test_budget_raises_on_non_finite_and_warns_on_divergence() -> None:
+    budget = TrainingBudget("ConditionalWGAN", 10, None, None)
+    with pytest.raises(TrainingError, match="non-finite critic loss at step 3/10"):
+        budget.report(3, {"critic": math.nan, "generator": 0.0})
+    diverged = TrainingBudget("ConditionalWGAN", 10, None, None)
+    for step in range(1, 11):
+        diverged.report(step, {"critic": -1e6})
+    with pytest.warns(ConvergenceWarning, match="diverged"):
+        diverged.finish()
+    assert TrainingBudget.steps(10_000, 500, None, 40.0, 200, 2000) == 2000
+    assert TrainingBudget.steps(100, 500, None, 40.0, 200, 2000) == 400
+    assert TrainingBudget.steps(1000, 500, 3, 40.0, 200, 2000) == 6
+
+
+def test_gradient_penalty_is_zero_for_unit_gradient() -> None:
+    critic = Critic(input_dim=1, dims=(), pac=1)
+    with torch.no_grad():
+        critic.out.weight.fill_(1.0)
+    gen = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(8, 1, generator=gen), torch.randn(8, 1, generator=gen)
+    assert gradient_penalty(critic, real, fake, gen).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_torch_threads_sets_and_restores() -> None:
+    before = torch.get_num_threads()
+    with torch_threads(1) as n:
+        assert n == 1 and torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(ParameterError):
+        with torch_threads(0):
+            pass
+
+
+def test_same_seed_fit_is_reproducible(rng) -> None:
+    table, ctx = _planted(rng, 80)
+    a = ConditionalWGAN(seed=5, epochs=2, **SMALL).fit(table, ctx).sample(ctx, seed=0)
+    b = ConditionalWGAN(seed=5, epochs=2, **SMALL).fit(table, ctx).sample(ctx, seed=0)
+    pd.testing.assert_frame_equal(a, b)
