@@ -86,8 +86,9 @@ def fk_scores(meta: Metadata, gen: KeyGenerator, real, synth) -> list[dict]:
             st = gen.states_[fk.child]
             model = st["cardinality"]
             pf = gen.features_.get(fk.parent)
-            feats = pf.transform(real[fk.parent]) if pf is not None and model.is_conditional \
-                else None
+            feats = (
+                pf.transform(real[fk.parent]) if pf is not None and model.is_conditional else None
+            )
             if feats is not None:
                 drawn = model.sample(feats, np.random.default_rng(0))
                 cond = ks_complement(per_parent(real, fk), drawn)
@@ -114,34 +115,55 @@ def million(n_rows: int) -> dict[str, float]:
     rng = np.random.default_rng(0)
     n_parent = n_rows // 10
     x = rng.random(n_parent)
-    parent = pd.DataFrame({"id": np.arange(1, n_parent + 1), "x": x,
-                           "segment": rng.choice(["a", "b", "c"], n_parent)})
+    parent = pd.DataFrame(
+        {"id": np.arange(1, n_parent + 1), "x": x, "segment": rng.choice(["a", "b", "c"], n_parent)}
+    )
     counts = rng.poisson(2 + 16 * x)
     counts = np.round(counts * n_rows / counts.sum()).astype(int)
-    child = pd.DataFrame({
-        "id": np.arange(1, counts.sum() + 1),
-        "parent_id": np.repeat(parent["id"].to_numpy(), counts),
-        "shop_id": rng.integers(1, 1001, counts.sum()),
-        "code": pd.Series(rng.integers(0, 10**7, counts.sum())).astype(str).str.zfill(8)
-        .radd("TX").to_numpy(),
-    })
+    child = pd.DataFrame(
+        {
+            "id": np.arange(1, counts.sum() + 1),
+            "parent_id": np.repeat(parent["id"].to_numpy(), counts),
+            "shop_id": rng.integers(1, 1001, counts.sum()),
+            "code": pd.Series(rng.integers(0, 10**7, counts.sum()))
+            .astype(str)
+            .str.zfill(8)
+            .radd("TX")
+            .to_numpy(),
+        }
+    )
     child = child.drop_duplicates("code")
     shops = pd.DataFrame({"shop_id": np.arange(1, 1001)})
     meta = Metadata(
         {
-            "parent": Table("parent", (Column("id", "id", nullable=False),
-                                       Column("x", "numerical"), Column("segment", "categorical")),
-                            primary_key=("id",)),
-            "shop": Table("shop", (Column("shop_id", "id", nullable=False),),
-                          primary_key=("shop_id",)),
-            "child": Table("child", (Column("id", "id", nullable=False),
-                                     Column("parent_id", "id", nullable=False),
-                                     Column("shop_id", "id", nullable=False),
-                                     Column("code", "id", nullable=False)),
-                           primary_key=("id",), unique=(("code",),)),
+            "parent": Table(
+                "parent",
+                (
+                    Column("id", "id", nullable=False),
+                    Column("x", "numerical"),
+                    Column("segment", "categorical"),
+                ),
+                primary_key=("id",),
+            ),
+            "shop": Table(
+                "shop", (Column("shop_id", "id", nullable=False),), primary_key=("shop_id",)
+            ),
+            "child": Table(
+                "child",
+                (
+                    Column("id", "id", nullable=False),
+                    Column("parent_id", "id", nullable=False),
+                    Column("shop_id", "id", nullable=False),
+                    Column("code", "id", nullable=False),
+                ),
+                primary_key=("id",),
+                unique=(("code",),),
+            ),
         },
-        (ForeignKey("child", ("parent_id",), "parent", ("id",)),
-         ForeignKey("child", ("shop_id",), "shop", ("shop_id",))),
+        (
+            ForeignKey("child", ("parent_id",), "parent", ("id",)),
+            ForeignKey("child", ("shop_id",), "shop", ("shop_id",)),
+        ),
     )
     tables = {"parent": parent, "shop": shops, "child": child}
     t0 = time.perf_counter()
@@ -154,13 +176,20 @@ def million(n_rows: int) -> dict[str, float]:
     t3 = time.perf_counter()
     vec_child = rng.random((len(part), 2))
     vec_shop = rng.random((len(shops), 2))
-    gen.match_secondary(meta.foreign_keys[1], part, vec_child, shops, vec_shop,
-                        rng=np.random.default_rng(3))
+    gen.match_secondary(
+        meta.foreign_keys[1], part, vec_child, shops, vec_shop, rng=np.random.default_rng(3)
+    )
     t4 = time.perf_counter()
     ok = check(skel.metadata, skel.tables).ok
-    return {"rows": float(len(child)), "fit_s": t1 - t0, "sample_s": t2 - t1,
-            "sample_table_conditional_s": t3 - t2, "match_secondary_s": t4 - t3,
-            "skeleton_rows": float(len(skel["child"])), "check_ok": float(ok)}
+    return {
+        "rows": float(len(child)),
+        "fit_s": t1 - t0,
+        "sample_s": t2 - t1,
+        "sample_table_conditional_s": t3 - t2,
+        "match_secondary_s": t4 - t3,
+        "skeleton_rows": float(len(skel["child"])),
+        "check_ok": float(ok),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,13 +209,24 @@ def main(argv: list[str] | None = None) -> int:
             db = Path(tmp) / "nycflights13.db"
             nycflights13.build(db, source=nycflights13.csv_folder())
             rows.extend(run_dataset("nycflights13", db))
-    frame = pd.DataFrame(rows)[["dataset", "fk", "kind", "ks", "cond", "fit_s", "sample_s",
-                                "check"]]
-    with pd.option_context("display.width", 200, "display.max_colwidth", 70,
-                           "display.max_rows", 200, "display.float_format", "{:.3f}".format):
+    frame = pd.DataFrame(rows)[
+        ["dataset", "fk", "kind", "ks", "cond", "fit_s", "sample_s", "check"]
+    ]
+    with pd.option_context(
+        "display.width",
+        200,
+        "display.max_colwidth",
+        70,
+        "display.max_rows",
+        200,
+        "display.float_format",
+        "{:.3f}".format,
+    ):
         print(frame.to_string(index=False))
-    bad = frame[((frame["kind"] == "driver") & (frame["ks"] < 0.95))
-                | ((frame["kind"] != "driver") & (frame["ks"] < 0.90))]
+    bad = frame[
+        ((frame["kind"] == "driver") & (frame["ks"] < 0.95))
+        | ((frame["kind"] != "driver") & (frame["ks"] < 0.90))
+    ]
     print(f"\nkeys below threshold (driver < 0.95, others < 0.90): {len(bad)}")
     if args.rows:
         timing = million(args.rows)

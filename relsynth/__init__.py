@@ -37,6 +37,10 @@ from relsynth.errors import (
     TrainingError,
     UnsupportedSchemaError,
 )
+
+# ``relsynth.evaluate`` is both a subpackage and its main function: importing the
+# function here, after the subpackage, leaves the name bound to the function.
+from relsynth.evaluate import EvaluationReport, evaluate, split_holdout
 from relsynth.metadata.graph import Plan, plan
 from relsynth.metadata.schema import CheckConstraint, Column, ForeignKey, Metadata, Table
 
@@ -46,6 +50,9 @@ _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 # Names whose modules import SQLAlchemy or torch, loaded on first attribute access.
 _LAZY = {
+    "FitInfo": "relsynth.synthesizer",
+    "Synthesizer": "relsynth.synthesizer",
+    "WriteReport": "relsynth.io.sql",
     "infer": "relsynth.metadata.infer",
     "read_tables": "relsynth.io.sql",
     "reflect": "relsynth.metadata.reflect",
@@ -60,6 +67,8 @@ __all__ = [
     "DataConversionWarning",
     "DataError",
     "DatabaseError",
+    "EvaluationReport",
+    "FitInfo",
     "ForeignKey",
     "IntegrityReport",
     "Metadata",
@@ -72,16 +81,20 @@ __all__ = [
     "RelsynthError",
     "RelsynthWarning",
     "SchemaWarning",
+    "Synthesizer",
     "Table",
     "TrainingError",
     "UnsupportedSchemaError",
     "Violation",
+    "WriteReport",
     "__version__",
     "check",
+    "evaluate",
     "infer",
     "plan",
     "read_tables",
     "reflect",
+    "split_holdout",
     "write_tables",
 ]
 

@@ -16,34 +16,58 @@ is clean. The input frames are never modified.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from relsynth.check import Violation, check_tables
 from relsynth.metadata.schema import Metadata
 
-__all__ = ["drop_violations"]
+__all__ = ["Repair", "drop_violations"]
+
+
+@dataclass(frozen=True)
+class Repair:
+    """What :func:`drop_violations` changed: rows dropped, and rows whose key was set to NULL."""
+
+    dropped: dict[str, int] = field(default_factory=dict)
+    nulled: dict[str, int] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.dropped or self.nulled)
+
+    def __str__(self) -> str:
+        parts = [f"{t}: {n:,} row(s) dropped" for t, n in self.dropped.items()]
+        parts += [f"{t}: {n:,} orphan key(s) set to NULL" for t, n in self.nulled.items()]
+        return "; ".join(parts) or "nothing changed"
 
 
 def drop_violations(
     meta: Metadata, tables: Mapping[str, pd.DataFrame]
-) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
-    """Return repaired copies of ``tables`` and the number of rows dropped per table."""
+) -> tuple[dict[str, pd.DataFrame], Repair]:
+    """Return repaired copies of ``tables`` and what was changed per table."""
     out = {name: frame.reset_index(drop=True).copy() for name, frame in tables.items()}
     before = {name: len(frame) for name, frame in out.items()}
+    nulled: dict[str, int] = {}
     for _ in range(len(meta.tables) + 2):
         report = check_tables(meta, out)
-        fixable = [v for v in report.violations if v.kind not in ("missing_table", "missing_column")]
+        fixable = [
+            v for v in report.violations if v.kind not in ("missing_table", "missing_column")
+        ]
         if not fixable:
             break
         for violation in fixable:
-            out[violation.table] = _repair(meta, out[violation.table], violation, out)
+            out[violation.table] = _repair(meta, out[violation.table], violation, out, nulled)
     dropped = {n: before[n] - len(out[n]) for n in out if before[n] != len(out[n])}
-    return out, dropped
+    return out, Repair(dropped, nulled)
 
 
 def _repair(
-    meta: Metadata, frame: pd.DataFrame, v: Violation, tables: Mapping[str, pd.DataFrame]
+    meta: Metadata,
+    frame: pd.DataFrame,
+    v: Violation,
+    tables: Mapping[str, pd.DataFrame],
+    nulled: dict[str, int],
 ) -> pd.DataFrame:
     cols = list(v.columns)
     if v.kind in ("null_primary_key", "not_null"):
@@ -63,6 +87,7 @@ def _repair(
         if fk.nullable:
             frame = frame.copy()
             frame.loc[orphan, cols] = None
+            nulled[v.table] = nulled.get(v.table, 0) + int(orphan.sum())
             return frame
         keep = pd.Series(~orphan, index=frame.index)
     else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal, Union
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -12,8 +12,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ColumnKind", "DeviceLike", "IfExists", "SeedLike", "Tables"]
 
-SeedLike = Union[int, np.random.Generator, None]
-DeviceLike = Union[str, None]
+SeedLike = int | np.random.Generator | None
+DeviceLike = str | None
 ColumnKind = Literal["numerical", "categorical", "datetime", "boolean", "text", "id", "binary"]
 IfExists = Literal["fail", "replace", "append"]
 Tables = Mapping[str, "pd.DataFrame"]

@@ -143,9 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     fit_opts = argparse.ArgumentParser(add_help=False)
     fit_opts.add_argument("--seed", type=int, help="seed for a reproducible model and sample")
-    fit_opts.add_argument(
-        "--max-seconds", type=float, help="training budget per table, seconds"
-    )
+    fit_opts.add_argument("--max-seconds", type=float, help="training budget per table, seconds")
     fit_opts.add_argument("--epochs", type=int, help="training epochs per table (instead of time)")
     fit_opts.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     fit_opts.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
@@ -191,6 +189,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("target", help="target database URL")
     p.add_argument("--save", type=Path, help="also save the model file here")
     p.set_defaults(handler=_cmd_clone)
+
+    p = sub.add_parser(
+        "evaluate",
+        parents=[common],
+        help="score a synthetic database against the real one (fidelity, privacy)",
+        description="Compare SYNTH_URL with REAL_URL: per-column shapes, column pairs, "
+        "children-per-parent cardinalities, parent-child trends, a classifier two-sample "
+        "test per table, and privacy figures. With --holdout, every score is printed beside "
+        "its ceiling (the same score between two real databases).",
+    )
+    p.add_argument("real", help="the real database the model was fitted on")
+    p.add_argument("synthetic", help="the synthetic database")
+    p.add_argument("--metadata", type=Path, help="metadata file instead of reflecting REAL")
+    p.add_argument("--holdout", help="real rows the model never saw (a database URL)")
+    p.add_argument("--html", type=Path, help="write a standalone HTML report with plots")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--max-rows", type=int, default=50_000, help="rows per table scored")
+    p.add_argument("--seed", type=int, default=0, help="seed of subsamples and classifiers")
+    p.set_defaults(handler=_cmd_evaluate)
     return parser
 
 
@@ -254,12 +271,15 @@ def _source_metadata(args: argparse.Namespace, url: str) -> Metadata:
     return meta
 
 
-def _fit(args: argparse.Namespace, url: str, steps: _Steps) -> Synthesizer:
+def _fit(
+    args: argparse.Namespace, url: str, steps: _Steps, meta: Metadata | None = None
+) -> Synthesizer:
     from relsynth.io.sql import read_tables
     from relsynth.synthesizer import Synthesizer
 
-    with steps.step("reflect"):
-        meta = _source_metadata(args, url)
+    if meta is None:
+        with steps.step("reflect"):
+            meta = _source_metadata(args, url)
     with steps.step("read"):
         tables = read_tables(url, meta)
     steps.rows["source"] = sum(len(t) for t in tables.values())
@@ -277,12 +297,11 @@ def _fit(args: argparse.Namespace, url: str, steps: _Steps) -> Synthesizer:
             on_violations="drop" if args.drop_violations else "raise",
             progress=tick,
         )
-    dropped = synth.fit_info_.dropped_rows
-    if dropped:
-        steps.notes.append(
-            "dropped source rows that broke their keys: "
-            + ", ".join(f"{t}: {n}" for t, n in dropped.items())
-        )
+    info = synth.fit_info_
+    changes = [f"{t}: {n:,} row(s) dropped" for t, n in info.dropped_rows.items()]
+    changes += [f"{t}: {n:,} orphan key(s) set to NULL" for t, n in info.nulled_keys.items()]
+    if changes:
+        steps.notes.append("repaired source rows that broke their keys: " + "; ".join(changes))
     return synth
 
 
@@ -312,18 +331,20 @@ def _cmd_fit(args: argparse.Namespace, out: Console) -> int:
 
 
 def _cmd_sample(args: argparse.Namespace, out: Console) -> int:
+    from relsynth.io.sql import check_target
     from relsynth.synthesizer import Synthesizer
 
     steps = _Steps(out)
     with steps.step("load"):
         synth = Synthesizer.load(args.model)
+    check_target(args.url, synth.metadata, if_exists=args.if_exists)
     if args.threads is not None:
         synth.n_threads = args.threads
     return _sample_write(synth, args, args.url, steps, source=None)
 
 
 def _cmd_clone(args: argparse.Namespace, out: Console) -> int:
-    from relsynth.io.sql import same_database
+    from relsynth.io.sql import check_target, same_database
 
     if same_database(args.source, args.target):
         from relsynth.errors import DatabaseError
@@ -333,11 +354,42 @@ def _cmd_clone(args: argparse.Namespace, out: Console) -> int:
             "writes into its source. Choose another target."
         )
     steps = _Steps(out)
-    synth = _fit(args, args.source, steps)
+    with steps.step("reflect"):
+        meta = _source_metadata(args, args.source)
+    check_target(args.target, meta, if_exists=args.if_exists, source=args.source)
+    synth = _fit(args, args.source, steps, meta)
     if args.save is not None:
         with steps.step("save"):
             synth.save(args.save, overwrite=True)
     return _sample_write(synth, args, args.target, steps, source=args.source)
+
+
+def _cmd_evaluate(args: argparse.Namespace, out: Console) -> int:
+    from relsynth.evaluate import evaluate
+    from relsynth.io.sql import read_tables
+    from relsynth.metadata.reflect import reflect
+    from relsynth.metadata.schema import Metadata
+
+    steps = _Steps(out)
+    with steps.step("read"):
+        meta = Metadata.load(args.metadata) if args.metadata else reflect(args.real)
+        real = read_tables(args.real, meta)
+        synthetic = read_tables(args.synthetic, meta)
+        holdout = read_tables(args.holdout, meta) if args.holdout else None
+    with steps.step("evaluate"):
+        report = evaluate(
+            meta, real, synthetic, holdout=holdout, seed=args.seed, max_rows=args.max_rows
+        )
+    if args.html is not None:
+        with steps.step("html"):
+            report.to_html(args.html)
+    if args.json:
+        out.print_json(report.to_json())
+    else:
+        out.print(str(report), markup=False, highlight=False)
+        if args.html is not None:
+            out.print(f"HTML report written to {args.html}")
+    return 0
 
 
 class _Steps:
@@ -478,7 +530,9 @@ def show_metadata(meta: Metadata, out: Console, *, title: str) -> None:
     tree = Tree("generation plan (parents before children)")
     for name in the_plan.order:
         driver = the_plan.driver.get(name)
-        label = f"{name}" + (f"  [dim]per {driver.parent} row[/dim]" if driver else "  [dim]root[/dim]")
+        label = f"{name}" + (
+            f"  [dim]per {driver.parent} row[/dim]" if driver else "  [dim]root[/dim]"
+        )
         tree.add(label)
     out.print(tree)
     if the_plan.self_references:

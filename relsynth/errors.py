@@ -15,7 +15,7 @@ is wrong" also derive from the matching builtin (``ValueError``,
     ├── ParameterError (ValueError)        bad argument value or type
     ├── NotFittedError (AttributeError)    sample/save before fit
     ├── ReferentialIntegrityError          raised by IntegrityReport.raise_for_violations(); .report
-    ├── DatabaseError                      a read or write failed (connection, SQL, target not empty)
+    ├── DatabaseError                      a read or write failed (connection, SQL, target)
     ├── ArtifactError                      save/load of a model file failed
     └── TrainingError (RuntimeError)       non-finite loss, device failure
 

@@ -47,6 +47,7 @@ from relsynth._columns import (
     table_layout,
 )
 from relsynth._random import as_generator, child_seed, stream
+from relsynth._repair import Repair, drop_violations
 from relsynth._typing import DeviceLike, SeedLike
 from relsynth._validation import Interval, Options, check_is_fitted, validate_params
 from relsynth.check import check
@@ -78,6 +79,7 @@ class FitInfo:
     rows: Mapping[str, int] = field(default_factory=dict)
     models: Mapping[str, str] = field(default_factory=dict)
     dropped_rows: Mapping[str, int] = field(default_factory=dict)
+    nulled_keys: Mapping[str, int] = field(default_factory=dict)
 
 
 class Synthesizer:
@@ -194,12 +196,15 @@ class Synthesizer:
         from relsynth.models._torch import torch_threads
 
         self._validate_params()
-        validate_params("Synthesizer.fit", {"on_violations": on_violations},
-                        {"on_violations": Options(["raise", "drop"])})
+        validate_params(
+            "Synthesizer.fit",
+            {"on_violations": on_violations},
+            {"on_violations": Options(["raise", "drop"])},
+        )
         meta = self.metadata
         meta.validate()
         started = time.perf_counter()
-        source, dropped = _clean_source(meta, tables, on_violations)
+        source, repair = _clean_source(meta, tables, on_violations)
         self.plan_: Plan = plan(meta, self.drivers)
         seconds: dict[str, float] = {"check": time.perf_counter() - started}
         self._rng = as_generator(self.seed)
@@ -231,11 +236,14 @@ class Synthesizer:
             seconds=seconds,
             rows={n: len(source[n]) for n in order},
             models=models,
-            dropped_rows=dropped,
+            dropped_rows=dict(repair.dropped),
+            nulled_keys=dict(repair.nulled),
         )
         return self
 
-    def _fit_table(self, name: str, tables: Mapping[str, pd.DataFrame], rng: np.random.Generator) -> str:
+    def _fit_table(
+        self, name: str, tables: Mapping[str, pd.DataFrame], rng: np.random.Generator
+    ) -> str:
         meta = self.metadata
         frame = tables[name]
         self.dtypes_[name] = {c: str(frame[c].dtype) for c in frame.columns}
@@ -249,14 +257,18 @@ class Synthesizer:
         self.layouts_[name] = layout
         self.text_models_[name] = self._fit_text(name, frame, layout, rng)
         values = _learned_frame(frame, layout)
+        if len(frame) == 0:  # nothing to learn; sampled tables stay empty unless scaled up
+            self.models_[name] = None
+            return "empty"
         if not layout.learned:
             self.models_[name] = None
             return "keys+text" if layout.text else "keys"
         driver = self.plan_.driver.get(name)
         sequence_col = _sequence_column(meta, name, driver)
         if driver is not None and sequence_col is not None:
-            model = self._fit_sequence(name, frame, values, driver, sequence_col, layout, tables,
-                                       rng, override)
+            model = self._fit_sequence(
+                name, frame, values, driver, sequence_col, layout, tables, rng, override
+            )
         else:
             context = _fit_context(meta, frame, driver, tables, self.layouts_)
             model = override if override is not None else self._default_wgan(layout)
@@ -264,8 +276,9 @@ class Synthesizer:
         self.models_[name] = model
         return type(model).__name__
 
-    def _fit_sequence(self, name, frame, values, driver, sequence_col, layout, tables, rng,
-                      override):  # noqa: ANN001, ANN202 - private, typed by its caller
+    def _fit_sequence(
+        self, name, frame, values, driver, sequence_col, layout, tables, rng, override
+    ):  # noqa: ANN001, ANN202 - private, typed by its caller
         from relsynth.models.sequential import SequenceModel
 
         parent = tables[driver.parent]
@@ -304,8 +317,9 @@ class Synthesizer:
             budget["max_seconds"] = self.max_seconds
         return budget
 
-    def _fit_text(self, name: str, frame: pd.DataFrame, layout: TableLayout,
-                  rng: np.random.Generator) -> dict[str, TextColumnModel]:
+    def _fit_text(
+        self, name: str, frame: pd.DataFrame, layout: TableLayout, rng: np.random.Generator
+    ) -> dict[str, TextColumnModel]:
         from relsynth.models.pii import TextColumnModel
 
         table = self.metadata.table(name)
@@ -352,7 +366,8 @@ class Synthesizer:
 
         check_is_fitted(self, "fit_info_")
         validate_params(
-            "Synthesizer.sample", {"scale": scale},
+            "Synthesizer.sample",
+            {"scale": scale},
             {"scale": Interval(float, 0, None, closed="neither")},
         )
         unknown = sorted(set(sizes or {}) - set(self.plan_.roots))
@@ -367,17 +382,26 @@ class Synthesizer:
         with torch_threads(self.n_threads):
             for i, name in enumerate(order):
                 t0 = time.perf_counter()
-                done[name] = self._sample_table(name, done, scale, sizes, stream(base, "sample", name))
-                logger.info("sampled %s: %d rows in %.2fs", name, len(done[name]),
-                            time.perf_counter() - t0)
+                done[name] = self._sample_table(
+                    name, done, scale, sizes, stream(base, "sample", name)
+                )
+                logger.info(
+                    "sampled %s: %d rows in %.2fs", name, len(done[name]), time.perf_counter() - t0
+                )
                 _report(progress, "sample", name, i + 1, len(order))
         done = self.key_generator_.fill_deferred(done, rng=stream(base, "deferred"))
         out = {name: self._finish(name, done[name]) for name in order}
         check(self.metadata, out).raise_for_violations()
         return out
 
-    def _sample_table(self, name: str, done: Mapping[str, pd.DataFrame], scale: float,
-                      sizes: Mapping[str, int] | None, rng: np.random.Generator) -> pd.DataFrame:
+    def _sample_table(
+        self,
+        name: str,
+        done: Mapping[str, pd.DataFrame],
+        scale: float,
+        sizes: Mapping[str, int] | None,
+        rng: np.random.Generator,
+    ) -> pd.DataFrame:
         if name in self.copies_:
             return self.copies_[name].copy()
         keys = self.key_generator_.sample_table(name, done, scale=scale, sizes=sizes, rng=rng)
@@ -390,8 +414,8 @@ class Synthesizer:
         elif model is not None:
             context = _sample_context(keys, driver, done, self.layouts_)
             values = model.sample(context, n_rows=len(keys), seed=rng)
-        else:
-            values = pd.DataFrame(index=range(len(keys)))
+        else:  # no learned columns, or an empty source table: NULLs
+            values = pd.DataFrame({c: [None] * len(keys) for c in layout.learned})
         values = values.reset_index(drop=True)
         frame = pd.concat([keys, values], axis=1)
         for col, text_model in self.text_models_.get(name, {}).items():
@@ -450,7 +474,7 @@ def _report(progress: Progress | None, stage: str, table: str, done: int, total:
 
 def _clean_source(
     meta: Metadata, tables: Mapping[str, pd.DataFrame], on_violations: str
-) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
+) -> tuple[dict[str, pd.DataFrame], Repair]:
     missing = [n for n in meta.tables if n not in tables]
     if missing:
         raise DataError(
@@ -461,18 +485,16 @@ def _clean_source(
     source = {n: tables[n].reset_index(drop=True) for n in meta.tables}
     report = check(meta, source)
     if report.ok:
-        return source, {}
+        return source, Repair()
     if on_violations == "raise":
         raise DataError(
             "The source tables violate their keys; fix the source, declare the right keys "
             "in the metadata, or fit with on_violations='drop':\n" + str(report),
             report=report,
         )
-    from relsynth._repair import drop_violations
-
-    source, dropped = drop_violations(meta, source)
-    logger.warning("dropped rows that violate keys: %s", dropped)
-    return source, dropped
+    source, repair = drop_violations(meta, source)
+    logger.warning("repaired source rows that broke their keys: %s", repair)
+    return source, repair
 
 
 def _learned_frame(frame: pd.DataFrame, layout: TableLayout) -> pd.DataFrame:
@@ -514,11 +536,14 @@ def _join_parent(
 
 
 def _family(child_keys: pd.DataFrame, fk: ForeignKey) -> pd.DataFrame:
-    key = child_keys[list(fk.columns)].astype(str).agg("\x1f".join, axis=1)
-    groups = key.groupby(key, sort=False)
+    """Family size (rows sharing the parent) and position in it; NULL keys form one group."""
+    cols = list(fk.columns)
+    groups = child_keys[cols].reset_index(drop=True).groupby(cols, dropna=False, sort=False)
+    ids = groups.ngroup().to_numpy()
+    sizes = np.bincount(ids)[ids] if len(ids) else np.zeros(0)
     return pd.DataFrame(
         {
-            _SIBLINGS: groups.transform("size").to_numpy(dtype="float64"),
+            _SIBLINGS: sizes.astype("float64"),
             _POSITION: groups.cumcount().to_numpy(dtype="float64"),
         }
     )
@@ -569,7 +594,9 @@ def _sequence_column(meta: Metadata, name: str, driver: ForeignKey | None) -> st
     if len(pk) == n + 1 and tuple(pk[:n]) == driver.columns:
         col = table.column(pk[n])
         if col.kind in ("numerical", "id", "categorical") and (col.sql_type or "").upper() in (
-            "INTEGER", "BIGINT", "SMALLINT",
+            "INTEGER",
+            "BIGINT",
+            "SMALLINT",
         ):
             return col.name
     return None
@@ -616,7 +643,9 @@ def _max_length(sql_type: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _enforce_unique(meta: Metadata, name: str, frame: pd.DataFrame, layout: TableLayout) -> pd.DataFrame:
+def _enforce_unique(
+    meta: Metadata, name: str, frame: pd.DataFrame, layout: TableLayout
+) -> pd.DataFrame:
     """Make single-column unique constraints on learned columns hold."""
     table = meta.table(name)
     for unique in table.unique:

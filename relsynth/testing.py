@@ -1,4 +1,23 @@
-"""Contract checks for :class:`~relsynth.models.TableModel` implementations.
+"""Testing helpers: seeded test databases, and the table-model contract kit.
+
+Seeding a test database from a saved model (``relsynth fit`` or
+``Synthesizer.save``), once per test session::
+
+    # conftest.py
+    from relsynth.testing import database_fixture
+
+    shop_db = database_fixture("tests/shop.relsynth", seed=0, scale=0.2)
+
+    # test_orders.py
+    def test_order_totals(shop_db):          # shop_db is a database URL
+        engine = sqlalchemy.create_engine(shop_db)
+        ...
+
+The first use samples the model into a template (a cached SQLite file, or a
+PostgreSQL template database) and each use copies it, so the same model, seed and
+scale always give the same database, in seconds. See :mod:`relsynth.io.seeding`.
+
+Contract checks for :class:`~relsynth.models.TableModel` implementations.
 
 Third-party models can run the same checks as the built-in ones::
 
@@ -23,8 +42,10 @@ torch is imported only inside the checks that need it (state round trip, RNG).
 
 from __future__ import annotations
 
+import contextlib
 import io
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
@@ -33,9 +54,69 @@ import pandas as pd
 
 from relsynth.errors import DataError, NotFittedError
 
-__all__ = ["check_table_model", "toy_data"]
+__all__ = ["check_table_model", "database_fixture", "seeded_database", "toy_data"]
 
 Check = Callable[[], None]
+
+
+@contextlib.contextmanager
+def seeded_database(
+    model: str | os.PathLike[str],
+    url: str,
+    *,
+    seed: int = 0,
+    scale: float = 1.0,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> Iterator[str]:
+    """A database at ``url`` filled from ``model``, removed on exit (SQLite, PostgreSQL).
+
+    ``url`` must not exist yet for SQLite (a file) and PostgreSQL (a database, made
+    from a template); a MariaDB/MySQL database must exist and be empty, and is left
+    for the caller to drop.
+    """
+    from relsynth.io.seeding import drop_database, seed_database
+
+    seed_database(model, url, seed=seed, scale=scale, cache_dir=cache_dir)
+    try:
+        yield url
+    finally:
+        drop_database(url)
+
+
+def database_fixture(
+    model: str | os.PathLike[str],
+    *,
+    url: str | None = None,
+    seed: int = 0,
+    scale: float = 1.0,
+    scope: str = "session",
+) -> Any:
+    """A pytest fixture yielding the URL of a database seeded from ``model``.
+
+    Parameters
+    ----------
+    model : path
+        A model file (``relsynth fit -o MODEL`` or ``Synthesizer.save``).
+    url : str, optional
+        Where to create the database. Default: a SQLite file in pytest's temporary
+        directory. A PostgreSQL URL names a database that does not exist yet; it is
+        created from a template database and dropped after the scope ends.
+    seed, scale : int, float
+        Same model, seed and scale: the same database.
+    scope : str
+        The pytest fixture scope (default ``"session"``: seeded once per run).
+    """
+    import pytest
+
+    @pytest.fixture(scope=scope)
+    def _seeded(tmp_path_factory: Any) -> Iterator[str]:
+        target = url or f"sqlite:///{tmp_path_factory.mktemp('relsynth') / 'seeded.db'}"
+        with seeded_database(model, target, seed=seed, scale=scale) as seeded:
+            yield seeded
+
+    return _seeded
+
+
 Factory = Callable[[], Any]
 
 
@@ -56,23 +137,27 @@ def toy_data(n_sequences: int = 12, seed: int = 0) -> dict[str, Any]:
     color[rng.random(n) < 0.2] = np.nan
     ok = pd.array(rng.random(n) < 0.5, dtype="boolean")
     ok[rng.random(n) < 0.2] = pd.NA
-    table = pd.DataFrame({
-        "amount": amount,
-        "count": rng.integers(0, 1000, n).astype(np.int64),
-        "qty": qty,
-        "color": color,
-        "flag": rng.random(n) < 0.3,
-        "ok": ok,
-        "when": pd.to_datetime("2021-01-01") + pd.to_timedelta(rng.integers(0, 900, n), "D"),
-        "step": step,
-        "elapsed": elapsed,
-    })
+    table = pd.DataFrame(
+        {
+            "amount": amount,
+            "count": rng.integers(0, 1000, n).astype(np.int64),
+            "qty": qty,
+            "color": color,
+            "flag": rng.random(n) < 0.3,
+            "ok": ok,
+            "when": pd.to_datetime("2021-01-01") + pd.to_timedelta(rng.integers(0, 900, n), "D"),
+            "step": step,
+            "elapsed": elapsed,
+        }
+    )
     table["when"] = table["when"].astype("datetime64[ns]")
-    parents = pd.DataFrame({
-        "parent.size": rng.normal(0, 1, n_sequences).round(3),
-        "parent.kind": pd.Series(rng.choice(["a", "b"], n_sequences), dtype="str"),
-        "__n_siblings": lengths.astype(np.int64),
-    })
+    parents = pd.DataFrame(
+        {
+            "parent.size": rng.normal(0, 1, n_sequences).round(3),
+            "parent.kind": pd.Series(rng.choice(["a", "b"], n_sequences), dtype="str"),
+            "__n_siblings": lengths.astype(np.int64),
+        }
+    )
     rows = parents.iloc[seq].reset_index(drop=True)
     return {"table": table, "row_context": rows, "seq_context": parents, "lengths": lengths}
 
@@ -84,8 +169,9 @@ def _fit(model: Any, data: dict[str, Any], *, context: bool = True) -> Any:
     return model.fit(data["table"], data["row_context"] if context else None)
 
 
-def _sample(model: Any, data: dict[str, Any], seed: int = 0, *,
-            context: bool = True) -> pd.DataFrame:
+def _sample(
+    model: Any, data: dict[str, Any], seed: int = 0, *, context: bool = True
+) -> pd.DataFrame:
     if model.sequential:
         ctx = data["seq_context"] if context else None
         return model.sample(ctx, lengths=data["lengths"], seed=seed)
@@ -101,8 +187,10 @@ def _expect(condition: bool, message: str) -> None:
 
 def _expect_like(sampled: pd.DataFrame, table: pd.DataFrame, n_rows: int) -> None:
     _expect(len(sampled) == n_rows, f"expected {n_rows} rows, got {len(sampled)}")
-    _expect(list(sampled.columns) == list(table.columns),
-            f"columns {list(sampled.columns)} != {list(table.columns)}")
+    _expect(
+        list(sampled.columns) == list(table.columns),
+        f"columns {list(sampled.columns)} != {list(table.columns)}",
+    )
     got, want = sampled.dtypes.astype(str).to_dict(), table.dtypes.astype(str).to_dict()
     _expect(got == want, f"dtypes {got} != {want}")
 
@@ -167,9 +255,12 @@ def check_inputs_not_mutated(factory: Factory) -> None:
 def check_one_row_table(factory: Factory) -> None:
     """A table with a single row can be fitted and sampled."""
     data = toy_data(1)
-    data = {**data, "table": data["table"].iloc[:1].reset_index(drop=True),
-            "row_context": data["row_context"].iloc[:1].reset_index(drop=True),
-            "lengths": np.array([1])}
+    data = {
+        **data,
+        "table": data["table"].iloc[:1].reset_index(drop=True),
+        "row_context": data["row_context"].iloc[:1].reset_index(drop=True),
+        "lengths": np.array([1]),
+    }
     sampled = _sample(_fit(factory(), data), data)
     _expect_like(sampled, data["table"], 1)
 
@@ -203,8 +294,10 @@ def check_context_mismatch(factory: Factory) -> None:
     try:
         _sample(model, {**data, key: bad})
     except DataError as exc:
-        _expect("parent.weight" in str(exc) and "parent.size" in str(exc),
-                f"DataError does not name the columns: {exc}")
+        _expect(
+            "parent.weight" in str(exc) and "parent.size" in str(exc),
+            f"DataError does not name the columns: {exc}",
+        )
         return
     raise AssertionError("mismatched context columns did not raise DataError")
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["pytester"]  # tests of relsynth.testing's pytest fixtures
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # make the top-level datasets/ recipes importable
     sys.path.insert(0, str(ROOT))
@@ -58,7 +60,9 @@ def dataset_path(name: str) -> Path:
     """Path of a shared dataset's SQLite file; skip (or fail in CI) when absent."""
     path = SHARED_DATASETS / DATASET_FILES[name]
     if not path.is_file():
-        unavailable(f"shared dataset {name!r} not found at {path}", require_var="RELSYNTH_REQUIRE_DATASETS")
+        unavailable(
+            f"shared dataset {name!r} not found at {path}", require_var="RELSYNTH_REQUIRE_DATASETS"
+        )
     return path
 
 

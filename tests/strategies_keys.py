@@ -55,25 +55,41 @@ class _Builder:
     def name(self, base: str) -> str:
         return f"{self.prefix}{base}"
 
-    def add(self, name: str, frame: pd.DataFrame, pk: tuple[str, ...],
-            nullable: tuple[str, ...] = (), kinds: dict[str, str] | None = None) -> None:
+    def add(
+        self,
+        name: str,
+        frame: pd.DataFrame,
+        pk: tuple[str, ...],
+        nullable: tuple[str, ...] = (),
+        kinds: dict[str, str] | None = None,
+    ) -> None:
         kinds = kinds or {}
         cols = tuple(
-            Column(c, kinds.get(c, "id" if c in pk or c.endswith("_id") else "numerical"),
-                   nullable=c in nullable)
+            Column(
+                c,
+                kinds.get(c, "id" if c in pk or c.endswith("_id") else "numerical"),
+                nullable=c in nullable,
+            )
             for c in frame.columns
         )
         self.tables[name] = Table(name, cols, primary_key=pk)
         self.frames[name] = frame.reset_index(drop=True)
 
-    def fk(self, child: str, cols: tuple[str, ...], parent: str, pcols: tuple[str, ...],
-           nullable: bool = False) -> None:
+    def fk(
+        self,
+        child: str,
+        cols: tuple[str, ...],
+        parent: str,
+        pcols: tuple[str, ...],
+        nullable: bool = False,
+    ) -> None:
         self.fks.append(ForeignKey(child, cols, parent, pcols, nullable=nullable))
 
     def keys(self, n: int, kind: str) -> np.ndarray:
         if kind == "int":
-            return np.arange(1, n + 1, dtype=np.int64) * int(self.rng.integers(1, 4)) \
-                + int(self.rng.integers(0, 100))
+            return np.arange(1, n + 1, dtype=np.int64) * int(self.rng.integers(1, 4)) + int(
+                self.rng.integers(0, 100)
+            )
         if kind == "code":
             letters = np.array(list(string.ascii_uppercase))
             codes: set[str] = set()
@@ -81,10 +97,13 @@ class _Builder:
                 codes.add("".join(self.rng.choice(letters, 5)))
             return np.array(sorted(codes), dtype=object)
         if kind == "padded":
-            return np.array([f"{i:05d}" for i in self.rng.choice(99999, n, replace=False)],
-                            dtype=object)
-        return np.array([str(uuid.UUID(int=int(x))) for x in
-                         self.rng.choice(2**62, n, replace=False)], dtype=object)
+            return np.array(
+                [f"{i:05d}" for i in self.rng.choice(99999, n, replace=False)], dtype=object
+            )
+        return np.array(
+            [str(uuid.UUID(int=int(x))) for x in self.rng.choice(2**62, n, replace=False)],
+            dtype=object,
+        )
 
     def root(self, base: str, n: int, kind: str) -> str:
         name = self.name(base)
@@ -92,18 +111,23 @@ class _Builder:
         self.add(name, frame, ("id",))
         return name
 
-    def children(self, parent: str, base: str, mean: float, *, nullable: bool = False
-                 ) -> str:
+    def children(self, parent: str, base: str, mean: float, *, nullable: bool = False) -> str:
         """A child with a surrogate int key and an FK to ``parent``; count ~ parent's x."""
         p = self.frames[parent]
         lam = mean * (0.2 + 1.6 * p["x"].to_numpy()) if len(p) else np.zeros(0)
         counts = self.rng.poisson(lam) if len(p) else np.zeros(0, dtype=int)
         ids = np.repeat(p["id"].to_numpy(), counts)
-        frame = pd.DataFrame({"id": np.arange(1, len(ids) + 1, dtype=np.int64),
-                              "parent_id": ids, "x": self.rng.random(len(ids))})
+        frame = pd.DataFrame(
+            {
+                "id": np.arange(1, len(ids) + 1, dtype=np.int64),
+                "parent_id": ids,
+                "x": self.rng.random(len(ids)),
+            }
+        )
         if nullable and len(frame):
-            extra = pd.DataFrame({"id": len(frame) + np.arange(1, 3), "parent_id": [None, None],
-                                  "x": [0.5, 0.5]})
+            extra = pd.DataFrame(
+                {"id": len(frame) + np.arange(1, 3), "parent_id": [None, None], "x": [0.5, 0.5]}
+            )
             frame = pd.concat([frame.astype({"parent_id": object}), extra], ignore_index=True)
         name = self.name(base)
         self.add(name, frame, ("id",), nullable=("parent_id",) if nullable else ())
@@ -133,10 +157,10 @@ def _diamond(b: _Builder, n: int, kind: str, implied: bool = False) -> None:
     if implied:
         side = m["parent_id"].to_numpy()[rows]
     else:
-        side = top_ids[b.rng.integers(0, len(top_ids), len(rows))] if len(top_ids) \
-            else np.zeros(0)
-    frame = pd.DataFrame({"id": np.arange(1, len(rows) + 1), "mid_id": m["id"].to_numpy()[rows],
-                          "top_id": side})
+        side = top_ids[b.rng.integers(0, len(top_ids), len(rows))] if len(top_ids) else np.zeros(0)
+    frame = pd.DataFrame(
+        {"id": np.arange(1, len(rows) + 1), "mid_id": m["id"].to_numpy()[rows], "top_id": side}
+    )
     name = b.name("bottom")
     b.add(name, frame, ("id",))
     b.fk(name, ("mid_id",), mid, ("id",))
@@ -167,8 +191,13 @@ def _hourly(b: _Builder, n: int, kind: str) -> tuple[str, str]:
     pos = pd.Series(rows).groupby(rows).cumcount().to_numpy() if len(rows) else np.zeros(0, int)
     start = pd.Timestamp("2013-01-01")
     ts = start + pd.to_timedelta(pos, unit="h")
-    frame = pd.DataFrame({"origin": codes[rows] if len(rows) else codes[:0],
-                          "time_hour": ts, "temp": b.rng.random(len(rows))})
+    frame = pd.DataFrame(
+        {
+            "origin": codes[rows] if len(rows) else codes[:0],
+            "time_hour": ts,
+            "temp": b.rng.random(len(rows)),
+        }
+    )
     name = b.name("weather")
     b.add(name, frame, ("origin", "time_hour"), kinds={"origin": "id", "time_hour": "datetime"})
     b.fk(name, ("origin",), ap, ("id",))
@@ -184,9 +213,13 @@ def _overlap(b: _Builder, n: int, kind: str) -> None:
     w = b.frames[wx]
     counts = b.rng.poisson(2.0, len(w))
     rows = np.repeat(np.arange(len(w)), counts)
-    frame = pd.DataFrame({"id": np.arange(1, len(rows) + 1),
-                          "origin": w["origin"].to_numpy()[rows],
-                          "time_hour": w["time_hour"].to_numpy()[rows]})
+    frame = pd.DataFrame(
+        {
+            "id": np.arange(1, len(rows) + 1),
+            "origin": w["origin"].to_numpy()[rows],
+            "time_hour": w["time_hour"].to_numpy()[rows],
+        }
+    )
     name = b.name("flight")
     b.add(name, frame, ("id",), kinds={"origin": "id", "time_hour": "datetime"})
     b.fk(name, ("origin",), ap, ("id",))
@@ -214,8 +247,12 @@ def _cycle(b: _Builder, n: int, kind: str, not_null: bool = False) -> None:
     mgr = t_ids[b.rng.integers(0, m, n)].astype(object) if m else np.zeros(0, dtype=object)
     if not not_null and n:
         mgr[b.rng.random(n) < 0.3] = None
-    b.add(s, pd.DataFrame({"id": s_ids, "manager_id": mgr}), ("id",),
-          nullable=() if not_null else ("manager_id",))
+    b.add(
+        s,
+        pd.DataFrame({"id": s_ids, "manager_id": mgr}),
+        ("id",),
+        nullable=() if not_null else ("manager_id",),
+    )
     b.add(t, pd.DataFrame({"id": t_ids, "store_id": t_store}), ("id",))
     b.fk(t, ("store_id",), s, ("id",))
     b.fk(s, ("manager_id",), t, ("id",), nullable=not not_null)
@@ -230,8 +267,9 @@ def _composite(b: _Builder, n: int, kind: str) -> None:
     m = 2 * n
     rows = b.rng.integers(0, n, m) if n else np.zeros(0, dtype=int)
     c = b.name("item")
-    frame = pd.DataFrame({"id": np.arange(1, m + 1), "pa": a[rows] if n else a,
-                          "pb": seq[rows] if n else seq})
+    frame = pd.DataFrame(
+        {"id": np.arange(1, m + 1), "pa": a[rows] if n else a, "pb": seq[rows] if n else seq}
+    )
     b.add(c, frame, ("id",), kinds={"pa": "id", "pb": "id"})
     b.fk(c, ("pa", "pb"), p, ("a", "b"))
 
@@ -245,9 +283,11 @@ def _junction(b: _Builder, n: int, kind: str) -> None:
         k = int(b.rng.integers(0, min(4, len(pids)) + 1)) if len(pids) else 0
         for p in b.rng.choice(pids, k, replace=False) if k else []:
             rows.append((oid, p))
-    frame = pd.DataFrame(rows, columns=["order_id", "product_id"]) if rows else \
-        pd.DataFrame({"order_id": np.zeros(0, dtype=np.int64),
-                      "product_id": pids[:0]})
+    frame = (
+        pd.DataFrame(rows, columns=["order_id", "product_id"])
+        if rows
+        else pd.DataFrame({"order_id": np.zeros(0, dtype=np.int64), "product_id": pids[:0]})
+    )
     j = b.name("line")
     b.add(j, frame, ("order_id", "product_id"))
     b.fk(j, ("order_id",), o, ("id",))
@@ -259,10 +299,8 @@ def _position(b: _Builder, n: int, kind: str) -> None:
     ids = b.frames[t]["id"].to_numpy()
     counts = b.rng.integers(0, 5, n) if n else np.zeros(0, dtype=int)
     rows = np.repeat(np.arange(n), counts)
-    seq = pd.Series(rows).groupby(rows).cumcount().to_numpy() + 1 if len(rows) \
-        else np.zeros(0, int)
-    frame = pd.DataFrame({"route_id": ids[rows] if len(rows) else ids[:0],
-                          "stop_sequence": seq})
+    seq = pd.Series(rows).groupby(rows).cumcount().to_numpy() + 1 if len(rows) else np.zeros(0, int)
+    frame = pd.DataFrame({"route_id": ids[rows] if len(rows) else ids[:0], "stop_sequence": seq})
     name = b.name("stop")
     b.add(name, frame, ("route_id", "stop_sequence"))
     b.fk(name, ("route_id",), t, ("id",))

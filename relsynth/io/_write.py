@@ -206,7 +206,7 @@ def write_database(
     with connect(engine, action="write tables") as conn:
         dialect = _dialect(conn)
         is_mysql = dialect in ("mysql", "mariadb")
-        present = _existing_tables(conn, meta, if_exists)
+        present = existing_tables(conn, meta, if_exists)
         conn.rollback()
         staging = is_mysql and if_exists == "replace"
         job = prepare_job(meta, frames, dialect, staging=staging, batch_size=batch_size)
@@ -272,7 +272,7 @@ def _warn_dropped(dropped: Sequence[str], dialect: str) -> None:
     )
 
 
-def _existing_tables(conn: Connection, meta: Metadata, if_exists: str) -> list[str]:
+def existing_tables(conn: Connection, meta: Metadata, if_exists: str) -> list[str]:
     insp = sa.inspect(conn)
     existing = set(insp.get_table_names())
     present = [n for n in meta.tables if n in existing]

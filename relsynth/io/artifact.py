@@ -174,13 +174,17 @@ def load_synthesizer(path: str | os.PathLike[str], *, device: str | None = "auto
                     c: TextColumnModel.from_state_dict(s) for c, s in text_state.items()
                 }
             if f"copies/{i}.json" in names:
-                synth.copies_[name] = _frame_from_json(zf.read(f"copies/{i}.json"), synth.dtypes_[name])
+                synth.copies_[name] = _frame_from_json(
+                    zf.read(f"copies/{i}.json"), synth.dtypes_[name]
+                )
     synth.fit_info_ = FitInfo(**state["fit_info"])
     synth._rng = np.random.default_rng()
     return synth
 
 
-def _manifest(synth: Synthesizer, meta_json: str, models: Mapping[str, str | None]) -> dict[str, Any]:
+def _manifest(
+    synth: Synthesizer, meta_json: str, models: Mapping[str, str | None]
+) -> dict[str, Any]:
     import torch
 
     return {

@@ -26,7 +26,7 @@ from pathlib import Path
 from relsynth._urls import redact_url
 from relsynth.errors import DatabaseError
 
-__all__ = ["seed_database", "template_key"]
+__all__ = ["drop_database", "seed_database", "template_key"]
 
 logger = logging.getLogger(__name__)
 
@@ -104,9 +104,10 @@ def _seed_sqlite(model, parsed, key, seed, scale, cache_dir) -> None:  # noqa: A
         partial.unlink(missing_ok=True)
         _write_sample(model, f"sqlite:///{partial}", seed, scale)
         os.replace(partial, template)  # atomic: concurrent workers never see half a file
-    with sqlite3.connect(f"file:{template}?mode=ro", uri=True) as src, sqlite3.connect(
-        target
-    ) as dst:
+    with (
+        sqlite3.connect(f"file:{template}?mode=ro", uri=True) as src,
+        sqlite3.connect(target) as dst,
+    ):
         src.backup(dst)
 
 
@@ -124,8 +125,9 @@ def _seed_postgres(model, parsed, key, seed, scale) -> None:  # noqa: ANN001
             if exists is None:
                 conn.execute(sa.text(f'CREATE DATABASE "{template}"'))
                 try:
-                    _write_sample(model, parsed.set(database=template).render_as_string(False),
-                                  seed, scale)
+                    _write_sample(
+                        model, parsed.set(database=template).render_as_string(False), seed, scale
+                    )
                 except BaseException:
                     conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{template}"'))
                     raise
@@ -134,6 +136,34 @@ def _seed_postgres(model, parsed, key, seed, scale) -> None:  # noqa: ANN001
         raise DatabaseError(
             f"Could not seed {redact_url(parsed)} from template {template}: "
             f"{type(exc.orig or exc).__name__}"
+        ) from exc
+    finally:
+        admin.dispose()
+
+
+def drop_database(url: str) -> None:
+    """Remove a database made by :func:`seed_database` (SQLite file, PostgreSQL database).
+
+    MariaDB/MySQL databases are left alone: ``seed_database`` filled one that the
+    caller created, so the caller drops it.
+    """
+    import sqlalchemy as sa
+
+    parsed = sa.make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).unlink(missing_ok=True)
+        return
+    if backend != "postgresql":
+        return
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    except sa.exc.SQLAlchemyError as exc:
+        raise DatabaseError(
+            f"Could not drop {redact_url(parsed)}: {type(exc.orig or exc).__name__}"
         ) from exc
     finally:
         admin.dispose()

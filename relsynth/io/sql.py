@@ -39,11 +39,31 @@ from relsynth.metadata.schema import Metadata
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["WriteReport", "check_database", "read_tables", "source_fingerprint", "write_tables"]
+__all__ = [
+    "WriteReport",
+    "check_database",
+    "check_target",
+    "read_tables",
+    "same_database",
+    "source_fingerprint",
+    "write_tables",
+]
 
 logger = logging.getLogger(__name__)
 
 _IF_EXISTS = ("fail", "replace", "append")
+
+
+def same_database(a: str | Engine | os.PathLike[str], b: str | Engine | os.PathLike[str]) -> bool:
+    """Whether two URLs (engines, CSV folders) point at the same database.
+
+    Compares password-free fingerprints: the same SQLite file however it is spelled,
+    or the same server, port and database (``localhost``, ``127.0.0.1`` and ``::1``
+    are one host; MySQL and MariaDB one family). In-memory databases are never the
+    same as anything.
+    """
+    fa, fb = source_fingerprint(a), source_fingerprint(b)
+    return fa is not None and fa == fb
 
 
 def read_tables(
@@ -203,6 +223,32 @@ def write_tables(
         return write_database(
             engine, metadata, tables, if_exists=if_exists, batch_size=int(batch_size)
         )
+
+
+def check_target(
+    target: str | Engine,
+    metadata: Metadata,
+    *,
+    if_exists: Literal["fail", "replace", "append"] = "fail",
+    source: str | None = None,
+) -> None:
+    """Raise now what :func:`write_tables` would raise about ``target`` later.
+
+    Run before long work (fitting, sampling) so that a target that is the source,
+    is unreachable, or already has the tables (``if_exists="fail"``) is reported at
+    once. Reads the target's catalogue only; writes nothing.
+    """
+    from relsynth.io._write import existing_tables
+
+    if if_exists not in _IF_EXISTS:
+        raise ParameterError(
+            "The 'if_exists' parameter must be one of 'fail', 'replace', 'append'. "
+            f"Got {if_exists!r} instead."
+        )
+    with open_engine(target) as engine:
+        _refuse_source(engine, {}, source)
+        with connect(engine, action="inspect the target") as conn:
+            existing_tables(conn, metadata, if_exists)
 
 
 def _refuse_source(engine: Engine, tables: Mapping[str, object], source: str | None) -> None:

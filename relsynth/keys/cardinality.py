@@ -74,8 +74,13 @@ def _quantiles(sorted_values: np.ndarray, u: np.ndarray) -> np.ndarray:
     return sorted_values[idx]
 
 
-def _jitter_rare(counts: np.ndarray, support: np.ndarray, freq: np.ndarray,
-                 rng: np.random.Generator, rare: int = _RARE_COUNT) -> np.ndarray:
+def _jitter_rare(
+    counts: np.ndarray,
+    support: np.ndarray,
+    freq: np.ndarray,
+    rng: np.random.Generator,
+    rare: int = _RARE_COUNT,
+) -> np.ndarray:
     """Move counts that are rare in the source to a random integer between neighbours."""
     if len(support) < 2 or len(counts) == 0:
         return counts
@@ -87,8 +92,9 @@ def _jitter_rare(counts: np.ndarray, support: np.ndarray, freq: np.ndarray,
     p = pos[is_rare]
     value = support[p].astype(float)
     lower = np.where(p > 0, (support[np.maximum(p - 1, 0)] + value) / 2, value)
-    upper = np.where(p < len(support) - 1,
-                     (support[np.minimum(p + 1, len(support) - 1)] + value) / 2, value)
+    upper = np.where(
+        p < len(support) - 1, (support[np.minimum(p + 1, len(support) - 1)] + value) / 2, value
+    )
     lo = np.floor(lower).astype(np.int64) + 1
     hi = np.ceil(upper).astype(np.int64) - 1
     lo = np.where(p > 0, lo, value.astype(np.int64))
@@ -100,8 +106,9 @@ def _jitter_rare(counts: np.ndarray, support: np.ndarray, freq: np.ndarray,
     return out
 
 
-def rescale_to_total(degrees: np.ndarray, total: int, rng: np.random.Generator,
-                     cap: int | None = None) -> np.ndarray:
+def rescale_to_total(
+    degrees: np.ndarray, total: int, rng: np.random.Generator, cap: int | None = None
+) -> np.ndarray:
     """Scale non-negative integer ``degrees`` so they sum to ``total`` (largest remainder).
 
     With ``cap``, no degree exceeds it (the excess goes to parents with room); the
@@ -153,8 +160,9 @@ class CardinalityModel:
         secondary key below it, which the fidelity bar does not allow.
     """
 
-    def __init__(self, *, bandwidth: str | float = "scott", n_neighbors: int = 32,
-                 jitter: bool = False) -> None:
+    def __init__(
+        self, *, bandwidth: str | float = "scott", n_neighbors: int = 32, jitter: bool = False
+    ) -> None:
         self.bandwidth = bandwidth
         self.n_neighbors = n_neighbors
         self.jitter = jitter
@@ -165,8 +173,12 @@ class CardinalityModel:
         self.counts_ = counts
         self.sorted_counts_ = np.sort(counts)
         self.support_, self.freq_ = np.unique(counts, return_counts=True)
-        if features is not None and features.ndim == 2 and features.shape[1] > 0 \
-                and len(counts) >= 2:
+        if (
+            features is not None
+            and features.ndim == 2
+            and features.shape[1] > 0
+            and len(counts) >= 2
+        ):
             self.features_: np.ndarray | None = np.asarray(features, dtype=float)
         else:
             self.features_ = None
@@ -197,8 +209,9 @@ class CardinalityModel:
                 "per-parent counts before 'sample'."
             )
 
-    def sample(self, features: np.ndarray | int, rng: np.random.Generator,
-               *, cap: int | None = None) -> np.ndarray:
+    def sample(
+        self, features: np.ndarray | int, rng: np.random.Generator, *, cap: int | None = None
+    ) -> np.ndarray:
         """Draw a number of children for each synthetic parent.
 
         Parameters
@@ -223,8 +236,12 @@ class CardinalityModel:
         if n == 0 or len(self.counts_) == 0:
             return np.zeros(n, dtype=np.int64)
         u = stratified_uniforms(n, rng)
-        if feats is None or self.features_ is None or feats.ndim != 2 \
-                or feats.shape[1] != self.features_.shape[1]:
+        if (
+            feats is None
+            or self.features_ is None
+            or feats.ndim != 2
+            or feats.shape[1] != self.features_.shape[1]
+        ):
             out = _quantiles(self.sorted_counts_, u)
         else:
             out = self._conditional(feats, u)
@@ -270,8 +287,7 @@ class CardinalityModel:
         chosen = idx[rows, pick]
         before = np.where(pick > 0, cum[rows, np.maximum(pick - 1, 0)], 0.0)
         resid = np.clip((target - before) / np.maximum(w[rows, pick], 1e-300), 0.0, 1.0 - 1e-12)
-        member = np.minimum((resid * self._sizes[chosen]).astype(np.int64),
-                            self._sizes[chosen] - 1)
+        member = np.minimum((resid * self._sizes[chosen]).astype(np.int64), self._sizes[chosen] - 1)
         out: np.ndarray = self._members[self._offsets[chosen] + member]
         return out
 
@@ -289,8 +305,11 @@ class CardinalityModel:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CardinalityModel:
         """Rebuild a model saved with :meth:`to_dict`."""
-        self = cls(bandwidth=data["bandwidth"], n_neighbors=int(data["n_neighbors"]),
-                   jitter=bool(data.get("jitter", False)))
+        self = cls(
+            bandwidth=data["bandwidth"],
+            n_neighbors=int(data["n_neighbors"]),
+            jitter=bool(data.get("jitter", False)),
+        )
         feats = data.get("features")
         counts = np.asarray(data["counts"], dtype=np.int64)
         arr = None if feats is None else np.asarray(feats, dtype=float).reshape(len(counts), -1)
@@ -312,8 +331,15 @@ class DegreeModel:
         base = int(np.floor(exact))
         return base + int(rng.random() < exact - base)
 
-    def sample(self, n_parents: int, n_children: int, rng: np.random.Generator,
-               *, cap: int | None = None, mask: np.ndarray | None = None) -> np.ndarray:
+    def sample(
+        self,
+        n_parents: int,
+        n_children: int,
+        rng: np.random.Generator,
+        *,
+        cap: int | None = None,
+        mask: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Degrees of ``n_parents`` parents summing to ``n_children``.
 
         ``mask`` (bool per parent) excludes parents that cannot be chosen.

@@ -69,7 +69,7 @@ class ParentFeatures:
         _, sing, vt = np.linalg.svd(centered, full_matrices=False)
         std = sing / np.sqrt(max(len(frame) - 1, 1))
         keep = std > 1e-9 * max(float(std.max()), 1e-300)
-        keep[self.n_components:] = False
+        keep[self.n_components :] = False
         self.components_ = vt[keep]
         self.scale_ = std[keep]
         return self
@@ -169,8 +169,8 @@ def _encode_column(values: pd.Series, spec: Mapping[str, Any]) -> np.ndarray:
     if kind == "categorical":
         text = values.astype(object).where(values.notna(), None)
         cats = list(spec["categories"])
-        codes = pd.Categorical(text.map(lambda v: None if v is None else str(v)),
-                               categories=cats).codes
+        # Values outside the fitted categories (e.g. fake text) get code -1: no column set.
+        codes = pd.Index(cats).get_indexer(text.map(lambda v: None if v is None else str(v)))
         out = np.zeros((len(values), len(cats)))
         ok = codes >= 0
         out[np.nonzero(ok)[0], codes[ok]] = 1.0

@@ -138,16 +138,23 @@ class KeyGenerator:
                     f"{{'scott', 'silverman'}} or a float in the range (0, inf). Got {bw!r} "
                     "instead."
                 )
-        elif isinstance(bw, bool) or not isinstance(bw, (int, float)) or not bw > 0 \
-                or not np.isfinite(bw):
+        elif (
+            isinstance(bw, bool)
+            or not isinstance(bw, (int, float))
+            or not bw > 0
+            or not np.isfinite(bw)
+        ):
             raise ParameterError(
                 f"The 'bandwidth' parameter of {name} must be a str among "
                 f"{{'scott', 'silverman'}} or a float in the range (0, inf). Got {bw!r} instead."
             )
         for pname, lo, hi in (("n_components", 1, 8), ("n_neighbors", 1, 10_000)):
             value = getattr(self, pname)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
-                    or not lo <= value <= hi:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, np.integer))
+                or not lo <= value <= hi
+            ):
                 raise ParameterError(
                     f"The '{pname}' parameter of {name} must be an int in the range "
                     f"[{lo}, {hi}]. Got {value!r} instead."
@@ -220,12 +227,14 @@ class KeyGenerator:
             self.states_[name] = self._fit_table(name, frames, features)
         self.features_ = features
         self._prepare()
-        logger.info("KeyGenerator fitted on %d table(s), %d row(s)", len(frames),
-                    sum(self.n_rows_.values()))
+        logger.info(
+            "KeyGenerator fitted on %d table(s), %d row(s)", len(frames), sum(self.n_rows_.values())
+        )
         return self
 
-    def _clean(self, meta: Metadata, plan: Plan, frames: dict[str, pd.DataFrame],
-               on_violations: str) -> dict[str, pd.DataFrame]:
+    def _clean(
+        self, meta: Metadata, plan: Plan, frames: dict[str, pd.DataFrame], on_violations: str
+    ) -> dict[str, pd.DataFrame]:
         if _keys_look_clean(meta, frames):
             return frames
         kmeta = key_metadata(meta)
@@ -259,8 +268,9 @@ class KeyGenerator:
             raise DataError(f"Dropping orphan rows left violations: {report}", report=report)
         return frames
 
-    def _fit_table(self, name: str, frames: Mapping[str, pd.DataFrame],
-                   features: dict[str, ParentFeatures]) -> dict[str, Any]:
+    def _fit_table(
+        self, name: str, frames: Mapping[str, pd.DataFrame], features: dict[str, ParentFeatures]
+    ) -> dict[str, Any]:
         meta, plan = self.metadata_, self.plan_
         table = meta.table(name)
         frame = frames[name]
@@ -279,8 +289,11 @@ class KeyGenerator:
             if self.parent_features == "auto":
                 pf = features.get(driver.parent)
                 if pf is None:
-                    values = [c for c in meta.table(driver.parent).column_names
-                              if c not in key_columns(meta, driver.parent) and c in parent]
+                    values = [
+                        c
+                        for c in meta.table(driver.parent).column_names
+                        if c not in key_columns(meta, driver.parent) and c in parent
+                    ]
                     pf = ParentFeatures(self.n_components).fit(parent, values)
                     features[driver.parent] = pf
                 feats = pf.transform(parent) if pf.n_features_out else None
@@ -296,16 +309,19 @@ class KeyGenerator:
             if via is not None:
                 implied.append(fk)
                 sec_states.append({"fk": fks.index(fk), "mode": "implied", "via": fks.index(via)})
-        rest = sorted((fk for fk in secondary if fk not in implied),
-                      key=lambda fk: (-len(fk.columns), fks.index(fk)))
+        rest = sorted(
+            (fk for fk in secondary if fk not in implied),
+            key=lambda fk: (-len(fk.columns), fks.index(fk)),
+        )
         for fk in rest:
             parent = frames[fk.parent]
             idx = _locate(frame, fk.columns, parent, fk.parent_columns)
             null = frame[list(fk.columns)].isna().any(axis=1).to_numpy()
             deg = np.bincount(idx[idx >= 0], minlength=len(parent))
             rate = float(null.mean()) if len(frame) else 0.0
-            sec_states.append({"fk": fks.index(fk), "mode": "degree",
-                               "degree": DegreeModel().fit(deg, rate)})
+            sec_states.append(
+                {"fk": fks.index(fk), "mode": "degree", "degree": DegreeModel().fit(deg, rate)}
+            )
         assigned += implied + rest
         state["secondary"] = sec_states
         # unique constraints over foreign key columns: one-to-one caps, junction pairs
@@ -332,23 +348,34 @@ class KeyGenerator:
                 continue
             if col in pk and group_cols:
                 gid = _group_ids(frame, group_cols)
-                formats[col] = {"mode": "local", "group": group_cols,
-                                "format": learn_format(frame[col], gid)}
+                formats[col] = {
+                    "mode": "local",
+                    "group": group_cols,
+                    "format": learn_format(frame[col], gid),
+                }
             elif col in pk and len(pk) > 1 and col != pk[0]:
                 gid = _group_ids(frame, [pk[0]])
-                formats[col] = {"mode": "local", "group": [pk[0]],
-                                "format": learn_format(frame[col], gid)}
+                formats[col] = {
+                    "mode": "local",
+                    "group": [pk[0]],
+                    "format": learn_format(frame[col], gid),
+                }
             elif col in pk and len(pk) > 1:
                 sizes = frame.groupby(col, dropna=True).size().to_numpy()
-                formats[col] = {"mode": "group", "format": learn_format(frame[col]),
-                                "sizes": DegreeModel().fit(sizes), "n_groups": int(len(sizes))}
+                formats[col] = {
+                    "mode": "group",
+                    "format": learn_format(frame[col]),
+                    "sizes": DegreeModel().fit(sizes),
+                    "n_groups": int(len(sizes)),
+                }
             else:
                 formats[col] = {"mode": "global", "format": learn_format(frame[col])}
         state["formats"] = formats
         # self-references
         state["self_refs"] = [
             {"fk": fks.index(fk), **_forest_stats(frame, fk)}
-            for fk in plan.self_references if fk.child == name
+            for fk in plan.self_references
+            if fk.child == name
         ]
         # deferred keys held by this table
         deferred = {}
@@ -360,13 +387,19 @@ class KeyGenerator:
             null = frame[list(fk.columns)].isna().any(axis=1).to_numpy()
             deg = np.bincount(idx[idx >= 0], minlength=len(parent))
             deferred[str(fks.index(fk))] = DegreeModel().fit(
-                deg, float(null.mean()) if len(frame) else 0.0)
+                deg, float(null.mean()) if len(frame) else 0.0
+            )
         state["deferred"] = deferred
         return state
 
-    def _implied_via(self, fk: ForeignKey, driver: ForeignKey | None, frame: pd.DataFrame,
-                     didx: np.ndarray | None, frames: Mapping[str, pd.DataFrame]
-                     ) -> ForeignKey | None:
+    def _implied_via(
+        self,
+        fk: ForeignKey,
+        driver: ForeignKey | None,
+        frame: pd.DataFrame,
+        didx: np.ndarray | None,
+        frames: Mapping[str, pd.DataFrame],
+    ) -> ForeignKey | None:
         if driver is None or didx is None or set(fk.columns) & set(driver.columns):
             return None
         parent = frames[driver.parent]
@@ -416,8 +449,9 @@ class KeyGenerator:
 
     # -- sample -------------------------------------------------------------------------
 
-    def sample(self, scale: float = 1.0, *, sizes: Mapping[str, int] | None = None,
-               seed: SeedLike = None) -> KeySkeleton:
+    def sample(
+        self, scale: float = 1.0, *, sizes: Mapping[str, int] | None = None, seed: SeedLike = None
+    ) -> KeySkeleton:
         """Sample a key skeleton.
 
         Built on :meth:`sample_table` (in plan order) and :meth:`fill_deferred`.
@@ -443,14 +477,19 @@ class KeyGenerator:
             base = int(np.random.SeedSequence().entropy % (2**63))
         done: dict[str, pd.DataFrame] = {}
         for name in self.plan_.order:
-            done[name] = self.sample_table(name, done, scale=scale, sizes=sizes,
-                                           rng=stream(base, "keys", name))
+            done[name] = self.sample_table(
+                name, done, scale=scale, sizes=sizes, rng=stream(base, "keys", name)
+            )
         done = self.fill_deferred(done, rng=stream(base, "keys", "deferred"))
         return KeySkeleton(self.metadata_, done)
 
     def _validate_sample_args(self, scale: float, sizes: Mapping[str, int] | None) -> None:
-        if isinstance(scale, bool) or not isinstance(scale, (int, float, np.number)) \
-                or not np.isfinite(scale) or scale < 0:
+        if (
+            isinstance(scale, bool)
+            or not isinstance(scale, (int, float, np.number))
+            or not np.isfinite(scale)
+            or scale < 0
+        ):
             raise ParameterError(
                 "The 'scale' parameter of KeyGenerator.sample must be a float in the range "
                 f"[0, inf). Got {scale!r} instead."
@@ -517,12 +556,20 @@ class KeyGenerator:
         blocked = False
         for sec in state["secondary"]:
             fk = fks[sec["fk"]]
-            if not fk.nullable and sec["mode"] == "degree" and not _valid_parents(
-                    done[fk.parent], fk, meta, fks, done, table, assigned=()).any():
+            if (
+                not fk.nullable
+                and sec["mode"] == "degree"
+                and not _valid_parents(
+                    done[fk.parent], fk, meta, fks, done, table, assigned=()
+                ).any()
+            ):
                 blocked = True
         if drv_i is None:
-            n = int(sizes[table]) if sizes is not None and table in sizes \
+            n = (
+                int(sizes[table])
+                if sizes is not None and table in sizes
                 else int(round(state["n_rows"] * scale))
+            )
             if n == 0 and needs_rows:
                 n = 1
                 logger.info("Table %r gets 1 row (a NOT NULL deferred key needs a parent)", table)
@@ -538,9 +585,20 @@ class KeyGenerator:
             cap = 1 if drv_i in cap_one else None
             for k, _group in unique_within.items():
                 if k != drv_i:
-                    cap = _min_cap(cap, int(_valid_parents(
-                        done[fks[k].parent], fks[k], meta, fks, done, table,
-                        assigned=driver.columns).sum()))
+                    cap = _min_cap(
+                        cap,
+                        int(
+                            _valid_parents(
+                                done[fks[k].parent],
+                                fks[k],
+                                meta,
+                                fks,
+                                done,
+                                table,
+                                assigned=driver.columns,
+                            ).sum()
+                        ),
+                    )
             counts = model.sample(feats if feats is not None else len(parent), rng, cap=cap)
             counts[~valid] = 0
             if blocked:
@@ -568,8 +626,15 @@ class KeyGenerator:
                 for c, pc in zip(fk.columns, fk.parent_columns, strict=False):
                     frame[c] = _take(parent[mapping[pc]], idx)
                 if (idx < 0).any():
-                    self._assign_degree(frame, fk, sec, done, rng, rows=np.nonzero(idx < 0)[0],
-                                        cap_one=sec["fk"] in cap_one)
+                    self._assign_degree(
+                        frame,
+                        fk,
+                        sec,
+                        done,
+                        rng,
+                        rows=np.nonzero(idx < 0)[0],
+                        cap_one=sec["fk"] in cap_one,
+                    )
                 continue
             fixed = [c for c in fk.columns if c in frame.columns]
             if len(fixed) == len(fk.columns):
@@ -578,8 +643,9 @@ class KeyGenerator:
                 _assign_constrained(frame, fk, fixed, done[fk.parent], rng)
                 continue
             group = unique_within.get(sec["fk"])
-            self._assign_degree(frame, fk, sec, done, rng, rows=None,
-                                cap_one=sec["fk"] in cap_one, group=group)
+            self._assign_degree(
+                frame, fk, sec, done, rng, rows=None, cap_one=sec["fk"] in cap_one, group=group
+            )
         # non-foreign-key key columns
         for col, spec in state["formats"].items():
             fmt: KeyFormat = spec["format"]
@@ -613,31 +679,50 @@ class KeyGenerator:
         cols = [c for c in self._key_cols[table] if c in frame.columns]
         return frame[cols]
 
-    def _assign_degree(self, frame: pd.DataFrame, fk: ForeignKey, sec: Mapping[str, Any],
-                       done: Mapping[str, pd.DataFrame], rng: np.random.Generator, *,
-                       rows: np.ndarray | None, cap_one: bool,
-                       group: Sequence[str] | None = None) -> None:
+    def _assign_degree(
+        self,
+        frame: pd.DataFrame,
+        fk: ForeignKey,
+        sec: Mapping[str, Any],
+        done: Mapping[str, pd.DataFrame],
+        rng: np.random.Generator,
+        *,
+        rows: np.ndarray | None,
+        cap_one: bool,
+        group: Sequence[str] | None = None,
+    ) -> None:
         parent = done[fk.parent]
         model: DegreeModel = sec["degree"]
         rows = np.arange(len(frame)) if rows is None else rows
-        pidx = _degree_assign(frame, fk, model, parent, rows, rng, cap_one=cap_one,
-                              group=group, mask=_valid_parents(
-                                  parent, fk, self.metadata_, self._fks, done, fk.child,
-                                  assigned=()))
+        pidx = _degree_assign(
+            frame,
+            fk,
+            model,
+            parent,
+            rows,
+            rng,
+            cap_one=cap_one,
+            group=group,
+            mask=_valid_parents(parent, fk, self.metadata_, self._fks, done, fk.child, assigned=()),
+        )
         for c, pc in zip(fk.columns, fk.parent_columns, strict=False):
             col = _take(parent[pc], pidx)
             if len(rows) == len(frame):
                 frame[c] = col
             else:
-                merged = frame[c].astype(object).to_numpy().copy() if c in frame else \
-                    np.full(len(frame), None, dtype=object)
+                merged = (
+                    frame[c].astype(object).to_numpy().copy()
+                    if c in frame
+                    else np.full(len(frame), None, dtype=object)
+                )
                 merged[rows] = col.astype(object).to_numpy()
                 frame[c] = pd.Series(merged).infer_objects()
 
     # -- deferred keys ------------------------------------------------------------------
 
-    def fill_deferred(self, done: Mapping[str, pd.DataFrame], *,
-                      rng: np.random.Generator) -> dict[str, pd.DataFrame]:
+    def fill_deferred(
+        self, done: Mapping[str, pd.DataFrame], *, rng: np.random.Generator
+    ) -> dict[str, pd.DataFrame]:
         """Fill every deferred foreign key (cycle breakers) with valid values.
 
         NOT NULL deferred keys get a parent for every row; nullable ones keep the
@@ -657,8 +742,17 @@ class KeyGenerator:
             child = out[fk.child].copy()
             parent = out[fk.parent]
             rows = np.arange(len(child))
-            pidx = _degree_assign(child, fk, model, parent, rows, rng, cap_one=False,
-                                  group=None, mask=np.ones(len(parent), dtype=bool))
+            pidx = _degree_assign(
+                child,
+                fk,
+                model,
+                parent,
+                rows,
+                rng,
+                cap_one=False,
+                group=None,
+                mask=np.ones(len(parent), dtype=bool),
+            )
             for c, pc in zip(fk.columns, fk.parent_columns, strict=False):
                 child[c] = _take(parent[pc], pidx)
             out[fk.child] = child
@@ -704,9 +798,13 @@ class KeyGenerator:
 
         preferred = np.asarray(preferred, dtype=float)
         parent_vectors = np.asarray(parent_vectors, dtype=float)
-        if preferred.ndim != 2 or len(preferred) != len(child_keys) or parent_vectors.ndim != 2 \
-                or len(parent_vectors) != len(parent) \
-                or preferred.shape[1] != parent_vectors.shape[1]:
+        if (
+            preferred.ndim != 2
+            or len(preferred) != len(child_keys)
+            or parent_vectors.ndim != 2
+            or len(parent_vectors) != len(parent)
+            or preferred.shape[1] != parent_vectors.shape[1]
+        ):
             raise ParameterError(
                 "match_secondary: 'preferred' must have shape (n_child, d) and "
                 "'parent_vectors' (n_parent, d) with the same d; got "
@@ -743,8 +841,11 @@ class KeyGenerator:
                 # axis (children and the remaining slots matched in sorted order).
                 slots = np.repeat(np.arange(len(parent)), np.maximum(capacity, 0))
                 centered = parent_vectors - parent_vectors.mean(axis=0)
-                axis = np.linalg.svd(centered, full_matrices=False)[2][0] \
-                    if len(parent) > 1 else np.ones(parent_vectors.shape[1])
+                axis = (
+                    np.linalg.svd(centered, full_matrices=False)[2][0]
+                    if len(parent) > 1
+                    else np.ones(parent_vectors.shape[1])
+                )
                 slot_order = slots[np.argsort(parent_vectors[slots] @ axis, kind="stable")]
                 child_order = pending[np.argsort(preferred[pending] @ axis, kind="stable")]
                 result[child_order] = slot_order[: len(child_order)]
@@ -777,8 +878,10 @@ class KeyGenerator:
                     for s in st["secondary"]
                 ],
                 "formats": {
-                    c: {k: (v.to_dict() if isinstance(v, (KeyFormat, DegreeModel)) else v)
-                        for k, v in spec.items()}
+                    c: {
+                        k: (v.to_dict() if isinstance(v, (KeyFormat, DegreeModel)) else v)
+                        for k, v in spec.items()
+                    }
                     for c, spec in st["formats"].items()
                 },
                 "self_refs": [_jsonable(r) for r in st["self_refs"]],
@@ -793,8 +896,9 @@ class KeyGenerator:
             "format": _FORMAT,
             "params": self.get_params(),
             "metadata": self.metadata_.to_dict(),
-            "drivers": {t: (None if fk is None else fks.index(fk))
-                        for t, fk in self.plan_.driver.items()},
+            "drivers": {
+                t: (None if fk is None else fks.index(fk)) for t, fk in self.plan_.driver.items()
+            },
             "features": {t: f.to_dict() for t, f in self.features_.items()},
             "tables": tables,
         }
@@ -827,9 +931,16 @@ class KeyGenerator:
                     for s in d["secondary"]
                 ],
                 "formats": {
-                    c: {k: (KeyFormat.from_dict(v) if k == "format" else
-                            DegreeModel.from_dict(v) if k == "sizes" else v)
-                        for k, v in spec.items()}
+                    c: {
+                        k: (
+                            KeyFormat.from_dict(v)
+                            if k == "format"
+                            else DegreeModel.from_dict(v)
+                            if k == "sizes"
+                            else v
+                        )
+                        for k, v in spec.items()
+                    }
                     for c, spec in d["formats"].items()
                 },
                 "self_refs": [dict(r) for r in d["self_refs"]],
@@ -863,8 +974,11 @@ def _keys_look_clean(meta: Metadata, frames: Mapping[str, pd.DataFrame]) -> bool
             if keys.isna().any().any() or keys.duplicated().any():
                 return False
         for col in table.columns:
-            if not col.nullable and col.name in key_columns(meta, name) \
-                    and frame[col.name].isna().any():
+            if (
+                not col.nullable
+                and col.name in key_columns(meta, name)
+                and frame[col.name].isna().any()
+            ):
                 return False
     for fk in meta.foreign_keys:
         child = frames[fk.child]
@@ -879,8 +993,9 @@ def _min_cap(a: int | None, b: int) -> int:
     return b if a is None else min(a, b)
 
 
-def _locate(child: pd.DataFrame, columns: Sequence[str], parent: pd.DataFrame,
-            parent_columns: Sequence[str]) -> np.ndarray:
+def _locate(
+    child: pd.DataFrame, columns: Sequence[str], parent: pd.DataFrame, parent_columns: Sequence[str]
+) -> np.ndarray:
     """Row position in ``parent`` of each child row's key (-1: NULL or not found)."""
     n = len(child)
     if n == 0:
@@ -920,10 +1035,12 @@ def _align(left: pd.DataFrame, right: pd.DataFrame) -> tuple[pd.DataFrame, pd.Da
             if a.dtype != b.dtype:
                 left[col], right[col] = a.astype("Float64"), b.astype("Float64")
         elif a.dtype != b.dtype:
-            left[col] = a.astype(object).where(a.notna(), None).map(
-                lambda v: v if v is None else str(v))
-            right[col] = b.astype(object).where(b.notna(), None).map(
-                lambda v: v if v is None else str(v))
+            left[col] = (
+                a.astype(object).where(a.notna(), None).map(lambda v: v if v is None else str(v))
+            )
+            right[col] = (
+                b.astype(object).where(b.notna(), None).map(lambda v: v if v is None else str(v))
+            )
     return left, right
 
 
@@ -934,7 +1051,8 @@ def _take(values: pd.Series, idx: np.ndarray) -> pd.Series:
     if not (idx < 0).any():
         return pd.Series(values.to_numpy()[idx], dtype=values.dtype)
     if pd.api.types.is_integer_dtype(values.dtype) and not isinstance(
-            values.dtype, pd.api.extensions.ExtensionDtype):
+        values.dtype, pd.api.extensions.ExtensionDtype
+    ):
         values = values.astype("Int64")
     if isinstance(values.dtype, pd.api.extensions.ExtensionDtype):
         return pd.Series(values.array.take(idx, allow_fill=True))
@@ -958,9 +1076,15 @@ def _group_ids(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     return codes.to_numpy(dtype=np.int64)
 
 
-def _valid_parents(parent: pd.DataFrame, fk: ForeignKey, meta: Metadata,
-                   fks: Sequence[ForeignKey], done: Mapping[str, pd.DataFrame], table: str,
-                   assigned: Sequence[str]) -> np.ndarray:
+def _valid_parents(
+    parent: pd.DataFrame,
+    fk: ForeignKey,
+    meta: Metadata,
+    fks: Sequence[ForeignKey],
+    done: Mapping[str, pd.DataFrame],
+    table: str,
+    assigned: Sequence[str],
+) -> np.ndarray:
     """Parent rows a child of ``fk`` may point at: key not NULL, and every narrower key
     of the child contained in ``fk``'s columns finds its own parent."""
     if len(parent) == 0:
@@ -971,7 +1095,8 @@ def _valid_parents(parent: pd.DataFrame, fk: ForeignKey, meta: Metadata,
         if other == fk or other.is_self_reference or other.parent not in done:
             continue
         if not set(other.columns) < set(fk.columns) and not (
-                set(other.columns) == set(fk.columns) and fks.index(other) > fks.index(fk)):
+            set(other.columns) == set(fk.columns) and fks.index(other) > fks.index(fk)
+        ):
             continue
         proj = parent[[mapping[c] for c in other.columns]]
         proj.columns = list(other.columns)
@@ -981,9 +1106,18 @@ def _valid_parents(parent: pd.DataFrame, fk: ForeignKey, meta: Metadata,
     return valid
 
 
-def _degree_assign(frame: pd.DataFrame, fk: ForeignKey, model: DegreeModel,
-                   parent: pd.DataFrame, rows: np.ndarray, rng: np.random.Generator, *,
-                   cap_one: bool, group: Sequence[str] | None, mask: np.ndarray) -> np.ndarray:
+def _degree_assign(
+    frame: pd.DataFrame,
+    fk: ForeignKey,
+    model: DegreeModel,
+    parent: pd.DataFrame,
+    rows: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    cap_one: bool,
+    group: Sequence[str] | None,
+    mask: np.ndarray,
+) -> np.ndarray:
     """Parent row index for each of ``rows`` (-1 = NULL), following the degree model."""
     m = len(rows)
     pidx = np.full(m, -1, dtype=np.int64)
@@ -1014,8 +1148,9 @@ def _degree_assign(frame: pd.DataFrame, fk: ForeignKey, model: DegreeModel,
     return pidx
 
 
-def _assign_unique(gid: np.ndarray, slots: np.ndarray, degrees: np.ndarray, n_parent: int,
-                   rng: np.random.Generator) -> np.ndarray:
+def _assign_unique(
+    gid: np.ndarray, slots: np.ndarray, degrees: np.ndarray, n_parent: int, rng: np.random.Generator
+) -> np.ndarray:
     """Deal parent slots to rows so that (group, parent) pairs are unique.
 
     Rows are laid out round-robin (the first row of every group, largest groups
@@ -1041,8 +1176,9 @@ def _assign_unique(gid: np.ndarray, slots: np.ndarray, degrees: np.ndarray, n_pa
     return _repair_unique(gid, out, n_parent, rng)
 
 
-def _repair_unique(gid: np.ndarray, assigned: np.ndarray, n_parent: int,
-                   rng: np.random.Generator) -> np.ndarray:
+def _repair_unique(
+    gid: np.ndarray, assigned: np.ndarray, n_parent: int, rng: np.random.Generator
+) -> np.ndarray:
     """Swap parents between rows until no (group, parent) pair repeats; degrees kept."""
     out = assigned.copy()
     m = len(out)
@@ -1058,14 +1194,17 @@ def _repair_unique(gid: np.ndarray, assigned: np.ndarray, n_parent: int,
         existing = np.unique(code)
         new_bad = gid[bad] * n_parent + out[partners]
         new_partner = gid[partners] * n_parent + out[bad]
-        ok = (gid[bad] != gid[partners]) & ~_isin_sorted(new_bad, existing) \
+        ok = (
+            (gid[bad] != gid[partners])
+            & ~_isin_sorted(new_bad, existing)
             & ~_isin_sorted(new_partner, existing)
+        )
         bad, partners = bad[ok], partners[ok]
         # one swap per row per round
         _, first = np.unique(np.concatenate([bad, partners]), return_index=True)
         keep = np.zeros(len(bad) * 2, dtype=bool)
         keep[first] = True
-        use = keep[: len(bad)] & keep[len(bad):]
+        use = keep[: len(bad)] & keep[len(bad) :]
         bad, partners = bad[use], partners[use]
         out[bad], out[partners] = out[partners].copy(), out[bad].copy()
     # last resort (never seen in practice): give the row a parent its group lacks
@@ -1086,8 +1225,13 @@ def _isin_sorted(values: np.ndarray, sorted_ref: np.ndarray) -> np.ndarray:
     return sorted_ref[pos] == values
 
 
-def _assign_constrained(frame: pd.DataFrame, fk: ForeignKey, fixed: Sequence[str],
-                        parent: pd.DataFrame, rng: np.random.Generator) -> None:
+def _assign_constrained(
+    frame: pd.DataFrame,
+    fk: ForeignKey,
+    fixed: Sequence[str],
+    parent: pd.DataFrame,
+    rng: np.random.Generator,
+) -> None:
     """Assign a key whose columns are partly set already: choose among matching parents."""
     mapping = dict(zip(fk.columns, fk.parent_columns, strict=False))
     n = len(frame)
@@ -1142,8 +1286,9 @@ def _forest_stats(frame: pd.DataFrame, fk: ForeignKey) -> dict[str, Any]:
         lens = hi - lo
         if lens.sum() == 0:
             break
-        starts = np.repeat(lo, lens) + (np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens,
-                                                                          lens))
+        starts = np.repeat(lo, lens) + (
+            np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens)
+        )
         children = order[starts]
         children = children[depth[children] < 0]
         level += 1
@@ -1157,8 +1302,9 @@ def _forest_stats(frame: pd.DataFrame, fk: ForeignKey) -> dict[str, Any]:
     return {"levels": levels.tolist(), "fanouts": fanouts}
 
 
-def _forest(n: int, stats: Mapping[str, Any], rng: np.random.Generator,
-            self_loop_roots: bool) -> np.ndarray:
+def _forest(
+    n: int, stats: Mapping[str, Any], rng: np.random.Generator, self_loop_roots: bool
+) -> np.ndarray:
     """Parent row of each of ``n`` rows (-1 for roots): a forest, level by level."""
     if n == 0:
         return np.zeros(0, dtype=np.int64)
@@ -1180,7 +1326,7 @@ def _forest(n: int, stats: Mapping[str, Any], rng: np.random.Generator,
         fan = np.asarray(fanouts[min(lvl - 1, len(fanouts) - 1)], dtype=np.int64)
         deg = DegreeModel().fit(fan).sample(len(prev), int(sizes[lvl]), rng)
         slots = np.repeat(prev, deg)
-        parent_node[start:start + sizes[lvl]] = rng.permutation(slots)
+        parent_node[start : start + sizes[lvl]] = rng.permutation(slots)
     perm = rng.permutation(n)  # node -> row
     out = np.full(n, -1, dtype=np.int64)
     has = parent_node >= 0
@@ -1203,5 +1349,3 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, np.floating):
         return float(value)
     return value
-
-

@@ -55,8 +55,13 @@ _LOWER = string.ascii_lowercase
 _PREFIX_NUMBER = re.compile(r"^(.*?)(\d+)$", re.DOTALL)
 _MAX_SPACE = 2**31  # index spaces stay below this so a*i fits in int64
 _MAX_SHAPES = 50
-_DATE_FORMATS = ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d",
-                 "%Y%m%d")
+_DATE_FORMATS = (
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d",
+    "%Y%m%d",
+)
 
 
 class KeyFormat:
@@ -92,8 +97,9 @@ class KeyFormat:
         out: np.ndarray = fn(n, rng)
         return out
 
-    def at(self, positions: np.ndarray, rng: np.random.Generator,
-           groups: np.ndarray | None = None) -> np.ndarray:
+    def at(
+        self, positions: np.ndarray, rng: np.random.Generator, groups: np.ndarray | None = None
+    ) -> np.ndarray:
         """Values for ``positions`` (0, 1, ...) inside groups: distinct within a group.
 
         Numeric and date kinds use ``start + step * position`` with a start and a
@@ -118,11 +124,11 @@ class KeyFormat:
             widths = self.params.get("widths") or [0] * len(self.params["prefixes"])
             numbers = int(self.params["lo"]) + positions
             pad = max(int(widths[best]), int(self.params["width"]))
-            return _render_prefix_number(np.full(n, prefix, dtype=object), numbers,
-                                         np.full(n, pad, dtype=np.int64))
+            return _render_prefix_number(
+                np.full(n, prefix, dtype=object), numbers, np.full(n, pad, dtype=np.int64)
+            )
         if self.kind == "uuid":
-            return self._render_uuid(np.zeros(n, dtype=np.uint64),
-                                     positions.astype(np.uint64))
+            return self._render_uuid(np.zeros(n, dtype=np.uint64), positions.astype(np.uint64))
         # template: enumerate the index space of the most frequent shape in order
         shape = self.params["shapes"][0]
         alphabets = _grow(shape["alphabets"], int(positions.max()) + 1 if n else 0)
@@ -142,8 +148,9 @@ class KeyFormat:
         return lo + step * np.arange(n, dtype=float)
 
     def _generate_datetime(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        return self._from_numbers(float(self.params["lo"]) + float(self.params["step"])
-                                  * np.arange(n, dtype=float))
+        return self._from_numbers(
+            float(self.params["lo"]) + float(self.params["step"]) * np.arange(n, dtype=float)
+        )
 
     _generate_date_text = _generate_datetime
 
@@ -178,8 +185,17 @@ class KeyFormat:
         nib[:, 0::2] = hexchars[raw >> 4]
         nib[:, 1::2] = hexchars[raw & 0x0F]
         dash = np.full((n, 1), ord("-"), dtype=np.uint8)
-        parts = [nib[:, :8], dash, nib[:, 8:12], dash, nib[:, 12:16], dash, nib[:, 16:20],
-                 dash, nib[:, 20:]]
+        parts = [
+            nib[:, :8],
+            dash,
+            nib[:, 8:12],
+            dash,
+            nib[:, 12:16],
+            dash,
+            nib[:, 16:20],
+            dash,
+            nib[:, 20:],
+        ]
         chars = np.ascontiguousarray(np.concatenate(parts, axis=1))
         text = chars.view("S36").ravel().astype(str)
         if self.params.get("upper"):
@@ -207,8 +223,9 @@ class KeyFormat:
         chosen = np.repeat(np.arange(len(prefixes)), counts)
         rng.shuffle(chosen)
         pad = np.maximum(widths[chosen], width) if n else widths[:0]
-        return _render_prefix_number(np.asarray(prefixes, dtype=object)[chosen],
-                                     np.sort(numbers), pad)
+        return _render_prefix_number(
+            np.asarray(prefixes, dtype=object)[chosen], np.sort(numbers), pad
+        )
 
     def _generate_template(self, n: int, rng: np.random.Generator) -> np.ndarray:
         shapes = self.params["shapes"]
@@ -233,9 +250,10 @@ class KeyFormat:
             heads = shape.get("head")
             if heads:  # leading positions beyond the index space: random characters
                 head = _random_chars(heads, m, rng)
-                values = np.asarray([h + v for h, v in zip(head, values, strict=True)],
-                                    dtype=object)
-            out[order[start:start + m]] = values
+                values = np.asarray(
+                    [h + v for h, v in zip(head, values, strict=True)], dtype=object
+                )
+            out[order[start : start + m]] = values
             start += m
         return out
 
@@ -285,8 +303,9 @@ def learn_format(values: pd.Series, groups: np.ndarray | None = None) -> KeyForm
             params["trim"] = max(0, 6 - len(frac))
         return KeyFormat("date_text", params)
     if all(_is_uuid(t) for t in text[:100]) and all(_is_uuid(t) for t in text):
-        return KeyFormat("uuid", {"upper": bool(str(text[0]).isupper()),
-                                  "hyphens": "-" in str(text[0])})
+        return KeyFormat(
+            "uuid", {"upper": bool(str(text[0]).isupper()), "hyphens": "-" in str(text[0])}
+        )
     pn = _prefix_number_params(text)
     if pn is not None:
         return KeyFormat("prefix_number", pn)
@@ -326,8 +345,10 @@ def _date_format(text: np.ndarray) -> str | None:
     return None
 
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
-                   r"[0-9a-fA-F]{12}$")
+_UUID = re.compile(
+    r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
+    r"[0-9a-fA-F]{12}$"
+)
 
 
 def _is_uuid(value: Any) -> bool:
@@ -344,16 +365,20 @@ def _prefix_number_params(text: np.ndarray) -> dict[str, Any] | None:
     counts = prefixes.value_counts()
     if len(counts) > max(20, len(text) // 20) or int(digits.str.len().max()) > 17:
         return None
-    frame = pd.DataFrame({"prefix": prefixes, "len": digits.str.len(),
-                          "padded": digits.str.startswith("0") & (digits.str.len() > 1)})
+    frame = pd.DataFrame(
+        {
+            "prefix": prefixes,
+            "len": digits.str.len(),
+            "padded": digits.str.startswith("0") & (digits.str.len() > 1),
+        }
+    )
     widths = []
     for prefix in counts.index:
         sub = frame[frame["prefix"] == prefix]
         padded = sub[sub["padded"]]
         widths.append(int(padded["len"].mode().iloc[0]) if len(padded) else 0)
     numbers = digits.astype(np.int64).to_numpy()
-    fixed = widths[0] if len(set(widths)) == 1 and widths[0] and frame["len"].nunique() == 1 \
-        else 0
+    fixed = widths[0] if len(set(widths)) == 1 and widths[0] and frame["len"].nunique() == 1 else 0
     return {
         "prefixes": [str(p) for p in counts.index],
         "weights": [int(c) for c in counts.to_numpy()],
@@ -398,9 +423,15 @@ def _template_params(text: np.ndarray) -> dict[str, Any]:
         head: list[str] = []
         while _space(alphabets) > _MAX_SPACE and len(alphabets) > 1:
             head.append(alphabets.pop(0))
-        source = _encode([m[len(head):] for m in members], alphabets)
-        out.append({"weight": len(members), "alphabets": alphabets, "head": head,
-                    "source": [int(x) for x in np.unique(source)]})
+        source = _encode([m[len(head) :] for m in members], alphabets)
+        out.append(
+            {
+                "weight": len(members),
+                "alphabets": alphabets,
+                "head": head,
+                "source": [int(x) for x in np.unique(source)],
+            }
+        )
     if not out:
         out.append({"weight": 1, "alphabets": [_UPPER] * 5, "head": [], "source": []})
     return {"shapes": out}
@@ -462,8 +493,9 @@ def _coprime_below(space: int, limit: int, rng: np.random.Generator) -> int:
             return a
 
 
-def _complement_sample(n: int, lo: int, hi: int, exclude: np.ndarray,
-                       rng: np.random.Generator) -> np.ndarray:
+def _complement_sample(
+    n: int, lo: int, hi: int, exclude: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """``n`` distinct integers of ``[lo, hi]`` not in ``exclude`` (sorted, unique)."""
     exclude = exclude[(exclude >= lo) & (exclude <= hi)] - lo
     space = hi - lo + 1 - len(exclude)
@@ -529,15 +561,17 @@ def _random_chars(alphabets: Sequence[str], n: int, rng: np.random.Generator) ->
     return list(codes.view(f"<U{len(alphabets)}").ravel()) if cols else [""] * n
 
 
-def _render_prefix_number(prefixes: np.ndarray, numbers: np.ndarray,
-                          widths: np.ndarray) -> np.ndarray:
+def _render_prefix_number(
+    prefixes: np.ndarray, numbers: np.ndarray, widths: np.ndarray
+) -> np.ndarray:
     nums = pd.Series(numbers, dtype=np.int64).astype(str).astype(object)
     widths = np.asarray(widths, dtype=np.int64)
     for w in np.unique(widths[widths > 0]):  # one pass per distinct width
         sel = widths == w
         nums[sel] = nums[sel].str.zfill(int(w))
     return (pd.Series(prefixes, dtype=object).astype(str).astype(object) + nums).to_numpy(
-        dtype=object)
+        dtype=object
+    )
 
 
 def _jsonable(value: Any) -> Any:

@@ -108,9 +108,7 @@ def metadata_from_dict(data: Mapping[str, Any]) -> Metadata:
     errors = sorted(validator.iter_errors(dict(data)), key=lambda e: list(e.absolute_path))
     if errors:
         problems = [f"at {_json_path(e.absolute_path)}: {e.message}" for e in errors]
-        raise MetadataError(
-            "The metadata does not follow schemas/metadata.schema.json:", problems
-        )
+        raise MetadataError("The metadata does not follow schemas/metadata.schema.json:", problems)
     tables: dict[str, Table] = {}
     for name, tdict in data["tables"].items():
         columns = tuple(
@@ -164,9 +162,7 @@ def metadata_from_dict(data: Mapping[str, Any]) -> Metadata:
     return meta
 
 
-def save_metadata(
-    meta: Metadata, path: str | os.PathLike[str], *, overwrite: bool = False
-) -> None:
+def save_metadata(meta: Metadata, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
     """Write ``meta`` to ``path`` as JSON, or YAML when the suffix is ``.yaml``/``.yml``."""
     target = Path(path)
     if target.exists() and not overwrite:

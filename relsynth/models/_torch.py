@@ -108,22 +108,24 @@ def build_modules(factories: Sequence[Any], seed: int | None) -> list[nn.Module]
     return modules
 
 
-def gumbel(shape: torch.Size | tuple[int, ...], gen: torch.Generator,
-           device: torch.device) -> torch.Tensor:
+def gumbel(
+    shape: torch.Size | tuple[int, ...], gen: torch.Generator, device: torch.device
+) -> torch.Tensor:
     """Standard Gumbel noise drawn from ``gen`` (``F.gumbel_softmax`` uses the global RNG)."""
     u = torch.rand(shape, generator=gen, device=device).clamp_(1e-10, 1.0 - 1e-7)
     return -torch.log(-torch.log(u))
 
 
-def activate(raw: torch.Tensor, spans: Sequence[Span], gen: torch.Generator,
-             tau: float = 0.2) -> torch.Tensor:
+def activate(
+    raw: torch.Tensor, spans: Sequence[Span], gen: torch.Generator, tau: float = 0.2
+) -> torch.Tensor:
     """Training-time outputs: ``tanh`` scalars, Gumbel-softmax one-hots (Jang et al., 2017).
 
     CTGAN (Xu et al., 2019) uses ``tau = 0.2``; the Gumbel noise comes from ``gen``.
     """
     parts = []
     for s in spans:
-        x = raw[:, s.start:s.stop]
+        x = raw[:, s.start : s.stop]
         if s.activation == "tanh":
             parts.append(torch.tanh(x))
         else:
@@ -142,12 +144,12 @@ def hard_sample(raw: torch.Tensor, spans: Sequence[Span], gen: torch.Generator) 
     """
     out = torch.zeros_like(raw)
     for s in spans:
-        x = raw[:, s.start:s.stop]
+        x = raw[:, s.start : s.stop]
         if s.activation == "tanh":
-            out[:, s.start:s.stop] = torch.tanh(x)
+            out[:, s.start : s.stop] = torch.tanh(x)
         else:
             idx = (x + gumbel(x.shape, gen, x.device)).argmax(dim=1, keepdim=True)
-            out[:, s.start:s.stop].scatter_(1, idx, 1.0)
+            out[:, s.start : s.stop].scatter_(1, idx, 1.0)
     return out.cpu().numpy()
 
 

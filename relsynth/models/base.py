@@ -53,8 +53,9 @@ class TrainingBudget:
     gets the maximum and a 100-row table a few hundred steps; ``epochs`` overrides it.
     """
 
-    def __init__(self, owner: str, total: int, max_seconds: float | None,
-                 callback: ProgressCallback | None) -> None:
+    def __init__(
+        self, owner: str, total: int, max_seconds: float | None, callback: ProgressCallback | None
+    ) -> None:
         self.owner = owner
         self.total = max(1, int(total))
         self.max_seconds = max_seconds
@@ -64,8 +65,9 @@ class TrainingBudget:
         self._next_info = 1
 
     @staticmethod
-    def steps(n_rows: int, batch_size: int, epochs: int | None,
-              per_sqrt_row: float, low: int, high: int) -> int:
+    def steps(
+        n_rows: int, batch_size: int, epochs: int | None, per_sqrt_row: float, low: int, high: int
+    ) -> int:
         """Number of optimisation steps for ``n_rows`` rows."""
         if epochs is not None:
             return epochs * max(1, math.ceil(n_rows / batch_size))
@@ -89,15 +91,22 @@ class TrainingBudget:
         logger.debug("%s step %d/%d: %s", self.owner, step, self.total, text)
         if step * 10 >= self._next_info * self.total or step == self.total:
             self._next_info = step * 10 // self.total + 1
-            logger.info("%s: %d%% (step %d/%d, %.1fs) %s", self.owner, 100 * step // self.total,
-                        step, self.total, time.perf_counter() - self.start, text)
+            logger.info(
+                "%s: %d%% (step %d/%d, %.1fs) %s",
+                self.owner,
+                100 * step // self.total,
+                step,
+                self.total,
+                time.perf_counter() - self.start,
+                text,
+            )
         if self.callback is not None:
             self.callback(step, self.total, dict(losses))
 
     def finish(self) -> float:
         """Warn on divergence; return the elapsed seconds."""
         elapsed = time.perf_counter() - self.start
-        tail = self.history[-max(1, len(self.history) // 10):]
+        tail = self.history[-max(1, len(self.history) // 10) :]
         if tail and abs(float(np.mean(tail))) > DIVERGENCE_LOSS:
             warnings.warn(
                 f"{self.owner} training diverged: the critic loss averaged "
@@ -127,13 +136,24 @@ class TableModel(abc.ABC):
     # -- public interface ---------------------------------------------------------------
 
     @abc.abstractmethod
-    def fit(self, table: pd.DataFrame, context: pd.DataFrame | None = None, *,
-            lengths: np.ndarray | None = None) -> Self:
+    def fit(
+        self,
+        table: pd.DataFrame,
+        context: pd.DataFrame | None = None,
+        *,
+        lengths: np.ndarray | None = None,
+    ) -> Self:
         """Learn ``table`` (non-key columns) given ``context`` (parent features)."""
 
     @abc.abstractmethod
-    def sample(self, context: pd.DataFrame | None = None, *, n_rows: int | None = None,
-               lengths: np.ndarray | None = None, seed: SeedLike = None) -> pd.DataFrame:
+    def sample(
+        self,
+        context: pd.DataFrame | None = None,
+        *,
+        n_rows: int | None = None,
+        lengths: np.ndarray | None = None,
+        seed: SeedLike = None,
+    ) -> pd.DataFrame:
         """Generate rows for ``context`` (or ``n_rows`` rows of a root table)."""
 
     def state_dict(self) -> dict[str, Any]:
@@ -201,8 +221,15 @@ class TableModel(abc.ABC):
         if not ok:
             raise self._param_error(name, f"an int in the range [{low}, inf)", value)
 
-    def _check_float(self, name: str, low: float, high: float = math.inf, *,
-                     optional: bool = False, closed_low: bool = False) -> None:
+    def _check_float(
+        self,
+        name: str,
+        low: float,
+        high: float = math.inf,
+        *,
+        optional: bool = False,
+        closed_low: bool = False,
+    ) -> None:
         value = getattr(self, name)
         if optional and value is None:
             return
@@ -240,8 +267,9 @@ class TableModel(abc.ABC):
             dup = table.columns[table.columns.duplicated()].tolist()
             raise ParameterError(f"The table has duplicated column names {dup}; rename them.")
 
-    def _fit_context(self, context: pd.DataFrame | None, n: int,
-                     rng: np.random.Generator) -> np.ndarray:
+    def _fit_context(
+        self, context: pd.DataFrame | None, n: int, rng: np.random.Generator
+    ) -> np.ndarray:
         """Fit the context encoder (quantile transform, always) and encode ``context``."""
         if context is None or context.shape[1] == 0:
             self.context_encoder = None
@@ -250,8 +278,9 @@ class TableModel(abc.ABC):
         self.context_encoder = TableEncoder(method="quantile").fit(ctx, rng)
         return self.context_encoder.transform(ctx, rng)
 
-    def _encode_context(self, context: pd.DataFrame | None, n: int,
-                        rng: np.random.Generator) -> np.ndarray:
+    def _encode_context(
+        self, context: pd.DataFrame | None, n: int, rng: np.random.Generator
+    ) -> np.ndarray:
         """Encode a sample-time context with the fit-time encoder (DataError on mismatch)."""
         enc = self.context_encoder
         if enc is None:
@@ -282,11 +311,13 @@ class TableModel(abc.ABC):
         self.columns_ = [str(c) for c in table.columns]
         self.dtypes_ = {str(c): str(t) for c, t in table.dtypes.items()}
         self.encoder = TableEncoder(self.kinds, method=self.encoding).fit(
-            table.reset_index(drop=True), rng)
+            table.reset_index(drop=True), rng
+        )
         return self.encoder.transform(table.reset_index(drop=True), rng)
 
 
 def empty_frame(columns: list[str], dtypes: Mapping[str, str]) -> pd.DataFrame:
     """A zero-row frame with the given columns and dtypes."""
-    return pd.DataFrame({c: pd.Series([], dtype=pd.api.types.pandas_dtype(dtypes[c]))
-                         for c in columns})
+    return pd.DataFrame(
+        {c: pd.Series([], dtype=pd.api.types.pandas_dtype(dtypes[c])) for c in columns}
+    )

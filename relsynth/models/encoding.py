@@ -100,7 +100,7 @@ def _count_decimals(values: np.ndarray) -> int | None:
     """Smallest number of decimals that represents every value, or None (no rounding)."""
     if len(values) == 0:
         return None
-    sample = values[: 20000]
+    sample = values[:20000]
     scale = np.maximum(1.0, np.abs(sample))
     for d in range(_MAX_DECIMALS + 1):
         if np.all(np.abs(np.round(sample, d) - sample) <= 1e-9 * scale):
@@ -134,8 +134,10 @@ class NumericalEncoder:
 
     def _values(self, series: pd.Series) -> np.ndarray:
         if self.kind == "datetime":
-            s = series if pd.api.types.is_datetime64_any_dtype(series.dtype) else pd.to_datetime(
-                series, errors="coerce", format="mixed"
+            s = (
+                series
+                if pd.api.types.is_datetime64_any_dtype(series.dtype)
+                else pd.to_datetime(series, errors="coerce", format="mixed")
             )
             if getattr(s.dt, "tz", None) is not None:
                 s = s.dt.tz_convert("UTC").dt.tz_localize(None)
@@ -222,8 +224,11 @@ class NumericalEncoder:
         null = np.isnan(x)
         blocks = []
         if not self.all_null:
-            filled = np.where(null, self.quantiles[len(self.quantiles) // 2] if self.quantiles
-                              else self.means[0], x).clip(self.min, self.max)
+            filled = np.where(
+                null,
+                self.quantiles[len(self.quantiles) // 2] if self.quantiles else self.means[0],
+                x,
+            ).clip(self.min, self.max)
             if self.method == "gmm":
                 blocks.extend(self._gmm_transform(filled, rng))
             else:
@@ -261,7 +266,7 @@ class NumericalEncoder:
             v = np.clip(block[:, 0].astype(float), -1.0, 1.0)
             if self.method == "gmm":
                 mu, sd = np.asarray(self.means), np.asarray(self.stds)
-                mode = block[:, 1:1 + len(mu)].argmax(axis=1) if len(mu) > 1 else np.zeros(n, int)
+                mode = block[:, 1 : 1 + len(mu)].argmax(axis=1) if len(mu) > 1 else np.zeros(n, int)
                 x = v * 4.0 * sd[mode] + mu[mode]
             else:
                 q = np.asarray(self.quantiles)
@@ -308,8 +313,23 @@ class NumericalEncoder:
 
     # -- state --------------------------------------------------------------------------
 
-    _STATE = ("column", "kind", "method", "dtype", "has_null", "all_null", "min", "max",
-              "is_int", "decimals", "step", "quantiles", "means", "stds", "weights")
+    _STATE = (
+        "column",
+        "kind",
+        "method",
+        "dtype",
+        "has_null",
+        "all_null",
+        "min",
+        "max",
+        "is_int",
+        "decimals",
+        "step",
+        "quantiles",
+        "means",
+        "stds",
+        "weights",
+    )
 
     def state(self) -> dict[str, Any]:
         """Plain-Python state (weights_only-safe)."""
@@ -334,8 +354,14 @@ class CategoricalEncoder:
     costs a ``max_levels``-wide one-hot at most, and only ever yields observed values.
     """
 
-    def __init__(self, column: str, kind: str = "categorical", *, max_levels: int = 200,
-                 rare_fraction: float = 0.001) -> None:
+    def __init__(
+        self,
+        column: str,
+        kind: str = "categorical",
+        *,
+        max_levels: int = 200,
+        rare_fraction: float = 0.001,
+    ) -> None:
         self.column = column
         self.kind = kind
         self.max_levels = max_levels
@@ -423,8 +449,17 @@ class CategoricalEncoder:
             return pd.Series(values, dtype=object)
         return pd.Series(values).astype(dtype)
 
-    _STATE = ("column", "kind", "max_levels", "rare_fraction", "dtype", "categories",
-              "members", "member_probs", "level_freq")
+    _STATE = (
+        "column",
+        "kind",
+        "max_levels",
+        "rare_fraction",
+        "dtype",
+        "categories",
+        "members",
+        "member_probs",
+        "level_freq",
+    )
 
     def state(self) -> dict[str, Any]:
         """Plain-Python state (weights_only-safe)."""
@@ -453,8 +488,12 @@ class TableEncoder:
         Widest one-hot a categorical column may use (see :class:`CategoricalEncoder`).
     """
 
-    def __init__(self, kinds: Mapping[str, str] | None = None, method: Method = "quantile",
-                 max_levels: int = 200) -> None:
+    def __init__(
+        self,
+        kinds: Mapping[str, str] | None = None,
+        method: Method = "quantile",
+        max_levels: int = 200,
+    ) -> None:
         self.kinds = dict(kinds or {})
         self.method = method
         self.max_levels = max_levels
@@ -492,8 +531,7 @@ class TableEncoder:
     def discrete(self) -> list[tuple[Span, CategoricalEncoder]]:
         """Categorical spans with at least two levels (candidates for the conditional vector)."""
         by_col = {e.column: e for e in self.encoders if isinstance(e, CategoricalEncoder)}
-        return [(s, by_col[s.column]) for s in self.spans
-                if s.role == "category" and s.width > 1]
+        return [(s, by_col[s.column]) for s in self.spans if s.role == "category" and s.width > 1]
 
     def check_columns(self, frame: pd.DataFrame, what: str) -> None:
         """Raise :class:`DataError` naming the columns that differ from fit time."""
@@ -525,15 +563,20 @@ class TableEncoder:
         start = 0
         for enc in self.encoders:
             width = sum(w for w, _, _ in enc.spans())
-            out[enc.column] = enc.inverse(matrix[:, start:start + width], rng)
+            out[enc.column] = enc.inverse(matrix[:, start : start + width], rng)
             start += width
         frame = pd.DataFrame(out, index=pd.RangeIndex(len(matrix)))
         return frame[self.columns] if self.columns else frame
 
     def state(self) -> dict[str, Any]:
         """Plain-Python state (weights_only-safe)."""
-        return {"kinds": dict(self.kinds), "method": self.method, "max_levels": self.max_levels,
-                "columns": list(self.columns), "encoders": [e.state() for e in self.encoders]}
+        return {
+            "kinds": dict(self.kinds),
+            "method": self.method,
+            "max_levels": self.max_levels,
+            "columns": list(self.columns),
+            "encoders": [e.state() for e in self.encoders],
+        }
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> TableEncoder:
@@ -541,7 +584,8 @@ class TableEncoder:
         enc = cls(state["kinds"], state["method"], state["max_levels"])
         enc.columns = list(state["columns"])
         enc.encoders = [
-            NumericalEncoder.from_state(s) if s["type"] == "numerical"
+            NumericalEncoder.from_state(s)
+            if s["type"] == "numerical"
             else CategoricalEncoder.from_state(s)
             for s in state["encoders"]
         ]

@@ -95,7 +95,7 @@ class TextColumnModel:
         self.max_length = max_length
 
     def fit(self, values: pd.Series, *, rng: np.random.Generator) -> TextColumnModel:
-        """Learn the NULL rate, the lengths and the digests of ``values`` (``rng`` draws the salt)."""
+        """Learn the NULL rate, lengths and digests of ``values`` (``rng`` draws the salt)."""
         present = values.dropna().astype(str)
         self.null_rate_ = float(values.isna().mean()) if len(values) else 0.0
         lengths = present.str.len().to_numpy() if len(present) else np.array([10])

@@ -61,17 +61,20 @@ _SAMPLE_SEQUENCES = 1024
 class SequenceGenerator(nn.Module):
     """LSTM generator: context + noise -> initial state and start values; noise -> steps."""
 
-    def __init__(self, ctx_dim: int, noise_dim: int, hidden: int, step_dim: int,
-                 start_dim: int) -> None:
+    def __init__(
+        self, ctx_dim: int, noise_dim: int, hidden: int, step_dim: int, start_dim: int
+    ) -> None:
         super().__init__()
         self.init = nn.Linear(ctx_dim + noise_dim, 2 * hidden)
-        self.start = nn.Sequential(nn.Linear(ctx_dim + noise_dim, hidden), nn.ReLU(),
-                                   nn.Linear(hidden, max(start_dim, 1)))
+        self.start = nn.Sequential(
+            nn.Linear(ctx_dim + noise_dim, hidden), nn.ReLU(), nn.Linear(hidden, max(start_dim, 1))
+        )
         self.lstm = nn.LSTM(noise_dim + ctx_dim + 2, hidden, batch_first=True)
         self.out = nn.Linear(hidden, max(step_dim, 1))
 
-    def forward(self, ctx: torch.Tensor, z0: torch.Tensor, zt: torch.Tensor,
-                pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, ctx: torch.Tensor, z0: torch.Tensor, zt: torch.Tensor, pos: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Raw step outputs ``(B, T, step_dim)`` and start outputs ``(B, start_dim)``."""
         head = torch.cat([ctx, z0], dim=1)
         h0, c0 = torch.tanh(self.init(head)).chunk(2, dim=1)
@@ -87,11 +90,20 @@ class SequenceCritic(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv1d(step_dim + ctx_dim + 2, hidden, 3, padding=1)
         self.conv2 = nn.Conv1d(hidden, hidden, 3, padding=1)
-        self.head = nn.Sequential(nn.Linear(2 * hidden + start_dim + ctx_dim, hidden),
-                                  nn.LeakyReLU(0.2), nn.Linear(hidden, 1))
+        self.head = nn.Sequential(
+            nn.Linear(2 * hidden + start_dim + ctx_dim, hidden),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden, 1),
+        )
 
-    def forward(self, steps: torch.Tensor, start: torch.Tensor, ctx: torch.Tensor,
-                pos: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        steps: torch.Tensor,
+        start: torch.Tensor,
+        ctx: torch.Tensor,
+        pos: torch.Tensor,
+        mask: torch.Tensor,
+    ) -> torch.Tensor:
         """Score ``(B, 1)`` of sequences ``steps`` (``mask``: 1 on valid steps)."""
         m = mask[:, None, :]
         x = torch.cat([steps, ctx[:, None, :].expand(-1, steps.shape[1], -1), pos], dim=2)
@@ -102,10 +114,16 @@ class SequenceCritic(nn.Module):
         return self.head(torch.cat([mean, peak, start, ctx], dim=1))
 
 
-def sequence_gradient_penalty(critic: SequenceCritic, real: tuple[torch.Tensor, torch.Tensor],
-                              fake: tuple[torch.Tensor, torch.Tensor], ctx: torch.Tensor,
-                              pos: torch.Tensor, mask: torch.Tensor, gen: torch.Generator,
-                              lambda_: float = 10.0) -> torch.Tensor:
+def sequence_gradient_penalty(
+    critic: SequenceCritic,
+    real: tuple[torch.Tensor, torch.Tensor],
+    fake: tuple[torch.Tensor, torch.Tensor],
+    ctx: torch.Tensor,
+    pos: torch.Tensor,
+    mask: torch.Tensor,
+    gen: torch.Generator,
+    lambda_: float = 10.0,
+) -> torch.Tensor:
     """WGAN-GP penalty (Gulrajani et al., 2017) on interpolated (steps, start) pairs."""
     alpha = torch.rand(len(ctx), 1, generator=gen, device=ctx.device)
     steps = (alpha[:, :, None] * real[0] + (1 - alpha[:, :, None]) * fake[0]).requires_grad_(True)
@@ -125,9 +143,9 @@ class _SeqTraining:
     critic: SequenceCritic
     opt_g: torch.optim.Optimizer
     opt_c: torch.optim.Optimizer
-    steps: torch.Tensor      # (n_rows, step_dim), rows of non-empty sequences in order
-    starts: torch.Tensor     # (n_seq, start_dim)
-    context: torch.Tensor    # (n_seq, ctx_dim)
+    steps: torch.Tensor  # (n_rows, step_dim), rows of non-empty sequences in order
+    starts: torch.Tensor  # (n_seq, start_dim)
+    context: torch.Tensor  # (n_seq, ctx_dim)
     offsets: np.ndarray
     lengths: np.ndarray
     model: SequenceModel
@@ -148,8 +166,9 @@ class _SeqTraining:
         pos = torch.from_numpy(_positions(lens, len(t))).to(dev)
         return real, self.starts[idx], self.context[idx], pos, mask.to(dev)
 
-    def fake(self, ctx: torch.Tensor, pos: torch.Tensor,
-             mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def fake(
+        self, ctx: torch.Tensor, pos: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Activated generated steps (masked) and starts for a batch."""
         raw, raw_start = self.model._run_generator(self.generator, ctx, pos, self.gen)
         enc, senc = self.model.encoder, self.model.start_encoder
@@ -172,10 +191,13 @@ def seq_critic_step(t: _SeqTraining, gp_lambda: float) -> dict[str, float]:
     real, start, ctx, pos, mask = t.draw()
     with torch.no_grad():
         fake, fake_start = t.fake(ctx, pos, mask)
-    distance = (t.critic(real, start, ctx, pos, mask).mean()
-                - t.critic(fake, fake_start, ctx, pos, mask).mean())
-    penalty = sequence_gradient_penalty(t.critic, (real, start), (fake, fake_start), ctx, pos,
-                                        mask, t.gen, gp_lambda)
+    distance = (
+        t.critic(real, start, ctx, pos, mask).mean()
+        - t.critic(fake, fake_start, ctx, pos, mask).mean()
+    )
+    penalty = sequence_gradient_penalty(
+        t.critic, (real, start), (fake, fake_start), ctx, pos, mask, t.gen, gp_lambda
+    )
     loss = penalty - distance
     t.opt_c.zero_grad(set_to_none=True)
     loss.backward()
@@ -229,13 +251,25 @@ class SequenceModel(TableModel):
 
     sequential: ClassVar[bool] = True
 
-    def __init__(self, *, order_column: str | None = None,
-                 monotone_columns: Sequence[str] = (), kinds: Mapping[str, str] | None = None,
-                 encoding: Literal["quantile", "gmm"] = "quantile", epochs: int | None = None,
-                 max_seconds: float | None = 120.0, batch_size: int = 64, hidden_dim: int = 64,
-                 noise_dim: int = 32, learning_rate: float = 1e-3, gp_lambda: float = 10.0,
-                 device: str = "auto", n_threads: int | None = None, seed: SeedLike = None,
-                 callback: ProgressCallback | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        order_column: str | None = None,
+        monotone_columns: Sequence[str] = (),
+        kinds: Mapping[str, str] | None = None,
+        encoding: Literal["quantile", "gmm"] = "quantile",
+        epochs: int | None = None,
+        max_seconds: float | None = 120.0,
+        batch_size: int = 64,
+        hidden_dim: int = 64,
+        noise_dim: int = 32,
+        learning_rate: float = 1e-3,
+        gp_lambda: float = 10.0,
+        device: str = "auto",
+        n_threads: int | None = None,
+        seed: SeedLike = None,
+        callback: ProgressCallback | None = None,
+    ) -> None:
         self.order_column = order_column
         self.monotone_columns = tuple(monotone_columns)
         self.kinds = kinds
@@ -265,8 +299,10 @@ class SequenceModel(TableModel):
                 f"(columns: {list(map(str, table.columns))})."
             )
         for c in special:
-            if not (pd.api.types.is_numeric_dtype(table[c].dtype)
-                    or pd.api.types.is_datetime64_any_dtype(table[c].dtype)):
+            if not (
+                pd.api.types.is_numeric_dtype(table[c].dtype)
+                or pd.api.types.is_datetime64_any_dtype(table[c].dtype)
+            ):
                 raise ParameterError(
                     f"SequenceModel order/monotone column {c!r} must be numeric or datetime; "
                     f"got dtype {table[c].dtype}. Convert it (e.g. times to seconds) first."
@@ -277,13 +313,17 @@ class SequenceModel(TableModel):
         return names + [c for c in self.monotone_columns if c not in names]
 
     @staticmethod
-    def _check_lengths(lengths: Any, n_rows: int | None, n_ctx: int | None,
-                       where: str) -> np.ndarray:
+    def _check_lengths(
+        lengths: Any, n_rows: int | None, n_ctx: int | None, where: str
+    ) -> np.ndarray:
         if lengths is None:
             raise ParameterError(f"SequenceModel.{where} needs 'lengths' (rows per sequence).")
         arr = np.asarray(lengths)
-        if arr.ndim != 1 or (len(arr) and not np.issubdtype(arr.dtype, np.integer)) or (
-                len(arr) and arr.min() < 0):
+        if (
+            arr.ndim != 1
+            or (len(arr) and not np.issubdtype(arr.dtype, np.integer))
+            or (len(arr) and arr.min() < 0)
+        ):
             raise ParameterError(
                 f"The 'lengths' parameter of SequenceModel.{where} must be a 1-D array of "
                 "non-negative ints."
@@ -300,8 +340,9 @@ class SequenceModel(TableModel):
 
     # -- preprocessing --------------------------------------------------------------------
 
-    def _split(self, table: pd.DataFrame, lengths: np.ndarray,
-               rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def _split(
+        self, table: pd.DataFrame, lengths: np.ndarray, rng: np.random.Generator
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Step frame (special columns as increments) and start frame (one row/sequence)."""
         steps = table.reset_index(drop=True).copy()
         seq = np.repeat(np.arange(len(lengths)), lengths)
@@ -350,13 +391,19 @@ class SequenceModel(TableModel):
 
     # -- fit ----------------------------------------------------------------------------
 
-    def fit(self, table: pd.DataFrame, context: pd.DataFrame | None = None, *,
-            lengths: np.ndarray | None = None) -> Self:
+    def fit(
+        self,
+        table: pd.DataFrame,
+        context: pd.DataFrame | None = None,
+        *,
+        lengths: np.ndarray | None = None,
+    ) -> Self:
         """Learn sequences: ``table`` sorted by sequence then order, one context row each."""
         self._check_table(table, context)
         self._validate(table)
-        lengths = self._check_lengths(lengths, len(table), None if context is None
-                                      else len(context), "fit")
+        lengths = self._check_lengths(
+            lengths, len(table), None if context is None else len(context), "fit"
+        )
         if len(table) == 0:
             raise DataError("Cannot fit SequenceModel on a table with no rows.")
         rng = self._rng(self.seed)
@@ -364,8 +411,9 @@ class SequenceModel(TableModel):
         self.dtypes_ = {str(c): str(t) for c, t in table.dtypes.items()}
         steps, starts = self._split(table, lengths, rng)
         self.encoder = TableEncoder(self._step_kinds(steps), self.encoding).fit(steps, rng)
-        self.start_encoder = TableEncoder({c: "numerical" for c in starts.columns},
-                                          self.encoding).fit(starts, rng)
+        self.start_encoder = TableEncoder(
+            {c: "numerical" for c in starts.columns}, self.encoding
+        ).fit(starts, rng)
         x, s = self.encoder.transform(steps, rng), self.start_encoder.transform(starts, rng)
         ctx = self._context_matrix(self._fit_context(context, len(lengths), rng), lengths)
         self.device_ = resolve_device(self.device)
@@ -378,41 +426,66 @@ class SequenceModel(TableModel):
 
     def _build(self, ctx_dim: int, seed: int | None) -> tuple[SequenceGenerator, SequenceCritic]:
         d, s, h = self.encoder.dim, self.start_encoder.dim, self.hidden_dim
-        g, c = build_modules([lambda: SequenceGenerator(ctx_dim, self.noise_dim, h, d, s),
-                              lambda: SequenceCritic(d, s, ctx_dim, h)], seed)
+        g, c = build_modules(
+            [
+                lambda: SequenceGenerator(ctx_dim, self.noise_dim, h, d, s),
+                lambda: SequenceCritic(d, s, ctx_dim, h),
+            ],
+            seed,
+        )
         return g.to(self.device_), c.to(self.device_)  # type: ignore[return-value]
 
-    def _train(self, x: np.ndarray, s: np.ndarray, ctx: np.ndarray, lengths: np.ndarray,
-               rng: np.random.Generator) -> None:
+    def _train(
+        self,
+        x: np.ndarray,
+        s: np.ndarray,
+        ctx: np.ndarray,
+        lengths: np.ndarray,
+        rng: np.random.Generator,
+    ) -> None:
         generator, critic = self._build(ctx.shape[1], child_seed(rng))
         self.generator_ = generator
         kw = {"lr": self.learning_rate, "betas": (0.5, 0.9), "weight_decay": 1e-6}
         dev = self.device_
         t = _SeqTraining(
-            generator, critic, torch.optim.Adam(generator.parameters(), **kw),
-            torch.optim.Adam(critic.parameters(), **kw), torch.from_numpy(x).to(dev),
-            torch.from_numpy(s).to(dev), torch.from_numpy(ctx).to(dev),
-            np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths, self, self.batch_size,
-            rng, torch.Generator(device=dev).manual_seed(child_seed(rng)),
+            generator,
+            critic,
+            torch.optim.Adam(generator.parameters(), **kw),
+            torch.optim.Adam(critic.parameters(), **kw),
+            torch.from_numpy(x).to(dev),
+            torch.from_numpy(s).to(dev),
+            torch.from_numpy(ctx).to(dev),
+            np.concatenate([[0], np.cumsum(lengths)[:-1]]),
+            lengths,
+            self,
+            self.batch_size,
+            rng,
+            torch.Generator(device=dev).manual_seed(child_seed(rng)),
         )
         total = TrainingBudget.steps(len(lengths), self.batch_size, self.epochs, 25.0, 200, 1000)
         budget = TrainingBudget(type(self).__name__, total, self.max_seconds, self.callback)
-        logger.info("SequenceModel: training %d steps (%d sequences) on %s", total,
-                    len(lengths), dev)
+        logger.info(
+            "SequenceModel: training %d steps (%d sequences) on %s", total, len(lengths), dev
+        )
         step = 0
         for step in range(1, total + 1):
             losses = seq_critic_step(t, self.gp_lambda)
             losses.update(seq_generator_step(t))
             budget.report(step, losses)
             if budget.out_of_time():
-                logger.info("SequenceModel: stopped after %d/%d steps (max_seconds=%s)",
-                            step, total, self.max_seconds)
+                logger.info(
+                    "SequenceModel: stopped after %d/%d steps (max_seconds=%s)",
+                    step,
+                    total,
+                    self.max_seconds,
+                )
                 break
         generator.eval()
         self.steps_, self.training_seconds_ = step, budget.finish()
 
-    def _run_generator(self, g: SequenceGenerator, ctx: torch.Tensor, pos: torch.Tensor,
-                       gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def _run_generator(
+        self, g: SequenceGenerator, ctx: torch.Tensor, pos: torch.Tensor, gen: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         b, t = pos.shape[0], pos.shape[1]
         z0 = torch.randn(b, self.noise_dim, generator=gen, device=ctx.device)
         zt = torch.randn(b, t, self.noise_dim, generator=gen, device=ctx.device)
@@ -420,8 +493,14 @@ class SequenceModel(TableModel):
 
     # -- sample -------------------------------------------------------------------------
 
-    def sample(self, context: pd.DataFrame | None = None, *, n_rows: int | None = None,
-               lengths: np.ndarray | None = None, seed: SeedLike = None) -> pd.DataFrame:
+    def sample(
+        self,
+        context: pd.DataFrame | None = None,
+        *,
+        n_rows: int | None = None,
+        lengths: np.ndarray | None = None,
+        seed: SeedLike = None,
+    ) -> pd.DataFrame:
         """Generate ``lengths[i]`` rows for sequence ``i``, sequence after sequence.
 
         ``n_rows`` is accepted for interface symmetry; if given it must equal
@@ -431,41 +510,45 @@ class SequenceModel(TableModel):
         from relsynth.models.encoding import as_frame
 
         as_frame(context, "context")
-        lengths = self._check_lengths(lengths, n_rows, None if context is None
-                                      else len(context), "sample")
+        lengths = self._check_lengths(
+            lengths, n_rows, None if context is None else len(context), "sample"
+        )
         rng = self._rng(seed)
         ctx = self._context_matrix(self._encode_context(context, len(lengths), rng), lengths)
         with torch_threads(self.n_threads), torch.no_grad():
             x, s = self._generate(ctx, lengths, rng)
         return self._decode(x, s, lengths, rng)
 
-    def _generate(self, ctx: np.ndarray, lengths: np.ndarray,
-                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def _generate(
+        self, ctx: np.ndarray, lengths: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
         gen = torch.Generator(device=self.device_).manual_seed(child_seed(rng))
         keep = np.flatnonzero(lengths > 0)
         xs = [np.zeros((0, self.encoder.dim), np.float32)]
         ss = [np.zeros((0, self.start_encoder.dim), np.float32)]
         self.generator_.eval()
         for lo in range(0, len(keep), _SAMPLE_SEQUENCES):
-            part = keep[lo:lo + _SAMPLE_SEQUENCES]
+            part = keep[lo : lo + _SAMPLE_SEQUENCES]
             lens = lengths[part]
             pos = torch.from_numpy(_positions(lens, int(lens.max()))).to(self.device_)
             c = torch.from_numpy(ctx[part]).to(self.device_)
             raw, raw_start = self._run_generator(self.generator_, c, pos, gen)
             valid = torch.from_numpy(np.arange(pos.shape[1])[None, :] < lens[:, None])
             flat = raw[valid.to(self.device_)]  # rows in sequence order
-            xs.append(hard_sample(flat, self.encoder.spans, gen)[:, :self.encoder.dim])
-            ss.append(hard_sample(raw_start, self.start_encoder.spans,
-                                  gen)[:, :self.start_encoder.dim])
+            xs.append(hard_sample(flat, self.encoder.spans, gen)[:, : self.encoder.dim])
+            ss.append(
+                hard_sample(raw_start, self.start_encoder.spans, gen)[:, : self.start_encoder.dim]
+            )
         return np.concatenate(xs), np.concatenate(ss)
 
-    def _decode(self, x: np.ndarray, s: np.ndarray, lengths: np.ndarray,
-                rng: np.random.Generator) -> pd.DataFrame:
+    def _decode(
+        self, x: np.ndarray, s: np.ndarray, lengths: np.ndarray, rng: np.random.Generator
+    ) -> pd.DataFrame:
         steps = self.encoder.inverse(x, rng)
         starts = self.start_encoder.inverse(s, rng)
         nonempty = lengths[lengths > 0]
         seq = np.repeat(np.arange(len(nonempty)), nonempty)
-        first = np.concatenate([[0], np.cumsum(nonempty)[:-1]]).astype(int)[:len(nonempty)]
+        first = np.concatenate([[0], np.cumsum(nonempty)[:-1]]).astype(int)[: len(nonempty)]
         prev: tuple[np.ndarray, np.ndarray] | None = None
         for c, enc in self.special_encoders_.items():
             inc = steps[c].to_numpy(dtype=float)
@@ -481,8 +564,11 @@ class SequenceModel(TableModel):
                 value = value - value[first][seq] + start[seq]
             value = self._finish_special(c, enc, value)
             null_col = _NULL_PREFIX + c
-            null = (steps[null_col].to_numpy(dtype=bool) if null_col in steps.columns
-                    else np.zeros(len(value), dtype=bool))
+            null = (
+                steps[null_col].to_numpy(dtype=bool)
+                if null_col in steps.columns
+                else np.zeros(len(value), dtype=bool)
+            )
             steps[c] = enc._restore(value, null).to_numpy()
         return steps[self.columns_].reset_index(drop=True)
 
@@ -507,7 +593,8 @@ class SequenceModel(TableModel):
             "encoder": self.encoder.state(),
             "start_encoder": self.start_encoder.state(),
             "special_encoders": {c: e.state() for c, e in self.special_encoders_.items()},
-            "context_encoder": None if self.context_encoder is None
+            "context_encoder": None
+            if self.context_encoder is None
             else self.context_encoder.state(),
             "generator": module_state(self.generator_),
             "steps": int(self.steps_),
@@ -519,15 +606,17 @@ class SequenceModel(TableModel):
         self.dtypes_ = dict(state["dtypes"])
         self.encoder = TableEncoder.from_state(state["encoder"])
         self.start_encoder = TableEncoder.from_state(state["start_encoder"])
-        self.special_encoders_ = {c: NumericalEncoder.from_state(e)
-                                  for c, e in state["special_encoders"].items()}
+        self.special_encoders_ = {
+            c: NumericalEncoder.from_state(e) for c, e in state["special_encoders"].items()
+        }
         ce = state["context_encoder"]
         self.context_encoder = None if ce is None else TableEncoder.from_state(ce)
         self.device_ = resolve_device(self.device)
         ctx_dim = 1 + (0 if self.context_encoder is None else self.context_encoder.dim)
         self.generator_, _ = self._build(ctx_dim, None)
         self.generator_.load_state_dict(
-            {k: v.to(self.device_) for k, v in state["generator"].items()})
+            {k: v.to(self.device_) for k, v in state["generator"].items()}
+        )
         self.generator_.eval()
         self.steps_ = state["steps"]
         self.training_seconds_ = state["training_seconds"]

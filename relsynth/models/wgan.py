@@ -104,8 +104,7 @@ class Critic(nn.Module):
     the model's own generator (``nn.Dropout`` would consume the global RNG).
     """
 
-    def __init__(self, input_dim: int, dims: Sequence[int], pac: int,
-                 dropout: float = 0.5) -> None:
+    def __init__(self, input_dim: int, dims: Sequence[int], pac: int, dropout: float = 0.5) -> None:
         super().__init__()
         self.pac = pac
         self.dropout = dropout
@@ -124,8 +123,13 @@ class Critic(nn.Module):
         return self.out(h)
 
 
-def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor,
-                     gen: torch.Generator, lambda_: float = 10.0) -> torch.Tensor:
+def gradient_penalty(
+    critic: Critic,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    gen: torch.Generator,
+    lambda_: float = 10.0,
+) -> torch.Tensor:
     """WGAN-GP penalty ``lambda * E[(||grad D(x_hat)|| - 1)^2]`` (Gulrajani et al., 2017).
 
     ``x_hat`` interpolates real and fake inputs with one mixing weight per pack, and
@@ -164,7 +168,7 @@ class ConditionalSampler:
         self.uncond_p = uncond_p
         self.order, self.starts, self.counts, self.cum_logp = [], [], [], []
         for s in self.spans:
-            level = x[:, s.start:s.stop].argmax(axis=1)
+            level = x[:, s.start : s.stop].argmax(axis=1)
             counts = np.bincount(level, minlength=s.width)
             self.order.append(np.argsort(level, kind="stable"))
             self.counts.append(counts)
@@ -176,8 +180,9 @@ class ConditionalSampler:
     def _draw(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
         return np.minimum((cum[None, :] < u[:, None]).sum(axis=1), len(cum) - 1)
 
-    def sample(self, batch: int, rng: np.random.Generator
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def sample(
+        self, batch: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Rows, conditional vectors, conditioned column (-1: none) and level."""
         idx = rng.integers(0, self.n, size=batch)
         cond = np.zeros((batch, self.dim), dtype=np.float32)
@@ -277,8 +282,9 @@ def critic_step(t: _Training) -> dict[str, float]:
     return {"critic": loss.item(), "distance": distance.item(), "penalty": penalty.item()}
 
 
-def conditional_loss(raw: torch.Tensor, t: _Training, col: np.ndarray,
-                     level: np.ndarray) -> torch.Tensor:
+def conditional_loss(
+    raw: torch.Tensor, t: _Training, col: np.ndarray, level: np.ndarray
+) -> torch.Tensor:
     """Cross-entropy between the conditioned span and its requested category (CTGAN)."""
     total = torch.zeros((), device=raw.device)
     for j, span in enumerate(t.sampler.spans):
@@ -287,7 +293,7 @@ def conditional_loss(raw: torch.Tensor, t: _Training, col: np.ndarray,
             continue
         r = torch.from_numpy(rows).to(raw.device)
         target = torch.from_numpy(level[rows]).to(raw.device)
-        total = total + F.cross_entropy(raw[r, span.start:span.stop], target, reduction="sum")
+        total = total + F.cross_entropy(raw[r, span.start : span.stop], target, reduction="sum")
     return total / len(col)
 
 
@@ -348,15 +354,27 @@ class ConditionalWGAN(TableModel):
     (3, 2)
     """
 
-    def __init__(self, *, kinds: Mapping[str, str] | None = None,
-                 encoding: Literal["quantile", "gmm"] = "quantile",
-                 loss: Literal["wgan-gp", "wgan"] = "wgan-gp", epochs: int | None = None,
-                 max_seconds: float | None = 120.0, batch_size: int = 500, pac: int = 10,
-                 embedding_dim: int = 128, generator_dims: Sequence[int] = (256, 256),
-                 critic_dims: Sequence[int] = (256, 256), learning_rate: float = 2e-4,
-                 critic_steps: int | None = None, gp_lambda: float = 10.0,
-                 device: str = "auto", n_threads: int | None = None, seed: SeedLike = None,
-                 callback: ProgressCallback | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        kinds: Mapping[str, str] | None = None,
+        encoding: Literal["quantile", "gmm"] = "quantile",
+        loss: Literal["wgan-gp", "wgan"] = "wgan-gp",
+        epochs: int | None = None,
+        max_seconds: float | None = 120.0,
+        batch_size: int = 500,
+        pac: int = 10,
+        embedding_dim: int = 128,
+        generator_dims: Sequence[int] = (256, 256),
+        critic_dims: Sequence[int] = (256, 256),
+        learning_rate: float = 2e-4,
+        critic_steps: int | None = None,
+        gp_lambda: float = 10.0,
+        device: str = "auto",
+        n_threads: int | None = None,
+        seed: SeedLike = None,
+        callback: ProgressCallback | None = None,
+    ) -> None:
         self.kinds = kinds
         self.encoding = encoding
         self.loss = loss
@@ -389,8 +407,13 @@ class ConditionalWGAN(TableModel):
 
     # -- fit ----------------------------------------------------------------------------
 
-    def fit(self, table: pd.DataFrame, context: pd.DataFrame | None = None, *,
-            lengths: np.ndarray | None = None) -> Self:
+    def fit(
+        self,
+        table: pd.DataFrame,
+        context: pd.DataFrame | None = None,
+        *,
+        lengths: np.ndarray | None = None,
+    ) -> Self:
         """Learn ``table`` given ``context`` (one context row per table row, or None).
 
         ``lengths`` is accepted for interface symmetry and ignored.
@@ -425,8 +448,13 @@ class ConditionalWGAN(TableModel):
         data_dim, cond_dim = self.encoder.dim, sum(s.width for s, _ in self.encoder.discrete)
         g_in = self.embedding_dim + cond_dim + ctx_dim
         c_in = data_dim + cond_dim + ctx_dim
-        g, c = build_modules([lambda: Generator(g_in, self.generator_dims, data_dim),
-                              lambda: Critic(c_in, self.critic_dims, pac)], seed)
+        g, c = build_modules(
+            [
+                lambda: Generator(g_in, self.generator_dims, data_dim),
+                lambda: Critic(c_in, self.critic_dims, pac),
+            ],
+            seed,
+        )
         return g.to(self.device_), c.to(self.device_)  # type: ignore[return-value]
 
     def _train(self, x: np.ndarray, ctx: np.ndarray, rng: np.random.Generator) -> None:
@@ -445,20 +473,35 @@ class ConditionalWGAN(TableModel):
             opt_g = torch.optim.Adam(generator.parameters(), **kw)
             opt_c = torch.optim.Adam(critic.parameters(), **kw)
         t = _Training(
-            generator, critic, opt_g, opt_c,
-            torch.from_numpy(x).to(self.device_), torch.from_numpy(ctx).to(self.device_),
+            generator,
+            critic,
+            opt_g,
+            opt_c,
+            torch.from_numpy(x).to(self.device_),
+            torch.from_numpy(ctx).to(self.device_),
             ConditionalSampler(self.encoder, x, 0.5 if ctx.shape[1] else 0.0),
-            self.encoder.spans, batch, self.embedding_dim, rng,
+            self.encoder.spans,
+            batch,
+            self.embedding_dim,
+            rng,
             torch.Generator(device=self.device_).manual_seed(child_seed(rng)),
-            self.loss, self.gp_lambda, 0.01,
+            self.loss,
+            self.gp_lambda,
+            0.01,
         )
         total = TrainingBudget.steps(n, batch, self.epochs, 40.0, 200, 2000)
         self._loop(t, total, self.critic_steps or (5 if wgan else 1))
 
     def _loop(self, t: _Training, total: int, critic_steps: int) -> None:
         budget = TrainingBudget(type(self).__name__, total, self.max_seconds, self.callback)
-        logger.info("%s: training %d steps (batch %d, pac %d) on %s", type(self).__name__,
-                    total, t.batch, t.critic.pac, self.device_)
+        logger.info(
+            "%s: training %d steps (batch %d, pac %d) on %s",
+            type(self).__name__,
+            total,
+            t.batch,
+            t.critic.pac,
+            self.device_,
+        )
         t.generator.train()
         t.critic.train()
         step = 0
@@ -468,8 +511,13 @@ class ConditionalWGAN(TableModel):
             losses.update(generator_step(t))
             budget.report(step, losses)
             if budget.out_of_time():
-                logger.info("%s: stopped after %d/%d steps (max_seconds=%s)",
-                            type(self).__name__, step, total, self.max_seconds)
+                logger.info(
+                    "%s: stopped after %d/%d steps (max_seconds=%s)",
+                    type(self).__name__,
+                    step,
+                    total,
+                    self.max_seconds,
+                )
                 break
         t.generator.eval()
         self.steps_ = step
@@ -477,8 +525,14 @@ class ConditionalWGAN(TableModel):
 
     # -- sample -------------------------------------------------------------------------
 
-    def sample(self, context: pd.DataFrame | None = None, *, n_rows: int | None = None,
-               lengths: np.ndarray | None = None, seed: SeedLike = None) -> pd.DataFrame:
+    def sample(
+        self,
+        context: pd.DataFrame | None = None,
+        *,
+        n_rows: int | None = None,
+        lengths: np.ndarray | None = None,
+        seed: SeedLike = None,
+    ) -> pd.DataFrame:
         """Generate one row per ``context`` row (same order), or ``n_rows`` root rows."""
         del lengths
         self._check_fitted()
@@ -490,8 +544,9 @@ class ConditionalWGAN(TableModel):
         return self.encoder.inverse(matrix, rng)
 
     def _sample_size(self, context: pd.DataFrame | None, n_rows: int | None) -> int:
-        if n_rows is not None and (not isinstance(n_rows, int | np.integer)
-                                   or isinstance(n_rows, bool) or n_rows < 0):
+        if n_rows is not None and (
+            not isinstance(n_rows, int | np.integer) or isinstance(n_rows, bool) or n_rows < 0
+        ):
             raise ParameterError(
                 "The 'n_rows' parameter of ConditionalWGAN.sample must be an int in the range "
                 f"[0, inf). Got {n_rows!r} instead."
@@ -501,8 +556,7 @@ class ConditionalWGAN(TableModel):
                 raise ParameterError("ConditionalWGAN.sample needs a 'context' or 'n_rows'.")
             return int(n_rows)
         if not isinstance(context, pd.DataFrame):
-            raise self._param_error("context", "a pandas DataFrame or None",
-                                    type(context).__name__)
+            raise self._param_error("context", "a pandas DataFrame or None", type(context).__name__)
         if n_rows is not None and n_rows != len(context):
             raise ParameterError(
                 f"'n_rows' ({n_rows}) differs from the number of context rows "
@@ -523,8 +577,8 @@ class ConditionalWGAN(TableModel):
         self.generator_.eval()
         out = []
         for lo in range(0, n, _SAMPLE_BATCH):
-            c = torch.from_numpy(cond[lo:lo + _SAMPLE_BATCH]).to(self.device_)
-            k = torch.from_numpy(ctx[lo:lo + _SAMPLE_BATCH]).to(self.device_)
+            c = torch.from_numpy(cond[lo : lo + _SAMPLE_BATCH]).to(self.device_)
+            k = torch.from_numpy(ctx[lo : lo + _SAMPLE_BATCH]).to(self.device_)
             z = torch.randn(len(c), self.embedding_dim, generator=gen, device=self.device_)
             raw = self.generator_(torch.cat([z, c, k], dim=1))
             out.append(hard_sample(raw, self.encoder.spans, gen))
@@ -537,7 +591,8 @@ class ConditionalWGAN(TableModel):
             "columns": list(self.columns_),
             "dtypes": dict(self.dtypes_),
             "encoder": self.encoder.state(),
-            "context_encoder": None if self.context_encoder is None
+            "context_encoder": None
+            if self.context_encoder is None
             else self.context_encoder.state(),
             "generator": module_state(self.generator_),
             "steps": int(self.steps_),
@@ -554,7 +609,8 @@ class ConditionalWGAN(TableModel):
         ctx_dim = 0 if self.context_encoder is None else self.context_encoder.dim
         self.generator_, _ = self._build(ctx_dim, None, 1)
         self.generator_.load_state_dict(
-            {k: v.to(self.device_) for k, v in state["generator"].items()})
+            {k: v.to(self.device_) for k, v in state["generator"].items()}
+        )
         self.generator_.eval()
         self.steps_ = state["steps"]
         self.training_seconds_ = state["training_seconds"]

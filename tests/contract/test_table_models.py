@@ -13,18 +13,32 @@ TINY = {"epochs": 1, "n_threads": 1, "seed": 0, "device": "cpu"}
 
 
 def wgan() -> ConditionalWGAN:
-    return ConditionalWGAN(batch_size=20, embedding_dim=8, generator_dims=(16,),
-                           critic_dims=(16,), **TINY)
+    return ConditionalWGAN(
+        batch_size=20, embedding_dim=8, generator_dims=(16,), critic_dims=(16,), **TINY
+    )
 
 
 def wgan_clip() -> ConditionalWGAN:
-    return ConditionalWGAN(loss="wgan", encoding="gmm", batch_size=20, embedding_dim=8,
-                           generator_dims=(16,), critic_dims=(16,), **TINY)
+    return ConditionalWGAN(
+        loss="wgan",
+        encoding="gmm",
+        batch_size=20,
+        embedding_dim=8,
+        generator_dims=(16,),
+        critic_dims=(16,),
+        **TINY,
+    )
 
 
 def sequence() -> SequenceModel:
-    return SequenceModel(order_column="step", monotone_columns=["elapsed"], batch_size=4,
-                         hidden_dim=8, noise_dim=4, **TINY)
+    return SequenceModel(
+        order_column="step",
+        monotone_columns=["elapsed"],
+        batch_size=4,
+        hidden_dim=8,
+        noise_dim=4,
+        **TINY,
+    )
 
 
 CASES = [

@@ -70,8 +70,15 @@ def test_personal_text_is_never_copied(northwind, fitted):
     checked = 0
     for name, table in meta.tables.items():
         for col in table.columns:
-            if col.kind == "text" and col.pii in ("name", "company", "email", "phone", "street",
-                                                  "address", "url"):
+            if col.kind == "text" and col.pii in (
+                "name",
+                "company",
+                "email",
+                "phone",
+                "street",
+                "address",
+                "url",
+            ):
                 real = set(tables[name][col.name].dropna().astype(str))
                 synth = set(fake[name][col.name].dropna().astype(str))
                 assert not real & synth, f"{name}.{col.name} copies {sorted(real & synth)[:3]}"

@@ -14,8 +14,11 @@ from relsynth.keys.generator import _locate
 from tests.strategies_keys import key_schemas
 
 SCALES = st.one_of(st.sampled_from([0.01, 0.5, 1.0, 10.0]), st.floats(0.01, 10.0))
-SETTINGS = settings(deadline=None, max_examples=50,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    deadline=None,
+    max_examples=50,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def _acyclic(frame, fk) -> bool:

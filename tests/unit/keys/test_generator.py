@@ -13,9 +13,18 @@ from relsynth.keys import KeyGenerator
 
 def _meta(tables: dict[str, tuple[tuple[str, ...], tuple[str, ...]]], fks=(), nullable=()):
     built = {
-        name: Table(name, tuple(Column(c, "id" if c in pk or c.endswith("_id") else "numerical",
-                                       nullable=(name, c) in nullable) for c in cols),
-                    primary_key=pk)
+        name: Table(
+            name,
+            tuple(
+                Column(
+                    c,
+                    "id" if c in pk or c.endswith("_id") else "numerical",
+                    nullable=(name, c) in nullable,
+                )
+                for c in cols
+            ),
+            primary_key=pk,
+        )
         for name, (cols, pk) in tables.items()
     }
     return Metadata(built, tuple(fks))
@@ -28,11 +37,16 @@ def shop(rng):
     x = (rng.random(n) < 0.5).astype(float)
     counts = np.where(x == 1, rng.poisson(10, n), rng.poisson(1, n))
     customers = pd.DataFrame({"id": np.arange(1, n + 1), "x": x})
-    orders = pd.DataFrame({"id": np.arange(1, counts.sum() + 1),
-                           "customer_id": np.repeat(customers["id"], counts).to_numpy()})
-    meta = _meta({"customers": (("id", "x"), ("id",)),
-                  "orders": (("id", "customer_id"), ("id",))},
-                 [ForeignKey("orders", ("customer_id",), "customers", ("id",))])
+    orders = pd.DataFrame(
+        {
+            "id": np.arange(1, counts.sum() + 1),
+            "customer_id": np.repeat(customers["id"], counts).to_numpy(),
+        }
+    )
+    meta = _meta(
+        {"customers": (("id", "x"), ("id",)), "orders": (("id", "customer_id"), ("id",))},
+        [ForeignKey("orders", ("customer_id",), "customers", ("id",))],
+    )
     return meta, {"customers": customers, "orders": orders}
 
 
@@ -68,38 +82,62 @@ def test_implied_diamond_is_copied_through_the_driver(rng):
     cust = pd.DataFrame({"id": np.arange(1, 51)})
     rental = pd.DataFrame({"id": np.arange(1, 201), "customer_id": rng.integers(1, 51, 200)})
     rows = rng.integers(0, 200, 300)
-    payment = pd.DataFrame({"id": np.arange(1, 301), "rental_id": rental["id"].to_numpy()[rows],
-                            "customer_id": rental["customer_id"].to_numpy()[rows]})
-    meta = _meta({"customer": (("id",), ("id",)), "rental": (("id", "customer_id"), ("id",)),
-                  "payment": (("id", "rental_id", "customer_id"), ("id",))},
-                 [ForeignKey("rental", ("customer_id",), "customer", ("id",)),
-                  ForeignKey("payment", ("rental_id",), "rental", ("id",)),
-                  ForeignKey("payment", ("customer_id",), "customer", ("id",))])
+    payment = pd.DataFrame(
+        {
+            "id": np.arange(1, 301),
+            "rental_id": rental["id"].to_numpy()[rows],
+            "customer_id": rental["customer_id"].to_numpy()[rows],
+        }
+    )
+    meta = _meta(
+        {
+            "customer": (("id",), ("id",)),
+            "rental": (("id", "customer_id"), ("id",)),
+            "payment": (("id", "rental_id", "customer_id"), ("id",)),
+        },
+        [
+            ForeignKey("rental", ("customer_id",), "customer", ("id",)),
+            ForeignKey("payment", ("rental_id",), "rental", ("id",)),
+            ForeignKey("payment", ("customer_id",), "customer", ("id",)),
+        ],
+    )
     gen = KeyGenerator().fit(meta, {"customer": cust, "rental": rental, "payment": payment})
     assert [s["mode"] for s in gen.states_["payment"]["secondary"]] == ["implied"]
     skel = gen.sample(3.0, seed=2)
-    joined = skel["payment"].merge(skel["rental"], left_on="rental_id", right_on="id",
-                                   suffixes=("", "_r"))
+    joined = skel["payment"].merge(
+        skel["rental"], left_on="rental_id", right_on="id", suffixes=("", "_r")
+    )
     assert (joined["customer_id"] == joined["customer_id_r"]).all()
 
 
 def test_overlapping_key_is_derived_from_the_composite_one(rng):
     airports = pd.DataFrame({"faa": ["EWR", "JFK", "LGA", "ABQ"]})
     hours = pd.date_range("2013-01-01", periods=24, freq="h")
-    weather = pd.DataFrame({"origin": np.repeat(["EWR", "JFK", "LGA"], 24),
-                            "time_hour": np.tile(hours, 3)})
+    weather = pd.DataFrame(
+        {"origin": np.repeat(["EWR", "JFK", "LGA"], 24), "time_hour": np.tile(hours, 3)}
+    )
     rows = rng.integers(0, len(weather), 500)
-    flights = pd.DataFrame({"id": np.arange(1, 501), "origin": weather["origin"].to_numpy()[rows],
-                            "time_hour": weather["time_hour"].to_numpy()[rows],
-                            "dest": rng.choice(airports["faa"], 500)})
-    meta = _meta({"airports": (("faa",), ("faa",)), "weather": (("origin", "time_hour"),
-                                                                 ("origin", "time_hour")),
-                  "flights": (("id", "origin", "time_hour", "dest"), ("id",))},
-                 [ForeignKey("weather", ("origin",), "airports", ("faa",)),
-                  ForeignKey("flights", ("origin",), "airports", ("faa",)),
-                  ForeignKey("flights", ("dest",), "airports", ("faa",)),
-                  ForeignKey("flights", ("origin", "time_hour"), "weather",
-                             ("origin", "time_hour"))])
+    flights = pd.DataFrame(
+        {
+            "id": np.arange(1, 501),
+            "origin": weather["origin"].to_numpy()[rows],
+            "time_hour": weather["time_hour"].to_numpy()[rows],
+            "dest": rng.choice(airports["faa"], 500),
+        }
+    )
+    meta = _meta(
+        {
+            "airports": (("faa",), ("faa",)),
+            "weather": (("origin", "time_hour"), ("origin", "time_hour")),
+            "flights": (("id", "origin", "time_hour", "dest"), ("id",)),
+        },
+        [
+            ForeignKey("weather", ("origin",), "airports", ("faa",)),
+            ForeignKey("flights", ("origin",), "airports", ("faa",)),
+            ForeignKey("flights", ("dest",), "airports", ("faa",)),
+            ForeignKey("flights", ("origin", "time_hour"), "weather", ("origin", "time_hour")),
+        ],
+    )
     gen = KeyGenerator().fit(meta, {"airports": airports, "weather": weather, "flights": flights})
     skel = gen.sample(2.0, seed=0)
     assert check(skel.metadata, skel.tables).ok
@@ -111,13 +149,23 @@ def test_overlapping_key_is_derived_from_the_composite_one(rng):
 def test_junction_pairs_unique_even_when_orders_are_large(rng):
     orders = pd.DataFrame({"id": np.arange(1, 101)})
     products = pd.DataFrame({"id": np.arange(1, 11)})
-    rows = [(o, p) for o in range(1, 101) for p in rng.choice(np.arange(1, 11),
-                                                              rng.integers(5, 11), replace=False)]
+    rows = [
+        (o, p)
+        for o in range(1, 101)
+        for p in rng.choice(np.arange(1, 11), rng.integers(5, 11), replace=False)
+    ]
     lines = pd.DataFrame(rows, columns=["order_id", "product_id"])
-    meta = _meta({"orders": (("id",), ("id",)), "products": (("id",), ("id",)),
-                  "lines": (("order_id", "product_id"), ("order_id", "product_id"))},
-                 [ForeignKey("lines", ("order_id",), "orders", ("id",)),
-                  ForeignKey("lines", ("product_id",), "products", ("id",))])
+    meta = _meta(
+        {
+            "orders": (("id",), ("id",)),
+            "products": (("id",), ("id",)),
+            "lines": (("order_id", "product_id"), ("order_id", "product_id")),
+        },
+        [
+            ForeignKey("lines", ("order_id",), "orders", ("id",)),
+            ForeignKey("lines", ("product_id",), "products", ("id",)),
+        ],
+    )
     gen = KeyGenerator().fit(meta, {"orders": orders, "products": products, "lines": lines})
     for seed in range(5):
         skel = gen.sample(seed=seed)
@@ -128,9 +176,13 @@ def test_junction_pairs_unique_even_when_orders_are_large(rng):
 def test_not_null_cycle_and_fill_deferred(rng):
     store = pd.DataFrame({"id": [1, 2, 3], "manager_id": [1, 3, 5]})
     staff = pd.DataFrame({"id": [1, 2, 3, 4, 5, 6], "store_id": [1, 1, 2, 2, 3, 3]})
-    meta = _meta({"store": (("id", "manager_id"), ("id",)), "staff": (("id", "store_id"), ("id",))},
-                 [ForeignKey("staff", ("store_id",), "store", ("id",)),
-                  ForeignKey("store", ("manager_id",), "staff", ("id",))])
+    meta = _meta(
+        {"store": (("id", "manager_id"), ("id",)), "staff": (("id", "store_id"), ("id",))},
+        [
+            ForeignKey("staff", ("store_id",), "store", ("id",)),
+            ForeignKey("store", ("manager_id",), "staff", ("id",)),
+        ],
+    )
     gen = KeyGenerator().fit(meta, {"store": store, "staff": staff})
     assert gen.plan_.deferred_not_null
     done = {}
@@ -146,9 +198,11 @@ def test_self_reference_is_a_forest_with_source_roots(rng):
     n = 300
     boss = [None] + [int(rng.integers(1, i + 1)) for i in range(1, n)]
     emp = pd.DataFrame({"id": np.arange(1, n + 1), "boss_id": pd.array(boss, dtype="Int64")})
-    meta = _meta({"emp": (("id", "boss_id"), ("id",))},
-                 [ForeignKey("emp", ("boss_id",), "emp", ("id",), nullable=True)],
-                 nullable={("emp", "boss_id")})
+    meta = _meta(
+        {"emp": (("id", "boss_id"), ("id",))},
+        [ForeignKey("emp", ("boss_id",), "emp", ("id",), nullable=True)],
+        nullable={("emp", "boss_id")},
+    )
     gen = KeyGenerator().fit(meta, {"emp": emp})
     skel = gen.sample(2.0, seed=0)
     assert skel["emp"]["boss_id"].isna().sum() == 2
@@ -157,11 +211,14 @@ def test_self_reference_is_a_forest_with_source_roots(rng):
 def test_match_secondary_prefers_nearest_and_keeps_degrees(rng):
     shops = pd.DataFrame({"id": np.arange(1, 21)})
     sales = pd.DataFrame({"id": np.arange(1, 401), "shop_id": rng.integers(1, 21, 400)})
-    meta = _meta({"shops": (("id",), ("id",)), "sales": (("id", "shop_id"), ("id",))},
-                 [ForeignKey("sales", ("shop_id",), "shops", ("id",))],)
-    meta = Metadata({**meta.tables, "anchor": Table("anchor", (Column("id", "id"),),
-                                                    primary_key=("id",))},
-                    meta.foreign_keys + (ForeignKey("sales", ("id",), "anchor", ("id",)),))
+    meta = _meta(
+        {"shops": (("id",), ("id",)), "sales": (("id", "shop_id"), ("id",))},
+        [ForeignKey("sales", ("shop_id",), "shops", ("id",))],
+    )
+    meta = Metadata(
+        {**meta.tables, "anchor": Table("anchor", (Column("id", "id"),), primary_key=("id",))},
+        meta.foreign_keys + (ForeignKey("sales", ("id",), "anchor", ("id",)),),
+    )
     tables = {"shops": shops, "sales": sales, "anchor": pd.DataFrame({"id": np.arange(1, 401)})}
     gen = KeyGenerator().fit(meta, tables, plan=None)
     fk = meta.foreign_keys[0]
@@ -179,8 +236,10 @@ def test_match_secondary_prefers_nearest_and_keeps_degrees(rng):
 
 
 def test_errors():
-    meta = _meta({"p": (("id",), ("id",)), "c": (("id", "p_id"), ("id",))},
-                 [ForeignKey("c", ("p_id",), "p", ("id",))])
+    meta = _meta(
+        {"p": (("id",), ("id",)), "c": (("id", "p_id"), ("id",))},
+        [ForeignKey("c", ("p_id",), "p", ("id",))],
+    )
     tables = {"p": pd.DataFrame({"id": [1, 2]}), "c": pd.DataFrame({"id": [1, 2], "p_id": [1, 3]})}
     with pytest.raises(NotFittedError, match="not fitted yet. Call 'fit'"):
         KeyGenerator().sample()

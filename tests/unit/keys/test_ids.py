@@ -12,8 +12,11 @@ from relsynth.keys import KeyFormat, learn_format
 
 CASES = {
     "integer": [3, 4, 5, 6, 7, 9],
-    "prefix_number": ["CNS2014-CNS_MUL-Weekday-00-4165878", "CNS2014-CNS_MUL-Weekday-00-4165879",
-                      "CNS2014-CNS_MUL-Saturday-00-4166001"],
+    "prefix_number": [
+        "CNS2014-CNS_MUL-Weekday-00-4165878",
+        "CNS2014-CNS_MUL-Weekday-00-4165879",
+        "CNS2014-CNS_MUL-Saturday-00-4166001",
+    ],
     "template": ["ALFKI", "ANATR", "ANTON", "AROUT", "BERGS", "BLAUS"],
     "uuid": ["550e8400-e29b-41d4-a716-446655440000", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"],
     "date_text": ["20140609", "20141006", "20141225"],

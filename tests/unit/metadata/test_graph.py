@@ -122,8 +122,9 @@ def test_driver_prefers_not_null_then_deeper_parent():
         {
             "customer": _table("customer"),
             "rental": _table("rental", "customer_id"),
-            "payment": _table("payment", "customer_id", "rental_id", "note_id",
-                              nullable=("note_id",)),
+            "payment": _table(
+                "payment", "customer_id", "rental_id", "note_id", nullable=("note_id",)
+            ),
             "note": _table("note"),
         },
         (

@@ -17,18 +17,21 @@ def _frame(rng: np.random.Generator, n: int = 500) -> pd.DataFrame:
     qty[rng.random(n) < 0.1] = pd.NA
     price = rng.lognormal(3, 1, n).round(2)
     price[rng.random(n) < 0.1] = np.nan
-    return pd.DataFrame({
-        "count": rng.integers(-50, 5000, n).astype(np.int64),
-        "qty": qty,
-        "price": price,
-        "ratio": pd.array(rng.random(n).round(3), dtype="Float64"),
-        "color": pd.Series(rng.choice(["r", "g", "b", None], n), dtype="str"),
-        "flag": rng.random(n) < 0.3,
-        "ok": pd.array(rng.random(n) < 0.5, dtype="boolean"),
-        "when": (pd.Timestamp("2020-01-01")
-                 + pd.to_timedelta(rng.integers(0, 1000, n), "D")).astype("datetime64[ns]"),
-        "small": rng.integers(0, 4, n),
-    })
+    return pd.DataFrame(
+        {
+            "count": rng.integers(-50, 5000, n).astype(np.int64),
+            "qty": qty,
+            "price": price,
+            "ratio": pd.array(rng.random(n).round(3), dtype="Float64"),
+            "color": pd.Series(rng.choice(["r", "g", "b", None], n), dtype="str"),
+            "flag": rng.random(n) < 0.3,
+            "ok": pd.array(rng.random(n) < 0.5, dtype="boolean"),
+            "when": (
+                pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 1000, n), "D")
+            ).astype("datetime64[ns]"),
+            "small": rng.integers(0, 4, n),
+        }
+    )
 
 
 def _random_matrix(enc: TableEncoder, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -107,8 +110,9 @@ def test_state_roundtrip_and_column_check(rng) -> None:
     enc = TableEncoder(method="gmm").fit(frame, rng)
     again = TableEncoder.from_state(enc.state())
     m = _random_matrix(enc, 100, rng)
-    pd.testing.assert_frame_equal(enc.inverse(m, np.random.default_rng(1)),
-                                  again.inverse(m, np.random.default_rng(1)))
+    pd.testing.assert_frame_equal(
+        enc.inverse(m, np.random.default_rng(1)), again.inverse(m, np.random.default_rng(1))
+    )
     with pytest.raises(DataError, match=r"missing \['qty'\].*unexpected \['extra'\]"):
         enc.check_columns(frame.drop(columns="qty").assign(extra=1), "context")
 

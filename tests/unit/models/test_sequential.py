@@ -48,9 +48,13 @@ def _stop_times() -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
 
 def test_gtfs_stop_times_order_and_times_always_hold() -> None:
     table, ctx, lengths = _stop_times()
-    model = SequenceModel(order_column="stop_sequence",
-                          monotone_columns=["arrival_time", "departure_time"],
-                          seed=0, epochs=1, **SMALL)
+    model = SequenceModel(
+        order_column="stop_sequence",
+        monotone_columns=["arrival_time", "departure_time"],
+        seed=0,
+        epochs=1,
+        **SMALL,
+    )
     model.fit(table, ctx, lengths=lengths)
     out = model.sample(ctx, lengths=lengths, seed=0)
     assert len(out) == lengths.sum()
@@ -67,21 +71,25 @@ def _planted(rng: np.random.Generator, n_seq: int) -> tuple[pd.DataFrame, pd.Dat
     ctx = pd.DataFrame({"parent.rate": rate})
     seq = np.repeat(np.arange(n_seq), lengths)
     when = pd.Timestamp("2022-01-01") + pd.to_timedelta(
-        np.concatenate([np.cumsum(rng.integers(0, 3, k)) for k in lengths]), "D")
-    table = pd.DataFrame({
-        "when": when.astype("datetime64[ns]"),
-        "total": np.concatenate(
-            [np.cumsum(rng.poisson(r, k)) for r, k in zip(rate, lengths, strict=True)]
-        ).astype(np.int64),
-        "kind": pd.Series(rng.choice(["x", "y"], len(seq)), dtype="str"),
-    })
+        np.concatenate([np.cumsum(rng.integers(0, 3, k)) for k in lengths]), "D"
+    )
+    table = pd.DataFrame(
+        {
+            "when": when.astype("datetime64[ns]"),
+            "total": np.concatenate(
+                [np.cumsum(rng.poisson(r, k)) for r, k in zip(rate, lengths, strict=True)]
+            ).astype(np.int64),
+            "kind": pd.Series(rng.choice(["x", "y"], len(seq)), dtype="str"),
+        }
+    )
     return table, ctx, lengths
 
 
 def test_monotone_increments_follow_context_and_zero_lengths(rng) -> None:
     table, ctx, lengths = _planted(rng, 300)
-    model = SequenceModel(order_column="when", monotone_columns=["total"], seed=0,
-                          max_seconds=30, epochs=50, **SMALL).fit(table, ctx, lengths=lengths)
+    model = SequenceModel(
+        order_column="when", monotone_columns=["total"], seed=0, max_seconds=30, epochs=50, **SMALL
+    ).fit(table, ctx, lengths=lengths)
     new_lengths = np.array([0, 6, 6, 0, 6, 6] * 40)
     new_ctx = pd.DataFrame({"parent.rate": np.tile([10.0, 10.0, 100.0, 100.0, 10.0, 100.0], 40)})
     out = model.sample(new_ctx, lengths=new_lengths, seed=3)

@@ -22,8 +22,14 @@ from relsynth.models import ConditionalWGAN, torch_threads  # noqa: E402
 from relsynth.models.base import TrainingBudget  # noqa: E402
 from relsynth.models.wgan import Critic, gradient_penalty  # noqa: E402
 
-SMALL = {"n_threads": 1, "device": "cpu", "embedding_dim": 16, "generator_dims": (64, 64),
-         "critic_dims": (64, 64), "batch_size": 200}
+SMALL = {
+    "n_threads": 1,
+    "device": "cpu",
+    "embedding_dim": 16,
+    "generator_dims": (64, 64),
+    "critic_dims": (64, 64),
+    "batch_size": 200,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -36,10 +42,18 @@ def _one_thread():
 
 def _planted(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     tier = rng.integers(1, 4, n)
-    ctx = pd.DataFrame({"parent.tier": tier,
-                        "parent.category": pd.Series(rng.choice(list("pqrst"), n), dtype="str")})
-    table = pd.DataFrame({"amount": (100 * tier + rng.normal(0, 5, n)).round(2),
-                          "category": ctx["parent.category"].copy()})
+    ctx = pd.DataFrame(
+        {
+            "parent.tier": tier,
+            "parent.category": pd.Series(rng.choice(list("pqrst"), n), dtype="str"),
+        }
+    )
+    table = pd.DataFrame(
+        {
+            "amount": (100 * tier + rng.normal(0, 5, n)).round(2),
+            "category": ctx["parent.category"].copy(),
+        }
+    )
     return table, ctx
 
 
@@ -70,8 +84,11 @@ def test_root_table_marginals_with_rare_category(rng) -> None:
 
 def test_parameter_errors_are_sklearn_style() -> None:
     table = pd.DataFrame({"x": [1.0, 2.0]})
-    with pytest.raises(ParameterError, match=r"^The 'epochs' parameter of ConditionalWGAN must "
-                       r"be an int in the range \[1, inf\)\. Got -1 instead\.$"):
+    with pytest.raises(
+        ParameterError,
+        match=r"^The 'epochs' parameter of ConditionalWGAN must "
+        r"be an int in the range \[1, inf\)\. Got -1 instead\.$",
+    ):
         ConditionalWGAN(epochs=-1).fit(table)
     with pytest.raises(ParameterError, match="'loss' parameter of ConditionalWGAN must be one"):
         ConditionalWGAN(loss="hinge").fit(table)  # type: ignore[arg-type]
@@ -80,8 +97,11 @@ def test_parameter_errors_are_sklearn_style() -> None:
 
 
 def test_not_fitted_and_context_errors(rng) -> None:
-    with pytest.raises(NotFittedError, match=r"^This ConditionalWGAN instance is not fitted yet\. "
-                       r"Call 'fit'"):
+    with pytest.raises(
+        NotFittedError,
+        match=r"^This ConditionalWGAN instance is not fitted yet\. "
+        r"Call 'fit'",
+    ):
         ConditionalWGAN().sample(n_rows=3)
     table, ctx = _planted(rng, 50)
     model = ConditionalWGAN(seed=0, epochs=1, **SMALL).fit(table, ctx)
@@ -96,8 +116,9 @@ def test_not_fitted_and_context_errors(rng) -> None:
 def test_callback_logging_and_time_budget(rng, caplog) -> None:
     table, _ = _planted(rng, 100)
     calls: list[tuple[int, int, dict[str, float]]] = []
-    model = ConditionalWGAN(seed=0, epochs=10, **SMALL,
-                            callback=lambda s, t, losses: calls.append((s, t, losses)))
+    model = ConditionalWGAN(
+        seed=0, epochs=10, **SMALL, callback=lambda s, t, losses: calls.append((s, t, losses))
+    )
     with caplog.at_level(logging.INFO, logger="relsynth.models"):
         model.fit(table)
     assert [c[0] for c in calls] == list(range(1, model.steps_ + 1))
@@ -111,8 +132,9 @@ def test_callback_logging_and_time_budget(rng, caplog) -> None:
 def test_wgan_clipping_variant_keeps_weights_clipped(rng) -> None:
     table, _ = _planted(rng, 100)
     steps: list[int] = []
-    model = ConditionalWGAN(loss="wgan", seed=0, epochs=2,
-                            callback=lambda s, t, losses: steps.append(s), **SMALL).fit(table)
+    model = ConditionalWGAN(
+        loss="wgan", seed=0, epochs=2, callback=lambda s, t, losses: steps.append(s), **SMALL
+    ).fit(table)
     assert steps and model.sample(n_rows=5, seed=0).shape == (5, 2)
 
 

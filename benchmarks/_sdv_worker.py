@@ -1,0 +1,346 @@
+"""SDV side of ``benchmarks/sdv_compare.py``: runs in the SDV virtual environment.
+
+This file imports neither relsynth nor anything from the repository: it runs under
+``benchmarks/_out/sdv-venv/bin/python`` (SDV and SDMetrics pin their own pandas and
+numpy). ``sdv_compare.py`` calls it in two modes:
+
+``fit``
+    Read the training tables (a SQLite file written by the relsynth side with
+    ``relsynth.write_tables``), build SDV ``Metadata`` (detected from the frames, then keys and
+    relationships set from relsynth's reflected metadata), fit ``HMASynthesizer``,
+    sample at scale 1 and write the synthetic tables as a folder of CSV files plus
+    ``result.json``: fit and sample seconds, peak memory, the SDV metadata used,
+    and every part of the schema SDV refused (with its error message).
+
+``score``
+    Compute SDMetrics' ``MultiTableQualityReport`` (Column Shapes, Column Pair
+    Trends, Cardinality, Intertable Trends) of one synthetic folder against the
+    training folder, with the SDV metadata saved by ``fit``, and write it as JSON.
+
+Schema parts SDV refuses (composite keys, self-references, empty tables, binary
+columns) are recorded and left out of SDV's metadata, so HMA runs on the
+largest schema it accepts; the refusal messages are part of the result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import resource
+import sqlite3
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+_INTEGER_TYPES = ("INT",)
+_WHOLE_FLOAT = r"(?<=\d)\.0$"
+_TRUE = {"1", "true", "t", "yes", "y", "1.0"}
+_FALSE = {"0", "false", "f", "no", "n", "0.0"}
+
+
+# -- reading and writing tables ------------------------------------------------------------
+
+
+def _is_integer_type(sql_type: str | None) -> bool:
+    return sql_type is not None and any(t in sql_type.upper() for t in _INTEGER_TYPES)
+
+
+def _to_boolean(values: pd.Series) -> pd.Series:
+    """Map 0/1, true/false text to booleans; anything else becomes missing."""
+    text = values.astype("string").str.strip().str.lower()
+    out = pd.Series(pd.NA, index=values.index, dtype="boolean")
+    out[text.isin(_TRUE).fillna(False).astype(bool)] = True
+    out[text.isin(_FALSE).fillna(False).astype(bool)] = False
+    return out.astype(object).where(out.notna(), None)
+
+
+def _raw_tables(source: Path, names: list[str]) -> dict[str, pd.DataFrame]:
+    """Every table of a SQLite file or a folder of ``<table>.csv``, all values as text.
+
+    SQLite tables go through CSV text in memory, so both sources give the same
+    strings for the same values.
+    """
+    out = {}
+    if source.is_dir():
+        for name in names:
+            out[name] = pd.read_csv(source / f"{name}.csv", dtype=str, keep_default_na=False,
+                                    na_values=[""])
+        return out
+    with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as con:
+        for name in names:
+            frame = pd.read_sql(f'SELECT * FROM "{name}"', con)
+            text = io.StringIO(frame.to_csv(index=False))
+            out[name] = pd.read_csv(text, dtype=str, keep_default_na=False, na_values=[""])
+    return out
+
+
+def read_tables(source: Path, meta: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """Read a SQLite file or CSV folder typed by the relsynth metadata's column kinds.
+
+    Numerical columns become numbers, datetimes ``datetime64``, booleans
+    ``True``/``False``, integer keys numbers; categories stay text (``12.0`` read as
+    ``12``), and so does free text. Binary columns are dropped (SDV has no sdtype
+    for bytes). Real and synthetic data are read by this one function, so SDMetrics
+    sees both typed alike.
+    """
+    raw = _raw_tables(source, [t["name"] for t in meta["tables"]])
+    for table in meta["tables"]:
+        frame = raw[table["name"]]
+        for col in table["columns"]:
+            cname, kind, sql_type = col["name"], col["kind"], col.get("sql_type")
+            if kind == "binary":
+                frame = frame.drop(columns=cname)
+            elif kind == "numerical" or (kind == "id" and _is_integer_type(sql_type)):
+                frame[cname] = pd.to_numeric(frame[cname], errors="coerce")
+            elif kind == "datetime":
+                frame[cname] = pd.to_datetime(frame[cname], format="mixed", errors="coerce")
+            elif kind == "boolean":
+                frame[cname] = _to_boolean(frame[cname])
+            elif kind == "categorical":
+                frame[cname] = frame[cname].str.replace(_WHOLE_FLOAT, "", regex=True)
+        raw[table["name"]] = frame
+    return raw
+
+
+def write_folder(folder: Path, meta: dict[str, Any], tables: dict[str, pd.DataFrame]) -> None:
+    """Write synthetic tables as ``<table>.csv`` with every column of the relsynth metadata.
+
+    Columns and tables SDV did not model are written empty (NULL), whole numbers of
+    integer columns without a fraction, so the relsynth side can read the folder back
+    with ``relsynth.read_tables``.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    for table in meta["tables"]:
+        name = table["name"]
+        names = [c["name"] for c in table["columns"]]
+        frame = tables.get(name, pd.DataFrame(columns=names)).copy()
+        for col in table["columns"]:
+            cname = col["name"]
+            if cname not in frame.columns:
+                frame[cname] = None
+            elif _is_integer_type(col.get("sql_type")) and col["kind"] != "boolean":
+                values = pd.to_numeric(frame[cname], errors="coerce")
+                if values.notna().any() and (values.dropna() % 1 == 0).all():
+                    frame[cname] = values.round().astype("Int64")
+        frame[names].to_csv(folder / f"{name}.csv", index=False)
+
+
+# -- SDV metadata from relsynth's metadata -------------------------------------------------
+
+
+def _message(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def build_metadata(
+    meta: dict[str, Any], data: dict[str, pd.DataFrame]
+) -> tuple[Any, dict[str, pd.DataFrame], list[dict[str, str]]]:
+    """SDV ``Metadata`` for ``data`` with relsynth's keys; returns it, the data and refusals.
+
+    Detection gives the column sdtypes; the detected keys and relationships are
+    replaced by relsynth's: every primary key, then every foreign key, each tried on
+    its own. What SDV rejects (an exception, or a ``validate()`` failure right after
+    adding it) is taken out again and recorded as ``{"part", "error"}``.
+    """
+    from sdv.metadata import Metadata
+
+    refusals: list[dict[str, str]] = []
+    data = dict(data)
+    for table in meta["tables"]:
+        name = table["name"]
+        if len(data[name]) == 0:
+            refusals.append(
+                {
+                    "part": f"table {name}",
+                    "error": "empty table (0 rows): left out, HMA cannot fit it",
+                }
+            )
+            del data[name]
+        binary = [c["name"] for c in table["columns"] if c["kind"] == "binary"]
+        if binary:
+            refusals.append(
+                {
+                    "part": f"{name}({', '.join(binary)})",
+                    "error": "binary (BLOB) columns: left out, SDV has no sdtype",
+                }
+            )
+
+    metadata = Metadata.detect_from_dataframes(data, infer_keys=None)
+    tables = {t["name"]: t for t in meta["tables"] if t["name"] in data}
+    for name, table in tables.items():
+        pk = tuple(table.get("primary_key") or ())
+        fk_cols = {c for fk in meta["foreign_keys"] if fk["child"] == name for c in fk["columns"]}
+        for col in table["columns"]:
+            if col["kind"] == "binary":
+                continue
+            if col["name"] in pk or col["name"] in fk_cols:
+                metadata.update_column(col["name"], table_name=name, sdtype="id")
+            elif col["kind"] in ("numerical", "categorical", "datetime", "boolean"):
+                metadata.update_column(col["name"], table_name=name, sdtype=col["kind"])
+            elif metadata.tables[name].columns[col["name"]].get("sdtype") == "id":
+                # a non-key identifier-like column (route_short_name): keep its values
+                metadata.update_column(col["name"], table_name=name, sdtype="categorical")
+        if not pk:
+            continue
+        try:
+            metadata.set_primary_key(pk[0] if len(pk) == 1 else list(pk), table_name=name)
+            metadata.validate()
+        except Exception as exc:  # noqa: BLE001 - SDV raises several types; record any
+            refusals.append(
+                {"part": f"primary key {name}({', '.join(pk)})", "error": _message(exc)}
+            )
+            if metadata.tables[name].primary_key is not None:
+                metadata.remove_primary_key(name)
+    for fk in meta["foreign_keys"]:
+        if fk["child"] not in data or fk["parent"] not in data:
+            continue
+        label = (
+            f"{fk['child']}({', '.join(fk['columns'])}) -> "
+            f"{fk['parent']}({', '.join(fk['parent_columns'])})"
+        )
+        before = list(metadata.relationships)
+        cols, pcols = tuple(fk["columns"]), tuple(fk["parent_columns"])
+        try:
+            metadata.add_relationship(
+                parent_table_name=fk["parent"],
+                child_table_name=fk["child"],
+                parent_primary_key=pcols[0] if len(pcols) == 1 else pcols,
+                child_foreign_key=cols[0] if len(cols) == 1 else cols,
+            )
+            metadata.validate()
+        except Exception as exc:  # noqa: BLE001
+            refusals.append({"part": f"foreign key {label}", "error": _message(exc)})
+            metadata.relationships[:] = before
+    return metadata, data, refusals
+
+
+# -- modes ---------------------------------------------------------------------------------
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _drop_composite_keys(metadata: Any) -> list[str]:
+    """Remove composite primary keys and the relationships that use them; name them."""
+    removed = []
+    for name, table in metadata.tables.items():
+        pk = table.primary_key
+        if isinstance(pk, (list, tuple)) and len(pk) > 1:
+            removed.append(f"primary key {name}({', '.join(pk)})")
+            metadata.relationships[:] = [
+                rel for rel in metadata.relationships if rel["parent_table_name"] != name]
+            metadata.remove_primary_key(name)
+    keep = []
+    for rel in metadata.relationships:
+        if isinstance(rel["child_foreign_key"], (list, tuple)):
+            removed.append(f"foreign key {rel['child_table_name']}"
+                           f"({', '.join(rel['child_foreign_key'])})")
+        else:
+            keep.append(rel)
+    metadata.relationships[:] = keep
+    return removed
+
+
+def make_synthesizer(metadata: Any, refusals: list[dict[str, str]]) -> Any:
+    """``HMASynthesizer(metadata)``; on a composite-key refusal, record it and drop them."""
+    from sdv.multi_table import HMASynthesizer
+
+    try:
+        return HMASynthesizer(metadata, verbose=False)
+    except Exception as exc:  # noqa: BLE001 - SDV's refusal is the benchmark's result
+        removed = _drop_composite_keys(metadata)
+        if not removed:
+            raise
+        refusals.append({"part": "; ".join(removed), "error": _message(exc)})
+        return HMASynthesizer(metadata, verbose=False)
+
+
+def fit(args: argparse.Namespace) -> dict[str, Any]:
+    """Fit HMA on the training folder, sample at scale 1, write the result folder."""
+    meta = json.loads(Path(args.meta).read_text())
+    result: dict[str, Any] = {"system": "sdv-hma", "refusals": [], "error": None}
+    try:
+        import sdv
+
+        result["sdv_version"] = sdv.__version__
+        data = read_tables(Path(args.train), meta)
+        metadata, data, result["refusals"] = build_metadata(meta, data)
+        synthesizer = make_synthesizer(metadata, result["refusals"])
+        Path(args.out, "sdv_metadata.json").write_text(json.dumps(metadata.to_dict()))
+        metadata.validate_data(data)
+        tick = time.perf_counter()
+        synthesizer.fit(data)
+        result["fit_s"] = time.perf_counter() - tick
+        tick = time.perf_counter()
+        synthetic = synthesizer.sample_scale(1.0)
+        result["sample_s"] = time.perf_counter() - tick
+        result["rows"] = {name: len(frame) for name, frame in synthetic.items()}
+        write_folder(Path(args.out, "synthetic"), meta, synthetic)
+    except Exception as exc:  # noqa: BLE001 - SDV's refusal is the benchmark's result
+        result["error"] = _message(exc)
+        result["traceback"] = traceback.format_exc(limit=8)
+    result["peak_mb"] = _peak_mb()
+    return result
+
+
+def score(args: argparse.Namespace) -> dict[str, Any]:
+    """SDMetrics' multi-table quality report of one synthetic folder."""
+    from sdmetrics.reports import QualityReport
+
+    meta = json.loads(Path(args.meta).read_text())
+    sdv_meta = json.loads(Path(args.sdv_metadata).read_text())
+    real = read_tables(Path(args.train), meta)
+    synthetic = read_tables(Path(args.synthetic), meta)
+    names = list(sdv_meta["tables"])
+    real = {n: real[n] for n in names}
+    synthetic = {n: synthetic[n] for n in names}
+    report = QualityReport()
+    tick = time.perf_counter()
+    report.generate(real, synthetic, sdv_meta, verbose=False)
+    properties = report.get_properties()
+    import sdmetrics
+
+    return {
+        "sdmetrics_version": sdmetrics.__version__,
+        "overall": float(report.get_score()),
+        "properties": {
+            row["Property"]: float(row["Score"]) for row in properties.to_dict("records")
+        },
+        "seconds": time.perf_counter() - tick,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``fit`` or ``score`` (see the module docstring); writes JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="mode", required=True)
+    p_fit = sub.add_parser("fit")
+    p_fit.add_argument("--meta", required=True, help="relsynth metadata JSON")
+    p_fit.add_argument("--train", required=True, help="training SQLite file")
+    p_fit.add_argument("--out", required=True, help="output folder")
+    p_score = sub.add_parser("score")
+    p_score.add_argument("--meta", required=True)
+    p_score.add_argument("--sdv-metadata", required=True)
+    p_score.add_argument("--train", required=True)
+    p_score.add_argument("--synthetic", required=True)
+    p_score.add_argument("--json", required=True, help="where to write the scores")
+    args = parser.parse_args(argv)
+    warnings.simplefilter("ignore")
+    if args.mode == "fit":
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        result = fit(args)
+        Path(args.out, "result.json").write_text(json.dumps(result, default=str, indent=1))
+    else:
+        Path(args.json).write_text(json.dumps(score(args), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
