@@ -13,9 +13,12 @@ numpy). ``sdv_compare.py`` calls it in two modes:
     and every part of the schema SDV refused (with its error message).
 
 ``score``
-    Compute SDMetrics' ``MultiTableQualityReport`` (Column Shapes, Column Pair
-    Trends, Cardinality, Intertable Trends) of one synthetic folder against the
-    training folder, with the SDV metadata saved by ``fit``, and write it as JSON.
+    Compute SDMetrics' multi-table ``QualityReport`` (Column Shapes, Column Pair
+    Trends, Cardinality, Intertable Trends) of one synthetic database (SQLite file
+    or CSV folder) against the training file, with the SDV metadata saved by
+    ``fit`` (composite keys left out, as SDMetrics cannot score them), and write it
+    as JSON. It is saved even when HMA refuses the schema, so every system is
+    scored.
 
 Schema parts SDV refuses (composite keys, self-references, empty tables, binary
 columns) are recorded and left out of SDV's metadata, so HMA runs on the
@@ -69,8 +72,9 @@ def _raw_tables(source: Path, names: list[str]) -> dict[str, pd.DataFrame]:
     out = {}
     if source.is_dir():
         for name in names:
-            out[name] = pd.read_csv(source / f"{name}.csv", dtype=str, keep_default_na=False,
-                                    na_values=[""])
+            out[name] = pd.read_csv(
+                source / f"{name}.csv", dtype=str, keep_default_na=False, na_values=[""]
+            )
         return out
     with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as con:
         for name in names:
@@ -227,6 +231,10 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _as_list(key: Any) -> list[str]:
+    return list(key) if isinstance(key, (list, tuple)) else [key]
+
+
 def _drop_composite_keys(metadata: Any) -> list[str]:
     """Remove composite primary keys and the relationships that use them; name them."""
     removed = []
@@ -234,14 +242,19 @@ def _drop_composite_keys(metadata: Any) -> list[str]:
         pk = table.primary_key
         if isinstance(pk, (list, tuple)) and len(pk) > 1:
             removed.append(f"primary key {name}({', '.join(pk)})")
-            metadata.relationships[:] = [
-                rel for rel in metadata.relationships if rel["parent_table_name"] != name]
+            for rel in [r for r in metadata.relationships if r["parent_table_name"] == name]:
+                removed.append(
+                    f"foreign key {rel['child_table_name']}"
+                    f"({', '.join(_as_list(rel['child_foreign_key']))})"
+                )
+                metadata.relationships.remove(rel)
             metadata.remove_primary_key(name)
     keep = []
     for rel in metadata.relationships:
         if isinstance(rel["child_foreign_key"], (list, tuple)):
-            removed.append(f"foreign key {rel['child_table_name']}"
-                           f"({', '.join(rel['child_foreign_key'])})")
+            removed.append(
+                f"foreign key {rel['child_table_name']}({', '.join(rel['child_foreign_key'])})"
+            )
         else:
             keep.append(rel)
     metadata.relationships[:] = keep
@@ -249,7 +262,13 @@ def _drop_composite_keys(metadata: Any) -> list[str]:
 
 
 def make_synthesizer(metadata: Any, refusals: list[dict[str, str]]) -> Any:
-    """``HMASynthesizer(metadata)``; on a composite-key refusal, record it and drop them."""
+    """``HMASynthesizer(metadata)``; if it refuses a schema with composite keys, retry without.
+
+    SDV Community supports no composite key, and a composite foreign key can also
+    push the schema past HMA's depth limit; the keys left out are recorded with
+    SDV's message. Any other refusal (HMA's schema-size limit) is raised: it is the
+    result.
+    """
     from sdv.multi_table import HMASynthesizer
 
     try:
@@ -259,7 +278,7 @@ def make_synthesizer(metadata: Any, refusals: list[dict[str, str]]) -> Any:
         if not removed:
             raise
         refusals.append({"part": "; ".join(removed), "error": _message(exc)})
-        return HMASynthesizer(metadata, verbose=False)
+    return HMASynthesizer(metadata, verbose=False)
 
 
 def fit(args: argparse.Namespace) -> dict[str, Any]:
@@ -268,12 +287,17 @@ def fit(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"system": "sdv-hma", "refusals": [], "error": None}
     try:
         import sdv
+        from sdv.metadata import Metadata
 
         result["sdv_version"] = sdv.__version__
         data = read_tables(Path(args.train), meta)
         metadata, data, result["refusals"] = build_metadata(meta, data)
+        # SDMetrics scores every system with this metadata, even where HMA refuses the
+        # schema; it cannot score composite keys either.
+        scoring = Metadata.load_from_dict(metadata.to_dict())
+        _drop_composite_keys(scoring)
+        Path(args.out, "sdv_metadata.json").write_text(json.dumps(scoring.to_dict()))
         synthesizer = make_synthesizer(metadata, result["refusals"])
-        Path(args.out, "sdv_metadata.json").write_text(json.dumps(metadata.to_dict()))
         metadata.validate_data(data)
         tick = time.perf_counter()
         synthesizer.fit(data)

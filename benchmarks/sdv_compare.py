@@ -101,15 +101,21 @@ def ensure_sdv_venv() -> None:
     # From pip's configured sources (a local wheel directory) if they have it, else
     # from PyTorch's CPU index.
     if subprocess.run([*pip, TORCH_CPU]).returncode != 0:
-        subprocess.run([*pip, TORCH_CPU, "--index-url", "https://download.pytorch.org/whl/cpu"],
-                       check=True)
+        subprocess.run(
+            [*pip, TORCH_CPU, "--index-url", "https://download.pytorch.org/whl/cpu"], check=True
+        )
     subprocess.run([*pip, "sdv"], check=True)
 
 
 def _sdv_versions() -> dict[str, str]:
     code = "import sdv, sdmetrics; print(sdv.__version__, sdmetrics.__version__)"
-    out = subprocess.run([str(SDV_PYTHON), "-c", code], capture_output=True, text=True,
-                         check=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    out = subprocess.run(
+        [str(SDV_PYTHON), "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     sdv_version, sdmetrics_version = out.stdout.split()[-2:]
     return {"sdv": sdv_version, "sdmetrics": sdmetrics_version}
 
@@ -124,8 +130,12 @@ def run_relsynth(meta_path: Path, train: Path, out: Path, max_seconds: float | N
     """
     import relsynth
 
-    result: dict[str, Any] = {"system": "relsynth", "version": relsynth.__version__,
-                              "refusals": [], "error": None}
+    result: dict[str, Any] = {
+        "system": "relsynth",
+        "version": relsynth.__version__,
+        "refusals": [],
+        "error": None,
+    }
     meta = relsynth.Metadata.load(meta_path)
     tables = relsynth.read_tables(f"sqlite:///{train}", meta)
     synthesizer = relsynth.Synthesizer(meta, seed=0, n_threads=1, max_seconds=max_seconds)
@@ -137,8 +147,7 @@ def run_relsynth(meta_path: Path, train: Path, out: Path, max_seconds: float | N
     result["sample_s"] = time.perf_counter() - tick
     result["rows"] = {name: len(frame) for name, frame in fake.items()}
     result["models"] = dict(synthesizer.fit_info_.models)
-    relsynth.write_tables(f"sqlite:///{out / 'synthetic.sqlite'}", meta, fake,
-                          if_exists="replace")
+    relsynth.write_tables(f"sqlite:///{out / 'synthetic.sqlite'}", meta, fake, if_exists="replace")
     result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     (out / "result.json").write_text(json.dumps(result, indent=1))
 
@@ -156,8 +165,14 @@ def _run_child(cmd: list[str], out: Path, timeout_s: float) -> dict[str, Any]:
     tick = time.perf_counter()
     with open(out / "log.txt", "w") as log:
         try:
-            proc = subprocess.run([*_nice(), *cmd], cwd=ROOT, env=env, stdout=log,
-                                  stderr=subprocess.STDOUT, timeout=timeout_s)
+            proc = subprocess.run(
+                [*_nice(), *cmd],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=timeout_s,
+            )
         except subprocess.TimeoutExpired:
             return {"error": f"timeout (> {timeout_s / 60:.0f} min)", "timeout": True}
     if not (out / "result.json").exists():
@@ -178,13 +193,21 @@ def _mean(values: Any) -> float:
 
 def split_tables(train: Mapping[str, Any], holdout: Mapping[str, Any]) -> list[str]:
     """Tables ``split_holdout`` cut (the others are copied whole to both sides)."""
-    return [name for name in train
-            if len(train[name]) != len(holdout[name]) or not train[name].equals(holdout[name])]
+    return [
+        name
+        for name in train
+        if len(train[name]) != len(holdout[name]) or not train[name].equals(holdout[name])
+    ]
 
 
-def relsynth_scores(meta: Any, train: Mapping[str, Any], holdout: Mapping[str, Any],
-                    synthetic: Mapping[str, Any], cut: list[str]) -> dict[str, Any]:
-    """``relsynth.evaluate`` headline scores with ceilings, integrity and privacy means.
+def relsynth_scores(
+    meta: Any,
+    train: Mapping[str, Any],
+    holdout: Mapping[str, Any],
+    synthetic: Mapping[str, Any],
+    cut: list[str],
+) -> dict[str, Any]:
+    """``relsynth.evaluate`` headline scores with ceilings, and privacy means.
 
     Privacy means are over the tables the holdout split (their baselines mean
     something); shared tables are left out, as ``docs/evaluate.md`` explains.
@@ -193,30 +216,49 @@ def relsynth_scores(meta: Any, train: Mapping[str, Any], holdout: Mapping[str, A
 
     report = relsynth.evaluate(meta, train, synthetic, holdout=holdout, seed=0)
     summary = {row["key"]: row for row in report.summary.to_dict("records")}
-    scores: dict[str, Any] = {"integrity_ok": bool(relsynth.check(meta, synthetic).ok)}
-    for key in ("column_shapes", "column_pairs", "cardinality_score", "trends_score",
-                "c2st_auc"):
+    scores: dict[str, Any] = {}
+    for key in ("column_shapes", "column_pairs", "cardinality_score", "trends_score", "c2st_auc"):
         scores[key] = float(summary[key]["score"])
         scores[f"{key}_ceiling"] = float(summary[key]["ceiling"])
     privacy = report.privacy[report.privacy["table"].isin(cut)]
     for key in ("exact_copy_rate", "exact_copy_holdout", "dcr_ratio", "mia_auc"):
         scores[key] = _mean(privacy[key])
-    scores["c2st_per_table"] = {row["table"]: float(row["auc"])
-                                for row in report.c2st.to_dict("records")}
+    scores["c2st_per_table"] = {
+        row["table"]: float(row["auc"]) for row in report.c2st.to_dict("records")
+    }
     return scores
 
 
-def sdmetrics_scores(meta_path: Path, sdv_metadata: Path, train: Path, synthetic: Path,
-                     json_path: Path, timeout_s: float) -> dict[str, Any]:
+def sdmetrics_scores(
+    meta_path: Path,
+    sdv_metadata: Path,
+    train: Path,
+    synthetic: Path,
+    json_path: Path,
+    timeout_s: float,
+) -> dict[str, Any]:
     """SDMetrics' multi-table quality report, computed in the SDV venv."""
-    cmd = [str(SDV_PYTHON), str(WORKER), "score", "--meta", str(meta_path),
-           "--sdv-metadata", str(sdv_metadata), "--train", str(train),
-           "--synthetic", str(synthetic), "--json", str(json_path)]
+    cmd = [
+        str(SDV_PYTHON),
+        str(WORKER),
+        "score",
+        "--meta",
+        str(meta_path),
+        "--sdv-metadata",
+        str(sdv_metadata),
+        "--train",
+        str(train),
+        "--synthetic",
+        str(synthetic),
+        "--json",
+        str(json_path),
+    ]
     env = {**os.environ, **THREADS_ENV, "PYTHONWARNINGS": "ignore"}
     json_path.unlink(missing_ok=True)
     try:
-        proc = subprocess.run([*_nice(), *cmd], env=env, capture_output=True,
-                              text=True, timeout=timeout_s)
+        proc = subprocess.run(
+            [*_nice(), *cmd], env=env, capture_output=True, text=True, timeout=timeout_s
+        )
     except subprocess.TimeoutExpired:
         return {"error": "timeout"}
     if proc.returncode != 0 or not json_path.exists():
@@ -232,15 +274,24 @@ def _metadata_spec(meta: Any) -> dict[str, Any]:
     """The parts of relsynth's metadata the SDV worker needs, as plain JSON."""
     return {
         "tables": [
-            {"name": t.name, "primary_key": list(t.primary_key),
-             "columns": [{"name": c.name, "kind": c.kind, "sql_type": c.sql_type}
-                         for c in t.columns]}
+            {
+                "name": t.name,
+                "primary_key": list(t.primary_key),
+                "columns": [
+                    {"name": c.name, "kind": c.kind, "sql_type": c.sql_type} for c in t.columns
+                ],
+            }
             for t in meta
         ],
         "foreign_keys": [
-            {"child": fk.child, "columns": list(fk.columns), "parent": fk.parent,
-             "parent_columns": list(fk.parent_columns)}
-            for t in meta for fk in meta.parents(t.name)
+            {
+                "child": fk.child,
+                "columns": list(fk.columns),
+                "parent": fk.parent,
+                "parent_columns": list(fk.parent_columns),
+            }
+            for t in meta
+            for fk in meta.parents(t.name)
         ],
     }
 
@@ -266,9 +317,9 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
     url = f"sqlite:///{source}"
     meta = relsynth.reflect(url)
     tables = relsynth.read_tables(url, meta)
-    train, holdout = relsynth.split_holdout(meta, tables, fraction=args.holdout_fraction,
-                                            seed=0)
+    train, holdout = relsynth.split_holdout(meta, tables, fraction=args.holdout_fraction, seed=0)
     cut = split_tables(train, holdout)
+    holdout_ok = bool(relsynth.check(meta, holdout).ok)
     meta_path, spec_path = folder / "meta.json", folder / "meta_spec.json"
     meta.save(meta_path)
     spec_path.write_text(json.dumps(_metadata_spec(meta)))
@@ -276,25 +327,53 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
     relsynth.write_tables(f"sqlite:///{train_db}", meta, train)
     relsynth.write_tables(f"sqlite:///{holdout_db}", meta, holdout)
     summary: dict[str, Any] = {
-        "dataset": name, "source": str(source), "split_tables": cut,
+        "dataset": name,
+        "source": str(source),
+        "split_tables": cut,
         "rows_real": {t: len(f) for t, f in tables.items()},
         "rows_train": {t: len(f) for t, f in train.items()},
-        "rows_holdout": {t: len(f) for t, f in holdout.items()}, "systems": {},
+        "rows_holdout": {t: len(f) for t, f in holdout.items()},
+        "holdout_integrity_ok": holdout_ok,
+        "systems": {},
     }
     timeout_s = args.timeout_minutes * 60
-    print(f"[{name}] {sum(summary['rows_train'].values()):,} training rows in {len(meta)} "
-          f"tables; split on {', '.join(cut) or '-'}", flush=True)
+    print(
+        f"[{name}] {sum(summary['rows_train'].values()):,} training rows in {len(meta)} "
+        f"tables; split on {', '.join(cut) or '-'}",
+        flush=True,
+    )
 
     runs = {
-        "relsynth": ([sys.executable, str(Path(__file__).resolve()), "_relsynth",
-                      str(meta_path), str(train_db), str(folder / "relsynth")]
-                     + (["--max-seconds", str(args.max_seconds)] if args.max_seconds else []),
-                     folder / "relsynth", "sqlite:///" + str(folder / "relsynth/synthetic.sqlite"),
-                     folder / "relsynth" / "synthetic.sqlite"),
-        "sdv-hma": ([str(SDV_PYTHON), str(WORKER), "fit", "--meta", str(spec_path),
-                     "--train", str(train_db), "--out", str(folder / "sdv")],
-                    folder / "sdv", str(folder / "sdv" / "synthetic"),
-                    folder / "sdv" / "synthetic"),
+        "relsynth": (
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "_relsynth",
+                str(meta_path),
+                str(train_db),
+                str(folder / "relsynth"),
+            ]
+            + (["--max-seconds", str(args.max_seconds)] if args.max_seconds else []),
+            folder / "relsynth",
+            "sqlite:///" + str(folder / "relsynth/synthetic.sqlite"),
+            folder / "relsynth" / "synthetic.sqlite",
+        ),
+        "sdv-hma": (
+            [
+                str(SDV_PYTHON),
+                str(WORKER),
+                "fit",
+                "--meta",
+                str(spec_path),
+                "--train",
+                str(train_db),
+                "--out",
+                str(folder / "sdv"),
+            ],
+            folder / "sdv",
+            str(folder / "sdv" / "synthetic"),
+            folder / "sdv" / "synthetic",
+        ),
     }
     sdv_metadata = folder / "sdv" / "sdv_metadata.json"
     for system, (cmd, out, synth_source, synth_path) in runs.items():
@@ -305,19 +384,30 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
             if synthetic is None:
                 result["error"] = f"synthetic output unreadable: {error}"
             else:
-                result["relsynth_eval"] = relsynth_scores(meta, train, holdout, synthetic, cut)
                 result["rows_total"] = sum(len(f) for f in synthetic.values())
+                result["integrity_ok"] = bool(relsynth.check(meta, synthetic).ok)
+                try:
+                    result["relsynth_eval"] = relsynth_scores(meta, train, holdout, synthetic, cut)
+                except Exception as exc:  # a crash in evaluate is reported, not hidden
+                    result["eval_error"] = f"relsynth.evaluate failed: {type(exc).__name__}: {exc}"
+                    print(f"[{name}] {system}: {result['eval_error']}", flush=True)
         summary["systems"][system] = result
         _print_progress(name, system, result)
     # SDMetrics needs SDV's metadata: after SDV's run, for every system and the holdout.
-    targets = {s: runs[s][3] for s in SYSTEMS if summary["systems"][s].get("relsynth_eval")}
+    targets = {s: runs[s][3] for s in SYSTEMS if summary["systems"][s].get("rows_total")}
     targets["holdout"] = holdout_db
     for system, synth_path in targets.items():
         if not sdv_metadata.exists():
             scores = {"error": "no SDV metadata (SDV refused the schema)"}
         else:
-            scores = sdmetrics_scores(spec_path, sdv_metadata, train_db, synth_path,
-                                      folder / f"sdmetrics_{system}.json", timeout_s)
+            scores = sdmetrics_scores(
+                spec_path,
+                sdv_metadata,
+                train_db,
+                synth_path,
+                folder / f"sdmetrics_{system}.json",
+                timeout_s,
+            )
         summary.setdefault("sdmetrics", {})[system] = scores
     summary["ceiling"] = _ceiling(summary)
     (folder / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
@@ -329,9 +419,14 @@ def _ceiling(summary: Mapping[str, Any]) -> dict[str, Any]:
     for system in SYSTEMS:
         scores = summary["systems"][system].get("relsynth_eval")
         if scores:
-            return {key[: -len("_ceiling")]: value for key, value in scores.items()
-                    if key.endswith("_ceiling")} | {
-                "exact_copy_rate": scores["exact_copy_holdout"], "integrity_ok": True}
+            return {
+                key[: -len("_ceiling")]: value
+                for key, value in scores.items()
+                if key.endswith("_ceiling")
+            } | {
+                "exact_copy_rate": scores["exact_copy_holdout"],
+                "integrity_ok": summary["holdout_integrity_ok"],
+            }
     return {}
 
 
@@ -340,21 +435,33 @@ def _print_progress(name: str, system: str, result: Mapping[str, Any]) -> None:
         print(f"[{name}] {system}: {result['error']}", flush=True)
         return
     scores = result.get("relsynth_eval", {})
-    print(f"[{name}] {system}: fit {result['fit_s']:.1f} s, sample {result['sample_s']:.2f} s, "
-          f"peak {result['peak_mb']:.0f} MB, integrity {scores.get('integrity_ok')}, "
-          f"C2ST {scores.get('c2st_auc', float('nan')):.3f}", flush=True)
+    print(
+        f"[{name}] {system}: fit {result['fit_s']:.1f} s, sample {result['sample_s']:.2f} s, "
+        f"peak {result['peak_mb']:.0f} MB, integrity {result.get('integrity_ok')}, "
+        f"C2ST {scores.get('c2st_auc', float('nan')):.3f}",
+        flush=True,
+    )
 
 
 # -- the table -----------------------------------------------------------------------------
 
 SDM_PROPERTIES = ("Column Shapes", "Column Pair Trends", "Cardinality", "Intertable Trends")
 COLUMNS = (
-    ("dataset", "dataset"), ("system", "system"), ("fit_s", "fit s"),
-    ("sample_s", "sample s"), ("rows_per_s", "rows/s sampled"), ("peak_mb", "peak MB"),
-    ("integrity_ok", "integrity ok"), ("column_shapes", "shapes"), ("column_pairs", "pairs"),
-    ("cardinality_score", "cardinality"), ("trends_score", "trends"),
-    ("c2st_auc", "C2ST AUC"), ("exact_copy_rate", "exact copies"),
-    ("dcr_ratio", "DCR ratio"), ("mia_auc", "MIA AUC"),
+    ("dataset", "dataset"),
+    ("system", "system"),
+    ("fit_s", "fit s"),
+    ("sample_s", "sample s"),
+    ("rows_per_s", "rows/s sampled"),
+    ("peak_mb", "peak MB"),
+    ("integrity_ok", "integrity ok"),
+    ("column_shapes", "shapes"),
+    ("column_pairs", "pairs"),
+    ("cardinality_score", "cardinality"),
+    ("trends_score", "trends"),
+    ("c2st_auc", "C2ST AUC"),
+    ("exact_copy_rate", "exact copies"),
+    ("dcr_ratio", "DCR ratio"),
+    ("mia_auc", "MIA AUC"),
     *((f"sdm:{p}", f"SDM {p.lower()}") for p in SDM_PROPERTIES),
 )
 
@@ -367,7 +474,7 @@ def rows_of(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"dataset": summary["dataset"], "system": system}
         if result.get("error"):
             row["error"] = result["error"]
-        for key in ("fit_s", "sample_s", "peak_mb"):
+        for key in ("fit_s", "sample_s", "peak_mb", "integrity_ok"):
             row[key] = result.get(key)
         if result.get("sample_s") and result.get("rows_total"):
             row["rows_per_s"] = result["rows_total"] / result["sample_s"]
@@ -375,8 +482,11 @@ def rows_of(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
         sdm = summary.get("sdmetrics", {}).get(system, {})
         row.update({f"sdm:{k}": v for k, v in sdm.get("properties", {}).items()})
         rows.append(row)
-    ceiling = {"dataset": summary["dataset"], "system": "real holdout (ceiling)",
-               **summary.get("ceiling", {})}
+    ceiling = {
+        "dataset": summary["dataset"],
+        "system": "real holdout (ceiling)",
+        **summary.get("ceiling", {}),
+    }
     sdm = summary.get("sdmetrics", {}).get("holdout", {})
     ceiling.update({f"sdm:{k}": v for k, v in sdm.get("properties", {}).items()})
     rows.append(ceiling)
@@ -399,8 +509,10 @@ def _fmt(key: str, value: Any) -> str:
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """The results as a Markdown table (``–``: not measured or not applicable)."""
-    lines = ["| " + " | ".join(label for _, label in COLUMNS) + " |",
-             "|" + "|".join("---" if i < 2 else "---:" for i in range(len(COLUMNS))) + "|"]
+    lines = [
+        "| " + " | ".join(label for _, label in COLUMNS) + " |",
+        "|" + "|".join("---" if i < 2 else "---:" for i in range(len(COLUMNS))) + "|",
+    ]
     for row in rows:
         lines.append("| " + " | ".join(_fmt(k, row.get(k)) for k, _ in COLUMNS) + " |")
     return "\n".join(lines)
@@ -412,28 +524,51 @@ def target_checks(summary: Mapping[str, Any]) -> list[str]:
     hma = summary["systems"].get("sdv-hma", {})
     name = summary["dataset"]
     if hma.get("error") or ours.get("error"):
-        return [f"- {name}: not compared ({'SDV' if hma.get('error') else 'relsynth'} "
-                "produced no data)"]
+        return [
+            f"- {name}: not compared ({'SDV' if hma.get('error') else 'relsynth'} produced no data)"
+        ]
+    if not (hma.get("relsynth_eval") and ours.get("relsynth_eval")):
+        return [f"- {name}: not compared (relsynth.evaluate failed, see below)"]
     lines = []
     sdm = summary.get("sdmetrics", {})
     for prop in SDM_PROPERTIES:
         a = sdm.get("relsynth", {}).get("properties", {}).get(prop, float("nan"))
         b = sdm.get("sdv-hma", {}).get("properties", {}).get(prop, float("nan"))
-        lines.append(f"- {name}: SDMetrics {prop}: relsynth {a:.3f} vs HMA {b:.3f} → "
-                     f"{'met' if a > b else '**missed**'}")
+        lines.append(
+            f"- {name}: SDMetrics {prop}: relsynth {a:.3f} vs HMA {b:.3f} → "
+            f"{'met' if a > b else '**missed**'}"
+        )
     a, b = ours["relsynth_eval"]["c2st_auc"], hma["relsynth_eval"]["c2st_auc"]
-    lines.append(f"- {name}: C2ST AUC (lower is better): relsynth {a:.3f} vs HMA {b:.3f} → "
-                 f"{'met' if a < b else '**missed**'}")
+    lines.append(
+        f"- {name}: C2ST AUC (lower is better): relsynth {a:.3f} vs HMA {b:.3f} → "
+        f"{'met' if a < b else '**missed**'}"
+    )
     speedup = hma["sample_s"] / ours["sample_s"]
-    lines.append(f"- {name}: sampling speed-up ≥ 100×: {speedup:.1f}× → "
-                 f"{'met' if speedup >= 100 else '**missed**'}")
-    lines.append(f"- {name}: fit no slower than HMA: {ours['fit_s']:.1f} s vs "
-                 f"{hma['fit_s']:.1f} s → {'met' if ours['fit_s'] <= hma['fit_s'] else '**missed**'}")
+    lines.append(
+        f"- {name}: sampling speed-up ≥ 100×: {speedup:.1f}× → "
+        f"{'met' if speedup >= 100 else '**missed**'}"
+    )
+    fit_ok = ours["fit_s"] <= hma["fit_s"]
+    lines.append(
+        f"- {name}: fit no slower than HMA: {ours['fit_s']:.1f} s vs "
+        f"{hma['fit_s']:.1f} s → {'met' if fit_ok else '**missed**'}"
+    )
     return lines
 
 
-def write_results(summaries: list[dict[str, Any]], args: argparse.Namespace,
-                  command: str, versions: Mapping[str, str]) -> str:
+def _git_revision() -> str:
+    out = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
+    )
+    return out.stdout.strip() or "unknown"
+
+
+def write_results(
+    summaries: list[dict[str, Any]],
+    args: argparse.Namespace,
+    command: str,
+    versions: Mapping[str, str],
+) -> str:
     """Render ``RESULTS.md`` from the summaries (every number from this run)."""
     import relsynth
 
@@ -445,8 +580,9 @@ def write_results(summaries: list[dict[str, Any]], args: argparse.Namespace,
             result = s["systems"].get(system, {})
             for r in result.get("refusals", []):
                 refusals.append(f"- {s['dataset']}: `{r['part']}`: {r['error']}")
-            if result.get("error"):
-                errors.append(f"- {s['dataset']} / {system}: {result['error']}")
+            for key in ("error", "eval_error"):
+                if result.get(key):
+                    errors.append(f"- {s['dataset']} / {system}: {result[key]}")
     text = [
         "# relsynth vs SDV HMASynthesizer",
         "",
@@ -458,8 +594,9 @@ def write_results(summaries: list[dict[str, Any]], args: argparse.Namespace,
         f"{platform.processor() or 'CPU'}), shared with other work; no GPU. Every fit "
         "runs under `nice -n 10` with one thread (relsynth `n_threads=1`; SDV "
         "`OMP_NUM_THREADS=1 MKL_NUM_THREADS=1`).",
-        f"- relsynth {relsynth.__version__}, training budget {budget} per table "
-        "(`--max-seconds`); SDV " f"{versions.get('sdv', '?')} `HMASynthesizer` "
+        f"- relsynth {relsynth.__version__} (working tree `{_git_revision()}`), training "
+        f"budget {budget} per table (`--max-seconds`); SDV {versions.get('sdv', '?')} "
+        "`HMASynthesizer` "
         f"(defaults), SDMetrics {versions.get('sdmetrics', '?')}; seed 0.",
         f"- Both systems fit the same training part (`relsynth.split_holdout`, fraction "
         f"{args.holdout_fraction:g}, seed 0) and sample at scale 1. The *real holdout* row "
@@ -467,8 +604,10 @@ def write_results(summaries: list[dict[str, Any]], args: argparse.Namespace,
         "- Fidelity (shapes, pairs, cardinality, trends: 1 best; C2ST AUC: 0.5 best) and "
         "privacy (exact-copy rate, DCR ratio ≈ 1 good, MIA AUC ≈ 0.5 good; means over the "
         "split tables only) are `relsynth.evaluate`; see `docs/evaluate.md`. "
-        "*SDM* columns are SDMetrics' multi-table quality report, computed with the "
-        "metadata SDV accepted (so keys SDV refused are not scored there).",
+        "*SDM* columns are SDMetrics' multi-table quality report (in the SDV venv), "
+        "computed with the SDV metadata built from relsynth's keys, less the parts listed "
+        "below (composite keys, self-references: SDMetrics cannot score them either), "
+        "for every system, even where HMA refused the schema.",
         "- Peak MB is `ru_maxrss` of the process that fitted and sampled (Python and its "
         "libraries included). rows/s sampled = synthetic rows of all tables / sample s.",
         "",
@@ -480,9 +619,11 @@ def write_results(summaries: list[dict[str, Any]], args: argparse.Namespace,
         "",
         "## What SDV refused",
         "",
-        "Each part was left out of SDV's metadata and HMA was fitted on the rest "
-        "(composite keys, self-references...). With the part left out, SDV does not "
-        "keep that key's integrity, which `integrity ok` shows.",
+        "Parts of the schema SDV refused, with its message, and parts the benchmark "
+        "left out for SDV (binary columns, empty tables). Each was left out of SDV's "
+        "metadata and HMA was tried on the rest; SDV then does not keep that key's "
+        "integrity (`integrity ok`). Where HMA refused the rest too, the dataset has "
+        "no SDV result (see *Errors and timeouts*).",
         "",
         *(refusals or ["- nothing"]),
         "",
@@ -510,17 +651,35 @@ def main(argv: list[str] | None = None) -> int:
         run_relsynth(a.meta, a.train, a.out, a.max_seconds)
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", choices=sorted(DATASETS),
-                        default=list(DEFAULT_DATASETS), help="default: %(default)s")
-    parser.add_argument("--full", action="store_true",
-                        help="add the full nycflights13 (327,674 flights)")
-    parser.add_argument("--max-seconds", type=float, default=None,
-                        help="relsynth training budget per table (default: its own)")
-    parser.add_argument("--timeout-minutes", type=float, default=15.0,
-                        help="per system and dataset; past it the result is 'timeout'")
+    parser.add_argument(
+        "--datasets",
+        nargs="+",
+        choices=sorted(DATASETS),
+        default=list(DEFAULT_DATASETS),
+        help="default: %(default)s",
+    )
+    parser.add_argument(
+        "--full", action="store_true", help="add the full nycflights13 (327,674 flights)"
+    )
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=None,
+        help="relsynth training budget per table (default: its own)",
+    )
+    parser.add_argument(
+        "--timeout-minutes",
+        type=float,
+        default=15.0,
+        help="per system and dataset; past it the result is 'timeout'",
+    )
     parser.add_argument("--holdout-fraction", type=float, default=0.5)
-    parser.add_argument("--results", type=Path, default=RESULTS,
-                        help="Markdown file to write (default: %(default)s)")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="Markdown file to write (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     if args.full and "nycflights13" not in args.datasets:
         args.datasets.append("nycflights13")

@@ -51,6 +51,7 @@ from relsynth._repair import Repair, drop_violations
 from relsynth._typing import DeviceLike, SeedLike
 from relsynth._validation import Interval, Options, check_is_fitted, validate_params
 from relsynth.check import check
+from relsynth.constraints import Expr, enforce_checks, parse_check
 from relsynth.errors import DataError, ParameterError
 from relsynth.metadata.graph import Plan, plan
 from relsynth.metadata.schema import ForeignKey, Metadata
@@ -231,6 +232,8 @@ class Synthesizer:
                 logger.info("fitted %s (%s) in %.1fs", name, models[name], seconds[f"fit:{name}"])
                 _report(progress, "fit", name, i + 1, len(order))
         self._base_seed = base_seed
+        for name in order:
+            table_checks(meta, name, warn=True)
         seconds["total"] = time.perf_counter() - started
         self.fit_info_ = FitInfo(
             seconds=seconds,
@@ -390,7 +393,7 @@ class Synthesizer:
                 )
                 _report(progress, "sample", name, i + 1, len(order))
         done = self.key_generator_.fill_deferred(done, rng=stream(base, "deferred"))
-        out = {name: self._finish(name, done[name]) for name in order}
+        out = {name: self._finish(name, done[name], stream(base, "finish", name)) for name in order}
         check(self.metadata, out).raise_for_violations()
         return out
 
@@ -436,16 +439,29 @@ class Synthesizer:
             values = values.drop(columns=[seq_col])
         return keys, values
 
-    def _finish(self, name: str, frame: pd.DataFrame) -> pd.DataFrame:
-        """Restore clock text, unique values, column order and dtypes."""
+    def _finish(self, name: str, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+        """Restore clock text, unique values, CHECK constraints, column order and dtypes."""
         layout = self.layouts_.get(name)
         if layout is not None:
             for col, fmt in layout.clocks.items():
                 frame[col] = format_clock(frame[col], fmt)
             frame = _enforce_unique(self.metadata, name, frame, layout)
         columns = list(self.metadata.table(name).column_names)
-        frame = frame[columns]
-        return _restore_dtypes(frame, self.dtypes_[name])
+        frame = _restore_dtypes(frame[columns], self.dtypes_[name])
+        checks = table_checks(self.metadata, name)
+        if layout is None or not checks:
+            return frame
+        dtypes = self.dtypes_[name]
+        repaired = enforce_checks(
+            frame,
+            checks,
+            protected=self.metadata.key_columns(name),
+            integers={c for c, d in dtypes.items() if d.lower().startswith(("int", "uint"))},
+            rng=rng,
+        )
+        if repaired:
+            logger.info("%s: rows repaired to satisfy CHECK constraints: %s", name, repaired)
+        return _restore_dtypes(frame, dtypes)
 
     # -- persistence -------------------------------------------------------------------
 
@@ -495,6 +511,27 @@ def _clean_source(
     source, repair = drop_violations(meta, source)
     logger.warning("repaired source rows that broke their keys: %s", repair)
     return source, repair
+
+
+def table_checks(meta: Metadata, name: str, *, warn: bool = False) -> list[tuple[str, Expr]]:
+    """The CHECK constraints of a table that relsynth can enforce, parsed.
+
+    With ``warn``, each constraint it cannot parse is logged (once per fit): such a
+    constraint is still created in the target, which then decides.
+    """
+    parsed = []
+    for i, constraint in enumerate(meta.table(name).checks):
+        label = constraint.name or f"{name}#{i + 1}"
+        expr = parse_check(constraint.sqltext)
+        if expr is not None:
+            parsed.append((label, expr))
+        elif warn:
+            logger.warning(
+                "%s: CHECK %s (%s) is not a form relsynth enforces (comparisons, BETWEEN, IN, "
+                "IS NULL, AND/OR); sampled rows may break it",
+                name, label, constraint.sqltext,
+            )  # fmt: skip
+    return parsed
 
 
 def _learned_frame(frame: pd.DataFrame, layout: TableLayout) -> pd.DataFrame:
@@ -646,25 +683,61 @@ def _max_length(sql_type: str) -> int | None:
 def _enforce_unique(
     meta: Metadata, name: str, frame: pd.DataFrame, layout: TableLayout
 ) -> pd.DataFrame:
-    """Make single-column unique constraints on learned columns hold."""
+    """Make unique constraints (one column or several) hold where a learned column is in them.
+
+    The last learned column of the constraint is changed on the duplicate rows only:
+    numbers and dates move by a small step (1, one day or one second) per duplicate,
+    text gets a `` 2``, `` 3``... suffix; repeated until no duplicate is left, then
+    numbers fall back to values past the column's maximum. Key columns never change
+    (the key generator makes keys unique); personal text is made unique by its model.
+    """
     table = meta.table(name)
     for unique in table.unique:
-        if len(unique) != 1 or unique[0] not in layout.learned:
+        learned = [c for c in unique if c in layout.learned]
+        if not learned:
             continue
-        col = unique[0]
-        values = frame[col]
-        dup = values.duplicated(keep="first") & values.notna()
-        if not dup.any():
-            continue
-        if pd.api.types.is_numeric_dtype(values.dtype):
-            start = np.nanmax(values.to_numpy(dtype="float64")) + 1
-            frame.loc[dup, col] = start + np.arange(int(dup.sum()))
-        else:
-            text = values.astype(object).copy()
-            counts = text.groupby(text).cumcount()
-            text[dup] = text[dup].astype(str) + " " + (counts[dup] + 1).astype(str)
-            frame[col] = text
+        col, cols = learned[-1], list(unique)
+        for attempt in range(25):
+            sub = frame[cols]
+            dup = (sub.duplicated(keep="first") & sub.notna().all(axis=1)).to_numpy()
+            if not dup.any():
+                break
+            rank = sub.groupby(cols, sort=False, dropna=False).cumcount().to_numpy()[dup]
+            frame[col] = _nudge(frame[col], dup, rank, last_resort=attempt == 24)
     return frame
+
+
+def _nudge(
+    values: pd.Series, rows: np.ndarray, rank: np.ndarray, *, last_resort: bool
+) -> pd.Series:
+    """``values`` with the ``rows`` moved off their duplicates (``rank``: 1, 2... per group)."""
+    out = values.copy()
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        stamps = values.dropna()
+        daily = len(stamps) and (stamps == stamps.dt.normalize()).all()
+        step = pd.Timedelta(days=1) if daily else pd.Timedelta(seconds=1)
+        out[rows] = values[rows] + step * rank
+    elif pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
+        values.dtype
+    ):
+        numbers = values.to_numpy(dtype="float64", na_value=np.nan)
+        whole = bool(np.all(np.isnan(numbers) | (numbers == np.round(numbers))))
+        if last_resort:
+            shifted = np.nanmax(numbers) + 1 + np.arange(int(rows.sum()))
+        elif whole:
+            shifted = numbers[rows] + rank
+        else:
+            shifted = numbers[rows] + np.maximum(np.abs(numbers[rows]), 1.0) * 1e-9 * rank
+        if pd.api.types.is_integer_dtype(values.dtype):
+            out[rows] = shifted.astype(np.int64)
+        else:
+            out = out.astype("float64")
+            out[rows] = shifted
+    else:
+        text = values.astype(object)
+        out = text.copy()
+        out[rows] = [f"{v} {r + 1}" for v, r in zip(text[rows], rank, strict=True)]
+    return out
 
 
 def _restore_dtypes(frame: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame:

@@ -47,6 +47,8 @@ zeros included (a customer without orders counts 0):
 
 from __future__ import annotations
 
+import logging
+
 from collections.abc import Mapping
 from typing import Any
 
@@ -56,6 +58,8 @@ from scipy.spatial import cKDTree
 from relsynth.errors import NotFittedError
 
 __all__ = ["CardinalityModel", "DegreeModel", "rescale_to_total", "stratified_uniforms"]
+
+logger = logging.getLogger(__name__)
 
 _RARE_COUNT = 5
 _JITTER_MIN_PARENTS = 1000
@@ -236,21 +240,56 @@ class CardinalityModel:
         if n == 0 or len(self.counts_) == 0:
             return np.zeros(n, dtype=np.int64)
         u = stratified_uniforms(n, rng)
-        if (
+        conditional = not (
             feats is None
             or self.features_ is None
             or feats.ndim != 2
             or feats.shape[1] != self.features_.shape[1]
-        ):
-            out = _quantiles(self.sorted_counts_, u)
+        )
+        expected = 0.0
+        if conditional:
+            out, expected = self._conditional(feats, u)
         else:
-            out = self._conditional(feats, u)
+            out = _quantiles(self.sorted_counts_, u)
         if self.jitter and len(self.counts_) >= _JITTER_MIN_PARENTS:
             out = _jitter_rare(out, self.support_, self.freq_, rng)
         out = np.maximum(out, 0)
         if cap is not None:
             out = np.minimum(out, cap)
+        if conditional:
+            out = self._calibrate(out, expected, n, rng, cap)
         return out.astype(np.int64)
+
+    def _calibrate(
+        self,
+        out: np.ndarray,
+        expected: float,
+        n: int,
+        rng: np.random.Generator,
+        cap: int | None,
+    ) -> np.ndarray:
+        """Bring the total of conditional draws to ``n`` times the source's mean.
+
+        Conditional draws decide *which* synthetic parents get many children; the
+        total must not depend on how well the parents' own values were learned.
+        Two things make it drift: when a few source parents hold most children
+        (3 of 1,458 airports have all the weather rows) one draw per parent has a
+        huge variance, and synthetic parent features a little off the source's
+        move the conditional expectation (``expected``, logged) far from the
+        source's size (measured: a third of the weather rows). The counts are
+        rescaled to the source's children-per-parent mean, keeping who has more
+        children than whom, so that child tables come out at the source's size.
+        """
+        target = int(round(n * float(self.counts_.mean())))
+        logger.debug(
+            "cardinality: conditional draws total %d (expected %.0f), rescaled to %d",
+            int(out.sum()), expected, target,
+        )  # fmt: skip
+        if cap is not None:
+            target = min(target, cap * n)
+        if int(out.sum()) == target:
+            return out
+        return rescale_to_total(out, target, rng, cap)
 
     def _index(self) -> None:
         """Group identical training feature vectors: KD-tree over the distinct points."""
@@ -260,10 +299,12 @@ class CardinalityModel:
         order = np.lexsort((self.counts_, inverse))
         self._members = self.counts_[order]  # counts grouped by point, ascending inside
         self._sizes = np.bincount(inverse, minlength=len(points))
+        sums = np.bincount(inverse, weights=self.counts_.astype(float), minlength=len(points))
+        self._point_means = sums / np.maximum(self._sizes, 1)
         self._offsets = np.concatenate([[0], np.cumsum(self._sizes)[:-1]])
         self._tree = cKDTree(points)
 
-    def _conditional(self, feats: np.ndarray, u: np.ndarray) -> np.ndarray:
+    def _conditional(self, feats: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, float]:
         # Mixture over training parents weighted by the feature kernel. Identical
         # training points are grouped (a KD-tree over the distinct points, each with
         # its multiplicity), so ties never truncate the mixture; within a point, the
@@ -289,7 +330,8 @@ class CardinalityModel:
         resid = np.clip((target - before) / np.maximum(w[rows, pick], 1e-300), 0.0, 1.0 - 1e-12)
         member = np.minimum((resid * self._sizes[chosen]).astype(np.int64), self._sizes[chosen] - 1)
         out: np.ndarray = self._members[self._offsets[chosen] + member]
-        return out
+        expected = float((w * self._point_means[idx]).sum(axis=1) @ (1.0 / total))
+        return out, expected
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able state."""
