@@ -48,7 +48,6 @@ zeros included (a customer without orders counts 0):
 from __future__ import annotations
 
 import logging
-
 from collections.abc import Mapping
 from typing import Any
 
