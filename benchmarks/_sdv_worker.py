@@ -142,15 +142,38 @@ def _message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
+def _natural_sdtype(kind: str, detected: dict[str, Any]) -> dict[str, Any]:
+    """The sdtype of a column outside any key, from relsynth's kind.
+
+    Measured kinds map one to one; free/personal ``text`` becomes ``unknown`` (SDV
+    anonymizes it, SDMetrics skips it, as ``relsynth.evaluate`` skips text); other
+    columns keep SDV's detection, an identifier-like one (``route_short_name``)
+    as a category.
+    """
+    if kind in ("numerical", "categorical", "datetime", "boolean"):
+        sdtype = kind
+    elif kind == "text":
+        sdtype = "unknown"
+    else:
+        sdtype = "categorical" if detected["sdtype"] == "id" else detected["sdtype"]
+    if sdtype == detected["sdtype"]:
+        return {k: v for k, v in detected.items() if not k.startswith("range_")} | {
+            "sdtype": sdtype
+        }
+    return {"sdtype": sdtype}
+
+
 def build_metadata(
     meta: dict[str, Any], data: dict[str, pd.DataFrame]
-) -> tuple[Any, dict[str, pd.DataFrame], list[dict[str, str]]]:
-    """SDV ``Metadata`` for ``data`` with relsynth's keys; returns it, the data and refusals.
+) -> tuple[Any, dict[str, pd.DataFrame], list[dict[str, str]], dict[tuple[str, str], Any]]:
+    """SDV ``Metadata`` for ``data`` with relsynth's keys.
 
-    Detection gives the column sdtypes; the detected keys and relationships are
-    replaced by relsynth's: every primary key, then every foreign key, each tried on
-    its own. What SDV rejects (an exception, or a ``validate()`` failure right after
-    adding it) is taken out again and recorded as ``{"part", "error"}``.
+    Detection gives the column sdtypes, overridden by relsynth's kinds (see
+    ``_natural_sdtype``); the keys and relationships are relsynth's: every primary
+    key, then every foreign key, each tried on its own. What SDV rejects (an
+    exception, or a ``validate()`` failure right after adding it) is taken out again
+    and recorded as ``{"part", "error"}``. Returns the metadata, the data (empty
+    tables left out), the refusals and each column's sdtype outside a key.
     """
     from sdv.metadata import Metadata
 
@@ -177,19 +200,20 @@ def build_metadata(
 
     metadata = Metadata.detect_from_dataframes(data, infer_keys=None)
     tables = {t["name"]: t for t in meta["tables"] if t["name"] in data}
+    natural: dict[tuple[str, str], dict[str, Any]] = {}
     for name, table in tables.items():
         pk = tuple(table.get("primary_key") or ())
         fk_cols = {c for fk in meta["foreign_keys"] if fk["child"] == name for c in fk["columns"]}
         for col in table["columns"]:
             if col["kind"] == "binary":
                 continue
+            spec = natural[name, col["name"]] = _natural_sdtype(
+                col["kind"], metadata.tables[name].columns[col["name"]]
+            )
             if col["name"] in pk or col["name"] in fk_cols:
                 metadata.update_column(col["name"], table_name=name, sdtype="id")
-            elif col["kind"] in ("numerical", "categorical", "datetime", "boolean"):
-                metadata.update_column(col["name"], table_name=name, sdtype=col["kind"])
-            elif metadata.tables[name].columns[col["name"]].get("sdtype") == "id":
-                # a non-key identifier-like column (route_short_name): keep its values
-                metadata.update_column(col["name"], table_name=name, sdtype="categorical")
+            else:
+                metadata.update_column(col["name"], table_name=name, **spec)
         if not pk:
             continue
         try:
@@ -214,14 +238,14 @@ def build_metadata(
             metadata.add_relationship(
                 parent_table_name=fk["parent"],
                 child_table_name=fk["child"],
-                parent_primary_key=pcols[0] if len(pcols) == 1 else pcols,
-                child_foreign_key=cols[0] if len(cols) == 1 else cols,
+                parent_primary_key=pcols[0] if len(pcols) == 1 else list(pcols),
+                child_foreign_key=cols[0] if len(cols) == 1 else list(cols),
             )
             metadata.validate()
         except Exception as exc:  # noqa: BLE001
             refusals.append({"part": f"foreign key {label}", "error": _message(exc)})
             metadata.relationships[:] = before
-    return metadata, data, refusals
+    return metadata, data, refusals, natural
 
 
 # -- modes ---------------------------------------------------------------------------------
@@ -235,33 +259,43 @@ def _as_list(key: Any) -> list[str]:
     return list(key) if isinstance(key, (list, tuple)) else [key]
 
 
-def _drop_composite_keys(metadata: Any) -> list[str]:
-    """Remove composite primary keys and the relationships that use them; name them."""
-    removed = []
+def _drop_composite_keys(metadata: Any, natural: dict[tuple[str, str], Any]) -> list[str]:
+    """Remove composite primary keys and the relationships that use them; name them.
+
+    Columns left in no key get their sdtype outside a key back (``weather.time_hour``
+    becomes a datetime again).
+    """
+    removed, freed = [], set()
     for name, table in metadata.tables.items():
         pk = table.primary_key
         if isinstance(pk, (list, tuple)) and len(pk) > 1:
             removed.append(f"primary key {name}({', '.join(pk)})")
+            freed.update((name, c) for c in pk)
             for rel in [r for r in metadata.relationships if r["parent_table_name"] == name]:
-                removed.append(
-                    f"foreign key {rel['child_table_name']}"
-                    f"({', '.join(_as_list(rel['child_foreign_key']))})"
-                )
+                cols = _as_list(rel["child_foreign_key"])
+                removed.append(f"foreign key {rel['child_table_name']}({', '.join(cols)})")
+                freed.update((rel["child_table_name"], c) for c in cols)
                 metadata.relationships.remove(rel)
             metadata.remove_primary_key(name)
-    keep = []
-    for rel in metadata.relationships:
-        if isinstance(rel["child_foreign_key"], (list, tuple)):
-            removed.append(
-                f"foreign key {rel['child_table_name']}({', '.join(rel['child_foreign_key'])})"
-            )
-        else:
-            keep.append(rel)
-    metadata.relationships[:] = keep
+    for rel in [r for r in metadata.relationships if len(_as_list(r["child_foreign_key"])) > 1]:
+        cols = _as_list(rel["child_foreign_key"])
+        removed.append(f"foreign key {rel['child_table_name']}({', '.join(cols)})")
+        freed.update((rel["child_table_name"], c) for c in cols)
+        metadata.relationships.remove(rel)
+    keyed = {(n, c) for n, t in metadata.tables.items() for c in _as_list(t.primary_key or [])}
+    keyed |= {
+        (r["child_table_name"], c)
+        for r in metadata.relationships
+        for c in _as_list(r["child_foreign_key"])
+    }
+    for name, column in sorted(freed - keyed):
+        metadata.update_column(column, table_name=name, **natural[name, column])
     return removed
 
 
-def make_synthesizer(metadata: Any, refusals: list[dict[str, str]]) -> Any:
+def make_synthesizer(
+    metadata: Any, natural: dict[tuple[str, str], Any], refusals: list[dict[str, str]]
+) -> Any:
     """``HMASynthesizer(metadata)``; if it refuses a schema with composite keys, retry without.
 
     SDV Community supports no composite key, and a composite foreign key can also
@@ -274,11 +308,12 @@ def make_synthesizer(metadata: Any, refusals: list[dict[str, str]]) -> Any:
     try:
         return HMASynthesizer(metadata, verbose=False)
     except Exception as exc:  # noqa: BLE001 - SDV's refusal is the benchmark's result
-        removed = _drop_composite_keys(metadata)
+        removed = _drop_composite_keys(metadata, natural)
         if not removed:
             raise
+        synthesizer = HMASynthesizer(metadata, verbose=False)  # still refused: the result
         refusals.append({"part": "; ".join(removed), "error": _message(exc)})
-    return HMASynthesizer(metadata, verbose=False)
+        return synthesizer
 
 
 def fit(args: argparse.Namespace) -> dict[str, Any]:
@@ -291,13 +326,13 @@ def fit(args: argparse.Namespace) -> dict[str, Any]:
 
         result["sdv_version"] = sdv.__version__
         data = read_tables(Path(args.train), meta)
-        metadata, data, result["refusals"] = build_metadata(meta, data)
+        metadata, data, result["refusals"], natural = build_metadata(meta, data)
         # SDMetrics scores every system with this metadata, even where HMA refuses the
         # schema; it cannot score composite keys either.
         scoring = Metadata.load_from_dict(metadata.to_dict())
-        _drop_composite_keys(scoring)
+        _drop_composite_keys(scoring, natural)
         Path(args.out, "sdv_metadata.json").write_text(json.dumps(scoring.to_dict()))
-        synthesizer = make_synthesizer(metadata, result["refusals"])
+        synthesizer = make_synthesizer(metadata, natural, result["refusals"])
         metadata.validate_data(data)
         tick = time.perf_counter()
         synthesizer.fit(data)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -273,8 +273,9 @@ class Synthesizer:
                 name, frame, values, driver, sequence_col, layout, tables, rng, override
             )
         else:
-            context = _fit_context(meta, frame, driver, tables, self.layouts_)
-            model = override if override is not None else self._default_wgan(layout)
+            time_keys = time_key_columns(layout, self.dtypes_[name])
+            context = _context(frame, driver, tables, self.layouts_, time_keys)
+            model = override if override is not None else self._default_wgan(layout, rng)
             model.fit(values, context)
         self.models_[name] = model
         return type(model).__name__
@@ -301,24 +302,26 @@ class Synthesizer:
                 kinds=dict(layout.kinds),
                 order_column=sequence_col if sequence_col in layout.learned else None,
                 monotone_columns=mono,
-                device=self.device,
-                **self._budget(),
+                **self._model_params(rng),
             )
         model.fit(sorted_values, parent_context, lengths=lengths)
         return model
 
-    def _default_wgan(self, layout: TableLayout) -> TableModel:
+    def _default_wgan(self, layout: TableLayout, rng: np.random.Generator) -> TableModel:
         from relsynth.models.wgan import ConditionalWGAN
 
-        return ConditionalWGAN(kinds=dict(layout.kinds), device=self.device, **self._budget())
+        return ConditionalWGAN(kinds=dict(layout.kinds), **self._model_params(rng))
 
-    def _budget(self) -> dict[str, Any]:
-        budget: dict[str, Any] = {}
+    def _model_params(self, rng: np.random.Generator) -> dict[str, Any]:
+        """Device, threads, budget and a seed from the table's own stream, for a model."""
+        params: dict[str, Any] = {"device": self.device, "seed": child_seed(rng)}
+        if self.n_threads is not None:
+            params["n_threads"] = self.n_threads
         if self.epochs is not None:
-            budget["epochs"] = self.epochs
+            params["epochs"] = self.epochs
         if self.max_seconds is not None:
-            budget["max_seconds"] = self.max_seconds
-        return budget
+            params["max_seconds"] = self.max_seconds
+        return params
 
     def _fit_text(
         self, name: str, frame: pd.DataFrame, layout: TableLayout, rng: np.random.Generator
@@ -415,7 +418,8 @@ class Synthesizer:
         if model is not None and name in self.sequence_ and driver is not None:
             keys, values = self._sample_sequence(name, keys, done, driver, model, rng)
         elif model is not None:
-            context = _sample_context(keys, driver, done, self.layouts_)
+            time_keys = time_key_columns(layout, self.dtypes_[name])
+            context = _context(keys, driver, done, self.layouts_, time_keys)
             values = model.sample(context, n_rows=len(keys), seed=rng)
         else:  # no learned columns, or an empty source table: NULLs
             values = pd.DataFrame({c: [None] * len(keys) for c in layout.learned})
@@ -586,33 +590,59 @@ def _family(child_keys: pd.DataFrame, fk: ForeignKey) -> pd.DataFrame:
     )
 
 
-def _fit_context(
-    meta: Metadata,
-    frame: pd.DataFrame,
-    driver: ForeignKey | None,
-    tables: Mapping[str, pd.DataFrame],
-    layouts: Mapping[str, TableLayout],
-) -> pd.DataFrame | None:
-    if driver is None:
-        return None
-    parent = tables[driver.parent]
-    features = _parent_features(parent, driver.parent, layouts)
-    context = _join_parent(frame, driver, parent, features)
-    return pd.concat([context, _family(frame, driver)], axis=1)
-
-
-def _sample_context(
+def _context(
     keys: pd.DataFrame,
     driver: ForeignKey | None,
-    done: Mapping[str, pd.DataFrame],
+    parents: Mapping[str, pd.DataFrame],
     layouts: Mapping[str, TableLayout],
+    time_keys: Sequence[str],
 ) -> pd.DataFrame | None:
-    if driver is None:
-        return None
-    parent = done[driver.parent]
-    features = _parent_features(parent, driver.parent, layouts)
-    context = _join_parent(keys, driver, parent, features)
-    return pd.concat([context, _family(keys, driver)], axis=1)
+    """What a row's values are conditioned on: its driver parent's values, its family
+    size and position, and the row's own date/time key values.
+
+    The same function builds the context at fit time (real parents, real keys) and at
+    sample time (synthetic parents, the skeleton's keys), so the two always match.
+    Date/time keys carry meaning the values depend on: ``weather(origin, time_hour)``
+    has month, hour and temperature that follow ``time_hour``.
+    """
+    parts = []
+    if driver is not None:
+        parent = parents[driver.parent]
+        features = _parent_features(parent, driver.parent, layouts)
+        parts += [_join_parent(keys, driver, parent, features), _family(keys, driver)]
+    if time_keys:
+        parts.append(_time_key_features(keys, time_keys))
+    return pd.concat(parts, axis=1) if parts else None
+
+
+def _time_key_features(keys: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Date/time key columns as calendar features (NaN for NULL).
+
+    Seconds since the epoch for trends, and the calendar parts (month, day of month,
+    day of week, hour and minute of day) that values follow but that a network cannot
+    easily read off a single time axis: ``weather.hour`` is periodic in ``time_hour``.
+    """
+    out = {}
+    for col in columns:
+        stamps = pd.to_datetime(keys[col], errors="coerce").reset_index(drop=True)
+        ok = stamps.notna().to_numpy()
+        seconds = np.full(len(stamps), np.nan)
+        seconds[ok] = stamps[ok].to_numpy().astype("datetime64[s]").astype(np.int64)
+        out[f"__key.{col}"] = seconds
+        parts = {
+            "month": stamps.dt.month,
+            "day": stamps.dt.day,
+            "weekday": stamps.dt.day_of_week,
+            "minute_of_day": stamps.dt.hour * 60 + stamps.dt.minute,
+        }
+        for part, values in parts.items():
+            out[f"__key.{col}.{part}"] = values.to_numpy(dtype="float64", na_value=np.nan)
+    return pd.DataFrame(out)
+
+
+def time_key_columns(layout: TableLayout, dtypes: Mapping[str, str]) -> tuple[str, ...]:
+    """The key columns of a table that hold dates or times (conditioning context)."""
+    return tuple(c for c in layout.keys if dtypes.get(c, "").startswith("datetime64"))
 
 
 def _sequence_column(meta: Metadata, name: str, driver: ForeignKey | None) -> str | None:

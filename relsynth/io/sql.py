@@ -247,8 +247,20 @@ def check_target(
         )
     with open_engine(target) as engine:
         _refuse_source(engine, {}, source)
+        url = engine.url
+        if url.get_backend_name() == "sqlite" and not _sqlite_file_exists(url):
+            return  # connecting would create an empty file: a new file has no tables
         with connect(engine, action="inspect the target") as conn:
             existing_tables(conn, metadata, if_exists)
+
+
+def _sqlite_file_exists(url: URL) -> bool:
+    database = url.database or ""
+    if database in ("", ":memory:") or "mode=memory" in database:
+        return True  # in-memory: nothing is created on disk
+    if database.startswith("file:"):
+        database = database[len("file:") :].split("?", 1)[0]
+    return os.path.exists(os.path.expanduser(database))
 
 
 def _refuse_source(engine: Engine, tables: Mapping[str, object], source: str | None) -> None:

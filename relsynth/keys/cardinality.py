@@ -256,7 +256,7 @@ class CardinalityModel:
         if cap is not None:
             out = np.minimum(out, cap)
         if conditional:
-            out = self._calibrate(out, expected, n, rng, cap)
+            out = self._calibrate(out, expected, n, u, rng, cap)
         return out.astype(np.int64)
 
     def _calibrate(
@@ -264,6 +264,7 @@ class CardinalityModel:
         out: np.ndarray,
         expected: float,
         n: int,
+        u: np.ndarray,
         rng: np.random.Generator,
         cap: int | None,
     ) -> np.ndarray:
@@ -278,14 +279,30 @@ class CardinalityModel:
         source's size (measured: a third of the weather rows). The counts are
         rescaled to the source's children-per-parent mean, keeping who has more
         children than whom, so that child tables come out at the source's size.
+
+        When the conditional draws miss the total by more than a factor of two, the
+        synthetic parents are too far from the source's for their features to say
+        anything (none of them like the three airports with weather, say): the
+        marginal draws are used instead, so that the shape of the distribution
+        survives.
         """
         target = int(round(n * float(self.counts_.mean())))
-        logger.debug(
-            "cardinality: conditional draws total %d (expected %.0f), rescaled to %d",
-            int(out.sum()), expected, target,
-        )  # fmt: skip
         if cap is not None:
             target = min(target, cap * n)
+        drawn = int(out.sum())
+        logger.debug(
+            "cardinality: conditional draws total %d (expected %.0f), rescaled to %d",
+            drawn, expected, target,
+        )  # fmt: skip
+        if not 0.5 * target <= drawn <= 2 * target:
+            logger.info(
+                "cardinality: conditional draws total %d for an expected %d; "
+                "using the marginal distribution",
+                drawn, target,
+            )  # fmt: skip
+            out = np.maximum(_quantiles(self.sorted_counts_, u), 0)
+            if cap is not None:
+                out = np.minimum(out, cap)
         if int(out.sum()) == target:
             return out
         return rescale_to_total(out, target, rng, cap)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -101,6 +102,20 @@ def test_clone_with_orphans_fails_or_drops(tmp_path, capsys):
     errors = [line for line in err.splitlines() if not line.startswith("✓")]
     assert len(errors) == 1 and errors[0].startswith("error: "), err  # one line, no traceback
     assert "loan(account_id) -> account(account_id)" in err and "--drop-violations" in err
-    assert not target.exists() or relsynth.reflect(f"sqlite:///{target}").tables == {}
+    assert not target.exists()  # checked before the work: no file created
     assert main(["clone", url, f"sqlite:///{target}", *FAST, "--drop-violations"]) == 0
     assert "repaired source rows" in capsys.readouterr().out
+
+
+def test_unknown_table_in_metadata_is_one_line_and_writes_nothing(tmp_path, capsys):
+    source = dataset_url("berka")
+    data = relsynth.reflect(source).to_dict()
+    data["tables"]["ghost"] = dict(data["tables"]["district"])
+    meta_file = tmp_path / "ghost.json"
+    meta_file.write_text(json.dumps(data))
+    target = tmp_path / "out.db"
+    rc = main(["clone", source, f"sqlite:///{target}", "--metadata", str(meta_file), *FAST])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "table 'ghost' does not exist" in err and "Traceback" not in err
+    assert not target.exists()  # not even an empty file

@@ -156,3 +156,15 @@ def test_orphans_are_reported_or_dropped(northwind):
     synth = Synthesizer(small, epochs=1, n_threads=1, seed=0).fit(broken, on_violations="drop")
     assert synth.fit_info_.dropped_rows == {"Territories": 1}
     assert relsynth.check(small, synth.sample(seed=0)).ok
+
+
+def test_same_seed_same_model_and_settings_reach_the_models(northwind):
+    # a budget in epochs, not seconds: the number of training steps is then fixed
+    meta, tables = northwind
+    one = Synthesizer(meta, seed=8, epochs=2, n_threads=1).fit(tables)
+    two = Synthesizer(meta, seed=8, epochs=2, n_threads=1).fit(tables)
+    model = one.models_["Orders"]
+    assert model is not None and model.n_threads == 1 and model.epochs == 2
+    a, b = one.sample(seed=4), two.sample(seed=4)
+    for name in a:
+        pd.testing.assert_frame_equal(a[name], b[name])
