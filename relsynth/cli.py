@@ -143,7 +143,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     fit_opts = argparse.ArgumentParser(add_help=False)
     fit_opts.add_argument("--seed", type=int, help="seed for a reproducible model and sample")
-    fit_opts.add_argument("--max-seconds", type=float, help="training budget per table, seconds")
+    fit_opts.add_argument(
+        "--max-seconds",
+        "--budget",
+        dest="max_seconds",
+        type=_duration,
+        metavar="TIME",
+        help="training budget per table model: seconds, or with a unit (90s, 2m); "
+        "default 120s",
+    )
     fit_opts.add_argument("--epochs", type=int, help="training epochs per table (instead of time)")
     fit_opts.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     fit_opts.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
@@ -209,6 +217,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of subsamples and classifiers")
     p.set_defaults(handler=_cmd_evaluate)
     return parser
+
+
+def _duration(text: str) -> float:
+    """``"90"``, ``"90s"``, ``"2m"``, ``"1.5h"`` -> seconds (argparse type)."""
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    value = text.strip().lower()
+    factor = units.get(value[-1:])
+    number = value[:-1] if factor is not None else value
+    try:
+        seconds = float(number) * (factor or 1.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid time {text!r}: use seconds (90), or 90s, 2m, 1h"
+        ) from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"the time budget must be positive, got {text!r}")
+    return seconds
 
 
 def _configure_logging(verbose: int, debug: bool) -> None:

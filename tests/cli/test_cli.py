@@ -119,3 +119,19 @@ def test_unknown_table_in_metadata_is_one_line_and_writes_nothing(tmp_path, caps
     assert rc == 1
     assert "table 'ghost' does not exist" in err and "Traceback" not in err
     assert not target.exists()  # not even an empty file
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90", 90.0), ("90s", 90.0), ("2m", 120.0),
+                                               ("1.5h", 5400.0)])  # fmt: skip
+def test_budget_units(text, seconds):
+    from relsynth.cli import _duration
+
+    assert _duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["2x", "-5", "0", "m"])
+def test_bad_budget_is_a_usage_error(text, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["fit", "sqlite:///x.db", "-o", "x.relsynth", "--budget", text])
+    assert info.value.code == 2
+    assert "--budget" in capsys.readouterr().err
