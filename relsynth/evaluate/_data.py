@@ -187,7 +187,10 @@ def child_aggregates(
         parent_keys = key_series(parent, fk.parent_columns).to_numpy()
         pos = means.index.get_indexer(parent_keys)
         for c, _ in numeric:
-            col = means[c].to_numpy()
+            col = means[c].to_numpy(dtype="float64")
+            if len(col) == 0:  # no child has a parent (empty table, all keys NULL)
+                out[f"mean({c})"] = np.full(len(parent_keys), np.nan)
+                continue
             out[f"mean({c})"] = np.where(pos >= 0, col[np.maximum(pos, 0)], np.nan)
     return pd.DataFrame(out, index=parent.index)
 

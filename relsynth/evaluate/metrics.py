@@ -333,7 +333,14 @@ def c2st_auc(
 
     if real.shape[1] == 0 or min(len(real), len(synthetic)) < 2 * n_folds:
         return float("nan"), float("nan")
-    x = np.vstack([real, synthetic])
+    x = np.vstack([real, synthetic]).astype("float64")
+    # A feature that is missing everywhere tells nothing (and breaks the binning).
+    informative = ~np.isnan(x).all(axis=0)
+    if not informative.any():
+        return float("nan"), float("nan")
+    x = x[:, informative]
+    if categorical is not None:
+        categorical = np.asarray(categorical)[informative]
     y = np.concatenate([np.zeros(len(real)), np.ones(len(synthetic))])
     # Identical rows share a fold. Otherwise a test row's twin of the other class sits
     # in the training folds, the classifier learns the twin's label, and two identical

@@ -153,3 +153,41 @@ def test_a_table_without_measured_columns_and_empty_tables() -> None:
     report = evaluate(meta, real, empty)
     assert report.columns.loc[0, "score"] == 0.0
     assert np.isnan(report.c2st.loc[0, "auc"])
+
+
+def test_c2st_ignores_features_missing_everywhere():
+    from relsynth.evaluate.metrics import c2st_auc
+
+    rng = np.random.default_rng(0)
+    real = np.column_stack([rng.normal(0, 1, 300), np.full(300, np.nan)])
+    fake = np.column_stack([rng.normal(3, 1, 300), np.full(300, np.nan)])
+    auc, _ = c2st_auc(real, fake, np.array([False, False]), seed=0)
+    assert auc > 0.9  # the informative feature still separates them
+    assert np.isnan(c2st_auc(real[:, 1:], fake[:, 1:], seed=0)[0])
+
+
+def test_trends_with_a_self_reference_that_is_always_null():
+    # GTFS stops(parent_station) -> stops(stop_id) with no parent station at all
+    from relsynth import ForeignKey
+    from relsynth.evaluate._data import child_aggregates
+
+    stops = pd.DataFrame(
+        {"stop_id": ["a", "b", "c"], "parent_station": [None, None, None], "lat": [1.0, 2, 3]}
+    )
+    meta = Metadata(
+        {
+            "stops": Table(
+                "stops",
+                (
+                    Column("stop_id", "id"),
+                    Column("parent_station", "id", nullable=True),
+                    Column("lat", "numerical"),
+                ),
+                primary_key=("stop_id",),
+            )
+        },
+        (ForeignKey("stops", ("parent_station",), "stops", ("stop_id",), nullable=True),),
+    )
+    out = child_aggregates(meta, {"stops": stops}, meta.foreign_keys[0])
+    assert out["count"].tolist() == [0.0, 0.0, 0.0]
+    assert out["mean(lat)"].isna().all()
