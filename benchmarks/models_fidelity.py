@@ -237,6 +237,7 @@ def run_table(
         epochs=args.epochs,
         max_seconds=args.max_seconds,
         device="cpu",
+        **({"learning_rate": args.learning_rate} if args.learning_rate else {}),
     )
     t0 = time.perf_counter()
     model.fit(table, ctx)
@@ -321,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=float, default=120.0)
     parser.add_argument("--flights-rows", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--learning-rate", type=float, default=None, help="ConditionalWGAN learning rate"
+    )
     parser.add_argument("--tables", default="northwind,berka,stops,flights,stop_times")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")

@@ -204,10 +204,11 @@ def split_tables(train: Mapping[str, Any], holdout: Mapping[str, Any]) -> list[s
 def evaluable_metadata(meta: Any, train: Mapping[str, Any]) -> tuple[Any, list[str]]:
     """``meta`` without the foreign keys that are NULL in every training row; their labels.
 
-    Works around a crash of ``relsynth.evaluate`` (``child_aggregates`` indexes an
-    empty array: ``IndexError``) on a key with no child at all, such as GTFS Cairns'
-    ``stops(parent_station)``, NULL in every row. Such a key has no cardinality or
-    trend to score; the synthesizers are fitted and checked with every key.
+    Works around a crash of ``relsynth.evaluate`` before commit 2c1fbd3
+    (``child_aggregates`` indexed an empty array: ``IndexError``) on a key with no
+    child at all, such as GTFS Cairns' ``stops(parent_station)``, NULL in every row.
+    Such a key has no cardinality or trend to score; the synthesizers are fitted and
+    checked with every key.
     """
     keep, dropped = [], []
     for fk in meta.foreign_keys:
@@ -620,7 +621,8 @@ def write_results(
         f"{platform.processor() or 'CPU'}), shared with other work; no GPU. Every fit "
         "runs under `nice -n 10` with one thread (relsynth `n_threads=1`; SDV "
         "`OMP_NUM_THREADS=1 MKL_NUM_THREADS=1`).",
-        f"- relsynth {relsynth.__version__} (working tree `{_git_revision()}`), training "
+        f"- relsynth {relsynth.__version__} (working tree `{versions['relsynth_git']}` when "
+        "the run started), training "
         f"budget {budget} per table (`--max-seconds`); SDV {versions.get('sdv', '?')} "
         "`HMASynthesizer` "
         f"(defaults), SDMetrics {versions.get('sdmetrics', '?')}; seed 0.",
@@ -655,10 +657,10 @@ def write_results(
         "",
         "## Keys left out of `relsynth.evaluate`",
         "",
-        "`relsynth.evaluate` raises `IndexError` in `child_aggregates` on a foreign key "
-        "with no child at all (NULL in every row); such keys are left out of the "
-        "evaluation of every system (they have no cardinality or trend to score). "
-        "Fit, sample and `integrity ok` use every key.",
+        "`relsynth.evaluate` before commit 2c1fbd3 raised `IndexError` in "
+        "`child_aggregates` on a foreign key with no child at all (NULL in every row); "
+        "such keys are left out of the evaluation of every system (they have no "
+        "cardinality or trend to score). Fit, sample and `integrity ok` use every key.",
         "",
         *(
             [
@@ -729,7 +731,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("ignore")
     os.environ.update(THREADS_ENV)
     ensure_sdv_venv()
-    versions = _sdv_versions()
+    versions = _sdv_versions() | {"relsynth_git": _git_revision()}
     summaries = [run_dataset(name, args) for name in args.datasets]
     rows = [row for s in summaries for row in rows_of(s)]
     print()

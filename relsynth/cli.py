@@ -149,8 +149,7 @@ def _parser() -> argparse.ArgumentParser:
         dest="max_seconds",
         type=_duration,
         metavar="TIME",
-        help="training budget per table model: seconds, or with a unit (90s, 2m); "
-        "default 120s",
+        help="training budget per table model: seconds, or with a unit (90s, 2m); default 120s",
     )
     fit_opts.add_argument("--epochs", type=int, help="training epochs per table (instead of time)")
     fit_opts.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
