@@ -717,8 +717,9 @@ def _enforce_unique(
 
     The last learned column of the constraint is changed on the duplicate rows only:
     numbers and dates move by a small step (1, one day or one second) per duplicate,
-    text gets a `` 2``, `` 3``... suffix; repeated until no duplicate is left, then
-    numbers fall back to values past the column's maximum. Key columns never change
+    text gets a `` 2``, `` 3``... suffix; repeated while duplicates are left (a
+    collapsed model can give hundreds of rows the same value), then numbers and dates
+    move past the column's maximum and text gets a running number. Key columns never change
     (the key generator makes keys unique); personal text is made unique by its model.
     """
     table = meta.table(name)
@@ -727,14 +728,18 @@ def _enforce_unique(
         if not learned:
             continue
         col, cols = learned[-1], list(unique)
-        for attempt in range(25):
+        for attempt in range(_NUDGE_ATTEMPTS + 1):
             sub = frame[cols]
             dup = (sub.duplicated(keep="first") & sub.notna().all(axis=1)).to_numpy()
             if not dup.any():
                 break
             rank = sub.groupby(cols, sort=False, dropna=False).cumcount().to_numpy()[dup]
-            frame[col] = _nudge(frame[col], dup, rank, last_resort=attempt == 24)
+            last = attempt == _NUDGE_ATTEMPTS
+            frame[col] = _nudge(frame[col], dup, rank, last_resort=last)
     return frame
+
+
+_NUDGE_ATTEMPTS = 10  # small steps first; then values past the column's maximum
 
 
 def _nudge(
@@ -746,7 +751,10 @@ def _nudge(
         stamps = values.dropna()
         daily = len(stamps) and (stamps == stamps.dt.normalize()).all()
         step = pd.Timedelta(days=1) if daily else pd.Timedelta(seconds=1)
-        out[rows] = values[rows] + step * rank
+        if last_resort:  # past the latest value: cannot collide
+            out[rows] = stamps.max() + step * (1 + np.arange(int(rows.sum())))
+        else:
+            out[rows] = values[rows] + step * rank
     elif pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
         values.dtype
     ):
@@ -766,7 +774,10 @@ def _nudge(
     else:
         text = values.astype(object)
         out = text.copy()
-        out[rows] = [f"{v} {r + 1}" for v, r in zip(text[rows], rank, strict=True)]
+        if last_resort:  # a running number no other value has
+            out[rows] = [f"{v} #{i + 1}" for i, v in enumerate(text[rows])]
+        else:
+            out[rows] = [f"{v} {r + 1}" for v, r in zip(text[rows], rank, strict=True)]
     return out
 
 
