@@ -99,7 +99,9 @@ def _column(series: pd.Series, target: Target, style: Style) -> pd.Series:
         yes, no = ("t", "f") if style == "copy" else ("1", "0")
         text = pd.Series(np.where(series.fillna(False).to_numpy(dtype=bool), yes, no), dtype="str")
     elif dtype.kind in "iu" or (dtype.kind == "f" and target.family != "text"):
-        if isinstance(dtype, np.dtype):  # numpy formats whole arrays without per-value checks
+        if isinstance(dtype, np.dtype) and dtype.kind == "f":  # repr: shortest round trip,
+            text = pd.Series(list(map(repr, series.to_numpy().tolist())), dtype=object)  # 2x numpy
+        elif isinstance(dtype, np.dtype):  # numpy formats whole arrays without per-value checks
             text = pd.Series(series.to_numpy().astype(str), dtype=object)
         else:  # nullable Int64 and friends: pandas writes 2004, not 2004.0
             text = series.astype("str")
