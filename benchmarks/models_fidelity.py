@@ -224,6 +224,18 @@ def column_pairs(real: pd.DataFrame, synth: pd.DataFrame) -> float:
 # -- runs -------------------------------------------------------------------------------------
 
 
+def _model_options(args: argparse.Namespace) -> dict[str, object]:
+    """Encoding, seed, threads and budget shared by both models (CPU)."""
+    return {
+        "encoding": args.encoding,
+        "seed": args.seed,
+        "n_threads": args.threads,
+        "epochs": args.epochs,
+        "max_seconds": args.max_seconds,
+        "device": "cpu",
+    }
+
+
 def run_table(
     name: str, table: pd.DataFrame, ctx: pd.DataFrame | None, args: argparse.Namespace
 ) -> dict[str, object]:
@@ -231,12 +243,7 @@ def run_table(
     from relsynth.models import ConditionalWGAN
 
     model = ConditionalWGAN(
-        encoding=args.encoding,
-        seed=args.seed,
-        n_threads=args.threads,
-        epochs=args.epochs,
-        max_seconds=args.max_seconds,
-        device="cpu",
+        **_model_options(args),
         **({"learning_rate": args.learning_rate} if args.learning_rate else {}),
     )
     t0 = time.perf_counter()
@@ -269,12 +276,7 @@ def run_sequences(args: argparse.Namespace) -> dict[str, object]:
     model = SequenceModel(
         order_column="stop_sequence",
         monotone_columns=["arrival_time", "departure_time"],
-        encoding=args.encoding,
-        seed=args.seed,
-        n_threads=args.threads,
-        epochs=args.epochs,
-        max_seconds=args.max_seconds,
-        device="cpu",
+        **_model_options(args),
     )
     t0 = time.perf_counter()
     model.fit(table, ctx, lengths=lengths)

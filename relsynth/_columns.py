@@ -29,6 +29,7 @@ __all__ = [
     "ClockFormat",
     "TableLayout",
     "clock_format",
+    "datetime_seconds",
     "format_clock",
     "monotone_columns",
     "parse_clock",
@@ -132,6 +133,15 @@ def parse_clock(values: pd.Series) -> pd.Series:
         return pd.Series(np.nan, index=values.index, dtype="float64")
     h, m, s = (pd.to_numeric(parts[i], errors="coerce") for i in range(3))
     return (h * 3600 + m * 60 + s).astype("float64")
+
+
+def datetime_seconds(values: pd.Series) -> np.ndarray:
+    """Dates and times as float seconds since the epoch; NaN where missing or unparseable."""
+    stamps = pd.to_datetime(values, errors="coerce")
+    out = np.full(len(stamps), np.nan)
+    ok = stamps.notna().to_numpy()
+    out[ok] = stamps[ok].astype("datetime64[ns]").astype(np.int64).to_numpy() / 1e9
+    return out
 
 
 def format_clock(seconds: pd.Series, fmt: ClockFormat) -> pd.Series:

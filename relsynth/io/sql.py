@@ -44,7 +44,6 @@ __all__ = [
     "check_database",
     "check_target",
     "read_tables",
-    "same_database",
     "source_fingerprint",
     "write_tables",
 ]
@@ -52,18 +51,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _IF_EXISTS = ("fail", "replace", "append")
-
-
-def same_database(a: str | Engine | os.PathLike[str], b: str | Engine | os.PathLike[str]) -> bool:
-    """Whether two URLs (engines, CSV folders) point at the same database.
-
-    Compares password-free fingerprints: the same SQLite file however it is spelled,
-    or the same server, port and database (``localhost``, ``127.0.0.1`` and ``::1``
-    are one host; MySQL and MariaDB one family). In-memory databases are never the
-    same as anything.
-    """
-    fa, fb = source_fingerprint(a), source_fingerprint(b)
-    return fa is not None and fa == fb
 
 
 def read_tables(
@@ -247,20 +234,12 @@ def check_target(
         )
     with open_engine(target) as engine:
         _refuse_source(engine, {}, source)
-        url = engine.url
-        if url.get_backend_name() == "sqlite" and not _sqlite_file_exists(url):
-            return  # connecting would create an empty file: a new file has no tables
+        place = fingerprint(engine.url)  # "sqlite:<path>" for a SQLite file
+        if place is not None and place.startswith("sqlite:"):
+            if not os.path.exists(place[len("sqlite:") :]):
+                return  # connecting would create an empty file: a new file has no tables
         with connect(engine, action="inspect the target") as conn:
             existing_tables(conn, metadata, if_exists)
-
-
-def _sqlite_file_exists(url: URL) -> bool:
-    database = url.database or ""
-    if database in ("", ":memory:") or "mode=memory" in database:
-        return True  # in-memory: nothing is created on disk
-    if database.startswith("file:"):
-        database = database[len("file:") :].split("?", 1)[0]
-    return os.path.exists(os.path.expanduser(database))
 
 
 def _refuse_source(engine: Engine, tables: Mapping[str, object], source: str | None) -> None:

@@ -245,24 +245,19 @@ class CardinalityModel:
             or feats.ndim != 2
             or feats.shape[1] != self.features_.shape[1]
         )
-        expected = 0.0
-        if conditional:
-            out, expected = self._conditional(feats, u)
-        else:
-            out = _quantiles(self.sorted_counts_, u)
+        out = self._conditional(feats, u) if conditional else _quantiles(self.sorted_counts_, u)
         if self.jitter and len(self.counts_) >= _JITTER_MIN_PARENTS:
             out = _jitter_rare(out, self.support_, self.freq_, rng)
         out = np.maximum(out, 0)
         if cap is not None:
             out = np.minimum(out, cap)
         if conditional:
-            out = self._calibrate(out, expected, n, u, rng, cap)
+            out = self._calibrate(out, n, u, rng, cap)
         return out.astype(np.int64)
 
     def _calibrate(
         self,
         out: np.ndarray,
-        expected: float,
         n: int,
         u: np.ndarray,
         rng: np.random.Generator,
@@ -275,10 +270,10 @@ class CardinalityModel:
         Two things make it drift: when a few source parents hold most children
         (3 of 1,458 airports have all the weather rows) one draw per parent has a
         huge variance, and synthetic parent features a little off the source's
-        move the conditional expectation (``expected``, logged) far from the
-        source's size (measured: a third of the weather rows). The counts are
-        rescaled to the source's children-per-parent mean, keeping who has more
-        children than whom, so that child tables come out at the source's size.
+        move the conditional expectation far from the source's size (measured: a
+        third of the weather rows). The counts are rescaled to the source's
+        children-per-parent mean, keeping who has more children than whom, so that
+        child tables come out at the source's size.
 
         When the conditional draws miss the total by more than a factor of two, the
         synthetic parents are too far from the source's for their features to say
@@ -290,10 +285,7 @@ class CardinalityModel:
         if cap is not None:
             target = min(target, cap * n)
         drawn = int(out.sum())
-        logger.debug(
-            "cardinality: conditional draws total %d (expected %.0f), rescaled to %d",
-            drawn, expected, target,
-        )  # fmt: skip
+        logger.debug("cardinality: conditional draws total %d, rescaled to %d", drawn, target)
         if not 0.5 * target <= drawn <= 2 * target:
             logger.info(
                 "cardinality: conditional draws total %d for an expected %d; "
@@ -315,12 +307,10 @@ class CardinalityModel:
         order = np.lexsort((self.counts_, inverse))
         self._members = self.counts_[order]  # counts grouped by point, ascending inside
         self._sizes = np.bincount(inverse, minlength=len(points))
-        sums = np.bincount(inverse, weights=self.counts_.astype(float), minlength=len(points))
-        self._point_means = sums / np.maximum(self._sizes, 1)
         self._offsets = np.concatenate([[0], np.cumsum(self._sizes)[:-1]])
         self._tree = cKDTree(points)
 
-    def _conditional(self, feats: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, float]:
+    def _conditional(self, feats: np.ndarray, u: np.ndarray) -> np.ndarray:
         # Mixture over training parents weighted by the feature kernel. Identical
         # training points are grouped (a KD-tree over the distinct points, each with
         # its multiplicity), so ties never truncate the mixture; within a point, the
@@ -346,8 +336,7 @@ class CardinalityModel:
         resid = np.clip((target - before) / np.maximum(w[rows, pick], 1e-300), 0.0, 1.0 - 1e-12)
         member = np.minimum((resid * self._sizes[chosen]).astype(np.int64), self._sizes[chosen] - 1)
         out: np.ndarray = self._members[self._offsets[chosen] + member]
-        expected = float((w * self._point_means[idx]).sum(axis=1) @ (1.0 / total))
-        return out, expected
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able state."""

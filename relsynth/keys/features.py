@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from relsynth._columns import datetime_seconds
+
 __all__ = ["ParentFeatures"]
 
 
@@ -123,7 +125,7 @@ def _column_spec(values: pd.Series, max_categories: int) -> dict[str, Any] | Non
     if pd.api.types.is_bool_dtype(values.dtype):
         return {"column": name, "kind": "bool"}
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        num = _seconds(values)
+        num = datetime_seconds(values)
         return _numeric_spec(name, "datetime", num)
     if pd.api.types.is_numeric_dtype(values.dtype):
         num = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
@@ -136,7 +138,9 @@ def _column_spec(values: pd.Series, max_categories: int) -> dict[str, Any] | Non
     text = sample.map(str)
     parsed = pd.to_datetime(text.head(200), format="ISO8601", errors="coerce")
     if parsed.notna().all() and text.head(200).str.match(r"^\d{4}-\d\d-\d\d").all():
-        num = _seconds(pd.to_datetime(values.astype(str), format="ISO8601", errors="coerce"))
+        num = datetime_seconds(
+            pd.to_datetime(values.astype(str), format="ISO8601", errors="coerce")
+        )
         return _numeric_spec(name, "datetime_text", num)
     counts = text.value_counts()
     if len(counts) < 2 or len(counts) > max_categories:
@@ -152,14 +156,6 @@ def _numeric_spec(name: str, kind: str, num: np.ndarray) -> dict[str, Any] | Non
     if std <= 0:
         return None
     return {"column": name, "kind": kind, "mean": mean, "std": std}
-
-
-def _seconds(values: pd.Series) -> np.ndarray:
-    stamps = pd.to_datetime(values, errors="coerce")
-    out = np.full(len(stamps), np.nan)
-    ok = stamps.notna().to_numpy()
-    out[ok] = stamps[ok].astype("datetime64[ns]").astype(np.int64).to_numpy() / 1e9
-    return out
 
 
 def _encode_column(values: pd.Series, spec: Mapping[str, Any]) -> np.ndarray:
@@ -178,8 +174,10 @@ def _encode_column(values: pd.Series, spec: Mapping[str, Any]) -> np.ndarray:
     if kind == "numeric":
         num = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     elif kind == "datetime":
-        num = _seconds(values)
+        num = datetime_seconds(values)
     else:
-        num = _seconds(pd.to_datetime(values.astype(str), format="ISO8601", errors="coerce"))
+        num = datetime_seconds(
+            pd.to_datetime(values.astype(str), format="ISO8601", errors="coerce")
+        )
     z = (num - spec["mean"]) / spec["std"]
     return np.where(np.isfinite(z), z, 0.0)[:, None]

@@ -13,7 +13,7 @@ import pytest
 
 import relsynth
 from relsynth.cli import main
-from tests.conftest import dataset_url
+from tests.conftest import build_nycflights13, dataset_url, query
 
 FAST = {"max_seconds": 0.5, "n_threads": 1}
 CLI_FAST = ["--max-seconds", "0.5", "--threads", "1", "--seed", "0"]
@@ -21,16 +21,7 @@ CLI_FAST = ["--max-seconds", "0.5", "--threads", "1", "--seed", "0"]
 
 @pytest.fixture(scope="module")
 def nyc20k_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from datasets import nycflights13
-
-    try:
-        source = nycflights13.csv_folder()
-    except FileNotFoundError as exc:
-        from tests.conftest import unavailable
-
-        unavailable(str(exc), require_var="RELSYNTH_REQUIRE_DATASETS")
-    path = tmp_path_factory.mktemp("nyc") / "nyc20k.db"
-    nycflights13.build(path, source=source, n_flights=20_000)
+    path = build_nycflights13(tmp_path_factory.mktemp("nyc") / "nyc20k.db", n_flights=20_000)
     return f"sqlite:///{path}"
 
 
@@ -75,13 +66,8 @@ def test_clone_keeps_integrity_and_sizes(name, nyc20k_url, tmp_path):
 def _count(url: str, table: str) -> int:
     import sqlalchemy as sa
 
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            quoted = engine.dialect.identifier_preparer.quote(table)
-            return int(conn.execute(sa.text(f"SELECT COUNT(*) FROM {quoted}")).scalar_one())
-    finally:
-        engine.dispose()
+    quoted = sa.make_url(url).get_dialect()().identifier_preparer.quote(table)
+    return int(query(url, f"SELECT COUNT(*) FROM {quoted}")[0][0])
 
 
 def _load(url: str, dataset: str) -> relsynth.Metadata:
@@ -128,18 +114,5 @@ def test_clone_sqlite_to_mariadb_is_deterministic(mariadb_url, tmp_path, capsys)
     # the saved model and seed give the same rows in another dialect
     target = tmp_path / "again.db"
     assert main(["sample", str(model), f"sqlite:///{target}", "--seed", "0"]) == 0
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(mariadb_url)
-    try:
-        with engine.connect() as conn:
-            maria = conn.execute(
-                sa.text("SELECT OrderID, CustomerID, EmployeeID FROM Orders ORDER BY OrderID")
-            ).fetchall()
-    finally:
-        engine.dispose()
-    with sqlite3.connect(target) as conn:
-        lite = conn.execute(
-            "SELECT OrderID, CustomerID, EmployeeID FROM Orders ORDER BY OrderID"
-        ).fetchall()
-    assert [tuple(r) for r in maria] == lite
+    orders = "SELECT OrderID, CustomerID, EmployeeID FROM Orders ORDER BY OrderID"
+    assert query(mariadb_url, orders) == query(f"sqlite:///{target}", orders)

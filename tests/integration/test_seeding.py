@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import relsynth
 from relsynth.io.seeding import seed_database, template_key
 from relsynth.testing import seeded_database
-from tests.conftest import POSTGRES_ADMIN_URL, dataset_url
+from tests.conftest import POSTGRES_ADMIN_URL, dataset_url, query
 
 
 @pytest.fixture(scope="module")
@@ -62,21 +62,12 @@ def test_postgres_seeding_uses_a_template_and_matches_sqlite(model_file, tmp_pat
     sqlite_file = tmp_path / "seed.db"
     seed_database(model_file, f"sqlite:///{sqlite_file}", seed=5, cache_dir=tmp_path / "c")
     try:
+        orders = 'SELECT "OrderID", "CustomerID" FROM "Orders" ORDER BY 1'
         with seeded_database(model_file, pg_url, seed=5) as url:
-            engine = sa.create_engine(url)
-            try:
-                with engine.connect() as conn:
-                    pg_orders = conn.execute(
-                        sa.text('SELECT "OrderID", "CustomerID" FROM "Orders" ORDER BY 1')
-                    ).fetchall()
-            finally:
-                engine.dispose()
+            pg_orders = query(url, orders)
             assert relsynth.check(url).ok
-        with sqlite3.connect(sqlite_file) as conn:
-            lite_orders = conn.execute(
-                'SELECT "OrderID", "CustomerID" FROM "Orders" ORDER BY 1'
-            ).fetchall()
-        assert [tuple(r) for r in pg_orders] == lite_orders  # same model + seed, any dialect
+        # same model + seed, any dialect
+        assert pg_orders == query(f"sqlite:///{sqlite_file}", orders)
         # the context manager dropped the database, the template stays for the next run
         engine = sa.create_engine(POSTGRES_ADMIN_URL)
         with engine.connect() as conn:
