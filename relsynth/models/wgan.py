@@ -39,6 +39,8 @@ from relsynth.models._torch import (
     torch_threads,
 )
 from relsynth.models.base import ProgressCallback, TableModel, TrainingBudget
+from relsynth.models.calibration import Calibration, fit_calibration
+from relsynth.models.dependencies import Dependency, apply_dependencies, find_dependencies
 from relsynth.models.encoding import Span, TableEncoder
 
 if TYPE_CHECKING:
@@ -58,6 +60,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _SAMPLE_BATCH = 8192
+#: Rows generated to fit the marginal calibration (training contexts, drawn again
+#: with replacement for small tables so that quantiles are stable).
+_CALIBRATION_ROWS = (5_000, 20_000)
 
 
 # -- networks ---------------------------------------------------------------------------
@@ -336,6 +341,15 @@ class ConditionalWGAN(TableModel):
     batch_size, pac, embedding_dim, generator_dims, critic_dims, learning_rate,
     critic_steps, gp_lambda
         Network and optimiser settings (see above).
+    calibrate : bool, default=True
+        After training, learn per-column corrections that bring the generated
+        marginals to the training ones (logit biases for categories and NULL rates,
+        quantile maps for continuous values; see :mod:`relsynth.models.calibration`).
+        Both are monotone, so learned dependencies on the context are kept.
+    dependencies : bool, default=True
+        Find columns that another column of the table or of the context fixes
+        (``ShipCity -> ShipCountry``, ``sched_dep_time -> hour``) and enforce those
+        rules on samples (see :mod:`relsynth.models.dependencies`).
     device : str, default="auto"
         ``"auto"`` picks CUDA when available, resolved once in ``fit``.
     n_threads : int, optional
@@ -370,6 +384,8 @@ class ConditionalWGAN(TableModel):
         learning_rate: float = 2e-4,
         critic_steps: int | None = None,
         gp_lambda: float = 10.0,
+        calibrate: bool = True,
+        dependencies: bool = True,
         device: str = "auto",
         n_threads: int | None = None,
         seed: SeedLike = None,
@@ -388,6 +404,8 @@ class ConditionalWGAN(TableModel):
         self.learning_rate = learning_rate
         self.critic_steps = critic_steps
         self.gp_lambda = gp_lambda
+        self.calibrate = calibrate
+        self.dependencies = dependencies
         self.device = device
         self.n_threads = n_threads
         self.seed = seed
@@ -400,6 +418,9 @@ class ConditionalWGAN(TableModel):
         self._check_int("embedding_dim", 1)
         self._check_int("critic_steps", 1, optional=True)
         self._check_float("gp_lambda", 0.0, closed_low=True)
+        for name in ("calibrate", "dependencies"):
+            if not isinstance(getattr(self, name), bool | np.bool_):
+                raise self._param_error(name, "a bool", getattr(self, name))
         for name in ("generator_dims", "critic_dims"):
             dims = getattr(self, name)
             if not all(isinstance(d, int | np.integer) and d >= 1 for d in dims):
@@ -429,14 +450,45 @@ class ConditionalWGAN(TableModel):
         if len(table) == 0:
             raise DataError("Cannot fit ConditionalWGAN on a table with no rows.")
         rng = self._rng(self.seed)
+        self.dependencies_: list[Dependency] = (
+            find_dependencies(table, context, rng=rng) if self.dependencies else []
+        )
         x = self._encode_table(table, rng)
         ctx = self._fit_context(context, len(table), rng)
         self.device_ = resolve_device(self.device)
         self.steps_, self.training_seconds_ = 0, 0.0
+        self.calibration_: Calibration | None = None
         with torch_threads(self.n_threads):
             self._train(x, ctx, rng)
+            if self.calibrate and self.encoder.dim:
+                self.calibration_ = self._fit_calibration(x, ctx, rng)
         self.fitted_ = True
         return self
+
+    def _fit_calibration(
+        self, x: np.ndarray, ctx: np.ndarray, rng: np.random.Generator
+    ) -> Calibration:
+        """Generate for (re-drawn) training contexts and fit the marginal corrections."""
+        n = len(x)
+        m = int(np.clip(n, *_CALIBRATION_ROWS))
+        idx = rng.choice(n, m, replace=m > n)
+        gen = torch.Generator(device=self.device_).manual_seed(child_seed(rng))
+        cond = self._sampling_conditions(m, rng)
+        with torch.no_grad():
+            raw = np.concatenate(
+                [
+                    self._forward(
+                        cond[lo : lo + _SAMPLE_BATCH], ctx[idx[lo : lo + _SAMPLE_BATCH]], gen
+                    )
+                    .cpu()
+                    .numpy()
+                    for lo in range(0, m, _SAMPLE_BATCH)
+                ]
+            )
+        roles = ("value",) if self.encoding == "quantile" else ()
+        calibration = fit_calibration(raw, x, self.encoder.spans, scalar_roles=roles)
+        logger.debug("%s: calibrated marginals on %d generated rows", type(self).__name__, m)
+        return calibration
 
     def _batch_and_pac(self, n_rows: int) -> tuple[int, int]:
         """Batch size (a multiple of pac, at least 2) and pac, shrunk for tiny tables."""
@@ -541,7 +593,7 @@ class ConditionalWGAN(TableModel):
         ctx = self._encode_context(context, n, rng)
         with torch_threads(self.n_threads), torch.no_grad():
             matrix = self._generate(ctx, rng)
-        return self.encoder.inverse(matrix, rng)
+        return apply_dependencies(self.dependencies_, self.encoder.inverse(matrix, rng), context)
 
     def _sample_size(self, context: pd.DataFrame | None, n_rows: int | None) -> int:
         if n_rows is not None and (
@@ -564,25 +616,37 @@ class ConditionalWGAN(TableModel):
             )
         return len(context)
 
+    def _sampling_conditions(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Conditional vectors at sampling time (zero when the parent context drives)."""
+        if self.context_encoder is None:
+            return ConditionalSampler.original(self.encoder, n, rng)
+        return np.zeros((n, sum(s.width for s, _ in self.encoder.discrete)), np.float32)
+
+    def _forward(self, cond: np.ndarray, ctx: np.ndarray, gen: torch.Generator) -> torch.Tensor:
+        """Raw generator outputs (logits, pre-tanh scalars) for one batch."""
+        c = torch.from_numpy(cond).to(self.device_)
+        k = torch.from_numpy(ctx).to(self.device_)
+        z = torch.randn(len(c), self.embedding_dim, generator=gen, device=self.device_)
+        return self.generator_(torch.cat([z, c, k], dim=1))
+
     def _generate(self, ctx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         n = len(ctx)
         dim = self.encoder.dim
         if dim == 0 or n == 0:
             return np.zeros((n, dim), dtype=np.float32)
         gen = torch.Generator(device=self.device_).manual_seed(child_seed(rng))
-        if self.context_encoder is None:
-            cond = ConditionalSampler.original(self.encoder, n, rng)
-        else:  # the parent context drives the row; see ConditionalSampler
-            cond = np.zeros((n, sum(s.width for s, _ in self.encoder.discrete)), np.float32)
+        cond = self._sampling_conditions(n, rng)
+        calibration = self.calibration_
+        bias = None if calibration is None else torch.from_numpy(calibration.bias).to(self.device_)
         self.generator_.eval()
         out = []
         for lo in range(0, n, _SAMPLE_BATCH):
-            c = torch.from_numpy(cond[lo : lo + _SAMPLE_BATCH]).to(self.device_)
-            k = torch.from_numpy(ctx[lo : lo + _SAMPLE_BATCH]).to(self.device_)
-            z = torch.randn(len(c), self.embedding_dim, generator=gen, device=self.device_)
-            raw = self.generator_(torch.cat([z, c, k], dim=1))
+            raw = self._forward(cond[lo : lo + _SAMPLE_BATCH], ctx[lo : lo + _SAMPLE_BATCH], gen)
+            if bias is not None:
+                raw = raw + bias
             out.append(hard_sample(raw, self.encoder.spans, gen))
-        return np.concatenate(out)[:, :dim]
+        matrix = np.concatenate(out)[:, :dim]
+        return matrix if calibration is None else calibration.map_values(matrix)
 
     # -- state --------------------------------------------------------------------------
 
@@ -595,6 +659,8 @@ class ConditionalWGAN(TableModel):
             if self.context_encoder is None
             else self.context_encoder.state(),
             "generator": module_state(self.generator_),
+            "calibration": None if self.calibration_ is None else self.calibration_.state(),
+            "dependencies": [d.state() for d in self.dependencies_],
             "steps": int(self.steps_),
             "training_seconds": float(self.training_seconds_),
         }
@@ -612,6 +678,9 @@ class ConditionalWGAN(TableModel):
             {k: v.to(self.device_) for k, v in state["generator"].items()}
         )
         self.generator_.eval()
+        cal = state.get("calibration")
+        self.calibration_ = None if cal is None else Calibration.from_state(cal)
+        self.dependencies_ = [Dependency.from_state(d) for d in state.get("dependencies", [])]
         self.steps_ = state["steps"]
         self.training_seconds_ = state["training_seconds"]
         self.fitted_ = True

@@ -59,8 +59,10 @@ def _planted(rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, pd.DataFra
 
 def test_child_follows_parent_context(rng) -> None:
     # Setup: amount = 100 * parent.tier + noise; category copied from the parent.
+    # The networks alone must learn it: dependency rules (which would copy the category
+    # exactly, see the next test) are off.
     table, ctx = _planted(rng, 1500)
-    model = ConditionalWGAN(seed=0, max_seconds=60, **SMALL)
+    model = ConditionalWGAN(seed=0, max_seconds=60, dependencies=False, **SMALL)
     model.fit(table, ctx)
     # Run: new parents, never seen in training.
     _, new_ctx = _planted(np.random.default_rng(99), 1000)
@@ -70,6 +72,52 @@ def test_child_follows_parent_context(rng) -> None:
     match = (out["category"].to_numpy() == new_ctx["parent.category"].to_numpy()).mean()
     assert corr > 0.8, corr
     assert match > 0.6, match
+
+
+def test_dependency_rules_make_copies_exact(rng) -> None:
+    table, ctx = _planted(rng, 600)
+    table["label"] = table["category"].str.upper()  # a rule inside the table, too
+    model = ConditionalWGAN(seed=0, epochs=2, **SMALL).fit(table, ctx)
+    assert {d.column for d in model.dependencies_} == {"category", "label"}
+    _, new_ctx = _planted(np.random.default_rng(7), 300)
+    out = model.sample(new_ctx, seed=1)
+    assert (out["category"] == new_ctx["parent.category"]).all()
+    assert (out["label"] == out["category"].str.upper()).all()
+    restored = ConditionalWGAN.from_state_dict(model.state_dict())
+    pd.testing.assert_frame_equal(restored.sample(new_ctx, seed=1), out)
+
+
+def test_calibration_brings_marginals_to_the_training_ones(rng) -> None:
+    # A skewed number, an unbalanced category and 20 % NULLs, after a few steps only.
+    n = 3000
+    table = pd.DataFrame(
+        {
+            "amount": rng.lognormal(3.0, 1.0, n).round(2),
+            "tier": rng.choice(["gold", "silver", "bronze"], n, p=[0.1, 0.3, 0.6]),
+            "score": np.where(rng.random(n) < 0.2, np.nan, rng.normal(0, 1, n)),
+        }
+    )
+
+    def errors(calibrate: bool) -> tuple[float, float, float]:
+        model = ConditionalWGAN(seed=0, epochs=3, calibrate=calibrate, **SMALL).fit(table)
+        out = model.sample(n_rows=20_000, seed=1)
+        a, b = np.sort(table["amount"]), np.sort(out["amount"])
+        grid = np.union1d(a, b)
+        ks = np.abs(
+            np.searchsorted(a, grid, "right") / len(a) - np.searchsorted(b, grid, "right") / len(b)
+        ).max()
+        tv = 0.5 * (
+            table["tier"]
+            .value_counts(normalize=True)
+            .subtract(out["tier"].value_counts(normalize=True), fill_value=0)
+            .abs()
+            .sum()
+        )
+        return float(ks), float(tv), abs(out["score"].isna().mean() - table["score"].isna().mean())
+
+    raw, calibrated = errors(False), errors(True)
+    assert calibrated[0] < 0.03 and calibrated[0] < raw[0], (raw, calibrated)
+    assert calibrated[1] < 0.02 and calibrated[2] < 0.02, (raw, calibrated)
 
 
 def test_root_table_marginals_with_rare_category(rng) -> None:
