@@ -513,8 +513,13 @@ def _insert(
         for start in range(0, n_rows, size)
     )
     if dialect == "postgresql":
+        from psycopg.copy import QueuedLibpqWriter
+
         cursor = conn.connection.driver_connection.cursor()
-        with cursor, cursor.copy(f"COPY {qtable} ({qcols}) FROM STDIN") as copy:
+        # The queued writer sends each batch from a worker thread while the next batch
+        # is formatted, so text formatting (Python) and the server's parsing overlap.
+        writer = QueuedLibpqWriter(cursor)
+        with cursor, cursor.copy(f"COPY {qtable} ({qcols}) FROM STDIN", writer=writer) as copy:
             for batch in slices:
                 copy.write(copy_text(batch, targets))
     elif dialect in ("mysql", "mariadb"):

@@ -62,6 +62,9 @@ logger = logging.getLogger(__name__)
 
 _RARE_COUNT = 5
 _JITTER_MIN_PARENTS = 1000
+#: Conditional draws whose total is within these factors of the expected total are
+#: rescaled to it; outside, the source's distribution is handed out in their order.
+_TOTAL_RANGE = (0.6, 1.6)
 
 
 def stratified_uniforms(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -238,66 +241,66 @@ class CardinalityModel:
             n = len(feats)
         if n == 0 or len(self.counts_) == 0:
             return np.zeros(n, dtype=np.int64)
-        u = stratified_uniforms(n, rng)
         conditional = not (
             feats is None
             or self.features_ is None
             or feats.ndim != 2
             or feats.shape[1] != self.features_.shape[1]
         )
-        out = self._conditional(feats, u) if conditional else _quantiles(self.sorted_counts_, u)
+        u = stratified_uniforms(n, rng)
+        marginal = _quantiles(self.sorted_counts_, u)
         if self.jitter and len(self.counts_) >= _JITTER_MIN_PARENTS:
-            out = _jitter_rare(out, self.support_, self.freq_, rng)
-        out = np.maximum(out, 0)
+            marginal = _jitter_rare(marginal, self.support_, self.freq_, rng)
+        marginal = np.maximum(marginal, 0)
+        if cap is not None:
+            marginal = np.minimum(marginal, cap)
+        if not conditional:
+            return marginal.astype(np.int64)
+        out = np.maximum(self._conditional(feats, u), 0)
         if cap is not None:
             out = np.minimum(out, cap)
-        if conditional:
-            out = self._calibrate(out, n, u, rng, cap)
+        target = self._target(n, cap)
+        if not _TOTAL_RANGE[0] * target <= out.sum() <= _TOTAL_RANGE[1] * target:
+            logger.info(
+                "cardinality: conditional draws total %d for an expected %d; handing out "
+                "the source's distribution in their order",
+                int(out.sum()), target,
+            )  # fmt: skip
+            out = self._by_rank(marginal, out, rng)
+        if int(out.sum()) != target:
+            logger.debug("cardinality: draws total %d, rescaled to %d", int(out.sum()), target)
+            out = rescale_to_total(out, target, rng, cap)
         return out.astype(np.int64)
 
-    def _calibrate(
-        self,
-        out: np.ndarray,
-        n: int,
-        u: np.ndarray,
-        rng: np.random.Generator,
-        cap: int | None,
-    ) -> np.ndarray:
-        """Bring the total of conditional draws to ``n`` times the source's mean.
+    def _target(self, n: int, cap: int | None) -> int:
+        """``n`` times the source's children-per-parent mean (at most ``cap * n``).
 
         Conditional draws decide *which* synthetic parents get many children; the
-        total must not depend on how well the parents' own values were learned.
-        Two things make it drift: when a few source parents hold most children
-        (3 of 1,458 airports have all the weather rows) one draw per parent has a
-        huge variance, and synthetic parent features a little off the source's
-        move the conditional expectation far from the source's size (measured: a
-        third of the weather rows). The counts are rescaled to the source's
-        children-per-parent mean, keeping who has more children than whom, so that
-        child tables come out at the source's size.
-
-        When the conditional draws miss the total by more than a factor of two, the
-        synthetic parents are too far from the source's for their features to say
-        anything (none of them like the three airports with weather, say): the
-        marginal draws are used instead, so that the shape of the distribution
-        survives.
+        total must not depend on how well the parents' own values were learned, so
+        child tables come out at the source's size (times the scale).
         """
         target = int(round(n * float(self.counts_.mean())))
-        if cap is not None:
-            target = min(target, cap * n)
-        drawn = int(out.sum())
-        logger.debug("cardinality: conditional draws total %d, rescaled to %d", drawn, target)
-        if not 0.5 * target <= drawn <= 2 * target:
-            logger.info(
-                "cardinality: conditional draws total %d for an expected %d; "
-                "using the marginal distribution",
-                drawn, target,
-            )  # fmt: skip
-            out = np.maximum(_quantiles(self.sorted_counts_, u), 0)
-            if cap is not None:
-                out = np.minimum(out, cap)
-        if int(out.sum()) == target:
-            return out
-        return rescale_to_total(out, target, rng, cap)
+        return target if cap is None else min(target, cap * n)
+
+    @staticmethod
+    def _by_rank(marginal: np.ndarray, draws: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The marginal draws, handed out in the order of the conditional draws.
+
+        Used when the conditional draws miss the expected total by more than the
+        ``_TOTAL_RANGE`` factors. Two things make them drift that far: when a few
+        source parents hold most children (3 of 1,458 airports have all the weather
+        rows) one draw per parent has a huge variance, and synthetic parent features
+        a little off the source's move the conditional expectation (measured: 6
+        airports drew weather instead of 3; rescaling them would halve every
+        airport's hourly series). The stratified marginal draws have the source's
+        distribution to within 1/n; giving the largest of them to the parent with
+        the largest conditional draw (ties in random order) keeps both the
+        distribution and who has more children than whom (a rank coupling).
+        """
+        order = np.lexsort((rng.random(len(draws)), draws))
+        out = np.empty_like(marginal)
+        out[order] = np.sort(marginal)
+        return out
 
     def _index(self) -> None:
         """Group identical training feature vectors: KD-tree over the distinct points."""

@@ -98,3 +98,20 @@ def test_degree_model_sums_to_children_and_keeps_shape(rng):
 def test_rescale_to_total_respects_cap(rng):
     out = rescale_to_total(np.array([10, 0, 0, 1]), 8, rng, cap=3)
     assert out.sum() == 8 and out.max() <= 3
+
+
+def test_few_huge_families_keep_their_size_when_draws_overshoot(rng):
+    # Setup: 3 of 1,458 parents hold every child (weather per airport); synthetic
+    # parents put 6 near those 3, so the conditional draws give 6 huge families.
+    n = 1458
+    x = np.concatenate([rng.normal(0, 0.01, 3), rng.uniform(5, 100, n - 3)])
+    counts = np.concatenate([[8700, 8712, 8703], np.zeros(n - 3, dtype=int)])
+    model = CardinalityModel().fit(counts, x[:, None])
+    synthetic_x = np.concatenate([rng.normal(0, 0.01, 6), rng.uniform(5, 100, n - 6)])
+    # Run
+    drawn = model.sample(synthetic_x[:, None], rng)
+    # Assert: 3 families of the source's size, among the parents like the source's.
+    assert drawn.sum() == counts.sum()
+    assert (drawn > 0).sum() == 3
+    assert drawn.min(where=drawn > 0, initial=10**9) > 8000
+    assert set(np.flatnonzero(drawn)) <= set(range(6))
