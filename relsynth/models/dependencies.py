@@ -14,7 +14,7 @@ kept when, on at least 50 rows,
 - the most common ``B`` per value of ``A`` is right for >= 98 % of rows, and that
   error is at most a tenth of the error of always guessing ``B``'s most common
   value (a near-constant column is not "determined" by anything);
-- ``A`` is not close to a row identifier: its values cover >= 3 rows on average and
+- ``A`` is not close to a row identifier: its values cover >= 2 rows on average and
   values seen once cover < 10 % of the rows.
 
 The coarsest determinant wins (fewest values; a context column before a table
@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 _MIN_ROWS = 50
 _MIN_STRENGTH = 0.98
 _BASELINE_SHARE = 0.1
-_MIN_MEAN_GROUP = 3.0
+_MIN_MEAN_GROUP = 2.0
 _MAX_SINGLETON_SHARE = 0.1
 _SMALL_LEVELS = 10
 _PAIR_CANDIDATES = 5
