@@ -307,10 +307,17 @@ class TableModel(abc.ABC):
     def _frame_seed(rng: np.random.Generator) -> int:
         return int(rng.integers(0, 2**63 - 1))
 
-    def _encode_table(self, table: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
+    def _encode_table(
+        self,
+        table: pd.DataFrame,
+        rng: np.random.Generator,
+        kinds: Mapping[str, str] | None = None,
+    ) -> np.ndarray:
+        """Fit the table encoder (``kinds`` overrides the constructor's) and encode."""
         self.columns_ = [str(c) for c in table.columns]
         self.dtypes_ = {str(c): str(t) for c, t in table.dtypes.items()}
-        self.encoder = TableEncoder(self.kinds, method=self.encoding).fit(
+        kinds = self.kinds if kinds is None else kinds
+        self.encoder = TableEncoder(kinds, method=self.encoding).fit(
             table.reset_index(drop=True), rng
         )
         return self.encoder.transform(table.reset_index(drop=True), rng)

@@ -17,6 +17,14 @@ kept when, on at least 50 rows,
 - ``A`` is not close to a row identifier: its values cover >= 2 rows on average and
   values seen once cover < 10 % of the rows.
 
+A column that misses that bar only through a few spellings or exceptions
+(``planes.model -> manufacturer`` holds for 92 % of planes: "AIRBUS" and "AIRBUS
+INDUSTRIE" make the same A320) gets a *soft* rule when its determinant is right for
+>= 90 % of rows and cuts the error of guessing to a quarter: a sampled
+``(A, B)`` pair never seen in the data is replaced by a ``B`` drawn from the
+observed ``B`` values of that ``A`` (in proportion to their counts), and pairs that
+were seen are kept.
+
 The coarsest determinant wins (fewest values; a context column before a table
 column on ties), and a column that is derived is never used to derive another one
 found later, so the rules form no cycle. :func:`apply_dependencies` then overwrites
@@ -52,6 +60,8 @@ _MAX_SINGLETON_SHARE = 0.1
 _SMALL_LEVELS = 10
 _PAIR_CANDIDATES = 5
 _PAIR_MIN_STRENGTH = 0.3
+_SOFT_STRENGTH = 0.9
+_SOFT_BASELINE_SHARE = 0.25
 _DETECTION_ROWS = 50_000
 _NULL = "\x00NULL"
 
@@ -62,6 +72,8 @@ class Dependency:
 
     ``nearest`` dependencies have one numerical determinant and match the nearest of
     the sorted ``keys``; the others match the exact key (a tuple per determinant set).
+    A hard rule's ``values`` hold one value per key; a ``soft`` rule's hold the
+    ``[value, count]`` pairs observed with each key.
     """
 
     column: str
@@ -70,6 +82,7 @@ class Dependency:
     keys: list[Any]
     values: list[Any]
     strength: float
+    soft: bool = False
 
     def state(self) -> dict[str, Any]:
         """Plain-Python state."""
@@ -80,6 +93,7 @@ class Dependency:
             "keys": [list(k) if isinstance(k, tuple) else k for k in self.keys],
             "values": list(self.values),
             "strength": self.strength,
+            "soft": self.soft,
         }
 
     @classmethod
@@ -93,6 +107,7 @@ class Dependency:
             keys,
             list(state["values"]),
             float(state["strength"]),
+            bool(state.get("soft", False)),
         )
 
 
@@ -252,6 +267,15 @@ def find_dependencies(
             strength, names = pair
             found.append(_build(table, context, names, b.name, False, strength))
             derived.add(b.name)
+            continue
+        soft_need = max(_SOFT_STRENGTH, 1.0 - _SOFT_BASELINE_SHARE * base_error)
+        soft = [(s, a) for s, a in scored if s >= soft_need]
+        if soft:
+            strength, a = min(
+                soft, key=lambda sa: (sa[1].levels, not sa[1].in_context, sa[1].order)
+            )
+            found.append(_build(table, context, (a.name,), b.name, a.nearest, strength, soft=True))
+            derived.add(b.name)
     for d in found:
         logger.debug(
             "dependency %s -> %s (%.4f of rows)", ", ".join(d.determinants), d.column, d.strength
@@ -304,8 +328,11 @@ def _build(
     column: str,
     nearest: bool,
     strength: float,
+    *,
+    soft: bool = False,
 ) -> Dependency:
-    """The lookup table, from all rows: the most common ``column`` value per key."""
+    """The lookup table, from all rows: the most common ``column`` value per key (hard
+    rules) or every observed value with its count (soft rules)."""
     target = pd.Series(_keys(table[column]))
     if nearest:
         x = _as_float(_source(determinants[0], table, context))
@@ -315,14 +342,26 @@ def _build(
         parts = {f"k{i}": _keys(_source(d, table, context)) for i, d in enumerate(determinants)}
         frame = pd.DataFrame({**parts, "v": target.to_numpy()})
     keys = [c for c in frame.columns if c != "v"]
-    counts = frame.groupby([*keys, "v"], sort=True).size().reset_index(name="n")
-    counts = counts.sort_values([*keys, "n"], ascending=[True] * len(keys) + [False], kind="stable")
-    modes = counts.drop_duplicates(keys, keep="first")
+    # Keys may mix types (numbers and the NULL marker), so they are grouped, not sorted;
+    # only the float keys of a nearest-value rule are put in order (they are searched).
+    counts = frame.groupby([*keys, "v"], sort=False).size().reset_index(name="n")
+    counts["g"] = counts.groupby(keys, sort=nearest).ngroup()
+    counts = counts.sort_values(["g", "n"], ascending=[True, False], kind="stable")
+    modes = counts.drop_duplicates("g", keep="first")
     if nearest:
         key_list: list[Any] = modes["k"].astype(float).tolist()
     else:
         key_list = list(modes[keys].itertuples(index=False, name=None))
-    return Dependency(column, determinants, nearest, key_list, modes["v"].tolist(), strength)
+    values: list[Any] = modes["v"].tolist()
+    if soft:
+        group = counts["g"].to_numpy()
+        pairs = [
+            [v, n]
+            for v, n in zip(counts["v"].tolist(), counts["n"].astype(int).tolist(), strict=True)
+        ]
+        bounds = np.flatnonzero(np.r_[True, group[1:] != group[:-1], True])
+        values = [pairs[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+    return Dependency(column, determinants, nearest, key_list, values, strength, soft)
 
 
 # -- enforcement ----------------------------------------------------------------------
@@ -350,45 +389,86 @@ def _restore_dtype(values: pd.Series, like: pd.Series) -> pd.Series:
         return values
 
 
+def _positions(
+    d: Dependency, frame: pd.DataFrame, ctx: pd.DataFrame | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index of each row's key in ``d.keys`` and whether it was found."""
+    if d.nearest:
+        x = _as_float(_source(d.determinants[0], frame, ctx))
+        keys = np.asarray(d.keys, dtype=float)
+        if len(keys) == 1:
+            return np.zeros(len(x), dtype=np.int64), ~np.isnan(x)
+        pos = np.searchsorted(keys, x).clip(1, len(keys) - 1)
+        pos = np.where(np.abs(x - keys[pos - 1]) <= np.abs(keys[pos] - x), pos - 1, pos)
+        return pos, ~np.isnan(x)
+    arrays = [_keys(_source(name, frame, ctx)) for name in d.determinants]
+    if len(arrays) == 1:
+        index = pd.Index(pd.Series([k[0] for k in d.keys], dtype=object))
+        pos = index.get_indexer(pd.Index(arrays[0]))
+    else:
+        pos = pd.MultiIndex.from_tuples(d.keys).get_indexer(pd.MultiIndex.from_arrays(arrays))
+    found = pos >= 0
+    return np.where(found, pos, 0), found
+
+
+def _soft_values(
+    d: Dependency, pos: np.ndarray, found: np.ndarray, current: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Keep observed ``(key, value)`` pairs; draw the others from the key's observed values."""
+    sizes = np.array([len(v) for v in d.values], dtype=np.int64)
+    owner = np.repeat(np.arange(len(sizes)), sizes)
+    flat = np.empty(int(sizes.sum()), dtype=object)
+    flat[:] = [value for group in d.values for value, _ in group]
+    counts = np.array([n for group in d.values for _, n in group], dtype=float)
+    seen = pd.MultiIndex.from_arrays([owner, flat]).get_indexer(
+        pd.MultiIndex.from_arrays([pos, current])
+    )
+    redraw = np.flatnonzero(found & (seen < 0))
+    out = current.copy()
+    if len(redraw):
+        # Each key's cumulative shares, offset by the key's index, increase over the
+        # whole flat array, so one search draws every replacement.
+        start = np.r_[0, np.cumsum(sizes)[:-1]]
+        totals = np.add.reduceat(counts, start)
+        cum = np.cumsum(counts)
+        before = np.repeat(cum[start] - counts[start], sizes)
+        share = (cum - before) / np.repeat(totals, sizes)
+        pick = np.searchsorted(owner + share, pos[redraw] + rng.random(len(redraw)), side="right")
+        out[redraw] = flat[np.minimum(pick, len(flat) - 1)]
+    return out
+
+
 def apply_dependencies(
-    deps: Sequence[Dependency], frame: pd.DataFrame, context: pd.DataFrame | None = None
+    deps: Sequence[Dependency],
+    frame: pd.DataFrame,
+    context: pd.DataFrame | None = None,
+    rng: np.random.Generator | None = None,
 ) -> pd.DataFrame:
-    """Overwrite each derived column of ``frame`` (in place) from its determinants."""
+    """Overwrite each derived column of ``frame`` (in place) from its determinants.
+
+    ``rng`` draws the values that soft rules replace (default: a fixed seed).
+    """
     ctx = None if context is None else context.reset_index(drop=True)
+    rng = np.random.default_rng(0) if rng is None else rng
     for d in _ordered(deps):
-        if d.column not in frame.columns:
+        if d.column not in frame.columns or not d.keys:
             continue
         if any(
             name not in frame.columns and (ctx is None or name not in ctx)
             for name in d.determinants
         ):
             continue
-        if d.nearest:
-            x = _as_float(_source(d.determinants[0], frame, ctx))
-            keys = np.asarray(d.keys, dtype=float)
-            if len(keys) == 0:
-                continue
-            pos = np.searchsorted(keys, x).clip(1, len(keys) - 1)
-            left = keys[pos - 1]
-            pos = np.where(np.abs(x - left) <= np.abs(keys[pos] - x), pos - 1, pos)
-            if len(keys) == 1:
-                pos = np.zeros(len(x), dtype=int)
-            found = ~np.isnan(x)
-        else:
-            arrays = [_keys(_source(name, frame, ctx)) for name in d.determinants]
-            if len(arrays) == 1:
-                index = pd.Index(pd.Series([k[0] for k in d.keys], dtype=object))
-                pos = index.get_indexer(pd.Index(arrays[0]))
-            else:
-                index = pd.MultiIndex.from_tuples(d.keys)
-                pos = index.get_indexer(pd.MultiIndex.from_arrays(arrays))
-            found = pos >= 0
-            pos = np.where(found, pos, 0)
+        pos, found = _positions(d, frame, ctx)
         if not found.any():
             continue
-        lookup = np.asarray(d.values, dtype=object)[pos]
-        lookup = np.where(lookup == _NULL, None, lookup)
-        current = frame[d.column].astype(object).to_numpy()
-        merged = pd.Series(np.where(found, lookup, current), index=frame.index, dtype=object)
+        current = _keys(frame[d.column])
+        if d.soft:
+            values = _soft_values(d, pos, found, current, rng)
+        else:
+            lookup = np.empty(len(d.values), dtype=object)
+            lookup[:] = d.values
+            values = np.where(found, lookup[pos], current)
+        values = np.where(values == _NULL, None, values)
+        merged = pd.Series(values, index=frame.index, dtype=object)
         frame[d.column] = _restore_dtype(merged, frame[d.column])
     return frame

@@ -42,6 +42,7 @@ from relsynth.models.base import ProgressCallback, TableModel, TrainingBudget
 from relsynth.models.calibration import Calibration, fit_calibration
 from relsynth.models.dependencies import Dependency, apply_dependencies, find_dependencies
 from relsynth.models.encoding import Span, TableEncoder
+from relsynth.models.offsets import Offset, apply_offsets, find_offsets, restore_offsets
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -350,6 +351,11 @@ class ConditionalWGAN(TableModel):
         Find columns that another column of the table or of the context fixes
         (``ShipCity -> ShipCountry``, ``sched_dep_time -> hour``) and enforce those
         rules on samples (see :mod:`relsynth.models.dependencies`).
+    offsets : bool, default=True
+        Learn each datetime column as the gap after an earlier datetime column of the
+        same row (``RequiredDate`` after ``OrderDate``) and rebuild it after sampling,
+        so gaps and their order come out as in the data (see
+        :mod:`relsynth.models.offsets`).
     device : str, default="auto"
         ``"auto"`` picks CUDA when available, resolved once in ``fit``.
     n_threads : int, optional
@@ -386,6 +392,7 @@ class ConditionalWGAN(TableModel):
         gp_lambda: float = 10.0,
         calibrate: bool = True,
         dependencies: bool = True,
+        offsets: bool = True,
         device: str = "auto",
         n_threads: int | None = None,
         seed: SeedLike = None,
@@ -406,6 +413,7 @@ class ConditionalWGAN(TableModel):
         self.gp_lambda = gp_lambda
         self.calibrate = calibrate
         self.dependencies = dependencies
+        self.offsets = offsets
         self.device = device
         self.n_threads = n_threads
         self.seed = seed
@@ -418,7 +426,7 @@ class ConditionalWGAN(TableModel):
         self._check_int("embedding_dim", 1)
         self._check_int("critic_steps", 1, optional=True)
         self._check_float("gp_lambda", 0.0, closed_low=True)
-        for name in ("calibrate", "dependencies"):
+        for name in ("calibrate", "dependencies", "offsets"):
             if not isinstance(getattr(self, name), bool | np.bool_):
                 raise self._param_error(name, "a bool", getattr(self, name))
         for name in ("generator_dims", "critic_dims"):
@@ -453,7 +461,10 @@ class ConditionalWGAN(TableModel):
         self.dependencies_: list[Dependency] = (
             find_dependencies(table, context, rng=rng) if self.dependencies else []
         )
-        x = self._encode_table(table, rng)
+        self.offsets_: list[Offset] = find_offsets(table, self.kinds) if self.offsets else []
+        kinds = {**dict(self.kinds or {}), **{o.column: "numerical" for o in self.offsets_}}
+        x = self._encode_table(apply_offsets(table, self.offsets_), rng, kinds)
+        self.dtypes_ = {str(c): str(t) for c, t in table.dtypes.items()}
         ctx = self._fit_context(context, len(table), rng)
         self.device_ = resolve_device(self.device)
         self.steps_, self.training_seconds_ = 0, 0.0
@@ -593,7 +604,8 @@ class ConditionalWGAN(TableModel):
         ctx = self._encode_context(context, n, rng)
         with torch_threads(self.n_threads), torch.no_grad():
             matrix = self._generate(ctx, rng)
-        return apply_dependencies(self.dependencies_, self.encoder.inverse(matrix, rng), context)
+        decoded = restore_offsets(self.encoder.inverse(matrix, rng), self.offsets_)
+        return apply_dependencies(self.dependencies_, decoded, context, rng)
 
     def _sample_size(self, context: pd.DataFrame | None, n_rows: int | None) -> int:
         if n_rows is not None and (
@@ -661,6 +673,7 @@ class ConditionalWGAN(TableModel):
             "generator": module_state(self.generator_),
             "calibration": None if self.calibration_ is None else self.calibration_.state(),
             "dependencies": [d.state() for d in self.dependencies_],
+            "offsets": [o.state() for o in self.offsets_],
             "steps": int(self.steps_),
             "training_seconds": float(self.training_seconds_),
         }
@@ -681,6 +694,7 @@ class ConditionalWGAN(TableModel):
         cal = state.get("calibration")
         self.calibration_ = None if cal is None else Calibration.from_state(cal)
         self.dependencies_ = [Dependency.from_state(d) for d in state.get("dependencies", [])]
+        self.offsets_ = [Offset.from_state(o) for o in state.get("offsets", [])]
         self.steps_ = state["steps"]
         self.training_seconds_ = state["training_seconds"]
         self.fitted_ = True

@@ -115,3 +115,30 @@ def test_nulls_are_values(rng) -> None:
     out = apply_dependencies(deps, table.assign(manager="x"))
     assert out["manager"].isna().sum() == (table["region"].isna()).sum()
     assert (out["manager"].dropna() == table["manager"].dropna()).all()
+
+
+def test_soft_rule_keeps_seen_pairs_and_redraws_unseen_ones(rng) -> None:
+    # Setup: each model is built by one maker, spelled two ways for some planes (92 %).
+    n = 3000
+    maker = {
+        f"M{i}": ("AIRBUS" if i < 10 else "BOEING" if i < 20 else "EMBRAER") for i in range(30)
+    }
+    model = rng.choice(list(maker), n)
+    spelled = np.array([maker[m] for m in model], dtype=object)
+    variant = (rng.random(n) < 0.15) & (spelled == "AIRBUS")
+    spelled[variant] = "AIRBUS INDUSTRIE"
+    table = pd.DataFrame({"model": model, "manufacturer": spelled})
+    (dep,) = find_dependencies(table)
+    assert dep.soft and dep.determinants == ("model",) and dep.column == "manufacturer"
+    # A sample with impossible pairs (an EMBRAER jet made by BOEING) and possible ones.
+    sample = table.iloc[:400].copy().reset_index(drop=True)
+    sample["manufacturer"] = rng.choice(["AIRBUS", "BOEING", "EMBRAER", "AIRBUS INDUSTRIE"], 400)
+    before = sample["manufacturer"].copy()
+    out = apply_dependencies([dep], sample, rng=np.random.default_rng(1))
+    seen = set(zip(table["model"], table["manufacturer"], strict=True))
+    assert all(pair in seen for pair in zip(out["model"], out["manufacturer"], strict=True))
+    was_seen = [p in seen for p in zip(sample["model"], before, strict=True)]
+    assert (out["manufacturer"][was_seen] == before[was_seen]).all()
+    # Redrawn values follow the observed mix: both spellings of AIRBUS come back.
+    redrawn = out["manufacturer"][[not s for s in was_seen]]
+    assert {"AIRBUS", "AIRBUS INDUSTRIE"} <= set(redrawn)
