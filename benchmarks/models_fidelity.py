@@ -334,9 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--learning-rate", type=float, default=None, help="ConditionalWGAN learning rate"
     )
-    parser.add_argument(
-        "--no-calibrate", action="store_true", help="skip the marginal calibration"
-    )
+    parser.add_argument("--no-calibrate", action="store_true", help="skip the marginal calibration")
     parser.add_argument("--tables", default="northwind,berka,stops,flights,stop_times")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")

@@ -144,12 +144,19 @@ def _parser() -> argparse.ArgumentParser:
     fit_opts = argparse.ArgumentParser(add_help=False)
     fit_opts.add_argument("--seed", type=int, help="seed for a reproducible model and sample")
     fit_opts.add_argument(
-        "--max-seconds",
         "--budget",
+        dest="time_budget",
+        type=_duration,
+        metavar="TIME",
+        help="time for the whole fit, shared among the tables by size: seconds, or with a "
+        "unit (90s, 2m)",
+    )
+    fit_opts.add_argument(
+        "--max-seconds",
         dest="max_seconds",
         type=_duration,
         metavar="TIME",
-        help="training budget per table model: seconds, or with a unit (90s, 2m); default 120s",
+        help="training time per table model instead (default 120s each)",
     )
     fit_opts.add_argument("--epochs", type=int, help="training epochs per table (instead of time)")
     fit_opts.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -312,6 +319,7 @@ def _fit(
         seed=args.seed,
         device=args.device,
         max_seconds=args.max_seconds,
+        time_budget=args.time_budget,
         epochs=args.epochs,
         n_threads=args.threads,
     )

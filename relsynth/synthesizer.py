@@ -98,6 +98,11 @@ class Synthesizer:
         Where the neural models train; ``"auto"`` picks CUDA when available.
     max_seconds : float, optional
         Training budget per table in seconds (default: each model's own default).
+    time_budget : float, optional
+        Budget in seconds for the whole ``fit``, shared among the tables in proportion
+        to the training steps each would take by default (``clip(40 sqrt(rows), 200,
+        2000)``); what a table leaves unused passes on to the tables after it.
+        Replaces ``max_seconds``.
     epochs : int, optional
         Training epochs per table, instead of a time budget.
     table_models : Mapping of str to TableModel or "copy", optional
@@ -131,6 +136,7 @@ class Synthesizer:
         seed: SeedLike = None,
         device: DeviceLike = "auto",
         max_seconds: float | None = None,
+        time_budget: float | None = None,
         epochs: int | None = None,
         table_models: Mapping[str, TableModel | Literal["copy"]] | None = None,
         copy_reference_tables: bool = True,
@@ -142,6 +148,7 @@ class Synthesizer:
         self.seed = seed
         self.device = device
         self.max_seconds = max_seconds
+        self.time_budget = time_budget
         self.epochs = epochs
         self.table_models = table_models
         self.copy_reference_tables = copy_reference_tables
@@ -157,6 +164,7 @@ class Synthesizer:
             vars(self),
             {
                 "max_seconds": Interval(float, 0, None, closed="neither", allow_none=True),
+                "time_budget": Interval(float, 0, None, closed="neither", allow_none=True),
                 "epochs": Interval(int, 1, None, closed="left", allow_none=True),
                 "n_threads": Interval(int, 1, None, closed="left", allow_none=True),
                 "device": Options(["auto", "cpu", "cuda", None]),
@@ -225,8 +233,14 @@ class Synthesizer:
         self.dtypes_: dict[str, dict[str, str]] = {}
         models: dict[str, str] = {}
         order = self.plan_.order
+        weights = {n: _budget_weight(len(source[n])) for n in order}
+        self._table_seconds: float | None = None
         with torch_threads(self.n_threads):
             for i, name in enumerate(order):
+                if self.time_budget is not None:
+                    left = self.time_budget - (time.perf_counter() - started)
+                    share = weights[name] / sum(weights[n] for n in order[i:])
+                    self._table_seconds = max(left * share, _MIN_TABLE_SECONDS)
                 t0 = time.perf_counter()
                 models[name] = self._fit_table(name, source, stream(base_seed, "fit", name))
                 seconds[f"fit:{name}"] = time.perf_counter() - t0
@@ -320,7 +334,9 @@ class Synthesizer:
             params["n_threads"] = self.n_threads
         if self.epochs is not None:
             params["epochs"] = self.epochs
-        if self.max_seconds is not None:
+        if getattr(self, "_table_seconds", None) is not None:
+            params["max_seconds"] = self._table_seconds
+        elif self.max_seconds is not None:
             params["max_seconds"] = self.max_seconds
         return params
 
@@ -558,6 +574,15 @@ def _parent_features(
                 feats[col] = parse_clock(feats[col])
     feats.columns = [f"{parent_name}.{c}" for c in cols]
     return feats
+
+
+#: A table's share of ``time_budget`` is never below this (its encoders need time too).
+_MIN_TABLE_SECONDS = 0.5
+
+
+def _budget_weight(n_rows: int) -> float:
+    """A table's claim on ``time_budget``: the steps its model would take by default."""
+    return float(np.clip(40.0 * np.sqrt(max(n_rows, 1)), 200, 2000)) if n_rows else 0.0
 
 
 def _join_parent(

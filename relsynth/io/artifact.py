@@ -194,6 +194,7 @@ def _manifest(
         "python_version": platform.python_version(),
         "parameters": {
             "max_seconds": synth.max_seconds,
+            "time_budget": synth.time_budget,
             "epochs": synth.epochs,
             "copy_reference_tables": synth.copy_reference_tables,
             "locale": synth.locale,

@@ -168,3 +168,19 @@ def test_same_seed_same_model_and_settings_reach_the_models(northwind):
     a, b = one.sample(seed=4), two.sample(seed=4)
     for name in a:
         pd.testing.assert_frame_equal(a[name], b[name])
+
+
+def test_time_budget_is_shared_by_size_and_kept(northwind, tmp_path):
+    # Setup: 12 s for the whole fit of Northwind's 13 tables.
+    meta, tables = northwind
+    synth = Synthesizer(meta, seed=0, n_threads=1, time_budget=12.0).fit(tables)
+    # Assert: the fit stays within the budget (a little slack for the last table's
+    # encoders), and the biggest table got the biggest training slice.
+    assert synth.fit_info_.seconds["total"] < 12.0 + 3.0
+    budgets = {n: m.max_seconds for n, m in synth.models_.items() if m is not None}
+    assert max(budgets, key=budgets.get) == "Order Details"
+    assert budgets["Order Details"] > 2 * budgets["Regions"]
+    # The budget is a setting of the saved model.
+    path = tmp_path / "nw.relsynth"
+    synth.save(path)
+    assert relsynth.Synthesizer.load(path).time_budget == 12.0
