@@ -256,9 +256,7 @@ def find_dependencies(
                 scored.append((_strength(a.codes, b.codes, b.levels), a))
         good = [(s, a) for s, a in scored if s >= need]
         if good:
-            strength, a = min(
-                good, key=lambda sa: (sa[1].levels, not sa[1].in_context, sa[1].order)
-            )
+            strength, a = _coarsest(good)
             found.append(_build(table, context, (a.name,), b.name, a.nearest, strength))
             derived.add(b.name)
             continue
@@ -271,9 +269,7 @@ def find_dependencies(
         soft_need = max(_SOFT_STRENGTH, 1.0 - _SOFT_BASELINE_SHARE * base_error)
         soft = [(s, a) for s, a in scored if s >= soft_need]
         if soft:
-            strength, a = min(
-                soft, key=lambda sa: (sa[1].levels, not sa[1].in_context, sa[1].order)
-            )
+            strength, a = _coarsest(soft)
             found.append(_build(table, context, (a.name,), b.name, a.nearest, strength, soft=True))
             derived.add(b.name)
     for d in found:
@@ -281,6 +277,11 @@ def find_dependencies(
             "dependency %s -> %s (%.4f of rows)", ", ".join(d.determinants), d.column, d.strength
         )
     return found
+
+
+def _coarsest(scored: list[tuple[float, _Column]]) -> tuple[float, _Column]:
+    """The determinant with the fewest values (a context column first on ties)."""
+    return min(scored, key=lambda sa: (sa[1].levels, not sa[1].in_context, sa[1].order))
 
 
 def _best_pair(
