@@ -53,6 +53,10 @@ _GMM_MAX_MODES = 10
 _GMM_SUBSAMPLE = 2000
 _GMM_MIN_WEIGHT = 0.005
 _MAX_DECIMALS = 8
+#: A column with at most this many distinct values, each seen twice on average, is
+#: *discrete*: decoded values snap to the nearest observed one.
+_SNAP_LEVELS = 1000
+_SNAP_MIN_REPEATS = 2
 _SECONDS_STEPS = (86400.0, 3600.0, 60.0, 1.0)
 
 
@@ -162,6 +166,11 @@ class NumericalEncoder:
         if pd.api.types.is_integer_dtype(series.dtype):
             self.is_int = True
         self.decimals = 0 if self.is_int else _count_decimals(valid)
+        self.support: list[float] = []
+        if len(valid):
+            distinct = np.unique(valid)
+            if len(distinct) <= _SNAP_LEVELS and len(distinct) * _SNAP_MIN_REPEATS <= len(valid):
+                self.support = distinct.tolist()
         self.step = 0.0
         if self.kind == "datetime" and len(valid):
             self.step = next((s for s in _SECONDS_STEPS if np.all(valid % s == 0)), 0.0)
@@ -276,6 +285,12 @@ class NumericalEncoder:
 
     def _finish(self, x: np.ndarray) -> np.ndarray:
         x = np.clip(x, self.min, self.max)
+        if self.support:  # discrete: the nearest observed value
+            s = np.asarray(self.support)
+            if len(s) == 1:
+                return np.full(len(x), s[0])
+            hi = np.searchsorted(s, x).clip(1, len(s) - 1)
+            return np.where(np.abs(x - s[hi - 1]) <= np.abs(s[hi] - x), s[hi - 1], s[hi])
         if self.kind == "datetime" and self.step > 0:
             x = np.round(x / self.step) * self.step
         elif self.is_int:
@@ -325,6 +340,7 @@ class NumericalEncoder:
         "is_int",
         "decimals",
         "step",
+        "support",
         "quantiles",
         "means",
         "stds",
@@ -340,7 +356,7 @@ class NumericalEncoder:
         """Rebuild from :meth:`state`."""
         enc = cls(state["column"], state["kind"], state["method"])
         for k in cls._STATE:
-            setattr(enc, k, state[k])
+            setattr(enc, k, state.get(k, []) if k == "support" else state[k])
         return enc
 
 

@@ -133,3 +133,19 @@ def test_kinds(rng) -> None:
     assert infer_kind(pd.Series(["a"])) == "categorical"
     with pytest.raises(ParameterError, match="'t' has kind 'text'"):
         TableEncoder({"t": "text"}).fit(pd.DataFrame({"t": ["x"]}), rng)
+
+
+@pytest.mark.parametrize("method", ["quantile", "gmm"])
+def test_discrete_numbers_decode_to_observed_values_only(rng, method) -> None:
+    # wind speeds converted from knots: 30 values, none on a round number
+    speeds = np.round(np.arange(30) * 1.15078, 5)
+    frame = pd.DataFrame(
+        {"wind": rng.choice(speeds, 3000), "noise": rng.normal(0, 1, 3000)}  # continuous
+    )
+    enc = TableEncoder(method=method).fit(frame, rng)
+    out = enc.inverse(_random_matrix(enc, 5000, rng), rng)
+    assert set(out["wind"]) <= set(speeds) and out["wind"].nunique() > 20
+    assert out["noise"].nunique() > 4000  # many distinct values: nothing snaps
+    back = TableEncoder.from_state(enc.state())
+    out2 = back.inverse(_random_matrix(back, 100, rng), rng)
+    assert set(out2["wind"]) <= set(speeds)
