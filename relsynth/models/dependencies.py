@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from relsynth.models.encoding import LOW_CARDINALITY_INT, infer_kind
+from relsynth.models.encoding import LOW_CARDINALITY_INT, epoch_seconds, infer_kind
 
 __all__ = ["Dependency", "apply_dependencies", "find_dependencies"]
 
@@ -120,13 +120,7 @@ def _is_numeric(series: pd.Series) -> bool:
 
 def _as_float(series: pd.Series) -> np.ndarray:
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        s = series
-        if getattr(s.dt, "tz", None) is not None:
-            s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-        us = s.to_numpy(dtype="datetime64[us]", na_value=np.datetime64("NaT"))
-        out = us.astype("int64").astype(float) / 1e6
-        out[np.isnat(us)] = np.nan
-        return out
+        return epoch_seconds(series)
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 

@@ -80,6 +80,16 @@ class Span:
         return self.start + self.width
 
 
+def epoch_seconds(series: pd.Series) -> np.ndarray:
+    """A datetime Series as float seconds since the epoch (zoned ones in UTC); NaN for NaT."""
+    if getattr(series.dt, "tz", None) is not None:
+        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+    us = series.to_numpy(dtype="datetime64[us]", na_value=np.datetime64("NaT"))
+    out = us.astype("int64").astype(float) / 1e6
+    out[np.isnat(us)] = np.nan
+    return out
+
+
 def infer_kind(series: pd.Series) -> str:
     """Infer a model kind (numerical, categorical, datetime, boolean) from a dtype."""
     dtype = series.dtype
@@ -143,13 +153,7 @@ class NumericalEncoder:
                 if pd.api.types.is_datetime64_any_dtype(series.dtype)
                 else pd.to_datetime(series, errors="coerce", format="mixed")
             )
-            if getattr(s.dt, "tz", None) is not None:
-                s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-            mask = s.isna().to_numpy()
-            out = np.full(len(s), np.nan)
-            secs = s.to_numpy(dtype="datetime64[us]", na_value=np.datetime64("NaT"))
-            out[~mask] = secs[~mask].astype("int64") / 1e6
-            return out
+            return epoch_seconds(s)
         return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
     def fit(self, series: pd.Series, rng: np.random.Generator) -> NumericalEncoder:

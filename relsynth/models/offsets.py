@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from relsynth.models.encoding import epoch_seconds
+
 __all__ = ["Offset", "apply_offsets", "find_offsets", "restore_offsets"]
 
 _MIN_ROWS = 50
@@ -57,16 +59,6 @@ class Offset:
         return cls(str(state["column"]), str(state["anchor"]), str(state["dtype"]))
 
 
-def _seconds(series: pd.Series) -> np.ndarray:
-    s = series
-    if getattr(s.dt, "tz", None) is not None:
-        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-    us = s.to_numpy(dtype="datetime64[us]", na_value=np.datetime64("NaT"))
-    out = us.astype("int64").astype(float) / 1e6
-    out[np.isnat(us)] = np.nan
-    return out
-
-
 def _iqr(values: np.ndarray) -> float:
     q1, q3 = np.quantile(values, [0.25, 0.75])
     return float(q3 - q1)
@@ -86,7 +78,7 @@ def find_offsets(table: pd.DataFrame, kinds: Mapping[str, str] | None = None) ->
     ]
     if len(table) < _MIN_ROWS or len(names) < 2:
         return []
-    seconds = {c: _seconds(table[c]) for c in names}
+    seconds = {c: epoch_seconds(table[c]) for c in names}
     medians = {c: np.nanmedian(v) if (~np.isnan(v)).any() else np.inf for c, v in seconds.items()}
     order = sorted(names, key=lambda c: (medians[c], names.index(c)))
     derived: set[str] = set()
@@ -120,7 +112,7 @@ def apply_offsets(table: pd.DataFrame, offsets: list[Offset]) -> pd.DataFrame:
         return table
     out = table.copy()
     for o in offsets:
-        out[o.column] = _seconds(table[o.column]) - _seconds(table[o.anchor])
+        out[o.column] = epoch_seconds(table[o.column]) - epoch_seconds(table[o.anchor])
     return out
 
 
@@ -128,7 +120,7 @@ def restore_offsets(frame: pd.DataFrame, offsets: list[Offset]) -> pd.DataFrame:
     """Rebuild each offset column (in place) as anchor + gap, in its original dtype."""
     for o in offsets:
         gap = pd.to_numeric(frame[o.column], errors="coerce").to_numpy(dtype=float)
-        anchor = _seconds(frame[o.anchor])
+        anchor = epoch_seconds(frame[o.anchor])
         total = np.round((anchor + gap) * 1e6)
         missing = np.isnan(total)
         stamps = pd.Series(
