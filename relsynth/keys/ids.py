@@ -26,7 +26,9 @@ values **by construction** (never by retry):
   same string, so values are distinct across shapes too. When the space is too
   small the template grows by one position.
 * ``datetime``/``date_text``: ``start + step * i`` from the source's minimum and
-  median step; text dates keep their format (``20140609``, ``1996-07-04``).
+  median step; text dates keep their format (``20140609``, ``1996-07-04``). Inside
+  groups (``weather.time_hour`` per airport) a group's rows are spread over a source
+  group's span (:meth:`KeyFormat._spread`).
 
 "Where the format space allows", synthetic codes avoid the source's values; when
 the space minus the source's values is too small, source values may reappear
@@ -109,6 +111,13 @@ class KeyFormat:
         """
         positions = np.asarray(positions, dtype=np.int64)
         n = len(positions)
+        spans = self.params.get("spans") or []
+        if (
+            self.kind in ("datetime", "date_text")
+            and n
+            and len(spans) == len(self.params["starts"])
+        ):
+            return self._from_numbers(self._spread(positions, rng, groups))
         if self.kind in ("integer", "float", "datetime", "date_text"):
             gid = np.zeros(n, dtype=np.int64) if groups is None else np.asarray(groups)
             n_groups = int(gid.max()) + 1 if n else 0
@@ -135,6 +144,35 @@ class KeyFormat:
         return _decode(positions, alphabets)
 
     # -- kinds ---------------------------------------------------------------------------
+
+    def _spread(
+        self, positions: np.ndarray, rng: np.random.Generator, groups: np.ndarray | None
+    ) -> np.ndarray:
+        """Date/time values inside groups spread over a source group's time span.
+
+        Each synthetic group takes the start and span of one source group (weather
+        hours of one airport) and the step of one. When it has fewer rows than the
+        span has steps, its rows take distinct steps at random, in order (the k-th row
+        at ``floor(u_(k) * (free + 1)) + k`` for the sorted uniforms ``u_(k)``), so a
+        sample of a year of hours stays spread over the year instead of filling its
+        first months hour by hour.
+        """
+        n = len(positions)
+        gid = np.zeros(n, dtype=np.int64) if groups is None else np.asarray(groups, np.int64)
+        n_groups = int(gid.max()) + 1
+        starts = np.asarray(self.params["starts"], dtype=float)
+        spans = np.asarray(self.params["spans"], dtype=float)
+        steps = np.asarray(self.params.get("steps") or [self.params["step"]], dtype=float)
+        pick = rng.integers(0, len(starts), n_groups)
+        g_step = steps[rng.integers(0, len(steps), n_groups)]
+        slots = np.floor(spans[pick] / g_step).astype(np.int64) + 1
+        free = np.maximum(slots - np.bincount(gid, minlength=n_groups), 0)
+        u = rng.random(n)
+        ranked = np.empty(n)
+        ranked[np.lexsort((positions, gid))] = u[np.lexsort((u, gid))]
+        slot = np.floor(ranked * (free[gid] + 1)).astype(np.int64) + positions
+        out: np.ndarray = starts[pick][gid] + g_step[gid] * slot
+        return out
 
     def _generate_integer(self, n: int, rng: np.random.Generator) -> np.ndarray:
         lo, hi = int(self.params["lo"]), int(self.params["hi"])
@@ -323,7 +361,9 @@ def _sequence_params(arr: np.ndarray, groups: np.ndarray | None) -> dict[str, An
     params["step"] = step if step > 0 else 1.0
     if groups is not None and len(arr):
         frame = pd.DataFrame({"g": groups, "v": arr}).sort_values(["g", "v"])
-        starts = frame.groupby("g", sort=True)["v"].min().to_numpy()
+        bounds = frame.groupby("g", sort=True)["v"].agg(["min", "max"])
+        starts = bounds["min"].to_numpy()
+        params["spans"] = [float(x) for x in bounds["max"] - bounds["min"]]
         d = frame.groupby("g", sort=True)["v"].diff().to_numpy()
         g_steps = pd.Series(d).groupby(frame["g"].to_numpy()).median().dropna().to_numpy()
         g_steps = g_steps[g_steps > 0]

@@ -77,3 +77,28 @@ def test_round_trip(rng):
     a = fmt.generate(20, np.random.default_rng(3))
     b = again.generate(20, np.random.default_rng(3))
     assert a.tolist() == b.tolist()
+
+
+def test_datetime_keys_with_gaps_stay_spread_over_the_source_span(rng):
+    # Setup: two airports, each with a random half of a year's hours (a split source).
+    hours = pd.date_range("2013-01-01", "2013-12-31 23:00", freq="h")
+    parts = [
+        pd.Series(np.sort(rng.choice(hours, len(hours) // 2, replace=False))) for _ in range(2)
+    ]
+    values = pd.concat(parts, ignore_index=True)
+    groups = np.repeat([0, 1], [len(p) for p in parts])
+    fmt = learn_format(values, groups=groups)
+    # Run: three synthetic airports of the same size.
+    sizes = [len(parts[0])] * 3
+    gid = np.repeat(np.arange(3), sizes)
+    pos = pd.Series(gid).groupby(gid).cumcount().to_numpy()
+    out = pd.Series(fmt.at(pos, rng, groups=gid))
+    # Assert: distinct and increasing inside each airport, on whole hours, and spread
+    # over the whole year (not January to June hour by hour).
+    for g in range(3):
+        stamps = out[gid == g]
+        assert stamps.is_monotonic_increasing and stamps.is_unique
+    assert (out.dt.minute == 0).all() and out.min() >= hours[0] and out.max() <= hours[-1]
+    months = out.dt.month.value_counts(normalize=True)
+    assert len(months) == 12 and months.max() < 0.1
+    assert out.dt.hour.nunique() == 24
