@@ -283,7 +283,7 @@ def run_sequences(args: argparse.Namespace) -> dict[str, object]:
     model = SequenceModel(
         order_column="stop_sequence",
         monotone_columns=["arrival_time", "departure_time"],
-        **{k: v for k, v in _model_options(args).items() if k != "calibrate"},
+        **_model_options(args),
     )
     t0 = time.perf_counter()
     model.fit(table, ctx, lengths=lengths)

@@ -20,7 +20,7 @@ given by the caller (the key skeleton); the model never produces them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -42,6 +42,7 @@ from relsynth.models._torch import (
     torch_threads,
 )
 from relsynth.models.base import ProgressCallback, TableModel, TrainingBudget
+from relsynth.models.calibration import Calibration, fit_calibration
 from relsynth.models.encoding import NumericalEncoder, TableEncoder
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ logger = logging.getLogger(__name__)
 
 _NULL_PREFIX = "__null__"
 _SAMPLE_SEQUENCES = 1024
+_CALIBRATION_SEQUENCES = 2000
 
 
 # -- networks ---------------------------------------------------------------------------
@@ -240,6 +242,9 @@ class SequenceModel(TableModel):
         LSTM/critic width and noise size per step.
     gp_lambda : float, default=10
         Gradient-penalty weight.
+    calibrate : bool, default=True
+        Marginal calibration of steps and start values after training, as
+        :class:`~relsynth.models.wgan.ConditionalWGAN` (on up to 2,000 training sequences).
 
     Notes
     -----
@@ -265,6 +270,7 @@ class SequenceModel(TableModel):
         noise_dim: int = 32,
         learning_rate: float = 1e-3,
         gp_lambda: float = 10.0,
+        calibrate: bool = True,
         device: str = "auto",
         n_threads: int | None = None,
         seed: SeedLike = None,
@@ -281,6 +287,7 @@ class SequenceModel(TableModel):
         self.noise_dim = noise_dim
         self.learning_rate = learning_rate
         self.gp_lambda = gp_lambda
+        self.calibrate = calibrate
         self.device = device
         self.n_threads = n_threads
         self.seed = seed
@@ -288,6 +295,8 @@ class SequenceModel(TableModel):
 
     def _validate(self, table: pd.DataFrame) -> None:
         self._check_common()
+        if not isinstance(self.calibrate, bool | np.bool_):
+            raise self._param_error("calibrate", "a bool", self.calibrate)
         self._check_int("hidden_dim", 1)
         self._check_int("noise_dim", 1)
         self._check_float("gp_lambda", 0.0, closed_low=True)
@@ -419,10 +428,39 @@ class SequenceModel(TableModel):
         self.device_ = resolve_device(self.device)
         self.steps_, self.training_seconds_ = 0, 0.0
         keep = lengths > 0
+        self.calibration_: tuple[Calibration, Calibration] | None = None
         with torch_threads(self.n_threads):
             self._train(x, s, ctx[keep], lengths[keep], rng)
+            if self.calibrate:
+                self.calibration_ = self._fit_calibration(x, s, ctx[keep], lengths[keep], rng)
         self.fitted_ = True
         return self
+
+    def _fit_calibration(
+        self,
+        x: np.ndarray,
+        s: np.ndarray,
+        ctx: np.ndarray,
+        lengths: np.ndarray,
+        rng: np.random.Generator,
+    ) -> tuple[Calibration, Calibration]:
+        """Generate for (up to 2,000) training sequences; fit step and start corrections."""
+        pick = np.arange(len(lengths))
+        if len(pick) > _CALIBRATION_SEQUENCES:
+            pick = np.sort(rng.choice(len(pick), _CALIBRATION_SEQUENCES, replace=False))
+        gen = torch.Generator(device=self.device_).manual_seed(child_seed(rng))
+        flats, starts = [], []
+        with torch.no_grad():
+            for flat, raw_start in self._raw_batches(ctx[pick], lengths[pick], gen):
+                flats.append(flat.cpu().numpy())
+                starts.append(raw_start.cpu().numpy())
+        roles = ("value",) if self.encoding == "quantile" else ()
+        return (
+            fit_calibration(np.concatenate(flats), x, self.encoder.spans, scalar_roles=roles),
+            fit_calibration(
+                np.concatenate(starts), s, self.start_encoder.spans, scalar_roles=roles
+            ),
+        )
 
     def _build(self, ctx_dim: int, seed: int | None) -> tuple[SequenceGenerator, SequenceCritic]:
         d, s, h = self.encoder.dim, self.start_encoder.dim, self.hidden_dim
@@ -519,13 +557,11 @@ class SequenceModel(TableModel):
             x, s = self._generate(ctx, lengths, rng)
         return self._decode(x, s, lengths, rng)
 
-    def _generate(
-        self, ctx: np.ndarray, lengths: np.ndarray, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
-        gen = torch.Generator(device=self.device_).manual_seed(child_seed(rng))
+    def _raw_batches(
+        self, ctx: np.ndarray, lengths: np.ndarray, gen: torch.Generator
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Raw step outputs (valid positions, sequence order) and start outputs, by batch."""
         keep = np.flatnonzero(lengths > 0)
-        xs = [np.zeros((0, self.encoder.dim), np.float32)]
-        ss = [np.zeros((0, self.start_encoder.dim), np.float32)]
         self.generator_.eval()
         for lo in range(0, len(keep), _SAMPLE_SEQUENCES):
             part = keep[lo : lo + _SAMPLE_SEQUENCES]
@@ -534,12 +570,28 @@ class SequenceModel(TableModel):
             c = torch.from_numpy(ctx[part]).to(self.device_)
             raw, raw_start = self._run_generator(self.generator_, c, pos, gen)
             valid = torch.from_numpy(np.arange(pos.shape[1])[None, :] < lens[:, None])
-            flat = raw[valid.to(self.device_)]  # rows in sequence order
+            yield raw[valid.to(self.device_)], raw_start
+
+    def _generate(
+        self, ctx: np.ndarray, lengths: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        gen = torch.Generator(device=self.device_).manual_seed(child_seed(rng))
+        xs = [np.zeros((0, self.encoder.dim), np.float32)]
+        ss = [np.zeros((0, self.start_encoder.dim), np.float32)]
+        cal = self.calibration_
+        for flat, raw_start in self._raw_batches(ctx, lengths, gen):
+            if cal is not None:
+                flat = flat + torch.from_numpy(cal[0].bias).to(flat.device)
+                raw_start = raw_start + torch.from_numpy(cal[1].bias).to(raw_start.device)
             xs.append(hard_sample(flat, self.encoder.spans, gen)[:, : self.encoder.dim])
             ss.append(
                 hard_sample(raw_start, self.start_encoder.spans, gen)[:, : self.start_encoder.dim]
             )
-        return np.concatenate(xs), np.concatenate(ss)
+        x, s = np.concatenate(xs), np.concatenate(ss)
+        if cal is not None:
+            cal[0].map_values(x)
+            cal[1].map_values(s)
+        return x, s
 
     def _decode(
         self, x: np.ndarray, s: np.ndarray, lengths: np.ndarray, rng: np.random.Generator
@@ -597,6 +649,9 @@ class SequenceModel(TableModel):
             if self.context_encoder is None
             else self.context_encoder.state(),
             "generator": module_state(self.generator_),
+            "calibration": None
+            if self.calibration_ is None
+            else [c.state() for c in self.calibration_],
             "steps": int(self.steps_),
             "training_seconds": float(self.training_seconds_),
         }
@@ -618,6 +673,12 @@ class SequenceModel(TableModel):
             {k: v.to(self.device_) for k, v in state["generator"].items()}
         )
         self.generator_.eval()
+        cal = state.get("calibration")
+        self.calibration_ = (
+            None
+            if cal is None
+            else (Calibration.from_state(cal[0]), Calibration.from_state(cal[1]))
+        )
         self.steps_ = state["steps"]
         self.training_seconds_ = state["training_seconds"]
         self.fitted_ = True
