@@ -39,7 +39,7 @@ from relsynth._typing import SeedLike
 from relsynth.check import check
 from relsynth.errors import DataError, NotFittedError, ParameterError
 from relsynth.keys.cardinality import CardinalityModel, DegreeModel
-from relsynth.keys.features import ParentFeatures
+from relsynth.keys.features import CountFeature, ParentFeatures
 from relsynth.keys.ids import KeyFormat, allocate, learn_format
 from relsynth.keys.skeleton import KeySkeleton, key_columns, key_metadata
 from relsynth.metadata.graph import Plan
@@ -297,6 +297,14 @@ class KeyGenerator:
                     pf = ParentFeatures(self.n_components).fit(parent, values)
                     features[driver.parent] = pf
                 feats = pf.transform(parent) if pf.n_features_out else None
+                values = [
+                    c
+                    for c in meta.table(driver.parent).column_names
+                    if c not in key_columns(meta, driver.parent) and c in parent
+                ]
+                count_feature = CountFeature().fit(parent, values, counts)
+                state["count_feature"] = count_feature
+                feats = _with_count_feature(feats, count_feature, parent)
             model = CardinalityModel(bandwidth=self.bandwidth, n_neighbors=self.n_neighbors)
             state["cardinality"] = model.fit(counts, feats)
             state["driver_null_rows"] = int((didx < 0).sum())
@@ -581,7 +589,11 @@ class KeyGenerator:
             feats = None
             pf = self.features_.get(driver.parent)
             if model.features_ is not None and pf is not None:
-                feats = pf.transform(parent)
+                feats = _with_count_feature(
+                    pf.transform(parent) if pf.n_features_out else None,
+                    state.get("count_feature"),
+                    parent,
+                )
             cap = 1 if drv_i in cap_one else None
             for k, _group in unique_within.items():
                 if k != drv_i:
@@ -889,6 +901,8 @@ class KeyGenerator:
             }
             if st["driver"] is not None:
                 d["cardinality"] = st["cardinality"].to_dict()
+                if st.get("count_feature") is not None:
+                    d["count_feature"] = st["count_feature"].to_dict()
                 d["driver_null_rows"] = st["driver_null_rows"]
                 d["n_parent_rows"] = st["n_parent_rows"]
             tables[name] = d
@@ -948,6 +962,8 @@ class KeyGenerator:
             }
             if d["driver"] is not None:
                 st["cardinality"] = CardinalityModel.from_dict(d["cardinality"])
+                if d.get("count_feature") is not None:
+                    st["count_feature"] = CountFeature.from_dict(d["count_feature"])
                 st["driver_null_rows"] = int(d["driver_null_rows"])
                 st["n_parent_rows"] = int(d["n_parent_rows"])
             self.states_[name] = st
@@ -1104,6 +1120,16 @@ def _valid_parents(
         nulls = proj.isna().any(axis=1).to_numpy()
         valid &= found | (nulls & other.nullable)
     return valid
+
+
+def _with_count_feature(
+    feats: np.ndarray | None, count_feature: CountFeature | None, parent: pd.DataFrame
+) -> np.ndarray | None:
+    """Parent features with the key's count feature appended (when it has one)."""
+    extra = None if count_feature is None else count_feature.transform(parent)
+    if extra is None:
+        return feats
+    return extra if feats is None else np.hstack([feats, extra])
 
 
 def _degree_assign(

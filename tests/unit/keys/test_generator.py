@@ -256,3 +256,30 @@ def test_errors():
         gen.sample(-1)
     with pytest.raises(ParameterError, match="not a root table"):
         gen.sample(sizes={"c": 3})
+
+
+def test_count_feature_finds_the_column_that_decides_family_sizes(rng):
+    # Setup: hourly parents with 10 noisy columns; children only between 6:00 and 21:00
+    # (flights per weather hour). A 4-component PCA of the 11 columns loses the hour.
+    n = 2400
+    hour = np.tile(np.arange(24), n // 24)
+    cols = {f"noise{i}": rng.normal(0, 1, n) for i in range(10)}
+    hours = pd.DataFrame({"id": np.arange(1, n + 1), "hour": hour.astype(float), **cols})
+    counts = np.where((hour >= 6) & (hour <= 21), rng.poisson(3, n), 0)
+    kids = pd.DataFrame(
+        {"id": np.arange(1, counts.sum() + 1), "hour_id": np.repeat(hours["id"], counts).to_numpy()}
+    )
+    meta = _meta(
+        {"hours": (tuple(hours.columns), ("id",)), "kids": (("id", "hour_id"), ("id",))},
+        [ForeignKey("kids", ("hour_id",), "hours", ("id",))],
+    )
+    gen = KeyGenerator().fit(meta, {"hours": hours, "kids": kids})
+    assert gen.states_["kids"]["count_feature"].column == "hour"  # not a noise column
+    # Run: synthetic parents (new noise), and a round trip through the saved state.
+    synth = hours.assign(**{f"noise{i}": rng.normal(0, 1, n) for i in range(10)})
+    for g in (gen, KeyGenerator.from_dict(gen.to_dict())):
+        out = g.sample_table("kids", {"hours": synth}, rng=np.random.default_rng(1))
+        per = out["hour_id"].value_counts().reindex(synth["id"], fill_value=0).to_numpy()
+        night = (hour < 6) | (hour > 21)
+        # Assert: (almost) no children at night, the source's total.
+        assert per[night].sum() <= 0.01 * per.sum() and per.sum() == counts.sum()
