@@ -136,11 +136,21 @@ def parse_clock(values: pd.Series) -> pd.Series:
 
 
 def datetime_seconds(values: pd.Series) -> np.ndarray:
-    """Dates and times as float seconds since the epoch; NaN where missing or unparseable."""
-    stamps = pd.to_datetime(values, errors="coerce")
-    out = np.full(len(stamps), np.nan)
-    ok = stamps.notna().to_numpy()
-    out[ok] = stamps[ok].astype("datetime64[ns]").astype(np.int64).to_numpy() / 1e9
+    """Dates and times as float seconds since the epoch; NaN where missing or unparseable.
+
+    Zoned values count in UTC. Microsecond resolution, so whole seconds come out exact
+    (nanoseconds since the epoch do not fit a float's 53 bits).
+    """
+    stamps = (
+        values
+        if pd.api.types.is_datetime64_any_dtype(values.dtype)
+        else pd.to_datetime(values, errors="coerce")
+    )
+    if getattr(stamps.dt, "tz", None) is not None:
+        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+    us = stamps.to_numpy(dtype="datetime64[us]", na_value=np.datetime64("NaT"))
+    out = us.astype("int64").astype(float) / 1e6
+    out[np.isnat(us)] = np.nan
     return out
 
 

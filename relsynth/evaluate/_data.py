@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from relsynth._columns import datetime_seconds
+
 if TYPE_CHECKING:
     from relsynth.metadata.graph import Plan
     from relsynth.metadata.schema import ForeignKey, Metadata
@@ -76,20 +78,14 @@ def as_numbers(values: pd.Series, kind: str) -> np.ndarray:
 
 
 def _datetime_seconds(values: pd.Series) -> np.ndarray:
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        stamps = values.dt.tz_convert("UTC").dt.tz_localize(None)
-    elif pd.api.types.is_datetime64_dtype(values.dtype):
-        stamps = values
-    else:
-        text = values.astype(object)
-        stamps = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
-        if stamps.isna().all() and text.notna().any():
-            stamps = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
-        stamps = stamps.dt.tz_localize(None)
-    stamps = stamps.astype("datetime64[ns]")
-    out = stamps.to_numpy().astype("int64").astype("float64") / 1e9
-    out[stamps.isna().to_numpy()] = np.nan
-    return out
+    """Seconds of datetimes, or of text parsed as ISO 8601 (any other format as a fallback)."""
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return datetime_seconds(values)
+    text = values.astype(object)
+    stamps = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=True)
+    if stamps.isna().all() and text.notna().any():
+        stamps = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+    return datetime_seconds(stamps)
 
 
 def as_categories(values: pd.Series, kind: str = "categorical") -> pd.Series:

@@ -46,7 +46,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from relsynth.models.encoding import LOW_CARDINALITY_INT, epoch_seconds, infer_kind
+from relsynth._columns import datetime_seconds
+from relsynth.models.encoding import LOW_CARDINALITY_INT, infer_kind
 
 __all__ = ["Dependency", "apply_dependencies", "find_dependencies"]
 
@@ -120,7 +121,7 @@ def _is_numeric(series: pd.Series) -> bool:
 
 def _as_float(series: pd.Series) -> np.ndarray:
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        return epoch_seconds(series)
+        return datetime_seconds(series)
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 

@@ -33,6 +33,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from relsynth._columns import datetime_seconds
 from relsynth.errors import DataError, ParameterError
 
 __all__ = [
@@ -78,16 +79,6 @@ class Span:
     def stop(self) -> int:
         """End (exclusive) of the span."""
         return self.start + self.width
-
-
-def epoch_seconds(series: pd.Series) -> np.ndarray:
-    """A datetime Series as float seconds since the epoch (zoned ones in UTC); NaN for NaT."""
-    if getattr(series.dt, "tz", None) is not None:
-        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
-    us = series.to_numpy(dtype="datetime64[us]", na_value=np.datetime64("NaT"))
-    out = us.astype("int64").astype(float) / 1e6
-    out[np.isnat(us)] = np.nan
-    return out
 
 
 def infer_kind(series: pd.Series) -> str:
@@ -153,7 +144,7 @@ class NumericalEncoder:
                 if pd.api.types.is_datetime64_any_dtype(series.dtype)
                 else pd.to_datetime(series, errors="coerce", format="mixed")
             )
-            return epoch_seconds(s)
+            return datetime_seconds(s)
         return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
     def fit(self, series: pd.Series, rng: np.random.Generator) -> NumericalEncoder:

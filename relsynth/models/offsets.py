@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from relsynth.models.encoding import epoch_seconds
+from relsynth._columns import datetime_seconds
 
 __all__ = ["Offset", "apply_offsets", "find_offsets", "restore_offsets"]
 
@@ -78,7 +78,7 @@ def find_offsets(table: pd.DataFrame, kinds: Mapping[str, str] | None = None) ->
     ]
     if len(table) < _MIN_ROWS or len(names) < 2:
         return []
-    seconds = {c: epoch_seconds(table[c]) for c in names}
+    seconds = {c: datetime_seconds(table[c]) for c in names}
     medians = {c: np.nanmedian(v) if (~np.isnan(v)).any() else np.inf for c, v in seconds.items()}
     order = sorted(names, key=lambda c: (medians[c], names.index(c)))
     derived: set[str] = set()
@@ -112,7 +112,7 @@ def apply_offsets(table: pd.DataFrame, offsets: list[Offset]) -> pd.DataFrame:
         return table
     out = table.copy()
     for o in offsets:
-        out[o.column] = epoch_seconds(table[o.column]) - epoch_seconds(table[o.anchor])
+        out[o.column] = datetime_seconds(table[o.column]) - datetime_seconds(table[o.anchor])
     return out
 
 
@@ -120,7 +120,7 @@ def restore_offsets(frame: pd.DataFrame, offsets: list[Offset]) -> pd.DataFrame:
     """Rebuild each offset column (in place) as anchor + gap, in its original dtype."""
     for o in offsets:
         gap = pd.to_numeric(frame[o.column], errors="coerce").to_numpy(dtype=float)
-        anchor = epoch_seconds(frame[o.anchor])
+        anchor = datetime_seconds(frame[o.anchor])
         total = np.round((anchor + gap) * 1e6)
         missing = np.isnan(total)
         stamps = pd.Series(
