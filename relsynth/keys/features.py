@@ -211,9 +211,9 @@ class CountFeature:
         self.means: dict[str, float] = {}
         self.eta2 = 0.0
         counts = np.asarray(counts, dtype=float)
-        if len(counts) < 50 or float(counts.var()) <= 0:
+        total = float(counts.var()) if len(counts) >= 50 else 0.0
+        if total <= 0:
             return self
-        total = float(counts.var())
         for col in columns:
             keys = _level_keys(frame[col])
             if not 2 <= len(set(keys)) <= _COUNT_LEVELS:

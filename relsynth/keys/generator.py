@@ -287,21 +287,16 @@ class KeyGenerator:
             counts = np.bincount(didx[didx >= 0], minlength=len(parent))
             feats = None
             if self.parent_features == "auto":
-                pf = features.get(driver.parent)
-                if pf is None:
-                    values = [
-                        c
-                        for c in meta.table(driver.parent).column_names
-                        if c not in key_columns(meta, driver.parent) and c in parent
-                    ]
-                    pf = ParentFeatures(self.n_components).fit(parent, values)
-                    features[driver.parent] = pf
-                feats = pf.transform(parent) if pf.n_features_out else None
                 values = [
                     c
                     for c in meta.table(driver.parent).column_names
                     if c not in key_columns(meta, driver.parent) and c in parent
                 ]
+                pf = features.get(driver.parent)
+                if pf is None:
+                    pf = ParentFeatures(self.n_components).fit(parent, values)
+                    features[driver.parent] = pf
+                feats = pf.transform(parent) if pf.n_features_out else None
                 count_feature = CountFeature().fit(parent, values, counts)
                 state["count_feature"] = count_feature
                 feats = _with_count_feature(feats, count_feature, parent)
