@@ -234,15 +234,16 @@ class Synthesizer:
         models: dict[str, str] = {}
         order = self.plan_.order
         weights = {n: _budget_weight(len(source[n])) for n in order}
-        self._table_seconds: float | None = None
         with torch_threads(self.n_threads):
             for i, name in enumerate(order):
+                budget = self.max_seconds
                 if self.time_budget is not None:
                     left = self.time_budget - (time.perf_counter() - started)
                     share = weights[name] / sum(weights[n] for n in order[i:])
-                    self._table_seconds = max(left * share, _MIN_TABLE_SECONDS)
+                    budget = max(left * share, _MIN_TABLE_SECONDS)
                 t0 = time.perf_counter()
-                models[name] = self._fit_table(name, source, stream(base_seed, "fit", name))
+                rng = stream(base_seed, "fit", name)
+                models[name] = self._fit_table(name, source, rng, budget)
                 seconds[f"fit:{name}"] = time.perf_counter() - t0
                 logger.info("fitted %s (%s) in %.1fs", name, models[name], seconds[f"fit:{name}"])
                 _report(progress, "fit", name, i + 1, len(order))
@@ -260,8 +261,13 @@ class Synthesizer:
         return self
 
     def _fit_table(
-        self, name: str, tables: Mapping[str, pd.DataFrame], rng: np.random.Generator
+        self,
+        name: str,
+        tables: Mapping[str, pd.DataFrame],
+        rng: np.random.Generator,
+        max_seconds: float | None,
     ) -> str:
+        """Fit one table's models; ``max_seconds`` is its training budget (None: default)."""
         meta = self.metadata
         frame = tables[name]
         self.dtypes_[name] = {c: str(frame[c].dtype) for c in frame.columns}
@@ -285,18 +291,29 @@ class Synthesizer:
         sequence_col = _sequence_column(meta, name, driver)
         if driver is not None and sequence_col is not None:
             model = self._fit_sequence(
-                name, frame, values, driver, sequence_col, layout, tables, rng, override
+                name,
+                frame,
+                values,
+                driver,
+                sequence_col,
+                layout,
+                tables,
+                rng,
+                override,
+                max_seconds,
             )
         else:
             time_keys = time_key_columns(layout, self.dtypes_[name])
             context = _context(frame, driver, tables, self.layouts_, time_keys)
-            model = override if override is not None else self._default_wgan(layout, rng)
+            model = (
+                override if override is not None else self._default_wgan(layout, rng, max_seconds)
+            )
             model.fit(values, context)
         self.models_[name] = model
         return type(model).__name__
 
     def _fit_sequence(
-        self, name, frame, values, driver, sequence_col, layout, tables, rng, override
+        self, name, frame, values, driver, sequence_col, layout, tables, rng, override, max_seconds
     ):  # noqa: ANN001, ANN202 - private, typed by its caller
         from relsynth.models.sequential import SequenceModel
 
@@ -317,27 +334,27 @@ class Synthesizer:
                 kinds=dict(layout.kinds),
                 order_column=sequence_col if sequence_col in layout.learned else None,
                 monotone_columns=mono,
-                **self._model_params(rng),
+                **self._model_params(rng, max_seconds),
             )
         model.fit(sorted_values, parent_context, lengths=lengths)
         return model
 
-    def _default_wgan(self, layout: TableLayout, rng: np.random.Generator) -> TableModel:
+    def _default_wgan(
+        self, layout: TableLayout, rng: np.random.Generator, max_seconds: float | None
+    ) -> TableModel:
         from relsynth.models.wgan import ConditionalWGAN
 
-        return ConditionalWGAN(kinds=dict(layout.kinds), **self._model_params(rng))
+        return ConditionalWGAN(kinds=dict(layout.kinds), **self._model_params(rng, max_seconds))
 
-    def _model_params(self, rng: np.random.Generator) -> dict[str, Any]:
+    def _model_params(self, rng: np.random.Generator, max_seconds: float | None) -> dict[str, Any]:
         """Device, threads, budget and a seed from the table's own stream, for a model."""
         params: dict[str, Any] = {"device": self.device, "seed": child_seed(rng)}
         if self.n_threads is not None:
             params["n_threads"] = self.n_threads
         if self.epochs is not None:
             params["epochs"] = self.epochs
-        if getattr(self, "_table_seconds", None) is not None:
-            params["max_seconds"] = self._table_seconds
-        elif self.max_seconds is not None:
-            params["max_seconds"] = self.max_seconds
+        if max_seconds is not None:
+            params["max_seconds"] = max_seconds
         return params
 
     def _fit_text(
