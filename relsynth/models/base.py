@@ -239,6 +239,11 @@ class TableModel(abc.ABC):
             bracket = "[" if closed_low else "("
             raise self._param_error(name, f"a float in the range {bracket}{low}, {high}]", value)
 
+    def _check_bool(self, name: str) -> None:
+        value = getattr(self, name)
+        if not isinstance(value, bool | np.bool_):
+            raise self._param_error(name, "a bool", value)
+
     def _check_choice(self, name: str, choices: tuple[str, ...]) -> None:
         value = getattr(self, name)
         if value not in choices:

@@ -47,10 +47,6 @@ class Calibration:
     bias: np.ndarray
     maps: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
-    def adjust_logits(self, raw: np.ndarray) -> np.ndarray:
-        """``raw`` logits (``(n, dim)``) plus the learned biases."""
-        return raw + self.bias[None, : raw.shape[1]]
-
     def map_values(self, out: np.ndarray) -> np.ndarray:
         """Apply the quantile maps to the activated scalar columns of ``out`` (in place)."""
         for col, (src, dst) in self.maps.items():
@@ -111,7 +107,7 @@ def fit_calibration(
     x: np.ndarray,
     spans: Sequence[Span],
     *,
-    scalar_roles: tuple[str, ...] = ("value",),
+    method: str = "quantile",
 ) -> Calibration:
     """Learn the corrections that bring generated marginals to the training ones.
 
@@ -124,9 +120,9 @@ def fit_calibration(
         The encoded training table (one-hots and scalars as the encoder wrote them).
     spans : sequence of Span
         The encoder's output spans.
-    scalar_roles : tuple of str
-        Roles of the scalar spans that get a quantile map (mixture-mode scalars, whose
-        meaning depends on the mode, are left alone).
+    method : {"quantile", "gmm"}
+        The encoder's transform for continuous values. Their scalars get quantile maps
+        with ``"quantile"`` only: a mixture-mode scalar's meaning depends on its mode.
     """
     dim = x.shape[1]
     bias = np.zeros(dim, dtype=np.float64)
@@ -149,7 +145,7 @@ def fit_calibration(
     maps: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     levels = np.linspace(0.0, 1.0, _LEVELS)
     for i, s in enumerate(spans):
-        if s.activation != "tanh" or s.role not in scalar_roles:
+        if method != "quantile" or s.activation != "tanh" or s.role != "value":
             continue
         col = s.start
         generated = np.tanh(raw[:, col].astype(float))

@@ -295,8 +295,7 @@ class SequenceModel(TableModel):
 
     def _validate(self, table: pd.DataFrame) -> None:
         self._check_common()
-        if not isinstance(self.calibrate, bool | np.bool_):
-            raise self._param_error("calibrate", "a bool", self.calibrate)
+        self._check_bool("calibrate")
         self._check_int("hidden_dim", 1)
         self._check_int("noise_dim", 1)
         self._check_float("gp_lambda", 0.0, closed_low=True)
@@ -454,11 +453,10 @@ class SequenceModel(TableModel):
             for flat, raw_start in self._raw_batches(ctx[pick], lengths[pick], gen):
                 flats.append(flat.cpu().numpy())
                 starts.append(raw_start.cpu().numpy())
-        roles = ("value",) if self.encoding == "quantile" else ()
         return (
-            fit_calibration(np.concatenate(flats), x, self.encoder.spans, scalar_roles=roles),
+            fit_calibration(np.concatenate(flats), x, self.encoder.spans, method=self.encoding),
             fit_calibration(
-                np.concatenate(starts), s, self.start_encoder.spans, scalar_roles=roles
+                np.concatenate(starts), s, self.start_encoder.spans, method=self.encoding
             ),
         )
 

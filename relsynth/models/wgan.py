@@ -427,8 +427,7 @@ class ConditionalWGAN(TableModel):
         self._check_int("critic_steps", 1, optional=True)
         self._check_float("gp_lambda", 0.0, closed_low=True)
         for name in ("calibrate", "dependencies", "offsets"):
-            if not isinstance(getattr(self, name), bool | np.bool_):
-                raise self._param_error(name, "a bool", getattr(self, name))
+            self._check_bool(name)
         for name in ("generator_dims", "critic_dims"):
             dims = getattr(self, name)
             if not all(isinstance(d, int | np.integer) and d >= 1 for d in dims):
@@ -464,7 +463,7 @@ class ConditionalWGAN(TableModel):
         self.offsets_: list[Offset] = find_offsets(table, self.kinds) if self.offsets else []
         kinds = {**dict(self.kinds or {}), **{o.column: "numerical" for o in self.offsets_}}
         x = self._encode_table(apply_offsets(table, self.offsets_), rng, kinds)
-        self.dtypes_ = {str(c): str(t) for c, t in table.dtypes.items()}
+        self.dtypes_ = {str(c): str(t) for c, t in table.dtypes.items()}  # gaps were floats
         ctx = self._fit_context(context, len(table), rng)
         self.device_ = resolve_device(self.device)
         self.steps_, self.training_seconds_ = 0, 0.0
@@ -496,8 +495,7 @@ class ConditionalWGAN(TableModel):
                     for lo in range(0, m, _SAMPLE_BATCH)
                 ]
             )
-        roles = ("value",) if self.encoding == "quantile" else ()
-        calibration = fit_calibration(raw, x, self.encoder.spans, scalar_roles=roles)
+        calibration = fit_calibration(raw, x, self.encoder.spans, method=self.encoding)
         logger.debug("%s: calibrated marginals on %d generated rows", type(self).__name__, m)
         return calibration
 
