@@ -146,8 +146,14 @@ def subsample(frame: pd.DataFrame, n: int, rng: np.random.Generator) -> pd.DataF
     """At most ``n`` rows of ``frame``, drawn without replacement, in their original order."""
     if len(frame) <= n:
         return frame
-    keep = np.sort(rng.choice(len(frame), size=n, replace=False))
-    return frame.iloc[keep]
+    return frame.iloc[subsample_positions(len(frame), n, rng)]
+
+
+def subsample_positions(size: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Positions of at most ``n`` of ``size`` rows, as :func:`subsample` draws them."""
+    if size <= n:
+        return np.arange(size)
+    return np.sort(rng.choice(size, size=n, replace=False))
 
 
 def child_counts(

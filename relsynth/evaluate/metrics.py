@@ -44,16 +44,18 @@ from relsynth.evaluate._data import (
     as_numbers,
     child_aggregates,
     child_counts,
+    key_series,
     is_numeric,
     limited_threads,
     measured_columns,
     subsample,
+    subsample_positions,
     table_features,
 )
 
 if TYPE_CHECKING:
     from relsynth.metadata.graph import Plan
-    from relsynth.metadata.schema import Metadata
+    from relsynth.metadata.schema import ForeignKey, Metadata
 
 __all__ = [
     "c2st_auc",
@@ -303,7 +305,10 @@ def c2st_auc(
     """Classifier two-sample test: how well a classifier tells real rows from synthetic ones.
 
     A :class:`~sklearn.ensemble.HistGradientBoostingClassifier` is cross-validated
-    (stratified folds) on the rows of both samples, labelled by origin.
+    on the rows of both samples, labelled by origin. The folds are grouped and
+    stratified (:func:`stratified_group_folds`): a group never straddles two folds,
+    and every fold holds about ``1 / n_folds`` of the real rows and of the synthetic
+    rows, so the classifier always trains and tests on both.
 
     Parameters
     ----------
@@ -329,7 +334,6 @@ def c2st_auc(
     """
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import GroupKFold
 
     if real.shape[1] == 0 or min(len(real), len(synthetic)) < 2 * n_folds:
         return float("nan"), float("nan")
@@ -347,11 +351,12 @@ def c2st_auc(
     # samples score an AUC far *below* 0.5 instead of 0.5.
     if groups is None:
         groups = row_groups(x)
-    folds = GroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    fold = stratified_group_folds(y, groups, n_folds, np.random.default_rng(seed))
     cat = categorical if categorical is not None and categorical.any() else None
     aucs = []
     with limited_threads():
-        for train, test in folds.split(x, y, groups):
+        for k in range(n_folds):
+            train, test = fold != k, fold == k
             if len(np.unique(y[test])) < 2 or len(np.unique(y[train])) < 2:
                 continue
             model = HistGradientBoostingClassifier(
@@ -362,6 +367,48 @@ def c2st_auc(
     if not aucs:
         return float("nan"), float("nan")
     return float(np.mean(aucs)), float(np.std(aucs))
+
+
+def stratified_group_folds(
+    y: np.ndarray, groups: np.ndarray, n_folds: int, rng: np.random.Generator
+) -> np.ndarray:
+    """A fold number per row: groups kept whole, each class spread evenly over the folds.
+
+    Plain group folds go wrong when one side has a few large groups: with the
+    weather of 3 real airports against 150 synthetic ones, a fold can hold every
+    real row, the classifier then trains on synthetic rows only and scores 0.5
+    however different the samples are. Here the groups are dealt largest first, each
+    to the fold that holds the smallest share of its class so far (groups holding
+    both classes, identical rows of both samples, by their larger class); single-row
+    groups, most of them on large tables, fill the folds up to equal shares at the
+    end, in random order.
+    """
+    codes, _ = pd.factorize(pd.Series(groups), sort=False)
+    labels = np.asarray(y).astype(np.int64)
+    n_groups = int(codes.max()) + 1 if len(codes) else 0
+    counts = np.zeros((n_groups, 2), dtype=np.int64)
+    np.add.at(counts, (codes, labels), 1)
+    totals = counts.sum(axis=0).clip(min=1)
+    size = counts.sum(axis=1)
+    group_fold = np.full(n_groups, -1, dtype=np.int64)
+    share = np.zeros((n_folds, 2))
+    order = rng.permutation(n_groups)
+    large = order[size[order] > 1]
+    large = large[np.argsort(-size[large], kind="stable")]
+    for g in large:
+        cls = int(counts[g].argmax())
+        k = int(np.argmin(share[:, cls]))
+        group_fold[g] = k
+        share[k] += counts[g] / totals
+    for cls in (0, 1):
+        single = order[(size[order] == 1) & (counts[order, cls] == 1)]
+        want = np.round((share[:, cls].sum() * totals[cls] + len(single)) / n_folds)
+        room = np.maximum(want - share[:, cls] * totals[cls], 0).astype(np.int64)
+        deal = np.repeat(np.arange(n_folds), room)[: len(single)]
+        if len(deal) < len(single):  # rounding left a few: round-robin
+            deal = np.r_[deal, np.arange(len(single) - len(deal)) % n_folds]
+        group_fold[single] = rng.permutation(deal)
+    return group_fold[codes]
 
 
 def row_groups(x: np.ndarray) -> np.ndarray:
@@ -577,19 +624,28 @@ def c2st_scores(
         feats_s, _ = table_features(meta, plan, synthetic, name)
         n = min(len(feats_r), len(feats_s), max_rows)
         rng = np.random.default_rng([seed, i])
-        feats_r = subsample(feats_r, n, rng)
-        feats_s = subsample(feats_s, n, rng)
+        pick_r = subsample_positions(len(feats_r), n, rng)
+        pick_s = subsample_positions(len(feats_s), n, rng)
+        feats_r, feats_s = feats_r.iloc[pick_r], feats_s.iloc[pick_s]
         xr, xs, mask = encode_features(feats_r, feats_s, kinds)
         # Rows of one family share their parent's columns: keep a family in one fold,
         # or the classifier recognizes the parent (as the other rows of a family sat in
-        # the training folds) instead of judging the rows.
+        # the training folds) instead of judging the rows. With few large families
+        # on either side (3 airports' weather) there is nothing to hold out: folds by row.
+        groups = None
         driver = plan.driver.get(name)
-        cols = list(feats_r.columns)
-        family = [j for j, c in enumerate(cols) if driver and c.startswith(f"{driver.parent}.")]
-        x = np.vstack([xr, xs])
-        groups = row_groups(x[:, family]) if family else None
-        if groups is not None and len(np.unique(groups)) < MIN_FAMILY_GROUPS:
-            groups = None  # few large families (3 airports): folds by row, not by family
+        if driver is not None and driver.parent in real and driver.parent in synthetic:
+            cols = list(feats_r.columns)
+            family = [j for j, c in enumerate(cols) if c.startswith(f"{driver.parent}.")]
+            found = np.concatenate(
+                [has_parent(real, driver)[pick_r], has_parent(synthetic, driver)[pick_s]]
+            )
+            groups = family_groups(np.vstack([xr, xs])[:, family], found)
+            n_real = len(xr)
+            if min(len(np.unique(groups[:n_real])), len(np.unique(groups[n_real:]))) < (
+                MIN_FAMILY_GROUPS
+            ):
+                groups = None
         auc, std = c2st_auc(xr, xs, mask, groups=groups, seed=seed)
         rows.append(
             {
@@ -602,6 +658,29 @@ def c2st_scores(
             }
         )
     return rows
+
+
+def has_parent(tables: Mapping[str, pd.DataFrame], fk: ForeignKey) -> np.ndarray:
+    """Whether each child row's key under ``fk`` names a parent row."""
+    parent_keys = key_series(tables[fk.parent], fk.parent_columns).dropna()
+    child_keys = key_series(tables[fk.child], fk.columns)
+    return child_keys.isin(set(parent_keys)).to_numpy()
+
+
+def family_groups(parent_features: np.ndarray, found: np.ndarray) -> np.ndarray:
+    """A group per row: rows joined to equal parent columns share one, on either side.
+
+    Grouping by the parent's values rather than its key keeps a row and its exact
+    copy in the other sample together (two identical databases score 0.5, not less).
+    Rows with no parent are groups of one: grouping them all together (their parent
+    columns are all missing) would put most of a sample with broken keys in one fold.
+    """
+    hashed = row_groups(parent_features)
+    codes, uniques = pd.factorize(pd.Series(hashed[found]), sort=False)
+    out = np.empty(len(found), dtype=np.int64)
+    out[found] = codes
+    out[~found] = len(uniques) + np.arange(int((~found).sum()))
+    return out
 
 
 def _null_share(values: pd.Series) -> float:

@@ -191,3 +191,53 @@ def test_trends_with_a_self_reference_that_is_always_null():
     out = child_aggregates(meta, {"stops": stops}, meta.foreign_keys[0])
     assert out["count"].tolist() == [0.0, 0.0, 0.0]
     assert out["mean(lat)"].isna().all()
+
+
+def test_folds_keep_groups_whole_and_spread_each_class() -> None:
+    from relsynth.evaluate.metrics import stratified_group_folds
+
+    rng = np.random.default_rng(0)
+    # 3 large real groups and 200 single rows against 150 small synthetic groups
+    groups = np.r_[
+        np.repeat([0, 1, 2], 400), np.arange(1200, 1400), np.repeat(np.arange(10, 160), 8)
+    ]
+    y = np.r_[np.zeros(1400), np.ones(1200)]
+    fold = stratified_group_folds(y, groups, 3, rng)
+    for g in np.unique(groups):
+        assert len(np.unique(fold[groups == g])) == 1
+    for k in range(3):
+        real_share = np.mean(fold[y == 0] == k)
+        synth_share = np.mean(fold[y == 1] == k)
+        assert 0.25 < real_share < 0.42
+        assert 0.3 < synth_share < 0.37
+
+
+def test_c2st_sees_a_difference_behind_few_large_real_groups() -> None:
+    # Plain group folds once put all 3 real groups in one fold: the classifier then
+    # trained on synthetic rows only and scored such samples 0.75 instead of ~1.
+    rng = np.random.default_rng(1)
+    real = rng.normal(size=(1200, 2))
+    fake = rng.normal(size=(1200, 2)) + 3.0
+    groups = np.r_[np.repeat([0, 1, 2], 400), 3 + np.repeat(np.arange(150), 8)]
+    for seed in range(8):  # the old folds gave NaN (no usable fold) at seed 3
+        auc, _ = c2st_auc(real, fake, groups=groups, seed=seed)
+        assert auc > 0.95, seed
+
+
+def test_rows_without_parent_are_families_of_one() -> None:
+    from relsynth.evaluate.metrics import family_groups
+
+    features = np.array([[1.0], [1.0], [2.0], [np.nan], [np.nan], [np.nan]])
+    found = np.array([True, True, True, False, False, False])
+    groups = family_groups(features, found)
+    assert groups[0] == groups[1] != groups[2]
+    assert len(set(groups[3:])) == 3 and not set(groups[3:]) & set(groups[:3])
+
+
+def test_c2st_catches_children_that_lost_their_parents(shop_meta, shop) -> None:
+    broken = dict(shop)
+    orders = shop["orders"].copy()
+    orders["customer_id"] = orders["customer_id"] + 10_000  # no such customers
+    broken["orders"] = orders
+    report = evaluate(shop_meta, shop, broken)
+    assert report.c2st.set_index("table").loc["orders", "auc"] > 0.95
