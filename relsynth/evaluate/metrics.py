@@ -44,11 +44,10 @@ from relsynth.evaluate._data import (
     as_numbers,
     child_aggregates,
     child_counts,
-    key_series,
     is_numeric,
+    key_series,
     limited_threads,
     measured_columns,
-    subsample,
     subsample_positions,
     table_features,
 )

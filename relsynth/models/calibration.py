@@ -16,7 +16,21 @@ that the model then applies to every sample:
 
 Both corrections are monotone per column, so the ranks and category preferences
 that the generator learned from the parent context are kept: calibration moves the
-marginals, not the dependencies. The state is a few arrays of floats, safe to load
+marginals, not the dependencies.
+
+A continuous value that depends strongly on a category gets its quantile map *per
+level* of that category (conditional quantile mapping): an airport's longitude
+given its time zone, a flight's scheduled departure given the hour of its weather
+row, a day's temperature given its month. The grouping column is the one of at
+most ``48`` levels, among the table's categories and the context's categories and
+few-valued numbers, whose levels explain the largest share of the value's variance
+(correlation ratio eta^2 >= 0.1); columns that dependency rules overwrite are not
+candidates (the rule's determinant is). A level with fewer than ``40`` training
+rows, or too little generated weight, keeps the column's global map. The map is
+still monotone within a level, so what the generator learned about the value's
+other neighbours is kept; only the value's distribution given the level is moved
+to the training one. Generated rows count towards a level by their probability of
+it, the same weighting as for NULLs. The state is a few arrays of floats, safe to load
 with ``weights_only=True``. This module is pure numpy; it never imports torch.
 """
 
@@ -34,6 +48,14 @@ __all__ = ["Calibration", "fit_calibration"]
 
 #: Quantile levels of the scalar maps (stored per continuous value).
 _LEVELS = 201
+#: Quantile levels of a map per category level (there may be 48 of them per value).
+_GROUP_LEVELS = 65
+#: A grouping column has at most this many levels ...
+_MAX_GROUP_LEVELS = 48
+#: ... and explains at least this share of the value's variance (eta^2).
+_MIN_ETA2 = 0.1
+#: Training rows (and generated weight) a level needs for a map of its own.
+_MIN_GROUP_ROWS = 40
 #: Fixed-point iterations of the logit biases; each halves the error in practice.
 _ITERATIONS = 25
 _MAX_BIAS = 8.0
@@ -41,16 +63,82 @@ _EPS = 1e-6
 
 
 @dataclass
+class GroupMaps:
+    """Quantile maps of one scalar column per level of a grouping span.
+
+    The grouping span lies in the generated matrix (``source="table"``, a one-hot
+    block: a row's level is its hot index) or in the context matrix
+    (``source="context"``: a one-hot block, or one scalar whose exact values are
+    the levels). ``levels[i]`` is matched by rows whose level is that value;
+    ``src[i]``/``dst[i]`` are its map. Other rows keep the global map.
+    """
+
+    source: str
+    start: int
+    width: int
+    levels: np.ndarray
+    src: np.ndarray
+    dst: np.ndarray
+
+    def level_of(self, out: np.ndarray, ctx: np.ndarray | None) -> np.ndarray:
+        """Each row's index into ``levels``, or -1."""
+        matrix = out if self.source == "table" else ctx
+        if matrix is None:
+            return np.full(len(out), -1)
+        block = matrix[:, self.start : self.start + self.width]
+        value = block.argmax(axis=1).astype(float) if self.width > 1 else block[:, 0]
+        pos = np.searchsorted(self.levels, value).clip(0, len(self.levels) - 1)
+        return np.where(self.levels[pos] == value, pos, -1)
+
+    def state(self) -> dict[str, Any]:
+        """Plain-Python state."""
+        return {
+            "source": self.source,
+            "start": int(self.start),
+            "width": int(self.width),
+            "levels": self.levels.astype(float).tolist(),
+            "src": self.src.astype(float).tolist(),
+            "dst": self.dst.astype(float).tolist(),
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> GroupMaps:
+        """Rebuild from :meth:`state`."""
+        return cls(
+            str(state["source"]),
+            int(state["start"]),
+            int(state["width"]),
+            np.asarray(state["levels"], dtype=np.float32),
+            np.asarray(state["src"], dtype=np.float32),
+            np.asarray(state["dst"], dtype=np.float32),
+        )
+
+
+@dataclass
 class Calibration:
-    """Logit biases (one per output column, zero on scalar spans) and scalar quantile maps."""
+    """Logit biases (one per output column, zero on scalar spans), scalar quantile maps
+    and, for some scalars, quantile maps per level of a grouping column."""
 
     bias: np.ndarray
     maps: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    groups: dict[int, GroupMaps] = field(default_factory=dict)
 
-    def map_values(self, out: np.ndarray) -> np.ndarray:
-        """Apply the quantile maps to the activated scalar columns of ``out`` (in place)."""
+    def map_values(self, out: np.ndarray, ctx: np.ndarray | None = None) -> np.ndarray:
+        """Apply the quantile maps to the activated scalar columns of ``out`` (in place).
+
+        ``ctx`` is the encoded context the rows were generated for (needed by maps
+        grouped on a context column; without it those rows keep the global map).
+        """
         for col, (src, dst) in self.maps.items():
-            out[:, col] = np.interp(out[:, col], src, dst)
+            raw = out[:, col].copy()
+            out[:, col] = np.interp(raw, src, dst)
+            group = self.groups.get(col)
+            if group is None:
+                continue
+            level = group.level_of(out, ctx)
+            for i in np.unique(level[level >= 0]):
+                rows = level == i
+                out[rows, col] = np.interp(raw[rows], group.src[i], group.dst[i])
         return out
 
     def state(self) -> dict[str, Any]:
@@ -58,6 +146,7 @@ class Calibration:
         return {
             "bias": self.bias.astype(float).tolist(),
             "maps": [[int(c), s.tolist(), d.tolist()] for c, (s, d) in self.maps.items()],
+            "groups": [[int(c), g.state()] for c, g in self.groups.items()],
         }
 
     @classmethod
@@ -67,7 +156,8 @@ class Calibration:
             int(c): (np.asarray(s, dtype=np.float32), np.asarray(d, dtype=np.float32))
             for c, s, d in state["maps"]
         }
-        return cls(np.asarray(state["bias"], dtype=np.float32), maps)
+        groups = {int(c): GroupMaps.from_state(g) for c, g in state.get("groups", [])}
+        return cls(np.asarray(state["bias"], dtype=np.float32), maps, groups)
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -102,12 +192,120 @@ def _null_span(spans: Sequence[Span], value: int) -> Span | None:
     return None
 
 
+@dataclass
+class _Grouping:
+    """A candidate grouping column: its level per training row and per generated row."""
+
+    source: str
+    span: Span
+    levels: np.ndarray  # the level values (sorted)
+    real: np.ndarray  # index into levels per training row
+    generated: np.ndarray  # (m, n_levels) probability of each level per generated row
+
+
+def _groupings(
+    x: np.ndarray,
+    spans: Sequence[Span],
+    probs: Mapping[int, np.ndarray],
+    context: tuple[np.ndarray, np.ndarray, Sequence[Span]] | None,
+    exclude: set[str],
+) -> list[_Grouping]:
+    """Columns that may group a scalar's maps: table categories, context few-level columns."""
+    out: list[_Grouping] = []
+    for i, s in enumerate(spans):
+        if s.role != "category" or not 2 <= s.width <= _MAX_GROUP_LEVELS or s.column in exclude:
+            continue
+        levels = np.arange(s.width, dtype=float)
+        out.append(_Grouping("table", s, levels, x[:, s.start : s.stop].argmax(axis=1), probs[i]))
+    if context is None:
+        return out
+    real_ctx, gen_ctx, ctx_spans = context
+    for s in ctx_spans:
+        if s.role == "category" and 2 <= s.width <= _MAX_GROUP_LEVELS:
+            levels = np.arange(s.width, dtype=float)
+            real = real_ctx[:, s.start : s.stop].argmax(axis=1)
+            gen = gen_ctx[:, s.start : s.stop].argmax(axis=1)
+        elif s.role == "value":
+            levels = np.unique(real_ctx[:, s.start])
+            if not 2 <= len(levels) <= _MAX_GROUP_LEVELS:
+                continue
+            real = np.searchsorted(levels, real_ctx[:, s.start])
+            pos = np.searchsorted(levels, gen_ctx[:, s.start]).clip(0, len(levels) - 1)
+            gen = np.where(levels[pos] == gen_ctx[:, s.start], pos, -1)
+        else:
+            continue
+        hot = np.zeros((len(gen), len(levels)))
+        ok = gen >= 0
+        hot[np.flatnonzero(ok), gen[ok]] = 1.0
+        out.append(_Grouping("context", s, levels, real, hot))
+    return out
+
+
+def _eta2(values: np.ndarray, codes: np.ndarray, n_levels: int) -> float:
+    """Share of the variance of ``values`` explained by the levels that would get a map
+    (levels with fewer than ``_MIN_GROUP_ROWS`` rows pooled as one)."""
+    counts = np.bincount(codes, minlength=n_levels)
+    pooled = np.where(counts[codes] >= _MIN_GROUP_ROWS, codes, n_levels)
+    total = values.var()
+    if total <= 0:
+        return 0.0
+    sums = np.bincount(pooled, weights=values, minlength=n_levels + 1)
+    sizes = np.bincount(pooled, minlength=n_levels + 1)
+    means = np.divide(sums, sizes, out=np.zeros_like(sums), where=sizes > 0)
+    between = float((sizes * (means - values.mean()) ** 2).sum() / len(values))
+    return between / float(total)
+
+
+def _group_maps(
+    generated: np.ndarray,
+    weights: np.ndarray,
+    real_values: np.ndarray,
+    real_rows: np.ndarray,
+    candidates: Sequence[_Grouping],
+    column: str,
+) -> GroupMaps | None:
+    """Per-level maps of one scalar on its most explanatory grouping column, if one is."""
+    best: tuple[float, _Grouping] | None = None
+    for g in candidates:
+        if g.span.column == column:
+            continue
+        eta2 = _eta2(real_values, g.real[real_rows], len(g.levels))
+        if eta2 >= _MIN_ETA2 and (best is None or eta2 > best[0]):
+            best = (eta2, g)
+    if best is None:
+        return None
+    g = best[1]
+    q = np.linspace(0.0, 1.0, _GROUP_LEVELS)
+    codes = g.real[real_rows]
+    kept, src, dst = [], [], []
+    for level in range(len(g.levels)):
+        real_level = real_values[codes == level]
+        w = weights * g.generated[:, level]
+        if len(real_level) < _MIN_GROUP_ROWS or w.sum() < _MIN_GROUP_ROWS:
+            continue
+        kept.append(g.levels[level])
+        src.append(_increasing(_weighted_quantiles(generated, w, q)))
+        dst.append(np.quantile(real_level, q))
+    if not kept:
+        return None
+    return GroupMaps(
+        g.source,
+        g.span.start,
+        g.span.width if g.span.role == "category" else 1,
+        np.asarray(kept, dtype=np.float32),
+        np.asarray(src, dtype=np.float32),
+        np.asarray(dst, dtype=np.float32),
+    )
+
+
 def fit_calibration(
     raw: np.ndarray,
     x: np.ndarray,
     spans: Sequence[Span],
     *,
     method: str = "quantile",
+    context: tuple[np.ndarray, np.ndarray, Sequence[Span]] | None = None,
+    exclude: Sequence[str] = (),
 ) -> Calibration:
     """Learn the corrections that bring generated marginals to the training ones.
 
@@ -123,6 +321,12 @@ def fit_calibration(
     method : {"quantile", "gmm"}
         The encoder's transform for continuous values. Their scalars get quantile maps
         with ``"quantile"`` only: a mixture-mode scalar's meaning depends on its mode.
+    context : (ndarray, ndarray, spans), optional
+        The encoded training context (``n`` rows), the encoded context of the
+        generated rows (``m`` rows) and the context encoder's spans: context columns
+        may then group the scalar maps. Without it only table categories may.
+    exclude : sequence of str
+        Columns that may not group the maps (those that dependency rules overwrite).
     """
     dim = x.shape[1]
     bias = np.zeros(dim, dtype=np.float64)
@@ -143,6 +347,8 @@ def fit_calibration(
         bias[s.start : s.stop] = b
         probs[i] = _softmax(logits + b)
     maps: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    groups: dict[int, GroupMaps] = {}
+    candidates = _groupings(x, spans, probs, context, set(exclude)) if method == "quantile" else []
     levels = np.linspace(0.0, 1.0, _LEVELS)
     for i, s in enumerate(spans):
         if method != "quantile" or s.activation != "tanh" or s.role != "value":
@@ -158,7 +364,11 @@ def fit_calibration(
             real_rows = x[:, null.start : null.stop].argmax(axis=1) == 0
         if not real_rows.any():
             continue
+        real_values = x[real_rows, col].astype(float)
         src = _increasing(_weighted_quantiles(generated, weights, levels))
-        dst = np.quantile(x[real_rows, col].astype(float), levels)
+        dst = np.quantile(real_values, levels)
         maps[col] = (src.astype(np.float32), dst.astype(np.float32))
-    return Calibration(bias.astype(np.float32), maps)
+        group = _group_maps(generated, weights, real_values, real_rows, candidates, s.column)
+        if group is not None:
+            groups[col] = group
+    return Calibration(bias.astype(np.float32), maps, groups)

@@ -56,8 +56,8 @@ _GMM_MIN_WEIGHT = 0.005
 _MAX_DECIMALS = 8
 #: A column with at most this many distinct values, each seen twice on average, is
 #: *discrete*: decoded values snap to the nearest observed one.
-_SNAP_LEVELS = 1000
-_SNAP_MIN_REPEATS = 2
+SNAP_LEVELS = 1000
+SNAP_MIN_REPEATS = 2
 _SECONDS_STEPS = (86400.0, 3600.0, 60.0, 1.0)
 
 
@@ -122,6 +122,16 @@ def _to_python(value: Any) -> Any:
     return value
 
 
+def snap(x: np.ndarray, support: np.ndarray) -> np.ndarray:
+    """The nearest value of the sorted ``support`` for each ``x`` (NaN stays NaN)."""
+    if len(support) == 1:
+        return np.where(np.isnan(x), np.nan, support[0])
+    hi = np.searchsorted(support, x).clip(1, len(support) - 1)
+    lo_closer = np.abs(x - support[hi - 1]) <= np.abs(support[hi] - x)
+    out = np.where(lo_closer, support[hi - 1], support[hi])
+    return np.where(np.isnan(x), np.nan, out)
+
+
 class NumericalEncoder:
     """Encode a numerical or datetime column (see the module docstring for methods).
 
@@ -164,7 +174,7 @@ class NumericalEncoder:
         self.support: list[float] = []
         if len(valid):
             distinct = np.unique(valid)
-            if len(distinct) <= _SNAP_LEVELS and len(distinct) * _SNAP_MIN_REPEATS <= len(valid):
+            if len(distinct) <= SNAP_LEVELS and len(distinct) * SNAP_MIN_REPEATS <= len(valid):
                 self.support = distinct.tolist()
         self.step = 0.0
         if self.kind == "datetime" and len(valid):
@@ -281,11 +291,7 @@ class NumericalEncoder:
     def _finish(self, x: np.ndarray) -> np.ndarray:
         x = np.clip(x, self.min, self.max)
         if self.support:  # discrete: the nearest observed value
-            s = np.asarray(self.support)
-            if len(s) == 1:
-                return np.full(len(x), s[0])
-            hi = np.searchsorted(s, x).clip(1, len(s) - 1)
-            return np.where(np.abs(x - s[hi - 1]) <= np.abs(s[hi] - x), s[hi - 1], s[hi])
+            return snap(x, np.asarray(self.support))
         if self.kind == "datetime" and self.step > 0:
             x = np.round(x / self.step) * self.step
         elif self.is_int:

@@ -19,7 +19,34 @@ a gap that is negative in the data can be generated negative.
 
 Columns are visited from the earliest median to the latest; a column that is
 rebuilt from an anchor is never an anchor itself, so one pass restores every
-column. Pure pandas/numpy; the state is plain strings.
+column.
+
+**Numbers and clock times** are anchored the same way when one column of the row
+tells most of another: a flight's ``dep_time`` is its ``sched_dep_time`` plus the
+delay, its ``air_time`` follows its ``distance``, a day's dew point is a few degrees
+below its temperature. A GAN that generates both side by side gets each column
+right and their relation only roughly, and a classifier sees it at once (a flight
+that left 40 minutes late with a delay of 2). For a numerical column ``B`` (more
+than 20 values) and another numerical column ``A``, set wherever ``B`` is (so a
+NOT NULL column is never rebuilt from a nullable one), in at least half of the
+rows (``wind_gust``, set on a fifth of the hours, keeps its own distribution):
+
+- ``form="difference"``: ``B - A`` when ``B >= A`` (or ``<=``) in >= 99 % of the rows,
+  so the order holds by construction (``dewp`` below ``temp``);
+- ``form="linear"``: the residual ``B - (a + b A)`` of a least-squares line
+  (``air_time`` on ``distance``);
+- ``form="clock"``: both columns hold times of day written as ``HHMM`` integers
+  (``0`` to ``2400``, no minute above 59, at least 100 values): the gap in minutes,
+  around the clock (a flight scheduled at 23:50 that left at 00:20 was 30 minutes
+  late, not 23 hours early), rebuilt modulo a day.
+
+An anchor is kept when the gap's interquartile range is at most half of ``B``'s (for
+a line, about ``|rho| >= 0.87``); an ordered difference counts at half its spread
+(keeping an order beats a slightly tighter line). Pairs are taken from the tightest
+down, a near tie (within 0.02) deriving the later column of the table, and a pair
+that would close a cycle is skipped, so chains (``arr_time`` after
+``sched_arr_time`` after ``sched_dep_time``) are rebuilt in order. Rebuilt numbers
+get ``B``'s rounding and range back. Pure pandas/numpy; the state is plain values.
 """
 
 from __future__ import annotations
@@ -32,6 +59,7 @@ import numpy as np
 import pandas as pd
 
 from relsynth._columns import datetime_seconds
+from relsynth.models.encoding import SNAP_LEVELS, SNAP_MIN_REPEATS, snap
 
 __all__ = ["Offset", "apply_offsets", "find_offsets", "restore_offsets"]
 
@@ -41,22 +69,72 @@ _MIN_SHARED = 0.5
 _MAX_SPREAD = 0.5
 
 
+#: Forms of an offset (see the module docstring).
+FORMS = ("datetime", "difference", "linear", "clock")
+_MAX_NUMERIC_SPREAD = 0.5
+_MIN_NUMERIC_SHARED = 0.99
+_MIN_SET = 0.5
+_MIN_LEVELS = 20
+_ORDERED_WEIGHT = 0.5
+_TIE = 0.02
+_CLOCK_MIN_LEVELS = 100
+_DAY_MINUTES = 1440
+
+
 @dataclass(frozen=True)
 class Offset:
-    """``column`` is learned as seconds after ``anchor``; ``dtype`` is restored."""
+    """``column`` is learned as its gap from ``anchor``; ``dtype`` is restored.
+
+    ``form`` says how (module docstring): ``"datetime"`` seconds after the anchor,
+    ``"difference"`` ``column - anchor``, ``"linear"`` ``column - (intercept + slope *
+    anchor)``, ``"clock"`` minutes around the clock between two ``HHMM`` times.
+    Numbers are rebuilt rounded to ``decimals`` (None: as computed) and clipped to
+    ``[low, high]``; a discrete column (``support``: its observed values) snaps to the
+    nearest observed value, as the encoder does for columns it decodes itself.
+    """
 
     column: str
     anchor: str
     dtype: str
+    form: str = "datetime"
+    slope: float = 1.0
+    intercept: float = 0.0
+    decimals: int | None = None
+    low: float = -np.inf
+    high: float = np.inf
+    support: tuple[float, ...] = ()
 
     def state(self) -> dict[str, Any]:
         """Plain-Python state."""
-        return {"column": self.column, "anchor": self.anchor, "dtype": self.dtype}
+        out: dict[str, Any] = {"column": self.column, "anchor": self.anchor, "dtype": self.dtype}
+        if self.form != "datetime":
+            out.update(
+                form=self.form,
+                slope=float(self.slope),
+                intercept=float(self.intercept),
+                decimals=self.decimals,
+                low=float(self.low),
+                high=float(self.high),
+                support=[float(v) for v in self.support],
+            )
+        return out
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> Offset:
         """Rebuild from :meth:`state`."""
-        return cls(str(state["column"]), str(state["anchor"]), str(state["dtype"]))
+        decimals = state.get("decimals")
+        return cls(
+            str(state["column"]),
+            str(state["anchor"]),
+            str(state["dtype"]),
+            str(state.get("form", "datetime")),
+            float(state.get("slope", 1.0)),
+            float(state.get("intercept", 0.0)),
+            None if decimals is None else int(decimals),
+            float(state.get("low", -np.inf)),
+            float(state.get("high", np.inf)),
+            tuple(float(v) for v in state.get("support", ())),
+        )
 
 
 def _iqr(values: np.ndarray) -> float:
@@ -65,11 +143,17 @@ def _iqr(values: np.ndarray) -> float:
 
 
 def find_offsets(table: pd.DataFrame, kinds: Mapping[str, str] | None = None) -> list[Offset]:
-    """Anchors for the datetime columns of ``table`` (see the module docstring).
+    """Anchors for the datetime, numerical and clock columns of ``table`` (module docstring).
 
-    Columns whose kind ``kinds`` sets to something other than datetime are left alone.
+    Columns whose kind ``kinds`` sets to something other than datetime (for datetime
+    columns) or numerical (for numbers) are left alone. The offsets come in the order
+    :func:`restore_offsets` rebuilds them (anchors first).
     """
     kinds = dict(kinds or {})
+    return _datetime_offsets(table, kinds) + _numeric_offsets(table, kinds)
+
+
+def _datetime_offsets(table: pd.DataFrame, kinds: Mapping[str, str]) -> list[Offset]:
     names = [
         str(c)
         for c in table.columns
@@ -106,19 +190,187 @@ def find_offsets(table: pd.DataFrame, kinds: Mapping[str, str] | None = None) ->
     return found
 
 
+def _numbers(series: pd.Series) -> np.ndarray | None:
+    """A numeric column's values as floats (NaN for NULL), or None for other columns."""
+    if pd.api.types.is_bool_dtype(series.dtype) or not pd.api.types.is_numeric_dtype(series.dtype):
+        return None
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _is_clock(values: np.ndarray) -> bool:
+    """Times of day written as ``HHMM`` integers (``2359``, ``615``)."""
+    v = values[~np.isnan(values)]
+    return (
+        len(v) > 0
+        and bool(np.all(v == np.round(v)))
+        and v.min() >= 0
+        and v.max() <= 2400
+        and not np.any(v % 100 >= 60)
+        and len(np.unique(v)) >= _CLOCK_MIN_LEVELS
+    )
+
+
+def _minutes(hhmm: np.ndarray) -> np.ndarray:
+    return np.floor(hhmm / 100) * 60 + hhmm % 100
+
+
+def _clock_gap(b: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """Minutes from ``a`` to ``b`` around the clock, in ``[-720, 720)``."""
+    half = _DAY_MINUTES // 2
+    return (_minutes(b) - _minutes(a) + half) % _DAY_MINUTES - half
+
+
+def _decimals(values: np.ndarray) -> int | None:
+    """Decimals needed to write every value (None beyond 8)."""
+    for d in range(9):
+        if np.allclose(values, np.round(values, d), rtol=0, atol=1e-9):
+            return d
+    return None
+
+
+def _candidate(
+    name_b: str, b: np.ndarray, name_a: str, a: np.ndarray, clock: bool, dtype: str
+) -> tuple[float, Offset] | None:
+    """The best way to learn ``b`` from ``a`` with its score, if one is tight enough."""
+    set_b = ~np.isnan(b)
+    both = set_b & ~np.isnan(a)
+    if both.sum() < _MIN_ROWS or both.sum() < _MIN_NUMERIC_SHARED * set_b.sum():
+        return None
+    if set_b.mean() < _MIN_SET:  # a relation seen in a few rows (gusts) is not the column's
+        return None
+    vb, va = b[both], a[both]
+    spread_b = _iqr(_minutes(vb) if clock else vb)
+    if spread_b <= 0:
+        return None
+    observed = b[set_b]
+    distinct = np.unique(observed)
+    discrete = len(distinct) <= SNAP_LEVELS and len(distinct) * SNAP_MIN_REPEATS <= len(observed)
+    bounds: dict[str, Any] = {
+        "decimals": _decimals(observed),
+        "low": float(observed.min()),
+        "high": float(observed.max()),
+        "support": tuple(distinct.tolist()) if discrete and not clock else (),
+    }
+    if clock:
+        score = _iqr(_clock_gap(vb, va)) / spread_b
+        offset = Offset(name_b, name_a, dtype, "clock", **bounds)
+        return (score, offset) if score <= _MAX_NUMERIC_SPREAD else None
+    best: tuple[float, Offset] | None = None
+    gap = vb - va
+    if max(float((gap >= 0).mean()), float((gap <= 0).mean())) >= _MIN_ORDERED:
+        score = _ORDERED_WEIGHT * _iqr(gap) / spread_b
+        if _iqr(gap) / spread_b <= _MAX_NUMERIC_SPREAD:
+            best = (score, Offset(name_b, name_a, dtype, "difference", **bounds))
+    var_a = float(np.var(va))
+    if var_a > 0:
+        slope = float(np.mean((va - va.mean()) * (vb - vb.mean())) / var_a)
+        intercept = float(vb.mean() - slope * va.mean())
+        score = _iqr(vb - (intercept + slope * va)) / spread_b
+        if score <= _MAX_NUMERIC_SPREAD and (best is None or score < best[0]):
+            best = (score, Offset(name_b, name_a, dtype, "linear", slope, intercept, **bounds))
+    return best
+
+
+def _numeric_offsets(table: pd.DataFrame, kinds: Mapping[str, str]) -> list[Offset]:
+    """Anchors between numerical columns and between clock columns (module docstring)."""
+    if len(table) < _MIN_ROWS:
+        return []
+    values: dict[str, np.ndarray] = {}
+    for c in table.columns:
+        name = str(c)
+        v = _numbers(table[c])
+        if v is None or kinds.get(name, "numerical") != "numerical":
+            continue
+        if len(np.unique(v[~np.isnan(v)])) > _MIN_LEVELS:
+            values[name] = v
+    clocks = {c for c, v in values.items() if _is_clock(v)}
+    names = list(values)
+    edges: list[tuple[int, int, Offset]] = []
+    for b in names:
+        for a in names:
+            if a == b or (a in clocks) != (b in clocks):
+                continue
+            found = _candidate(b, values[b], a, values[a], b in clocks, str(table[b].dtype))
+            if found is not None:
+                edges.append((round(found[0] / _TIE), -names.index(b), found[1]))
+    edges.sort(key=lambda e: (e[0], e[1]))
+    anchor_of: dict[str, Offset] = {}
+    for _, _, offset in edges:
+        if offset.column in anchor_of:
+            continue
+        a = offset.anchor  # skip a pair that would close a cycle
+        while a in anchor_of and a != offset.column:
+            a = anchor_of[a].anchor
+        if a != offset.column:
+            anchor_of[offset.column] = offset
+    order: list[Offset] = []
+    done: set[str] = set()
+    while len(order) < len(anchor_of):
+        for col, offset in anchor_of.items():
+            if col not in done and (offset.anchor not in anchor_of or offset.anchor in done):
+                order.append(offset)
+                done.add(col)
+    return order
+
+
+def _gap(table: pd.DataFrame, o: Offset) -> np.ndarray:
+    if o.form == "datetime":
+        return datetime_seconds(table[o.column]) - datetime_seconds(table[o.anchor])
+    b = pd.to_numeric(table[o.column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    a = pd.to_numeric(table[o.anchor], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    if o.form == "clock":
+        return _clock_gap(b, a)
+    return b - (o.intercept + o.slope * a)
+
+
+def _rebuild_number(frame: pd.DataFrame, o: Offset) -> pd.Series:
+    gap = pd.to_numeric(frame[o.column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    a = pd.to_numeric(frame[o.anchor], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    if o.form == "clock":
+        minutes = np.round(_minutes(a) + gap) % _DAY_MINUTES
+        x = np.floor(minutes / 60) * 100 + minutes % 60
+        if o.low > 0 and o.high == 2400:  # the source writes midnight as 2400, never 0
+            x = np.where(x == 0, 2400.0, x)
+    else:
+        x = o.intercept + o.slope * a + gap
+        if o.decimals is not None:
+            x = np.round(x, o.decimals)
+    x = np.clip(x, o.low, o.high)
+    if o.support:
+        x = snap(x, np.asarray(o.support))
+    missing = np.isnan(x)
+    dtype = pd.api.types.pandas_dtype(o.dtype)
+    if pd.api.types.is_integer_dtype(dtype):
+        if not missing.any() and not pd.api.types.is_extension_array_dtype(dtype):
+            return pd.Series(x.astype(dtype), index=frame.index)
+        ints = pd.array(np.where(missing, 0, x).astype("int64"), dtype="Int64")
+        ints[missing] = pd.NA
+        return pd.Series(ints, index=frame.index)
+    if pd.api.types.is_extension_array_dtype(dtype):
+        return pd.Series(pd.array(x, dtype="Float64"), index=frame.index).where(~missing)
+    return pd.Series(x, index=frame.index).astype(dtype)
+
+
 def apply_offsets(table: pd.DataFrame, offsets: list[Offset]) -> pd.DataFrame:
     """A copy of ``table`` with each offset column replaced by its gap in seconds."""
     if not offsets:
         return table
     out = table.copy()
     for o in offsets:
-        out[o.column] = datetime_seconds(table[o.column]) - datetime_seconds(table[o.anchor])
+        out[o.column] = _gap(table, o)
     return out
 
 
 def restore_offsets(frame: pd.DataFrame, offsets: list[Offset]) -> pd.DataFrame:
-    """Rebuild each offset column (in place) as anchor + gap, in its original dtype."""
+    """Rebuild each offset column (in place) as anchor + gap, in its original dtype.
+
+    ``offsets`` come in :func:`find_offsets`' order: an anchor is final before a
+    column is rebuilt from it.
+    """
     for o in offsets:
+        if o.form != "datetime":
+            frame[o.column] = _rebuild_number(frame, o)
+            continue
         gap = pd.to_numeric(frame[o.column], errors="coerce").to_numpy(dtype=float)
         anchor = datetime_seconds(frame[o.anchor])
         total = np.round((anchor + gap) * 1e6)

@@ -353,9 +353,11 @@ class ConditionalWGAN(TableModel):
         rules on samples (see :mod:`relsynth.models.dependencies`).
     offsets : bool, default=True
         Learn each datetime column as the gap after an earlier datetime column of the
-        same row (``RequiredDate`` after ``OrderDate``) and rebuild it after sampling,
-        so gaps and their order come out as in the data (see
-        :mod:`relsynth.models.offsets`).
+        same row (``RequiredDate`` after ``OrderDate``), and a number or ``HHMM`` clock
+        time that another column of the row tells most of as its gap or residual
+        (``dep_time`` after ``sched_dep_time``, ``air_time`` on ``distance``), and
+        rebuild them after sampling, so gaps and their order come out as in the data
+        (see :mod:`relsynth.models.offsets`).
     device : str, default="auto"
         ``"auto"`` picks CUDA when available, resolved once in ``fit``.
     n_threads : int, optional
@@ -457,12 +459,15 @@ class ConditionalWGAN(TableModel):
         if len(table) == 0:
             raise DataError("Cannot fit ConditionalWGAN on a table with no rows.")
         rng = self._rng(self.seed)
-        self.dependencies_: list[Dependency] = (
-            find_dependencies(table, context, rng=rng) if self.dependencies else []
-        )
         self.offsets_: list[Offset] = find_offsets(table, self.kinds) if self.offsets else []
+        learned = apply_offsets(table, self.offsets_)
+        # Rules are found (and applied) on what the generator produces, gaps included:
+        # a flight's departure gap is its delay, exactly.
+        self.dependencies_: list[Dependency] = (
+            find_dependencies(learned, context, rng=rng) if self.dependencies else []
+        )
         kinds = {**dict(self.kinds or {}), **{o.column: "numerical" for o in self.offsets_}}
-        x = self._encode_table(apply_offsets(table, self.offsets_), rng, kinds)
+        x = self._encode_table(learned, rng, kinds)
         self.dtypes_ = {str(c): str(t) for c, t in table.dtypes.items()}  # gaps were floats
         ctx = self._fit_context(context, len(table), rng)
         self.device_ = resolve_device(self.device)
@@ -495,7 +500,19 @@ class ConditionalWGAN(TableModel):
                     for lo in range(0, m, _SAMPLE_BATCH)
                 ]
             )
-        calibration = fit_calibration(raw, x, self.encoder.spans, method=self.encoding)
+        context = (
+            None
+            if self.context_encoder is None
+            else (ctx, ctx[idx], self.context_encoder.spans)
+        )
+        calibration = fit_calibration(
+            raw,
+            x,
+            self.encoder.spans,
+            method=self.encoding,
+            context=context,
+            exclude=[d.column for d in self.dependencies_],
+        )
         logger.debug("%s: calibrated marginals on %d generated rows", type(self).__name__, m)
         return calibration
 
@@ -602,8 +619,10 @@ class ConditionalWGAN(TableModel):
         ctx = self._encode_context(context, n, rng)
         with torch_threads(self.n_threads), torch.no_grad():
             matrix = self._generate(ctx, rng)
-        decoded = restore_offsets(self.encoder.inverse(matrix, rng), self.offsets_)
-        return apply_dependencies(self.dependencies_, decoded, context, rng)
+        decoded = apply_dependencies(
+            self.dependencies_, self.encoder.inverse(matrix, rng), context, rng
+        )
+        return restore_offsets(decoded, self.offsets_)
 
     def _sample_size(self, context: pd.DataFrame | None, n_rows: int | None) -> int:
         if n_rows is not None and (
@@ -656,7 +675,7 @@ class ConditionalWGAN(TableModel):
                 raw = raw + bias
             out.append(hard_sample(raw, self.encoder.spans, gen))
         matrix = np.concatenate(out)[:, :dim]
-        return matrix if calibration is None else calibration.map_values(matrix)
+        return matrix if calibration is None else calibration.map_values(matrix, ctx)
 
     # -- state --------------------------------------------------------------------------
 

