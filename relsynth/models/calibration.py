@@ -22,10 +22,10 @@ A continuous value that depends strongly on a category gets its quantile map *pe
 level* of that category (conditional quantile mapping): an airport's longitude
 given its time zone, a flight's scheduled departure given the hour of its weather
 row, a day's temperature given its month. The grouping column is the one of at
-most ``48`` levels, among the table's categories and the context's categories and
-few-valued numbers, whose levels explain the largest share of the value's variance
-(correlation ratio eta^2 >= 0.1); columns that dependency rules overwrite are not
-candidates (the rule's determinant is). A level with fewer than ``40`` training
+most ``200`` levels (the widest one-hot), among the table's categories and the
+context's categories and few-valued numbers, whose levels explain the largest share
+of the value's variance (correlation ratio eta^2 >= 0.1); columns that dependency
+rules overwrite are not candidates (the rule's determinant is). A level with fewer than ``40`` training
 rows, or too little generated weight, keeps the column's global map. The map is
 still monotone within a level, so what the generator learned about the value's
 other neighbours is kept; only the value's distribution given the level is moved
@@ -48,10 +48,10 @@ __all__ = ["Calibration", "fit_calibration"]
 
 #: Quantile levels of the scalar maps (stored per continuous value).
 _LEVELS = 201
-#: Quantile levels of a map per category level (there may be 48 of them per value).
+#: Quantile levels of a map per category level (there may be 200 of them per value).
 _GROUP_LEVELS = 65
 #: A grouping column has at most this many levels ...
-_MAX_GROUP_LEVELS = 48
+_MAX_GROUP_LEVELS = 200
 #: ... and explains at least this share of the value's variance (eta^2).
 _MIN_ETA2 = 0.1
 #: Training rows (and generated weight) a level needs for a map of its own.
