@@ -19,18 +19,18 @@ that the generator learned from the parent context are kept: calibration moves t
 marginals, not the dependencies.
 
 A continuous value that depends strongly on a category gets its quantile map *per
-level* of that category (conditional quantile mapping): an airport's longitude
-given its time zone, a flight's scheduled departure given the hour of its weather
-row, a day's temperature given its month. The grouping column is the one of at
-most ``200`` levels (the widest one-hot), among the table's categories and the
-context's categories and few-valued numbers, whose levels explain the largest share
-of the value's variance (correlation ratio eta^2 >= 0.1); columns that dependency
-rules overwrite are not candidates (the rule's determinant is). A level with fewer than ``40`` training
-rows, or too little generated weight, keeps the column's global map. The map is
-still monotone within a level, so what the generator learned about the value's
-other neighbours is kept; only the value's distribution given the level is moved
-to the training one. Generated rows count towards a level by their probability of
-it, the same weighting as for NULLs. The state is a few arrays of floats, safe to load
+level* of that category (conditional quantile mapping): an airport's longitude given
+its time zone, a flight's scheduled departure given the hour of its weather row, a
+day's temperature given its month. The grouping column is the one of at most ``200``
+levels (the widest one-hot), among the table's categories and the context's
+categories and few-valued numbers, whose levels explain the largest share of the
+value's variance (correlation ratio eta^2 >= 0.1); columns that dependency rules
+overwrite are not candidates (the rule's determinant is). A level with fewer than
+``40`` training rows, or too little generated weight, keeps the column's global map.
+The map is still monotone within a level, so what the generator learned about the
+value's other neighbours is kept; only the value's distribution given the level is
+moved to the training one. Generated rows count towards a level by their probability
+of it, the same weighting as for NULLs. The state is a few arrays of floats, safe to load
 with ``weights_only=True``. This module is pure numpy; it never imports torch.
 """
 

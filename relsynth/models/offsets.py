@@ -79,6 +79,7 @@ _ORDERED_WEIGHT = 0.5
 _TIE = 0.02
 _CLOCK_MIN_LEVELS = 100
 _DAY_MINUTES = 1440
+_DETECTION_ROWS = 50_000
 
 
 @dataclass(frozen=True)
@@ -228,10 +229,24 @@ def _decimals(values: np.ndarray) -> int | None:
     return None
 
 
-def _candidate(
-    name_b: str, b: np.ndarray, name_a: str, a: np.ndarray, clock: bool, dtype: str
-) -> tuple[float, Offset] | None:
-    """The best way to learn ``b`` from ``a`` with its score, if one is tight enough."""
+def _bounds(b: np.ndarray, clock: bool) -> dict[str, Any]:
+    """How a rebuilt ``b`` is finished: decimals, range and (when discrete) its values."""
+    observed = b[~np.isnan(b)]
+    distinct = np.unique(observed)
+    discrete = len(distinct) <= SNAP_LEVELS and len(distinct) * SNAP_MIN_REPEATS <= len(observed)
+    return {
+        "decimals": _decimals(observed),
+        "low": float(observed.min()),
+        "high": float(observed.max()),
+        "support": tuple(distinct.tolist()) if discrete and not clock else (),
+    }
+
+
+def _candidate(b: np.ndarray, a: np.ndarray, clock: bool) -> tuple[float, str, float, float] | None:
+    """The best way to learn ``b`` from ``a``, if one is tight enough.
+
+    Returns ``(score, form, slope, intercept)``; the lower the score, the tighter.
+    """
     set_b = ~np.isnan(b)
     both = set_b & ~np.isnan(a)
     if both.sum() < _MIN_ROWS or both.sum() < _MIN_NUMERIC_SHARED * set_b.sum():
@@ -242,37 +257,30 @@ def _candidate(
     spread_b = _iqr(_minutes(vb) if clock else vb)
     if spread_b <= 0:
         return None
-    observed = b[set_b]
-    distinct = np.unique(observed)
-    discrete = len(distinct) <= SNAP_LEVELS and len(distinct) * SNAP_MIN_REPEATS <= len(observed)
-    bounds: dict[str, Any] = {
-        "decimals": _decimals(observed),
-        "low": float(observed.min()),
-        "high": float(observed.max()),
-        "support": tuple(distinct.tolist()) if discrete and not clock else (),
-    }
     if clock:
         score = _iqr(_clock_gap(vb, va)) / spread_b
-        offset = Offset(name_b, name_a, dtype, "clock", **bounds)
-        return (score, offset) if score <= _MAX_NUMERIC_SPREAD else None
-    best: tuple[float, Offset] | None = None
+        return (score, "clock", 1.0, 0.0) if score <= _MAX_NUMERIC_SPREAD else None
+    best: tuple[float, str, float, float] | None = None
     gap = vb - va
     if max(float((gap >= 0).mean()), float((gap <= 0).mean())) >= _MIN_ORDERED:
-        score = _ORDERED_WEIGHT * _iqr(gap) / spread_b
         if _iqr(gap) / spread_b <= _MAX_NUMERIC_SPREAD:
-            best = (score, Offset(name_b, name_a, dtype, "difference", **bounds))
+            best = (_ORDERED_WEIGHT * _iqr(gap) / spread_b, "difference", 1.0, 0.0)
     var_a = float(np.var(va))
     if var_a > 0:
         slope = float(np.mean((va - va.mean()) * (vb - vb.mean())) / var_a)
         intercept = float(vb.mean() - slope * va.mean())
         score = _iqr(vb - (intercept + slope * va)) / spread_b
         if score <= _MAX_NUMERIC_SPREAD and (best is None or score < best[0]):
-            best = (score, Offset(name_b, name_a, dtype, "linear", slope, intercept, **bounds))
+            best = (score, "linear", slope, intercept)
     return best
 
 
 def _numeric_offsets(table: pd.DataFrame, kinds: Mapping[str, str]) -> list[Offset]:
-    """Anchors between numerical columns and between clock columns (module docstring)."""
+    """Anchors between numerical columns and between clock columns (module docstring).
+
+    Pairs are scored on at most 50,000 evenly spaced rows; the rebuilt columns'
+    decimals, ranges and values come from every row.
+    """
     if len(table) < _MIN_ROWS:
         return []
     values: dict[str, np.ndarray] = {}
@@ -285,31 +293,35 @@ def _numeric_offsets(table: pd.DataFrame, kinds: Mapping[str, str]) -> list[Offs
             values[name] = v
     clocks = {c for c, v in values.items() if _is_clock(v)}
     names = list(values)
-    edges: list[tuple[int, int, Offset]] = []
+    rows = np.linspace(0, len(table) - 1, min(len(table), _DETECTION_ROWS)).astype(np.int64)
+    edges: list[tuple[int, int, str, str, tuple[str, float, float]]] = []
     for b in names:
         for a in names:
             if a == b or (a in clocks) != (b in clocks):
                 continue
-            found = _candidate(b, values[b], a, values[a], b in clocks, str(table[b].dtype))
+            found = _candidate(values[b][rows], values[a][rows], b in clocks)
             if found is not None:
-                edges.append((round(found[0] / _TIE), -names.index(b), found[1]))
+                edges.append((round(found[0] / _TIE), -names.index(b), b, a, found[1:]))
     edges.sort(key=lambda e: (e[0], e[1]))
-    anchor_of: dict[str, Offset] = {}
-    for _, _, offset in edges:
-        if offset.column in anchor_of:
+    anchor_of: dict[str, str] = {}
+    forms: dict[str, tuple[str, float, float]] = {}
+    for _, _, b, a, form in edges:
+        if b in anchor_of:
             continue
-        a = offset.anchor  # skip a pair that would close a cycle
-        while a in anchor_of and a != offset.column:
-            a = anchor_of[a].anchor
-        if a != offset.column:
-            anchor_of[offset.column] = offset
+        up = a  # skip a pair that would close a cycle
+        while up in anchor_of and up != b:
+            up = anchor_of[up]
+        if up != b:
+            anchor_of[b], forms[b] = a, form
     order: list[Offset] = []
-    done: set[str] = set()
-    while len(order) < len(anchor_of):
-        for col, offset in anchor_of.items():
-            if col not in done and (offset.anchor not in anchor_of or offset.anchor in done):
-                order.append(offset)
-                done.add(col)
+    while len(order) < len(anchor_of):  # anchors before the columns rebuilt from them
+        done = {o.column for o in order}
+        for b, a in anchor_of.items():
+            if b not in done and (a not in anchor_of or a in done):
+                form, slope, intercept = forms[b]
+                bounds = _bounds(values[b], b in clocks)
+                order.append(Offset(b, a, str(table[b].dtype), form, slope, intercept, **bounds))
+                done.add(b)
     return order
 
 
