@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from relsynth import Column, Metadata, Table
+from relsynth import Column, ForeignKey, Metadata, Table
 from relsynth.errors import DataError, ParameterError
 from relsynth.evaluate import evaluate
 from relsynth.evaluate.metrics import (
@@ -241,3 +241,40 @@ def test_c2st_catches_children_that_lost_their_parents(shop_meta, shop) -> None:
     broken["orders"] = orders
     report = evaluate(shop_meta, shop, broken)
     assert report.c2st.set_index("table").loc["orders", "auc"] > 0.95
+
+
+def test_few_parents_are_left_out_of_their_childrens_c2st() -> None:
+    # 3 parents: row folds would let the classifier learn the 3 real and 3 synthetic
+    # parent rows by heart (AUC 1) however real the children look; the parents' own
+    # C2ST row judges them. The children are then judged on their own columns.
+    meta = Metadata(
+        {
+            "site": Table(
+                "site",
+                (Column("id", "id", "INTEGER", False), Column("height", "numerical", "REAL")),
+                primary_key=("id",),
+            ),
+            "reading": Table(
+                "reading",
+                (
+                    Column("id", "id", "INTEGER", False),
+                    Column("site_id", "id", "INTEGER", False),
+                    Column("value", "numerical", "REAL"),
+                ),
+                primary_key=("id",),
+            ),
+        },
+        (ForeignKey("reading", ("site_id",), "site", ("id",)),),
+    )
+    rng = np.random.default_rng(3)
+
+    def database(heights: list[float]) -> dict[str, pd.DataFrame]:
+        site = pd.DataFrame({"id": [1, 2, 3], "height": heights})
+        reading = pd.DataFrame(
+            {"id": range(900), "site_id": np.repeat([1, 2, 3], 300), "value": rng.normal(size=900)}
+        )
+        return {"site": site, "reading": reading}
+
+    report = evaluate(meta, database([10.0, 20.0, 30.0]), database([11.0, 19.0, 33.0]))
+    auc = report.c2st.set_index("table").loc["reading", "auc"]
+    assert auc < 0.6
