@@ -501,9 +501,7 @@ class ConditionalWGAN(TableModel):
                 ]
             )
         context = (
-            None
-            if self.context_encoder is None
-            else (ctx, ctx[idx], self.context_encoder.spans)
+            None if self.context_encoder is None else (ctx, ctx[idx], self.context_encoder.spans)
         )
         calibration = fit_calibration(
             raw,

@@ -138,8 +138,10 @@ def test_wgan_keeps_clock_arithmetic_exact(rng) -> None:
     from relsynth.models import ConditionalWGAN
 
     table = _flights(rng, 1500)
-    out = ConditionalWGAN(seed=0, epochs=2, n_threads=1, device="cpu").fit(table).sample(
-        n_rows=1500, seed=1
+    out = (
+        ConditionalWGAN(seed=0, epochs=2, n_threads=1, device="cpu")
+        .fit(table)
+        .sample(n_rows=1500, seed=1)
     )
 
     def minutes(v: pd.Series) -> pd.Series:
