@@ -648,7 +648,7 @@ def c2st_scores(
                 MIN_FAMILY_GROUPS
             ):
                 groups = None
-                own = [j for j in range(len(cols)) if j not in set(family)]
+                own = np.setdiff1d(np.arange(len(cols)), family)
                 xr = np.column_stack([xr[:, own], found[:n_real]])
                 xs = np.column_stack([xs[:, own], found[n_real:]])
                 mask = np.append(mask[own], False)
