@@ -206,9 +206,14 @@ def _binned(real: pd.Series, synth: pd.Series) -> tuple[pd.Series, pd.Series]:
     return cut(r).astype(str), cut(s).astype(str)
 
 
+def _varying(frame: pd.DataFrame) -> list[str]:
+    """Columns with at least two distinct non-NULL values (the ones pairs are scored on)."""
+    return [c for c in frame.columns if frame[c].notna().any() and frame[c].nunique() > 1]
+
+
 def column_pairs(real: pd.DataFrame, synth: pd.DataFrame) -> float:
     """Mean CorrelationSimilarity / ContingencySimilarity over column pairs."""
-    cols = [c for c in real.columns if real[c].notna().any() and real[c].nunique() > 1]
+    cols = _varying(real)
     scores = []
     for i, a in enumerate(cols):
         for b in cols[i + 1 :]:
@@ -233,7 +238,7 @@ def column_pairs(real: pd.DataFrame, synth: pd.DataFrame) -> float:
 def independent_blocks(table: pd.DataFrame, seed: int) -> pd.DataFrame | None:
     """The real table with its category columns permuted, as one block, against the rest
     (None unless both blocks have a column that varies)."""
-    varies = [c for c in table.columns if table[c].notna().any() and table[c].nunique() > 1]
+    varies = _varying(table)
     cats = [c for c in varies if not _is_numeric(table[c])]
     if not 0 < len(cats) < len(varies):
         return None
