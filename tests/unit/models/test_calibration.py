@@ -54,3 +54,85 @@ def test_a_value_follows_a_few_valued_context_column(rng) -> None:
     raw = _model(calibrate=False).fit(table, context).sample(context, seed=1)
     assert same_hour > 0.97
     assert same_hour > (raw["value"] // 100 == hour).mean() + 0.1
+
+
+# -- correlation recolouring ---------------------------------------------------------------
+
+
+def _uniform_scores(z: np.ndarray) -> np.ndarray:
+    """Standard normal scores to the quantile encoding's [-1, 1] scale."""
+    from scipy.special import ndtr
+
+    return 2.0 * ndtr(z) - 1.0
+
+
+def _rank_corr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(pd.Series(a).corr(pd.Series(b), method="spearman"))
+
+
+def test_recolouring_gives_the_training_correlations_and_keeps_the_marginals(rng) -> None:
+    from relsynth.models.calibration import fit_recolouring
+
+    n = 20_000
+    real = _uniform_scores(rng.standard_normal((n, 3)))  # independent columns
+    shared = rng.standard_normal(n)  # a spurious tie between generated columns 0 and 1
+    z = np.column_stack(
+        [shared + 0.6 * rng.standard_normal(n), shared + 0.6 * rng.standard_normal(n)]
+    )
+    z = np.column_stack([z / z.std(axis=0), rng.standard_normal(n)])
+    generated = _uniform_scores(z)
+    assert _rank_corr(generated[:, 0], generated[:, 1]) > 0.6
+    ones = np.ones((n, 3))
+    recolouring = fit_recolouring([0, 1, 2], generated, ones, real, ones)
+    out = recolouring.apply(generated.copy())
+    assert abs(_rank_corr(out[:, 0], out[:, 1])) < 0.03
+    # each column keeps its (uniform) marginal: quartiles within 0.03
+    for c in range(3):
+        assert np.allclose(np.quantile(out[:, c], [0.25, 0.5, 0.75]), [-0.5, 0.0, 0.5], atol=0.03)
+    # the map moves rows the least: the untouched column stays almost where it was
+    assert np.abs(out[:, 2] - generated[:, 2]).mean() < 0.02
+    # and with agreeing correlations it is the identity
+    same = fit_recolouring([0, 1, 2], real, ones, real, ones)
+    assert np.allclose(same.matrix, np.eye(3), atol=1e-6)
+
+
+def test_recolouring_leaves_null_rows_out_of_the_correlations(rng) -> None:
+    from relsynth.models.calibration import fit_recolouring
+
+    n = 10_000
+    z = rng.standard_normal((n, 2))
+    real = _uniform_scores(z)
+    # Half of column 1 is NULL in the training data, with a placeholder that would
+    # correlate perfectly with column 0 if it were counted.
+    null = rng.random(n) < 0.5
+    real[null, 1] = real[null, 0]
+    weights = np.column_stack([np.ones(n), (~null).astype(float)])
+    generated = _uniform_scores(rng.standard_normal((n, 2)))
+    recolouring = fit_recolouring([0, 1], generated, np.ones((n, 2)), real, weights)
+    assert np.allclose(recolouring.matrix, np.eye(2), atol=0.05)
+
+
+def test_a_briefly_trained_model_gets_the_training_correlation(rng) -> None:
+    n = 2000
+    x = rng.normal(0, 1, n)
+    table = pd.DataFrame(
+        {
+            "x": x,
+            "y": 0.6 * x + 0.8 * rng.normal(0, 1, n),  # rank correlation about 0.58
+            "z": rng.exponential(1.0, n),  # independent of both
+            "c": rng.choice(["p", "q"], n),
+        }
+    )
+    real = table[["x", "y", "z"]].corr("spearman").to_numpy()
+    model = _model().fit(table)
+    assert model.calibration_.recolouring is not None
+    out = model.sample(n_rows=4000, seed=1)[["x", "y", "z"]].corr("spearman").to_numpy()
+    raw = _model(calibrate=False).fit(table).sample(n_rows=4000, seed=1)
+    raw_err = np.abs(raw[["x", "y", "z"]].corr("spearman").to_numpy() - real).max()
+    assert np.abs(out - real).max() < 0.06
+    assert raw_err > 2 * np.abs(out - real).max()
+    # the state round trip keeps the recolouring; a state saved before it had none
+    state = model.calibration_.state()
+    assert Calibration.from_state(state).state() == state
+    old = {k: v for k, v in state.items() if k != "recolouring"}
+    assert Calibration.from_state(old).recolouring is None
