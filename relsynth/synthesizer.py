@@ -230,6 +230,7 @@ class Synthesizer:
         self.text_models_: dict[str, dict[str, TextColumnModel]] = {}
         self.copies_: dict[str, pd.DataFrame] = {}
         self.sequence_: dict[str, dict[str, Any]] = {}
+        self.context_keys_: dict[str, list[list[Any]]] = {}
         self.dtypes_: dict[str, dict[str, str]] = {}
         models: dict[str, str] = {}
         order = self.plan_.order
@@ -304,7 +305,10 @@ class Synthesizer:
             )
         else:
             time_keys = time_key_columns(layout, self.dtypes_[name])
-            context = _context(frame, driver, tables, self.layouts_, time_keys)
+            self.context_keys_[name] = self._secondary_features(name, tables)
+            context = _context(
+                frame, driver, tables, self.layouts_, time_keys, self._secondary(name)
+            )
             model = (
                 override if override is not None else self._default_wgan(layout, rng, max_seconds)
             )
@@ -338,6 +342,42 @@ class Synthesizer:
             )
         model.fit(sorted_values, parent_context, lengths=lengths)
         return model
+
+    def _secondary_features(self, name: str, tables: Mapping[str, pd.DataFrame]) -> list[list[Any]]:
+        """``[foreign key index, parent columns]`` of each secondary parent whose values
+        join the context of ``name``'s rows (decided once, at fit time).
+
+        A secondary key qualifies when its parent is another table generated before
+        this one (not a self-reference, not a key deferred to break a cycle). Its
+        parent's learned columns join, less categories that name nearly every row
+        apart (:data:`~relsynth.models.encoding.DISTINCT_SHARE`, airport names): an
+        identifier says nothing a model can carry over to new rows, and would only
+        widen the context.
+        """
+        from relsynth.models.encoding import DISTINCT_SHARE, infer_kind
+
+        fks = list(self.metadata.foreign_keys)
+        out: list[list[Any]] = []
+        for fk in self.plan_.secondary.get(name, ()):
+            layout = self.layouts_.get(fk.parent)
+            if fk.parent == name or self.plan_.is_deferred(fk) or layout is None:
+                continue
+            parent = tables[fk.parent]
+            cols = []
+            for col in layout.learned:
+                values = parent[col].dropna()
+                kind = layout.kinds.get(col) or infer_kind(parent[col])
+                distinct = values.nunique() >= max(2, DISTINCT_SHARE * len(values))
+                if not (kind == "categorical" and distinct):
+                    cols.append(col)
+            if cols:
+                out.append([fks.index(fk), cols])
+        return out
+
+    def _secondary(self, name: str) -> list[tuple[ForeignKey, list[str]]]:
+        """The secondary parents (key, columns) in the context of ``name``."""
+        fks = self.metadata.foreign_keys
+        return [(fks[i], list(cols)) for i, cols in self.context_keys_.get(name, [])]
 
     def _default_wgan(
         self, layout: TableLayout, rng: np.random.Generator, max_seconds: float | None
@@ -453,7 +493,7 @@ class Synthesizer:
             keys, values = self._sample_sequence(name, keys, done, driver, model, rng)
         elif model is not None:
             time_keys = time_key_columns(layout, self.dtypes_[name])
-            context = _context(keys, driver, done, self.layouts_, time_keys)
+            context = _context(keys, driver, done, self.layouts_, time_keys, self._secondary(name))
             values = model.sample(context, n_rows=len(keys), seed=rng)
         else:  # no learned columns, or an empty source table: NULLs
             values = pd.DataFrame({c: [None] * len(keys) for c in layout.learned})
@@ -580,16 +620,23 @@ def _learned_frame(frame: pd.DataFrame, layout: TableLayout) -> pd.DataFrame:
 
 
 def _parent_features(
-    parent: pd.DataFrame, parent_name: str, layouts: Mapping[str, TableLayout]
+    parent: pd.DataFrame,
+    parent_name: str,
+    layouts: Mapping[str, TableLayout],
+    columns: Sequence[str] | None = None,
+    prefix: str | None = None,
 ) -> pd.DataFrame:
+    """A parent's learned columns (or ``columns``), clock text as seconds, named
+    ``prefix.column`` (``parent.column`` by default)."""
     layout = layouts.get(parent_name)
-    cols = [c for c in (layout.learned if layout else ()) if c in parent.columns]
+    learned = layout.learned if layout else ()
+    cols = [c for c in (learned if columns is None else columns) if c in parent.columns]
     feats = parent[cols].reset_index(drop=True).copy()
     if layout is not None:
         for col in layout.clocks:
             if col in feats.columns and not pd.api.types.is_numeric_dtype(feats[col].dtype):
                 feats[col] = parse_clock(feats[col])
-    feats.columns = [f"{parent_name}.{c}" for c in cols]
+    feats.columns = [f"{prefix or parent_name}.{c}" for c in cols]
     return feats
 
 
@@ -639,9 +686,12 @@ def _context(
     parents: Mapping[str, pd.DataFrame],
     layouts: Mapping[str, TableLayout],
     time_keys: Sequence[str],
+    secondary: Sequence[tuple[ForeignKey, Sequence[str]]] = (),
 ) -> pd.DataFrame | None:
     """What a row's values are conditioned on: its driver parent's values, its family
-    size and position, and the row's own date/time key values.
+    size and position, its secondary parents' values (``secondary``: key and parent
+    columns, named ``parent(key columns).column``: a flight's ``airports(dest).lon``)
+    and the row's own date/time key values.
 
     The same function builds the context at fit time (real parents, real keys) and at
     sample time (synthetic parents, the skeleton's keys), so the two always match.
@@ -653,6 +703,11 @@ def _context(
         parent = parents[driver.parent]
         features = _parent_features(parent, driver.parent, layouts)
         parts += [_join_parent(keys, driver, parent, features), _family(keys, driver)]
+    for fk, cols in secondary:
+        parent = parents[fk.parent]
+        prefix = f"{fk.parent}({','.join(fk.columns)})"
+        features = _parent_features(parent, fk.parent, layouts, cols, prefix)
+        parts.append(_join_parent(keys, fk, parent, features))
     if time_keys:
         parts.append(_time_key_features(keys, time_keys))
     return pd.concat(parts, axis=1) if parts else None

@@ -152,6 +152,8 @@ def load_synthesizer(path: str | os.PathLike[str], *, device: str | None = "auto
         names = set(zf.namelist())
         synth.layouts_ = {t: TableLayout.from_dict(d) for t, d in state["layouts"].items()}
         synth.sequence_ = state["sequence"]
+        # files saved before secondary parents joined the context have none
+        synth.context_keys_ = state.get("context_keys", {})
         synth.dtypes_ = state["dtypes"]
         synth.models_, synth.text_models_, synth.copies_ = {}, {}, {}
         for i, name in enumerate(order):
@@ -216,6 +218,7 @@ def _synth_state(synth: Synthesizer) -> dict[str, Any]:
         "drivers": drivers,
         "layouts": {t: layout.to_dict() for t, layout in synth.layouts_.items()},
         "sequence": synth.sequence_,
+        "context_keys": synth.context_keys_,
         "dtypes": synth.dtypes_,
         "fit_info": {
             "seconds": dict(info.seconds),

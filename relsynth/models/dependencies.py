@@ -196,6 +196,7 @@ def find_dependencies(
     *,
     targets: Sequence[str] | None = None,
     rng: np.random.Generator | None = None,
+    excluded: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Dependency]:
     """Functional dependencies of ``table``'s columns on table or context columns.
 
@@ -209,6 +210,10 @@ def find_dependencies(
         Columns that may be derived (default: every non-datetime column of ``table``).
     rng : numpy Generator, optional
         Draws the 50,000-row subsample searched on large tables (default: the first rows).
+    excluded : mapping of str to sequence of str, optional
+        Determinants a column may not be derived from: a gap that a number is learned
+        as (``air_time`` as its residual on ``distance``) encodes its anchor in its
+        digits, so it "determines" the anchor on the data and nothing at sampling time.
     """
     n = len(table)
     if n < _MIN_ROWS:
@@ -244,8 +249,9 @@ def find_dependencies(
         base_error = 1.0 - counts.max() / len(b.codes)
         need = max(_MIN_STRENGTH, 1.0 - _BASELINE_SHARE * base_error)
         scored: list[tuple[float, _Column]] = []
+        banned = set((excluded or {}).get(b.name, ()))
         for a in cols:
-            if a is b or a.name in derived:
+            if a is b or a.name in derived or a.name in banned:
                 continue
             if a.name in supported:
                 scored.append((_strength(a.codes, b.codes, b.levels), a))
@@ -255,7 +261,7 @@ def find_dependencies(
             found.append(_build(table, context, (a.name,), b.name, a.nearest, strength))
             derived.add(b.name)
             continue
-        pair = _best_pair(cols, b, scored, derived, need)
+        pair = _best_pair(cols, b, scored, derived | banned, need)
         if pair is not None:
             strength, names = pair
             found.append(_build(table, context, names, b.name, False, strength))

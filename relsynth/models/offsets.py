@@ -51,7 +51,7 @@ get ``B``'s rounding and range back. Pure pandas/numpy; the state is plain value
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,7 +61,7 @@ import pandas as pd
 from relsynth._columns import datetime_seconds
 from relsynth.models.encoding import SNAP_LEVELS, SNAP_MIN_REPEATS, snap
 
-__all__ = ["Offset", "apply_offsets", "find_offsets", "restore_offsets"]
+__all__ = ["Offset", "anchored", "apply_offsets", "find_offsets", "restore_offsets"]
 
 _MIN_ROWS = 50
 _MIN_ORDERED = 0.99
@@ -370,6 +370,20 @@ def apply_offsets(table: pd.DataFrame, offsets: list[Offset]) -> pd.DataFrame:
     out = table.copy()
     for o in offsets:
         out[o.column] = _gap(table, o)
+    return out
+
+
+def anchored(offsets: Sequence[Offset]) -> dict[str, list[str]]:
+    """The columns learned as a gap after each anchor: ``{anchor: [columns]}``.
+
+    A gap is defined relative to its anchor, so it can never tell the anchor: a
+    residual such as ``air_time - (0.127 * distance + 18.3)`` even spells the
+    distance out in its decimals. Dependency rules must not derive an anchor from
+    its own gaps (see :func:`relsynth.models.dependencies.find_dependencies`).
+    """
+    out: dict[str, list[str]] = {}
+    for o in offsets:
+        out.setdefault(o.anchor, []).append(o.column)
     return out
 
 

@@ -42,7 +42,13 @@ from relsynth.models.base import ProgressCallback, TableModel, TrainingBudget
 from relsynth.models.calibration import Calibration, fit_calibration
 from relsynth.models.dependencies import Dependency, apply_dependencies, find_dependencies
 from relsynth.models.encoding import Span, TableEncoder
-from relsynth.models.offsets import Offset, apply_offsets, find_offsets, restore_offsets
+from relsynth.models.offsets import (
+    Offset,
+    anchored,
+    apply_offsets,
+    find_offsets,
+    restore_offsets,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -464,7 +470,9 @@ class ConditionalWGAN(TableModel):
         # Rules are found (and applied) on what the generator produces, gaps included:
         # a flight's departure gap is its delay, exactly.
         self.dependencies_: list[Dependency] = (
-            find_dependencies(learned, context, rng=rng) if self.dependencies else []
+            find_dependencies(learned, context, rng=rng, excluded=anchored(self.offsets_))
+            if self.dependencies
+            else []
         )
         kinds = {**dict(self.kinds or {}), **{o.column: "numerical" for o in self.offsets_}}
         x = self._encode_table(learned, rng, kinds)

@@ -184,3 +184,84 @@ def test_time_budget_is_shared_by_size_and_kept(northwind, tmp_path):
     path = tmp_path / "nw.relsynth"
     synth.save(path)
     assert relsynth.Synthesizer.load(path).time_budget == 12.0
+
+
+def _two_parent_shop(rng: np.random.Generator) -> tuple[relsynth.Metadata, dict[str, pd.DataFrame]]:
+    """Orders of customers (the driver) for products (a secondary parent): an order's
+    amount follows its *product's* tier, not its customer."""
+    from relsynth import Column, ForeignKey, Metadata, Table
+
+    meta = Metadata(
+        {
+            "customers": Table(
+                "customers",
+                (
+                    Column("cid", "id", "INTEGER", nullable=False),
+                    Column("segment", "categorical", "TEXT"),
+                ),
+                primary_key=("cid",),
+            ),
+            "products": Table(
+                "products",
+                (
+                    Column("pid", "id", "INTEGER", nullable=False),
+                    Column("tier", "categorical", "TEXT"),
+                    Column("name", "categorical", "TEXT"),  # distinct: left out of the context
+                ),
+                primary_key=("pid",),
+            ),
+            "orders": Table(
+                "orders",
+                (
+                    Column("oid", "id", "INTEGER", nullable=False),
+                    Column("cid", "id", "INTEGER", nullable=False),
+                    Column("pid", "id", "INTEGER", nullable=False),
+                    Column("amount", "numerical", "REAL"),
+                ),
+                primary_key=("oid",),
+            ),
+        },
+        (
+            ForeignKey("orders", ("cid",), "customers", ("cid",), nullable=False),
+            ForeignKey("orders", ("pid",), "products", ("pid",), nullable=False),
+        ),
+    )
+    n_c, n_p, n_o = 200, 60, 3000
+    tier = rng.choice(["budget", "premium"], n_p)
+    tables = {
+        "customers": pd.DataFrame({"cid": np.arange(n_c), "segment": rng.choice(list("abc"), n_c)}),
+        "products": pd.DataFrame(
+            {"pid": np.arange(n_p), "tier": tier, "name": [f"product {i}" for i in range(n_p)]}
+        ),
+    }
+    pid = rng.integers(0, n_p, n_o)
+    amount = np.where(tier[pid] == "premium", 500.0, 20.0) * rng.lognormal(0.0, 0.1, n_o)
+    tables["orders"] = pd.DataFrame(
+        {"oid": np.arange(n_o), "cid": rng.integers(0, n_c, n_o), "pid": pid, "amount": amount}
+    )
+    return meta, tables
+
+
+def test_a_value_follows_its_secondary_parent(rng, tmp_path):
+    # Setup: the amount of an order is set by its product (premium about 500, budget
+    # about 20); the customer, the driver parent, says nothing about it.
+    meta, tables = _two_parent_shop(rng)
+    driver = next(fk for fk in meta.foreign_keys if fk.parent == "customers")
+    synth = Synthesizer(meta, seed=0, epochs=40, n_threads=1, drivers={"orders": driver})
+    synth.fit(tables)
+    # the product's tier joins the context; its (distinct) name does not
+    products = next(i for i, fk in enumerate(meta.foreign_keys) if fk.parent == "products")
+    assert synth.context_keys_["orders"] == [[products, ["tier"]]]
+    # Run: a new database, new products among them.
+    fake = synth.sample(seed=1)
+    orders = fake["orders"].merge(fake["products"], on="pid")
+    premium = orders["tier"] == "premium"
+    # Assert: the amount follows the new product's tier (without its context, both
+    # tiers would get the same mix of amounts).
+    high = orders["amount"] > 100
+    assert (high == premium).mean() > 0.9, (high == premium).mean()
+    # and a saved model keeps the context (same samples after loading)
+    path = tmp_path / "shop.relsynth"
+    synth.save(path)
+    again = Synthesizer.load(path).sample(seed=1)
+    pd.testing.assert_frame_equal(again["orders"], fake["orders"])

