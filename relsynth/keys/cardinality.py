@@ -65,6 +65,11 @@ _JITTER_MIN_PARENTS = 1000
 #: Conditional draws whose total is within these factors of the expected total are
 #: rescaled to it; outside, the source's distribution is handed out in their order.
 _TOTAL_RANGE = (0.6, 1.6)
+#: When the source's distribution gives children to at most this many synthetic
+#: parents, the conditional draws must give them to exactly as many (else the
+#: distribution is handed out in their order): rescaling a handful of parents'
+#: counts changes each by a large factor.
+_FEW_PARENTS = 20
 
 
 def stratified_uniforms(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -260,11 +265,21 @@ class CardinalityModel:
         if cap is not None:
             out = np.minimum(out, cap)
         target = self._target(n, cap)
+        parents, expected = int((out > 0).sum()), int((marginal > 0).sum())
         if not _TOTAL_RANGE[0] * target <= out.sum() <= _TOTAL_RANGE[1] * target:
             logger.info(
                 "cardinality: conditional draws total %d for an expected %d; handing out "
                 "the source's distribution in their order",
                 int(out.sum()), target,
+            )  # fmt: skip
+            out = self._by_rank(marginal, out, rng)
+        elif expected <= _FEW_PARENTS and parents != expected:
+            # A few parents hold every child (3 of 1,458 airports have all the weather):
+            # rescaling 2 drawn parents would give each a year and a half of hourly rows.
+            logger.info(
+                "cardinality: %d parents drew children where the source's distribution "
+                "gives %d; handing it out in the order of the draws",
+                parents, expected,
             )  # fmt: skip
             out = self._by_rank(marginal, out, rng)
         if int(out.sum()) != target:

