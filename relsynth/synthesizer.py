@@ -71,9 +71,6 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[str, str, int, int], None]
 """``progress(stage, table, done, total)``: called as each table finishes a stage."""
 
-_SIBLINGS = SIBLINGS_COLUMN
-_POSITION = POSITION_COLUMN
-
 
 @dataclass(frozen=True)
 class FitInfo:
@@ -352,11 +349,11 @@ class Synthesizer:
         A secondary key qualifies when its parent is another table generated before
         this one (not a self-reference, not a key deferred to break a cycle). Its
         parent's learned columns join, less categories that name nearly every row
-        apart (:data:`~relsynth.models.encoding.DISTINCT_SHARE`, airport names): an
+        apart (:func:`~relsynth.models.encoding.is_distinct`, airport names): an
         identifier says nothing a model can carry over to new rows, and would only
         widen the context.
         """
-        from relsynth.models.encoding import DISTINCT_SHARE, infer_kind
+        from relsynth.models.encoding import infer_kind, is_distinct
 
         fks = list(self.metadata.foreign_keys)
         out: list[list[Any]] = []
@@ -365,13 +362,14 @@ class Synthesizer:
             if fk.parent == name or self.plan_.is_deferred(fk) or layout is None:
                 continue
             parent = tables[fk.parent]
-            cols = []
-            for col in layout.learned:
-                values = parent[col].dropna()
-                kind = layout.kinds.get(col) or infer_kind(parent[col])
-                distinct = values.nunique() >= max(2, DISTINCT_SHARE * len(values))
-                if not (kind == "categorical" and distinct):
-                    cols.append(col)
+            cols = [
+                col
+                for col in layout.learned
+                if not (
+                    (layout.kinds.get(col) or infer_kind(parent[col])) == "categorical"
+                    and is_distinct(parent[col])
+                )
+            ]
             if cols:
                 out.append([fks.index(fk), cols])
         return out
@@ -676,8 +674,8 @@ def _family(child_keys: pd.DataFrame, fk: ForeignKey) -> pd.DataFrame:
     sizes = np.bincount(ids)[ids] if len(ids) else np.zeros(0)
     return pd.DataFrame(
         {
-            _SIBLINGS: sizes.astype("float64"),
-            _POSITION: groups.cumcount().to_numpy(dtype="float64"),
+            SIBLINGS_COLUMN: sizes.astype("float64"),
+            POSITION_COLUMN: groups.cumcount().to_numpy(dtype="float64"),
         }
     )
 

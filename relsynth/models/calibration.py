@@ -144,10 +144,14 @@ class Recolouring:
     columns: np.ndarray
     matrix: np.ndarray
 
+    def recolour(self, block: np.ndarray) -> np.ndarray:
+        """The recoloured values of ``block`` (one column per entry of ``columns``,
+        mapped values in ``[-1, 1]``)."""
+        return 2.0 * ndtr(normal_scores(block) @ self.matrix) - 1.0
+
     def apply(self, out: np.ndarray) -> np.ndarray:
-        """Recolour the (mapped, in ``[-1, 1]``) values of ``columns`` in place."""
-        scores = normal_scores(out[:, self.columns])
-        out[:, self.columns] = 2.0 * ndtr(scores @ self.matrix) - 1.0
+        """Recolour the values of ``columns`` of a whole output matrix in place."""
+        out[:, self.columns] = self.recolour(out[:, self.columns])
         return out
 
     def state(self) -> dict[str, Any]:
@@ -477,6 +481,7 @@ def fit_calibration(
     maps: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     # Per scalar: generated values, their weights, training values and training rows.
     scalars: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+    names: dict[int, str] = {}
     levels = np.linspace(0.0, 1.0, _LEVELS)
     for i, s in enumerate(spans):
         if method != "quantile" or s.activation != "tanh" or s.role != "value":
@@ -497,6 +502,7 @@ def fit_calibration(
         dst = np.quantile(real_values, levels)
         maps[col] = (src.astype(np.float32), dst.astype(np.float32))
         scalars[col] = (generated, weights, real_values, real_rows)
+        names[col] = s.column
     recolouring = None
     if correlations and len(scalars) >= 2:
         cols = sorted(scalars)
@@ -510,27 +516,13 @@ def fit_calibration(
             np.column_stack([scalars[c][3] for c in cols]).astype(float),
         )
         if recolouring is not None:
-            recoloured = recolouring.apply(_scatter(mapped, cols, dim))
-            for c in cols:
-                scalars[c] = (recoloured[:, c], *scalars[c][1:])
+            recoloured = recolouring.recolour(mapped)
+            for j, c in enumerate(cols):
+                scalars[c] = (recoloured[:, j], *scalars[c][1:])
     groups: dict[int, GroupMaps] = {}
     candidates = _groupings(x, spans, probs, context, set(exclude)) if method == "quantile" else []
     for col, (generated, weights, real_values, real_rows) in scalars.items():
-        group = _group_maps(
-            generated, weights, real_values, real_rows, candidates, _column_at(spans, col)
-        )
+        group = _group_maps(generated, weights, real_values, real_rows, candidates, names[col])
         if group is not None:
             groups[col] = group
     return Calibration(bias.astype(np.float32), maps, groups, recolouring)
-
-
-def _scatter(block: np.ndarray, columns: Sequence[int], dim: int) -> np.ndarray:
-    """A ``(len(block), dim)`` matrix holding ``block``'s columns at ``columns``."""
-    out = np.zeros((len(block), dim))
-    out[:, list(columns)] = block
-    return out
-
-
-def _column_at(spans: Sequence[Span], start: int) -> str:
-    """The column whose span starts at output column ``start``."""
-    return next(s.column for s in spans if s.start == start)

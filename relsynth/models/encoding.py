@@ -28,7 +28,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -96,6 +96,14 @@ def infer_kind(series: pd.Series) -> str:
     if pd.api.types.is_float_dtype(dtype):
         return "numerical"
     return "categorical"
+
+
+def is_distinct(series: pd.Series) -> bool:
+    """Whether a column's values (nearly) all differ: at least two values, and at least
+    ``DISTINCT_SHARE`` values per non-NULL row (the names of airlines or airports)."""
+    values = series.dropna()
+    distinct = values.nunique()
+    return bool(distinct >= 2 and distinct >= DISTINCT_SHARE * len(values))
 
 
 def _one_hot(index: np.ndarray, width: int) -> np.ndarray:
@@ -423,9 +431,7 @@ class CategoricalEncoder:
                 self.members.append(idx.tolist())
                 self.member_probs.append((freq[idx] / freq[idx].sum()).tolist())
         self.level_freq = [float(freq[m].sum() / n) for m in self.members]
-        present = np.array([c is not None for c in self.categories])
-        n_present = freq[present].sum()
-        self.distinct = bool(present.sum() >= 2 and present.sum() >= DISTINCT_SHARE * n_present)
+        self.distinct = is_distinct(series)
         self.counts = freq.tolist() if self.distinct else None
         return self
 
@@ -526,6 +532,8 @@ class CategoricalEncoder:
         "distinct",
         "counts",
     )
+    #: State keys added later, with the value a file saved before them means.
+    _ADDED: ClassVar[dict[str, Any]] = {"distinct": False, "counts": None}
 
     def state(self) -> dict[str, Any]:
         """Plain-Python state (weights_only-safe)."""
@@ -537,8 +545,7 @@ class CategoricalEncoder:
         enc = cls(state["column"], state["kind"])
         for k in cls._STATE:
             # files saved before distinct columns were recognised have neither key
-            default = False if k == "distinct" else None
-            setattr(enc, k, state.get(k, default) if k in ("distinct", "counts") else state[k])
+            setattr(enc, k, state.get(k, cls._ADDED[k]) if k in cls._ADDED else state[k])
         return enc
 
 
