@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 import relsynth  # noqa: E402
 from relsynth import Column, ForeignKey, Metadata, Table, check  # noqa: E402
 from relsynth.keys import KeyGenerator  # noqa: E402
-from relsynth.keys.generator import _locate  # noqa: E402
+from relsynth.keys._frames import locate as _locate  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets"
 DATASETS = {
@@ -83,8 +83,9 @@ def fk_scores(meta: Metadata, gen: KeyGenerator, real, synth) -> list[dict]:
         ks = ks_complement(per_parent(real, fk), per_parent(synth, fk))
         cond = float("nan")
         if kind == "driver":
-            st = gen.states_[fk.child]
-            model = st["cardinality"]
+            driver = gen.states_[fk.child].driver
+            assert driver is not None
+            model = driver.cardinality
             pf = gen.features_.get(fk.parent)
             feats = (
                 pf.transform(real[fk.parent]) if pf is not None and model.is_conditional else None

@@ -13,7 +13,7 @@ from scipy.stats import ks_2samp
 import relsynth
 from relsynth import check
 from relsynth.keys import KeyGenerator
-from relsynth.keys.generator import _locate
+from relsynth.keys._frames import locate as _locate
 from tests.conftest import dataset_url
 
 pytestmark = pytest.mark.datasets

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from relsynth import check
 from relsynth.keys import KeyGenerator
-from relsynth.keys.generator import _locate
+from relsynth.keys._frames import locate as _locate
 from tests.strategies_keys import key_schemas
 
 SCALES = st.one_of(st.sampled_from([0.01, 0.5, 1.0, 10.0]), st.floats(0.01, 10.0))

@@ -1,0 +1,192 @@
+"""Driver counts: how many rows each table gets, and under which parent row.
+
+A child table's rows are generated per row of its driver parent (the driver
+foreign key of the plan). Fit (:func:`fit_driver`): the source's children per
+parent, zeros included, as a :class:`~relsynth.keys.cardinality.CardinalityModel`
+conditional on the parent's features (:class:`~relsynth.keys.features.ParentFeatures`
+of its value columns, plus the key's :class:`~relsynth.keys.features.CountFeature`)
+when ``parent_features="auto"``; and the rows whose driver key is NULL. Sample
+(:func:`sample_driver`): a count per synthetic parent (conditional when the
+parent's value columns are there, else the marginal), capped by one-to-one and
+junction constraints; the NULL rows scale with the parent table. Root tables get
+``round(n * scale)`` rows, or ``sizes[t]``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from relsynth.keys._frames import locate
+from relsynth.keys.cardinality import CardinalityModel
+from relsynth.keys.features import CountFeature, ParentFeatures
+from relsynth.keys.secondary import min_cap, valid_parents
+from relsynth.keys.skeleton import key_columns
+from relsynth.metadata.schema import ForeignKey, Metadata
+
+__all__ = ["DriverFit", "fit_driver", "root_size", "sample_driver"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DriverFit:
+    """What a table learned about its driver key.
+
+    Attributes
+    ----------
+    fk : int
+        Index of the driver key in ``metadata.foreign_keys``.
+    cardinality : CardinalityModel
+        Children per parent row.
+    count_feature : CountFeature or None
+        The parent column that best explains the counts (``parent_features="auto"``).
+    null_rows : int
+        Source rows whose driver key is NULL.
+    n_parent_rows : int
+        Source rows of the parent table.
+    """
+
+    fk: int
+    cardinality: CardinalityModel
+    count_feature: CountFeature | None
+    null_rows: int
+    n_parent_rows: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able state (fields of the table's state: ``driver``, ``cardinality``...)."""
+        out: dict[str, Any] = {"driver": self.fk, "cardinality": self.cardinality.to_dict()}
+        if self.count_feature is not None:
+            out["count_feature"] = self.count_feature.to_dict()
+        out["driver_null_rows"] = self.null_rows
+        out["n_parent_rows"] = self.n_parent_rows
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DriverFit:
+        """Rebuild from the table state written by :meth:`to_dict`."""
+        count = data.get("count_feature")
+        return cls(
+            int(data["driver"]),
+            CardinalityModel.from_dict(data["cardinality"]),
+            None if count is None else CountFeature.from_dict(count),
+            int(data["driver_null_rows"]),
+            int(data["n_parent_rows"]),
+        )
+
+
+def fit_driver(
+    meta: Metadata,
+    driver: ForeignKey,
+    frame: pd.DataFrame,
+    parent: pd.DataFrame,
+    features: dict[str, ParentFeatures],
+    *,
+    parent_features: str,
+    n_components: int,
+    bandwidth: str | float,
+    n_neighbors: int,
+) -> tuple[DriverFit, np.ndarray]:
+    """Fit the driver key of ``frame``; also returns each row's parent row (-1: NULL).
+
+    ``features`` caches one :class:`ParentFeatures` per parent table (filled here).
+    """
+    didx = locate(frame, driver.columns, parent, driver.parent_columns)
+    counts = np.bincount(didx[didx >= 0], minlength=len(parent))
+    feats = None
+    count_feature = None
+    if parent_features == "auto":
+        values = [
+            c
+            for c in meta.table(driver.parent).column_names
+            if c not in key_columns(meta, driver.parent) and c in parent
+        ]
+        pf = features.get(driver.parent)
+        if pf is None:
+            pf = ParentFeatures(n_components).fit(parent, values)
+            features[driver.parent] = pf
+        feats = pf.transform(parent) if pf.n_features_out else None
+        count_feature = CountFeature().fit(parent, values, counts)
+        feats = with_count_feature(feats, count_feature, parent)
+    model = CardinalityModel(bandwidth=bandwidth, n_neighbors=n_neighbors).fit(counts, feats)
+    fks = list(meta.foreign_keys)
+    fit = DriverFit(fks.index(driver), model, count_feature, int((didx < 0).sum()), len(parent))
+    return fit, didx
+
+
+def with_count_feature(
+    feats: np.ndarray | None, count_feature: CountFeature | None, parent: pd.DataFrame
+) -> np.ndarray | None:
+    """Parent features with the key's count feature appended (when it has one)."""
+    extra = None if count_feature is None else count_feature.transform(parent)
+    if extra is None:
+        return feats
+    return extra if feats is None else np.hstack([feats, extra])
+
+
+def root_size(
+    table: str, n_source: int, scale: float, sizes: Mapping[str, int] | None, needs_rows: bool
+) -> int:
+    """Rows of a root table: ``sizes[table]``, else ``round(n_source * scale)``; at
+    least one when a NOT NULL deferred key needs it (``needs_rows``)."""
+    n = int(sizes[table]) if sizes is not None and table in sizes else int(round(n_source * scale))
+    if n == 0 and needs_rows:
+        n = 1
+        logger.info("Table %r gets 1 row (a NOT NULL deferred key needs a parent)", table)
+    return n
+
+
+def sample_driver(
+    fit: DriverFit,
+    meta: Metadata,
+    done: Mapping[str, pd.DataFrame],
+    table: str,
+    features: ParentFeatures | None,
+    rng: np.random.Generator,
+    *,
+    scale: float,
+    cap: int | None,
+    unique_within: Sequence[int],
+    blocked: bool,
+    needs_rows: bool,
+) -> np.ndarray:
+    """The driver parent row of each new row (-1: NULL driver key), parents in order.
+
+    ``cap``: at most this many children per parent (one-to-one keys);
+    ``unique_within``: junction keys whose parents cap a parent's children too;
+    ``blocked``: a NOT NULL secondary key has no parent, so no row can exist.
+    """
+    fks = list(meta.foreign_keys)
+    driver = fks[fit.fk]
+    parent = done[driver.parent]
+    valid = valid_parents(parent, driver, meta, fks, done, table)
+    model = fit.cardinality
+    feats = None
+    if model.features_ is not None and features is not None:
+        feats = with_count_feature(
+            features.transform(parent) if features.n_features_out else None,
+            fit.count_feature,
+            parent,
+        )
+    for k in unique_within:
+        if k != fit.fk:
+            cap = min_cap(
+                cap, int(valid_parents(done[fks[k].parent], fks[k], meta, fks, done, table).sum())
+            )
+    counts = model.sample(feats if feats is not None else len(parent), rng, cap=cap)
+    counts[~valid] = 0
+    if blocked:
+        counts[:] = 0
+    if counts.sum() == 0 and needs_rows and valid.any() and not blocked:
+        counts[rng.choice(np.nonzero(valid)[0])] = 1
+    idx = np.repeat(np.arange(len(parent), dtype=np.int64), counts)
+    ratio = len(parent) / fit.n_parent_rows if fit.n_parent_rows else scale
+    n_null = int(round(fit.null_rows * ratio)) if driver.nullable else 0
+    if n_null and not blocked:
+        idx = np.concatenate([idx, np.full(n_null, -1, dtype=np.int64)])
+    return idx

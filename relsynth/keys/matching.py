@@ -1,0 +1,126 @@
+"""Secondary matching: give each child row the nearest synthetic parent with capacity.
+
+After the column models have drawn a child row's values (and the features of the
+secondary parent it would prefer), :func:`match_by_preference` reassigns the key:
+each parent keeps the in-degree the degree model drew (its capacity), each child
+takes its nearest parent that still has a slot (up to its 8 nearest), and the
+children left over are matched to the remaining slots along the parents' first
+principal axis (1-D optimal transport). Junction pairs stay unique.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from relsynth.errors import ParameterError
+from relsynth.keys._frames import group_ids, locate, take
+from relsynth.keys.secondary import repair_unique
+from relsynth.metadata.schema import ForeignKey
+
+__all__ = ["match_by_preference"]
+
+
+def match_by_preference(
+    fk: ForeignKey,
+    child_keys: pd.DataFrame,
+    preferred: np.ndarray,
+    parent: pd.DataFrame,
+    parent_vectors: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    unique_within: Sequence[str] | None,
+) -> pd.DataFrame:
+    """A copy of ``child_keys`` with ``fk``'s columns matched by preference.
+
+    See :meth:`relsynth.keys.KeyGenerator.match_secondary` for the parameters;
+    ``unique_within`` are the columns within whose groups parents must differ.
+    """
+    preferred = np.asarray(preferred, dtype=float)
+    parent_vectors = np.asarray(parent_vectors, dtype=float)
+    if (
+        preferred.ndim != 2
+        or len(preferred) != len(child_keys)
+        or parent_vectors.ndim != 2
+        or len(parent_vectors) != len(parent)
+        or preferred.shape[1] != parent_vectors.shape[1]
+    ):
+        raise ParameterError(
+            "match_secondary: 'preferred' must have shape (n_child, d) and "
+            "'parent_vectors' (n_parent, d) with the same d; got "
+            f"{preferred.shape} for {len(child_keys)} child row(s) and "
+            f"{parent_vectors.shape} for {len(parent)} parent row(s)."
+        )
+    idx = locate(child_keys, fk.columns, parent, fk.parent_columns)
+    rows = np.nonzero(idx >= 0)[0]
+    capacity = np.bincount(idx[rows], minlength=len(parent)).astype(np.int64)
+    result = np.full(len(child_keys), -1, dtype=np.int64)
+    pending = rng.permutation(rows)
+    if len(pending) and len(parent):
+        pending = _nearest_with_capacity(preferred, parent_vectors, pending, capacity, result)
+        if len(pending):
+            _along_first_axis(preferred, parent_vectors, pending, capacity, result)
+    if unique_within and len(rows):
+        gid = group_ids(child_keys, unique_within)
+        result[rows] = repair_unique(gid[rows], result[rows], len(parent), rng)
+    out = child_keys.copy()
+    for c, pc in zip(fk.columns, fk.parent_columns, strict=False):
+        out[c] = take(parent[pc], result)
+    return out
+
+
+def _nearest_with_capacity(
+    preferred: np.ndarray,
+    parent_vectors: np.ndarray,
+    pending: np.ndarray,
+    capacity: np.ndarray,
+    result: np.ndarray,
+) -> np.ndarray:
+    """Match children to one of their 8 nearest parents with capacity (nearest first);
+    fills ``result`` and uses up ``capacity``; returns the children left unmatched."""
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(parent_vectors)
+    k = min(len(parent_vectors), 8)
+    dist, cand = tree.query(preferred[pending], k=k)
+    if k == 1:
+        dist, cand = dist[:, None], cand[:, None]
+    for j in range(k):  # the j-th nearest parent, for children still unmatched
+        if not len(pending):
+            break
+        c, d = cand[:, j], dist[:, j]
+        order = np.lexsort((d, c))  # by parent, nearest child first
+        c_sorted = c[order]
+        starts = np.searchsorted(c_sorted, c_sorted, side="left")
+        rank = np.arange(len(c_sorted)) - starts
+        won = order[rank < capacity[c_sorted]]
+        result[pending[won]] = c[won]
+        np.subtract.at(capacity, c[won], 1)
+        keep = np.ones(len(pending), dtype=bool)
+        keep[won] = False
+        pending, cand, dist = pending[keep], cand[keep], dist[keep]
+    return pending
+
+
+def _along_first_axis(
+    preferred: np.ndarray,
+    parent_vectors: np.ndarray,
+    pending: np.ndarray,
+    capacity: np.ndarray,
+    result: np.ndarray,
+) -> None:
+    """1-D optimal transport along the parents' first principal axis: the children
+    and the remaining slots matched in sorted order (fills ``result``)."""
+    n_parent = len(parent_vectors)
+    slots = np.repeat(np.arange(n_parent), np.maximum(capacity, 0))
+    centered = parent_vectors - parent_vectors.mean(axis=0)
+    axis = (
+        np.linalg.svd(centered, full_matrices=False)[2][0]
+        if n_parent > 1
+        else np.ones(parent_vectors.shape[1])
+    )
+    slot_order = slots[np.argsort(parent_vectors[slots] @ axis, kind="stable")]
+    child_order = pending[np.argsort(preferred[pending] @ axis, kind="stable")]
+    result[child_order] = slot_order[: len(child_order)]
