@@ -7,19 +7,27 @@ real person's record::
 
     meta = relsynth.reflect("sqlite:///shop.db")
     tables = relsynth.read_tables("sqlite:///shop.db", meta)
-    report = relsynth.check(meta, tables)
+    report = relsynth.check(meta, tables)          # DataFrames
+    report = relsynth.check_database("sqlite:///shop.db")   # a live database, as SQL
 
 The public API is flat: everything a user needs is importable from ``relsynth``.
 Heavy dependencies (SQLAlchemy, torch) are imported on first use of the names that
 need them, so ``import relsynth`` is fast and the pure layers stay pure.
 """
 
+import functools as _functools
 import importlib as _importlib
 import logging as _logging
+import os as _os
+import warnings as _warnings
+from collections.abc import Mapping as _Mapping
 from typing import Any as _Any
 
+import pandas as _pd
+
+from relsynth import check as _check_module
 from relsynth._version import __version__
-from relsynth.check import IntegrityReport, Violation, check
+from relsynth.check import IntegrityReport, Violation
 from relsynth.errors import (
     ArtifactError,
     ConvergenceWarning,
@@ -53,6 +61,7 @@ _LAZY = {
     "FitInfo": "relsynth.synthesizer",
     "Synthesizer": "relsynth.synthesizer",
     "WriteReport": "relsynth.io.sql",
+    "check_database": "relsynth.io.sql",
     "infer": "relsynth.metadata.infer",
     "read_tables": "relsynth.io.sql",
     "reflect": "relsynth.metadata.reflect",
@@ -89,6 +98,7 @@ __all__ = [
     "WriteReport",
     "__version__",
     "check",
+    "check_database",
     "evaluate",
     "infer",
     "plan",
@@ -97,6 +107,23 @@ __all__ = [
     "split_holdout",
     "write_tables",
 ]
+
+
+@_functools.wraps(_check_module.check)
+def check(
+    source: Metadata | str | _os.PathLike[str],
+    tables: _Mapping[str, _pd.DataFrame] | Metadata | None = None,
+) -> IntegrityReport:
+    # ``check(url)`` is deprecated (one release): a live database is checked with
+    # ``check_database``, the verb of the database layer.
+    if not isinstance(source, Metadata):
+        _warnings.warn(
+            "relsynth.check(url) is deprecated and will be removed in the next release; "
+            "use relsynth.check_database(url, metadata) instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+    return _check_module.check(source, tables)
 
 
 def __getattr__(name: str) -> _Any:

@@ -7,9 +7,12 @@ key is nullable, following SQL's MATCH SIMPLE: a key with any NULL column is not
 checked), NOT NULL violations and duplicate values in unique constraints.
 
 On DataFrames the checks are pandas merges (as SDMetrics' ``ReferentialIntegrity``).
-On a live database (``check(url)``) the same checks run as SQL anti-joins in
-:mod:`relsynth.io.sql`, without loading tables; that module is imported lazily so this
-one stays free of SQLAlchemy.
+On a live database the same checks run as SQL anti-joins, without loading tables:
+that is :func:`relsynth.check_database` (:mod:`relsynth.io.sql`), the database
+layer's verb. ``check(url)`` still dispatches there for one release (deprecated:
+``relsynth.check(url)`` warns); it is this pure module's only import of the
+database layer (lazy, so this module stays free of SQLAlchemy), listed in
+``tests/test_architecture.py``'s known violations until it goes.
 
 The report never prints and never raises by itself: read ``report.ok``, print
 ``str(report)``, or call ``report.raise_for_violations()``.
@@ -169,12 +172,11 @@ def check(
     Parameters
     ----------
     source : Metadata or str
-        Either the metadata of ``tables``, or a database URL to check in place
-        (with SQL anti-joins, without loading the tables).
+        The metadata of ``tables``. A database URL is deprecated (``relsynth.check``
+        warns; removed in the next release): use :func:`relsynth.check_database`.
     tables : Mapping of str to DataFrame, or Metadata, optional
-        With metadata as ``source``: the tables to check (required). With a URL:
-        optional metadata (e.g. with foreign keys the database does not declare);
-        by default the database is reflected.
+        The tables to check (required). With a URL: optional metadata, passed on
+        to :func:`relsynth.check_database`.
 
     Returns
     -------
@@ -197,6 +199,7 @@ def check(
     Foreign key c(p_id) -> p(id) has 1 row(s) with no parent (e.g. 3).
     """
     if not isinstance(source, Metadata):
+        # Deprecated URL form (the CLI's ``relsynth check`` still uses it).
         from relsynth.io.sql import check_database
 
         if tables is not None and not isinstance(tables, Metadata):

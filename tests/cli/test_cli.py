@@ -68,7 +68,7 @@ def test_clone_sqlite_to_sqlite_then_sample_from_model(tmp_path, capsys):
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     assert "integrity OK" in captured.out
-    assert relsynth.check(target).ok
+    assert relsynth.check_database(target).ok
     # the target exists now: --if-exists fail refuses and writes nothing
     before = (tmp_path / "synthetic.db").read_bytes()
     assert main(["sample", str(model), target, "--seed", "1"]) == 1

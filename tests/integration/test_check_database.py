@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+import relsynth
 from relsynth import Column, ForeignKey, Metadata, Table, check
 from relsynth.io.sql import check_database
 
@@ -89,7 +90,10 @@ def test_sql_checks_match_dataframe_checks(db_url: str) -> None:
         v for v in in_db.violations if v.kind == "duplicate_primary_key" and v.table == "parent"
     )
     assert dup.examples == ((2, "x"),)
-    assert not check(db_url, meta).ok  # check(url, metadata) dispatches to check_database
+    # check(url, metadata) still dispatches to check_database, with a deprecation warning
+    with pytest.warns(DeprecationWarning, match=r"use relsynth.check_database\(url"):
+        assert not check(db_url, meta).ok
+    assert not relsynth.check_database(db_url, meta).ok
 
 
 def test_missing_table_and_column(sqlite_url: str) -> None:
@@ -117,6 +121,6 @@ def test_reflects_when_no_metadata(sqlite_url: str) -> None:
         conn.exec_driver_sql("INSERT INTO p VALUES (1)")
         conn.exec_driver_sql("INSERT INTO c VALUES (1, 1), (2, 7)")  # FKs not enforced
     engine.dispose()
-    report = check(sqlite_url)
+    report = check_database(sqlite_url)
     assert [(v.kind, v.examples) for v in report.violations] == [("orphan_foreign_key", (7,))]
     assert report.n_rows == 3

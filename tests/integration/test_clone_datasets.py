@@ -60,7 +60,7 @@ def test_clone_keeps_integrity_and_sizes(name, nyc20k_url, tmp_path):
 
     target = f"sqlite:///{tmp_path / 'synthetic.db'}"
     relsynth.write_tables(target, meta, fake)
-    assert relsynth.check(target, meta).ok
+    assert relsynth.check_database(target, meta).ok
 
 
 def _count(url: str, table: str) -> int:
@@ -82,7 +82,7 @@ def test_clone_postgres_to_sqlite(postgres_url, tmp_path, capsys):
     target = tmp_path / "northwind.db"
     assert main(["clone", postgres_url, f"sqlite:///{target}", *CLI_FAST]) == 0
     assert "integrity OK" in capsys.readouterr().out
-    assert relsynth.check(f"sqlite:///{target}").ok
+    assert relsynth.check_database(f"sqlite:///{target}").ok
     with sqlite3.connect(target) as conn:
         assert conn.execute("SELECT COUNT(*) FROM Customers").fetchone()[0] == _count(
             postgres_url, "Customers"
@@ -93,7 +93,7 @@ def test_clone_postgres_to_sqlite(postgres_url, tmp_path, capsys):
 def test_clone_sqlite_to_postgres(postgres_url, capsys):
     assert main(["clone", dataset_url("berka"), postgres_url, *CLI_FAST]) == 0
     assert "integrity OK" in capsys.readouterr().out
-    assert relsynth.check(postgres_url).ok
+    assert relsynth.check_database(postgres_url).ok
     assert _count(postgres_url, "district") == 77
 
 
@@ -101,7 +101,7 @@ def test_clone_mariadb_to_postgres(mariadb_url, postgres_url, capsys):
     _load(mariadb_url, "gtfs_cairns")
     assert main(["clone", mariadb_url, postgres_url, *CLI_FAST, "--scale", "0.5"]) == 0
     assert "integrity OK" in capsys.readouterr().out
-    assert relsynth.check(postgres_url).ok
+    assert relsynth.check_database(postgres_url).ok
     assert _count(postgres_url, "stops") == round(416 * 0.5)
 
 
@@ -110,7 +110,7 @@ def test_clone_sqlite_to_mariadb_is_deterministic(mariadb_url, tmp_path, capsys)
     args = [*CLI_FAST, "--save", str(model)]
     assert main(["clone", dataset_url("northwind"), mariadb_url, *args]) == 0
     assert "integrity OK" in capsys.readouterr().out
-    assert relsynth.check(mariadb_url).ok
+    assert relsynth.check_database(mariadb_url).ok
     # the saved model and seed give the same rows in another dialect
     target = tmp_path / "again.db"
     assert main(["sample", str(model), f"sqlite:///{target}", "--seed", "0"]) == 0

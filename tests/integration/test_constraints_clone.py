@@ -70,4 +70,4 @@ def test_checks_and_composite_uniques_hold_after_sampling(db_url, tmp_path):
     # the target database enforces its CHECK and unique constraints on the write
     target = f"sqlite:///{tmp_path / 'synthetic.db'}"
     relsynth.write_tables(target, meta, fake)
-    assert relsynth.check(target, meta).ok
+    assert relsynth.check_database(target, meta).ok

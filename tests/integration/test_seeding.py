@@ -48,7 +48,7 @@ def test_sqlite_seeding_is_deterministic_cached_and_clean(model_file, tmp_path):
     assert first != _dump(other)
     assert sum(len(rows) for rows in first.values()) > 5_000  # Orders etc. at scale 2
     assert copy_seconds < 5, f"a cached seed took {copy_seconds:.1f}s"
-    assert relsynth.check(f"sqlite:///{one}").ok
+    assert relsynth.check_database(f"sqlite:///{one}").ok
     with pytest.raises(relsynth.DatabaseError, match="already exists"):
         seed_database(model_file, f"sqlite:///{one}", seed=3, scale=2.0, cache_dir=cache)
 
@@ -65,7 +65,7 @@ def test_postgres_seeding_uses_a_template_and_matches_sqlite(model_file, tmp_pat
         orders = 'SELECT "OrderID", "CustomerID" FROM "Orders" ORDER BY 1'
         with seeded_database(model_file, pg_url, seed=5) as url:
             pg_orders = query(url, orders)
-            assert relsynth.check(url).ok
+            assert relsynth.check_database(url).ok
         # same model + seed, any dialect
         assert pg_orders == query(f"sqlite:///{sqlite_file}", orders)
         # the context manager dropped the database, the template stays for the next run
