@@ -148,4 +148,3 @@ def key_problems(meta: Metadata, frames: Mapping[str, pd.DataFrame]) -> list[str
         if n_orphans:
             problems.append(f"foreign key {fk.label} has {n_orphans} row(s) with no parent")
     return problems
-

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from relsynth.keys._codes import allocate
 from relsynth.keys._frames import locate
 from relsynth.keys.cardinality import DegreeModel
-from relsynth.keys.ids import allocate
 from relsynth.metadata.schema import ForeignKey
 
 __all__ = ["ForestFit", "fit_forest", "sample_forest"]

@@ -36,18 +36,22 @@ the space minus the source's values is too small, source values may reappear
 
 :meth:`KeyFormat.at` gives the values of *positions* inside a group (the
 ``date`` of ``calendar_dates(service_id, date)``): unique within the group.
+
+The bijections and mixed-radix codes behind "distinct by construction" are in
+:mod:`relsynth.keys._codes`.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from relsynth.keys import _codes
 
 __all__ = ["KeyFormat", "learn_format"]
 
@@ -55,7 +59,6 @@ _DIGITS = string.digits
 _UPPER = string.ascii_uppercase
 _LOWER = string.ascii_lowercase
 _PREFIX_NUMBER = re.compile(r"^(.*?)(\d+)$", re.DOTALL)
-_MAX_SPACE = 2**31  # index spaces stay below this so a*i fits in int64
 _MAX_SHAPES = 50
 _DATE_FORMATS = (
     "%Y-%m-%d %H:%M:%S.%f",
@@ -140,8 +143,8 @@ class KeyFormat:
             return self._render_uuid(np.zeros(n, dtype=np.uint64), positions.astype(np.uint64))
         # template: enumerate the index space of the most frequent shape in order
         shape = self.params["shapes"][0]
-        alphabets = _grow(shape["alphabets"], int(positions.max()) + 1 if n else 0)
-        return _decode(positions, alphabets)
+        alphabets = _codes.grow(shape["alphabets"], int(positions.max()) + 1 if n else 0)
+        return _codes.decode(positions, alphabets)
 
     # -- kinds ---------------------------------------------------------------------------
 
@@ -179,7 +182,7 @@ class KeyFormat:
         if self.params["dense"] or n == 0:
             return lo + np.arange(n, dtype=np.int64)
         space = max(hi - lo + 1, 2 * n)
-        return np.sort(lo + _bijection(n, space, rng))
+        return np.sort(lo + _codes.bijection(n, space, rng))
 
     def _generate_float(self, n: int, rng: np.random.Generator) -> np.ndarray:
         lo, step = float(self.params["lo"]), float(self.params["step"])
@@ -209,7 +212,7 @@ class KeyFormat:
     def _generate_uuid(self, n: int, rng: np.random.Generator) -> np.ndarray:
         high = np.full(n, rng.integers(0, 2**63 - 1, dtype=np.int64), dtype=np.uint64)
         keys = rng.integers(0, 2**62, size=3, dtype=np.int64).astype(np.uint64)
-        return self._render_uuid(high, _mix62(np.arange(n, dtype=np.uint64), keys))
+        return self._render_uuid(high, _codes.mix62(np.arange(n, dtype=np.uint64), keys))
 
     def _render_uuid(self, high: np.ndarray, low: np.ndarray) -> np.ndarray:
         n = len(high)
@@ -256,8 +259,8 @@ class KeyFormat:
                 hi = 10**width - 1
         else:
             hi = max(hi, lo + 2 * n + len(source))
-        numbers = _complement_sample(n, lo, hi, source, rng)
-        counts = allocate(weights, n, rng)
+        numbers = _codes.complement_sample(n, lo, hi, source, rng)
+        counts = _codes.allocate(weights, n, rng)
         chosen = np.repeat(np.arange(len(prefixes)), counts)
         rng.shuffle(chosen)
         pad = np.maximum(widths[chosen], width) if n else widths[:0]
@@ -268,7 +271,7 @@ class KeyFormat:
     def _generate_template(self, n: int, rng: np.random.Generator) -> np.ndarray:
         shapes = self.params["shapes"]
         weights = np.asarray([s["weight"] for s in shapes], dtype=float)
-        counts = allocate(weights, n, rng)
+        counts = _codes.allocate(weights, n, rng)
         out = np.empty(n, dtype=object)
         order = rng.permutation(n)
         start = 0
@@ -278,16 +281,16 @@ class KeyFormat:
                 continue
             alphabets = list(shape["alphabets"])
             source = np.asarray(shape["source"], dtype=np.int64)
-            space = _space(alphabets)
+            space = _codes.space(alphabets)
             if space - len(source) < m:
                 source = source[:0]  # the space is too small to avoid the source's values
-                alphabets = _grow(alphabets, m)
-                space = _space(alphabets)
-            idx = _complement_sample(m, 0, space - 1, source, rng)
-            values = _decode(np.sort(idx), alphabets)
+                alphabets = _codes.grow(alphabets, m)
+                space = _codes.space(alphabets)
+            idx = _codes.complement_sample(m, 0, space - 1, source, rng)
+            values = _codes.decode(np.sort(idx), alphabets)
             heads = shape.get("head")
             if heads:  # leading positions beyond the index space: random characters
-                head = _random_chars(heads, m, rng)
+                head = _codes.random_chars(heads, m, rng)
                 values = np.asarray(
                     [h + v for h, v in zip(head, values, strict=True)], dtype=object
                 )
@@ -461,9 +464,9 @@ def _template_params(text: np.ndarray) -> dict[str, Any]:
             else:
                 alphabets.append(_CLASS_ALPHABET[cls])
         head: list[str] = []
-        while _space(alphabets) > _MAX_SPACE and len(alphabets) > 1:
+        while _codes.space(alphabets) > _codes.MAX_SPACE and len(alphabets) > 1:
             head.append(alphabets.pop(0))
-        source = _encode([m[len(head) :] for m in members], alphabets)
+        source = _codes.encode([m[len(head) :] for m in members], alphabets)
         out.append(
             {
                 "weight": len(members),
@@ -478,127 +481,6 @@ def _template_params(text: np.ndarray) -> dict[str, Any]:
 
 
 # -- helpers ------------------------------------------------------------------------------
-
-
-def allocate(weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Split ``n`` into integer parts proportional to ``weights`` (largest remainder)."""
-    weights = np.asarray(weights, dtype=float)
-    if n <= 0 or len(weights) == 0 or weights.sum() <= 0:
-        return np.zeros(len(weights), dtype=np.int64)
-    exact = weights / weights.sum() * n
-    base = np.floor(exact).astype(np.int64)
-    rest = int(n - base.sum())
-    if rest:
-        frac = exact - base + rng.random(len(weights)) * 1e-9
-        base[np.argsort(-frac, kind="stable")[:rest]] += 1
-    return base
-
-
-def _mix62(counter: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """A keyed bijection of ``[0, 2**62)``: odd multiplies and xor-shifts, all invertible."""
-    mask = np.uint64(2**62 - 1)
-    x = (counter * (keys[0] | np.uint64(1)) + keys[1]) & mask
-    x ^= x >> np.uint64(31)
-    x = (x * (keys[2] | np.uint64(1))) & mask
-    x ^= x >> np.uint64(29)
-    return x
-
-
-def _coprime(space: int, rng: np.random.Generator) -> int:
-    while True:
-        a = int(rng.integers(1, max(space, 2)))
-        if math.gcd(a, space) == 1:
-            return a
-
-
-def _bijection(n: int, space: int, rng: np.random.Generator, big: bool = False) -> np.ndarray:
-    """``n`` distinct integers in ``[0, space)`` as images of ``i -> (a*i + b) mod space``."""
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    if big or space >= _MAX_SPACE:
-        # Multiply in Python ints chunk-free via object arrays would be slow; instead use a
-        # multiplier below 2**31 so a*i stays within int64 for i < 2**31.
-        a = _coprime_below(space, 2**31, rng)
-    else:
-        a = _coprime(space, rng)
-    b = int(rng.integers(0, space if space < 2**63 else 2**62))
-    i = np.arange(n, dtype=np.int64)
-    return ((a * i) % space + b) % space
-
-
-def _coprime_below(space: int, limit: int, rng: np.random.Generator) -> int:
-    while True:
-        a = int(rng.integers(1, min(space, limit)))
-        if math.gcd(a, space) == 1:
-            return a
-
-
-def _complement_sample(
-    n: int, lo: int, hi: int, exclude: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
-    """``n`` distinct integers of ``[lo, hi]`` not in ``exclude`` (sorted, unique)."""
-    exclude = exclude[(exclude >= lo) & (exclude <= hi)] - lo
-    space = hi - lo + 1 - len(exclude)
-    if space < n:
-        exclude = exclude[:0]
-        space = hi - lo + 1
-    idx = _bijection(n, space, rng)
-    x = idx.copy()
-    for _ in range(64):  # x = idx + #(exclude <= x): the idx-th value not excluded
-        nxt = idx + np.searchsorted(exclude, x, side="right")
-        if np.array_equal(nxt, x):
-            break
-        x = nxt
-    return lo + x
-
-
-def _space(alphabets: Sequence[str]) -> int:
-    out = 1
-    for a in alphabets:
-        out *= len(a)
-    return out
-
-
-def _grow(alphabets: Sequence[str], needed: int) -> list[str]:
-    alphabets = list(alphabets)
-    while _space(alphabets) < needed:
-        variable = [a for a in alphabets if len(a) > 1]
-        alphabets.append(variable[-1] if variable else _DIGITS)
-    return alphabets
-
-
-def _decode(idx: np.ndarray, alphabets: Sequence[str]) -> np.ndarray:
-    """Mixed-radix decode of indices into strings (last position varies fastest)."""
-    n, width = len(idx), len(alphabets)
-    if width == 0:
-        return np.full(n, "", dtype=object)
-    codes = np.empty((n, width), dtype=np.uint32)
-    rest = np.asarray(idx, dtype=np.int64).copy()
-    for pos in range(width - 1, -1, -1):
-        alph = np.frombuffer(alphabets[pos].encode("utf-32-le"), dtype=np.uint32)
-        codes[:, pos] = alph[rest % len(alph)]
-        rest //= len(alph)
-    return np.ascontiguousarray(codes).view(f"<U{width}").ravel().astype(object)
-
-
-def _encode(values: Sequence[str], alphabets: Sequence[str]) -> np.ndarray:
-    out = np.zeros(len(values), dtype=np.int64)
-    lookup = [{c: i for i, c in enumerate(a)} for a in alphabets]
-    for j, value in enumerate(values):  # learning-time only (source values)
-        acc = 0
-        for pos, ch in enumerate(value[: len(alphabets)]):
-            acc = acc * len(alphabets[pos]) + lookup[pos].get(ch, 0)
-        out[j] = acc
-    return out
-
-
-def _random_chars(alphabets: Sequence[str], n: int, rng: np.random.Generator) -> list[str]:
-    cols = []
-    for alph in alphabets:
-        arr = np.frombuffer(alph.encode("utf-32-le"), dtype=np.uint32)
-        cols.append(arr[rng.integers(0, len(arr), n)])
-    codes = np.ascontiguousarray(np.stack(cols, axis=1)) if cols else np.zeros((n, 0), np.uint32)
-    return list(codes.view(f"<U{len(alphabets)}").ravel()) if cols else [""] * n
 
 
 def _render_prefix_number(
