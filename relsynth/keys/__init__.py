@@ -12,7 +12,9 @@ no torch, no database driver).
 * :class:`ParentFeatures`: the small feature vector a parent conditions on;
 * :class:`KeyFormat` / :func:`learn_format`: key values that look like the source's.
 
-See ``docs/keys.md`` for the approach.
+One module per idea (``drivers``, ``secondary``, ``matching``, ``columns``,
+``forest``, ``deferred``), each with its fitted state as a frozen dataclass;
+``state.TableKeys`` gathers them per table. See ``docs/keys.md`` for the approach.
 """
 
 from __future__ import annotations
