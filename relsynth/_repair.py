@@ -11,6 +11,10 @@ back, so the user either fixes the source or asks relsynth to repair a copy:
 
 Dropping a parent can orphan its children, so the repair repeats until the check
 is clean. The input frames are never modified.
+
+This is the one repair of a source, run once by the synthesizer before any model
+sees the data; the layers below (the key generator, the models) refuse a source
+that breaks its keys instead of repairing it their own way.
 """
 
 from __future__ import annotations
