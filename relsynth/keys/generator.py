@@ -46,6 +46,7 @@ import pandas as pd
 
 from relsynth._random import as_generator, stream
 from relsynth._typing import SeedLike
+from relsynth._validation import Interval, Options, validate_params
 from relsynth.errors import DataError, NotFittedError, ParameterError
 from relsynth.keys._frames import key_problems, take
 from relsynth.keys.columns import fit_key_values, sample_key_values
@@ -72,6 +73,13 @@ __all__ = ["KeyGenerator"]
 logger = logging.getLogger(__name__)
 
 _FORMAT = "relsynth.keys/1"
+_PARAMS = {
+    "parent_features": Options(["auto", "none"]),
+    "bandwidth": [Options(["scott", "silverman"]), Interval(float, 0, None, closed="neither")],
+    "n_components": Interval(int, 1, 8),
+    "n_neighbors": Interval(int, 1, 10_000),
+}
+_BANDWIDTH = " or ".join(c.describe() for c in _PARAMS["bandwidth"])  # type: ignore[union-attr]
 
 
 class KeyGenerator:
@@ -145,40 +153,12 @@ class KeyGenerator:
 
     def _validate_params(self) -> None:
         name = type(self).__name__
-        if self.parent_features not in ("auto", "none"):
-            raise ParameterError(
-                f"The 'parent_features' parameter of {name} must be a str among "
-                f"{{'auto', 'none'}}. Got {self.parent_features!r} instead."
+        validate_params(name, self.get_params(), _PARAMS)
+        if isinstance(self.bandwidth, float) and not np.isfinite(self.bandwidth):
+            raise ParameterError(  # Interval has no open upper bound for floats
+                f"The 'bandwidth' parameter of {name} must be {_BANDWIDTH}. "
+                f"Got {self.bandwidth!r} instead."
             )
-        bw = self.bandwidth
-        if isinstance(bw, str):
-            if bw not in ("scott", "silverman"):
-                raise ParameterError(
-                    f"The 'bandwidth' parameter of {name} must be a str among "
-                    f"{{'scott', 'silverman'}} or a float in the range (0, inf). Got {bw!r} "
-                    "instead."
-                )
-        elif (
-            isinstance(bw, bool)
-            or not isinstance(bw, (int, float))
-            or not bw > 0
-            or not np.isfinite(bw)
-        ):
-            raise ParameterError(
-                f"The 'bandwidth' parameter of {name} must be a str among "
-                f"{{'scott', 'silverman'}} or a float in the range (0, inf). Got {bw!r} instead."
-            )
-        for pname, lo, hi in (("n_components", 1, 8), ("n_neighbors", 1, 10_000)):
-            value = getattr(self, pname)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, np.integer))
-                or not lo <= value <= hi
-            ):
-                raise ParameterError(
-                    f"The '{pname}' parameter of {name} must be an int in the range "
-                    f"[{lo}, {hi}]. Got {value!r} instead."
-                )
 
     # -- fit ----------------------------------------------------------------------------
 
