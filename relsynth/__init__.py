@@ -115,15 +115,23 @@ def check(
     tables: _Mapping[str, _pd.DataFrame] | Metadata | None = None,
 ) -> IntegrityReport:
     # ``check(url)`` is deprecated (one release): a live database is checked with
-    # ``check_database``, the verb of the database layer.
-    if not isinstance(source, Metadata):
-        _warnings.warn(
-            "relsynth.check(url) is deprecated and will be removed in the next release; "
-            "use relsynth.check_database(url, metadata) instead.",
-            DeprecationWarning,
-            stacklevel=2,
+    # ``check_database``, the verb of the database layer, dispatched to here.
+    if isinstance(source, Metadata):
+        return _check_module.check(source, tables)
+    _warnings.warn(
+        "relsynth.check(url) is deprecated and will be removed in the next release; "
+        "use relsynth.check_database(url, metadata) instead.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    if tables is not None and not isinstance(tables, Metadata):
+        raise ParameterError(
+            "check(url, metadata): the second argument must be a Metadata or None, "
+            f"got {type(tables).__name__}."
         )
-    return _check_module.check(source, tables)
+    from relsynth.io.sql import check_database
+
+    return check_database(source, tables)
 
 
 def __getattr__(name: str) -> _Any:

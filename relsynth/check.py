@@ -199,7 +199,9 @@ def check(
     Foreign key c(p_id) -> p(id) has 1 row(s) with no parent (e.g. 3).
     """
     if not isinstance(source, Metadata):
-        # Deprecated URL form (the CLI's ``relsynth check`` still uses it).
+        # Deprecated URL form: relsynth.check(url) warns and no longer comes here;
+        # only cli.py's ``relsynth check`` does. Delete this branch (and its entry
+        # in tests/test_architecture.py) once the CLI calls check_database.
         from relsynth.io.sql import check_database
 
         if tables is not None and not isinstance(tables, Metadata):
