@@ -35,7 +35,12 @@ has the same list with examples):
    ``YYYYMMDD`` valid dates between 1900 and 2099 *and* a column name containing
    ``date`` is ``datetime`` (an 8-digit string alone could be any code); all
    ``H:MM[:SS]`` times is ``categorical``, never ``datetime``, because GTFS times
-   run past midnight (``25:10:00``); a name saying personal data (``email``,
+   run past midnight (``25:10:00``); secrets and account names
+   (:mod:`relsynth.metadata._secrets`: digests, password hashes, tokens by shape;
+   ``password``/``token``... by name; ``username``/``login``/``handle`` with
+   identifier-like values) are ``text`` with ``pii`` ``secret`` or ``username``,
+   except a unique digest in a column named like an identifier, which is ``id``;
+   a name saying personal data (``email``,
    ``phone``/``fax``, ``first_name``, ``LastName``, ``CompanyName``,
    ``ContactName``, ``address``, ``PostalCode``, ``url``/``HomePage``...) is
    ``text`` with that ``pii``, except ``city``/``country`` columns with at most 50
@@ -68,6 +73,7 @@ import pandas as pd
 
 from relsynth._typing import ColumnKind
 from relsynth.errors import MetadataError
+from relsynth.metadata._secrets import detect_secret
 from relsynth.metadata.schema import Column, ForeignKey, Metadata, Table
 
 __all__ = [
@@ -234,6 +240,9 @@ def _string_kind(name: str, values: pd.Series) -> tuple[ColumnKind, str | None]:
     strings = values.map(_as_text)
     n = len(strings)
     if n == 0:
+        secret = detect_secret(name, [])
+        if secret is not None:
+            return "text", secret[0]
         return ("text", name_pii) if name_pii in _IDENTIFYING_PII else ("categorical", None)
     distinct = pd.unique(strings)
     n_distinct = len(distinct)
@@ -243,6 +252,9 @@ def _string_kind(name: str, values: pd.Series) -> tuple[ColumnKind, str | None]:
         return "datetime", None
     if _share(distinct, _CLOCK_RE) == 1.0:
         return "categorical", None  # GTFS times run past 24:00: not a time of day
+    secret = detect_secret(name, [str(v) for v in distinct])
+    if secret is not None and not (secret[1] and _ID_NAME_RE.search(name) and n_distinct == n):
+        return "text", secret[0]  # a unique hex code named like an id stays an id
     if name_pii is not None:
         if name_pii in _IDENTIFYING_PII or n_distinct > MAX_CATEGORICAL_PLACES:
             return "text", name_pii

@@ -37,7 +37,9 @@ __all__ = [
 COLUMN_KINDS: tuple[str, ...] = get_args(ColumnKind)
 
 #: Kinds of personal text a column can hold; the synthesizer fills them with
-#: realistic fake values and never copies them from the source.
+#: realistic fake values and never copies them from the source. ``secret`` (password
+#: hashes, digests, tokens) is regenerated in the source's format, ``username``
+#: (logins, handles) gets fake account names.
 PII_TYPES: tuple[str, ...] = (
     "name",
     "first_name",
@@ -52,6 +54,8 @@ PII_TYPES: tuple[str, ...] = (
     "company",
     "url",
     "free_text",
+    "secret",
+    "username",
 )
 
 
