@@ -161,6 +161,14 @@ def _parser() -> argparse.ArgumentParser:
     fit_opts.add_argument("--epochs", type=int, help="training epochs per table (instead of time)")
     fit_opts.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     fit_opts.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
+    fit_opts.add_argument(
+        "--min-category-count",
+        type=int,
+        default=2,
+        metavar="K",
+        help="never emit a categorical value held by fewer than K source rows (default 2: "
+        "no value of a single row; 1: keep all)",
+    )
     write_opts = argparse.ArgumentParser(add_help=False)
     write_opts.add_argument("--scale", type=float, default=1.0, help="multiplies root table sizes")
     write_opts.add_argument(
@@ -322,6 +330,7 @@ def _fit(
         time_budget=args.time_budget,
         epochs=args.epochs,
         n_threads=args.threads,
+        min_category_count=args.min_category_count,
     )
     with steps.step("fit", total=len(meta.tables) + 1) as tick:
         synth.fit(
@@ -334,6 +343,12 @@ def _fit(
     changes += [f"{t}: {n:,} orphan key(s) set to NULL" for t, n in info.nulled_keys.items()]
     if changes:
         steps.notes.append("repaired source rows that broke their keys: " + "; ".join(changes))
+    withheld = [f"{t}.{c} {n:,}" for t, cols in info.withheld.items() for c, n in cols.items()]
+    if withheld:
+        steps.notes.append(
+            f"rare values withheld (held by < {args.min_category_count} source rows, replaced): "
+            + "; ".join(withheld)
+        )
     return synth
 
 
@@ -476,7 +491,24 @@ class _Steps:
                 f"{info.seconds.get('fit:' + name, 0.0):.1f}",
             )
         self.out.print(table)
+        self._show_privacy(info.privacy)
         self._show_stages()
+
+    def _show_privacy(self, privacy: Mapping[str, Mapping[str, str]]) -> None:
+        from rich.table import Table as RichTable
+
+        if not privacy:
+            return
+        table = RichTable(title="privacy: what each column gets")
+        for heading in ("table", "treatment", "columns"):
+            table.add_column(heading)
+        for name, columns in privacy.items():
+            by_treatment: dict[str, list[str]] = {}
+            for col, treatment in columns.items():
+                by_treatment.setdefault(treatment, []).append(col)
+            for treatment, cols in by_treatment.items():
+                table.add_row(name, treatment, ", ".join(cols))
+        self.out.print(table)
 
     def show(self, fake: Mapping[str, Any], report: IntegrityReport, target: str) -> None:
         from rich.table import Table as RichTable

@@ -5,7 +5,8 @@ A model file is one zip archive (suffix ``.relsynth`` by convention)::
     manifest.json        format_version, relsynth/torch/python versions, parameters,
                          per-table model class, checksum of metadata.json
     metadata.json        the Metadata (same form as `relsynth reflect -o`)
-    synthesizer.json     plan overrides, column layouts, dtypes, fit info
+    synthesizer.json     plan overrides, column layouts, dtypes, fit info (with each
+                         column's privacy treatment and the rare values withheld)
     keys.json            the key generator's state (KDE points, formats, degrees)
     text/<i>.json        personal-text models (lengths, NULL rate, salted digests)
     copies/<i>.json      reference tables copied verbatim (only those marked so)
@@ -201,6 +202,7 @@ def _manifest(
             "copy_reference_tables": synth.copy_reference_tables,
             "locale": synth.locale,
             "n_threads": synth.n_threads,
+            "min_category_count": synth.min_category_count,
         },
         "metadata_sha256": hashlib.sha256(meta_json.encode("utf-8")).hexdigest(),
         "tables": list(synth.plan_.order),
@@ -225,6 +227,8 @@ def _synth_state(synth: Synthesizer) -> dict[str, Any]:
             "rows": dict(info.rows),
             "models": dict(info.models),
             "dropped_rows": dict(info.dropped_rows),
+            "withheld": {t: dict(c) for t, c in info.withheld.items()},
+            "privacy": {t: dict(c) for t, c in info.privacy.items()},
         },
     }
 

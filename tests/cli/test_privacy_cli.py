@@ -17,19 +17,21 @@ def _staff_db(path: Path, n: int = 60) -> str:
         con.execute("CREATE TABLE stores (store_id INTEGER PRIMARY KEY, city TEXT)")
         con.execute(
             "CREATE TABLE staff (staff_id INTEGER PRIMARY KEY, username VARCHAR(16) NOT NULL, "
-            "password VARCHAR(40), active INTEGER, store_id INTEGER REFERENCES stores(store_id))"
+            "password VARCHAR(40), title TEXT, active INTEGER, "
+            "store_id INTEGER REFERENCES stores(store_id))"
         )
         con.executemany(
             "INSERT INTO stores VALUES (?, ?)",
             [(i, ["Lethbridge", "Woodridge"][i % 2]) for i in (1, 2)],
         )
         con.executemany(
-            "INSERT INTO staff VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO staff VALUES (?, ?, ?, ?, ?, ?)",
             [
                 (
                     i,
                     f"{['mike', 'jon', 'ann', 'li'][i % 4]}.{i}",
                     hashlib.sha1(f"secret{i}".encode()).hexdigest(),
+                    "Chief Wizard" if i == 7 else ["clerk", "manager"][i % 2],
                     i % 2,
                     1 + i % 2,
                 )
@@ -64,3 +66,20 @@ def test_clone_copies_no_password_hash_and_no_username(tmp_path, capsys) -> None
     passwords = _column(target, "staff", "password")
     assert secret_format(passwords) == {"format": "hex", "length": 40, "case": "lower"}
     assert len(set(_column(target, "staff", "username"))) == len(source)  # unique as the source
+
+
+def test_fit_summary_shows_treatments_and_withheld_values(tmp_path, capsys) -> None:
+    url = _staff_db(tmp_path / "staff.db")
+    model = tmp_path / "m.relsynth"
+    assert main(["fit", url, "-o", str(model), *FAST]) == 0
+    out = capsys.readouterr().out
+    assert "privacy" in out and "secret regenerated (hex 40)" in out
+    assert "account name faked" in out
+    assert "rare values withheld" in out and "staff.title 1" in out
+    target = f"sqlite:///{tmp_path / 'copy.db'}"
+    assert main(["sample", str(model), target, "--seed", "1"]) == 0
+    assert "Chief Wizard" not in _column(target, "staff", "title")
+    model2 = tmp_path / "m2.relsynth"
+    args = ["fit", url, "-o", str(model2), *FAST, "--min-category-count", "1"]
+    assert main(args) == 0
+    assert "rare values withheld" not in capsys.readouterr().out
