@@ -225,6 +225,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("synthetic", help="the synthetic database")
     p.add_argument("--metadata", type=Path, help="metadata file instead of reflecting REAL")
     p.add_argument("--holdout", help="real rows the model never saw (a database URL)")
+    p.add_argument(
+        "--model", type=Path, help="the model file: show each column's privacy treatment"
+    )
     p.add_argument("--html", type=Path, help="write a standalone HTML report with plots")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--max-rows", type=int, default=50_000, help="rows per table scored")
@@ -420,6 +423,12 @@ def _cmd_evaluate(args: argparse.Namespace, out: Console) -> int:
         report = evaluate(
             meta, real, synthetic, holdout=holdout, seed=args.seed, max_rows=args.max_rows
         )
+    if args.model is not None:
+        from dataclasses import replace
+
+        from relsynth.io.artifact import read_privacy
+
+        report = replace(report, info={**report.info, "treatments": read_privacy(args.model)})
     if args.html is not None:
         with steps.step("html"):
             report.to_html(args.html)

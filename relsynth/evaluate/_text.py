@@ -88,6 +88,7 @@ def format_report(report: EvaluationReport) -> str:
         ],
         per_table,
     )
+    lines += _privacy_lines(report)
     if not report.cardinality.empty:
         lines += ["", "Foreign keys (children per parent):"]
         lines += _table(
@@ -123,3 +124,40 @@ def format_report(report: EvaluationReport) -> str:
             ],
         )
     return "\n".join(lines)
+
+
+def _privacy_lines(report: EvaluationReport) -> list[str]:
+    """Exact copies and DCR beside their chance reference, per table; the treatments."""
+    rows = report.privacy.to_dict("records")
+    if not rows:
+        return []
+    source = (
+        "the holdout's own figures"
+        if report.has_ceiling
+        else "real vs real: the source's own duplicate rate and leave-one-out DCR"
+    )
+    lines = ["", f"Privacy (chance reference: {source}):"]
+    lines += _table(
+        ["table", "exact copies", "chance", "DCR synthetic", "DCR chance"],
+        [
+            [
+                r["table"],
+                _num(r["exact_copy_rate"]),
+                _num(r.get("exact_copy_chance")),
+                _num(r["dcr_synthetic"]),
+                _num(r.get("dcr_chance")),
+            ]
+            for r in rows
+        ],
+    )
+    treatments = report.info.get("treatments") or {}
+    if treatments:
+        lines += ["", "Column treatments (from the model file):"]
+        out = []
+        for table, columns in treatments.items():
+            by_treatment: dict[str, list[str]] = {}
+            for col, treatment in columns.items():
+                by_treatment.setdefault(treatment, []).append(col)
+            out += [[table, t, ", ".join(cols)] for t, cols in by_treatment.items()]
+        lines += _table(["table", "treatment", "columns"], out)
+    return lines

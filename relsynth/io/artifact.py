@@ -41,7 +41,13 @@ from relsynth.errors import ArtifactError
 if TYPE_CHECKING:
     from relsynth.synthesizer import Synthesizer
 
-__all__ = ["FORMAT_VERSION", "load_synthesizer", "read_manifest", "save_synthesizer"]
+__all__ = [
+    "FORMAT_VERSION",
+    "load_synthesizer",
+    "read_manifest",
+    "read_privacy",
+    "save_synthesizer",
+]
 
 FORMAT_VERSION = 1
 
@@ -183,6 +189,17 @@ def load_synthesizer(path: str | os.PathLike[str], *, device: str | None = "auto
     synth.fit_info_ = FitInfo(**state["fit_info"])
     synth._rng = np.random.default_rng()
     return synth
+
+
+def read_privacy(path: str | os.PathLike[str]) -> dict[str, dict[str, str]]:
+    """Each column's privacy treatment stored in a model file (no tensors are loaded);
+    empty for files saved before treatments were recorded."""
+    source = Path(path)
+    read_manifest(source)
+    with zipfile.ZipFile(source) as zf:
+        state = json.loads(zf.read("synthesizer.json"))
+    privacy = state.get("fit_info", {}).get("privacy", {})
+    return {str(t): {str(c): str(v) for c, v in cols.items()} for t, cols in privacy.items()}
 
 
 def _manifest(
