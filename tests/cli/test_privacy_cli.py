@@ -83,3 +83,20 @@ def test_fit_summary_shows_treatments_and_withheld_values(tmp_path, capsys) -> N
     args = ["fit", url, "-o", str(model2), *FAST, "--min-category-count", "1"]
     assert main(args) == 0
     assert "rare values withheld" not in capsys.readouterr().out
+
+
+def test_evaluate_without_holdout_shows_copies_beside_chance(tmp_path, capsys) -> None:
+    url = _staff_db(tmp_path / "staff.db")
+    model = tmp_path / "m.relsynth"
+    target = f"sqlite:///{tmp_path / 'copy.db'}"
+    assert main(["clone", url, target, *FAST, "--save", str(model)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", url, target, "--model", str(model), "--max-rows", "500"]) == 0
+    out = capsys.readouterr().out
+    section = out.split("Privacy (chance reference: real vs real")[1]
+    for table in ("staff", "stores"):
+        assert f"\n{table} " in section
+    assert "Column treatments (from the model file)" in out
+    assert "secret regenerated (hex 40)" in out
+    assert main(["evaluate", url, target, "--model", str(model), "--json"]) == 0
+    assert '"exact_copy_chance"' in capsys.readouterr().out
