@@ -150,7 +150,7 @@ def _privacy_lines(report: EvaluationReport) -> list[str]:
             for r in rows
         ],
     )
-    treatments = report.info.get("treatments") or {}
+    treatments = {t: c for t, c in (report.info.get("treatments") or {}).items() if c}
     if treatments:
         lines += ["", "Column treatments (from the model file):"]
         out = []
@@ -158,6 +158,8 @@ def _privacy_lines(report: EvaluationReport) -> list[str]:
             by_treatment: dict[str, list[str]] = {}
             for col, treatment in columns.items():
                 by_treatment.setdefault(treatment, []).append(col)
-            out += [[table, t, ", ".join(cols)] for t, cols in by_treatment.items()]
-        lines += _table(["table", "treatment", "columns"], out)
+            out += [(table, t, ", ".join(cols)) for t, cols in by_treatment.items()]
+        w_table = max(len(t) for t, _, _ in out)
+        w_treat = max(len(t) for _, t, _ in out)
+        lines += [f"{t:<{w_table}}  {treat:<{w_treat}}  {cols}" for t, treat, cols in out]
     return lines

@@ -178,7 +178,7 @@ def _read_family(  # noqa: PLR0911, C901
         if text is not None and column_family(column)[1] == "CHAR":
             text = text.str.rstrip(" ")  # CHAR(n) padding is not data (PostgreSQL pads)
         if column.kind == "datetime" and text is not None:
-            parsed = _read_datetime(text)
+            parsed = _read_text_dates(text, column.format)
             return parsed if parsed is not None else text
         return text
     if family == "uuid":
@@ -264,6 +264,14 @@ def _read_datetime(raw: pd.Series) -> pd.Series | None:
         return parsed.astype(target)
     except (ValueError, OverflowError):  # outside 1677-2262: keep microseconds
         return parsed
+
+
+def _read_text_dates(text: pd.Series, fmt: str | None) -> pd.Series | None:
+    """Dates stored as text: parsed with the column's learned ``format`` when it fits."""
+    from relsynth.metadata._textformats import parse_text_dates
+
+    parsed = parse_text_dates(text, fmt) if fmt else None
+    return parsed if parsed is not None else _read_datetime(text)
 
 
 def _as_datetime(value: Any) -> Any:
@@ -364,6 +372,7 @@ class Target:
     dialect: str
     length: int | None = None  # enforced string length (VARCHAR(n) on PostgreSQL/MariaDB)
     enum_values: tuple[str, ...] | None = None
+    text_format: str | None = None  # dates stored as text: the source's format
 
 
 def prepare_column(series: pd.Series, target: Target) -> tuple[pd.Series, str | None]:
@@ -491,6 +500,10 @@ def _prepare_text(series: pd.Series, target: Target) -> tuple[pd.Series, str | N
         text = series.map(_json_text, na_action="ignore").astype("str")
     elif target.family == "uuid":
         return _prepare_uuid(series, target)
+    elif pd.api.types.is_datetime64_any_dtype(series.dtype) and target.text_format:
+        from relsynth.metadata._textformats import format_text_dates
+
+        text = format_text_dates(series, target.text_format)
     elif pd.api.types.is_datetime64_any_dtype(series.dtype):
         text = _format_datetimes(series, date_only=False)
     elif isinstance(series.dtype, pd.BooleanDtype) or series.dtype.kind == "b":

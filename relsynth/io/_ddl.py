@@ -183,7 +183,16 @@ def target_of(col: Column, sa_type: sa.types.TypeEngine, dialect: str) -> Target
     if isinstance(sa_type, mysql.DECIMAL) and base == "NUMERIC" and not params:
         params = _MYSQL_DECIMAL_DEFAULT
     enum_values = col.enum_values if base == "ENUM" and dialect != "sqlite" else None
-    return Target(family, base, params, dialect, length=length, enum_values=enum_values)
+    text_format = col.format if family == "text" and col.kind == "datetime" else None
+    return Target(
+        family,
+        base,
+        params,
+        dialect,
+        length=length,
+        enum_values=enum_values,
+        text_format=text_format,
+    )
 
 
 # -- creating -------------------------------------------------------------------------------

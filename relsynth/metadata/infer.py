@@ -31,7 +31,10 @@ has the same list with examples):
    ``*_id``, ``*_no``, ``*number``, ``*code``) is ``id``; otherwise ``numerical``.
 4. Strings, in this order: two distinct values forming a pair such as
    ``0/1``, ``Y/N``, ``yes/no``, ``true/false``, ``t/f`` is ``boolean``; all ISO
-   dates or date-times (``1996-07-04 00:00:00.000``) is ``datetime``; all
+   dates or date-times (``1996-07-04 00:00:00.000``), or all ``DD/MM/YYYY``
+   (``MM/DD/YYYY``, ``.`` or ``-`` separated) dates, is ``datetime``, and a column
+   stored as text records its text ``format``
+   (:mod:`relsynth.metadata._textformats`); all
    ``YYYYMMDD`` valid dates between 1900 and 2099 *and* a column name containing
    ``date`` is ``datetime`` (an 8-digit string alone could be any code); all
    ``H:MM[:SS]`` times is ``categorical``, never ``datetime``, because GTFS times
@@ -74,6 +77,7 @@ import pandas as pd
 from relsynth._typing import ColumnKind
 from relsynth.errors import MetadataError
 from relsynth.metadata._secrets import detect_secret
+from relsynth.metadata._textformats import learn_text_format, parse_text_dates
 from relsynth.metadata.schema import Column, ForeignKey, Metadata, Table
 
 __all__ = [
@@ -177,7 +181,8 @@ def refine_kinds(meta: Metadata, samples: Mapping[str, pd.DataFrame]) -> Metadat
         for col in table.columns:
             values = frame[col.name] if frame is not None and col.name in frame.columns else None
             kind, pii = _column_kind(table, col, values, fk_columns)
-            columns.append(replace(col, kind=kind, pii=pii))
+            fmt = _text_format(col, kind, values)
+            columns.append(replace(col, kind=kind, pii=pii, format=fmt))
         tables[name] = replace(table, columns=tuple(columns))
     return replace(meta, tables=tables)
 
@@ -194,6 +199,19 @@ def _column_kind(
     if type_kind == "numerical":
         return _numeric_kind(col.name, nonnull, base), None
     return _string_kind(col.name, nonnull)
+
+
+def _text_format(col: Column, kind: str, values: pd.Series | None) -> str | None:
+    """The text format of a date column stored as text (None for other columns)."""
+    if kind != "datetime" or col.sql_type is None:
+        return None
+    base, _ = _type_kind(col)
+    if base not in ("TEXT", "VARCHAR", "CHAR"):
+        return None
+    present = _non_null(values)
+    if present.empty:
+        return col.format
+    return learn_text_format(pd.unique(present.map(_as_text)).tolist())
 
 
 def _type_kind(col: Column) -> tuple[str | None, ColumnKind]:
@@ -294,6 +312,9 @@ def _are_dates(distinct: Sequence[str], name: str) -> bool:
     if "date" in name.lower() and _share(distinct, _YYYYMMDD_RE) == 1.0:
         parsed = pd.to_datetime(pd.Series(distinct), format="%Y%m%d", errors="coerce")
         return bool(parsed.notna().all())
+    fmt = learn_text_format(distinct)
+    if fmt is not None and fmt[:2] in ("%d", "%m"):  # 31/12/2020, 12.31.2020
+        return parse_text_dates(pd.Series(list(distinct), dtype=object), fmt) is not None
     return False
 
 

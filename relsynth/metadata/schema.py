@@ -82,6 +82,11 @@ class Column:
         The allowed values of an ENUM column.
     pii : str, optional
         For ``text`` columns: the kind of personal data (one of ``PII_TYPES``).
+    format : str, optional
+        For a ``datetime`` column stored as text: the text format of its values
+        (``"%Y-%m-%d"``, ``"%d/%m/%Y"``, ``"%Y-%m-%dT%H:%M:%SZ"``; ``%3f`` is three
+        fraction digits), learned at reflection and used to read and write the column
+        (see :mod:`relsynth.metadata._textformats`).
     """
 
     name: str
@@ -92,6 +97,7 @@ class Column:
     autoincrement: bool = False
     enum_values: tuple[str, ...] | None = None
     pii: str | None = None
+    format: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,51 @@
+"""Dates stored as text come back in the source's own format, in every dialect."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+import relsynth
+from tests.conftest import query
+
+FORMATS = {
+    "day": (r"^\d{4}-\d{2}-\d{2}$", lambda i: f"20{i % 20:02d}-0{1 + i % 9}-1{i % 10}"),
+    "stamp": (
+        r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$",
+        lambda i: f"2021-03-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00Z",
+    ),
+    "millis": (
+        r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}$",
+        lambda i: f"1996-07-{1 + i % 28:02d} 00:00:00.000",
+    ),
+    "euro": (r"^\d{2}/\d{2}/\d{4}$", lambda i: f"{1 + i % 28:02d}/{1 + i % 12:02d}/2019"),
+}
+
+
+def _source(path: Path, n: int = 120) -> str:
+    with sqlite3.connect(path) as con:
+        cols = ", ".join(f"{c} TEXT" for c in FORMATS)
+        con.execute(f"CREATE TABLE events (id INTEGER PRIMARY KEY, {cols}, amount REAL)")
+        con.executemany(
+            f"INSERT INTO events VALUES (?, {', '.join('?' for _ in FORMATS)}, ?)",
+            [(i, *(make(i) for _, make in FORMATS.values()), i * 1.5) for i in range(n)],
+        )
+    return f"sqlite:///{path}"
+
+
+def test_text_dates_keep_their_format_in_every_dialect(tmp_path, db_url) -> None:
+    url = _source(tmp_path / "src.db")
+    meta = relsynth.reflect(url)
+    events = meta["events"]
+    assert {c: events.column(c).kind for c in FORMATS} == dict.fromkeys(FORMATS, "datetime")
+    assert events.column("euro").format == "%d/%m/%Y"
+    tables = relsynth.read_tables(url, meta)
+    fake = relsynth.Synthesizer(meta, seed=0, epochs=1, n_threads=1).fit(tables).sample(seed=1)
+    relsynth.write_tables(db_url, meta, fake)
+    cols = ", ".join(FORMATS)
+    rows = query(db_url, f"SELECT {cols} FROM events")
+    assert len(rows) == 120
+    for i, (col, (pattern, _)) in enumerate(FORMATS.items()):
+        values = [r[i] for r in rows if r[i] is not None]
+        assert values and all(re.match(pattern, str(v)) for v in values), (col, values[:3])
