@@ -581,6 +581,8 @@ def show_metadata(meta: Metadata, out: Console, *, title: str) -> None:
                 notes.append("auto")
             if col.pii:
                 notes.append(f"pii:{col.pii}")
+            if col.format:
+                notes.append(f"format:{col.format}")
             if col.enum_values:
                 notes.append("enum(" + ", ".join(col.enum_values[:5]) + ")")
             kinds.add_row(

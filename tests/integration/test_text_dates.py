@@ -49,3 +49,11 @@ def test_text_dates_keep_their_format_in_every_dialect(tmp_path, db_url) -> None
     for i, (col, (pattern, _)) in enumerate(FORMATS.items()):
         values = [r[i] for r in rows if r[i] is not None]
         assert values and all(re.match(pattern, str(v)) for v in values), (col, values[:3])
+
+
+def test_reflect_shows_the_text_format(tmp_path, capsys) -> None:
+    from relsynth.cli import main
+
+    assert main(["reflect", _source(tmp_path / "src.db")]) == 0
+    out = capsys.readouterr().out
+    assert "format:%d/%m/%Y" in out and "format:%Y-%m-%d" in out
