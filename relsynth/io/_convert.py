@@ -161,7 +161,11 @@ def _read_family(  # noqa: PLR0911, C901
             return raw.map(_to_decimal, na_action="ignore").astype(object)
         return _read_float(raw)
     if family in ("datetime", "date", "datetimetz"):
-        out = _read_datetime(raw)
+        out = None
+        if column.format and pd.api.types.infer_dtype(raw, skipna=True) == "string":
+            out = _read_text_dates(raw, column.format)  # SQLite: dates kept as text
+        if out is None:
+            out = _read_datetime(raw)
         if (
             family == "datetimetz"
             and out is not None
@@ -271,7 +275,15 @@ def _read_text_dates(text: pd.Series, fmt: str | None) -> pd.Series | None:
     from relsynth.metadata._textformats import parse_text_dates
 
     parsed = parse_text_dates(text, fmt) if fmt else None
-    return parsed if parsed is not None else _read_datetime(text)
+    if parsed is None:
+        return _read_datetime(text)
+    target = (
+        "datetime64[ns, UTC]" if isinstance(parsed.dtype, pd.DatetimeTZDtype) else "datetime64[ns]"
+    )
+    try:
+        return parsed.astype(target)  # as _read_datetime: nanoseconds where they fit
+    except (ValueError, OverflowError):
+        return parsed
 
 
 def _as_datetime(value: Any) -> Any:
@@ -580,7 +592,11 @@ def python_values(series: pd.Series, target: Target) -> list[Any]:
     PostgreSQL's COPY and MariaDB parse it, and formatting is vectorised.
     """
     family = target.family
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+    if pd.api.types.is_datetime64_any_dtype(series.dtype) and target.text_format:
+        from relsynth.metadata._textformats import format_text_dates
+
+        series = format_text_dates(series, target.text_format)
+    elif pd.api.types.is_datetime64_any_dtype(series.dtype):
         series = _format_datetimes(series, date_only=family == "date")
     elif family == "interval" and pd.api.types.is_timedelta64_dtype(series.dtype):
         if target.dialect == "postgresql":

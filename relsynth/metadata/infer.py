@@ -202,13 +202,17 @@ def _column_kind(
 
 
 def _text_format(col: Column, kind: str, values: pd.Series | None) -> str | None:
-    """The text format of a date column stored as text (None for other columns)."""
+    """The text format of a date column stored as text: a string-typed column, or a
+    date-typed one whose values are text (SQLite); None for other columns."""
     if kind != "datetime" or col.sql_type is None:
         return None
     base, _ = _type_kind(col)
-    if base not in ("TEXT", "VARCHAR", "CHAR"):
-        return None
     present = _non_null(values)
+    if base in ("DATE", "DATETIME", "TIMESTAMP"):
+        if present.empty or not all(isinstance(v, str) for v in present):
+            return None  # a native type: the driver returns dates, no text format
+    elif base not in ("TEXT", "VARCHAR", "CHAR"):
+        return None
     if present.empty:
         return col.format
     return learn_text_format(pd.unique(present.map(_as_text)).tolist())

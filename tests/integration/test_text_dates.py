@@ -57,3 +57,35 @@ def test_reflect_shows_the_text_format(tmp_path, capsys) -> None:
     assert main(["reflect", _source(tmp_path / "src.db")]) == 0
     out = capsys.readouterr().out
     assert "format:%d/%m/%Y" in out and "format:%Y-%m-%d" in out
+
+
+def test_sqlite_date_types_holding_text_keep_their_format(tmp_path) -> None:
+    src = tmp_path / "typed.db"
+    with sqlite3.connect(src) as con:
+        con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, d DATE, ts DATETIME, x REAL)")
+        con.executemany(
+            "INSERT INTO t VALUES (?, ?, ?, ?)",
+            [
+                (i, f"2004-0{1 + i % 9}-1{i % 10}", f"1996-07-{1 + i % 28:02d} 00:00:00.000", i)
+                for i in range(80)
+            ],
+        )
+    url = f"sqlite:///{src}"
+    meta = relsynth.reflect(url)
+    assert meta["t"].column("ts").format == "%Y-%m-%d %H:%M:%S.%3f"
+    assert meta["t"].column("d").format == "%Y-%m-%d"
+    tables = relsynth.read_tables(url, meta)
+    assert str(tables["t"]["ts"].dtype) == "datetime64[ns]"
+    fake = relsynth.Synthesizer(meta, seed=0, epochs=1, n_threads=1).fit(tables).sample(seed=1)
+    target = f"sqlite:///{tmp_path / 'out.db'}"
+    relsynth.write_tables(target, meta, fake)
+    rows = query(target, "SELECT d, ts FROM t")
+    assert all(re.match(r"^\d{4}-\d{2}-\d{2}$", r[0]) for r in rows)
+    assert all(re.match(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}$", r[1]) for r in rows)
+
+
+def test_northwind_dates_keep_their_milliseconds() -> None:
+    from tests.conftest import dataset_url
+
+    meta = relsynth.reflect(dataset_url("northwind"))
+    assert meta["Orders"].column("OrderDate").format == "%Y-%m-%d %H:%M:%S.%3f"
