@@ -161,6 +161,14 @@ def _parser() -> argparse.ArgumentParser:
     fit_opts.add_argument("--epochs", type=int, help="training epochs per table (instead of time)")
     fit_opts.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     fit_opts.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
+    fit_opts.add_argument(
+        "--min-category-count",
+        type=int,
+        default=2,
+        metavar="K",
+        help="never emit a categorical value held by fewer than K source rows (default 2: "
+        "no value of a single row; 1: keep all)",
+    )
     write_opts = argparse.ArgumentParser(add_help=False)
     write_opts.add_argument("--scale", type=float, default=1.0, help="multiplies root table sizes")
     write_opts.add_argument(
@@ -217,6 +225,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("synthetic", help="the synthetic database")
     p.add_argument("--metadata", type=Path, help="metadata file instead of reflecting REAL")
     p.add_argument("--holdout", help="real rows the model never saw (a database URL)")
+    p.add_argument(
+        "--model", type=Path, help="the model file: show each column's privacy treatment"
+    )
     p.add_argument("--html", type=Path, help="write a standalone HTML report with plots")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--max-rows", type=int, default=50_000, help="rows per table scored")
@@ -322,6 +333,7 @@ def _fit(
         time_budget=args.time_budget,
         epochs=args.epochs,
         n_threads=args.threads,
+        min_category_count=args.min_category_count,
     )
     with steps.step("fit", total=len(meta.tables) + 1) as tick:
         synth.fit(
@@ -334,6 +346,12 @@ def _fit(
     changes += [f"{t}: {n:,} orphan key(s) set to NULL" for t, n in info.nulled_keys.items()]
     if changes:
         steps.notes.append("repaired source rows that broke their keys: " + "; ".join(changes))
+    withheld = [f"{t}.{c} {n:,}" for t, cols in info.withheld.items() for c, n in cols.items()]
+    if withheld:
+        steps.notes.append(
+            f"rare values withheld (held by < {args.min_category_count} source rows, replaced): "
+            + "; ".join(withheld)
+        )
     return synth
 
 
@@ -405,6 +423,12 @@ def _cmd_evaluate(args: argparse.Namespace, out: Console) -> int:
         report = evaluate(
             meta, real, synthetic, holdout=holdout, seed=args.seed, max_rows=args.max_rows
         )
+    if args.model is not None:
+        from dataclasses import replace
+
+        from relsynth.io.artifact import read_privacy
+
+        report = replace(report, info={**report.info, "treatments": read_privacy(args.model)})
     if args.html is not None:
         with steps.step("html"):
             report.to_html(args.html)
@@ -476,7 +500,24 @@ class _Steps:
                 f"{info.seconds.get('fit:' + name, 0.0):.1f}",
             )
         self.out.print(table)
+        self._show_privacy(info.privacy)
         self._show_stages()
+
+    def _show_privacy(self, privacy: Mapping[str, Mapping[str, str]]) -> None:
+        from rich.table import Table as RichTable
+
+        if not privacy:
+            return
+        table = RichTable(title="privacy: what each column gets")
+        for heading in ("table", "treatment", "columns"):
+            table.add_column(heading)
+        for name, columns in privacy.items():
+            by_treatment: dict[str, list[str]] = {}
+            for col, treatment in columns.items():
+                by_treatment.setdefault(treatment, []).append(col)
+            for treatment, cols in by_treatment.items():
+                table.add_row(name, treatment, ", ".join(cols))
+        self.out.print(table)
 
     def show(self, fake: Mapping[str, Any], report: IntegrityReport, target: str) -> None:
         from rich.table import Table as RichTable
@@ -540,6 +581,8 @@ def show_metadata(meta: Metadata, out: Console, *, title: str) -> None:
                 notes.append("auto")
             if col.pii:
                 notes.append(f"pii:{col.pii}")
+            if col.format:
+                notes.append(f"format:{col.format}")
             if col.enum_values:
                 notes.append("enum(" + ", ".join(col.enum_values[:5]) + ")")
             kinds.add_row(

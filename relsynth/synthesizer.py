@@ -81,6 +81,10 @@ class FitInfo:
     models: Mapping[str, str] = field(default_factory=dict)
     dropped_rows: Mapping[str, int] = field(default_factory=dict)
     nulled_keys: Mapping[str, int] = field(default_factory=dict)
+    #: rare categorical values withheld, per table and column (see min_category_count)
+    withheld: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    #: each column's privacy treatment, per table (see relsynth._privacy)
+    privacy: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 class Synthesizer:
@@ -116,6 +120,12 @@ class Synthesizer:
         Faker locale for personal text (names, addresses...).
     n_threads : int, optional
         Torch CPU threads during fit/sample (default: the usable cores).
+    min_category_count : int
+        In learned tables, a categorical value held by fewer than this many source
+        rows is never emitted: it is replaced by a fake value of the column's kind or
+        by the frequent values (see :mod:`relsynth.models._rare`). The default 2
+        withholds every value that a single row holds; 1 withholds nothing. Tables
+        copied as reference tables are not affected.
 
     Examples
     --------
@@ -142,6 +152,7 @@ class Synthesizer:
         drivers: Mapping[str, ForeignKey | None] | None = None,
         locale: str = "en_US",
         n_threads: int | None = None,
+        min_category_count: int = 2,
     ) -> None:
         self.metadata = metadata
         self.seed = seed
@@ -154,6 +165,7 @@ class Synthesizer:
         self.drivers = drivers
         self.locale = locale
         self.n_threads = n_threads
+        self.min_category_count = min_category_count
 
     # -- fit -------------------------------------------------------------------------
 
@@ -166,6 +178,7 @@ class Synthesizer:
                 "time_budget": Interval(float, 0, None, closed="neither", allow_none=True),
                 "epochs": Interval(int, 1, None, closed="left", allow_none=True),
                 "n_threads": Interval(int, 1, None, closed="left", allow_none=True),
+                "min_category_count": Interval(int, 1, None, closed="left"),
                 "device": Options(["auto", "cpu", "cuda", None]),
                 "copy_reference_tables": Options([True, False]),
             },
@@ -201,7 +214,9 @@ class Synthesizer:
         Synthesizer
             ``self``, fitted.
         """
+        from relsynth._privacy import privacy_summary, withheld_values
         from relsynth.keys import KeyGenerator
+        from relsynth.models._rare import withhold_rare_categories
         from relsynth.models._torch import torch_threads
 
         self._validate_params()
@@ -234,7 +249,7 @@ class Synthesizer:
         models: dict[str, str] = {}
         order = self.plan_.order
         weights = {n: _budget_weight(len(source[n])) for n in order}
-        with torch_threads(self.n_threads):
+        with torch_threads(self.n_threads), withhold_rare_categories(self.min_category_count):
             for i, name in enumerate(order):
                 budget = self.max_seconds
                 if self.time_budget is not None:
@@ -257,6 +272,8 @@ class Synthesizer:
             models=models,
             dropped_rows=dict(repair.dropped),
             nulled_keys=dict(repair.nulled),
+            withheld=withheld_values(self),
+            privacy=privacy_summary(self),
         )
         return self
 

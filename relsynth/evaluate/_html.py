@@ -591,8 +591,11 @@ def _privacy(report: EvaluationReport) -> str:
     out = ["<h2 id='privacy'>Privacy</h2>"]
     out.append(
         "<p class='note'><b>Exact copies</b>: share of synthetic rows equal to a real row on every "
-        "non-key column (holdout: the same share for unseen real rows, the natural rate). "
-        "<b>DCR</b>: median distance to the closest real row; <b>ratio</b> synthetic / holdout, "
+        "non-key column; <b>chance</b>: the same share for unseen real rows (the holdout's, or "
+        "without a holdout the source's own duplicate rate, leave one out). "
+        "<b>DCR</b>: median distance to the closest real row, beside its chance reference (the "
+        "holdout's, or real rows to their closest other real row); "
+        "<b>ratio</b> synthetic / holdout, "
         "about 1 is good, near 0 means memorized rows. <b>Closer to train</b>: share of "
         "synthetic rows closer to the training data than to the holdout, 0.5 is ideal. "
         "<b>MIA AUC</b>: a distance-based membership attack, 0.5 means it learns nothing. "
@@ -610,9 +613,9 @@ def _privacy(report: EvaluationReport) -> str:
             [
                 "table",
                 "exact copies",
-                "holdout copies",
+                "chance copies",
                 "DCR synthetic",
-                "DCR holdout",
+                "DCR chance",
                 "DCR ratio",
                 "closer to train",
                 "MIA AUC",
@@ -621,9 +624,9 @@ def _privacy(report: EvaluationReport) -> str:
                 [
                     r["table"],
                     _fmt(r["exact_copy_rate"]),
-                    _fmt(r["exact_copy_holdout"]),
+                    _fmt(r["exact_copy_chance"]),
                     _fmt(r["dcr_synthetic"]),
-                    _fmt(r["dcr_holdout"]),
+                    _fmt(r["dcr_chance"]),
                     _fmt(r["dcr_ratio"], 2),
                     _fmt(r["dcr_share"]),
                     _fmt(r["mia_auc"]),
@@ -635,7 +638,7 @@ def _privacy(report: EvaluationReport) -> str:
                     "",
                     grade_low(
                         (r["exact_copy_rate"] or 0)
-                        - (0 if pd.isna(r["exact_copy_holdout"]) else r["exact_copy_holdout"]),
+                        - (0 if pd.isna(r["exact_copy_chance"]) else r["exact_copy_chance"]),
                         0.01,
                         0.05,
                     ),

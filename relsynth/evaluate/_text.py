@@ -88,6 +88,7 @@ def format_report(report: EvaluationReport) -> str:
         ],
         per_table,
     )
+    lines += _privacy_lines(report)
     if not report.cardinality.empty:
         lines += ["", "Foreign keys (children per parent):"]
         lines += _table(
@@ -123,3 +124,42 @@ def format_report(report: EvaluationReport) -> str:
             ],
         )
     return "\n".join(lines)
+
+
+def _privacy_lines(report: EvaluationReport) -> list[str]:
+    """Exact copies and DCR beside their chance reference, per table; the treatments."""
+    rows = report.privacy.to_dict("records")
+    if not rows:
+        return []
+    source = (
+        "the holdout's own figures"
+        if report.has_ceiling
+        else "real vs real: the source's own duplicate rate and leave-one-out DCR"
+    )
+    lines = ["", f"Privacy (chance reference: {source}):"]
+    lines += _table(
+        ["table", "exact copies", "chance", "DCR synthetic", "DCR chance"],
+        [
+            [
+                r["table"],
+                _num(r["exact_copy_rate"]),
+                _num(r.get("exact_copy_chance")),
+                _num(r["dcr_synthetic"]),
+                _num(r.get("dcr_chance")),
+            ]
+            for r in rows
+        ],
+    )
+    treatments = {t: c for t, c in (report.info.get("treatments") or {}).items() if c}
+    if treatments:
+        lines += ["", "Column treatments (from the model file):"]
+        out = []
+        for table, columns in treatments.items():
+            by_treatment: dict[str, list[str]] = {}
+            for col, treatment in columns.items():
+                by_treatment.setdefault(treatment, []).append(col)
+            out += [(table, t, ", ".join(cols)) for t, cols in by_treatment.items()]
+        w_table = max(len(t) for t, _, _ in out)
+        w_treat = max(len(t) for _, t, _ in out)
+        lines += [f"{t:<{w_table}}  {treat:<{w_treat}}  {cols}" for t, treat, cols in out]
+    return lines

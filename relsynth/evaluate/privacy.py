@@ -21,6 +21,20 @@ excluded:
 
 DCR ratio, DCR share and the membership attack need a holdout (rows not used to
 train the generator); without one they are NaN.
+
+Every table also gets a **chance reference**, holdout or not, read beside the
+synthetic figures (``chance_from`` says which):
+
+* ``exact_copy_chance``: with a holdout, its exact-copy rate; without one, the
+  source's own duplicate rate (leave one out: the share of real rows equal, on every
+  non-key column, to another real row). That is the rate at which a fresh row from
+  the source's distribution repeats a real row by chance: a low-entropy table (the
+  demo's aircraft specs, where many planes share a model) has a high one, and an
+  exact-copy rate near it is no sign of memorisation.
+* ``dcr_chance``: with a holdout, the holdout's median DCR; without one, the median
+  distance from a real row to its closest *other* real row (leave one out, on the
+  same reference rows as ``dcr_synthetic``), i.e. a real-vs-real split of the source
+  into one row and the rest.
 """
 
 from __future__ import annotations
@@ -42,7 +56,7 @@ from relsynth.evaluate._data import (
 if TYPE_CHECKING:
     from relsynth.metadata.schema import Metadata
 
-__all__ = ["dcr", "exact_copy_rate", "membership_auc"]
+__all__ = ["dcr", "duplicate_rate", "exact_copy_rate", "membership_auc"]
 
 #: Rows whose distance is measured (synthetic, holdout and member queries), per table.
 QUERY_ROWS = 2_000
@@ -78,6 +92,31 @@ def exact_copy_rate(real: pd.DataFrame, synthetic: pd.DataFrame) -> float:
     real_hash = _row_hashes(real)
     synth_hash = _row_hashes(synthetic[list(real.columns)])
     return float(np.isin(synth_hash, real_hash).mean())
+
+
+def duplicate_rate(real: pd.DataFrame) -> float:
+    """The share of ``real`` rows equal to another row of ``real`` (leave one out).
+
+    Examples
+    --------
+    >>> duplicate_rate(pd.DataFrame({"a": [1, 1, 2, 3]}))
+    0.5
+    """
+    if len(real) < 2 or real.shape[1] == 0:
+        return float("nan")
+    return float(pd.Series(_row_hashes(real)).duplicated(keep=False).mean())
+
+
+def loo_dcr(reference: np.ndarray, pick: np.ndarray) -> np.ndarray:
+    """Distance from each ``reference[pick]`` row to its closest *other* reference row."""
+    from sklearn.neighbors import NearestNeighbors
+
+    if len(reference) < 2 or len(pick) == 0:
+        return np.full(len(pick), np.nan)
+    with limited_threads():
+        nn = NearestNeighbors(n_neighbors=2, algorithm="brute").fit(reference)
+        distances, _ = nn.kneighbors(reference[pick])
+    return distances[:, 1]  # the first neighbour is the row itself (or an equal row)
 
 
 def _row_hashes(frame: pd.DataFrame) -> np.ndarray:
@@ -170,12 +209,18 @@ def privacy_scores(
         "dcr_ratio": np.nan,
         "dcr_share": np.nan,
         "mia_auc": np.nan,
+        "exact_copy_chance": np.nan,
+        "dcr_chance": np.nan,
+        "chance_from": "holdout" if holdout is not None else "real vs real",
     }
     copy_cols = [c for c, _ in copy_columns(meta, name)]
     if copy_cols:
         row["exact_copy_rate"] = exact_copy_rate(real[copy_cols], synthetic[copy_cols])
         if holdout is not None:
             row["exact_copy_holdout"] = exact_copy_rate(real[copy_cols], holdout[copy_cols])
+            row["exact_copy_chance"] = row["exact_copy_holdout"]
+        else:
+            row["exact_copy_chance"] = duplicate_rate(real[copy_cols])
     columns = measured_columns(meta, name)
     if not columns or len(real) == 0 or len(synthetic) == 0:
         return row
@@ -184,9 +229,13 @@ def privacy_scores(
     encoder = _Encoder(columns, real)
     queries = encoder.transform(subsample(synthetic, n_query, rng))
     if holdout is None or len(holdout) == 0:
-        d_syn = dcr(encoder.transform(subsample(real, max_rows, rng)), queries)
+        reference = encoder.transform(subsample(real, max_rows, rng))
+        d_syn = dcr(reference, queries)
         row["dcr_synthetic"] = float(np.median(d_syn))
         row["dcr_synthetic_p05"] = float(np.quantile(d_syn, 0.05))
+        d_real = loo_dcr(reference, rng.permutation(len(reference))[:n_query])
+        if len(d_real) and np.isfinite(d_real).any():
+            row["dcr_chance"] = float(np.nanmedian(d_real))
         return row
     # Equal-size references, so "closer to train than to holdout" is a fair coin at best.
     m = min(len(real), len(holdout), max_rows)
@@ -201,6 +250,7 @@ def privacy_scores(
     row["dcr_synthetic"] = float(np.median(d_syn))
     row["dcr_synthetic_p05"] = float(np.quantile(d_syn, 0.05))
     row["dcr_holdout"] = float(np.median(d_hold))
+    row["dcr_chance"] = row["dcr_holdout"]
     row["dcr_ratio"] = _ratio(row["dcr_synthetic"], row["dcr_holdout"])
     row["dcr_share"] = float(np.mean(d_syn < d_syn_hold) + 0.5 * np.mean(d_syn == d_syn_hold))
     synth_ref = encoder.transform(subsample(synthetic, max_rows, rng))

@@ -87,6 +87,9 @@ FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
         "dcr_ratio",
         "dcr_share",
         "mia_auc",
+        "exact_copy_chance",
+        "dcr_chance",
+        "chance_from",
     ),
 }
 

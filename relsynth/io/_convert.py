@@ -161,7 +161,11 @@ def _read_family(  # noqa: PLR0911, C901
             return raw.map(_to_decimal, na_action="ignore").astype(object)
         return _read_float(raw)
     if family in ("datetime", "date", "datetimetz"):
-        out = _read_datetime(raw)
+        out = None
+        if column.format and pd.api.types.infer_dtype(raw, skipna=True) == "string":
+            out = _read_text_dates(raw, column.format)  # SQLite: dates kept as text
+        if out is None:
+            out = _read_datetime(raw)
         if (
             family == "datetimetz"
             and out is not None
@@ -178,7 +182,7 @@ def _read_family(  # noqa: PLR0911, C901
         if text is not None and column_family(column)[1] == "CHAR":
             text = text.str.rstrip(" ")  # CHAR(n) padding is not data (PostgreSQL pads)
         if column.kind == "datetime" and text is not None:
-            parsed = _read_datetime(text)
+            parsed = _read_text_dates(text, column.format)
             return parsed if parsed is not None else text
         return text
     if family == "uuid":
@@ -263,6 +267,22 @@ def _read_datetime(raw: pd.Series) -> pd.Series | None:
     try:
         return parsed.astype(target)
     except (ValueError, OverflowError):  # outside 1677-2262: keep microseconds
+        return parsed
+
+
+def _read_text_dates(text: pd.Series, fmt: str | None) -> pd.Series | None:
+    """Dates stored as text: parsed with the column's learned ``format`` when it fits."""
+    from relsynth.metadata._textformats import parse_text_dates
+
+    parsed = parse_text_dates(text, fmt) if fmt else None
+    if parsed is None:
+        return _read_datetime(text)
+    target = (
+        "datetime64[ns, UTC]" if isinstance(parsed.dtype, pd.DatetimeTZDtype) else "datetime64[ns]"
+    )
+    try:
+        return parsed.astype(target)  # as _read_datetime: nanoseconds where they fit
+    except (ValueError, OverflowError):
         return parsed
 
 
@@ -364,6 +384,7 @@ class Target:
     dialect: str
     length: int | None = None  # enforced string length (VARCHAR(n) on PostgreSQL/MariaDB)
     enum_values: tuple[str, ...] | None = None
+    text_format: str | None = None  # dates stored as text: the source's format
 
 
 def prepare_column(series: pd.Series, target: Target) -> tuple[pd.Series, str | None]:
@@ -491,6 +512,10 @@ def _prepare_text(series: pd.Series, target: Target) -> tuple[pd.Series, str | N
         text = series.map(_json_text, na_action="ignore").astype("str")
     elif target.family == "uuid":
         return _prepare_uuid(series, target)
+    elif pd.api.types.is_datetime64_any_dtype(series.dtype) and target.text_format:
+        from relsynth.metadata._textformats import format_text_dates
+
+        text = format_text_dates(series, target.text_format)
     elif pd.api.types.is_datetime64_any_dtype(series.dtype):
         text = _format_datetimes(series, date_only=False)
     elif isinstance(series.dtype, pd.BooleanDtype) or series.dtype.kind == "b":
@@ -567,7 +592,11 @@ def python_values(series: pd.Series, target: Target) -> list[Any]:
     PostgreSQL's COPY and MariaDB parse it, and formatting is vectorised.
     """
     family = target.family
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+    if pd.api.types.is_datetime64_any_dtype(series.dtype) and target.text_format:
+        from relsynth.metadata._textformats import format_text_dates
+
+        series = format_text_dates(series, target.text_format)
+    elif pd.api.types.is_datetime64_any_dtype(series.dtype):
         series = _format_datetimes(series, date_only=family == "date")
     elif family == "interval" and pd.api.types.is_timedelta64_dtype(series.dtype):
         if target.dialect == "postgresql":

@@ -183,7 +183,18 @@ def target_of(col: Column, sa_type: sa.types.TypeEngine, dialect: str) -> Target
     if isinstance(sa_type, mysql.DECIMAL) and base == "NUMERIC" and not params:
         params = _MYSQL_DECIMAL_DEFAULT
     enum_values = col.enum_values if base == "ENUM" and dialect != "sqlite" else None
-    return Target(family, base, params, dialect, length=length, enum_values=enum_values)
+    # dates kept as text: a string type anywhere, and SQLite's DATE/DATETIME (text inside)
+    as_text = family == "text" or (dialect == "sqlite" and family in ("date", "datetime"))
+    text_format = col.format if as_text and col.kind == "datetime" else None
+    return Target(
+        family,
+        base,
+        params,
+        dialect,
+        length=length,
+        enum_values=enum_values,
+        text_format=text_format,
+    )
 
 
 # -- creating -------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ A model file is one zip archive (suffix ``.relsynth`` by convention)::
     manifest.json        format_version, relsynth/torch/python versions, parameters,
                          per-table model class, checksum of metadata.json
     metadata.json        the Metadata (same form as `relsynth reflect -o`)
-    synthesizer.json     plan overrides, column layouts, dtypes, fit info
+    synthesizer.json     plan overrides, column layouts, dtypes, fit info (with each
+                         column's privacy treatment and the rare values withheld)
     keys.json            the key generator's state (KDE points, formats, degrees)
     text/<i>.json        personal-text models (lengths, NULL rate, salted digests)
     copies/<i>.json      reference tables copied verbatim (only those marked so)
@@ -40,7 +41,13 @@ from relsynth.errors import ArtifactError
 if TYPE_CHECKING:
     from relsynth.synthesizer import Synthesizer
 
-__all__ = ["FORMAT_VERSION", "load_synthesizer", "read_manifest", "save_synthesizer"]
+__all__ = [
+    "FORMAT_VERSION",
+    "load_synthesizer",
+    "read_manifest",
+    "read_privacy",
+    "save_synthesizer",
+]
 
 FORMAT_VERSION = 1
 
@@ -184,6 +191,17 @@ def load_synthesizer(path: str | os.PathLike[str], *, device: str | None = "auto
     return synth
 
 
+def read_privacy(path: str | os.PathLike[str]) -> dict[str, dict[str, str]]:
+    """Each column's privacy treatment stored in a model file (no tensors are loaded);
+    empty for files saved before treatments were recorded."""
+    source = Path(path)
+    read_manifest(source)
+    with zipfile.ZipFile(source) as zf:
+        state = json.loads(zf.read("synthesizer.json"))
+    privacy = state.get("fit_info", {}).get("privacy", {})
+    return {str(t): {str(c): str(v) for c, v in cols.items()} for t, cols in privacy.items()}
+
+
 def _manifest(
     synth: Synthesizer, meta_json: str, models: Mapping[str, str | None]
 ) -> dict[str, Any]:
@@ -201,6 +219,7 @@ def _manifest(
             "copy_reference_tables": synth.copy_reference_tables,
             "locale": synth.locale,
             "n_threads": synth.n_threads,
+            "min_category_count": synth.min_category_count,
         },
         "metadata_sha256": hashlib.sha256(meta_json.encode("utf-8")).hexdigest(),
         "tables": list(synth.plan_.order),
@@ -225,6 +244,8 @@ def _synth_state(synth: Synthesizer) -> dict[str, Any]:
             "rows": dict(info.rows),
             "models": dict(info.models),
             "dropped_rows": dict(info.dropped_rows),
+            "withheld": {t: dict(c) for t, c in info.withheld.items()},
+            "privacy": {t: dict(c) for t, c in info.privacy.items()},
         },
     }
 

@@ -31,11 +31,19 @@ has the same list with examples):
    ``*_id``, ``*_no``, ``*number``, ``*code``) is ``id``; otherwise ``numerical``.
 4. Strings, in this order: two distinct values forming a pair such as
    ``0/1``, ``Y/N``, ``yes/no``, ``true/false``, ``t/f`` is ``boolean``; all ISO
-   dates or date-times (``1996-07-04 00:00:00.000``) is ``datetime``; all
+   dates or date-times (``1996-07-04 00:00:00.000``), or all ``DD/MM/YYYY``
+   (``MM/DD/YYYY``, ``.`` or ``-`` separated) dates, is ``datetime``, and a column
+   stored as text records its text ``format``
+   (:mod:`relsynth.metadata._textformats`); all
    ``YYYYMMDD`` valid dates between 1900 and 2099 *and* a column name containing
    ``date`` is ``datetime`` (an 8-digit string alone could be any code); all
    ``H:MM[:SS]`` times is ``categorical``, never ``datetime``, because GTFS times
-   run past midnight (``25:10:00``); a name saying personal data (``email``,
+   run past midnight (``25:10:00``); secrets and account names
+   (:mod:`relsynth.metadata._secrets`: digests, password hashes, tokens by shape;
+   ``password``/``token``... by name; ``username``/``login``/``handle`` with
+   identifier-like values) are ``text`` with ``pii`` ``secret`` or ``username``,
+   except a unique digest in a column named like an identifier, which is ``id``;
+   a name saying personal data (``email``,
    ``phone``/``fax``, ``first_name``, ``LastName``, ``CompanyName``,
    ``ContactName``, ``address``, ``PostalCode``, ``url``/``HomePage``...) is
    ``text`` with that ``pii``, except ``city``/``country`` columns with at most 50
@@ -68,6 +76,8 @@ import pandas as pd
 
 from relsynth._typing import ColumnKind
 from relsynth.errors import MetadataError
+from relsynth.metadata._secrets import detect_secret
+from relsynth.metadata._textformats import learn_text_format, parse_text_dates
 from relsynth.metadata.schema import Column, ForeignKey, Metadata, Table
 
 __all__ = [
@@ -171,7 +181,8 @@ def refine_kinds(meta: Metadata, samples: Mapping[str, pd.DataFrame]) -> Metadat
         for col in table.columns:
             values = frame[col.name] if frame is not None and col.name in frame.columns else None
             kind, pii = _column_kind(table, col, values, fk_columns)
-            columns.append(replace(col, kind=kind, pii=pii))
+            fmt = _text_format(col, kind, values)
+            columns.append(replace(col, kind=kind, pii=pii, format=fmt))
         tables[name] = replace(table, columns=tuple(columns))
     return replace(meta, tables=tables)
 
@@ -188,6 +199,23 @@ def _column_kind(
     if type_kind == "numerical":
         return _numeric_kind(col.name, nonnull, base), None
     return _string_kind(col.name, nonnull)
+
+
+def _text_format(col: Column, kind: str, values: pd.Series | None) -> str | None:
+    """The text format of a date column stored as text: a string-typed column, or a
+    date-typed one whose values are text (SQLite); None for other columns."""
+    if kind != "datetime" or col.sql_type is None:
+        return None
+    base, _ = _type_kind(col)
+    present = _non_null(values)
+    if base in ("DATE", "DATETIME", "TIMESTAMP"):
+        if present.empty or not all(isinstance(v, str) for v in present):
+            return None  # a native type: the driver returns dates, no text format
+    elif base not in ("TEXT", "VARCHAR", "CHAR"):
+        return None
+    if present.empty:
+        return col.format
+    return learn_text_format(pd.unique(present.map(_as_text)).tolist())
 
 
 def _type_kind(col: Column) -> tuple[str | None, ColumnKind]:
@@ -234,6 +262,9 @@ def _string_kind(name: str, values: pd.Series) -> tuple[ColumnKind, str | None]:
     strings = values.map(_as_text)
     n = len(strings)
     if n == 0:
+        secret = detect_secret(name, [])
+        if secret is not None:
+            return "text", secret[0]
         return ("text", name_pii) if name_pii in _IDENTIFYING_PII else ("categorical", None)
     distinct = pd.unique(strings)
     n_distinct = len(distinct)
@@ -243,6 +274,9 @@ def _string_kind(name: str, values: pd.Series) -> tuple[ColumnKind, str | None]:
         return "datetime", None
     if _share(distinct, _CLOCK_RE) == 1.0:
         return "categorical", None  # GTFS times run past 24:00: not a time of day
+    secret = detect_secret(name, [str(v) for v in distinct])
+    if secret is not None and not (secret[1] and _ID_NAME_RE.search(name) and n_distinct == n):
+        return "text", secret[0]  # a unique hex code named like an id stays an id
     if name_pii is not None:
         if name_pii in _IDENTIFYING_PII or n_distinct > MAX_CATEGORICAL_PLACES:
             return "text", name_pii
@@ -282,6 +316,9 @@ def _are_dates(distinct: Sequence[str], name: str) -> bool:
     if "date" in name.lower() and _share(distinct, _YYYYMMDD_RE) == 1.0:
         parsed = pd.to_datetime(pd.Series(distinct), format="%Y%m%d", errors="coerce")
         return bool(parsed.notna().all())
+    fmt = learn_text_format(distinct)
+    if fmt is not None and fmt[:2] in ("%d", "%m"):  # 31/12/2020, 12.31.2020
+        return parse_text_dates(pd.Series(list(distinct), dtype=object), fmt) is not None
     return False
 
 

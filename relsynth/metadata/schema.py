@@ -37,7 +37,9 @@ __all__ = [
 COLUMN_KINDS: tuple[str, ...] = get_args(ColumnKind)
 
 #: Kinds of personal text a column can hold; the synthesizer fills them with
-#: realistic fake values and never copies them from the source.
+#: realistic fake values and never copies them from the source. ``secret`` (password
+#: hashes, digests, tokens) is regenerated in the source's format, ``username``
+#: (logins, handles) gets fake account names.
 PII_TYPES: tuple[str, ...] = (
     "name",
     "first_name",
@@ -52,6 +54,8 @@ PII_TYPES: tuple[str, ...] = (
     "company",
     "url",
     "free_text",
+    "secret",
+    "username",
 )
 
 
@@ -78,6 +82,11 @@ class Column:
         The allowed values of an ENUM column.
     pii : str, optional
         For ``text`` columns: the kind of personal data (one of ``PII_TYPES``).
+    format : str, optional
+        For a ``datetime`` column stored as text: the text format of its values
+        (``"%Y-%m-%d"``, ``"%d/%m/%Y"``, ``"%Y-%m-%dT%H:%M:%SZ"``; ``%3f`` is three
+        fraction digits), learned at reflection and used to read and write the column
+        (see :mod:`relsynth.metadata._textformats`).
     """
 
     name: str
@@ -88,6 +97,7 @@ class Column:
     autoincrement: bool = False
     enum_values: tuple[str, ...] | None = None
     pii: str | None = None
+    format: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ _COLUMN_DEFAULTS: dict[str, Any] = {
     "autoincrement": False,
     "enum_values": None,
     "pii": None,
+    "format": None,
 }
 
 
@@ -121,6 +122,7 @@ def metadata_from_dict(data: Mapping[str, Any]) -> Metadata:
                 autoincrement=c.get("autoincrement", False),
                 enum_values=tuple(c["enum_values"]) if c.get("enum_values") is not None else None,
                 pii=c.get("pii"),
+                format=c.get("format"),
             )
             for c in tdict["columns"]
         )

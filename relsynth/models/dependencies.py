@@ -278,6 +278,7 @@ def find_dependencies(
             strength, a = _coarsest(soft)
             found.append(_build(table, context, (a.name,), b.name, a.nearest, strength, soft=True))
             derived.add(b.name)
+    found = [d for d in found if d.keys]  # every key withheld as a one-off: no rule
     for d in found:
         logger.debug(
             "dependency %s -> %s (%.4f of rows)", ", ".join(d.determinants), d.column, d.strength
@@ -349,6 +350,8 @@ def _build(
         parts = {f"k{i}": _keys(_source(d, table, context)) for i, d in enumerate(determinants)}
         frame = pd.DataFrame({**parts, "v": target.to_numpy()})
     keys = [c for c in frame.columns if c != "v"]
+    sources = {f"k{i}": _source(d, table, context) for i, d in enumerate(determinants)}
+    frame = _without_rare(frame, {**sources, "v": table[column]})
     # Keys may mix types (numbers and the NULL marker), so they are grouped, not sorted;
     # only the float keys of a nearest-value rule are put in order (they are searched).
     counts = frame.groupby([*keys, "v"], sort=False).size().reset_index(name="n")
@@ -369,6 +372,25 @@ def _build(
         bounds = np.flatnonzero(np.r_[True, group[1:] != group[:-1], True])
         values = [pairs[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
     return Dependency(column, determinants, nearest, key_list, values, strength, soft)
+
+
+def _without_rare(frame: pd.DataFrame, sources: Mapping[str, pd.Series]) -> pd.DataFrame:
+    """Drop the rows whose text key or value is held by fewer than ``k`` rows, under
+    :func:`relsynth.models._rare.withhold_rare_categories`: a lookup table must not
+    carry a one-off value that the encoders withhold."""
+    from relsynth.models._rare import current_min_category_count
+
+    k = current_min_category_count()
+    if k <= 1 or frame.empty:
+        return frame
+    rare = np.zeros(len(frame), dtype=bool)
+    for col, series in sources.items():
+        if col not in frame.columns or _is_numeric(series) or infer_kind(series) == "boolean":
+            continue
+        values = frame[col]
+        counts = values.map(values.value_counts()).to_numpy()
+        rare |= (counts < k) & (values != _NULL).to_numpy()
+    return frame[~rare] if rare.any() else frame
 
 
 # -- enforcement ----------------------------------------------------------------------

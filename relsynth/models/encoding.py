@@ -389,6 +389,12 @@ class CategoricalEncoder:
     than the data repeats a value no more often than the data do. A row keeps the value
     it was generated with while that value's quota lasts; the others take the values
     least used relative to their count, at random among equals.
+
+    Under :func:`relsynth.models._rare.withhold_rare_categories` (``k >= 2``; the
+    synthesizer's ``min_category_count``), values held by fewer than ``k`` rows are
+    *withheld*: folded into one extra *other* level (the last), left out of the state,
+    and decoded into replacements (see :mod:`relsynth.models._rare`). ``withheld``
+    counts them.
     """
 
     def __init__(
@@ -405,20 +411,20 @@ class CategoricalEncoder:
         self.rare_fraction = rare_fraction
 
     def fit(self, series: pd.Series, rng: np.random.Generator | None = None) -> CategoricalEncoder:
-        """Learn the categories and their frequencies."""
-        del rng
+        """Learn the categories and their frequencies (``rng`` salts withheld digests)."""
         self.dtype = str(series.dtype)
         if isinstance(series.dtype, pd.CategoricalDtype):
             self.dtype = str(series.dtype.categories.dtype)
         counts = series.astype(object).where(series.notna(), None).value_counts(dropna=False)
         counts = counts.sort_values(ascending=False, kind="stable")
+        counts, n_other = self._withhold(series, counts, rng)
         self.categories = [_to_python(v) for v in counts.index]
         freq = counts.to_numpy(dtype=float)
-        n = max(freq.sum(), 1.0)
+        n = max(freq.sum() + n_other, 1.0)
         n_single = min(len(freq), max(self.max_levels - 16, 1))
         single = np.arange(len(freq)) < n_single
         single &= freq >= self.rare_fraction * n
-        single[0] = True
+        single[:1] = True
         self.members: list[list[int]] = [[i] for i in np.flatnonzero(single).tolist()]
         self.member_probs: list[list[float]] = [[1.0] for _ in self.members]
         tail = np.flatnonzero(~single)
@@ -431,9 +437,44 @@ class CategoricalEncoder:
                 self.members.append(idx.tolist())
                 self.member_probs.append((freq[idx] / freq[idx].sum()).tolist())
         self.level_freq = [float(freq[m].sum() / n) for m in self.members]
+        self.other_level = None
+        if n_other:
+            self.other_level = len(self.members)
+            self.members.append([])
+            self.member_probs.append([])
+            self.level_freq.append(float(n_other / n))
         self.distinct = is_distinct(series)
         self.counts = freq.tolist() if self.distinct else None
         return self
+
+    def _withhold(
+        self, series: pd.Series, counts: pd.Series, rng: np.random.Generator | None
+    ) -> tuple[pd.Series, int]:
+        """Drop the values held by fewer than ``k`` rows; return the rest and their rows."""
+        from relsynth.models._rare import current_min_category_count, fit_replacement
+
+        self.min_count = current_min_category_count()
+        self.withheld, self.other = 0, None
+        if self.min_count <= 1 or self.kind == "boolean":
+            return counts, 0
+        rare = (counts < self.min_count) & pd.notna(counts.index.to_series()).to_numpy()
+        if not rare.any():
+            return counts, 0
+        kept = counts[~rare]
+        self.withheld = int(rare.sum())
+        dtype = series.dtype
+        string_like = not (
+            pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+        )
+        n_kept = int(pd.notna(kept.index.to_series()).sum())
+        self.other = fit_replacement(
+            self.column,
+            counts.index[rare].to_series(),
+            n_kept,
+            string_like,
+            rng if rng is not None else np.random.default_rng(),
+        )
+        return kept, int(counts[rare].sum())
 
     def spans(self) -> list[tuple[int, str, str]]:
         """(width, activation, role) of each output span."""
@@ -450,7 +491,8 @@ class CategoricalEncoder:
         """Level index of each value (unseen values map to the most frequent level)."""
         values = series.astype(object).where(series.notna(), None)
         mapped = values.map(self._lookup())
-        return mapped.fillna(0).to_numpy(dtype=np.int64)
+        other = getattr(self, "other_level", None)  # withheld values: the other level
+        return mapped.fillna(0 if other is None else other).to_numpy(dtype=np.int64)
 
     def transform(self, series: pd.Series, rng: np.random.Generator | None = None) -> np.ndarray:
         """One-hot block ``(n, n_levels)``."""
@@ -467,14 +509,32 @@ class CategoricalEncoder:
             rows = np.flatnonzero(level == lv)
             if len(rows) == 0:
                 continue
-            if len(members) == 1:
+            if lv == self.other_level:
+                codes[rows] = -1
+            elif len(members) == 1:
                 codes[rows] = members[0]
             else:
                 codes[rows] = rng.choice(members, size=len(rows), p=probs)
-        if self.distinct:
-            codes = self._spread(codes, rng)
-        out = cats[codes]
+        kept = codes >= 0
+        if self.distinct and kept.any():
+            codes[kept] = self._spread(codes[kept], rng)
+        out = np.empty(len(codes), dtype=object)
+        out[kept] = cats[codes[kept]]
+        if not kept.all():
+            out[~kept] = self._replacements(int((~kept).sum()), rng)
         return self._restore(out)
+
+    def _replacements(self, n: int, rng: np.random.Generator) -> list[Any]:
+        from relsynth.models._rare import draw_replacements
+
+        share = np.zeros(len(self.categories))
+        for freq, members, probs in zip(
+            self.level_freq, self.members, self.member_probs, strict=True
+        ):
+            share[members] += np.asarray(probs, dtype=float) * freq
+        valued = [i for i, c in enumerate(self.categories) if c is not None]
+        kept = [self.categories[i] for i in valued]
+        return draw_replacements(self.other or {}, n, rng, kept, share[valued].tolist())
 
     def _spread(self, codes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Re-assign the over-quota repeats of a distinct column's values (see the class)."""
@@ -531,9 +591,20 @@ class CategoricalEncoder:
         "level_freq",
         "distinct",
         "counts",
+        "min_count",
+        "withheld",
+        "other_level",
+        "other",
     )
     #: State keys added later, with the value a file saved before them means.
-    _ADDED: ClassVar[dict[str, Any]] = {"distinct": False, "counts": None}
+    _ADDED: ClassVar[dict[str, Any]] = {
+        "distinct": False,
+        "counts": None,
+        "min_count": 1,
+        "withheld": 0,
+        "other_level": None,
+        "other": None,
+    }
 
     def state(self) -> dict[str, Any]:
         """Plain-Python state (weights_only-safe)."""

@@ -13,7 +13,10 @@ Generation uses a private ``Faker`` instance per column seeded from the caller's
 stream (``seed_instance``), so no global random state is touched and a seed gives
 the same values. Uniqueness holds by construction: collisions get a numeric suffix.
 Emails derive from the name generated in the same row when the table has one
-(``email_from``), so a row reads consistently.
+(``email_from``), so a row reads consistently. Secrets (password hashes, digests,
+tokens) are regenerated in the source's format and account names come from
+``Faker.user_name`` (unique when the source's are), see
+:mod:`relsynth.models._secret_gen`; the format is kept in ``state_dict()["shape"]``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ import pandas as pd
 
 from relsynth._random import child_seed
 from relsynth.errors import NotFittedError
+from relsynth.metadata._secrets import secret_shape
+from relsynth.models._secret_gen import make_secret, unique_handles
 
 __all__ = ["TextColumnModel", "detect_pii"]
 
@@ -102,6 +107,7 @@ class TextColumnModel:
         self.length_quantiles_ = np.quantile(lengths, np.linspace(0, 1, 21)).tolist()
         self.salt_ = bytes(rng.integers(0, 256, 16, dtype=np.uint8)).hex()
         self.digests_ = np.unique(_digest(list(present.unique()), bytes.fromhex(self.salt_)))
+        self.shape_ = _shape(self.pii, present, str(values.name or ""))
         return self
 
     def sample(
@@ -124,9 +130,11 @@ class TextColumnModel:
         if self.pii == "email" and names is not None and len(names) == n:
             values = [_email_from(name, fake) for name in names.fillna("").astype(str)]
         else:
-            make = _maker(self.pii, fake)
+            make = self._maker(fake)
             values = [make(int(length)) for length in lengths]
         values = self._avoid_source(values, fake)
+        if self.pii == "username" and (self.unique or (self.shape_ or {}).get("unique")):
+            values = unique_handles(values)
         if self.unique:
             values = _uniquify(values)
         if self.max_length is not None:
@@ -142,13 +150,23 @@ class TextColumnModel:
             clash = np.isin(_digest(values, salt), self.digests_)
             if not clash.any():
                 return values
-            make = _maker(self.pii, fake)
+            make = self._maker(fake)
             for i in np.flatnonzero(clash):
                 values[i] = make(len(values[i]))
         clash = np.isin(_digest(values, salt), self.digests_)
+        sep = "" if self.pii == "username" else " "
         for i in np.flatnonzero(clash):  # a common word that is also a source value
-            values[i] = f"{values[i]} {i}"
+            values[i] = f"{values[i]}{sep}{i}"
         return values
+
+    def _maker(self, fake: Any) -> Any:
+        """``make(length) -> str`` for this column's kind of value."""
+        if self.pii == "secret":
+            shape = self.shape_ or {"format": "opaque"}
+            return lambda length: make_secret(shape, fake.random, length)
+        if self.pii == "username":
+            return lambda length: str(fake.user_name())
+        return _maker(self.pii, fake)
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-able parameters and fitted state (digests only, never source values)."""
@@ -161,6 +179,7 @@ class TextColumnModel:
             "length_quantiles": list(self.length_quantiles_),
             "salt": self.salt_,
             "digests": [int(d) for d in self.digests_],
+            "shape": self.shape_,
         }
 
     @classmethod
@@ -176,7 +195,18 @@ class TextColumnModel:
         model.length_quantiles_ = [float(q) for q in state["length_quantiles"]]
         model.salt_ = str(state["salt"])
         model.digests_ = np.asarray(state["digests"], dtype=np.int64)
+        model.shape_ = state.get("shape")  # files saved before secrets were recognised: None
         return model
+
+
+def _shape(pii: str, present: pd.Series, name: str) -> dict[str, Any] | None:
+    """The generated shape of a ``secret`` (its format) or ``username`` column (unique or
+    not); None for other kinds. Holds no source value."""
+    if pii == "secret":
+        return secret_shape(list(present.unique()), name=name)
+    if pii == "username":
+        return {"format": "username", "unique": bool(len(present) > 1 and present.is_unique)}
+    return None
 
 
 def _maker(pii: str, fake: Any) -> Any:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from relsynth.evaluate import evaluate, split_holdout
-from relsynth.evaluate.privacy import exact_copy_rate, membership_auc
+from relsynth.evaluate.privacy import duplicate_rate, exact_copy_rate, loo_dcr, membership_auc
 
 
 def test_exact_copy_rate() -> None:
@@ -45,3 +45,45 @@ def test_without_a_holdout_the_baselines_are_missing(shop_meta, shop, shop_other
     privacy = evaluate(shop_meta, shop, shop_other).privacy.set_index("table")
     assert privacy["dcr_synthetic"].notna().all()
     assert privacy[["dcr_ratio", "mia_auc", "dcr_share", "exact_copy_holdout"]].isna().all().all()
+    # ...but every table has a chance reference from the source itself
+    assert (privacy["chance_from"] == "real vs real").all()
+    assert privacy[["exact_copy_chance", "dcr_chance"]].notna().all().all()
+
+
+def test_duplicate_rate_and_leave_one_out_dcr() -> None:
+    assert duplicate_rate(pd.DataFrame({"a": [1, 1, 2, 3], "b": ["x", "x", "x", "y"]})) == 0.5
+    assert duplicate_rate(pd.DataFrame({"a": [1, 2, 3]})) == 0.0
+    x = np.array([[0.0], [1.0], [3.0], [3.0]])
+    assert loo_dcr(x, np.arange(4)).tolist() == [1.0, 1.0, 0.0, 0.0]
+
+
+def test_chance_reference_without_holdout_tells_low_entropy_from_copies(shop_meta, shop) -> None:
+    """A table whose rows repeat naturally has a high chance rate; copying matches it,
+    while the DCR of a copy (0) sits far below the real-vs-real DCR."""
+    copied = evaluate(shop_meta, shop, shop).privacy.set_index("table")
+    for name in ("orders", "customers"):
+        assert copied.loc[name, "exact_copy_rate"] == 1.0
+        assert copied.loc[name, "exact_copy_chance"] < 0.5
+        assert copied.loc[name, "dcr_synthetic"] == 0.0
+        assert copied.loc[name, "dcr_chance"] > 0.0
+    products = shop["products"]
+    low = {**shop, "products": products.assign(price=1.0, category="a")}
+    chance = evaluate(shop_meta, low, low).privacy.set_index("table")
+    assert chance.loc["products", "exact_copy_chance"] == 1.0
+
+
+def test_chance_reference_with_holdout_is_the_holdouts(shop_meta, shop, shop_other) -> None:
+    train, holdout = split_holdout(shop_meta, shop, seed=0)
+    privacy = evaluate(shop_meta, train, shop_other, holdout=holdout).privacy.set_index("table")
+    assert (privacy["chance_from"] == "holdout").all()
+    same = privacy["exact_copy_chance"].fillna(-1) == privacy["exact_copy_holdout"].fillna(-1)
+    assert same.all()
+    assert (privacy["dcr_chance"].fillna(-1) == privacy["dcr_holdout"].fillna(-1)).all()
+
+
+def test_text_report_shows_exact_copies_beside_chance(shop_meta, shop, shop_other) -> None:
+    text = str(evaluate(shop_meta, shop, shop_other))
+    section = text.split("Privacy (chance reference: real vs real")[1]
+    assert "exact copies" in section and "chance" in section and "DCR chance" in section
+    for name in shop_meta.tables:
+        assert f"\n{name} " in section

@@ -1,0 +1,164 @@
+"""One-off categories are withheld: a value held by fewer than k rows is never emitted.
+
+A categorical value that only one source row holds (a home town, a company, a rare
+diagnosis) is a quasi-identifier: emitting it verbatim points at that row. When
+:class:`~relsynth.models.encoding.CategoricalEncoder` is fitted under
+:func:`withhold_rare_categories` with ``k >= 2`` (the :class:`~relsynth.Synthesizer`
+does so for every learned table, ``min_category_count=2`` by default), the values
+held by fewer than ``k`` rows are folded into one *other* level at fit time and are
+not kept in the encoder's state. A generated *other* level is decoded into a
+replacement drawn by :func:`draw_replacements`:
+
+* ``"faker"``: a value from Faker when the column's name says what it holds (``city``,
+  ``company``, ``country``, ``first_name``... see
+  :func:`relsynth.metadata.infer.pii_from_name`), so the frequent values keep exactly
+  their share;
+* ``"frequent"``: otherwise one of the kept values, in proportion to their counts,
+  so the kept values keep their relative shares;
+* ``"words"``/``"digits"``: when no value is held by ``k`` rows (a column of names,
+  every one distinct), new words of the source's typical word count, or numbers of
+  its typical digit count.
+
+A replacement that equals a withheld value (compared by salted 64-bit BLAKE2b
+digest, as for personal text) is replaced by a kept value or a new word. The
+encoder's state keeps only the number of values withheld, their digests, the salt,
+and the typical word or digit count.
+
+The threshold travels in a :class:`contextvars.ContextVar` rather than through every
+model's constructor: the table models (``ConditionalWGAN``, ``SequenceModel``) build
+their encoders themselves, and the setting is scoped to one ``with`` block (no
+process-wide state survives it). Outside such a block nothing is withheld (``k = 1``),
+so a model fitted on its own behaves as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import hashlib
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from relsynth._random import child_seed
+
+__all__ = [
+    "current_min_category_count",
+    "draw_replacements",
+    "fit_replacement",
+    "withhold_rare_categories",
+]
+
+_MIN_COUNT: contextvars.ContextVar[int] = contextvars.ContextVar(
+    "relsynth_min_category_count", default=1
+)
+#: pii kinds whose replacements come from Faker.
+_FAKER_PII = frozenset(
+    {"city", "country", "company", "first_name", "last_name", "name", "street", "postcode"}
+)
+
+
+@contextlib.contextmanager
+def withhold_rare_categories(min_count: int) -> Iterator[None]:
+    """Within the block, categorical encoders withhold values held by < ``min_count`` rows."""
+    token = _MIN_COUNT.set(int(min_count))
+    try:
+        yield
+    finally:
+        _MIN_COUNT.reset(token)
+
+
+def current_min_category_count() -> int:
+    """The threshold in force (1: nothing withheld)."""
+    return _MIN_COUNT.get()
+
+
+def _digests(values: Sequence[str], salt: bytes) -> list[int]:
+    out = []
+    for value in values:
+        h = hashlib.blake2b(value.encode("utf-8"), digest_size=8, key=salt).digest()
+        out.append(int.from_bytes(h, "little", signed=True))
+    return out
+
+
+def fit_replacement(
+    column: str, rare: pd.Series, n_kept: int, string_like: bool, rng: np.random.Generator
+) -> dict[str, Any]:
+    """How to replace the withheld values ``rare`` (distinct, non-NULL) of ``column``.
+
+    Returns a JSON-able dict that holds no withheld value (see the module docstring).
+    """
+    from relsynth.metadata.infer import pii_from_name
+
+    salt = bytes(rng.integers(0, 256, 16, dtype=np.uint8))
+    text = [str(v) for v in rare.tolist()]
+    state: dict[str, Any] = {
+        "salt": salt.hex(),
+        "digests": sorted(set(_digests(text, salt))),
+    }
+    pii = pii_from_name(column) if string_like else None
+    if pii in _FAKER_PII:
+        return {**state, "method": "faker", "pii": pii}
+    if n_kept > 0:
+        return {**state, "method": "frequent"}
+    if string_like:
+        words = [len(t.split()) for t in text] or [1]
+        return {**state, "method": "words", "words": int(np.median(words)) or 1}
+    digits = [len(t.split(".")[0].lstrip("-")) for t in text] or [1]
+    return {**state, "method": "digits", "digits": max(1, int(np.median(digits)))}
+
+
+def draw_replacements(
+    state: Mapping[str, Any],
+    n: int,
+    rng: np.random.Generator,
+    kept: Sequence[Any],
+    kept_counts: Sequence[float],
+) -> list[Any]:
+    """``n`` replacement values for generated *other* levels (never a withheld value)."""
+    if n == 0:
+        return []
+    method = state.get("method", "frequent")
+    if method == "frequent" and len(kept):
+        return _frequent(n, rng, kept, kept_counts)
+    if method == "digits":
+        high = 10 ** int(state.get("digits", 1))
+        values: list[Any] = rng.integers(high // 10, high, n).tolist()
+    else:
+        values = _fake(state, n, rng)
+    salt = bytes.fromhex(str(state["salt"]))
+    withheld = set(state.get("digests", []))
+    clash = [i for i, d in enumerate(_digests([str(v) for v in values], salt)) if d in withheld]
+    if clash:
+        fill = (
+            _frequent(len(clash), rng, kept, kept_counts)
+            if len(kept)
+            else [f"{values[i]} {j + 2}" for j, i in enumerate(clash)]
+        )
+        for i, v in zip(clash, fill, strict=True):
+            values[i] = v
+    return values
+
+
+def _frequent(
+    n: int, rng: np.random.Generator, kept: Sequence[Any], kept_counts: Sequence[float]
+) -> list[Any]:
+    p = np.asarray(kept_counts, dtype=float)
+    pick = rng.choice(len(kept), size=n, p=p / p.sum())
+    return [kept[i] for i in pick]
+
+
+def _fake(state: Mapping[str, Any], n: int, rng: np.random.Generator) -> list[Any]:
+    from faker import Faker
+
+    from relsynth.models.pii import _maker
+
+    fake = Faker()
+    fake.seed_instance(child_seed(rng))
+    if state.get("method") == "faker":
+        make = _maker(str(state["pii"]), fake)
+        return [make(0) for _ in range(n)]
+    k = int(state.get("words", 1))
+    return [" ".join(w.capitalize() for w in fake.words(k)) for _ in range(n)]

@@ -1,0 +1,103 @@
+"""One-off categories are withheld: never emitted, never stored, marginals of the rest kept."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from relsynth.models._rare import current_min_category_count, withhold_rare_categories
+from relsynth.models.encoding import CategoricalEncoder, TableEncoder
+
+
+def _decode(enc: CategoricalEncoder, n: int, rng: np.random.Generator) -> pd.Series:
+    level = rng.choice(len(enc.members), size=n, p=np.asarray(enc.level_freq) / sum(enc.level_freq))
+    block = np.zeros((n, len(enc.members)), dtype=np.float32)
+    block[np.arange(n), level] = 1.0
+    return enc.inverse(block, rng)
+
+
+def test_nothing_is_withheld_outside_the_block() -> None:
+    values = pd.Series(["a"] * 50 + ["b"] * 30 + ["solo"], dtype=object)
+    assert current_min_category_count() == 1
+    enc = CategoricalEncoder("v").fit(values)
+    assert enc.withheld == 0 and "solo" in enc.categories
+
+
+def test_values_held_by_one_row_are_withheld_and_replaced_by_frequent_levels() -> None:
+    rng = np.random.default_rng(0)
+    values = pd.Series(["a"] * 600 + ["b"] * 300 + [f"solo{i}" for i in range(100)] + [None] * 50)
+    with withhold_rare_categories(2):
+        enc = CategoricalEncoder("diagnosis").fit(values, rng)
+    assert current_min_category_count() == 1  # scoped to the block
+    assert enc.withheld == 100 and enc.other["method"] == "frequent"
+    state = json.dumps(CategoricalEncoder.from_state(enc.state()).state())
+    assert "solo" not in state
+    out = _decode(enc, 20000, rng)
+    assert not any(str(v).startswith("solo") for v in out)
+    a, b = (out == "a").mean(), (out == "b").mean()
+    assert abs(a / b - 2.0) < 0.15  # the kept values keep their relative shares
+    assert abs(out.isna().mean() - 50 / 1050) < 0.01
+
+
+def test_threshold_k_withholds_values_below_k_rows() -> None:
+    values = pd.Series(["a"] * 50 + ["b"] * 3 + ["c"] * 2 + ["d"])
+    with withhold_rare_categories(3):
+        enc = CategoricalEncoder("v").fit(values, np.random.default_rng(0))
+    assert enc.withheld == 2 and set(enc.categories) == {"a", "b"}
+
+
+def test_named_places_are_replaced_by_faker_values() -> None:
+    rng = np.random.default_rng(1)
+    towns = [f"Smalltown{i}" for i in range(40)]
+    values = pd.Series(["London"] * 300 + ["Paris"] * 200 + towns)
+    with withhold_rare_categories(2):
+        enc = CategoricalEncoder("city").fit(values, rng)
+    assert enc.other["method"] == "faker"
+    out = _decode(enc, 5000, rng)
+    new = set(out) - {"London", "Paris"}
+    assert new and not new & set(towns)
+    # the frequent values keep their own shares exactly in expectation
+    assert abs((out == "London").mean() - 300 / 540) < 0.03
+
+
+def test_all_distinct_column_gets_new_words_and_numbers_get_digits() -> None:
+    rng = np.random.default_rng(2)
+    names = pd.Series([f"Product number {i}" for i in range(60)])
+    with withhold_rare_categories(2):
+        enc = CategoricalEncoder("ProductName").fit(names, rng)
+    out = _decode(enc, 100, rng)
+    assert enc.withheld == 60 and not set(out) & set(names)
+    assert all(len(str(v).split()) == 3 for v in out)
+    codes = pd.Series([7] * 100 + [12345, 23456, 34567], dtype="int64")
+    with withhold_rare_categories(2):
+        enc = CategoricalEncoder("code").fit(codes, rng)
+    out = _decode(enc, 500, rng)
+    assert set(out) == {7}  # replaced by the frequent level
+
+
+def test_table_encoder_round_trip_and_booleans_untouched() -> None:
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"flag": [True] * 99 + [False], "cat": ["x"] * 60 + ["y"] * 39 + ["z"]})
+    with withhold_rare_categories(2):
+        enc = TableEncoder({"flag": "boolean", "cat": "categorical"}).fit(frame, rng)
+    flag, cat = enc.encoders
+    assert flag.withheld == 0 and cat.withheld == 1
+    x = enc.transform(frame, rng)
+    back = TableEncoder.from_state(json.loads(json.dumps(enc.state()))).inverse(x, rng)
+    assert "z" not in set(back["cat"]) and set(back["flag"]) == {True, False}
+
+
+def test_dependency_lookup_tables_hold_no_one_off_value() -> None:
+    from relsynth.models.dependencies import find_dependencies
+
+    cities = ["Paris"] * 100 + ["Lyon"] * 80 + ["Tinyville"]
+    countries = ["France"] * 180 + ["Ruritania"]
+    frame = pd.DataFrame({"city": cities, "country": countries})
+    deps = find_dependencies(frame)
+    assert any("Tinyville" in str(d.state()) for d in deps)  # without withholding: kept
+    with withhold_rare_categories(2):
+        deps = find_dependencies(frame)
+    text = json.dumps([d.state() for d in deps])
+    assert "Tinyville" not in text and "Ruritania" not in text
