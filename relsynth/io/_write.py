@@ -44,7 +44,13 @@ from relsynth.errors import DatabaseError, DataError, ReferentialIntegrityError
 from relsynth.io._connect import connect, database_error, sqlite_manual_transactions
 from relsynth.io._convert import prepare_column, python_values
 from relsynth.io._dbcheck import check_connection
-from relsynth.io._ddl import Schema, add_foreign_keys, build_schema, create_tables
+from relsynth.io._ddl import (
+    Schema,
+    add_foreign_keys,
+    build_schema,
+    create_tables,
+    generated_values,
+)
 from relsynth.io._text import copy_text, mysql_values
 from relsynth.metadata.graph import Plan, plan
 from relsynth.metadata.schema import ForeignKey, Metadata, Table
@@ -129,7 +135,7 @@ def prepare_job(
     columns: dict[str, dict[str, pd.Series]] = {}
     problems: list[str] = []
     for name, table in meta.tables.items():
-        frame = frames[name]
+        frame = generated_values(table, frames[name])  # the expression decides, not the model
         columns[name] = {}
         for col in table.columns:
             series, problem = prepare_column(
@@ -500,7 +506,9 @@ def _insert(
 ) -> None:
     sa_table = job.physical(name)
     targets = job.schema.targets[name]
-    names = [c for c in columns if c not in nulled]  # nulled columns are left to default NULL
+    generated = job.schema.generated_on_target.get(name, set())
+    # nulled columns are left to default NULL; generated ones are computed by the database
+    names = [c for c in columns if c not in nulled and c not in generated]
     if not job.n_rows[name]:
         return
     preparer = conn.dialect.identifier_preparer
