@@ -130,7 +130,7 @@ def parse_expression(
     if isinstance(tree, str):
         raise MetadataError(
             f"Refused the {where}: {_short(text)!r} {tree}. {_HOW}. Fix or remove it "
-            "in the metadata (a model file cannot be edited: fit a new one)."
+            "in the metadata."
         )
     return tree.copy()
 
