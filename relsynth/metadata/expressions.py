@@ -50,8 +50,11 @@ __all__ = [
 
 #: sqlglot's dialect name for each SQLAlchemy dialect name.
 _DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
-#: Dialects tried, in order, to read stored text (portable first).
-_READ_ORDER = ("", "sqlite", "postgres", "mysql")
+#: Dialects tried, in order, to read stored text (portable first). SQLite and MariaDB
+#: spellings are only tried when the text has their quotes (``[x]``, `` `x` ``): MariaDB
+#: reads ``"x"`` as a string, which must not rescue an unknown column name.
+_READ_ORDER = ("", "postgres", "sqlite", "mysql")
+_READ_ONLY_WITH = {"sqlite": "[", "mysql": "`"}
 
 _STRUCTURE: tuple[type[exp.Expression], ...] = (
     exp.Column, exp.Identifier, exp.Literal, exp.Null, exp.Boolean, exp.Paren, exp.Neg,
@@ -157,6 +160,8 @@ def _cached_parse(
 ) -> exp.Expression | str:
     first: str | None = None
     for read in order:
+        if len(order) > 1 and _READ_ONLY_WITH.get(read, "") not in text:
+            continue
         try:
             return _read(text, read, columns)
         except _Refused as why:
@@ -173,7 +178,10 @@ def _read(text: str, read: str, columns: tuple[str, ...] | None) -> exp.Expressi
         raise _Refused("is nested too deeply") from None
     if len(trees) != 1 or trees[0] is None:
         raise _Refused(f"holds {len([t for t in trees if t is not None])} statements, not one")
-    tree = _normalize(trees[0])
+    tree = trees[0]
+    while isinstance(tree, exp.Paren):  # "(a > 0)" is stored as "a > 0"
+        tree = tree.this
+    tree = _normalize(tree)
     _check_nodes(tree, columns)
     return tree
 

@@ -16,15 +16,15 @@ from relsynth.constraints import (
 PARSED = [
     # SQLite (Northwind): bracket quoting, parenthesized literals
     ("[Discount]>=(0) AND [Discount]<=(1)", '"Discount" >= (0) AND "Discount" <= (1)'),
-    ("([Quantity]>(0))", '("Quantity" > (0))'),
+    ("([Quantity]>(0))", '"Quantity" > (0)'),
     # PostgreSQL: double quotes and casts, IN lists as = ANY (ARRAY[...])
     ('(("Discount" >= (0)::double precision) AND ("Discount" <= (1)::double precision))',
-     '(("Discount" >= CAST((0) AS DOUBLE)) AND ("Discount" <= CAST((1) AS DOUBLE)))'),
-    ("(balance >= (0)::numeric)", '("balance" >= CAST((0) AS DECIMAL))'),
+     '("Discount" >= CAST((0) AS DOUBLE)) AND ("Discount" <= CAST((1) AS DOUBLE))'),
+    ("(balance >= (0)::numeric)", '"balance" >= CAST((0) AS DECIMAL)'),
     ("((kind)::text = ANY ((ARRAY['a'::character varying, 'b''s'::character varying])::text[]))",
-     """(CAST(("kind") AS TEXT) IN (CAST('a' AS VARCHAR), CAST('b''s' AS VARCHAR)))"""),
+     """CAST(("kind") AS TEXT) IN (CAST('a' AS VARCHAR), CAST('b''s' AS VARCHAR))"""),
     ("((kind)::text <> ALL ((ARRAY['x'::character varying])::text[]))",
-     """(NOT CAST(("kind") AS TEXT) IN (CAST('x' AS VARCHAR)))"""),
+     """NOT CAST(("kind") AS TEXT) IN (CAST('x' AS VARCHAR))"""),
     # MariaDB: backticks
     ("`closed` is null or `closed` >= `opened`", '"closed" IS NULL OR "closed" >= "opened"'),
     # portable forms, and what the old hand-written parser could not read
@@ -58,6 +58,8 @@ def test_refused_forms_are_none(sql):
 
 def test_columns_must_belong_to_the_table():
     assert parse_check("a > 0", columns=["a"]) is not None
+    assert parse_check('"b" > 0', columns=["a"]) is None  # never read as the string 'b'
+    assert parse_check("`a` > 0", columns=["a"]).sql(identify=True) == '"a" > 0'
     assert parse_check("A > 0", columns=["a"]).sql(identify=True) == '"a" > 0'
     assert parse_check("b > 0", columns=["a"]) is None
 
