@@ -506,7 +506,9 @@ def _insert(
 ) -> None:
     sa_table = job.physical(name)
     targets = job.schema.targets[name]
-    generated = job.schema.generated_on_target.get(name, set())
+    # Tables this call did not create (append) are taken to have the metadata's
+    # generated columns, as a table relsynth created or the source itself has.
+    generated = job.schema.generated_on_target.get(name, set(job.schema.generated[name]))
     # nulled columns are left to default NULL; generated ones are computed by the database
     names = [c for c in columns if c not in nulled and c not in generated]
     if not job.n_rows[name]:

@@ -129,6 +129,10 @@ def test_generated_column_is_written_as_generated(db_url: str) -> None:
     assert len(back) == 20
     assert all(float(t) == pytest.approx(float(p) * q) for p, q, t in back)
     assert relsynth.reflect(db_url).table("items").column("total").generated is not None
+    more = _items(5).assign(id=lambda f: f["id"] + 100)
+    relsynth.write_tables(db_url, _items_meta(stored=False), {"items": more}, if_exists="append")
+    back = query(db_url, "SELECT price, qty, total FROM items WHERE id > 100")
+    assert len(back) == 5 and all(float(t) == pytest.approx(float(p) * q) for p, q, t in back)
 
 
 def test_generated_column_the_target_refuses_holds_computed_values(postgres_url: str) -> None:
