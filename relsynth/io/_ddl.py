@@ -16,7 +16,7 @@ PostgreSQL, as in the source elsewhere) after a probe ``CREATE TEMPORARY TABLE``
 shows the target accepts the expression; no values are inserted into them. Where
 the target refuses it (a function it lacks), the column is created plain and
 filled with the values computed from the expression
-(:func:`relsynth.constraints.evaluate_expression`), also listed in ``dropped``.
+(:func:`relsynth.constraints.compute_generated`), also listed in ``dropped``.
 Foreign keys declared ``DEFERRABLE [INITIALLY DEFERRED]`` keep it on PostgreSQL
 and SQLite (MariaDB has no deferrable keys).
 """
@@ -28,12 +28,11 @@ import secrets
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.engine import Connection
 
-from relsynth.constraints import Unevaluable, columns_of, evaluate_expression, parse_check
+from relsynth.constraints import columns_of, parse_check
 from relsynth.errors import MetadataError
 from relsynth.io._convert import Target, column_family
 from relsynth.io.types import to_sqlalchemy
@@ -45,7 +44,6 @@ __all__ = [
     "add_foreign_keys",
     "build_schema",
     "create_tables",
-    "generated_values",
     "target_of",
 ]
 
@@ -444,38 +442,3 @@ def _generated_compiles(
         logger.debug("generated column %s refused on %s: %s", column, conn.dialect.name, exc.orig)
         return False
     return True
-
-
-def generated_values(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with each generated column replaced by its values computed from the expression.
-
-    A column whose expression cannot be computed on a DataFrame (a function with no
-    pandas equivalent) keeps its values; a target that generates the column ignores
-    them anyway.
-    """
-    generated = [c for c in table.columns if c.generated is not None]
-    if not generated:
-        return frame
-    frame = frame.copy()
-    for col in generated:
-        tree = parse_check(col.generated, table.column_names)
-        if tree is None:
-            continue
-        try:
-            values = evaluate_expression(tree, frame)
-        except (Unevaluable, KeyError, TypeError, ValueError) as exc:
-            logger.info(
-                "generated column %s.%s is not computed here: %s", table.name, col.name, exc
-            )
-            continue
-        values.index = frame.index
-        frame[col.name] = _like(values, frame[col.name])
-    return frame
-
-
-def _like(values: pd.Series, old: pd.Series) -> pd.Series:
-    """``values`` in the dtype of the sampled column where they fit it."""
-    try:
-        return values.astype(old.dtype)
-    except (TypeError, ValueError):
-        return values

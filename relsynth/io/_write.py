@@ -40,17 +40,12 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from relsynth.constraints import compute_generated
 from relsynth.errors import DatabaseError, DataError, ReferentialIntegrityError
 from relsynth.io._connect import connect, database_error, sqlite_manual_transactions
 from relsynth.io._convert import prepare_column, python_values
 from relsynth.io._dbcheck import check_connection
-from relsynth.io._ddl import (
-    Schema,
-    add_foreign_keys,
-    build_schema,
-    create_tables,
-    generated_values,
-)
+from relsynth.io._ddl import Schema, add_foreign_keys, build_schema, create_tables
 from relsynth.io._text import copy_text, mysql_values
 from relsynth.metadata.graph import Plan, plan
 from relsynth.metadata.schema import ForeignKey, Metadata, Table
@@ -135,7 +130,7 @@ def prepare_job(
     columns: dict[str, dict[str, pd.Series]] = {}
     problems: list[str] = []
     for name, table in meta.tables.items():
-        frame = generated_values(table, frames[name])  # the expression decides, not the model
+        frame = compute_generated(table, frames[name])  # the expression decides, not the model
         columns[name] = {}
         for col in table.columns:
             series, problem = prepare_column(

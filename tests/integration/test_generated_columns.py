@@ -215,9 +215,11 @@ def test_deferrable_foreign_key_is_kept_on_postgresql(postgres_url: str) -> None
     assert flags == [(True, True)]
 
 
-def test_deferrable_foreign_key_on_sqlite_and_mariadb(db_url: str) -> None:
-    if _dialect(db_url) == "postgresql":
-        pytest.skip("covered by test_deferrable_foreign_key_is_kept_on_postgresql")
+@pytest.mark.parametrize("fixture", ["sqlite_url", "mariadb_url"])
+def test_deferrable_foreign_key_on_sqlite_and_mariadb(
+    fixture: str, request: pytest.FixtureRequest
+) -> None:
+    db_url = str(request.getfixturevalue(fixture))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         relsynth.write_tables(db_url, _deferrable_meta(), _frames())

@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from relsynth import Column, Table
 from relsynth.constraints import (
+    compute_generated,
     enforce_checks,
     evaluate_check,
     evaluate_expression,
@@ -139,3 +141,32 @@ def test_unrepairable_forms_are_left_to_the_database():
     checks = [("len", parse_check("length(name) > 2"))]
     repaired = enforce_checks(frame, checks, rng=np.random.default_rng(0))
     assert repaired == {} and frame["name"].tolist() == ["a", "abc"]
+
+
+def test_generated_columns_are_computed_from_their_expression():
+    table = Table(
+        "items",
+        (
+            Column("price", "numerical", "FLOAT"),
+            Column("qty", "numerical", "INTEGER"),
+            Column("total", "numerical", "FLOAT", generated='"price" * "qty"'),
+            Column("code", "text", "TEXT", generated='upper(substr("name", 1, 2))'),
+            Column("name", "text", "TEXT"),
+            Column("stamp", "text", "TEXT", generated="CURRENT_TIMESTAMP"),  # not computable
+        ),
+    )
+    frame = pd.DataFrame(
+        {
+            "price": [2.5, 4.0, None],
+            "qty": [2, 3, 1],
+            "total": [0.0, 0.0, 0.0],
+            "code": ["?", "?", "?"],
+            "name": ["alpha", "beta", None],
+            "stamp": ["s1", "s2", "s3"],
+        }
+    )
+    out = compute_generated(table, frame)
+    assert out["total"].tolist()[:2] == [5.0, 12.0] and np.isnan(out["total"].iloc[2])
+    assert out["code"].tolist()[:2] == ["AL", "BE"] and pd.isna(out["code"].iloc[2])
+    assert out["stamp"].tolist() == ["s1", "s2", "s3"]
+    assert frame["total"].tolist() == [0.0, 0.0, 0.0]  # the input is not changed
