@@ -117,7 +117,9 @@ def _as_series(value: Any, n: int) -> pd.Series:
 def _to_truth(value: Any, n: int) -> np.ndarray:
     series = _as_series(value, n)
     null = series.isna().to_numpy()
-    out = np.where(series.fillna(False).astype(bool).to_numpy(), _TRUE, _FALSE)
+    values = series.to_numpy(dtype=object)
+    truth = [not isnull and bool(v) for v, isnull in zip(values, null, strict=True)]
+    out = np.where(np.asarray(truth, dtype=bool), _TRUE, _FALSE)
     out[null] = _UNKNOWN
     return out
 
@@ -195,7 +197,7 @@ def _match(node: Expr, frame: pd.DataFrame) -> np.ndarray:
         matched = series.astype(str).str.fullmatch(regex, flags=re.DOTALL)
     else:
         matched = series.astype(str).str.contains(pattern, regex=True)
-    out = np.where(matched.fillna(False).to_numpy(dtype=bool), _TRUE, _FALSE)
+    out = np.where(matched.to_numpy(dtype=bool, na_value=False), _TRUE, _FALSE)
     out[series.isna().to_numpy()] = _UNKNOWN
     return out
 
@@ -318,7 +320,9 @@ def _concat(values: list[Any], n: int) -> pd.Series:
     for value in values[1:]:
         other = _text(value, n)
         null = out.isna() | other.isna()
-        out = (out.fillna("") + other.fillna("")).where(~null, None)
+        pairs = zip(out.to_numpy(object), other.to_numpy(object), strict=True)
+        joined = [f"{a}{b}" for a, b in pairs]
+        out = pd.Series(joined, dtype=object).where(~null.to_numpy(), None)
     return out
 
 

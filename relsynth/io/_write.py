@@ -72,7 +72,9 @@ class WriteReport:
         The target dialect (``sqlite``, ``postgresql``, ``mysql``/``mariadb``).
     dropped : tuple of str
         CHECK constraints and server defaults the target could not compile, which
-        were not created (a :class:`~relsynth.errors.SchemaWarning` lists them too).
+        were not created, and generated columns it refused, written as plain columns
+        holding the computed values (a :class:`~relsynth.errors.SchemaWarning` lists
+        them too).
     """
 
     rows: Mapping[str, int]
