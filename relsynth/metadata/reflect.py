@@ -50,8 +50,10 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
+import sqlglot
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, Inspector
+from sqlglot import exp
 
 from relsynth.errors import MetadataError, ReflectionError, SchemaWarning
 from relsynth.io.types import kind_from_type, to_portable
@@ -136,6 +138,7 @@ def reflect(
                 names = _table_names(insp, schema, include, exclude, where)
                 raw = _Raw.read(insp, schema, names)
                 sqlite_rowid = _sqlite_rowid_tables(engine, schema, names)
+                _sqlite_deferrable(engine, schema, raw)
                 for table, checks in _mariadb_column_checks(engine, schema, names).items():
                     raw.checks.setdefault(table, []).extend(checks)
             meta = _build(raw, schema, sqlite_rowid)
@@ -357,6 +360,50 @@ def _sqlite_rowid_tables(engine: Engine, schema: str | None, names: list[str]) -
             pk = [row for row in info if row[5]]
             if len(pk) == 1 and str(pk[0][2]).strip().upper() == "INTEGER":
                 found.add(name)
+    return found
+
+
+def _sqlite_deferrable(engine: Engine, schema: str | None, raw: _Raw) -> None:
+    """SQLite's ``DEFERRABLE INITIALLY DEFERRED`` keys, which SQLAlchemy does not report.
+
+    Read from each table's ``CREATE TABLE`` text, parsed with sqlglot, and set as the
+    foreign key's ``options`` (as PostgreSQL's reflection gives them).
+    """
+    if engine.dialect.name != "sqlite" or not raw.names:
+        return
+    prefix = f"{engine.dialect.identifier_preparer.quote_identifier(schema)}." if schema else ""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(f"SELECT name, sql FROM {prefix}sqlite_master WHERE type = 'table'")
+        ).all()
+    for name, sql in rows:
+        if name not in raw.fks or not sql or "DEFERRABLE" not in sql.upper():
+            continue
+        for columns, initially in _deferrable_references(sql).items():
+            for fk in raw.fks[name]:
+                if tuple(fk.get("constrained_columns") or ()) == columns and not fk.get("options"):
+                    fk["options"] = {"deferrable": True, "initially": initially}
+
+
+def _deferrable_references(sql: str) -> dict[tuple[str, ...], str | None]:
+    """Child columns of each DEFERRABLE foreign key in a CREATE TABLE text -> INITIALLY."""
+    try:
+        tree = sqlglot.parse_one(sql, read="sqlite")
+    except sqlglot.errors.SqlglotError:
+        return {}
+    found: dict[tuple[str, ...], str | None] = {}
+    for ref in tree.find_all(exp.Reference):
+        options = " ".join(str(o).upper() for o in ref.args.get("options") or ())
+        if "DEFERRABLE" not in options or "NOT DEFERRABLE" in options:
+            continue
+        owner = ref.parent
+        if isinstance(owner, exp.ForeignKey):
+            columns = tuple(i.name for i in owner.expressions)
+        elif isinstance(owner, exp.ColumnConstraint) and isinstance(owner.parent, exp.ColumnDef):
+            columns = (owner.parent.name,)
+        else:
+            continue
+        found[columns] = "DEFERRED" if "INITIALLY DEFERRED" in options else None
     return found
 
 

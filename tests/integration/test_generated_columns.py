@@ -229,8 +229,11 @@ def test_deferrable_foreign_key_on_sqlite_and_mariadb(
         assert "DEFERRABLE INITIALLY DEFERRED" in sql
         path = sa.make_url(db_url).database
         with sqlite3.connect(path) as conn:  # a deferred key is checked at COMMIT
+            conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("INSERT INTO child VALUES (9, 99)")
             conn.execute("INSERT INTO parent VALUES (99)")
+        (fk,) = relsynth.reflect(db_url).foreign_keys  # SQLite's DEFERRABLE is reflected too
+        assert fk.deferrable and fk.initially_deferred
     else:  # MariaDB has no deferrable keys: an ordinary foreign key
         (fk,) = relsynth.reflect(db_url).foreign_keys
         assert fk.label == "child(parent_id) -> parent(id)" and not fk.deferrable
