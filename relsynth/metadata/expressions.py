@@ -31,6 +31,7 @@ Pure: sqlglot only (no SQLAlchemy).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from functools import lru_cache
 
@@ -60,14 +61,21 @@ _STRUCTURE: tuple[type[exp.Expression], ...] = (
     exp.Column, exp.Identifier, exp.Literal, exp.Null, exp.Boolean, exp.Paren, exp.Neg,
     exp.Not, exp.And, exp.Or, exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE,
     exp.NullSafeEQ, exp.NullSafeNEQ, exp.Is, exp.In, exp.Between, exp.Like, exp.ILike,
-    exp.Glob, exp.RegexpLike, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.IntDiv,
-    exp.DPipe, exp.Case, exp.If, exp.Cast, exp.DataType, exp.DataTypeParam,
+    exp.Glob, exp.RegexpLike, exp.RegexpILike, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod,
+    exp.IntDiv, exp.DPipe, exp.Case, exp.If, exp.Cast, exp.DataType, exp.DataTypeParam,
 )  # fmt: skip
 _FUNCTIONS: tuple[type[exp.Expression], ...] = (
     exp.Length, exp.Lower, exp.Upper, exp.Trim, exp.Substring, exp.Abs, exp.Round,
     exp.Floor, exp.Ceil, exp.Coalesce, exp.Nullif, exp.Concat, exp.Greatest, exp.Least,
-    exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime, exp.Uuid,
+    exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime, exp.Uuid, exp.Typeof,
+    exp.StrPosition,
 )  # fmt: skip
+_INTERVAL_AMOUNT = re.compile(r"^\s*-?\d+(\.\d+)?\s*$")
+#: Units of an ``INTERVAL '30' DAY`` literal (the only place a bare word is accepted).
+_INTERVAL_UNITS = frozenset(
+    {"YEAR", "MONTH", "WEEK", "DAY", "HOUR", "MINUTE", "SECOND"}
+    | {"YEARS", "MONTHS", "WEEKS", "DAYS", "HOURS", "MINUTES", "SECONDS"}
+)
 #: Functions sqlglot does not model, accepted by name (SQLite date functions, MariaDB's).
 _NAMED = frozenset({"DATETIME", "DATE", "TIME", "STRFTIME", "JULIANDAY", "NOW", "CHAR_LENGTH"})
 _ALLOWED = frozenset(_STRUCTURE + _FUNCTIONS)
@@ -237,6 +245,19 @@ def _check_nodes(tree: exp.Expression, columns: tuple[str, ...] | None) -> None:
         folded.setdefault(name.casefold(), []).append(name)
     for node in tree.walk():
         kind = type(node)
+        if kind is exp.Interval:
+            unit = node.args.get("unit")
+            amount = node.this
+            if not (
+                isinstance(amount, exp.Literal)
+                and _INTERVAL_AMOUNT.match(str(amount.this))
+                and isinstance(unit, exp.Var)
+                and str(unit.name).upper() in _INTERVAL_UNITS
+            ):
+                raise _Refused(f"contains the interval {node.sql()}, which is not allowed")
+            continue
+        if kind is exp.Var and isinstance(node.parent, exp.Interval):
+            continue  # its unit, checked with the interval
         if kind is exp.Anonymous:
             name = str(node.name).upper()
             if name not in _NAMED:

@@ -35,6 +35,8 @@ PARSED = [
     ("status NOT IN ('gone')", """NOT "status" IN ('gone')"""),
     ("length(name) > 2", 'LENGTH("name") > 2'),
     ("price * qty < 100", '"price" * "qty" < 100'),
+    ("closed <= opened + interval '30 days'", '"closed" <= "opened" + INTERVAL \'30\' DAYS'),
+    ("typeof(x) = 'integer'", 'TYPEOF("x") = \'integer\''),
 ]  # fmt: skip
 
 
@@ -52,6 +54,9 @@ def test_parse_dialect_spellings(sql, expected):
         "true); DROP TABLE victim; SELECT (1",
         "a > 0; DROP TABLE victim",
         "other.a > 0",
+        "a > interval '1; DROP TABLE t' day",
+        "a > INTERVAL '1' FORTNIGHT",
+        "load_extension('x') IS NULL",
     ],
 )
 def test_refused_forms_are_none(sql):
