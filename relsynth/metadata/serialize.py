@@ -201,11 +201,18 @@ def load_metadata(path: str | os.PathLike[str]) -> Metadata:
         text = source.read_text(encoding="utf-8")
     except OSError as exc:
         raise MetadataError(f"Cannot read metadata file {source}: {exc.strerror}.") from exc
+    except UnicodeDecodeError as exc:
+        raise MetadataError(
+            f"Metadata file {source} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+            "save it as UTF-8."
+        ) from exc
     try:
         if source.suffix.lower() in {".yaml", ".yml"}:
             data = yaml.safe_load(text)
         else:
             data = json.loads(text)
+    except RecursionError as exc:
+        raise MetadataError(f"Metadata file {source} is nested too deeply.") from exc
     except ValueError as exc:  # json.JSONDecodeError
         raise MetadataError(f"Metadata file {source} is not valid JSON: {exc}") from exc
     except yaml.YAMLError as exc:
