@@ -23,6 +23,11 @@ from relsynth.metadata.schema import (
 
 # -- metadata ---------------------------------------------------------------------------------
 
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 _NAME = st.text(
     alphabet=st.characters(codec="utf-8", categories=("L", "N"), include_characters=" _"),
     min_size=1,
@@ -107,7 +112,9 @@ def metadata_strategy(draw: st.DrawFn, max_tables: int = 6) -> Metadata:
             primary_key=pk,
             unique=unique,
             checks=tuple(
-                CheckConstraint(sqltext=f"{all_names[0]} IS NOT NULL", name=draw(st.none() | _NAME))
+                CheckConstraint(
+                    sqltext=f"{_quoted(all_names[0])} IS NOT NULL", name=draw(st.none() | _NAME)
+                )
                 for _ in range(draw(st.integers(0, 1)))
             ),
             sequence_index=draw(st.none() | st.sampled_from(all_names)),

@@ -40,6 +40,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from relsynth.constraints import compute_generated
 from relsynth.errors import DatabaseError, DataError, ReferentialIntegrityError
 from relsynth.io._connect import connect, database_error, sqlite_manual_transactions
 from relsynth.io._convert import prepare_column, python_values
@@ -71,7 +72,9 @@ class WriteReport:
         The target dialect (``sqlite``, ``postgresql``, ``mysql``/``mariadb``).
     dropped : tuple of str
         CHECK constraints and server defaults the target could not compile, which
-        were not created (a :class:`~relsynth.errors.SchemaWarning` lists them too).
+        were not created, and generated columns it refused, written as plain columns
+        holding the computed values (a :class:`~relsynth.errors.SchemaWarning` lists
+        them too).
     """
 
     rows: Mapping[str, int]
@@ -129,7 +132,7 @@ def prepare_job(
     columns: dict[str, dict[str, pd.Series]] = {}
     problems: list[str] = []
     for name, table in meta.tables.items():
-        frame = frames[name]
+        frame = compute_generated(table, frames[name])  # the expression decides, not the model
         columns[name] = {}
         for col in table.columns:
             series, problem = prepare_column(
@@ -500,7 +503,11 @@ def _insert(
 ) -> None:
     sa_table = job.physical(name)
     targets = job.schema.targets[name]
-    names = [c for c in columns if c not in nulled]  # nulled columns are left to default NULL
+    # Tables this call did not create (append) are taken to have the metadata's
+    # generated columns, as a table relsynth created or the source itself has.
+    generated = job.schema.generated_on_target.get(name, set(job.schema.generated[name]))
+    # nulled columns are left to default NULL; generated ones are computed by the database
+    names = [c for c in columns if c not in nulled and c not in generated]
     if not job.n_rows[name]:
         return
     preparer = conn.dialect.identifier_preparer

@@ -14,7 +14,14 @@ A model file is one zip archive (suffix ``.relsynth`` by convention)::
 
 Loading reads the manifest first and refuses an unknown or newer ``format_version``
 before touching any tensor; tensors are read with ``torch.load(weights_only=True)``,
-so loading a model file runs no code. Models are rebuilt by registered class name.
+so loading a model file runs no code. Every member is checked: only the members
+above may be present; the manifest and synthesizer.json follow
+``schemas/model.schema.json``; metadata.json matches its checksum (a check against
+damage, not a signature: whoever edits the file can recompute it) and
+``schemas/metadata.schema.json``, its SQL expressions allow-listed; its tables and
+columns must be the ones the models were trained on; a member that is missing,
+not UTF-8 JSON, or not a tensor file is one ``ArtifactError`` naming the file
+and the member. Models are rebuilt by registered class name.
 No URL or password is ever stored: the metadata holds names and types only.
 Files are written to a temporary name and renamed, so a failed save leaves no
 half-written model file.
@@ -22,23 +29,29 @@ half-written model file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
 import platform
 import zipfile
-from collections.abc import Mapping
+import zlib
+from collections.abc import Iterator, Mapping
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import jsonschema
 import numpy as np
 import pandas as pd
 
 from relsynth._version import __version__
-from relsynth.errors import ArtifactError
+from relsynth.errors import ArtifactError, MetadataError, RelsynthError
 
 if TYPE_CHECKING:
+    from relsynth.metadata.schema import Metadata
     from relsynth.synthesizer import Synthesizer
 
 __all__ = [
@@ -103,92 +116,269 @@ def save_synthesizer(
 
 def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and check the manifest of a model file (no tensors are loaded)."""
-    source = Path(path)
-    try:
-        with zipfile.ZipFile(source) as zf:
-            manifest: dict[str, Any] = json.loads(zf.read("manifest.json"))
-    except FileNotFoundError as exc:
-        raise ArtifactError(f"Model file {source} does not exist.") from exc
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise ArtifactError(
-            f"{source} is not a relsynth model file (expected a zip with manifest.json; "
-            "create one with `relsynth fit` or Synthesizer.save)."
-        ) from exc
-    version = manifest.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
-        raise ArtifactError(
-            f"Model file {source} has format_version {version!r}; this relsynth "
-            f"({__version__}) reads format_version {FORMAT_VERSION}. "
-            f"It was written by relsynth {manifest.get('relsynth_version', '?')}: "
-            "upgrade relsynth to load it."
-        )
-    return manifest
+    with _Archive(path) as archive:
+        return archive.manifest()
 
 
 def load_synthesizer(path: str | os.PathLike[str], *, device: str | None = "auto") -> Synthesizer:
-    """Load a synthesizer written by :func:`save_synthesizer`."""
-    import torch
+    """Load a synthesizer written by :func:`save_synthesizer`.
 
-    from relsynth._columns import TableLayout
+    Every member is checked before it is used: the manifest and synthesizer.json
+    against ``schemas/model.schema.json``, metadata.json against its checksum and
+    ``schemas/metadata.schema.json`` (its SQL expressions allow-listed), the other
+    members as they are rebuilt. Any problem is one :class:`ArtifactError` (or a
+    :class:`~relsynth.errors.MetadataError` for refused metadata) naming the file
+    and the member.
+    """
+    with _Archive(path) as archive:
+        return _load(archive, device)
+
+
+def _load(archive: _Archive, device: str | None) -> Synthesizer:
     from relsynth.keys import KeyGenerator
     from relsynth.metadata.graph import plan
-    from relsynth.metadata.serialize import metadata_from_dict
-    from relsynth.models.pii import TextColumnModel
     from relsynth.synthesizer import FitInfo, Synthesizer
 
-    source = Path(path)
-    manifest = read_manifest(source)
-    registry = _model_registry()
-    with zipfile.ZipFile(source) as zf:
-        meta_bytes = zf.read("metadata.json")
-        if hashlib.sha256(meta_bytes).hexdigest() != manifest["metadata_sha256"]:
-            raise ArtifactError(f"Model file {source} is corrupt: metadata checksum mismatch.")
-        meta = metadata_from_dict(json.loads(meta_bytes))
-        state = json.loads(zf.read("synthesizer.json"))
+    manifest = archive.manifest()
+    archive.check_members(manifest)
+    meta = archive.metadata(manifest)
+    state = archive.json("synthesizer.json", schema="synthesizer")
+    with archive.member("manifest.json"):
         params = dict(manifest["parameters"])
         params["device"] = device
         synth = Synthesizer(meta, **params)
-        drivers = {
-            t: (meta.foreign_keys[i] if i is not None else None)
-            for t, i in state["drivers"].items()
-        }
+    with archive.member("synthesizer.json"):
+        fks = meta.foreign_keys
+        drivers = {t: (fks[i] if i is not None else None) for t, i in state["drivers"].items()}
         synth.drivers = drivers or None
         synth.plan_ = plan(meta, drivers)
-        synth.key_generator_ = KeyGenerator.from_dict(json.loads(zf.read("keys.json")))
-        order = list(synth.plan_.order)
-        names = set(zf.namelist())
+    order = list(synth.plan_.order)
+    if sorted(order) != sorted(manifest["tables"]):
+        raise archive.error("manifest.json", "its tables do not match metadata.json")
+    keys = archive.json("keys.json")
+    with archive.member("keys.json"):
+        synth.key_generator_ = KeyGenerator.from_dict(keys)
+    _restore_state(archive, synth, state)
+    _restore_models(archive, synth, manifest, order, device)
+    with archive.member("synthesizer.json"):
+        synth.fit_info_ = FitInfo(**state["fit_info"])
+    synth._rng = np.random.default_rng()
+    return synth
+
+
+def _restore_state(archive: _Archive, synth: Synthesizer, state: Mapping[str, Any]) -> None:
+    from relsynth._columns import TableLayout
+
+    meta = synth.metadata
+    with archive.member("synthesizer.json"):
         synth.layouts_ = {t: TableLayout.from_dict(d) for t, d in state["layouts"].items()}
         synth.sequence_ = state["sequence"]
         # files saved before secondary parents joined the context have none
         synth.context_keys_ = state.get("context_keys", {})
         synth.dtypes_ = state["dtypes"]
-        synth.models_, synth.text_models_, synth.copies_ = {}, {}, {}
-        for i, name in enumerate(order):
-            cls_name = manifest["models"].get(name)
-            if cls_name is not None:
-                if cls_name not in registry:
-                    raise ArtifactError(
-                        f"Model file {source} uses model class {cls_name!r} for table "
-                        f"{name!r}, which this relsynth does not provide."
-                    )
-                tensors = torch.load(
-                    io.BytesIO(zf.read(f"models/{i}.pt")), weights_only=True, map_location="cpu"
+    for name, table in meta.tables.items():
+        columns = set(table.column_names)
+        saved = set(synth.dtypes_.get(name, {}))
+        layout = synth.layouts_.get(name)
+        if layout is not None:
+            saved |= {*layout.keys, *layout.learned, *layout.text, *layout.empty}
+        if saved != columns:
+            unknown = sorted(columns - saved)
+            missing = sorted(saved - columns)
+            raise archive.error(
+                "metadata.json",
+                f"table {name!r} does not match the trained model (columns the model does "
+                f"not know: {', '.join(unknown) or 'none'}; columns it was trained on that "
+                f"are missing: {', '.join(missing) or 'none'})",
+            )
+
+
+def _restore_models(
+    archive: _Archive,
+    synth: Synthesizer,
+    manifest: Mapping[str, Any],
+    order: list[str],
+    device: str | None,
+) -> None:
+    from relsynth.models.pii import TextColumnModel
+
+    registry = _model_registry()
+    synth.models_, synth.text_models_, synth.copies_ = {}, {}, {}
+    for i, name in enumerate(order):
+        cls_name = manifest["models"].get(name)
+        if cls_name is not None:
+            if cls_name not in registry:
+                raise archive.error(
+                    "manifest.json",
+                    f"it uses model class {cls_name!r} for table {name!r}, which this "
+                    "relsynth does not provide",
                 )
+            member = f"models/{i}.pt"
+            tensors = archive.tensors(member)
+            with archive.member(member):
                 synth.models_[name] = registry[cls_name].from_state_dict(tensors, device=device)
-            else:
-                synth.models_[name] = None
-            if f"text/{i}.json" in names:
-                text_state = json.loads(zf.read(f"text/{i}.json"))
+        else:
+            synth.models_[name] = None
+        member = f"text/{i}.json"
+        if archive.has(member):
+            text_state = archive.json(member)
+            with archive.member(member):
                 synth.text_models_[name] = {
                     c: TextColumnModel.from_state_dict(s) for c, s in text_state.items()
                 }
-            if f"copies/{i}.json" in names:
-                synth.copies_[name] = _frame_from_json(
-                    zf.read(f"copies/{i}.json"), synth.dtypes_[name]
-                )
-    synth.fit_info_ = FitInfo(**state["fit_info"])
-    synth._rng = np.random.default_rng()
-    return synth
+        member = f"copies/{i}.json"
+        if archive.has(member):
+            raw = archive.read(member)
+            with archive.member(member):
+                synth.copies_[name] = _frame_from_json(raw, synth.dtypes_[name])
+
+
+#: Exceptions that mean "this member's content is not what relsynth wrote".
+_BAD_CONTENT = (
+    KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError, EOFError,
+    OverflowError, AssertionError,
+)  # fmt: skip
+
+
+class _Archive:
+    """A model file opened for reading; every error names the file and the member."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.source = Path(path)
+        if self.source.is_dir():
+            raise ArtifactError(
+                f"{self.source} is a folder, not a model file; give the path of the file "
+                "written by `relsynth fit --output` or Synthesizer.save."
+            )
+        try:
+            self.zf = zipfile.ZipFile(self.source)
+        except FileNotFoundError as exc:
+            raise ArtifactError(f"Model file {self.source} does not exist.") from exc
+        except OSError as exc:
+            raise ArtifactError(f"Cannot read model file {self.source}: {exc.strerror}.") from exc
+        except (zipfile.BadZipFile, ValueError) as exc:
+            raise ArtifactError(
+                f"{self.source} is not a relsynth model file (expected a zip archive with "
+                "manifest.json; create one with `relsynth fit` or Synthesizer.save)."
+            ) from exc
+        self.names = set(self.zf.namelist())
+
+    def __enter__(self) -> _Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.zf.close()
+
+    def error(self, member: str, problem: str) -> ArtifactError:
+        return ArtifactError(
+            f"Model file {self.source} is damaged: member {member}: {problem}. "
+            "Fit a new model (`relsynth fit`)."
+        )
+
+    @contextlib.contextmanager
+    def member(self, member: str) -> Iterator[None]:
+        """Turn any content error raised while rebuilding ``member`` into an ArtifactError."""
+        try:
+            yield
+        except ArtifactError:
+            raise
+        except RelsynthError as exc:
+            raise self.error(member, " ".join(str(exc).split())) from exc
+        except _BAD_CONTENT as exc:
+            raise self.error(member, f"unexpected content ({type(exc).__name__}: {exc})") from exc
+
+    def has(self, member: str) -> bool:
+        return member in self.names
+
+    def read(self, member: str) -> bytes:
+        if member not in self.names:
+            raise self.error(member, "it is missing")
+        try:
+            return self.zf.read(member)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+            raise self.error(member, f"it cannot be decompressed ({exc})") from exc
+
+    def json(self, member: str, *, schema: str | None = None) -> Any:
+        raw = self.read(member)
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            problem = f"it is not UTF-8 text ({exc.reason} at byte {exc.start})"
+            raise self.error(member, problem) from exc
+        except ValueError as exc:
+            raise self.error(member, f"it is not valid JSON ({exc})") from exc
+        if schema is not None:
+            validator = jsonschema.Draft202012Validator(_model_schema(schema))
+            error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+            if error is not None:
+                where = "".join(f"[{p!r}]" for p in error.absolute_path) or "top level"
+                raise self.error(member, f"at {where}: {error.message}")
+        return data
+
+    def tensors(self, member: str) -> Any:
+        import pickle
+
+        import torch
+
+        raw = self.read(member)
+        try:  # weights_only: tensors and plain containers; never runs code from the file
+            return torch.load(io.BytesIO(raw), weights_only=True, map_location="cpu")
+        except (pickle.UnpicklingError, *_BAD_CONTENT, zipfile.BadZipFile) as exc:
+            problem = " ".join(str(exc).split())[:200]
+            raise self.error(member, f"it is not a tensor file relsynth wrote ({problem})") from exc
+
+    def manifest(self) -> dict[str, Any]:
+        if "manifest.json" not in self.names:
+            raise ArtifactError(
+                f"{self.source} is not a relsynth model file (the archive has no "
+                "manifest.json; create one with `relsynth fit` or Synthesizer.save)."
+            )
+        manifest = self.json("manifest.json")
+        version = manifest.get("format_version") if isinstance(manifest, dict) else None
+        if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
+            written = manifest.get("relsynth_version", "?") if isinstance(manifest, dict) else "?"
+            raise ArtifactError(
+                f"Model file {self.source} has format_version {version!r}; this relsynth "
+                f"({__version__}) reads format_version {FORMAT_VERSION}. "
+                f"It was written by relsynth {written}: upgrade relsynth to load it."
+            )
+        self.json("manifest.json", schema="manifest")
+        result: dict[str, Any] = manifest
+        return result
+
+    def check_members(self, manifest: Mapping[str, Any]) -> None:
+        """Every member is one relsynth writes, and every required one is there."""
+        n = len(manifest["tables"])
+        expected = {"manifest.json", "metadata.json", "synthesizer.json", "keys.json"}
+        for i in range(n):
+            expected |= {f"models/{i}.pt", f"text/{i}.json", f"copies/{i}.json"}
+        unknown = sorted(self.names - expected)
+        if unknown:
+            raise self.error(unknown[0], "relsynth does not write such a member")
+        for member in ("metadata.json", "synthesizer.json", "keys.json"):
+            if member not in self.names:
+                raise self.error(member, "it is missing")
+
+    def metadata(self, manifest: Mapping[str, Any]) -> Metadata:
+        from relsynth.metadata.serialize import metadata_from_dict
+
+        raw = self.read("metadata.json")
+        if hashlib.sha256(raw).hexdigest() != manifest["metadata_sha256"]:
+            raise self.error("metadata.json", "its checksum does not match manifest.json")
+        data = self.json("metadata.json")
+        try:
+            return metadata_from_dict(data)
+        except MetadataError as exc:
+            raise MetadataError(
+                f"Model file {self.source}, member metadata.json: {exc.summary}", exc.problems
+            ) from exc
+
+
+@cache
+def _model_schema(name: str) -> dict[str, Any]:
+    text = (resources.files("relsynth") / "_schemas" / "model.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return {"$ref": f"#/$defs/{name}", "$defs": schema["$defs"]}
 
 
 def read_privacy(path: str | os.PathLike[str]) -> dict[str, dict[str, str]]:

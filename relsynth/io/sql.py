@@ -176,6 +176,10 @@ def write_tables(
 
     Raises
     ------
+    MetadataError
+        A CHECK, default or generated expression is not one allow-listed SQL
+        expression over its table's columns (raised before connecting; SQL text
+        from metadata is never run as text).
     DataError
         A frame or column is missing, or values do not fit their column type
         (all problems listed, before anything is written).

@@ -27,6 +27,12 @@ Decisions (see ``docs/metadata.md``):
   default is then dropped since it names a sequence), MySQL ``AUTO_INCREMENT``,
   and the SQLite rowid alias (a single ``INTEGER PRIMARY KEY`` column, with or
   without ``AUTOINCREMENT``).
+* CHECK constraints, defaults and generated-column expressions are parsed with
+  sqlglot in the source dialect and stored in portable form
+  (:mod:`relsynth.metadata.expressions`); one outside the allow-list (a call to a
+  user-defined function...) is left out with a ``SchemaWarning`` (a generated
+  column then becomes a plain column). ``DEFERRABLE``/``INITIALLY DEFERRED``
+  foreign keys keep those options.
 * Every SQLAlchemy and driver error becomes a :class:`~relsynth.errors.ReflectionError`
   whose message never contains the password; SQLAlchemy's reflection warnings
   (an unrecognised type...) are re-emitted as ``SchemaWarning``.
@@ -44,11 +50,14 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
+import sqlglot
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, Inspector
+from sqlglot import exp
 
 from relsynth.errors import MetadataError, ReflectionError, SchemaWarning
 from relsynth.io.types import kind_from_type, to_portable
+from relsynth.metadata.expressions import portable_expression
 from relsynth.metadata.infer import refine_kinds
 from relsynth.metadata.schema import CheckConstraint, Column, ForeignKey, Metadata, Table
 
@@ -129,6 +138,7 @@ def reflect(
                 names = _table_names(insp, schema, include, exclude, where)
                 raw = _Raw.read(insp, schema, names)
                 sqlite_rowid = _sqlite_rowid_tables(engine, schema, names)
+                _sqlite_deferrable(engine, schema, raw)
                 for table, checks in _mariadb_column_checks(engine, schema, names).items():
                     raw.checks.setdefault(table, []).extend(checks)
             meta = _build(raw, schema, sqlite_rowid)
@@ -290,6 +300,7 @@ class _Raw:
     checks: dict[str, list[Any]]
     comments: dict[str, Any]
     names: list[str]
+    dialect: str = ""
 
     @classmethod
     def read(cls, insp: Inspector, schema: str | None, names: list[str]) -> _Raw:
@@ -311,6 +322,7 @@ class _Raw:
             checks=_by_table(_optional(insp.get_multi_check_constraints, kw)),
             comments=_by_table(_optional(insp.get_multi_table_comment, kw)),
             names=names,
+            dialect=insp.dialect.name,
         )
 
 
@@ -348,6 +360,50 @@ def _sqlite_rowid_tables(engine: Engine, schema: str | None, names: list[str]) -
             pk = [row for row in info if row[5]]
             if len(pk) == 1 and str(pk[0][2]).strip().upper() == "INTEGER":
                 found.add(name)
+    return found
+
+
+def _sqlite_deferrable(engine: Engine, schema: str | None, raw: _Raw) -> None:
+    """SQLite's ``DEFERRABLE INITIALLY DEFERRED`` keys, which SQLAlchemy does not report.
+
+    Read from each table's ``CREATE TABLE`` text, parsed with sqlglot, and set as the
+    foreign key's ``options`` (as PostgreSQL's reflection gives them).
+    """
+    if engine.dialect.name != "sqlite" or not raw.names:
+        return
+    prefix = f"{engine.dialect.identifier_preparer.quote_identifier(schema)}." if schema else ""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(f"SELECT name, sql FROM {prefix}sqlite_master WHERE type = 'table'")
+        ).all()
+    for name, sql in rows:
+        if name not in raw.fks or not sql or "DEFERRABLE" not in sql.upper():
+            continue
+        for columns, initially in _deferrable_references(sql).items():
+            for fk in raw.fks[name]:
+                if tuple(fk.get("constrained_columns") or ()) == columns and not fk.get("options"):
+                    fk["options"] = {"deferrable": True, "initially": initially}
+
+
+def _deferrable_references(sql: str) -> dict[tuple[str, ...], str | None]:
+    """Child columns of each DEFERRABLE foreign key in a CREATE TABLE text -> INITIALLY."""
+    try:
+        tree = sqlglot.parse_one(sql, read="sqlite")
+    except sqlglot.errors.SqlglotError:
+        return {}
+    found: dict[tuple[str, ...], str | None] = {}
+    for ref in tree.find_all(exp.Reference):
+        options = " ".join(str(o).upper() for o in ref.args.get("options") or ())
+        if "DEFERRABLE" not in options or "NOT DEFERRABLE" in options:
+            continue
+        owner = ref.parent
+        if isinstance(owner, exp.ForeignKey):
+            columns = tuple(i.name for i in owner.expressions)
+        elif isinstance(owner, exp.ColumnConstraint) and isinstance(owner.parent, exp.ColumnDef):
+            columns = (owner.parent.name,)
+        else:
+            continue
+        found[columns] = "DEFERRED" if "INITIALLY DEFERRED" in options else None
     return found
 
 
@@ -391,18 +447,22 @@ def _build(raw: _Raw, schema: str | None, sqlite_rowid: set[str]) -> Metadata:
 
 def _table(name: str, raw: _Raw, rowid_alias: bool) -> Table:
     pk = tuple((raw.pks.get(name) or {}).get("constrained_columns") or ())
+    names = [str(c["name"]) for c in raw.columns.get(name, ())]
     checks: list[CheckConstraint] = []
     json_columns: set[str] = set()
-    for chk in raw.checks.get(name, ()):
+    for i, chk in enumerate(raw.checks.get(name, ())):
         sqltext = str(chk.get("sqltext") or "").strip()
         match = _JSON_VALID_RE.match(sqltext)
         if match:  # MariaDB's automatic constraint on a JSON column
             json_columns.add(match.group("col"))
             continue
-        if sqltext:
-            checks.append(CheckConstraint(sqltext=sqltext, name=chk.get("name")))
+        label = repr(chk["name"]) if chk.get("name") else f"#{i + 1}"
+        where = f"CHECK {label} of table {name!r}"
+        portable = _portable(sqltext, raw.dialect, names, where) if sqltext else None
+        if portable is not None:
+            checks.append(CheckConstraint(sqltext=portable, name=chk.get("name")))
     columns = tuple(
-        _column(name, c, pk, rowid_alias, c["name"] in json_columns)
+        _column(name, c, pk, rowid_alias, c["name"] in json_columns, raw.dialect, names)
         for c in raw.columns.get(name, ())
     )
     comment = (raw.comments.get(name) or {}).get("text")
@@ -416,8 +476,23 @@ def _table(name: str, raw: _Raw, rowid_alias: bool) -> Table:
     )
 
 
+def _portable(text: str, dialect: str, columns: Sequence[str], where: str) -> str | None:
+    """``text`` in portable form, or ``None`` (with a warning) when it is refused."""
+    try:
+        return portable_expression(text, columns=columns, where=where, dialect=dialect)
+    except MetadataError as exc:
+        warnings.warn(f"{exc} It is left out of the metadata.", SchemaWarning, stacklevel=5)
+        return None
+
+
 def _column(
-    table: str, col: Mapping[str, Any], pk: tuple[str, ...], rowid_alias: bool, is_json: bool
+    table: str,
+    col: Mapping[str, Any],
+    pk: tuple[str, ...],
+    rowid_alias: bool,
+    is_json: bool,
+    dialect: str,
+    names: Sequence[str],
 ) -> Column:
     name = str(col["name"])
     sql_type = "JSON" if is_json else to_portable(col["type"], where=f"{table}.{name}")
@@ -430,8 +505,16 @@ def _column(
         autoincrement, default_text = True, None
     if rowid_alias and pk == (name,):
         autoincrement = True
-    if col.get("computed"):
-        logger.info("Column %s.%s is generated (%s)", table, name, col["computed"].get("sqltext"))
+    if default_text is not None:
+        where = f"default of column {table}.{name}"
+        default_text = _portable(default_text, dialect, names, where)
+    computed = col.get("computed") or {}
+    generated = None
+    if computed.get("sqltext") is not None:
+        where = f"generated expression of column {table}.{name}"
+        others = [n for n in names if n != name]
+        generated = _portable(str(computed["sqltext"]), dialect, others, where)
+        default_text = None
     enum_values = getattr(col["type"], "enums", None) if sql_type == "ENUM" else None
     return Column(
         name=name,
@@ -441,6 +524,8 @@ def _column(
         default=default_text,
         autoincrement=autoincrement,
         enum_values=tuple(enum_values) if enum_values else None,
+        generated=generated,
+        generated_stored=generated is not None and bool(computed.get("persisted")),
     )
 
 
@@ -497,6 +582,8 @@ def _foreign_keys(raw: _Raw, tables: Mapping[str, Table], schema: str | None) ->
                 )
                 continue
             child_table = tables[child]
+            options = fk.get("options") or {}
+            initially = str(options.get("initially") or "").upper() == "DEFERRED"
             out.append(
                 ForeignKey(
                     child=child,
@@ -505,6 +592,8 @@ def _foreign_keys(raw: _Raw, tables: Mapping[str, Table], schema: str | None) ->
                     parent_columns=parent_columns,
                     nullable=all(child_table.column(c).nullable for c in columns),
                     name=fk.get("name") or None,
+                    deferrable=bool(options.get("deferrable")) or initially,
+                    initially_deferred=initially,
                 )
             )
     return out

@@ -23,6 +23,7 @@ from typing import Any, get_args
 
 from relsynth._typing import ColumnKind
 from relsynth.errors import MetadataError
+from relsynth.metadata.expressions import parse_expression
 
 __all__ = [
     "COLUMN_KINDS",
@@ -75,7 +76,8 @@ class Column:
     nullable : bool
         Whether the column accepts NULL.
     default : str, optional
-        The server default, as SQL text.
+        The server default: one SQL expression in portable form (see
+        :mod:`relsynth.metadata.expressions`), never run as text.
     autoincrement : bool
         Whether the database generates values (identity, serial, AUTO_INCREMENT).
     enum_values : tuple of str, optional
@@ -87,6 +89,13 @@ class Column:
         (``"%Y-%m-%d"``, ``"%d/%m/%Y"``, ``"%Y-%m-%dT%H:%M:%SZ"``; ``%3f`` is three
         fraction digits), learned at reflection and used to read and write the column
         (see :mod:`relsynth.metadata._textformats`).
+    generated : str, optional
+        For a generated (computed) column: its expression over the table's other
+        columns, in portable form. The writer recreates the column as generated
+        where the target can, and computes its values from the expression otherwise.
+    generated_stored : bool
+        Whether the source stores the generated values (``STORED``/``PERSISTENT``)
+        rather than computing them on read (``VIRTUAL``).
     """
 
     name: str
@@ -98,6 +107,8 @@ class Column:
     enum_values: tuple[str, ...] | None = None
     pii: str | None = None
     format: str | None = None
+    generated: str | None = None
+    generated_stored: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +117,9 @@ class ForeignKey:
 
     ``nullable`` is true when every child column accepts NULL, so the key can be
     left empty while rows are inserted and filled later (this is how cycles are
-    broken).
+    broken). ``deferrable`` and ``initially_deferred`` are the source's
+    ``DEFERRABLE [INITIALLY DEFERRED]``, kept on targets that have them
+    (PostgreSQL, SQLite).
     """
 
     child: str
@@ -115,6 +128,8 @@ class ForeignKey:
     parent_columns: tuple[str, ...]
     nullable: bool = False
     name: str | None = None
+    deferrable: bool = False
+    initially_deferred: bool = False
 
     @property
     def is_self_reference(self) -> bool:
@@ -135,7 +150,11 @@ class ForeignKey:
 
 @dataclass(frozen=True, slots=True)
 class CheckConstraint:
-    """A CHECK constraint, kept as the database's SQL text."""
+    """A CHECK constraint: one SQL expression in portable form, never run as text.
+
+    The text is parsed and allow-listed (:mod:`relsynth.metadata.expressions`) when
+    metadata is loaded and again when a target schema is written.
+    """
 
     sqltext: str
     name: str | None = None
@@ -400,11 +419,40 @@ def _table_problems(name: str, table: Table) -> list[str]:
             )
         if len(set(cols)) != len(cols):
             problems.append(f"The {label} of table {name!r} repeats a column: {cols}.")
+    problems.extend(expression_problems(table))
     if table.sequence_index is not None and table.sequence_index not in known:
         problems.append(
             f"The sequence_index of table {name!r} is {table.sequence_index!r}, "
             "which is not one of its columns."
         )
+    return problems
+
+
+def expression_problems(table: Table) -> list[str]:
+    """One line per CHECK, default or generated expression of ``table`` that is refused.
+
+    Every such expression must be one SQL expression over the table's own columns
+    on the allow-list of :mod:`relsynth.metadata.expressions`; the text itself never
+    reaches a database.
+    """
+    problems: list[str] = []
+    names = table.column_names
+    found: list[tuple[str, str, tuple[str, ...]]] = []
+    for i, check in enumerate(table.checks):
+        label = repr(check.name) if check.name else f"#{i + 1}"
+        found.append((f"CHECK {label} of table {table.name!r}", check.sqltext, names))
+    for col in table.columns:
+        if col.default is not None:
+            found.append((f"default of column {table.name}.{col.name}", col.default, names))
+        if col.generated is not None:
+            others = tuple(n for n in names if n != col.name)
+            where = f"generated expression of column {table.name}.{col.name}"
+            found.append((where, col.generated, others))
+    for where, text, columns in found:
+        try:
+            parse_expression(text, columns=columns, where=where)
+        except MetadataError as exc:
+            problems.append(str(exc))
     return problems
 
 

@@ -1,8 +1,11 @@
 """The persistent form of :class:`~relsynth.metadata.schema.Metadata`: JSON, or YAML by hand.
 
 Every file is validated against ``schemas/metadata.schema.json`` (shipped inside the
-package as ``relsynth/_schemas/metadata.schema.json``) and then by
-:meth:`Metadata.validate`; every problem found is reported at once. The form carries
+package as ``relsynth/_schemas/metadata.schema.json``), then every SQL expression
+in it (CHECK constraints, column defaults, generated columns) is parsed and
+allow-listed (:mod:`relsynth.metadata.expressions`: one expression over the
+table's own columns, nothing else), then :meth:`Metadata.validate` runs; every
+problem found is reported at once, naming the file, the table and the column. The form carries
 ``format_version``; a file from a newer relsynth is refused with a clear message.
 """
 
@@ -34,6 +37,8 @@ _COLUMN_DEFAULTS: dict[str, Any] = {
     "enum_values": None,
     "pii": None,
     "format": None,
+    "generated": None,
+    "generated_stored": False,
 }
 
 
@@ -72,17 +77,23 @@ def metadata_to_dict(meta: Metadata) -> dict[str, Any]:
     if meta.schema is not None:
         out["schema"] = meta.schema
     out["tables"] = tables
-    out["foreign_keys"] = [
-        {
-            "child": fk.child,
-            "columns": list(fk.columns),
-            "parent": fk.parent,
-            "parent_columns": list(fk.parent_columns),
-            "nullable": fk.nullable,
-            "name": fk.name,
-        }
-        for fk in meta.foreign_keys
-    ]
+    out["foreign_keys"] = [_foreign_key_dict(fk) for fk in meta.foreign_keys]
+    return out
+
+
+def _foreign_key_dict(fk: ForeignKey) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "child": fk.child,
+        "columns": list(fk.columns),
+        "parent": fk.parent,
+        "parent_columns": list(fk.parent_columns),
+        "nullable": fk.nullable,
+        "name": fk.name,
+    }
+    if fk.deferrable:
+        out["deferrable"] = True
+    if fk.initially_deferred:
+        out["initially_deferred"] = True
     return out
 
 
@@ -123,6 +134,8 @@ def metadata_from_dict(data: Mapping[str, Any]) -> Metadata:
                 enum_values=tuple(c["enum_values"]) if c.get("enum_values") is not None else None,
                 pii=c.get("pii"),
                 format=c.get("format"),
+                generated=c.get("generated"),
+                generated_stored=c.get("generated_stored", False),
             )
             for c in tdict["columns"]
         )
@@ -157,6 +170,8 @@ def metadata_from_dict(data: Mapping[str, Any]) -> Metadata:
                 parent_columns=tuple(f["parent_columns"]),
                 nullable=nullable,
                 name=f.get("name"),
+                deferrable=f.get("deferrable", False),
+                initially_deferred=f.get("initially_deferred", False),
             )
         )
     meta = Metadata(tables=tables, foreign_keys=tuple(fks), schema=data.get("schema"))
@@ -188,11 +203,18 @@ def load_metadata(path: str | os.PathLike[str]) -> Metadata:
         text = source.read_text(encoding="utf-8")
     except OSError as exc:
         raise MetadataError(f"Cannot read metadata file {source}: {exc.strerror}.") from exc
+    except UnicodeDecodeError as exc:
+        raise MetadataError(
+            f"Metadata file {source} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+            "save it as UTF-8."
+        ) from exc
     try:
         if source.suffix.lower() in {".yaml", ".yml"}:
             data = yaml.safe_load(text)
         else:
             data = json.loads(text)
+    except RecursionError as exc:
+        raise MetadataError(f"Metadata file {source} is nested too deeply.") from exc
     except ValueError as exc:  # json.JSONDecodeError
         raise MetadataError(f"Metadata file {source} is not valid JSON: {exc}") from exc
     except yaml.YAMLError as exc:

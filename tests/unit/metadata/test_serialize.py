@@ -109,6 +109,41 @@ def test_not_json(tmp_path: Path) -> None:
         Metadata.load(tmp_path / "absent.json")
 
 
+def test_unreadable_files_are_one_metadata_error(tmp_path: Path) -> None:
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes(b'{"format_version": 1, "tables": {"caf\xe9": {}}}')
+    with pytest.raises(MetadataError, match=r"latin1\.json is not UTF-8"):
+        Metadata.load(latin1)
+    with pytest.raises(MetadataError, match="Cannot read"):
+        Metadata.load(tmp_path)  # a folder
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(MetadataError, match="deep.json"):
+        Metadata.load(deep)
+
+
+def test_expressions_are_checked_on_load(tmp_path: Path) -> None:
+    data = _shop().to_dict()
+    data["tables"]["customers"]["checks"] = [
+        {"sqltext": "true); DROP TABLE victim; SELECT (1", "name": "ck"},
+        {"sqltext": "[id] > 0", "name": "ok"},  # SQLite spelling: accepted
+    ]
+    data["tables"]["customers"]["columns"][2]["default"] = "(SELECT 'gold')"
+    data["foreign_keys"][0]["deferrable"] = True
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(MetadataError) as info:
+        Metadata.load(path)
+    assert len(info.value.problems) == 2
+    assert str(path) in str(info.value)
+    assert "CHECK 'ck' of table 'customers'" in info.value.problems[0]
+    assert "default of column customers.tier" in info.value.problems[1]
+    data["tables"]["customers"]["checks"].pop(0)
+    data["tables"]["customers"]["columns"][2]["default"] = "'gold'"
+    meta = metadata_from_dict(data)
+    assert meta.foreign_keys[0].deferrable and not meta.foreign_keys[0].initially_deferred
+
+
 def test_hand_written_fk_nullable_is_derived() -> None:
     data = _shop().to_dict()
     del data["foreign_keys"][0]["nullable"]
