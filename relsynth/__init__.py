@@ -34,6 +34,7 @@ from relsynth.errors import (
     RelsynthError,
     RelsynthWarning,
     SchemaWarning,
+    TargetExistsError,
     TrainingError,
     UnsupportedSchemaError,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "SchemaWarning",
     "Synthesizer",
     "Table",
+    "TargetExistsError",
     "TrainingError",
     "UnsupportedSchemaError",
     "Violation",

@@ -23,8 +23,8 @@ import os
 import sqlite3
 from pathlib import Path
 
-from relsynth._urls import redact_url
 from relsynth.errors import DatabaseError
+from relsynth.io.urls import redact
 
 __all__ = ["drop_database", "seed_database", "template_key"]
 
@@ -77,7 +77,7 @@ def seed_database(
         _seed_postgres(model, parsed, key, seed, scale)
     else:
         _write_sample(model, url, seed, scale)
-    logger.info("seeded %s from %s (seed %s, scale %s)", redact_url(url), model, seed, scale)
+    logger.info("seeded %s from %s (seed %s, scale %s)", redact(url), model, seed, scale)
     return url
 
 
@@ -134,7 +134,7 @@ def _seed_postgres(model, parsed, key, seed, scale) -> None:  # noqa: ANN001
             conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     except sa.exc.SQLAlchemyError as exc:
         raise DatabaseError(
-            f"Could not seed {redact_url(parsed)} from template {template}: "
+            f"Could not seed {redact(parsed)} from template {template}: "
             f"{type(exc.orig or exc).__name__}"
         ) from exc
     finally:
@@ -163,7 +163,7 @@ def drop_database(url: str) -> None:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
     except sa.exc.SQLAlchemyError as exc:
         raise DatabaseError(
-            f"Could not drop {redact_url(parsed)}: {type(exc.orig or exc).__name__}"
+            f"Could not drop {redact(parsed)}: {type(exc.orig or exc).__name__}"
         ) from exc
     finally:
         admin.dispose()
