@@ -235,7 +235,18 @@ def check_target(
         _refuse_source(engine, metadata, {}, source)
         if engine.dialect.name == "sqlite":
             path = sqlite_path(engine.url)
+            if path is not None and path.is_dir():
+                raise DatabaseError(
+                    f"The SQLite target {path} is a folder; give a file name inside it."
+                )
             if path is not None and not path.exists():
+                folder = path.absolute().parent
+                if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+                    what = "does not exist" if not folder.is_dir() else "is not writable"
+                    raise DatabaseError(
+                        f"Cannot create the SQLite target {path}: its folder {folder} {what}. "
+                        "Create the folder or choose another path."
+                    )
                 return  # connecting would create an empty file: a new file has no tables
         with connect(engine, action="inspect the target") as conn:
             existing_tables(conn, metadata, if_exists)
