@@ -14,14 +14,13 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from relsynth.errors import DataError, ParameterError, RelsynthError, TargetExistsError
-from relsynth.io.urls import redact, url_secrets
+from relsynth.io.urls import folder_writable, redact, url_secrets
 
 __all__ = [
     "argv_secrets",
@@ -94,7 +93,7 @@ def check_output_file(path: Path | None, flag: str, *, overwrite: bool) -> None:
             f"The folder {folder} of {flag} {path} does not exist; create it first "
             f"(mkdir -p {folder}) or choose another path."
         )
-    if not os.access(folder, os.W_OK | os.X_OK):
+    if not folder_writable(folder):
         raise ParameterError(
             f"The folder {folder} of {flag} {path} is not writable; choose a folder you may "
             "write to."

@@ -24,7 +24,7 @@ import logging
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from relsynth._version import __version__
 from relsynth.errors import ParameterError, RelsynthError
@@ -94,15 +94,20 @@ def _traceback() -> None:
 # -- parser -------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line too (exit 2), pointing to the command's --help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="relsynth", description="Synthetic copies of relational databases."
-    )
+    parser = _Parser(prog="relsynth", description="Synthetic copies of relational databases.")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     # The same flags after the subcommand; SUPPRESS keeps a subcommand from resetting
     # a flag given before it (relsynth -v check URL).
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more log output"
     )

@@ -164,7 +164,7 @@ def connect(engine: Engine, *, action: str) -> Iterator[Connection]:
     except sa.exc.DBAPIError as exc:
         raise database_error(
             exc,
-            f"Cannot connect to {redact(engine.url)} to {action}",
+            f"Could not connect to {redact(engine.url)} to {action}",
             engine.url,
             hint="Check that the server is running and the "
             "URL (host, port, database, user, password) is right.",
@@ -172,7 +172,7 @@ def connect(engine: Engine, *, action: str) -> Iterator[Connection]:
     except _DRIVER_OPTION_ERRORS as exc:
         options = ", ".join(f"{k}={v}" for k, v in engine.url.query.items())
         raise DatabaseError(
-            f"Cannot connect to {redact(engine.url)} to {action}: the driver rejected the "
+            f"Could not connect to {redact(engine.url)} to {action}: the driver rejected the "
             f"connection options ({redact(options) or 'none'}): {scrub(exc, engine.url)}. "
             "Fix or remove the option in the URL (e.g. ?charset=utf8mb4)."
         ) from exc

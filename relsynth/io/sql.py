@@ -28,7 +28,7 @@ from relsynth.errors import DatabaseError, ParameterError
 from relsynth.io._connect import connect, database_error, open_engine, read_only
 from relsynth.io._identity import engine_identity, source_identity
 from relsynth.io._write import WriteReport, target_schema, write_database
-from relsynth.io.urls import redact
+from relsynth.io.urls import folder_writable, redact
 from relsynth.metadata.schema import Metadata
 
 if TYPE_CHECKING:
@@ -241,7 +241,7 @@ def check_target(
                 )
             if path is not None and not path.exists():
                 folder = path.absolute().parent
-                if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+                if not folder.is_dir() or not folder_writable(folder):
                     what = "does not exist" if not folder.is_dir() else "is not writable"
                     raise DatabaseError(
                         f"Cannot create the SQLite target {path}: its folder {folder} {what}. "

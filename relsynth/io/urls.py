@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import unquote
 
-__all__ = ["MASK", "redact", "url_secrets"]
+__all__ = ["MASK", "folder_writable", "redact", "url_secrets"]
 
 MASK = "***"
 
@@ -89,7 +89,7 @@ def url_secrets(text: str) -> list[str]:
     library's repr), including passwords that the structural rules cannot find.
 
     >>> url_secrets("postgresql://bob:pa/ss@w@rd@db/shop")
-    ['pa/ss@w@rd', 'pa/ss']
+    ['pa/ss@w@rd', 'w', 'rd', 'pa/ss']
     >>> url_secrets("sqlite:///x.db")
     []
     """
@@ -98,7 +98,10 @@ def url_secrets(text: str) -> list[str]:
     if "@" in rest:
         userinfo = rest.rsplit("@", 1)[0]
         if ":" in userinfo:
-            found.append(userinfo.split(":", 1)[1])
+            password = userinfo.split(":", 1)[1]
+            found.append(password)
+            # an unencoded "@": a parser taking the first "@" shows the rest as the host
+            found.extend(part for part in password.split("@")[1:] if part)
             first_at = rest.split("@", 1)[0]  # what a parser taking the first "@" sees
             if ":" in first_at:
                 found.append(first_at.split(":", 1)[1])
@@ -109,3 +112,17 @@ def url_secrets(text: str) -> list[str]:
             if form and form not in out:
                 out.append(form)
     return out
+
+
+def folder_writable(folder: os.PathLike[str] | str) -> bool:
+    """Whether a file can be created in ``folder`` (tried: ``os.access`` says yes to root
+    on read-only mounts)."""
+    import tempfile
+
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".relsynth-probe-")
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(probe)
+    return True

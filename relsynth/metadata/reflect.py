@@ -48,7 +48,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, Inspector
 
 from relsynth.errors import MetadataError, ReflectionError, RelsynthError, SchemaWarning
-from relsynth.io._connect import create_engine, scrub
+from relsynth.io._connect import connect, create_engine, scrub
 from relsynth.io.types import kind_from_type, to_portable
 from relsynth.io.urls import redact
 from relsynth.metadata.infer import refine_kinds
@@ -159,10 +159,16 @@ def _engine(url: str | sa.engine.URL | Engine) -> tuple[Engine, bool]:
     a missing SQLite file or a server URL without a database is refused, not created."""
     if isinstance(url, Engine):
         return url, False
+    engine = None
     try:
-        return create_engine(url, "read"), True
+        engine = create_engine(url, "read")
+        with connect(engine, action="reflect its schema"):  # a failed connection: one line
+            pass
     except RelsynthError as exc:
+        if engine is not None:
+            engine.dispose()
         raise ReflectionError(str(exc)) from (exc.__cause__ or exc)
+    return engine, True
 
 
 def _scrub(exc: BaseException, url: sa.engine.URL) -> str:
