@@ -72,9 +72,16 @@ def parse_url(source: str | URL) -> URL:
             f"is not shown, as it may hold a password). {_URL_FORM}"
         )
     try:
-        return sa.make_url(text)
+        url = sa.make_url(text)
     except (sa.exc.ArgumentError, ValueError) as exc:
         raise ParameterError(f"{redact(text)!r} is not a database URL. {_URL_FORM}") from exc
+    if url.host and "@" in url.host:  # user:p@ss@host: the driver would look up "ss@host"
+        raise ParameterError(
+            f"The database URL {redact(text)} has an unencoded '@' in its password or user "
+            "name; percent-encode it as %40 (user:p%40ss@host) or put the password in a "
+            "~/.pgpass / option file."
+        )
+    return url
 
 
 def sqlite_path(url: URL) -> Path | None:
@@ -185,6 +192,8 @@ def scrub(exc: BaseException | str, url: URL | None = None) -> str:
     text = str(exc).strip()
     line = text.splitlines()[0] if text else type(exc).__name__
     secrets = [str(url.password)] if url is not None and url.password else []
+    if url is not None and url.host and "@" in url.host:  # the rest of an unencoded-@ password
+        secrets.append(url.host.rsplit("@", 1)[0])
     for secret in list(secrets):
         secrets.append(unquote(secret))
     return redact(line, secrets)
