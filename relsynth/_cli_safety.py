@@ -13,9 +13,10 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,10 +25,12 @@ from relsynth.io.urls import folder_writable, redact, url_secrets
 
 __all__ = [
     "argv_secrets",
+    "at_least",
     "check_device",
     "check_model_file",
     "check_output_file",
     "one_line",
+    "positive",
     "redacted_output",
     "unexpected",
 ]
@@ -166,3 +169,32 @@ def unexpected(exc: BaseException) -> str:
         f"unexpected {type(exc).__name__}{detail} (a bug or an unhandled input; run with "
         "--debug for the traceback)"
     )
+
+
+# -- argument types (argparse): bad values are usage errors, before any work --------------
+
+
+def at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``low`` (checked before any work)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+
+    return parse
+
+
+def positive(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
+    return value

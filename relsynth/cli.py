@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from relsynth._cli_safety import at_least, positive
 from relsynth._version import __version__
 from relsynth.errors import ParameterError, RelsynthError
 from relsynth.io.urls import redact
@@ -132,7 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--exclude", nargs="+", metavar="TABLE", help="skip these tables")
     p.add_argument(
         "--sample-rows",
-        type=int,
+        type=at_least(0),
         default=10_000,
         help="rows per table read to refine column kinds (0: types only)",
     )
@@ -179,11 +180,17 @@ def _parser() -> argparse.ArgumentParser:
         metavar="TIME",
         help="training time per table model instead (default 120s each)",
     )
-    fit_opts.add_argument("--epochs", type=int, help="training epochs per table (instead of time)")
+    fit_opts.add_argument(
+        "--epochs", type=at_least(1), help="training epochs per table (instead of time)"
+    )
     fit_opts.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    fit_opts.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
+    fit_opts.add_argument(
+        "--threads", type=at_least(1), help="torch CPU threads (default: all cores)"
+    )
     write_opts = argparse.ArgumentParser(add_help=False)
-    write_opts.add_argument("--scale", type=float, default=1.0, help="multiplies root table sizes")
+    write_opts.add_argument(
+        "--scale", type=positive, default=1.0, help="multiplies root table sizes"
+    )
     write_opts.add_argument(
         "--if-exists",
         default="fail",
@@ -209,7 +216,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("model", type=Path, help="model file from `relsynth fit` or `clone --save`")
     p.add_argument("url", help="target database URL")
     p.add_argument("--seed", type=int, help="same model + seed = same database")
-    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--threads", type=at_least(1), help="torch CPU threads")
     p.set_defaults(handler=_cmd_sample)
 
     p = sub.add_parser(
@@ -242,7 +249,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--holdout", help="real rows the model never saw (a database URL)")
     p.add_argument("--html", type=Path, help="write a standalone HTML report with plots")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--max-rows", type=int, default=50_000, help="rows per table scored")
+    p.add_argument("--max-rows", type=at_least(1), default=50_000, help="rows per table scored")
     p.add_argument("--seed", type=int, default=0, help="seed of subsamples and classifiers")
     p.set_defaults(handler=_cmd_evaluate)
     return parser

@@ -63,12 +63,29 @@ def test_url_secrets_cover_what_a_parser_might_echo() -> None:
     assert url_secrets("sqlite:///x.db") == []
 
 
-def test_log_records_of_a_failed_reflection_hold_no_password(caplog) -> None:
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql+psycopg://bob:{SECRET}@127.0.0.1:1/x",  # "/" and an unencoded "@"
+        "postgresql+psycopg://bob:Kx7/Vq9-secret@127.0.0.1:1/x",  # "/"
+        "mysql+pymysql://bob@127.0.0.1:1/x?password=Kx7-Vq9-secret",  # query argument
+        "bob:Kx7-Vq9-secret@127.0.0.1:1/x",  # no scheme
+    ],
+)
+@pytest.mark.parametrize("call", ["reflect", "read_tables", "write_tables", "check"])
+def test_exceptions_and_log_records_hold_no_password(url: str, call: str, caplog) -> None:
     import relsynth
 
-    url = f"postgresql+psycopg://bob:{SECRET}@127.0.0.1:1/x"
-    with caplog.at_level(logging.DEBUG), pytest.raises(relsynth.ReflectionError) as info:
-        relsynth.reflect(url)
+    meta = relsynth.Metadata({}, ())
+    calls = {
+        "reflect": lambda: relsynth.reflect(url),
+        "read_tables": lambda: relsynth.read_tables(url, meta),
+        "write_tables": lambda: relsynth.write_tables(url, meta, {}),
+        "check": lambda: relsynth.check(url),
+    }
+    with caplog.at_level(logging.DEBUG), pytest.raises(relsynth.RelsynthError) as info:
+        calls[call]()
+    shown = f"{info.value} {info.value!r} {info.value.__cause__ or ''} {caplog.text}"
     for piece in ("Kx7", "Vq9", "Wm4-secret"):
-        assert piece not in str(info.value)
-        assert piece not in caplog.text
+        assert piece not in shown
+    assert "\n" not in str(info.value)
