@@ -332,6 +332,8 @@ def _cmd_check(args: argparse.Namespace, out: Console) -> int:
 
     schema = _schema(args)
     meta = _with_schema(Metadata.load(args.metadata), schema) if args.metadata else None
+    if meta is not None and schema is None and args.url.startswith("sqlite"):
+        meta = _as_written(args.url, meta)  # a file's schema (e.g. 'sales') is flattened there
     if meta is None and schema is not None:
         from relsynth.metadata.reflect import reflect
 
@@ -367,6 +369,18 @@ def _with_schema(meta: Metadata, schema: str | None) -> Metadata:
     import dataclasses
 
     return meta if schema is None else dataclasses.replace(meta, schema=schema)
+
+
+def _as_written(url: str, meta: Metadata) -> Metadata:
+    """``meta`` in the schema a write to ``url`` puts it (kept on PostgreSQL, flattened
+    elsewhere: see relsynth.io.sql.target_schema)."""
+    import dataclasses
+
+    from relsynth.io._connect import parse_url
+    from relsynth.io.sql import target_schema
+
+    dialect = parse_url(url).get_backend_name()
+    return dataclasses.replace(meta, schema=target_schema(dialect, meta))
 
 
 def _fit(
@@ -485,8 +499,10 @@ def _cmd_evaluate(args: argparse.Namespace, out: Console) -> int:
         else:
             meta = reflect(args.real, schema=schema)
         real = read_tables(args.real, meta)
-        synthetic = read_tables(args.synthetic, meta)
-        holdout = read_tables(args.holdout, meta) if args.holdout else None
+        synthetic = read_tables(args.synthetic, _as_written(args.synthetic, meta))
+        holdout = (
+            read_tables(args.holdout, _as_written(args.holdout, meta)) if args.holdout else None
+        )
     with steps.step("evaluate"):
         report = evaluate(
             meta, real, synthetic, holdout=holdout, seed=args.seed, max_rows=args.max_rows

@@ -96,7 +96,7 @@ def sqlite_path(url: URL) -> Path | None:
         database = unquote(database)
     if database in ("", ":memory:"):
         return None
-    return Path(database).expanduser()
+    return Path(database)  # as sqlite opens it (no "~" expansion)
 
 
 def check_url(url: URL, purpose: Purpose) -> None:

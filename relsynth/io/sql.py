@@ -40,6 +40,7 @@ __all__ = [
     "check_target",
     "read_tables",
     "source_identity",
+    "target_schema",
     "write_tables",
 ]
 
