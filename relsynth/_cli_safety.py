@@ -76,14 +76,15 @@ def redacted_output(secrets: Sequence[str]) -> Iterator[None]:
         sys.stdout, sys.stderr = out, err
 
 
-def check_output_file(path: Path | None, flag: str, *, overwrite: bool) -> None:
+def check_output_file(
+    path: Path | None, flag: str, *, overwrite: bool, example: str = "model.relsynth"
+) -> None:
     """Refuse an output file that cannot be written, before the work that produces it."""
     if path is None:
         return
     if path.is_dir():
         raise ParameterError(
-            f"{flag} {path} is a folder; give a file name inside it "
-            f"(e.g. {flag} {path / ('model.relsynth' if flag != '-o' else 'out')})."
+            f"{flag} {path} is a folder; give a file name inside it (e.g. {flag} {path / example})."
         )
     if path.exists() and not overwrite:
         raise ParameterError(

@@ -309,7 +309,7 @@ def _cmd_reflect(args: argparse.Namespace, out: Console) -> int:
     from relsynth._cli_safety import check_output_file
     from relsynth.metadata.reflect import reflect
 
-    check_output_file(args.output, "-o", overwrite=args.overwrite)
+    check_output_file(args.output, "-o", overwrite=args.overwrite, example="metadata.json")
     meta = reflect(
         args.url,
         schema=_schema(args),
@@ -490,7 +490,7 @@ def _cmd_evaluate(args: argparse.Namespace, out: Console) -> int:
     from relsynth.metadata.reflect import reflect
     from relsynth.metadata.schema import Metadata
 
-    check_output_file(args.html, "--html", overwrite=True)
+    check_output_file(args.html, "--html", overwrite=True, example="report.html")
     schema = _schema(args)
     steps = _Steps(out)
     with steps.step("read"):
