@@ -137,15 +137,18 @@ def open_engine(source: str | URL | Engine, purpose: Purpose = "read") -> Iterat
         engine.dispose()
 
 
-def create_engine(source: str | URL, purpose: Purpose = "read") -> Engine:
-    """A new engine for ``source`` (checked by :func:`check_url`), with a connect timeout."""
+def create_engine(source: str | URL, purpose: Purpose = "read", **options: Any) -> Engine:
+    """A new engine for ``source`` (checked by :func:`check_url`), with a connect timeout.
+
+    ``options`` go to :func:`sqlalchemy.create_engine` (e.g. ``isolation_level``).
+    """
     url = parse_url(source)
     check_url(url, purpose)
     connect_args: dict[str, Any] = {}
     if url.get_backend_name() in _SERVERS:
         connect_args["connect_timeout"] = _CONNECT_TIMEOUT_S
     try:
-        return sa.create_engine(url, connect_args=connect_args)
+        return sa.create_engine(url, connect_args=connect_args, **options)
     except sa.exc.NoSuchModuleError as exc:
         raise DatabaseError(
             f"No SQLAlchemy dialect/driver for {redact(url)}; check the URL's scheme "

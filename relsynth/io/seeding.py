@@ -66,10 +66,10 @@ def seed_database(
     str
         ``url``, now holding the synthetic database.
     """
-    import sqlalchemy as sa
+    from relsynth.io._connect import parse_url
 
     key = template_key(model, seed, scale)
-    parsed = sa.make_url(url)
+    parsed = parse_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         _seed_sqlite(model, parsed, key, seed, scale, cache_dir)
@@ -114,9 +114,11 @@ def _seed_sqlite(model, parsed, key, seed, scale, cache_dir) -> None:  # noqa: A
 def _seed_postgres(model, parsed, key, seed, scale) -> None:  # noqa: ANN001
     import sqlalchemy as sa
 
+    from relsynth.io._connect import create_engine
+
     name = parsed.database
     template = f"relsynth_tpl_{key}"
-    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    admin = create_engine(parsed.set(database="postgres"), "write", isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             exists = conn.execute(
@@ -149,7 +151,9 @@ def drop_database(url: str) -> None:
     """
     import sqlalchemy as sa
 
-    parsed = sa.make_url(url)
+    from relsynth.io._connect import create_engine, parse_url
+
+    parsed = parse_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -157,7 +161,7 @@ def drop_database(url: str) -> None:
         return
     if backend != "postgresql":
         return
-    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    admin = create_engine(parsed.set(database="postgres"), "write", isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))

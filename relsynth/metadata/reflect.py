@@ -171,23 +171,18 @@ def _engine(url: str | sa.engine.URL | Engine) -> tuple[Engine, bool]:
     return engine, True
 
 
-def _scrub(exc: BaseException, url: sa.engine.URL) -> str:
-    """First line of a driver message, every password masked."""
-    return scrub(exc, url)
-
-
 @contextmanager
 def _reflection_errors(where: str, url: sa.engine.URL) -> Iterator[None]:
     try:
         yield
     except sa_exc.OperationalError as exc:
-        reason = _scrub(exc.orig, url)
+        reason = scrub(exc.orig, url)
         raise ReflectionError(
             f"Could not connect to {where} or read its schema: {reason}. Check that the "
             "server is running and the host, port, user, password and database are right."
         ) from exc
     except sa_exc.DBAPIError as exc:
-        reason = _scrub(exc.orig, url)
+        reason = scrub(exc.orig, url)
         raise ReflectionError(
             f"The database {where} refused a reflection query: {reason}. Check that the "
             "user may read the catalog (information_schema / pg_catalog)."
@@ -198,7 +193,7 @@ def _reflection_errors(where: str, url: sa.engine.URL) -> Iterator[None]:
             "was being reflected; run reflect again."
         ) from exc
     except sa_exc.SQLAlchemyError as exc:
-        reason = _scrub(exc, url)
+        reason = scrub(exc, url)
         raise ReflectionError(f"Could not reflect {where}: {reason}.") from exc
 
 
