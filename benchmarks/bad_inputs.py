@@ -164,6 +164,8 @@ CASES: list[Case] = [
          must_say="names no database"),
     Case("clone a server URL without a database", ("clone", "{nodb}", "{dst}", "{fast}"),
          "read", dialects=SERVERS, must_say="names no database", before_fit=True),
+    Case("clone an empty database", ("clone", "{src}", "{dst}", "{fast}"), "read",
+         source="", must_say="no tables", before_fit=True),
     # -- schemas ------------------------------------------------------------------------
     Case("tables only outside the default schema", ("clone", "{src}", "{dst}", "{fast}"),
          "schema", dialects=("postgresql",), source="shop_in_schema", must_say="--schema",

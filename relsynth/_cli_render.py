@@ -1,15 +1,24 @@
-"""Rendering of the ``relsynth reflect`` output (tables, keys, columns, plan) for the CLI."""
+"""What the CLI shows: progress per stage and summaries (``Steps``), and the ``reflect``
+output (tables, keys, columns, plan)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from relsynth.io.urls import redact
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from relsynth.check import IntegrityReport
     from relsynth.metadata.schema import Metadata
+    from relsynth.synthesizer import Synthesizer
 
-__all__ = ["show_metadata"]
+logger = logging.getLogger("relsynth.cli")
+
+__all__ = ["Steps", "show_metadata"]
 
 
 def show_metadata(meta: Metadata, out: Console, *, title: str) -> None:
@@ -80,3 +89,84 @@ def show_metadata(meta: Metadata, out: Console, *, title: str) -> None:
                 fk.label + ("" if fk.nullable else " [NOT NULL]") for fk in the_plan.deferred
             )
         )
+
+
+class Steps:
+    """Progress on stderr for each stage, and the final summary on stdout."""
+
+    def __init__(self, out: Console) -> None:
+        from rich.console import Console
+
+        self.out = out
+        self.err = Console(stderr=True)
+        self.seconds: dict[str, float] = {}
+        self.rows: dict[str, int] = {}
+        self.notes: list[str] = []
+
+    def step(self, name: str, total: int | None = None) -> Any:
+        import contextlib
+        import time
+
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        @contextlib.contextmanager
+        def run() -> Any:
+            progress = Progress(
+                TextColumn(f"[bold]{name:<8}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total} {task.description}"),
+                TimeElapsedColumn(),
+                console=self.err,
+                transient=True,
+                disable=not self.err.is_terminal,
+            )
+            started = time.perf_counter()
+            with progress:
+                task = progress.add_task("", total=total or 1)
+
+                def tick(stage: str, table: str, done: int, n: int) -> None:
+                    progress.update(task, completed=done, total=n, description=f"{stage} {table}")
+
+                yield tick
+                progress.update(task, completed=total or 1)
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+            logger.info("%s done in %.1fs", name, self.seconds[name])
+            self.err.print(f"[green]✓[/green] {name} ({self.seconds[name]:.1f}s)")
+
+        return run()
+
+    def show_fit(self, synth: Synthesizer) -> None:
+        from rich.table import Table as RichTable
+
+        table = RichTable(title="fitted")
+        for heading in ("table", "rows", "model", "seconds"):
+            table.add_column(heading, justify="right" if heading in ("rows", "seconds") else "left")
+        info = synth.fit_info_
+        for name in synth.plan_.order:
+            table.add_row(
+                name,
+                f"{info.rows.get(name, 0):,}",
+                info.models.get(name, "-"),
+                f"{info.seconds.get('fit:' + name, 0.0):.1f}",
+            )
+        self.out.print(table)
+        self._show_stages()
+
+    def show(self, fake: Mapping[str, Any], report: IntegrityReport, target: str) -> None:
+        from rich.table import Table as RichTable
+
+        table = RichTable(title=f"synthetic database: {redact(target)}")
+        table.add_column("table")
+        table.add_column("rows", justify="right")
+        for name, frame in fake.items():
+            table.add_row(name, f"{len(frame):,}")
+        self.out.print(table)
+        self._show_stages()
+        status = "[green]integrity OK[/green]" if report.ok else "[red]VIOLATIONS[/red]"
+        self.out.print(f"{status}: {report}", markup=True)
+
+    def _show_stages(self) -> None:
+        stages = ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items())
+        self.out.print(f"stages: {stages}; total {sum(self.seconds.values()):.1f}s")
+        for note in self.notes:
+            self.out.print(f"note: {note}")

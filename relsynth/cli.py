@@ -22,10 +22,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
+from relsynth._cli_render import Steps
 from relsynth._cli_safety import at_least, positive
 from relsynth._version import __version__
 from relsynth.errors import ParameterError, RelsynthError
@@ -34,7 +35,6 @@ from relsynth.io.urls import redact
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from relsynth.check import IntegrityReport
     from relsynth.metadata.schema import Metadata
     from relsynth.synthesizer import Synthesizer
 
@@ -361,6 +361,12 @@ def _source_metadata(args: argparse.Namespace, url: str) -> Metadata:
         meta = reflect(url, schema=schema)
     if args.exclude:
         meta = meta.without_tables(*args.exclude)
+    if not meta.tables:  # an empty copy of nothing would "succeed" silently
+        where = f" in schema {meta.schema!r}" if meta.schema else ""
+        raise ParameterError(
+            f"The source {redact(url)} has no tables{where} (after --exclude); there is "
+            "nothing to learn. Check the database name in the URL, or pass --schema."
+        )
     return meta
 
 
@@ -384,7 +390,7 @@ def _as_written(url: str, meta: Metadata) -> Metadata:
 
 
 def _fit(
-    args: argparse.Namespace, url: str, steps: _Steps, meta: Metadata | None = None
+    args: argparse.Namespace, url: str, steps: Steps, meta: Metadata | None = None
 ) -> Synthesizer:
     from relsynth.io.sql import read_tables
     from relsynth.synthesizer import Synthesizer
@@ -419,7 +425,7 @@ def _fit(
 
 
 def _sample_write(
-    synth: Synthesizer, args: argparse.Namespace, target: str, steps: _Steps, source: str | None
+    synth: Synthesizer, args: argparse.Namespace, target: str, steps: Steps, source: str | None
 ) -> int:
     from relsynth.io.sql import check_database, write_tables
 
@@ -442,7 +448,7 @@ def _cmd_fit(args: argparse.Namespace, out: Console) -> int:
 
     check_output_file(args.output, "-o", overwrite=args.overwrite)
     check_device(args.device)
-    steps = _Steps(out)
+    steps = Steps(out)
     synth = _fit(args, args.url, steps)
     with steps.step("save"):
         synth.save(args.output, overwrite=args.overwrite)
@@ -457,7 +463,7 @@ def _cmd_sample(args: argparse.Namespace, out: Console) -> int:
     from relsynth.synthesizer import Synthesizer
 
     check_model_file(args.model)
-    steps = _Steps(out)
+    steps = Steps(out)
     with steps.step("load"):
         synth = Synthesizer.load(args.model)
     check_target(args.url, synth.metadata, if_exists=args.if_exists)
@@ -472,7 +478,7 @@ def _cmd_clone(args: argparse.Namespace, out: Console) -> int:
 
     check_output_file(args.save, "--save", overwrite=args.overwrite)
     check_device(args.device)
-    steps = _Steps(out)
+    steps = Steps(out)
     with steps.step("reflect"):
         meta = _source_metadata(args, args.source)
     check_target(args.target, meta, if_exists=args.if_exists, source=args.source)
@@ -492,7 +498,7 @@ def _cmd_evaluate(args: argparse.Namespace, out: Console) -> int:
 
     check_output_file(args.html, "--html", overwrite=True, example="report.html")
     schema = _schema(args)
-    steps = _Steps(out)
+    steps = Steps(out)
     with steps.step("read"):
         if args.metadata:
             meta = _with_schema(Metadata.load(args.metadata), schema)
@@ -517,84 +523,3 @@ def _cmd_evaluate(args: argparse.Namespace, out: Console) -> int:
         if args.html is not None:
             out.print(f"HTML report written to {args.html}")
     return 0
-
-
-class _Steps:
-    """Progress on stderr for each stage, and the final summary on stdout."""
-
-    def __init__(self, out: Console) -> None:
-        from rich.console import Console
-
-        self.out = out
-        self.err = Console(stderr=True)
-        self.seconds: dict[str, float] = {}
-        self.rows: dict[str, int] = {}
-        self.notes: list[str] = []
-
-    def step(self, name: str, total: int | None = None) -> Any:
-        import contextlib
-        import time
-
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        @contextlib.contextmanager
-        def run() -> Any:
-            progress = Progress(
-                TextColumn(f"[bold]{name:<8}"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total} {task.description}"),
-                TimeElapsedColumn(),
-                console=self.err,
-                transient=True,
-                disable=not self.err.is_terminal,
-            )
-            started = time.perf_counter()
-            with progress:
-                task = progress.add_task("", total=total or 1)
-
-                def tick(stage: str, table: str, done: int, n: int) -> None:
-                    progress.update(task, completed=done, total=n, description=f"{stage} {table}")
-
-                yield tick
-                progress.update(task, completed=total or 1)
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
-            logger.info("%s done in %.1fs", name, self.seconds[name])
-            self.err.print(f"[green]✓[/green] {name} ({self.seconds[name]:.1f}s)")
-
-        return run()
-
-    def show_fit(self, synth: Synthesizer) -> None:
-        from rich.table import Table as RichTable
-
-        table = RichTable(title="fitted")
-        for heading in ("table", "rows", "model", "seconds"):
-            table.add_column(heading, justify="right" if heading in ("rows", "seconds") else "left")
-        info = synth.fit_info_
-        for name in synth.plan_.order:
-            table.add_row(
-                name,
-                f"{info.rows.get(name, 0):,}",
-                info.models.get(name, "-"),
-                f"{info.seconds.get('fit:' + name, 0.0):.1f}",
-            )
-        self.out.print(table)
-        self._show_stages()
-
-    def show(self, fake: Mapping[str, Any], report: IntegrityReport, target: str) -> None:
-        from rich.table import Table as RichTable
-
-        table = RichTable(title=f"synthetic database: {redact(target)}")
-        table.add_column("table")
-        table.add_column("rows", justify="right")
-        for name, frame in fake.items():
-            table.add_row(name, f"{len(frame):,}")
-        self.out.print(table)
-        self._show_stages()
-        status = "[green]integrity OK[/green]" if report.ok else "[red]VIOLATIONS[/red]"
-        self.out.print(f"{status}: {report}", markup=True)
-
-    def _show_stages(self) -> None:
-        stages = ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items())
-        self.out.print(f"stages: {stages}; total {sum(self.seconds.values()):.1f}s")
-        for note in self.notes:
-            self.out.print(f"note: {note}")

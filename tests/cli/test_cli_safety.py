@@ -192,3 +192,14 @@ def test_clone_with_schema_writes_into_that_schema(postgres_url, capsys):
         assert query(target, "SELECT count(*) > 0 FROM sales.orders") == [(True,)]
     finally:
         target_gen.close()
+
+
+def test_an_empty_source_is_not_cloned_as_empty(db_url, tmp_path, capsys):
+    if db_url.startswith("sqlite"):
+        sqlite3.connect(sa.make_url(db_url).database).close()  # an empty file
+    target = tmp_path / "out.db"
+    assert main(["clone", db_url, f"sqlite:///{target}", *FAST]) == 1
+    assert "has no tables" in _one_error(capsys)
+    assert main(["fit", db_url, "-o", str(tmp_path / "m.relsynth"), *FAST]) == 1
+    assert "has no tables" in _one_error(capsys)
+    assert not target.exists() and not (tmp_path / "m.relsynth").exists()
