@@ -363,9 +363,10 @@ def _source_metadata(args: argparse.Namespace, url: str) -> Metadata:
         meta = meta.without_tables(*args.exclude)
     if not meta.tables:  # an empty copy of nothing would "succeed" silently
         where = f" in schema {meta.schema!r}" if meta.schema else ""
+        where += " left after --exclude" if args.exclude else ""
         raise ParameterError(
-            f"The source {redact(url)} has no tables{where} (after --exclude); there is "
-            "nothing to learn. Check the database name in the URL, or pass --schema."
+            f"The source {redact(url)} has no tables{where}; there is nothing to learn. "
+            "Check the database name in the URL, or pass --schema."
         )
     return meta
 
