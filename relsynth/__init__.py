@@ -42,6 +42,7 @@ from relsynth.errors import (
     RelsynthError,
     RelsynthWarning,
     SchemaWarning,
+    TargetExistsError,
     TrainingError,
     UnsupportedSchemaError,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "SchemaWarning",
     "Synthesizer",
     "Table",
+    "TargetExistsError",
     "TrainingError",
     "UnsupportedSchemaError",
     "Violation",

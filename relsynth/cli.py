@@ -8,9 +8,13 @@
     relsynth sample MODEL DST_URL [--scale X]    write a synthetic database from a model file
     relsynth clone SRC_URL DST_URL [--scale X]   reflect, read, fit, sample, check, write
 
-Results go to stdout; logs and progress to stderr. A ``RelsynthError`` prints one
-line (``error: ...``) and exits 1; usage errors exit 2; ``--debug`` shows tracebacks.
-URLs are always shown with the password hidden.
+Results go to stdout; logs and progress to stderr. Any error prints one line
+(``error: ...``, worded with the CLI's flags) and exits 1; an exception relsynth
+did not raise on purpose says so and points to ``--debug``, which adds the
+traceback. Usage errors exit 2. Errors that the arguments decide (an output file
+that exists or cannot be written, a model path that is a folder, ``--device cuda``
+without CUDA, an unreachable or existing target) are raised before any fit. Every
+byte printed is redacted: no password given on the command line is ever shown.
 """
 
 from __future__ import annotations
@@ -18,18 +22,19 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NoReturn
 
-from relsynth._urls import redact_url
+from relsynth._cli_render import Steps
+from relsynth._cli_safety import at_least, positive
 from relsynth._version import __version__
-from relsynth.errors import RelsynthError
+from relsynth.errors import ParameterError, RelsynthError
+from relsynth.io.urls import redact
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from relsynth.check import IntegrityReport
     from relsynth.metadata.schema import Metadata
     from relsynth.synthesizer import Synthesizer
 
@@ -41,7 +46,21 @@ Handler = Callable[[argparse.Namespace, "Console"], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code (0 ok, 1 error or violations, 2 usage)."""
+    """Run the command line; return the exit code (0 ok, 1 error or violations, 2 usage).
+
+    Everything written to stdout and stderr meanwhile is redacted: no password of a
+    URL given on the command line is shown, whatever prints it.
+    """
+    from relsynth._cli_safety import argv_secrets, redacted_output
+
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    with redacted_output(argv_secrets(args_list)):
+        return _run(args_list)
+
+
+def _run(argv: list[str]) -> int:
+    from relsynth._cli_safety import one_line, unexpected
+
     parser = _parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose, args.debug)
@@ -53,42 +72,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args, out)
     except RelsynthError as exc:
         if args.debug:
-            raise
-        sys.stderr.write(f"error: {_one_line(exc)}\n")
+            _traceback()
+        sys.stderr.write(f"error: {one_line(exc)}\n")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence: one line
+        if args.debug:
+            _traceback()
+        sys.stderr.write(f"error: {unexpected(exc)}\n")
+        return 1
 
 
-def _one_line(exc: RelsynthError) -> str:
-    """The error as one line; a source that breaks its keys names the first violation."""
-    from relsynth.errors import DataError
+def _traceback() -> None:
+    """With --debug: the traceback, through the redacting stderr."""
+    import traceback
 
-    report = getattr(exc, "report", None)
-    if isinstance(exc, DataError) and report is not None and report.violations:
-        first = report.violations[0].message
-        more = len(report.violations) - 1
-        extra = f" (and {more} more violation(s))" if more else ""
-        return (
-            f"the source breaks its own keys: {first}{extra} Fix the source, declare the "
-            "right keys with --metadata, or pass --drop-violations to drop those rows."
-        )
-    return " ".join(str(exc).split())
+    sys.stderr.write(traceback.format_exc())
 
 
 # -- parser -------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line too (exit 2), pointing to the command's --help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="relsynth", description="Synthetic copies of relational databases."
-    )
+    parser = _Parser(prog="relsynth", description="Synthetic copies of relational databases.")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     # The same flags after the subcommand; SUPPRESS keeps a subcommand from resetting
     # a flag given before it (relsynth -v check URL).
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more log output"
     )
@@ -108,12 +128,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("url", help="database URL, e.g. sqlite:///shop.db")
     p.add_argument("-o", "--output", type=Path, help="save the metadata (.json or .yaml)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
-    p.add_argument("--schema", help="database schema (PostgreSQL namespace)")
+    _schema_flag(p)
     p.add_argument("--include", nargs="+", metavar="TABLE", help="only these tables")
     p.add_argument("--exclude", nargs="+", metavar="TABLE", help="skip these tables")
     p.add_argument(
         "--sample-rows",
-        type=int,
+        type=at_least(0),
         default=10_000,
         help="rows per table read to refine column kinds (0: types only)",
     )
@@ -131,10 +151,12 @@ def _parser() -> argparse.ArgumentParser:
         "--metadata", type=Path, help="metadata file (e.g. with foreign keys the database lacks)"
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    _schema_flag(p)
     p.set_defaults(handler=_cmd_check)
 
     source_opts = argparse.ArgumentParser(add_help=False)
     source_opts.add_argument("--metadata", type=Path, help="metadata file instead of reflecting")
+    _schema_flag(source_opts)
     source_opts.add_argument("--exclude", nargs="+", metavar="TABLE", help="skip these tables")
     source_opts.add_argument(
         "--drop-violations",
@@ -158,19 +180,25 @@ def _parser() -> argparse.ArgumentParser:
         metavar="TIME",
         help="training time per table model instead (default 120s each)",
     )
-    fit_opts.add_argument("--epochs", type=int, help="training epochs per table (instead of time)")
+    fit_opts.add_argument(
+        "--epochs", type=at_least(1), help="training epochs per table (instead of time)"
+    )
     fit_opts.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    fit_opts.add_argument("--threads", type=int, help="torch CPU threads (default: all cores)")
+    fit_opts.add_argument(
+        "--threads", type=at_least(1), help="torch CPU threads (default: all cores)"
+    )
     fit_opts.add_argument(
         "--min-category-count",
-        type=int,
+        type=at_least(1),
         default=2,
         metavar="K",
         help="never emit a categorical value held by fewer than K source rows (default 2: "
         "no value of a single row; 1: keep all)",
     )
     write_opts = argparse.ArgumentParser(add_help=False)
-    write_opts.add_argument("--scale", type=float, default=1.0, help="multiplies root table sizes")
+    write_opts.add_argument(
+        "--scale", type=positive, default=1.0, help="multiplies root table sizes"
+    )
     write_opts.add_argument(
         "--if-exists",
         default="fail",
@@ -196,7 +224,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("model", type=Path, help="model file from `relsynth fit` or `clone --save`")
     p.add_argument("url", help="target database URL")
     p.add_argument("--seed", type=int, help="same model + seed = same database")
-    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--threads", type=at_least(1), help="torch CPU threads")
     p.set_defaults(handler=_cmd_sample)
 
     p = sub.add_parser(
@@ -210,6 +238,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("source", help="source database URL (never written)")
     p.add_argument("target", help="target database URL")
     p.add_argument("--save", type=Path, help="also save the model file here")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --save file")
     p.set_defaults(handler=_cmd_clone)
 
     p = sub.add_parser(
@@ -224,16 +253,37 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("real", help="the real database the model was fitted on")
     p.add_argument("synthetic", help="the synthetic database")
     p.add_argument("--metadata", type=Path, help="metadata file instead of reflecting REAL")
+    _schema_flag(p)
     p.add_argument("--holdout", help="real rows the model never saw (a database URL)")
     p.add_argument(
         "--model", type=Path, help="the model file: show each column's privacy treatment"
     )
     p.add_argument("--html", type=Path, help="write a standalone HTML report with plots")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--max-rows", type=int, default=50_000, help="rows per table scored")
+    p.add_argument("--max-rows", type=at_least(1), default=50_000, help="rows per table scored")
     p.add_argument("--seed", type=int, default=0, help="seed of subsamples and classifiers")
     p.set_defaults(handler=_cmd_evaluate)
     return parser
+
+
+def _schema_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--schema",
+        action="append",
+        metavar="SCHEMA",
+        help="the schema to read (PostgreSQL namespace; MariaDB database); default: the "
+        "connection's default schema",
+    )
+
+
+def _schema(args: argparse.Namespace) -> str | None:
+    schemas = list(dict.fromkeys(getattr(args, "schema", None) or ()))
+    if len(schemas) > 1:
+        raise ParameterError(
+            f"--schema was given {len(schemas)} times ({', '.join(schemas)}); relsynth reads "
+            "one schema per run. Run once per schema, or move the tables into one schema."
+        )
+    return schemas[0] if schemas else None
 
 
 def _duration(text: str) -> float:
@@ -267,16 +317,20 @@ def _configure_logging(verbose: int, debug: bool) -> None:
 
 
 def _cmd_reflect(args: argparse.Namespace, out: Console) -> int:
+    from relsynth._cli_safety import check_output_file
     from relsynth.metadata.reflect import reflect
 
+    check_output_file(args.output, "-o", overwrite=args.overwrite, example="metadata.json")
     meta = reflect(
         args.url,
-        schema=args.schema,
+        schema=_schema(args),
         include=args.include,
         exclude=args.exclude,
         sample_rows=args.sample_rows,
     )
-    show_metadata(meta, out, title=redact_url(args.url))
+    from relsynth._cli_render import show_metadata
+
+    show_metadata(meta, out, title=redact(args.url))
     if args.output is not None:
         meta.save(args.output, overwrite=args.overwrite)
         out.print(f"metadata saved to {args.output}")
@@ -287,7 +341,14 @@ def _cmd_check(args: argparse.Namespace, out: Console) -> int:
     from relsynth.check import check
     from relsynth.metadata.schema import Metadata
 
-    meta = Metadata.load(args.metadata) if args.metadata is not None else None
+    schema = _schema(args)
+    meta = _with_schema(Metadata.load(args.metadata), schema) if args.metadata else None
+    if meta is not None and schema is None and args.url.startswith("sqlite"):
+        meta = _as_written(args.url, meta)  # a file's schema (e.g. 'sales') is flattened there
+    if meta is None and schema is not None:
+        from relsynth.metadata.reflect import reflect
+
+        meta = reflect(args.url, schema=schema, sample_rows=0)
     report = check(args.url, meta)
     if args.json:
         import json
@@ -295,7 +356,7 @@ def _cmd_check(args: argparse.Namespace, out: Console) -> int:
         out.print_json(json.dumps(report.to_dict()))
     else:
         status = "[green]OK[/green]" if report.ok else "[red]VIOLATIONS[/red]"
-        out.print(f"{status} {redact_url(args.url)}")
+        out.print(f"{status} {redact(args.url)}")
         out.print(str(report), markup=False)
     return 0 if report.ok else 1
 
@@ -304,17 +365,44 @@ def _source_metadata(args: argparse.Namespace, url: str) -> Metadata:
     from relsynth.metadata.reflect import reflect
     from relsynth.metadata.schema import Metadata
 
+    schema = _schema(args)
     if args.metadata is not None:
-        meta = Metadata.load(args.metadata)
+        meta = _with_schema(Metadata.load(args.metadata), schema)
     else:
-        meta = reflect(url)
+        meta = reflect(url, schema=schema)
     if args.exclude:
         meta = meta.without_tables(*args.exclude)
+    if not meta.tables:  # an empty copy of nothing would "succeed" silently
+        where = f" in schema {meta.schema!r}" if meta.schema else ""
+        where += " left after --exclude" if args.exclude else ""
+        raise ParameterError(
+            f"The source {redact(url)} has no tables{where}; there is nothing to learn. "
+            "Check the database name in the URL, or pass --schema."
+        )
     return meta
 
 
+def _with_schema(meta: Metadata, schema: str | None) -> Metadata:
+    """``meta`` read from ``--schema`` when given (it overrides the file's schema)."""
+    import dataclasses
+
+    return meta if schema is None else dataclasses.replace(meta, schema=schema)
+
+
+def _as_written(url: str, meta: Metadata) -> Metadata:
+    """``meta`` in the schema a write to ``url`` puts it (kept on PostgreSQL, flattened
+    elsewhere: see relsynth.io.sql.target_schema)."""
+    import dataclasses
+
+    from relsynth.io._connect import parse_url
+    from relsynth.io.sql import target_schema
+
+    dialect = parse_url(url).get_backend_name()
+    return dataclasses.replace(meta, schema=target_schema(dialect, meta))
+
+
 def _fit(
-    args: argparse.Namespace, url: str, steps: _Steps, meta: Metadata | None = None
+    args: argparse.Namespace, url: str, steps: Steps, meta: Metadata | None = None
 ) -> Synthesizer:
     from relsynth.io.sql import read_tables
     from relsynth.synthesizer import Synthesizer
@@ -356,22 +444,30 @@ def _fit(
 
 
 def _sample_write(
-    synth: Synthesizer, args: argparse.Namespace, target: str, steps: _Steps, source: str | None
+    synth: Synthesizer, args: argparse.Namespace, target: str, steps: Steps, source: str | None
 ) -> int:
     from relsynth.io.sql import check_database, write_tables
 
     with steps.step("sample", total=len(synth.plan_.order)) as tick:
         fake = synth.sample(scale=args.scale, seed=args.seed, progress=tick)
+    import dataclasses
+
     with steps.step("write"):
-        write_tables(target, synth.metadata, fake, if_exists=args.if_exists, source=source)
-    with steps.step("check"):
-        report = check_database(target, synth.metadata)
+        written = write_tables(
+            target, synth.metadata, fake, if_exists=args.if_exists, source=source
+        )
+    with steps.step("check"):  # where the tables went (the schema is kept on PostgreSQL only)
+        report = check_database(target, dataclasses.replace(synth.metadata, schema=written.schema))
     steps.show(fake, report, target)
     return 0 if report.ok else 1
 
 
 def _cmd_fit(args: argparse.Namespace, out: Console) -> int:
-    steps = _Steps(out)
+    from relsynth._cli_safety import check_device, check_output_file
+
+    check_output_file(args.output, "-o", overwrite=args.overwrite)
+    check_device(args.device)
+    steps = Steps(out)
     synth = _fit(args, args.url, steps)
     with steps.step("save"):
         synth.save(args.output, overwrite=args.overwrite)
@@ -381,10 +477,12 @@ def _cmd_fit(args: argparse.Namespace, out: Console) -> int:
 
 
 def _cmd_sample(args: argparse.Namespace, out: Console) -> int:
+    from relsynth._cli_safety import check_model_file
     from relsynth.io.sql import check_target
     from relsynth.synthesizer import Synthesizer
 
-    steps = _Steps(out)
+    check_model_file(args.model)
+    steps = Steps(out)
     with steps.step("load"):
         synth = Synthesizer.load(args.model)
     check_target(args.url, synth.metadata, if_exists=args.if_exists)
@@ -394,31 +492,42 @@ def _cmd_sample(args: argparse.Namespace, out: Console) -> int:
 
 
 def _cmd_clone(args: argparse.Namespace, out: Console) -> int:
+    from relsynth._cli_safety import check_device, check_output_file
     from relsynth.io.sql import check_target
 
-    steps = _Steps(out)
+    check_output_file(args.save, "--save", overwrite=args.overwrite)
+    check_device(args.device)
+    steps = Steps(out)
     with steps.step("reflect"):
         meta = _source_metadata(args, args.source)
     check_target(args.target, meta, if_exists=args.if_exists, source=args.source)
     synth = _fit(args, args.source, steps, meta)
     if args.save is not None:
         with steps.step("save"):
-            synth.save(args.save, overwrite=True)
+            synth.save(args.save, overwrite=args.overwrite)
     return _sample_write(synth, args, args.target, steps, source=args.source)
 
 
 def _cmd_evaluate(args: argparse.Namespace, out: Console) -> int:
+    from relsynth._cli_safety import check_output_file
     from relsynth.evaluate import evaluate
     from relsynth.io.sql import read_tables
     from relsynth.metadata.reflect import reflect
     from relsynth.metadata.schema import Metadata
 
-    steps = _Steps(out)
+    check_output_file(args.html, "--html", overwrite=True, example="report.html")
+    schema = _schema(args)
+    steps = Steps(out)
     with steps.step("read"):
-        meta = Metadata.load(args.metadata) if args.metadata else reflect(args.real)
+        if args.metadata:
+            meta = _with_schema(Metadata.load(args.metadata), schema)
+        else:
+            meta = reflect(args.real, schema=schema)
         real = read_tables(args.real, meta)
-        synthetic = read_tables(args.synthetic, meta)
-        holdout = read_tables(args.holdout, meta) if args.holdout else None
+        synthetic = read_tables(args.synthetic, _as_written(args.synthetic, meta))
+        holdout = (
+            read_tables(args.holdout, _as_written(args.holdout, meta)) if args.holdout else None
+        )
     with steps.step("evaluate"):
         report = evaluate(
             meta, real, synthetic, holdout=holdout, seed=args.seed, max_rows=args.max_rows
@@ -439,176 +548,3 @@ def _cmd_evaluate(args: argparse.Namespace, out: Console) -> int:
         if args.html is not None:
             out.print(f"HTML report written to {args.html}")
     return 0
-
-
-class _Steps:
-    """Progress on stderr for each stage, and the final summary on stdout."""
-
-    def __init__(self, out: Console) -> None:
-        from rich.console import Console
-
-        self.out = out
-        self.err = Console(stderr=True)
-        self.seconds: dict[str, float] = {}
-        self.rows: dict[str, int] = {}
-        self.notes: list[str] = []
-
-    def step(self, name: str, total: int | None = None) -> Any:
-        import contextlib
-        import time
-
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        @contextlib.contextmanager
-        def run() -> Any:
-            progress = Progress(
-                TextColumn(f"[bold]{name:<8}"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total} {task.description}"),
-                TimeElapsedColumn(),
-                console=self.err,
-                transient=True,
-                disable=not self.err.is_terminal,
-            )
-            started = time.perf_counter()
-            with progress:
-                task = progress.add_task("", total=total or 1)
-
-                def tick(stage: str, table: str, done: int, n: int) -> None:
-                    progress.update(task, completed=done, total=n, description=f"{stage} {table}")
-
-                yield tick
-                progress.update(task, completed=total or 1)
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
-            logger.info("%s done in %.1fs", name, self.seconds[name])
-            self.err.print(f"[green]✓[/green] {name} ({self.seconds[name]:.1f}s)")
-
-        return run()
-
-    def show_fit(self, synth: Synthesizer) -> None:
-        from rich.table import Table as RichTable
-
-        table = RichTable(title="fitted")
-        for heading in ("table", "rows", "model", "seconds"):
-            table.add_column(heading, justify="right" if heading in ("rows", "seconds") else "left")
-        info = synth.fit_info_
-        for name in synth.plan_.order:
-            table.add_row(
-                name,
-                f"{info.rows.get(name, 0):,}",
-                info.models.get(name, "-"),
-                f"{info.seconds.get('fit:' + name, 0.0):.1f}",
-            )
-        self.out.print(table)
-        self._show_privacy(info.privacy)
-        self._show_stages()
-
-    def _show_privacy(self, privacy: Mapping[str, Mapping[str, str]]) -> None:
-        from rich.table import Table as RichTable
-
-        if not privacy:
-            return
-        table = RichTable(title="privacy: what each column gets")
-        for heading in ("table", "treatment", "columns"):
-            table.add_column(heading)
-        for name, columns in privacy.items():
-            by_treatment: dict[str, list[str]] = {}
-            for col, treatment in columns.items():
-                by_treatment.setdefault(treatment, []).append(col)
-            for treatment, cols in by_treatment.items():
-                table.add_row(name, treatment, ", ".join(cols))
-        self.out.print(table)
-
-    def show(self, fake: Mapping[str, Any], report: IntegrityReport, target: str) -> None:
-        from rich.table import Table as RichTable
-
-        table = RichTable(title=f"synthetic database: {redact_url(target)}")
-        table.add_column("table")
-        table.add_column("rows", justify="right")
-        for name, frame in fake.items():
-            table.add_row(name, f"{len(frame):,}")
-        self.out.print(table)
-        self._show_stages()
-        status = "[green]integrity OK[/green]" if report.ok else "[red]VIOLATIONS[/red]"
-        self.out.print(f"{status}: {report}", markup=True)
-
-    def _show_stages(self) -> None:
-        stages = ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items())
-        self.out.print(f"stages: {stages}; total {sum(self.seconds.values()):.1f}s")
-        for note in self.notes:
-            self.out.print(f"note: {note}")
-
-
-# -- rendering ----------------------------------------------------------------------
-
-
-def show_metadata(meta: Metadata, out: Console, *, title: str) -> None:
-    """Print tables, keys, the FK graph and the plan of ``meta``."""
-    from rich.table import Table as RichTable
-    from rich.tree import Tree
-
-    from relsynth.metadata.graph import plan
-
-    the_plan = plan(meta)
-    summary = RichTable(title=f"{title}: {len(meta.tables)} tables, {len(meta.foreign_keys)} FKs")
-    for heading in ("table", "columns", "primary key", "unique", "parents (driver first)"):
-        summary.add_column(heading)
-    for name in the_plan.order:
-        table = meta.table(name)
-        driver = the_plan.driver.get(name)
-        parents = ([f"*{driver.label}"] if driver else []) + [
-            fk.label for fk in meta.parents(name) if fk is not driver
-        ]
-        summary.add_row(
-            name,
-            str(len(table.columns)),
-            ", ".join(table.primary_key) or "-",
-            "; ".join(", ".join(u) for u in table.unique) or "-",
-            "\n".join(parents) or "(root)",
-        )
-    out.print(summary)
-
-    kinds = RichTable(title="columns")
-    for heading in ("table", "column", "kind", "sql type", "null", "notes"):
-        kinds.add_column(heading)
-    for name in the_plan.order:
-        table = meta.table(name)
-        for col in table.columns:
-            notes = []
-            if col.name in table.primary_key:
-                notes.append("pk")
-            if col.autoincrement:
-                notes.append("auto")
-            if col.pii:
-                notes.append(f"pii:{col.pii}")
-            if col.format:
-                notes.append(f"format:{col.format}")
-            if col.enum_values:
-                notes.append("enum(" + ", ".join(col.enum_values[:5]) + ")")
-            kinds.add_row(
-                name,
-                col.name,
-                col.kind,
-                col.sql_type or "-",
-                "yes" if col.nullable else "no",
-                " ".join(notes),
-            )
-    out.print(kinds)
-
-    tree = Tree("generation plan (parents before children)")
-    for name in the_plan.order:
-        driver = the_plan.driver.get(name)
-        label = f"{name}" + (
-            f"  [dim]per {driver.parent} row[/dim]" if driver else "  [dim]root[/dim]"
-        )
-        tree.add(label)
-    out.print(tree)
-    if the_plan.self_references:
-        out.print("self-references: " + "; ".join(fk.label for fk in the_plan.self_references))
-    if the_plan.deferred:
-        out.print(
-            "deferred (cycle breakers): "
-            + "; ".join(
-                fk.label + ("" if fk.nullable else " [NOT NULL]") for fk in the_plan.deferred
-            )
-        )

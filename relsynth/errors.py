@@ -16,6 +16,7 @@ is wrong" also derive from the matching builtin (``ValueError``,
     ├── NotFittedError (AttributeError)    sample/save before fit
     ├── ReferentialIntegrityError          raised by IntegrityReport.raise_for_violations(); .report
     ├── DatabaseError                      a read or write failed (connection, SQL, target)
+    │   └── TargetExistsError              the target already has the tables; .tables, .options
     ├── ArtifactError                      save/load of a model file failed
     └── TrainingError (RuntimeError)       non-finite loss, device failure
 
@@ -51,6 +52,7 @@ __all__ = [
     "RelsynthError",
     "RelsynthWarning",
     "SchemaWarning",
+    "TargetExistsError",
     "TrainingError",
     "UnsupportedSchemaError",
 ]
@@ -110,6 +112,41 @@ class ReferentialIntegrityError(RelsynthError):
 
 class DatabaseError(RelsynthError):
     """Reading from or writing to a database failed; nothing was half written."""
+
+
+class TargetExistsError(DatabaseError):
+    """The target already has the tables to write (``if_exists="fail"``), or lacks the
+    columns to append to them.
+
+    Structured, so that each front end words the fix with its own names (the
+    library says ``if_exists='replace'``, the CLI ``--if-exists replace``).
+
+    Attributes
+    ----------
+    target : str
+        The target, password hidden.
+    tables : tuple of str
+        The tables that already exist.
+    options : tuple of str
+        The ``if_exists`` values that would proceed (``"replace"``, ``"append"``).
+    missing_columns : tuple of str
+        ``table.column`` names an append lacks (empty for ``fail``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        target: str,
+        tables: tuple[str, ...],
+        options: tuple[str, ...],
+        missing_columns: tuple[str, ...] = (),
+    ) -> None:
+        self.target = target
+        self.tables = tables
+        self.options = options
+        self.missing_columns = missing_columns
+        super().__init__(message)
 
 
 class ArtifactError(RelsynthError):

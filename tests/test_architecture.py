@@ -35,7 +35,6 @@ UNITS = {
     "relsynth.errors": "base",
     "relsynth._random": "base",
     "relsynth._validation": "base",
-    "relsynth._urls": "base",
     "relsynth.metadata": "metadata",
     "relsynth._columns": "metadata",
     "relsynth.keys": "keys",
@@ -50,6 +49,8 @@ UNITS = {
     "relsynth.evaluate": "evaluate",
     "relsynth.testing": "testing",
     "relsynth.cli": "cli",
+    "relsynth._cli_safety": "cli",
+    "relsynth._cli_render": "cli",
     "relsynth.__main__": "cli",
     "relsynth": "api",
 }

@@ -1,73 +1,169 @@
-"""Engines, connections, fingerprints and error mapping for the SQL I/O functions.
+"""The one database boundary: URLs, engines, identities, error mapping.
 
-Every SQLAlchemy/DB-API error that leaves :mod:`relsynth.io` is re-raised here as
-a :class:`~relsynth.errors.DatabaseError` whose message names what was being
-done and never contains a password (URLs are rendered with
-``hide_password=True``, and the password text is scrubbed from driver messages).
+Used by reflection (:mod:`relsynth.metadata.reflect`) and by the SQL I/O
+functions alike, so a URL is parsed, checked, connected to and shown the same
+way everywhere:
+
+* :func:`parse_url` turns text into a SQLAlchemy ``URL``; text that is not a URL is
+  refused without being echoed (it may be ``user:password@host``).
+* :func:`open_engine` creates the engine (a 10 s connect timeout on servers) after
+  :func:`check_url` has refused what a read would otherwise create or guess: a
+  SQLite file that does not exist (connecting would create it empty) and a server
+  URL without a database name (the login database would be read instead).
+* :func:`connect` maps a failed connection (refused, bad password, a driver that
+  rejects an option such as ``?charset=bogus``) to a one-line
+  :class:`~relsynth.errors.DatabaseError`; :func:`database_error` does the same for
+  any driver error. Every message goes through :func:`relsynth.io.urls.redact`.
+* :func:`identity` says what a database *is* (``relsynth.io._identity``), so the
+  source is recognised under any host name, IP address or hard link.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import unquote
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 
-from relsynth._urls import redact_url
 from relsynth.errors import DatabaseError, ParameterError
+from relsynth.io.urls import redact
 
 __all__ = [
+    "check_url",
+    "create_engine",
     "connect",
     "database_error",
-    "fingerprint",
     "open_engine",
+    "parse_url",
     "read_only",
+    "scrub",
+    "sqlite_path",
     "sqlite_manual_transactions",
 ]
 
 logger = logging.getLogger(__name__)
 
-_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
-_LOCALHOST = {"localhost", "127.0.0.1", "::1", ""}
 _CONNECT_TIMEOUT_S = 10
+_SERVERS = ("postgresql", "mysql", "mariadb")
+# What a driver raises for an option it does not understand (PyMySQL's
+# ?charset=bogus is an AttributeError): reported as a bad URL, not a traceback.
+_DRIVER_OPTION_ERRORS = (AttributeError, KeyError, LookupError, TypeError, ValueError)
+_URL_FORM = (
+    "Use the form dialect+driver://user:password@host:port/database, e.g. "
+    "'sqlite:///path/to/file.db' or 'postgresql+psycopg://user@host/dbname'."
+)
+
+Purpose = Literal["read", "write"]
 
 
-def _parse(source: str | URL) -> URL:
-    try:
-        return sa.make_url(source)
-    except (sa.exc.ArgumentError, ValueError) as exc:
+def parse_url(source: str | URL) -> URL:
+    """``source`` as a SQLAlchemy URL; a ParameterError (that does not echo it) if it is not one."""
+    if isinstance(source, URL):
+        return source
+    text = str(source)
+    if "://" not in text:
         raise ParameterError(
-            f"{redact_url(source)!r} is not a database URL. Use e.g. "
-            "'sqlite:///path/to/file.db' or 'postgresql+psycopg://user@host/dbname'."
-        ) from exc
+            "The database URL given is not a database URL (it has no 'dialect://' part; it "
+            f"is not shown, as it may hold a password). {_URL_FORM}"
+        )
+    try:
+        url = sa.make_url(text)
+    except (sa.exc.ArgumentError, ValueError) as exc:
+        raise ParameterError(f"{redact(text)!r} is not a database URL. {_URL_FORM}") from exc
+    if url.host and "@" in url.host:  # user:p@ss@host: the driver would look up "ss@host"
+        raise ParameterError(
+            f"The database URL {redact(text)} has an unencoded '@' in its password or user "
+            "name; percent-encode it as %40 (user:p%40ss@host) or put the password in a "
+            "~/.pgpass / option file."
+        )
+    return url
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The file a SQLite URL opens (``file:`` URIs decoded), or None for an in-memory one."""
+    database = url.database or ""
+    if url.query.get("uri") in ("true", "1", "True") and database.startswith("file:"):
+        if url.query.get("mode") == "memory" or "mode=memory" in database:
+            return None
+        database = database[len("file:") :].split("?", 1)[0]
+        if database.startswith("//"):  # file://[host]/path
+            database = "/" + database[2:].split("/", 1)[1] if "/" in database[2:] else ""
+        database = unquote(database)
+    if database in ("", ":memory:"):
+        return None
+    return Path(database)  # as sqlite opens it (no "~" expansion)
+
+
+def check_url(url: URL, purpose: Purpose) -> None:
+    """Refuse a URL that would create or guess its database (see the module docstring)."""
+    backend = url.get_backend_name()
+    shown = redact(url)
+    if backend == "sqlite":
+        path = sqlite_path(url)
+        if purpose == "read" and path is not None and not path.is_file():
+            what = "is a folder" if path.is_dir() else "does not exist"
+            raise DatabaseError(
+                f"The SQLite database {path} {what}; nothing was read or created. Check the "
+                "path (sqlite:///relative/path.db, sqlite:////absolute/path.db)."
+            ) from FileNotFoundError(str(path))
+        return
+    if backend in _SERVERS and not url.database:
+        raise DatabaseError(
+            f"The URL {shown} names no database; add it after the host "
+            f"({url.drivername}://user@host/DATABASE). relsynth does not fall back to the "
+            "login's default database."
+        )
 
 
 @contextlib.contextmanager
-def open_engine(source: str | URL | Engine) -> Iterator[Engine]:
-    """Yield an engine for ``source``; one made here is disposed on exit."""
+def open_engine(source: str | URL | Engine, purpose: Purpose = "read") -> Iterator[Engine]:
+    """Yield an engine for ``source``; one made here is disposed on exit.
+
+    ``purpose="read"`` refuses a SQLite file that does not exist (reading would
+    create it); both purposes refuse a server URL without a database name.
+    """
     if isinstance(source, Engine):
         yield source
         return
-    url = _parse(source)
-    connect_args: dict[str, Any] = {}
-    if url.get_backend_name() in ("postgresql", "mysql", "mariadb"):
-        connect_args["connect_timeout"] = _CONNECT_TIMEOUT_S
-    try:
-        engine = sa.create_engine(url, connect_args=connect_args)
-    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
-        raise DatabaseError(
-            f"Cannot use database URL {redact_url(url)}: {exc}. Install the driver named in "
-            "the URL, or fix the URL."
-        ) from exc
+    engine = create_engine(source, purpose)
     try:
         yield engine
     finally:
         engine.dispose()
+
+
+def create_engine(source: str | URL, purpose: Purpose = "read", **options: Any) -> Engine:
+    """A new engine for ``source`` (checked by :func:`check_url`), with a connect timeout.
+
+    ``options`` go to :func:`sqlalchemy.create_engine` (e.g. ``isolation_level``).
+    """
+    url = parse_url(source)
+    check_url(url, purpose)
+    connect_args: dict[str, Any] = {}
+    if url.get_backend_name() in _SERVERS:
+        connect_args["connect_timeout"] = _CONNECT_TIMEOUT_S
+    try:
+        return sa.create_engine(url, connect_args=connect_args, **options)
+    except sa.exc.NoSuchModuleError as exc:
+        raise DatabaseError(
+            f"No SQLAlchemy dialect/driver for {redact(url)}; check the URL's scheme "
+            "(sqlite, postgresql+psycopg, mysql+pymysql, mariadb+pymysql...) and install "
+            "the driver."
+        ) from exc
+    except ImportError as exc:
+        raise DatabaseError(
+            f"The database driver for {redact(url)} is not installed ({exc.name or exc}); "
+            "install it (e.g. pip install psycopg or pymysql)."
+        ) from exc
+    except sa.exc.ArgumentError as exc:
+        raise DatabaseError(
+            f"Cannot use database URL {redact(url)}: {scrub(exc, url)}. Fix the URL."
+        ) from exc
 
 
 @contextlib.contextmanager
@@ -78,13 +174,32 @@ def connect(engine: Engine, *, action: str) -> Iterator[Connection]:
     except sa.exc.DBAPIError as exc:
         raise database_error(
             exc,
-            f"Cannot connect to {redact_url(engine.url)} to {action}",
+            f"Could not connect to {redact(engine.url)} to {action}",
             engine.url,
             hint="Check that the server is running and the "
-            "URL (host, port, database, user) is right.",
+            "URL (host, port, database, user, password) is right.",
+        ) from exc
+    except _DRIVER_OPTION_ERRORS as exc:
+        options = ", ".join(f"{k}={v}" for k, v in engine.url.query.items())
+        raise DatabaseError(
+            f"Could not connect to {redact(engine.url)} to {action}: the driver rejected the "
+            f"connection options ({redact(options) or 'none'}): {scrub(exc, engine.url)}. "
+            "Fix or remove the option in the URL (e.g. ?charset=utf8mb4)."
         ) from exc
     with conn:
         yield conn
+
+
+def scrub(exc: BaseException | str, url: URL | None = None) -> str:
+    """The first line of a driver message, every password hidden."""
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    secrets = [str(url.password)] if url is not None and url.password else []
+    if url is not None and url.host and "@" in url.host:  # the rest of an unencoded-@ password
+        secrets.append(url.host.rsplit("@", 1)[0])
+    for secret in list(secrets):
+        secrets.append(unquote(secret))
+    return redact(line, secrets)
 
 
 def database_error(
@@ -92,47 +207,10 @@ def database_error(
 ) -> DatabaseError:
     """A :class:`DatabaseError` for ``exc``: ``what`` + the driver's first line + ``hint``."""
     orig = getattr(exc, "orig", None) or exc
-    detail = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
-    password = url.password if url is not None else None
-    if password:
-        detail = detail.replace(str(password), "***")
-    message = f"{what}: {detail}"
+    message = f"{redact(what)}: {scrub(orig, url)}"
     if hint:
         message = f"{message}. {hint}"
     return DatabaseError(message)
-
-
-def fingerprint(url: URL) -> str | None:
-    """A password-free identity of the database ``url`` points at, or None (in-memory).
-
-    ``dialect://host:port/database`` for servers (``localhost``, ``127.0.0.1`` and
-    ``::1`` are the same host; MySQL and MariaDB are one family), and
-    ``sqlite:<resolved path>`` for SQLite files.
-    """
-    backend = url.get_backend_name()
-    if backend == "sqlite":
-        database = url.database or ""
-        if url.query.get("uri") in ("true", "1") and database.startswith("file:"):
-            database = database[len("file:") :].split("?", 1)[0]
-            if "mode=memory" in (url.database or ""):
-                return None
-        if database in ("", ":memory:"):
-            return None
-        return f"sqlite:{Path(database).expanduser().resolve()}"
-    family = "mysql" if backend in ("mysql", "mariadb") else backend
-    host = (url.host or "").lower()
-    host = "localhost" if host in _LOCALHOST else host
-    port = url.port or _DEFAULT_PORTS.get(family, 0)
-    return f"{family}://{host}:{port}/{url.database or ''}"
-
-
-def source_fingerprint(source: str | URL | Engine | os.PathLike[str]) -> str | None:
-    """Fingerprint of a URL, an engine or a CSV folder path."""
-    if isinstance(source, Engine):
-        return fingerprint(source.url)
-    if isinstance(source, os.PathLike) or (isinstance(source, str) and "://" not in source):
-        return f"folder:{Path(source).expanduser().resolve()}"
-    return fingerprint(_parse(source))
 
 
 @contextlib.contextmanager

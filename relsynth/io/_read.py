@@ -11,8 +11,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from relsynth.errors import DatabaseError
-from relsynth.io._connect import connect, database_error, fingerprint, read_only
+from relsynth.io._connect import connect, database_error, read_only
 from relsynth.io._convert import column_family, to_pandas
+from relsynth.io._identity import connection_identity
+from relsynth.io.urls import redact
 from relsynth.metadata.schema import Column, Metadata, Table
 
 __all__ = ["read_database"]
@@ -24,12 +26,12 @@ def read_database(
     engine: Engine, meta: Metadata, names: Sequence[str], *, chunksize: int
 ) -> dict[str, pd.DataFrame]:
     """Read ``names`` from ``engine`` in one read-only transaction."""
-    source = fingerprint(engine.url)
     frames: dict[str, pd.DataFrame] = {}
     name = "(catalog)"
     with connect(engine, action="read tables") as conn:
         try:
             with read_only(conn):
+                source = connection_identity(conn, meta.schema)
                 _require_tables(conn, meta, names)
                 for name in names:
                     frame = _read_table(conn, meta.table(name), meta.schema, chunksize)
@@ -38,7 +40,7 @@ def read_database(
         except sa.exc.DBAPIError as exc:
             raise database_error(
                 exc,
-                f"Reading table {name!r} from {engine.url.render_as_string()}",
+                f"Reading table {name!r} from {redact(engine.url)}",
                 engine.url,
             ) from exc
     return frames
@@ -56,7 +58,7 @@ def _require_tables(conn: Connection, meta: Metadata, names: Sequence[str]) -> N
             missing = [c for c in meta.table(name).column_names if c not in columns[name]]
             problems.extend(f"column {name}.{c} does not exist" for c in missing)
     if problems:
-        where = conn.engine.url.render_as_string(hide_password=True)
+        where = redact(conn.engine.url)
         raise DatabaseError(
             f"Cannot read from {where}: {'; '.join(problems)}. Reflect the metadata from "
             "this database (relsynth.reflect), or drop those tables/columns from the "

@@ -41,16 +41,17 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from relsynth.constraints import compute_generated
-from relsynth.errors import DatabaseError, DataError, ReferentialIntegrityError
+from relsynth.errors import DataError, ReferentialIntegrityError, TargetExistsError
 from relsynth.io._connect import connect, database_error, sqlite_manual_transactions
 from relsynth.io._convert import prepare_column, python_values
 from relsynth.io._dbcheck import check_connection
 from relsynth.io._ddl import Schema, add_foreign_keys, build_schema, create_tables
 from relsynth.io._text import copy_text, mysql_values
+from relsynth.io.urls import redact
 from relsynth.metadata.graph import Plan, plan
 from relsynth.metadata.schema import ForeignKey, Metadata, Table
 
-__all__ = ["WriteReport", "write_database"]
+__all__ = ["WriteReport", "existing_tables", "target_schema", "write_database"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,12 +76,16 @@ class WriteReport:
         were not created, and generated columns it refused, written as plain columns
         holding the computed values (a :class:`~relsynth.errors.SchemaWarning` lists
         them too).
+    schema : str or None
+        The schema the tables were written into (see :func:`target_schema`); None:
+        the connection's default (SQLite, MariaDB/MySQL: the URL's database).
     """
 
     rows: Mapping[str, int]
     seconds: float
     dialect: str
     dropped: tuple[str, ...] = ()
+    schema: str | None = None
 
     @property
     def n_rows(self) -> int:
@@ -199,6 +204,17 @@ def _row_key(meta: Metadata, table_name: str) -> tuple[str, ...]:
 # -- the write ---------------------------------------------------------------------------------
 
 
+def target_schema(dialect: str, meta: Metadata) -> str | None:
+    """The schema the tables of ``meta`` are written into on a ``dialect`` target.
+
+    The rule: schema names are kept where the target has schemas inside one
+    database (PostgreSQL: created when missing); on SQLite and MariaDB/MySQL (whose
+    "schemas" are other databases or attached files) the tables are written into the
+    database the URL names, i.e. the schema is flattened away.
+    """
+    return meta.schema if dialect == "postgresql" else None
+
+
 def write_database(
     engine: Engine,
     meta: Metadata,
@@ -212,6 +228,7 @@ def write_database(
     with connect(engine, action="write tables") as conn:
         dialect = _dialect(conn)
         is_mysql = dialect in ("mysql", "mariadb")
+        schema = target_schema(dialect, meta)
         present = existing_tables(conn, meta, if_exists)
         conn.rollback()
         staging = is_mysql and if_exists == "replace"
@@ -226,11 +243,11 @@ def write_database(
             if is_mysql:
                 _write_mysql(conn, job, create=create, replace=drop)
             else:
-                _write_transactional(conn, job, create=create, drop=drop)
+                _write_transactional(conn, job, create=create, drop=drop, schema=schema)
         except (sa.exc.DBAPIError, *_dbapi_errors(conn)) as exc:
             raise database_error(
                 exc,
-                f"Writing to {engine.url.render_as_string()} failed while {job.step}",
+                f"Writing to {redact(engine.url)} failed while {job.step}",
                 engine.url,
                 hint=_nothing_written(dialect),
             ) from exc
@@ -239,7 +256,7 @@ def write_database(
     seconds = time.perf_counter() - start
     rows = {n: job.n_rows[n] for n in job.plan.order}
     logger.info("wrote %d rows into %d tables in %.2fs", sum(rows.values()), len(rows), seconds)
-    return WriteReport(rows, seconds, dialect, tuple(job.schema.dropped))
+    return WriteReport(rows, seconds, dialect, tuple(job.schema.dropped), schema)
 
 
 def _dialect(conn: Connection) -> str:
@@ -279,25 +296,41 @@ def _warn_dropped(dropped: Sequence[str], dialect: str) -> None:
 
 
 def existing_tables(conn: Connection, meta: Metadata, if_exists: str) -> list[str]:
+    """The tables of ``meta`` that the target already has (in its target schema).
+
+    Raises :class:`TargetExistsError` (structured: the CLI words it with its own
+    flags) when ``if_exists="fail"`` meets one, or ``"append"`` meets one without
+    every column.
+    """
     insp = sa.inspect(conn)
-    existing = set(insp.get_table_names())
+    schema = target_schema(_dialect(conn), meta)
+    existing = set(insp.get_table_names(schema=schema))
     present = [n for n in meta.tables if n in existing]
+    where = redact(conn.engine.url) + (f" (schema {schema!r})" if schema else "")
     if if_exists == "fail" and present:
-        raise DatabaseError(
-            f"{conn.engine.url.render_as_string()} already has table(s) "
-            f"{', '.join(repr(n) for n in present)}; nothing was written. Pass "
-            "if_exists='replace' to drop and recreate them, or 'append' to add rows."
+        raise TargetExistsError(
+            f"{where} already has table(s) {', '.join(repr(n) for n in present)}; nothing "
+            "was written. Pass if_exists='replace' to drop and recreate them, or 'append' "
+            "to add rows.",
+            target=where,
+            tables=tuple(present),
+            options=("replace", "append"),
         )
     if if_exists == "append" and present:
-        multi = insp.get_multi_columns(filter_names=present)
+        multi = insp.get_multi_columns(schema=schema, filter_names=present)
         have = {key[1]: {c["name"] for c in cols} for key, cols in multi.items()}
         missing = [
             f"{n}.{c}" for n in present for c in meta.table(n).column_names if c not in have[n]
         ]
         if missing:
-            raise DatabaseError(
-                f"Cannot append: the existing tables lack column(s) {', '.join(missing)}; "
-                "nothing was written. Use if_exists='replace', or add the columns."
+            raise TargetExistsError(
+                f"Cannot append: the existing tables of {where} lack column(s) "
+                f"{', '.join(missing)}; nothing was written. Use if_exists='replace', or add "
+                "the columns.",
+                target=where,
+                tables=tuple(present),
+                options=("replace",),
+                missing_columns=tuple(missing),
             )
     return present
 
@@ -325,9 +358,19 @@ def _transaction(conn: Connection) -> Iterator[None]:
 
 
 def _write_transactional(
-    conn: Connection, job: _Job, *, create: Sequence[str], drop: Sequence[str]
+    conn: Connection,
+    job: _Job,
+    *,
+    create: Sequence[str],
+    drop: Sequence[str],
+    schema: str | None = None,
 ) -> None:
     with _transaction(conn):
+        if schema is not None:  # PostgreSQL: the source's schema, created when missing
+            job.step = f"creating schema {schema!r}"
+            quoted = conn.dialect.identifier_preparer.quote_identifier(schema)
+            conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
+            conn.exec_driver_sql(f"SET LOCAL search_path TO {quoted}")
         if drop:
             job.step = "dropping the existing tables"
             _drop_tables(conn, drop)

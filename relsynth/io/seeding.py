@@ -23,8 +23,8 @@ import os
 import sqlite3
 from pathlib import Path
 
-from relsynth._urls import redact_url
 from relsynth.errors import DatabaseError
+from relsynth.io.urls import redact
 
 __all__ = ["drop_database", "seed_database", "template_key"]
 
@@ -66,10 +66,10 @@ def seed_database(
     str
         ``url``, now holding the synthetic database.
     """
-    import sqlalchemy as sa
+    from relsynth.io._connect import parse_url
 
     key = template_key(model, seed, scale)
-    parsed = sa.make_url(url)
+    parsed = parse_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         _seed_sqlite(model, parsed, key, seed, scale, cache_dir)
@@ -77,7 +77,7 @@ def seed_database(
         _seed_postgres(model, parsed, key, seed, scale)
     else:
         _write_sample(model, url, seed, scale)
-    logger.info("seeded %s from %s (seed %s, scale %s)", redact_url(url), model, seed, scale)
+    logger.info("seeded %s from %s (seed %s, scale %s)", redact(url), model, seed, scale)
     return url
 
 
@@ -114,9 +114,11 @@ def _seed_sqlite(model, parsed, key, seed, scale, cache_dir) -> None:  # noqa: A
 def _seed_postgres(model, parsed, key, seed, scale) -> None:  # noqa: ANN001
     import sqlalchemy as sa
 
+    from relsynth.io._connect import create_engine
+
     name = parsed.database
     template = f"relsynth_tpl_{key}"
-    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    admin = create_engine(parsed.set(database="postgres"), "write", isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             exists = conn.execute(
@@ -134,7 +136,7 @@ def _seed_postgres(model, parsed, key, seed, scale) -> None:  # noqa: ANN001
             conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     except sa.exc.SQLAlchemyError as exc:
         raise DatabaseError(
-            f"Could not seed {redact_url(parsed)} from template {template}: "
+            f"Could not seed {redact(parsed)} from template {template}: "
             f"{type(exc.orig or exc).__name__}"
         ) from exc
     finally:
@@ -149,7 +151,9 @@ def drop_database(url: str) -> None:
     """
     import sqlalchemy as sa
 
-    parsed = sa.make_url(url)
+    from relsynth.io._connect import create_engine, parse_url
+
+    parsed = parse_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -157,13 +161,13 @@ def drop_database(url: str) -> None:
         return
     if backend != "postgresql":
         return
-    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    admin = create_engine(parsed.set(database="postgres"), "write", isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
     except sa.exc.SQLAlchemyError as exc:
         raise DatabaseError(
-            f"Could not drop {redact_url(parsed)}: {type(exc.orig or exc).__name__}"
+            f"Could not drop {redact(parsed)}: {type(exc.orig or exc).__name__}"
         ) from exc
     finally:
         admin.dispose()

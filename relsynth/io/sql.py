@@ -25,15 +25,10 @@ from sqlalchemy.engine import URL, Engine
 
 from relsynth.check import IntegrityReport
 from relsynth.errors import DatabaseError, ParameterError
-from relsynth.io._connect import (
-    connect,
-    database_error,
-    fingerprint,
-    open_engine,
-    read_only,
-    source_fingerprint,
-)
-from relsynth.io._write import WriteReport, write_database
+from relsynth.io._connect import connect, database_error, open_engine, read_only
+from relsynth.io._identity import engine_identity, source_identity
+from relsynth.io._write import WriteReport, target_schema, write_database
+from relsynth.io.urls import folder_writable, redact
 from relsynth.metadata.schema import Metadata
 
 if TYPE_CHECKING:
@@ -44,7 +39,8 @@ __all__ = [
     "check_database",
     "check_target",
     "read_tables",
-    "source_fingerprint",
+    "source_identity",
+    "target_schema",
     "write_tables",
 ]
 
@@ -87,13 +83,15 @@ def read_tables(
     -------
     dict of str to DataFrame
         One frame per table, columns in metadata order. Each frame's
-        ``attrs["relsynth_source"]`` holds a password-free fingerprint of the
-        source, which :func:`write_tables` uses to refuse writing back into it.
+        ``attrs["relsynth_source"]`` holds the identity of the source (what the
+        database is, not its URL: see ``relsynth.io._identity``), which
+        :func:`write_tables` uses to refuse writing back into it.
 
     Raises
     ------
     DatabaseError
-        If the database cannot be reached or lacks a table or column.
+        If the database cannot be reached or lacks a table or column, the SQLite
+        file does not exist (it is not created), or a server URL names no database.
     DataError
         If a CSV file or column is missing.
 
@@ -209,8 +207,8 @@ def write_tables(
             f"write_tables: 'metadata' must be a Metadata, got {type(metadata).__name__}."
         )
     metadata.validate()
-    with open_engine(target) as engine:
-        _refuse_source(engine, tables, source)
+    with open_engine(target, "write") as engine:
+        _refuse_source(engine, metadata, tables, source)
         return write_database(
             engine, metadata, tables, if_exists=if_exists, batch_size=int(batch_size)
         )
@@ -236,30 +234,54 @@ def check_target(
             "The 'if_exists' parameter must be one of 'fail', 'replace', 'append'. "
             f"Got {if_exists!r} instead."
         )
-    with open_engine(target) as engine:
-        _refuse_source(engine, {}, source)
-        place = fingerprint(engine.url)  # "sqlite:<path>" for a SQLite file
-        if place is not None and place.startswith("sqlite:"):
-            if not os.path.exists(place[len("sqlite:") :]):
+    from relsynth.io._connect import sqlite_path
+
+    with open_engine(target, "write") as engine:
+        _refuse_source(engine, metadata, {}, source)
+        if engine.dialect.name == "sqlite":
+            path = sqlite_path(engine.url)
+            if path is not None and path.is_dir():
+                raise DatabaseError(
+                    f"The SQLite target {path} is a folder; give a file name inside it."
+                )
+            if path is not None and not path.exists():
+                folder = path.absolute().parent
+                if not folder.is_dir() or not folder_writable(folder):
+                    what = "does not exist" if not folder.is_dir() else "is not writable"
+                    raise DatabaseError(
+                        f"Cannot create the SQLite target {path}: its folder {folder} {what}. "
+                        "Create the folder or choose another path."
+                    )
                 return  # connecting would create an empty file: a new file has no tables
         with connect(engine, action="inspect the target") as conn:
             existing_tables(conn, metadata, if_exists)
 
 
-def _refuse_source(engine: Engine, tables: Mapping[str, object], source: str | None) -> None:
-    here = fingerprint(engine.url)
-    if here is None:
-        return
-    sources = {source_fingerprint(source)} if source is not None else set()
+def _refuse_source(
+    engine: Engine,
+    metadata: Metadata,
+    tables: Mapping[str, object],
+    source: str | Engine | os.PathLike[str] | None,
+) -> None:
+    """Raise when ``engine``'s database is the source (compared by identity, not URL)."""
+    sources: set[str] = set()
     for frame in tables.values():
         attrs = getattr(frame, "attrs", None) or {}
         if attrs.get("relsynth_source"):
-            sources.add(attrs["relsynth_source"])
-    if here in sources:
+            sources.add(str(attrs["relsynth_source"]))
+    if source is not None:
+        found = source_identity(source, metadata.schema)
+        if found is not None:
+            sources.add(found)
+    if not sources:
+        return
+    here = engine_identity(engine, target_schema(engine.dialect.name, metadata))
+    if here is not None and here in sources:
         raise DatabaseError(
-            f"Refusing to write into {engine.url.render_as_string()}: it is the database "
-            "the tables were read from, and relsynth never writes to its source. Write "
-            "into another database (or another SQLite file)."
+            f"Refusing to write into {redact(engine.url)}: it is the database the tables "
+            "were read from (the same server and database, or the same file, under another "
+            "name), and relsynth never writes to its source. Write into another database "
+            "(or another SQLite file)."
         )
 
 
@@ -310,5 +332,5 @@ def check_database(url: str | Engine | URL, metadata: Metadata | None = None) ->
                     return check_connection(conn, metadata, schema=metadata.schema)
             except DBAPIError as exc:
                 raise database_error(
-                    exc, f"Checking {engine.url.render_as_string()} failed", engine.url
+                    exc, f"Checking {redact(engine.url)} failed", engine.url
                 ) from exc

@@ -55,8 +55,10 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, Inspector
 from sqlglot import exp
 
-from relsynth.errors import MetadataError, ReflectionError, SchemaWarning
+from relsynth.errors import MetadataError, ReflectionError, RelsynthError, SchemaWarning
+from relsynth.io._connect import connect, create_engine, scrub
 from relsynth.io.types import kind_from_type, to_portable
+from relsynth.io.urls import redact
 from relsynth.metadata.expressions import portable_expression
 from relsynth.metadata.infer import refine_kinds
 from relsynth.metadata.schema import CheckConstraint, Column, ForeignKey, Metadata, Table
@@ -130,9 +132,9 @@ def reflect(
             f"The 'sample_rows' parameter of reflect must be an int >= 0. Got {sample_rows!r}."
         )
     engine, owned = _engine(url)
-    where = _safe_url(engine.url)
+    where = redact(engine.url)
     try:
-        with _reflection_errors(where, engine.url.password):
+        with _reflection_errors(where, engine.url):
             with _sqlalchemy_warnings():
                 insp = sa.inspect(engine)
                 names = _table_names(insp, schema, include, exclude, where)
@@ -162,60 +164,35 @@ def reflect(
 # -- connection and errors -----------------------------------------------------------------
 
 
-def _safe_url(url: sa.engine.URL) -> str:
-    return url.render_as_string(hide_password=True)
-
-
 def _engine(url: str | sa.engine.URL | Engine) -> tuple[Engine, bool]:
+    """The engine of ``url`` through the one database boundary (``relsynth.io._connect``):
+    a missing SQLite file or a server URL without a database is refused, not created."""
     if isinstance(url, Engine):
         return url, False
+    engine = None
     try:
-        parsed = sa.make_url(url)
-    except sa_exc.ArgumentError as exc:
-        raise ReflectionError(
-            "Could not parse the database URL; use the form "
-            "dialect+driver://user:password@host:port/database (e.g. sqlite:///shop.db)."
-        ) from exc
-    shown = _safe_url(parsed)
-    try:
-        return sa.create_engine(parsed), True
-    except sa_exc.NoSuchModuleError as exc:
-        raise ReflectionError(
-            f"No SQLAlchemy dialect/driver for {shown}; check the URL's scheme "
-            "(sqlite, postgresql+psycopg, mysql+pymysql, mariadb+pymysql...) and "
-            "install the driver."
-        ) from exc
-    except ImportError as exc:
-        raise ReflectionError(
-            f"The database driver for {shown} is not installed ({exc.name or exc}); "
-            "install it (e.g. pip install psycopg or pymysql)."
-        ) from exc
-    except sa_exc.ArgumentError as exc:
-        raise ReflectionError(
-            f"Invalid database URL {shown}: {_scrub(str(exc), parsed.password)}."
-        ) from exc
-
-
-def _scrub(text: str, password: str | None) -> str:
-    """First line of a driver message, with the password (if any) masked."""
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    if password:
-        line = line.replace(str(password), "***")
-    return re.sub(r"password=\S+", "password=***", line)
+        engine = create_engine(url, "read")
+        with connect(engine, action="reflect its schema"):  # a failed connection: one line
+            pass
+    except RelsynthError as exc:
+        if engine is not None:
+            engine.dispose()
+        raise ReflectionError(str(exc)) from (exc.__cause__ or exc)
+    return engine, True
 
 
 @contextmanager
-def _reflection_errors(where: str, password: str | None) -> Iterator[None]:
+def _reflection_errors(where: str, url: sa.engine.URL) -> Iterator[None]:
     try:
         yield
     except sa_exc.OperationalError as exc:
-        reason = _scrub(str(exc.orig), password)
+        reason = scrub(exc.orig, url)
         raise ReflectionError(
             f"Could not connect to {where} or read its schema: {reason}. Check that the "
             "server is running and the host, port, user, password and database are right."
         ) from exc
     except sa_exc.DBAPIError as exc:
-        reason = _scrub(str(exc.orig), password)
+        reason = scrub(exc.orig, url)
         raise ReflectionError(
             f"The database {where} refused a reflection query: {reason}. Check that the "
             "user may read the catalog (information_schema / pg_catalog)."
@@ -226,7 +203,7 @@ def _reflection_errors(where: str, password: str | None) -> Iterator[None]:
             "was being reflected; run reflect again."
         ) from exc
     except sa_exc.SQLAlchemyError as exc:
-        reason = _scrub(str(exc), password)
+        reason = scrub(exc, url)
         raise ReflectionError(f"Could not reflect {where}: {reason}.") from exc
 
 
@@ -258,6 +235,8 @@ def _table_names(
                 f"{', '.join(sorted(schemas)) or '(none)'}."
             )
     all_names = sorted(n for n in insp.get_table_names(schema=schema) if not _is_system(n))
+    if not all_names and schema is None:
+        _refuse_tables_elsewhere(insp, where)
     try:
         views = insp.get_view_names(schema=schema)
     except NotImplementedError:  # pragma: no cover - every supported dialect has views
@@ -279,6 +258,31 @@ def _table_names(
             )
     names = [n for n in all_names if include is None or n in set(include)]
     return [n for n in names if n not in set(exclude or ())]
+
+
+_SYSTEM_SCHEMAS = {"information_schema", "pg_catalog", "pg_toast"}
+
+
+def _refuse_tables_elsewhere(insp: Inspector, where: str) -> None:
+    """A PostgreSQL database whose default schema is empty but whose other schemas hold
+    tables is a mistake to report, not an empty database to clone."""
+    if insp.dialect.name != "postgresql":
+        return
+    found: dict[str, int] = {}
+    for name in insp.get_schema_names():
+        if name in _SYSTEM_SCHEMAS or name.startswith("pg_") or name == insp.default_schema_name:
+            continue
+        count = len(insp.get_table_names(schema=name))
+        if count:
+            found[name] = count
+    if found:
+        listing = ", ".join(f"{s!r} ({n} table(s))" for s, n in sorted(found.items()))
+        first = sorted(found)[0]
+        raise ReflectionError(
+            f"{where} has no tables in its default schema {insp.default_schema_name!r}, but "
+            f"has tables in schema(s) {listing}. Pass --schema {first} (schema={first!r} in "
+            "Python) to read them."
+        )
 
 
 def _is_system(name: str) -> bool:

@@ -1,0 +1,191 @@
+"""What the CLI shows: progress per stage and summaries (``Steps``), and the ``reflect``
+output (tables, keys, columns, plan)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from relsynth.io.urls import redact
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from relsynth.check import IntegrityReport
+    from relsynth.metadata.schema import Metadata
+    from relsynth.synthesizer import Synthesizer
+
+logger = logging.getLogger("relsynth.cli")
+
+__all__ = ["Steps", "show_metadata"]
+
+
+def show_metadata(meta: Metadata, out: Console, *, title: str) -> None:
+    """Print tables, keys, the FK graph and the plan of ``meta``."""
+    from rich.table import Table as RichTable
+    from rich.tree import Tree
+
+    from relsynth.metadata.graph import plan
+
+    the_plan = plan(meta)
+    summary = RichTable(title=f"{title}: {len(meta.tables)} tables, {len(meta.foreign_keys)} FKs")
+    for heading in ("table", "columns", "primary key", "unique", "parents (driver first)"):
+        summary.add_column(heading)
+    for name in the_plan.order:
+        table = meta.table(name)
+        driver = the_plan.driver.get(name)
+        parents = ([f"*{driver.label}"] if driver else []) + [
+            fk.label for fk in meta.parents(name) if fk is not driver
+        ]
+        summary.add_row(
+            name,
+            str(len(table.columns)),
+            ", ".join(table.primary_key) or "-",
+            "; ".join(", ".join(u) for u in table.unique) or "-",
+            "\n".join(parents) or "(root)",
+        )
+    out.print(summary)
+
+    kinds = RichTable(title="columns")
+    for heading in ("table", "column", "kind", "sql type", "null", "notes"):
+        kinds.add_column(heading)
+    for name in the_plan.order:
+        table = meta.table(name)
+        for col in table.columns:
+            notes = []
+            if col.name in table.primary_key:
+                notes.append("pk")
+            if col.autoincrement:
+                notes.append("auto")
+            if col.pii:
+                notes.append(f"pii:{col.pii}")
+            if col.format:
+                notes.append(f"format:{col.format}")
+            if col.enum_values:
+                notes.append("enum(" + ", ".join(col.enum_values[:5]) + ")")
+            kinds.add_row(
+                name,
+                col.name,
+                col.kind,
+                col.sql_type or "-",
+                "yes" if col.nullable else "no",
+                " ".join(notes),
+            )
+    out.print(kinds)
+
+    tree = Tree("generation plan (parents before children)")
+    for name in the_plan.order:
+        driver = the_plan.driver.get(name)
+        label = f"{name}" + (
+            f"  [dim]per {driver.parent} row[/dim]" if driver else "  [dim]root[/dim]"
+        )
+        tree.add(label)
+    out.print(tree)
+    if the_plan.self_references:
+        out.print("self-references: " + "; ".join(fk.label for fk in the_plan.self_references))
+    if the_plan.deferred:
+        out.print(
+            "deferred (cycle breakers): "
+            + "; ".join(
+                fk.label + ("" if fk.nullable else " [NOT NULL]") for fk in the_plan.deferred
+            )
+        )
+
+
+class Steps:
+    """Progress on stderr for each stage, and the final summary on stdout."""
+
+    def __init__(self, out: Console) -> None:
+        from rich.console import Console
+
+        self.out = out
+        self.err = Console(stderr=True)
+        self.seconds: dict[str, float] = {}
+        self.rows: dict[str, int] = {}
+        self.notes: list[str] = []
+
+    def step(self, name: str, total: int | None = None) -> Any:
+        import contextlib
+        import time
+
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        @contextlib.contextmanager
+        def run() -> Any:
+            progress = Progress(
+                TextColumn(f"[bold]{name:<8}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total} {task.description}"),
+                TimeElapsedColumn(),
+                console=self.err,
+                transient=True,
+                disable=not self.err.is_terminal,
+            )
+            started = time.perf_counter()
+            with progress:
+                task = progress.add_task("", total=total or 1)
+
+                def tick(stage: str, table: str, done: int, n: int) -> None:
+                    progress.update(task, completed=done, total=n, description=f"{stage} {table}")
+
+                yield tick
+                progress.update(task, completed=total or 1)
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+            logger.info("%s done in %.1fs", name, self.seconds[name])
+            self.err.print(f"[green]✓[/green] {name} ({self.seconds[name]:.1f}s)")
+
+        return run()
+
+    def show_fit(self, synth: Synthesizer) -> None:
+        from rich.table import Table as RichTable
+
+        table = RichTable(title="fitted")
+        for heading in ("table", "rows", "model", "seconds"):
+            table.add_column(heading, justify="right" if heading in ("rows", "seconds") else "left")
+        info = synth.fit_info_
+        for name in synth.plan_.order:
+            table.add_row(
+                name,
+                f"{info.rows.get(name, 0):,}",
+                info.models.get(name, "-"),
+                f"{info.seconds.get('fit:' + name, 0.0):.1f}",
+            )
+        self.out.print(table)
+        self._show_privacy(info.privacy)
+        self._show_stages()
+
+    def _show_privacy(self, privacy: Mapping[str, Mapping[str, str]]) -> None:
+        from rich.table import Table as RichTable
+
+        if not privacy:
+            return
+        table = RichTable(title="privacy: what each column gets")
+        for heading in ("table", "treatment", "columns"):
+            table.add_column(heading)
+        for name, columns in privacy.items():
+            by_treatment: dict[str, list[str]] = {}
+            for col, treatment in columns.items():
+                by_treatment.setdefault(treatment, []).append(col)
+            for treatment, cols in by_treatment.items():
+                table.add_row(name, treatment, ", ".join(cols))
+        self.out.print(table)
+
+    def show(self, fake: Mapping[str, Any], report: IntegrityReport, target: str) -> None:
+        from rich.table import Table as RichTable
+
+        table = RichTable(title=f"synthetic database: {redact(target)}")
+        table.add_column("table")
+        table.add_column("rows", justify="right")
+        for name, frame in fake.items():
+            table.add_row(name, f"{len(frame):,}")
+        self.out.print(table)
+        self._show_stages()
+        status = "[green]integrity OK[/green]" if report.ok else "[red]VIOLATIONS[/red]"
+        self.out.print(f"{status}: {report}", markup=True)
+
+    def _show_stages(self) -> None:
+        stages = ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items())
+        self.out.print(f"stages: {stages}; total {sum(self.seconds.values()):.1f}s")
+        for note in self.notes:
+            self.out.print(f"note: {note}")
