@@ -9,10 +9,8 @@ checked), NOT NULL violations and duplicate values in unique constraints.
 On DataFrames the checks are pandas merges (as SDMetrics' ``ReferentialIntegrity``).
 On a live database the same checks run as SQL anti-joins, without loading tables:
 that is :func:`relsynth.check_database` (:mod:`relsynth.io.sql`), the database
-layer's verb. ``check(url)`` still dispatches there for one release (deprecated:
-``relsynth.check(url)`` warns); it is this pure module's only import of the
-database layer (lazy, so this module stays free of SQLAlchemy), listed in
-``tests/test_architecture.py``'s known violations until it goes.
+layer's verb. ``relsynth.check(url)`` (the flat API) still dispatches there for
+one release, with a DeprecationWarning; this module never imports the database layer.
 
 The report never prints and never raises by itself: read ``report.ok``, print
 ``str(report)``, or call ``report.raise_for_violations()``.
@@ -199,17 +197,10 @@ def check(
     Foreign key c(p_id) -> p(id) has 1 row(s) with no parent (e.g. 3).
     """
     if not isinstance(source, Metadata):
-        # Deprecated URL form: relsynth.check(url) warns and no longer comes here;
-        # only cli.py's ``relsynth check`` does. Delete this branch (and its entry
-        # in tests/test_architecture.py) once the CLI calls check_database.
-        from relsynth.io.sql import check_database
-
-        if tables is not None and not isinstance(tables, Metadata):
-            raise ParameterError(
-                "check(url, metadata): the second argument must be a Metadata or None, "
-                f"got {type(tables).__name__}."
-            )
-        return check_database(source, tables)
+        raise ParameterError(
+            "check(metadata, tables): the first argument must be a Metadata, got "
+            f"{type(source).__name__}; check a live database with check_database(url)."
+        )
     if not isinstance(tables, Mapping):
         raise ParameterError(
             "check(metadata, tables): 'tables' must be a mapping of table name to "

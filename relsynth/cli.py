@@ -338,7 +338,7 @@ def _cmd_reflect(args: argparse.Namespace, out: Console) -> int:
 
 
 def _cmd_check(args: argparse.Namespace, out: Console) -> int:
-    from relsynth.check import check
+    from relsynth.io.sql import check_database
     from relsynth.metadata.schema import Metadata
 
     schema = _schema(args)
@@ -349,7 +349,7 @@ def _cmd_check(args: argparse.Namespace, out: Console) -> int:
         from relsynth.metadata.reflect import reflect
 
         meta = reflect(args.url, schema=schema, sample_rows=0)
-    report = check(args.url, meta)
+    report = check_database(args.url, meta)
     if args.json:
         import json
 

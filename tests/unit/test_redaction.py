@@ -81,7 +81,7 @@ def test_exceptions_and_log_records_hold_no_password(url: str, call: str, caplog
         "reflect": lambda: relsynth.reflect(url),
         "read_tables": lambda: relsynth.read_tables(url, meta),
         "write_tables": lambda: relsynth.write_tables(url, meta, {}),
-        "check": lambda: relsynth.check(url),
+        "check": lambda: relsynth.check_database(url),
     }
     with caplog.at_level(logging.DEBUG), pytest.raises(relsynth.RelsynthError) as info:
         calls[call]()
