@@ -10,6 +10,7 @@ batch by batch.
 Families and the dtypes they read as::
 
     int       INTEGER BIGINT SMALLINT      int64 (no NULLs) / Int64 (NULLs)
+              ... UNSIGNED                 uint64 / UInt64 (2**64 - 1 kept exact)
     float     FLOAT REAL                   float64
     numeric   NUMERIC(p, s)                float64; object of Decimal when p > 15
     datetime  DATETIME TIMESTAMP [TZ] DATE datetime64[ns] (UTC for TZ; [us] when out of
@@ -17,8 +18,10 @@ Families and the dtypes they read as::
     time      TIME                         str 'HH:MM:SS[.ffffff]' (hours may exceed 24)
     bool      BOOLEAN                      boolean
     text      VARCHAR CHAR TEXT ENUM       str (leading zeros kept: '01581')
+              INET CIDR MACADDR            str ('10.0.0.1', '10.0.0.0/24', '08:00:2b:01:02:03')
     uuid      UUID                         str, canonical 8-4-4-4-12 form
     json      JSON                         str (JSON text)
+    array     <type>[]                     str (JSON text of the list: '[1, 2]')
     binary    BLOB                         object of bytes
     interval  INTERVAL                     timedelta64[ns]
 
@@ -67,6 +70,7 @@ Family = Literal[
     "text",
     "uuid",
     "json",
+    "array",
     "binary",
     "interval",
     "any",
@@ -92,6 +96,13 @@ _FAMILY_BY_BASE: dict[str, Family] = {
     "BOOLEAN": "bool",
     "BLOB": "binary",
     "JSON": "json",
+    "ARRAY": "array",
+    "INET": "text",
+    "CIDR": "text",
+    "MACADDR": "text",
+    "SMALLINT UNSIGNED": "int",
+    "INTEGER UNSIGNED": "int",
+    "BIGINT UNSIGNED": "int",
     "UUID": "uuid",
 }
 
@@ -108,6 +119,9 @@ _INT_RANGE = {
     "SMALLINT": (-(2**15), 2**15 - 1),
     "INTEGER": (-(2**31), 2**31 - 1),
     "BIGINT": (-(2**63), 2**63 - 1),
+    "SMALLINT UNSIGNED": (0, 2**16 - 1),
+    "INTEGER UNSIGNED": (0, 2**32 - 1),
+    "BIGINT UNSIGNED": (0, 2**64 - 1),
 }
 _EPOCH = _dt.datetime(1970, 1, 1)
 _TRUE = {"1", "t", "true", "y", "yes"}
@@ -150,7 +164,7 @@ def _read_family(  # noqa: PLR0911, C901
     raw: pd.Series, family: Family, params: tuple[int, ...], column: Column
 ) -> pd.Series | None:
     if family == "int":
-        out = _read_int(raw)
+        out = _read_int(raw, unsigned=bool(column.sql_type and "UNSIGNED" in column.sql_type.upper()))
         if out is not None and column.kind == "boolean":
             return _read_bool(out) if bool(out.dropna().isin([0, 1]).all()) else out
         return out
@@ -183,7 +197,7 @@ def _read_family(  # noqa: PLR0911, C901
         return text
     if family == "uuid":
         return raw.map(_uuid_text, na_action="ignore").astype("str")
-    if family == "json":
+    if family in ("json", "array"):
         return raw.map(_json_text, na_action="ignore").astype("str")
     if family == "binary":
         return raw.map(_to_bytes, na_action="ignore").astype(object)
@@ -192,9 +206,11 @@ def _read_family(  # noqa: PLR0911, C901
     return _read_any(raw)
 
 
-def _read_int(raw: pd.Series) -> pd.Series | None:
+def _read_int(raw: pd.Series, *, unsigned: bool = False) -> pd.Series | None:
     if raw.dtype.kind in "iu":
-        return raw.astype("int64")
+        return raw.astype("uint64" if unsigned else "int64")
+    if unsigned:
+        return _read_unsigned(raw)
     num = pd.to_numeric(raw, errors="coerce")
     if bool((num.isna() != raw.isna()).any()):
         return None
@@ -204,6 +220,19 @@ def _read_int(raw: pd.Series) -> pd.Series | None:
     if bool(num.isna().any()):
         return num.astype("Int64")
     return num.astype("int64")
+
+
+def _read_unsigned(raw: pd.Series) -> pd.Series | None:
+    """Unsigned integers up to 2**64 - 1, exactly (no trip through float64)."""
+    try:
+        values = [None if v is None or v is pd.NA else int(v) for v in raw]
+    except (TypeError, ValueError):
+        return None
+    if any(v is not None and not 0 <= v < 2**64 for v in values):
+        return None
+    if any(v is None for v in values):
+        return pd.Series(pd.array(values, dtype="UInt64"))
+    return pd.Series(np.array(values, dtype=np.uint64))
 
 
 def _read_float(raw: pd.Series) -> pd.Series | None:
@@ -340,7 +369,18 @@ def _json_text(value: Any) -> str:
         return value
     if isinstance(value, (bytes, bytearray)):
         return bytes(value).decode("utf-8")
-    return json.dumps(value)
+    return json.dumps(value, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    """JSON form of the values a driver puts in arrays (Decimal, dates, UUIDs, bytes)."""
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (_dt.date, _dt.time)):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    return str(value)  # UUID, ipaddress objects, ...
 
 
 def _to_bytes(value: Any) -> bytes:
@@ -385,6 +425,8 @@ def prepare_column(series: pd.Series, target: Target) -> tuple[pd.Series, str | 
             return _prepare_bool(series)
         if family in ("text", "uuid", "json", "time"):
             return _prepare_text(series, target)
+        if family == "array":
+            return _prepare_array(series, target)
         if family == "binary":
             return _prepare_binary(series)
         if family == "interval":
@@ -402,6 +444,11 @@ def _bad(values: pd.Series, what: str) -> str:
 def _prepare_int(series: pd.Series, target: Target) -> tuple[pd.Series, str | None]:
     if series.dtype.kind == "b" or isinstance(series.dtype, pd.BooleanDtype):
         series = series.astype("Int64")
+    if series.dtype == object and (target.base or "").endswith("UNSIGNED"):
+        unsigned = _read_unsigned(series)  # exact above 2**63, NULLs or not
+        if unsigned is None:
+            return series, _bad(series.dropna(), "are not unsigned integers")
+        series = unsigned.set_axis(series.index)
     num = series if series.dtype.kind in "iu" else pd.to_numeric(series, errors="coerce")
     lost = num.isna() & series.notna()
     if bool(lost.any()):
@@ -418,6 +465,8 @@ def _prepare_int(series: pd.Series, target: Target) -> tuple[pd.Series, str | No
     out_of_range = (present < low) | (present > high)
     if bool(out_of_range.any()):
         return series, _bad(present[out_of_range], f"are outside [{low}, {high}]")
+    if num.dtype.kind == "u" or (len(present) and bool((present > 2**63 - 1).any())):
+        return num.astype("UInt64" if bool(num.isna().any()) else "uint64"), None
     return num.astype("Int64" if bool(num.isna().any()) else "int64"), None
 
 
@@ -432,10 +481,19 @@ def _prepare_number(series: pd.Series, target: Target) -> tuple[pd.Series, str |
     lost = num.isna() & series.notna()
     if bool(lost.any()):
         return series, _bad(series[lost], "are not numbers")
-    if target.dialect != "postgresql" and bool(np.isinf(num.to_numpy()).any()):
-        return series, _bad(num[np.isinf(num.to_numpy())], "are infinite")
+    infinite = np.isinf(num.to_numpy())
+    if bool(infinite.any()) and not _stores_infinity(target):
+        where = "MariaDB/MySQL" if target.dialect in ("mysql", "mariadb") else "this column type"
+        return series, _bad(num[infinite], f"are infinite, which {where} cannot store") + (
+            "; write to PostgreSQL or SQLite, or set those values to NULL in the source"
+        )
     problem = _numeric_overflow(num.dropna(), target)
     return num, problem
+
+
+def _stores_infinity(target: Target) -> bool:
+    """PostgreSQL floats and NUMERIC (14+) and SQLite REAL store ±Inf; MariaDB does not."""
+    return target.dialect in ("postgresql", "sqlite")
 
 
 def _prepare_decimal(series: pd.Series, target: Target) -> tuple[pd.Series, str | None]:
@@ -512,6 +570,46 @@ def _prepare_text(series: pd.Series, target: Target) -> tuple[pd.Series, str | N
             bad = text[too_long.fillna(False).astype(bool)]
             return text, _bad(bad, f"are longer than {target.length} characters")
     return text, None
+
+
+def _prepare_array(series: pd.Series, target: Target) -> tuple[pd.Series, str | None]:
+    """Arrays travel as JSON text; PostgreSQL gets its array literal (``{1,2,"a b"}``)."""
+    text = series.map(_json_text, na_action="ignore").astype("str")
+    parsed = text.map(_json_list, na_action="ignore")
+    bad = parsed.isna() & text.notna()
+    if bool(bad.any()):
+        return series, _bad(text[bad], "are not JSON arrays")
+    if target.dialect != "postgresql":
+        return text, None
+    return parsed.map(_pg_array, na_action="ignore").astype("str"), None
+
+
+def _json_list(text: str) -> Any:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, list) else None
+
+
+def _pg_array(values: list[Any]) -> str:
+    """PostgreSQL's array literal of a (nested) list."""
+    return "{" + ",".join(_pg_element(v) for v in values) + "}"
+
+
+def _pg_element(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, list):
+        return _pg_array(value)
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, dict):
+        value = json.dumps(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
 
 
 def _prepare_uuid(series: pd.Series, target: Target) -> tuple[pd.Series, str | None]:

@@ -14,6 +14,11 @@ stream (``seed_instance``), so no global random state is touched and a seed give
 the same values. Uniqueness holds by construction: collisions get a numeric suffix.
 Emails derive from the name generated in the same row when the table has one
 (``email_from``), so a row reads consistently.
+
+Structured columns (JSON, arrays, bytes, network addresses: ``pii`` is one of
+:data:`relsynth.models.structured.FORMATS`) are handed to
+:class:`~relsynth.models.structured.StructuredColumnModel`, which generates values of
+the source's shape instead of fake words.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import pandas as pd
 
 from relsynth._random import child_seed
 from relsynth.errors import NotFittedError
+from relsynth.models.structured import FORMATS, StructuredColumnModel
 
 __all__ = ["TextColumnModel", "detect_pii"]
 
@@ -96,6 +102,12 @@ class TextColumnModel:
 
     def fit(self, values: pd.Series, *, rng: np.random.Generator) -> TextColumnModel:
         """Learn the NULL rate, lengths and digests of ``values`` (``rng`` draws the salt)."""
+        if self.pii in FORMATS:
+            self.structured_ = StructuredColumnModel(self.pii).fit(values)
+            self.null_rate_ = self.structured_.null_rate_
+            self.length_quantiles_, self.salt_ = [0.0], ""
+            self.digests_ = np.zeros(0, dtype=np.int64)
+            return self
         present = values.dropna().astype(str)
         self.null_rate_ = float(values.isna().mean()) if len(values) else 0.0
         lengths = present.str.len().to_numpy() if len(present) else np.array([10])
@@ -120,6 +132,9 @@ class TextColumnModel:
 
         fake = Faker(self.locale)
         fake.seed_instance(child_seed(rng))
+        structured = getattr(self, "structured_", None)
+        if structured is not None:
+            return structured.sample(n, rng=rng, fake=fake)
         lengths = np.interp(rng.random(n), np.linspace(0, 1, 21), self.length_quantiles_)
         if self.pii == "email" and names is not None and len(names) == n:
             values = [_email_from(name, fake) for name in names.fillna("").astype(str)]
@@ -152,7 +167,10 @@ class TextColumnModel:
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-able parameters and fitted state (digests only, never source values)."""
+        structured = getattr(self, "structured_", None)
+        extra = {} if structured is None else {"structured": structured.state_dict()}
         return {
+            **extra,
             "pii": self.pii,
             "unique": self.unique,
             "locale": self.locale,
@@ -176,6 +194,8 @@ class TextColumnModel:
         model.length_quantiles_ = [float(q) for q in state["length_quantiles"]]
         model.salt_ = str(state["salt"])
         model.digests_ = np.asarray(state["digests"], dtype=np.int64)
+        if "structured" in state:
+            model.structured_ = StructuredColumnModel.from_state_dict(state["structured"])
         return model
 
 
