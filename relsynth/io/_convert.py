@@ -164,7 +164,8 @@ def _read_family(  # noqa: PLR0911, C901
     raw: pd.Series, family: Family, params: tuple[int, ...], column: Column
 ) -> pd.Series | None:
     if family == "int":
-        out = _read_int(raw, unsigned=bool(column.sql_type and "UNSIGNED" in column.sql_type.upper()))
+        unsigned = bool(column.sql_type and "UNSIGNED" in column.sql_type.upper())
+        out = _read_int(raw, unsigned=unsigned)
         if out is not None and column.kind == "boolean":
             return _read_bool(out) if bool(out.dropna().isin([0, 1]).all()) else out
         return out

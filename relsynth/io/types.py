@@ -383,7 +383,8 @@ def _special_type(
         return sa.JSON()  # JSON text: ``[1, 2, 3]``
     if base in _ADDRESS_LENGTH:
         if dialect == "postgresql":
-            return {"INET": postgresql.INET, "CIDR": postgresql.CIDR}.get(base, postgresql.MACADDR)()
+            native = {"INET": postgresql.INET, "CIDR": postgresql.CIDR}
+            return native.get(base, postgresql.MACADDR)()
         return sa.String(_ADDRESS_LENGTH[base])
     if base.endswith(" UNSIGNED"):
         if is_mysql:

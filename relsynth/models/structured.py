@@ -120,7 +120,7 @@ def _learn(values: list[Any], depth: int = 0) -> dict[str, Any]:  # noqa: C901
         }
     numbers = [float(v) for v in values if _kind(v) == "number"]
     if numbers:
-        ints = all(float(v).is_integer() and not isinstance(v, float) for v in values if _kind(v) == "number")
+        ints = all(isinstance(v, int) for v in values if _kind(v) == "number")
         node["number"] = {"quantiles": _quantiles(numbers), "integer": ints}
     strings = [v if isinstance(v, str) else str(v) for v in values if _kind(v) == "string"]
     if strings:
