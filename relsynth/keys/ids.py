@@ -57,6 +57,7 @@ _LOWER = string.ascii_lowercase
 _PREFIX_NUMBER = re.compile(r"^(.*?)(\d+)$", re.DOTALL)
 _MAX_SPACE = 2**31  # index spaces stay below this so a*i fits in int64
 _MAX_SHAPES = 50
+_INT64_MAX = 2**63 - 1
 _DATE_FORMATS = (
     "%Y-%m-%d %H:%M:%S.%f",
     "%Y-%m-%d %H:%M:%S",
@@ -176,6 +177,12 @@ class KeyFormat:
 
     def _generate_integer(self, n: int, rng: np.random.Generator) -> np.ndarray:
         lo, hi = int(self.params["lo"]), int(self.params["hi"])
+        if hi > _INT64_MAX and lo >= 0:  # BIGINT UNSIGNED near 2**64: uint64, exact
+            lo = min(lo, 2**64 - max(n, 1))
+            space = min(max(hi - lo + 1, 2 * n), 2**64 - lo, _INT64_MAX)
+            if self.params["dense"] or n == 0:
+                return np.uint64(lo) + np.arange(n, dtype=np.uint64)
+            return np.sort(np.uint64(lo) + _bijection(n, space, rng).astype(np.uint64))
         if self.params["dense"] or n == 0:
             return lo + np.arange(n, dtype=np.int64)
         space = max(hi - lo + 1, 2 * n)
