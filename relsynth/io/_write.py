@@ -42,7 +42,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from relsynth.errors import DatabaseError, DataError, ReferentialIntegrityError
 from relsynth.io._connect import connect, database_error, sqlite_manual_transactions
-from relsynth.io._convert import prepare_column, python_values
+from relsynth.io._convert import Target, prepare_column, python_values
 from relsynth.io._dbcheck import check_connection
 from relsynth.io._ddl import Schema, add_foreign_keys, build_schema, create_tables
 from relsynth.io._text import copy_text, mysql_values
