@@ -148,6 +148,8 @@ def to_pandas(values: Sequence[Any], column: Column, *, where: str) -> pd.Series
     """Turn a column's raw values (Python objects or CSV strings) into a typed Series."""
     raw = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
     family, base, params = column_family(column)
+    if family in ("datetime", "date", "datetimetz"):
+        raw = _epochs_as_text(raw, where)
     out = _read_family(raw, family, params, column)
     if out is None:
         logger.warning(
@@ -277,14 +279,58 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+#: Epoch numbers in a date column: the unit is told by the magnitude (as of 2026,
+#: seconds are ~1.8e9, milliseconds ~1.8e12, microseconds ~1.8e15).
+_EPOCH_UNITS = ((1e11, "s"), (1e14, "ms"), (1e17, "us"))
+
+
+def _epochs_as_text(raw: pd.Series, name: str) -> pd.Series:
+    """Numbers in a date/time column (SQLite stores what it is given) as ISO text.
+
+    They are epoch seconds, milliseconds or microseconds by magnitude, never
+    nanoseconds (pandas' default, which read 1600000000 as 1970-01-01 00:00:01.6).
+    A warning names the column and the unit chosen.
+    """
+    numbers = raw.map(
+        lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool),
+        na_action="ignore",
+    )
+    is_number = numbers.fillna(False).astype(bool).to_numpy()
+    if not is_number.any():
+        return raw
+    values = pd.to_numeric(raw[is_number]).astype("float64")
+    magnitude = float(values.abs().median())
+    unit = next((u for limit, u in _EPOCH_UNITS if magnitude < limit), "ns")
+    logger.warning(
+        "Column %s holds %d number(s) in a date/time column; they are read as epoch %s "
+        "(by their magnitude). Store dates as ISO text to avoid the guess.",
+        name,
+        int(is_number.sum()),
+        {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}[unit],
+    )
+    stamps = pd.to_datetime(values, unit=unit)
+    out = raw.astype(object).copy()
+    out[is_number] = stamps.dt.strftime("%Y-%m-%d %H:%M:%S.%f").to_numpy()
+    return out
+
+
 def _read_datetime(raw: pd.Series) -> pd.Series | None:
     try:
         parsed = pd.to_datetime(raw, format="ISO8601", errors="raise")
     except (ValueError, TypeError, OverflowError):
-        try:  # mixed date/datetime objects (a DATE column read from some drivers)
-            parsed = pd.to_datetime(raw.map(_as_datetime, na_action="ignore"), errors="raise")
+        try:  # mixed date/datetime objects (a DATE column read from some drivers), or
+            # text in several formats ('2020-01-02' and '2020/02/01')
+            parsed = pd.to_datetime(
+                raw.map(_as_datetime, na_action="ignore"), format="mixed", errors="raise"
+            )
         except (ValueError, TypeError, OverflowError):
             return None
+        if pd.api.types.infer_dtype(raw, skipna=True) == "string":
+            logger.warning(
+                "A date/time column holds text in several formats (e.g. %s); each value "
+                "is parsed on its own and written back as ISO 8601.",
+                format_examples(raw.dropna().drop_duplicates().head(3).tolist()),
+            )
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):
         parsed = parsed.dt.tz_convert("UTC")
         target = "datetime64[ns, UTC]"

@@ -206,6 +206,8 @@ class KeyFormat:
             return values.astype(float)
         stamps = pd.to_datetime(np.round(values).astype(np.int64), unit="s")
         if self.kind == "datetime":
+            if self.params.get("tz"):  # zoned: the same zone as the source column
+                return np.asarray(stamps.tz_localize("UTC").tz_convert(self.params["tz"]))
             return np.asarray(stamps.to_numpy())
         text = pd.Series(stamps.strftime(self.params["format"]), dtype=object)
         cut = int(self.params.get("trim", 0))
@@ -323,8 +325,14 @@ def learn_format(values: pd.Series, groups: np.ndarray | None = None) -> KeyForm
     if pd.api.types.is_bool_dtype(vals.dtype):
         vals = vals.astype(np.int64)
     if pd.api.types.is_datetime64_any_dtype(vals.dtype):
+        tz = getattr(vals.dt, "tz", None)
+        if tz is not None:  # zoned keys ('2013-01-01T11:00:00Z'): learned in UTC
+            vals = vals.dt.tz_convert("UTC").dt.tz_localize(None)
         secs = (vals.astype("datetime64[ns]").astype(np.int64) // 10**9).to_numpy()
-        return KeyFormat("datetime", _sequence_params(secs.astype(float), gid))
+        params = _sequence_params(secs.astype(float), gid)
+        if tz is not None:
+            params["tz"] = str(tz)
+        return KeyFormat("datetime", params)
     if pd.api.types.is_numeric_dtype(vals.dtype):
         arr = vals.to_numpy(dtype=float)
         if len(arr) == 0 or np.all(arr == np.round(arr)):

@@ -180,6 +180,54 @@ def refine_kinds(meta: Metadata, samples: Mapping[str, pd.DataFrame]) -> Metadat
             kind, pii = _column_kind(table, col, values, fk_columns)
             columns.append(replace(col, kind=kind, pii=pii))
         tables[name] = replace(table, columns=tuple(columns))
+    return reconcile_key_kinds(replace(meta, tables=tables))
+
+
+def reconcile_key_kinds(meta: Metadata) -> Metadata:
+    """Give each foreign-key column the kind of the parent column it references.
+
+    A key column must have one kind on both sides of every foreign key: the kind
+    decides how values are read (ISO text as a datetime, or as text) and compared,
+    so a child ``ts`` inferred ``id`` (text) under a parent ``ts`` inferred
+    ``datetime`` would make every child row an orphan. The parent's kind wins (its
+    values are the ones the children copy); chains of keys are followed until
+    nothing changes.
+
+    Examples
+    --------
+    >>> from relsynth import Column, ForeignKey, Metadata, Table
+    >>> meta = Metadata(
+    ...     {"p": Table("p", (Column("ts", "datetime", "TEXT"),), primary_key=("ts",)),
+    ...      "c": Table("c", (Column("ts", "id", "TEXT"),))},
+    ...     foreign_keys=(ForeignKey("c", ("ts",), "p", ("ts",)),))
+    >>> reconcile_key_kinds(meta)["c"].column("ts").kind
+    'datetime'
+    """
+    tables = dict(meta.tables)
+    for _ in range(len(meta.foreign_keys) + 1):
+        changed = False
+        for fk in meta.foreign_keys:
+            child, parent = tables[fk.child], tables[fk.parent]
+            for col, pcol in zip(fk.columns, fk.parent_columns, strict=True):
+                want = parent.column(pcol)
+                have = child.column(col)
+                if have.kind != want.kind:
+                    logger.debug(
+                        "%s.%s takes the kind of %s.%s (%s, not %s)",
+                        fk.child,
+                        col,
+                        fk.parent,
+                        pcol,
+                        want.kind,
+                        have.kind,
+                    )
+                    new = replace(have, kind=want.kind, pii=want.pii)
+                    columns = tuple(new if c.name == col else c for c in child.columns)
+                    child = replace(child, columns=columns)
+                    tables[fk.child] = child
+                    changed = True
+        if not changed:
+            break
     return replace(meta, tables=tables)
 
 
