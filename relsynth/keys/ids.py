@@ -204,7 +204,8 @@ class KeyFormat:
             return np.round(values).astype(np.int64)
         if self.kind == "float":
             return values.astype(float)
-        stamps = pd.to_datetime(np.round(values).astype(np.int64), unit="s")
+        # second resolution on every pandas (2.x made unit="s" nanoseconds: 2262 overflows)
+        stamps = pd.DatetimeIndex(np.round(values).astype(np.int64).astype("datetime64[s]"))
         if self.kind == "datetime":
             if self.params.get("tz"):  # zoned: the same zone as the source column
                 return np.asarray(stamps.tz_localize("UTC").tz_convert(self.params["tz"]))
