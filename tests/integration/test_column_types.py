@@ -86,7 +86,10 @@ def _postgres_source(url: str) -> None:
     ]
     for i in range(40):
         statements.append(
-            ("INSERT INTO plan VALUES (%s, %s, %s)", (i, f"{i} hours {i % 7} minutes", f"{i * 2.5}"))
+            (
+                "INSERT INTO plan VALUES (%s, %s, %s)",
+                (i, f"{i} hours {i % 7} minutes", f"{i * 2.5}"),
+            )
         )
     for i in range(200):
         doc = {
