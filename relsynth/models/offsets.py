@@ -406,7 +406,8 @@ def restore_offsets(frame: pd.DataFrame, offsets: list[Offset]) -> pd.DataFrame:
         ).where(~missing)
         dtype = pd.api.types.pandas_dtype(o.dtype)
         if isinstance(dtype, pd.DatetimeTZDtype):
-            frame[o.column] = stamps.dt.tz_localize("UTC").dt.tz_convert(dtype.tz)
+            zoned = stamps.dt.tz_localize("UTC").dt.tz_convert(dtype.tz)
+            frame[o.column] = zoned.astype(dtype)  # the unit too ([ns] on pandas 2)
         else:
             frame[o.column] = stamps.astype(dtype)
     return frame
