@@ -128,6 +128,16 @@ _TRUE = {"1", "t", "true", "y", "yes"}
 _FALSE = {"0", "f", "false", "n", "no"}
 
 
+def _as_str(series: pd.Series) -> pd.Series:
+    """``astype("str")`` that keeps NULLs: pandas 2 turns None into ``'None'`` and NaN
+    into ``'nan'`` (pandas 3's ``str`` dtype keeps them missing)."""
+    out = series.astype("str")
+    missing = series.isna()
+    if out.dtype == object and bool(missing.any()):
+        out = out.where(~missing.to_numpy(), None)
+    return out
+
+
 def column_family(column: Column) -> tuple[Family, str | None, tuple[int, ...]]:
     """Return ``(family, base type, type parameters)`` of a metadata column."""
     from relsynth.io.types import parse_type
@@ -187,7 +197,7 @@ def _read_family(  # noqa: PLR0911, C901
             out = out.dt.tz_localize("UTC")
         return out
     if family == "time":
-        return raw.map(_time_text, na_action="ignore").astype("str")
+        return raw.map(_time_text, na_action="ignore").pipe(_as_str)
     if family == "bool":
         return _read_bool(raw)
     if family == "text":
@@ -199,9 +209,9 @@ def _read_family(  # noqa: PLR0911, C901
             return parsed if parsed is not None else text
         return text
     if family == "uuid":
-        return raw.map(_uuid_text, na_action="ignore").astype("str")
+        return raw.map(_uuid_text, na_action="ignore").pipe(_as_str)
     if family in ("json", "array"):
-        return raw.map(_json_text, na_action="ignore").astype("str")
+        return raw.map(_json_text, na_action="ignore").pipe(_as_str)
     if family == "binary":
         return raw.map(_to_bytes, na_action="ignore").astype(object)
     if family == "interval":
@@ -267,10 +277,10 @@ def _read_bool(raw: pd.Series) -> pd.Series | None:
 def _read_text(raw: pd.Series) -> pd.Series | None:
     inferred = pd.api.types.infer_dtype(raw, skipna=True)
     if inferred in ("string", "empty"):
-        return raw.astype("str")
+        return raw.pipe(_as_str)
     if inferred == "bytes":
         return None
-    return raw.map(_text, na_action="ignore").astype("str")  # INET, UUID... as their text
+    return raw.map(_text, na_action="ignore").pipe(_as_str)  # INET, UUID... as their text
 
 
 def _text(value: Any) -> str:
@@ -371,7 +381,7 @@ def _read_any(raw: pd.Series) -> pd.Series:
     elif inferred in ("floating", "mixed-integer-float", "decimal"):
         out = _read_float(raw)
     elif inferred in ("string", "empty"):
-        out = raw.astype("str")
+        out = raw.pipe(_as_str)
     elif inferred == "boolean":
         out = raw.astype("boolean")
     elif inferred in ("datetime", "date", "datetime64"):
@@ -591,21 +601,21 @@ def _prepare_bool(series: pd.Series) -> tuple[pd.Series, str | None]:
 
 def _prepare_text(series: pd.Series, target: Target) -> tuple[pd.Series, str | None]:
     if target.family == "time":
-        text = series.map(_time_text, na_action="ignore").astype("str")
+        text = series.map(_time_text, na_action="ignore").pipe(_as_str)
     elif target.family == "json":
-        text = series.map(_json_text, na_action="ignore").astype("str")
+        text = series.map(_json_text, na_action="ignore").pipe(_as_str)
     elif target.family == "uuid":
         return _prepare_uuid(series, target)
     elif pd.api.types.is_datetime64_any_dtype(series.dtype):
         text = _format_datetimes(series, date_only=False)
     elif isinstance(series.dtype, pd.BooleanDtype) or series.dtype.kind == "b":
-        text = series.map(lambda v: "1" if v else "0", na_action="ignore").astype("str")
+        text = series.map(lambda v: "1" if v else "0", na_action="ignore").pipe(_as_str)
     elif series.dtype.kind == "f":
-        text = series.map(_text, na_action="ignore").astype("str")
+        text = series.map(_text, na_action="ignore").pipe(_as_str)
     else:
         if pd.api.types.infer_dtype(series, skipna=True) == "bytes":
             return series, "are bytes, not text"
-        text = series.astype("str") if series.dtype != "str" else series
+        text = series.pipe(_as_str) if series.dtype != "str" else series
     if target.enum_values:
         unknown = text.notna() & ~text.isin(target.enum_values)
         if bool(unknown.any()):
@@ -621,14 +631,14 @@ def _prepare_text(series: pd.Series, target: Target) -> tuple[pd.Series, str | N
 
 def _prepare_array(series: pd.Series, target: Target) -> tuple[pd.Series, str | None]:
     """Arrays travel as JSON text; PostgreSQL gets its array literal (``{1,2,"a b"}``)."""
-    text = series.map(_json_text, na_action="ignore").astype("str")
+    text = series.map(_json_text, na_action="ignore").astype(object)  # None stays NULL
     parsed = text.map(_json_list, na_action="ignore")
     bad = parsed.isna() & text.notna()
     if bool(bad.any()):
         return series, _bad(text[bad], "are not JSON arrays")
     if target.dialect != "postgresql":
         return text, None
-    return parsed.map(_pg_array, na_action="ignore").astype("str"), None
+    return parsed.map(_pg_array, na_action="ignore").astype(object), None
 
 
 def _json_list(text: str) -> Any:
@@ -665,7 +675,7 @@ def _prepare_uuid(series: pd.Series, target: Target) -> tuple[pd.Series, str | N
         return str(parsed) if target.dialect == "postgresql" else parsed.hex
 
     try:
-        return series.map(conv, na_action="ignore").astype("str"), None
+        return series.map(conv, na_action="ignore").pipe(_as_str), None
     except ValueError:
         bad = series[series.map(_not_uuid, na_action="ignore").fillna(False).astype(bool)]
         return series, _bad(bad, "are not UUIDs")
@@ -702,7 +712,7 @@ def _format_datetimes(series: pd.Series, *, date_only: bool) -> pd.Series:
         fmt = "%Y-%m-%d %H:%M:%S.%f" if has_micros else "%Y-%m-%d %H:%M:%S"
         if isinstance(series.dtype, pd.DatetimeTZDtype):
             fmt += "%z"
-    return series.dt.strftime(fmt).astype("str")
+    return series.dt.strftime(fmt).pipe(_as_str)
 
 
 def python_values(series: pd.Series, target: Target) -> list[Any]:
