@@ -521,7 +521,13 @@ def _prepare_int(series: pd.Series, target: Target) -> tuple[pd.Series, str | No
     present = num.dropna()
     out_of_range = (present < low) | (present > high)
     if bool(out_of_range.any()):
-        return series, _bad(present[out_of_range], f"are outside [{low}, {high}]")
+        problem = _bad(present[out_of_range], f"are outside [{low}, {high}]")
+        if target.dialect == "sqlite" and (target.base or "").endswith("UNSIGNED"):
+            problem += (
+                "; SQLite integers are signed 64-bit: write to MariaDB/MySQL (BIGINT "
+                "UNSIGNED) or PostgreSQL (NUMERIC(20, 0)), where these values are exact"
+            )
+        return series, problem
     if num.dtype.kind == "u" or (len(present) and bool((present > 2**63 - 1).any())):
         return num.astype("UInt64" if bool(num.isna().any()) else "uint64"), None
     return num.astype("Int64" if bool(num.isna().any()) else "int64"), None
@@ -715,6 +721,10 @@ def _format_datetimes(series: pd.Series, *, date_only: bool) -> pd.Series:
     return series.dt.strftime(fmt).pipe(_as_str)
 
 
+def _is_null(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+
 def python_values(series: pd.Series, target: Target) -> list[Any]:
     """Plain Python values (None for NULL) of a prepared column, as the driver wants them.
 
@@ -722,6 +732,9 @@ def python_values(series: pd.Series, target: Target) -> list[Any]:
     PostgreSQL's COPY and MariaDB parse it, and formatting is vectorised.
     """
     family = target.family
+    if family == "numeric" and target.dialect == "sqlite" and series.dtype == object:
+        # sqlite3 cannot bind Decimal; SQLite keeps NUMERIC as REAL (or INTEGER) anyway
+        return [None if _is_null(v) else float(v) for v in series]
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         series = _format_datetimes(series, date_only=family == "date")
     elif family == "interval" and pd.api.types.is_timedelta64_dtype(series.dtype):

@@ -258,6 +258,15 @@ def test_mariadb_to_postgres(mariadb_url, postgres_url, tmp_path):
     assert target.column("doc").sql_type == "JSON"
 
 
+def test_unsigned_beyond_sqlite_is_a_clear_error(mariadb_url, sqlite_url):
+    _mariadb_source(mariadb_url)
+    meta = relsynth.reflect(mariadb_url)
+    tables = relsynth.read_tables(mariadb_url, meta)
+    with pytest.raises(DataError, match=r"t\.id .*SQLite integers are signed 64-bit"):
+        relsynth.write_tables(sqlite_url, meta, tables)
+    assert relsynth.reflect(sqlite_url).tables == {}  # nothing written
+
+
 # -- SQLite: JSON text, BLOB, epoch numbers, zoned keys, key kinds across an FK --------
 
 
