@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
-import json
 import logging
 import uuid
 from collections.abc import Sequence
@@ -45,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from relsynth.errors import MetadataError, format_examples
+from relsynth.io._values import epochs_as_text, json_list, json_text, pg_array
 from relsynth.metadata.schema import Column
 
 __all__ = [
@@ -159,7 +159,7 @@ def to_pandas(values: Sequence[Any], column: Column, *, where: str) -> pd.Series
     raw = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
     family, base, params = column_family(column)
     if family in ("datetime", "date", "datetimetz"):
-        raw = _epochs_as_text(raw, where)
+        raw = epochs_as_text(raw, where)
     out = _read_family(raw, family, params, column)
     if out is None:
         logger.warning(
@@ -211,7 +211,7 @@ def _read_family(  # noqa: PLR0911, C901
     if family == "uuid":
         return raw.map(_uuid_text, na_action="ignore").pipe(_as_str)
     if family in ("json", "array"):
-        return raw.map(_json_text, na_action="ignore").pipe(_as_str)
+        return raw.map(json_text, na_action="ignore").pipe(_as_str)
     if family == "binary":
         return raw.map(_to_bytes, na_action="ignore").astype(object)
     if family == "interval":
@@ -287,41 +287,6 @@ def _text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
-
-
-#: Epoch numbers in a date column: the unit is told by the magnitude (as of 2026,
-#: seconds are ~1.8e9, milliseconds ~1.8e12, microseconds ~1.8e15).
-_EPOCH_UNITS = ((1e11, "s"), (1e14, "ms"), (1e17, "us"))
-
-
-def _epochs_as_text(raw: pd.Series, name: str) -> pd.Series:
-    """Numbers in a date/time column (SQLite stores what it is given) as ISO text.
-
-    They are epoch seconds, milliseconds or microseconds by magnitude, never
-    nanoseconds (pandas' default, which read 1600000000 as 1970-01-01 00:00:01.6).
-    A warning names the column and the unit chosen.
-    """
-    numbers = raw.map(
-        lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool),
-        na_action="ignore",
-    )
-    is_number = numbers.fillna(False).astype(bool).to_numpy()
-    if not is_number.any():
-        return raw
-    values = pd.to_numeric(raw[is_number]).astype("float64")
-    magnitude = float(values.abs().median())
-    unit = next((u for limit, u in _EPOCH_UNITS if magnitude < limit), "ns")
-    logger.warning(
-        "Column %s holds %d number(s) in a date/time column; they are read as epoch %s "
-        "(by their magnitude). Store dates as ISO text to avoid the guess.",
-        name,
-        int(is_number.sum()),
-        {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}[unit],
-    )
-    stamps = pd.to_datetime(values, unit=unit)
-    out = raw.astype(object).copy()
-    out[is_number] = stamps.dt.strftime("%Y-%m-%d %H:%M:%S.%f").to_numpy()
-    return out
 
 
 def _read_datetime(raw: pd.Series) -> pd.Series | None:
@@ -419,25 +384,6 @@ def _uuid_text(value: Any) -> str:
         return str(uuid.UUID(str(value)))
     except ValueError:
         return str(value)
-
-
-def _json_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value).decode("utf-8")
-    return json.dumps(value, default=_json_default)
-
-
-def _json_default(value: Any) -> Any:
-    """JSON form of the values a driver puts in arrays (Decimal, dates, UUIDs, bytes)."""
-    if isinstance(value, decimal.Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (_dt.date, _dt.time)):
-        return value.isoformat()
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).hex()
-    return str(value)  # UUID, ipaddress objects, ...
 
 
 def _to_bytes(value: Any) -> bytes:
@@ -609,7 +555,7 @@ def _prepare_text(series: pd.Series, target: Target) -> tuple[pd.Series, str | N
     if target.family == "time":
         text = series.map(_time_text, na_action="ignore").pipe(_as_str)
     elif target.family == "json":
-        text = series.map(_json_text, na_action="ignore").pipe(_as_str)
+        text = series.map(json_text, na_action="ignore").pipe(_as_str)
     elif target.family == "uuid":
         return _prepare_uuid(series, target)
     elif pd.api.types.is_datetime64_any_dtype(series.dtype):
@@ -637,42 +583,14 @@ def _prepare_text(series: pd.Series, target: Target) -> tuple[pd.Series, str | N
 
 def _prepare_array(series: pd.Series, target: Target) -> tuple[pd.Series, str | None]:
     """Arrays travel as JSON text; PostgreSQL gets its array literal (``{1,2,"a b"}``)."""
-    text = series.map(_json_text, na_action="ignore").astype(object)  # None stays NULL
-    parsed = text.map(_json_list, na_action="ignore")
+    text = series.map(json_text, na_action="ignore").astype(object)  # None stays NULL
+    parsed = text.map(json_list, na_action="ignore")
     bad = parsed.isna() & text.notna()
     if bool(bad.any()):
         return series, _bad(text[bad], "are not JSON arrays")
     if target.dialect != "postgresql":
         return text, None
-    return parsed.map(_pg_array, na_action="ignore").astype(object), None
-
-
-def _json_list(text: str) -> Any:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, list) else None
-
-
-def _pg_array(values: list[Any]) -> str:
-    """PostgreSQL's array literal of a (nested) list."""
-    return "{" + ",".join(_pg_element(v) for v in values) + "}"
-
-
-def _pg_element(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, list):
-        return _pg_array(value)
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, dict):
-        value = json.dumps(value)
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'
+    return parsed.map(pg_array, na_action="ignore").astype(object), None
 
 
 def _prepare_uuid(series: pd.Series, target: Target) -> tuple[pd.Series, str | None]:

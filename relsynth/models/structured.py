@@ -11,7 +11,8 @@ a source value:
     ``$.tags[]``...) the share of each value kind (object, array, string, number,
     boolean, null), the share of rows in which each object key is present (key order
     kept), array lengths (quantiles), and for scalars a simple marginal: quantiles
-    for numbers (integer-ness kept), the share of ``true`` for booleans, and for
+    for numbers (integer-ness kept), the share of ``true`` for booleans, for ISO
+    date/time strings their range (quantiles) and text form, and for other
     strings either a few common values (each seen at least ``_MIN_CATEGORY_COUNT``
     times and in at least 5% of the rows at that path, like a categorical column) or
     fake words of the source's lengths.
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -131,7 +133,41 @@ def _learn(values: list[Any], depth: int = 0) -> dict[str, Any]:  # noqa: C901
     return node
 
 
+_ISO_DATE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def _learn_dates(strings: list[str]) -> dict[str, Any] | None:
+    """ISO dates/times (array elements of a ``timestamp[]``, ``"created": "2020-..."``):
+    their range as epoch-second quantiles and their text form."""
+    if not strings or not all(_ISO_DATE.match(s) for s in strings):
+        return None
+    stamps = pd.to_datetime(pd.Series(strings), format="ISO8601", errors="coerce", utc=True)
+    if bool(stamps.isna().any()):
+        return None
+    seconds = (stamps.dt.tz_localize(None) - pd.Timestamp(0)).dt.total_seconds()
+    first = strings[0]
+    suffix = next((z for z in ("Z", "+00:00", "+0000") if first.endswith(z)), "")
+    return {
+        "quantiles": _quantiles(seconds.tolist()),
+        "date_only": all(len(s) == 10 for s in strings),
+        "sep": "T" if "T" in first else " ",
+        "suffix": suffix,
+    }
+
+
+def _format_date(spec: Mapping[str, Any], seconds: float) -> str:
+    stamp = pd.Timestamp(round(seconds), unit="s")
+    if spec["date_only"]:
+        return stamp.strftime("%Y-%m-%d")
+    return stamp.strftime(f"%Y-%m-%d{spec['sep']}%H:%M:%S") + spec["suffix"]
+
+
 def _learn_strings(strings: list[str]) -> dict[str, Any]:
+    dates = _learn_dates(strings)
+    if dates is not None:
+        return {"lengths": _quantiles([len(s) for s in strings]), "categories": [], "dates": dates}
     counts = Counter(strings)
     common = [
         [value, count / len(strings)]
@@ -246,6 +282,8 @@ def _generate(node: Mapping[str, Any], rng: np.random.Generator, fake: Any) -> A
 
 
 def _string(spec: Mapping[str, Any], rng: np.random.Generator, fake: Any) -> str:
+    if spec.get("dates"):
+        return _format_date(spec["dates"], float(_draw(spec["dates"]["quantiles"], rng)))
     common = spec["categories"]
     if common:
         u = rng.random()

@@ -11,6 +11,7 @@ zoned datetime keys and key columns with one kind on both sides of a foreign key
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import json
 import logging
@@ -80,7 +81,7 @@ def _postgres_source(url: str) -> None:
         (
             "CREATE TABLE item (id int PRIMARY KEY, plan_id int REFERENCES plan (id), "
             "doc jsonb, meta json, tags text[], nums int[], data bytea, addr inet, "
-            "net cidr, mac macaddr, amount double precision)",
+            "net cidr, mac macaddr, amount double precision, stamps timestamp[])",
             None,
         ),
     ]
@@ -103,7 +104,7 @@ def _postgres_source(url: str) -> None:
         addr = f"10.1.{i % 250}.{i % 200 + 1}" if i % 3 else f"2001:db8::{i + 1:x}"
         statements.append(
             (
-                "INSERT INTO item VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                "INSERT INTO item VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (
                     i,
                     i % 40,
@@ -116,6 +117,7 @@ def _postgres_source(url: str) -> None:
                     f"192.168.{i % 200}.0/24",
                     f"08:00:2b:01:02:{i % 256:02x}",
                     float("inf") if i % 10 == 0 else (float("-inf") if i % 10 == 1 else i / 2),
+                    [dt.datetime(2024, 1, 1 + i % 28, i % 24)] * (i % 3),
                 ),
             )
         )
@@ -151,6 +153,8 @@ def _check_postgres_like(back: dict[str, pd.DataFrame], *, native: bool) -> None
     amount = item["amount"].to_numpy(dtype=float)
     assert np.isposinf(amount).any() and np.isneginf(amount).any()  # 10% each in the source
     assert np.isfinite(amount).mean() > 0.6
+    stamps = [pd.to_datetime(json.loads(v)) for v in item["stamps"]]
+    assert all(s.between(pd.Timestamp(2024, 1, 1), pd.Timestamp(2024, 1, 29)).all() for s in stamps)
     price = pd.to_numeric(plan["price"])
     assert price.between(0, 100).all()
     if native:
