@@ -3,6 +3,10 @@
 #   make setup   create .venv, install CPU PyTorch + relsynth, run the demo on SQLite
 #   make test    run the test suite (what CI runs)
 #
+# CI also runs `make test-lowest`: the unit tests and the type/dialect integration tests
+# in a second venv (.venv-lowest) holding the lowest versions pyproject.toml declares,
+# pinned in ci/constraints-lowest.txt (pandas 2.1, numpy 1.26, SQLAlchemy 2.0 ...).
+#
 # PyTorch: the CPU build (`torch==X+cpu`) is asked for by name. pip takes it from a
 # local wheel directory when it is configured with one (find-links), otherwise from
 # PyTorch's CPU index, so no multi-GB CUDA build is ever pulled in. Override with `make setup TORCH_INDEX=...`.
@@ -15,8 +19,16 @@ TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 PYTEST_ARGS ?=
 DEMO := demo
 DEMO_ARGS ?=
+LOWEST_VENV ?= .venv-lowest
+LOWEST_PY := $(LOWEST_VENV)/bin/python
+LOWEST_CONSTRAINTS := ci/constraints-lowest.txt
+# What the lowest-versions job runs: every unit test plus the integration tests of
+# column types and edge-case schemas in every dialect (the whole suite runs on the
+# newest versions in `make test`).
+LOWEST_TESTS ?= tests/unit tests/test_architecture.py tests/test_public_api.py \
+  tests/integration/test_column_types.py tests/integration/test_roundtrip_schemas.py
 
-.PHONY: setup install demo test test-all lint typecheck bench clean
+.PHONY: setup install demo test test-all test-lowest lint typecheck bench clean
 
 setup: install demo
 
@@ -44,6 +56,22 @@ test: install
 	$(PY) -m pytest -m "not slow and not gpu" $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
+# The lowest declared versions (ci/constraints-lowest.txt), in their own venv.
+$(LOWEST_VENV)/.installed: pyproject.toml $(LOWEST_CONSTRAINTS)
+	test -x $(LOWEST_PY) || $(PYTHON) -m venv $(LOWEST_VENV)
+	$(LOWEST_PY) -m pip install --quiet --upgrade pip
+	$(LOWEST_PY) -m pip install --quiet "torch==$(TORCH_VERSION)+cpu" 2>/dev/null \
+	  || $(LOWEST_PY) -m pip install --quiet "torch==$(TORCH_VERSION)+cpu" --extra-index-url $(TORCH_INDEX)
+	$(LOWEST_PY) -m pip install --quiet -c $(LOWEST_CONSTRAINTS) -e ".[dev]"
+	$(LOWEST_PY) -m pip check
+	touch $@
+
+test-lowest: $(LOWEST_VENV)/.installed
+	$(LOWEST_PY) -c "import pandas, numpy, sqlalchemy; print('lowest versions: pandas', \
+	  pandas.__version__, 'numpy', numpy.__version__, 'sqlalchemy', sqlalchemy.__version__)"
+	$(LOWEST_PY) -m pytest -m "not slow and not gpu" $(LOWEST_TESTS) $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
 test-all: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -54,4 +82,4 @@ typecheck: install
 	$(VENV)/bin/mypy --strict relsynth/metadata relsynth/check.py relsynth/errors.py
 
 clean:
-	rm -rf $(VENV) $(DEMO) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(LOWEST_VENV) $(DEMO) .pytest_cache .hypothesis

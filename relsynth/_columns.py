@@ -4,8 +4,9 @@ Pure helpers used by :mod:`relsynth.synthesizer`:
 
 * :func:`table_layout` decides, per table, which columns are keys (the key
   generator's job), which are learned (numbers, categories, datetimes, booleans:
-  the table model's job), which are personal/free text (fake values, never
-  learned) and which are left empty (binary blobs).
+  the table model's job) and which are personal/free text or structured values
+  (JSON, arrays, bytes, addresses: generated in the source's shape, never learned
+  or copied).
 * Clock-time text such as GTFS ``'25:10:00'`` (times past midnight are legal, so
   they cannot be parsed as times of day) is modelled as seconds and formatted back
   in the source's style (zero-padded hours or not).
@@ -23,7 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from relsynth.metadata.schema import Metadata
+from relsynth.metadata._sqltypes import value_format
+from relsynth.metadata.schema import Column, Metadata
 
 __all__ = [
     "ClockFormat",
@@ -108,14 +110,25 @@ def table_layout(meta: Metadata, name: str, frame: pd.DataFrame) -> TableLayout:
         elif col.kind in _LEARNED_KINDS:
             learned.append(col.name)
             kinds[col.name] = col.kind
-        elif col.kind == "text":
-            text[col.name] = col.pii or "free_text"
-        elif col.kind == "binary":
-            empty.append(col.name)
+        elif col.kind in ("text", "binary"):
+            text[col.name] = _text_format(col, values)
         else:  # a non-key opaque id (e.g. a logical reference the schema does not declare)
             learned.append(col.name)
             kinds[col.name] = "categorical"
     return TableLayout(tuple(keys), tuple(learned), text, tuple(empty), clocks, kinds)
+
+
+def _text_format(col: Column, values: pd.Series) -> str:
+    """What a text or binary column is filled with: a structured value format (valid
+    JSON, arrays, bytes, addresses), a personal-data type, or free text."""
+    from relsynth.models.structured import looks_like_json
+
+    fmt = value_format(col.sql_type, col.kind)
+    if fmt is None and col.kind == "binary":
+        fmt = "binary"
+    if fmt is None and col.pii in (None, "free_text") and looks_like_json(values):
+        fmt = "json"  # JSON kept in a TEXT column (SQLite, MariaDB's JSON alias)
+    return fmt or col.pii or "free_text"
 
 
 def clock_format(values: pd.Series) -> ClockFormat | None:

@@ -17,5 +17,7 @@ CREATE TABLE all_types (
     c_blob BLOB,
     c_json JSON,
     c_tinyint TINYINT,
-    c_year YEAR
+    c_year YEAR,
+    c_ubig BIGINT UNSIGNED,
+    c_uint INT UNSIGNED
 );

@@ -19,5 +19,10 @@ CREATE TABLE all_types (
     c_uuid UUID,
     c_timestamptz TIMESTAMP WITH TIME ZONE,
     c_interval INTERVAL,
-    c_inet INET
+    c_inet INET,
+    c_cidr CIDR,
+    c_macaddr MACADDR,
+    c_int_array INTEGER[],
+    c_text_array TEXT[],
+    c_money MONEY
 );

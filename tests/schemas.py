@@ -398,8 +398,14 @@ def _cases() -> Iterator[SchemaCase]:
             "sqlite": {"all_types.c_untyped": "TEXT"},
             "postgresql": {"all_types.c_datetime": "TIMESTAMP", "all_types.c_uuid": "UUID",
                            "all_types.c_timestamptz": "TIMESTAMP WITH TIME ZONE",
-                           "all_types.c_interval": "INTERVAL", "all_types.c_inet": "TEXT"},
-            "mysql": {"all_types.c_tinyint": "SMALLINT", "all_types.c_year": "SMALLINT"},
+                           "all_types.c_interval": "INTERVAL", "all_types.c_inet": "INET",
+                           "all_types.c_cidr": "CIDR", "all_types.c_macaddr": "MACADDR",
+                           "all_types.c_int_array": "INTEGER[]",
+                           "all_types.c_text_array": "TEXT[]",
+                           "all_types.c_money": "NUMERIC(19, 2)"},
+            "mysql": {"all_types.c_tinyint": "SMALLINT", "all_types.c_year": "SMALLINT",
+                      "all_types.c_ubig": "BIGINT UNSIGNED",
+                      "all_types.c_uint": "INTEGER UNSIGNED"},
         },
     )  # fmt: skip
 

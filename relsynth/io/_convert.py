@@ -10,6 +10,7 @@ batch by batch.
 Families and the dtypes they read as::
 
     int       INTEGER BIGINT SMALLINT      int64 (no NULLs) / Int64 (NULLs)
+              ... UNSIGNED                 uint64 / UInt64 (2**64 - 1 kept exact)
     float     FLOAT REAL                   float64
     numeric   NUMERIC(p, s)                float64; object of Decimal when p > 15
     datetime  DATETIME TIMESTAMP [TZ] DATE datetime64[ns] (UTC for TZ; [us] when out of
@@ -17,8 +18,10 @@ Families and the dtypes they read as::
     time      TIME                         str 'HH:MM:SS[.ffffff]' (hours may exceed 24)
     bool      BOOLEAN                      boolean
     text      VARCHAR CHAR TEXT ENUM       str (leading zeros kept: '01581')
+              INET CIDR MACADDR            str ('10.0.0.1', '10.0.0.0/24', '08:00:2b:01:02:03')
     uuid      UUID                         str, canonical 8-4-4-4-12 form
     json      JSON                         str (JSON text)
+    array     <type>[]                     str (JSON text of the list: '[1, 2]')
     binary    BLOB                         object of bytes
     interval  INTERVAL                     timedelta64[ns]
 
@@ -31,7 +34,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
-import json
 import logging
 import uuid
 from collections.abc import Sequence
@@ -42,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from relsynth.errors import MetadataError, format_examples
+from relsynth.io._values import epochs_as_text, json_list, json_text, pg_array
 from relsynth.metadata.schema import Column
 
 __all__ = [
@@ -67,6 +70,7 @@ Family = Literal[
     "text",
     "uuid",
     "json",
+    "array",
     "binary",
     "interval",
     "any",
@@ -92,6 +96,13 @@ _FAMILY_BY_BASE: dict[str, Family] = {
     "BOOLEAN": "bool",
     "BLOB": "binary",
     "JSON": "json",
+    "ARRAY": "array",
+    "INET": "text",
+    "CIDR": "text",
+    "MACADDR": "text",
+    "SMALLINT UNSIGNED": "int",
+    "INTEGER UNSIGNED": "int",
+    "BIGINT UNSIGNED": "int",
     "UUID": "uuid",
 }
 
@@ -108,10 +119,23 @@ _INT_RANGE = {
     "SMALLINT": (-(2**15), 2**15 - 1),
     "INTEGER": (-(2**31), 2**31 - 1),
     "BIGINT": (-(2**63), 2**63 - 1),
+    "SMALLINT UNSIGNED": (0, 2**16 - 1),
+    "INTEGER UNSIGNED": (0, 2**32 - 1),
+    "BIGINT UNSIGNED": (0, 2**64 - 1),
 }
 _EPOCH = _dt.datetime(1970, 1, 1)
 _TRUE = {"1", "t", "true", "y", "yes"}
 _FALSE = {"0", "f", "false", "n", "no"}
+
+
+def _as_str(series: pd.Series) -> pd.Series:
+    """``astype("str")`` that keeps NULLs: pandas 2 turns None into ``'None'`` and NaN
+    into ``'nan'`` (pandas 3's ``str`` dtype keeps them missing)."""
+    out = series.astype("str")
+    missing = series.isna()
+    if out.dtype == object and bool(missing.any()):
+        out = out.where(~missing.to_numpy(), None)
+    return out
 
 
 def column_family(column: Column) -> tuple[Family, str | None, tuple[int, ...]]:
@@ -134,6 +158,8 @@ def to_pandas(values: Sequence[Any], column: Column, *, where: str) -> pd.Series
     """Turn a column's raw values (Python objects or CSV strings) into a typed Series."""
     raw = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
     family, base, params = column_family(column)
+    if family in ("datetime", "date", "datetimetz"):
+        raw = epochs_as_text(raw, where)
     out = _read_family(raw, family, params, column)
     if out is None:
         logger.warning(
@@ -150,7 +176,8 @@ def _read_family(  # noqa: PLR0911, C901
     raw: pd.Series, family: Family, params: tuple[int, ...], column: Column
 ) -> pd.Series | None:
     if family == "int":
-        out = _read_int(raw)
+        unsigned = bool(column.sql_type and "UNSIGNED" in column.sql_type.upper())
+        out = _read_int(raw, unsigned=unsigned)
         if out is not None and column.kind == "boolean":
             return _read_bool(out) if bool(out.dropna().isin([0, 1]).all()) else out
         return out
@@ -174,7 +201,7 @@ def _read_family(  # noqa: PLR0911, C901
             out = out.dt.tz_localize("UTC")
         return out
     if family == "time":
-        return raw.map(_time_text, na_action="ignore").astype("str")
+        return raw.map(_time_text, na_action="ignore").pipe(_as_str)
     if family == "bool":
         return _read_bool(raw)
     if family == "text":
@@ -186,9 +213,9 @@ def _read_family(  # noqa: PLR0911, C901
             return parsed if parsed is not None else text
         return text
     if family == "uuid":
-        return raw.map(_uuid_text, na_action="ignore").astype("str")
-    if family == "json":
-        return raw.map(_json_text, na_action="ignore").astype("str")
+        return raw.map(_uuid_text, na_action="ignore").pipe(_as_str)
+    if family in ("json", "array"):
+        return raw.map(json_text, na_action="ignore").pipe(_as_str)
     if family == "binary":
         return raw.map(_to_bytes, na_action="ignore").astype(object)
     if family == "interval":
@@ -196,9 +223,11 @@ def _read_family(  # noqa: PLR0911, C901
     return _read_any(raw)
 
 
-def _read_int(raw: pd.Series) -> pd.Series | None:
+def _read_int(raw: pd.Series, *, unsigned: bool = False) -> pd.Series | None:
     if raw.dtype.kind in "iu":
-        return raw.astype("int64")
+        return raw.astype("uint64" if unsigned else "int64")
+    if unsigned:
+        return _read_unsigned(raw)
     num = pd.to_numeric(raw, errors="coerce")
     if bool((num.isna() != raw.isna()).any()):
         return None
@@ -208,6 +237,19 @@ def _read_int(raw: pd.Series) -> pd.Series | None:
     if bool(num.isna().any()):
         return num.astype("Int64")
     return num.astype("int64")
+
+
+def _read_unsigned(raw: pd.Series) -> pd.Series | None:
+    """Unsigned integers up to 2**64 - 1, exactly (no trip through float64)."""
+    try:
+        values = [None if v is None or v is pd.NA else int(v) for v in raw]
+    except (TypeError, ValueError):
+        return None
+    if any(v is not None and not 0 <= v < 2**64 for v in values):
+        return None
+    if any(v is None for v in values):
+        return pd.Series(pd.array(values, dtype="UInt64"))
+    return pd.Series(np.array(values, dtype=np.uint64))
 
 
 def _read_float(raw: pd.Series) -> pd.Series | None:
@@ -239,10 +281,10 @@ def _read_bool(raw: pd.Series) -> pd.Series | None:
 def _read_text(raw: pd.Series) -> pd.Series | None:
     inferred = pd.api.types.infer_dtype(raw, skipna=True)
     if inferred in ("string", "empty"):
-        return raw.astype("str")
+        return raw.pipe(_as_str)
     if inferred == "bytes":
         return None
-    return raw.map(_text, na_action="ignore").astype("str")  # INET, UUID... as their text
+    return raw.map(_text, na_action="ignore").pipe(_as_str)  # INET, UUID... as their text
 
 
 def _text(value: Any) -> str:
@@ -255,10 +297,19 @@ def _read_datetime(raw: pd.Series) -> pd.Series | None:
     try:
         parsed = pd.to_datetime(raw, format="ISO8601", errors="raise")
     except (ValueError, TypeError, OverflowError):
-        try:  # mixed date/datetime objects (a DATE column read from some drivers)
-            parsed = pd.to_datetime(raw.map(_as_datetime, na_action="ignore"), errors="raise")
+        try:  # mixed date/datetime objects (a DATE column read from some drivers), or
+            # text in several formats ('2020-01-02' and '2020/02/01')
+            parsed = pd.to_datetime(
+                raw.map(_as_datetime, na_action="ignore"), format="mixed", errors="raise"
+            )
         except (ValueError, TypeError, OverflowError):
             return None
+        if pd.api.types.infer_dtype(raw, skipna=True) == "string":
+            logger.warning(
+                "A date/time column holds text in several formats (e.g. %s); each value "
+                "is parsed on its own and written back as ISO 8601.",
+                format_examples(raw.dropna().drop_duplicates().head(3).tolist()),
+            )
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):
         parsed = parsed.dt.tz_convert("UTC")
         target = "datetime64[ns, UTC]"
@@ -315,7 +366,7 @@ def _read_any(raw: pd.Series) -> pd.Series:
     elif inferred in ("floating", "mixed-integer-float", "decimal"):
         out = _read_float(raw)
     elif inferred in ("string", "empty"):
-        out = raw.astype("str")
+        out = raw.pipe(_as_str)
     elif inferred == "boolean":
         out = raw.astype("boolean")
     elif inferred in ("datetime", "date", "datetime64"):
@@ -353,14 +404,6 @@ def _uuid_text(value: Any) -> str:
         return str(uuid.UUID(str(value)))
     except ValueError:
         return str(value)
-
-
-def _json_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value).decode("utf-8")
-    return json.dumps(value)
 
 
 def _to_bytes(value: Any) -> bytes:
@@ -406,6 +449,8 @@ def prepare_column(series: pd.Series, target: Target) -> tuple[pd.Series, str | 
             return _prepare_bool(series)
         if family in ("text", "uuid", "json", "time"):
             return _prepare_text(series, target)
+        if family == "array":
+            return _prepare_array(series, target)
         if family == "binary":
             return _prepare_binary(series)
         if family == "interval":
@@ -423,6 +468,11 @@ def _bad(values: pd.Series, what: str) -> str:
 def _prepare_int(series: pd.Series, target: Target) -> tuple[pd.Series, str | None]:
     if series.dtype.kind == "b" or isinstance(series.dtype, pd.BooleanDtype):
         series = series.astype("Int64")
+    if series.dtype == object and (target.base or "").endswith("UNSIGNED"):
+        unsigned = _read_unsigned(series)  # exact above 2**63, NULLs or not
+        if unsigned is None:
+            return series, _bad(series.dropna(), "are not unsigned integers")
+        series = unsigned.set_axis(series.index)
     num = series if series.dtype.kind in "iu" else pd.to_numeric(series, errors="coerce")
     lost = num.isna() & series.notna()
     if bool(lost.any()):
@@ -438,7 +488,15 @@ def _prepare_int(series: pd.Series, target: Target) -> tuple[pd.Series, str | No
     present = num.dropna()
     out_of_range = (present < low) | (present > high)
     if bool(out_of_range.any()):
-        return series, _bad(present[out_of_range], f"are outside [{low}, {high}]")
+        problem = _bad(present[out_of_range], f"are outside [{low}, {high}]")
+        if target.dialect == "sqlite" and (target.base or "").endswith("UNSIGNED"):
+            problem += (
+                "; SQLite integers are signed 64-bit: write to MariaDB/MySQL (BIGINT "
+                "UNSIGNED) or PostgreSQL (NUMERIC(20, 0)), where these values are exact"
+            )
+        return series, problem
+    if num.dtype.kind == "u" or (len(present) and bool((present > 2**63 - 1).any())):
+        return num.astype("UInt64" if bool(num.isna().any()) else "uint64"), None
     return num.astype("Int64" if bool(num.isna().any()) else "int64"), None
 
 
@@ -453,10 +511,19 @@ def _prepare_number(series: pd.Series, target: Target) -> tuple[pd.Series, str |
     lost = num.isna() & series.notna()
     if bool(lost.any()):
         return series, _bad(series[lost], "are not numbers")
-    if target.dialect != "postgresql" and bool(np.isinf(num.to_numpy()).any()):
-        return series, _bad(num[np.isinf(num.to_numpy())], "are infinite")
+    infinite = np.isinf(num.to_numpy())
+    if bool(infinite.any()) and not _stores_infinity(target):
+        where = "MariaDB/MySQL" if target.dialect in ("mysql", "mariadb") else "this column type"
+        return series, _bad(num[infinite], f"are infinite, which {where} cannot store") + (
+            "; write to PostgreSQL or SQLite, or set those values to NULL in the source"
+        )
     problem = _numeric_overflow(num.dropna(), target)
     return num, problem
+
+
+def _stores_infinity(target: Target) -> bool:
+    """PostgreSQL floats and NUMERIC (14+) and SQLite REAL store ±Inf; MariaDB does not."""
+    return target.dialect in ("postgresql", "sqlite")
 
 
 def _prepare_decimal(series: pd.Series, target: Target) -> tuple[pd.Series, str | None]:
@@ -507,9 +574,9 @@ def _prepare_bool(series: pd.Series) -> tuple[pd.Series, str | None]:
 
 def _prepare_text(series: pd.Series, target: Target) -> tuple[pd.Series, str | None]:
     if target.family == "time":
-        text = series.map(_time_text, na_action="ignore").astype("str")
+        text = series.map(_time_text, na_action="ignore").pipe(_as_str)
     elif target.family == "json":
-        text = series.map(_json_text, na_action="ignore").astype("str")
+        text = series.map(json_text, na_action="ignore").pipe(_as_str)
     elif target.family == "uuid":
         return _prepare_uuid(series, target)
     elif pd.api.types.is_datetime64_any_dtype(series.dtype) and target.text_format:
@@ -519,13 +586,13 @@ def _prepare_text(series: pd.Series, target: Target) -> tuple[pd.Series, str | N
     elif pd.api.types.is_datetime64_any_dtype(series.dtype):
         text = _format_datetimes(series, date_only=False)
     elif isinstance(series.dtype, pd.BooleanDtype) or series.dtype.kind == "b":
-        text = series.map(lambda v: "1" if v else "0", na_action="ignore").astype("str")
+        text = series.map(lambda v: "1" if v else "0", na_action="ignore").pipe(_as_str)
     elif series.dtype.kind == "f":
-        text = series.map(_text, na_action="ignore").astype("str")
+        text = series.map(_text, na_action="ignore").pipe(_as_str)
     else:
         if pd.api.types.infer_dtype(series, skipna=True) == "bytes":
             return series, "are bytes, not text"
-        text = series.astype("str") if series.dtype != "str" else series
+        text = series.pipe(_as_str) if series.dtype != "str" else series
     if target.enum_values:
         unknown = text.notna() & ~text.isin(target.enum_values)
         if bool(unknown.any()):
@@ -539,13 +606,25 @@ def _prepare_text(series: pd.Series, target: Target) -> tuple[pd.Series, str | N
     return text, None
 
 
+def _prepare_array(series: pd.Series, target: Target) -> tuple[pd.Series, str | None]:
+    """Arrays travel as JSON text; PostgreSQL gets its array literal (``{1,2,"a b"}``)."""
+    text = series.map(json_text, na_action="ignore").astype(object)  # None stays NULL
+    parsed = text.map(json_list, na_action="ignore")
+    bad = parsed.isna() & text.notna()
+    if bool(bad.any()):
+        return series, _bad(text[bad], "are not JSON arrays")
+    if target.dialect != "postgresql":
+        return text, None
+    return parsed.map(pg_array, na_action="ignore").astype(object), None
+
+
 def _prepare_uuid(series: pd.Series, target: Target) -> tuple[pd.Series, str | None]:
     def conv(value: Any) -> str:
         parsed = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
         return str(parsed) if target.dialect == "postgresql" else parsed.hex
 
     try:
-        return series.map(conv, na_action="ignore").astype("str"), None
+        return series.map(conv, na_action="ignore").pipe(_as_str), None
     except ValueError:
         bad = series[series.map(_not_uuid, na_action="ignore").fillna(False).astype(bool)]
         return series, _bad(bad, "are not UUIDs")
@@ -582,7 +661,11 @@ def _format_datetimes(series: pd.Series, *, date_only: bool) -> pd.Series:
         fmt = "%Y-%m-%d %H:%M:%S.%f" if has_micros else "%Y-%m-%d %H:%M:%S"
         if isinstance(series.dtype, pd.DatetimeTZDtype):
             fmt += "%z"
-    return series.dt.strftime(fmt).astype("str")
+    return series.dt.strftime(fmt).pipe(_as_str)
+
+
+def _is_null(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
 def python_values(series: pd.Series, target: Target) -> list[Any]:
@@ -592,6 +675,9 @@ def python_values(series: pd.Series, target: Target) -> list[Any]:
     PostgreSQL's COPY and MariaDB parse it, and formatting is vectorised.
     """
     family = target.family
+    if family == "numeric" and target.dialect == "sqlite" and series.dtype == object:
+        # sqlite3 cannot bind Decimal; SQLite keeps NUMERIC as REAL (or INTEGER) anyway
+        return [None if _is_null(v) else float(v) for v in series]
     if pd.api.types.is_datetime64_any_dtype(series.dtype) and target.text_format:
         from relsynth.metadata._textformats import format_text_dates
 

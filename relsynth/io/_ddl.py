@@ -238,6 +238,7 @@ def _autoincrement(table: Table, col: Column) -> bool:
         col.autoincrement
         and table.primary_key == (col.name,)
         and column_family(col)[0] in ("int", "any")
+        and column_family(col)[1] != "BIGINT UNSIGNED"  # NUMERIC(20, 0) on PostgreSQL
     )
 
 

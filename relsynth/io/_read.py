@@ -68,9 +68,14 @@ def _require_tables(conn: Connection, meta: Metadata, names: Sequence[str]) -> N
 
 def _selected(conn: Connection, sa_table: sa.TableClause, col: Column) -> Any:
     """The column as selected: MySQL's 4-byte FLOAT is widened, as its text form has
-    only 6 significant digits (-16.743632 would come back as -16.7436)."""
-    if conn.dialect.name in ("mysql", "mariadb") and column_family(col)[1] == "REAL":
+    only 6 significant digits (-16.743632 would come back as -16.7436); PostgreSQL
+    NUMERIC-family columns are cast to ``numeric``, as ``money`` (reflected as
+    ``NUMERIC(19, 2)``) comes back as locale text such as ``'$1,234.50'``."""
+    family, base, _ = column_family(col)
+    if conn.dialect.name in ("mysql", "mariadb") and base == "REAL":
         return (sa_table.c[col.name] + sa.literal_column("0e0")).label(col.name)
+    if conn.dialect.name == "postgresql" and family == "numeric":
+        return sa.cast(sa_table.c[col.name], sa.Numeric()).label(col.name)
     return sa_table.c[col.name]
 
 

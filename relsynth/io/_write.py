@@ -43,7 +43,7 @@ from sqlalchemy.engine import Connection, Engine
 from relsynth.constraints import compute_generated
 from relsynth.errors import DataError, ReferentialIntegrityError, TargetExistsError
 from relsynth.io._connect import connect, database_error, sqlite_manual_transactions
-from relsynth.io._convert import prepare_column, python_values
+from relsynth.io._convert import Target, prepare_column, python_values
 from relsynth.io._dbcheck import check_connection
 from relsynth.io._ddl import Schema, add_foreign_keys, build_schema, create_tables
 from relsynth.io._text import copy_text, mysql_values
@@ -649,12 +649,19 @@ def _update_deferred(conn: Connection, job: _Job, fk: ForeignKey) -> None:
         conn.execute(stmt, params[start : start + job.batch_size])
 
 
+def _unsigned_elsewhere(target: Target) -> bool:
+    """A BIGINT UNSIGNED key written to a dialect without it has no sequence."""
+    return target.base == "BIGINT UNSIGNED" and target.dialect not in ("mysql", "mariadb")
+
+
 def _reset_sequences(conn: Connection, job: _Job) -> None:
     for name, table in job.meta.tables.items():
         if len(table.primary_key) != 1 or job.schema.targets[name][
             table.primary_key[0]
         ].family not in ("int", "any"):
             continue
+        if _unsigned_elsewhere(job.schema.targets[name][table.primary_key[0]]):
+            continue  # NUMERIC(20, 0) on PostgreSQL: no sequence
         column = table.primary_key[0]
         plain = sa.table(job.names[name], sa.column(column))
         col = plain.c[column]

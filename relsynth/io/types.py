@@ -16,12 +16,16 @@ The vocabulary (uppercase; parameters only where they matter)::
     INTEGER  BIGINT  SMALLINT  NUMERIC  NUMERIC(p)  NUMERIC(p, s)  FLOAT  REAL
     VARCHAR(n)  CHAR(n)  TEXT  DATE  DATETIME  TIMESTAMP  TIMESTAMP WITH TIME ZONE
     TIME  INTERVAL  BOOLEAN  BLOB  JSON  UUID  ENUM
+    SMALLINT UNSIGNED  INTEGER UNSIGNED  BIGINT UNSIGNED  INET  CIDR  MACADDR
+    <type>[]  (arrays: INTEGER[], TEXT[] ...)
 
 ``FLOAT`` is an 8-byte double, ``REAL`` a 4-byte float (PostgreSQL ``real``,
 MySQL ``FLOAT``). ``DATETIME`` and ``TIMESTAMP`` are both a date and time without
 a time zone; they are kept apart only so a PostgreSQL/MySQL ``TIMESTAMP`` column
-keeps its name on a round trip. Types with no portable equivalent (PostgreSQL
-``INET``, ``TSVECTOR``, ranges; an untyped SQLite column) become ``TEXT`` with a
+keeps its name on a round trip. Arrays, ``INET``/``CIDR``/``MACADDR`` and unsigned
+integers are native on the dialects that have them and the nearest safe type elsewhere
+(JSON text, ``VARCHAR``, a wider signed integer). Types with no portable equivalent
+(PostgreSQL ``TSVECTOR``, ranges; an untyped SQLite column) become ``TEXT`` with a
 :class:`~relsynth.errors.SchemaWarning`. See ``docs/metadata.md`` for the full
 table across dialects.
 """
@@ -41,6 +45,7 @@ from relsynth.errors import MetadataError, SchemaWarning
 from relsynth.metadata._sqltypes import (
     _KIND_BY_SQL_TYPE,  # noqa: F401 - re-exported: the one kind table
     PORTABLE_TYPES,
+    array_element,
     kind_from_type,
     parse_type,
 )
@@ -158,6 +163,8 @@ def _portable_or_none(t: TypeEngine[Any]) -> str | None:  # noqa: C901, PLR0911,
         return "BOOLEAN" if (t.length or 1) == 1 else "BIGINT"
     if isinstance(t, mysql.YEAR):
         return "SMALLINT"
+    if isinstance(t, sa.Integer) and getattr(t, "unsigned", False):
+        return _portable_unsigned(t)
     if isinstance(t, sa.BigInteger):
         return "BIGINT"
     if isinstance(t, sa.SmallInteger):
@@ -172,7 +179,16 @@ def _portable_or_none(t: TypeEngine[Any]) -> str | None:  # noqa: C901, PLR0911,
         return "NUMERIC(19, 2)"
     if isinstance(t, sa.Uuid):
         return "UUID"
-    if isinstance(t, (sa.JSON, postgresql.ARRAY, postgresql.HSTORE)):
+    if isinstance(t, postgresql.ARRAY):
+        element = _portable_or_none(t.item_type)
+        return f"{element or 'TEXT'}[]" if element and not element.endswith("[]") else "TEXT[]"
+    if isinstance(t, postgresql.INET):
+        return "INET"
+    if isinstance(t, postgresql.CIDR):
+        return "CIDR"
+    if isinstance(t, (postgresql.MACADDR, postgresql.MACADDR8)):
+        return "MACADDR"
+    if isinstance(t, (sa.JSON, postgresql.HSTORE)):
         return "JSON"
     if isinstance(t, sa.String):
         return _portable_string(t)
@@ -187,6 +203,14 @@ def _portable_or_none(t: TypeEngine[Any]) -> str | None:  # noqa: C901, PLR0911,
     if isinstance(t, (sa.LargeBinary, sqltypes._Binary)):
         return "BLOB"
     return None
+
+
+def _portable_unsigned(t: sa.Integer) -> str:
+    if isinstance(t, (sa.BigInteger, mysql.BIGINT)):
+        return "BIGINT UNSIGNED"
+    if isinstance(t, (mysql.INTEGER, mysql.MEDIUMINT)) or type(t) is sa.Integer:
+        return "INTEGER UNSIGNED"
+    return "SMALLINT UNSIGNED"  # SMALLINT, TINYINT
 
 
 def _portable_float(t: sa.Float[Any]) -> str:
@@ -297,6 +321,9 @@ def to_sqlalchemy(
         sql_type = _TYPE_BY_KIND.get(kind, "TEXT")
     base, params = parse_type(sql_type)
     is_mysql = dialect in ("mysql", "mariadb")
+    special = _special_type(sql_type, base, dialect=dialect, indexed=indexed)
+    if special is not None:
+        return special
     if base == "ENUM":
         return _enum_type(enum_values, dialect=dialect, name=name, indexed=indexed)
     if base in ("INTEGER", "BIGINT", "SMALLINT"):
@@ -331,6 +358,42 @@ def to_sqlalchemy(
         return postgresql.JSONB() if dialect == "postgresql" else sa.JSON()
     # base == "UUID"
     return sa.Uuid()
+
+
+#: Unsigned integers on dialects without them: the smallest signed type that holds the
+#: range (BIGINT UNSIGNED needs NUMERIC(20, 0) on PostgreSQL; SQLite's INTEGER is a
+#: signed 64-bit value, so values above 2**63 - 1 are refused there when written).
+_UNSIGNED_AS_SIGNED: Final[dict[str, TypeEngine[Any]]] = {
+    "SMALLINT UNSIGNED": sa.Integer(),
+    "INTEGER UNSIGNED": sa.BigInteger(),
+}
+#: Longest text of an address: IPv6 with a /128 prefix; a MAC address (EUI-64 form).
+_ADDRESS_LENGTH: Final[dict[str, int]] = {"INET": 43, "CIDR": 43, "MACADDR": 23}
+
+
+def _special_type(
+    sql_type: str, base: str, *, dialect: str, indexed: bool
+) -> TypeEngine[Any] | None:
+    """Arrays, network addresses and unsigned integers (None for the other types)."""
+    is_mysql = dialect in ("mysql", "mariadb")
+    if base == "ARRAY":
+        element = array_element(sql_type) or "TEXT"
+        if dialect == "postgresql":
+            return postgresql.ARRAY(to_sqlalchemy(element, kind="text", dialect=dialect))
+        return sa.JSON()  # JSON text: ``[1, 2, 3]``
+    if base in _ADDRESS_LENGTH:
+        if dialect == "postgresql":
+            native = {"INET": postgresql.INET, "CIDR": postgresql.CIDR}
+            return native.get(base, postgresql.MACADDR)()
+        return sa.String(_ADDRESS_LENGTH[base])
+    if base.endswith(" UNSIGNED"):
+        if is_mysql:
+            signed = {"SMALLINT": mysql.SMALLINT, "INTEGER": mysql.INTEGER, "BIGINT": mysql.BIGINT}
+            return signed[base.split()[0]](unsigned=True)
+        if base == "BIGINT UNSIGNED":
+            return sa.Numeric(20, 0) if dialect == "postgresql" else sa.BigInteger()
+        return _UNSIGNED_AS_SIGNED[base]
+    return None
 
 
 def _string_type(

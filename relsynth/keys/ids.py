@@ -60,6 +60,7 @@ _UPPER = string.ascii_uppercase
 _LOWER = string.ascii_lowercase
 _PREFIX_NUMBER = re.compile(r"^(.*?)(\d+)$", re.DOTALL)
 _MAX_SHAPES = 50
+_INT64_MAX = 2**63 - 1
 _DATE_FORMATS = (
     "%Y-%m-%d %H:%M:%S.%f",
     "%Y-%m-%d %H:%M:%S",
@@ -179,6 +180,12 @@ class KeyFormat:
 
     def _generate_integer(self, n: int, rng: np.random.Generator) -> np.ndarray:
         lo, hi = int(self.params["lo"]), int(self.params["hi"])
+        if hi > _INT64_MAX and lo >= 0:  # BIGINT UNSIGNED near 2**64: uint64, exact
+            lo = min(lo, 2**64 - max(n, 1))
+            space = min(max(hi - lo + 1, 2 * n), 2**64 - lo, _INT64_MAX)
+            if self.params["dense"] or n == 0:
+                return np.uint64(lo) + np.arange(n, dtype=np.uint64)
+            return np.sort(np.uint64(lo) + _codes.bijection(n, space, rng).astype(np.uint64))
         if self.params["dense"] or n == 0:
             return lo + np.arange(n, dtype=np.int64)
         space = max(hi - lo + 1, 2 * n)
@@ -200,8 +207,11 @@ class KeyFormat:
             return np.round(values).astype(np.int64)
         if self.kind == "float":
             return values.astype(float)
-        stamps = pd.to_datetime(np.round(values).astype(np.int64), unit="s")
+        # second resolution on every pandas (2.x made unit="s" nanoseconds: 2262 overflows)
+        stamps = pd.DatetimeIndex(np.round(values).astype(np.int64).astype("datetime64[s]"))
         if self.kind == "datetime":
+            if self.params.get("tz"):  # zoned: the same zone as the source column
+                return np.asarray(stamps.tz_localize("UTC").tz_convert(self.params["tz"]))
             return np.asarray(stamps.to_numpy())
         text = pd.Series(stamps.strftime(self.params["format"]), dtype=object)
         cut = int(self.params.get("trim", 0))
@@ -319,8 +329,14 @@ def learn_format(values: pd.Series, groups: np.ndarray | None = None) -> KeyForm
     if pd.api.types.is_bool_dtype(vals.dtype):
         vals = vals.astype(np.int64)
     if pd.api.types.is_datetime64_any_dtype(vals.dtype):
+        tz = getattr(vals.dt, "tz", None)
+        if tz is not None:  # zoned keys ('2013-01-01T11:00:00Z'): learned in UTC
+            vals = vals.dt.tz_convert("UTC").dt.tz_localize(None)
         secs = (vals.astype("datetime64[ns]").astype(np.int64) // 10**9).to_numpy()
-        return KeyFormat("datetime", _sequence_params(secs.astype(float), gid))
+        params = _sequence_params(secs.astype(float), gid)
+        if tz is not None:
+            params["tz"] = str(tz)
+        return KeyFormat("datetime", params)
     if pd.api.types.is_numeric_dtype(vals.dtype):
         arr = vals.to_numpy(dtype=float)
         if len(arr) == 0 or np.all(arr == np.round(arr)):

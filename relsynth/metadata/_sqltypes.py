@@ -14,7 +14,14 @@ from typing import Final
 from relsynth._typing import ColumnKind
 from relsynth.errors import MetadataError
 
-__all__ = ["PORTABLE_TYPES", "kind_from_type", "parse_type"]
+__all__ = [
+    "PORTABLE_TYPES",
+    "UNSIGNED_RANGES",
+    "array_element",
+    "kind_from_type",
+    "parse_type",
+    "value_format",
+]
 
 #: Default column kind of each portable base type (parameters stripped). Users
 #: override the result per column with ``Metadata.with_column(..., kind=...)``.
@@ -22,6 +29,9 @@ _KIND_BY_SQL_TYPE: Final[dict[str, ColumnKind]] = {
     "INTEGER": "numerical",
     "BIGINT": "numerical",
     "SMALLINT": "numerical",
+    "SMALLINT UNSIGNED": "numerical",
+    "INTEGER UNSIGNED": "numerical",
+    "BIGINT UNSIGNED": "numerical",
     "NUMERIC": "numerical",
     "FLOAT": "numerical",
     "REAL": "numerical",
@@ -38,7 +48,29 @@ _KIND_BY_SQL_TYPE: Final[dict[str, ColumnKind]] = {
     "BOOLEAN": "boolean",
     "BLOB": "binary",
     "JSON": "text",
+    "ARRAY": "text",
+    "INET": "text",
+    "CIDR": "text",
+    "MACADDR": "text",
     "UUID": "id",
+}
+
+#: Value range of each unsigned integer type (MySQL/MariaDB ``... UNSIGNED``).
+UNSIGNED_RANGES: Final[dict[str, tuple[int, int]]] = {
+    "SMALLINT UNSIGNED": (0, 2**16 - 1),
+    "INTEGER UNSIGNED": (0, 2**32 - 1),
+    "BIGINT UNSIGNED": (0, 2**64 - 1),
+}
+
+#: Portable types whose values have a structure the synthesizer generates (valid JSON,
+#: arrays, bytes, addresses) instead of faking free text: base type -> value format.
+_FORMAT_BY_BASE: Final[dict[str, str]] = {
+    "JSON": "json",
+    "ARRAY": "array",
+    "BLOB": "binary",
+    "INET": "inet",
+    "CIDR": "cidr",
+    "MACADDR": "macaddr",
 }
 
 #: The portable base type names.
@@ -68,6 +100,10 @@ _ALIASES: Final[dict[str, str]] = {
     "TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE",
     "TIMESTAMP WITHOUT TIME ZONE": "TIMESTAMP",
     "JSONB": "JSON",
+    "MACADDR8": "MACADDR",
+    "INT UNSIGNED": "INTEGER UNSIGNED",
+    "MEDIUMINT UNSIGNED": "INTEGER UNSIGNED",
+    "TINYINT UNSIGNED": "SMALLINT UNSIGNED",
 }
 
 _TYPE_RE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_ ]*?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*$")
@@ -101,6 +137,9 @@ def parse_type(sql_type: str) -> tuple[str, tuple[int, ...]]:
     >>> parse_type("TEXT")
     ('TEXT', ())
     """
+    if sql_type.strip().endswith("[]"):
+        array_element(sql_type)  # validates the element type
+        return "ARRAY", ()
     match = _TYPE_RE.match(sql_type)
     base = " ".join(match.group(1).upper().split()) if match else ""
     base = _ALIASES.get(base, base)
@@ -111,6 +150,45 @@ def parse_type(sql_type: str) -> tuple[str, tuple[int, ...]]:
         )
     params = tuple(int(g) for g in match.groups()[1:] if g is not None)
     return base, params
+
+
+def array_element(sql_type: str) -> str | None:
+    """The element type of an array type (``"INTEGER[]"`` -> ``"INTEGER"``), else None.
+
+    Arrays are spelled ``<portable type>[]`` (PostgreSQL ``int[]``, ``text[]``); the
+    element is itself a portable type that is not an array. Multi-dimensional
+    PostgreSQL arrays are ``<type>[]`` too (PostgreSQL does not enforce dimensions).
+    """
+    text = sql_type.strip()
+    if not text.endswith("[]"):
+        return None
+    element = text[:-2].rstrip()
+    while element.endswith("[]"):
+        element = element[:-2].rstrip()
+    base, _ = parse_type(element)
+    if base == "ARRAY":
+        raise MetadataError(f"Unknown portable SQL type {sql_type!r}.")
+    return element
+
+
+def value_format(sql_type: str | None, kind: str) -> str | None:
+    """The structured value format of a column (``json``, ``array``, ``binary``, ``inet``,
+    ``cidr``, ``macaddr``), or None for ordinary columns.
+
+    Examples
+    --------
+    >>> value_format("INTEGER[]", "text")
+    'array'
+    >>> value_format(None, "binary")
+    'binary'
+    """
+    if sql_type is None:
+        return "binary" if kind == "binary" else None
+    try:
+        base, _ = parse_type(sql_type)
+    except MetadataError:
+        return None
+    return _FORMAT_BY_BASE.get(base)
 
 
 def kind_from_type(sql_type: str) -> ColumnKind:

@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import logging
 import re
 import uuid
@@ -101,7 +102,12 @@ _ADDRESS_SHARE: Final = 0.8
 #: Minimum containment of child values in parent values for a suggested FK.
 FK_CONTAINMENT: Final = 0.99
 
-_INTEGER_TYPES: Final = frozenset({"INTEGER", "BIGINT", "SMALLINT"})
+_INTEGER_TYPES: Final = frozenset(
+    {"INTEGER", "BIGINT", "SMALLINT", "SMALLINT UNSIGNED", "INTEGER UNSIGNED", "BIGINT UNSIGNED"}
+)
+#: Types whose values have a structure (JSON, arrays, addresses): kind ``text``, and
+#: the synthesizer generates values of that structure (``relsynth.models.structured``).
+_STRUCTURED_TYPES: Final = frozenset({"ENUM", "JSON", "ARRAY", "INET", "CIDR", "MACADDR"})
 _KEEP_KINDS: Final = frozenset({"binary", "boolean", "datetime", "id"})
 _BOOLEAN_PAIRS: Final = (
     frozenset({"0", "1"}),
@@ -110,6 +116,7 @@ _BOOLEAN_PAIRS: Final = (
     frozenset({"true", "false"}),
     frozenset({"t", "f"}),
 )
+_JSON_START_RE = re.compile(r"^\s*[\[{]")
 _ISO_DATETIME_RE = re.compile(
     r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)?"
     r"(?:Z|[+-]\d{2}(?::?\d{2})?)?$"
@@ -184,6 +191,54 @@ def refine_kinds(meta: Metadata, samples: Mapping[str, pd.DataFrame]) -> Metadat
             fmt = _text_format(col, kind, values)
             columns.append(replace(col, kind=kind, pii=pii, format=fmt))
         tables[name] = replace(table, columns=tuple(columns))
+    return reconcile_key_kinds(replace(meta, tables=tables))
+
+
+def reconcile_key_kinds(meta: Metadata) -> Metadata:
+    """Give each foreign-key column the kind of the parent column it references.
+
+    A key column must have one kind on both sides of every foreign key: the kind
+    decides how values are read (ISO text as a datetime, or as text) and compared,
+    so a child ``ts`` inferred ``id`` (text) under a parent ``ts`` inferred
+    ``datetime`` would make every child row an orphan. The parent's kind wins (its
+    values are the ones the children copy); chains of keys are followed until
+    nothing changes.
+
+    Examples
+    --------
+    >>> from relsynth import Column, ForeignKey, Metadata, Table
+    >>> meta = Metadata(
+    ...     {"p": Table("p", (Column("ts", "datetime", "TEXT"),), primary_key=("ts",)),
+    ...      "c": Table("c", (Column("ts", "id", "TEXT"),))},
+    ...     foreign_keys=(ForeignKey("c", ("ts",), "p", ("ts",)),))
+    >>> reconcile_key_kinds(meta)["c"].column("ts").kind
+    'datetime'
+    """
+    tables = dict(meta.tables)
+    for _ in range(len(meta.foreign_keys) + 1):
+        changed = False
+        for fk in meta.foreign_keys:
+            child, parent = tables[fk.child], tables[fk.parent]
+            for col, pcol in zip(fk.columns, fk.parent_columns, strict=True):
+                want = parent.column(pcol)
+                have = child.column(col)
+                if have.kind != want.kind:
+                    logger.debug(
+                        "%s.%s takes the kind of %s.%s (%s, not %s)",
+                        fk.child,
+                        col,
+                        fk.parent,
+                        pcol,
+                        want.kind,
+                        have.kind,
+                    )
+                    new = replace(have, kind=want.kind, pii=want.pii)
+                    columns = tuple(new if c.name == col else c for c in child.columns)
+                    child = replace(child, columns=columns)
+                    tables[fk.child] = child
+                    changed = True
+        if not changed:
+            break
     return replace(meta, tables=tables)
 
 
@@ -194,7 +249,7 @@ def _column_kind(
         return "id", None
     base, type_kind = _type_kind(col)
     nonnull = _non_null(values)
-    if type_kind in _KEEP_KINDS or base in ("ENUM", "JSON"):
+    if type_kind in _KEEP_KINDS or base in _STRUCTURED_TYPES:
         return type_kind, None
     if type_kind == "numerical":
         return _numeric_kind(col.name, nonnull, base), None
@@ -266,12 +321,15 @@ def _string_kind(name: str, values: pd.Series) -> tuple[ColumnKind, str | None]:
         if secret is not None:
             return "text", secret[0]
         return ("text", name_pii) if name_pii in _IDENTIFYING_PII else ("categorical", None)
-    distinct = pd.unique(strings)
+    distinct = [str(v) for v in pd.unique(strings)]  # a list: pandas 2 gives an ndarray
     n_distinct = len(distinct)
     if n_distinct == 2 and frozenset(str(v).strip().lower() for v in distinct) in _BOOLEAN_PAIRS:
         return "boolean", None
     if _are_dates(distinct, name):
         return "datetime", None
+    if n >= 2 and _share(distinct, _JSON_START_RE) == 1.0 and _all_json(distinct):
+        return "text", None  # JSON documents kept as text (SQLite, MariaDB): generated
+
     if _share(distinct, _CLOCK_RE) == 1.0:
         return "categorical", None  # GTFS times run past 24:00: not a time of day
     secret = detect_secret(name, [str(v) for v in distinct])
@@ -334,11 +392,20 @@ def _pii_from_values(distinct: Sequence[str]) -> str | None:
         and not _PLAIN_NUMBER_RE.match(v)
         and sum(ch.isdigit() for ch in v) >= 7
     ]
-    if distinct and len(phones) / len(distinct) >= _PATTERN_SHARE:
+    if len(distinct) and len(phones) / len(distinct) >= _PATTERN_SHARE:
         return "phone"
     if _share(distinct, _ADDRESS_RE) >= _ADDRESS_SHARE:
         return "address"
     return None
+
+
+def _all_json(distinct: Sequence[str]) -> bool:
+    for value in distinct:
+        try:
+            json.loads(value)
+        except ValueError:
+            return False
+    return True
 
 
 def _is_free_text(strings: pd.Series, n_distinct: int) -> bool:

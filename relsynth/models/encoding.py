@@ -25,6 +25,8 @@ Continuous columns use one of two transforms (``method``):
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -91,10 +93,14 @@ def infer_kind(series: pd.Series) -> str:
         return "boolean"
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return "datetime"
+    if pd.api.types.is_timedelta64_dtype(dtype):
+        return "numerical"  # a duration, in seconds
     if pd.api.types.is_integer_dtype(dtype):
         return "categorical" if series.nunique() <= LOW_CARDINALITY_INT else "numerical"
     if pd.api.types.is_float_dtype(dtype):
         return "numerical"
+    if pd.api.types.infer_dtype(series, skipna=True) == "decimal":
+        return "numerical"  # NUMERIC(p > 15), money
     return "categorical"
 
 
@@ -129,8 +135,14 @@ def _to_python(value: Any) -> Any:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     if isinstance(value, np.generic):
-        return value.item()
-    return value
+        value = value.item()
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, decimal.Decimal):  # NUMERIC(p > 15) and money read as Decimal
+        return float(value)
+    if isinstance(value, (dt.date, dt.time)):  # DATE/TIME objects of an object column
+        return value.isoformat()
+    return str(value)  # UUID, addresses, ...: their text, never a pickled object
 
 
 def snap(x: np.ndarray, support: np.ndarray) -> np.ndarray:
@@ -166,13 +178,17 @@ class NumericalEncoder:
                 else pd.to_datetime(series, errors="coerce", format="mixed")
             )
             return datetime_seconds(s)
-        return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        if pd.api.types.is_timedelta64_dtype(series.dtype):  # INTERVAL: seconds
+            return series.dt.total_seconds().to_numpy(dtype=float, na_value=np.nan)
+        x = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        return np.where(np.isinf(x), np.nan, x)  # ±Inf: special values, see `specials`
 
     def fit(self, series: pd.Series, rng: np.random.Generator) -> NumericalEncoder:
         """Learn the transform from ``series``."""
         self.dtype = str(series.dtype)
         x = self._values(series)
         null = np.isnan(x)
+        self.specials = _special_shares(series, null) if self.kind == "numerical" else [0.0, 0.0]
         valid = x[~null]
         self.has_null = bool(null.any())
         self.all_null = len(valid) == 0
@@ -297,7 +313,7 @@ class NumericalEncoder:
                 q = np.asarray(self.quantiles)
                 x = np.interp((v / 0.99 + 1.0) / 2.0, np.linspace(0.0, 1.0, len(q)), q)
             x = self._finish(x)
-        return self._restore(x, null)
+        return self._restore(x, null, rng)
 
     def _finish(self, x: np.ndarray) -> np.ndarray:
         x = np.clip(x, self.min, self.max)
@@ -311,8 +327,17 @@ class NumericalEncoder:
             x = np.round(x, self.decimals)
         return np.clip(x, self.min, self.max)
 
-    def _restore(self, x: np.ndarray, null: np.ndarray) -> pd.Series:
+    def _restore(
+        self, x: np.ndarray, null: np.ndarray, rng: np.random.Generator | None = None
+    ) -> pd.Series:
         x = np.where(null, np.nan, x)
+        pos, neg = getattr(self, "specials", (0.0, 0.0))
+        if (pos > 0 or neg > 0) and rng is not None and null.any():
+            # ±Inf was learned as part of the NULL indicator; split the "missing" rows
+            # back into +Inf, -Inf and NULL at the source's shares.
+            u = rng.random(int(null.sum()))
+            x[null] = np.where(u < pos, np.inf, np.where(u < pos + neg, -np.inf, np.nan))
+            null = np.isnan(x)
         if self.kind == "datetime":
             ns = np.where(null, 0, np.round(x * 1e6)).astype("int64").astype("datetime64[us]")
             s = pd.Series(ns).where(~null)
@@ -322,6 +347,16 @@ class NumericalEncoder:
             if pd.api.types.is_datetime64_dtype(dtype):
                 return s.astype(dtype)
             return s.astype("datetime64[ns]")
+        if self.dtype.startswith("timedelta64"):  # seconds back to a duration
+            micros = np.where(null, 0, np.round(x * 1e6)).astype("int64")
+            return pd.Series(micros.astype("timedelta64[us]")).where(~null).astype(self.dtype)
+        if self.dtype in ("uint64", "UInt64"):  # BIGINT UNSIGNED: no float overflow
+            u = np.clip(np.where(null, 0.0, x), 0, np.nextafter(2.0**64, 0)).astype("uint64")
+            if self.dtype == "uint64" and not null.any():
+                return pd.Series(u)
+            out = pd.array(u, dtype="UInt64")
+            out[null] = pd.NA
+            return pd.Series(out)
         if pd.api.types.is_integer_dtype(pd.api.types.pandas_dtype(self.dtype)):
             if not null.any() and not pd.api.types.is_extension_array_dtype(
                 pd.api.types.pandas_dtype(self.dtype)
@@ -357,6 +392,7 @@ class NumericalEncoder:
         "means",
         "stds",
         "weights",
+        "specials",
     )
 
     def state(self) -> dict[str, Any]:
@@ -368,8 +404,24 @@ class NumericalEncoder:
         """Rebuild from :meth:`state`."""
         enc = cls(state["column"], state["kind"], state["method"])
         for k in cls._STATE:
-            setattr(enc, k, state.get(k, []) if k == "support" else state[k])
+            default = {"support": [], "specials": [0.0, 0.0]}
+            setattr(enc, k, state[k] if k in state else default[k])
         return enc
+
+
+def _special_shares(series: pd.Series, missing: np.ndarray) -> list[float]:
+    """Shares of +Inf and -Inf among the values that are NULL or infinite.
+
+    ±Inf are *special values*: like NULL they have no place on the number line, so the
+    encoder's NULL indicator learns "missing or infinite" and decoding splits those
+    rows back at these shares (a float column keeps its ±Inf, as a careful tool would;
+    writers refuse them only where the dialect cannot store them, e.g. MariaDB).
+    """
+    raw = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    total = int(missing.sum())
+    if total == 0:
+        return [0.0, 0.0]
+    return [float(np.sum(raw == np.inf) / total), float(np.sum(raw == -np.inf) / total)]
 
 
 class CategoricalEncoder:

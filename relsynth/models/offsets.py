@@ -353,9 +353,13 @@ def _rebuild_number(frame: pd.DataFrame, o: Offset) -> pd.Series:
     missing = np.isnan(x)
     dtype = pd.api.types.pandas_dtype(o.dtype)
     if pd.api.types.is_integer_dtype(dtype):
+        unsigned = pd.api.types.is_unsigned_integer_dtype(dtype)  # BIGINT UNSIGNED
+        if unsigned:
+            x = np.clip(x, 0, np.nextafter(2.0**64, 0))
         if not missing.any() and not pd.api.types.is_extension_array_dtype(dtype):
             return pd.Series(x.astype(dtype), index=frame.index)
-        ints = pd.array(np.where(missing, 0, x).astype("int64"), dtype="Int64")
+        base, nullable = ("uint64", "UInt64") if unsigned else ("int64", "Int64")
+        ints = pd.array(np.where(missing, 0, x).astype(base), dtype=nullable)
         ints[missing] = pd.NA
         return pd.Series(ints, index=frame.index)
     if pd.api.types.is_extension_array_dtype(dtype):
@@ -406,7 +410,8 @@ def restore_offsets(frame: pd.DataFrame, offsets: list[Offset]) -> pd.DataFrame:
         ).where(~missing)
         dtype = pd.api.types.pandas_dtype(o.dtype)
         if isinstance(dtype, pd.DatetimeTZDtype):
-            frame[o.column] = stamps.dt.tz_localize("UTC").dt.tz_convert(dtype.tz)
+            zoned = stamps.dt.tz_localize("UTC").dt.tz_convert(dtype.tz)
+            frame[o.column] = zoned.astype(dtype)  # the unit too ([ns] on pandas 2)
         else:
             frame[o.column] = stamps.astype(dtype)
     return frame

@@ -17,6 +17,11 @@ Emails derive from the name generated in the same row when the table has one
 tokens) are regenerated in the source's format and account names come from
 ``Faker.user_name`` (unique when the source's are), see
 :mod:`relsynth.models._secret_gen`; the format is kept in ``state_dict()["shape"]``.
+
+Structured columns (JSON, arrays, bytes, network addresses: ``pii`` is one of
+:data:`relsynth.models.structured.FORMATS`) are handed to
+:class:`~relsynth.models.structured.StructuredColumnModel`, which generates values of
+the source's shape instead of fake words.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from relsynth._random import child_seed
 from relsynth.errors import NotFittedError
 from relsynth.metadata._secrets import secret_shape
 from relsynth.models._secret_gen import make_secret, unique_handles
+from relsynth.models.structured import FORMATS, StructuredColumnModel
 
 __all__ = ["TextColumnModel", "detect_pii"]
 
@@ -101,6 +107,13 @@ class TextColumnModel:
 
     def fit(self, values: pd.Series, *, rng: np.random.Generator) -> TextColumnModel:
         """Learn the NULL rate, lengths and digests of ``values`` (``rng`` draws the salt)."""
+        if self.pii in FORMATS:
+            self.structured_ = StructuredColumnModel(self.pii).fit(values)
+            self.null_rate_ = self.structured_.null_rate_
+            self.length_quantiles_, self.salt_ = [0.0], ""
+            self.digests_ = np.zeros(0, dtype=np.int64)
+            self.shape_ = None
+            return self
         present = values.dropna().astype(str)
         self.null_rate_ = float(values.isna().mean()) if len(values) else 0.0
         lengths = present.str.len().to_numpy() if len(present) else np.array([10])
@@ -126,6 +139,9 @@ class TextColumnModel:
 
         fake = Faker(self.locale)
         fake.seed_instance(child_seed(rng))
+        structured = getattr(self, "structured_", None)
+        if structured is not None:
+            return structured.sample(n, rng=rng, fake=fake)
         lengths = np.interp(rng.random(n), np.linspace(0, 1, 21), self.length_quantiles_)
         if self.pii == "email" and names is not None and len(names) == n:
             values = [_email_from(name, fake) for name in names.fillna("").astype(str)]
@@ -170,7 +186,10 @@ class TextColumnModel:
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-able parameters and fitted state (digests only, never source values)."""
+        structured = getattr(self, "structured_", None)
+        extra = {} if structured is None else {"structured": structured.state_dict()}
         return {
+            **extra,
             "pii": self.pii,
             "unique": self.unique,
             "locale": self.locale,
@@ -196,6 +215,8 @@ class TextColumnModel:
         model.salt_ = str(state["salt"])
         model.digests_ = np.asarray(state["digests"], dtype=np.int64)
         model.shape_ = state.get("shape")  # files saved before secrets were recognised: None
+        if "structured" in state:
+            model.structured_ = StructuredColumnModel.from_state_dict(state["structured"])
         return model
 
 

@@ -24,8 +24,6 @@ def test_schema_case_reflects(db_url: str, case_name: str) -> None:
     dialect = _dialect(db_url)
     if case_name == "types" and dialect == "sqlite":
         ctx = pytest.warns(SchemaWarning, match="c_untyped")  # untyped column -> TEXT, warned
-    elif case_name == "types" and dialect == "postgresql":
-        ctx = pytest.warns(SchemaWarning, match="c_inet")  # INET has no portable type
     else:
         ctx = _no_warning()
     load_schema(case_name, db_url)

@@ -46,8 +46,14 @@ def _value(col: Column, i: int, table: Table | None = None) -> object:  # noqa: 
     allowed = _allowed(table, col) if table is not None else col.enum_values or ()
     if allowed:
         return allowed[i % len(allowed)]
-    if "inet" in col.name:  # PostgreSQL INET, reflected as TEXT
+    if "inet" in col.name:  # PostgreSQL INET
         return f"10.0.0.{i + 1}"
+    if "cidr" in col.name:
+        return f"10.{i}.0.0/16"
+    if "macaddr" in col.name:
+        return f"08:00:2b:01:02:{i:02x}"
+    if "ubig" in col.name:  # BIGINT UNSIGNED (near 2**64: test_column_types)
+        return 2**63 - 1 - i
     if family in ("int", "any"):
         return i + 1
     if family in ("float", "numeric"):
@@ -62,6 +68,8 @@ def _value(col: Column, i: int, table: Table | None = None) -> object:  # noqa: 
         return bytes([i, 0, 255])
     if family == "json":
         return f'{{"i": {i}}}'
+    if family == "array":
+        return f"[{i}, {i + 1}]" if "int" in col.name else f'["a{i}", "b \\"{i}\\""]'
     if family == "uuid":
         return str(uuid.UUID(int=i + 1))
     if family == "interval":

@@ -200,3 +200,48 @@ def test_suggest_foreign_keys() -> None:
     assert meta.foreign_keys == ()  # suggestions are not applied
     again = suggest_foreign_keys(tables, meta.with_foreign_keys(*suggested))
     assert again == []
+
+
+def test_foreign_key_columns_take_the_parent_kind() -> None:
+    from relsynth import ForeignKey
+    from relsynth.metadata.infer import refine_kinds
+
+    stamps = [f"2013-01-01T{h:02d}:00:00Z" for h in range(20)]
+    meta = Metadata(
+        {
+            "obs": Table(
+                "obs",
+                (Column("station", "categorical", "TEXT"), Column("ts", "categorical", "TEXT")),
+                primary_key=("station", "ts"),
+            ),
+            "reading": Table(
+                "reading",
+                (Column("station", "categorical", "TEXT"), Column("ts", "categorical", "TEXT")),
+            ),
+        },
+        foreign_keys=(ForeignKey("reading", ("station", "ts"), "obs", ("station", "ts")),),
+    )
+    frame = pd.DataFrame({"station": ["S1"] * 20, "ts": stamps})
+    refined = refine_kinds(meta, {"obs": frame, "reading": frame})
+    for col in ("station", "ts"):
+        assert refined["reading"].column(col).kind == refined["obs"].column(col).kind
+    assert refined["obs"].column("ts").kind == "datetime"
+
+
+def test_json_text_is_text_not_categories_or_codes() -> None:
+    from relsynth.metadata.infer import refine_kinds
+
+    docs = [f'{{"a": {i}, "b": [1, 2]}}' for i in range(30)]
+    meta = Metadata({"t": Table("t", (Column("doc", "categorical", "TEXT"),))})
+    refined = refine_kinds(meta, {"t": pd.DataFrame({"doc": docs})})
+    assert refined["t"].column("doc").kind == "text"
+
+
+def test_phone_detection_on_plain_strings() -> None:
+    """pd.unique gives an ndarray on pandas 2: ``if distinct`` must not be asked of it."""
+    from relsynth.metadata.infer import refine_kinds
+
+    phones = [f"+1 (555) 010-{i:04d}" for i in range(30)]
+    meta = Metadata({"t": Table("t", (Column("contact", "categorical", "TEXT"),))})
+    refined = refine_kinds(meta, {"t": pd.DataFrame({"contact": phones})})
+    assert refined["t"].column("contact").pii == "phone"

@@ -64,7 +64,14 @@ _ENGINES = {
         (mysql.LONGBLOB(), "BLOB"),
         (sa.JSON(), "JSON"),
         (postgresql.JSONB(), "JSON"),
-        (postgresql.ARRAY(sa.Integer()), "JSON"),
+        (postgresql.ARRAY(sa.Integer()), "INTEGER[]"),
+        (postgresql.ARRAY(sa.Text()), "TEXT[]"),
+        (postgresql.INET(), "INET"),
+        (postgresql.CIDR(), "CIDR"),
+        (postgresql.MACADDR(), "MACADDR"),
+        (mysql.BIGINT(unsigned=True), "BIGINT UNSIGNED"),
+        (mysql.INTEGER(unsigned=True), "INTEGER UNSIGNED"),
+        (mysql.SMALLINT(unsigned=True), "SMALLINT UNSIGNED"),
         (postgresql.UUID(), "UUID"),
         (postgresql.ENUM("a", "b", name="ab"), "ENUM"),
         (mysql.ENUM("a", "b"), "ENUM"),
@@ -75,7 +82,7 @@ def test_to_portable(sa_type: sa.types.TypeEngine, portable: str) -> None:  # ty
     parse_type(portable)  # every result is in the vocabulary
 
 
-@pytest.mark.parametrize("sa_type", [sa.types.NullType(), postgresql.INET(), postgresql.TSVECTOR()])
+@pytest.mark.parametrize("sa_type", [sa.types.NullType(), postgresql.TSVECTOR()])
 def test_unknown_types_are_text_with_a_warning(sa_type: sa.types.TypeEngine) -> None:  # type: ignore[type-arg]
     with pytest.warns(SchemaWarning, match=r"orders\.note"):
         assert to_portable(sa_type, where="orders.note") == "TEXT"
@@ -87,6 +94,28 @@ def test_parse_type_aliases_and_errors() -> None:
     assert parse_type("timestamptz") == ("TIMESTAMP WITH TIME ZONE", ())
     with pytest.raises(MetadataError, match="Unknown portable SQL type 'GEOMETRY'"):
         parse_type("GEOMETRY")
+    assert parse_type("int[]") == ("ARRAY", ())
+    assert parse_type("bigint unsigned") == ("BIGINT UNSIGNED", ())
+    with pytest.raises(MetadataError, match="GEOMETRY"):
+        parse_type("GEOMETRY[]")
+
+
+@pytest.mark.parametrize(
+    ("portable", "dialect", "ddl"),
+    [
+        ("INTEGER[]", "postgresql", "INTEGER[]"),
+        ("INTEGER[]", "sqlite", "JSON"),
+        ("TEXT[]", "mariadb", "JSON"),
+        ("INET", "postgresql", "INET"),
+        ("INET", "sqlite", "VARCHAR(43)"),
+        ("MACADDR", "mariadb", "VARCHAR(23)"),
+        ("BIGINT UNSIGNED", "mariadb", "BIGINT UNSIGNED"),
+        ("BIGINT UNSIGNED", "postgresql", "NUMERIC(20, 0)"),
+        ("INTEGER UNSIGNED", "postgresql", "BIGINT"),
+    ],
+)
+def test_structured_and_unsigned_types_per_dialect(portable: str, dialect: str, ddl: str) -> None:
+    assert _ddl(portable, dialect) == ddl
 
 
 def test_kind_from_type() -> None:
