@@ -82,6 +82,10 @@ def metadata_to_dict(meta: Metadata) -> dict[str, Any]:
         }
         for fk in meta.foreign_keys
     ]
+    if meta.rules:
+        from relsynth.rules import rule_to_dict
+
+        out["rules"] = [rule_to_dict(rule) for rule in meta.rules]
     return out
 
 
@@ -158,8 +162,26 @@ def metadata_from_dict(data: Mapping[str, Any]) -> Metadata:
             )
         )
     meta = Metadata(tables=tables, foreign_keys=tuple(fks), schema=data.get("schema"))
+    if data.get("rules"):
+        meta = _with_rules(meta, data["rules"])
     meta.validate()
     return meta
+
+
+def _with_rules(meta: Metadata, entries: Any) -> Metadata:
+    """``meta`` with the file's rules, parsed; every bad rule is reported at once."""
+    from relsynth.rules import rule_from_dict
+
+    meta.validate()  # rules are checked against a consistent schema
+    rules, problems = [], []
+    for entry in entries:
+        try:
+            rules.append(rule_from_dict(entry, meta))
+        except MetadataError as exc:
+            problems.append(exc.summary)
+    if problems:
+        raise MetadataError("The metadata has rules that do not fit the schema:", problems)
+    return meta.with_rules(*rules)
 
 
 def save_metadata(meta: Metadata, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
