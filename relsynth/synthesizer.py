@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from relsynth.keys import KeyGenerator
     from relsynth.models.base import TableModel
     from relsynth.models.pii import TextColumnModel
+    from relsynth.rules import Rule
 
 __all__ = ["FitInfo", "Synthesizer"]
 
@@ -116,6 +117,9 @@ class Synthesizer:
         Faker locale for personal text (names, addresses...).
     n_threads : int, optional
         Torch CPU threads during fit/sample (default: the usable cores).
+    rules : {"discover", "metadata", "none"}
+        Cross-table rules to keep (:mod:`relsynth.rules`, docs/rules.md): discovered at
+        fit and merged with the metadata's (``"discover"``), only the metadata's, or none.
 
     Examples
     --------
@@ -142,6 +146,7 @@ class Synthesizer:
         drivers: Mapping[str, ForeignKey | None] | None = None,
         locale: str = "en_US",
         n_threads: int | None = None,
+        rules: Literal["discover", "metadata", "none"] = "discover",
     ) -> None:
         self.metadata = metadata
         self.seed = seed
@@ -154,6 +159,7 @@ class Synthesizer:
         self.drivers = drivers
         self.locale = locale
         self.n_threads = n_threads
+        self.rules = rules
 
     # -- fit -------------------------------------------------------------------------
 
@@ -168,6 +174,7 @@ class Synthesizer:
                 "n_threads": Interval(int, 1, None, closed="left", allow_none=True),
                 "device": Options(["auto", "cpu", "cuda", None]),
                 "copy_reference_tables": Options([True, False]),
+                "rules": Options(["discover", "metadata", "none"]),
             },
         )
         if not isinstance(self.metadata, Metadata):
@@ -220,6 +227,10 @@ class Synthesizer:
         base_seed = child_seed(self._rng)
 
         t0 = time.perf_counter()
+        self.rules_ = self._fit_rules(source)
+        seconds["rules"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
         self.key_generator_: KeyGenerator = KeyGenerator().fit(meta, source, plan=self.plan_)
         seconds["keys"] = time.perf_counter() - t0
         _report(progress, "keys", "*", 1, 1)
@@ -259,6 +270,23 @@ class Synthesizer:
             nulled_keys=dict(repair.nulled),
         )
         return self
+
+    def _fit_rules(self, source: Mapping[str, pd.DataFrame]) -> tuple[Rule, ...]:
+        """Cross-table rules to enforce: discovered and/or the metadata's (validated)."""
+        from relsynth.rules import fit_rules
+
+        if self.rules == "none":
+            return ()
+        rules = fit_rules(self.metadata, source, find=self.rules == "discover")
+        logger.info("rules: %d kept (%s)", len(rules), "; ".join(map(str, rules)) or "none")
+        return rules
+
+    def _fitted_rules(self) -> tuple[Rule, ...]:
+        """The rules a sample enforces (a loaded model without them: the metadata's)."""
+        if self.rules == "none":
+            return ()
+        rules = getattr(self, "rules_", None)
+        return tuple(r for r in self.metadata.rules if r.enforce) if rules is None else rules
 
     def _fit_table(
         self,
@@ -471,6 +499,7 @@ class Synthesizer:
                 _report(progress, "sample", name, i + 1, len(order))
         done = self.key_generator_.fill_deferred(done, rng=stream(base, "deferred"))
         out = {name: self._finish(name, done[name], stream(base, "finish", name)) for name in order}
+        out = self._apply_aggregates(out, stream(base, "rules", "aggregates"))
         check(self.metadata, out).raise_for_violations()
         return out
 
@@ -485,7 +514,7 @@ class Synthesizer:
         if name in self.copies_:
             return self.copies_[name].copy()
         keys = self.key_generator_.sample_table(name, done, scale=scale, sizes=sizes, rng=rng)
-        keys = keys.reset_index(drop=True)
+        keys = self._match_paths(name, keys.reset_index(drop=True), done, rng)
         layout = self.layouts_[name]
         model = self.models_.get(name)
         driver = self.plan_.driver.get(name)
@@ -498,7 +527,7 @@ class Synthesizer:
         else:  # no learned columns, or an empty source table: NULLs
             values = pd.DataFrame({c: [None] * len(keys) for c in layout.learned})
         values = values.reset_index(drop=True)
-        frame = pd.concat([keys, values], axis=1)
+        frame = self._derive_values(name, pd.concat([keys, values], axis=1), done, rng)
         for col, text_model in self.text_models_.get(name, {}).items():
             names = _name_column(frame, layout)
             frame[col] = text_model.sample(len(frame), rng=rng, names=names).to_numpy()
@@ -516,6 +545,74 @@ class Synthesizer:
         if seq_col in values.columns:  # the keys decide the positions
             values = values.drop(columns=[seq_col])
         return keys, values
+
+    # -- rule hooks (relsynth.rules.enforce) ---------------------------------------------
+
+    def _match_paths(
+        self, name: str, keys: pd.DataFrame, done: Mapping[str, pd.DataFrame], rng: Any
+    ) -> pd.DataFrame:
+        """Path agreements: the skeleton's secondary keys reach the driver's ancestor."""
+        from relsynth.rules.enforce import match_paths
+
+        rules = self._fitted_rules()
+        if not any(r.kind == "path" and r.table == name for r in rules):
+            return keys
+        table = self.metadata.table(name)
+        protected = {*table.primary_key, *(c for u in table.unique for c in u)}
+        for fk in self.metadata.parents(name):
+            if fk.is_self_reference or self.plan_.is_deferred(fk):
+                protected.update(fk.columns)
+        seed = stream(child_seed(rng), "rules", "paths")
+        driver = self.plan_.driver.get(name)
+        return match_paths(
+            self.metadata, rules, name, keys, done, seed, driver=driver, protected=protected
+        )
+
+    def _derive_values(
+        self, name: str, frame: pd.DataFrame, done: Mapping[str, pd.DataFrame], rng: Any
+    ) -> pd.DataFrame:
+        """Equality and order rules: columns produced from their ancestor's value."""
+        from relsynth.rules.enforce import derive_values, value_rules
+
+        rules = self._fitted_rules()
+        if not value_rules(rules, name, self.layouts_[name].learned):
+            return frame
+        model = self.models_.get(name)
+        followers: dict[str, list[str]] = {}
+        for offset in getattr(model, "offsets_", None) or ():
+            if offset.form in ("datetime", "difference"):
+                followers.setdefault(offset.anchor, []).append(offset.column)
+        for col in list(followers):  # a chain moves as one
+            todo, seen = list(followers[col]), set()
+            while todo:
+                nxt = todo.pop()
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo += followers.get(nxt, [])
+            followers[col] = sorted(seen)
+        seed = stream(child_seed(rng), "rules", "values")
+        return derive_values(
+            self.metadata,
+            rules,
+            name,
+            frame,
+            done,
+            seed,
+            followers=followers,
+            columns=self.layouts_[name].learned,
+        )
+
+    def _apply_aggregates(
+        self, tables: dict[str, pd.DataFrame], rng: np.random.Generator
+    ) -> dict[str, pd.DataFrame]:
+        """Aggregate rules: parents' columns computed from their synthetic children."""
+        from relsynth.rules.enforce import apply_aggregates
+
+        rules = [r for r in self._fitted_rules() if r.kind == "aggregate"]
+        if not rules:
+            return tables
+        out = apply_aggregates(self.metadata, rules, tables, rng, order=self.plan_.order)
+        return {n: _restore_dtypes(f, self.dtypes_[n]) for n, f in out.items()}
 
     def _finish(self, name: str, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
         """Restore clock text, unique values, CHECK constraints, column order and dtypes."""
