@@ -15,6 +15,7 @@ PURE = [
     "relsynth.metadata.serialize",
     "relsynth.check",
     "relsynth.keys",
+    "relsynth.rules",
     "relsynth.evaluate",
 ]
 

@@ -197,16 +197,20 @@ def _as_dtype(values: np.ndarray, dtype: object) -> pd.Series:
 def value_rules(rules: Sequence[Rule], name: str, columns: Collection[str]) -> list[Rule]:
     """The one equality or order rule that produces each of ``columns`` of ``name``.
 
-    Equalities before orders; then the highest share, then the shortest path.
+    Equalities before orders; then the highest share, then the tightest order (the
+    smallest median gap: a payment follows its rental, which follows the customer's
+    first visit, so the rental is the anchor that keeps both), then the shortest path.
     """
-    best: dict[str, tuple[tuple[int, float, int], Rule]] = {}
+    best: dict[str, tuple[tuple[int, float, float, int], Rule]] = {}
     for rule in rules:
         if not (isinstance(rule, (Equality, Order)) and rule.enforce and rule.table == name):
             continue
         col = rule.column.target[1][0]
         if col not in columns or (isinstance(rule, Order) and len(rule.gap) != len(GAP_PROBS)):
             continue
-        rank = (int(isinstance(rule, Order)), -(rule.share or 0.0), rule.anchor.hops)
+        spread = abs(rule.gap[len(GAP_PROBS) // 2]) if isinstance(rule, Order) else 0.0
+        share = min(rule.share if rule.share is not None else 1.0, EXACT)  # exact ones tie
+        rank = (int(isinstance(rule, Order)), -share, spread, rule.anchor.hops)
         if col not in best or rank < best[col][0]:
             best[col] = (rank, rule)
     return [rule for _, rule in best.values()]
