@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from relsynth.check import IntegrityReport
     from relsynth.metadata.schema import Metadata
+    from relsynth.rules import Rule
     from relsynth.synthesizer import Synthesizer
 
 __all__ = ["main"]
@@ -116,6 +117,11 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=10_000,
         help="rows per table read to refine column kinds (0: types only)",
+    )
+    p.add_argument(
+        "--rules",
+        action="store_true",
+        help="read the tables and list the cross-table rules that hold (saved with -o)",
     )
     p.set_defaults(handler=_cmd_reflect)
 
@@ -265,11 +271,23 @@ def _cmd_reflect(args: argparse.Namespace, out: Console) -> int:
         exclude=args.exclude,
         sample_rows=args.sample_rows,
     )
+    if args.rules:
+        meta = _discover_rules(args.url, meta)
     show_metadata(meta, out, title=redact_url(args.url))
     if args.output is not None:
         meta.save(args.output, overwrite=args.overwrite)
         out.print(f"metadata saved to {args.output}")
     return 0
+
+
+def _discover_rules(url: str, meta: Metadata) -> Metadata:
+    """``meta`` with the rules that hold in the database's tables (its own rules first)."""
+    from relsynth.io.sql import read_tables
+    from relsynth.rules import discover
+
+    found = discover(meta, read_tables(url, meta))
+    known = {str(r) for r in meta.rules}
+    return meta.with_rules(*meta.rules, *(r for r in found if str(r) not in known))
 
 
 def _cmd_check(args: argparse.Namespace, out: Console) -> int:
@@ -383,6 +401,9 @@ def _cmd_clone(args: argparse.Namespace, out: Console) -> int:
         meta = _source_metadata(args, args.source)
     check_target(args.target, meta, if_exists=args.if_exists, source=args.source)
     synth = _fit(args, args.source, steps, meta)
+    rules = getattr(synth, "rules_", ())
+    if rules:
+        steps.notes.append(f"{len(rules)} cross-table rule(s) kept: " + "; ".join(map(str, rules)))
     if args.save is not None:
         with steps.step("save"):
             synth.save(args.save, overwrite=True)
@@ -476,6 +497,7 @@ class _Steps:
                 f"{info.seconds.get('fit:' + name, 0.0):.1f}",
             )
         self.out.print(table)
+        show_rules(getattr(synth, "rules_", ()), self.out, title="rules kept")
         self._show_stages()
 
     def show(self, fake: Mapping[str, Any], report: IntegrityReport, target: str) -> None:
@@ -552,6 +574,7 @@ def show_metadata(meta: Metadata, out: Console, *, title: str) -> None:
             )
     out.print(kinds)
 
+    show_rules(meta.rules, out, title="rules")
     tree = Tree("generation plan (parents before children)")
     for name in the_plan.order:
         driver = the_plan.driver.get(name)
@@ -569,3 +592,18 @@ def show_metadata(meta: Metadata, out: Console, *, title: str) -> None:
                 fk.label + ("" if fk.nullable else " [NOT NULL]") for fk in the_plan.deferred
             )
         )
+
+
+def show_rules(rules: Sequence[Rule], out: Console, *, title: str) -> None:
+    """Print cross-table rules with the share of source rows where each holds."""
+    from rich.table import Table as RichTable
+
+    if not rules:
+        return
+    table = RichTable(title=f"{title} ({len(rules)})")
+    for heading in ("kind", "rule", "share"):
+        table.add_column(heading, justify="right" if heading == "share" else "left")
+    for rule in rules:
+        share = "declared" if rule.share is None else f"{rule.share:.2%}"
+        table.add_row(rule.kind, str(rule), share + ("" if rule.enforce else " (dropped)"))
+    out.print(table)

@@ -645,7 +645,21 @@ class Synthesizer:
         from relsynth.io.artifact import save_synthesizer
 
         check_is_fitted(self, "fit_info_", action="save")
-        save_synthesizer(self, path, overwrite=overwrite)
+        save_synthesizer(self._with_rules_in_metadata(), path, overwrite=overwrite)
+
+    def _with_rules_in_metadata(self) -> Synthesizer:
+        """A shallow copy whose metadata carries the fitted rules, so the model file keeps
+        them (a loaded synthesizer enforces its metadata's rules); the declared rules
+        that were not enforced follow with ``enforce=False``."""
+        import copy
+        from dataclasses import replace
+
+        fitted = list(getattr(self, "rules_", ()))
+        texts = {str(r) for r in fitted}
+        rest = [replace(r, enforce=False) for r in self.metadata.rules if str(r) not in texts]
+        clone = copy.copy(self)
+        clone.metadata = self.metadata.with_rules(*fitted, *rest)
+        return clone
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, device: DeviceLike = "auto") -> Synthesizer:

@@ -24,6 +24,7 @@ from relsynth.evaluate._data import (
     subsample,
     table_features,
 )
+from relsynth.evaluate._rules import rule_scores
 from relsynth.evaluate.privacy import privacy_scores
 from relsynth.evaluate.report import EvaluationReport, _frame
 from relsynth.metadata.graph import Plan
@@ -130,6 +131,7 @@ def evaluate(
     ]
     logger.debug("evaluate: privacy in %.1f s", time.perf_counter() - tick)
     frames = {name: _frame(name, rows) for name, rows in found.items()}
+    frames["rules"] = _frame("rules", rule_scores(metadata, real, synthetic, seed=base))
     frames["efficacy"] = _frame("efficacy", efficacy)
     frames["privacy"] = _frame("privacy", privacy)
     plots = _plot_data(metadata, real, synthetic, real_sub, synth_sub, frames)

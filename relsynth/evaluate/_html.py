@@ -71,6 +71,7 @@ def write_html(report: EvaluationReport, path: Path) -> Path:
             _pairs(report),
             _foreign_keys(report),
             _efficacy(report),
+            _rules(report),
             _privacy(report),
         ]
     )
@@ -201,6 +202,7 @@ def _header(report: EvaluationReport) -> str:
             ("pairs", "Column pairs"),
             ("fks", "Foreign keys"),
             ("efficacy", "ML efficacy"),
+            ("rules", "Rules"),
             ("privacy", "Privacy"),
         ]
     )
@@ -218,6 +220,8 @@ def _summary(report: EvaluationReport) -> str:
     rows, grades = [], []
     for r in report.summary.to_dict("records"):
         if r["key"] == "efficacy_score" and report.efficacy.empty:
+            continue
+        if r["key"] == "rules_kept" and report.rules.empty:
             continue
         auc = r["key"] == "c2st_auc"
         rows.append(
@@ -582,6 +586,39 @@ def _efficacy(report: EvaluationReport) -> str:
                 for r in rows
             ],
             grades=[["", "", "", _grade(r["score"], r["ceiling"]), ""] for r in rows],
+        )
+    )
+    return "\n".join(out)
+
+
+def _rules(report: EvaluationReport) -> str:
+    out = ["<h2 id='rules'>Cross-table rules</h2>"]
+    if report.rules.empty:
+        out.append("<p class='note'>No rule holds across the tables of the real data.</p>")
+        return "\n".join(out)
+    out.append(
+        "<p class='note'>What holds across tables in the real data (path agreement, "
+        "equality, order, aggregates; see docs/rules.md) and the share of rows where it "
+        "holds on each side, worst first. A rule holding in at least 99% of real rows must "
+        "hold in at least 99% of synthetic ones; a weaker one within 5 points.</p>"
+    )
+    rows = report.rules.to_dict("records")
+    out.append(
+        _html_table(
+            ["table", "kind", "rule", "real", "synthetic", "difference"],
+            [
+                [
+                    r["table"],
+                    _esc(r["kind"]),
+                    f"<code>{_esc(r['rule'])}</code>",
+                    _fmt(r["real"]),
+                    _fmt(r["synthetic"]),
+                    _fmt(r["difference"]),
+                ]
+                for r in rows
+            ],
+            grades=[["", "", "", "", "good" if r["kept"] else "bad", ""] for r in rows],
+            left=(2,),
         )
     )
     return "\n".join(out)

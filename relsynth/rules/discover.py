@@ -32,12 +32,11 @@ import pandas as pd
 
 from relsynth.metadata.schema import ForeignKey, Metadata
 from relsynth.rules._measure import (
-    _equal,
     _rows_equal,
-    aggregate_values,
     as_numbers,
     decimals,
     follow,
+    lookup,
     within,
 )
 from relsynth.rules._rule import GAP_PROBS, Aggregate, Equality, Order, PathAgreement, Ref, Rule
@@ -210,9 +209,32 @@ def _family(values: pd.Series) -> str:
     return "text"
 
 
+def _codes(values: pd.Series) -> tuple[str, np.ndarray]:
+    """``(family, comparable array)``: numbers (dates as seconds) as floats, text as str."""
+    numbers = as_numbers(values)
+    if numbers is not None:
+        return _family(values), numbers
+    text = values.astype(object).to_numpy()
+    null = pd.isna(values).to_numpy()
+    out = np.array([str(v) for v in text], dtype=object)
+    out[null] = None
+    return "text", out
+
+
+def _same(a: np.ndarray, b: np.ndarray, family: str) -> float:
+    if family == "text":
+        valid = (a != None) & (b != None)  # noqa: E711 - elementwise on object arrays
+        ok = valid & (a == b)
+    else:
+        valid = np.isfinite(a) & np.isfinite(b)
+        with np.errstate(invalid="ignore"):
+            ok = valid & np.isclose(a, b, rtol=1e-9, atol=1e-9)
+    return _rate(valid, ok)
+
+
 def _equalities(meta, tables, start, name, chains, cfg) -> list[Rule]:  # noqa: ANN001
     out: list[Rule] = []
-    own = _value_columns(meta, name, start, 2)
+    own = {c: _codes(start[c]) for c in _value_columns(meta, name, start, 2)}
     if not own:
         return out
     for chain in chains:
@@ -226,15 +248,16 @@ def _equalities(meta, tables, start, name, chains, cfg) -> list[Rule]:  # noqa: 
             continue
         anc = follow(meta, tables, _ref(chain, tuple(cols)), start)
         anc.columns = cols
-        shuffled = _shuffled(anc, cfg.rng)
-        for col in own:
-            for d in cols:
-                if _family(start[col]) != _family(anc[d]):
+        codes = {d: _codes(anc[d]) for d in cols}
+        perm = cfg.rng.permutation(len(anc))
+        for col, (family, a) in own.items():
+            for d, (dfamily, b) in codes.items():
+                if family != dfamily:
                     continue
-                share = _rate(*_equal(start[col], anc[d]))
+                share = _same(a, b, family)
                 if not share >= cfg.min_share:
                     continue
-                chance = _rate(*_equal(start[col], shuffled[d]))
+                chance = _same(a, b[perm], family)
                 if _keep(share, chance, cfg):
                     out.append(Equality(Ref(((name, (col,)),)), _ref(chain, (d,)), round(share, 6)))
     return out
@@ -311,25 +334,57 @@ def _order(name, col, chain, d, a, b, perm, cfg, family) -> Order | None:  # noq
 
 
 def _drop_implied(rules: list[Rule]) -> list[Rule]:
-    """Drop two-hop equalities that follow from two one-hop ones."""
-    one = {(str(r.column), str(r.anchor)) for r in rules if isinstance(r, Equality)}
+    """Drop two-hop equalities and orders that follow from shorter exact rules.
+
+    ``T.c = T.fk1 -> P.x`` and ``P.x = P.fk2 -> G.d`` give ``T.c = T.fk1 -> P.fk2 -> G.d``
+    (the same for orders of one direction); with a path agreement ``T.fk = T.fk1 -> P.fk2``,
+    the two-hop rule is the one-hop rule ``T.c = T.fk -> G.d`` read another way.
+    """
+    keys = {_key(r) for r in rules if isinstance(r, (Equality, Order))}
+    agree: dict[str, set[str]] = {}
+    for r in rules:
+        if isinstance(r, PathAgreement) and (r.share or 0.0) >= 0.99:
+            agree.setdefault(str(r.right), set()).add(str(r.left))
+            agree.setdefault(str(r.left), set()).add(str(r.right))
     out = []
     for rule in rules:
-        if isinstance(rule, Equality) and rule.anchor.hops == 2:
+        if (
+            isinstance(rule, (Equality, Order))
+            and rule.anchor.hops == 2
+            and (rule.share or 0.0) >= 0.99
+        ):
             (t, fk1), (p, fk2), (g, (d,)) = rule.anchor.steps
-            implied = any(
-                (str(rule.column), str(Ref(((t, fk1), (p, (mid,)))))) in one
-                and (str(Ref(((p, (mid,)),))), str(Ref(((p, fk2), (g, (d,)))))) in one
+            col, kind = str(rule.column), _op(rule)
+            chained = any(
+                (kind, col, str(Ref(((t, fk1), (p, (mid,)))))) in keys
+                and (kind, str(Ref(((p, (mid,)),))), str(Ref(((p, fk2), (g, (d,)))))) in keys
                 for mid in _mids(rules, p)
             )
-            if implied:
+            route = str(Ref(((t, fk1), (p, fk2))))
+            direct = any(
+                (kind, col, f"{other} -> {Ref(((g, (d,)),))}") in keys
+                for other in agree.get(route, ())
+            )
+            if chained or direct:
                 continue
         out.append(rule)
     return out
 
 
+def _op(rule: Equality | Order) -> str:
+    return "=" if isinstance(rule, Equality) else rule.op
+
+
+def _key(rule: Equality | Order) -> tuple[str, str, str]:
+    return _op(rule), str(rule.column), str(rule.anchor)
+
+
 def _mids(rules: list[Rule], table: str) -> set[str]:
-    return {r.column.target[1][0] for r in rules if isinstance(r, Equality) and r.table == table}
+    return {
+        r.column.target[1][0]
+        for r in rules
+        if isinstance(r, (Equality, Order)) and r.table == table
+    }
 
 
 # -- aggregates ----------------------------------------------------------------------------
@@ -345,20 +400,7 @@ def _aggregates(meta, tables, sample, fk, cfg) -> list[Rule]:  # noqa: ANN001
     targets = [c for c in _value_columns(meta, parent, ptable, 2) if _family(ptable[c]) == "number"]
     if not targets or not len(ptable):
         return []
-    sub = {**tables, parent: ptable}
-    terms = [
-        c
-        for c in _value_columns(meta, child, tables[child], 2)
-        if _family(tables[child][c]) == "number"
-    ][:_MAX_TERMS]
-    candidates = [Aggregate(parent, column="", func="count", child=child, via=fk.columns)]
-    for t in terms:
-        for func in ("sum", "min", "max", "mean"):
-            candidates.append(Aggregate(parent, "", func, child, (t,), fk.columns))  # type: ignore[arg-type]
-    for i, t1 in enumerate(terms):
-        for t2 in terms[i + 1 :]:
-            candidates.append(Aggregate(parent, "", "sum", child, (t1, t2), fk.columns))
-    values = [aggregate_values(meta, sub, c) for c in candidates]
+    candidates, values = _candidate_aggregates(meta, tables, ptable, fk)
     out: list[Rule] = []
     for col in targets:
         y = as_numbers(ptable[col])
@@ -377,10 +419,42 @@ def _aggregates(meta, tables, sample, fk, cfg) -> list[Rule]:  # noqa: ANN001
             if _keep(share, chance, cfg):
                 best = (cand, share)
         if best is not None:
-            c = best[0]
+            c, share = best
             out.append(
-                Aggregate(
-                    parent, col, c.func, child, c.terms, c.via, round(best[1], 6), True, places
-                )
+                Aggregate(parent, col, c.func, child, c.terms, c.via, round(share, 6), True, places)
             )
     return out
+
+
+def _candidate_aggregates(meta, tables, ptable, fk):  # noqa: ANN001, ANN202
+    """Every aggregate of the child's numbers per parent row of ``ptable``: one groupby."""
+    child = tables[fk.child]
+    terms = [c for c in _value_columns(meta, fk.child, child, 2) if _family(child[c]) == "number"][
+        :_MAX_TERMS
+    ]
+    frame = child[list(fk.columns)].reset_index(drop=True).copy()
+    keys = list(frame.columns)
+    frame["__one"] = 1.0
+    specs: list[tuple[Aggregate, str, str]] = [
+        (Aggregate(fk.parent, "", "count", fk.child, (), fk.columns), "__one", "size")
+    ]
+    nums = {t: as_numbers(child[t]) for t in terms}
+    for i, t in enumerate(terms):
+        frame[f"__x{i}"] = nums[t]
+        for func in ("sum", "min", "max", "mean"):
+            rule = Aggregate(fk.parent, "", func, fk.child, (t,), fk.columns)  # type: ignore[arg-type]
+            specs.append((rule, f"__x{i}", func))
+    for i, t1 in enumerate(terms):
+        for j in range(i + 1, len(terms)):
+            frame[f"__p{i}_{j}"] = nums[t1] * nums[terms[j]]
+            rule = Aggregate(fk.parent, "", "sum", fk.child, (t1, terms[j]), fk.columns)
+            specs.append((rule, f"__p{i}_{j}", "sum"))
+    grouped = frame.groupby(keys, dropna=True, sort=False)
+    named = {f"__a{k}": (col, func) for k, (_, col, func) in enumerate(specs)}
+    table = grouped.agg(**named).reset_index()
+    aligned = lookup(ptable[list(fk.parent_columns)], table, keys, list(named))
+    values = []
+    for k, (_, _, func) in enumerate(specs):
+        v = aligned[k].to_numpy(dtype="float64", na_value=np.nan)
+        values.append(np.where(np.isnan(v), 0.0, v) if func in ("size", "sum") else v)
+    return [rule for rule, _, _ in specs], values

@@ -105,7 +105,7 @@ def match_paths(
         if moved.hops == 0:
             new = target
         else:
-            new = _pick_parents(meta, moved, target, tables, rng)
+            new = _pick_parents(meta, moved, target, tables, rng, rows)
         stuck = rows & new.isna().any(axis=1).to_numpy()
         _assign(out, fk.columns, new, rows & ~stuck)
         back = _first_fk(meta, fixed)
@@ -152,8 +152,14 @@ def _pick_parents(
     target: pd.DataFrame,
     tables: Mapping[str, pd.DataFrame],
     rng: np.random.Generator,
+    need: np.ndarray,
 ) -> pd.DataFrame:
-    """For each row, the key of a random parent row whose own key is ``target``."""
+    """For each row, the key of a parent row whose own key is ``target``.
+
+    The rows that ``need`` a parent are dealt out in turn (random order, random first
+    parent) among the parents of their group, so no parent collects many rows while
+    others of its group get none: a bridge that was one-to-one stays close to it.
+    """
     (table, cols), (parent, pcols) = moved.steps
     fk = hop_key(meta, table, cols, parent)
     prow = tables[parent].reset_index(drop=True)
@@ -174,13 +180,32 @@ def _pick_parents(
     count = hit["__count"].to_numpy(dtype="float64", na_value=np.nan)
     found = np.isfinite(start)
     pick = np.zeros(len(want), dtype=np.int64)
-    offs = np.floor(rng.random(int(found.sum())) * count[found]).astype(np.int64)
-    pick[found] = anc["__pos"].to_numpy()[start[found].astype(np.int64) + offs]
+    offs = _round_robin(start, count, found & need, rng)
+    pick[found] = anc["__pos"].to_numpy()[start[found].astype(np.int64) + offs[found]]
     keys = prow[list(fk.parent_columns)].iloc[pick].reset_index(drop=True)
     keys.columns = list(range(len(fk.parent_columns)))
     keys = keys.astype(object)
     keys.loc[~found, :] = None
     return keys
+
+
+def _round_robin(
+    start: np.ndarray, count: np.ndarray, rows: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Offset of each row's parent within its group: the ``rows`` dealt out in turn."""
+    offs = np.zeros(len(start), dtype=np.int64)
+    idx = np.flatnonzero(rows)
+    if not len(idx):
+        return offs
+    idx = idx[rng.permutation(len(idx))]
+    group = start[idx].astype(np.int64)
+    turn = pd.Series(group).groupby(group, sort=False).cumcount().to_numpy()
+    size = count[idx].astype(np.int64)
+    first = pd.Series(group).map(
+        dict(zip(np.unique(group), rng.integers(0, 2**31, len(np.unique(group))), strict=True))
+    )
+    offs[idx] = (first.to_numpy() + turn) % size
+    return offs
 
 
 def _as_dtype(values: np.ndarray, dtype: object) -> pd.Series:
