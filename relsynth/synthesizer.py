@@ -527,13 +527,13 @@ class Synthesizer:
         else:  # no learned columns, or an empty source table: NULLs
             values = pd.DataFrame({c: [None] * len(keys) for c in layout.learned})
         values = values.reset_index(drop=True)
-        frame = self._derive_values(name, pd.concat([keys, values], axis=1), done, rng)
+        frame = pd.concat([keys, values], axis=1)
         for col, text_model in self.text_models_.get(name, {}).items():
             names = _name_column(frame, layout)
             frame[col] = text_model.sample(len(frame), rng=rng, names=names).to_numpy()
         for col in layout.empty:
             frame[col] = None
-        return frame
+        return self._derive_values(name, frame, done, rng)
 
     def _sample_sequence(self, name, keys, done, driver, model, rng):  # noqa: ANN001, ANN202
         parent = done[driver.parent]
@@ -575,7 +575,9 @@ class Synthesizer:
         from relsynth.rules.enforce import derive_values, value_rules
 
         rules = self._fitted_rules()
-        if not value_rules(rules, name, self.layouts_[name].learned):
+        layout = self.layouts_[name]
+        columns = [*layout.learned, *layout.text]
+        if not value_rules(rules, name, columns):
             return frame
         model = self.models_.get(name)
         followers: dict[str, list[str]] = {}
@@ -599,19 +601,32 @@ class Synthesizer:
             done,
             seed,
             followers=followers,
-            columns=self.layouts_[name].learned,
+            columns=columns,
         )
 
     def _apply_aggregates(
         self, tables: dict[str, pd.DataFrame], rng: np.random.Generator
     ) -> dict[str, pd.DataFrame]:
         """Aggregate rules: parents' columns computed from their synthetic children."""
-        from relsynth.rules.enforce import apply_aggregates
+        from relsynth.rules import Equality
+        from relsynth.rules.enforce import apply_aggregates, derive_values
 
         rules = [r for r in self._fitted_rules() if r.kind == "aggregate"]
         if not rules:
             return tables
         out = apply_aggregates(self.metadata, rules, tables, rng, order=self.plan_.order)
+        # a child's copy of an aggregated column is taken again (a line's price copied
+        # from its product's, whose price is the highest of its lines': both hold)
+        aggregated = {(r.parent, (r.column,)) for r in rules}
+        again = [
+            r
+            for r in self._fitted_rules()
+            if isinstance(r, Equality) and r.anchor.target in aggregated
+        ]
+        for name in self.plan_.order:
+            mine = [r for r in again if r.table == name]
+            if mine:
+                out[name] = derive_values(self.metadata, mine, name, out[name], out, rng)
         return {n: _restore_dtypes(f, self.dtypes_[n]) for n, f in out.items()}
 
     def _finish(self, name: str, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,10 @@ __all__ = ["discover"]
 
 logger = logging.getLogger(__name__)
 
+#: Column lists per (frame, table, minimum values) during one discover() call.
+_CACHE: ContextVar[dict[tuple[int, str, int], list[str]]] = ContextVar("rules_columns")
+_SAME = ("min", "max", "mean")
+_AGG_PARENTS = 5_000  # parent rows examined for aggregates (their children all read)
 _EXACT_LIFT = 0.1
 _WEAK_LIFT = 0.2
 _MAX_TERMS = 12
@@ -97,6 +102,19 @@ def discover(
         for name, frame in tables.items()
         if name in meta.tables
     }
+    token = _CACHE.set({})
+    try:
+        return _discover(meta, tables, sample, cfg)
+    finally:
+        _CACHE.reset(token)
+
+
+def _discover(
+    meta: Metadata,
+    tables: Mapping[str, pd.DataFrame],
+    sample: Mapping[str, pd.DataFrame],
+    cfg: _Settings,
+) -> tuple[Rule, ...]:
     rules: list[Rule] = []
     for name in meta.tables:
         if name not in sample or not len(sample[name]):
@@ -191,6 +209,15 @@ def _paths(meta, tables, start, name, chains, cfg) -> list[Rule]:  # noqa: ANN00
 
 
 def _value_columns(meta: Metadata, name: str, frame: pd.DataFrame, n_min: int) -> list[str]:
+    """Non-key columns of ``name`` with at least ``n_min`` values (memoised per table and
+    length: a table is examined whole, as its sample, or as the sample's head)."""
+    key = (len(frame), name, n_min)
+    if key not in _CACHE.get():
+        _CACHE.get()[key] = _count_columns(meta, name, frame, n_min)
+    return _CACHE.get()[key]
+
+
+def _count_columns(meta: Metadata, name: str, frame: pd.DataFrame, n_min: int) -> list[str]:
     keys = set(meta.key_columns(name))
     out = []
     for col in meta.table(name).columns:
@@ -202,9 +229,10 @@ def _value_columns(meta: Metadata, name: str, frame: pd.DataFrame, n_min: int) -
 
 
 def _family(values: pd.Series) -> str:
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+    dtype = values.dtype
+    if pd.api.types.is_datetime64_any_dtype(dtype):
         return "datetime"
-    if as_numbers(values) is not None:
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
         return "number"
     return "text"
 
@@ -346,8 +374,19 @@ def _drop_implied(rules: list[Rule]) -> list[Rule]:
         if isinstance(r, PathAgreement) and (r.share or 0.0) >= 0.99:
             agree.setdefault(str(r.right), set()).add(str(r.left))
             agree.setdefault(str(r.left), set()).add(str(r.right))
+    copied = {
+        (r.anchor.steps[0][1], r.anchor.target, r.column.target[1][0])
+        for r in rules
+        if isinstance(r, Equality) and r.anchor.hops == 1 and (r.share or 0.0) >= 0.99
+    }
     out = []
     for rule in rules:
+        if (
+            isinstance(rule, Aggregate)
+            and rule.func in _SAME
+            and (rule.via, (rule.parent, (rule.column,)), rule.terms[0]) in copied
+        ):
+            continue  # the children copy the parent's value: any of them gives it back
         if (
             isinstance(rule, (Equality, Order))
             and rule.anchor.hops == 2
@@ -396,7 +435,7 @@ def _aggregates(meta, tables, sample, fk, cfg) -> list[Rule]:  # noqa: ANN001
         return []
     if sum(1 for f in meta.parents(child) if f.parent == parent) != 1:
         return []
-    ptable = sample[parent]
+    ptable = sample[parent].iloc[:_AGG_PARENTS]
     targets = [c for c in _value_columns(meta, parent, ptable, 2) if _family(ptable[c]) == "number"]
     if not targets or not len(ptable):
         return []
@@ -432,6 +471,10 @@ def _candidate_aggregates(meta, tables, ptable, fk):  # noqa: ANN001, ANN202
     terms = [c for c in _value_columns(meta, fk.child, child, 2) if _family(child[c]) == "number"][
         :_MAX_TERMS
     ]
+    if len(ptable) < len(tables[fk.parent]):  # only the children of the sampled parents
+        keys = pd.MultiIndex.from_frame(child[list(fk.columns)].astype(object))
+        among = pd.MultiIndex.from_frame(ptable[list(fk.parent_columns)].astype(object))
+        child = child[keys.isin(among)]
     frame = child[list(fk.columns)].reset_index(drop=True).copy()
     keys = list(frame.columns)
     frame["__one"] = 1.0

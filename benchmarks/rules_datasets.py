@@ -1,0 +1,71 @@
+"""Cross-table rules on the shared datasets: found in the real data, kept in a synthetic copy.
+
+For each dataset: reflect, read, fit with few epochs (rules discovered at fit),
+sample, then the share of rows where each rule holds, real against synthetic
+(``relsynth.evaluate``'s Rules section). Prints a Markdown table per dataset and the
+time discovery took beside the fit's.
+
+    nice -n 10 .venv/bin/python benchmarks/rules_datasets.py --epochs 2 northwind berka gtfs_cairns
+    nice -n 10 .venv/bin/python benchmarks/rules_datasets.py --epochs 0 --nycflights13 \
+        benchmarks/_out/nyc_full.db      # datasets.nycflights13.build(...) writes it
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import relsynth
+from relsynth.evaluate._rules import rule_scores
+
+DATASETS = Path("/work/shared/datasets")
+
+
+def _url(name: str) -> str:
+    folder = DATASETS / name
+    path = next(p for p in folder.iterdir() if p.suffix in (".sqlite", ".db"))
+    return f"sqlite:///{path}"
+
+
+def run(label: str, url: str, epochs: int, threads: int, seed: int) -> None:
+    meta = relsynth.reflect(url)
+    tables = relsynth.read_tables(url, meta)
+    t0 = time.perf_counter()
+    synth = relsynth.Synthesizer(meta, seed=seed, epochs=epochs or None, n_threads=threads).fit(
+        tables
+    )
+    fit_s = time.perf_counter() - t0
+    fake = synth.sample(seed=seed + 1)
+    rows = rule_scores(meta, tables, fake, seed=seed)
+    rules_s = synth.fit_info_.seconds.get("rules", float("nan"))
+    print(f"\n### {label}\n")
+    print(
+        f"{len(rows)} rules; discovery {rules_s:.2f} s of a {fit_s:.1f} s fit "
+        f"({100 * rules_s / fit_s:.1f} %), epochs={epochs}, seed={seed}\n"
+    )
+    print("| rule | kind | real | synthetic | kept |")
+    print("|---|---|---:|---:|:---:|")
+    for r in rows:
+        print(
+            f"| `{r['rule']}` | {r['kind']} | {r['real']:.4f} | {r['synthetic']:.4f} | "
+            f"{'yes' if r['kept'] else '**no**'} |"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("datasets", nargs="*", default=["northwind", "berka", "gtfs_cairns"])
+    parser.add_argument("--epochs", type=int, default=2, help="0: each model's default budget")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--nycflights13", type=Path, help="an nycflights13 SQLite file")
+    args = parser.parse_args()
+    for name in args.datasets:
+        run(name, _url(name), args.epochs, args.threads, args.seed)
+    if args.nycflights13 is not None:
+        run("nycflights13", f"sqlite:///{args.nycflights13}", args.epochs, args.threads, args.seed)
+
+
+if __name__ == "__main__":
+    main()
