@@ -55,13 +55,14 @@ def run(label: str, url: str, epochs: int, threads: int, seed: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("datasets", nargs="*", default=["northwind", "berka", "gtfs_cairns"])
+    parser.add_argument("datasets", nargs="*", help="default: northwind berka gtfs_cairns")
     parser.add_argument("--epochs", type=int, default=2, help="0: each model's default budget")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--nycflights13", type=Path, help="an nycflights13 SQLite file")
     args = parser.parse_args()
-    for name in args.datasets:
+    names = args.datasets or ([] if args.nycflights13 else ["northwind", "berka", "gtfs_cairns"])
+    for name in names:
         run(name, _url(name), args.epochs, args.threads, args.seed)
     if args.nycflights13 is not None:
         run("nycflights13", f"sqlite:///{args.nycflights13}", args.epochs, args.threads, args.seed)
