@@ -210,6 +210,8 @@ def _round_robin(
 
 def _as_dtype(values: np.ndarray, dtype: object) -> pd.Series:
     series = pd.Series(values)
+    if isinstance(dtype, pd.CategoricalDtype):  # its categories may lack the new values
+        return series.astype("category")
     try:
         return series.astype(dtype)  # type: ignore[call-overload]
     except (TypeError, ValueError):

@@ -349,3 +349,75 @@ def test_rules_have_value_semantics(shop):
     b = discover(meta, tables)
     assert a == b
     assert replace(a[0], share=0.5) != a[0]
+
+
+def _composite() -> tuple[Metadata, dict[str, pd.DataFrame]]:
+    """region <- shop; stock(shop_id, sku) -> shop and -> region (the shop's region);
+    sale(id) -> stock by (shop_id, sku), -> shop by shop_id (a column shared with the
+    composite key) and -> region: the stock's region."""
+    rng = np.random.default_rng(0)
+    meta = Metadata(
+        tables={
+            "region": Table("region", (Column("id", "id"), Column("tax", "numerical")),
+                            primary_key=("id",)),
+            "shop": Table("shop", (Column("id", "id"), Column("region_id", "id")),
+                          primary_key=("id",)),
+            "stock": Table("stock", (Column("shop_id", "id"), Column("sku", "id"),
+                                     Column("region_id", "id"), Column("price", "numerical")),
+                           primary_key=("shop_id", "sku")),
+            "sale": Table("sale", (Column("id", "id"), Column("shop_id", "id"), Column("sku", "id"),
+                                   Column("region_id", "id")), primary_key=("id",)),
+        },
+        foreign_keys=(
+            ForeignKey("shop", ("region_id",), "region", ("id",)),
+            ForeignKey("stock", ("shop_id",), "shop", ("id",)),
+            ForeignKey("stock", ("region_id",), "region", ("id",)),
+            ForeignKey("sale", ("shop_id", "sku"), "stock", ("shop_id", "sku")),
+            ForeignKey("sale", ("shop_id",), "shop", ("id",)),
+            ForeignKey("sale", ("region_id",), "region", ("id",)),
+        ),
+    )  # fmt: skip
+    region = pd.DataFrame({"id": np.arange(6), "tax": rng.random(6)})
+    shop = pd.DataFrame({"id": np.arange(30), "region_id": rng.integers(0, 6, 30)})
+    stock = pd.DataFrame(
+        [(s, k, float(rng.integers(1, 50))) for s in range(30) for k in range(5)],
+        columns=["shop_id", "sku", "price"],
+    )
+    stock.insert(2, "region_id", shop["region_id"].to_numpy()[stock["shop_id"].to_numpy()])
+    pick = rng.integers(0, len(stock), 400)
+    sale = pd.DataFrame(
+        {"id": np.arange(400), "shop_id": stock["shop_id"].to_numpy()[pick],
+         "sku": stock["sku"].to_numpy()[pick], "region_id": stock["region_id"].to_numpy()[pick]}
+    )  # fmt: skip
+    return meta, {"region": region, "shop": shop, "stock": stock, "sale": sale}
+
+
+COMPOSITE = "sale.region_id = sale.(shop_id, sku) -> stock.region_id"
+
+
+def test_path_agreement_through_a_composite_key_is_found():
+    meta, tables = _composite()
+    found = {str(r) for r in discover(meta, tables)}
+    assert COMPOSITE in found
+    assert "stock.region_id = stock.shop_id -> shop.region_id" in found
+    # sale.shop_id and the composite key's shop_id are one column: equal by construction
+    assert not any(t.startswith("sale.shop_id =") for t in found)
+
+
+@pytest.mark.parametrize("driver_index", [3, 5])  # the composite key drives, or the region
+def test_match_paths_with_a_composite_key(driver_index):
+    meta, tables = _composite()
+    rule = parse_rule(COMPOSITE, meta)
+    rng = np.random.default_rng(1)
+    keys = tables["sale"].assign(region_id=rng.integers(0, 6, 400))
+    assert measure(meta, {**tables, "sale": keys}, rule)[0] < 0.4
+    driver = meta.foreign_keys[driver_index]
+    fixed = match_paths(meta, [rule], "sale", keys, tables, np.random.default_rng(0),
+                        driver=driver, protected=("id",))  # fmt: skip
+    out = {**tables, "sale": fixed}
+    assert measure(meta, out, rule)[0] == 1.0
+    kept = fixed[list(driver.columns)].to_numpy() == keys[list(driver.columns)].to_numpy()
+    assert kept.all(axis=1).mean() > 0.95
+    from relsynth import check
+
+    assert check(meta, out).ok
