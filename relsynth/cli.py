@@ -271,23 +271,31 @@ def _cmd_reflect(args: argparse.Namespace, out: Console) -> int:
         exclude=args.exclude,
         sample_rows=args.sample_rows,
     )
+    lookups: tuple[str, ...] = ()
     if args.rules:
-        meta = _discover_rules(args.url, meta)
+        meta, lookups = _discover_rules(args.url, meta)
     show_metadata(meta, out, title=redact_url(args.url))
+    if lookups:
+        note = "lookup tables (copied verbatim; 'reference: false' to model them): "
+        out.print(note + ", ".join(lookups))
     if args.output is not None:
         meta.save(args.output, overwrite=args.overwrite)
         out.print(f"metadata saved to {args.output}")
     return 0
 
 
-def _discover_rules(url: str, meta: Metadata) -> Metadata:
-    """``meta`` with the rules that hold in the database's tables (its own rules first)."""
+def _discover_rules(url: str, meta: Metadata) -> tuple[Metadata, tuple[str, ...]]:
+    """``meta`` with the rules that hold in the database's tables (its own rules first),
+    and the lookup tables a fit would copy."""
     from relsynth.io.sql import read_tables
     from relsynth.rules import discover
+    from relsynth.rules.lookup import lookup_tables
 
-    found = discover(meta, read_tables(url, meta))
+    tables = read_tables(url, meta)
+    found = discover(meta, tables)
     known = {str(r) for r in meta.rules}
-    return meta.with_rules(*meta.rules, *(r for r in found if str(r) not in known))
+    lookups = tuple(n for n in lookup_tables(meta, tables) if meta.table(n).reference is not False)
+    return meta.with_rules(*meta.rules, *(r for r in found if str(r) not in known)), lookups
 
 
 def _cmd_check(args: argparse.Namespace, out: Console) -> int:
@@ -404,6 +412,9 @@ def _cmd_clone(args: argparse.Namespace, out: Console) -> int:
     rules = getattr(synth, "rules_", ())
     if rules:
         steps.notes.append(f"{len(rules)} cross-table rule(s) kept: " + "; ".join(map(str, rules)))
+    copied = [n for n, m in synth.fit_info_.models.items() if m == "copy"]
+    if copied:
+        steps.notes.append("copied verbatim (lookup/reference tables): " + ", ".join(copied))
     if args.save is not None:
         with steps.step("save"):
             synth.save(args.save, overwrite=True)

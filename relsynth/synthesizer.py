@@ -110,7 +110,10 @@ class Synthesizer:
         ``"copy"`` to copy a small reference table verbatim (only for tables with no
         private data, e.g. airlines or regions).
     copy_reference_tables : bool
-        Copy tables marked ``reference`` in the metadata verbatim.
+        Copy reference tables verbatim: those marked ``reference`` in the metadata,
+        and the lookup tables relsynth finds where ``reference`` is unset (small tables
+        without personal or free text that other tables point at: genres, carriers;
+        :mod:`relsynth.rules.lookup`). ``reference: false`` keeps a table modelled.
     drivers : Mapping of str to ForeignKey or None, optional
         Driver key overrides (see :func:`relsynth.plan`).
     locale : str
@@ -210,6 +213,7 @@ class Synthesizer:
         """
         from relsynth.keys import KeyGenerator
         from relsynth.models._torch import torch_threads
+        from relsynth.rules.lookup import lookup_tables
 
         self._validate_params()
         validate_params(
@@ -228,6 +232,7 @@ class Synthesizer:
 
         t0 = time.perf_counter()
         self.rules_ = self._fit_rules(source)
+        self.lookups_ = lookup_tables(meta, source)  # copied verbatim unless overridden
         seconds["rules"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -301,7 +306,8 @@ class Synthesizer:
         self.dtypes_[name] = {c: str(frame[c].dtype) for c in frame.columns}
         override = (self.table_models or {}).get(name)
         table = meta.table(name)
-        if override == "copy" or (table.reference and self.copy_reference_tables):
+        lookup = table.reference if table.reference is not None else name in self.lookups_
+        if override == "copy" or (override is None and lookup and self.copy_reference_tables):
             self.copies_[name] = frame.reset_index(drop=True).copy()
             self.models_[name] = None
             return "copy"

@@ -635,6 +635,15 @@ def _privacy(report: EvaluationReport) -> str:
         "<b>MIA AUC</b>: a distance-based membership attack, 0.5 means it learns nothing. "
         "Tables shared whole by the holdout split have no meaningful baseline.</p>"
     )
+    copied = report.info.get("copied_tables") or []
+    if copied:
+        out.append(
+            "<p class='note'><b>Copied verbatim</b> (lookup or reference tables, by design: "
+            "small tables without personal or free text that other tables point at, or "
+            "marked <code>reference</code>; see docs/rules.md): "
+            + ", ".join(_esc(n) for n in copied)
+            + ". Their exact-copy rate is 1 on purpose.</p>"
+        )
     rows = report.privacy.to_dict("records")
 
     def grade_low(value: Any, good: float, ok: float) -> str:

@@ -90,6 +90,9 @@ def format_report(report: EvaluationReport) -> str:
         ],
         per_table,
     )
+    copied = info.get("copied_tables") or []
+    if copied:
+        lines += ["", "Copied verbatim (lookup/reference tables, by design): " + ", ".join(copied)]
     if not report.cardinality.empty:
         lines += ["", "Foreign keys (children per parent):"]
         lines += _table(

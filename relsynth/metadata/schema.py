@@ -153,9 +153,10 @@ class Table:
     sequence_index : str, optional
         A column that orders the rows of one driver parent (``stop_sequence``):
         the child rows form a sequence.
-    reference : bool
-        A lookup table holding no personal data (airlines, regions): copied
-        verbatim when the synthesizer is asked to copy reference tables.
+    reference : bool, optional
+        A lookup table holding no personal data (airlines, regions): ``True``
+        copies it verbatim, ``False`` never does, ``None`` (the default) lets the
+        synthesizer decide (:func:`relsynth.rules.lookup.lookup_tables`).
     comment : str, optional
         The table comment, if any.
     """
@@ -166,7 +167,7 @@ class Table:
     unique: tuple[tuple[str, ...], ...] = ()
     checks: tuple[CheckConstraint, ...] = ()
     sequence_index: str | None = None
-    reference: bool = False
+    reference: bool | None = None
     comment: str | None = None
 
     @property

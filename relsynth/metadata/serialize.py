@@ -62,8 +62,8 @@ def metadata_to_dict(meta: Metadata) -> dict[str, Any]:
             tdict["checks"] = [{"sqltext": c.sqltext, "name": c.name} for c in table.checks]
         if table.sequence_index is not None:
             tdict["sequence_index"] = table.sequence_index
-        if table.reference:
-            tdict["reference"] = True
+        if table.reference is not None:
+            tdict["reference"] = table.reference
         if table.comment is not None:
             tdict["comment"] = table.comment
         tables[name] = tdict
@@ -138,7 +138,7 @@ def metadata_from_dict(data: Mapping[str, Any]) -> Metadata:
                 for c in tdict.get("checks", ())
             ),
             sequence_index=tdict.get("sequence_index"),
-            reference=tdict.get("reference", False),
+            reference=tdict.get("reference"),
             comment=tdict.get("comment"),
         )
     fks = []
