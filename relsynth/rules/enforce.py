@@ -35,6 +35,7 @@ import pandas as pd
 from relsynth.metadata.schema import ForeignKey, Metadata
 from relsynth.rules._measure import (
     _align,
+    _equal,
     _rows_equal,
     aggregate_values,
     as_numbers,
@@ -56,6 +57,23 @@ def _chosen(n: int, share: float | None, rng: np.random.Generator) -> np.ndarray
     if share is None or share >= EXACT:
         return np.ones(n, dtype=bool)
     return rng.random(n) < share
+
+
+def _topped_up(
+    valid: np.ndarray, holds: np.ndarray, share: float | None, rng: np.random.Generator
+) -> np.ndarray:
+    """Rows to make the rule hold on: all the valid ones for an exact rule; for a weaker
+    one, just enough of those where it does not hold yet (at random) that it holds on
+    ``share`` of the valid rows, counting those where it holds by chance."""
+    todo = valid & ~holds
+    if share is None or share >= EXACT:
+        return todo
+    need = int(round(share * valid.sum())) - int((valid & holds).sum())
+    out = np.zeros(len(valid), dtype=bool)
+    idx = np.flatnonzero(todo)
+    if need > 0 and len(idx):
+        out[rng.choice(idx, size=min(need, len(idx)), replace=False)] = True
+    return out
 
 
 # -- path agreement ------------------------------------------------------------------------
@@ -98,10 +116,11 @@ def match_paths(
             continue
         fixed, moved = plan
         target = follow(meta, tables, fixed)
-        rows = _chosen(len(out), rule.share, rng) & target.notna().all(axis=1).to_numpy()
         fk = _first_fk(meta, moved)
         assert fk is not None
-        rows &= ~_rows_equal(follow(meta, tables, moved), target)[1]  # already agree: kept
+        valid = target.notna().all(axis=1).to_numpy()
+        agree = _rows_equal(follow(meta, tables, moved), target)[1]  # these are kept
+        rows = _topped_up(valid, agree, rule.share, rng)
         if moved.hops == 0:
             new = target
         else:
@@ -267,8 +286,12 @@ def derive_values(
         col = rule.column.target[1][0]
         anchor = follow(meta, tables, rule.anchor)[0]
         before = as_numbers(out[col])
-        rows = _chosen(len(out), rule.share, rng) & anchor.notna().to_numpy()
-        rows &= out[col].notna().to_numpy()
+        valid = anchor.notna().to_numpy() & out[col].notna().to_numpy()
+        if isinstance(rule, Equality):
+            same = _equal(out[col], anchor)[1]
+            rows = _topped_up(valid, same, rule.share, rng)
+        else:
+            rows = valid
         if isinstance(rule, Equality):
             values = np.array(out[col].astype(object).to_numpy(), copy=True)
             values[rows] = anchor.astype(object).to_numpy()[rows]

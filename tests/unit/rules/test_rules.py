@@ -421,3 +421,16 @@ def test_match_paths_with_a_composite_key(driver_index):
     from relsynth import check
 
     assert check(meta, out).ok
+
+
+def test_weak_equality_counts_chance_agreements(shop):
+    meta, tables = shop
+    payment = tables["payment"].copy()
+    flip = np.random.default_rng(1).random(len(payment)) < 0.2
+    payment.loc[flip, "country"] = "XX"
+    text = "payment.country = payment.customer_id -> customer.country"
+    rule = next(r for r in fit_rules(meta, {**tables, "payment": payment}) if str(r) == text)
+    broken = _broken(tables)  # countries shuffled: about a fifth agree by chance
+    out = derive_values(meta, [rule], "payment", broken["payment"], broken,
+                        np.random.default_rng(0))  # fmt: skip
+    assert abs(measure(meta, {**broken, "payment": out}, rule)[0] - rule.share) < 0.01
