@@ -445,10 +445,10 @@ def _copied_tables(
     design): as many rows as the real table, every one a copy."""
     out = []
     for row in privacy:
-        name, rate = row.get("table"), row.get("exact_copy_rate")
+        name, rate = str(row.get("table")), row.get("exact_copy_rate")
         if rate is not None and rate == rate and rate >= 0.999:
             if _same_rows(real[name], synthetic[name]):
-                out.append(str(name))
+                out.append(name)
     return out
 
 

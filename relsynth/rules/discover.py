@@ -443,6 +443,8 @@ def _aggregates(meta, tables, sample, fk, cfg) -> list[Rule]:  # noqa: ANN001
     out: list[Rule] = []
     for col in targets:
         y = as_numbers(ptable[col])
+        if y is None:
+            continue
         places = decimals(y)
         y_perm = y[cfg.rng.permutation(len(y))]
         best = None

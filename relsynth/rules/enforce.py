@@ -240,14 +240,16 @@ def _as_dtype(values: np.ndarray, dtype: object) -> pd.Series:
 # -- equality and order --------------------------------------------------------------------
 
 
-def value_rules(rules: Sequence[Rule], name: str, columns: Collection[str]) -> list[Rule]:
+def value_rules(
+    rules: Sequence[Rule], name: str, columns: Collection[str]
+) -> list[Equality | Order]:
     """The one equality or order rule that produces each of ``columns`` of ``name``.
 
     Equalities before orders; then the highest share, then the tightest order (the
     smallest median gap: a payment follows its rental, which follows the customer's
     first visit, so the rental is the anchor that keeps both), then the shortest path.
     """
-    best: dict[str, tuple[tuple[int, float, float, int], Rule]] = {}
+    best: dict[str, tuple[tuple[int, float, float, int], Equality | Order]] = {}
     for rule in rules:
         if not (isinstance(rule, (Equality, Order)) and rule.enforce and rule.table == name):
             continue
