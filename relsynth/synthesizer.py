@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from relsynth import _rule_hooks as rule_hooks
 from relsynth._columns import (
     POSITION_COLUMN,
     SIBLINGS_COLUMN,
@@ -63,7 +64,6 @@ if TYPE_CHECKING:
     from relsynth.keys import KeyGenerator
     from relsynth.models.base import TableModel
     from relsynth.models.pii import TextColumnModel
-    from relsynth.rules import Rule
 
 __all__ = ["FitInfo", "Synthesizer"]
 
@@ -231,7 +231,7 @@ class Synthesizer:
         base_seed = child_seed(self._rng)
 
         t0 = time.perf_counter()
-        self.rules_ = self._fit_rules(source)
+        self.rules_ = rule_hooks.fit_rules(self, source)
         self.lookups_ = lookup_tables(meta, source)  # copied verbatim unless overridden
         seconds["rules"] = time.perf_counter() - t0
 
@@ -275,23 +275,6 @@ class Synthesizer:
             nulled_keys=dict(repair.nulled),
         )
         return self
-
-    def _fit_rules(self, source: Mapping[str, pd.DataFrame]) -> tuple[Rule, ...]:
-        """Cross-table rules to enforce: discovered and/or the metadata's (validated)."""
-        from relsynth.rules import fit_rules
-
-        if self.rules == "none":
-            return ()
-        rules = fit_rules(self.metadata, source, find=self.rules == "discover")
-        logger.info("rules: %d kept (%s)", len(rules), "; ".join(map(str, rules)) or "none")
-        return rules
-
-    def _fitted_rules(self) -> tuple[Rule, ...]:
-        """The rules a sample enforces (a loaded model without them: the metadata's)."""
-        if self.rules == "none":
-            return ()
-        rules = getattr(self, "rules_", None)
-        return tuple(r for r in self.metadata.rules if r.enforce) if rules is None else rules
 
     def _fit_table(
         self,
@@ -505,7 +488,7 @@ class Synthesizer:
                 _report(progress, "sample", name, i + 1, len(order))
         done = self.key_generator_.fill_deferred(done, rng=stream(base, "deferred"))
         out = {name: self._finish(name, done[name], stream(base, "finish", name)) for name in order}
-        out = self._apply_aggregates(out, stream(base, "rules", "aggregates"))
+        out = rule_hooks.apply_aggregates(self, out, stream(base, "rules", "aggregates"))
         check(self.metadata, out).raise_for_violations()
         return out
 
@@ -520,7 +503,7 @@ class Synthesizer:
         if name in self.copies_:
             return self.copies_[name].copy()
         keys = self.key_generator_.sample_table(name, done, scale=scale, sizes=sizes, rng=rng)
-        keys = self._match_paths(name, keys.reset_index(drop=True), done, rng)
+        keys = rule_hooks.match_paths(self, name, keys.reset_index(drop=True), done, rng)
         layout = self.layouts_[name]
         model = self.models_.get(name)
         driver = self.plan_.driver.get(name)
@@ -539,7 +522,7 @@ class Synthesizer:
             frame[col] = text_model.sample(len(frame), rng=rng, names=names).to_numpy()
         for col in layout.empty:
             frame[col] = None
-        return self._derive_values(name, frame, done, rng)
+        return rule_hooks.derive_values(self, name, frame, done, rng)
 
     def _sample_sequence(self, name, keys, done, driver, model, rng):  # noqa: ANN001, ANN202
         parent = done[driver.parent]
@@ -551,89 +534,6 @@ class Synthesizer:
         if seq_col in values.columns:  # the keys decide the positions
             values = values.drop(columns=[seq_col])
         return keys, values
-
-    # -- rule hooks (relsynth.rules.enforce) ---------------------------------------------
-
-    def _match_paths(
-        self, name: str, keys: pd.DataFrame, done: Mapping[str, pd.DataFrame], rng: Any
-    ) -> pd.DataFrame:
-        """Path agreements: the skeleton's secondary keys reach the driver's ancestor."""
-        from relsynth.rules.enforce import match_paths
-
-        rules = self._fitted_rules()
-        if not any(r.kind == "path" and r.table == name for r in rules):
-            return keys
-        table = self.metadata.table(name)
-        protected = {*table.primary_key, *(c for u in table.unique for c in u)}
-        for fk in self.metadata.parents(name):
-            if fk.is_self_reference or self.plan_.is_deferred(fk):
-                protected.update(fk.columns)
-        seed = stream(child_seed(rng), "rules", "paths")
-        driver = self.plan_.driver.get(name)
-        return match_paths(
-            self.metadata, rules, name, keys, done, seed, driver=driver, protected=protected
-        )
-
-    def _derive_values(
-        self, name: str, frame: pd.DataFrame, done: Mapping[str, pd.DataFrame], rng: Any
-    ) -> pd.DataFrame:
-        """Equality and order rules: columns produced from their ancestor's value."""
-        from relsynth.rules.enforce import derive_values, value_rules
-
-        rules = self._fitted_rules()
-        layout = self.layouts_[name]
-        columns = [*layout.learned, *layout.text]
-        if not value_rules(rules, name, columns):
-            return frame
-        model = self.models_.get(name)
-        followers: dict[str, list[str]] = {}
-        for offset in getattr(model, "offsets_", None) or ():
-            if offset.form in ("datetime", "difference"):
-                followers.setdefault(offset.anchor, []).append(offset.column)
-        for col in list(followers):  # a chain moves as one
-            todo, seen = list(followers[col]), set()
-            while todo:
-                nxt = todo.pop()
-                if nxt not in seen:
-                    seen.add(nxt)
-                    todo += followers.get(nxt, [])
-            followers[col] = sorted(seen)
-        seed = stream(child_seed(rng), "rules", "values")
-        return derive_values(
-            self.metadata,
-            rules,
-            name,
-            frame,
-            done,
-            seed,
-            followers=followers,
-            columns=columns,
-        )
-
-    def _apply_aggregates(
-        self, tables: dict[str, pd.DataFrame], rng: np.random.Generator
-    ) -> dict[str, pd.DataFrame]:
-        """Aggregate rules: parents' columns computed from their synthetic children."""
-        from relsynth.rules import Equality
-        from relsynth.rules.enforce import apply_aggregates, derive_values
-
-        rules = [r for r in self._fitted_rules() if r.kind == "aggregate"]
-        if not rules:
-            return tables
-        out = apply_aggregates(self.metadata, rules, tables, rng, order=self.plan_.order)
-        # a child's copy of an aggregated column is taken again (a line's price copied
-        # from its product's, whose price is the highest of its lines': both hold)
-        aggregated = {(r.parent, (r.column,)) for r in rules}
-        again = [
-            r
-            for r in self._fitted_rules()
-            if isinstance(r, Equality) and r.anchor.target in aggregated
-        ]
-        for name in self.plan_.order:
-            mine = [r for r in again if r.table == name]
-            if mine:
-                out[name] = derive_values(self.metadata, mine, name, out[name], out, rng)
-        return {n: _restore_dtypes(f, self.dtypes_[n]) for n, f in out.items()}
 
     def _finish(self, name: str, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
         """Restore clock text, unique values, CHECK constraints, column order and dtypes."""
@@ -666,21 +566,7 @@ class Synthesizer:
         from relsynth.io.artifact import save_synthesizer
 
         check_is_fitted(self, "fit_info_", action="save")
-        save_synthesizer(self._with_rules_in_metadata(), path, overwrite=overwrite)
-
-    def _with_rules_in_metadata(self) -> Synthesizer:
-        """A shallow copy whose metadata carries the fitted rules, so the model file keeps
-        them (a loaded synthesizer enforces its metadata's rules); the declared rules
-        that were not enforced follow with ``enforce=False``."""
-        import copy
-        from dataclasses import replace
-
-        fitted = list(getattr(self, "rules_", ()))
-        texts = {str(r) for r in fitted}
-        rest = [replace(r, enforce=False) for r in self.metadata.rules if str(r) not in texts]
-        clone = copy.copy(self)
-        clone.metadata = self.metadata.with_rules(*fitted, *rest)
-        return clone
+        save_synthesizer(rule_hooks.with_rules_in_metadata(self), path, overwrite=overwrite)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, device: DeviceLike = "auto") -> Synthesizer:
