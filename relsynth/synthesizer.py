@@ -292,6 +292,7 @@ class Synthesizer:
         lookup = table.reference if table.reference is not None else name in self.lookups_
         if override == "copy" or (override is None and lookup and self.copy_reference_tables):
             self.copies_[name] = frame.reset_index(drop=True).copy()
+            self.layouts_[name] = table_layout(meta, name, frame)  # its children's context
             self.models_[name] = None
             return "copy"
         layout = table_layout(meta, name, frame)
@@ -537,7 +538,7 @@ class Synthesizer:
 
     def _finish(self, name: str, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
         """Restore clock text, unique values, CHECK constraints, column order and dtypes."""
-        layout = self.layouts_.get(name)
+        layout = None if name in self.copies_ else self.layouts_.get(name)
         if layout is not None:
             for col, fmt in layout.clocks.items():
                 frame[col] = format_clock(frame[col], fmt)

@@ -8,7 +8,8 @@ default. The rule is conservative; a table is a lookup table when
 * it has at most ``max_rows`` rows (100) and at least one;
 * it has no personal or free-text column (kind ``text``, any ``pii``): nothing private;
 * it has no date or time column: codes do not happen at a time, records of events and
-  of people (a customer who joined, a plane built) do;
+  of people (a customer who joined, a plane built) do; and no binary column (pictures
+  are content, not codes);
 * some other table points at it (a foreign key that is not a self-reference);
 * every table it points at is itself a lookup table (chains: territories -> regions),
   and it has no self-reference.
@@ -40,7 +41,8 @@ def lookup_tables(
         frame = tables.get(name)
         if frame is None or not 1 <= len(frame) <= max_rows:
             continue
-        if any(col.kind in ("text", "datetime") or col.pii is not None for col in table.columns):
+        kinds = ("text", "datetime", "binary")
+        if any(col.kind in kinds or col.pii is not None for col in table.columns):
             continue
         if not any(not fk.is_self_reference for fk in meta.children(name)):
             continue
