@@ -4,7 +4,7 @@ output (tables, keys, columns, plan)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from relsynth.io.urls import redact
@@ -14,11 +14,12 @@ if TYPE_CHECKING:
 
     from relsynth.check import IntegrityReport
     from relsynth.metadata.schema import Metadata
+    from relsynth.rules import Rule
     from relsynth.synthesizer import Synthesizer
 
 logger = logging.getLogger("relsynth.cli")
 
-__all__ = ["Steps", "show_metadata"]
+__all__ = ["Steps", "show_metadata", "show_rules"]
 
 
 def show_metadata(meta: Metadata, out: Console, *, title: str) -> None:
@@ -73,6 +74,8 @@ def show_metadata(meta: Metadata, out: Console, *, title: str) -> None:
                 " ".join(notes),
             )
     out.print(kinds)
+
+    show_rules(meta.rules, out, title="rules")
 
     tree = Tree("generation plan (parents before children)")
     for name in the_plan.order:
@@ -152,6 +155,7 @@ class Steps:
                 f"{info.seconds.get('fit:' + name, 0.0):.1f}",
             )
         self.out.print(table)
+        show_rules(getattr(synth, "rules_", ()), self.out, title="rules kept")
         self._show_privacy(info.privacy)
         self._show_stages()
 
@@ -189,3 +193,18 @@ class Steps:
         self.out.print(f"stages: {stages}; total {sum(self.seconds.values()):.1f}s")
         for note in self.notes:
             self.out.print(f"note: {note}")
+
+
+def show_rules(rules: Sequence[Rule], out: Console, *, title: str) -> None:
+    """Print cross-table rules with the share of source rows where each holds."""
+    from rich.table import Table as RichTable
+
+    if not rules:
+        return
+    table = RichTable(title=f"{title} ({len(rules)})")
+    for heading in ("kind", "rule", "share"):
+        table.add_column(heading, justify="right" if heading == "share" else "left")
+    for rule in rules:
+        share = "declared" if rule.share is None else f"{rule.share:.2%}"
+        table.add_row(rule.kind, str(rule), share + ("" if rule.enforce else " (dropped)"))
+    out.print(table)

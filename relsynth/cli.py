@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from relsynth.metadata.schema import Metadata
+    from relsynth.rules import Rule
     from relsynth.synthesizer import Synthesizer
 
 __all__ = ["main"]
@@ -136,6 +137,11 @@ def _parser() -> argparse.ArgumentParser:
         type=at_least(0),
         default=10_000,
         help="rows per table read to refine column kinds (0: types only)",
+    )
+    p.add_argument(
+        "--rules",
+        action="store_true",
+        help="read the tables and list the cross-table rules that hold (saved with -o)",
     )
     p.set_defaults(handler=_cmd_reflect)
 
@@ -328,13 +334,33 @@ def _cmd_reflect(args: argparse.Namespace, out: Console) -> int:
         exclude=args.exclude,
         sample_rows=args.sample_rows,
     )
+    lookups: tuple[str, ...] = ()
+    if args.rules:
+        meta, lookups = _discover_rules(args.url, meta)
     from relsynth._cli_render import show_metadata
 
     show_metadata(meta, out, title=redact(args.url))
+    if lookups:
+        note = "lookup tables (copied verbatim; 'reference: false' to model them): "
+        out.print(note + ", ".join(lookups))
     if args.output is not None:
         meta.save(args.output, overwrite=args.overwrite)
         out.print(f"metadata saved to {args.output}")
     return 0
+
+
+def _discover_rules(url: str, meta: Metadata) -> tuple[Metadata, tuple[str, ...]]:
+    """``meta`` with the rules that hold in the database's tables (its own rules first),
+    and the lookup tables a fit would copy."""
+    from relsynth.io.sql import read_tables
+    from relsynth.rules import discover
+    from relsynth.rules.lookup import lookup_tables
+
+    tables = read_tables(url, meta)
+    found = discover(meta, tables)
+    known = {str(r) for r in meta.rules}
+    lookups = tuple(n for n in lookup_tables(meta, tables) if meta.table(n).reference is not False)
+    return meta.with_rules(*meta.rules, *(r for r in found if str(r) not in known)), lookups
 
 
 def _cmd_check(args: argparse.Namespace, out: Console) -> int:
@@ -502,6 +528,12 @@ def _cmd_clone(args: argparse.Namespace, out: Console) -> int:
         meta = _source_metadata(args, args.source)
     check_target(args.target, meta, if_exists=args.if_exists, source=args.source)
     synth = _fit(args, args.source, steps, meta)
+    rules = getattr(synth, "rules_", ())
+    if rules:
+        steps.notes.append(f"{len(rules)} cross-table rule(s) kept: " + "; ".join(map(str, rules)))
+    copied = [n for n, m in synth.fit_info_.models.items() if m == "copy"]
+    if copied:
+        steps.notes.append("copied verbatim (lookup/reference tables): " + ", ".join(copied))
     if args.save is not None:
         with steps.step("save"):
             synth.save(args.save, overwrite=args.overwrite)

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from relsynth import _rule_hooks as rule_hooks
 from relsynth._columns import (
     POSITION_COLUMN,
     SIBLINGS_COLUMN,
@@ -113,7 +114,10 @@ class Synthesizer:
         ``"copy"`` to copy a small reference table verbatim (only for tables with no
         private data, e.g. airlines or regions).
     copy_reference_tables : bool
-        Copy tables marked ``reference`` in the metadata verbatim.
+        Copy reference tables verbatim: those marked ``reference`` in the metadata,
+        and the lookup tables relsynth finds where ``reference`` is unset (small tables
+        without personal or free text that other tables point at: genres, carriers;
+        :mod:`relsynth.rules.lookup`). ``reference: false`` keeps a table modelled.
     drivers : Mapping of str to ForeignKey or None, optional
         Driver key overrides (see :func:`relsynth.plan`).
     locale : str
@@ -126,6 +130,9 @@ class Synthesizer:
         by the frequent values (see :mod:`relsynth.models._rare`). The default 2
         withholds every value that a single row holds; 1 withholds nothing. Tables
         copied as reference tables are not affected.
+    rules : {"discover", "metadata", "none"}
+        Cross-table rules to keep (:mod:`relsynth.rules`, docs/rules.md): discovered at
+        fit and merged with the metadata's (``"discover"``), only the metadata's, or none.
 
     Examples
     --------
@@ -153,6 +160,7 @@ class Synthesizer:
         locale: str = "en_US",
         n_threads: int | None = None,
         min_category_count: int = 2,
+        rules: Literal["discover", "metadata", "none"] = "discover",
     ) -> None:
         self.metadata = metadata
         self.seed = seed
@@ -166,6 +174,7 @@ class Synthesizer:
         self.locale = locale
         self.n_threads = n_threads
         self.min_category_count = min_category_count
+        self.rules = rules
 
     # -- fit -------------------------------------------------------------------------
 
@@ -181,6 +190,7 @@ class Synthesizer:
                 "min_category_count": Interval(int, 1, None, closed="left"),
                 "device": Options(["auto", "cpu", "cuda", None]),
                 "copy_reference_tables": Options([True, False]),
+                "rules": Options(["discover", "metadata", "none"]),
             },
         )
         if not isinstance(self.metadata, Metadata):
@@ -218,6 +228,7 @@ class Synthesizer:
         from relsynth.keys import KeyGenerator
         from relsynth.models._rare import withhold_rare_categories
         from relsynth.models._torch import torch_threads
+        from relsynth.rules.lookup import lookup_tables
 
         self._validate_params()
         validate_params(
@@ -233,6 +244,11 @@ class Synthesizer:
         seconds: dict[str, float] = {"check": time.perf_counter() - started}
         self._rng = as_generator(self.seed)
         base_seed = child_seed(self._rng)
+
+        t0 = time.perf_counter()
+        self.rules_ = rule_hooks.fit_rules(self, source)
+        self.lookups_ = lookup_tables(meta, source)  # copied verbatim unless overridden
+        seconds["rules"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         self.key_generator_: KeyGenerator = KeyGenerator().fit(meta, source, plan=self.plan_)
@@ -290,8 +306,10 @@ class Synthesizer:
         self.dtypes_[name] = {c: str(frame[c].dtype) for c in frame.columns}
         override = (self.table_models or {}).get(name)
         table = meta.table(name)
-        if override == "copy" or (table.reference and self.copy_reference_tables):
+        lookup = table.reference if table.reference is not None else name in self.lookups_
+        if override == "copy" or (override is None and lookup and self.copy_reference_tables):
             self.copies_[name] = frame.reset_index(drop=True).copy()
+            self.layouts_[name] = table_layout(meta, name, frame)  # its children's context
             self.models_[name] = None
             return "copy"
         layout = table_layout(meta, name, frame)
@@ -488,6 +506,7 @@ class Synthesizer:
                 _report(progress, "sample", name, i + 1, len(order))
         done = self.key_generator_.fill_deferred(done, rng=stream(base, "deferred"))
         out = {name: self._finish(name, done[name], stream(base, "finish", name)) for name in order}
+        out = rule_hooks.apply_aggregates(self, out, stream(base, "rules", "aggregates"))
         check(self.metadata, out).raise_for_violations()
         return out
 
@@ -502,7 +521,7 @@ class Synthesizer:
         if name in self.copies_:
             return self.copies_[name].copy()
         keys = self.key_generator_.sample_table(name, done, scale=scale, sizes=sizes, rng=rng)
-        keys = keys.reset_index(drop=True)
+        keys = rule_hooks.match_paths(self, name, keys.reset_index(drop=True), done, rng)
         layout = self.layouts_[name]
         model = self.models_.get(name)
         driver = self.plan_.driver.get(name)
@@ -521,7 +540,7 @@ class Synthesizer:
             frame[col] = text_model.sample(len(frame), rng=rng, names=names).to_numpy()
         for col in layout.empty:
             frame[col] = None
-        return frame
+        return rule_hooks.derive_values(self, name, frame, done, rng)
 
     def _sample_sequence(self, name, keys, done, driver, model, rng):  # noqa: ANN001, ANN202
         parent = done[driver.parent]
@@ -536,7 +555,7 @@ class Synthesizer:
 
     def _finish(self, name: str, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
         """Restore clock text, unique values, CHECK constraints, column order and dtypes."""
-        layout = self.layouts_.get(name)
+        layout = None if name in self.copies_ else self.layouts_.get(name)
         if layout is not None:
             for col, fmt in layout.clocks.items():
                 frame[col] = format_clock(frame[col], fmt)
@@ -565,7 +584,7 @@ class Synthesizer:
         from relsynth.io.artifact import save_synthesizer
 
         check_is_fitted(self, "fit_info_", action="save")
-        save_synthesizer(self, path, overwrite=overwrite)
+        save_synthesizer(rule_hooks.with_rules_in_metadata(self), path, overwrite=overwrite)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, device: DeviceLike = "auto") -> Synthesizer:

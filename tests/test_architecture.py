@@ -241,6 +241,7 @@ PURE = [
     "relsynth.metadata.serialize",
     "relsynth.check",
     "relsynth.keys",
+    "relsynth.rules",
     "relsynth.evaluate",
 ]
 

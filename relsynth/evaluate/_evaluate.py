@@ -24,6 +24,7 @@ from relsynth.evaluate._data import (
     subsample,
     table_features,
 )
+from relsynth.evaluate._rules import rule_scores
 from relsynth.evaluate.privacy import privacy_scores
 from relsynth.evaluate.report import EvaluationReport, _frame
 from relsynth.metadata.graph import Plan
@@ -130,6 +131,7 @@ def evaluate(
     ]
     logger.debug("evaluate: privacy in %.1f s", time.perf_counter() - tick)
     frames = {name: _frame(name, rows) for name, rows in found.items()}
+    frames["rules"] = _frame("rules", rule_scores(metadata, real, synthetic, seed=base))
     frames["efficacy"] = _frame("efficacy", efficacy)
     frames["privacy"] = _frame("privacy", privacy)
     plots = _plot_data(metadata, real, synthetic, real_sub, synth_sub, frames)
@@ -146,6 +148,7 @@ def evaluate(
             for name in metadata.tables
         },
         "foreign_keys": [fk.label for fk in metadata.foreign_keys],
+        "copied_tables": _copied_tables(privacy, real, synthetic),
         "elapsed_s": round(time.perf_counter() - start, 3),
     }
     from relsynth._version import __version__
@@ -431,3 +434,28 @@ def _count_histogram(real: np.ndarray, synthetic: np.ndarray) -> dict[str, Any]:
     share_r = _shares(np.minimum(real, cap), edges)
     share_s = _shares(np.minimum(synthetic, cap), edges)
     return {"edges": edges.tolist(), "real": share_r, "synthetic": share_s, "cap": cap}
+
+
+def _copied_tables(
+    privacy: list[dict[str, Any]],
+    real: Mapping[str, pd.DataFrame],
+    synthetic: Mapping[str, pd.DataFrame],
+) -> list[str]:
+    """Tables the synthetic data holds verbatim (lookup or reference tables, copied by
+    design): as many rows as the real table, every one a copy."""
+    out = []
+    for row in privacy:
+        name, rate = str(row.get("table")), row.get("exact_copy_rate")
+        if rate is not None and rate == rate and rate >= 0.999:
+            if _same_rows(real[name], synthetic[name]):
+                out.append(name)
+    return out
+
+
+def _same_rows(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """Whether two frames hold the same rows, keys included (any order, as text)."""
+    if len(a) != len(b) or list(a.columns) != list(b.columns):
+        return False
+    rows_a = sorted(map(tuple, a.astype(str).to_numpy().tolist()))
+    rows_b = sorted(map(tuple, b[list(a.columns)].astype(str).to_numpy().tolist()))
+    return rows_a == rows_b

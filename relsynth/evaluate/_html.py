@@ -71,6 +71,7 @@ def write_html(report: EvaluationReport, path: Path) -> Path:
             _pairs(report),
             _foreign_keys(report),
             _efficacy(report),
+            _rules(report),
             _privacy(report),
         ]
     )
@@ -201,6 +202,7 @@ def _header(report: EvaluationReport) -> str:
             ("pairs", "Column pairs"),
             ("fks", "Foreign keys"),
             ("efficacy", "ML efficacy"),
+            ("rules", "Rules"),
             ("privacy", "Privacy"),
         ]
     )
@@ -218,6 +220,8 @@ def _summary(report: EvaluationReport) -> str:
     rows, grades = [], []
     for r in report.summary.to_dict("records"):
         if r["key"] == "efficacy_score" and report.efficacy.empty:
+            continue
+        if r["key"] == "rules_kept" and report.rules.empty:
             continue
         auc = r["key"] == "c2st_auc"
         rows.append(
@@ -587,6 +591,39 @@ def _efficacy(report: EvaluationReport) -> str:
     return "\n".join(out)
 
 
+def _rules(report: EvaluationReport) -> str:
+    out = ["<h2 id='rules'>Cross-table rules</h2>"]
+    if report.rules.empty:
+        out.append("<p class='note'>No rule holds across the tables of the real data.</p>")
+        return "\n".join(out)
+    out.append(
+        "<p class='note'>What holds across tables in the real data (path agreement, "
+        "equality, order, aggregates; see docs/rules.md) and the share of rows where it "
+        "holds on each side, worst first. A rule holding in at least 99% of real rows must "
+        "hold in at least 99% of synthetic ones; a weaker one within 5 points.</p>"
+    )
+    rows = report.rules.to_dict("records")
+    out.append(
+        _html_table(
+            ["table", "kind", "rule", "real", "synthetic", "difference"],
+            [
+                [
+                    r["table"],
+                    _esc(r["kind"]),
+                    f"<code>{_esc(r['rule'])}</code>",
+                    _fmt(r["real"]),
+                    _fmt(r["synthetic"]),
+                    _fmt(r["difference"]),
+                ]
+                for r in rows
+            ],
+            grades=[["", "", "", "", "good" if r["kept"] else "bad", ""] for r in rows],
+            left=(2,),
+        )
+    )
+    return "\n".join(out)
+
+
 def _privacy(report: EvaluationReport) -> str:
     out = ["<h2 id='privacy'>Privacy</h2>"]
     out.append(
@@ -601,6 +638,15 @@ def _privacy(report: EvaluationReport) -> str:
         "<b>MIA AUC</b>: a distance-based membership attack, 0.5 means it learns nothing. "
         "Tables shared whole by the holdout split have no meaningful baseline.</p>"
     )
+    copied = report.info.get("copied_tables") or []
+    if copied:
+        out.append(
+            "<p class='note'><b>Copied verbatim</b> (lookup or reference tables, by design: "
+            "small tables without personal or free text that other tables point at, or "
+            "marked <code>reference</code>; see docs/rules.md): "
+            + ", ".join(_esc(n) for n in copied)
+            + ". Their exact-copy rate is 1 on purpose.</p>"
+        )
     rows = report.privacy.to_dict("records")
 
     def grade_low(value: Any, good: float, ok: float) -> str:

@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from relsynth.evaluate.report import EvaluationReport
 
 _WORST = 5
+_WORST_RULES = 20
 
 
 def _num(value: Any, digits: int = 3) -> str:
@@ -49,6 +50,7 @@ def format_report(report: EvaluationReport) -> str:
         [r["metric"], _num(r["score"]), _num(r["ceiling"]), _num(r["best"], 1), r["good"]]
         for r in summary.to_dict("records")
         if not (r["key"] == "efficacy_score" and report.efficacy.empty)
+        and not (r["key"] == "rules_kept" and report.rules.empty)
     ]
     lines += _table(["metric", "score", "ceiling", "best", "good"], rows)
 
@@ -89,6 +91,9 @@ def format_report(report: EvaluationReport) -> str:
         per_table,
     )
     lines += _privacy_lines(report)
+    copied = info.get("copied_tables") or []
+    if copied:
+        lines += ["", "Copied verbatim (lookup/reference tables, by design): " + ", ".join(copied)]
     if not report.cardinality.empty:
         lines += ["", "Foreign keys (children per parent):"]
         lines += _table(
@@ -111,6 +116,18 @@ def format_report(report: EvaluationReport) -> str:
             [
                 [r["table"], r["target"], r["metric"], _num(r["score"]), _num(r["ceiling"])]
                 for r in report.efficacy.to_dict("records")
+            ],
+        )
+    if not report.rules.empty:
+        lines += [
+            "",
+            f"Cross-table rules, worst first ({len(report.rules)}; share of rows where held):",
+        ]
+        lines += _table(
+            ["rule", "real", "synthetic", "kept"],
+            [
+                [r["rule"], _num(r["real"]), _num(r["synthetic"]), "yes" if r["kept"] else "NO"]
+                for r in report.rules.head(_WORST_RULES).to_dict("records")
             ],
         )
     worst = report.columns.dropna(subset=["score"]).nsmallest(_WORST, "score")

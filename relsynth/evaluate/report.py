@@ -91,6 +91,17 @@ FRAME_COLUMNS: dict[str, tuple[str, ...]] = {
         "dcr_chance",
         "chance_from",
     ),
+    "rules": (
+        "table",
+        "kind",
+        "rule",
+        "real",
+        "synthetic",
+        "difference",
+        "kept",
+        "rows_real",
+        "rows_synthetic",
+    ),
 }
 
 #: Summary rows: (key, label, best value, what good looks like).
@@ -101,6 +112,7 @@ _SUMMARY = (
     ("trends_score", "Parent-child trends", 1.0, "1 = same parent-child correlations"),
     ("c2st_auc", "C2ST AUC (real vs synthetic)", 0.5, "0.5 = indistinguishable"),
     ("efficacy_score", "ML efficacy (train synthetic, test real)", None, "close to ceiling"),
+    ("rules_kept", "Cross-table rules kept", 1.0, "1 = every rule holds as in the real data"),
 )
 
 
@@ -149,6 +161,12 @@ class EvaluationReport:
     privacy : DataFrame
         Per table: exact-copy rate, distance to closest record, membership
         inference AUC (see :mod:`relsynth.evaluate.privacy`).
+    rules : DataFrame
+        Per cross-table rule (:mod:`relsynth.rules`, discovered on the real data
+        or declared in the metadata): the share of rows where it holds in the real
+        and the synthetic data; ``kept`` when a rule holding in >= 99 % of real rows
+        holds in >= 99 % of synthetic ones, or a weaker one is within 5 points.
+        Worst first.
     plots : dict
         JSON-able data behind the HTML plots (histograms, correlation matrices).
     info : dict
@@ -162,6 +180,7 @@ class EvaluationReport:
     c2st: pd.DataFrame
     efficacy: pd.DataFrame
     privacy: pd.DataFrame
+    rules: pd.DataFrame = field(default_factory=lambda: _frame("rules"))
     plots: Mapping[str, Any] = field(default_factory=dict, repr=False)
     info: Mapping[str, Any] = field(default_factory=dict)
 
@@ -203,6 +222,13 @@ class EvaluationReport:
         return _nanmean(self.efficacy["score"])
 
     @property
+    def rules_kept(self) -> float:
+        """Share of cross-table rules kept in the synthetic data (NaN without rules)."""
+        if self.rules.empty:
+            return float("nan")
+        return float(self.rules["kept"].astype(bool).mean())
+
+    @property
     def summary(self) -> pd.DataFrame:
         """One row per headline metric: ``metric``, ``score``, ``ceiling``, ``best``, ``good``."""
         ceiling_of = {
@@ -212,6 +238,7 @@ class EvaluationReport:
             "trends_score": _nanmean(self.trends["ceiling"]),
             "c2st_auc": _nanmean(self.c2st["ceiling"]),
             "efficacy_score": _nanmean(self.efficacy["ceiling"]),
+            "rules_kept": float("nan"),
         }
         rows = [
             {
@@ -266,7 +293,9 @@ class EvaluationReport:
             )
         frames = {}
         for name in FRAME_COLUMNS:
-            rows = [{k: (np.nan if v is None else v) for k, v in r.items()} for r in data[name]]
+            rows = [
+                {k: (np.nan if v is None else v) for k, v in r.items()} for r in data.get(name, [])
+            ]
             frames[name] = _frame(name, rows)
         return cls(**frames, plots=dict(data.get("plots", {})), info=dict(data.get("info", {})))
 

@@ -19,11 +19,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from relsynth._typing import ColumnKind
 from relsynth.errors import MetadataError
 from relsynth.metadata.expressions import parse_expression
+
+if TYPE_CHECKING:
+    from relsynth.rules import Rule
 
 __all__ = [
     "COLUMN_KINDS",
@@ -179,9 +182,10 @@ class Table:
     sequence_index : str, optional
         A column that orders the rows of one driver parent (``stop_sequence``):
         the child rows form a sequence.
-    reference : bool
-        A lookup table holding no personal data (airlines, regions): copied
-        verbatim when the synthesizer is asked to copy reference tables.
+    reference : bool, optional
+        A lookup table holding no personal data (airlines, regions): ``True``
+        copies it verbatim, ``False`` never does, ``None`` (the default) lets the
+        synthesizer decide (:func:`relsynth.rules.lookup.lookup_tables`).
     comment : str, optional
         The table comment, if any.
     """
@@ -192,7 +196,7 @@ class Table:
     unique: tuple[tuple[str, ...], ...] = ()
     checks: tuple[CheckConstraint, ...] = ()
     sequence_index: str | None = None
-    reference: bool = False
+    reference: bool | None = None
     comment: str | None = None
 
     @property
@@ -237,6 +241,9 @@ class Metadata:
         Every foreign key, declared or added by the user.
     schema : str, optional
         The database schema the tables were reflected from (``public``...).
+    rules : tuple of Rule
+        Cross-table rules (:mod:`relsynth.rules`): found by discovery or declared by
+        the user; a rule with ``enforce=False`` drops the discovered one of its text.
 
     Examples
     --------
@@ -260,6 +267,7 @@ class Metadata:
     foreign_keys: tuple[ForeignKey, ...] = ()
     schema: str | None = None
     format_version: int = field(default=1, repr=False)
+    rules: tuple[Rule, ...] = ()
 
     # -- queries ---------------------------------------------------------------------
 
@@ -321,6 +329,10 @@ class Metadata:
         """Return a copy with more foreign keys (e.g. ones the database does not declare)."""
         return replace(self, foreign_keys=self.foreign_keys + tuple(foreign_keys))
 
+    def with_rules(self, *rules: Rule) -> Metadata:
+        """Return a copy whose rules are ``rules`` (replacing the old ones)."""
+        return replace(self, rules=tuple(rules))
+
     def without_tables(self, *names: str) -> Metadata:
         """Return a copy without ``names`` and without the foreign keys that touch them."""
         for name in names:
@@ -332,6 +344,7 @@ class Metadata:
             foreign_keys=tuple(
                 fk for fk in self.foreign_keys if fk.child not in drop and fk.parent not in drop
             ),
+            rules=tuple(r for r in self.rules if not _rule_tables(r) & drop),
         )
 
     def subset(self, names: Iterable[str]) -> Metadata:
@@ -353,6 +366,10 @@ class Metadata:
         for name, table in self.tables.items():
             problems.extend(_table_problems(name, table))
         problems.extend(_foreign_key_problems(self))
+        if self.rules and not problems:
+            from relsynth.rules import rule_problems
+
+            problems.extend(rule_problems(self, self.rules))
         if problems:
             raise MetadataError(
                 f"The metadata has {len(problems)} problem(s); fix them in the metadata "
@@ -387,6 +404,16 @@ class Metadata:
         from relsynth.metadata.serialize import load_metadata
 
         return load_metadata(path)
+
+
+def _rule_tables(rule: Rule) -> set[str]:
+    """Every table a rule reads."""
+    from relsynth.rules import Aggregate
+
+    if isinstance(rule, Aggregate):
+        return {rule.parent, rule.child}
+    refs = (rule.left, rule.right) if rule.kind == "path" else (rule.column, rule.anchor)  # type: ignore[union-attr]
+    return {t for ref in refs for t, _ in ref.steps}
 
 
 def _table_problems(name: str, table: Table) -> list[str]:

@@ -68,8 +68,8 @@ def metadata_to_dict(meta: Metadata) -> dict[str, Any]:
             tdict["checks"] = [{"sqltext": c.sqltext, "name": c.name} for c in table.checks]
         if table.sequence_index is not None:
             tdict["sequence_index"] = table.sequence_index
-        if table.reference:
-            tdict["reference"] = True
+        if table.reference is not None:
+            tdict["reference"] = table.reference
         if table.comment is not None:
             tdict["comment"] = table.comment
         tables[name] = tdict
@@ -78,6 +78,10 @@ def metadata_to_dict(meta: Metadata) -> dict[str, Any]:
         out["schema"] = meta.schema
     out["tables"] = tables
     out["foreign_keys"] = [_foreign_key_dict(fk) for fk in meta.foreign_keys]
+    if meta.rules:
+        from relsynth.rules import rule_to_dict
+
+        out["rules"] = [rule_to_dict(rule) for rule in meta.rules]
     return out
 
 
@@ -149,7 +153,7 @@ def metadata_from_dict(data: Mapping[str, Any]) -> Metadata:
                 for c in tdict.get("checks", ())
             ),
             sequence_index=tdict.get("sequence_index"),
-            reference=tdict.get("reference", False),
+            reference=tdict.get("reference"),
             comment=tdict.get("comment"),
         )
     fks = []
@@ -175,8 +179,26 @@ def metadata_from_dict(data: Mapping[str, Any]) -> Metadata:
             )
         )
     meta = Metadata(tables=tables, foreign_keys=tuple(fks), schema=data.get("schema"))
+    if data.get("rules"):
+        meta = _with_rules(meta, data["rules"])
     meta.validate()
     return meta
+
+
+def _with_rules(meta: Metadata, entries: Any) -> Metadata:
+    """``meta`` with the file's rules, parsed; every bad rule is reported at once."""
+    from relsynth.rules import rule_from_dict
+
+    meta.validate()  # rules are checked against a consistent schema
+    rules, problems = [], []
+    for entry in entries:
+        try:
+            rules.append(rule_from_dict(entry, meta))
+        except MetadataError as exc:
+            problems.append(exc.summary)
+    if problems:
+        raise MetadataError("The metadata has rules that do not fit the schema:", problems)
+    return meta.with_rules(*rules)
 
 
 def save_metadata(meta: Metadata, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:

@@ -1,0 +1,140 @@
+"""Where the synthesizer meets :mod:`relsynth.rules`: one function per hook point.
+
+Kept out of :mod:`relsynth.synthesizer` so that module only calls them:
+
+* fit: :func:`fit_rules` (discovered and/or declared rules, ``synth.rules_``);
+* sample, per table: :func:`match_paths` right after the key skeleton,
+  :func:`derive_values` after the values and the fake text;
+* sample, at the end: :func:`apply_aggregates` once every table is finished;
+* save: :func:`with_rules_in_metadata` (the model file keeps the rules in its metadata).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from relsynth._random import child_seed, stream
+from relsynth.rules import Equality, Rule
+from relsynth.rules import enforce as _enforce
+from relsynth.rules import fit_rules as _fit_rules
+
+if TYPE_CHECKING:
+    from relsynth.synthesizer import Synthesizer
+
+logger = logging.getLogger(__name__)
+
+
+def fit_rules(synth: Synthesizer, source: Mapping[str, pd.DataFrame]) -> tuple[Rule, ...]:
+    """Cross-table rules to enforce: discovered and/or the metadata's (validated)."""
+    if synth.rules == "none":
+        return ()
+    rules = _fit_rules(synth.metadata, source, find=synth.rules == "discover")
+    logger.info("rules: %d kept (%s)", len(rules), "; ".join(map(str, rules)) or "none")
+    return rules
+
+
+def fitted_rules(synth: Synthesizer) -> tuple[Rule, ...]:
+    """The rules a sample enforces (a loaded model without ``rules_``: the metadata's)."""
+    if synth.rules == "none":
+        return ()
+    rules = getattr(synth, "rules_", None)
+    return tuple(r for r in synth.metadata.rules if r.enforce) if rules is None else rules
+
+
+def match_paths(
+    synth: Synthesizer,
+    name: str,
+    keys: pd.DataFrame,
+    done: Mapping[str, pd.DataFrame],
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """Path agreements: the skeleton's secondary keys reach the driver's ancestor."""
+    rules = fitted_rules(synth)
+    if not any(r.kind == "path" and r.table == name for r in rules):
+        return keys
+    meta = synth.metadata
+    table = meta.table(name)
+    protected = {*table.primary_key, *(c for u in table.unique for c in u)}
+    for fk in meta.parents(name):
+        if fk.is_self_reference or synth.plan_.is_deferred(fk):
+            protected.update(fk.columns)
+    seed = stream(child_seed(rng), "rules", "paths")
+    driver = synth.plan_.driver.get(name)
+    return _enforce.match_paths(
+        meta, rules, name, keys, done, seed, driver=driver, protected=protected
+    )
+
+
+def derive_values(
+    synth: Synthesizer,
+    name: str,
+    frame: pd.DataFrame,
+    done: Mapping[str, pd.DataFrame],
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """Equality and order rules: columns produced from their ancestor's value; the
+    columns the table model rebuilds from one of them (date offsets) move with it."""
+    rules = fitted_rules(synth)
+    layout = synth.layouts_[name]
+    columns = [*layout.learned, *layout.text]
+    if not _enforce.value_rules(rules, name, columns):
+        return frame
+    followers: dict[str, list[str]] = {}
+    for offset in getattr(synth.models_.get(name), "offsets_", None) or ():
+        if offset.form in ("datetime", "difference"):
+            followers.setdefault(offset.anchor, []).append(offset.column)
+    for col in list(followers):  # a chain moves as one
+        todo, seen = list(followers[col]), set()
+        while todo:
+            nxt = todo.pop()
+            if nxt not in seen:
+                seen.add(nxt)
+                todo += followers.get(nxt, [])
+        followers[col] = sorted(seen)
+    seed = stream(child_seed(rng), "rules", "values")
+    return _enforce.derive_values(
+        synth.metadata, rules, name, frame, done, seed, followers=followers, columns=columns
+    )
+
+
+def apply_aggregates(
+    synth: Synthesizer, tables: dict[str, pd.DataFrame], rng: np.random.Generator
+) -> dict[str, pd.DataFrame]:
+    """Aggregate rules: parents' columns computed from their synthetic children."""
+    from relsynth.synthesizer import _restore_dtypes
+
+    rules = [r for r in fitted_rules(synth) if r.kind == "aggregate"]
+    if not rules:
+        return tables
+    meta, order = synth.metadata, synth.plan_.order
+    out = _enforce.apply_aggregates(meta, rules, tables, rng, order=order)
+    # a child's copy of an aggregated column is taken again (a line's price copied
+    # from its product's, whose price is the highest of its lines': both hold)
+    aggregated = {(r.parent, (r.column,)) for r in rules}  # type: ignore[union-attr]
+    again = [
+        r for r in fitted_rules(synth) if isinstance(r, Equality) and r.anchor.target in aggregated
+    ]
+    for name in order:
+        mine = [r for r in again if r.table == name]
+        if mine:
+            out[name] = _enforce.derive_values(meta, mine, name, out[name], out, rng)
+    return {n: _restore_dtypes(f, synth.dtypes_[n]) for n, f in out.items()}
+
+
+def with_rules_in_metadata(synth: Synthesizer) -> Synthesizer:
+    """A shallow copy whose metadata carries the fitted rules, so the model file keeps
+    them (a loaded synthesizer enforces its metadata's rules); the declared rules that
+    were not enforced follow with ``enforce=False``."""
+    fitted = list(getattr(synth, "rules_", ()))
+    texts = {str(r) for r in fitted}
+    rest = [replace(r, enforce=False) for r in synth.metadata.rules if str(r) not in texts]
+    clone = copy.copy(synth)
+    clone.metadata = synth.metadata.with_rules(*fitted, *rest)
+    return clone
