@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from relsynth.metadata.schema import Metadata
-    from relsynth.rules import Rule
     from relsynth.synthesizer import Synthesizer
 
 __all__ = ["main"]
