@@ -65,7 +65,7 @@ _LAZY = {
     "check_database": "relsynth.io.sql",
     "infer": "relsynth.metadata.infer",
     "read_tables": "relsynth.io.sql",
-    "reflect": "relsynth.metadata.reflect",
+    "reflect": "relsynth.io.reflect",
     "write_tables": "relsynth.io.sql",
 }
 

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from relsynth.metadata._sqltypes import value_format
 from relsynth.metadata.schema import Column, Metadata
+from relsynth.metadata.types import value_format
 
 __all__ = [
     "ClockFormat",

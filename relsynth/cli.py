@@ -323,7 +323,7 @@ def _configure_logging(verbose: int, debug: bool) -> None:
 
 def _cmd_reflect(args: argparse.Namespace, out: Console) -> int:
     from relsynth._cli_safety import check_output_file
-    from relsynth.metadata.reflect import reflect
+    from relsynth.io.reflect import reflect
 
     check_output_file(args.output, "-o", overwrite=args.overwrite, example="metadata.json")
     meta = reflect(
@@ -371,7 +371,7 @@ def _cmd_check(args: argparse.Namespace, out: Console) -> int:
     if meta is not None and schema is None and args.url.startswith("sqlite"):
         meta = _as_written(args.url, meta)  # a file's schema (e.g. 'sales') is flattened there
     if meta is None and schema is not None:
-        from relsynth.metadata.reflect import reflect
+        from relsynth.io.reflect import reflect
 
         meta = reflect(args.url, schema=schema, sample_rows=0)
     report = check_database(args.url, meta)
@@ -387,7 +387,7 @@ def _cmd_check(args: argparse.Namespace, out: Console) -> int:
 
 
 def _source_metadata(args: argparse.Namespace, url: str) -> Metadata:
-    from relsynth.metadata.reflect import reflect
+    from relsynth.io.reflect import reflect
     from relsynth.metadata.schema import Metadata
 
     schema = _schema(args)
@@ -542,8 +542,8 @@ def _cmd_clone(args: argparse.Namespace, out: Console) -> int:
 def _cmd_evaluate(args: argparse.Namespace, out: Console) -> int:
     from relsynth._cli_safety import check_output_file
     from relsynth.evaluate import evaluate
+    from relsynth.io.reflect import reflect
     from relsynth.io.sql import read_tables
-    from relsynth.metadata.reflect import reflect
     from relsynth.metadata.schema import Metadata
 
     check_output_file(args.html, "--html", overwrite=True, example="report.html")

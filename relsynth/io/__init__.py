@@ -1,10 +1,13 @@
-"""Stage 6: the outside world: databases and CSV folders.
+"""Stages 1 and 6: the database layer, the one boundary with databases and CSV folders.
 
-:func:`read_tables`, :func:`write_tables` and :func:`check_database` live in
-:mod:`relsynth.io.sql`; CSV folders in :mod:`relsynth.io.files`; the portable SQL
-type vocabulary in :mod:`relsynth.io.types`. This package (with
-:mod:`relsynth.metadata.reflect`) is the only part of relsynth that imports
-SQLAlchemy; its submodules are imported on first use.
+:func:`reflect` (a live database -> :class:`~relsynth.metadata.schema.Metadata`)
+lives in :mod:`relsynth.io.reflect`; :func:`read_tables`, :func:`write_tables` and
+:func:`check_database` in :mod:`relsynth.io.sql`; CSV folders in
+:mod:`relsynth.io.files`; the mapping of the portable SQL types
+(:mod:`relsynth.metadata.types`) to and from SQLAlchemy types in
+:mod:`relsynth.io.types`; connecting, URL redaction and error translation in
+:mod:`relsynth.io._connect` and :mod:`relsynth.io.urls`. This package is the only
+part of relsynth that imports SQLAlchemy; its submodules are imported on first use.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ __all__ = [
     "check_database",
     "read_csv_folder",
     "read_tables",
+    "reflect",
     "write_csv_folder",
     "write_tables",
 ]
@@ -24,6 +28,7 @@ _LAZY = {
     "WriteReport": "relsynth.io.sql",
     "check_database": "relsynth.io.sql",
     "read_tables": "relsynth.io.sql",
+    "reflect": "relsynth.io.reflect",
     "write_tables": "relsynth.io.sql",
     "read_csv_folder": "relsynth.io.files",
     "write_csv_folder": "relsynth.io.files",

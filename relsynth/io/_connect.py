@@ -1,6 +1,6 @@
 """The one database boundary: URLs, engines, identities, error mapping.
 
-Used by reflection (:mod:`relsynth.metadata.reflect`) and by the SQL I/O
+Used by reflection (:mod:`relsynth.io.reflect`) and by the SQL I/O
 functions alike, so a URL is parsed, checked, connected to and shown the same
 way everywhere:
 

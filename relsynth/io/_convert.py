@@ -140,7 +140,7 @@ def _as_str(series: pd.Series) -> pd.Series:
 
 def column_family(column: Column) -> tuple[Family, str | None, tuple[int, ...]]:
     """Return ``(family, base type, type parameters)`` of a metadata column."""
-    from relsynth.io.types import parse_type
+    from relsynth.metadata.types import parse_type
 
     if column.sql_type is None:
         return _FAMILY_BY_KIND.get(column.kind, "any"), None, ()

@@ -6,7 +6,7 @@ a folder of CSV files) into DataFrames whose dtypes follow the metadata;
 the tables so that a failure leaves nothing half written; :func:`check_database`
 runs :func:`relsynth.check`'s integrity checks as SQL on a live database.
 
-Only this package and :mod:`relsynth.metadata.reflect` import SQLAlchemy. The work
+Only this package and :mod:`relsynth.io.reflect` import SQLAlchemy. The work
 is split into private modules: ``_convert`` (values <-> pandas), ``_connect``
 (engines, read-only transactions, error mapping), ``_ddl`` (target schema),
 ``_write`` (loading) and ``_dbcheck`` (SQL integrity checks). ``docs/io.md``
@@ -323,7 +323,7 @@ def check_database(url: str | Engine | URL, metadata: Metadata | None = None) ->
 
     with open_engine(url) as engine:
         if metadata is None:
-            from relsynth.metadata.reflect import reflect
+            from relsynth.io.reflect import reflect
 
             metadata = reflect(engine)
         with connect(engine, action="check its integrity") as conn:

@@ -1,15 +1,16 @@
-"""The portable SQL type vocabulary, and its mapping to and from SQLAlchemy types.
+"""The portable SQL type vocabulary's mapping to and from SQLAlchemy types.
 
 relsynth stores column types in :class:`~relsynth.metadata.schema.Column` as
 *portable* strings, so that metadata reflected from one dialect can create the
-same table on another (PostgreSQL -> SQLite, MariaDB -> PostgreSQL...). This
-module is the single place where those strings meet SQLAlchemy:
+same table on another (PostgreSQL -> SQLite, MariaDB -> PostgreSQL...). The
+vocabulary, its parser and the default kind of each type are pure and live in
+:mod:`relsynth.metadata.types`; this module is the single place where those
+strings meet SQLAlchemy:
 
 * :func:`to_portable` turns a reflected SQLAlchemy type (generic or dialect
-  specific) into a portable string (used by :mod:`relsynth.metadata.reflect`);
+  specific) into a portable string (used by :mod:`relsynth.io.reflect`);
 * :func:`to_sqlalchemy` turns a portable string back into a type that creates
-  correctly on a given dialect (used by :mod:`relsynth.io.sql` to write);
-* :func:`kind_from_type` gives the default column kind of a portable type.
+  correctly on a given dialect (used by :mod:`relsynth.io.sql` to write).
 
 The vocabulary (uppercase; parameters only where they matter)::
 
@@ -42,38 +43,18 @@ from sqlalchemy.sql import sqltypes
 from sqlalchemy.types import TypeEngine
 
 from relsynth.errors import MetadataError, SchemaWarning
-from relsynth.metadata._sqltypes import (
-    _KIND_BY_SQL_TYPE,  # noqa: F401 - re-exported: the one kind table
-    PORTABLE_TYPES,
-    array_element,
-    kind_from_type,
-    parse_type,
-)
+from relsynth.metadata.types import DEFAULT_TYPE_BY_KIND, array_element, parse_type
 
 __all__ = [
     "DIALECTS",
     "MYSQL_INDEXED_TEXT_LENGTH",
-    "PORTABLE_TYPES",
     "enum_type_name",
-    "kind_from_type",
-    "parse_type",
     "to_portable",
     "to_sqlalchemy",
 ]
 
 #: Dialects :func:`to_sqlalchemy` can target.
 DIALECTS: Final[tuple[str, ...]] = ("sqlite", "postgresql", "mysql", "mariadb")
-
-#: Portable type used when ``sql_type`` is None, per kind.
-_TYPE_BY_KIND: Final[dict[str, str]] = {
-    "numerical": "FLOAT",
-    "categorical": "TEXT",
-    "datetime": "DATETIME",
-    "boolean": "BOOLEAN",
-    "text": "TEXT",
-    "id": "BIGINT",
-    "binary": "BLOB",
-}
 
 #: Length given on MySQL/MariaDB to a TEXT (or length-less VARCHAR) column that is
 #: part of a primary key, a unique constraint, a foreign key or an index: those
@@ -318,7 +299,7 @@ def to_sqlalchemy(
             f"Unsupported dialect {dialect!r}; relsynth writes to {', '.join(DIALECTS)}."
         )
     if sql_type is None:
-        sql_type = _TYPE_BY_KIND.get(kind, "TEXT")
+        sql_type = DEFAULT_TYPE_BY_KIND.get(kind, "TEXT")
     base, params = parse_type(sql_type)
     is_mysql = dialect in ("mysql", "mariadb")
     special = _special_type(sql_type, base, dialect=dialect, indexed=indexed)

@@ -1,9 +1,10 @@
 """Stage 1: what the database looks like (tables, columns, keys) and the generation plan.
 
-The data model (:mod:`.schema`), its JSON/YAML form (:mod:`.serialize`) and the
-foreign-key graph (:mod:`.graph`) are pure. :func:`reflect` (SQLAlchemy) and
-:func:`infer` (pandas) are imported on first use, so importing this package does
-not import a database driver.
+The data model (:mod:`.schema`), its JSON/YAML form (:mod:`.serialize`), the
+foreign-key graph (:mod:`.graph`) and the portable SQL type vocabulary
+(:mod:`.types`) are pure. :func:`infer` (pandas) is imported on first use.
+Reflecting a live database is the database layer's job
+(:func:`relsynth.io.reflect.reflect`, also ``relsynth.reflect``).
 """
 
 from __future__ import annotations
@@ -33,15 +34,10 @@ __all__ = [
     "fk_graph",
     "infer",
     "plan",
-    "reflect",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "reflect":
-        from relsynth.metadata.reflect import reflect
-
-        return reflect
     if name == "infer":
         from relsynth.metadata.infer import infer
 

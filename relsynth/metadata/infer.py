@@ -274,7 +274,7 @@ def _text_format(col: Column, kind: str, values: pd.Series | None) -> str | None
 
 
 def _type_kind(col: Column) -> tuple[str | None, ColumnKind]:
-    from relsynth.metadata._sqltypes import _KIND_BY_SQL_TYPE, parse_type
+    from relsynth.metadata.types import _KIND_BY_SQL_TYPE, parse_type
 
     if col.sql_type is None:
         return None, col.kind
@@ -573,7 +573,7 @@ def _guess_primary_key(name: str, frame: pd.DataFrame) -> tuple[str, ...]:
 
 
 def _column_from_series(name: str, values: pd.Series, in_pk: bool) -> Column:
-    from relsynth.metadata._sqltypes import kind_from_type
+    from relsynth.metadata.types import kind_from_type
 
     sql_type = _sql_type_of(values)
     return Column(

@@ -3,7 +3,7 @@
 Stage 1 of the pipeline. Frozen, slotted dataclasses with tuples for sequences;
 tables and columns are referred to by name. Composite keys are the normal case:
 a single-column key is a 1-tuple. This module is pure (no torch, no SQLAlchemy);
-reflection lives in :mod:`relsynth.metadata.reflect`, the JSON/YAML form in
+reflection lives in :mod:`relsynth.io.reflect`, the JSON/YAML form in
 :mod:`relsynth.metadata.serialize` and graph queries in
 :mod:`relsynth.metadata.graph`.
 

@@ -121,7 +121,7 @@ def test_usage_errors_are_one_line_and_redacted(postgres_url, capsys):
 def test_an_unexpected_exception_is_one_line_with_a_debug_hint(shop_db, capsys, monkeypatch):
     """The CLI's last line of defence (an exception relsynth does not raise on purpose is
     provoked here by replacing the reflect command's body)."""
-    import relsynth.metadata.reflect as reflect_module
+    import relsynth.io.reflect as reflect_module
 
     def broken(url, **kwargs):
         raise RuntimeError(f"boom while reading {url}")

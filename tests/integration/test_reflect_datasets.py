@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from relsynth import plan
-from relsynth.metadata.reflect import reflect
+from relsynth.io.reflect import reflect
 from tests.conftest import dataset_url
 
 pytestmark = [pytest.mark.datasets, pytest.mark.filterwarnings("error")]

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from relsynth import ReflectionError, RelsynthError
-from relsynth.metadata.reflect import reflect
+from relsynth.io.reflect import reflect
 
 SECRET = "s3cr3t-Pa55word"
 

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from relsynth import SchemaWarning, plan
-from relsynth.metadata.reflect import reflect
+from relsynth.io.reflect import reflect
 from tests.schemas import SCHEMA_CASES, SchemaCase, load_schema
 
 pytestmark = pytest.mark.filterwarnings("error")
@@ -131,7 +131,7 @@ def test_kinds_on_edge_cases(db_url: str) -> None:
 
 def test_include_exclude_drop_foreign_keys(db_url: str, caplog: pytest.LogCaptureFixture) -> None:
     load_schema("star", db_url)
-    with caplog.at_level("INFO", logger="relsynth.metadata.reflect"):
+    with caplog.at_level("INFO", logger="relsynth.io.reflect"):
         meta = reflect(db_url, exclude=["stores"])
     assert "stores" not in meta
     assert {fk.parent for fk in meta.foreign_keys} == {"products", "calendar"}

@@ -24,8 +24,8 @@ import pytest
 
 from relsynth import Metadata, SchemaWarning, check
 from relsynth.io._convert import column_family
+from relsynth.io.reflect import reflect
 from relsynth.io.sql import check_database, read_tables, write_tables
-from relsynth.metadata.reflect import reflect
 from tests.conftest import dataset_url
 
 DATASETS = ["northwind", "gtfs_cairns", "gtfs_sample", "berka"]

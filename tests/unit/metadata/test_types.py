@@ -7,15 +7,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from relsynth import MetadataError, SchemaWarning
-from relsynth.io.types import (
-    DIALECTS,
-    PORTABLE_TYPES,
-    enum_type_name,
-    kind_from_type,
-    parse_type,
-    to_portable,
-    to_sqlalchemy,
-)
+from relsynth.io.types import DIALECTS, enum_type_name, to_portable, to_sqlalchemy
+from relsynth.metadata.types import PORTABLE_TYPES, kind_from_type, parse_type
 
 _ENGINES = {
     "sqlite": "sqlite://",

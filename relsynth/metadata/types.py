@@ -1,9 +1,10 @@
 """The portable SQL type vocabulary (pure: no SQLAlchemy).
 
-The names, their default column kinds (``_KIND_BY_SQL_TYPE``) and the parser live
-here so that the pure layers (:mod:`relsynth.metadata.infer`) can use them without
-importing a database library; :mod:`relsynth.io.types` re-exports them next to the
-SQLAlchemy mappings (``to_portable``/``to_sqlalchemy``).
+The names, their default column kinds (``_KIND_BY_SQL_TYPE``), the default type of
+each kind and the parser live here so that the pure layers
+(:mod:`relsynth.metadata.infer`, :mod:`relsynth._columns`) can use them without
+importing a database library. The database layer's :mod:`relsynth.io.types` maps
+them to and from SQLAlchemy types (``to_portable``/``to_sqlalchemy``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from relsynth._typing import ColumnKind
 from relsynth.errors import MetadataError
 
 __all__ = [
+    "DEFAULT_TYPE_BY_KIND",
     "PORTABLE_TYPES",
     "UNSIGNED_RANGES",
     "array_element",
@@ -22,6 +24,17 @@ __all__ = [
     "parse_type",
     "value_format",
 ]
+
+#: Portable type used when ``sql_type`` is None, per kind.
+DEFAULT_TYPE_BY_KIND: Final[dict[str, str]] = {
+    "numerical": "FLOAT",
+    "categorical": "TEXT",
+    "datetime": "DATETIME",
+    "boolean": "BOOLEAN",
+    "text": "TEXT",
+    "id": "BIGINT",
+    "binary": "BLOB",
+}
 
 #: Default column kind of each portable base type (parameters stripped). Users
 #: override the result per column with ``Metadata.with_column(..., kind=...)``.

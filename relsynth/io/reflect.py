@@ -1,8 +1,9 @@
 """Reflect a live database into :class:`~relsynth.metadata.schema.Metadata`.
 
-Stage 1 of the pipeline, the side-effect edge of :mod:`relsynth.metadata`: the
-only module of the package that imports SQLAlchemy. :func:`reflect` calls
-``sqlalchemy.inspect(engine)`` once, reads everything with the batch
+Stage 1 of the pipeline, in the database layer (:mod:`relsynth.io`, the one
+boundary with databases: it connects and redacts through :mod:`relsynth.io._connect`
+as the I/O functions do); it builds the pure :mod:`relsynth.metadata` objects.
+:func:`reflect` calls ``sqlalchemy.inspect(engine)`` once, reads everything with the batch
 ``get_multi_*`` methods, converts SQLAlchemy's ``Reflected*`` dicts into the
 frozen dataclasses at once, then refines the column kinds from a sample of rows
 (:func:`relsynth.metadata.infer.refine_kinds`).
@@ -57,11 +58,12 @@ from sqlglot import exp
 
 from relsynth.errors import MetadataError, ReflectionError, RelsynthError, SchemaWarning
 from relsynth.io._connect import connect, create_engine, scrub
-from relsynth.io.types import kind_from_type, to_portable
+from relsynth.io.types import to_portable
 from relsynth.io.urls import redact
 from relsynth.metadata.expressions import portable_expression
 from relsynth.metadata.infer import refine_kinds
 from relsynth.metadata.schema import CheckConstraint, Column, ForeignKey, Metadata, Table
+from relsynth.metadata.types import kind_from_type
 
 __all__ = ["reflect"]
 
