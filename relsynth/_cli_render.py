@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from relsynth.check import IntegrityReport
     from relsynth.metadata.schema import Metadata
     from relsynth.rules import Rule
-    from relsynth.synthesizer import Synthesizer
+    from relsynth.synthesis.synthesizer import Synthesizer
 
 logger = logging.getLogger("relsynth.cli")
 

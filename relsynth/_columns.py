@@ -1,6 +1,6 @@
 """How the synthesizer splits a table's columns, and reversible value conversions.
 
-Pure helpers used by :mod:`relsynth.synthesizer`:
+Pure helpers used by :mod:`relsynth.synthesis.synthesizer`:
 
 * :func:`table_layout` decides, per table, which columns are keys (the key
   generator's job), which are learned (numbers, categories, datetimes, booleans:

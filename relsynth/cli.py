@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from relsynth.metadata.schema import Metadata
-    from relsynth.synthesizer import Synthesizer
+    from relsynth.synthesis.synthesizer import Synthesizer
 
 __all__ = ["main"]
 
@@ -430,7 +430,7 @@ def _fit(
     args: argparse.Namespace, url: str, steps: Steps, meta: Metadata | None = None
 ) -> Synthesizer:
     from relsynth.io.sql import read_tables
-    from relsynth.synthesizer import Synthesizer
+    from relsynth.synthesis.synthesizer import Synthesizer
 
     if meta is None:
         with steps.step("reflect"):
@@ -504,7 +504,7 @@ def _cmd_fit(args: argparse.Namespace, out: Console) -> int:
 def _cmd_sample(args: argparse.Namespace, out: Console) -> int:
     from relsynth._cli_safety import check_model_file
     from relsynth.io.sql import check_target
-    from relsynth.synthesizer import Synthesizer
+    from relsynth.synthesis.synthesizer import Synthesizer
 
     check_model_file(args.model)
     steps = Steps(out)
@@ -566,7 +566,7 @@ def _cmd_evaluate(args: argparse.Namespace, out: Console) -> int:
     if args.model is not None:
         from dataclasses import replace
 
-        from relsynth.io.artifact import read_privacy
+        from relsynth.synthesis.artifact import read_privacy
 
         report = replace(report, info={**report.info, "treatments": read_privacy(args.model)})
     if args.html is not None:

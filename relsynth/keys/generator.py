@@ -31,7 +31,7 @@ The source must have consistent keys: ``fit`` checks them (the key part of
 :func:`relsynth.check`) and raises :class:`~relsynth.errors.DataError` when they
 are not. Repairing a source that breaks its keys is the synthesizer's job, done
 once, before any model sees the data (``Synthesizer.fit(..., on_violations="drop")``,
-:func:`relsynth._repair.drop_violations`: offending rows dropped, a nullable
+:func:`relsynth.synthesis._repair.drop_violations`: offending rows dropped, a nullable
 orphan key set to NULL).
 """
 

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 import relsynth
-from relsynth.io.seeding import seed_database, template_key
 from relsynth.testing import seeded_database
+from relsynth.testing.seeding import seed_database, template_key
 from tests.conftest import POSTGRES_ADMIN_URL, dataset_url, query
 
 

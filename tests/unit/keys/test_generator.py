@@ -8,9 +8,9 @@ import pytest
 
 import relsynth
 from relsynth import Column, ForeignKey, Metadata, Table, check
-from relsynth._repair import drop_violations
 from relsynth.errors import DataError, NotFittedError, ParameterError
 from relsynth.keys import KeyGenerator
+from relsynth.synthesis._repair import drop_violations
 
 
 def _meta(tables: dict[str, tuple[tuple[str, ...], tuple[str, ...]]], fks=(), nullable=()):

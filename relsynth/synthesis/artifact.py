@@ -52,7 +52,7 @@ from relsynth.errors import ArtifactError, MetadataError, RelsynthError
 
 if TYPE_CHECKING:
     from relsynth.metadata.schema import Metadata
-    from relsynth.synthesizer import Synthesizer
+    from relsynth.synthesis.synthesizer import Synthesizer
 
 __all__ = [
     "FORMAT_VERSION",
@@ -137,7 +137,7 @@ def load_synthesizer(path: str | os.PathLike[str], *, device: str | None = "auto
 def _load(archive: _Archive, device: str | None) -> Synthesizer:
     from relsynth.keys import KeyGenerator
     from relsynth.metadata.graph import plan
-    from relsynth.synthesizer import FitInfo, Synthesizer
+    from relsynth.synthesis.synthesizer import FitInfo, Synthesizer
 
     manifest = archive.manifest()
     archive.check_members(manifest)

@@ -1,6 +1,6 @@
 """Where the synthesizer meets :mod:`relsynth.rules`: one function per hook point.
 
-Kept out of :mod:`relsynth.synthesizer` so that module only calls them:
+Kept out of :mod:`relsynth.synthesis.synthesizer` so that module only calls them:
 
 * fit: :func:`fit_rules` (discovered and/or declared rules, ``synth.rules_``);
 * sample, per table: :func:`match_paths` right after the key skeleton,
@@ -26,7 +26,7 @@ from relsynth.rules import enforce as _enforce
 from relsynth.rules import fit_rules as _fit_rules
 
 if TYPE_CHECKING:
-    from relsynth.synthesizer import Synthesizer
+    from relsynth.synthesis.synthesizer import Synthesizer
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def apply_aggregates(
     synth: Synthesizer, tables: dict[str, pd.DataFrame], rng: np.random.Generator
 ) -> dict[str, pd.DataFrame]:
     """Aggregate rules: parents' columns computed from their synthetic children."""
-    from relsynth.synthesizer import _restore_dtypes
+    from relsynth.synthesis.synthesizer import _restore_dtypes
 
     rules = [r for r in fitted_rules(synth) if r.kind == "aggregate"]
     if not rules:

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from relsynth.synthesizer import Synthesizer
+    from relsynth.synthesis.synthesizer import Synthesizer
 
 __all__ = ["privacy_summary", "withheld_values"]
 

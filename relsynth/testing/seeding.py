@@ -83,7 +83,7 @@ def seed_database(
 
 def _write_sample(model: str | os.PathLike[str], url: str, seed: int, scale: float) -> None:
     from relsynth.io.sql import write_tables
-    from relsynth.synthesizer import Synthesizer
+    from relsynth.synthesis.synthesizer import Synthesizer
 
     synth = Synthesizer.load(model, device="cpu")
     tables = synth.sample(scale=scale, seed=seed)

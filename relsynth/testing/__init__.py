@@ -15,7 +15,7 @@ Seeding a test database from a saved model (``relsynth fit`` or
 
 The first use samples the model into a template (a cached SQLite file, or a
 PostgreSQL template database) and each use copies it, so the same model, seed and
-scale always give the same database, in seconds. See :mod:`relsynth.io.seeding`.
+scale always give the same database, in seconds. See :mod:`relsynth.testing.seeding`.
 
 Contract checks for :class:`~relsynth.models.TableModel` implementations.
 
@@ -74,7 +74,7 @@ def seeded_database(
     from a template); a MariaDB/MySQL database must exist and be empty, and is left
     for the caller to drop.
     """
-    from relsynth.io.seeding import drop_database, seed_database
+    from relsynth.testing.seeding import drop_database, seed_database
 
     seed_database(model, url, seed=seed, scale=scale, cache_dir=cache_dir)
     try:

@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from relsynth import _rule_hooks as rule_hooks
 from relsynth._columns import (
     POSITION_COLUMN,
     SIBLINGS_COLUMN,
@@ -51,7 +50,6 @@ from relsynth._columns import (
     table_layout,
 )
 from relsynth._random import as_generator, child_seed, stream
-from relsynth._repair import Repair, drop_violations
 from relsynth._typing import DeviceLike, SeedLike
 from relsynth._validation import Interval, Options, check_is_fitted, validate_params
 from relsynth.check import check
@@ -59,6 +57,8 @@ from relsynth.constraints import Expr, enforce_checks, parse_check
 from relsynth.errors import DataError, ParameterError
 from relsynth.metadata.graph import Plan, plan
 from relsynth.metadata.schema import ForeignKey, Metadata
+from relsynth.synthesis import _rule_hooks as rule_hooks
+from relsynth.synthesis._repair import Repair, drop_violations
 
 if TYPE_CHECKING:
     from relsynth.keys import KeyGenerator
@@ -224,11 +224,11 @@ class Synthesizer:
         Synthesizer
             ``self``, fitted.
         """
-        from relsynth._privacy import privacy_summary, withheld_values
         from relsynth.keys import KeyGenerator
         from relsynth.models._rare import withhold_rare_categories
         from relsynth.models._torch import torch_threads
         from relsynth.rules.lookup import lookup_tables
+        from relsynth.synthesis._privacy import privacy_summary, withheld_values
 
         self._validate_params()
         validate_params(
@@ -581,7 +581,7 @@ class Synthesizer:
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
         """Save the fitted synthesizer to one model file (no pickle; see io.artifact)."""
-        from relsynth.io.artifact import save_synthesizer
+        from relsynth.synthesis.artifact import save_synthesizer
 
         check_is_fitted(self, "fit_info_", action="save")
         save_synthesizer(rule_hooks.with_rules_in_metadata(self), path, overwrite=overwrite)
@@ -589,7 +589,7 @@ class Synthesizer:
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, device: DeviceLike = "auto") -> Synthesizer:
         """Load a synthesizer saved with :meth:`save` (tensors only; loading runs no code)."""
-        from relsynth.io.artifact import load_synthesizer
+        from relsynth.synthesis.artifact import load_synthesizer
 
         return load_synthesizer(path, device=device)
 
