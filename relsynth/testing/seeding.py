@@ -12,21 +12,32 @@ scale) into a *template*, and each request copies the template:
   time (still deterministic).
 
 The hash covers the model file's bytes, the seed and the scale, so a retrained
-model never reuses a stale template.
+model never reuses a stale template. :func:`seeded_database` (a context manager)
+and :func:`database_fixture` (a pytest fixture) are the test-facing wrappers,
+exported from :mod:`relsynth.testing`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from relsynth.errors import DatabaseError
 from relsynth.io.urls import redact
 
-__all__ = ["drop_database", "seed_database", "template_key"]
+__all__ = [
+    "database_fixture",
+    "drop_database",
+    "seed_database",
+    "seeded_database",
+    "template_key",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -171,3 +182,59 @@ def drop_database(url: str) -> None:
         ) from exc
     finally:
         admin.dispose()
+
+
+@contextlib.contextmanager
+def seeded_database(
+    model: str | os.PathLike[str],
+    url: str,
+    *,
+    seed: int = 0,
+    scale: float = 1.0,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> Iterator[str]:
+    """A database at ``url`` filled from ``model``, removed on exit (SQLite, PostgreSQL).
+
+    ``url`` must not exist yet for SQLite (a file) and PostgreSQL (a database, made
+    from a template); a MariaDB/MySQL database must exist and be empty, and is left
+    for the caller to drop.
+    """
+    seed_database(model, url, seed=seed, scale=scale, cache_dir=cache_dir)
+    try:
+        yield url
+    finally:
+        drop_database(url)
+
+
+def database_fixture(
+    model: str | os.PathLike[str],
+    *,
+    url: str | None = None,
+    seed: int = 0,
+    scale: float = 1.0,
+    scope: str = "session",
+) -> Any:
+    """A pytest fixture yielding the URL of a database seeded from ``model``.
+
+    Parameters
+    ----------
+    model : path
+        A model file (``relsynth fit -o MODEL`` or ``Synthesizer.save``).
+    url : str, optional
+        Where to create the database. Default: a SQLite file in pytest's temporary
+        directory. A PostgreSQL URL names a database that does not exist yet; it is
+        created from a template database and dropped after the scope ends.
+    seed, scale : int, float
+        Same model, seed and scale: the same database.
+    scope : str
+        The pytest fixture scope (default ``"session"``: seeded once per run).
+    """
+    import pytest
+
+    @pytest.fixture(scope=scope)
+    def _seeded(tmp_path_factory: Any) -> Iterator[str]:
+        target = url or f"sqlite:///{tmp_path_factory.mktemp('relsynth') / 'seeded.db'}"
+        with seeded_database(model, target, seed=seed, scale=scale) as seeded:
+            yield seeded
+
+    return _seeded
