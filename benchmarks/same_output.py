@@ -17,7 +17,7 @@ so the repair path runs too (the ``keys`` path gets the repaired source).
 Usage, from the repository root::
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/same_output.py \
-        --out benchmarks/_out/after.json --compare benchmarks/same_output.8ff1fd4.json
+        --out benchmarks/_out/after.json --compare benchmarks/same_output.6860b7b.json
 
 ``--compare FILE`` lists every table whose hash differs from ``FILE``'s (or is
 missing on one side) and exits 1 when any does. ``--datasets`` picks a subset.
