@@ -63,7 +63,7 @@ def _run(argv: list[str]) -> int:
 
     parser = _parser()
     args = parser.parse_args(argv)
-    _configure_logging(args.verbose, args.debug)
+    log_handler = _configure_logging(args.verbose, args.debug)
     from rich.console import Console
 
     out = Console(soft_wrap=True, highlight=False)
@@ -83,6 +83,10 @@ def _run(argv: list[str]) -> int:
             _traceback()
         sys.stderr.write(f"error: {unexpected(exc)}\n")
         return 1
+    finally:
+        # the handler writes to this run's (redacting) stderr: it goes with the run, so
+        # a later caller in the same process (tests, notebooks) never logs into it
+        logging.getLogger("relsynth").removeHandler(log_handler)
 
 
 def _traceback() -> None:
@@ -308,7 +312,7 @@ def _duration(text: str) -> float:
     return seconds
 
 
-def _configure_logging(verbose: int, debug: bool) -> None:
+def _configure_logging(verbose: int, debug: bool) -> logging.Handler:
     level = logging.DEBUG if debug or verbose > 1 else logging.INFO if verbose else logging.WARNING
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
@@ -316,6 +320,7 @@ def _configure_logging(verbose: int, debug: bool) -> None:
     root.handlers = [h for h in root.handlers if isinstance(h, logging.NullHandler)]
     root.addHandler(handler)
     root.setLevel(level)
+    return handler
 
 
 # -- commands -----------------------------------------------------------------------

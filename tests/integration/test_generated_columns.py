@@ -223,7 +223,7 @@ def test_deferrable_foreign_key_on_sqlite_and_mariadb(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         relsynth.write_tables(db_url, _deferrable_meta(), _frames())
-    assert relsynth.check(db_url).ok
+    assert relsynth.check_database(db_url).ok
     if _dialect(db_url) == "sqlite":
         (sql,) = query(db_url, "SELECT sql FROM sqlite_master WHERE name = 'child'")[0]
         assert "DEFERRABLE INITIALLY DEFERRED" in sql
