@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import sys
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
@@ -37,6 +38,12 @@ def _import_ray() -> Any:
             "(or pip install ray), or use executor='local'."
         ) from exc
     return ray
+
+
+def _pickled(call: Callable[..., Any], fn: Callable[..., Any], threads: int, args: Any) -> bytes:
+    """Run a task and pickle its result: Ray's own transfer hands numpy arrays back
+    read-only (zero-copy), which torch then warns about on sampling."""
+    return pickle.dumps(call(fn, threads, args), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def run_ray(
@@ -69,20 +76,20 @@ def run_ray(
             )
         started_here = True
     try:
-        remote = ray.remote(num_cpus=threads, max_retries=0)(call)
+        remote = ray.remote(num_cpus=threads, max_retries=0)(_pickled)
         results: dict[K, Any] = {}
         queue = list(keys)
         running: dict[Any, K] = {}
         while queue or running:
             while queue and len(running) < max(1, n_jobs):
                 key = queue.pop(0)
-                running[remote.remote(fn, threads, make_args(key))] = key
+                running[remote.remote(call, fn, threads, make_args(key))] = key
                 if on_start is not None:
                     on_start(key)
             ready, _ = ray.wait(list(running), num_returns=1)
             for ref in ready:
                 key = running.pop(ref)
-                results[key] = ray.get(ref)
+                results[key] = pickle.loads(ray.get(ref))  # our own task's output
                 if on_done is not None:
                     on_done(key, results[key])
         return results
