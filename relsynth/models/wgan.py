@@ -344,7 +344,7 @@ class ConditionalWGAN(TableModel):
         Gradient penalty with Adam, or weight clipping (0.01) with RMSProp (lr 5e-5).
     steps : int, optional
         Training steps (generator updates); by default :meth:`default_steps`, from the
-        number of rows: ``clip(25 * sqrt(n_rows), 100, 1500)``.
+        number of rows: ``clip(15 * sqrt(n_rows), 100, 800)``.
     epochs : int, optional
         Passes over the rows instead of ``steps``.
     max_seconds : float, optional
@@ -504,10 +504,10 @@ class ConditionalWGAN(TableModel):
         return self
 
     def default_steps(self, n_rows: int, *, lengths: np.ndarray | None = None) -> int:
-        """``clip(25 * sqrt(n_rows), 100, 1500)`` steps: a 16-row table takes 100,
-        an 830-row table 720, a table of 3,600 rows or more 1,500."""
+        """``clip(15 * sqrt(n_rows), 100, 800)`` steps: a 44-row table takes 100,
+        an 830-row table 432, a table of 2,845 rows or more 800."""
         del lengths
-        return TrainingBudget.steps(n_rows, self.batch_size, None, 25.0, 100, 1500)
+        return TrainingBudget.steps(n_rows, self.batch_size, None, 15.0, 100, 800)
 
     def _fit_calibration(
         self, x: np.ndarray, ctx: np.ndarray, rng: np.random.Generator
