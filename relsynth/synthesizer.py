@@ -384,10 +384,16 @@ class Synthesizer:
 
             warm_up()  # one-off imports, before the tables' shares of the budget are set
 
+        waiting = set(order)
+
         def make_args(name: str) -> tuple[Any, ...]:
             budget = None
+            waiting.discard(name)
             if deadline is not None:  # the share of what is left, by expected time
+                # every table still to start needs a moment for its encoders and text
+                others = sum(1 for n in waiting if weights[n] > 0) / jobs
                 left = deadline - time.time()
+                left -= min(_TABLE_OVERHEAD_SECONDS * others, left / 2)
                 share = weights[name] / unstarted[0] if unstarted[0] > 0 else 1.0
                 budget = max(min(left, left * jobs * share), _MIN_TABLE_SECONDS)
             unstarted[0] -= weights[name]
@@ -577,7 +583,10 @@ class Synthesizer:
             params["steps"] = self.steps
         if self.epochs is not None:
             params["epochs"] = self.epochs
-        if max_seconds is not None:
+        deadline = getattr(self, "_table_deadline", None)
+        if deadline is not None:  # text models and contexts took some of the share
+            params["max_seconds"] = max(deadline - time.time(), _MIN_TABLE_SECONDS)
+        elif max_seconds is not None:
             params["max_seconds"] = max_seconds
         return params
 
@@ -827,6 +836,9 @@ def _parent_features(
 #: A table's share of ``time_budget`` is never below this: a model takes at least one
 #: step. Only a budget smaller than the tables' encoders need can be overrun by it.
 _MIN_TABLE_SECONDS = 0.05
+#: Time kept back from a table's share for each table still to start (encoders, fake
+#: text, calibration of a table that trains for only a moment).
+_TABLE_OVERHEAD_SECONDS = 0.15
 
 
 @dataclass
@@ -861,6 +873,8 @@ def _fit_table_task(
     if deadline is not None and max_seconds is not None:  # a worker may start late
         max_seconds = max(min(max_seconds, deadline - time.time()), _MIN_TABLE_SECONDS)
     own = copy.copy(shell)
+    # the model's cap is what is left of the table's share when the model starts
+    own._table_deadline = None if max_seconds is None else time.time() + max_seconds
     own.models_, own.text_models_, own.copies_ = {}, {}, {}
     own.sequence_, own.context_keys_, own.dtypes_ = {}, {}, {}
     label = own._fit_table(name, tables, rng, max_seconds)

@@ -83,11 +83,11 @@ def test_models_decide_their_steps_from_the_data_never_the_clock():
 def test_a_time_budget_is_a_real_limit(northwind):
     meta, tables = northwind
     started = time.perf_counter()
-    synth = Synthesizer(meta, seed=0, time_budget=4.0).fit(tables)
+    synth = Synthesizer(meta, seed=0, time_budget=6.0).fit(tables)
     elapsed = time.perf_counter() - started
-    # every phase counts (keys, encoders, rules, calibration): 1 s of slack for the
-    # last table's encoders on a busy machine
-    assert elapsed < 4.0 + 1.5, synth.fit_info_.seconds
+    # every phase counts (keys, encoders, rules, calibration); the slack is for the
+    # encoders of tables that start as the time runs out, on a busy machine
+    assert elapsed < 6.0 + 2.0, synth.fit_info_.seconds
     assert relsynth.check(meta, synth.sample(seed=0)).ok
 
 
