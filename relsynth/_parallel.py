@@ -163,7 +163,7 @@ def _run_pool(fn, keys, make_args, n_jobs, threads, on_start, on_done):  # noqa:
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     key = running.pop(future)
-                    results[key] = future.result()
+                    results[key] = _result(future, key)
                     if on_done is not None:
                         on_done(key, results[key])
         except BaseException:
@@ -171,3 +171,19 @@ def _run_pool(fn, keys, make_args, n_jobs, threads, on_start, on_done):  # noqa:
                 future.cancel()
             raise
     return results
+
+
+def _result(future: Any, key: Any) -> Any:
+    """A worker's result; a task that cannot travel to a worker gets a clear error."""
+    import pickle
+
+    try:
+        return future.result()
+    except (pickle.PicklingError, AttributeError, TypeError) as exc:
+        if "pickle" not in str(exc).lower():
+            raise
+        raise ParameterError(
+            f"The fit of {key!r} cannot be sent to a worker process ({exc}); a model given "
+            "in 'table_models' must be picklable (no lambda callbacks). Use n_jobs=1 "
+            "(CLI --jobs 1) to fit in this process."
+        ) from exc

@@ -141,3 +141,14 @@ def test_ray_executor_gives_the_same_database(northwind, serial):
     meta, tables = northwind
     on_ray = Synthesizer(meta, seed=7, executor="ray", n_jobs=2, **STEPS).fit(tables)
     _assert_same(serial.sample(seed=3), on_ray.sample(seed=3))
+
+
+def test_a_model_that_cannot_reach_a_worker_gets_a_clear_error():
+    from relsynth import Column, Metadata, Table
+
+    meta = Metadata({t: Table(t, (Column("x", "numerical"),)) for t in ("a", "b")})
+    tables = {t: pd.DataFrame({"x": np.arange(50.0)}) for t in ("a", "b")}
+    model = ConditionalWGAN(steps=2, callback=lambda *_: None)
+    synth = Synthesizer(meta, n_jobs=2, table_models={"a": model})
+    with pytest.raises(ParameterError, match="must be picklable"):
+        synth.fit(tables)
