@@ -73,10 +73,22 @@ def pinned_threads(n: int) -> Iterator[None]:
         yield
 
 
-def _init_worker(threads: int, log_level: int) -> None:
-    """Worker process set-up: thread pools pinned once, relsynth's log level inherited."""
+def _init_worker(threads: int, log_level: int, log_to_stderr: bool) -> None:
+    """Worker process set-up: thread pools pinned once, relsynth's logging mirrored.
+
+    A spawned process starts with no logging configuration: when the parent's
+    ``relsynth`` logger writes somewhere (the CLI's stderr), the worker's records go
+    to stderr too, marked with the worker's name.
+    """
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    logging.getLogger("relsynth").setLevel(log_level)
+    root = logging.getLogger("relsynth")
+    root.setLevel(log_level)
+    if log_to_stderr:
+        handler = logging.StreamHandler()
+        handler.setFormatter(
+            logging.Formatter("%(levelname)s %(name)s [%(processName)s]: %(message)s")
+        )
+        root.addHandler(handler)
     import torch
 
     torch.set_num_threads(threads)
@@ -146,12 +158,17 @@ def _run_pool(fn, keys, make_args, n_jobs, threads, on_start, on_done):  # noqa:
 
     context = multiprocessing.get_context("spawn")
     workers = min(n_jobs, len(keys))
-    level = logging.getLogger("relsynth").getEffectiveLevel()
+    root = logging.getLogger("relsynth")
+    level = root.getEffectiveLevel()
+    mirrored = any(not isinstance(h, logging.NullHandler) for h in root.handlers)
     results: dict[Any, Any] = {}
     queue = list(keys)
     running: dict[Future[Any], Any] = {}
     with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(threads, level)
+        max_workers=workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(threads, level, mirrored),
     ) as pool:
         try:
             while queue or running:
