@@ -235,7 +235,7 @@ class SequenceModel(TableModel):
         range.
     kinds, encoding, steps, epochs, max_seconds, learning_rate, device, n_threads, seed, callback
         As :class:`~relsynth.models.wgan.ConditionalWGAN`; by default
-        (:meth:`default_steps`) ``clip(15 * sqrt(n_sequences), 100, 600)`` steps, from
+        (:meth:`default_steps`) ``clip(15 * sqrt(n_sequences), 200, 600)`` steps, from
         the number of non-empty sequences (the families), not of rows.
     batch_size : int, default=64
         Sequences per batch.
@@ -440,10 +440,10 @@ class SequenceModel(TableModel):
         return self
 
     def default_steps(self, n_rows: int, *, lengths: np.ndarray | None = None) -> int:
-        """``clip(15 * sqrt(n_sequences), 100, 600)`` steps (``n_rows`` sequences
+        """``clip(15 * sqrt(n_sequences), 200, 600)`` steps (``n_rows`` sequences
         when ``lengths`` is not given)."""
         n_seq = n_rows if lengths is None else int(np.count_nonzero(np.asarray(lengths)))
-        return TrainingBudget.steps(n_seq, self.batch_size, None, 15.0, 100, 600)
+        return TrainingBudget.steps(n_seq, self.batch_size, None, 15.0, 200, 600)
 
     def fit_cost(self, n_rows: int, n_columns: int, *, lengths: np.ndarray | None = None) -> float:
         """Steps x padded steps per batch x width (a batch pads to its longest sequence)."""

@@ -71,10 +71,11 @@ def _with_threads(synth: Synthesizer, n: int) -> Synthesizer:
 def test_models_decide_their_steps_from_the_data_never_the_clock():
     wgan, seq = ConditionalWGAN(), SequenceModel()
     assert wgan.max_seconds is None and seq.max_seconds is None
-    assert wgan.default_steps(16) == 100 and wgan.default_steps(10_000) == 800
+    assert wgan.default_steps(16) == 200 and wgan.default_steps(10_000) == 800
     # a sequential model counts sequences (families), not rows
     lengths = np.array([0, 40, 40, 40, 40])
-    assert seq.default_steps(160, lengths=lengths) == seq.default_steps(4) == 100
+    assert seq.default_steps(160, lengths=lengths) == seq.default_steps(4) == 200
+    assert seq.default_steps(1600) == 600 and seq.default_steps(400) == 300
     assert seq.default_steps(40_000) == 600
     assert ConditionalWGAN(steps=7).training_steps(10_000, 500) == 7
     assert ConditionalWGAN(epochs=2).training_steps(1_000, 500) == 4
