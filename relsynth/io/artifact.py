@@ -404,6 +404,7 @@ def _manifest(
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),
         "parameters": {
+            "steps": synth.steps,
             "max_seconds": synth.max_seconds,
             "time_budget": synth.time_budget,
             "epochs": synth.epochs,
