@@ -8,7 +8,7 @@ import pytest
 import relsynth
 from tests.conftest import build_nycflights13, dataset_url
 
-FAST = {"max_seconds": 0.5, "n_threads": 1}
+FAST = {"steps": 20, "n_threads": 1}
 
 
 @pytest.fixture(scope="module")
