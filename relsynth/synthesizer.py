@@ -57,7 +57,7 @@ from relsynth._repair import Repair, drop_violations
 from relsynth._typing import DeviceLike, SeedLike
 from relsynth._validation import Interval, Options, check_is_fitted, validate_params
 from relsynth.check import check
-from relsynth.constraints import Expr, enforce_checks, parse_check
+from relsynth.constraints import Expr, compute_generated, enforce_checks, parse_check
 from relsynth.errors import DataError, ParameterError
 from relsynth.metadata.graph import Plan, plan
 from relsynth.metadata.schema import ForeignKey, Metadata
@@ -749,7 +749,8 @@ class Synthesizer:
         return keys, values
 
     def _finish(self, name: str, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-        """Restore clock text, unique values, CHECK constraints, column order and dtypes."""
+        """Restore clock text, unique values, generated columns (computed from their
+        expressions), CHECK constraints, column order and dtypes."""
         layout = None if name in self.copies_ else self.layouts_.get(name)
         if layout is not None:
             for col, fmt in layout.clocks.items():
@@ -757,6 +758,8 @@ class Synthesizer:
             frame = _enforce_unique(self.metadata, name, frame, layout)
         columns = list(self.metadata.table(name).column_names)
         frame = _restore_dtypes(frame[columns], self.dtypes_[name])
+        if layout is not None:
+            frame = compute_generated(self.metadata.table(name), frame)
         checks = table_checks(self.metadata, name)
         if layout is None or not checks:
             return frame

@@ -260,3 +260,23 @@ def test_clone_keeps_generated_columns_consistent(tmp_path: Path, postgres_url: 
     rows = query(postgres_url, "SELECT price, qty, total FROM items")
     assert len(rows) == 80
     assert all(float(t) == pytest.approx(float(p) * q) for p, q, t in rows)
+
+
+def test_sampled_frames_hold_computed_generated_values(tmp_path: Path) -> None:
+    """Synthesizer.sample's frames already agree with the expression (not only the writer)."""
+    source = tmp_path / "src.db"
+    with sqlite3.connect(source) as conn:
+        conn.execute(
+            "CREATE TABLE items (id INTEGER PRIMARY KEY, price REAL NOT NULL, "
+            "qty INTEGER NOT NULL, total REAL GENERATED ALWAYS AS (price * qty) STORED)"
+        )
+        conn.executemany(
+            "INSERT INTO items (id, price, qty) VALUES (?, ?, ?)",
+            [(i, 1.5 + i % 7, 1 + i % 5) for i in range(1, 81)],
+        )
+    url = f"sqlite:///{source}"
+    meta = relsynth.reflect(url)
+    tables = relsynth.read_tables(url, meta)
+    fake = relsynth.Synthesizer(meta, seed=0, steps=20, n_threads=1).fit(tables).sample(seed=1)
+    items = fake["items"]
+    np.testing.assert_allclose(items["total"], items["price"] * items["qty"])
