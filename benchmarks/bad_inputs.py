@@ -79,7 +79,7 @@ SECRETS = {"slash": "Kx7/Vq9-slash", "at": "Kx7@Wm4-at", "query": "Qz8-query", "
 LEAK_FRAGMENTS = sorted(
     {p for s in SECRETS.values() for p in [s, *s.replace("@", "/").split("/")] if len(p) >= 4}
 )
-FAST = ["--max-seconds", "0.5", "--threads", "1", "--seed", "0"]
+FAST = ["--steps", "20", "--threads", "1", "--seed", "0"]
 OUTCOMES = ("clear error", "ok", "traceback", "leak", "data loss", "wrong")
 
 _SHOP = (

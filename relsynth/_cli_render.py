@@ -126,11 +126,26 @@ class Steps:
                 disable=not self.err.is_terminal,
             )
             started = time.perf_counter()
+            running: list[str] = []
+            plain = not self.err.is_terminal  # a CI log or a file: one line per event
             with progress:
                 task = progress.add_task("", total=total or 1)
 
                 def tick(stage: str, table: str, done: int, n: int) -> None:
-                    progress.update(task, completed=done, total=n, description=f"{stage} {table}")
+                    if stage == "fit-start":
+                        running.append(table)
+                    elif stage == "fit" and table in running:
+                        running.remove(table)
+                    if plain and stage in ("fit-start", "fit"):
+                        verb = "started" if stage == "fit-start" else "done"
+                        clock = time.perf_counter() - started
+                        self.err.print(
+                            f"{name}: {table} {verb} ({done}/{n} done, {clock:.0f}s)",
+                            markup=False,
+                            highlight=False,
+                        )
+                    label = ", ".join(running) if running else f"{stage} {table}"
+                    progress.update(task, completed=done, total=n, description=label)
 
                 yield tick
                 progress.update(task, completed=total or 1)

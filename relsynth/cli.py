@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -63,7 +64,7 @@ def _run(argv: list[str]) -> int:
 
     parser = _parser()
     args = parser.parse_args(argv)
-    _configure_logging(args.verbose, args.debug)
+    log_handler = _configure_logging(args.verbose, args.debug)
     from rich.console import Console
 
     out = Console(soft_wrap=True, highlight=False)
@@ -83,6 +84,10 @@ def _run(argv: list[str]) -> int:
             _traceback()
         sys.stderr.write(f"error: {unexpected(exc)}\n")
         return 1
+    finally:
+        # the handler writes to this run's (redacting) stderr: it goes with the run, so
+        # a later caller in the same process (tests, notebooks) never logs into it
+        logging.getLogger("relsynth").removeHandler(log_handler)
 
 
 def _traceback() -> None:
@@ -171,26 +176,51 @@ def _parser() -> argparse.ArgumentParser:
     fit_opts = argparse.ArgumentParser(add_help=False)
     fit_opts.add_argument("--seed", type=int, help="seed for a reproducible model and sample")
     fit_opts.add_argument(
+        "--steps",
+        type=int,
+        metavar="N",
+        help="training steps per table (default: from each table's rows; reproducible)",
+    )
+    fit_opts.add_argument(
         "--budget",
         dest="time_budget",
         type=_duration,
         metavar="TIME",
-        help="time for the whole fit, shared among the tables by size: seconds, or with a "
-        "unit (90s, 2m)",
+        help="wall-clock limit for the whole fit, shared among the tables by expected "
+        "training time: seconds, or with a unit (90s, 2m); the result then depends on the "
+        "machine's speed",
     )
     fit_opts.add_argument(
         "--max-seconds",
         dest="max_seconds",
         type=_duration,
         metavar="TIME",
-        help="training time per table model instead (default 120s each)",
+        help=argparse.SUPPRESS,  # deprecated: --steps or --budget
+    )
+    fit_opts.add_argument("--epochs", type=int, help=argparse.SUPPRESS)  # deprecated: --steps
+    fit_opts.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="tables fitted at once, in worker processes (default: the usable cores); "
+        "the result does not depend on it",
     )
     fit_opts.add_argument(
-        "--epochs", type=at_least(1), help="training epochs per table (instead of time)"
+        "--executor",
+        default="local",
+        choices=["local", "ray"],
+        help="run the table fits here, or as Ray tasks (pip install relsynth[ray])",
+    )
+    fit_opts.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="Ray cluster for --executor ray (default: $RAY_ADDRESS, else a local Ray)",
     )
     fit_opts.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     fit_opts.add_argument(
-        "--threads", type=at_least(1), help="torch CPU threads (default: all cores)"
+        "--threads",
+        type=at_least(1),
+        help="torch CPU threads per table fit (default 1: the same result on any machine)",
     )
     fit_opts.add_argument(
         "--min-category-count",
@@ -308,7 +338,7 @@ def _duration(text: str) -> float:
     return seconds
 
 
-def _configure_logging(verbose: int, debug: bool) -> None:
+def _configure_logging(verbose: int, debug: bool) -> logging.Handler:
     level = logging.DEBUG if debug or verbose > 1 else logging.INFO if verbose else logging.WARNING
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
@@ -316,6 +346,7 @@ def _configure_logging(verbose: int, debug: bool) -> None:
     root.handlers = [h for h in root.handlers if isinstance(h, logging.NullHandler)]
     root.addHandler(handler)
     root.setLevel(level)
+    return handler
 
 
 # -- commands -----------------------------------------------------------------------
@@ -442,13 +473,18 @@ def _fit(
         meta,
         seed=args.seed,
         device=args.device,
-        max_seconds=args.max_seconds,
+        steps=args.steps,
         time_budget=args.time_budget,
+        max_seconds=args.max_seconds,
         epochs=args.epochs,
         n_threads=args.threads,
         min_category_count=args.min_category_count,
+        n_jobs=_jobs(args),
+        executor=args.executor,
+        ray_address=args.ray_address,
     )
-    with steps.step("fit", total=len(meta.tables) + 1) as tick:
+    with steps.step("fit", total=len(meta.tables) + 1) as tick, warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # said once, in the CLI's words
         synth.fit(
             tables,
             on_violations="drop" if args.drop_violations else "raise",
@@ -466,6 +502,27 @@ def _fit(
             + "; ".join(withheld)
         )
     return synth
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    """``--jobs`` (default: the usable cores); deprecated flags named once on stderr."""
+    from relsynth._parallel import usable_cores
+
+    for flag, value, instead in (
+        ("--max-seconds", args.max_seconds, "--steps N or --budget TIME"),
+        ("--epochs", args.epochs, "--steps N"),
+    ):
+        if value is not None:
+            sys.stderr.write(f"warning: {flag} is deprecated; use {instead}\n")
+    if args.jobs is not None and args.jobs < 1:
+        raise _usage(f"--jobs must be 1 or more, got {args.jobs}")
+    return args.jobs if args.jobs is not None else usable_cores()
+
+
+def _usage(message: str) -> RelsynthError:
+    from relsynth.errors import ParameterError
+
+    return ParameterError(message)
 
 
 def _sample_write(

@@ -143,6 +143,7 @@ def reflect(
                 raw = _Raw.read(insp, schema, names)
                 sqlite_rowid = _sqlite_rowid_tables(engine, schema, names)
                 _sqlite_deferrable(engine, schema, raw)
+                _sqlite_checks(engine, schema, raw)
                 for table, checks in _mariadb_column_checks(engine, schema, names).items():
                     raw.checks.setdefault(table, []).extend(checks)
             meta = _build(raw, schema, sqlite_rowid)
@@ -389,6 +390,46 @@ def _sqlite_deferrable(engine: Engine, schema: str | None, raw: _Raw) -> None:
             for fk in raw.fks[name]:
                 if tuple(fk.get("constrained_columns") or ()) == columns and not fk.get("options"):
                     fk["options"] = {"deferrable": True, "initially": initially}
+
+
+def _sqlite_checks(engine: Engine, schema: str | None, raw: _Raw) -> None:
+    """SQLite's CHECK constraints, read from each ``CREATE TABLE`` text with sqlglot.
+
+    SQLAlchemy 2.0 reads an unnamed column-level CHECK with a greedy pattern, so
+    ``amount REAL CHECK (amount >= 0), label TEXT`` comes back as
+    ``amount >= 0), label TEXT``, and two column checks as one. The parsed DDL gives
+    every check, column- and table-level, exactly; a text sqlglot cannot parse keeps
+    what SQLAlchemy found.
+    """
+    if engine.dialect.name != "sqlite" or not raw.names:
+        return
+    prefix = f"{engine.dialect.identifier_preparer.quote_identifier(schema)}." if schema else ""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(f"SELECT name, sql FROM {prefix}sqlite_master WHERE type = 'table'")
+        ).all()
+    for name, sql in rows:
+        if name not in raw.names or not sql or "CHECK" not in sql.upper():
+            continue
+        try:
+            tree = sqlglot.parse_one(sql, read="sqlite")
+        except sqlglot.errors.SqlglotError:
+            continue
+        checks = []
+        for check in tree.find_all(exp.CheckColumnConstraint):
+            owner = check.parent
+            label = (
+                owner.args.get("this")
+                if isinstance(owner, exp.Constraint | exp.ColumnConstraint)
+                else None
+            )
+            checks.append(
+                {
+                    "name": label.name if isinstance(label, exp.Identifier) else None,
+                    "sqltext": check.this.sql(dialect="sqlite"),
+                }
+            )
+        raw.checks[name] = checks
 
 
 def _deferrable_references(sql: str) -> dict[tuple[str, ...], str | None]:

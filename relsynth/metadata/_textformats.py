@@ -145,5 +145,8 @@ def format_text_dates(series: pd.Series, fmt: str) -> pd.Series:
     text = series.dt.strftime(before)
     if digits is not None:
         micros = series.dt.strftime("%f").str.pad(6, fillchar="0")
-        text = text + (micros + "000").str[:digits] + series.dt.strftime(after)
-    return text.where(series.notna()).astype("str")
+        text = text + (micros + "000").str[:digits]
+        if after:  # pandas 2.1 formats an empty pattern as the default date text
+            text = text + series.dt.strftime(after)
+    # no astype(str): on pandas 2 it would turn NULL into the text 'nan'
+    return text.where(series.notna())

@@ -195,7 +195,8 @@ def refine_kinds(meta: Metadata, samples: Mapping[str, pd.DataFrame]) -> Metadat
 
 
 def reconcile_key_kinds(meta: Metadata) -> Metadata:
-    """Give each foreign-key column the kind of the parent column it references.
+    """Give each foreign-key column the kind (and text format) of the parent column it
+    references.
 
     A key column must have one kind on both sides of every foreign key: the kind
     decides how values are read (ISO text as a datetime, or as text) and compared,
@@ -222,7 +223,7 @@ def reconcile_key_kinds(meta: Metadata) -> Metadata:
             for col, pcol in zip(fk.columns, fk.parent_columns, strict=True):
                 want = parent.column(pcol)
                 have = child.column(col)
-                if have.kind != want.kind:
+                if have.kind != want.kind or have.format != want.format:
                     logger.debug(
                         "%s.%s takes the kind of %s.%s (%s, not %s)",
                         fk.child,
@@ -232,7 +233,8 @@ def reconcile_key_kinds(meta: Metadata) -> Metadata:
                         want.kind,
                         have.kind,
                     )
-                    new = replace(have, kind=want.kind, pii=want.pii)
+                    # the text format too: both sides must write the same text
+                    new = replace(have, kind=want.kind, pii=want.pii, format=want.format)
                     columns = tuple(new if c.name == col else c for c in child.columns)
                     child = replace(child, columns=columns)
                     tables[fk.child] = child

@@ -131,6 +131,13 @@ def draw_replacements(
     salt = bytes.fromhex(str(state["salt"]))
     withheld = set(state.get("digests", []))
     clash = [i for i, d in enumerate(_digests([str(v) for v in values], salt)) if d in withheld]
+    if clash and method == "digits":
+        # numbers stay numbers: step a clashing value up until it is no withheld value
+        # (the withheld set is finite, so this ends)
+        for i in clash:
+            while _digests([str(values[i])], salt)[0] in withheld:
+                values[i] += 1
+        return values
     if clash:
         fill = (
             _frequent(len(clash), rng, kept, kept_counts)

@@ -28,6 +28,7 @@ __all__ = [
     "resolve_device",
     "torch_threads",
     "usable_cores",
+    "warm_up",
 ]
 
 
@@ -60,6 +61,13 @@ def torch_threads(n: int | None = None) -> Iterator[int]:
         yield n
     finally:
         torch.set_num_threads(before)
+
+
+def warm_up() -> None:
+    """Do torch's one-off lazy imports now (the first optimizer imports ``torch._dynamo``,
+    seconds on a busy machine), so that they do not land in one table's time budget."""
+    layer = nn.Linear(1, 1)
+    torch.optim.Adam(layer.parameters())
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:

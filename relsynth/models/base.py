@@ -46,21 +46,34 @@ DIVERGENCE_LOSS = 1e3
 
 
 class TrainingBudget:
-    """Steps to run and a wall-clock cap; reports progress and checks losses.
+    """Steps to run, an optional wall-clock cap; reports progress and checks losses.
 
-    The default number of steps grows with the square root of the number of rows
-    (``clip(steps_per_sqrt_row * sqrt(n), min_steps, max_steps)``), so a 10k-row table
-    gets the maximum and a 100-row table a few hundred steps; ``epochs`` overrides it.
+    Training length is a number of steps, decided from the data before training starts
+    (each model's :meth:`TableModel.default_steps`, or the ``steps``/``epochs`` the
+    caller gives), so the same data and seed give the same model on any machine.
+    ``max_seconds`` is an explicit extra cap, counted from ``start`` (the beginning of
+    the model's ``fit``: encoders, rule discovery and calibration count against it);
+    a model that stops on it depends on the machine's speed.
     """
 
+    #: Share of ``max_seconds`` that training may use; the rest is kept for the work
+    #: after it (calibration), so that the whole ``fit`` ends within the cap.
+    TRAINING_SHARE = 0.8
+
     def __init__(
-        self, owner: str, total: int, max_seconds: float | None, callback: ProgressCallback | None
+        self,
+        owner: str,
+        total: int,
+        max_seconds: float | None,
+        callback: ProgressCallback | None,
+        *,
+        start: float | None = None,
     ) -> None:
         self.owner = owner
         self.total = max(1, int(total))
         self.max_seconds = max_seconds
         self.callback = callback
-        self.start = time.perf_counter()
+        self.start = time.perf_counter() if start is None else start
         self.history: list[float] = []
         self._next_info = 1
 
@@ -73,9 +86,21 @@ class TrainingBudget:
             return epochs * max(1, math.ceil(n_rows / batch_size))
         return int(np.clip(per_sqrt_row * math.sqrt(max(n_rows, 1)), low, high))
 
+    def elapsed(self) -> float:
+        """Seconds since ``start``."""
+        return time.perf_counter() - self.start
+
+    def left(self) -> float:
+        """Seconds left of ``max_seconds`` (infinite without a cap)."""
+        if self.max_seconds is None:
+            return math.inf
+        return self.max_seconds - self.elapsed()
+
     def out_of_time(self) -> bool:
-        """True once ``max_seconds`` have passed."""
-        return self.max_seconds is not None and time.perf_counter() - self.start > self.max_seconds
+        """True once training has used its share of ``max_seconds``."""
+        return (
+            self.max_seconds is not None and self.elapsed() > self.TRAINING_SHARE * self.max_seconds
+        )
 
     def report(self, step: int, losses: dict[str, float]) -> None:
         """Check losses are finite, log (INFO every 10%, DEBUG every step), call back."""
@@ -182,6 +207,37 @@ class TableModel(abc.ABC):
         model._set_state(state["fitted"])
         return model
 
+    def default_steps(self, n_rows: int, *, lengths: np.ndarray | None = None) -> int:
+        """Training steps this model takes on ``n_rows`` rows when not told otherwise.
+
+        Derived from the data only (never from the clock), so a fit is reproducible.
+        ``lengths`` (rows per sequence) is given for sequential models.
+        """
+        return TrainingBudget.steps(n_rows, 1, None, 40.0, 200, 2000)
+
+    def training_steps(
+        self, n_rows: int, batch_size: int, *, lengths: np.ndarray | None = None
+    ) -> int:
+        """The steps ``fit`` will run: ``steps``, else ``epochs`` passes, else the default."""
+        steps = getattr(self, "steps", None)
+        if steps is not None:
+            return int(steps)
+        epochs = getattr(self, "epochs", None)
+        if epochs is not None:
+            return int(epochs) * max(1, math.ceil(n_rows / batch_size))
+        return self.default_steps(n_rows, lengths=lengths)
+
+    def fit_cost(self, n_rows: int, n_columns: int, *, lengths: np.ndarray | None = None) -> float:
+        """Relative training time of a table (steps x rows per step x width).
+
+        Shares a wall-clock budget among tables; only the ratios between tables matter.
+        """
+        if n_rows == 0:
+            return 0.0
+        batch = min(getattr(self, "batch_size", 500), max(n_rows, 10))
+        steps = self.training_steps(n_rows, batch, lengths=lengths)
+        return float(steps * batch * (1 + n_columns))
+
     def get_params(self) -> dict[str, Any]:
         """Constructor parameters by name."""
         names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
@@ -251,6 +307,8 @@ class TableModel(abc.ABC):
             raise self._param_error(name, f"one of {options}", value)
 
     def _check_common(self) -> None:
+        if hasattr(self, "steps"):
+            self._check_int("steps", 1, optional=True)
         self._check_int("epochs", 1, optional=True)
         self._check_float("max_seconds", 0.0, optional=True)
         self._check_int("batch_size", 1)

@@ -233,9 +233,10 @@ class SequenceModel(TableModel):
         Numeric or datetime columns that never go backwards within a sequence
         (``arrival_time`` seconds); generated the same way and clipped to the observed
         range.
-    kinds, encoding, epochs, max_seconds, learning_rate, device, n_threads, seed, callback
-        As :class:`~relsynth.models.wgan.ConditionalWGAN`; the default budget is
-        ``clip(25 * sqrt(n_sequences), 200, 1000)`` steps.
+    kinds, encoding, steps, epochs, max_seconds, learning_rate, device, n_threads, seed, callback
+        As :class:`~relsynth.models.wgan.ConditionalWGAN`; by default
+        (:meth:`default_steps`) ``clip(15 * sqrt(n_sequences), 200, 600)`` steps, from
+        the number of non-empty sequences (the families), not of rows.
     batch_size : int, default=64
         Sequences per batch.
     hidden_dim, noise_dim : int
@@ -263,8 +264,9 @@ class SequenceModel(TableModel):
         monotone_columns: Sequence[str] = (),
         kinds: Mapping[str, str] | None = None,
         encoding: Literal["quantile", "gmm"] = "quantile",
+        steps: int | None = None,
         epochs: int | None = None,
-        max_seconds: float | None = 120.0,
+        max_seconds: float | None = None,
         batch_size: int = 64,
         hidden_dim: int = 64,
         noise_dim: int = 32,
@@ -280,6 +282,7 @@ class SequenceModel(TableModel):
         self.monotone_columns = tuple(monotone_columns)
         self.kinds = kinds
         self.encoding = encoding
+        self.steps = steps
         self.epochs = epochs
         self.max_seconds = max_seconds
         self.batch_size = batch_size
@@ -415,6 +418,7 @@ class SequenceModel(TableModel):
         if len(table) == 0:
             raise DataError("Cannot fit SequenceModel on a table with no rows.")
         rng = self._rng(self.seed)
+        budget = TrainingBudget(type(self).__name__, 1, self.max_seconds, self.callback)
         self.columns_ = [str(c) for c in table.columns]
         self.dtypes_ = {str(c): str(t) for c, t in table.dtypes.items()}
         steps, starts = self._split(table, lengths, rng)
@@ -429,11 +433,27 @@ class SequenceModel(TableModel):
         keep = lengths > 0
         self.calibration_: tuple[Calibration, Calibration] | None = None
         with torch_threads(self.n_threads):
-            self._train(x, s, ctx[keep], lengths[keep], rng)
-            if self.calibrate:
+            self._train(x, s, ctx[keep], lengths[keep], rng, budget)
+            if self.calibrate and budget.left() > 0:
                 self.calibration_ = self._fit_calibration(x, s, ctx[keep], lengths[keep], rng)
         self.fitted_ = True
         return self
+
+    def default_steps(self, n_rows: int, *, lengths: np.ndarray | None = None) -> int:
+        """``clip(15 * sqrt(n_sequences), 200, 600)`` steps (``n_rows`` sequences
+        when ``lengths`` is not given)."""
+        n_seq = n_rows if lengths is None else int(np.count_nonzero(np.asarray(lengths)))
+        return TrainingBudget.steps(n_seq, self.batch_size, None, 15.0, 200, 600)
+
+    def fit_cost(self, n_rows: int, n_columns: int, *, lengths: np.ndarray | None = None) -> float:
+        """Steps x padded steps per batch x width (a batch pads to its longest sequence)."""
+        if n_rows == 0:
+            return 0.0
+        n_seq = n_rows if lengths is None else max(1, int(np.count_nonzero(lengths)))
+        longest = 1 if lengths is None or len(lengths) == 0 else int(np.max(lengths))
+        per_batch = min(self.batch_size, n_seq) * min(longest, 4 * max(1, n_rows // n_seq))
+        steps = self.training_steps(n_seq, self.batch_size, lengths=lengths)
+        return float(steps * per_batch * (1 + n_columns))
 
     def _fit_calibration(
         self,
@@ -478,6 +498,7 @@ class SequenceModel(TableModel):
         ctx: np.ndarray,
         lengths: np.ndarray,
         rng: np.random.Generator,
+        budget: TrainingBudget,
     ) -> None:
         generator, critic = self._build(ctx.shape[1], child_seed(rng))
         self.generator_ = generator
@@ -498,8 +519,9 @@ class SequenceModel(TableModel):
             rng,
             torch.Generator(device=dev).manual_seed(child_seed(rng)),
         )
-        total = TrainingBudget.steps(len(lengths), self.batch_size, self.epochs, 25.0, 200, 1000)
-        budget = TrainingBudget(type(self).__name__, total, self.max_seconds, self.callback)
+        total = budget.total = max(
+            1, self.training_steps(len(lengths), self.batch_size, lengths=lengths)
+        )
         logger.info(
             "SequenceModel: training %d steps (%d sequences) on %s", total, len(lengths), dev
         )

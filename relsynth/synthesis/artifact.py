@@ -30,6 +30,7 @@ half-written model file.
 from __future__ import annotations
 
 import contextlib
+import decimal
 import hashlib
 import io
 import json
@@ -403,6 +404,7 @@ def _manifest(
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),
         "parameters": {
+            "steps": synth.steps,
             "max_seconds": synth.max_seconds,
             "time_budget": synth.time_budget,
             "epochs": synth.epochs,
@@ -451,7 +453,11 @@ def _frame_to_json(frame: pd.DataFrame) -> str:
 def _plain(value: Any) -> Any:
     if isinstance(value, (np.generic,)):
         return value.item()
-    if isinstance(value, pd.Timestamp):
+    if isinstance(value, pd.Timedelta):
+        return value.isoformat()  # ISO 8601 duration, read back by pd.to_timedelta
+    if isinstance(value, decimal.Decimal):
+        return str(value)  # exact; the writer binds it as the column's numeric type
+    if hasattr(value, "isoformat"):  # Timestamp, date, time
         return value.isoformat()
     if isinstance(value, bytes):
         return None  # binary content is never copied
@@ -466,6 +472,8 @@ def _frame_from_json(raw: bytes, dtypes: Mapping[str, str]) -> pd.DataFrame:
             try:
                 if dtype.startswith("datetime"):
                     frame[col] = pd.to_datetime(frame[col])
+                elif dtype.startswith("timedelta"):
+                    frame[col] = pd.to_timedelta(frame[col])
                 elif dtype.startswith("int") and frame[col].isna().any():
                     frame[col] = frame[col].astype(dtype.replace("int", "Int"))
                 else:

@@ -29,9 +29,11 @@ differ, ``sample(seed=int)`` is reproducible.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -53,7 +55,7 @@ from relsynth._random import as_generator, child_seed, stream
 from relsynth._typing import DeviceLike, SeedLike
 from relsynth._validation import Interval, Options, check_is_fitted, validate_params
 from relsynth.check import check
-from relsynth.constraints import Expr, enforce_checks, parse_check
+from relsynth.constraints import Expr, compute_generated, enforce_checks, parse_check
 from relsynth.errors import DataError, ParameterError
 from relsynth.metadata.graph import Plan, plan
 from relsynth.metadata.schema import ForeignKey, Metadata
@@ -100,15 +102,21 @@ class Synthesizer:
         model, same database (on CPU).
     device : {"auto", "cpu", "cuda"}
         Where the neural models train; ``"auto"`` picks CUDA when available.
-    max_seconds : float, optional
-        Training budget per table in seconds (default: each model's own default).
+    steps : int, optional
+        Training steps for every table's model. By default each model decides from
+        its table's data (:meth:`TableModel.default_steps <relsynth.models.base.
+        TableModel.default_steps>`: rows for a table, sequences for a sequential
+        child), never from the clock, so the same data and seed give the same model.
     time_budget : float, optional
-        Budget in seconds for the whole ``fit``, shared among the tables in proportion
-        to the training steps each would take by default (``clip(40 sqrt(rows), 200,
-        2000)``); what a table leaves unused passes on to the tables after it.
-        Replaces ``max_seconds``.
+        A wall-clock limit in seconds for the whole ``fit`` (keys, encoders, rule
+        discovery, training, calibration; not saving), shared among the tables in
+        proportion to their expected training time (each model's ``fit_cost``); what
+        a table leaves unused passes on to the tables after it. Training then stops
+        on the clock, so the result depends on the machine and its load.
+    max_seconds : float, optional
+        Deprecated: a wall-clock cap per table. Use ``steps`` or ``time_budget``.
     epochs : int, optional
-        Training epochs per table, instead of a time budget.
+        Deprecated: training epochs per table. Use ``steps``.
     table_models : Mapping of str to TableModel or "copy", optional
         Per-table overrides: a configured model (its own budget, architecture) or
         ``"copy"`` to copy a small reference table verbatim (only for tables with no
@@ -123,7 +131,21 @@ class Synthesizer:
     locale : str
         Faker locale for personal text (names, addresses...).
     n_threads : int, optional
-        Torch CPU threads during fit/sample (default: the usable cores).
+        Torch (and BLAS) threads for each table's fit, and for sampling. By default a
+        table fit uses one thread: floating-point sums in training depend on how
+        they are split among threads, so a fixed count is what makes a fit give the
+        same bytes on any machine, under any load; fits run in parallel with
+        ``n_jobs`` instead. Sampling (forward passes only) uses the usable cores.
+    n_jobs : int, optional
+        Tables fitted at once, in worker processes (each table learns from its real
+        parents, so table fits are independent). None: 1, in this process; -1: the
+        usable cores. The result does not depend on it.
+    executor : {"local", "ray"}
+        Where table fits run: this machine, or Ray tasks (``pip install
+        relsynth[ray]``) on the cluster at ``ray_address`` (default: ``RAY_ADDRESS``,
+        else a local Ray started for the fit, ``n_jobs`` CPUs). Same result.
+    ray_address : str, optional
+        Address of a running Ray cluster (``executor="ray"``).
     min_category_count : int
         In learned tables, a categorical value held by fewer than this many source
         rows is never emitted: it is replaced by a fake value of the column's kind or
@@ -151,8 +173,9 @@ class Synthesizer:
         *,
         seed: SeedLike = None,
         device: DeviceLike = "auto",
-        max_seconds: float | None = None,
+        steps: int | None = None,
         time_budget: float | None = None,
+        max_seconds: float | None = None,
         epochs: int | None = None,
         table_models: Mapping[str, TableModel | Literal["copy"]] | None = None,
         copy_reference_tables: bool = True,
@@ -161,10 +184,14 @@ class Synthesizer:
         n_threads: int | None = None,
         min_category_count: int = 2,
         rules: Literal["discover", "metadata", "none"] = "discover",
+        n_jobs: int | None = None,
+        executor: Literal["local", "ray"] = "local",
+        ray_address: str | None = None,
     ) -> None:
         self.metadata = metadata
         self.seed = seed
         self.device = device
+        self.steps = steps
         self.max_seconds = max_seconds
         self.time_budget = time_budget
         self.epochs = epochs
@@ -175,6 +202,9 @@ class Synthesizer:
         self.n_threads = n_threads
         self.min_category_count = min_category_count
         self.rules = rules
+        self.n_jobs = n_jobs
+        self.executor = executor
+        self.ray_address = ray_address
 
     # -- fit -------------------------------------------------------------------------
 
@@ -185,14 +215,22 @@ class Synthesizer:
             {
                 "max_seconds": Interval(float, 0, None, closed="neither", allow_none=True),
                 "time_budget": Interval(float, 0, None, closed="neither", allow_none=True),
+                "steps": Interval(int, 1, None, closed="left", allow_none=True),
                 "epochs": Interval(int, 1, None, closed="left", allow_none=True),
                 "n_threads": Interval(int, 1, None, closed="left", allow_none=True),
                 "min_category_count": Interval(int, 1, None, closed="left"),
+                "n_jobs": Interval(int, -1, None, closed="left", allow_none=True),
                 "device": Options(["auto", "cpu", "cuda", None]),
+                "executor": Options(["local", "ray"]),
                 "copy_reference_tables": Options([True, False]),
                 "rules": Options(["discover", "metadata", "none"]),
             },
         )
+        if self.n_jobs == 0:
+            raise ParameterError(
+                "The 'n_jobs' parameter of Synthesizer must be an int >= 1, -1 (all cores) "
+                "or None. Got 0 instead."
+            )
         if not isinstance(self.metadata, Metadata):
             raise ParameterError(
                 "The 'metadata' parameter of Synthesizer must be a relsynth.Metadata "
@@ -217,7 +255,11 @@ class Synthesizer:
             naming the violations, or drop the offending rows (logged, counted in
             ``fit_info_.dropped_rows``).
         progress : callable, optional
-            ``progress(stage, table, done, total)`` after each table.
+            ``progress(stage, table, done, total)``: ``("keys", "*", 1, total)`` once
+            the keys are learned, ``("fit-start", table, done, total)`` as a table's
+            fit starts and ``("fit", table, done, total)`` as it ends. ``total`` is
+            the number of tables plus one (the keys) throughout, ``done`` counts what
+            has ended. Tables fitted in parallel start and end in any order.
 
         Returns
         -------
@@ -225,8 +267,6 @@ class Synthesizer:
             ``self``, fitted.
         """
         from relsynth.keys import KeyGenerator
-        from relsynth.models._rare import withhold_rare_categories
-        from relsynth.models._torch import torch_threads
         from relsynth.rules.lookup import lookup_tables
         from relsynth.synthesis._privacy import privacy_summary, withheld_values
 
@@ -236,14 +276,19 @@ class Synthesizer:
             {"on_violations": on_violations},
             {"on_violations": Options(["raise", "drop"])},
         )
+        self._warn_deprecated()
         meta = self.metadata
         meta.validate()
         started = time.perf_counter()
+        # Wall clock (not perf_counter): worker processes and Ray tasks compare with it.
+        deadline = None if self.time_budget is None else time.time() + self.time_budget
         source, repair = _clean_source(meta, tables, on_violations)
         self.plan_: Plan = plan(meta, self.drivers)
         seconds: dict[str, float] = {"check": time.perf_counter() - started}
         self._rng = as_generator(self.seed)
         base_seed = child_seed(self._rng)
+        order = self.plan_.order
+        total = len(order) + 1
 
         t0 = time.perf_counter()
         self.rules_ = rule_hooks.fit_rules(self, source)
@@ -253,31 +298,32 @@ class Synthesizer:
         t0 = time.perf_counter()
         self.key_generator_: KeyGenerator = KeyGenerator().fit(meta, source, plan=self.plan_)
         seconds["keys"] = time.perf_counter() - t0
-        _report(progress, "keys", "*", 1, 1)
+        _report(progress, "keys", "*", 1, total)
 
-        self.layouts_: dict[str, TableLayout] = {}
+        # every table, copied ones too: a copied table's columns feed its children's context
+        self.layouts_: dict[str, TableLayout] = {n: table_layout(meta, n, source[n]) for n in order}
         self.models_: dict[str, TableModel | None] = {}
         self.text_models_: dict[str, dict[str, TextColumnModel]] = {}
         self.copies_: dict[str, pd.DataFrame] = {}
         self.sequence_: dict[str, dict[str, Any]] = {}
         self.context_keys_: dict[str, list[list[Any]]] = {}
         self.dtypes_: dict[str, dict[str, str]] = {}
+        results = self._fit_tables(source, base_seed, deadline, progress, total)
         models: dict[str, str] = {}
-        order = self.plan_.order
-        weights = {n: _budget_weight(len(source[n])) for n in order}
-        with torch_threads(self.n_threads), withhold_rare_categories(self.min_category_count):
-            for i, name in enumerate(order):
-                budget = self.max_seconds
-                if self.time_budget is not None:
-                    left = self.time_budget - (time.perf_counter() - started)
-                    share = weights[name] / sum(weights[n] for n in order[i:])
-                    budget = max(left * share, _MIN_TABLE_SECONDS)
-                t0 = time.perf_counter()
-                rng = stream(base_seed, "fit", name)
-                models[name] = self._fit_table(name, source, rng, budget)
-                seconds[f"fit:{name}"] = time.perf_counter() - t0
-                logger.info("fitted %s (%s) in %.1fs", name, models[name], seconds[f"fit:{name}"])
-                _report(progress, "fit", name, i + 1, len(order))
+        for name in order:
+            result = results[name]
+            models[name] = result.label
+            seconds[f"fit:{name}"] = result.seconds
+            self.dtypes_[name] = result.dtypes
+            self.models_[name] = result.model
+            if result.text_models is not None:
+                self.text_models_[name] = result.text_models
+            if result.copy is not None:
+                self.copies_[name] = result.copy
+            if result.sequence is not None:
+                self.sequence_[name] = result.sequence
+            if result.context_keys is not None:
+                self.context_keys_[name] = result.context_keys
         self._base_seed = base_seed
         for name in order:
             table_checks(meta, name, warn=True)
@@ -293,6 +339,140 @@ class Synthesizer:
         )
         return self
 
+    def _warn_deprecated(self) -> None:
+        if self.max_seconds is not None:
+            warnings.warn(
+                "Synthesizer(max_seconds=...) is deprecated: training length is a number of "
+                "steps derived from the data (reproducible); use steps=N to set it, or "
+                "time_budget=SECONDS for a wall-clock limit on the whole fit.",
+                FutureWarning,
+                stacklevel=3,
+            )
+        if self.epochs is not None:
+            warnings.warn(
+                "Synthesizer(epochs=...) is deprecated: use steps=N (training steps per "
+                "table) or leave it to the data.",
+                FutureWarning,
+                stacklevel=3,
+            )
+
+    def _copied(self, name: str) -> bool:
+        """Whether ``name`` is copied verbatim: a ``"copy"`` override, a table marked
+        ``reference``, or (``reference`` unset) a lookup table found at fit."""
+        override = (self.table_models or {}).get(name)
+        if override is not None:
+            return override == "copy"
+        table = self.metadata.table(name)
+        lookup = table.reference if table.reference is not None else name in self.lookups_
+        return bool(lookup) and self.copy_reference_tables
+
+    def _inputs(self, name: str) -> list[str]:
+        """The source tables a table's fit reads: itself and the parents in its context."""
+        needed = [name]
+        driver = self.plan_.driver.get(name)
+        if driver is not None:
+            needed.append(driver.parent)
+        needed += [fk.parent for fk in self.plan_.secondary.get(name, ())]
+        return list(dict.fromkeys(needed))
+
+    def _fit_weight(self, name: str, source: Mapping[str, pd.DataFrame]) -> float:
+        """A table's expected training time, relative to the others (its model's ``fit_cost``)."""
+        from relsynth.models.sequential import SequenceModel
+        from relsynth.models.wgan import ConditionalWGAN
+
+        layout = self.layouts_.get(name)
+        frame = source[name]
+        if layout is None or self._copied(name) or not layout.learned or len(frame) == 0:
+            return 0.0
+        override = (self.table_models or {}).get(name)
+        driver = self.plan_.driver.get(name)
+        sequence_col = _sequence_column(self.metadata, name, driver)
+        params = {"steps": self.steps, "epochs": self.epochs}
+        if driver is not None and sequence_col is not None:
+            lengths = _sequence_order(frame, driver, sequence_col, source[driver.parent]).lengths
+            model = override if override is not None else SequenceModel(**params)
+            return model.fit_cost(len(frame), len(layout.learned), lengths=lengths)
+        model = override if override is not None else ConditionalWGAN(**params)
+        return model.fit_cost(len(frame), len(layout.learned))
+
+    def _fit_tables(
+        self,
+        source: Mapping[str, pd.DataFrame],
+        base_seed: int,
+        deadline: float | None,
+        progress: Progress | None,
+        total: int,
+    ) -> dict[str, _TableFit]:
+        """Fit every table (independent tasks), largest first, on ``n_jobs`` workers."""
+        from relsynth._parallel import resolve_jobs, run_tasks
+
+        order = self.plan_.order
+        jobs = resolve_jobs(self.n_jobs)
+        weights = {n: self._fit_weight(n, source) for n in order}
+        queue = sorted(order, key=lambda n: -weights[n])  # stable: plan order among ties
+        unstarted = [sum(weights.values())]
+        shell = self._shell()
+        done = [1]  # the keys
+        if deadline is not None:
+            from relsynth.models._torch import warm_up
+
+            warm_up()  # one-off imports, before the tables' shares of the budget are set
+
+        waiting = set(order)
+
+        def make_args(name: str) -> tuple[Any, ...]:
+            budget = None
+            waiting.discard(name)
+            if deadline is not None:  # the share of what is left, by expected time
+                # every table still to start needs a moment for its encoders and text
+                others = sum(1 for n in waiting if weights[n] > 0) / jobs
+                left = deadline - time.time()
+                left -= min(_TABLE_OVERHEAD_SECONDS * others, left / 2)
+                share = weights[name] / unstarted[0] if unstarted[0] > 0 else 1.0
+                budget = max(min(left, left * jobs * share), _MIN_TABLE_SECONDS)
+            unstarted[0] -= weights[name]
+            frames = {t: source[t] for t in self._inputs(name)}
+            return (shell, name, frames, stream(base_seed, "fit", name), budget, deadline)
+
+        def on_start(name: str) -> None:
+            logger.info("fitting %s (%d rows)", name, len(source[name]))
+            _report(progress, "fit-start", name, done[0], total)
+
+        def on_done(name: str, result: _TableFit) -> None:
+            done[0] += 1
+            logger.info("fitted %s (%s) in %.1fs", name, result.label, result.seconds)
+            _report(progress, "fit", name, done[0], total)
+
+        return run_tasks(
+            _fit_table_task, queue, make_args, n_jobs=jobs, threads=self._fit_threads(),
+            executor=self.executor, address=self.ray_address, on_start=on_start, on_done=on_done,
+        )  # fmt: skip
+
+    def _fit_threads(self) -> int:
+        """Torch/BLAS threads per table fit: ``n_threads``, else 1 (reproducible anywhere)."""
+        return 1 if self.n_threads is None else int(self.n_threads)
+
+    def _shell(self) -> Synthesizer:
+        """A copy of this synthesizer's settings and plan, for fitting tables elsewhere."""
+        shell = Synthesizer(
+            self.metadata,
+            seed=None,
+            device=self.device,
+            max_seconds=self.max_seconds,
+            steps=self.steps,
+            epochs=self.epochs,
+            table_models=self.table_models,
+            copy_reference_tables=self.copy_reference_tables,
+            locale=self.locale,
+            n_threads=self.n_threads,
+            min_category_count=self.min_category_count,
+            rules=self.rules,
+        )
+        shell.plan_ = self.plan_
+        shell.layouts_ = self.layouts_
+        shell.lookups_ = self.lookups_
+        return shell
+
     def _fit_table(
         self,
         name: str,
@@ -305,15 +485,11 @@ class Synthesizer:
         frame = tables[name]
         self.dtypes_[name] = {c: str(frame[c].dtype) for c in frame.columns}
         override = (self.table_models or {}).get(name)
-        table = meta.table(name)
-        lookup = table.reference if table.reference is not None else name in self.lookups_
-        if override == "copy" or (override is None and lookup and self.copy_reference_tables):
+        if self._copied(name):
             self.copies_[name] = frame.reset_index(drop=True).copy()
-            self.layouts_[name] = table_layout(meta, name, frame)  # its children's context
             self.models_[name] = None
             return "copy"
-        layout = table_layout(meta, name, frame)
-        self.layouts_[name] = layout
+        layout = self.layouts_[name]
         self.text_models_[name] = self._fit_text(name, frame, layout, rng)
         values = _learned_frame(frame, layout)
         if len(frame) == 0:  # nothing to learn; sampled tables stay empty unless scaled up
@@ -346,7 +522,7 @@ class Synthesizer:
             model = (
                 override if override is not None else self._default_wgan(layout, rng, max_seconds)
             )
-            model.fit(values, context)
+            self._fit_model(model, values, context)
         self.models_[name] = model
         return type(model).__name__
 
@@ -374,8 +550,22 @@ class Synthesizer:
                 monotone_columns=mono,
                 **self._model_params(rng, max_seconds),
             )
-        model.fit(sorted_values, parent_context, lengths=lengths)
+        self._fit_model(model, sorted_values, parent_context, lengths=lengths)
         return model
+
+    def _fit_model(self, model: TableModel, *args: Any, **kwargs: Any) -> None:
+        """``model.fit`` under the fit's thread count (a model's own ``n_threads`` wins).
+
+        The model keeps ``n_threads=None`` afterwards, so that sampling uses the cores.
+        """
+        pin = getattr(model, "n_threads", 1) is None
+        if pin:
+            model.n_threads = self._fit_threads()  # type: ignore[attr-defined]
+        try:
+            model.fit(*args, **kwargs)
+        finally:
+            if pin:
+                model.n_threads = None  # type: ignore[attr-defined]
 
     def _secondary_features(self, name: str, tables: Mapping[str, pd.DataFrame]) -> list[list[Any]]:
         """``[foreign key index, parent columns]`` of each secondary parent whose values
@@ -422,13 +612,18 @@ class Synthesizer:
         return ConditionalWGAN(kinds=dict(layout.kinds), **self._model_params(rng, max_seconds))
 
     def _model_params(self, rng: np.random.Generator, max_seconds: float | None) -> dict[str, Any]:
-        """Device, threads, budget and a seed from the table's own stream, for a model."""
+        """Device, threads, steps, budget and a seed from the table's own stream."""
         params: dict[str, Any] = {"device": self.device, "seed": child_seed(rng)}
         if self.n_threads is not None:
             params["n_threads"] = self.n_threads
+        if self.steps is not None:
+            params["steps"] = self.steps
         if self.epochs is not None:
             params["epochs"] = self.epochs
-        if max_seconds is not None:
+        deadline = getattr(self, "_table_deadline", None)
+        if deadline is not None:  # text models and contexts took some of the share
+            params["max_seconds"] = max(deadline - time.time(), _MIN_TABLE_SECONDS)
+        elif max_seconds is not None:
             params["max_seconds"] = max_seconds
         return params
 
@@ -554,7 +749,8 @@ class Synthesizer:
         return keys, values
 
     def _finish(self, name: str, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-        """Restore clock text, unique values, CHECK constraints, column order and dtypes."""
+        """Restore clock text, unique values, generated columns (computed from their
+        expressions), CHECK constraints, column order and dtypes."""
         layout = None if name in self.copies_ else self.layouts_.get(name)
         if layout is not None:
             for col, fmt in layout.clocks.items():
@@ -562,6 +758,8 @@ class Synthesizer:
             frame = _enforce_unique(self.metadata, name, frame, layout)
         columns = list(self.metadata.table(name).column_names)
         frame = _restore_dtypes(frame[columns], self.dtypes_[name])
+        if layout is not None:
+            frame = compute_generated(self.metadata.table(name), frame)
         checks = table_checks(self.metadata, name)
         if layout is None or not checks:
             return frame
@@ -676,13 +874,65 @@ def _parent_features(
     return feats
 
 
-#: A table's share of ``time_budget`` is never below this (its encoders need time too).
-_MIN_TABLE_SECONDS = 0.5
+#: A table's share of ``time_budget`` is never below this: a model takes at least one
+#: step. Only a budget smaller than the tables' encoders need can be overrun by it.
+_MIN_TABLE_SECONDS = 0.05
+#: Time kept back from a table's share for each table still to start (encoders, fake
+#: text, calibration of a table that trains for only a moment).
+_TABLE_OVERHEAD_SECONDS = 0.15
 
 
-def _budget_weight(n_rows: int) -> float:
-    """A table's claim on ``time_budget``: the steps its model would take by default."""
-    return float(np.clip(40.0 * np.sqrt(max(n_rows, 1)), 200, 2000)) if n_rows else 0.0
+@dataclass
+class _TableFit:
+    """What fitting one table gives back (from this process, a worker or Ray)."""
+
+    label: str
+    seconds: float
+    dtypes: dict[str, str]
+    model: TableModel | None = None
+    text_models: dict[str, TextColumnModel] | None = None
+    copy: pd.DataFrame | None = None
+    sequence: dict[str, Any] | None = None
+    context_keys: list[list[Any]] | None = None
+
+
+def _fit_table_task(
+    shell: Synthesizer,
+    name: str,
+    tables: Mapping[str, pd.DataFrame],
+    rng: np.random.Generator,
+    max_seconds: float | None,
+    deadline: float | None = None,
+) -> _TableFit:
+    """Fit one table on a private copy of ``shell`` (settings, plan and layouts only).
+
+    Module-level so that worker processes and Ray can run it; it reads only
+    ``tables`` (the table and the parents in its context) and ``rng`` (the table's
+    own stream), so its result does not depend on where or when it runs.
+    """
+    t0 = time.perf_counter()
+    if deadline is not None and max_seconds is not None:  # a worker may start late
+        max_seconds = max(min(max_seconds, deadline - time.time()), _MIN_TABLE_SECONDS)
+    own = copy.copy(shell)
+    # the model's cap is what is left of the table's share when the model starts
+    own._table_deadline = None if max_seconds is None else time.time() + max_seconds
+    own.models_, own.text_models_, own.copies_ = {}, {}, {}
+    own.sequence_, own.context_keys_, own.dtypes_ = {}, {}, {}
+    from relsynth.models._rare import withhold_rare_categories
+
+    # the threshold is set here, in the process that fits (a worker or Ray task too)
+    with withhold_rare_categories(shell.min_category_count):
+        label = own._fit_table(name, tables, rng, max_seconds)
+    return _TableFit(
+        label=label,
+        seconds=time.perf_counter() - t0,
+        dtypes=own.dtypes_[name],
+        model=own.models_.get(name),
+        text_models=own.text_models_.get(name),
+        copy=own.copies_.get(name),
+        sequence=own.sequence_.get(name),
+        context_keys=own.context_keys_.get(name),
+    )
 
 
 def _join_parent(

@@ -12,7 +12,7 @@ import relsynth
 from relsynth.cli import main
 from tests.conftest import dataset_path, dataset_url
 
-FAST = ["--max-seconds", "0.5", "--threads", "1", "--seed", "0"]
+FAST = ["--steps", "20", "--threads", "1", "--jobs", "1", "--seed", "0"]
 
 
 def _copy_db(src: Path, dst: Path) -> str:

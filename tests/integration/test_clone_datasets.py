@@ -15,8 +15,8 @@ import relsynth
 from relsynth.cli import main
 from tests.conftest import build_nycflights13, dataset_url, query
 
-FAST = {"max_seconds": 0.5, "n_threads": 1}
-CLI_FAST = ["--max-seconds", "0.5", "--threads", "1", "--seed", "0"]
+FAST = {"steps": 20, "n_threads": 1}
+CLI_FAST = ["--steps", "20", "--threads", "1", "--jobs", "1", "--seed", "0"]
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ from tests.conftest import MARIADB_ADMIN_URL, POSTGRES_ADMIN_URL, _server_databa
 
 pytestmark = pytest.mark.servers
 
-FAST = {"epochs": 1, "n_threads": 1}
+FAST = {"steps": 20, "n_threads": 1}
 
 
 @pytest.fixture

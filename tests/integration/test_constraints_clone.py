@@ -4,7 +4,7 @@ The source is ``schemas/checks.sql`` (``balance >= 0``, ``closed IS NULL OR clos
 opened``, a composite unique ``(branch, number)``, a unique index ``(kind, opened)``,
 a unique e-mail) filled with rows that obey them, created in each dialect so that
 the database reflects and then enforces its own spelling of each constraint. A
-model trained for two epochs samples rows that break them; the synthesizer
+model trained for two steps samples rows that break them; the synthesizer
 must repair them so that the database accepts the write.
 """
 
@@ -54,7 +54,7 @@ def test_checks_and_composite_uniques_hold_after_sampling(db_url, tmp_path):
     meta = relsynth.reflect(db_url)
     assert len(meta.table("accounts").checks) == 2
     tables = relsynth.read_tables(db_url, meta)
-    synth = relsynth.Synthesizer(meta, seed=1, epochs=2, n_threads=1).fit(tables)  # deterministic
+    synth = relsynth.Synthesizer(meta, seed=1, steps=2, n_threads=1).fit(tables)  # deterministic
     fake = synth.sample(scale=2.0, seed=2)
 
     accounts = fake["accounts"]

@@ -223,7 +223,7 @@ def test_deferrable_foreign_key_on_sqlite_and_mariadb(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         relsynth.write_tables(db_url, _deferrable_meta(), _frames())
-    assert relsynth.check(db_url).ok
+    assert relsynth.check_database(db_url).ok
     if _dialect(db_url) == "sqlite":
         (sql,) = query(db_url, "SELECT sql FROM sqlite_master WHERE name = 'child'")[0]
         assert "DEFERRABLE INITIALLY DEFERRED" in sql
@@ -253,10 +253,30 @@ def test_clone_keeps_generated_columns_consistent(tmp_path: Path, postgres_url: 
             "INSERT INTO items (id, price, qty) VALUES (?, ?, ?)",
             [(i, 1.5 + i % 7, 1 + i % 5) for i in range(1, 81)],
         )
-    rc = main(["clone", f"sqlite:///{source}", postgres_url, "--epochs", "1", "--threads", "1",
+    rc = main(["clone", f"sqlite:///{source}", postgres_url, "--steps", "20", "--threads", "1",
                "--seed", "0"])  # fmt: skip
     assert rc == 0
     assert _is_generated(postgres_url, "items", "total")
     rows = query(postgres_url, "SELECT price, qty, total FROM items")
     assert len(rows) == 80
     assert all(float(t) == pytest.approx(float(p) * q) for p, q, t in rows)
+
+
+def test_sampled_frames_hold_computed_generated_values(tmp_path: Path) -> None:
+    """Synthesizer.sample's frames already agree with the expression (not only the writer)."""
+    source = tmp_path / "src.db"
+    with sqlite3.connect(source) as conn:
+        conn.execute(
+            "CREATE TABLE items (id INTEGER PRIMARY KEY, price REAL NOT NULL, "
+            "qty INTEGER NOT NULL, total REAL GENERATED ALWAYS AS (price * qty) STORED)"
+        )
+        conn.executemany(
+            "INSERT INTO items (id, price, qty) VALUES (?, ?, ?)",
+            [(i, 1.5 + i % 7, 1 + i % 5) for i in range(1, 81)],
+        )
+    url = f"sqlite:///{source}"
+    meta = relsynth.reflect(url)
+    tables = relsynth.read_tables(url, meta)
+    fake = relsynth.Synthesizer(meta, seed=0, steps=20, n_threads=1).fit(tables).sample(seed=1)
+    items = fake["items"]
+    np.testing.assert_allclose(items["total"], items["price"] * items["qty"])

@@ -43,7 +43,7 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
     url = f"sqlite:///{path}"
     meta = relsynth.reflect(url)
-    synth = Synthesizer(meta, seed=0, epochs=1, n_threads=1).fit(relsynth.read_tables(url, meta))
+    synth = Synthesizer(meta, seed=0, steps=20, n_threads=1).fit(relsynth.read_tables(url, meta))
     out = folder / "shop.relsynth"
     synth.save(out)
     return out

@@ -14,7 +14,7 @@ from relsynth import Synthesizer
 from relsynth.errors import ParameterError
 from relsynth.metadata.infer import infer
 
-FAST = {"epochs": 1, "n_threads": 1}
+FAST = {"steps": 20, "n_threads": 1}
 
 
 def _tables(n: int = 300) -> dict[str, pd.DataFrame]:

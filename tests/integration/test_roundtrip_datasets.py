@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from relsynth import Metadata, SchemaWarning, check
+from relsynth import Metadata, SchemaWarning
 from relsynth.io._convert import column_family
 from relsynth.io.reflect import reflect
 from relsynth.io.sql import check_database, read_tables, write_tables
@@ -96,7 +96,7 @@ def roundtrip(source_url: str, target_url: str, meta: Metadata) -> None:
 def test_dataset_roundtrip(dataset: str, db_url: str) -> None:
     source = dataset_url(dataset)
     meta = reflect_quietly(source)
-    assert check(source, meta).ok
+    assert check_database(source, meta).ok
     roundtrip(source, db_url, meta)
 
 

@@ -34,7 +34,7 @@ def _source(url: str) -> tuple[relsynth.Metadata, dict]:
 
 def test_clone_keeps_every_exact_rule(db_url, tmp_path):
     meta, tables = _source(db_url)
-    synth = relsynth.Synthesizer(meta, seed=0, epochs=1, n_threads=1).fit(tables)
+    synth = relsynth.Synthesizer(meta, seed=0, steps=20, n_threads=1).fit(tables)
     found = {str(r): r for r in synth.rules_}
     assert EXPECTED <= set(found)
     fake = synth.sample(seed=1)
@@ -55,7 +55,7 @@ def test_declared_rules_only(sqlite_url):
     meta, tables = _source(sqlite_url)
     text = "invoice.total = sum(line.price * line.qty)"
     declared = meta.with_rules(parse_rule(text, meta))
-    synth = relsynth.Synthesizer(declared, seed=0, epochs=1, n_threads=1, rules="metadata")
+    synth = relsynth.Synthesizer(declared, seed=0, steps=20, n_threads=1, rules="metadata")
     synth.fit(tables)
     assert [str(r) for r in synth.rules_] == [text]
     fake = synth.sample(seed=2)
@@ -66,4 +66,4 @@ def test_a_declared_rule_the_source_breaks_stops_the_fit(sqlite_url):
     meta, tables = _source(sqlite_url)
     bad = meta.with_rules(parse_rule("payment.amount >= payment.rental_id -> rental.rate", meta))
     with pytest.raises(relsynth.MetadataError, match="payment.amount >= payment.rental_id"):
-        relsynth.Synthesizer(bad, seed=0, epochs=1, n_threads=1).fit(tables)
+        relsynth.Synthesizer(bad, seed=0, steps=20, n_threads=1).fit(tables)

@@ -21,7 +21,7 @@ def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     url = dataset_url("northwind")
     meta = relsynth.reflect(url)
     tables = relsynth.read_tables(url, meta)
-    synth = relsynth.Synthesizer(meta, seed=0, max_seconds=0.5, n_threads=1).fit(tables)
+    synth = relsynth.Synthesizer(meta, seed=0, steps=20, n_threads=1).fit(tables)
     path = tmp_path_factory.mktemp("model") / "northwind.relsynth"
     synth.save(path)
     return path

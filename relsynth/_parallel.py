@@ -1,0 +1,206 @@
+"""Running independent table fits: in this process, in worker processes, or on Ray.
+
+At fit time every table learns from its *real* parents, so the table fits are
+independent tasks. :func:`run_tasks` runs them
+
+* in this process, one after another (``n_jobs=1``);
+* in ``n_jobs`` worker processes on this machine (:class:`concurrent.futures.
+  ProcessPoolExecutor` with the ``spawn`` start method: no forked torch or thread
+  state; each worker imports relsynth afresh);
+* as Ray tasks (``executor="ray"``), on a running cluster (``address`` or the
+  ``RAY_ADDRESS`` variable) or a local Ray started for the fit.
+
+Every task runs under the same pinned thread counts (torch intra-op threads and the
+BLAS/OpenMP pools that numpy and scikit-learn use): floating-point sums depend on
+how a reduction is split among threads, so a fixed count per task is what makes a
+table's result the same wherever and alongside whatever it runs. A task receives
+its own seed from the caller, derived from the one seed by the table's name, so
+the order in which tasks start or finish changes nothing.
+
+The parent process keeps at most ``n_jobs`` tasks submitted at a time: a submitted
+task is a started one, which lets the caller report the tables in progress and
+decide each task's arguments (its share of a time budget) when it starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from typing import Any, Literal, TypeVar
+
+from relsynth.errors import ParameterError
+
+__all__ = ["EXECUTORS", "pinned_threads", "resolve_jobs", "run_tasks"]
+
+logger = logging.getLogger(__name__)
+
+EXECUTORS = ("local", "ray")
+Executor = Literal["local", "ray"]
+K = TypeVar("K", bound=Hashable)
+
+
+def usable_cores() -> int:
+    """Number of CPU cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS/Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def resolve_jobs(n_jobs: int | None) -> int:
+    """``None`` -> 1, ``-1`` -> the usable cores, ``k >= 1`` -> ``k`` (scikit-learn's rule)."""
+    if n_jobs is None:
+        return 1
+    if n_jobs == -1:
+        return usable_cores()
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
+        raise ParameterError(
+            f"The 'n_jobs' parameter must be an int >= 1, -1 (all cores) or None. Got {n_jobs!r}."
+        )
+    return n_jobs
+
+
+@contextlib.contextmanager
+def pinned_threads(n: int) -> Iterator[None]:
+    """Torch intra-op threads and the BLAS/OpenMP pools set to ``n`` inside the block."""
+    from threadpoolctl import threadpool_limits
+
+    from relsynth.models._torch import torch_threads
+
+    with threadpool_limits(limits=n), torch_threads(n):
+        yield
+
+
+def _init_worker(threads: int, log_level: int, log_to_stderr: bool) -> None:
+    """Worker process set-up: thread pools pinned once, relsynth's logging mirrored.
+
+    A spawned process starts with no logging configuration: when the parent's
+    ``relsynth`` logger writes somewhere (the CLI's stderr), the worker's records go
+    to stderr too, marked with the worker's name.
+    """
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    root = logging.getLogger("relsynth")
+    root.setLevel(log_level)
+    if log_to_stderr:
+        handler = logging.StreamHandler()
+        handler.setFormatter(
+            logging.Formatter("%(levelname)s %(name)s [%(processName)s]: %(message)s")
+        )
+        root.addHandler(handler)
+    import torch
+
+    torch.set_num_threads(threads)
+    with contextlib.suppress(RuntimeError):  # already set in this process
+        torch.set_num_interop_threads(1)
+    from relsynth.models._torch import warm_up
+
+    warm_up()
+
+
+def _call_pinned(fn: Callable[..., Any], threads: int, args: tuple[Any, ...]) -> Any:
+    with pinned_threads(threads):
+        return fn(*args)
+
+
+def run_tasks(
+    fn: Callable[..., Any],
+    keys: Sequence[K],
+    make_args: Callable[[K], tuple[Any, ...]],
+    *,
+    n_jobs: int = 1,
+    threads: int = 1,
+    executor: Executor = "local",
+    address: str | None = None,
+    on_start: Callable[[K], None] | None = None,
+    on_done: Callable[[K, Any], None] | None = None,
+) -> dict[K, Any]:
+    """Run ``fn(*make_args(key))`` for every key; return ``{key: result}``.
+
+    ``make_args`` is called in this process just before a task starts, ``on_start``
+    right after, ``on_done`` as each result arrives (in completion order). ``fn`` and
+    its arguments must be picklable for worker processes and Ray. An exception in a
+    task is raised here, after the tasks already running have been cancelled.
+    """
+    if executor not in EXECUTORS:
+        raise ParameterError(
+            f"The 'executor' parameter must be one of {', '.join(map(repr, EXECUTORS))}. "
+            f"Got {executor!r}."
+        )
+    if executor == "ray":
+        from relsynth._ray import run_ray
+
+        return run_ray(
+            _call_pinned, fn, keys, make_args, n_jobs=n_jobs, threads=threads,
+            address=address, on_start=on_start, on_done=on_done,
+        )  # fmt: skip
+    if n_jobs <= 1 or len(keys) <= 1:
+        return _run_here(fn, keys, make_args, threads, on_start, on_done)
+    return _run_pool(fn, keys, make_args, n_jobs, threads, on_start, on_done)
+
+
+def _run_here(fn, keys, make_args, threads, on_start, on_done):  # noqa: ANN001, ANN202
+    results = {}
+    for key in keys:
+        args = make_args(key)
+        if on_start is not None:
+            on_start(key)
+        results[key] = _call_pinned(fn, threads, args)
+        if on_done is not None:
+            on_done(key, results[key])
+    return results
+
+
+def _run_pool(fn, keys, make_args, n_jobs, threads, on_start, on_done):  # noqa: ANN001, ANN202
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+
+    context = multiprocessing.get_context("spawn")
+    workers = min(n_jobs, len(keys))
+    root = logging.getLogger("relsynth")
+    level = root.getEffectiveLevel()
+    mirrored = any(not isinstance(h, logging.NullHandler) for h in root.handlers)
+    results: dict[Any, Any] = {}
+    queue = list(keys)
+    running: dict[Future[Any], Any] = {}
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(threads, level, mirrored),
+    ) as pool:
+        try:
+            while queue or running:
+                while queue and len(running) < workers:
+                    key = queue.pop(0)
+                    running[pool.submit(_call_pinned, fn, threads, make_args(key))] = key
+                    if on_start is not None:
+                        on_start(key)
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    key = running.pop(future)
+                    results[key] = _result(future, key)
+                    if on_done is not None:
+                        on_done(key, results[key])
+        except BaseException:
+            for future in running:
+                future.cancel()
+            raise
+    return results
+
+
+def _result(future: Any, key: Any) -> Any:
+    """A worker's result; a task that cannot travel to a worker gets a clear error."""
+    import pickle
+
+    try:
+        return future.result()
+    except (pickle.PicklingError, AttributeError, TypeError) as exc:
+        if "pickle" not in str(exc).lower():
+            raise
+        raise ParameterError(
+            f"The fit of {key!r} cannot be sent to a worker process ({exc}); a model given "
+            "in 'table_models' must be picklable (no lambda callbacks). Use n_jobs=1 "
+            "(CLI --jobs 1) to fit in this process."
+        ) from exc

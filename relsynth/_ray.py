@@ -1,0 +1,98 @@
+"""Table fits as Ray tasks (``executor="ray"``; the optional extra ``relsynth[ray]``).
+
+Each table fit is one Ray task reserving ``threads`` CPUs; the task runs the same
+function with the same arguments and pinned thread counts as a local worker, so a
+fit on Ray gives the same models as a fit on this machine with the same seed.
+
+The cluster is the one at ``address``, else at ``RAY_ADDRESS``; without either, a
+local Ray is started for the fit with ``n_jobs`` CPUs and no dashboard, and shut
+down afterwards. A Ray already initialised in this process is used as it is. Remote
+workers need relsynth (the same version) installed: table fits return models, which
+Ray moves back as pickles.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import sys
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, TypeVar
+
+from relsynth.errors import ParameterError
+
+__all__ = ["run_ray"]
+
+logger = logging.getLogger(__name__)
+
+K = TypeVar("K", bound=Hashable)
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError as exc:
+        raise ParameterError(
+            "executor='ray' needs Ray, which is not installed: pip install 'relsynth[ray]' "
+            "(or pip install ray), or use executor='local'."
+        ) from exc
+    return ray
+
+
+def _pickled(call: Callable[..., Any], fn: Callable[..., Any], threads: int, args: Any) -> bytes:
+    """Run a task and pickle its result: Ray's own transfer hands numpy arrays back
+    read-only (zero-copy), which torch then warns about on sampling."""
+    return pickle.dumps(call(fn, threads, args), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def run_ray(
+    call: Callable[..., Any],
+    fn: Callable[..., Any],
+    keys: Sequence[K],
+    make_args: Callable[[K], tuple[Any, ...]],
+    *,
+    n_jobs: int,
+    threads: int,
+    address: str | None,
+    on_start: Callable[[K], None] | None,
+    on_done: Callable[[K, Any], None] | None,
+) -> dict[K, Any]:
+    """Run ``call(fn, threads, make_args(key))`` as Ray tasks, at most ``n_jobs`` at a time."""
+    ray = _import_ray()
+    started_here = False
+    if not ray.is_initialized():
+        target = address or os.environ.get("RAY_ADDRESS")
+        # Workers import relsynth from where this process does (a source checkout too).
+        env = {"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}}
+        if target:
+            ray.init(address=target, runtime_env=env, log_to_driver=False)
+        else:
+            ray.init(
+                num_cpus=max(n_jobs, threads),
+                include_dashboard=False,
+                runtime_env=env,
+                log_to_driver=False,
+            )
+        started_here = True
+    try:
+        remote = ray.remote(num_cpus=threads, max_retries=0)(_pickled)
+        results: dict[K, Any] = {}
+        queue = list(keys)
+        running: dict[Any, K] = {}
+        while queue or running:
+            while queue and len(running) < max(1, n_jobs):
+                key = queue.pop(0)
+                running[remote.remote(call, fn, threads, make_args(key))] = key
+                if on_start is not None:
+                    on_start(key)
+            ready, _ = ray.wait(list(running), num_returns=1)
+            for ref in ready:
+                key = running.pop(ref)
+                results[key] = pickle.loads(ray.get(ref))  # our own task's output
+                if on_done is not None:
+                    on_done(key, results[key])
+        return results
+    finally:
+        if started_here:
+            ray.shutdown()
