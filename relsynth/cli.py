@@ -506,7 +506,7 @@ def _fit(
 
 def _jobs(args: argparse.Namespace) -> int:
     """``--jobs`` (default: the usable cores); deprecated flags named once on stderr."""
-    from relsynth._parallel import usable_cores
+    from relsynth.synthesis._parallel import usable_cores
 
     for flag, value, instead in (
         ("--max-seconds", args.max_seconds, "--steps N or --budget TIME"),

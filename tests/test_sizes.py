@@ -18,13 +18,15 @@ MAX_FUNCTION_LINES = 80
 
 _ROUND_2 = "split in issue 16 round 2"
 _MERGED = "; grew in the merges of h-safety-db, h-types, h-rules"
+_REPRO = "; grew with parallel fits and steps (h-repro merge)"
 
 #: "path" (modules) or "path::qualified.name" (functions) -> (lines today, reason).
 #: Entries marked _MERGED grew (or appeared) when the h-safety-db, h-types and
 #: h-rules branches were merged into the integration branch; their ceiling is today's
 #: size.
 ALLOWED: dict[str, tuple[int, str]] = {
-    "cli.py::_parser": (167, _ROUND_2 + ": one add_parser block per command" + _MERGED),
+    "cli.py::_parser": (192, _ROUND_2 + ": one add_parser block per command" + _MERGED + _REPRO),
+    "cli.py": (638, _ROUND_2 + ": parser and progress to their own modules" + _REPRO),
     "evaluate/_evaluate.py::evaluate": (123, _ROUND_2 + _MERGED),
     "evaluate/_html.py": (706, _ROUND_2 + _MERGED),
     "evaluate/_html.py::_foreign_keys": (104, _ROUND_2),
@@ -33,19 +35,25 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "evaluate/metrics.py": (697, _ROUND_2),
     "io/_convert.py": (700, _ROUND_2 + _MERGED),
     "io/_write.py": (708, _ROUND_2 + _MERGED),
-    "io/reflect.py": (662, _ROUND_2 + " (moved from metadata/; one function per object kind)"),
-    "io/reflect.py::reflect": (86, _ROUND_2 + _MERGED),
+    "io/reflect.py": (
+        703,
+        _ROUND_2 + " (moved from metadata/; one function per object kind)" + _MERGED,
+    ),
+    "io/reflect.py::reflect": (87, _ROUND_2 + _MERGED),
     "io/sql.py::write_tables": (84, _ROUND_2 + _MERGED),
     "io/types.py::to_sqlalchemy": (107, _ROUND_2 + _MERGED),
-    "metadata/infer.py": (757, _ROUND_2 + _MERGED),
+    "metadata/infer.py": (759, _ROUND_2 + _MERGED),
     "metadata/serialize.py::metadata_from_dict": (82, _ROUND_2 + _MERGED),
     "models/calibration.py::fit_calibration": (100, _ROUND_2),
     "models/dependencies.py::find_dependencies": (89, _ROUND_2 + _MERGED),
     "models/encoding.py": (811, _ROUND_2 + _MERGED),
-    "models/sequential.py": (682, _ROUND_2 + " (TableModel template method)"),
-    "models/wgan.py": (723, _ROUND_2 + " (TableModel template method)"),
-    "synthesis/synthesizer.py": (927, _ROUND_2 + " (TableFit, context, finishing)" + _MERGED),
-    "synthesis/synthesizer.py::Synthesizer.fit": (93, _ROUND_2 + " (TableFit)" + _MERGED),
+    "models/sequential.py": (704, _ROUND_2 + " (TableModel template method)" + _REPRO),
+    "models/wgan.py": (845, _ROUND_2 + " (TableModel template method)" + _REPRO),
+    "synthesis/synthesizer.py": (
+        1177,
+        _ROUND_2 + " (TableFit, context, finishing)" + _MERGED + _REPRO,
+    ),
+    "synthesis/synthesizer.py::Synthesizer.fit": (101, _ROUND_2 + " (TableFit)" + _MERGED + _REPRO),
 }
 
 

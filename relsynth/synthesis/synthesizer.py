@@ -86,7 +86,7 @@ class FitInfo:
     nulled_keys: Mapping[str, int] = field(default_factory=dict)
     #: rare categorical values withheld, per table and column (see min_category_count)
     withheld: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
-    #: each column's privacy treatment, per table (see relsynth._privacy)
+    #: each column's privacy treatment, per table (see relsynth.synthesis._privacy)
     privacy: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
@@ -404,7 +404,7 @@ class Synthesizer:
         total: int,
     ) -> dict[str, _TableFit]:
         """Fit every table (independent tasks), largest first, on ``n_jobs`` workers."""
-        from relsynth._parallel import resolve_jobs, run_tasks
+        from relsynth.synthesis._parallel import resolve_jobs, run_tasks
 
         order = self.plan_.order
         jobs = resolve_jobs(self.n_jobs)
@@ -778,7 +778,7 @@ class Synthesizer:
     # -- persistence -------------------------------------------------------------------
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
-        """Save the fitted synthesizer to one model file (no pickle; see io.artifact)."""
+        """Save the fitted synthesizer to one model file (no pickle; see synthesis.artifact)."""
         from relsynth.synthesis.artifact import save_synthesizer
 
         check_is_fitted(self, "fit_info_", action="save")

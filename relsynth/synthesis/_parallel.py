@@ -129,7 +129,7 @@ def run_tasks(
             f"Got {executor!r}."
         )
     if executor == "ray":
-        from relsynth._ray import run_ray
+        from relsynth.synthesis._ray import run_ray
 
         return run_ray(
             _call_pinned, fn, keys, make_args, n_jobs=n_jobs, threads=threads,
