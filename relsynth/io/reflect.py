@@ -46,7 +46,7 @@ import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -78,10 +78,11 @@ TableKey = tuple[str | None, str]
 def reflect(
     url: str | sa.engine.URL | Engine,
     *,
-    schema: str | None = None,
+    schema: str | Sequence[str] | None = None,
     include: Sequence[str] | None = None,
     exclude: Sequence[str] | None = None,
     sample_rows: int = 10_000,
+    schemas: Sequence[str] | None = None,
 ) -> Metadata:
     """Read the schema of a database: tables, columns, keys, constraints and kinds.
 
@@ -90,9 +91,14 @@ def reflect(
     url : str, sqlalchemy.engine.URL or sqlalchemy.engine.Engine
         The database (``sqlite:///shop.db``, ``postgresql+psycopg://u@h/shop``,
         ``mysql+pymysql://u@h/shop``...). An engine passed in is not disposed.
-    schema : str, optional
+    schema : str or sequence of str, optional
         The schema (PostgreSQL) or database (MySQL/MariaDB) to read; the
-        connection's default one when omitted.
+        connection's default one when omitted. Several (``["sales", "hr"]``) read
+        the tables of each: every table keeps its schema (:attr:`Table.schema`),
+        foreign keys between the schemas are kept, and two schemas holding a table
+        of the same name are refused (one metadata table name per table).
+    schemas : sequence of str, optional
+        The same as a list given as ``schema`` (give one or the other).
     include : sequence of str, optional
         Only these tables. Each must exist.
     exclude : sequence of str, optional
@@ -133,20 +139,19 @@ def reflect(
         raise ReflectionError(
             f"The 'sample_rows' parameter of reflect must be an int >= 0. Got {sample_rows!r}."
         )
+    wanted = _schema_list(schema, schemas)
     engine, owned = _engine(url)
     where = redact(engine.url)
     try:
         with _reflection_errors(where, engine.url):
-            with _sqlalchemy_warnings():
-                insp = sa.inspect(engine)
-                names = _table_names(insp, schema, include, exclude, where)
-                raw = _Raw.read(insp, schema, names)
-                sqlite_rowid = _sqlite_rowid_tables(engine, schema, names)
-                _sqlite_deferrable(engine, schema, raw)
-                _sqlite_checks(engine, schema, raw)
-                for table, checks in _mariadb_column_checks(engine, schema, names).items():
-                    raw.checks.setdefault(table, []).extend(checks)
-            meta = _build(raw, schema, sqlite_rowid)
+            if len(wanted) > 1:
+                meta = _build_many(engine, wanted, include, exclude, where)
+            else:
+                one = wanted[0] if wanted else None
+                with _sqlalchemy_warnings():
+                    names = _table_names(sa.inspect(engine), one, include, exclude, where)
+                    raw, sqlite_rowid = _read_raw(engine, one, names)
+                meta = _build(raw, one, sqlite_rowid)
             samples = _read_samples(engine, meta, sample_rows) if sample_rows else {}
     finally:
         if owned:
@@ -162,6 +167,94 @@ def reflect(
         "Reflected %d tables and %d foreign keys from %s", len(meta), len(meta.foreign_keys), where
     )
     return meta
+
+
+def _schema_list(schema: str | Sequence[str] | None, schemas: Sequence[str] | None) -> list[str]:
+    """The schemas asked for, in order, without repeats (empty: the default one)."""
+    if schema is not None and schemas is not None:
+        raise ReflectionError(
+            "Give the schemas to reflect as 'schema' or as 'schemas', not both; write "
+            f"schema={[*([schema] if isinstance(schema, str) else schema), *schemas]!r}."
+        )
+    given = schemas if schemas is not None else schema
+    if given is None:
+        return []
+    listed = [given] if isinstance(given, str) else list(given)
+    bad = [s for s in listed if not isinstance(s, str) or not s]
+    if bad:
+        raise ReflectionError(
+            f"Schema names must be non-empty strings; got {bad[0]!r} in {listed!r}."
+        )
+    return list(dict.fromkeys(listed))
+
+
+def _read_raw(engine: Engine, schema: str | None, names: list[str]) -> tuple[_Raw, set[str]]:
+    """What the Inspector (and the dialect's own catalog) report for ``names``."""
+    raw = _Raw.read(sa.inspect(engine), schema, names)
+    sqlite_rowid = _sqlite_rowid_tables(engine, schema, names)
+    _sqlite_deferrable(engine, schema, raw)
+    _sqlite_checks(engine, schema, raw)
+    for table, checks in _mariadb_column_checks(engine, schema, names).items():
+        raw.checks.setdefault(table, []).extend(checks)
+    return raw, sqlite_rowid
+
+
+def _build_many(
+    engine: Engine,
+    schemas: list[str],
+    include: Sequence[str] | None,
+    exclude: Sequence[str] | None,
+    where: str,
+) -> Metadata:
+    """Tables of several schemas, each keeping its schema; keys across them kept.
+
+    ``include``/``exclude`` name tables of any of the schemas. Two schemas holding a
+    table of the same name are refused before anything else is read.
+    """
+    with _sqlalchemy_warnings():
+        insp = sa.inspect(engine)
+        known = _schema_names(insp, schemas, where)
+        per_schema: dict[str, list[str]] = {}
+        for schema in known:
+            names = _table_names(insp, schema, None, None, where)
+            per_schema[schema] = names
+        every = sorted({n for names in per_schema.values() for n in names})
+        _filter_names(every, include, exclude, where)
+        keep = {n for n in every if include is None or n in set(include)} - set(exclude or ())
+        owner: dict[str, str] = {}
+        for schema, names in per_schema.items():
+            for name in names:
+                if name in keep and name in owner:
+                    raise ReflectionError(
+                        f"Schemas {owner[name]!r} and {schema!r} of {where} both hold a table "
+                        f"{name!r}; relsynth keeps one table per name. Reflect those schemas "
+                        f"in separate runs, or leave one out (exclude={[name]!r} drops both)."
+                    )
+                if name in keep:
+                    owner[name] = schema
+        raws = {}
+        for schema, names in per_schema.items():
+            raws[schema] = _read_raw(engine, schema, [n for n in names if n in keep])
+    tables: dict[str, Table] = {}
+    for schema, (raw, rowid) in raws.items():
+        for name in raw.names:
+            tables[name] = replace(_table(name, raw, name in rowid), schema=schema)
+    tables = dict(sorted(tables.items()))
+    fks: list[ForeignKey] = []
+    for schema, (raw, _) in raws.items():
+        fks.extend(_foreign_keys(raw, tables, schema, owner=owner))
+    return Metadata(tables=tables, foreign_keys=tuple(fks))
+
+
+def _schema_names(insp: Inspector, schemas: list[str], where: str) -> list[str]:
+    existing = insp.get_schema_names()
+    missing = [s for s in schemas if s not in existing]
+    if missing:
+        raise ReflectionError(
+            f"Schema(s) {', '.join(map(repr, missing))} do not exist in {where}. Known "
+            f"schemas: {', '.join(sorted(existing)) or '(none)'}."
+        )
+    return schemas
 
 
 # -- connection and errors -----------------------------------------------------------------
@@ -246,6 +339,18 @@ def _table_names(
         views = []
     if views:
         logger.info("Ignoring %d view(s): %s", len(views), ", ".join(sorted(views)))
+    _filter_names(all_names, include, exclude, where)
+    names = [n for n in all_names if include is None or n in set(include)]
+    return [n for n in names if n not in set(exclude or ())]
+
+
+def _filter_names(
+    all_names: list[str],
+    include: Sequence[str] | None,
+    exclude: Sequence[str] | None,
+    where: str,
+) -> None:
+    """Refuse an ``include``/``exclude`` that is a string or names a missing table."""
     known = set(all_names)
     for label, given in (("include", include), ("exclude", exclude)):
         if isinstance(given, str):
@@ -259,8 +364,6 @@ def _table_names(
                 f"Table(s) {', '.join(map(repr, missing))} given in {label} do not exist in "
                 f"{where}. Known tables: {', '.join(all_names) or '(none)'}."
             )
-    names = [n for n in all_names if include is None or n in set(include)]
-    return [n for n in names if n not in set(exclude or ())]
 
 
 _SYSTEM_SCHEMAS = {"information_schema", "pg_catalog", "pg_toast"}
@@ -599,7 +702,18 @@ def _uniques(name: str, raw: _Raw, pk: tuple[str, ...]) -> tuple[tuple[str, ...]
     return tuple(found)
 
 
-def _foreign_keys(raw: _Raw, tables: Mapping[str, Table], schema: str | None) -> list[ForeignKey]:
+def _foreign_keys(
+    raw: _Raw,
+    tables: Mapping[str, Table],
+    schema: str | None,
+    *,
+    owner: Mapping[str, str] | None = None,
+) -> list[ForeignKey]:
+    """The valid foreign keys of ``raw`` (read from ``schema``) among ``tables``.
+
+    ``owner`` (several schemas read) maps each table to its schema: a key whose
+    parent lives in another schema read is kept, one into a schema not read dropped.
+    """
     out: list[ForeignKey] = []
     seen: set[tuple[str, tuple[str, ...], str, tuple[str, ...]]] = set()
     for child in raw.names:
@@ -609,7 +723,11 @@ def _foreign_keys(raw: _Raw, tables: Mapping[str, Table], schema: str | None) ->
             parent_columns = tuple(fk.get("referred_columns") or ())
             label = f"{child}({', '.join(columns)}) -> {parent}({', '.join(parent_columns)})"
             referred_schema = fk.get("referred_schema")
-            if parent not in tables or (referred_schema not in (None, schema)):
+            if owner is not None:
+                in_read = owner.get(parent) == (referred_schema or schema)
+            else:
+                in_read = referred_schema in (None, schema)
+            if parent not in tables or not in_read:
                 logger.info("Dropping foreign key %s: its parent table is not reflected", label)
                 continue
             if not parent_columns:  # SQLite "REFERENCES parent" without columns: its PK
@@ -690,7 +808,9 @@ def _read_samples(engine: Engine, meta: Metadata, limit: int) -> dict[str, pd.Da
                     continue
                 # Untyped columns: no result processors, so values arrive as the driver
                 # returns them (an SQLite DATETIME holding odd text cannot fail here).
-                clause = sa.table(table.name, *(sa.column(n) for n in names), schema=meta.schema)
+                clause = sa.table(
+                    table.name, *(sa.column(n) for n in names), schema=meta.schema_of(table.name)
+                )
                 rows = conn.execute(sa.select(*clause.c).limit(limit)).all()
                 samples[table.name] = pd.DataFrame(
                     [tuple(r) for r in rows], columns=pd.Index(names, dtype=object), dtype=object
