@@ -31,10 +31,10 @@ def read_database(
     with connect(engine, action="read tables") as conn:
         try:
             with read_only(conn):
-                source = connection_identity(conn, meta.schema)
+                source = connection_identity(conn, meta.schema or (meta.schemas or (None,))[0])
                 _require_tables(conn, meta, names)
                 for name in names:
-                    frame = _read_table(conn, meta.table(name), meta.schema, chunksize)
+                    frame = _read_table(conn, meta.table(name), meta.schema_of(name), chunksize)
                     frame.attrs["relsynth_source"] = source
                     frames[name] = frame
         except sa.exc.DBAPIError as exc:
@@ -48,15 +48,19 @@ def read_database(
 
 def _require_tables(conn: Connection, meta: Metadata, names: Sequence[str]) -> None:
     insp = sa.inspect(conn)
-    existing = set(insp.get_table_names(schema=meta.schema))
-    problems = [f"table {n!r} does not exist" for n in names if n not in existing]
-    present = [n for n in names if n in existing]
-    if present:
-        multi = insp.get_multi_columns(schema=meta.schema, filter_names=present)
-        columns = {key[1]: {c["name"] for c in cols} for key, cols in multi.items()}
-        for name in present:
-            missing = [c for c in meta.table(name).column_names if c not in columns[name]]
-            problems.extend(f"column {name}.{c} does not exist" for c in missing)
+    problems: list[str] = []
+    for schema in dict.fromkeys(meta.schema_of(n) for n in names):
+        wanted = [n for n in names if meta.schema_of(n) == schema]
+        existing = set(insp.get_table_names(schema=schema))
+        within = f" in schema {schema!r}" if schema and meta.schema is None else ""
+        problems.extend(f"table {n!r} does not exist{within}" for n in wanted if n not in existing)
+        present = [n for n in wanted if n in existing]
+        if present:
+            multi = insp.get_multi_columns(schema=schema, filter_names=present)
+            columns = {key[1]: {c["name"] for c in cols} for key, cols in multi.items()}
+            for name in present:
+                missing = [c for c in meta.table(name).column_names if c not in columns[name]]
+                problems.extend(f"column {name}.{c} does not exist" for c in missing)
     if problems:
         where = redact(conn.engine.url)
         raise DatabaseError(

@@ -51,7 +51,7 @@ from relsynth.io.urls import redact
 from relsynth.metadata.graph import Plan, plan
 from relsynth.metadata.schema import ForeignKey, Metadata, Table
 
-__all__ = ["WriteReport", "existing_tables", "target_schema", "write_database"]
+__all__ = ["WriteReport", "as_written", "existing_tables", "target_schema", "write_database"]
 
 logger = logging.getLogger(__name__)
 
@@ -215,6 +215,25 @@ def target_schema(dialect: str, meta: Metadata) -> str | None:
     return meta.schema if dialect == "postgresql" else None
 
 
+def as_written(meta: Metadata, dialect: str) -> Metadata:
+    """``meta`` as a write to a ``dialect`` target lays it out.
+
+    PostgreSQL keeps every schema (:attr:`Metadata.schema`, and each
+    :attr:`Table.schema` of metadata spanning several schemas); SQLite and
+    MariaDB/MySQL get every table in the database the URL names (flattened). Table
+    names stay unique keys of the metadata, so flattening cannot make two tables
+    collide.
+    """
+    return meta if dialect == "postgresql" else meta.flattened()
+
+
+def _schemas_to_create(meta: Metadata, dialect: str) -> list[str]:
+    """The schemas a transactional write creates (when missing) and searches, in order."""
+    if dialect != "postgresql":
+        return []
+    return list(meta.schemas) if meta.schema is None else [meta.schema]
+
+
 def write_database(
     engine: Engine,
     meta: Metadata,
@@ -228,6 +247,7 @@ def write_database(
     with connect(engine, action="write tables") as conn:
         dialect = _dialect(conn)
         is_mysql = dialect in ("mysql", "mariadb")
+        meta = as_written(meta, dialect)
         schema = target_schema(dialect, meta)
         present = existing_tables(conn, meta, if_exists)
         conn.rollback()
@@ -243,7 +263,9 @@ def write_database(
             if is_mysql:
                 _write_mysql(conn, job, create=create, replace=drop)
             else:
-                _write_transactional(conn, job, create=create, drop=drop, schema=schema)
+                _write_transactional(
+                    conn, job, create=create, drop=drop, schemas=_schemas_to_create(meta, dialect)
+                )
         except (sa.exc.DBAPIError, *_dbapi_errors(conn)) as exc:
             raise database_error(
                 exc,
@@ -303,10 +325,16 @@ def existing_tables(conn: Connection, meta: Metadata, if_exists: str) -> list[st
     every column.
     """
     insp = sa.inspect(conn)
+    meta = as_written(meta, _dialect(conn))
     schema = target_schema(_dialect(conn), meta)
-    existing = set(insp.get_table_names(schema=schema))
-    present = [n for n in meta.tables if n in existing]
-    where = redact(conn.engine.url) + (f" (schema {schema!r})" if schema else "")
+    found: dict[str | None, set[str]] = {}
+    for name in meta.tables:
+        within = meta.schema_of(name)
+        if within not in found:
+            found[within] = set(insp.get_table_names(schema=within))
+    present = [n for n in meta.tables if n in found[meta.schema_of(n)]]
+    listed = schema or ", ".join(meta.schemas)
+    where = redact(conn.engine.url) + (f" (schema {listed!r})" if listed else "")
     if if_exists == "fail" and present:
         raise TargetExistsError(
             f"{where} already has table(s) {', '.join(repr(n) for n in present)}; nothing "
@@ -317,8 +345,12 @@ def existing_tables(conn: Connection, meta: Metadata, if_exists: str) -> list[st
             options=("replace", "append"),
         )
     if if_exists == "append" and present:
-        multi = insp.get_multi_columns(schema=schema, filter_names=present)
-        have = {key[1]: {c["name"] for c in cols} for key, cols in multi.items()}
+        have: dict[str, set[str]] = {}
+        for within in found:
+            wanted = [n for n in present if meta.schema_of(n) == within]
+            if wanted:
+                multi = insp.get_multi_columns(schema=within, filter_names=wanted)
+                have.update({key[1]: {c["name"] for c in cols} for key, cols in multi.items()})
         missing = [
             f"{n}.{c}" for n in present for c in meta.table(n).column_names if c not in have[n]
         ]
@@ -363,17 +395,18 @@ def _write_transactional(
     *,
     create: Sequence[str],
     drop: Sequence[str],
-    schema: str | None = None,
+    schemas: Sequence[str] = (),
 ) -> None:
     with _transaction(conn):
-        if schema is not None:  # PostgreSQL: the source's schema, created when missing
-            job.step = f"creating schema {schema!r}"
-            quoted = conn.dialect.identifier_preparer.quote_identifier(schema)
-            conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
-            conn.exec_driver_sql(f"SET LOCAL search_path TO {quoted}")
+        if schemas:  # PostgreSQL: the source's schema(s), created when missing
+            job.step = f"creating schema(s) {', '.join(map(repr, schemas))}"
+            quote = conn.dialect.identifier_preparer.quote_identifier
+            for schema in schemas:
+                conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+            conn.exec_driver_sql(f"SET LOCAL search_path TO {', '.join(map(quote, schemas))}")
         if drop:
             job.step = "dropping the existing tables"
-            _drop_tables(conn, drop)
+            _drop_tables(conn, drop, {n: job.meta.table(n).schema for n in drop})
         job.step = "creating the tables"
         later = conn.dialect.name == "postgresql"
         create_tables(conn, job.meta, job.schema, create, foreign_keys_later=later)
@@ -393,7 +426,9 @@ def _children_first(meta: Metadata, names: Sequence[str]) -> list[str]:
     return sorted(names, key=lambda n: -rank.get(n, -1))
 
 
-def _drop_tables(conn: Connection, names: Sequence[str]) -> None:
+def _drop_tables(
+    conn: Connection, names: Sequence[str], schemas: Mapping[str, str | None] | None = None
+) -> None:
     """Drop ``names``, given children first.
 
     SQLite drops one table per statement, and with foreign keys on, dropping a parent
@@ -403,6 +438,11 @@ def _drop_tables(conn: Connection, names: Sequence[str]) -> None:
     """
     preparer = conn.dialect.identifier_preparer
     quoted = [preparer.quote_identifier(n) for n in names]
+    if schemas:  # metadata spanning several schemas (PostgreSQL): each table in its own
+        quoted = [
+            f"{preparer.quote_identifier(s)}.{q}" if (s := schemas.get(n)) else q
+            for n, q in zip(names, quoted, strict=True)
+        ]
     if conn.dialect.name == "sqlite":
         for q in quoted:
             conn.exec_driver_sql(f"DROP TABLE {q}")
@@ -663,7 +703,7 @@ def _reset_sequences(conn: Connection, job: _Job) -> None:
         if _unsigned_elsewhere(job.schema.targets[name][table.primary_key[0]]):
             continue  # NUMERIC(20, 0) on PostgreSQL: no sequence
         column = table.primary_key[0]
-        plain = sa.table(job.names[name], sa.column(column))
+        plain = sa.table(job.names[name], sa.column(column), schema=job.physical(name).schema)
         col = plain.c[column]
         dialect = conn.dialect.name
         if dialect == "postgresql":
