@@ -51,12 +51,16 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-import sqlglot
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, Inspector
-from sqlglot import exp
 
 from relsynth.errors import MetadataError, ReflectionError, RelsynthError, SchemaWarning
+from relsynth.io._catalog import (
+    mariadb_column_checks,
+    sqlite_checks,
+    sqlite_deferrable,
+    sqlite_rowid_tables,
+)
 from relsynth.io._connect import connect, create_engine, scrub
 from relsynth.io.types import to_portable
 from relsynth.io.urls import redact
@@ -94,9 +98,8 @@ def reflect(
     schema : str or sequence of str, optional
         The schema (PostgreSQL) or database (MySQL/MariaDB) to read; the
         connection's default one when omitted. Several (``["sales", "hr"]``) read
-        the tables of each: every table keeps its schema (:attr:`Table.schema`),
-        foreign keys between the schemas are kept, and two schemas holding a table
-        of the same name are refused (one metadata table name per table).
+        the tables of each: every table keeps its schema (:attr:`Table.schema`), keys
+        between them are kept, a table name held by two of them is refused.
     schemas : sequence of str, optional
         The same as a list given as ``schema`` (give one or the other).
     include : sequence of str, optional
@@ -147,11 +150,7 @@ def reflect(
             if len(wanted) > 1:
                 meta = _build_many(engine, wanted, include, exclude, where)
             else:
-                one = wanted[0] if wanted else None
-                with _sqlalchemy_warnings():
-                    names = _table_names(sa.inspect(engine), one, include, exclude, where)
-                    raw, sqlite_rowid = _read_raw(engine, one, names)
-                meta = _build(raw, one, sqlite_rowid)
+                meta = _build_one(engine, wanted[0] if wanted else None, include, exclude, where)
             samples = _read_samples(engine, meta, sample_rows) if sample_rows else {}
     finally:
         if owned:
@@ -188,13 +187,27 @@ def _schema_list(schema: str | Sequence[str] | None, schemas: Sequence[str] | No
     return list(dict.fromkeys(listed))
 
 
+def _build_one(
+    engine: Engine,
+    schema: str | None,
+    include: Sequence[str] | None,
+    exclude: Sequence[str] | None,
+    where: str,
+) -> Metadata:
+    """The tables of one schema (the connection's default one when None)."""
+    with _sqlalchemy_warnings():
+        names = _table_names(sa.inspect(engine), schema, include, exclude, where)
+        raw, sqlite_rowid = _read_raw(engine, schema, names)
+    return _build(raw, schema, sqlite_rowid)
+
+
 def _read_raw(engine: Engine, schema: str | None, names: list[str]) -> tuple[_Raw, set[str]]:
     """What the Inspector (and the dialect's own catalog) report for ``names``."""
     raw = _Raw.read(sa.inspect(engine), schema, names)
-    sqlite_rowid = _sqlite_rowid_tables(engine, schema, names)
-    _sqlite_deferrable(engine, schema, raw)
-    _sqlite_checks(engine, schema, raw)
-    for table, checks in _mariadb_column_checks(engine, schema, names).items():
+    sqlite_rowid = sqlite_rowid_tables(engine, schema, names)
+    sqlite_deferrable(engine, schema, raw)
+    sqlite_checks(engine, schema, raw)
+    for table, checks in mariadb_column_checks(engine, schema, names).items():
         raw.checks.setdefault(table, []).extend(checks)
     return raw, sqlite_rowid
 
@@ -446,142 +459,6 @@ def _optional(method: Any, kw: dict[str, Any]) -> Mapping[TableKey, Any]:
 
 def _by_table(multi: Mapping[TableKey, Any]) -> dict[str, Any]:
     return {name: value for (_, name), value in multi.items()}
-
-
-def _sqlite_rowid_tables(engine: Engine, schema: str | None, names: list[str]) -> set[str]:
-    """Tables whose single primary-key column is declared exactly ``INTEGER`` (a rowid alias)."""
-    if engine.dialect.name != "sqlite" or not names:
-        return set()
-    prep = engine.dialect.identifier_preparer
-    prefix = f"{prep.quote_identifier(schema)}." if schema else ""
-    found: set[str] = set()
-    with engine.connect() as conn:
-        sql_by_name: dict[str, str | None] = dict(
-            conn.execute(
-                sa.text(f"SELECT name, sql FROM {prefix}sqlite_master WHERE type = 'table'")
-            ).all()
-        )
-        for name in names:
-            if "WITHOUT ROWID" in (sql_by_name.get(name) or "").upper():
-                continue
-            info = conn.exec_driver_sql(
-                f"PRAGMA {prefix}table_info({prep.quote_identifier(name)})"
-            ).all()
-            pk = [row for row in info if row[5]]
-            if len(pk) == 1 and str(pk[0][2]).strip().upper() == "INTEGER":
-                found.add(name)
-    return found
-
-
-def _sqlite_deferrable(engine: Engine, schema: str | None, raw: _Raw) -> None:
-    """SQLite's ``DEFERRABLE INITIALLY DEFERRED`` keys, which SQLAlchemy does not report.
-
-    Read from each table's ``CREATE TABLE`` text, parsed with sqlglot, and set as the
-    foreign key's ``options`` (as PostgreSQL's reflection gives them).
-    """
-    if engine.dialect.name != "sqlite" or not raw.names:
-        return
-    prefix = f"{engine.dialect.identifier_preparer.quote_identifier(schema)}." if schema else ""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text(f"SELECT name, sql FROM {prefix}sqlite_master WHERE type = 'table'")
-        ).all()
-    for name, sql in rows:
-        if name not in raw.fks or not sql or "DEFERRABLE" not in sql.upper():
-            continue
-        for columns, initially in _deferrable_references(sql).items():
-            for fk in raw.fks[name]:
-                if tuple(fk.get("constrained_columns") or ()) == columns and not fk.get("options"):
-                    fk["options"] = {"deferrable": True, "initially": initially}
-
-
-def _sqlite_checks(engine: Engine, schema: str | None, raw: _Raw) -> None:
-    """SQLite's CHECK constraints, read from each ``CREATE TABLE`` text with sqlglot.
-
-    SQLAlchemy 2.0 reads an unnamed column-level CHECK with a greedy pattern, so
-    ``amount REAL CHECK (amount >= 0), label TEXT`` comes back as
-    ``amount >= 0), label TEXT``, and two column checks as one. The parsed DDL gives
-    every check, column- and table-level, exactly; a text sqlglot cannot parse keeps
-    what SQLAlchemy found.
-    """
-    if engine.dialect.name != "sqlite" or not raw.names:
-        return
-    prefix = f"{engine.dialect.identifier_preparer.quote_identifier(schema)}." if schema else ""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text(f"SELECT name, sql FROM {prefix}sqlite_master WHERE type = 'table'")
-        ).all()
-    for name, sql in rows:
-        if name not in raw.names or not sql or "CHECK" not in sql.upper():
-            continue
-        try:
-            tree = sqlglot.parse_one(sql, read="sqlite")
-        except sqlglot.errors.SqlglotError:
-            continue
-        checks = []
-        for check in tree.find_all(exp.CheckColumnConstraint):
-            owner = check.parent
-            label = (
-                owner.args.get("this")
-                if isinstance(owner, exp.Constraint | exp.ColumnConstraint)
-                else None
-            )
-            checks.append(
-                {
-                    "name": label.name if isinstance(label, exp.Identifier) else None,
-                    "sqltext": check.this.sql(dialect="sqlite"),
-                }
-            )
-        raw.checks[name] = checks
-
-
-def _deferrable_references(sql: str) -> dict[tuple[str, ...], str | None]:
-    """Child columns of each DEFERRABLE foreign key in a CREATE TABLE text -> INITIALLY."""
-    try:
-        tree = sqlglot.parse_one(sql, read="sqlite")
-    except sqlglot.errors.SqlglotError:
-        return {}
-    found: dict[tuple[str, ...], str | None] = {}
-    for ref in tree.find_all(exp.Reference):
-        options = " ".join(str(o).upper() for o in ref.args.get("options") or ())
-        if "DEFERRABLE" not in options or "NOT DEFERRABLE" in options:
-            continue
-        owner = ref.parent
-        if isinstance(owner, exp.ForeignKey):
-            columns = tuple(i.name for i in owner.expressions)
-        elif isinstance(owner, exp.ColumnConstraint) and isinstance(owner.parent, exp.ColumnDef):
-            columns = (owner.parent.name,)
-        else:
-            continue
-        found[columns] = "DEFERRED" if "INITIALLY DEFERRED" in options else None
-    return found
-
-
-def _mariadb_column_checks(
-    engine: Engine, schema: str | None, names: list[str]
-) -> dict[str, list[dict[str, Any]]]:
-    """Column-level CHECKs of MariaDB, which SQLAlchemy's parser of SHOW CREATE TABLE misses.
-
-    MariaDB keeps ``col INT CHECK (col > 0)`` (and the automatic ``json_valid(col)``
-    of a JSON column) inside the column definition; MySQL 8 moves them to table
-    level, where the Inspector finds them.
-    """
-    if engine.dialect.name not in ("mysql", "mariadb") or not names:
-        return {}
-    if not getattr(engine.dialect, "is_mariadb", False):
-        return {}
-    query = sa.text(
-        "SELECT TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE "
-        "FROM information_schema.CHECK_CONSTRAINTS "
-        "WHERE CONSTRAINT_SCHEMA = COALESCE(:schema, DATABASE()) AND LEVEL = 'Column'"
-    )
-    wanted = set(names)
-    found: dict[str, list[dict[str, Any]]] = {}
-    with engine.connect() as conn:
-        for table, name, clause in conn.execute(query, {"schema": schema}).all():
-            if table in wanted:
-                found.setdefault(table, []).append({"name": name, "sqltext": clause})
-    return found
 
 
 # -- conversion ----------------------------------------------------------------------------
