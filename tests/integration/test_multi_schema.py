@@ -263,3 +263,8 @@ def test_cli_clone_two_schemas_into_sqlite(
         "employees",
         "orders",
     ]
+    # evaluate reads the real side from both schemas and the synthetic side flattened
+    rc = main(["evaluate", source, sqlite_url, "--schema", "sales", "--schema", "hr", "--json"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "orders" in captured.out and "employees" in captured.out
