@@ -77,8 +77,8 @@ class WriteReport:
         holding the computed values (a :class:`~relsynth.errors.SchemaWarning` lists
         them too).
     schema : str or None
-        The schema of the tables (:func:`target_schema`); None: the URL's database
-        (SQLite, MariaDB/MySQL), or each table's own schema (:func:`as_written`).
+        The schema of the tables (:func:`target_schema`); None: the connection's
+        default (SQLite/MariaDB: the URL's database) or each table's (:func:`as_written`).
     """
 
     rows: Mapping[str, int]
