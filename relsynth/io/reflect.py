@@ -396,11 +396,12 @@ def _refuse_tables_elsewhere(insp: Inspector, where: str) -> None:
             found[name] = count
     if found:
         listing = ", ".join(f"{s!r} ({n} table(s))" for s, n in sorted(found.items()))
-        first = sorted(found)[0]
+        names = sorted(found)
+        python = names[0] if len(names) == 1 else names
         raise ReflectionError(
             f"{where} has no tables in its default schema {insp.default_schema_name!r}, but "
-            f"has tables in schema(s) {listing}. Pass --schema {first} (schema={first!r} in "
-            "Python) to read them."
+            f"has tables in schema(s) {listing}. Pass {' '.join(f'--schema {n}' for n in names)} "
+            f"(schema={python!r} in Python) to read them."
         )
 
 

@@ -268,3 +268,10 @@ def test_cli_clone_two_schemas_into_sqlite(
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     assert "orders" in captured.out and "employees" in captured.out
+
+
+def test_tables_only_outside_the_default_schema_name_every_flag(source: str) -> None:
+    # Run / Assert: not an empty metadata; the fix names both schemas
+    with pytest.raises(ReflectionError, match="--schema hr --schema sales") as caught:
+        relsynth.reflect(source)
+    assert "schema=['hr', 'sales']" in str(caught.value)
