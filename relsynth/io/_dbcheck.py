@@ -43,7 +43,7 @@ def check_connection(
     ``names`` maps metadata table names to physical ones (default: the same). Each
     table is looked for in its own schema (:attr:`Table.schema`), else ``schema``.
     """
-    names = dict(names or {n: n for n in meta.tables})
+    names = dict(names or {n: t.physical_name for n, t in meta.tables.items()})
     where = {n: t.schema or schema for n, t in meta.tables.items()}
     present = _present_columns(conn, [(where[n], names[n]) for n in meta.tables])
     violations: list[Violation] = []

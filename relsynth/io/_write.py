@@ -41,7 +41,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from relsynth.constraints import compute_generated
-from relsynth.errors import DataError, ReferentialIntegrityError, TargetExistsError
+from relsynth.errors import (
+    DataError,
+    MetadataError,
+    ReferentialIntegrityError,
+    TargetExistsError,
+)
 from relsynth.io._connect import connect, database_error, sqlite_manual_transactions
 from relsynth.io._convert import Target, prepare_column, python_values
 from relsynth.io._dbcheck import check_connection
@@ -130,7 +135,10 @@ def prepare_job(
     update_later = tuple(fk for fk in the_plan.deferred if fk.nullable and _row_key(meta, fk.child))
     must_defer = tuple(fk for fk in the_plan.deferred if fk not in update_later)
     token = secrets.token_hex(3)
-    names = {n: (f"_rs{token}_{i}" if staging else n) for i, n in enumerate(meta.tables)}
+    names = {
+        n: (f"_rs{token}_{i}" if staging else t.physical_name)
+        for i, (n, t) in enumerate(meta.tables.items())
+    }
     schema = build_schema(
         meta, dialect, names=names, use_alter=the_plan.deferred, deferrable=must_defer
     )
@@ -220,11 +228,24 @@ def as_written(meta: Metadata, dialect: str) -> Metadata:
 
     PostgreSQL keeps every schema (:attr:`Metadata.schema`, and each
     :attr:`Table.schema` of metadata spanning several schemas); SQLite and
-    MariaDB/MySQL get every table in the database the URL names (flattened). Table
-    names stay unique keys of the metadata, so flattening cannot make two tables
-    collide.
+    MariaDB/MySQL get every table in the database the URL names (flattened); two
+    tables that would get the same name there (``sales.notes`` and ``hr.notes``) are
+    a :class:`~relsynth.errors.MetadataError` naming both, before anything is written.
     """
-    return meta if dialect == "postgresql" else meta.flattened()
+    if dialect == "postgresql":
+        return meta
+    flat = meta.flattened()
+    seen: dict[str, str] = {}
+    for name, table in flat.tables.items():
+        other = seen.setdefault(table.physical_name.lower(), name)
+        if other != name:
+            raise MetadataError(
+                f"Tables {other!r} and {name!r} (from different schemas) would both be "
+                f"written as {table.physical_name!r} into one {dialect} database, which has "
+                "no schemas; nothing was written. Write into PostgreSQL, or leave one out "
+                f"(Metadata.without_tables / --exclude {name})."
+            )
+    return flat
 
 
 def _schemas_to_create(meta: Metadata, dialect: str) -> list[str]:
@@ -332,7 +353,7 @@ def existing_tables(conn: Connection, meta: Metadata, if_exists: str) -> list[st
         within = meta.schema_of(name)
         if within not in found:
             found[within] = set(insp.get_table_names(schema=within))
-    present = [n for n in meta.tables if n in found[meta.schema_of(n)]]
+    present = [n for n, t in meta.tables.items() if t.physical_name in found[meta.schema_of(n)]]
     listed = schema or ", ".join(meta.schemas)
     where = redact(conn.engine.url) + (f" (schema {listed!r})" if listed else "")
     if if_exists == "fail" and present:
@@ -347,10 +368,12 @@ def existing_tables(conn: Connection, meta: Metadata, if_exists: str) -> list[st
     if if_exists == "append" and present:
         have: dict[str, set[str]] = {}
         for within in found:
-            wanted = [n for n in present if meta.schema_of(n) == within]
+            wanted = {
+                meta.table(n).physical_name: n for n in present if meta.schema_of(n) == within
+            }
             if wanted:
-                multi = insp.get_multi_columns(schema=within, filter_names=wanted)
-                have.update({key[1]: {c["name"] for c in cols} for key, cols in multi.items()})
+                multi = insp.get_multi_columns(schema=within, filter_names=list(wanted))
+                have.update({wanted[k[1]]: {c["name"] for c in cols} for k, cols in multi.items()})
         missing = [
             f"{n}.{c}" for n in present for c in meta.table(n).column_names if c not in have[n]
         ]
@@ -406,7 +429,7 @@ def _write_transactional(
             conn.exec_driver_sql(f"SET LOCAL search_path TO {', '.join(map(quote, schemas))}")
         if drop:
             job.step = "dropping the existing tables"
-            _drop_tables(conn, drop, {n: job.meta.table(n).schema for n in drop})
+            _drop_tables(conn, [job.names[n] for n in drop], [job.meta.schema_of(n) for n in drop])
         job.step = "creating the tables"
         later = conn.dialect.name == "postgresql"
         create_tables(conn, job.meta, job.schema, create, foreign_keys_later=later)
@@ -427,7 +450,7 @@ def _children_first(meta: Metadata, names: Sequence[str]) -> list[str]:
 
 
 def _drop_tables(
-    conn: Connection, names: Sequence[str], schemas: Mapping[str, str | None] | None = None
+    conn: Connection, names: Sequence[str], schemas: Sequence[str | None] = ()
 ) -> None:
     """Drop ``names``, given children first.
 
@@ -438,10 +461,10 @@ def _drop_tables(
     """
     preparer = conn.dialect.identifier_preparer
     quoted = [preparer.quote_identifier(n) for n in names]
-    if schemas:  # metadata spanning several schemas (PostgreSQL): each table in its own
+    if schemas:  # PostgreSQL: each table in its own schema
         quoted = [
-            f"{preparer.quote_identifier(s)}.{q}" if (s := schemas.get(n)) else q
-            for n, q in zip(names, quoted, strict=True)
+            f"{preparer.quote_identifier(s)}.{q}" if s else q
+            for s, q in zip(schemas, quoted, strict=True)
         ]
     if conn.dialect.name == "sqlite":
         for q in quoted:
@@ -512,7 +535,7 @@ def _write_mysql(
             _prove_integrity(conn, job)
             job.step = "committing"
             conn.commit()
-            if replace or job.names != {n: n for n in job.meta.tables}:
+            if replace or job.names != _final_names(job.meta):
                 job.step = "swapping the new tables in"
                 _swap_in(conn, job, replace)
                 created = []
@@ -526,11 +549,12 @@ def _write_mysql(
 
 def _swap_in(conn: Connection, job: _Job, existing: Sequence[str]) -> None:
     q = conn.dialect.identifier_preparer.quote_identifier
+    final = _final_names(job.meta)
     backups = {n: f"{job.names[n]}_old" for n in existing}
-    pairs = [f"{q(n)} TO {q(backups[n])}" for n in existing]
-    pairs += [f"{q(job.names[n])} TO {q(n)}" for n in job.meta.tables]
+    pairs = [f"{q(final[n])} TO {q(backups[n])}" for n in existing]
+    pairs += [f"{q(job.names[n])} TO {q(final[n])}" for n in job.meta.tables]
     conn.exec_driver_sql(_mysql_escape(f"RENAME TABLE {', '.join(pairs)}"))
-    job.names = {n: n for n in job.meta.tables}
+    job.names = final
     if backups:
         conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
         try:
@@ -538,6 +562,11 @@ def _swap_in(conn: Connection, job: _Job, existing: Sequence[str]) -> None:
         except sa.exc.DBAPIError as exc:  # the new data is in place; only cleanup failed
             logger.warning("Could not drop the replaced tables %s: %s", list(backups.values()), exc)
         conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
+
+
+def _final_names(meta: Metadata) -> dict[str, str]:
+    """Each table's name in the database once written (its ``physical_name``)."""
+    return {n: t.physical_name for n, t in meta.tables.items()}
 
 
 def _drop_created(conn: Connection, created: Sequence[str]) -> None:
@@ -671,7 +700,9 @@ def _update_deferred(conn: Connection, job: _Job, fk: ForeignKey) -> None:
     if not bool(has_value.any()):
         return
     rows = {c: columns[c][has_value] for c in (*key, *fk.columns)}
-    plain = sa.table(job.names[fk.child], *[sa.column(c) for c in rows])
+    plain = sa.table(
+        job.names[fk.child], *[sa.column(c) for c in rows], schema=job.physical(fk.child).schema
+    )
     stmt = (
         sa.update(plain)
         .where(*[plain.c[k] == sa.bindparam(f"rs_k{i}") for i, k in enumerate(key)])

@@ -221,42 +221,57 @@ def _build_many(
 ) -> Metadata:
     """Tables of several schemas, each keeping its schema; keys across them kept.
 
-    ``include``/``exclude`` name tables of any of the schemas. Two schemas holding a
-    table of the same name are refused before anything else is read.
+    A table name held by two of the schemas is qualified as ``schema.table`` in the
+    metadata (its ``sql_name`` the bare name); ``include``/``exclude`` take bare or
+    qualified names.
     """
     with _sqlalchemy_warnings():
         insp = sa.inspect(engine)
-        known = _schema_names(insp, schemas, where)
-        per_schema: dict[str, list[str]] = {}
-        for schema in known:
-            names = _table_names(insp, schema, None, None, where)
-            per_schema[schema] = names
-        every = sorted({n for names in per_schema.values() for n in names})
-        _filter_names(every, include, exclude, where)
-        keep = {n for n in every if include is None or n in set(include)} - set(exclude or ())
-        owner: dict[str, str] = {}
-        for schema, names in per_schema.items():
+        per_schema = {
+            s: _table_names(insp, s, None, None, where) for s in _schema_names(insp, schemas, where)
+        }
+        held: dict[str, int] = {}
+        for names in per_schema.values():
             for name in names:
-                if name in keep and name in owner:
-                    raise ReflectionError(
-                        f"Schemas {owner[name]!r} and {schema!r} of {where} both hold a table "
-                        f"{name!r}; relsynth keeps one table per name. Reflect those schemas "
-                        f"in separate runs, or leave one out (exclude={[name]!r} drops both)."
-                    )
-                if name in keep:
-                    owner[name] = schema
-        raws = {}
-        for schema, names in per_schema.items():
-            raws[schema] = _read_raw(engine, schema, [n for n in names if n in keep])
+                held[name] = held.get(name, 0) + 1
+        key_of = {
+            (s, n): f"{s}.{n}" if held[n] > 1 else n
+            for s, names in per_schema.items()
+            for n in names
+        }
+        every = sorted({*key_of.values(), *(n for _, n in key_of)})
+        _filter_names(every, include, exclude, where)
+        keep = {k for k in key_of if _kept(k, key_of[k], include, exclude)}
+        raws = {
+            s: _read_raw(engine, s, [n for n in names if (s, n) in keep])
+            for s, names in per_schema.items()
+        }
+    kept_keys = {k: v for k, v in key_of.items() if k in keep}
     tables: dict[str, Table] = {}
     for schema, (raw, rowid) in raws.items():
         for name in raw.names:
-            tables[name] = replace(_table(name, raw, name in rowid), schema=schema)
+            key = kept_keys[(schema, name)]
+            table = _table(name, raw, name in rowid)
+            tables[key] = replace(table, name=key, schema=schema, sql_name=_sql_name(key, name))
     tables = dict(sorted(tables.items()))
     fks: list[ForeignKey] = []
     for schema, (raw, _) in raws.items():
-        fks.extend(_foreign_keys(raw, tables, schema, owner=owner))
+        fks.extend(_foreign_keys(raw, tables, schema, key_of=kept_keys))
     return Metadata(tables=tables, foreign_keys=tuple(fks))
+
+
+def _kept(
+    where: tuple[str, str],
+    key: str,
+    include: Sequence[str] | None,
+    exclude: Sequence[str] | None,
+) -> bool:
+    names = {where[1], key}
+    return (include is None or bool(names & set(include))) and not names & set(exclude or ())
+
+
+def _sql_name(key: str, name: str) -> str | None:
+    return None if key == name else name
 
 
 def _schema_names(insp: Inspector, schemas: list[str], where: str) -> list[str]:
@@ -585,26 +600,28 @@ def _foreign_keys(
     tables: Mapping[str, Table],
     schema: str | None,
     *,
-    owner: Mapping[str, str] | None = None,
+    key_of: Mapping[tuple[str, str], str] | None = None,
 ) -> list[ForeignKey]:
     """The valid foreign keys of ``raw`` (read from ``schema``) among ``tables``.
 
-    ``owner`` (several schemas read) maps each table to its schema: a key whose
-    parent lives in another schema read is kept, one into a schema not read dropped.
+    ``key_of`` (several schemas read) maps each (schema, table) read to its metadata
+    name: a key whose parent lives in another schema read is kept, one into a schema
+    not read dropped.
     """
     out: list[ForeignKey] = []
     seen: set[tuple[str, tuple[str, ...], str, tuple[str, ...]]] = set()
-    for child in raw.names:
-        for fk in raw.fks.get(child, ()):
+    for raw_child in raw.names:
+        child = raw_child if key_of is None else key_of[(str(schema), raw_child)]
+        for fk in raw.fks.get(raw_child, ()):
             parent = fk.get("referred_table")
+            if key_of is not None:  # None: a table of a schema not read
+                parent = key_of.get((fk.get("referred_schema") or str(schema), str(parent)))
             columns = tuple(fk.get("constrained_columns") or ())
             parent_columns = tuple(fk.get("referred_columns") or ())
-            label = f"{child}({', '.join(columns)}) -> {parent}({', '.join(parent_columns)})"
+            shown = parent if parent is not None else fk.get("referred_table")
+            label = f"{child}({', '.join(columns)}) -> {shown}({', '.join(parent_columns)})"
             referred_schema = fk.get("referred_schema")
-            if owner is not None:
-                in_read = owner.get(parent) == (referred_schema or schema)
-            else:
-                in_read = referred_schema in (None, schema)
+            in_read = key_of is not None or referred_schema in (None, schema)
             if parent not in tables or not in_read:
                 logger.info("Dropping foreign key %s: its parent table is not reflected", label)
                 continue
@@ -687,7 +704,9 @@ def _read_samples(engine: Engine, meta: Metadata, limit: int) -> dict[str, pd.Da
                 # Untyped columns: no result processors, so values arrive as the driver
                 # returns them (an SQLite DATETIME holding odd text cannot fail here).
                 clause = sa.table(
-                    table.name, *(sa.column(n) for n in names), schema=meta.schema_of(table.name)
+                    table.physical_name,
+                    *(sa.column(n) for n in names),
+                    schema=meta.schema_of(table.name),
                 )
                 rows = conn.execute(sa.select(*clause.c).limit(limit)).all()
                 samples[table.name] = pd.DataFrame(

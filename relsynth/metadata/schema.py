@@ -192,6 +192,10 @@ class Table:
         The database schema holding the table when the metadata spans several
         schemas (``relsynth.reflect(url, schema=["sales", "hr"])``); ``None``: the
         metadata's own :attr:`Metadata.schema`.
+    sql_name : str, optional
+        The table's name in its schema when it differs from ``name``: two schemas
+        read together both holding ``notes`` give the tables ``sales.notes`` and
+        ``hr.notes``, each with ``sql_name="notes"``.
     """
 
     name: str
@@ -203,6 +207,12 @@ class Table:
     reference: bool | None = None
     comment: str | None = None
     schema: str | None = None
+    sql_name: str | None = None
+
+    @property
+    def physical_name(self) -> str:
+        """The table's name in the database (``sql_name``, else ``name``)."""
+        return self.sql_name or self.name
 
     @property
     def column_names(self) -> tuple[str, ...]:

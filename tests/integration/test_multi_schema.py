@@ -19,7 +19,7 @@ import sqlalchemy as sa
 import relsynth
 from relsynth import Metadata, Synthesizer
 from relsynth.cli import main
-from relsynth.errors import ReflectionError
+from relsynth.errors import MetadataError, ReflectionError
 from relsynth.io.sql import as_written, check_database
 from tests.conftest import POSTGRES_ADMIN_URL, _server_database
 
@@ -185,21 +185,71 @@ def test_clone_two_schemas_flattened(
     assert check_database(target).ok
 
 
-def test_same_table_name_in_two_schemas_is_refused(postgres_url: str) -> None:
-    # Setup
-    _execute(
-        postgres_url,
-        [
-            "CREATE SCHEMA sales",
-            "CREATE SCHEMA hr",
-            "CREATE TABLE sales.notes (id int PRIMARY KEY)",
-            "CREATE TABLE hr.notes (id int PRIMARY KEY)",
-        ],
-    )
+_SAME_NAME = [
+    "CREATE SCHEMA sales",
+    "CREATE SCHEMA hr",
+    "CREATE TABLE sales.customers (id int PRIMARY KEY, name text)",
+    "CREATE TABLE hr.employees (id int PRIMARY KEY, name text)",
+    "CREATE TABLE sales.notes (id int PRIMARY KEY, "
+    "customer_id int NOT NULL REFERENCES sales.customers (id), body text)",
+    "CREATE TABLE hr.notes (id int PRIMARY KEY, "
+    "employee_id int NOT NULL REFERENCES hr.employees (id), body text)",
+    "INSERT INTO sales.customers SELECT g, 'c' || g FROM generate_series(1, 25) g",
+    "INSERT INTO hr.employees SELECT g, 'e' || g FROM generate_series(1, 15) g",
+    "INSERT INTO sales.notes SELECT g, 1 + mod(g, 25), 'n' || g FROM generate_series(1, 80) g",
+    "INSERT INTO hr.notes SELECT g, 1 + mod(g, 15), 'h' || g FROM generate_series(1, 40) g",
+]
 
-    # Run / Assert
-    with pytest.raises(ReflectionError, match=r"'sales' and 'hr' .* both hold a table 'notes'"):
-        relsynth.reflect(postgres_url, schema=["sales", "hr"])
+
+def test_same_table_name_in_two_schemas_is_qualified_and_written_back(
+    postgres_url: str, postgres_target: str, sqlite_url: str, tmp_path: Path
+) -> None:
+    # Setup
+    _execute(postgres_url, _SAME_NAME)
+
+    # Run: reflect, fit, sample, write into PostgreSQL
+    meta = relsynth.reflect(postgres_url, schema=["sales", "hr"])
+    tables = relsynth.read_tables(postgres_url, meta)
+    synth = Synthesizer(meta, seed=0, **FAST).fit(tables)
+    fake = synth.sample(seed=1)
+    relsynth.write_tables(postgres_target, meta, fake, if_exists="replace")
+
+    # Assert: the shared name is qualified, its database name kept, keys per schema
+    assert sorted(meta.tables) == ["customers", "employees", "hr.notes", "sales.notes"]
+    assert meta["hr.notes"].sql_name == "notes" and meta["hr.notes"].schema == "hr"
+    assert meta["customers"].sql_name is None
+    assert {fk.label for fk in meta.foreign_keys} == {
+        "sales.notes(customer_id) -> customers(id)",
+        "hr.notes(employee_id) -> employees(id)",
+    }
+    assert len(tables["hr.notes"]) == 40 and len(tables["sales.notes"]) == 80
+    path = tmp_path / "meta.json"
+    meta.save(path)
+    assert Metadata.load(path) == meta
+    placed = _scalars(
+        postgres_target,
+        "SELECT table_schema || '.' || table_name FROM information_schema.tables "
+        "WHERE table_schema IN ('sales', 'hr', 'public') ORDER BY 1",
+    )
+    assert placed == ["hr.employees", "hr.notes", "sales.customers", "sales.notes"]
+    keys = _scalars(
+        postgres_target,
+        "SELECT conrelid::regclass::text || ' -> ' || confrelid::regclass::text "
+        "FROM pg_constraint WHERE contype = 'f' ORDER BY 1",
+    )
+    assert keys == ["hr.notes -> hr.employees", "sales.notes -> sales.customers"]
+    integrity = check_database(postgres_target, meta)
+    assert integrity.ok and integrity.n_tables == 4, integrity
+    back = relsynth.read_tables(postgres_target, meta)
+    assert len(back["hr.notes"]) == len(fake["hr.notes"])
+    # include/exclude take the qualified name
+    only = relsynth.reflect(postgres_url, schema=["sales", "hr"], include=["sales.notes"])
+    assert list(only.tables) == ["sales.notes"]
+
+    # A target without schemas: the clash is named before anything is written
+    with pytest.raises(MetadataError, match=r"'hr\.notes' and 'sales\.notes' .* 'notes'"):
+        relsynth.write_tables(sqlite_url, meta, fake)
+    assert relsynth.reflect(sqlite_url, sample_rows=0).tables == {}
 
 
 def test_missing_schema_in_the_list_is_named(source: str) -> None:
