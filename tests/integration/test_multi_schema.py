@@ -282,6 +282,10 @@ def test_cli_reflect_and_check_with_two_schema_flags(
     }
     assert "orders(rep_id) -> employees(id)" in {fk.label for fk in stored.foreign_keys}
     assert "employees" in captured.out
+    # one --schema cannot move a file spanning two schemas into one: a one-line error
+    assert main(["check", source, "--metadata", str(out), "--schema", "sales"]) == 1
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and "spans schemas sales, hr" in err[0], err
 
 
 def test_cli_clone_two_schemas_into_sqlite(
