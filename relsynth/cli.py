@@ -306,18 +306,17 @@ def _schema_flag(p: argparse.ArgumentParser) -> None:
         "--schema",
         action="append",
         metavar="SCHEMA",
-        help="the schema to read (PostgreSQL namespace; MariaDB database); default: the "
+        help="a schema to read (PostgreSQL namespace; MariaDB database); give it several "
+        "times to read several schemas (foreign keys between them kept); default: the "
         "connection's default schema",
     )
 
 
-def _schema(args: argparse.Namespace) -> str | None:
+def _schema(args: argparse.Namespace) -> str | list[str] | None:
+    """The ``--schema`` flags: None, one name, or a list of several (in order)."""
     schemas = list(dict.fromkeys(getattr(args, "schema", None) or ()))
     if len(schemas) > 1:
-        raise ParameterError(
-            f"--schema was given {len(schemas)} times ({', '.join(schemas)}); relsynth reads "
-            "one schema per run. Run once per schema, or move the tables into one schema."
-        )
+        return schemas
     return schemas[0] if schemas else None
 
 
@@ -438,23 +437,37 @@ def _source_metadata(args: argparse.Namespace, url: str) -> Metadata:
     return meta
 
 
-def _with_schema(meta: Metadata, schema: str | None) -> Metadata:
-    """``meta`` read from ``--schema`` when given (it overrides the file's schema)."""
+def _with_schema(meta: Metadata, schema: str | list[str] | None) -> Metadata:
+    """``meta`` read from ``--schema`` when given (one overrides the file's schema;
+    several must be the schemas the file's tables already name)."""
     import dataclasses
 
-    return meta if schema is None else dataclasses.replace(meta, schema=schema)
+    if schema is None:
+        return meta
+    if isinstance(schema, str):
+        if meta.schema is None and meta.schemas:
+            raise ParameterError(
+                f"The metadata file spans schemas {', '.join(meta.schemas)}; --schema {schema} "
+                "cannot move them all into one. Leave --schema out."
+            )
+        return dataclasses.replace(meta, schema=schema)
+    if set(schema) != set(meta.schemas) or meta.schema is not None:
+        raise ParameterError(
+            f"--schema {' --schema '.join(schema)} does not match the schemas of the metadata "
+            f"file ({', '.join(meta.schemas) or 'the default one'}); leave --schema out to "
+            "use the file's schemas."
+        )
+    return meta
 
 
 def _as_written(url: str, meta: Metadata) -> Metadata:
     """``meta`` in the schema a write to ``url`` puts it (kept on PostgreSQL, flattened
     elsewhere: see relsynth.io.sql.target_schema)."""
-    import dataclasses
 
     from relsynth.io._connect import parse_url
-    from relsynth.io.sql import target_schema
+    from relsynth.io.sql import as_written
 
-    dialect = parse_url(url).get_backend_name()
-    return dataclasses.replace(meta, schema=target_schema(dialect, meta))
+    return as_written(meta, parse_url(url).get_backend_name())
 
 
 def _fit(
@@ -528,18 +541,17 @@ def _usage(message: str) -> RelsynthError:
 def _sample_write(
     synth: Synthesizer, args: argparse.Namespace, target: str, steps: Steps, source: str | None
 ) -> int:
-    from relsynth.io.sql import check_database, write_tables
+    from relsynth.io.sql import as_written, check_database, write_tables
 
     with steps.step("sample", total=len(synth.plan_.order)) as tick:
         fake = synth.sample(scale=args.scale, seed=args.seed, progress=tick)
-    import dataclasses
 
     with steps.step("write"):
         written = write_tables(
             target, synth.metadata, fake, if_exists=args.if_exists, source=source
         )
     with steps.step("check"):  # where the tables went (the schema is kept on PostgreSQL only)
-        report = check_database(target, dataclasses.replace(synth.metadata, schema=written.schema))
+        report = check_database(target, as_written(synth.metadata, written.dialect))
     steps.show(fake, report, target)
     return 0 if report.ok else 1
 

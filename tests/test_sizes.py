@@ -26,7 +26,10 @@ _REPRO = "; grew with parallel fits and steps (h-repro merge)"
 #: size.
 ALLOWED: dict[str, tuple[int, str]] = {
     "cli.py::_parser": (192, _ROUND_2 + ": one add_parser block per command" + _MERGED + _REPRO),
-    "cli.py": (638, _ROUND_2 + ": parser and progress to their own modules" + _REPRO),
+    "cli.py": (
+        650,
+        _ROUND_2 + ": parser and progress to their own modules" + _REPRO + "; multi-schema",
+    ),
     "evaluate/_evaluate.py::evaluate": (123, _ROUND_2 + _MERGED),
     "evaluate/_html.py": (706, _ROUND_2 + _MERGED),
     "evaluate/_html.py::_foreign_keys": (104, _ROUND_2),
@@ -34,16 +37,19 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "evaluate/holdout.py::split_holdout": (109, _ROUND_2),
     "evaluate/metrics.py": (697, _ROUND_2),
     "io/_convert.py": (700, _ROUND_2 + _MERGED),
-    "io/_write.py": (708, _ROUND_2 + _MERGED),
+    "io/_write.py": (779, _ROUND_2 + _MERGED + "; multi-schema"),
     "io/reflect.py": (
-        703,
-        _ROUND_2 + " (moved from metadata/; one function per object kind)" + _MERGED,
+        720,
+        _ROUND_2
+        + " (moved from metadata/; one function per object kind)"
+        + _MERGED
+        + "; multi-schema",
     ),
     "io/reflect.py::reflect": (87, _ROUND_2 + _MERGED),
     "io/sql.py::write_tables": (84, _ROUND_2 + _MERGED),
     "io/types.py::to_sqlalchemy": (107, _ROUND_2 + _MERGED),
     "metadata/infer.py": (759, _ROUND_2 + _MERGED),
-    "metadata/serialize.py::metadata_from_dict": (82, _ROUND_2 + _MERGED),
+    "metadata/serialize.py::metadata_from_dict": (84, _ROUND_2 + _MERGED + "; multi-schema"),
     "models/calibration.py::fit_calibration": (100, _ROUND_2),
     "models/dependencies.py::find_dependencies": (89, _ROUND_2 + _MERGED),
     "models/encoding.py": (811, _ROUND_2 + _MERGED),

@@ -40,22 +40,24 @@ def check_connection(
 ) -> IntegrityReport:
     """Check the tables of ``meta`` on ``conn`` (inside the caller's transaction).
 
-    ``names`` maps metadata table names to physical ones (default: the same).
+    ``names`` maps metadata table names to physical ones (default: the same). Each
+    table is looked for in its own schema (:attr:`Table.schema`), else ``schema``.
     """
-    names = dict(names or {n: n for n in meta.tables})
-    present = _present_columns(conn, [names[n] for n in meta.tables], schema)
+    names = dict(names or {n: t.physical_name for n, t in meta.tables.items()})
+    where = {n: t.schema or schema for n, t in meta.tables.items()}
+    present = _present_columns(conn, [(where[n], names[n]) for n in meta.tables])
     violations: list[Violation] = []
     tables: dict[str, sa.TableClause] = {}
     n_rows = 0
     for name, table in meta.tables.items():
-        cols = present.get(names[name])
+        cols = present.get((where[name], names[name]))
         if cols is None:
             violations.append(Violation("missing_table", name, (), 0))
             continue
         missing = tuple(c for c in table.column_names if c not in cols)
         if missing:
             violations.append(Violation("missing_column", name, missing, 0))
-        sa_table = sa.table(names[name], *[sa.column(c) for c in cols], schema=schema)
+        sa_table = sa.table(names[name], *[sa.column(c) for c in cols], schema=where[name])
         tables[name] = sa_table
         count, found = _table_violations(conn, table, sa_table)
         n_rows += count
@@ -77,15 +79,19 @@ def check_connection(
 
 
 def _present_columns(
-    conn: Connection, physical: Sequence[str], schema: str | None
-) -> dict[str, list[str]]:
+    conn: Connection, physical: Sequence[tuple[str | None, str]]
+) -> dict[tuple[str | None, str], list[str]]:
+    """The columns of each (schema, table) of ``physical`` that exists."""
     insp = sa.inspect(conn)
-    existing = set(insp.get_table_names(schema=schema))
-    wanted = [n for n in physical if n in existing]
-    if not wanted:
-        return {}
-    multi = insp.get_multi_columns(schema=schema, filter_names=wanted)
-    return {key[1]: [c["name"] for c in cols] for key, cols in multi.items()}
+    out: dict[tuple[str | None, str], list[str]] = {}
+    for schema in dict.fromkeys(s for s, _ in physical):
+        existing = set(insp.get_table_names(schema=schema))
+        wanted = [n for s, n in physical if s == schema and n in existing]
+        if not wanted:
+            continue
+        multi = insp.get_multi_columns(schema=schema, filter_names=wanted)
+        out.update({(schema, key[1]): [c["name"] for c in cols] for key, cols in multi.items()})
+    return out
 
 
 def _null_count(*columns: sa.ColumnClause[Any]) -> sa.ColumnElement[Any]:

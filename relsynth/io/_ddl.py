@@ -111,6 +111,7 @@ def build_schema(
             *columns,
             *constraints,
             comment=table.comment if dialect != "sqlite" else None,
+            schema=table.schema if dialect == "postgresql" else None,
             sqlite_autoincrement=dialect == "sqlite" and _has_autoincrement(table),
         )
     fk_names: set[str] = set()

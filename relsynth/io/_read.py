@@ -31,10 +31,10 @@ def read_database(
     with connect(engine, action="read tables") as conn:
         try:
             with read_only(conn):
-                source = connection_identity(conn, meta.schema)
+                source = connection_identity(conn, meta.schema or (meta.schemas or (None,))[0])
                 _require_tables(conn, meta, names)
                 for name in names:
-                    frame = _read_table(conn, meta.table(name), meta.schema, chunksize)
+                    frame = _read_table(conn, meta.table(name), meta.schema_of(name), chunksize)
                     frame.attrs["relsynth_source"] = source
                     frames[name] = frame
         except sa.exc.DBAPIError as exc:
@@ -48,15 +48,23 @@ def read_database(
 
 def _require_tables(conn: Connection, meta: Metadata, names: Sequence[str]) -> None:
     insp = sa.inspect(conn)
-    existing = set(insp.get_table_names(schema=meta.schema))
-    problems = [f"table {n!r} does not exist" for n in names if n not in existing]
-    present = [n for n in names if n in existing]
-    if present:
-        multi = insp.get_multi_columns(schema=meta.schema, filter_names=present)
-        columns = {key[1]: {c["name"] for c in cols} for key, cols in multi.items()}
-        for name in present:
-            missing = [c for c in meta.table(name).column_names if c not in columns[name]]
-            problems.extend(f"column {name}.{c} does not exist" for c in missing)
+    problems: list[str] = []
+    for schema in dict.fromkeys(meta.schema_of(n) for n in names):
+        wanted = [n for n in names if meta.schema_of(n) == schema]
+        existing = set(insp.get_table_names(schema=schema))
+        within = f" in schema {schema!r}" if schema and meta.schema is None else ""
+        sql = {n: meta.table(n).physical_name for n in wanted}
+        problems.extend(
+            f"table {sql[n]!r} does not exist{within}" for n in wanted if sql[n] not in existing
+        )
+        present = [n for n in wanted if sql[n] in existing]
+        if present:
+            multi = insp.get_multi_columns(schema=schema, filter_names=[sql[n] for n in present])
+            columns = {key[1]: {c["name"] for c in cols} for key, cols in multi.items()}
+            for name in present:
+                have = columns[sql[name]]
+                missing = [c for c in meta.table(name).column_names if c not in have]
+                problems.extend(f"column {name}.{c} does not exist" for c in missing)
     if problems:
         where = redact(conn.engine.url)
         raise DatabaseError(
@@ -80,7 +88,9 @@ def _selected(conn: Connection, sa_table: sa.TableClause, col: Column) -> Any:
 
 
 def _read_table(conn: Connection, table: Table, schema: str | None, chunksize: int) -> pd.DataFrame:
-    sa_table = sa.table(table.name, *[sa.column(c) for c in table.column_names], schema=schema)
+    sa_table = sa.table(
+        table.physical_name, *[sa.column(c) for c in table.column_names], schema=schema
+    )
     stmt = sa.select(*[_selected(conn, sa_table, col) for col in table.columns])
     if table.primary_key:
         stmt = stmt.order_by(*[sa_table.c[c] for c in table.primary_key])

@@ -41,7 +41,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from relsynth.constraints import compute_generated
-from relsynth.errors import DataError, ReferentialIntegrityError, TargetExistsError
+from relsynth.errors import (
+    DataError,
+    MetadataError,
+    ReferentialIntegrityError,
+    TargetExistsError,
+)
 from relsynth.io._connect import connect, database_error, sqlite_manual_transactions
 from relsynth.io._convert import Target, prepare_column, python_values
 from relsynth.io._dbcheck import check_connection
@@ -51,7 +56,7 @@ from relsynth.io.urls import redact
 from relsynth.metadata.graph import Plan, plan
 from relsynth.metadata.schema import ForeignKey, Metadata, Table
 
-__all__ = ["WriteReport", "existing_tables", "target_schema", "write_database"]
+__all__ = ["WriteReport", "as_written", "existing_tables", "target_schema", "write_database"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +82,8 @@ class WriteReport:
         holding the computed values (a :class:`~relsynth.errors.SchemaWarning` lists
         them too).
     schema : str or None
-        The schema the tables were written into (see :func:`target_schema`); None:
-        the connection's default (SQLite, MariaDB/MySQL: the URL's database).
+        The schema of the tables (:func:`target_schema`); None: the connection's
+        default (SQLite/MariaDB: the URL's database) or each table's (:func:`as_written`).
     """
 
     rows: Mapping[str, int]
@@ -130,7 +135,10 @@ def prepare_job(
     update_later = tuple(fk for fk in the_plan.deferred if fk.nullable and _row_key(meta, fk.child))
     must_defer = tuple(fk for fk in the_plan.deferred if fk not in update_later)
     token = secrets.token_hex(3)
-    names = {n: (f"_rs{token}_{i}" if staging else n) for i, n in enumerate(meta.tables)}
+    names = {
+        n: (f"_rs{token}_{i}" if staging else t.physical_name)
+        for i, (n, t) in enumerate(meta.tables.items())
+    }
     schema = build_schema(
         meta, dialect, names=names, use_alter=the_plan.deferred, deferrable=must_defer
     )
@@ -215,6 +223,38 @@ def target_schema(dialect: str, meta: Metadata) -> str | None:
     return meta.schema if dialect == "postgresql" else None
 
 
+def as_written(meta: Metadata, dialect: str) -> Metadata:
+    """``meta`` as a write to a ``dialect`` target lays it out.
+
+    PostgreSQL keeps every schema (:attr:`Metadata.schema`, and each
+    :attr:`Table.schema` of metadata spanning several schemas); SQLite and
+    MariaDB/MySQL get every table in the database the URL names (flattened); two
+    tables that would get the same name there (``sales.notes`` and ``hr.notes``) are
+    a :class:`~relsynth.errors.MetadataError` naming both, before anything is written.
+    """
+    if dialect == "postgresql":
+        return meta
+    flat = meta.flattened()
+    seen: dict[str, str] = {}
+    for name, table in flat.tables.items():
+        other = seen.setdefault(table.physical_name.lower(), name)
+        if other != name:
+            raise MetadataError(
+                f"Tables {other!r} and {name!r} (from different schemas) would both be "
+                f"written as {table.physical_name!r} into one {dialect} database, which has "
+                "no schemas; nothing was written. Write into PostgreSQL, or leave one out "
+                f"(Metadata.without_tables / --exclude {name})."
+            )
+    return flat
+
+
+def _schemas_to_create(meta: Metadata, dialect: str) -> list[str]:
+    """The schemas a transactional write creates (when missing) and searches, in order."""
+    if dialect != "postgresql":
+        return []
+    return list(meta.schemas) if meta.schema is None else [meta.schema]
+
+
 def write_database(
     engine: Engine,
     meta: Metadata,
@@ -228,6 +268,7 @@ def write_database(
     with connect(engine, action="write tables") as conn:
         dialect = _dialect(conn)
         is_mysql = dialect in ("mysql", "mariadb")
+        meta = as_written(meta, dialect)
         schema = target_schema(dialect, meta)
         present = existing_tables(conn, meta, if_exists)
         conn.rollback()
@@ -243,7 +284,9 @@ def write_database(
             if is_mysql:
                 _write_mysql(conn, job, create=create, replace=drop)
             else:
-                _write_transactional(conn, job, create=create, drop=drop, schema=schema)
+                _write_transactional(
+                    conn, job, create=create, drop=drop, schemas=_schemas_to_create(meta, dialect)
+                )
         except (sa.exc.DBAPIError, *_dbapi_errors(conn)) as exc:
             raise database_error(
                 exc,
@@ -303,10 +346,16 @@ def existing_tables(conn: Connection, meta: Metadata, if_exists: str) -> list[st
     every column.
     """
     insp = sa.inspect(conn)
+    meta = as_written(meta, _dialect(conn))
     schema = target_schema(_dialect(conn), meta)
-    existing = set(insp.get_table_names(schema=schema))
-    present = [n for n in meta.tables if n in existing]
-    where = redact(conn.engine.url) + (f" (schema {schema!r})" if schema else "")
+    found: dict[str | None, set[str]] = {}
+    for name in meta.tables:
+        within = meta.schema_of(name)
+        if within not in found:
+            found[within] = set(insp.get_table_names(schema=within))
+    present = [n for n, t in meta.tables.items() if t.physical_name in found[meta.schema_of(n)]]
+    listed = schema or ", ".join(meta.schemas)
+    where = redact(conn.engine.url) + (f" (schema {listed!r})" if listed else "")
     if if_exists == "fail" and present:
         raise TargetExistsError(
             f"{where} already has table(s) {', '.join(repr(n) for n in present)}; nothing "
@@ -317,8 +366,14 @@ def existing_tables(conn: Connection, meta: Metadata, if_exists: str) -> list[st
             options=("replace", "append"),
         )
     if if_exists == "append" and present:
-        multi = insp.get_multi_columns(schema=schema, filter_names=present)
-        have = {key[1]: {c["name"] for c in cols} for key, cols in multi.items()}
+        have: dict[str, set[str]] = {}
+        for within in found:
+            wanted = {
+                meta.table(n).physical_name: n for n in present if meta.schema_of(n) == within
+            }
+            if wanted:
+                multi = insp.get_multi_columns(schema=within, filter_names=list(wanted))
+                have.update({wanted[k[1]]: {c["name"] for c in cols} for k, cols in multi.items()})
         missing = [
             f"{n}.{c}" for n in present for c in meta.table(n).column_names if c not in have[n]
         ]
@@ -363,17 +418,18 @@ def _write_transactional(
     *,
     create: Sequence[str],
     drop: Sequence[str],
-    schema: str | None = None,
+    schemas: Sequence[str] = (),
 ) -> None:
     with _transaction(conn):
-        if schema is not None:  # PostgreSQL: the source's schema, created when missing
-            job.step = f"creating schema {schema!r}"
-            quoted = conn.dialect.identifier_preparer.quote_identifier(schema)
-            conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
-            conn.exec_driver_sql(f"SET LOCAL search_path TO {quoted}")
+        if schemas:  # PostgreSQL: the source's schema(s), created when missing
+            job.step = f"creating schema(s) {', '.join(map(repr, schemas))}"
+            quote = conn.dialect.identifier_preparer.quote_identifier
+            for schema in schemas:
+                conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+            conn.exec_driver_sql(f"SET LOCAL search_path TO {', '.join(map(quote, schemas))}")
         if drop:
             job.step = "dropping the existing tables"
-            _drop_tables(conn, drop)
+            _drop_tables(conn, [job.names[n] for n in drop], [job.meta.schema_of(n) for n in drop])
         job.step = "creating the tables"
         later = conn.dialect.name == "postgresql"
         create_tables(conn, job.meta, job.schema, create, foreign_keys_later=later)
@@ -393,7 +449,9 @@ def _children_first(meta: Metadata, names: Sequence[str]) -> list[str]:
     return sorted(names, key=lambda n: -rank.get(n, -1))
 
 
-def _drop_tables(conn: Connection, names: Sequence[str]) -> None:
+def _drop_tables(
+    conn: Connection, names: Sequence[str], schemas: Sequence[str | None] = ()
+) -> None:
     """Drop ``names``, given children first.
 
     SQLite drops one table per statement, and with foreign keys on, dropping a parent
@@ -403,6 +461,11 @@ def _drop_tables(conn: Connection, names: Sequence[str]) -> None:
     """
     preparer = conn.dialect.identifier_preparer
     quoted = [preparer.quote_identifier(n) for n in names]
+    if schemas:  # PostgreSQL: each table in its own schema
+        quoted = [
+            f"{preparer.quote_identifier(s)}.{q}" if s else q
+            for s, q in zip(schemas, quoted, strict=True)
+        ]
     if conn.dialect.name == "sqlite":
         for q in quoted:
             conn.exec_driver_sql(f"DROP TABLE {q}")
@@ -472,7 +535,7 @@ def _write_mysql(
             _prove_integrity(conn, job)
             job.step = "committing"
             conn.commit()
-            if replace or job.names != {n: n for n in job.meta.tables}:
+            if replace or job.names != _final_names(job.meta):
                 job.step = "swapping the new tables in"
                 _swap_in(conn, job, replace)
                 created = []
@@ -486,11 +549,12 @@ def _write_mysql(
 
 def _swap_in(conn: Connection, job: _Job, existing: Sequence[str]) -> None:
     q = conn.dialect.identifier_preparer.quote_identifier
+    final = _final_names(job.meta)
     backups = {n: f"{job.names[n]}_old" for n in existing}
-    pairs = [f"{q(n)} TO {q(backups[n])}" for n in existing]
-    pairs += [f"{q(job.names[n])} TO {q(n)}" for n in job.meta.tables]
+    pairs = [f"{q(final[n])} TO {q(backups[n])}" for n in existing]
+    pairs += [f"{q(job.names[n])} TO {q(final[n])}" for n in job.meta.tables]
     conn.exec_driver_sql(_mysql_escape(f"RENAME TABLE {', '.join(pairs)}"))
-    job.names = {n: n for n in job.meta.tables}
+    job.names = final
     if backups:
         conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
         try:
@@ -498,6 +562,11 @@ def _swap_in(conn: Connection, job: _Job, existing: Sequence[str]) -> None:
         except sa.exc.DBAPIError as exc:  # the new data is in place; only cleanup failed
             logger.warning("Could not drop the replaced tables %s: %s", list(backups.values()), exc)
         conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
+
+
+def _final_names(meta: Metadata) -> dict[str, str]:
+    """Each table's name in the database once written (its ``physical_name``)."""
+    return {n: t.physical_name for n, t in meta.tables.items()}
 
 
 def _drop_created(conn: Connection, created: Sequence[str]) -> None:
@@ -631,7 +700,9 @@ def _update_deferred(conn: Connection, job: _Job, fk: ForeignKey) -> None:
     if not bool(has_value.any()):
         return
     rows = {c: columns[c][has_value] for c in (*key, *fk.columns)}
-    plain = sa.table(job.names[fk.child], *[sa.column(c) for c in rows])
+    plain = sa.table(
+        job.names[fk.child], *[sa.column(c) for c in rows], schema=job.physical(fk.child).schema
+    )
     stmt = (
         sa.update(plain)
         .where(*[plain.c[k] == sa.bindparam(f"rs_k{i}") for i, k in enumerate(key)])
@@ -663,7 +734,7 @@ def _reset_sequences(conn: Connection, job: _Job) -> None:
         if _unsigned_elsewhere(job.schema.targets[name][table.primary_key[0]]):
             continue  # NUMERIC(20, 0) on PostgreSQL: no sequence
         column = table.primary_key[0]
-        plain = sa.table(job.names[name], sa.column(column))
+        plain = sa.table(job.names[name], sa.column(column), schema=job.physical(name).schema)
         col = plain.c[column]
         dialect = conn.dialect.name
         if dialect == "postgresql":

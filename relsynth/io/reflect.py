@@ -46,17 +46,21 @@ import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-import sqlglot
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, Inspector
-from sqlglot import exp
 
 from relsynth.errors import MetadataError, ReflectionError, RelsynthError, SchemaWarning
+from relsynth.io._catalog import (
+    mariadb_column_checks,
+    sqlite_checks,
+    sqlite_deferrable,
+    sqlite_rowid_tables,
+)
 from relsynth.io._connect import connect, create_engine, scrub
 from relsynth.io.types import to_portable
 from relsynth.io.urls import redact
@@ -78,10 +82,11 @@ TableKey = tuple[str | None, str]
 def reflect(
     url: str | sa.engine.URL | Engine,
     *,
-    schema: str | None = None,
+    schema: str | Sequence[str] | None = None,
     include: Sequence[str] | None = None,
     exclude: Sequence[str] | None = None,
     sample_rows: int = 10_000,
+    schemas: Sequence[str] | None = None,
 ) -> Metadata:
     """Read the schema of a database: tables, columns, keys, constraints and kinds.
 
@@ -90,9 +95,13 @@ def reflect(
     url : str, sqlalchemy.engine.URL or sqlalchemy.engine.Engine
         The database (``sqlite:///shop.db``, ``postgresql+psycopg://u@h/shop``,
         ``mysql+pymysql://u@h/shop``...). An engine passed in is not disposed.
-    schema : str, optional
+    schema : str or sequence of str, optional
         The schema (PostgreSQL) or database (MySQL/MariaDB) to read; the
-        connection's default one when omitted.
+        connection's default one when omitted. Several (``["sales", "hr"]``) read
+        the tables of each: every table keeps its schema (:attr:`Table.schema`), keys
+        between them are kept, a table name held by two of them is refused.
+    schemas : sequence of str, optional
+        The same as a list given as ``schema`` (give one or the other).
     include : sequence of str, optional
         Only these tables. Each must exist.
     exclude : sequence of str, optional
@@ -133,20 +142,15 @@ def reflect(
         raise ReflectionError(
             f"The 'sample_rows' parameter of reflect must be an int >= 0. Got {sample_rows!r}."
         )
+    wanted = _schema_list(schema, schemas)
     engine, owned = _engine(url)
     where = redact(engine.url)
     try:
         with _reflection_errors(where, engine.url):
-            with _sqlalchemy_warnings():
-                insp = sa.inspect(engine)
-                names = _table_names(insp, schema, include, exclude, where)
-                raw = _Raw.read(insp, schema, names)
-                sqlite_rowid = _sqlite_rowid_tables(engine, schema, names)
-                _sqlite_deferrable(engine, schema, raw)
-                _sqlite_checks(engine, schema, raw)
-                for table, checks in _mariadb_column_checks(engine, schema, names).items():
-                    raw.checks.setdefault(table, []).extend(checks)
-            meta = _build(raw, schema, sqlite_rowid)
+            if len(wanted) > 1:
+                meta = _build_many(engine, wanted, include, exclude, where)
+            else:
+                meta = _build_one(engine, wanted[0] if wanted else None, include, exclude, where)
             samples = _read_samples(engine, meta, sample_rows) if sample_rows else {}
     finally:
         if owned:
@@ -162,6 +166,123 @@ def reflect(
         "Reflected %d tables and %d foreign keys from %s", len(meta), len(meta.foreign_keys), where
     )
     return meta
+
+
+def _schema_list(schema: str | Sequence[str] | None, schemas: Sequence[str] | None) -> list[str]:
+    """The schemas asked for, in order, without repeats (empty: the default one)."""
+    if schema is not None and schemas is not None:
+        raise ReflectionError(
+            "Give the schemas to reflect as 'schema' or as 'schemas', not both; write "
+            f"schema={[*([schema] if isinstance(schema, str) else schema), *schemas]!r}."
+        )
+    given = schemas if schemas is not None else schema
+    if given is None:
+        return []
+    listed = [given] if isinstance(given, str) else list(given)
+    bad = [s for s in listed if not isinstance(s, str) or not s]
+    if bad:
+        raise ReflectionError(
+            f"Schema names must be non-empty strings; got {bad[0]!r} in {listed!r}."
+        )
+    return list(dict.fromkeys(listed))
+
+
+def _build_one(
+    engine: Engine,
+    schema: str | None,
+    include: Sequence[str] | None,
+    exclude: Sequence[str] | None,
+    where: str,
+) -> Metadata:
+    """The tables of one schema (the connection's default one when None)."""
+    with _sqlalchemy_warnings():
+        names = _table_names(sa.inspect(engine), schema, include, exclude, where)
+        raw, sqlite_rowid = _read_raw(engine, schema, names)
+    return _build(raw, schema, sqlite_rowid)
+
+
+def _read_raw(engine: Engine, schema: str | None, names: list[str]) -> tuple[_Raw, set[str]]:
+    """What the Inspector (and the dialect's own catalog) report for ``names``."""
+    raw = _Raw.read(sa.inspect(engine), schema, names)
+    sqlite_rowid = sqlite_rowid_tables(engine, schema, names)
+    sqlite_deferrable(engine, schema, raw)
+    sqlite_checks(engine, schema, raw)
+    for table, checks in mariadb_column_checks(engine, schema, names).items():
+        raw.checks.setdefault(table, []).extend(checks)
+    return raw, sqlite_rowid
+
+
+def _build_many(
+    engine: Engine,
+    schemas: list[str],
+    include: Sequence[str] | None,
+    exclude: Sequence[str] | None,
+    where: str,
+) -> Metadata:
+    """Tables of several schemas, each keeping its schema; keys across them kept.
+
+    A table name held by two of the schemas is qualified as ``schema.table`` in the
+    metadata (its ``sql_name`` the bare name); ``include``/``exclude`` take bare or
+    qualified names.
+    """
+    with _sqlalchemy_warnings():
+        insp = sa.inspect(engine)
+        per_schema = {
+            s: _table_names(insp, s, None, None, where) for s in _schema_names(insp, schemas, where)
+        }
+        held: dict[str, int] = {}
+        for names in per_schema.values():
+            for name in names:
+                held[name] = held.get(name, 0) + 1
+        key_of = {
+            (s, n): f"{s}.{n}" if held[n] > 1 else n
+            for s, names in per_schema.items()
+            for n in names
+        }
+        every = sorted({*key_of.values(), *(n for _, n in key_of)})
+        _filter_names(every, include, exclude, where)
+        keep = {k for k in key_of if _kept(k, key_of[k], include, exclude)}
+        raws = {
+            s: _read_raw(engine, s, [n for n in names if (s, n) in keep])
+            for s, names in per_schema.items()
+        }
+    kept_keys = {k: v for k, v in key_of.items() if k in keep}
+    tables: dict[str, Table] = {}
+    for schema, (raw, rowid) in raws.items():
+        for name in raw.names:
+            key = kept_keys[(schema, name)]
+            table = _table(name, raw, name in rowid)
+            tables[key] = replace(table, name=key, schema=schema, sql_name=_sql_name(key, name))
+    tables = dict(sorted(tables.items()))
+    fks: list[ForeignKey] = []
+    for schema, (raw, _) in raws.items():
+        fks.extend(_foreign_keys(raw, tables, schema, key_of=kept_keys))
+    return Metadata(tables=tables, foreign_keys=tuple(fks))
+
+
+def _kept(
+    where: tuple[str, str],
+    key: str,
+    include: Sequence[str] | None,
+    exclude: Sequence[str] | None,
+) -> bool:
+    names = {where[1], key}
+    return (include is None or bool(names & set(include))) and not names & set(exclude or ())
+
+
+def _sql_name(key: str, name: str) -> str | None:
+    return None if key == name else name
+
+
+def _schema_names(insp: Inspector, schemas: list[str], where: str) -> list[str]:
+    existing = insp.get_schema_names()
+    missing = [s for s in schemas if s not in existing]
+    if missing:
+        raise ReflectionError(
+            f"Schema(s) {', '.join(map(repr, missing))} do not exist in {where}. Known "
+            f"schemas: {', '.join(sorted(existing)) or '(none)'}."
+        )
+    return schemas
 
 
 # -- connection and errors -----------------------------------------------------------------
@@ -246,6 +367,18 @@ def _table_names(
         views = []
     if views:
         logger.info("Ignoring %d view(s): %s", len(views), ", ".join(sorted(views)))
+    _filter_names(all_names, include, exclude, where)
+    names = [n for n in all_names if include is None or n in set(include)]
+    return [n for n in names if n not in set(exclude or ())]
+
+
+def _filter_names(
+    all_names: list[str],
+    include: Sequence[str] | None,
+    exclude: Sequence[str] | None,
+    where: str,
+) -> None:
+    """Refuse an ``include``/``exclude`` that is a string or names a missing table."""
     known = set(all_names)
     for label, given in (("include", include), ("exclude", exclude)):
         if isinstance(given, str):
@@ -259,8 +392,6 @@ def _table_names(
                 f"Table(s) {', '.join(map(repr, missing))} given in {label} do not exist in "
                 f"{where}. Known tables: {', '.join(all_names) or '(none)'}."
             )
-    names = [n for n in all_names if include is None or n in set(include)]
-    return [n for n in names if n not in set(exclude or ())]
 
 
 _SYSTEM_SCHEMAS = {"information_schema", "pg_catalog", "pg_toast"}
@@ -280,11 +411,12 @@ def _refuse_tables_elsewhere(insp: Inspector, where: str) -> None:
             found[name] = count
     if found:
         listing = ", ".join(f"{s!r} ({n} table(s))" for s, n in sorted(found.items()))
-        first = sorted(found)[0]
+        names = sorted(found)
+        python = names[0] if len(names) == 1 else names
         raise ReflectionError(
             f"{where} has no tables in its default schema {insp.default_schema_name!r}, but "
-            f"has tables in schema(s) {listing}. Pass --schema {first} (schema={first!r} in "
-            "Python) to read them."
+            f"has tables in schema(s) {listing}. Pass {' '.join(f'--schema {n}' for n in names)} "
+            f"(schema={python!r} in Python) to read them."
         )
 
 
@@ -343,142 +475,6 @@ def _optional(method: Any, kw: dict[str, Any]) -> Mapping[TableKey, Any]:
 
 def _by_table(multi: Mapping[TableKey, Any]) -> dict[str, Any]:
     return {name: value for (_, name), value in multi.items()}
-
-
-def _sqlite_rowid_tables(engine: Engine, schema: str | None, names: list[str]) -> set[str]:
-    """Tables whose single primary-key column is declared exactly ``INTEGER`` (a rowid alias)."""
-    if engine.dialect.name != "sqlite" or not names:
-        return set()
-    prep = engine.dialect.identifier_preparer
-    prefix = f"{prep.quote_identifier(schema)}." if schema else ""
-    found: set[str] = set()
-    with engine.connect() as conn:
-        sql_by_name: dict[str, str | None] = dict(
-            conn.execute(
-                sa.text(f"SELECT name, sql FROM {prefix}sqlite_master WHERE type = 'table'")
-            ).all()
-        )
-        for name in names:
-            if "WITHOUT ROWID" in (sql_by_name.get(name) or "").upper():
-                continue
-            info = conn.exec_driver_sql(
-                f"PRAGMA {prefix}table_info({prep.quote_identifier(name)})"
-            ).all()
-            pk = [row for row in info if row[5]]
-            if len(pk) == 1 and str(pk[0][2]).strip().upper() == "INTEGER":
-                found.add(name)
-    return found
-
-
-def _sqlite_deferrable(engine: Engine, schema: str | None, raw: _Raw) -> None:
-    """SQLite's ``DEFERRABLE INITIALLY DEFERRED`` keys, which SQLAlchemy does not report.
-
-    Read from each table's ``CREATE TABLE`` text, parsed with sqlglot, and set as the
-    foreign key's ``options`` (as PostgreSQL's reflection gives them).
-    """
-    if engine.dialect.name != "sqlite" or not raw.names:
-        return
-    prefix = f"{engine.dialect.identifier_preparer.quote_identifier(schema)}." if schema else ""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text(f"SELECT name, sql FROM {prefix}sqlite_master WHERE type = 'table'")
-        ).all()
-    for name, sql in rows:
-        if name not in raw.fks or not sql or "DEFERRABLE" not in sql.upper():
-            continue
-        for columns, initially in _deferrable_references(sql).items():
-            for fk in raw.fks[name]:
-                if tuple(fk.get("constrained_columns") or ()) == columns and not fk.get("options"):
-                    fk["options"] = {"deferrable": True, "initially": initially}
-
-
-def _sqlite_checks(engine: Engine, schema: str | None, raw: _Raw) -> None:
-    """SQLite's CHECK constraints, read from each ``CREATE TABLE`` text with sqlglot.
-
-    SQLAlchemy 2.0 reads an unnamed column-level CHECK with a greedy pattern, so
-    ``amount REAL CHECK (amount >= 0), label TEXT`` comes back as
-    ``amount >= 0), label TEXT``, and two column checks as one. The parsed DDL gives
-    every check, column- and table-level, exactly; a text sqlglot cannot parse keeps
-    what SQLAlchemy found.
-    """
-    if engine.dialect.name != "sqlite" or not raw.names:
-        return
-    prefix = f"{engine.dialect.identifier_preparer.quote_identifier(schema)}." if schema else ""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text(f"SELECT name, sql FROM {prefix}sqlite_master WHERE type = 'table'")
-        ).all()
-    for name, sql in rows:
-        if name not in raw.names or not sql or "CHECK" not in sql.upper():
-            continue
-        try:
-            tree = sqlglot.parse_one(sql, read="sqlite")
-        except sqlglot.errors.SqlglotError:
-            continue
-        checks = []
-        for check in tree.find_all(exp.CheckColumnConstraint):
-            owner = check.parent
-            label = (
-                owner.args.get("this")
-                if isinstance(owner, exp.Constraint | exp.ColumnConstraint)
-                else None
-            )
-            checks.append(
-                {
-                    "name": label.name if isinstance(label, exp.Identifier) else None,
-                    "sqltext": check.this.sql(dialect="sqlite"),
-                }
-            )
-        raw.checks[name] = checks
-
-
-def _deferrable_references(sql: str) -> dict[tuple[str, ...], str | None]:
-    """Child columns of each DEFERRABLE foreign key in a CREATE TABLE text -> INITIALLY."""
-    try:
-        tree = sqlglot.parse_one(sql, read="sqlite")
-    except sqlglot.errors.SqlglotError:
-        return {}
-    found: dict[tuple[str, ...], str | None] = {}
-    for ref in tree.find_all(exp.Reference):
-        options = " ".join(str(o).upper() for o in ref.args.get("options") or ())
-        if "DEFERRABLE" not in options or "NOT DEFERRABLE" in options:
-            continue
-        owner = ref.parent
-        if isinstance(owner, exp.ForeignKey):
-            columns = tuple(i.name for i in owner.expressions)
-        elif isinstance(owner, exp.ColumnConstraint) and isinstance(owner.parent, exp.ColumnDef):
-            columns = (owner.parent.name,)
-        else:
-            continue
-        found[columns] = "DEFERRED" if "INITIALLY DEFERRED" in options else None
-    return found
-
-
-def _mariadb_column_checks(
-    engine: Engine, schema: str | None, names: list[str]
-) -> dict[str, list[dict[str, Any]]]:
-    """Column-level CHECKs of MariaDB, which SQLAlchemy's parser of SHOW CREATE TABLE misses.
-
-    MariaDB keeps ``col INT CHECK (col > 0)`` (and the automatic ``json_valid(col)``
-    of a JSON column) inside the column definition; MySQL 8 moves them to table
-    level, where the Inspector finds them.
-    """
-    if engine.dialect.name not in ("mysql", "mariadb") or not names:
-        return {}
-    if not getattr(engine.dialect, "is_mariadb", False):
-        return {}
-    query = sa.text(
-        "SELECT TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE "
-        "FROM information_schema.CHECK_CONSTRAINTS "
-        "WHERE CONSTRAINT_SCHEMA = COALESCE(:schema, DATABASE()) AND LEVEL = 'Column'"
-    )
-    wanted = set(names)
-    found: dict[str, list[dict[str, Any]]] = {}
-    with engine.connect() as conn:
-        for table, name, clause in conn.execute(query, {"schema": schema}).all():
-            if table in wanted:
-                found.setdefault(table, []).append({"name": name, "sqltext": clause})
-    return found
 
 
 # -- conversion ----------------------------------------------------------------------------
@@ -599,17 +595,34 @@ def _uniques(name: str, raw: _Raw, pk: tuple[str, ...]) -> tuple[tuple[str, ...]
     return tuple(found)
 
 
-def _foreign_keys(raw: _Raw, tables: Mapping[str, Table], schema: str | None) -> list[ForeignKey]:
+def _foreign_keys(
+    raw: _Raw,
+    tables: Mapping[str, Table],
+    schema: str | None,
+    *,
+    key_of: Mapping[tuple[str, str], str] | None = None,
+) -> list[ForeignKey]:
+    """The valid foreign keys of ``raw`` (read from ``schema``) among ``tables``.
+
+    ``key_of`` (several schemas read) maps each (schema, table) read to its metadata
+    name: a key whose parent lives in another schema read is kept, one into a schema
+    not read dropped.
+    """
     out: list[ForeignKey] = []
     seen: set[tuple[str, tuple[str, ...], str, tuple[str, ...]]] = set()
-    for child in raw.names:
-        for fk in raw.fks.get(child, ()):
+    for raw_child in raw.names:
+        child = raw_child if key_of is None else key_of[(str(schema), raw_child)]
+        for fk in raw.fks.get(raw_child, ()):
             parent = fk.get("referred_table")
+            if key_of is not None:  # None: a table of a schema not read
+                parent = key_of.get((fk.get("referred_schema") or str(schema), str(parent)))
             columns = tuple(fk.get("constrained_columns") or ())
             parent_columns = tuple(fk.get("referred_columns") or ())
-            label = f"{child}({', '.join(columns)}) -> {parent}({', '.join(parent_columns)})"
+            shown = parent if parent is not None else fk.get("referred_table")
+            label = f"{child}({', '.join(columns)}) -> {shown}({', '.join(parent_columns)})"
             referred_schema = fk.get("referred_schema")
-            if parent not in tables or (referred_schema not in (None, schema)):
+            in_read = key_of is not None or referred_schema in (None, schema)
+            if parent not in tables or not in_read:
                 logger.info("Dropping foreign key %s: its parent table is not reflected", label)
                 continue
             if not parent_columns:  # SQLite "REFERENCES parent" without columns: its PK
@@ -690,7 +703,11 @@ def _read_samples(engine: Engine, meta: Metadata, limit: int) -> dict[str, pd.Da
                     continue
                 # Untyped columns: no result processors, so values arrive as the driver
                 # returns them (an SQLite DATETIME holding odd text cannot fail here).
-                clause = sa.table(table.name, *(sa.column(n) for n in names), schema=meta.schema)
+                clause = sa.table(
+                    table.physical_name,
+                    *(sa.column(n) for n in names),
+                    schema=meta.schema_of(table.name),
+                )
                 rows = conn.execute(sa.select(*clause.c).limit(limit)).all()
                 samples[table.name] = pd.DataFrame(
                     [tuple(r) for r in rows], columns=pd.Index(names, dtype=object), dtype=object

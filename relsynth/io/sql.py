@@ -27,7 +27,7 @@ from relsynth.check import IntegrityReport
 from relsynth.errors import DatabaseError, ParameterError
 from relsynth.io._connect import connect, database_error, open_engine, read_only
 from relsynth.io._identity import engine_identity, source_identity
-from relsynth.io._write import WriteReport, target_schema, write_database
+from relsynth.io._write import WriteReport, as_written, target_schema, write_database
 from relsynth.io.urls import folder_writable, redact
 from relsynth.metadata.schema import Metadata
 
@@ -40,6 +40,7 @@ __all__ = [
     "check_target",
     "read_tables",
     "source_identity",
+    "as_written",
     "target_schema",
     "write_tables",
 ]
@@ -270,7 +271,7 @@ def _refuse_source(
         if attrs.get("relsynth_source"):
             sources.add(str(attrs["relsynth_source"]))
     if source is not None:
-        found = source_identity(source, metadata.schema)
+        found = source_identity(source, metadata.schema or (metadata.schemas or (None,))[0])
         if found is not None:
             sources.add(found)
     if not sources:

@@ -188,6 +188,14 @@ class Table:
         synthesizer decide (:func:`relsynth.rules.lookup.lookup_tables`).
     comment : str, optional
         The table comment, if any.
+    schema : str, optional
+        The database schema holding the table when the metadata spans several
+        schemas (``relsynth.reflect(url, schema=["sales", "hr"])``); ``None``: the
+        metadata's own :attr:`Metadata.schema`.
+    sql_name : str, optional
+        The table's name in its schema when it differs from ``name``: two schemas
+        read together both holding ``notes`` give the tables ``sales.notes`` and
+        ``hr.notes``, each with ``sql_name="notes"``.
     """
 
     name: str
@@ -198,6 +206,13 @@ class Table:
     sequence_index: str | None = None
     reference: bool | None = None
     comment: str | None = None
+    schema: str | None = None
+    sql_name: str | None = None
+
+    @property
+    def physical_name(self) -> str:
+        """The table's name in the database (``sql_name``, else ``name``)."""
+        return self.sql_name or self.name
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -240,7 +255,9 @@ class Metadata:
     foreign_keys : tuple of ForeignKey
         Every foreign key, declared or added by the user.
     schema : str, optional
-        The database schema the tables were reflected from (``public``...).
+        The database schema the tables were reflected from (``public``...). When
+        the tables come from several schemas it is ``None`` and each
+        :attr:`Table.schema` names its own (:meth:`schema_of`, :attr:`schemas`).
     rules : tuple of Rule
         Cross-table rules (:mod:`relsynth.rules`): found by discovery or declared by
         the user; a rule with ``enforce=False`` drops the discovered one of its text.
@@ -290,6 +307,24 @@ class Metadata:
         except KeyError:
             known = ", ".join(self.tables) or "(none)"
             raise MetadataError(f"Unknown table {name!r}. Known tables: {known}.") from None
+
+    def schema_of(self, table: str) -> str | None:
+        """The database schema holding ``table``: its own, else the metadata's."""
+        return self.table(table).schema or self.schema
+
+    @property
+    def schemas(self) -> tuple[str, ...]:
+        """The distinct schemas of the tables, in table order (empty: the default one)."""
+        found = [self.schema_of(n) for n in self.tables]
+        return tuple(dict.fromkeys(s for s in found if s is not None))
+
+    def flattened(self) -> Metadata:
+        """The same metadata with every schema name removed (tables written into the
+        database a URL names, as on SQLite and MariaDB targets)."""
+        if self.schema is None and all(t.schema is None for t in self.tables.values()):
+            return self
+        tables = {n: replace(t, schema=None) for n, t in self.tables.items()}
+        return replace(self, tables=tables, schema=None)
 
     def parents(self, table: str) -> tuple[ForeignKey, ...]:
         """Foreign keys held by ``table`` (pointing at its parents)."""

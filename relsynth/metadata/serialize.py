@@ -72,6 +72,10 @@ def metadata_to_dict(meta: Metadata) -> dict[str, Any]:
             tdict["reference"] = table.reference
         if table.comment is not None:
             tdict["comment"] = table.comment
+        if table.schema is not None:
+            tdict["schema"] = table.schema
+        if table.sql_name is not None:
+            tdict["sql_name"] = table.sql_name
         tables[name] = tdict
     out: dict[str, Any] = {"format_version": FORMAT_VERSION}
     if meta.schema is not None:
@@ -155,6 +159,8 @@ def metadata_from_dict(data: Mapping[str, Any]) -> Metadata:
             sequence_index=tdict.get("sequence_index"),
             reference=tdict.get("reference"),
             comment=tdict.get("comment"),
+            schema=tdict.get("schema"),
+            sql_name=tdict.get("sql_name"),
         )
     fks = []
     for f in data.get("foreign_keys", ()):

@@ -156,7 +156,10 @@ def test_existing_target_speaks_the_cli_flag(shop_db, tmp_path, capsys):
         (["clone", "{src}", "sqlite:///{tmp}/o.db", "--save", "{tmp}/exists.json"], "--overwrite"),
         (["clone", "{src}", "sqlite:///{tmp}/no/o.db", *FAST], "does not exist"),
         (["sample", "{tmp}", "sqlite:///{tmp}/o.db"], "is a folder"),
-        (["fit", "{src}", "-o", "{tmp}/m.relsynth", "--schema", "a", "--schema", "b"], "--schema"),
+        (
+            ["fit", "{src}", "-o", "{tmp}/m.relsynth", "--schema", "a", "--schema", "b"],
+            "Schema(s) 'a', 'b' do not exist",
+        ),
     ],
 )
 def test_errors_the_arguments_decide_come_before_any_work(argv, phrase, shop_db, tmp_path, capsys):
