@@ -195,9 +195,10 @@ ALL1 = (
     "THEN 1 ELSE 0 END FROM {}"
 )
 PG_TYPES_OK = (  # valid values of the source's kinds, never all NULL, never lorem text
-    ALL1.format("json_typeof(doc) = 'object' AND json_typeof(doc -> 'sizes') = 'array'",
+    ALL1.format(
+        "jsonb_typeof(doc::jsonb) = 'object' AND jsonb_typeof(doc::jsonb -> 'sizes') = 'array'",
                 "accounts"),
-    "SELECT count(*) FROM accounts WHERE meta -> 'a' IS NOT NULL",
+    "SELECT count(*) FROM accounts WHERE jsonb_typeof(meta -> 'a') = 'object'",
     "SELECT count(*) FROM accounts WHERE array_length(tags, 1) > 0",
     "SELECT count(*) FROM accounts WHERE length(blob) > 0",
     ALL1.format("family(ip) = 4", "accounts WHERE ip IS NOT NULL"),
@@ -622,8 +623,12 @@ def checksum(url: str) -> str:
         with engine.connect() as conn:
             for schema in schemas:
                 for name in sorted(insp.get_table_names(schema=schema)):
-                    table = sa.Table(name, sa.MetaData(), autoload_with=conn, schema=schema)
-                    rows = sorted(repr(tuple(r)) for r in conn.execute(sa.select(table)))
+                    # untyped columns: the driver's raw values (no result processors,
+                    # which fail on e.g. integers in a SQLite DATETIME column)
+                    query = sa.select(sa.literal_column("*")).select_from(
+                        sa.table(name, schema=schema)
+                    )
+                    rows = sorted(repr(tuple(r)) for r in conn.execute(query))
                     digest.update(f"{schema}.{name}:{len(rows)}:{''.join(rows)}".encode())
     finally:
         engine.dispose()
@@ -634,7 +639,7 @@ def _first_value(url: str, sql: str) -> object:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            return conn.exec_driver_sql(sql).scalar()
+            return conn.execute(sa.text(sql)).scalar()  # text(): "%" is not a placeholder
     except sa.exc.DBAPIError as exc:
         return f"query failed: {str(exc.orig).splitlines()[0]}"
     finally:
