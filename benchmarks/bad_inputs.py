@@ -18,7 +18,15 @@ wrong           anything else: an error that is not one line, an exit 0 where an
 ==============  ===================================================================
 
 Cases are plain data: add a :class:`Case` to :data:`CASES` (and, for a new kind of
-source, SQL to :data:`SOURCES`). Argument templates use these placeholders:
+source, SQL to :data:`SOURCES`, per dialect or ``"*"`` for all). A case may name a
+``target`` dialect other than its source's (a cross-dialect clone), a ``prepare``
+hook of :data:`PREPARES` run before its command (a first command such as ``fit -o``,
+then a small Python step such as tampering with the model file; a failure there
+counts against the case), the exact ``target_tables`` the target must hold
+afterwards, and ``target_check`` queries on the target whose first value must be
+> 0 (for an error: the target is untouched; for ``ok``: the output is right, e.g.
+valid JSON, non-NULL bytes, a generated column consistent). Argument templates use
+these placeholders:
 
 ``{src}`` ``{dst}``                  the source and the (empty) target
 ``{src_localhost}``                  the source via ``localhost`` (SQLite: a ``file:`` URI)
@@ -53,6 +61,7 @@ import decimal
 import hashlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -87,6 +96,9 @@ LEAK_FRAGMENTS = sorted(
 INJECTION = "true); DROP TABLE victim; SELECT (1"  # SQL text in a file, never to be run
 VICTIM = ("CREATE TABLE victim (id INTEGER PRIMARY KEY)", "INSERT INTO victim VALUES (42)")
 FAST = ["--steps", "20", "--threads", "1", "--seed", "0"]
+#: Progress lines on stderr (a finished step; a table's fit started or done, when
+#: stderr is not a terminal), which are not part of an error.
+PROGRESS = re.compile(r"✓ |\w+: .+ (started|done) \(\d+/\d+ done, \d+s\)$")
 OUTCOMES = ("clear error", "ok", "traceback", "leak", "data loss", "wrong")
 
 _SHOP = (
@@ -152,9 +164,9 @@ def _gauges(dialect: str) -> tuple[str, ...]:
 
 def _lines(generated: str) -> tuple[str, ...]:
     """A stored generated column (``total = qty * price``) in the dialect's syntax."""
-    return (f"CREATE TABLE lines (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL, "
+    return (f"CREATE TABLE order_lines (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL, "
             f"price INTEGER NOT NULL, total INTEGER {generated} (qty * price) STORED)",
-            *(f"INSERT INTO lines (id, qty, price) VALUES ({i}, {1 + i % 6}, {10 + i % 13})"
+            *(f"INSERT INTO order_lines (id, qty, price) VALUES ({i}, {1 + i % 6}, {10 + i % 13})"
               for i in range(1, 61)))  # fmt: skip
 
 
@@ -203,17 +215,17 @@ PG_TYPES_OK = (  # valid values of the source's kinds, never all NULL, never lor
     "SELECT count(*) FROM accounts WHERE length(blob) > 0",
     ALL1.format("family(ip) = 4", "accounts WHERE ip IS NOT NULL"),
     "SELECT count(*) FROM accounts WHERE mac IS NOT NULL AND net IS NOT NULL",
-    "SELECT count(*) FROM accounts WHERE balance > 0::money",
+    "SELECT count(*) FROM accounts WHERE balance::numeric > 0",  # money is NUMERIC(19, 2)
     "SELECT count(*) FROM accounts WHERE tenure > interval '0'",
     "SELECT count(*) FROM events",
 )  # fmt: skip
-LINES_CONSISTENT = ALL1.format("total = qty * price", "lines")
+LINES_CONSISTENT = ALL1.format("total = qty * price", "order_lines")
 GENERATED_ON = {  # the target recreated ``total`` as a generated column
-    "postgresql": "SELECT count(*) FROM information_schema.columns WHERE table_name = 'lines' "
-    "AND column_name = 'total' AND is_generated = 'ALWAYS'",
+    "postgresql": "SELECT count(*) FROM information_schema.columns WHERE "
+    "table_name = 'order_lines' AND column_name = 'total' AND is_generated = 'ALWAYS'",
     "mariadb": "SELECT count(*) FROM information_schema.columns WHERE table_schema = DATABASE() "
-    "AND table_name = 'lines' AND column_name = 'total' AND extra LIKE '%GENERATED%'",
-    "sqlite": "SELECT count(*) FROM sqlite_master WHERE name = 'lines' AND sql LIKE "
+    "AND table_name = 'order_lines' AND column_name = 'total' AND extra LIKE '%GENERATED%'",
+    "sqlite": "SELECT count(*) FROM sqlite_master WHERE name = 'order_lines' AND sql LIKE "
     "'%GENERATED ALWAYS AS%'",
 }
 DEFERRABLE_ON = {  # the target kept the foreign key DEFERRABLE
@@ -794,14 +806,15 @@ def classify(
             return "wrong", "exit 0 where an error was due"
         problem = _target_problem(case, values)
         return ("wrong", problem) if problem else ("ok", "")
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith("✓")]
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and not PROGRESS.match(ln)]
     if len(lines) != 1 or not lines[0].startswith("error: "):
         return "wrong", f"not one error line (exit {proc.returncode}): {lines[:3]}"
     if case.expect == "ok":
         return "wrong", f"error where success was due: {lines[0][:160]}"
     if case.must_say and case.must_say.lower() not in lines[0].lower():
         return "wrong", f"error lacks {case.must_say!r}: {lines[0][:160]}"
-    if case.before_fit and any(s in proc.stderr for s in ("✓ read", "✓ fit")):
+    fitted = any(s in proc.stderr for s in ("✓ read", "✓ fit", "\nfit: ", "\nread: "))
+    if case.before_fit and (fitted or proc.stderr.startswith(("fit: ", "read: "))):
         return "wrong", "the error came after reading/fitting the source"
     problem = _target_problem(case, values)
     if problem:
