@@ -26,7 +26,6 @@ RUNS = [
     ("reflect -o into a missing folder", "sqlite"),
     ("model file: check injection", "postgresql"),
     ("--metadata file: default injection", "mariadb"),
-    ("model file: missing member", "sqlite"),
     ("model file: not a zip", "sqlite"),
     ("GENERATED column, PostgreSQL to SQLite", "postgresql"),
     ("BIGINT UNSIGNED to PostgreSQL", "mariadb"),
