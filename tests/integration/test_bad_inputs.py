@@ -2,7 +2,9 @@
 
 Every class of the harness is represented (the source under another name in each
 dialect, passwords, reads that would create or guess, schemas, errors the
-arguments decide); the full table runs with ``python benchmarks/bad_inputs.py``.
+arguments decide, SQL text in model and metadata files, tampered model files, real
+column types across dialects); the full table runs with
+``python benchmarks/bad_inputs.py``.
 """
 
 from __future__ import annotations
@@ -22,16 +24,34 @@ RUNS = [
     ("server URL without a database", "mariadb"),
     ("reflect names the schemas found", "postgresql"),
     ("reflect -o into a missing folder", "sqlite"),
+    ("model file: check injection", "postgresql"),
+    ("--metadata file: default injection", "mariadb"),
+    ("model file: not a zip", "sqlite"),
+    ("GENERATED column, PostgreSQL to SQLite", "postgresql"),
+    ("BIGINT UNSIGNED to PostgreSQL", "mariadb"),
 ]
 
 
 def test_case_names_are_unique_and_every_class_is_covered() -> None:
     names = [c.name for c in bad_inputs.CASES]
+    by_name = {c.name: c for c in bad_inputs.CASES}
     assert len(names) == len(set(names))
-    assert {"identity", "redaction", "read", "schema", "cli", "baseline"} <= {
-        c.klass for c in bad_inputs.CASES
-    }
-    assert len(bad_inputs.CASES) >= 25
+    classes = {"identity", "redaction", "read", "schema", "cli", "baseline"}
+    classes |= {"sql from file", "model file", "types"}
+    assert classes <= {c.klass for c in bad_inputs.CASES}
+    assert classes - {"baseline"} <= {by_name[name].klass for name, _ in RUNS}
+    assert len(bad_inputs.CASES) >= 60
+
+
+def test_every_case_names_a_source_hook_and_dialect_that_exist() -> None:
+    for case in bad_inputs.CASES:
+        assert not case.prepare or case.prepare in bad_inputs.PREPARES, case.name
+        assert not case.target or case.target in bad_inputs.DIALECTS, case.name
+        if case.source:
+            sql = bad_inputs.SOURCES[case.source]
+            assert all(d in sql or "*" in sql for d in case.dialects), case.name
+        if case.expect == "ok":
+            assert case.target_check or case.argv[0] == "check", case.name
 
 
 def test_fast_cases_have_no_traceback_leak_loss_or_wrong_output() -> None:
@@ -47,7 +67,8 @@ def test_fast_cases_have_no_traceback_leak_loss_or_wrong_output() -> None:
         if r.outcome not in ("clear error", "ok")
     ]
     assert not problems, problems
-    assert counts["clear error"] == len(RUNS)
+    assert counts["clear error"] + counts["ok"] == len(RUNS)
+    assert counts["ok"] == sum(by_name[name].expect == "ok" for name, _ in RUNS)
 
 
 @pytest.mark.parametrize("outcome", ["leak", "traceback"])
