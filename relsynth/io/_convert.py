@@ -515,7 +515,7 @@ def _prepare_number(series: pd.Series, target: Target) -> tuple[pd.Series, str |
     if bool(infinite.any()) and not _stores_infinity(target):
         where = "MariaDB/MySQL" if target.dialect in ("mysql", "mariadb") else "this column type"
         return series, _bad(num[infinite], f"are infinite, which {where} cannot store") + (
-            "; write to PostgreSQL or SQLite, or set those values to NULL in the source"
+            "; write to PostgreSQL or SQLite, or set those values to NULL in the source."
         )
     problem = _numeric_overflow(num.dropna(), target)
     return num, problem
