@@ -26,6 +26,12 @@ __all__ = [
 ]
 
 
+def _create_statements(conn: sa.Connection, prefix: str) -> dict[str, str | None]:
+    """Each SQLite table's ``CREATE TABLE`` text, by table name (one schema)."""
+    query = sa.text(f"SELECT name, sql FROM {prefix}sqlite_master WHERE type = 'table'")
+    return dict(conn.execute(query).all())
+
+
 def sqlite_rowid_tables(engine: Engine, schema: str | None, names: list[str]) -> set[str]:
     """Tables whose single primary-key column is declared exactly ``INTEGER`` (a rowid alias)."""
     if engine.dialect.name != "sqlite" or not names:
@@ -34,11 +40,7 @@ def sqlite_rowid_tables(engine: Engine, schema: str | None, names: list[str]) ->
     prefix = f"{prep.quote_identifier(schema)}." if schema else ""
     found: set[str] = set()
     with engine.connect() as conn:
-        sql_by_name: dict[str, str | None] = dict(
-            conn.execute(
-                sa.text(f"SELECT name, sql FROM {prefix}sqlite_master WHERE type = 'table'")
-            ).all()
-        )
+        sql_by_name = _create_statements(conn, prefix)
         for name in names:
             if "WITHOUT ROWID" in (sql_by_name.get(name) or "").upper():
                 continue
@@ -61,10 +63,8 @@ def sqlite_deferrable(engine: Engine, schema: str | None, raw: _Raw) -> None:
         return
     prefix = f"{engine.dialect.identifier_preparer.quote_identifier(schema)}." if schema else ""
     with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text(f"SELECT name, sql FROM {prefix}sqlite_master WHERE type = 'table'")
-        ).all()
-    for name, sql in rows:
+        statements = _create_statements(conn, prefix)
+    for name, sql in statements.items():
         if name not in raw.fks or not sql or "DEFERRABLE" not in sql.upper():
             continue
         for columns, initially in _deferrable_references(sql).items():
@@ -86,10 +86,8 @@ def sqlite_checks(engine: Engine, schema: str | None, raw: _Raw) -> None:
         return
     prefix = f"{engine.dialect.identifier_preparer.quote_identifier(schema)}." if schema else ""
     with engine.connect() as conn:
-        rows = conn.execute(
-            sa.text(f"SELECT name, sql FROM {prefix}sqlite_master WHERE type = 'table'")
-        ).all()
-    for name, sql in rows:
+        statements = _create_statements(conn, prefix)
+    for name, sql in statements.items():
         if name not in raw.names or not sql or "CHECK" not in sql.upper():
             continue
         try:
