@@ -471,9 +471,15 @@ def _as_written(url: str, meta: Metadata) -> Metadata:
 
 
 def _fit(
-    args: argparse.Namespace, url: str, steps: Steps, meta: Metadata | None = None
+    args: argparse.Namespace,
+    url: str,
+    steps: Steps,
+    meta: Metadata | None = None,
+    target: str | None = None,
 ) -> Synthesizer:
-    from relsynth.io.sql import read_tables
+    """Read ``url`` and fit; with a ``target``, first check that the target's column
+    types hold values like the source's (the data's errors come before the fit)."""
+    from relsynth.io.sql import check_values, read_tables
     from relsynth.synthesis.synthesizer import Synthesizer
 
     if meta is None:
@@ -481,6 +487,8 @@ def _fit(
             meta = _source_metadata(args, url)
     with steps.step("read"):
         tables = read_tables(url, meta)
+        if target is not None:
+            check_values(target, meta, tables)
     steps.rows["source"] = sum(len(t) for t in tables.values())
     synth = Synthesizer(
         meta,
@@ -595,7 +603,7 @@ def _cmd_clone(args: argparse.Namespace, out: Console) -> int:
     with steps.step("reflect"):
         meta = _source_metadata(args, args.source)
     check_target(args.target, meta, if_exists=args.if_exists, source=args.source)
-    synth = _fit(args, args.source, steps, meta)
+    synth = _fit(args, args.source, steps, meta, target=args.target)
     rules = getattr(synth, "rules_", ())
     if rules:
         steps.notes.append(f"{len(rules)} cross-table rule(s) kept: " + "; ".join(map(str, rules)))

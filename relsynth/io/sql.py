@@ -25,7 +25,7 @@ from sqlalchemy.engine import URL, Engine
 
 from relsynth.check import IntegrityReport
 from relsynth.errors import DatabaseError, ParameterError
-from relsynth.io._connect import connect, database_error, open_engine, read_only
+from relsynth.io._connect import connect, database_error, open_engine, parse_url, read_only
 from relsynth.io._identity import engine_identity, source_identity
 from relsynth.io._write import WriteReport, as_written, target_schema, write_database
 from relsynth.io.urls import folder_writable, redact
@@ -38,6 +38,7 @@ __all__ = [
     "WriteReport",
     "check_database",
     "check_target",
+    "check_values",
     "read_tables",
     "source_identity",
     "as_written",
@@ -213,6 +214,25 @@ def write_tables(
         return write_database(
             engine, metadata, tables, if_exists=if_exists, batch_size=int(batch_size)
         )
+
+
+def check_values(
+    target: str | Engine, metadata: Metadata, tables: Mapping[str, pd.DataFrame]
+) -> None:
+    """Raise now the :class:`~relsynth.errors.DataError` that :func:`write_tables` would
+    raise about values like ``tables`` (the source's, read before a fit).
+
+    A value the target's column types cannot hold (±Inf on MariaDB/MySQL, an unsigned
+    value above 2**63 - 1 on SQLite, text longer than a target's ``VARCHAR``) is the
+    data's error: a synthetic copy holds the same kinds of values, so it is reported
+    before the long work, not after it. Validates only; connects to nothing.
+    """
+    from relsynth.io._write import prepare_job
+
+    dialect = (
+        target.dialect.name if isinstance(target, Engine) else parse_url(target).get_backend_name()
+    )
+    prepare_job(as_written(metadata, dialect), tables, dialect, staging=False, batch_size=1)
 
 
 def check_target(

@@ -206,3 +206,21 @@ def test_an_empty_source_is_not_cloned_as_empty(db_url, tmp_path, capsys):
     assert main(["fit", db_url, "-o", str(tmp_path / "m.relsynth"), *FAST]) == 1
     assert "has no tables" in _one_error(capsys)
     assert not target.exists() and not (tmp_path / "m.relsynth").exists()
+
+
+def test_values_the_target_cannot_hold_are_found_before_the_fit(tmp_path, mariadb_url, capsys):
+    """±Inf cannot go to MariaDB: the source's values decide it, so clone says so at once,
+    before any training, and writes nothing."""
+    source = tmp_path / "gauges.db"
+    with sqlite3.connect(source) as conn:
+        conn.execute("CREATE TABLE gauges (id INTEGER PRIMARY KEY, x REAL)")
+        conn.executemany(
+            "INSERT INTO gauges VALUES (?, ?)",
+            [(i, float("inf") if i % 10 == 0 else i * 1.5) for i in range(1, 101)],
+        )
+    rc = main(["clone", f"sqlite:///{source}", mariadb_url, "--steps", "20", "--threads", "1"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "gauges.x" in err and "infinite" in err
+    assert "✓ fit" not in err and "started" not in err  # no table began training
+    assert query(mariadb_url, "SHOW TABLES") == []
