@@ -19,6 +19,7 @@ MAX_FUNCTION_LINES = 80
 _ROUND_2 = "split in issue 16 round 2"
 _MERGED = "; grew in the merges of h-safety-db, h-types, h-rules"
 _REPRO = "; grew with parallel fits and steps (h-repro merge)"
+_LEAD = "; generated columns computed and the source's digest kept (at the merge)"
 
 #: "path" (modules) or "path::qualified.name" (functions) -> (lines today, reason).
 #: Entries marked _MERGED grew (or appeared) when the h-safety-db, h-types and
@@ -59,10 +60,13 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "models/sequential.py": (704, _ROUND_2 + " (TableModel template method)" + _REPRO),
     "models/wgan.py": (845, _ROUND_2 + " (TableModel template method)" + _REPRO),
     "synthesis/synthesizer.py": (
-        1177,
-        _ROUND_2 + " (TableFit, context, finishing)" + _MERGED + _REPRO,
+        1198,
+        _ROUND_2 + " (TableFit, context, finishing)" + _MERGED + _REPRO + _LEAD,
     ),
-    "synthesis/synthesizer.py::Synthesizer.fit": (101, _ROUND_2 + " (TableFit)" + _MERGED + _REPRO),
+    "synthesis/synthesizer.py::Synthesizer.fit": (
+        102,
+        _ROUND_2 + " (TableFit)" + _MERGED + _REPRO + _LEAD,
+    ),
 }
 
 

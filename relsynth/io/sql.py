@@ -15,6 +15,7 @@ describes the behaviour per dialect.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import numbers
 import os
@@ -286,18 +287,22 @@ def _refuse_source(
 ) -> None:
     """Raise when ``engine``'s database is the source (compared by identity, not URL)."""
     sources: set[str] = set()
+    digests: set[str] = set()  # a sample's: its model's source, hashed (synthesis)
     for frame in tables.values():
         attrs = getattr(frame, "attrs", None) or {}
         if attrs.get("relsynth_source"):
             sources.add(str(attrs["relsynth_source"]))
+        digests.update(str(d) for d in attrs.get("relsynth_source_digests") or ())
     if source is not None:
         found = source_identity(source, metadata.schema or (metadata.schemas or (None,))[0])
         if found is not None:
             sources.add(found)
-    if not sources:
+    if not sources and not digests:
         return
     here = engine_identity(engine, target_schema(engine.dialect.name, metadata))
-    if here is not None and here in sources:
+    if here is not None and (
+        here in sources or hashlib.sha256(here.encode()).hexdigest() in digests
+    ):
         raise DatabaseError(
             f"Refusing to write into {redact(engine.url)}: it is the database the tables "
             "were read from (the same server and database, or the same file, under another "

@@ -176,6 +176,8 @@ def _restore_state(archive: _Archive, synth: Synthesizer, state: Mapping[str, An
         synth.sequence_ = state["sequence"]
         # files saved before secondary parents joined the context have none
         synth.context_keys_ = state.get("context_keys", {})
+        # files saved before the source's identity was kept have none
+        synth.source_digests_ = [str(d) for d in state.get("source_digests", [])]
         synth.dtypes_ = state["dtypes"]
     for name, table in meta.tables.items():
         columns = set(table.column_names)
@@ -430,6 +432,7 @@ def _synth_state(synth: Synthesizer) -> dict[str, Any]:
         "layouts": {t: layout.to_dict() for t, layout in synth.layouts_.items()},
         "sequence": synth.sequence_,
         "context_keys": synth.context_keys_,
+        "source_digests": list(getattr(synth, "source_digests_", [])),
         "dtypes": synth.dtypes_,
         "fit_info": {
             "seconds": dict(info.seconds),

@@ -283,6 +283,7 @@ class Synthesizer:
         # Wall clock (not perf_counter): worker processes and Ray tasks compare with it.
         deadline = None if self.time_budget is None else time.time() + self.time_budget
         source, repair = _clean_source(meta, tables, on_violations)
+        self.source_digests_ = _source_digests(tables)
         self.plan_: Plan = plan(meta, self.drivers)
         seconds: dict[str, float] = {"check": time.perf_counter() - started}
         self._rng = as_generator(self.seed)
@@ -703,6 +704,8 @@ class Synthesizer:
         out = {name: self._finish(name, done[name], stream(base, "finish", name)) for name in order}
         out = rule_hooks.apply_aggregates(self, out, stream(base, "rules", "aggregates"))
         check(self.metadata, out).raise_for_violations()
+        for frame in out.values():  # the writer refuses the source database by these
+            frame.attrs["relsynth_source_digests"] = list(getattr(self, "source_digests_", []))
         return out
 
     def _sample_table(
@@ -894,6 +897,24 @@ class _TableFit:
     copy: pd.DataFrame | None = None
     sequence: dict[str, Any] | None = None
     context_keys: list[list[Any]] | None = None
+
+
+def _source_digests(tables: Mapping[str, pd.DataFrame]) -> list[str]:
+    """SHA-256 digests of the identities of the databases ``tables`` were read from
+    (``attrs["relsynth_source"]``, set by :func:`relsynth.io.sql.read_tables`).
+
+    Saved with the model, and set on every sampled frame, so that writing a sample
+    into its own source is refused however the target is named (the identity itself,
+    a server's host or a file's inode, is not kept).
+    """
+    import hashlib
+
+    found = {
+        str(frame.attrs["relsynth_source"])
+        for frame in tables.values()
+        if getattr(frame, "attrs", None) and frame.attrs.get("relsynth_source")
+    }
+    return sorted(hashlib.sha256(identity.encode()).hexdigest() for identity in found)
 
 
 def _fit_table_task(

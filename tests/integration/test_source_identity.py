@@ -175,3 +175,23 @@ def test_postgres_writes_into_the_metadata_schema_and_checks_there(
     # SQLite has no schemas: flattened into the file
     flat = write_tables(sqlite_url, shop("sales"), shop_tables())
     assert flat.schema is None and query(sqlite_url, "SELECT count(*) FROM orders") == [(2,)]
+
+
+def test_a_saved_model_never_samples_into_its_source(db_url: str, tmp_path: Path) -> None:
+    """The model file keeps a digest of its source's identity (not the identity), so
+    ``relsynth sample MODEL SOURCE --if-exists replace`` is refused, under any name."""
+    from relsynth.cli import main
+    from relsynth.synthesis.synthesizer import Synthesizer
+
+    write_tables(db_url, shop(), shop_tables())
+    before = _rows(db_url)
+    synth = Synthesizer(shop(), seed=0, steps=5, n_threads=1).fit(read_tables(db_url, shop()))
+    model = tmp_path / "shop.relsynth"
+    synth.save(model)
+    assert Synthesizer.load(model).source_digests_ == synth.source_digests_ != []
+    for other in [db_url, *_other_names(db_url, tmp_path)]:
+        rc = main(["sample", str(model), other, "--if-exists", "replace", "--seed", "1"])
+        assert rc == 1
+    assert _rows(db_url) == before
+    elsewhere = tmp_path / "copy.db"  # any other database is fine
+    assert main(["sample", str(model), f"sqlite:///{elsewhere}", "--seed", "1"]) == 0
