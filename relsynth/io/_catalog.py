@@ -20,19 +20,37 @@ if TYPE_CHECKING:
 
 __all__ = [
     "mariadb_column_checks",
+    "sqlite_catalog",
     "sqlite_checks",
+    "sqlite_create_statements",
     "sqlite_deferrable",
     "sqlite_rowid_tables",
 ]
 
 
-def _create_statements(conn: sa.Connection, prefix: str) -> dict[str, str | None]:
-    """Each SQLite table's ``CREATE TABLE`` text, by table name (one schema)."""
+def sqlite_create_statements(engine: Engine, schema: str | None) -> dict[str, str | None]:
+    """Each SQLite table's ``CREATE TABLE`` text, by table name (one schema); ``{}`` on
+    other dialects. Read once per reflection and handed to the readers below."""
+    if engine.dialect.name != "sqlite":
+        return {}
+    prefix = f"{engine.dialect.identifier_preparer.quote_identifier(schema)}." if schema else ""
     query = sa.text(f"SELECT name, sql FROM {prefix}sqlite_master WHERE type = 'table'")
-    return dict(conn.execute(query).all())
+    with engine.connect() as conn:
+        return dict(conn.execute(query).all())
 
 
-def sqlite_rowid_tables(engine: Engine, schema: str | None, names: list[str]) -> set[str]:
+def sqlite_catalog(engine: Engine, schema: str | None, names: list[str], raw: _Raw) -> set[str]:
+    """Complete ``raw`` with SQLite's DEFERRABLE keys and CHECKs, and return its rowid
+    tables, from one reading of the ``CREATE TABLE`` texts (nothing on other dialects)."""
+    statements = sqlite_create_statements(engine, schema)
+    sqlite_deferrable(statements, raw)
+    sqlite_checks(statements, raw)
+    return sqlite_rowid_tables(engine, schema, names, statements)
+
+
+def sqlite_rowid_tables(
+    engine: Engine, schema: str | None, names: list[str], statements: dict[str, str | None]
+) -> set[str]:
     """Tables whose single primary-key column is declared exactly ``INTEGER`` (a rowid alias)."""
     if engine.dialect.name != "sqlite" or not names:
         return set()
@@ -40,9 +58,8 @@ def sqlite_rowid_tables(engine: Engine, schema: str | None, names: list[str]) ->
     prefix = f"{prep.quote_identifier(schema)}." if schema else ""
     found: set[str] = set()
     with engine.connect() as conn:
-        sql_by_name = _create_statements(conn, prefix)
         for name in names:
-            if "WITHOUT ROWID" in (sql_by_name.get(name) or "").upper():
+            if "WITHOUT ROWID" in (statements.get(name) or "").upper():
                 continue
             info = conn.exec_driver_sql(
                 f"PRAGMA {prefix}table_info({prep.quote_identifier(name)})"
@@ -53,17 +70,12 @@ def sqlite_rowid_tables(engine: Engine, schema: str | None, names: list[str]) ->
     return found
 
 
-def sqlite_deferrable(engine: Engine, schema: str | None, raw: _Raw) -> None:
+def sqlite_deferrable(statements: dict[str, str | None], raw: _Raw) -> None:
     """SQLite's ``DEFERRABLE INITIALLY DEFERRED`` keys, which SQLAlchemy does not report.
 
     Read from each table's ``CREATE TABLE`` text, parsed with sqlglot, and set as the
     foreign key's ``options`` (as PostgreSQL's reflection gives them).
     """
-    if engine.dialect.name != "sqlite" or not raw.names:
-        return
-    prefix = f"{engine.dialect.identifier_preparer.quote_identifier(schema)}." if schema else ""
-    with engine.connect() as conn:
-        statements = _create_statements(conn, prefix)
     for name, sql in statements.items():
         if name not in raw.fks or not sql or "DEFERRABLE" not in sql.upper():
             continue
@@ -73,7 +85,7 @@ def sqlite_deferrable(engine: Engine, schema: str | None, raw: _Raw) -> None:
                     fk["options"] = {"deferrable": True, "initially": initially}
 
 
-def sqlite_checks(engine: Engine, schema: str | None, raw: _Raw) -> None:
+def sqlite_checks(statements: dict[str, str | None], raw: _Raw) -> None:
     """SQLite's CHECK constraints, read from each ``CREATE TABLE`` text with sqlglot.
 
     SQLAlchemy 2.0 reads an unnamed column-level CHECK with a greedy pattern, so
@@ -82,11 +94,6 @@ def sqlite_checks(engine: Engine, schema: str | None, raw: _Raw) -> None:
     every check, column- and table-level, exactly; a text sqlglot cannot parse keeps
     what SQLAlchemy found.
     """
-    if engine.dialect.name != "sqlite" or not raw.names:
-        return
-    prefix = f"{engine.dialect.identifier_preparer.quote_identifier(schema)}." if schema else ""
-    with engine.connect() as conn:
-        statements = _create_statements(conn, prefix)
     for name, sql in statements.items():
         if name not in raw.names or not sql or "CHECK" not in sql.upper():
             continue

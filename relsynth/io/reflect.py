@@ -57,9 +57,7 @@ from sqlalchemy.engine import Engine, Inspector
 from relsynth.errors import MetadataError, ReflectionError, RelsynthError, SchemaWarning
 from relsynth.io._catalog import (
     mariadb_column_checks,
-    sqlite_checks,
-    sqlite_deferrable,
-    sqlite_rowid_tables,
+    sqlite_catalog,
 )
 from relsynth.io._connect import connect, create_engine, scrub
 from relsynth.io.types import to_portable
@@ -204,9 +202,7 @@ def _build_one(
 def _read_raw(engine: Engine, schema: str | None, names: list[str]) -> tuple[_Raw, set[str]]:
     """What the Inspector (and the dialect's own catalog) report for ``names``."""
     raw = _Raw.read(sa.inspect(engine), schema, names)
-    sqlite_rowid = sqlite_rowid_tables(engine, schema, names)
-    sqlite_deferrable(engine, schema, raw)
-    sqlite_checks(engine, schema, raw)
+    sqlite_rowid = sqlite_catalog(engine, schema, names, raw)
     for table, checks in mariadb_column_checks(engine, schema, names).items():
         raw.checks.setdefault(table, []).extend(checks)
     return raw, sqlite_rowid
