@@ -40,11 +40,6 @@ __all__ = [
 
 _CLOCK = re.compile(r"^\d{1,3}:\d{2}:\d{2}$")
 _LEARNED_KINDS = ("numerical", "categorical", "datetime", "boolean")
-#: Context columns the synthesizer adds for a row's family: its size and the row's
-#: position in it.
-SIBLINGS_COLUMN = "__n_siblings"
-POSITION_COLUMN = "__position"
-FAMILY_COLUMNS = (SIBLINGS_COLUMN, POSITION_COLUMN)
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,21 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from relsynth.errors import NotFittedError, ParameterError
 
-__all__ = ["Interval", "Options", "check_is_fitted", "validate_params"]
+__all__ = [
+    "BOOL",
+    "Interval",
+    "Options",
+    "OrNone",
+    "Predicate",
+    "check_is_fitted",
+    "validate_params",
+]
 
 
 @dataclass(frozen=True)
@@ -78,7 +86,46 @@ class Options:
         return "one of " + ", ".join(repr(v) for v in self.values)
 
 
-Constraint = Interval | Options
+@dataclass(frozen=True)
+class Predicate:
+    """A constraint given by a test and the words for it: ``Predicate(callable, "a callable")``."""
+
+    test: Callable[[Any], bool]
+    words: str
+
+    def accepts(self, value: Any) -> bool:
+        """Whether ``test(value)`` holds (a test that raises rejects the value)."""
+        try:
+            return bool(self.test(value))
+        except (TypeError, ValueError):
+            return False
+
+    def describe(self) -> str:
+        """Words for the message."""
+        return self.words
+
+
+#: A Python or numpy bool.
+BOOL = Predicate(lambda v: type(v).__name__ in ("bool", "bool_"), "a bool")
+
+
+@dataclass(frozen=True)
+class OrNone:
+    """``inner``, or None (an optional parameter whose default is None); the message
+    names only ``inner``."""
+
+    inner: Interval | Options | Predicate
+
+    def accepts(self, value: Any) -> bool:
+        """Whether ``value`` is None or accepted by ``inner``."""
+        return value is None or self.inner.accepts(value)
+
+    def describe(self) -> str:
+        """Words for the message."""
+        return self.inner.describe()
+
+
+Constraint = Interval | Options | Predicate | OrNone
 
 
 def validate_params(owner: str, params: Mapping[str, Any], constraints: Mapping[str, Any]) -> None:

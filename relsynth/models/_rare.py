@@ -2,9 +2,9 @@
 
 A categorical value that only one source row holds (a home town, a company, a rare
 diagnosis) is a quasi-identifier: emitting it verbatim points at that row. When
-:class:`~relsynth.models.encoding.CategoricalEncoder` is fitted under
-:func:`withhold_rare_categories` with ``k >= 2`` (the :class:`~relsynth.Synthesizer`
-does so for every learned table, ``min_category_count=2`` by default), the values
+:class:`~relsynth.models.encoding.CategoricalEncoder` is fitted with ``min_count=k >= 2``
+(a table model's ``min_category_count``, which the :class:`~relsynth.Synthesizer` sets
+for every learned table, 2 by default), the values
 held by fewer than ``k`` rows are folded into one *other* level at fit time and are
 not kept in the encoder's state. A generated *other* level is decoded into a
 replacement drawn by :func:`draw_replacements`:
@@ -24,19 +24,16 @@ digest, as for personal text) is replaced by a kept value or a new word. The
 encoder's state keeps only the number of values withheld, their digests, the salt,
 and the typical word or digit count.
 
-The threshold travels in a :class:`contextvars.ContextVar` rather than through every
-model's constructor: the table models (``ConditionalWGAN``, ``SequenceModel``) build
-their encoders themselves, and the setting is scoped to one ``with`` block (no
-process-wide state survives it). Outside such a block nothing is withheld (``k = 1``),
-so a model fitted on its own behaves as before.
+The threshold is an explicit parameter: ``TableEncoder(min_count=k)``, a table
+model's ``min_category_count`` (None: 1 on its own, the synthesizer's value inside a
+:class:`~relsynth.Synthesizer`), and ``find_dependencies(min_count=k)`` (lookup tables
+leave out what the encoders withhold). ``k = 1`` withholds nothing.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -44,35 +41,12 @@ import pandas as pd
 
 from relsynth._random import child_seed
 
-__all__ = [
-    "current_min_category_count",
-    "draw_replacements",
-    "fit_replacement",
-    "withhold_rare_categories",
-]
+__all__ = ["draw_replacements", "fit_replacement"]
 
-_MIN_COUNT: contextvars.ContextVar[int] = contextvars.ContextVar(
-    "relsynth_min_category_count", default=1
-)
 #: pii kinds whose replacements come from Faker.
 _FAKER_PII = frozenset(
     {"city", "country", "company", "first_name", "last_name", "name", "street", "postcode"}
 )
-
-
-@contextlib.contextmanager
-def withhold_rare_categories(min_count: int) -> Iterator[None]:
-    """Within the block, categorical encoders withhold values held by < ``min_count`` rows."""
-    token = _MIN_COUNT.set(int(min_count))
-    try:
-        yield
-    finally:
-        _MIN_COUNT.reset(token)
-
-
-def current_min_category_count() -> int:
-    """The threshold in force (1: nothing withheld)."""
-    return _MIN_COUNT.get()
 
 
 def _digests(values: Sequence[str], salt: bytes) -> list[int]:

@@ -1,9 +1,28 @@
-"""The :class:`TableModel` interface shared by every column-value model (stage 3 of 5).
+"""The :class:`TableModel` template shared by every column-value model (stage 3 of 5).
 
 A table model learns the non-key columns of one table given its parents' *context*
-and samples new rows for new contexts. The synthesizer owns keys and lengths; the
-models own values. This module holds the template (validation, encoders, state,
-budget and progress reporting); subclasses implement the torch parts.
+(:class:`~relsynth.models.context.Context`) and samples new rows for new contexts.
+The synthesizer owns keys and lengths; the models own values.
+
+``fit`` and ``sample`` are final template methods: they check the parameters (one
+declarative list per class, :mod:`relsynth._validation`) and the data, and run the
+same chain for every model::
+
+    fit:    offsets -> dependencies -> encode -> train -> calibrate
+    sample: encode context -> generate (calibrated) -> decode -> dependencies -> offsets
+
+Offsets (:mod:`~relsynth.models.offsets`), dependencies
+(:mod:`~relsynth.models.dependencies`) and calibration
+(:mod:`~relsynth.models.calibration`) are transforms that the template runs for any
+model that enables them (``offsets``, ``dependencies``, ``calibrate`` parameters).
+Subclasses implement the private hooks (``_encode``, ``_train``, ``_fit_calibration``,
+``_generate``, ``_decode``, ``_get_state``, ``_set_state``), and pick one of two
+protocols:
+
+- :class:`RowTableModel`: one row per context row (``sample(context)`` or
+  ``sample(n_rows=n)`` for a root table); takes no ``lengths``;
+- :class:`SequenceTableModel`: one ordered sequence per context row, ``lengths[i]``
+  rows long (``fit(table, context, lengths=...)``, ``sample(context, lengths=...)``).
 """
 
 from __future__ import annotations
@@ -12,9 +31,7 @@ import abc
 import inspect
 import logging
 import math
-import time
-import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -22,164 +39,135 @@ import pandas as pd
 
 from relsynth._random import as_generator
 from relsynth._typing import SeedLike
-from relsynth.errors import (
-    ConvergenceWarning,
-    DataError,
-    NotFittedError,
-    ParameterError,
-    TrainingError,
-)
+from relsynth._validation import BOOL, Interval, Options, OrNone, Predicate, validate_params
+from relsynth.errors import DataError, NotFittedError, ParameterError
 from relsynth.metadata.schema import COLUMN_KINDS
+from relsynth.models.budget import ProgressCallback, TrainingBudget
+from relsynth.models.context import Context, as_context
+from relsynth.models.dependencies import apply_dependencies, find_dependencies
 from relsynth.models.encoding import MODEL_KINDS, TableEncoder, as_frame
+from relsynth.models.offsets import anchored, apply_offsets, find_offsets, restore_offsets
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["ProgressCallback", "TableModel", "TrainingBudget"]
+__all__ = [
+    "COMMON_PARAMS",
+    "ProgressCallback",
+    "RowTableModel",
+    "SequenceTableModel",
+    "TableModel",
+    "TrainingBudget",
+]
 
 logger = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[int, int, dict[str, float]], None]
+_POSITIVE_INT = Interval(int, 1, None, closed="left")
 
-#: Loss magnitude (critic's Wasserstein estimate) above which training is called diverged.
-DIVERGENCE_LOSS = 1e3
-
-
-class TrainingBudget:
-    """Steps to run, an optional wall-clock cap; reports progress and checks losses.
-
-    Training length is a number of steps, decided from the data before training starts
-    (each model's :meth:`TableModel.default_steps`, or the ``steps``/``epochs`` the
-    caller gives), so the same data and seed give the same model on any machine.
-    ``max_seconds`` is an explicit extra cap, counted from ``start`` (the beginning of
-    the model's ``fit``: encoders, rule discovery and calibration count against it);
-    a model that stops on it depends on the machine's speed.
-    """
-
-    #: Share of ``max_seconds`` that training may use; the rest is kept for the work
-    #: after it (calibration), so that the whole ``fit`` ends within the cap.
-    TRAINING_SHARE = 0.8
-
-    def __init__(
-        self,
-        owner: str,
-        total: int,
-        max_seconds: float | None,
-        callback: ProgressCallback | None,
-        *,
-        start: float | None = None,
-    ) -> None:
-        self.owner = owner
-        self.total = max(1, int(total))
-        self.max_seconds = max_seconds
-        self.callback = callback
-        self.start = time.perf_counter() if start is None else start
-        self.history: list[float] = []
-        self._next_info = 1
-
-    @staticmethod
-    def steps(
-        n_rows: int, batch_size: int, epochs: int | None, per_sqrt_row: float, low: int, high: int
-    ) -> int:
-        """Number of optimisation steps for ``n_rows`` rows."""
-        if epochs is not None:
-            return epochs * max(1, math.ceil(n_rows / batch_size))
-        return int(np.clip(per_sqrt_row * math.sqrt(max(n_rows, 1)), low, high))
-
-    def elapsed(self) -> float:
-        """Seconds since ``start``."""
-        return time.perf_counter() - self.start
-
-    def left(self) -> float:
-        """Seconds left of ``max_seconds`` (infinite without a cap)."""
-        if self.max_seconds is None:
-            return math.inf
-        return self.max_seconds - self.elapsed()
-
-    def out_of_time(self) -> bool:
-        """True once training has used its share of ``max_seconds``."""
-        return (
-            self.max_seconds is not None and self.elapsed() > self.TRAINING_SHARE * self.max_seconds
-        )
-
-    def report(self, step: int, losses: dict[str, float]) -> None:
-        """Check losses are finite, log (INFO every 10%, DEBUG every step), call back."""
-        bad = [k for k, v in losses.items() if not math.isfinite(v)]
-        if bad:
-            raise TrainingError(
-                f"{self.owner} training produced a non-finite {', '.join(bad)} loss at step "
-                f"{step}/{self.total}. Lower 'learning_rate' or check the input for extreme "
-                "values."
-            )
-        self.history.append(losses.get("critic", 0.0))
-        text = ", ".join(f"{k}={v:.4f}" for k, v in losses.items())
-        logger.debug("%s step %d/%d: %s", self.owner, step, self.total, text)
-        if step * 10 >= self._next_info * self.total or step == self.total:
-            self._next_info = step * 10 // self.total + 1
-            logger.info(
-                "%s: %d%% (step %d/%d, %.1fs) %s",
-                self.owner,
-                100 * step // self.total,
-                step,
-                self.total,
-                time.perf_counter() - self.start,
-                text,
-            )
-        if self.callback is not None:
-            self.callback(step, self.total, dict(losses))
-
-    def finish(self) -> float:
-        """Warn on divergence; return the elapsed seconds."""
-        elapsed = time.perf_counter() - self.start
-        tail = self.history[-max(1, len(self.history) // 10) :]
-        if tail and abs(float(np.mean(tail))) > DIVERGENCE_LOSS:
-            warnings.warn(
-                f"{self.owner} training diverged: the critic loss averaged "
-                f"{np.mean(tail):.3g} over the last 10% of steps. Lower 'learning_rate' or "
-                "use loss='wgan-gp'.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        return elapsed
+#: Constraints of the parameters every built-in model has (see :mod:`relsynth._validation`).
+COMMON_PARAMS: dict[str, Any] = {
+    "steps": OrNone(_POSITIVE_INT),
+    "epochs": OrNone(_POSITIVE_INT),
+    "max_seconds": OrNone(Interval(float, 0, None, closed="neither")),
+    "batch_size": _POSITIVE_INT,
+    "learning_rate": Interval(float, 0, None, closed="neither"),
+    "n_threads": OrNone(_POSITIVE_INT),
+    "min_category_count": OrNone(_POSITIVE_INT),
+    "encoding": Options(("quantile", "gmm")),
+    "calibrate": BOOL,
+    "gp_lambda": Interval(float, 0, None, closed="left"),
+    "callback": Predicate(lambda v: v is None or callable(v), "a callable or None"),
+    "kinds": Predicate(
+        lambda v: v is None or all(k in COLUMN_KINDS for k in dict(v).values()),
+        f"None or a mapping to {', '.join(MODEL_KINDS)}",
+    ),
+}
 
 
 class TableModel(abc.ABC):
     """Learns the non-key columns of one table given its parents' context.
 
-    Subclasses implement ``fit``/``sample`` on top of the helpers here and the
-    ``_get_state``/``_set_state`` hooks; constructor arguments are recorded by name
-    (as scikit-learn's ``get_params``) so ``state_dict`` can rebuild the model.
+    ``fit``/``sample`` are final (see the module docstring); constructor arguments
+    are recorded by name (as scikit-learn's ``get_params``) so ``state_dict`` can
+    rebuild the model. ``PARAMS`` lists the constraints of the parameters.
     """
 
     #: True for models whose ``sample`` takes ``lengths`` (one sequence per context row).
     sequential: ClassVar[bool] = False
+    #: Parameter constraints, checked at the start of ``fit``.
+    PARAMS: ClassVar[Mapping[str, Any]] = COMMON_PARAMS
 
     kinds: dict[str, str]
     encoder: TableEncoder
     context_encoder: TableEncoder | None
 
-    # -- public interface ---------------------------------------------------------------
+    # -- public interface (final) -------------------------------------------------------
 
-    @abc.abstractmethod
     def fit(
         self,
         table: pd.DataFrame,
-        context: pd.DataFrame | None = None,
+        context: Context | pd.DataFrame | None = None,
         *,
         lengths: np.ndarray | None = None,
     ) -> Self:
-        """Learn ``table`` (non-key columns) given ``context`` (parent features)."""
+        """Learn ``table`` (non-key columns) given ``context`` (parent features).
 
-    @abc.abstractmethod
+        ``lengths`` (rows per sequence) is for sequence models only.
+        """
+        from relsynth.models._torch import resolve_device, torch_threads
+
+        name = type(self).__name__
+        validate_params(name, self.get_params(), self.PARAMS)
+        self._check_table(table, context)
+        ctx = as_context(context)
+        self._check_data(table)
+        lengths = self._fit_shape(table, ctx, lengths)
+        if len(table) == 0:
+            raise DataError(f"Cannot fit {name} on a table with no rows.")
+        rng = as_generator(getattr(self, "seed", None))
+        budget = TrainingBudget(name, 1, getattr(self, "max_seconds", None), self.callback)
+        self.columns_ = [str(c) for c in table.columns]
+        self.dtypes_ = {str(c): str(t) for c, t in table.dtypes.items()}
+        learned = self._fit_transforms(table, ctx, rng)
+        data = self._encode(learned, ctx, lengths, rng)
+        self.device_ = resolve_device(getattr(self, "device", "auto"))
+        self.steps_, self.training_seconds_ = 0, 0.0
+        self.calibration_: Any = None
+        with torch_threads(getattr(self, "n_threads", None)):
+            self._train(data, rng, budget)
+            if getattr(self, "calibrate", False) and self._calibratable():
+                if budget.left() > 0:
+                    self.calibration_ = self._fit_calibration(data, rng)
+                else:
+                    logger.info("%s: no time left to calibrate", name)
+        self.fitted_ = True
+        return self
+
     def sample(
         self,
-        context: pd.DataFrame | None = None,
+        context: Context | pd.DataFrame | None = None,
         *,
         n_rows: int | None = None,
         lengths: np.ndarray | None = None,
         seed: SeedLike = None,
     ) -> pd.DataFrame:
-        """Generate rows for ``context`` (or ``n_rows`` rows of a root table)."""
+        """Generate rows for ``context`` (or ``n_rows`` rows of a root table; a sequence
+        model takes ``lengths``)."""
+        import torch
+
+        from relsynth.models._torch import torch_threads
+
+        self._check_fitted()
+        ctx = as_context(context)
+        n, lengths = self._sample_shape(ctx, n_rows, lengths)
+        rng = as_generator(seed)
+        encoded = self._sample_context(ctx, n, lengths, rng)
+        with torch_threads(getattr(self, "n_threads", None)), torch.no_grad():
+            generated = self._generate(encoded, lengths, rng)
+        decoded = self._decode(generated, lengths, rng)
+        if self.dependencies_:
+            decoded = apply_dependencies(self.dependencies_, decoded, ctx.frame(), rng)
+        return restore_offsets(decoded, self.offsets_)
 
     def state_dict(self) -> dict[str, Any]:
         """Constructor parameters, encoders and weights: plain containers and CPU tensors.
@@ -246,7 +234,95 @@ class TableModel(abc.ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
+    # -- transforms (run by the template for the models that enable them) ---------------
+
+    def _min_count(self) -> int:
+        """Rows a categorical value needs to be emitted (``min_category_count``, else 1)."""
+        return int(getattr(self, "min_category_count", None) or 1)
+
+    def _fit_transforms(
+        self, table: pd.DataFrame, context: Context, rng: np.random.Generator
+    ) -> pd.DataFrame:
+        """Find offsets and dependencies (when enabled); the table the encoder learns."""
+        self.offsets_ = find_offsets(table, self.kinds) if getattr(self, "offsets", False) else []
+        learned = apply_offsets(table, self.offsets_)
+        # Rules are found (and applied) on what the generator produces, gaps included:
+        # a flight's departure gap is its delay, exactly.
+        self.dependencies_ = (
+            find_dependencies(
+                learned,
+                context.frame(),
+                rng=rng,
+                excluded=anchored(self.offsets_),
+                family=context.family_columns,
+                min_count=self._min_count(),
+            )
+            if getattr(self, "dependencies", False)
+            else []
+        )
+        return learned
+
     # -- hooks ----------------------------------------------------------------------------
+
+    def _check_data(self, table: pd.DataFrame) -> None:  # noqa: B027 - optional hook
+        """Model-specific checks of ``table`` (after the parameters)."""
+
+    @abc.abstractmethod
+    def _fit_shape(
+        self, table: pd.DataFrame, context: Context, lengths: np.ndarray | None
+    ) -> np.ndarray | None:
+        """Check the rows of ``table``, ``context`` and ``lengths``; the lengths to use."""
+
+    @abc.abstractmethod
+    def _sample_shape(
+        self, context: Context, n_rows: int | None, lengths: np.ndarray | None
+    ) -> tuple[int, np.ndarray | None]:
+        """Check the sample request; the number of context rows and the lengths."""
+
+    @abc.abstractmethod
+    def _encode(
+        self,
+        table: pd.DataFrame,
+        context: Context,
+        lengths: np.ndarray | None,
+        rng: np.random.Generator,
+    ) -> Any:
+        """Fit the encoders (table, then context); the encoded training data."""
+
+    @abc.abstractmethod
+    def _train(self, data: Any, rng: np.random.Generator, budget: TrainingBudget) -> None:
+        """Build and train the networks on ``_encode``'s data; set ``steps_`` and
+        ``training_seconds_``."""
+
+    def _calibratable(self) -> bool:
+        """Whether there is anything to calibrate."""
+        return True
+
+    @abc.abstractmethod
+    def _fit_calibration(self, data: Any, rng: np.random.Generator) -> Any:
+        """Fit the marginal calibration (:mod:`relsynth.models.calibration`)."""
+
+    def _sample_context(
+        self,
+        context: Context,
+        n: int,
+        lengths: np.ndarray | None,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        """The encoded sample-time context (``n`` rows)."""
+        return self._encode_context(context.frame(), n, rng)
+
+    @abc.abstractmethod
+    def _generate(
+        self, context: np.ndarray, lengths: np.ndarray | None, rng: np.random.Generator
+    ) -> Any:
+        """Generate (calibrated) encoded rows for the encoded context."""
+
+    @abc.abstractmethod
+    def _decode(
+        self, generated: Any, lengths: np.ndarray | None, rng: np.random.Generator
+    ) -> pd.DataFrame:
+        """Decode ``_generate``'s output into the table's columns."""
 
     @abc.abstractmethod
     def _get_state(self) -> dict[str, Any]: ...
@@ -263,69 +339,14 @@ class TableModel(abc.ABC):
                 "table (and its context) before 'sample' or 'state_dict'."
             )
 
-    def _param_error(self, name: str, expected: str, value: Any) -> ParameterError:
-        return ParameterError(
-            f"The '{name}' parameter of {type(self).__name__} must be {expected}. "
-            f"Got {value!r} instead."
-        )
-
-    def _check_int(self, name: str, low: int, *, optional: bool = False) -> None:
-        value = getattr(self, name)
-        if optional and value is None:
-            return
-        ok = isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= low
-        if not ok:
-            raise self._param_error(name, f"an int in the range [{low}, inf)", value)
-
-    def _check_float(
-        self,
-        name: str,
-        low: float,
-        high: float = math.inf,
-        *,
-        optional: bool = False,
-        closed_low: bool = False,
-    ) -> None:
-        value = getattr(self, name)
-        if optional and value is None:
-            return
-        ok = isinstance(value, int | float | np.number) and not isinstance(value, bool)
-        ok = ok and (value >= low if closed_low else value > low) and value <= high
-        if not ok:
-            bracket = "[" if closed_low else "("
-            raise self._param_error(name, f"a float in the range {bracket}{low}, {high}]", value)
-
-    def _check_bool(self, name: str) -> None:
-        value = getattr(self, name)
-        if not isinstance(value, bool | np.bool_):
-            raise self._param_error(name, "a bool", value)
-
-    def _check_choice(self, name: str, choices: tuple[str, ...]) -> None:
-        value = getattr(self, name)
-        if value not in choices:
-            options = ", ".join(repr(c) for c in choices)
-            raise self._param_error(name, f"one of {options}", value)
-
-    def _check_common(self) -> None:
-        if hasattr(self, "steps"):
-            self._check_int("steps", 1, optional=True)
-        self._check_int("epochs", 1, optional=True)
-        self._check_float("max_seconds", 0.0, optional=True)
-        self._check_int("batch_size", 1)
-        self._check_float("learning_rate", 0.0)
-        self._check_int("n_threads", 1, optional=True)
-        self._check_choice("encoding", ("quantile", "gmm"))
-        if self.callback is not None and not callable(self.callback):
-            raise self._param_error("callback", "a callable or None", self.callback)
-        if self.kinds is not None:
-            bad = {c: k for c, k in dict(self.kinds).items() if k not in COLUMN_KINDS}
-            if bad:
-                raise self._param_error("kinds", f"a mapping to {', '.join(MODEL_KINDS)}", bad)
-
-    def _check_table(self, table: pd.DataFrame, context: pd.DataFrame | None) -> None:
+    def _check_table(self, table: pd.DataFrame, context: Any) -> None:
         if not isinstance(table, pd.DataFrame):
-            raise self._param_error("table", "a pandas DataFrame", type(table).__name__)
-        as_frame(context, "context")
+            raise ParameterError(
+                f"The 'table' parameter of {type(self).__name__} must be a pandas DataFrame. "
+                f"Got {type(table).__name__!r} instead."
+            )
+        if not isinstance(context, Context):
+            as_frame(context, "context")
         if table.columns.duplicated().any():
             dup = table.columns[table.columns.duplicated()].tolist()
             raise ParameterError(f"The table has duplicated column names {dup}; rename them.")
@@ -338,7 +359,8 @@ class TableModel(abc.ABC):
             self.context_encoder = None
             return np.zeros((n, 0), dtype=np.float32)
         ctx = context.reset_index(drop=True)
-        self.context_encoder = TableEncoder(method="quantile").fit(ctx, rng)
+        self.context_encoder = TableEncoder(method="quantile", min_count=self._min_count())
+        self.context_encoder.fit(ctx, rng)
         return self.context_encoder.transform(ctx, rng)
 
     def _encode_context(
@@ -362,14 +384,6 @@ class TableModel(abc.ABC):
             "Pass the same context columns to 'sample' as to 'fit'."
         )
 
-    @staticmethod
-    def _rng(seed: SeedLike) -> np.random.Generator:
-        return as_generator(seed)
-
-    @staticmethod
-    def _frame_seed(rng: np.random.Generator) -> int:
-        return int(rng.integers(0, 2**63 - 1))
-
     def _encode_table(
         self,
         table: pd.DataFrame,
@@ -377,17 +391,110 @@ class TableModel(abc.ABC):
         kinds: Mapping[str, str] | None = None,
     ) -> np.ndarray:
         """Fit the table encoder (``kinds`` overrides the constructor's) and encode."""
-        self.columns_ = [str(c) for c in table.columns]
-        self.dtypes_ = {str(c): str(t) for c, t in table.dtypes.items()}
         kinds = self.kinds if kinds is None else kinds
-        self.encoder = TableEncoder(kinds, method=self.encoding).fit(
-            table.reset_index(drop=True), rng
+        frame = table.reset_index(drop=True)
+        self.encoder = TableEncoder(kinds, method=self.encoding, min_count=self._min_count())
+        self.encoder.fit(frame, rng)
+        return self.encoder.transform(frame, rng)
+
+
+class RowTableModel(TableModel):
+    """Protocol of the models that make one row per context row (or ``n_rows`` root rows).
+
+    ``fit(table, context)`` takes one context row per table row and no ``lengths``;
+    ``sample(context)`` makes one row per context row, in order, and
+    ``sample(n_rows=n)`` makes ``n`` rows of a table without context.
+    """
+
+    sequential: ClassVar[bool] = False
+
+    def _fit_shape(self, table: pd.DataFrame, context: Context, lengths: np.ndarray | None) -> None:
+        name = type(self).__name__
+        if lengths is not None:
+            raise ParameterError(
+                f"{name} makes one row per context row and takes no 'lengths'; a sequence "
+                "model (model.sequential) does."
+            )
+        if not context.empty and len(context) != len(table):
+            raise DataError(
+                f"The context has {len(context)} rows but the table has {len(table)}; "
+                f"{name} needs one context row per table row."
+            )
+        return None
+
+    def _sample_shape(
+        self, context: Context, n_rows: int | None, lengths: np.ndarray | None
+    ) -> tuple[int, None]:
+        name = type(self).__name__
+        validate_params(
+            f"{name}.sample",
+            {"n_rows": n_rows},
+            {"n_rows": OrNone(Interval(int, 0, None, closed="left"))},
         )
-        return self.encoder.transform(table.reset_index(drop=True), rng)
+        if lengths is not None:
+            raise ParameterError(
+                f"{name}.sample makes one row per context row and takes no 'lengths'."
+            )
+        if context.empty:
+            if n_rows is None:
+                raise ParameterError(f"{name}.sample needs a 'context' or 'n_rows'.")
+            return int(n_rows), None
+        if n_rows is not None and n_rows != len(context):
+            raise ParameterError(
+                f"'n_rows' ({n_rows}) differs from the number of context rows "
+                f"({len(context)}); pass one of them."
+            )
+        return len(context), None
 
 
-def empty_frame(columns: list[str], dtypes: Mapping[str, str]) -> pd.DataFrame:
-    """A zero-row frame with the given columns and dtypes."""
-    return pd.DataFrame(
-        {c: pd.Series([], dtype=pd.api.types.pandas_dtype(dtypes[c])) for c in columns}
-    )
+class SequenceTableModel(TableModel):
+    """Protocol of the models that make one ordered sequence per context row.
+
+    ``fit(table, context, lengths=...)``: ``table`` sorted by sequence then order,
+    ``lengths[i]`` rows for sequence ``i``, one context row per sequence;
+    ``sample(context, lengths=...)`` makes ``lengths[i]`` rows for context row ``i``,
+    sequence after sequence (``n_rows``, if given, must equal ``lengths.sum()``).
+    """
+
+    sequential: ClassVar[bool] = True
+
+    def _fit_shape(
+        self, table: pd.DataFrame, context: Context, lengths: np.ndarray | None
+    ) -> np.ndarray:
+        return self._check_lengths(
+            lengths, len(table), None if context.empty else len(context), "fit"
+        )
+
+    def _sample_shape(
+        self, context: Context, n_rows: int | None, lengths: np.ndarray | None
+    ) -> tuple[int, np.ndarray]:
+        arr = self._check_lengths(
+            lengths, n_rows, None if context.empty else len(context), "sample"
+        )
+        return len(arr), arr
+
+    def _check_lengths(
+        self, lengths: Any, n_rows: int | None, n_ctx: int | None, where: str
+    ) -> np.ndarray:
+        name = type(self).__name__
+        if lengths is None:
+            raise ParameterError(f"{name}.{where} needs 'lengths' (rows per sequence).")
+        arr = np.asarray(lengths)
+        if (
+            arr.ndim != 1
+            or (len(arr) and not np.issubdtype(arr.dtype, np.integer))
+            or (len(arr) and arr.min() < 0)
+        ):
+            raise ParameterError(
+                f"The 'lengths' parameter of {name}.{where} must be a 1-D array of "
+                "non-negative ints."
+            )
+        arr = arr.astype(np.int64)
+        if n_rows is not None and int(arr.sum()) != n_rows:
+            raise DataError(f"'lengths' sums to {int(arr.sum())} but the table has {n_rows} rows.")
+        if n_ctx is not None and n_ctx != len(arr):
+            raise DataError(
+                f"The context has {n_ctx} rows but 'lengths' has {len(arr)} sequences; "
+                f"{name} needs one context row per sequence."
+            )
+        return arr

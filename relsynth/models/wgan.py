@@ -9,50 +9,42 @@ gradient penalty (Gulrajani et al., "Improved Training of Wasserstein GANs", 201
 the original weight-clipping WGAN (Arjovsky et al., 2017) is available as
 ``loss="wgan"``.
 
-The ``nn.Module`` classes and :func:`gradient_penalty` are independent of the
-estimator :class:`ConditionalWGAN`, whose training loop is split into
-:func:`critic_step` and :func:`generator_step`.
+The ``nn.Module`` classes and :func:`gradient_penalty` live in
+:mod:`relsynth.models.wgan_networks`, the training loop (:func:`critic_step`,
+:func:`generator_step`) in :mod:`relsynth.models.wgan_training`; this module holds
+the estimator :class:`ConditionalWGAN`, a :class:`~relsynth.models.base.RowTableModel`
+(its ``fit``/``sample`` chain is the template's).
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
-from torch.nn import functional as F
 
 from relsynth._random import child_seed
 from relsynth._typing import SeedLike
-from relsynth.errors import DataError, ParameterError
-from relsynth.models._torch import (
-    activate,
-    build_modules,
-    hard_sample,
-    module_state,
-    resolve_device,
-    torch_threads,
-)
-from relsynth.models.base import ProgressCallback, TableModel, TrainingBudget
+from relsynth._validation import BOOL, Interval, Options, OrNone, Predicate
+from relsynth.models._torch import build_modules, hard_sample, module_state, resolve_device
+from relsynth.models.base import COMMON_PARAMS, ProgressCallback, RowTableModel
+from relsynth.models.budget import TrainingBudget
 from relsynth.models.calibration import Calibration, fit_calibration
-from relsynth.models.dependencies import Dependency, apply_dependencies, find_dependencies
-from relsynth.models.encoding import Span, TableEncoder
-from relsynth.models.offsets import (
-    Offset,
-    anchored,
-    apply_offsets,
-    find_offsets,
-    restore_offsets,
+from relsynth.models.context import Context
+from relsynth.models.dependencies import Dependency
+from relsynth.models.encoding import TableEncoder
+from relsynth.models.offsets import Offset
+from relsynth.models.wgan_networks import (
+    ConditionalSampler,
+    Critic,
+    Generator,
+    Residual,
+    gradient_penalty,
 )
-
-if TYPE_CHECKING:
-    from typing_extensions import Self
+from relsynth.models.wgan_training import critic_step, generator_step, train
 
 __all__ = [
     "ConditionalSampler",
@@ -71,323 +63,15 @@ _SAMPLE_BATCH = 8192
 #: Rows generated to fit the marginal calibration (training contexts, drawn again
 #: with replacement for small tables so that quantiles are stable).
 _CALIBRATION_ROWS = (5_000, 20_000)
+_DIMS = Predicate(
+    lambda v: all(
+        isinstance(d, int | np.integer) and not isinstance(d, bool) and d >= 1 for d in v
+    ),
+    "a sequence of ints >= 1",
+)
 
 
-# -- networks ---------------------------------------------------------------------------
-
-
-class Residual(nn.Module):
-    """CTGAN's residual block: ``cat([relu(bn(linear(x))), x])``."""
-
-    def __init__(self, i: int, o: int) -> None:
-        super().__init__()
-        self.fc = nn.Linear(i, o)
-        self.bn = nn.BatchNorm1d(o)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        return torch.cat([F.relu(self.bn(self.fc(x))), x], dim=1)
-
-
-class Generator(nn.Module):
-    """Residual MLP from ``[noise, conditional vector, context]`` to raw outputs.
-
-    Activations (tanh / Gumbel-softmax per span) are applied outside, by
-    :func:`relsynth.models._torch.activate`.
-    """
-
-    def __init__(self, input_dim: int, dims: Sequence[int], data_dim: int) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        width = input_dim
-        for d in dims:
-            layers.append(Residual(width, d))
-            width += d
-        layers.append(nn.Linear(width, max(data_dim, 1)))
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        return self.net(x)
-
-
-class Critic(nn.Module):
-    """PacGAN critic: ``pac`` samples are concatenated and scored together.
-
-    Packing (Lin et al., 2018) lets the critic see mode collapse; CTGAN uses
-    ``pac = 10`` with LeakyReLU(0.2) and dropout 0.5. Dropout masks are drawn from
-    the model's own generator (``nn.Dropout`` would consume the global RNG).
-    """
-
-    def __init__(self, input_dim: int, dims: Sequence[int], pac: int, dropout: float = 0.5) -> None:
-        super().__init__()
-        self.pac = pac
-        self.dropout = dropout
-        widths = [input_dim * pac, *dims]
-        pairs = zip(widths[:-1], widths[1:], strict=True)
-        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in pairs)
-        self.out = nn.Linear(widths[-1], 1)
-
-    def forward(self, x: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:  # noqa: D102
-        h = x.reshape(-1, x.shape[1] * self.pac)
-        for layer in self.hidden:
-            h = F.leaky_relu(layer(h), 0.2)
-            if gen is not None and self.dropout > 0:
-                keep = torch.rand(h.shape, generator=gen, device=h.device) >= self.dropout
-                h = h * keep / (1.0 - self.dropout)
-        return self.out(h)
-
-
-def gradient_penalty(
-    critic: Critic,
-    real: torch.Tensor,
-    fake: torch.Tensor,
-    gen: torch.Generator,
-    lambda_: float = 10.0,
-) -> torch.Tensor:
-    """WGAN-GP penalty ``lambda * E[(||grad D(x_hat)|| - 1)^2]`` (Gulrajani et al., 2017).
-
-    ``x_hat`` interpolates real and fake inputs with one mixing weight per pack, and
-    the gradient norm is taken over the packed input, as in CTGAN.
-    """
-    pac, dim = critic.pac, real.shape[1]
-    alpha = torch.rand(real.shape[0] // pac, 1, 1, generator=gen, device=real.device)
-    alpha = alpha.expand(-1, pac, dim).reshape(-1, dim)
-    mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-    score = critic(mixed, gen)
-    (grad,) = torch.autograd.grad(score.sum(), mixed, create_graph=True)
-    norm = grad.reshape(-1, pac * dim).norm(2, dim=1)
-    return lambda_ * ((norm - 1.0) ** 2).mean()
-
-
-# -- conditional vector -----------------------------------------------------------------
-
-
-class ConditionalSampler:
-    """CTGAN's conditional vector and training-by-sampling (Xu et al., 2019, sec. 4.3).
-
-    A batch row picks a discrete column uniformly, a category of it with probability
-    proportional to the log of its frequency, and then a real row having that category,
-    so rare categories are seen often. With ``uncond_p > 0`` a share of rows is drawn
-    uniformly with an all-zero conditional vector instead: when a parent context is
-    given, sampling uses the zero vector so that the context alone drives the row.
-    """
-
-    def __init__(self, encoder: TableEncoder, x: np.ndarray, uncond_p: float) -> None:
-        self.spans = [s for s, _ in encoder.discrete]
-        self.freqs = [np.asarray(e.level_freq) for _, e in encoder.discrete]
-        widths = [s.width for s in self.spans]
-        self.offsets = np.concatenate([[0], np.cumsum(widths)]).astype(int)
-        self.dim = int(self.offsets[-1])
-        self.n = len(x)
-        self.uncond_p = uncond_p
-        self.order, self.starts, self.counts, self.cum_logp = [], [], [], []
-        for s in self.spans:
-            level = x[:, s.start : s.stop].argmax(axis=1)
-            counts = np.bincount(level, minlength=s.width)
-            self.order.append(np.argsort(level, kind="stable"))
-            self.counts.append(counts)
-            self.starts.append(np.concatenate([[0], np.cumsum(counts)[:-1]]))
-            logp = np.log1p(counts)
-            self.cum_logp.append(np.cumsum(logp / logp.sum()))
-
-    @staticmethod
-    def _draw(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
-        return np.minimum((cum[None, :] < u[:, None]).sum(axis=1), len(cum) - 1)
-
-    #: Positions in the full matrix of the rows sampled from (None: every row).
-    index: np.ndarray | None = None
-
-    def sample(
-        self, batch: int, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Rows, conditional vectors, conditioned column (-1: none) and level."""
-        idx = rng.integers(0, self.n, size=batch)
-        if self.index is not None:
-            idx = self.index[idx]
-        cond = np.zeros((batch, self.dim), dtype=np.float32)
-        col = np.full(batch, -1)
-        level = np.zeros(batch, dtype=int)
-        if not self.spans:
-            return idx, cond, col, level
-        chosen = rng.integers(0, len(self.spans), size=batch)
-        u, u_row = rng.random(batch), rng.random(batch)
-        conditioned = rng.random(batch) >= self.uncond_p
-        for j in range(len(self.spans)):
-            rows = np.flatnonzero((chosen == j) & conditioned)
-            if len(rows) == 0:
-                continue
-            lv = self._draw(self.cum_logp[j], u[rows])
-            pos = self.starts[j][lv] + (u_row[rows] * self.counts[j][lv]).astype(int)
-            idx[rows] = self.order[j][pos]
-            col[rows], level[rows] = j, lv
-            cond[rows, self.offsets[j] + lv] = 1.0
-        return idx, cond, col, level
-
-    @staticmethod
-    def original(encoder: TableEncoder, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Conditional vectors drawn from the observed (not log) frequencies, for sampling."""
-        disc = encoder.discrete
-        widths = [s.width for s, _ in disc]
-        offsets = np.concatenate([[0], np.cumsum(widths)]).astype(int)
-        cond = np.zeros((n, int(offsets[-1])), dtype=np.float32)
-        if not disc or n == 0:
-            return cond
-        chosen = rng.integers(0, len(disc), size=n)
-        u = rng.random(n)
-        for j, (_, enc) in enumerate(disc):
-            rows = np.flatnonzero(chosen == j)
-            cum = np.cumsum(np.asarray(enc.level_freq) / np.sum(enc.level_freq))
-            cond[rows, offsets[j] + ConditionalSampler._draw(cum, u[rows])] = 1.0
-        return cond
-
-
-# -- training steps ---------------------------------------------------------------------
-
-
-@dataclass
-class _Training:
-    """Everything a training step needs."""
-
-    generator: Generator
-    critic: Critic
-    opt_g: torch.optim.Optimizer
-    opt_c: torch.optim.Optimizer
-    x: torch.Tensor
-    context: torch.Tensor
-    sampler: ConditionalSampler
-    spans: list[Span]
-    batch: int
-    embedding_dim: int
-    rng: np.random.Generator
-    gen: torch.Generator
-    loss: str
-    gp_lambda: float
-    clip: float
-
-    def draw(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]:
-        """A batch: real rows, conditional vectors, contexts, conditioned column/level."""
-        idx, cond, col, level = self.sampler.sample(self.batch, self.rng)
-        dev = self.x.device
-        rows = torch.from_numpy(idx).to(dev)
-        return self.x[rows], torch.from_numpy(cond).to(dev), self.context[rows], col, level
-
-    def fake(self, cond: torch.Tensor, ctx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Raw and activated generator outputs for a batch."""
-        z = torch.randn(len(cond), self.embedding_dim, generator=self.gen, device=cond.device)
-        raw = self.generator(torch.cat([z, cond, ctx], dim=1))
-        return raw, activate(raw, self.spans, self.gen)
-
-
-def critic_step(t: _Training) -> dict[str, float]:
-    """One critic update: ``D(fake) - D(real)`` (+ gradient penalty, or weight clipping)."""
-    real, cond, ctx, _, _ = t.draw()
-    with torch.no_grad():
-        _, fake = t.fake(cond, ctx)
-    real_in = torch.cat([real, cond, ctx], dim=1)
-    fake_in = torch.cat([fake, cond, ctx], dim=1)
-    distance = t.critic(real_in, t.gen).mean() - t.critic(fake_in, t.gen).mean()
-    loss = -distance
-    penalty = torch.zeros((), device=real.device)
-    if t.loss == "wgan-gp":
-        penalty = gradient_penalty(t.critic, real_in, fake_in, t.gen, t.gp_lambda)
-        loss = loss + penalty
-    t.opt_c.zero_grad(set_to_none=True)
-    loss.backward()
-    t.opt_c.step()
-    if t.loss == "wgan":  # Arjovsky et al. (2017): enforce Lipschitz-ness by clipping.
-        with torch.no_grad():
-            for p in t.critic.parameters():
-                p.clamp_(-t.clip, t.clip)
-    return {"critic": loss.item(), "distance": distance.item(), "penalty": penalty.item()}
-
-
-def conditional_loss(
-    raw: torch.Tensor, t: _Training, col: np.ndarray, level: np.ndarray
-) -> torch.Tensor:
-    """Cross-entropy between the conditioned span and its requested category (CTGAN)."""
-    total = torch.zeros((), device=raw.device)
-    for j, span in enumerate(t.sampler.spans):
-        rows = np.flatnonzero(col == j)
-        if len(rows) == 0:
-            continue
-        r = torch.from_numpy(rows).to(raw.device)
-        target = torch.from_numpy(level[rows]).to(raw.device)
-        total = total + F.cross_entropy(raw[r, span.start : span.stop], target, reduction="sum")
-    return total / len(col)
-
-
-def generator_step(t: _Training) -> dict[str, float]:
-    """One generator update: ``-D(G(z, c, ctx))`` plus the conditional cross-entropy."""
-    _, cond, ctx, col, level = t.draw()
-    raw, fake = t.fake(cond, ctx)
-    adversarial = -t.critic(torch.cat([fake, cond, ctx], dim=1), t.gen).mean()
-    ce = conditional_loss(raw, t, col, level)
-    loss = adversarial + ce
-    t.opt_g.zero_grad(set_to_none=True)
-    loss.backward()
-    t.opt_g.step()
-    return {"generator": adversarial.item(), "conditional": ce.item()}
-
-
-class _HoldoutMonitor:
-    """Deterministic early stopping: the gap between generated and held-back rows.
-
-    Every ``max(25, total // 20)`` steps the generator (in eval mode, a fixed noise
-    seed) makes one row per held-back context; the gap is the mean over the encoded
-    spans of the KS statistic (scalars) or the total-variation distance (category
-    blocks) to the held-back rows. Training stops when the gap has not improved by
-    0.002 for 4 checks in a row, and never before a quarter of the steps.
-    """
-
-    PATIENCE = 4
-    MIN_GAIN = 0.002
-
-    def __init__(self, model: ConditionalWGAN, x: np.ndarray, ctx: np.ndarray, seed: int) -> None:
-        self.model, self.x, self.ctx, self.seed = model, x, ctx, seed
-        self.best, self.bad = np.inf, 0
-
-    def stop(self, step: int, total: int, generator: nn.Module) -> bool:
-        if step % max(25, total // 20) or step == total:
-            return False
-        gap = self.gap(generator)
-        if gap < self.best - self.MIN_GAIN:
-            self.best, self.bad = gap, 0
-        else:
-            self.bad += 1
-        return self.bad >= self.PATIENCE and step * 4 >= total
-
-    def gap(self, generator: nn.Module) -> float:
-        model = self.model
-        rng = np.random.default_rng(self.seed)
-        gen = torch.Generator(device=model.device_).manual_seed(self.seed)
-        generator.eval()
-        with torch.no_grad():
-            cond = model._sampling_conditions(len(self.x), rng)
-            raw = model._forward(cond, self.ctx, gen)
-            fake = hard_sample(raw, model.encoder.spans, gen)
-        generator.train()
-        gaps = []
-        for span in model.encoder.spans:
-            real, made = self.x[:, span.start : span.stop], fake[:, span.start : span.stop]
-            if span.activation == "tanh":
-                gaps.append(_ks(real[:, 0], made[:, 0]))
-            else:
-                gaps.append(0.5 * float(np.abs(real.mean(axis=0) - made.mean(axis=0)).sum()))
-        return float(np.mean(gaps)) if gaps else 0.0
-
-
-def _ks(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sample Kolmogorov-Smirnov statistic."""
-    a, b = np.sort(a), np.sort(b)
-    grid = np.concatenate([a, b])
-    cdf_a = np.searchsorted(a, grid, side="right") / len(a)
-    cdf_b = np.searchsorted(b, grid, side="right") / len(b)
-    return float(np.max(np.abs(cdf_a - cdf_b)))
-
-
-# -- estimator --------------------------------------------------------------------------
-
-
-class ConditionalWGAN(TableModel):
+class ConditionalWGAN(RowTableModel):
     """Conditional WGAN-GP for one table, conditioned on parent context rows.
 
     Defaults follow CTGAN (Xu et al., 2019): residual generator ``(256, 256)``, critic
@@ -442,6 +126,10 @@ class ConditionalWGAN(TableModel):
         gap between generated and held-back rows (mean KS / total variation over the
         encoded columns) stops shrinking; deterministic. Tables under 500 rows train on
         every row for every step.
+    min_category_count : int, optional
+        A categorical value held by fewer rows is withheld: never emitted, replaced
+        (see :mod:`relsynth.models._rare`). None: 1 (nothing withheld) on its own;
+        inside a :class:`~relsynth.Synthesizer`, its ``min_category_count`` (default 2).
     callback : callable, optional
         ``callback(step, total, losses)`` after each training step.
 
@@ -478,6 +166,7 @@ class ConditionalWGAN(TableModel):
         device: str = "auto",
         n_threads: int | None = None,
         seed: SeedLike = None,
+        min_category_count: int | None = None,
         callback: ProgressCallback | None = None,
     ) -> None:
         self.kinds = kinds
@@ -501,75 +190,43 @@ class ConditionalWGAN(TableModel):
         self.device = device
         self.n_threads = n_threads
         self.seed = seed
+        self.min_category_count = min_category_count
         self.callback = callback
 
-    def _validate(self) -> None:
-        self._check_common()
-        self._check_choice("loss", ("wgan-gp", "wgan"))
-        self._check_int("pac", 1)
-        self._check_int("embedding_dim", 1)
-        self._check_int("critic_steps", 1, optional=True)
-        self._check_float("gp_lambda", 0.0, closed_low=True)
-        for name in ("calibrate", "dependencies", "offsets", "early_stopping"):
-            self._check_bool(name)
-        for name in ("generator_dims", "critic_dims"):
-            dims = getattr(self, name)
-            if not all(isinstance(d, int | np.integer) and d >= 1 for d in dims):
-                raise self._param_error(name, "a sequence of ints >= 1", list(dims))
+    PARAMS: ClassVar[Mapping[str, Any]] = {
+        **COMMON_PARAMS,
+        "loss": Options(("wgan-gp", "wgan")),
+        "pac": Interval(int, 1, None, closed="left"),
+        "embedding_dim": Interval(int, 1, None, closed="left"),
+        "critic_steps": OrNone(Interval(int, 1, None, closed="left")),
+        "dependencies": BOOL,
+        "offsets": BOOL,
+        "early_stopping": BOOL,
+        "generator_dims": _DIMS,
+        "critic_dims": _DIMS,
+    }
 
-    # -- fit ----------------------------------------------------------------------------
+    # -- fit hooks (the chain is TableModel.fit) -------------------------------------------
 
-    def fit(
+    def _encode(
         self,
         table: pd.DataFrame,
-        context: pd.DataFrame | None = None,
-        *,
-        lengths: np.ndarray | None = None,
-    ) -> Self:
-        """Learn ``table`` given ``context`` (one context row per table row, or None).
-
-        ``lengths`` is accepted for interface symmetry and ignored.
-        """
-        del lengths
-        self._validate()
-        self._check_table(table, context)
-        if context is not None and len(context) != len(table):
-            raise DataError(
-                f"The context has {len(context)} rows but the table has {len(table)}; "
-                "ConditionalWGAN needs one context row per table row."
-            )
-        if len(table) == 0:
-            raise DataError("Cannot fit ConditionalWGAN on a table with no rows.")
-        rng = self._rng(self.seed)
-        started = time.perf_counter()
-        self.offsets_: list[Offset] = find_offsets(table, self.kinds) if self.offsets else []
-        learned = apply_offsets(table, self.offsets_)
-        # Rules are found (and applied) on what the generator produces, gaps included:
-        # a flight's departure gap is its delay, exactly.
-        self.dependencies_: list[Dependency] = (
-            find_dependencies(learned, context, rng=rng, excluded=anchored(self.offsets_))
-            if self.dependencies
-            else []
-        )
+        context: Context,
+        lengths: np.ndarray | None,
+        rng: np.random.Generator,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The encoded rows (offset columns as numbers) and their encoded contexts."""
         kinds = {**dict(self.kinds or {}), **{o.column: "numerical" for o in self.offsets_}}
-        x = self._encode_table(learned, rng, kinds)
-        self.dtypes_ = {str(c): str(t) for c, t in table.dtypes.items()}  # gaps were floats
-        ctx = self._fit_context(context, len(table), rng)
-        self.device_ = resolve_device(self.device)
-        self.steps_, self.training_seconds_ = 0, 0.0
-        self.calibration_: Calibration | None = None
-        budget = TrainingBudget(
-            type(self).__name__, 1, self.max_seconds, self.callback, start=started
-        )
-        with torch_threads(self.n_threads):
-            self._train(x, ctx, rng, budget)
-            if self.calibrate and self.encoder.dim:
-                if budget.left() > 0:
-                    self.calibration_ = self._fit_calibration(x, ctx, rng)
-                else:
-                    logger.info("%s: no time left to calibrate", type(self).__name__)
-        self.fitted_ = True
-        return self
+        x = self._encode_table(table, rng, kinds)
+        return x, self._fit_context(context.frame(), len(table), rng)
+
+    def _train(
+        self, data: tuple[np.ndarray, np.ndarray], rng: np.random.Generator, budget: TrainingBudget
+    ) -> None:
+        train(self, data[0], data[1], rng, budget)
+
+    def _calibratable(self) -> bool:
+        return bool(self.encoder.dim)
 
     def default_steps(self, n_rows: int, *, lengths: np.ndarray | None = None) -> int:
         """``clip(15 * sqrt(n_rows), 200, 800)`` steps: a table of up to 177 rows takes
@@ -578,9 +235,10 @@ class ConditionalWGAN(TableModel):
         return TrainingBudget.steps(n_rows, self.batch_size, None, 15.0, 200, 800)
 
     def _fit_calibration(
-        self, x: np.ndarray, ctx: np.ndarray, rng: np.random.Generator
+        self, data: tuple[np.ndarray, np.ndarray], rng: np.random.Generator
     ) -> Calibration:
         """Generate for (re-drawn) training contexts and fit the marginal corrections."""
+        x, ctx = data
         n = len(x)
         m = int(np.clip(n, *_CALIBRATION_ROWS))
         idx = rng.choice(n, m, replace=m > n)
@@ -630,148 +288,7 @@ class ConditionalWGAN(TableModel):
         )
         return g.to(self.device_), c.to(self.device_)  # type: ignore[return-value]
 
-    def _train(
-        self, x: np.ndarray, ctx: np.ndarray, rng: np.random.Generator, budget: TrainingBudget
-    ) -> None:
-        n = len(x)
-        batch, pac = self._batch_and_pac(n)
-        generator, critic = self._build(ctx.shape[1], child_seed(rng), pac)
-        self.generator_ = generator
-        if self.encoder.dim == 0:
-            return
-        wgan = self.loss == "wgan"
-        if wgan:
-            opt_g: torch.optim.Optimizer = torch.optim.RMSprop(generator.parameters(), lr=5e-5)
-            opt_c: torch.optim.Optimizer = torch.optim.RMSprop(critic.parameters(), lr=5e-5)
-        else:
-            kw = {"lr": self.learning_rate, "betas": (0.5, 0.9), "weight_decay": 1e-6}
-            opt_g = torch.optim.Adam(generator.parameters(), **kw)
-            opt_c = torch.optim.Adam(critic.parameters(), **kw)
-        t = _Training(
-            generator,
-            critic,
-            opt_g,
-            opt_c,
-            torch.from_numpy(x).to(self.device_),
-            torch.from_numpy(ctx).to(self.device_),
-            ConditionalSampler(self.encoder, x, 0.5 if ctx.shape[1] else 0.0),
-            self.encoder.spans,
-            batch,
-            self.embedding_dim,
-            rng,
-            torch.Generator(device=self.device_).manual_seed(child_seed(rng)),
-            self.loss,
-            self.gp_lambda,
-            0.01,
-        )
-        budget.total = max(1, self.training_steps(n, batch))
-        monitor = self._monitor(t, x, ctx, rng) if self.early_stopping else None
-        self._loop(t, budget, self.critic_steps or (5 if wgan else 1), monitor)
-
-    def _monitor(
-        self, t: _Training, x: np.ndarray, ctx: np.ndarray, rng: np.random.Generator
-    ) -> _HoldoutMonitor | None:
-        """Hold back rows (seeded) from training to watch fidelity on; None if too few."""
-        n = len(x)
-        n_val = int(np.clip(n // 10, 100, 2000))
-        if n < 5 * n_val:
-            return None
-        perm = rng.permutation(n)
-        val, train = np.sort(perm[:n_val]), np.sort(perm[n_val:])
-        t.sampler = ConditionalSampler(self.encoder, x[train], 0.5 if ctx.shape[1] else 0.0)
-        t.sampler.order = [train[o] for o in t.sampler.order]  # positions in x
-        t.sampler.n, t.sampler.index = len(train), train
-        return _HoldoutMonitor(self, x[val], ctx[val], child_seed(rng))
-
-    def _loop(
-        self,
-        t: _Training,
-        budget: TrainingBudget,
-        critic_steps: int,
-        monitor: _HoldoutMonitor | None = None,
-    ) -> None:
-        total = budget.total
-        logger.info(
-            "%s: training %d steps (batch %d, pac %d) on %s",
-            type(self).__name__,
-            total,
-            t.batch,
-            t.critic.pac,
-            self.device_,
-        )
-        t.generator.train()
-        t.critic.train()
-        step = 0
-        for step in range(1, total + 1):
-            for _ in range(critic_steps):
-                losses = critic_step(t)
-            losses.update(generator_step(t))
-            budget.report(step, losses)
-            if monitor is not None and monitor.stop(step, total, t.generator):
-                logger.info(
-                    "%s: stopped early after %d/%d steps (held-out gap %.4f)",
-                    type(self).__name__,
-                    step,
-                    total,
-                    monitor.best,
-                )
-                break
-            if budget.out_of_time():
-                logger.info(
-                    "%s: stopped after %d/%d steps (max_seconds=%s)",
-                    type(self).__name__,
-                    step,
-                    total,
-                    self.max_seconds,
-                )
-                break
-        t.generator.eval()
-        self.steps_ = step
-        self.training_seconds_ = budget.finish()
-
     # -- sample -------------------------------------------------------------------------
-
-    def sample(
-        self,
-        context: pd.DataFrame | None = None,
-        *,
-        n_rows: int | None = None,
-        lengths: np.ndarray | None = None,
-        seed: SeedLike = None,
-    ) -> pd.DataFrame:
-        """Generate one row per ``context`` row (same order), or ``n_rows`` root rows."""
-        del lengths
-        self._check_fitted()
-        n = self._sample_size(context, n_rows)
-        rng = self._rng(seed)
-        ctx = self._encode_context(context, n, rng)
-        with torch_threads(self.n_threads), torch.no_grad():
-            matrix = self._generate(ctx, rng)
-        decoded = apply_dependencies(
-            self.dependencies_, self.encoder.inverse(matrix, rng), context, rng
-        )
-        return restore_offsets(decoded, self.offsets_)
-
-    def _sample_size(self, context: pd.DataFrame | None, n_rows: int | None) -> int:
-        if n_rows is not None and (
-            not isinstance(n_rows, int | np.integer) or isinstance(n_rows, bool) or n_rows < 0
-        ):
-            raise ParameterError(
-                "The 'n_rows' parameter of ConditionalWGAN.sample must be an int in the range "
-                f"[0, inf). Got {n_rows!r} instead."
-            )
-        if context is None:
-            if n_rows is None:
-                raise ParameterError("ConditionalWGAN.sample needs a 'context' or 'n_rows'.")
-            return int(n_rows)
-        if not isinstance(context, pd.DataFrame):
-            raise self._param_error("context", "a pandas DataFrame or None", type(context).__name__)
-        if n_rows is not None and n_rows != len(context):
-            raise ParameterError(
-                f"'n_rows' ({n_rows}) differs from the number of context rows "
-                f"({len(context)}); pass one of them."
-            )
-        return len(context)
 
     def _sampling_conditions(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Conditional vectors at sampling time (zero when the parent context drives)."""
@@ -786,7 +303,14 @@ class ConditionalWGAN(TableModel):
         z = torch.randn(len(c), self.embedding_dim, generator=gen, device=self.device_)
         return self.generator_(torch.cat([z, c, k], dim=1))
 
-    def _generate(self, ctx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def _decode(
+        self, generated: np.ndarray, lengths: np.ndarray | None, rng: np.random.Generator
+    ) -> pd.DataFrame:
+        return self.encoder.inverse(generated, rng)
+
+    def _generate(
+        self, ctx: np.ndarray, lengths: np.ndarray | None, rng: np.random.Generator
+    ) -> np.ndarray:
         n = len(ctx)
         dim = self.encoder.dim
         if dim == 0 or n == 0:

@@ -42,8 +42,6 @@ import numpy as np
 import pandas as pd
 
 from relsynth._columns import (
-    POSITION_COLUMN,
-    SIBLINGS_COLUMN,
     TableLayout,
     datetime_seconds,
     format_clock,
@@ -65,6 +63,7 @@ from relsynth.synthesis._repair import Repair, drop_violations
 if TYPE_CHECKING:
     from relsynth.keys import KeyGenerator
     from relsynth.models.base import TableModel
+    from relsynth.models.context import Context
     from relsynth.models.pii import TextColumnModel
 
 __all__ = ["FitInfo", "Synthesizer"]
@@ -555,10 +554,13 @@ class Synthesizer:
         return model
 
     def _fit_model(self, model: TableModel, *args: Any, **kwargs: Any) -> None:
-        """``model.fit`` under the fit's thread count (a model's own ``n_threads`` wins).
+        """``model.fit`` under the fit's thread count (a model's own ``n_threads`` wins)
+        and rare-value threshold (a model's own ``min_category_count`` wins).
 
         The model keeps ``n_threads=None`` afterwards, so that sampling uses the cores.
         """
+        if getattr(model, "min_category_count", 0) is None:  # the synthesizer's threshold
+            model.min_category_count = self.min_category_count  # type: ignore[attr-defined]
         pin = getattr(model, "n_threads", 1) is None
         if pin:
             model.n_threads = self._fit_threads()  # type: ignore[attr-defined]
@@ -613,8 +615,13 @@ class Synthesizer:
         return ConditionalWGAN(kinds=dict(layout.kinds), **self._model_params(rng, max_seconds))
 
     def _model_params(self, rng: np.random.Generator, max_seconds: float | None) -> dict[str, Any]:
-        """Device, threads, steps, budget and a seed from the table's own stream."""
-        params: dict[str, Any] = {"device": self.device, "seed": child_seed(rng)}
+        """Device, threads, steps, budget, rare-value threshold and a seed from the
+        table's own stream."""
+        params: dict[str, Any] = {
+            "device": self.device,
+            "seed": child_seed(rng),
+            "min_category_count": self.min_category_count,
+        }
         if self.n_threads is not None:
             params["n_threads"] = self.n_threads
         if self.steps is not None:
@@ -939,11 +946,7 @@ def _fit_table_task(
     own._table_deadline = None if max_seconds is None else time.time() + max_seconds
     own.models_, own.text_models_, own.copies_ = {}, {}, {}
     own.sequence_, own.context_keys_, own.dtypes_ = {}, {}, {}
-    from relsynth.models._rare import withhold_rare_categories
-
-    # the threshold is set here, in the process that fits (a worker or Ray task too)
-    with withhold_rare_categories(shell.min_category_count):
-        label = own._fit_table(name, tables, rng, max_seconds)
+    label = own._fit_table(name, tables, rng, max_seconds)
     return _TableFit(
         label=label,
         seconds=time.perf_counter() - t0,
@@ -973,18 +976,13 @@ def _join_parent(
     return merged[list(features.columns)].reset_index(drop=True)
 
 
-def _family(child_keys: pd.DataFrame, fk: ForeignKey) -> pd.DataFrame:
+def _family(child_keys: pd.DataFrame, fk: ForeignKey) -> tuple[np.ndarray, np.ndarray]:
     """Family size (rows sharing the parent) and position in it; NULL keys form one group."""
     cols = list(fk.columns)
     groups = child_keys[cols].reset_index(drop=True).groupby(cols, dropna=False, sort=False)
     ids = groups.ngroup().to_numpy()
     sizes = np.bincount(ids)[ids] if len(ids) else np.zeros(0)
-    return pd.DataFrame(
-        {
-            SIBLINGS_COLUMN: sizes.astype("float64"),
-            POSITION_COLUMN: groups.cumcount().to_numpy(dtype="float64"),
-        }
-    )
+    return sizes.astype("float64"), groups.cumcount().to_numpy(dtype="float64")
 
 
 def _context(
@@ -994,22 +992,27 @@ def _context(
     layouts: Mapping[str, TableLayout],
     time_keys: Sequence[str],
     secondary: Sequence[tuple[ForeignKey, Sequence[str]]] = (),
-) -> pd.DataFrame | None:
+) -> Context | None:
     """What a row's values are conditioned on: its driver parent's values, its family
     size and position, its secondary parents' values (``secondary``: key and parent
     columns, named ``parent(key columns).column``: a flight's ``airports(dest).lon``)
-    and the row's own date/time key values.
+    and the row's own date/time key values, as a typed
+    :class:`~relsynth.models.context.Context` (None: nothing to condition on).
 
     The same function builds the context at fit time (real parents, real keys) and at
     sample time (synthetic parents, the skeleton's keys), so the two always match.
     Date/time keys carry meaning the values depend on: ``weather(origin, time_hour)``
     has month, hour and temperature that follow ``time_hour``.
     """
-    parts = []
+    from relsynth.models.context import Context
+
+    own: dict[str, Any] = {}
     if driver is not None:
         parent = parents[driver.parent]
         features = _parent_features(parent, driver.parent, layouts)
-        parts += [_join_parent(keys, driver, parent, features), _family(keys, driver)]
+        own["parent"] = _join_parent(keys, driver, parent, features)
+        own["family_size"], own["position"] = _family(keys, driver)
+    parts = []
     for fk, cols in secondary:
         parent = parents[fk.parent]
         prefix = f"{fk.parent}({','.join(fk.columns)})"
@@ -1017,7 +1020,9 @@ def _context(
         parts.append(_join_parent(keys, fk, parent, features))
     if time_keys:
         parts.append(_time_key_features(keys, time_keys))
-    return pd.concat(parts, axis=1) if parts else None
+    if parts:
+        own["extra"] = pd.concat(parts, axis=1)
+    return Context(**own) if own else None
 
 
 def _time_key_features(keys: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:

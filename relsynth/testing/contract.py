@@ -16,7 +16,8 @@ NULLs), ``flag`` (bool), ``ok`` (boolean with NA), ``when`` (datetime64[ns]),
 non-decreasing within a sequence). Sequential models (``model.sequential``) get
 one context row per sequence and ``lengths``; configure them with
 ``order_column="step", monotone_columns=["elapsed"]``. The context has
-``parent.size`` (float), ``parent.kind`` (str) and ``__n_siblings`` (int).
+``parent.size`` (float) and ``parent.kind`` (str); a row model's context is a
+:class:`~relsynth.models.Context` that adds each row's family size and position.
 
 torch is imported only inside the checks that need it (state round trip, RNG).
 """
@@ -74,18 +75,34 @@ def toy_data(n_sequences: int = 12, seed: int = 0) -> dict[str, Any]:
         {
             "parent.size": rng.normal(0, 1, n_sequences).round(3),
             "parent.kind": pd.Series(rng.choice(["a", "b"], n_sequences), dtype="str"),
-            "__n_siblings": lengths.astype(np.int64),
         }
     )
     rows = parents.iloc[seq].reset_index(drop=True)
-    return {"table": table, "row_context": rows, "seq_context": parents, "lengths": lengths}
+    position = np.concatenate([np.arange(k) for k in lengths]).astype(np.int64)
+    return {
+        "table": table,
+        "row_context": rows,
+        "seq_context": parents,
+        "lengths": lengths,
+        "family_size": lengths[seq].astype(np.int64),
+        "position": position,
+    }
+
+
+def _row_context(data: dict[str, Any]) -> Any:
+    """The row context as a model gets it from the synthesizer: parent and family."""
+    from relsynth.models.context import Context
+
+    rows = data["row_context"]
+    n = len(rows)
+    return Context(parent=rows, family_size=data["family_size"][:n], position=data["position"][:n])
 
 
 def _fit(model: Any, data: dict[str, Any], *, context: bool = True) -> Any:
     if model.sequential:
         ctx = data["seq_context"] if context else None
         return model.fit(data["table"], ctx, lengths=data["lengths"])
-    return model.fit(data["table"], data["row_context"] if context else None)
+    return model.fit(data["table"], _row_context(data) if context else None)
 
 
 def _sample(
@@ -95,7 +112,7 @@ def _sample(
         ctx = data["seq_context"] if context else None
         return model.sample(ctx, lengths=data["lengths"], seed=seed)
     if context:
-        return model.sample(data["row_context"], seed=seed)
+        return model.sample(_row_context(data), seed=seed)
     return model.sample(n_rows=len(data["table"]), seed=seed)
 
 

@@ -1,0 +1,125 @@
+"""Training length and progress of a table model: :class:`TrainingBudget`.
+
+Training length is a number of steps, decided from the data before training starts,
+so the same data and seed give the same model on any machine; ``max_seconds`` is an
+explicit extra cap.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+
+from relsynth.errors import ConvergenceWarning, TrainingError
+
+__all__ = ["DIVERGENCE_LOSS", "ProgressCallback", "TrainingBudget"]
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int, dict[str, float]], None]
+
+#: Loss magnitude (critic's Wasserstein estimate) above which training is called diverged.
+DIVERGENCE_LOSS = 1e3
+
+
+class TrainingBudget:
+    """Steps to run, an optional wall-clock cap; reports progress and checks losses.
+
+    Training length is a number of steps, decided from the data before training starts
+    (each model's :meth:`TableModel.default_steps`, or the ``steps``/``epochs`` the
+    caller gives), so the same data and seed give the same model on any machine.
+    ``max_seconds`` is an explicit extra cap, counted from ``start`` (the beginning of
+    the model's ``fit``: encoders, rule discovery and calibration count against it);
+    a model that stops on it depends on the machine's speed.
+    """
+
+    #: Share of ``max_seconds`` that training may use; the rest is kept for the work
+    #: after it (calibration), so that the whole ``fit`` ends within the cap.
+    TRAINING_SHARE = 0.8
+
+    def __init__(
+        self,
+        owner: str,
+        total: int,
+        max_seconds: float | None,
+        callback: ProgressCallback | None,
+        *,
+        start: float | None = None,
+    ) -> None:
+        self.owner = owner
+        self.total = max(1, int(total))
+        self.max_seconds = max_seconds
+        self.callback = callback
+        self.start = time.perf_counter() if start is None else start
+        self.history: list[float] = []
+        self._next_info = 1
+
+    @staticmethod
+    def steps(
+        n_rows: int, batch_size: int, epochs: int | None, per_sqrt_row: float, low: int, high: int
+    ) -> int:
+        """Number of optimisation steps for ``n_rows`` rows."""
+        if epochs is not None:
+            return epochs * max(1, math.ceil(n_rows / batch_size))
+        return int(np.clip(per_sqrt_row * math.sqrt(max(n_rows, 1)), low, high))
+
+    def elapsed(self) -> float:
+        """Seconds since ``start``."""
+        return time.perf_counter() - self.start
+
+    def left(self) -> float:
+        """Seconds left of ``max_seconds`` (infinite without a cap)."""
+        if self.max_seconds is None:
+            return math.inf
+        return self.max_seconds - self.elapsed()
+
+    def out_of_time(self) -> bool:
+        """True once training has used its share of ``max_seconds``."""
+        return (
+            self.max_seconds is not None and self.elapsed() > self.TRAINING_SHARE * self.max_seconds
+        )
+
+    def report(self, step: int, losses: dict[str, float]) -> None:
+        """Check losses are finite, log (INFO every 10%, DEBUG every step), call back."""
+        bad = [k for k, v in losses.items() if not math.isfinite(v)]
+        if bad:
+            raise TrainingError(
+                f"{self.owner} training produced a non-finite {', '.join(bad)} loss at step "
+                f"{step}/{self.total}. Lower 'learning_rate' or check the input for extreme "
+                "values."
+            )
+        self.history.append(losses.get("critic", 0.0))
+        text = ", ".join(f"{k}={v:.4f}" for k, v in losses.items())
+        logger.debug("%s step %d/%d: %s", self.owner, step, self.total, text)
+        if step * 10 >= self._next_info * self.total or step == self.total:
+            self._next_info = step * 10 // self.total + 1
+            logger.info(
+                "%s: %d%% (step %d/%d, %.1fs) %s",
+                self.owner,
+                100 * step // self.total,
+                step,
+                self.total,
+                time.perf_counter() - self.start,
+                text,
+            )
+        if self.callback is not None:
+            self.callback(step, self.total, dict(losses))
+
+    def finish(self) -> float:
+        """Warn on divergence; return the elapsed seconds."""
+        elapsed = time.perf_counter() - self.start
+        tail = self.history[-max(1, len(self.history) // 10) :]
+        if tail and abs(float(np.mean(tail))) > DIVERGENCE_LOSS:
+            warnings.warn(
+                f"{self.owner} training diverged: the critic loss averaged "
+                f"{np.mean(tail):.3g} over the last 10% of steps. Lower 'learning_rate' or "
+                "use loss='wgan-gp'.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return elapsed

@@ -1,0 +1,188 @@
+"""The networks of :class:`~relsynth.models.wgan.ConditionalWGAN` (models).
+
+Following CTGAN (Xu et al., "Modeling Tabular Data using Conditional GAN", NeurIPS
+2019): a residual-MLP :class:`Generator`, a PacGAN :class:`Critic` (Lin et al., 2018),
+the WGAN-GP :func:`gradient_penalty` (Gulrajani et al., 2017) and the conditional
+vector with training-by-sampling (:class:`ConditionalSampler`). Independent of the
+estimator; the training steps are in :mod:`relsynth.models.wgan_training`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from relsynth.models.encoding import TableEncoder
+
+__all__ = ["ConditionalSampler", "Critic", "Generator", "Residual", "gradient_penalty"]
+
+
+# -- networks ---------------------------------------------------------------------------
+
+
+class Residual(nn.Module):
+    """CTGAN's residual block: ``cat([relu(bn(linear(x))), x])``."""
+
+    def __init__(self, i: int, o: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(i, o)
+        self.bn = nn.BatchNorm1d(o)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return torch.cat([F.relu(self.bn(self.fc(x))), x], dim=1)
+
+
+class Generator(nn.Module):
+    """Residual MLP from ``[noise, conditional vector, context]`` to raw outputs.
+
+    Activations (tanh / Gumbel-softmax per span) are applied outside, by
+    :func:`relsynth.models._torch.activate`.
+    """
+
+    def __init__(self, input_dim: int, dims: Sequence[int], data_dim: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = input_dim
+        for d in dims:
+            layers.append(Residual(width, d))
+            width += d
+        layers.append(nn.Linear(width, max(data_dim, 1)))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        return self.net(x)
+
+
+class Critic(nn.Module):
+    """PacGAN critic: ``pac`` samples are concatenated and scored together.
+
+    Packing (Lin et al., 2018) lets the critic see mode collapse; CTGAN uses
+    ``pac = 10`` with LeakyReLU(0.2) and dropout 0.5. Dropout masks are drawn from
+    the model's own generator (``nn.Dropout`` would consume the global RNG).
+    """
+
+    def __init__(self, input_dim: int, dims: Sequence[int], pac: int, dropout: float = 0.5) -> None:
+        super().__init__()
+        self.pac = pac
+        self.dropout = dropout
+        widths = [input_dim * pac, *dims]
+        pairs = zip(widths[:-1], widths[1:], strict=True)
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in pairs)
+        self.out = nn.Linear(widths[-1], 1)
+
+    def forward(self, x: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:  # noqa: D102
+        h = x.reshape(-1, x.shape[1] * self.pac)
+        for layer in self.hidden:
+            h = F.leaky_relu(layer(h), 0.2)
+            if gen is not None and self.dropout > 0:
+                keep = torch.rand(h.shape, generator=gen, device=h.device) >= self.dropout
+                h = h * keep / (1.0 - self.dropout)
+        return self.out(h)
+
+
+def gradient_penalty(
+    critic: Critic,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    gen: torch.Generator,
+    lambda_: float = 10.0,
+) -> torch.Tensor:
+    """WGAN-GP penalty ``lambda * E[(||grad D(x_hat)|| - 1)^2]`` (Gulrajani et al., 2017).
+
+    ``x_hat`` interpolates real and fake inputs with one mixing weight per pack, and
+    the gradient norm is taken over the packed input, as in CTGAN.
+    """
+    pac, dim = critic.pac, real.shape[1]
+    alpha = torch.rand(real.shape[0] // pac, 1, 1, generator=gen, device=real.device)
+    alpha = alpha.expand(-1, pac, dim).reshape(-1, dim)
+    mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    score = critic(mixed, gen)
+    (grad,) = torch.autograd.grad(score.sum(), mixed, create_graph=True)
+    norm = grad.reshape(-1, pac * dim).norm(2, dim=1)
+    return lambda_ * ((norm - 1.0) ** 2).mean()
+
+
+# -- conditional vector -----------------------------------------------------------------
+
+
+class ConditionalSampler:
+    """CTGAN's conditional vector and training-by-sampling (Xu et al., 2019, sec. 4.3).
+
+    A batch row picks a discrete column uniformly, a category of it with probability
+    proportional to the log of its frequency, and then a real row having that category,
+    so rare categories are seen often. With ``uncond_p > 0`` a share of rows is drawn
+    uniformly with an all-zero conditional vector instead: when a parent context is
+    given, sampling uses the zero vector so that the context alone drives the row.
+    """
+
+    def __init__(self, encoder: TableEncoder, x: np.ndarray, uncond_p: float) -> None:
+        self.spans = [s for s, _ in encoder.discrete]
+        self.freqs = [np.asarray(e.level_freq) for _, e in encoder.discrete]
+        widths = [s.width for s in self.spans]
+        self.offsets = np.concatenate([[0], np.cumsum(widths)]).astype(int)
+        self.dim = int(self.offsets[-1])
+        self.n = len(x)
+        self.uncond_p = uncond_p
+        self.order, self.starts, self.counts, self.cum_logp = [], [], [], []
+        for s in self.spans:
+            level = x[:, s.start : s.stop].argmax(axis=1)
+            counts = np.bincount(level, minlength=s.width)
+            self.order.append(np.argsort(level, kind="stable"))
+            self.counts.append(counts)
+            self.starts.append(np.concatenate([[0], np.cumsum(counts)[:-1]]))
+            logp = np.log1p(counts)
+            self.cum_logp.append(np.cumsum(logp / logp.sum()))
+
+    @staticmethod
+    def _draw(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
+        return np.minimum((cum[None, :] < u[:, None]).sum(axis=1), len(cum) - 1)
+
+    #: Positions in the full matrix of the rows sampled from (None: every row).
+    index: np.ndarray | None = None
+
+    def sample(
+        self, batch: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Rows, conditional vectors, conditioned column (-1: none) and level."""
+        idx = rng.integers(0, self.n, size=batch)
+        if self.index is not None:
+            idx = self.index[idx]
+        cond = np.zeros((batch, self.dim), dtype=np.float32)
+        col = np.full(batch, -1)
+        level = np.zeros(batch, dtype=int)
+        if not self.spans:
+            return idx, cond, col, level
+        chosen = rng.integers(0, len(self.spans), size=batch)
+        u, u_row = rng.random(batch), rng.random(batch)
+        conditioned = rng.random(batch) >= self.uncond_p
+        for j in range(len(self.spans)):
+            rows = np.flatnonzero((chosen == j) & conditioned)
+            if len(rows) == 0:
+                continue
+            lv = self._draw(self.cum_logp[j], u[rows])
+            pos = self.starts[j][lv] + (u_row[rows] * self.counts[j][lv]).astype(int)
+            idx[rows] = self.order[j][pos]
+            col[rows], level[rows] = j, lv
+            cond[rows, self.offsets[j] + lv] = 1.0
+        return idx, cond, col, level
+
+    @staticmethod
+    def original(encoder: TableEncoder, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Conditional vectors drawn from the observed (not log) frequencies, for sampling."""
+        disc = encoder.discrete
+        widths = [s.width for s, _ in disc]
+        offsets = np.concatenate([[0], np.cumsum(widths)]).astype(int)
+        cond = np.zeros((n, int(offsets[-1])), dtype=np.float32)
+        if not disc or n == 0:
+            return cond
+        chosen = rng.integers(0, len(disc), size=n)
+        u = rng.random(n)
+        for j, (_, enc) in enumerate(disc):
+            rows = np.flatnonzero(chosen == j)
+            cum = np.cumsum(np.asarray(enc.level_freq) / np.sum(enc.level_freq))
+            cond[rows, offsets[j] + ConditionalSampler._draw(cum, u[rows])] = 1.0
+        return cond
