@@ -460,8 +460,28 @@ def fit_calibration(
         Recolour the continuous values (two or more, ``"quantile"`` only) to the
         training correlations (see the module docstring).
     """
-    dim = x.shape[1]
-    bias = np.zeros(dim, dtype=np.float64)
+    bias, probs = _category_biases(raw, x, spans)
+    maps, scalars, names = (
+        _scalar_maps(raw, x, spans, probs) if method == "quantile" else ({}, {}, {})
+    )
+    recolouring = None
+    if correlations and len(scalars) >= 2:
+        recolouring = _recolour(x, maps, scalars)
+    groups: dict[int, GroupMaps] = {}
+    candidates = _groupings(x, spans, probs, context, set(exclude)) if method == "quantile" else []
+    for col, (generated, weights, real_values, real_rows) in scalars.items():
+        group = _group_maps(generated, weights, real_values, real_rows, candidates, names[col])
+        if group is not None:
+            groups[col] = group
+    return Calibration(bias.astype(np.float32), maps, groups, recolouring)
+
+
+def _category_biases(
+    raw: np.ndarray, x: np.ndarray, spans: Sequence[Span]
+) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Per one-hot span, the logit bias that gives the training frequencies; the
+    biased probabilities per span index."""
+    bias = np.zeros(x.shape[1], dtype=np.float64)
     probs: dict[int, np.ndarray] = {}
     for i, s in enumerate(spans):
         if s.activation != "softmax":
@@ -478,13 +498,24 @@ def fit_calibration(
         b -= b.max()  # only differences matter; keep the numbers small
         bias[s.start : s.stop] = b
         probs[i] = _softmax(logits + b)
+    return bias, probs
+
+
+#: Per scalar column: generated values, their weights, training values and training rows.
+_Scalars = dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+
+
+def _scalar_maps(
+    raw: np.ndarray, x: np.ndarray, spans: Sequence[Span], probs: dict[int, np.ndarray]
+) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], _Scalars, dict[int, str]]:
+    """Quantile maps of the value scalars (``"quantile"`` encoding), the scalars' data
+    and their column names."""
     maps: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    # Per scalar: generated values, their weights, training values and training rows.
-    scalars: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+    scalars: _Scalars = {}
     names: dict[int, str] = {}
     levels = np.linspace(0.0, 1.0, _LEVELS)
     for i, s in enumerate(spans):
-        if method != "quantile" or s.activation != "tanh" or s.role != "value":
+        if s.activation != "tanh" or s.role != "value":
             continue
         col = s.start
         generated = np.tanh(raw[:, col].astype(float))
@@ -503,26 +534,26 @@ def fit_calibration(
         maps[col] = (src.astype(np.float32), dst.astype(np.float32))
         scalars[col] = (generated, weights, real_values, real_rows)
         names[col] = s.column
-    recolouring = None
-    if correlations and len(scalars) >= 2:
-        cols = sorted(scalars)
-        mapped = np.column_stack([np.interp(scalars[c][0], *maps[c]) for c in cols])
-        real = np.column_stack([np.where(scalars[c][3], x[:, c], 0.0) for c in cols])
-        recolouring = fit_recolouring(
-            cols,
-            mapped,
-            np.column_stack([scalars[c][1] for c in cols]),
-            real,
-            np.column_stack([scalars[c][3] for c in cols]).astype(float),
-        )
-        if recolouring is not None:
-            recoloured = recolouring.recolour(mapped)
-            for j, c in enumerate(cols):
-                scalars[c] = (recoloured[:, j], *scalars[c][1:])
-    groups: dict[int, GroupMaps] = {}
-    candidates = _groupings(x, spans, probs, context, set(exclude)) if method == "quantile" else []
-    for col, (generated, weights, real_values, real_rows) in scalars.items():
-        group = _group_maps(generated, weights, real_values, real_rows, candidates, names[col])
-        if group is not None:
-            groups[col] = group
-    return Calibration(bias.astype(np.float32), maps, groups, recolouring)
+    return maps, scalars, names
+
+
+def _recolour(
+    x: np.ndarray, maps: dict[int, tuple[np.ndarray, np.ndarray]], scalars: _Scalars
+) -> Recolouring | None:
+    """Fit the recolouring of the mapped scalars; the scalars' generated values become
+    the recoloured ones (in place) when there is one."""
+    cols = sorted(scalars)
+    mapped = np.column_stack([np.interp(scalars[c][0], *maps[c]) for c in cols])
+    real = np.column_stack([np.where(scalars[c][3], x[:, c], 0.0) for c in cols])
+    recolouring = fit_recolouring(
+        cols,
+        mapped,
+        np.column_stack([scalars[c][1] for c in cols]),
+        real,
+        np.column_stack([scalars[c][3] for c in cols]).astype(float),
+    )
+    if recolouring is not None:
+        recoloured = recolouring.recolour(mapped)
+        for j, c in enumerate(cols):
+            scalars[c] = (recoloured[:, j], *scalars[c][1:])
+    return recolouring

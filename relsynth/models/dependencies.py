@@ -247,34 +247,12 @@ def find_dependencies(
     derived: set[str] = set()
     found: list[Dependency] = []
     for b in wanted:
-        counts = np.bincount(b.codes, minlength=b.levels)
-        base_error = 1.0 - counts.max() / len(b.codes)
-        need = max(_MIN_STRENGTH, 1.0 - _BASELINE_SHARE * base_error)
-        scored: list[tuple[float, _Column]] = []
         banned = set((excluded or {}).get(b.name, ())) | set(family)
-        for a in cols:
-            if a is b or a.name in derived or a.name in banned:
-                continue
-            if a.name in supported:
-                scored.append((_strength(a.codes, b.codes, b.levels), a))
-        good = [(s, a) for s, a in scored if s >= need]
-        if good:
-            strength, a = _coarsest(good)
-            found.append(_build(table, context, (a.name,), b.name, a.nearest, strength, min_count))
-            derived.add(b.name)
-            continue
-        pair = _best_pair(cols, b, scored, derived | banned, need)
-        if pair is not None:
-            strength, names = pair
-            found.append(_build(table, context, names, b.name, False, strength, min_count))
-            derived.add(b.name)
-            continue
-        soft_need = max(_SOFT_STRENGTH, 1.0 - _SOFT_BASELINE_SHARE * base_error)
-        soft = [(s, a) for s, a in scored if s >= soft_need]
-        if soft:
-            strength, a = _coarsest(soft)
+        rule = _rule(b, cols, supported, derived, banned)
+        if rule is not None:
+            names, nearest, strength, soft = rule
             found.append(
-                _build(table, context, (a.name,), b.name, a.nearest, strength, min_count, soft=True)
+                _build(table, context, names, b.name, nearest, strength, min_count, soft=soft)
             )
             derived.add(b.name)
     found = [d for d in found if d.keys]  # every key withheld as a one-off: no rule
@@ -283,6 +261,35 @@ def find_dependencies(
             "dependency %s -> %s (%.4f of rows)", ", ".join(d.determinants), d.column, d.strength
         )
     return found
+
+
+def _rule(
+    b: _Column, cols: list[_Column], supported: set[str], derived: set[str], banned: set[str]
+) -> tuple[tuple[str, ...], bool, float, bool] | None:
+    """The best determinant of ``b`` (names, nearest, strength, soft), if any: one
+    column, else a pair, else one column as a soft rule."""
+    counts = np.bincount(b.codes, minlength=b.levels)
+    base_error = 1.0 - counts.max() / len(b.codes)
+    need = max(_MIN_STRENGTH, 1.0 - _BASELINE_SHARE * base_error)
+    scored: list[tuple[float, _Column]] = []
+    for a in cols:
+        if a is b or a.name in derived or a.name in banned:
+            continue
+        if a.name in supported:
+            scored.append((_strength(a.codes, b.codes, b.levels), a))
+    good = [(s, a) for s, a in scored if s >= need]
+    if good:
+        strength, a = _coarsest(good)
+        return (a.name,), a.nearest, strength, False
+    pair = _best_pair(cols, b, scored, derived | banned, need)
+    if pair is not None:
+        return pair[1], False, pair[0], False
+    soft_need = max(_SOFT_STRENGTH, 1.0 - _SOFT_BASELINE_SHARE * base_error)
+    soft = [(s, a) for s, a in scored if s >= soft_need]
+    if soft:
+        strength, a = _coarsest(soft)
+        return (a.name,), a.nearest, strength, True
+    return None
 
 
 def _subsample(

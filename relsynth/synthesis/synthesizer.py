@@ -554,8 +554,7 @@ class Synthesizer:
         return model
 
     def _fit_model(self, model: TableModel, *args: Any, **kwargs: Any) -> None:
-        """``model.fit`` under the fit's thread count (a model's own ``n_threads`` wins)
-        and rare-value threshold (a model's own ``min_category_count`` wins).
+        """``model.fit`` under the fit's thread count (a model's own ``n_threads`` wins).
 
         The model keeps ``n_threads=None`` afterwards, so that sampling uses the cores.
         """
@@ -615,13 +614,9 @@ class Synthesizer:
         return ConditionalWGAN(kinds=dict(layout.kinds), **self._model_params(rng, max_seconds))
 
     def _model_params(self, rng: np.random.Generator, max_seconds: float | None) -> dict[str, Any]:
-        """Device, threads, steps, budget, rare-value threshold and a seed from the
-        table's own stream."""
-        params: dict[str, Any] = {
-            "device": self.device,
-            "seed": child_seed(rng),
-            "min_category_count": self.min_category_count,
-        }
+        """Device, threads, steps, budget, rare-value threshold and a seed (table's stream)."""
+        params: dict[str, Any] = {"device": self.device, "seed": child_seed(rng)}
+        params["min_category_count"] = self.min_category_count
         if self.n_threads is not None:
             params["n_threads"] = self.n_threads
         if self.steps is not None:
@@ -996,8 +991,7 @@ def _context(
     """What a row's values are conditioned on: its driver parent's values, its family
     size and position, its secondary parents' values (``secondary``: key and parent
     columns, named ``parent(key columns).column``: a flight's ``airports(dest).lon``)
-    and the row's own date/time key values, as a typed
-    :class:`~relsynth.models.context.Context` (None: nothing to condition on).
+    and the row's own date/time key values: a :class:`~relsynth.models.context.Context`.
 
     The same function builds the context at fit time (real parents, real keys) and at
     sample time (synthetic parents, the skeleton's keys), so the two always match.

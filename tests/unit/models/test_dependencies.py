@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from relsynth.models.context import Context
 from relsynth.models.dependencies import Dependency, apply_dependencies, find_dependencies
 
 CITIES = {
@@ -153,6 +154,10 @@ def test_a_rows_family_position_determines_nothing(rng) -> None:
     context = pd.DataFrame(
         {"__position": np.tile(hours, 3).astype(float), "noise": rng.normal(0, 1, len(table))}
     )
-    assert find_dependencies(table, context) == []
+    assert find_dependencies(table, context, family=["__position"]) == []
     renamed = context.rename(columns={"__position": "hour_index"})
     assert [d.determinants for d in find_dependencies(table, renamed)] == [("hour_index",)]
+    # the typed Context names its family counters so (relsynth.models.context)
+    typed = Context(position=np.tile(hours, 3), extra=context[["noise"]])
+    assert typed.family_columns == ["__position"]
+    assert find_dependencies(table, typed.frame(), family=typed.family_columns) == []

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pandas as pd
 
-from relsynth.models._rare import current_min_category_count, withhold_rare_categories
 from relsynth.models.encoding import CategoricalEncoder, TableEncoder
 
 
@@ -18,19 +17,20 @@ def _decode(enc: CategoricalEncoder, n: int, rng: np.random.Generator) -> pd.Ser
     return enc.inverse(block, rng)
 
 
-def test_nothing_is_withheld_outside_the_block() -> None:
+def test_nothing_is_withheld_by_default() -> None:
     values = pd.Series(["a"] * 50 + ["b"] * 30 + ["solo"], dtype=object)
-    assert current_min_category_count() == 1
     enc = CategoricalEncoder("v").fit(values)
+    assert enc.min_count == 1
     assert enc.withheld == 0 and "solo" in enc.categories
+    enc = TableEncoder({"v": "categorical"}).fit(values.to_frame("v"), np.random.default_rng(0))
+    assert enc.encoders[0].withheld == 0
 
 
 def test_values_held_by_one_row_are_withheld_and_replaced_by_frequent_levels() -> None:
     rng = np.random.default_rng(0)
     values = pd.Series(["a"] * 600 + ["b"] * 300 + [f"solo{i}" for i in range(100)] + [None] * 50)
-    with withhold_rare_categories(2):
-        enc = CategoricalEncoder("diagnosis").fit(values, rng)
-    assert current_min_category_count() == 1  # scoped to the block
+    enc = CategoricalEncoder("diagnosis", min_count=2).fit(values, rng)
+    assert CategoricalEncoder("other").min_count == 1  # a parameter, no shared state
     assert enc.withheld == 100 and enc.other["method"] == "frequent"
     state = json.dumps(CategoricalEncoder.from_state(enc.state()).state())
     assert "solo" not in state
@@ -43,8 +43,7 @@ def test_values_held_by_one_row_are_withheld_and_replaced_by_frequent_levels() -
 
 def test_threshold_k_withholds_values_below_k_rows() -> None:
     values = pd.Series(["a"] * 50 + ["b"] * 3 + ["c"] * 2 + ["d"])
-    with withhold_rare_categories(3):
-        enc = CategoricalEncoder("v").fit(values, np.random.default_rng(0))
+    enc = CategoricalEncoder("v", min_count=3).fit(values, np.random.default_rng(0))
     assert enc.withheld == 2 and set(enc.categories) == {"a", "b"}
 
 
@@ -52,8 +51,7 @@ def test_named_places_are_replaced_by_faker_values() -> None:
     rng = np.random.default_rng(1)
     towns = [f"Smalltown{i}" for i in range(40)]
     values = pd.Series(["London"] * 300 + ["Paris"] * 200 + towns)
-    with withhold_rare_categories(2):
-        enc = CategoricalEncoder("city").fit(values, rng)
+    enc = CategoricalEncoder("city", min_count=2).fit(values, rng)
     assert enc.other["method"] == "faker"
     out = _decode(enc, 5000, rng)
     new = set(out) - {"London", "Paris"}
@@ -65,14 +63,12 @@ def test_named_places_are_replaced_by_faker_values() -> None:
 def test_all_distinct_column_gets_new_words_and_numbers_get_digits() -> None:
     rng = np.random.default_rng(2)
     names = pd.Series([f"Product number {i}" for i in range(60)])
-    with withhold_rare_categories(2):
-        enc = CategoricalEncoder("ProductName").fit(names, rng)
+    enc = CategoricalEncoder("ProductName", min_count=2).fit(names, rng)
     out = _decode(enc, 100, rng)
     assert enc.withheld == 60 and not set(out) & set(names)
     assert all(len(str(v).split()) == 3 for v in out)
     codes = pd.Series([7] * 100 + [12345, 23456, 34567], dtype="int64")
-    with withhold_rare_categories(2):
-        enc = CategoricalEncoder("code").fit(codes, rng)
+    enc = CategoricalEncoder("code", min_count=2).fit(codes, rng)
     out = _decode(enc, 500, rng)
     assert set(out) == {7}  # replaced by the frequent level
 
@@ -80,8 +76,7 @@ def test_all_distinct_column_gets_new_words_and_numbers_get_digits() -> None:
 def test_table_encoder_round_trip_and_booleans_untouched() -> None:
     rng = np.random.default_rng(3)
     frame = pd.DataFrame({"flag": [True] * 99 + [False], "cat": ["x"] * 60 + ["y"] * 39 + ["z"]})
-    with withhold_rare_categories(2):
-        enc = TableEncoder({"flag": "boolean", "cat": "categorical"}).fit(frame, rng)
+    enc = TableEncoder({"flag": "boolean", "cat": "categorical"}, min_count=2).fit(frame, rng)
     flag, cat = enc.encoders
     assert flag.withheld == 0 and cat.withheld == 1
     x = enc.transform(frame, rng)
@@ -97,7 +92,6 @@ def test_dependency_lookup_tables_hold_no_one_off_value() -> None:
     frame = pd.DataFrame({"city": cities, "country": countries})
     deps = find_dependencies(frame)
     assert any("Tinyville" in str(d.state()) for d in deps)  # without withholding: kept
-    with withhold_rare_categories(2):
-        deps = find_dependencies(frame)
+    deps = find_dependencies(frame, min_count=2)
     text = json.dumps([d.state() for d in deps])
     assert "Tinyville" not in text and "Ruritania" not in text

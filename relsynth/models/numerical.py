@@ -1,0 +1,300 @@
+"""Encoder of a numerical or datetime column: :class:`NumericalEncoder` (models).
+
+Continuous values use the quantile transform (default) or CTGAN's mode-specific
+normalisation (``"gmm"``); see :mod:`relsynth.models.encoding`. Pure numpy/pandas.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from relsynth._columns import datetime_seconds
+from relsynth.models.columns import (
+    _GMM_MAX_MODES,
+    _GMM_MIN_WEIGHT,
+    _GMM_SUBSAMPLE,
+    _N_QUANTILES,
+    _SECONDS_STEPS,
+    SNAP_LEVELS,
+    SNAP_MIN_REPEATS,
+    Method,
+    _count_decimals,
+    _one_hot,
+    snap,
+)
+
+__all__ = ["NumericalEncoder"]
+
+
+class NumericalEncoder:
+    """Encode a numerical or datetime column (see the module docstring for methods).
+
+    Datetimes become float seconds since the epoch; integer-ness, observed decimals,
+    the observed ``[min, max]`` range (values are clipped to it) and the dtype are
+    restored on decoding. NULLs get a two-level indicator span.
+    """
+
+    def __init__(self, column: str, kind: str = "numerical", method: Method = "quantile") -> None:
+        self.column = column
+        self.kind = kind
+        self.method = method
+
+    # -- fit ----------------------------------------------------------------------------
+
+    def _values(self, series: pd.Series) -> np.ndarray:
+        if self.kind == "datetime":
+            s = (
+                series
+                if pd.api.types.is_datetime64_any_dtype(series.dtype)
+                else pd.to_datetime(series, errors="coerce", format="mixed")
+            )
+            return datetime_seconds(s)
+        if pd.api.types.is_timedelta64_dtype(series.dtype):  # INTERVAL: seconds
+            return series.dt.total_seconds().to_numpy(dtype=float, na_value=np.nan)
+        x = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        return np.where(np.isinf(x), np.nan, x)  # ±Inf: special values, see `specials`
+
+    def fit(self, series: pd.Series, rng: np.random.Generator) -> NumericalEncoder:
+        """Learn the transform from ``series``."""
+        self.dtype = str(series.dtype)
+        x = self._values(series)
+        null = np.isnan(x)
+        self.specials = _special_shares(series, null) if self.kind == "numerical" else [0.0, 0.0]
+        valid = x[~null]
+        self.has_null = bool(null.any())
+        self.all_null = len(valid) == 0
+        self.min = float(valid.min()) if len(valid) else 0.0
+        self.max = float(valid.max()) if len(valid) else 0.0
+        self.is_int = bool(len(valid)) and bool(np.all(valid == np.round(valid)))
+        if pd.api.types.is_integer_dtype(series.dtype):
+            self.is_int = True
+        self.decimals = 0 if self.is_int else _count_decimals(valid)
+        self.support: list[float] = []
+        if len(valid):
+            distinct = np.unique(valid)
+            if len(distinct) <= SNAP_LEVELS and len(distinct) * SNAP_MIN_REPEATS <= len(valid):
+                self.support = distinct.tolist()
+        self.step = 0.0
+        if self.kind == "datetime" and len(valid):
+            self.step = next((s for s in _SECONDS_STEPS if np.all(valid % s == 0)), 0.0)
+        self.quantiles: list[float] = []
+        self.means: list[float] = []
+        self.stds: list[float] = []
+        self.weights: list[float] = []
+        if not self.all_null:
+            if self.method == "gmm":
+                self._fit_gmm(valid, rng)
+            else:
+                levels = np.linspace(0.0, 1.0, min(_N_QUANTILES, max(len(valid), 2)))
+                self.quantiles = np.quantile(valid, levels).tolist()
+        return self
+
+    def _fit_gmm(self, valid: np.ndarray, rng: np.random.Generator) -> None:
+        from sklearn.exceptions import ConvergenceWarning as SkConvergenceWarning
+        from sklearn.mixture import BayesianGaussianMixture
+
+        sub = valid if len(valid) <= _GMM_SUBSAMPLE else rng.choice(valid, _GMM_SUBSAMPLE, False)
+        n_modes = int(min(_GMM_MAX_MODES, len(np.unique(sub))))
+        if n_modes < 2:
+            self.means, self.stds, self.weights = [float(sub.mean())], [1.0], [1.0]
+            return
+        gmm = BayesianGaussianMixture(
+            n_components=n_modes,
+            weight_concentration_prior_type="dirichlet_process",
+            weight_concentration_prior=0.001,  # CTGAN's value: prune unused modes
+            max_iter=100,
+            random_state=int(rng.integers(0, 2**31 - 1)),
+        )
+        # A mixture that stops at max_iter is still a usable mode split (CTGAN relies on
+        # the same); sklearn's ConvergenceWarning is expected here and not actionable.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SkConvergenceWarning)
+            gmm.fit(sub.reshape(-1, 1))
+        keep = gmm.weights_ > _GMM_MIN_WEIGHT
+        self.means = gmm.means_.ravel()[keep].tolist()
+        self.stds = np.sqrt(gmm.covariances_.ravel()[keep]).clip(1e-6).tolist()
+        self.weights = (gmm.weights_[keep] / gmm.weights_[keep].sum()).tolist()
+
+    # -- spans --------------------------------------------------------------------------
+
+    def spans(self) -> list[tuple[int, str, str]]:
+        """(width, activation, role) of each output span, in order."""
+        out: list[tuple[int, str, str]] = []
+        if not self.all_null:
+            out.append((1, "tanh", "value"))
+            if self.method == "gmm" and len(self.means) > 1:
+                out.append((len(self.means), "softmax", "mode"))
+        if self.has_null:
+            out.append((2, "softmax", "null"))
+        return out
+
+    # -- transform / inverse ------------------------------------------------------------
+
+    def transform(self, series: pd.Series, rng: np.random.Generator) -> np.ndarray:
+        """Encode ``series`` into a ``(n, width)`` float32 block."""
+        x = self._values(series)
+        null = np.isnan(x)
+        blocks = []
+        if not self.all_null:
+            filled = np.where(
+                null,
+                self.quantiles[len(self.quantiles) // 2] if self.quantiles else self.means[0],
+                x,
+            ).clip(self.min, self.max)
+            if self.method == "gmm":
+                blocks.extend(self._gmm_transform(filled, rng))
+            else:
+                q = np.asarray(self.quantiles)
+                ref = np.linspace(0.0, 1.0, len(q))
+                u = 0.5 * (np.interp(filled, q, ref) - np.interp(-filled, -q[::-1], -ref[::-1]))
+                blocks.append((2.0 * u - 1.0).reshape(-1, 1) * 0.99)
+        if self.has_null:
+            blocks.append(_one_hot(null.astype(int), 2))
+        if not blocks:
+            return np.zeros((len(x), 0), dtype=np.float32)
+        return np.hstack(blocks).astype(np.float32)
+
+    def _gmm_transform(self, x: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+        mu, sd, w = (np.asarray(v) for v in (self.means, self.stds, self.weights))
+        logp = np.log(w) - np.log(sd) - 0.5 * ((x[:, None] - mu) / sd) ** 2
+        p = np.exp(logp - logp.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        # Sample the mode from its posterior, as CTGAN does (Xu et al., 2019, sec. 4.2).
+        mode = (p.cumsum(axis=1) < rng.random((len(x), 1))).sum(axis=1).clip(0, len(mu) - 1)
+        scalar = ((x - mu[mode]) / (4.0 * sd[mode])).clip(-0.99, 0.99).reshape(-1, 1)
+        if len(mu) == 1:
+            return [scalar]
+        return [scalar, _one_hot(mode, len(mu))]
+
+    def inverse(self, block: np.ndarray, rng: np.random.Generator) -> pd.Series:
+        """Decode a generated block (one-hot spans already hard) into a Series."""
+        n = len(block)
+        null = np.zeros(n, dtype=bool)
+        if self.has_null:
+            null = block[:, -2:].argmax(axis=1) == 1
+        if self.all_null:
+            x = np.full(n, np.nan)
+        else:
+            v = np.clip(block[:, 0].astype(float), -1.0, 1.0)
+            if self.method == "gmm":
+                mu, sd = np.asarray(self.means), np.asarray(self.stds)
+                mode = block[:, 1 : 1 + len(mu)].argmax(axis=1) if len(mu) > 1 else np.zeros(n, int)
+                x = v * 4.0 * sd[mode] + mu[mode]
+            else:
+                q = np.asarray(self.quantiles)
+                x = np.interp((v / 0.99 + 1.0) / 2.0, np.linspace(0.0, 1.0, len(q)), q)
+            x = self._finish(x)
+        return self._restore(x, null, rng)
+
+    def _finish(self, x: np.ndarray) -> np.ndarray:
+        x = np.clip(x, self.min, self.max)
+        if self.support:  # discrete: the nearest observed value
+            return snap(x, np.asarray(self.support))
+        if self.kind == "datetime" and self.step > 0:
+            x = np.round(x / self.step) * self.step
+        elif self.is_int:
+            x = np.round(x)
+        elif self.decimals is not None:
+            x = np.round(x, self.decimals)
+        return np.clip(x, self.min, self.max)
+
+    def _restore(
+        self, x: np.ndarray, null: np.ndarray, rng: np.random.Generator | None = None
+    ) -> pd.Series:
+        x = np.where(null, np.nan, x)
+        pos, neg = getattr(self, "specials", (0.0, 0.0))
+        if (pos > 0 or neg > 0) and rng is not None and null.any():
+            # ±Inf was learned as part of the NULL indicator; split the "missing" rows
+            # back into +Inf, -Inf and NULL at the source's shares.
+            u = rng.random(int(null.sum()))
+            x[null] = np.where(u < pos, np.inf, np.where(u < pos + neg, -np.inf, np.nan))
+            null = np.isnan(x)
+        if self.kind == "datetime":
+            ns = np.where(null, 0, np.round(x * 1e6)).astype("int64").astype("datetime64[us]")
+            s = pd.Series(ns).where(~null)
+            dtype = pd.api.types.pandas_dtype(self.dtype)
+            if isinstance(dtype, pd.DatetimeTZDtype):
+                return s.dt.tz_localize("UTC").dt.tz_convert(dtype.tz).astype(dtype)
+            if pd.api.types.is_datetime64_dtype(dtype):
+                return s.astype(dtype)
+            return s.astype("datetime64[ns]")
+        if self.dtype.startswith("timedelta64"):  # seconds back to a duration
+            micros = np.where(null, 0, np.round(x * 1e6)).astype("int64")
+            return pd.Series(micros.astype("timedelta64[us]")).where(~null).astype(self.dtype)
+        if self.dtype in ("uint64", "UInt64"):  # BIGINT UNSIGNED: no float overflow
+            u = np.clip(np.where(null, 0.0, x), 0, np.nextafter(2.0**64, 0)).astype("uint64")
+            if self.dtype == "uint64" and not null.any():
+                return pd.Series(u)
+            out = pd.array(u, dtype="UInt64")
+            out[null] = pd.NA
+            return pd.Series(out)
+        if pd.api.types.is_integer_dtype(pd.api.types.pandas_dtype(self.dtype)):
+            if not null.any() and not pd.api.types.is_extension_array_dtype(
+                pd.api.types.pandas_dtype(self.dtype)
+            ):
+                return pd.Series(x.astype(self.dtype))
+            arr = pd.array(np.where(null, 0, x).astype("int64"), dtype="Int64")
+            arr[null] = pd.NA
+            return pd.Series(arr)
+        if self.dtype == "Float64":
+            arr = pd.array(np.where(null, 0.0, x), dtype="Float64")
+            arr[null] = pd.NA
+            return pd.Series(arr)
+        if self.dtype in ("float32", "float64"):
+            return pd.Series(x.astype(self.dtype))
+        return pd.Series(x.astype(float))
+
+    # -- state --------------------------------------------------------------------------
+
+    _STATE = (
+        "column",
+        "kind",
+        "method",
+        "dtype",
+        "has_null",
+        "all_null",
+        "min",
+        "max",
+        "is_int",
+        "decimals",
+        "step",
+        "support",
+        "quantiles",
+        "means",
+        "stds",
+        "weights",
+        "specials",
+    )
+
+    def state(self) -> dict[str, Any]:
+        """Plain-Python state (weights_only-safe)."""
+        return {"type": "numerical", **{k: getattr(self, k) for k in self._STATE}}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> NumericalEncoder:
+        """Rebuild from :meth:`state`."""
+        enc = cls(state["column"], state["kind"], state["method"])
+        for k in cls._STATE:
+            default = {"support": [], "specials": [0.0, 0.0]}
+            setattr(enc, k, state[k] if k in state else default[k])
+        return enc
+
+
+def _special_shares(series: pd.Series, missing: np.ndarray) -> list[float]:
+    """Shares of +Inf and -Inf among the values that are NULL or infinite.
+
+    ±Inf are *special values*: like NULL they have no place on the number line, so the
+    encoder's NULL indicator learns "missing or infinite" and decoding splits those
+    rows back at these shares (a float column keeps its ±Inf, as a careful tool would;
+    writers refuse them only where the dialect cannot store them, e.g. MariaDB).
+    """
+    raw = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    total = int(missing.sum())
+    if total == 0:
+        return [0.0, 0.0]
+    return [float(np.sum(raw == np.inf) / total), float(np.sum(raw == -np.inf) / total)]
