@@ -38,6 +38,7 @@ orphan key set to NULL).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -46,7 +47,7 @@ import pandas as pd
 
 from relsynth._random import as_generator, stream
 from relsynth._typing import SeedLike
-from relsynth._validation import Interval, Options, validate_params
+from relsynth._validation import Interval, Options, OrNone, Predicate, validate_params
 from relsynth.errors import DataError, NotFittedError, ParameterError
 from relsynth.keys._frames import key_problems, take
 from relsynth.keys.columns import fit_key_values, sample_key_values
@@ -75,11 +76,17 @@ logger = logging.getLogger(__name__)
 _FORMAT = "relsynth.keys/1"
 _PARAMS = {
     "parent_features": Options(["auto", "none"]),
-    "bandwidth": [Options(["scott", "silverman"]), Interval(float, 0, None, closed="neither")],
+    "bandwidth": [Options(["scott", "silverman"]), Interval(float, 0, math.inf, closed="neither")],
     "n_components": Interval(int, 1, 8),
     "n_neighbors": Interval(int, 1, 10_000),
 }
-_BANDWIDTH = " or ".join(c.describe() for c in _PARAMS["bandwidth"])  # type: ignore[union-attr]
+_SAMPLE_PARAMS = {
+    "scale": Interval(float, 0, math.inf, closed="left"),
+    "sizes": OrNone(
+        Predicate(lambda v: isinstance(v, Mapping), "a mapping of root table name to int")
+    ),
+}
+_SIZE = Interval(int, 0, None, closed="left")
 
 
 class KeyGenerator:
@@ -152,13 +159,7 @@ class KeyGenerator:
         }
 
     def _validate_params(self) -> None:
-        name = type(self).__name__
-        validate_params(name, self.get_params(), _PARAMS)
-        if isinstance(self.bandwidth, float) and not np.isfinite(self.bandwidth):
-            raise ParameterError(  # Interval has no open upper bound for floats
-                f"The 'bandwidth' parameter of {name} must be {_BANDWIDTH}. "
-                f"Got {self.bandwidth!r} instead."
-            )
+        validate_params(type(self).__name__, self.get_params(), _PARAMS)
 
     # -- fit ----------------------------------------------------------------------------
 
@@ -319,23 +320,9 @@ class KeyGenerator:
         return KeySkeleton(self.metadata_, done)
 
     def _validate_sample_args(self, scale: float, sizes: Mapping[str, int] | None) -> None:
-        if (
-            isinstance(scale, bool)
-            or not isinstance(scale, (int, float, np.number))
-            or not np.isfinite(scale)
-            or scale < 0
-        ):
-            raise ParameterError(
-                "The 'scale' parameter of KeyGenerator.sample must be a float in the range "
-                f"[0, inf). Got {scale!r} instead."
-            )
+        validate_params("KeyGenerator.sample", {"scale": scale, "sizes": sizes}, _SAMPLE_PARAMS)
         if sizes is None:
             return
-        if not isinstance(sizes, Mapping):
-            raise ParameterError(
-                "The 'sizes' parameter of KeyGenerator.sample must be a mapping of root "
-                f"table name to int. Got {type(sizes).__name__} instead."
-            )
         roots = set(self.plan_.roots)
         for table, n in sizes.items():
             if table not in roots:
@@ -344,7 +331,7 @@ class KeyGenerator:
                     "is not a root table; child sizes follow from the cardinalities. Root "
                     f"tables: {', '.join(sorted(roots)) or '(none)'}."
                 )
-            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            if not _SIZE.accepts(n):
                 raise ParameterError(
                     f"The 'sizes' parameter of KeyGenerator.sample must map {table!r} to a "
                     f"non-negative int. Got {n!r} instead."
