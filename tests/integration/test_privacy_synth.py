@@ -100,3 +100,16 @@ def test_min_category_count_one_keeps_every_value_and_is_validated() -> None:
     assert synth.fit_info_.withheld == {}
     with pytest.raises(ParameterError, match="min_category_count"):
         Synthesizer(meta, min_category_count=0).fit(tables)
+
+
+def test_a_configured_model_gets_the_threshold_unless_it_sets_its_own() -> None:
+    from relsynth.models import ConditionalWGAN
+
+    tables = _tables()
+    meta = _meta(tables)
+    inherits = ConditionalWGAN(steps=5, seed=0)
+    synth = Synthesizer(meta, seed=0, table_models={"customers": inherits}, **FAST).fit(tables)
+    assert inherits.min_category_count == 2 and synth.fit_info_.withheld["customers"]["town"] == 15
+    own = ConditionalWGAN(steps=5, seed=0, min_category_count=1)
+    synth = Synthesizer(meta, seed=0, table_models={"customers": own}, **FAST).fit(tables)
+    assert own.min_category_count == 1 and "customers" not in synth.fit_info_.withheld
