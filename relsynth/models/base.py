@@ -125,7 +125,9 @@ class TableModel(abc.ABC):
         if len(table) == 0:
             raise DataError(f"Cannot fit {name} on a table with no rows.")
         rng = as_generator(getattr(self, "seed", None))
-        budget = TrainingBudget(name, 1, getattr(self, "max_seconds", None), self.callback)
+        budget = TrainingBudget(
+            name, 1, getattr(self, "max_seconds", None), getattr(self, "callback", None)
+        )
         self.columns_ = [str(c) for c in table.columns]
         self.dtypes_ = {str(c): str(t) for c, t in table.dtypes.items()}
         learned = self._fit_transforms(table, ctx, rng)
