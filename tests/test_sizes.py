@@ -59,14 +59,6 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "models/encoding.py": (811, _ROUND_2 + _MERGED),
     "models/sequential.py": (704, _ROUND_2 + " (TableModel template method)" + _REPRO),
     "models/wgan.py": (845, _ROUND_2 + " (TableModel template method)" + _REPRO),
-    "synthesis/synthesizer.py": (
-        1198,
-        _ROUND_2 + " (TableFit, context, finishing)" + _MERGED + _REPRO + _LEAD,
-    ),
-    "synthesis/synthesizer.py::Synthesizer.fit": (
-        102,
-        _ROUND_2 + " (TableFit)" + _MERGED + _REPRO + _LEAD,
-    ),
 }
 
 
