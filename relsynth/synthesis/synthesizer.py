@@ -1,22 +1,27 @@
 """The Synthesizer: a database in, a checked synthetic database out.
 
-Stage 4 of the pipeline; it orchestrates the others::
+Stage 4 of the pipeline; it orchestrates the others. This module is the façade:
+settings, and the two pipelines, each step a call into the module that owns it::
 
     fit(tables)
-      check the source (orphans reported, or dropped on request)
-      plan = graph.plan(metadata)                   order, driver keys, deferred keys
-      keys = KeyGenerator().fit(...)                cardinalities, secondary degrees, formats
-      per table, independently, given the REAL parents:
-        learned columns  -> ConditionalWGAN(context = driver parent's row,
-                            family size, position) or SequenceModel (one
-                            sequence per driver parent, LSTM)
-        personal text    -> TextColumnModel (Faker; never the source's values)
+      _source.clean_source          check the source (orphans reported, or dropped)
+      plan = graph.plan(metadata)   order, driver keys, deferred keys
+      _rule_hooks.fit_rules         cross-table rules; lookup tables
+      KeyGenerator().fit(...)       cardinalities, secondary degrees, formats
+      _schedule.fit_tables          per table, independently, given the REAL parents
+        -> _fit_table.fit_table_task (here, in a worker process or on Ray):
+           learned columns -> ConditionalWGAN(context: _context.build_context) or
+                              SequenceModel (one sequence per driver parent)
+           personal text   -> TextColumnModel (Faker; never the source's values)
+      tables_ = {table: TableFit}   the fitted state (_state), and fit_info_
 
     sample(scale)
-      per table in plan order, given the SYNTHETIC parents:
+      per table in plan order, given the SYNTHETIC parents (_sample.sample_table):
         keys.sample_table -> context from the synthetic parents -> model.sample
-        -> personal text -> constraints (unique) -> dtypes
-      keys.fill_deferred (cycle breakers), then check(): clean or an error
+        -> personal text
+      keys.fill_deferred (cycle breakers)
+      per table: _finish.finish_table (clocks, unique, generated, CHECK, dtypes)
+      aggregate rules, then check(): clean or an error
 
 Tables are independent at fit time (each learns from its real parents), so a
 model for one table never sees another table's synthetic values during training.
