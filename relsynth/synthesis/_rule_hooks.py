@@ -6,12 +6,11 @@ Kept out of :mod:`relsynth.synthesis.synthesizer` so that module only calls them
 * sample, per table: :func:`match_paths` right after the key skeleton,
   :func:`derive_values` after the values and the fake text;
 * sample, at the end: :func:`apply_aggregates` once every table is finished;
-* save: :func:`with_rules_in_metadata` (the model file keeps the rules in its metadata).
+* save: :func:`metadata_with_rules` (the model file keeps the rules in its metadata).
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
@@ -27,6 +26,7 @@ from relsynth.rules import fit_rules as _fit_rules
 from relsynth.synthesis._finish import restore_dtypes
 
 if TYPE_CHECKING:
+    from relsynth.metadata.schema import Metadata
     from relsynth.synthesis.synthesizer import Synthesizer
 
 logger = logging.getLogger(__name__)
@@ -127,13 +127,11 @@ def apply_aggregates(
     return {n: restore_dtypes(f, synth.tables_[n].dtypes) for n, f in out.items()}
 
 
-def with_rules_in_metadata(synth: Synthesizer) -> Synthesizer:
-    """A shallow copy whose metadata carries the fitted rules, so the model file keeps
-    them (a loaded synthesizer enforces its metadata's rules); the declared rules that
-    were not enforced follow with ``enforce=False``."""
+def metadata_with_rules(synth: Synthesizer) -> Metadata:
+    """The metadata carrying the fitted rules, so that the model file keeps them (a
+    loaded synthesizer enforces its metadata's rules); the declared rules that were
+    not enforced follow with ``enforce=False``."""
     fitted = list(getattr(synth, "rules_", ()))
     texts = {str(r) for r in fitted}
     rest = [replace(r, enforce=False) for r in synth.metadata.rules if str(r) not in texts]
-    clone = copy.copy(synth)
-    clone.metadata = synth.metadata.with_rules(*fitted, *rest)
-    return clone
+    return synth.metadata.with_rules(*fitted, *rest)

@@ -458,13 +458,15 @@ class Synthesizer:
     def state_dict(self) -> dict[str, Any]:
         """The fitted state, typed: what a model file keeps (:mod:`.artifact`).
 
-        ``metadata``, ``parameters`` (the settings a model file keeps), ``plan``,
-        ``key_generator``, ``tables`` (one :class:`~relsynth.synthesis._state.TableFit`
-        per table, in plan order), ``source_digests`` and ``fit_info``.
+        ``metadata`` (with the fitted rules), ``parameters`` (the settings a model
+        file keeps), ``plan``, ``key_generator``, ``tables`` (one
+        :class:`~relsynth.synthesis._state.TableFit` per table, in plan order),
+        ``source_digests`` and ``fit_info``.
         """
         check_is_fitted(self, "fit_info_", action="save")
         return {
-            "metadata": self.metadata,
+            # the fitted rules join the metadata: a loaded synthesizer enforces those
+            "metadata": rule_hooks.metadata_with_rules(self),
             "parameters": {name: getattr(self, name) for name in SAVED_PARAMETERS},
             "plan": self.plan_,
             "key_generator": self.key_generator_,
@@ -494,8 +496,7 @@ class Synthesizer:
         from relsynth.synthesis.artifact import write_state
 
         check_is_fitted(self, "fit_info_", action="save")
-        state = rule_hooks.with_rules_in_metadata(self).state_dict()
-        write_state(state, path, overwrite=overwrite)
+        write_state(self.state_dict(), path, overwrite=overwrite)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, device: DeviceLike = "auto") -> Synthesizer:
