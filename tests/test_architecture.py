@@ -93,13 +93,6 @@ KNOWN_VIOLATIONS: list[tuple[str, str, str]] = [
     # table_layout guesses JSON kept in a TEXT column with models.structured's test;
     # the pure test belongs in metadata (with value_format in metadata/types.py).
     ("relsynth._columns", "relsynth.models.structured", "looks_like_json"),
-    # An intra-package cycle: the rule hooks restore dtypes with the synthesizer's
-    # _restore_dtypes (issue 16: finishing moves out of synthesizer.py).
-    ("relsynth.synthesis._rule_hooks", "relsynth.synthesis.synthesizer", "_restore_dtypes"),
-    # An intra-package cycle: Synthesizer.save/load call the model file's functions,
-    # and load_synthesizer rebuilds a Synthesizer (and FitInfo) attribute by attribute
-    # (issue 16: a TableFit state read and written through state_dict/from_state_dict).
-    ("relsynth.synthesis.artifact", "relsynth.synthesis.synthesizer", "model files rebuild it"),
 ]
 
 

@@ -54,14 +54,6 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "io/types.py::to_sqlalchemy": (107, _ROUND_2 + _MERGED),
     "metadata/infer.py": (759, _ROUND_2 + _MERGED),
     "metadata/serialize.py::metadata_from_dict": (84, _ROUND_2 + _MERGED + "; multi-schema"),
-    "synthesis/synthesizer.py": (
-        1197,
-        _ROUND_2 + " (TableFit, context, finishing)" + _MERGED + _REPRO + _LEAD,
-    ),
-    "synthesis/synthesizer.py::Synthesizer.fit": (
-        102,
-        _ROUND_2 + " (TableFit)" + _MERGED + _REPRO + _LEAD,
-    ),
 }
 
 

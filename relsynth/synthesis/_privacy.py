@@ -38,8 +38,8 @@ __all__ = ["privacy_summary", "withheld_values"]
 def withheld_values(synth: Synthesizer) -> dict[str, dict[str, int]]:
     """Number of rare categorical values withheld, per table and column (non-zero only)."""
     out: dict[str, dict[str, int]] = {}
-    for name, model in synth.models_.items():
-        encoder = getattr(model, "encoder", None)
+    for name, fit in synth.tables_.items():
+        encoder = getattr(fit.model, "encoder", None)
         counts = {
             str(enc.column): int(getattr(enc, "withheld", 0))
             for enc in getattr(encoder, "encoders", ())
@@ -73,11 +73,12 @@ def privacy_summary(
     out: dict[str, dict[str, str]] = {}
     for name in synth.plan_.order:
         table = synth.metadata.table(name)
-        if name in synth.copies_:
+        fit = synth.tables_[name]
+        if fit.copy is not None:
             out[name] = {c: "copied (reference table)" for c in table.column_names}
             continue
-        layout = synth.layouts_.get(name)
-        text = synth.text_models_.get(name, {})
+        layout = fit.layout
+        text = fit.text_models or {}
         rows: dict[str, str] = {}
         for col in table.column_names:
             if col in text:

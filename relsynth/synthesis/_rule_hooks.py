@@ -6,12 +6,11 @@ Kept out of :mod:`relsynth.synthesis.synthesizer` so that module only calls them
 * sample, per table: :func:`match_paths` right after the key skeleton,
   :func:`derive_values` after the values and the fake text;
 * sample, at the end: :func:`apply_aggregates` once every table is finished;
-* save: :func:`with_rules_in_metadata` (the model file keeps the rules in its metadata).
+* save: :func:`metadata_with_rules` (the model file keeps the rules in its metadata).
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
@@ -24,8 +23,10 @@ from relsynth._random import child_seed, stream
 from relsynth.rules import Equality, Rule
 from relsynth.rules import enforce as _enforce
 from relsynth.rules import fit_rules as _fit_rules
+from relsynth.synthesis._finish import restore_dtypes
 
 if TYPE_CHECKING:
+    from relsynth.metadata.schema import Metadata
     from relsynth.synthesis.synthesizer import Synthesizer
 
 logger = logging.getLogger(__name__)
@@ -82,12 +83,12 @@ def derive_values(
     """Equality and order rules: columns produced from their ancestor's value; the
     columns the table model rebuilds from one of them (date offsets) move with it."""
     rules = fitted_rules(synth)
-    layout = synth.layouts_[name]
+    layout = synth.tables_[name].layout
     columns = [*layout.learned, *layout.text]
     if not _enforce.value_rules(rules, name, columns):
         return frame
     followers: dict[str, list[str]] = {}
-    for offset in getattr(synth.models_.get(name), "offsets_", None) or ():
+    for offset in getattr(synth.tables_[name].model, "offsets_", None) or ():
         if offset.form in ("datetime", "difference"):
             followers.setdefault(offset.anchor, []).append(offset.column)
     for col in list(followers):  # a chain moves as one
@@ -108,8 +109,6 @@ def apply_aggregates(
     synth: Synthesizer, tables: dict[str, pd.DataFrame], rng: np.random.Generator
 ) -> dict[str, pd.DataFrame]:
     """Aggregate rules: parents' columns computed from their synthetic children."""
-    from relsynth.synthesis.synthesizer import _restore_dtypes
-
     rules = [r for r in fitted_rules(synth) if r.kind == "aggregate"]
     if not rules:
         return tables
@@ -125,16 +124,14 @@ def apply_aggregates(
         mine = [r for r in again if r.table == name]
         if mine:
             out[name] = _enforce.derive_values(meta, mine, name, out[name], out, rng)
-    return {n: _restore_dtypes(f, synth.dtypes_[n]) for n, f in out.items()}
+    return {n: restore_dtypes(f, synth.tables_[n].dtypes) for n, f in out.items()}
 
 
-def with_rules_in_metadata(synth: Synthesizer) -> Synthesizer:
-    """A shallow copy whose metadata carries the fitted rules, so the model file keeps
-    them (a loaded synthesizer enforces its metadata's rules); the declared rules that
-    were not enforced follow with ``enforce=False``."""
+def metadata_with_rules(synth: Synthesizer) -> Metadata:
+    """The metadata carrying the fitted rules, so that the model file keeps them (a
+    loaded synthesizer enforces its metadata's rules); the declared rules that were
+    not enforced follow with ``enforce=False``."""
     fitted = list(getattr(synth, "rules_", ()))
     texts = {str(r) for r in fitted}
     rest = [replace(r, enforce=False) for r in synth.metadata.rules if str(r) not in texts]
-    clone = copy.copy(synth)
-    clone.metadata = synth.metadata.with_rules(*fitted, *rest)
-    return clone
+    return synth.metadata.with_rules(*fitted, *rest)

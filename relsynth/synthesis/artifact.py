@@ -1,5 +1,10 @@
 """Model files: save and load a fitted :class:`~relsynth.Synthesizer` without pickle.
 
+The synthesizer hands its state over with :meth:`~relsynth.Synthesizer.state_dict`
+(one :class:`~relsynth.synthesis._state.TableFit` per table) and takes it back with
+:meth:`~relsynth.Synthesizer.from_state_dict`; this module only turns that state
+into members and back (:func:`write_state`, :func:`read_state`).
+
 A model file is one zip archive (suffix ``.relsynth`` by convention)::
 
     manifest.json        format_version, relsynth/torch/python versions, parameters,
@@ -50,62 +55,62 @@ import pandas as pd
 
 from relsynth._version import __version__
 from relsynth.errors import ArtifactError, MetadataError, RelsynthError
+from relsynth.synthesis._state import (
+    SAVED_PARAMETERS,
+    FitInfo,
+    StatePartError,
+    TableFit,
+    model_registry,
+)
 
 if TYPE_CHECKING:
     from relsynth.metadata.schema import Metadata
-    from relsynth.synthesis.synthesizer import Synthesizer
 
 __all__ = [
     "FORMAT_VERSION",
-    "load_synthesizer",
     "read_manifest",
     "read_privacy",
-    "save_synthesizer",
+    "read_state",
+    "write_state",
 ]
 
 FORMAT_VERSION = 1
 
 
-def _model_registry() -> dict[str, type]:
-    from relsynth.models.sequential import SequenceModel
-    from relsynth.models.wgan import ConditionalWGAN
-
-    return {"ConditionalWGAN": ConditionalWGAN, "SequenceModel": SequenceModel}
-
-
-def save_synthesizer(
-    synth: Synthesizer, path: str | os.PathLike[str], *, overwrite: bool = False
+def write_state(
+    state: Mapping[str, Any], path: str | os.PathLike[str], *, overwrite: bool = False
 ) -> None:
-    """Write a fitted synthesizer to ``path`` (one zip file)."""
+    """Write a fitted synthesizer's state (:meth:`Synthesizer.state_dict
+    <relsynth.Synthesizer.state_dict>`) to ``path`` (one zip file)."""
     import torch
 
     target = Path(path)
     if target.exists() and not overwrite:
         raise ArtifactError(f"{target} already exists. Pass overwrite=True or choose another path.")
-    meta_json = json.dumps(synth.metadata.to_dict(), indent=2, ensure_ascii=False)
-    order = list(synth.plan_.order)
-    index = {name: i for i, name in enumerate(order)}
+    meta_json = json.dumps(state["metadata"].to_dict(), indent=2, ensure_ascii=False)
+    tables = {name: fit.to_dict() for name, fit in state["tables"].items()}
     models: dict[str, str | None] = {}
     tmp = target.with_name(target.name + ".tmp")
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("metadata.json", meta_json)
-            zf.writestr("keys.json", json.dumps(synth.key_generator_.to_dict()))
-            for name, model in synth.models_.items():
-                if model is None:
-                    models[name] = None
-                    continue
-                models[name] = type(model).__name__
-                buf = io.BytesIO()
-                torch.save(model.state_dict(), buf)
-                zf.writestr(f"models/{index[name]}.pt", buf.getvalue())
-            for name, text_models in synth.text_models_.items():
-                state = {col: m.state_dict() for col, m in text_models.items()}
-                zf.writestr(f"text/{index[name]}.json", json.dumps(state))
-            for name, frame in synth.copies_.items():
-                zf.writestr(f"copies/{index[name]}.json", _frame_to_json(frame))
-            zf.writestr("synthesizer.json", json.dumps(_synth_state(synth)))
-            zf.writestr("manifest.json", json.dumps(_manifest(synth, meta_json, models), indent=2))
+            zf.writestr("keys.json", json.dumps(state["key_generator"].to_dict()))
+            for i, (name, table) in enumerate(tables.items()):
+                model = table["model"]
+                models[name] = None if model is None else model["class"]
+                if model is not None:
+                    buf = io.BytesIO()
+                    torch.save(model["state"], buf)
+                    zf.writestr(f"models/{i}.pt", buf.getvalue())
+            for i, table in enumerate(tables.values()):
+                if table["text"] is not None:
+                    zf.writestr(f"text/{i}.json", json.dumps(table["text"]))
+            for i, table in enumerate(tables.values()):
+                if table["copy"] is not None:
+                    zf.writestr(f"copies/{i}.json", _frame_to_json(table["copy"]))
+            zf.writestr("synthesizer.json", json.dumps(_synth_state(state, tables)))
+            manifest = _manifest(state, meta_json, models)
+            zf.writestr("manifest.json", json.dumps(manifest, indent=2))
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -121,8 +126,9 @@ def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
         return archive.manifest()
 
 
-def load_synthesizer(path: str | os.PathLike[str], *, device: str | None = "auto") -> Synthesizer:
-    """Load a synthesizer written by :func:`save_synthesizer`.
+def read_state(path: str | os.PathLike[str], *, device: str | None = "auto") -> dict[str, Any]:
+    """The state written by :func:`write_state`, for :meth:`Synthesizer.from_state_dict
+    <relsynth.Synthesizer.from_state_dict>` (models rebuilt on ``device``).
 
     Every member is checked before it is used: the manifest and synthesizer.json
     against ``schemas/model.schema.json``, metadata.json against its checksum and
@@ -132,13 +138,12 @@ def load_synthesizer(path: str | os.PathLike[str], *, device: str | None = "auto
     and the member.
     """
     with _Archive(path) as archive:
-        return _load(archive, device)
+        return _read(archive, device)
 
 
-def _load(archive: _Archive, device: str | None) -> Synthesizer:
+def _read(archive: _Archive, device: str | None) -> dict[str, Any]:
     from relsynth.keys import KeyGenerator
     from relsynth.metadata.graph import plan
-    from relsynth.synthesis.synthesizer import FitInfo, Synthesizer
 
     manifest = archive.manifest()
     archive.check_members(manifest)
@@ -146,43 +151,49 @@ def _load(archive: _Archive, device: str | None) -> Synthesizer:
     state = archive.json("synthesizer.json", schema="synthesizer")
     with archive.member("manifest.json"):
         params = dict(manifest["parameters"])
-        params["device"] = device
-        synth = Synthesizer(meta, **params)
+        unknown = sorted(set(params) - set(SAVED_PARAMETERS))
+        if unknown:
+            raise ValueError(f"unknown parameters {', '.join(unknown)}")
     with archive.member("synthesizer.json"):
         fks = meta.foreign_keys
         drivers = {t: (fks[i] if i is not None else None) for t, i in state["drivers"].items()}
-        synth.drivers = drivers or None
-        synth.plan_ = plan(meta, drivers)
-    order = list(synth.plan_.order)
+        fitted_plan = plan(meta, drivers)
+    order = list(fitted_plan.order)
     if sorted(order) != sorted(manifest["tables"]):
         raise archive.error("manifest.json", "its tables do not match metadata.json")
     keys = archive.json("keys.json")
     with archive.member("keys.json"):
-        synth.key_generator_ = KeyGenerator.from_dict(keys)
-    _restore_state(archive, synth, state)
-    _restore_models(archive, synth, manifest, order, device)
+        key_generator = KeyGenerator.from_dict(keys)
+    _check_columns(archive, meta, state)
+    tables = {
+        name: _read_table(archive, i, name, state, manifest, device) for i, name in enumerate(order)
+    }
     with archive.member("synthesizer.json"):
-        synth.fit_info_ = FitInfo(**state["fit_info"])
-    synth._rng = np.random.default_rng()
-    return synth
+        fit_info = FitInfo.from_dict(state["fit_info"])
+        # files saved before the source's identity was kept have none
+        digests = [str(d) for d in state.get("source_digests", [])]
+    return {
+        "metadata": meta,
+        "parameters": params,
+        "plan": fitted_plan,
+        "key_generator": key_generator,
+        "tables": tables,
+        "source_digests": digests,
+        "fit_info": fit_info,
+    }
 
 
-def _restore_state(archive: _Archive, synth: Synthesizer, state: Mapping[str, Any]) -> None:
+def _check_columns(archive: _Archive, meta: Metadata, state: Mapping[str, Any]) -> None:
+    """The metadata's columns are the ones the models were trained on."""
     from relsynth._columns import TableLayout
 
-    meta = synth.metadata
     with archive.member("synthesizer.json"):
-        synth.layouts_ = {t: TableLayout.from_dict(d) for t, d in state["layouts"].items()}
-        synth.sequence_ = state["sequence"]
-        # files saved before secondary parents joined the context have none
-        synth.context_keys_ = state.get("context_keys", {})
-        # files saved before the source's identity was kept have none
-        synth.source_digests_ = [str(d) for d in state.get("source_digests", [])]
-        synth.dtypes_ = state["dtypes"]
+        layouts = {t: TableLayout.from_dict(d) for t, d in state["layouts"].items()}
+        dtypes = state["dtypes"]
     for name, table in meta.tables.items():
         columns = set(table.column_names)
-        saved = set(synth.dtypes_.get(name, {}))
-        layout = synth.layouts_.get(name)
+        saved = set(dtypes.get(name, {}))
+        layout = layouts.get(name)
         if layout is not None:
             saved |= {*layout.keys, *layout.learned, *layout.text, *layout.empty}
         if saved != columns:
@@ -196,44 +207,45 @@ def _restore_state(archive: _Archive, synth: Synthesizer, state: Mapping[str, An
             )
 
 
-def _restore_models(
+def _read_table(
     archive: _Archive,
-    synth: Synthesizer,
+    i: int,
+    name: str,
+    state: Mapping[str, Any],
     manifest: Mapping[str, Any],
-    order: list[str],
     device: str | None,
-) -> None:
-    from relsynth.models.pii import TextColumnModel
-
-    registry = _model_registry()
-    synth.models_, synth.text_models_, synth.copies_ = {}, {}, {}
-    for i, name in enumerate(order):
-        cls_name = manifest["models"].get(name)
-        if cls_name is not None:
-            if cls_name not in registry:
-                raise archive.error(
-                    "manifest.json",
-                    f"it uses model class {cls_name!r} for table {name!r}, which this "
-                    "relsynth does not provide",
-                )
-            member = f"models/{i}.pt"
-            tensors = archive.tensors(member)
-            with archive.member(member):
-                synth.models_[name] = registry[cls_name].from_state_dict(tensors, device=device)
-        else:
-            synth.models_[name] = None
-        member = f"text/{i}.json"
-        if archive.has(member):
-            text_state = archive.json(member)
-            with archive.member(member):
-                synth.text_models_[name] = {
-                    c: TextColumnModel.from_state_dict(s) for c, s in text_state.items()
-                }
-        member = f"copies/{i}.json"
-        if archive.has(member):
-            raw = archive.read(member)
-            with archive.member(member):
-                synth.copies_[name] = _frame_from_json(raw, synth.dtypes_[name])
+) -> TableFit:
+    """Table ``name``'s TableFit from its members (``i``: its place in plan order)."""
+    with archive.member("synthesizer.json"):
+        data: dict[str, Any] = {
+            "layout": state["layouts"][name],
+            "dtypes": state["dtypes"][name],
+            "sequence": state["sequence"].get(name),
+            # files saved before secondary parents joined the context have none
+            "context_keys": state.get("context_keys", {}).get(name),
+        }
+    cls_name = manifest["models"].get(name)
+    if cls_name is not None and cls_name not in model_registry():
+        raise archive.error(
+            "manifest.json",
+            f"it uses model class {cls_name!r} for table {name!r}, which this "
+            "relsynth does not provide",
+        )
+    members = {"layout": "synthesizer.json", "model": f"models/{i}.pt", "text": f"text/{i}.json"}
+    if cls_name is not None:
+        data["model"] = {"class": cls_name, "state": archive.tensors(members["model"])}
+    if archive.has(members["text"]):
+        data["text"] = archive.json(members["text"])
+    member = f"copies/{i}.json"
+    if archive.has(member):
+        raw = archive.read(member)
+        with archive.member(member):
+            data["copy"] = _frame_from_json(raw, data["dtypes"])
+    try:
+        return TableFit.from_dict(data, device=device)
+    except StatePartError as exc:
+        with archive.member(members[exc.part]):
+            raise exc.error from None
 
 
 #: Exceptions that mean "this member's content is not what relsynth wrote".
@@ -396,7 +408,7 @@ def read_privacy(path: str | os.PathLike[str]) -> dict[str, dict[str, str]]:
 
 
 def _manifest(
-    synth: Synthesizer, meta_json: str, models: Mapping[str, str | None]
+    state: Mapping[str, Any], meta_json: str, models: Mapping[str, str | None]
 ) -> dict[str, Any]:
     import torch
 
@@ -405,43 +417,30 @@ def _manifest(
         "relsynth_version": __version__,
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),
-        "parameters": {
-            "steps": synth.steps,
-            "max_seconds": synth.max_seconds,
-            "time_budget": synth.time_budget,
-            "epochs": synth.epochs,
-            "copy_reference_tables": synth.copy_reference_tables,
-            "locale": synth.locale,
-            "n_threads": synth.n_threads,
-            "min_category_count": synth.min_category_count,
-        },
+        "parameters": dict(state["parameters"]),
         "metadata_sha256": hashlib.sha256(meta_json.encode("utf-8")).hexdigest(),
-        "tables": list(synth.plan_.order),
+        "tables": list(state["plan"].order),
         "models": dict(models),
     }
 
 
-def _synth_state(synth: Synthesizer) -> dict[str, Any]:
-    fks = list(synth.metadata.foreign_keys)
+def _synth_state(
+    state: Mapping[str, Any], tables: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
+    fks = list(state["metadata"].foreign_keys)
     drivers = {
-        t: (fks.index(fk) if fk is not None else None) for t, fk in synth.plan_.driver.items()
+        t: (fks.index(fk) if fk is not None else None) for t, fk in state["plan"].driver.items()
     }
-    info = synth.fit_info_
     return {
         "drivers": drivers,
-        "layouts": {t: layout.to_dict() for t, layout in synth.layouts_.items()},
-        "sequence": synth.sequence_,
-        "context_keys": synth.context_keys_,
-        "source_digests": list(getattr(synth, "source_digests_", [])),
-        "dtypes": synth.dtypes_,
-        "fit_info": {
-            "seconds": dict(info.seconds),
-            "rows": dict(info.rows),
-            "models": dict(info.models),
-            "dropped_rows": dict(info.dropped_rows),
-            "withheld": {t: dict(c) for t, c in info.withheld.items()},
-            "privacy": {t: dict(c) for t, c in info.privacy.items()},
+        "layouts": {t: table["layout"] for t, table in tables.items()},
+        "sequence": {t: s["sequence"] for t, s in tables.items() if s["sequence"] is not None},
+        "context_keys": {
+            t: s["context_keys"] for t, s in tables.items() if s["context_keys"] is not None
         },
+        "source_digests": list(state["source_digests"]),
+        "dtypes": {t: table["dtypes"] for t, table in tables.items()},
+        "fit_info": state["fit_info"].to_dict(),
     }
 
 

@@ -1,22 +1,27 @@
 """The Synthesizer: a database in, a checked synthetic database out.
 
-Stage 4 of the pipeline; it orchestrates the others::
+Stage 4 of the pipeline; it orchestrates the others. This module is the façade:
+settings, and the two pipelines, each step a call into the module that owns it::
 
     fit(tables)
-      check the source (orphans reported, or dropped on request)
-      plan = graph.plan(metadata)                   order, driver keys, deferred keys
-      keys = KeyGenerator().fit(...)                cardinalities, secondary degrees, formats
-      per table, independently, given the REAL parents:
-        learned columns  -> ConditionalWGAN(context = driver parent's row,
-                            family size, position) or SequenceModel (one
-                            sequence per driver parent, LSTM)
-        personal text    -> TextColumnModel (Faker; never the source's values)
+      _source.clean_source          check the source (orphans reported, or dropped)
+      plan = graph.plan(metadata)   order, driver keys, deferred keys
+      _rule_hooks.fit_rules         cross-table rules; lookup tables
+      KeyGenerator().fit(...)       cardinalities, secondary degrees, formats
+      _schedule.fit_tables          per table, independently, given the REAL parents
+        -> _fit_table.fit_table_task (here, in a worker process or on Ray):
+           learned columns -> ConditionalWGAN(context: _context.build_context) or
+                              SequenceModel (one sequence per driver parent)
+           personal text   -> TextColumnModel (Faker; never the source's values)
+      tables_ = {table: TableFit}   the fitted state (_state), and fit_info_
 
     sample(scale)
-      per table in plan order, given the SYNTHETIC parents:
+      per table in plan order, given the SYNTHETIC parents (_sample.sample_table):
         keys.sample_table -> context from the synthetic parents -> model.sample
-        -> personal text -> constraints (unique) -> dtypes
-      keys.fill_deferred (cycle breakers), then check(): clean or an error
+        -> personal text
+      keys.fill_deferred (cycle breakers)
+      per table: _finish.finish_table (clocks, unique, generated, CHECK, dtypes)
+      aggregate rules, then check(): clean or an error
 
 Tables are independent at fit time (each learns from its real parents), so a
 model for one table never sees another table's synthetic values during training.
@@ -29,64 +34,40 @@ differ, ``sample(seed=int)`` is reproducible.
 
 from __future__ import annotations
 
-import copy
+import inspect
 import logging
 import os
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from relsynth._columns import (
-    TableLayout,
-    datetime_seconds,
-    format_clock,
-    monotone_columns,
-    parse_clock,
-    table_layout,
-)
+from relsynth._columns import TableLayout, table_layout
 from relsynth._random import as_generator, child_seed, stream
 from relsynth._typing import DeviceLike, SeedLike
 from relsynth._validation import Interval, Options, check_is_fitted, validate_params
 from relsynth.check import check
-from relsynth.constraints import Expr, compute_generated, enforce_checks, parse_check
-from relsynth.errors import DataError, ParameterError
+from relsynth.errors import ParameterError
 from relsynth.metadata.graph import Plan, plan
 from relsynth.metadata.schema import ForeignKey, Metadata
 from relsynth.synthesis import _rule_hooks as rule_hooks
-from relsynth.synthesis._repair import Repair, drop_violations
+from relsynth.synthesis._finish import finish_table, table_checks
+from relsynth.synthesis._progress import Progress, report
+from relsynth.synthesis._repair import Repair
+from relsynth.synthesis._state import SAVED_PARAMETERS, FitInfo, TableFit
 
 if TYPE_CHECKING:
     from relsynth.keys import KeyGenerator
     from relsynth.models.base import TableModel
-    from relsynth.models.context import Context
     from relsynth.models.pii import TextColumnModel
+    from relsynth.synthesis._fit_table import FittedTable
 
-__all__ = ["FitInfo", "Synthesizer"]
+__all__ = ["FitInfo", "Progress", "Synthesizer"]
 
 logger = logging.getLogger(__name__)
-
-Progress = Callable[[str, str, int, int], None]
-"""``progress(stage, table, done, total)``: called as each table finishes a stage."""
-
-
-@dataclass(frozen=True)
-class FitInfo:
-    """What ``fit`` did: seconds per stage and table, rows, model per table."""
-
-    seconds: Mapping[str, float] = field(default_factory=dict)
-    rows: Mapping[str, int] = field(default_factory=dict)
-    models: Mapping[str, str] = field(default_factory=dict)
-    dropped_rows: Mapping[str, int] = field(default_factory=dict)
-    nulled_keys: Mapping[str, int] = field(default_factory=dict)
-    #: rare categorical values withheld, per table and column (see min_category_count)
-    withheld: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
-    #: each column's privacy treatment, per table (see relsynth.synthesis._privacy)
-    privacy: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 class Synthesizer:
@@ -205,8 +186,6 @@ class Synthesizer:
         self.executor = executor
         self.ray_address = ray_address
 
-    # -- fit -------------------------------------------------------------------------
-
     def _validate_params(self) -> None:
         validate_params(
             "Synthesizer",
@@ -235,6 +214,16 @@ class Synthesizer:
                 "The 'metadata' parameter of Synthesizer must be a relsynth.Metadata "
                 f"(from relsynth.reflect or Metadata.load). Got {type(self.metadata).__name__}."
             )
+
+    def get_params(self) -> dict[str, Any]:
+        """Every constructor parameter and its value (scikit-learn's ``get_params``),
+        read from the ``__init__`` signature: ``type(self)(**get_params())`` is an
+        unfitted copy with the same settings."""
+        return {name: getattr(self, name) for name in _init_parameters(type(self))}
+
+    # -- fit ---------------------------------------------------------------------------
+    #
+    # check the source -> plan -> rules -> keys -> every table's TableFit (tasks) -> info
 
     def fit(
         self,
@@ -265,9 +254,7 @@ class Synthesizer:
         Synthesizer
             ``self``, fitted.
         """
-        from relsynth.keys import KeyGenerator
-        from relsynth.rules.lookup import lookup_tables
-        from relsynth.synthesis._privacy import privacy_summary, withheld_values
+        from relsynth.synthesis._source import clean_source, source_digests
 
         self._validate_params()
         validate_params(
@@ -276,67 +263,28 @@ class Synthesizer:
             {"on_violations": Options(["raise", "drop"])},
         )
         self._warn_deprecated()
-        meta = self.metadata
-        meta.validate()
+        self.metadata.validate()
         started = time.perf_counter()
         # Wall clock (not perf_counter): worker processes and Ray tasks compare with it.
         deadline = None if self.time_budget is None else time.time() + self.time_budget
-        source, repair = _clean_source(meta, tables, on_violations)
-        self.source_digests_ = _source_digests(tables)
-        self.plan_: Plan = plan(meta, self.drivers)
+        source, repair = clean_source(self.metadata, tables, on_violations)
+        self.source_digests_ = source_digests(tables)
+        self.plan_: Plan = plan(self.metadata, self.drivers)
         seconds: dict[str, float] = {"check": time.perf_counter() - started}
         self._rng = as_generator(self.seed)
         base_seed = child_seed(self._rng)
-        order = self.plan_.order
-        total = len(order) + 1
-
-        t0 = time.perf_counter()
-        self.rules_ = rule_hooks.fit_rules(self, source)
-        self.lookups_ = lookup_tables(meta, source)  # copied verbatim unless overridden
-        seconds["rules"] = time.perf_counter() - t0
-
-        t0 = time.perf_counter()
-        self.key_generator_: KeyGenerator = KeyGenerator().fit(meta, source, plan=self.plan_)
-        seconds["keys"] = time.perf_counter() - t0
-        _report(progress, "keys", "*", 1, total)
-
-        # every table, copied ones too: a copied table's columns feed its children's context
-        self.layouts_: dict[str, TableLayout] = {n: table_layout(meta, n, source[n]) for n in order}
-        self.models_: dict[str, TableModel | None] = {}
-        self.text_models_: dict[str, dict[str, TextColumnModel]] = {}
-        self.copies_: dict[str, pd.DataFrame] = {}
-        self.sequence_: dict[str, dict[str, Any]] = {}
-        self.context_keys_: dict[str, list[list[Any]]] = {}
-        self.dtypes_: dict[str, dict[str, str]] = {}
-        results = self._fit_tables(source, base_seed, deadline, progress, total)
-        models: dict[str, str] = {}
-        for name in order:
-            result = results[name]
-            models[name] = result.label
-            seconds[f"fit:{name}"] = result.seconds
-            self.dtypes_[name] = result.dtypes
-            self.models_[name] = result.model
-            if result.text_models is not None:
-                self.text_models_[name] = result.text_models
-            if result.copy is not None:
-                self.copies_[name] = result.copy
-            if result.sequence is not None:
-                self.sequence_[name] = result.sequence
-            if result.context_keys is not None:
-                self.context_keys_[name] = result.context_keys
+        total = len(self.plan_.order) + 1
+        seconds["rules"] = self._fit_rules(source)
+        seconds["keys"] = self._fit_keys(source)
+        report(progress, "keys", "*", 1, total)
+        fitted = self._fit_tables(source, base_seed, deadline, progress, total)
+        seconds.update({f"fit:{name}": fitted[name].seconds for name in self.plan_.order})
+        self.tables_: dict[str, TableFit] = {n: fitted[n].state for n in self.plan_.order}
         self._base_seed = base_seed
-        for name in order:
-            table_checks(meta, name, warn=True)
+        for name in self.plan_.order:
+            table_checks(self.metadata, name, warn=True)
         seconds["total"] = time.perf_counter() - started
-        self.fit_info_ = FitInfo(
-            seconds=seconds,
-            rows={n: len(source[n]) for n in order},
-            models=models,
-            dropped_rows=dict(repair.dropped),
-            nulled_keys=dict(repair.nulled),
-            withheld=withheld_values(self),
-            privacy=privacy_summary(self),
-        )
+        self.fit_info_ = self._fit_info(source, repair, seconds, fitted)
         return self
 
     def _warn_deprecated(self) -> None:
@@ -356,44 +304,24 @@ class Synthesizer:
                 stacklevel=3,
             )
 
-    def _copied(self, name: str) -> bool:
-        """Whether ``name`` is copied verbatim: a ``"copy"`` override, a table marked
-        ``reference``, or (``reference`` unset) a lookup table found at fit."""
-        override = (self.table_models or {}).get(name)
-        if override is not None:
-            return override == "copy"
-        table = self.metadata.table(name)
-        lookup = table.reference if table.reference is not None else name in self.lookups_
-        return bool(lookup) and self.copy_reference_tables
+    def _fit_rules(self, source: Mapping[str, pd.DataFrame]) -> float:
+        """Cross-table rules and lookup tables; returns the seconds taken."""
+        from relsynth.rules.lookup import lookup_tables
 
-    def _inputs(self, name: str) -> list[str]:
-        """The source tables a table's fit reads: itself and the parents in its context."""
-        needed = [name]
-        driver = self.plan_.driver.get(name)
-        if driver is not None:
-            needed.append(driver.parent)
-        needed += [fk.parent for fk in self.plan_.secondary.get(name, ())]
-        return list(dict.fromkeys(needed))
+        t0 = time.perf_counter()
+        self.rules_ = rule_hooks.fit_rules(self, source)
+        self.lookups_ = lookup_tables(self.metadata, source)  # copied unless overridden
+        return time.perf_counter() - t0
 
-    def _fit_weight(self, name: str, source: Mapping[str, pd.DataFrame]) -> float:
-        """A table's expected training time, relative to the others (its model's ``fit_cost``)."""
-        from relsynth.models.sequential import SequenceModel
-        from relsynth.models.wgan import ConditionalWGAN
+    def _fit_keys(self, source: Mapping[str, pd.DataFrame]) -> float:
+        """The key generator; returns the seconds taken."""
+        from relsynth.keys import KeyGenerator
 
-        layout = self.layouts_.get(name)
-        frame = source[name]
-        if layout is None or self._copied(name) or not layout.learned or len(frame) == 0:
-            return 0.0
-        override = (self.table_models or {}).get(name)
-        driver = self.plan_.driver.get(name)
-        sequence_col = _sequence_column(self.metadata, name, driver)
-        params = {"steps": self.steps, "epochs": self.epochs}
-        if driver is not None and sequence_col is not None:
-            lengths = _sequence_order(frame, driver, sequence_col, source[driver.parent]).lengths
-            model = override if override is not None else SequenceModel(**params)
-            return model.fit_cost(len(frame), len(layout.learned), lengths=lengths)
-        model = override if override is not None else ConditionalWGAN(**params)
-        return model.fit_cost(len(frame), len(layout.learned))
+        t0 = time.perf_counter()
+        self.key_generator_: KeyGenerator = KeyGenerator().fit(
+            self.metadata, source, plan=self.plan_
+        )
+        return time.perf_counter() - t0
 
     def _fit_tables(
         self,
@@ -402,250 +330,46 @@ class Synthesizer:
         deadline: float | None,
         progress: Progress | None,
         total: int,
-    ) -> dict[str, _TableFit]:
-        """Fit every table (independent tasks), largest first, on ``n_jobs`` workers."""
-        from relsynth.synthesis._parallel import resolve_jobs, run_tasks
+    ) -> dict[str, FittedTable]:
+        """Every table's fit, as independent tasks (:mod:`._schedule`, :mod:`._fit_table`)."""
+        from relsynth.synthesis._schedule import fit_tables
+
+        # every table, copied ones too: a copied table's columns feed its children's context
+        layouts = {n: table_layout(self.metadata, n, source[n]) for n in self.plan_.order}
+        return fit_tables(self, source, layouts, base_seed, deadline, progress, total)
+
+    def _fit_info(
+        self,
+        source: Mapping[str, pd.DataFrame],
+        repair: Repair,
+        seconds: dict[str, float],
+        fitted: Mapping[str, FittedTable],
+    ) -> FitInfo:
+        from relsynth.synthesis._privacy import privacy_summary, withheld_values
 
         order = self.plan_.order
-        jobs = resolve_jobs(self.n_jobs)
-        weights = {n: self._fit_weight(n, source) for n in order}
-        queue = sorted(order, key=lambda n: -weights[n])  # stable: plan order among ties
-        unstarted = [sum(weights.values())]
-        shell = self._shell()
-        done = [1]  # the keys
-        if deadline is not None:
-            from relsynth.models._torch import warm_up
-
-            warm_up()  # one-off imports, before the tables' shares of the budget are set
-
-        waiting = set(order)
-
-        def make_args(name: str) -> tuple[Any, ...]:
-            budget = None
-            waiting.discard(name)
-            if deadline is not None:  # the share of what is left, by expected time
-                # every table still to start needs a moment for its encoders and text
-                others = sum(1 for n in waiting if weights[n] > 0) / jobs
-                left = deadline - time.time()
-                left -= min(_TABLE_OVERHEAD_SECONDS * others, left / 2)
-                share = weights[name] / unstarted[0] if unstarted[0] > 0 else 1.0
-                budget = max(min(left, left * jobs * share), _MIN_TABLE_SECONDS)
-            unstarted[0] -= weights[name]
-            frames = {t: source[t] for t in self._inputs(name)}
-            return (shell, name, frames, stream(base_seed, "fit", name), budget, deadline)
-
-        def on_start(name: str) -> None:
-            logger.info("fitting %s (%d rows)", name, len(source[name]))
-            _report(progress, "fit-start", name, done[0], total)
-
-        def on_done(name: str, result: _TableFit) -> None:
-            done[0] += 1
-            logger.info("fitted %s (%s) in %.1fs", name, result.label, result.seconds)
-            _report(progress, "fit", name, done[0], total)
-
-        return run_tasks(
-            _fit_table_task, queue, make_args, n_jobs=jobs, threads=self._fit_threads(),
-            executor=self.executor, address=self.ray_address, on_start=on_start, on_done=on_done,
-        )  # fmt: skip
-
-    def _fit_threads(self) -> int:
-        """Torch/BLAS threads per table fit: ``n_threads``, else 1 (reproducible anywhere)."""
-        return 1 if self.n_threads is None else int(self.n_threads)
+        return FitInfo(
+            seconds=seconds,
+            rows={n: len(source[n]) for n in order},
+            models={n: fitted[n].label for n in order},
+            dropped_rows=dict(repair.dropped),
+            nulled_keys=dict(repair.nulled),
+            withheld=withheld_values(self),
+            privacy=privacy_summary(self),
+        )
 
     def _shell(self) -> Synthesizer:
-        """A copy of this synthesizer's settings and plan, for fitting tables elsewhere."""
-        shell = Synthesizer(
-            self.metadata,
-            seed=None,
-            device=self.device,
-            max_seconds=self.max_seconds,
-            steps=self.steps,
-            epochs=self.epochs,
-            table_models=self.table_models,
-            copy_reference_tables=self.copy_reference_tables,
-            locale=self.locale,
-            n_threads=self.n_threads,
-            min_category_count=self.min_category_count,
-            rules=self.rules,
-        )
+        """A copy of this synthesizer's settings (every constructor parameter), plan and
+        lookup tables, for fitting tables elsewhere (worker processes, Ray)."""
+        shell = type(self)(**self.get_params())
         shell.plan_ = self.plan_
-        shell.layouts_ = self.layouts_
         shell.lookups_ = self.lookups_
         return shell
 
-    def _fit_table(
-        self,
-        name: str,
-        tables: Mapping[str, pd.DataFrame],
-        rng: np.random.Generator,
-        max_seconds: float | None,
-    ) -> str:
-        """Fit one table's models; ``max_seconds`` is its training budget (None: default)."""
-        meta = self.metadata
-        frame = tables[name]
-        self.dtypes_[name] = {c: str(frame[c].dtype) for c in frame.columns}
-        override = (self.table_models or {}).get(name)
-        if self._copied(name):
-            self.copies_[name] = frame.reset_index(drop=True).copy()
-            self.models_[name] = None
-            return "copy"
-        layout = self.layouts_[name]
-        self.text_models_[name] = self._fit_text(name, frame, layout, rng)
-        values = _learned_frame(frame, layout)
-        if len(frame) == 0:  # nothing to learn; sampled tables stay empty unless scaled up
-            self.models_[name] = None
-            return "empty"
-        if not layout.learned:
-            self.models_[name] = None
-            return "keys+text" if layout.text else "keys"
-        driver = self.plan_.driver.get(name)
-        sequence_col = _sequence_column(meta, name, driver)
-        if driver is not None and sequence_col is not None:
-            model = self._fit_sequence(
-                name,
-                frame,
-                values,
-                driver,
-                sequence_col,
-                layout,
-                tables,
-                rng,
-                override,
-                max_seconds,
-            )
-        else:
-            time_keys = time_key_columns(layout, self.dtypes_[name])
-            self.context_keys_[name] = self._secondary_features(name, tables)
-            context = _context(
-                frame, driver, tables, self.layouts_, time_keys, self._secondary(name)
-            )
-            model = (
-                override if override is not None else self._default_wgan(layout, rng, max_seconds)
-            )
-            self._fit_model(model, values, context)
-        self.models_[name] = model
-        return type(model).__name__
-
-    def _fit_sequence(
-        self, name, frame, values, driver, sequence_col, layout, tables, rng, override, max_seconds
-    ):  # noqa: ANN001, ANN202 - private, typed by its caller
-        from relsynth.models.sequential import SequenceModel
-
-        parent = tables[driver.parent]
-        order_idx = _sequence_order(frame, driver, sequence_col, parent)
-        sorted_values = values.iloc[order_idx.order].reset_index(drop=True)
-        lengths = order_idx.lengths
-        parent_context = _parent_features(parent, driver.parent, self.layouts_)
-        numeric = [c for c in layout.learned if layout.kinds.get(c) == "numerical"]
-        mono = tuple(
-            c for c in monotone_columns(sorted_values, numeric, lengths) if c != sequence_col
-        )
-        self.sequence_[name] = {"order_column": sequence_col, "monotone": list(mono)}
-        if override is not None:
-            model = override
-        else:
-            model = SequenceModel(
-                kinds=dict(layout.kinds),
-                order_column=sequence_col if sequence_col in layout.learned else None,
-                monotone_columns=mono,
-                **self._model_params(rng, max_seconds),
-            )
-        self._fit_model(model, sorted_values, parent_context, lengths=lengths)
-        return model
-
-    def _fit_model(self, model: TableModel, *args: Any, **kwargs: Any) -> None:
-        """``model.fit`` under the fit's thread count (a model's own ``n_threads`` wins).
-
-        The model keeps ``n_threads=None`` afterwards, so that sampling uses the cores.
-        """
-        if getattr(model, "min_category_count", 0) is None:  # the synthesizer's threshold
-            model.min_category_count = self.min_category_count  # type: ignore[attr-defined]
-        pin = getattr(model, "n_threads", 1) is None
-        if pin:
-            model.n_threads = self._fit_threads()  # type: ignore[attr-defined]
-        try:
-            model.fit(*args, **kwargs)
-        finally:
-            if pin:
-                model.n_threads = None  # type: ignore[attr-defined]
-
-    def _secondary_features(self, name: str, tables: Mapping[str, pd.DataFrame]) -> list[list[Any]]:
-        """``[foreign key index, parent columns]`` of each secondary parent whose values
-        join the context of ``name``'s rows (decided once, at fit time).
-
-        A secondary key qualifies when its parent is another table generated before
-        this one (not a self-reference, not a key deferred to break a cycle). Its
-        parent's learned columns join, less categories that name nearly every row
-        apart (:func:`~relsynth.models.encoding.is_distinct`, airport names): an
-        identifier says nothing a model can carry over to new rows, and would only
-        widen the context.
-        """
-        from relsynth.models.encoding import infer_kind, is_distinct
-
-        fks = list(self.metadata.foreign_keys)
-        out: list[list[Any]] = []
-        for fk in self.plan_.secondary.get(name, ()):
-            layout = self.layouts_.get(fk.parent)
-            if fk.parent == name or self.plan_.is_deferred(fk) or layout is None:
-                continue
-            parent = tables[fk.parent]
-            cols = [
-                col
-                for col in layout.learned
-                if not (
-                    (layout.kinds.get(col) or infer_kind(parent[col])) == "categorical"
-                    and is_distinct(parent[col])
-                )
-            ]
-            if cols:
-                out.append([fks.index(fk), cols])
-        return out
-
-    def _secondary(self, name: str) -> list[tuple[ForeignKey, list[str]]]:
-        """The secondary parents (key, columns) in the context of ``name``."""
-        fks = self.metadata.foreign_keys
-        return [(fks[i], list(cols)) for i, cols in self.context_keys_.get(name, [])]
-
-    def _default_wgan(
-        self, layout: TableLayout, rng: np.random.Generator, max_seconds: float | None
-    ) -> TableModel:
-        from relsynth.models.wgan import ConditionalWGAN
-
-        return ConditionalWGAN(kinds=dict(layout.kinds), **self._model_params(rng, max_seconds))
-
-    def _model_params(self, rng: np.random.Generator, max_seconds: float | None) -> dict[str, Any]:
-        """Device, threads, steps, budget, rare-value threshold and a seed (table's stream)."""
-        params: dict[str, Any] = {"device": self.device, "seed": child_seed(rng)}
-        params["min_category_count"] = self.min_category_count
-        if self.n_threads is not None:
-            params["n_threads"] = self.n_threads
-        if self.steps is not None:
-            params["steps"] = self.steps
-        if self.epochs is not None:
-            params["epochs"] = self.epochs
-        deadline = getattr(self, "_table_deadline", None)
-        if deadline is not None:  # text models and contexts took some of the share
-            params["max_seconds"] = max(deadline - time.time(), _MIN_TABLE_SECONDS)
-        elif max_seconds is not None:
-            params["max_seconds"] = max_seconds
-        return params
-
-    def _fit_text(
-        self, name: str, frame: pd.DataFrame, layout: TableLayout, rng: np.random.Generator
-    ) -> dict[str, TextColumnModel]:
-        from relsynth.models.pii import TextColumnModel
-
-        table = self.metadata.table(name)
-        unique = {u[0] for u in table.unique if len(u) == 1}
-        out = {}
-        for col, pii in layout.text.items():
-            sql_type = table.column(col).sql_type or ""
-            out[col] = TextColumnModel(
-                pii, unique=col in unique, locale=self.locale, max_length=_max_length(sql_type)
-            ).fit(frame[col], rng=rng)
-        return out
-
     # -- sample ------------------------------------------------------------------------
+    #
+    # per table in plan order: skeleton -> values -> text (_sample.sample_table);
+    # deferred keys; per table: finishing (_finish); aggregate rules; integrity check
 
     def sample(
         self,
@@ -675,9 +399,24 @@ class Synthesizer:
         dict of str to DataFrame
             Every table, with the source's columns and dtypes; integrity checked.
         """
-        from relsynth.models._torch import torch_threads
-
         check_is_fitted(self, "fit_info_")
+        self._check_sample_args(scale, sizes)
+        base = child_seed(self._rng) if seed is None else child_seed(as_generator(seed))
+        done = self._sample_tables(scale, sizes, base, progress)
+        done = self.key_generator_.fill_deferred(done, rng=stream(base, "deferred"))
+        out = {
+            name: finish_table(
+                self.metadata, name, done[name], self.tables_[name], stream(base, "finish", name)
+            )
+            for name in self.plan_.order
+        }
+        out = rule_hooks.apply_aggregates(self, out, stream(base, "rules", "aggregates"))
+        check(self.metadata, out).raise_for_violations()
+        for frame in out.values():  # the writer refuses the source database by these
+            frame.attrs["relsynth_source_digests"] = list(getattr(self, "source_digests_", []))
+        return out
+
+    def _check_sample_args(self, scale: float, sizes: Mapping[str, int] | None) -> None:
         validate_params(
             "Synthesizer.sample",
             {"scale": scale},
@@ -689,509 +428,124 @@ class Synthesizer:
                 f"'sizes' may only fix root tables ({', '.join(self.plan_.roots)}); "
                 f"got {', '.join(unknown)}. Child sizes follow from their parents."
             )
-        base = child_seed(self._rng) if seed is None else child_seed(as_generator(seed))
+
+    def _sample_tables(
+        self,
+        scale: float,
+        sizes: Mapping[str, int] | None,
+        base: int,
+        progress: Progress | None,
+    ) -> dict[str, pd.DataFrame]:
+        """Every table in plan order, each from the synthetic tables before it."""
+        from relsynth.models._torch import torch_threads
+        from relsynth.synthesis._sample import sample_table
+
         done: dict[str, pd.DataFrame] = {}
         order = self.plan_.order
         with torch_threads(self.n_threads):
             for i, name in enumerate(order):
                 t0 = time.perf_counter()
-                done[name] = self._sample_table(
-                    name, done, scale, sizes, stream(base, "sample", name)
-                )
+                rng = stream(base, "sample", name)
+                done[name] = sample_table(self, name, done, scale, sizes, rng)
                 logger.info(
                     "sampled %s: %d rows in %.2fs", name, len(done[name]), time.perf_counter() - t0
                 )
-                _report(progress, "sample", name, i + 1, len(order))
-        done = self.key_generator_.fill_deferred(done, rng=stream(base, "deferred"))
-        out = {name: self._finish(name, done[name], stream(base, "finish", name)) for name in order}
-        out = rule_hooks.apply_aggregates(self, out, stream(base, "rules", "aggregates"))
-        check(self.metadata, out).raise_for_violations()
-        for frame in out.values():  # the writer refuses the source database by these
-            frame.attrs["relsynth_source_digests"] = list(getattr(self, "source_digests_", []))
-        return out
+                report(progress, "sample", name, i + 1, len(order))
+        return done
 
-    def _sample_table(
-        self,
-        name: str,
-        done: Mapping[str, pd.DataFrame],
-        scale: float,
-        sizes: Mapping[str, int] | None,
-        rng: np.random.Generator,
-    ) -> pd.DataFrame:
-        if name in self.copies_:
-            return self.copies_[name].copy()
-        keys = self.key_generator_.sample_table(name, done, scale=scale, sizes=sizes, rng=rng)
-        keys = rule_hooks.match_paths(self, name, keys.reset_index(drop=True), done, rng)
-        layout = self.layouts_[name]
-        model = self.models_.get(name)
-        driver = self.plan_.driver.get(name)
-        if model is not None and name in self.sequence_ and driver is not None:
-            keys, values = self._sample_sequence(name, keys, done, driver, model, rng)
-        elif model is not None:
-            time_keys = time_key_columns(layout, self.dtypes_[name])
-            context = _context(keys, driver, done, self.layouts_, time_keys, self._secondary(name))
-            values = model.sample(context, n_rows=len(keys), seed=rng)
-        else:  # no learned columns, or an empty source table: NULLs
-            values = pd.DataFrame({c: [None] * len(keys) for c in layout.learned})
-        values = values.reset_index(drop=True)
-        frame = pd.concat([keys, values], axis=1)
-        for col, text_model in self.text_models_.get(name, {}).items():
-            names = _name_column(frame, layout)
-            frame[col] = text_model.sample(len(frame), rng=rng, names=names).to_numpy()
-        for col in layout.empty:
-            frame[col] = None
-        return rule_hooks.derive_values(self, name, frame, done, rng)
+    # -- state and persistence ---------------------------------------------------------
 
-    def _sample_sequence(self, name, keys, done, driver, model, rng):  # noqa: ANN001, ANN202
-        parent = done[driver.parent]
-        seq_col = self.sequence_[name]["order_column"]
-        order_idx = _sequence_order(keys, driver, seq_col, parent)
-        keys = keys.iloc[order_idx.order].reset_index(drop=True)
-        context = _parent_features(parent, driver.parent, self.layouts_)
-        values = model.sample(context, lengths=order_idx.lengths, seed=rng)
-        if seq_col in values.columns:  # the keys decide the positions
-            values = values.drop(columns=[seq_col])
-        return keys, values
+    def state_dict(self) -> dict[str, Any]:
+        """The fitted state, typed: what a model file keeps (:mod:`.artifact`).
 
-    def _finish(self, name: str, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-        """Restore clock text, unique values, generated columns (computed from their
-        expressions), CHECK constraints, column order and dtypes."""
-        layout = None if name in self.copies_ else self.layouts_.get(name)
-        if layout is not None:
-            for col, fmt in layout.clocks.items():
-                frame[col] = format_clock(frame[col], fmt)
-            frame = _enforce_unique(self.metadata, name, frame, layout)
-        columns = list(self.metadata.table(name).column_names)
-        frame = _restore_dtypes(frame[columns], self.dtypes_[name])
-        if layout is not None:
-            frame = compute_generated(self.metadata.table(name), frame)
-        checks = table_checks(self.metadata, name)
-        if layout is None or not checks:
-            return frame
-        dtypes = self.dtypes_[name]
-        repaired = enforce_checks(
-            frame,
-            checks,
-            protected=self.metadata.key_columns(name),
-            integers={c for c, d in dtypes.items() if d.lower().startswith(("int", "uint"))},
-            rng=rng,
-        )
-        if repaired:
-            logger.info("%s: rows repaired to satisfy CHECK constraints: %s", name, repaired)
-        return _restore_dtypes(frame, dtypes)
+        ``metadata`` (with the fitted rules), ``parameters`` (the settings a model
+        file keeps), ``plan``, ``key_generator``, ``tables`` (one
+        :class:`~relsynth.synthesis._state.TableFit` per table, in plan order),
+        ``source_digests`` and ``fit_info``.
+        """
+        check_is_fitted(self, "fit_info_", action="save")
+        return {
+            # the fitted rules join the metadata: a loaded synthesizer enforces those
+            "metadata": rule_hooks.metadata_with_rules(self),
+            "parameters": {name: getattr(self, name) for name in SAVED_PARAMETERS},
+            "plan": self.plan_,
+            "key_generator": self.key_generator_,
+            "tables": {name: self.tables_[name] for name in self.plan_.order},
+            "source_digests": list(getattr(self, "source_digests_", [])),
+            "fit_info": self.fit_info_,
+        }
 
-    # -- persistence -------------------------------------------------------------------
+    @classmethod
+    def from_state_dict(
+        cls, state: Mapping[str, Any], *, device: DeviceLike = "auto"
+    ) -> Synthesizer:
+        """A fitted synthesizer from :meth:`state_dict`'s parts (models on ``device``)."""
+        meta: Metadata = state["metadata"]
+        synth = cls(meta, **{**state["parameters"], "device": device})
+        synth.plan_ = state["plan"]
+        synth.drivers = dict(synth.plan_.driver) or None
+        synth.key_generator_ = state["key_generator"]
+        synth.tables_ = {name: state["tables"][name] for name in synth.plan_.order}
+        synth.source_digests_ = [str(d) for d in state.get("source_digests", [])]
+        synth.fit_info_ = state["fit_info"]
+        synth._rng = np.random.default_rng()
+        return synth
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
         """Save the fitted synthesizer to one model file (no pickle; see synthesis.artifact)."""
-        from relsynth.synthesis.artifact import save_synthesizer
+        from relsynth.synthesis.artifact import write_state
 
         check_is_fitted(self, "fit_info_", action="save")
-        save_synthesizer(rule_hooks.with_rules_in_metadata(self), path, overwrite=overwrite)
+        write_state(self.state_dict(), path, overwrite=overwrite)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, device: DeviceLike = "auto") -> Synthesizer:
         """Load a synthesizer saved with :meth:`save` (tensors only; loading runs no code)."""
-        from relsynth.synthesis.artifact import load_synthesizer
+        from relsynth.synthesis.artifact import read_state
 
-        return load_synthesizer(path, device=device)
+        return cls.from_state_dict(read_state(path, device=device), device=device)
 
+    # -- per-table views of tables_ (read-only; the state is tables_) ------------------
 
-# -- helpers ------------------------------------------------------------------------------
+    @property
+    def layouts_(self) -> dict[str, TableLayout]:
+        """Each table's column layout (keys, learned, text, empty, clocks)."""
+        return {n: t.layout for n, t in self.tables_.items()}
 
+    @property
+    def dtypes_(self) -> dict[str, dict[str, str]]:
+        """Each table's source dtypes."""
+        return {n: t.dtypes for n, t in self.tables_.items()}
 
-def _report(progress: Progress | None, stage: str, table: str, done: int, total: int) -> None:
-    if progress is not None:
-        progress(stage, table, done, total)
+    @property
+    def models_(self) -> dict[str, TableModel | None]:
+        """Each table's model (None: copied, empty, or nothing learned)."""
+        return {n: t.model for n, t in self.tables_.items()}
 
+    @property
+    def text_models_(self) -> dict[str, dict[str, TextColumnModel]]:
+        """Personal-text models, per modelled table and column."""
+        return {n: t.text_models for n, t in self.tables_.items() if t.text_models is not None}
 
-def _clean_source(
-    meta: Metadata, tables: Mapping[str, pd.DataFrame], on_violations: str
-) -> tuple[dict[str, pd.DataFrame], Repair]:
-    missing = [n for n in meta.tables if n not in tables]
-    if missing:
-        raise DataError(
-            f"Tables missing from the data: {', '.join(missing)}. Read them with "
-            "relsynth.read_tables(url, metadata), or remove them from the metadata "
-            "with metadata.without_tables(...)."
-        )
-    source = {n: tables[n].reset_index(drop=True) for n in meta.tables}
-    report = check(meta, source)
-    if report.ok:
-        return source, Repair()
-    if on_violations == "raise":
-        raise DataError(
-            "The source tables violate their keys; fix the source, declare the right keys "
-            "in the metadata, or fit with on_violations='drop':\n" + str(report),
-            report=report,
-        )
-    source, repair = drop_violations(meta, source)
-    logger.warning("repaired source rows that broke their keys: %s", repair)
-    return source, repair
+    @property
+    def copies_(self) -> dict[str, pd.DataFrame]:
+        """The reference tables copied verbatim."""
+        return {n: t.copy for n, t in self.tables_.items() if t.copy is not None}
 
+    @property
+    def sequence_(self) -> dict[str, dict[str, Any]]:
+        """Sequential children: order column and monotone columns."""
+        return {n: t.sequence for n, t in self.tables_.items() if t.sequence is not None}
 
-def table_checks(meta: Metadata, name: str, *, warn: bool = False) -> list[tuple[str, Expr]]:
-    """The CHECK constraints of a table that relsynth can enforce, parsed.
-
-    With ``warn``, each constraint it cannot parse is logged (once per fit): such a
-    constraint is still created in the target, which then decides.
-    """
-    parsed = []
-    for i, constraint in enumerate(meta.table(name).checks):
-        label = constraint.name or f"{name}#{i + 1}"
-        expr = parse_check(constraint.sqltext)
-        if expr is not None:
-            parsed.append((label, expr))
-        elif warn:
-            logger.warning(
-                "%s: CHECK %s (%s) is not a form relsynth enforces (comparisons, BETWEEN, IN, "
-                "IS NULL, AND/OR); sampled rows may break it",
-                name, label, constraint.sqltext,
-            )  # fmt: skip
-    return parsed
+    @property
+    def context_keys_(self) -> dict[str, list[list[Any]]]:
+        """``[foreign key index, parent columns]`` of the secondary parents in a
+        table's context."""
+        return {n: t.context_keys for n, t in self.tables_.items() if t.context_keys is not None}
 
 
-def _learned_frame(frame: pd.DataFrame, layout: TableLayout) -> pd.DataFrame:
-    values = frame[list(layout.learned)].copy()
-    for col in layout.clocks:
-        values[col] = parse_clock(values[col])
-    return values
-
-
-def _parent_features(
-    parent: pd.DataFrame,
-    parent_name: str,
-    layouts: Mapping[str, TableLayout],
-    columns: Sequence[str] | None = None,
-    prefix: str | None = None,
-) -> pd.DataFrame:
-    """A parent's learned columns (or ``columns``), clock text as seconds, named
-    ``prefix.column`` (``parent.column`` by default)."""
-    layout = layouts.get(parent_name)
-    learned = layout.learned if layout else ()
-    cols = [c for c in (learned if columns is None else columns) if c in parent.columns]
-    feats = parent[cols].reset_index(drop=True).copy()
-    if layout is not None:
-        for col in layout.clocks:
-            if col in feats.columns and not pd.api.types.is_numeric_dtype(feats[col].dtype):
-                feats[col] = parse_clock(feats[col])
-    feats.columns = [f"{prefix or parent_name}.{c}" for c in cols]
-    return feats
-
-
-#: A table's share of ``time_budget`` is never below this: a model takes at least one
-#: step. Only a budget smaller than the tables' encoders need can be overrun by it.
-_MIN_TABLE_SECONDS = 0.05
-#: Time kept back from a table's share for each table still to start (encoders, fake
-#: text, calibration of a table that trains for only a moment).
-_TABLE_OVERHEAD_SECONDS = 0.15
-
-
-@dataclass
-class _TableFit:
-    """What fitting one table gives back (from this process, a worker or Ray)."""
-
-    label: str
-    seconds: float
-    dtypes: dict[str, str]
-    model: TableModel | None = None
-    text_models: dict[str, TextColumnModel] | None = None
-    copy: pd.DataFrame | None = None
-    sequence: dict[str, Any] | None = None
-    context_keys: list[list[Any]] | None = None
-
-
-def _source_digests(tables: Mapping[str, pd.DataFrame]) -> list[str]:
-    """SHA-256 digests of the identities of the databases ``tables`` were read from
-    (``attrs["relsynth_source"]``, set by :func:`relsynth.io.sql.read_tables`).
-
-    Saved with the model, and set on every sampled frame, so that writing a sample
-    into its own source is refused however the target is named (the identity itself,
-    a server's host or a file's inode, is not kept).
-    """
-    import hashlib
-
-    found = {
-        str(frame.attrs["relsynth_source"])
-        for frame in tables.values()
-        if getattr(frame, "attrs", None) and frame.attrs.get("relsynth_source")
-    }
-    return sorted(hashlib.sha256(identity.encode()).hexdigest() for identity in found)
-
-
-def _fit_table_task(
-    shell: Synthesizer,
-    name: str,
-    tables: Mapping[str, pd.DataFrame],
-    rng: np.random.Generator,
-    max_seconds: float | None,
-    deadline: float | None = None,
-) -> _TableFit:
-    """Fit one table on a private copy of ``shell`` (settings, plan and layouts only).
-
-    Module-level so that worker processes and Ray can run it; it reads only
-    ``tables`` (the table and the parents in its context) and ``rng`` (the table's
-    own stream), so its result does not depend on where or when it runs.
-    """
-    t0 = time.perf_counter()
-    if deadline is not None and max_seconds is not None:  # a worker may start late
-        max_seconds = max(min(max_seconds, deadline - time.time()), _MIN_TABLE_SECONDS)
-    own = copy.copy(shell)
-    # the model's cap is what is left of the table's share when the model starts
-    own._table_deadline = None if max_seconds is None else time.time() + max_seconds
-    own.models_, own.text_models_, own.copies_ = {}, {}, {}
-    own.sequence_, own.context_keys_, own.dtypes_ = {}, {}, {}
-    label = own._fit_table(name, tables, rng, max_seconds)
-    return _TableFit(
-        label=label,
-        seconds=time.perf_counter() - t0,
-        dtypes=own.dtypes_[name],
-        model=own.models_.get(name),
-        text_models=own.text_models_.get(name),
-        copy=own.copies_.get(name),
-        sequence=own.sequence_.get(name),
-        context_keys=own.context_keys_.get(name),
-    )
-
-
-def _join_parent(
-    child_keys: pd.DataFrame, fk: ForeignKey, parent: pd.DataFrame, features: pd.DataFrame
-) -> pd.DataFrame:
-    """Parent features aligned row by row with the child (NaN where the key is NULL)."""
-    lookup = parent[list(fk.parent_columns)].reset_index(drop=True).copy()
-    lookup.columns = list(fk.columns)
-    lookup = pd.concat([lookup, features.reset_index(drop=True)], axis=1)
-    lookup = lookup.drop_duplicates(subset=list(fk.columns))
-    left = child_keys[list(fk.columns)].reset_index(drop=True)
-    for col in fk.columns:  # align key dtypes for the merge
-        if left[col].dtype != lookup[col].dtype:
-            left[col] = left[col].astype(object)
-            lookup[col] = lookup[col].astype(object)
-    merged = left.merge(lookup, how="left", on=list(fk.columns), sort=False)
-    return merged[list(features.columns)].reset_index(drop=True)
-
-
-def _family(child_keys: pd.DataFrame, fk: ForeignKey) -> tuple[np.ndarray, np.ndarray]:
-    """Family size (rows sharing the parent) and position in it; NULL keys form one group."""
-    cols = list(fk.columns)
-    groups = child_keys[cols].reset_index(drop=True).groupby(cols, dropna=False, sort=False)
-    ids = groups.ngroup().to_numpy()
-    sizes = np.bincount(ids)[ids] if len(ids) else np.zeros(0)
-    return sizes.astype("float64"), groups.cumcount().to_numpy(dtype="float64")
-
-
-def _context(
-    keys: pd.DataFrame,
-    driver: ForeignKey | None,
-    parents: Mapping[str, pd.DataFrame],
-    layouts: Mapping[str, TableLayout],
-    time_keys: Sequence[str],
-    secondary: Sequence[tuple[ForeignKey, Sequence[str]]] = (),
-) -> Context | None:
-    """What a row's values are conditioned on: its driver parent's values, its family
-    size and position, its secondary parents' values (``secondary``: key and parent
-    columns, named ``parent(key columns).column``: a flight's ``airports(dest).lon``)
-    and the row's own date/time key values: a :class:`~relsynth.models.context.Context`.
-
-    The same function builds the context at fit time (real parents, real keys) and at
-    sample time (synthetic parents, the skeleton's keys), so the two always match.
-    Date/time keys carry meaning the values depend on: ``weather(origin, time_hour)``
-    has month, hour and temperature that follow ``time_hour``.
-    """
-    from relsynth.models.context import Context
-
-    own: dict[str, Any] = {}
-    if driver is not None:
-        parent = parents[driver.parent]
-        features = _parent_features(parent, driver.parent, layouts)
-        own["parent"] = _join_parent(keys, driver, parent, features)
-        own["family_size"], own["position"] = _family(keys, driver)
-    parts = []
-    for fk, cols in secondary:
-        parent = parents[fk.parent]
-        prefix = f"{fk.parent}({','.join(fk.columns)})"
-        features = _parent_features(parent, fk.parent, layouts, cols, prefix)
-        parts.append(_join_parent(keys, fk, parent, features))
-    if time_keys:
-        parts.append(_time_key_features(keys, time_keys))
-    if parts:
-        own["extra"] = pd.concat(parts, axis=1)
-    return Context(**own) if own else None
-
-
-def _time_key_features(keys: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Date/time key columns as calendar features (NaN for NULL).
-
-    Seconds since the epoch for trends, and the calendar parts (month, day of month,
-    day of week, hour and minute of day) that values follow but that a network cannot
-    easily read off a single time axis: ``weather.hour`` is periodic in ``time_hour``.
-    """
-    out = {}
-    for col in columns:
-        stamps = pd.to_datetime(keys[col], errors="coerce").reset_index(drop=True)
-        out[f"__key.{col}"] = datetime_seconds(stamps)
-        parts = {
-            "month": stamps.dt.month,
-            "day": stamps.dt.day,
-            "weekday": stamps.dt.day_of_week,
-            "minute_of_day": stamps.dt.hour * 60 + stamps.dt.minute,
-        }
-        for part, values in parts.items():
-            out[f"__key.{col}.{part}"] = values.to_numpy(dtype="float64", na_value=np.nan)
-    return pd.DataFrame(out)
-
-
-def time_key_columns(layout: TableLayout, dtypes: Mapping[str, str]) -> tuple[str, ...]:
-    """The key columns of a table that hold dates or times (conditioning context)."""
-    return tuple(c for c in layout.keys if dtypes.get(c, "").startswith("datetime64"))
-
-
-def _sequence_column(meta: Metadata, name: str, driver: ForeignKey | None) -> str | None:
-    """The column ordering a child's rows under its driver parent, if any.
-
-    Declared with ``Table.sequence_index``, or recognised when the primary key is the
-    driver key plus one more column (``stop_times(trip_id, stop_sequence)``).
-    """
-    table = meta.table(name)
-    if table.sequence_index is not None:
-        return table.sequence_index
-    if driver is None:
-        return None
-    pk = table.primary_key
-    n = len(driver.columns)
-    if len(pk) == n + 1 and tuple(pk[:n]) == driver.columns:
-        col = table.column(pk[n])
-        if col.kind in ("numerical", "id", "categorical") and (col.sql_type or "").upper() in (
-            "INTEGER",
-            "BIGINT",
-            "SMALLINT",
-        ):
-            return col.name
-    return None
-
-
-@dataclass(frozen=True)
-class _SequenceOrder:
-    order: np.ndarray  # row positions, sequence after sequence, in parent order
-    lengths: np.ndarray  # one per parent row
-
-
-def _sequence_order(
-    frame: pd.DataFrame, fk: ForeignKey, seq_col: str, parent: pd.DataFrame
-) -> _SequenceOrder:
-    """Sort child rows by (parent position, sequence column); count rows per parent."""
-    lookup = parent[list(fk.parent_columns)].reset_index(drop=True).copy()
-    lookup.columns = list(fk.columns)
-    lookup["__parent_pos"] = np.arange(len(lookup))
-    left = frame[list(fk.columns)].reset_index(drop=True).copy()
-    for col in fk.columns:
-        if left[col].dtype != lookup[col].dtype:
-            left[col] = left[col].astype(object)
-            lookup[col] = lookup[col].astype(object)
-    pos = left.merge(lookup, how="left", on=list(fk.columns), sort=False)["__parent_pos"]
-    pos = pos.fillna(-1).to_numpy(dtype=np.int64)
-    seq = pd.to_numeric(frame[seq_col], errors="coerce").to_numpy(dtype="float64")
-    order = np.lexsort((seq, pos))
-    order = order[pos[order] >= 0]
-    lengths = np.bincount(pos[pos >= 0], minlength=len(parent)).astype(np.int64)
-    return _SequenceOrder(order=order, lengths=lengths)
-
-
-def _name_column(frame: pd.DataFrame, layout: TableLayout) -> pd.Series | None:
-    for col, pii in layout.text.items():
-        if pii == "name" and col in frame.columns:
-            return frame[col]
-    return None
-
-
-def _max_length(sql_type: str) -> int | None:
-    import re
-
-    match = re.search(r"(?:CHAR|VARCHAR)\s*\((\d+)\)", sql_type.upper())
-    return int(match.group(1)) if match else None
-
-
-def _enforce_unique(
-    meta: Metadata, name: str, frame: pd.DataFrame, layout: TableLayout
-) -> pd.DataFrame:
-    """Make unique constraints (one column or several) hold where a learned column is in them.
-
-    The last learned column of the constraint is changed on the duplicate rows only:
-    numbers and dates move by a small step (1, one day or one second) per duplicate,
-    text gets a `` 2``, `` 3``... suffix; repeated while duplicates are left (a
-    collapsed model can give hundreds of rows the same value), then numbers and dates
-    move past the column's maximum and text gets a running number. Key columns never change
-    (the key generator makes keys unique); personal text is made unique by its model.
-    """
-    table = meta.table(name)
-    for unique in table.unique:
-        learned = [c for c in unique if c in layout.learned]
-        if not learned:
-            continue
-        col, cols = learned[-1], list(unique)
-        for attempt in range(_NUDGE_ATTEMPTS + 1):
-            sub = frame[cols]
-            dup = (sub.duplicated(keep="first") & sub.notna().all(axis=1)).to_numpy()
-            if not dup.any():
-                break
-            rank = sub.groupby(cols, sort=False, dropna=False).cumcount().to_numpy()[dup]
-            last = attempt == _NUDGE_ATTEMPTS
-            frame[col] = _nudge(frame[col], dup, rank, last_resort=last)
-    return frame
-
-
-_NUDGE_ATTEMPTS = 10  # small steps first; then values past the column's maximum
-
-
-def _nudge(
-    values: pd.Series, rows: np.ndarray, rank: np.ndarray, *, last_resort: bool
-) -> pd.Series:
-    """``values`` with the ``rows`` moved off their duplicates (``rank``: 1, 2... per group)."""
-    out = values.copy()
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        stamps = values.dropna()
-        daily = len(stamps) and (stamps == stamps.dt.normalize()).all()
-        step = pd.Timedelta(days=1) if daily else pd.Timedelta(seconds=1)
-        if last_resort:  # past the latest value: cannot collide
-            out[rows] = stamps.max() + step * (1 + np.arange(int(rows.sum())))
-        else:
-            out[rows] = values[rows] + step * rank
-    elif pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
-        values.dtype
-    ):
-        numbers = values.to_numpy(dtype="float64", na_value=np.nan)
-        whole = bool(np.all(np.isnan(numbers) | (numbers == np.round(numbers))))
-        if last_resort:
-            shifted = np.nanmax(numbers) + 1 + np.arange(int(rows.sum()))
-        elif whole:
-            shifted = numbers[rows] + rank
-        else:
-            shifted = numbers[rows] + np.maximum(np.abs(numbers[rows]), 1.0) * 1e-9 * rank
-        if pd.api.types.is_integer_dtype(values.dtype):
-            out[rows] = shifted.astype(np.int64)
-        else:
-            out = out.astype("float64")
-            out[rows] = shifted
-    else:
-        text = values.astype(object)
-        out = text.copy()
-        if last_resort:  # a running number no other value has
-            out[rows] = [f"{v} #{i + 1}" for i, v in enumerate(text[rows])]
-        else:
-            out[rows] = [f"{v} {r + 1}" for v, r in zip(text[rows], rank, strict=True)]
-    return out
-
-
-def _restore_dtypes(frame: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame:
-    out = frame.copy()
-    for col, dtype in dtypes.items():
-        if col not in out.columns or str(out[col].dtype) == dtype:
-            continue
-        try:
-            if dtype.startswith("int") and out[col].isna().any():
-                out[col] = out[col].astype(dtype.replace("int", "Int"))
-            else:
-                out[col] = out[col].astype(dtype)
-        except (TypeError, ValueError) as exc:
-            logger.debug("kept dtype %s for %s (%s)", out[col].dtype, col, exc)
-    return out
+def _init_parameters(cls: type) -> list[str]:
+    """The names of ``cls.__init__``'s parameters (``self`` and ``*args`` left out)."""
+    kinds = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    params = inspect.signature(cls.__init__).parameters.values()
+    return [p.name for p in params if p.name != "self" and p.kind not in kinds]

@@ -96,7 +96,9 @@ def test_deprecated_training_settings_warn_and_still_work(northwind):
     meta, tables = northwind
     small = meta.without_tables(*[n for n in meta.tables if n not in ("Regions", "Territories")])
     with pytest.warns(FutureWarning, match="max_seconds"):
-        Synthesizer(small, seed=0, max_seconds=0.5).fit(tables)
+        capped = Synthesizer(small, seed=0, max_seconds=0.5).fit(tables)
+    caps = [m.max_seconds for m in capped.models_.values() if m is not None]
+    assert caps and all(0 < cap <= 0.5 for cap in caps)  # still a clock cap per table
     with pytest.warns(FutureWarning, match="epochs"):
         synth = Synthesizer(small, seed=0, epochs=1).fit(tables)
     assert synth.models_["Territories"].steps_ == 2  # one pass: 53 rows in batches of 50

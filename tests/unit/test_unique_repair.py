@@ -8,7 +8,7 @@ import pytest
 
 from relsynth import Column, Metadata, Table
 from relsynth._columns import TableLayout
-from relsynth.synthesis.synthesizer import _enforce_unique
+from relsynth.synthesis._finish import enforce_unique as _enforce_unique
 
 
 def _meta(unique: tuple[str, ...], kind: str) -> Metadata:

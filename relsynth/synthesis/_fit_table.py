@@ -1,0 +1,240 @@
+"""Fitting one table: the task that worker processes and Ray run.
+
+:func:`fit_table_task` receives a *shell* (a synthesizer holding only the settings,
+the plan and the lookup tables), the table and the parents in its context, every
+table's layout and the table's own random stream, and returns the table's
+:class:`~relsynth.synthesis._state.TableFit`. It reads nothing else, so its result
+does not depend on where or when it runs. Per table:
+
+* a copied reference table keeps its rows;
+* personal text gets a :class:`~relsynth.models.pii.TextColumnModel` per column;
+* learned columns get a :class:`~relsynth.models.sequential.SequenceModel` (a
+  sequential child: one sequence per driver parent) or a
+  :class:`~relsynth.models.wgan.ConditionalWGAN` conditioned on the row's context
+  (:mod:`._context`), unless ``table_models`` overrides it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from relsynth._columns import TableLayout, monotone_columns, parse_clock
+from relsynth._random import child_seed
+from relsynth.synthesis._context import (
+    build_context,
+    parent_features,
+    secondary_features,
+    secondary_parents,
+    time_key_columns,
+)
+from relsynth.synthesis._finish import max_length
+from relsynth.synthesis._sequence import sequence_column, sequence_order
+from relsynth.synthesis._state import TableFit
+
+if TYPE_CHECKING:
+    from relsynth.metadata.schema import ForeignKey
+    from relsynth.models.base import TableModel
+    from relsynth.models.pii import TextColumnModel
+    from relsynth.synthesis.synthesizer import Synthesizer
+
+__all__ = ["MIN_TABLE_SECONDS", "FittedTable", "fit_table_task", "fit_threads", "is_copied"]
+
+#: A table's share of ``time_budget`` is never below this: a model takes at least one
+#: step. Only a budget smaller than the tables' encoders need can be overrun by it.
+MIN_TABLE_SECONDS = 0.05
+
+
+@dataclass
+class FittedTable:
+    """What fitting one table gives back (from this process, a worker or Ray)."""
+
+    state: TableFit
+    label: str  # the model's class name, or "copy", "empty", "keys", "keys+text"
+    seconds: float
+
+
+def fit_threads(n_threads: int | None) -> int:
+    """Torch/BLAS threads per table fit: ``n_threads``, else 1 (reproducible anywhere)."""
+    return 1 if n_threads is None else int(n_threads)
+
+
+def is_copied(synth: Synthesizer, name: str) -> bool:
+    """Whether ``name`` is copied verbatim: a ``"copy"`` override, a table marked
+    ``reference``, or (``reference`` unset) a lookup table found at fit."""
+    override = (synth.table_models or {}).get(name)
+    if override is not None:
+        return override == "copy"
+    table = synth.metadata.table(name)
+    lookup = table.reference if table.reference is not None else name in synth.lookups_
+    return bool(lookup) and synth.copy_reference_tables
+
+
+def fit_table_task(
+    shell: Synthesizer,
+    name: str,
+    tables: Mapping[str, pd.DataFrame],
+    layouts: Mapping[str, TableLayout],
+    rng: np.random.Generator,
+    max_seconds: float | None,
+    deadline: float | None = None,
+) -> FittedTable:
+    """Fit one table; ``max_seconds`` is its training budget (None: the model's steps).
+
+    Module-level so that worker processes and Ray can run it.
+    """
+    t0 = time.perf_counter()
+    if deadline is not None and max_seconds is not None:  # a worker may start late
+        max_seconds = max(min(max_seconds, deadline - time.time()), MIN_TABLE_SECONDS)
+    # the model's cap is what is left of the table's share when the model starts
+    table_deadline = None if max_seconds is None else time.time() + max_seconds
+    fitter = _TableFitter(shell, name, tables, layouts, rng, table_deadline)
+    state, label = fitter.fit()
+    return FittedTable(state=state, label=label, seconds=time.perf_counter() - t0)
+
+
+def _learned_frame(frame: pd.DataFrame, layout: TableLayout) -> pd.DataFrame:
+    values = frame[list(layout.learned)].copy()
+    for col in layout.clocks:
+        values[col] = parse_clock(values[col])
+    return values
+
+
+@dataclass
+class _TableFitter:
+    """One table's fit: its settings (``synth``), inputs and stream."""
+
+    synth: Synthesizer
+    name: str
+    tables: Mapping[str, pd.DataFrame]
+    layouts: Mapping[str, TableLayout]
+    rng: np.random.Generator
+    table_deadline: float | None
+
+    def fit(self) -> tuple[TableFit, str]:
+        """The table's state and a label for the fit info."""
+        synth, name = self.synth, self.name
+        frame = self.tables[name]
+        dtypes = {c: str(frame[c].dtype) for c in frame.columns}
+        layout = self.layouts[name]
+        if is_copied(synth, name):
+            return TableFit(layout, dtypes, copy=frame.reset_index(drop=True).copy()), "copy"
+        text = self._fit_text(frame, layout)
+        values = _learned_frame(frame, layout)
+        if len(frame) == 0:  # nothing to learn; sampled tables stay empty unless scaled up
+            return TableFit(layout, dtypes, text_models=text), "empty"
+        if not layout.learned:
+            return TableFit(
+                layout, dtypes, text_models=text
+            ), "keys+text" if layout.text else "keys"
+        override = (synth.table_models or {}).get(name)
+        driver = synth.plan_.driver.get(name)
+        sequence_col = sequence_column(synth.metadata, name, driver)
+        if driver is not None and sequence_col is not None:
+            model, sequence = self._fit_sequence(frame, values, driver, sequence_col, override)
+            state = TableFit(layout, dtypes, model, text, sequence=sequence)
+            return state, type(model).__name__
+        context_keys = secondary_features(
+            synth.metadata, synth.plan_, self.layouts, name, self.tables
+        )
+        secondary = secondary_parents(synth.metadata, context_keys)
+        time_keys = time_key_columns(layout, dtypes)
+        context = build_context(frame, driver, self.tables, self.layouts, time_keys, secondary)
+        model = override if override is not None else self._default_wgan(layout)
+        self._fit_model(model, values, context)
+        return TableFit(layout, dtypes, model, text, context_keys=context_keys), type(
+            model
+        ).__name__
+
+    def _fit_sequence(
+        self,
+        frame: pd.DataFrame,
+        values: pd.DataFrame,
+        driver: ForeignKey,
+        sequence_col: str,
+        override: TableModel | None,
+    ) -> tuple[TableModel, dict[str, Any]]:
+        from relsynth.models.sequential import SequenceModel
+
+        layout = self.layouts[self.name]
+        parent = self.tables[driver.parent]
+        order_idx = sequence_order(frame, driver, sequence_col, parent)
+        sorted_values = values.iloc[order_idx.order].reset_index(drop=True)
+        lengths = order_idx.lengths
+        parent_context = parent_features(parent, driver.parent, self.layouts)
+        numeric = [c for c in layout.learned if layout.kinds.get(c) == "numerical"]
+        mono = tuple(
+            c for c in monotone_columns(sorted_values, numeric, lengths) if c != sequence_col
+        )
+        sequence = {"order_column": sequence_col, "monotone": list(mono)}
+        if override is not None:
+            model = override
+        else:
+            model = SequenceModel(
+                kinds=dict(layout.kinds),
+                order_column=sequence_col if sequence_col in layout.learned else None,
+                monotone_columns=mono,
+                **self._model_params(),
+            )
+        self._fit_model(model, sorted_values, parent_context, lengths=lengths)
+        return model, sequence
+
+    def _fit_model(self, model: TableModel, *args: Any, **kwargs: Any) -> None:
+        """``model.fit`` under the fit's thread count (a model's own ``n_threads`` wins).
+
+        The model keeps ``n_threads=None`` afterwards, so that sampling uses the cores.
+        """
+        if getattr(model, "min_category_count", 0) is None:  # the synthesizer's threshold
+            model.min_category_count = self.synth.min_category_count  # type: ignore[attr-defined]
+        pin = getattr(model, "n_threads", 1) is None
+        if pin:
+            model.n_threads = fit_threads(self.synth.n_threads)  # type: ignore[attr-defined]
+        try:
+            model.fit(*args, **kwargs)
+        finally:
+            if pin:
+                model.n_threads = None  # type: ignore[attr-defined]
+
+    def _default_wgan(self, layout: TableLayout) -> TableModel:
+        from relsynth.models.wgan import ConditionalWGAN
+
+        return ConditionalWGAN(kinds=dict(layout.kinds), **self._model_params())
+
+    def _model_params(self) -> dict[str, Any]:
+        """Device, threads, training length and a seed from the table's own stream.
+
+        Training length: the model's own steps (``default_steps``) unless ``steps`` is
+        set; the deprecated ``epochs`` passes through to the model; a clock cap
+        (``max_seconds``) only where the fit has a time budget (or the deprecated
+        per-table cap).
+        """
+        synth = self.synth
+        params: dict[str, Any] = {"device": synth.device, "seed": child_seed(self.rng)}
+        params["min_category_count"] = synth.min_category_count
+        if synth.n_threads is not None:
+            params["n_threads"] = synth.n_threads
+        if synth.steps is not None:
+            params["steps"] = synth.steps
+        if synth.epochs is not None:
+            params["epochs"] = synth.epochs
+        if self.table_deadline is not None:  # text models and contexts took some of the share
+            params["max_seconds"] = max(self.table_deadline - time.time(), MIN_TABLE_SECONDS)
+        return params
+
+    def _fit_text(self, frame: pd.DataFrame, layout: TableLayout) -> dict[str, TextColumnModel]:
+        from relsynth.models.pii import TextColumnModel
+
+        table = self.synth.metadata.table(self.name)
+        unique = {u[0] for u in table.unique if len(u) == 1}
+        out = {}
+        for col, pii in layout.text.items():
+            sql_type = table.column(col).sql_type or ""
+            out[col] = TextColumnModel(
+                pii, unique=col in unique, locale=self.synth.locale, max_length=max_length(sql_type)
+            ).fit(frame[col], rng=self.rng)
+        return out
