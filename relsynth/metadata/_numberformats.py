@@ -107,10 +107,13 @@ def parse_text_numbers(text: pd.Series, fmt: str) -> pd.Series | None:
     if _SPEC_RE.match(fmt) is None:
         return None
     present = text.dropna().astype(str)
-    if not bool(present.str.match(_NUMBER_RE).all()):
-        return None
+    whole = fmt.endswith("d")
+    if not bool(present.str.match(_NUMBER_RE).all()) or (
+        whole and present.str.contains(".", regex=False).any()
+    ):
+        return None  # not numbers, or decimals where whole numbers were learned
     numbers = pd.to_numeric(text.astype(object).where(text.notna()).str.replace(",", ""))
-    if fmt.endswith("d"):
+    if whole:
         return numbers.astype("Int64" if bool(numbers.isna().any()) else "int64")
     return numbers.astype("float64")
 
