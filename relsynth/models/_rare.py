@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import hashlib
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -104,10 +105,26 @@ def fit_replacement(
     if n_kept > 0:
         return {**state, "method": "frequent"}
     if string_like:
-        words = [len(t.split()) for t in text] or [1]
-        return {**state, "method": "words", "words": int(np.median(words)) or 1}
+        return {**state, "method": "words", **_word_shape(text, current_min_category_count())}
     digits = [len(t.split(".")[0].lstrip("-")) for t in text] or [1]
     return {**state, "method": "digits", "digits": max(1, int(np.median(digits)))}
+
+
+def _word_shape(text: Sequence[str], k: int) -> dict[str, Any]:
+    """The shape of a column of distinct names: how many words they have, and the last
+    words that at least ``k`` (>= 2) of them share (``Airport``, ``Inc``, ``Street``).
+    A word so shared is held by ``k`` rows, so it identifies none; no name is kept."""
+    tokens = [t.split() for t in text]
+    words = [len(t) for t in tokens] or [1]
+    lasts = Counter(t[-1] for t in tokens if len(t) >= 2)  # a suffix after a word
+    suffixes = {w: c for w, c in sorted(lasts.items()) if c >= max(k, 2)}
+    return {
+        "words": int(np.median(words)) or 1,
+        "lengths": {str(n): c for n, c in sorted(Counter(words).items()) if n > 0},
+        "suffixes": suffixes,
+        # the share of the names of two words or more that end in a shared word
+        "suffixed": sum(suffixes.values()) / max(sum(len(t) >= 2 for t in tokens), 1),
+    }
 
 
 def draw_replacements(
@@ -167,5 +184,23 @@ def _fake(state: Mapping[str, Any], n: int, rng: np.random.Generator) -> list[An
     if state.get("method") == "faker":
         make = _maker(str(state["pii"]), fake)
         return [make(0) for _ in range(n)]
-    k = int(state.get("words", 1))
-    return [" ".join(w.capitalize() for w in fake.words(k)) for _ in range(n)]
+    return _names(state, n, rng, fake)
+
+
+def _names(state: Mapping[str, Any], n: int, rng: np.random.Generator, fake: Any) -> list[str]:
+    """New names of the source's word counts, ending in a shared last word as often as
+    the source's do (model files from before keep one word count and no suffixes)."""
+    lengths = state.get("lengths") or {str(int(state.get("words", 1))): 1}
+    sizes = np.array([int(s) for s in lengths])
+    counts = np.array(list(lengths.values()), dtype=float)
+    size = sizes[rng.choice(len(sizes), size=n, p=counts / counts.sum())]
+    suffixes = state.get("suffixes") or {}
+    ends = list(suffixes)
+    weights = np.array(list(suffixes.values()), dtype=float)
+    use = (rng.random(n) < float(state.get("suffixed", 0.0))) & (size >= 2) & bool(ends)
+    end = rng.choice(len(ends), size=n, p=weights / weights.sum()) if ends else np.zeros(n, int)
+    out = []
+    for i in range(n):
+        head = [w.capitalize() for w in fake.words(int(size[i]) - int(use[i]))]
+        out.append(" ".join([*head, ends[end[i]]] if use[i] else head))
+    return out

@@ -77,6 +77,30 @@ def test_all_distinct_column_gets_new_words_and_numbers_get_digits() -> None:
     assert set(out) == {7}  # replaced by the frequent level
 
 
+def test_distinct_names_keep_their_word_counts_and_shared_last_words() -> None:
+    rng = np.random.default_rng(4)
+    places = [f"Place{i}" for i in range(200)]
+    names = pd.Series(
+        [f"{p} Regional Airport" for p in places[:120]]  # 3 words, "Airport"
+        + [f"{p} Field" for p in places[120:170]]  # 2 words, "Field"
+        + [f"{p} {p}ville Heliport" for p in places[170:171]]  # a one-off last word
+        + places[171:]  # 1 word
+    )
+    with withhold_rare_categories(2):
+        enc = CategoricalEncoder("name").fit(names, rng)
+    assert enc.other["method"] == "words"
+    state = json.dumps(CategoricalEncoder.from_state(enc.state()).state())
+    assert "Place" not in state and "Heliport" not in state  # shared words only
+    out = _decode(enc, 4000, rng).astype(str)
+    assert not set(out) & set(names)
+    words = out.str.split().str.len()
+    assert abs((words == 3).mean() - 121 / 200) < 0.04
+    assert abs((words == 1).mean() - 29 / 200) < 0.03
+    assert abs(out.str.endswith(" Airport").mean() - 120 / 200) < 0.04
+    assert abs(out.str.endswith(" Field").mean() - 50 / 200) < 0.04
+    assert not out.str.endswith("Heliport").any()
+
+
 def test_table_encoder_round_trip_and_booleans_untouched() -> None:
     rng = np.random.default_rng(3)
     frame = pd.DataFrame({"flag": [True] * 99 + [False], "cat": ["x"] * 60 + ["y"] * 39 + ["z"]})
