@@ -15,9 +15,11 @@ replacement drawn by :func:`draw_replacements`:
   their share;
 * ``"frequent"``: otherwise one of the kept values, in proportion to their counts,
   so the kept values keep their relative shares;
-* ``"words"``/``"digits"``: when no value is held by ``k`` rows (a column of names,
-  every one distinct), new words of the source's typical word count, or numbers of
-  its typical digit count.
+* ``"words"``/``"digits"``: when no value is held by ``k`` rows, or (text) when the
+  withheld values hold at least half of the rows (a column of names, nearly every one
+  distinct: airports' names), new names of the source's word counts that end in the
+  last words at least ``k`` names share (``Airport``, ``Field``; no name is kept), or
+  numbers of its typical digit count; the kept values keep their own shares.
 
 A replacement that equals a withheld value (compared by salted 64-bit BLAKE2b
 digest, as for personal text) is replaced by a kept value or a new word. The
@@ -61,6 +63,12 @@ _FAKER_PII = frozenset(
 )
 
 
+#: a text column whose withheld values hold at least this share of its rows is a column
+#: of names (airports.name: 1,426 of 1,458 rows): new names replace them, so the few kept
+#: values keep their own share instead of standing in for the whole column.
+_NAMES_SHARE = 0.5
+
+
 @contextlib.contextmanager
 def withhold_rare_categories(min_count: int) -> Iterator[None]:
     """Within the block, categorical encoders withhold values held by < ``min_count`` rows."""
@@ -85,9 +93,16 @@ def _digests(values: Sequence[str], salt: bytes) -> list[int]:
 
 
 def fit_replacement(
-    column: str, rare: pd.Series, n_kept: int, string_like: bool, rng: np.random.Generator
+    column: str,
+    rare: pd.Series,
+    n_kept: int,
+    string_like: bool,
+    rng: np.random.Generator,
+    *,
+    rare_share: float = 0.0,
 ) -> dict[str, Any]:
-    """How to replace the withheld values ``rare`` (distinct, non-NULL) of ``column``.
+    """How to replace the withheld values ``rare`` (distinct, non-NULL) of ``column``,
+    which hold ``rare_share`` of its rows.
 
     Returns a JSON-able dict that holds no withheld value (see the module docstring).
     """
@@ -102,7 +117,7 @@ def fit_replacement(
     pii = pii_from_name(column) if string_like else None
     if pii in _FAKER_PII:
         return {**state, "method": "faker", "pii": pii}
-    if n_kept > 0:
+    if n_kept > 0 and not (string_like and rare_share >= _NAMES_SHARE):
         return {**state, "method": "frequent"}
     if string_like:
         return {**state, "method": "words", **_word_shape(text, current_min_category_count())}

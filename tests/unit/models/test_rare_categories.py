@@ -101,6 +101,22 @@ def test_distinct_names_keep_their_word_counts_and_shared_last_words() -> None:
     assert not out.str.endswith("Heliport").any()
 
 
+def test_mostly_one_off_names_get_new_names_and_the_kept_ones_their_own_share() -> None:
+    rng = np.random.default_rng(5)
+    solo = [f"Place{i} Municipal Airport" for i in range(180)]
+    names = pd.Series(solo + ["Regional Airport"] * 12 + ["Executive"] * 8)
+    with withhold_rare_categories(2):
+        enc = CategoricalEncoder("name").fit(names, rng)
+    assert enc.other["method"] == "words"  # not 180 rows shared by the 2 kept names
+    out = _decode(enc, 5000, rng).astype(str)
+    assert not set(out) & set(solo)
+    assert abs((out == "Regional Airport").mean() - 12 / 200) < 0.02
+    assert out.nunique() > 1000
+    # only the shared last word is kept, not the words before it
+    assert out.str.endswith(" Municipal Airport").mean() < 0.1
+    assert abs(out.str.endswith(" Airport").mean() - 192 / 200) < 0.03
+
+
 def test_table_encoder_round_trip_and_booleans_untouched() -> None:
     rng = np.random.default_rng(3)
     frame = pd.DataFrame({"flag": [True] * 99 + [False], "cat": ["x"] * 60 + ["y"] * 39 + ["z"]})
