@@ -40,7 +40,7 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "evaluate/_text.py::format_report": (106, _ROUND_2 + _MERGED),
     "evaluate/holdout.py::split_holdout": (109, _ROUND_2),
     "evaluate/metrics.py": (697, _ROUND_2),
-    "io/_convert.py": (700, _ROUND_2 + _MERGED),
+    "io/_convert.py": (698, _ROUND_2 + _MERGED),
     "io/_write.py": (779, _ROUND_2 + _MERGED + "; multi-schema"),
     "io/reflect.py": (
         720,
@@ -52,7 +52,7 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "io/reflect.py::reflect": (87, _ROUND_2 + _MERGED),
     "io/sql.py::write_tables": (84, _ROUND_2 + _MERGED),
     "io/types.py::to_sqlalchemy": (107, _ROUND_2 + _MERGED),
-    "metadata/infer.py": (759, _ROUND_2 + _MERGED),
+    "metadata/infer.py": (755, _ROUND_2 + _MERGED),
     "metadata/serialize.py::metadata_from_dict": (84, _ROUND_2 + _MERGED + "; multi-schema"),
 }
 

@@ -26,7 +26,8 @@ Families and the dtypes they read as::
     interval  INTERVAL                     timedelta64[ns]
 
 A text-typed column whose ``kind`` is ``datetime`` reads as datetime64 when all of
-its values parse as ISO 8601, else stays text; an integer column whose kind is
+its values parse as ISO 8601 (or its ``format``), else stays text, one whose kind is
+``numerical`` with a ``format`` as numbers; an integer column whose kind is
 ``boolean`` reads as ``boolean`` when its values are 0/1.
 """
 
@@ -45,6 +46,7 @@ import pandas as pd
 
 from relsynth.errors import MetadataError, format_examples
 from relsynth.io._values import epochs_as_text, json_list, json_text, pg_array
+from relsynth.metadata import _numberformats, _textformats
 from relsynth.metadata.schema import Column
 
 __all__ = [
@@ -208,8 +210,8 @@ def _read_family(  # noqa: PLR0911, C901
         text = _read_text(raw)
         if text is not None and column_family(column)[1] == "CHAR":
             text = text.str.rstrip(" ")  # CHAR(n) padding is not data (PostgreSQL pads)
-        if column.kind == "datetime" and text is not None:
-            parsed = _read_text_dates(text, column.format)
+        if column.kind in ("datetime", "numerical") and text is not None:
+            parsed = _read_text_dates(text, column.format, column.kind)
             return parsed if parsed is not None else text
         return text
     if family == "uuid":
@@ -321,11 +323,11 @@ def _read_datetime(raw: pd.Series) -> pd.Series | None:
         return parsed
 
 
-def _read_text_dates(text: pd.Series, fmt: str | None) -> pd.Series | None:
-    """Dates stored as text: parsed with the column's learned ``format`` when it fits."""
-    from relsynth.metadata._textformats import parse_text_dates
-
-    parsed = parse_text_dates(text, fmt) if fmt else None
+def _read_text_dates(text: pd.Series, fmt: str | None, kind: str = "datetime") -> Any:
+    """Dates (numbers) stored as text: parsed with the column's learned ``format``."""
+    if kind == "numerical":
+        return _numberformats.parse_text_numbers(text, fmt) if fmt else None
+    parsed = _textformats.parse_text_dates(text, fmt) if fmt else None
     if parsed is None:
         return _read_datetime(text)
     target = (
@@ -579,10 +581,8 @@ def _prepare_text(series: pd.Series, target: Target) -> tuple[pd.Series, str | N
         text = series.map(json_text, na_action="ignore").pipe(_as_str)
     elif target.family == "uuid":
         return _prepare_uuid(series, target)
-    elif pd.api.types.is_datetime64_any_dtype(series.dtype) and target.text_format:
-        from relsynth.metadata._textformats import format_text_dates
-
-        text = format_text_dates(series, target.text_format)
+    elif target.text_format and series.dtype.kind in "iufM":  # the source's text format
+        text = _textformats.format_as_text(series, target.text_format)
     elif pd.api.types.is_datetime64_any_dtype(series.dtype):
         text = _format_datetimes(series, date_only=False)
     elif isinstance(series.dtype, pd.BooleanDtype) or series.dtype.kind == "b":
@@ -679,9 +679,7 @@ def python_values(series: pd.Series, target: Target) -> list[Any]:
         # sqlite3 cannot bind Decimal; SQLite keeps NUMERIC as REAL (or INTEGER) anyway
         return [None if _is_null(v) else float(v) for v in series]
     if pd.api.types.is_datetime64_any_dtype(series.dtype) and target.text_format:
-        from relsynth.metadata._textformats import format_text_dates
-
-        series = format_text_dates(series, target.text_format)
+        series = _textformats.format_text_dates(series, target.text_format)
     elif pd.api.types.is_datetime64_any_dtype(series.dtype):
         series = _format_datetimes(series, date_only=family == "date")
     elif family == "interval" and pd.api.types.is_timedelta64_dtype(series.dtype):

@@ -258,7 +258,8 @@ def target_of(col: Column, sa_type: sa.types.TypeEngine, dialect: str) -> Target
     enum_values = col.enum_values if base == "ENUM" and dialect != "sqlite" else None
     # dates kept as text: a string type anywhere, and SQLite's DATE/DATETIME (text inside)
     as_text = family == "text" or (dialect == "sqlite" and family in ("date", "datetime"))
-    text_format = col.format if as_text and col.kind == "datetime" else None
+    dated = as_text and col.kind == "datetime"
+    text_format = col.format if dated or (family == "text" and col.kind == "numerical") else None
     return Target(
         family,
         base,

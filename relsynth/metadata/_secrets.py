@@ -73,7 +73,7 @@ _TOKEN_PREFIXES: Final = (
     "xoxa-", "xoxs-", "sk-", "AKIA", "ASIA", "AIza", "SG.", "shpat_", "npm_",
 )  # fmt: skip
 _TOKEN_BODY_RE = re.compile(r"^[A-Za-z0-9_\-.=+/]+$")
-_HANDLE_RE = re.compile(r"^@?[A-Za-z0-9][A-Za-z0-9._-]{1,31}$")
+_HANDLE_RE = re.compile(r"^@?[^\W_][\w.-]{1,31}$")  # any script: frédérique.c
 
 
 def _tokens(name: str) -> list[str]:

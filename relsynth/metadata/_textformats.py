@@ -36,7 +36,15 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-__all__ = ["format_text_dates", "learn_text_format", "parse_text_dates"]
+from relsynth.metadata._numberformats import format_text_numbers, learn_number_format
+
+__all__ = [
+    "column_text_format",
+    "format_as_text",
+    "format_text_dates",
+    "learn_text_format",
+    "parse_text_dates",
+]
 
 _ISO_RE = re.compile(
     r"^\d{4}-\d{2}-\d{2}(?P<sep>[ T])\d{2}:\d{2}(?P<sec>:\d{2}(?P<frac>\.\d{1,9})?)?(?P<z>Z?)$"
@@ -71,6 +79,33 @@ def learn_text_format(values: Sequence[str]) -> str | None:
     if len(iso) == len(candidates) and len({_FRAC_RE.sub("%f", c) for c in iso}) == 1:
         return max(iso, key=lambda c: (len(c), c))  # "%2f" over "%1f"
     return None
+
+
+def column_text_format(
+    kind: str, base: str | None, present: pd.Series, current: str | None
+) -> str | None:
+    """The text format of a ``datetime`` or ``numerical`` column whose SQL type ``base``
+    keeps text (``present``: its non-NULL values); ``current`` when it has no values;
+    None for a native type (the driver returns dates and numbers, not text)."""
+    if kind == "datetime" and base in ("DATE", "DATETIME", "TIMESTAMP"):
+        if present.empty or not all(isinstance(v, str) for v in present):
+            return None
+    elif base not in ("TEXT", "VARCHAR", "CHAR"):
+        return None
+    if present.empty:
+        return current
+    distinct = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in present]
+    distinct = pd.unique(pd.Series(distinct, dtype=object)).tolist()
+    if kind == "numerical":
+        return learn_number_format(distinct)
+    return learn_text_format(distinct)
+
+
+def format_as_text(series: pd.Series, fmt: str) -> pd.Series:
+    """Dates (a datetime64 ``series``) or numbers as text in ``fmt``; NULLs stay NULL."""
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return format_text_dates(series, fmt)
+    return format_text_numbers(series, fmt)
 
 
 def _one_format(value: str) -> str | None:  # noqa: PLR0911 - one return per shape

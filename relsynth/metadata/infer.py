@@ -53,9 +53,11 @@ has the same list with examples):
    are mostly two or three capitalised words is ``text``/``name``; long text
    (mean length >= 40 characters and >= 5 words, half the values distinct, at
    least 5 values) is
-   ``text``/``free_text``; unique opaque codes (all distinct, >= 10 rows, no
-   spaces, mostly with digits, or all UUIDs) are ``id``; anything else is
-   ``categorical``.
+   ``text``/``free_text``; numbers in one text format (``12.50``, ``0007``,
+   ``1,234.00``; :mod:`relsynth.metadata._numberformats`) that rule 3 makes
+   ``numerical`` are ``numerical`` with that ``format``; unique opaque codes (all
+   distinct, >= 10 rows, no spaces, mostly with digits, or all UUIDs) are ``id``;
+   anything else is ``categorical``.
 5. A column with no sampled values keeps its type's kind, except that a name
    saying personal data still makes it ``text`` with that ``pii``.
 """
@@ -77,8 +79,9 @@ import pandas as pd
 
 from relsynth._typing import ColumnKind
 from relsynth.errors import MetadataError
+from relsynth.metadata._numberformats import text_numbers
 from relsynth.metadata._secrets import detect_secret
-from relsynth.metadata._textformats import learn_text_format, parse_text_dates
+from relsynth.metadata._textformats import column_text_format, learn_text_format, parse_text_dates
 from relsynth.metadata.schema import Column, ForeignKey, Metadata, Table
 
 __all__ = [
@@ -259,20 +262,10 @@ def _column_kind(
 
 
 def _text_format(col: Column, kind: str, values: pd.Series | None) -> str | None:
-    """The text format of a date column stored as text: a string-typed column, or a
-    date-typed one whose values are text (SQLite); None for other columns."""
-    if kind != "datetime" or col.sql_type is None:
+    """The text format of a date or number column stored as text (else None)."""
+    if kind not in ("datetime", "numerical") or col.sql_type is None:
         return None
-    base, _ = _type_kind(col)
-    present = _non_null(values)
-    if base in ("DATE", "DATETIME", "TIMESTAMP"):
-        if present.empty or not all(isinstance(v, str) for v in present):
-            return None  # a native type: the driver returns dates, no text format
-    elif base not in ("TEXT", "VARCHAR", "CHAR"):
-        return None
-    if present.empty:
-        return col.format
-    return learn_text_format(pd.unique(present.map(_as_text)).tolist())
+    return column_text_format(kind, _type_kind(col)[0], _non_null(values), col.format)
 
 
 def _type_kind(col: Column) -> tuple[str | None, ColumnKind]:
@@ -348,6 +341,9 @@ def _string_kind(name: str, values: pd.Series) -> tuple[ColumnKind, str | None]:
         return "text", "name"
     if _is_free_text(strings, n_distinct):
         return "text", "free_text"
+    numbers = text_numbers(strings, distinct)  # '12.50', '0007': learned as numbers
+    if numbers is not None and _numeric_kind(name, numbers, None) == "numerical":
+        return "numerical", None
     if _is_opaque_code(distinct, n, n_distinct):
         return "id", None
     return "categorical", None

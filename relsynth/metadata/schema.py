@@ -90,8 +90,10 @@ class Column:
     format : str, optional
         For a ``datetime`` column stored as text: the text format of its values
         (``"%Y-%m-%d"``, ``"%d/%m/%Y"``, ``"%Y-%m-%dT%H:%M:%SZ"``; ``%3f`` is three
-        fraction digits), learned at reflection and used to read and write the column
-        (see :mod:`relsynth.metadata._textformats`).
+        fraction digits); for a ``numerical`` column stored as text, a Python format
+        spec (``"d"``, ``".2f"``, ``"04d"``, ``",.2f"``). Learned at reflection and
+        used to read and write the column (see :mod:`relsynth.metadata._textformats`,
+        :mod:`relsynth.metadata._numberformats`).
     generated : str, optional
         For a generated (computed) column: its expression over the table's other
         columns, in portable form. The writer recreates the column as generated

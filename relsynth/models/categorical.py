@@ -109,10 +109,7 @@ class CategoricalEncoder:
             return counts, 0
         kept = counts[~rare]
         self.withheld = int(rare.sum())
-        dtype = series.dtype
-        string_like = not (
-            pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
-        )
+        string_like = not pd.api.types.is_numeric_dtype(series.dtype)  # booleans too
         n_kept = int(pd.notna(kept.index.to_series()).sum())
         self.other = fit_replacement(
             self.column,
@@ -120,6 +117,8 @@ class CategoricalEncoder:
             n_kept,
             string_like,
             rng if rng is not None else np.random.default_rng(),
+            rare_share=float(counts[rare].sum() / max(counts.sum(), 1)),
+            min_count=self.min_count,
         )
         return kept, int(counts[rare].sum())
 

@@ -110,6 +110,10 @@ def test_usernames_by_name_and_identifier_values() -> None:
     assert detect_secret("user_name", ["John Smith", "Ann Lee", "Bo Li"]) is None
     assert detect_secret("city", ["Paris", "Lyon"]) is None
     assert detect_secret("username", []) == ("username", None)
+    # account names in any script (Northwind's contacts as logins: frédériqueciteaux)
+    accented = ["frédériqueciteaux", "martínsommer", "zoë.k", "李雷", "ana_trujillo"]
+    assert detect_secret("username", accented) == ("username", None)
+    assert detect_secret("login", ["_x", "-y", "a b"]) is None
 
 
 def test_uuid_without_dashes_and_numbers_are_not_digests() -> None:

@@ -73,6 +73,44 @@ def test_all_distinct_column_gets_new_words_and_numbers_get_digits() -> None:
     assert set(out) == {7}  # replaced by the frequent level
 
 
+def test_distinct_names_keep_their_word_counts_and_shared_last_words() -> None:
+    rng = np.random.default_rng(4)
+    places = [f"Place{i}" for i in range(200)]
+    names = pd.Series(
+        [f"{p} Regional Airport" for p in places[:120]]  # 3 words, "Airport"
+        + [f"{p} Field" for p in places[120:170]]  # 2 words, "Field"
+        + [f"{p} {p}ville Heliport" for p in places[170:171]]  # a one-off last word
+        + places[171:]  # 1 word
+    )
+    enc = CategoricalEncoder("name", min_count=2).fit(names, rng)
+    assert enc.other["method"] == "words"
+    state = json.dumps(CategoricalEncoder.from_state(enc.state()).state())
+    assert "Place" not in state and "Heliport" not in state  # shared words only
+    out = _decode(enc, 4000, rng).astype(str)
+    assert not set(out) & set(names)
+    words = out.str.split().str.len()
+    assert abs((words == 3).mean() - 121 / 200) < 0.04
+    assert abs((words == 1).mean() - 29 / 200) < 0.03
+    assert abs(out.str.endswith(" Airport").mean() - 120 / 200) < 0.04
+    assert abs(out.str.endswith(" Field").mean() - 50 / 200) < 0.04
+    assert not out.str.endswith("Heliport").any()
+
+
+def test_mostly_one_off_names_get_new_names_and_the_kept_ones_their_own_share() -> None:
+    rng = np.random.default_rng(5)
+    solo = [f"Place{i} Municipal Airport" for i in range(180)]
+    names = pd.Series(solo + ["Regional Airport"] * 12 + ["Executive"] * 8)
+    enc = CategoricalEncoder("name", min_count=2).fit(names, rng)
+    assert enc.other["method"] == "words"  # not 180 rows shared by the 2 kept names
+    out = _decode(enc, 5000, rng).astype(str)
+    assert not set(out) & set(solo)
+    assert abs((out == "Regional Airport").mean() - 12 / 200) < 0.02
+    assert out.nunique() > 1000
+    # only the shared last word is kept, not the words before it
+    assert out.str.endswith(" Municipal Airport").mean() < 0.1
+    assert abs(out.str.endswith(" Airport").mean() - 192 / 200) < 0.03
+
+
 def test_table_encoder_round_trip_and_booleans_untouched() -> None:
     rng = np.random.default_rng(3)
     frame = pd.DataFrame({"flag": [True] * 99 + [False], "cat": ["x"] * 60 + ["y"] * 39 + ["z"]})
