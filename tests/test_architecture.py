@@ -50,6 +50,7 @@ UNITS = {
     "relsynth.evaluate": "evaluate",
     "relsynth.testing": "testing",
     "relsynth.cli": "cli",
+    "relsynth._cli_parser": "cli",
     "relsynth._cli_safety": "cli",
     "relsynth._cli_render": "cli",
     "relsynth.__main__": "cli",
