@@ -45,7 +45,6 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "io/sql.py::write_tables": (84, _ROUND_2 + _MERGED),
     "io/types.py::to_sqlalchemy": (107, _ROUND_2 + _MERGED),
     "metadata/infer.py": (759, _ROUND_2 + _MERGED),
-    "metadata/serialize.py::metadata_from_dict": (84, _ROUND_2 + _MERGED + "; multi-schema"),
     "models/calibration.py::fit_calibration": (100, _ROUND_2),
     "models/dependencies.py::find_dependencies": (89, _ROUND_2 + _MERGED),
     "models/encoding.py": (811, _ROUND_2 + _MERGED),
