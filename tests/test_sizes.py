@@ -27,24 +27,8 @@ _LEAD = "; generated columns computed and the source's digest kept (at the merge
 #: size.
 ALLOWED: dict[str, tuple[int, str]] = {
     "evaluate/_evaluate.py::evaluate": (123, _ROUND_2 + _MERGED),
-    "evaluate/_html.py": (706, _ROUND_2 + _MERGED),
-    "evaluate/_html.py::_foreign_keys": (104, _ROUND_2),
     "evaluate/_text.py::format_report": (106, _ROUND_2 + _MERGED),
     "evaluate/holdout.py::split_holdout": (109, _ROUND_2),
-    "evaluate/metrics.py": (697, _ROUND_2),
-    "io/_convert.py": (700, _ROUND_2 + _MERGED),
-    "io/_write.py": (779, _ROUND_2 + _MERGED + "; multi-schema"),
-    "io/reflect.py": (
-        720,
-        _ROUND_2
-        + " (moved from metadata/; one function per object kind)"
-        + _MERGED
-        + "; multi-schema",
-    ),
-    "io/reflect.py::reflect": (87, _ROUND_2 + _MERGED),
-    "io/sql.py::write_tables": (84, _ROUND_2 + _MERGED),
-    "io/types.py::to_sqlalchemy": (107, _ROUND_2 + _MERGED),
-    "metadata/infer.py": (759, _ROUND_2 + _MERGED),
     "models/calibration.py::fit_calibration": (100, _ROUND_2),
     "models/dependencies.py::find_dependencies": (89, _ROUND_2 + _MERGED),
     "models/encoding.py": (811, _ROUND_2 + _MERGED),

@@ -14,6 +14,7 @@ import pandas as pd
 from relsynth._random import stream
 from relsynth._typing import SeedLike
 from relsynth.errors import DataError, ParameterError
+from relsynth.evaluate import _table_scores as ts
 from relsynth.evaluate import metrics as m
 from relsynth.evaluate._data import (
     as_categories,
@@ -242,15 +243,15 @@ def _fidelity(
     out: dict[str, list[dict[str, Any]]] = {"columns": [], "pairs": []}
     tick = time.perf_counter()
     for name in meta.tables:
-        out["columns"].extend(m.column_scores(meta, name, real_sub[name], other_sub[name]))
-        out["pairs"].extend(m.pair_scores(meta, name, real_sub[name], other_sub[name]))
+        out["columns"].extend(ts.column_scores(meta, name, real_sub[name], other_sub[name]))
+        out["pairs"].extend(ts.pair_scores(meta, name, real_sub[name], other_sub[name]))
     logger.debug("evaluate: columns and pairs in %.1f s", time.perf_counter() - tick)
     tick = time.perf_counter()
-    out["cardinality"] = m.cardinality_scores(meta, real, other)
-    out["trends"] = m.trend_scores(meta, real, other)
+    out["cardinality"] = ts.cardinality_scores(meta, real, other)
+    out["trends"] = ts.trend_scores(meta, real, other)
     logger.debug("evaluate: cardinality and trends in %.1f s", time.perf_counter() - tick)
     tick = time.perf_counter()
-    out["c2st"] = m.c2st_scores(meta, plan, real, other, max_rows=max_rows, seed=seed)
+    out["c2st"] = ts.c2st_scores(meta, plan, real, other, max_rows=max_rows, seed=seed)
     logger.debug("evaluate: C2ST in %.1f s", time.perf_counter() - tick)
     return out
 
