@@ -22,10 +22,6 @@ from relsynth.evaluate._data import (
     subsample_positions,
     table_features,
 )
-
-if TYPE_CHECKING:
-    from relsynth.metadata.graph import Plan
-    from relsynth.metadata.schema import ForeignKey, Metadata
 from relsynth.evaluate.metrics import (
     MIN_FAMILY_GROUPS,
     c2st_auc,
@@ -39,6 +35,10 @@ from relsynth.evaluate.metrics import (
     row_groups,
     tv_complement,
 )
+
+if TYPE_CHECKING:
+    from relsynth.metadata.graph import Plan
+    from relsynth.metadata.schema import ForeignKey, Metadata
 
 __all__ = [
     "c2st_scores",

@@ -28,8 +28,8 @@ from relsynth.metadata._rule import (
     Rule,
 )
 from relsynth.metadata._rule_parse import parse_rule, rule_from_dict, rule_problems, rule_to_dict
+from relsynth.rules._fit import fit_rules
 from relsynth.rules._measure import measure
-from relsynth.rules._state import fit_rules
 from relsynth.rules.discover import discover
 
 __all__ = [
