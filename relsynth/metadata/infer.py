@@ -64,7 +64,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import logging
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -92,7 +91,6 @@ __all__ = [
     "suggest_foreign_keys",
 ]
 
-logger = logging.getLogger(__name__)
 
 #: Minimum containment of child values in parent values for a suggested FK.
 FK_CONTAINMENT: Final = 0.99
