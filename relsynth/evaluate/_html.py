@@ -87,9 +87,6 @@ def write_html(report: EvaluationReport, path: Path) -> Path:
     return path
 
 
-# -- formatting helpers -------------------------------------------------------------------
-
-
 # -- sections -----------------------------------------------------------------------------
 
 

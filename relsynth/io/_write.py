@@ -1,4 +1,6 @@
-"""Writing tables into a database (the body of ``write_tables``).
+"""Writing tables into a database (the body of ``write_tables``): the transaction per
+dialect. The write is prepared before connecting (:mod:`relsynth.io._write_job`) and
+its rows are loaded by :mod:`relsynth.io._load`.
 
 Per dialect:
 
@@ -53,9 +55,6 @@ from relsynth.metadata.schema import Metadata
 __all__ = ["WriteReport", "as_written", "existing_tables", "target_schema", "write_database"]
 
 logger = logging.getLogger(__name__)
-
-
-# -- preparation (no database access) ----------------------------------------------------------
 
 
 # -- the write ---------------------------------------------------------------------------------
@@ -430,6 +429,3 @@ def _drop_created(conn: Connection, created: Sequence[str]) -> None:
         conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
     except sa.exc.DBAPIError as exc:
         logger.error("Could not drop the tables this write created (%s): %s", created, exc)
-
-
-# -- loading rows ---------------------------------------------------------------------------

@@ -5,8 +5,8 @@ boundary with databases: it connects and redacts through :mod:`relsynth.io._conn
 as the I/O functions do); it builds the pure :mod:`relsynth.metadata` objects.
 :func:`reflect` calls ``sqlalchemy.inspect(engine)`` once, reads everything with the batch
 ``get_multi_*`` methods, converts SQLAlchemy's ``Reflected*`` dicts into the
-frozen dataclasses at once, then refines the column kinds from a sample of rows
-(:func:`relsynth.metadata.infer.refine_kinds`).
+frozen dataclasses at once (:mod:`relsynth.io._reflected`), then refines the column
+kinds from a sample of rows (:func:`relsynth.metadata.infer.refine_kinds`).
 
 Decisions (see ``docs/metadata.md``):
 
@@ -417,12 +417,6 @@ def _refuse_tables_elsewhere(insp: Inspector, where: str) -> None:
 
 def _is_system(name: str) -> bool:
     return name.startswith("sqlite_")
-
-
-# -- raw reflection ------------------------------------------------------------------------
-
-
-# -- conversion ----------------------------------------------------------------------------
 
 
 # -- data sample ---------------------------------------------------------------------------
