@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from relsynth.metadata._textformats import looks_like_json
 from relsynth.metadata.schema import Column, Metadata
 from relsynth.metadata.types import value_format
 
@@ -116,8 +117,6 @@ def table_layout(meta: Metadata, name: str, frame: pd.DataFrame) -> TableLayout:
 def _text_format(col: Column, values: pd.Series) -> str:
     """What a text or binary column is filled with: a structured value format (valid
     JSON, arrays, bytes, addresses), a personal-data type, or free text."""
-    from relsynth.models.structured import looks_like_json
-
     fmt = value_format(col.sql_type, col.kind)
     if fmt is None and col.kind == "binary":
         fmt = "binary"

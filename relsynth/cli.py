@@ -23,13 +23,12 @@ import argparse
 import logging
 import sys
 import warnings
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from relsynth._cli_parser import Handler, build_parser
+from relsynth._cli_parser import schema as _schema
 from relsynth._cli_render import Steps
-from relsynth._cli_safety import at_least, positive
-from relsynth._version import __version__
 from relsynth.errors import ParameterError, RelsynthError
 from relsynth.io.urls import redact
 
@@ -42,8 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 logger = logging.getLogger("relsynth.cli")
-
-Handler = Callable[[argparse.Namespace, "Console"], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -100,241 +97,18 @@ def _traceback() -> None:
 # -- parser -------------------------------------------------------------------------
 
 
-class _Parser(argparse.ArgumentParser):
-    """Usage errors as one line too (exit 2), pointing to the command's --help."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
-
-
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="relsynth", description="Synthetic copies of relational databases.")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    # The same flags after the subcommand; SUPPRESS keeps a subcommand from resetting
-    # a flag given before it (relsynth -v check URL).
-    common = _Parser(add_help=False)
-    common.add_argument(
-        "-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more log output"
+    """The parser (relsynth._cli_parser), each command bound to its handler here."""
+    return build_parser(
+        {
+            "reflect": _cmd_reflect,
+            "check": _cmd_check,
+            "fit": _cmd_fit,
+            "sample": _cmd_sample,
+            "clone": _cmd_clone,
+            "evaluate": _cmd_evaluate,
+        }
     )
-    common.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
-    )
-    parser.add_argument("--version", action="version", version=f"relsynth {__version__}")
-    sub = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
-
-    p = sub.add_parser(
-        "reflect",
-        parents=[common],
-        help="show a database's tables, keys and generation plan",
-        description="Reflect a database: tables, columns and kinds, keys, the foreign-key "
-        "graph, the generation order and deferred keys.",
-    )
-    p.add_argument("url", help="database URL, e.g. sqlite:///shop.db")
-    p.add_argument("-o", "--output", type=Path, help="save the metadata (.json or .yaml)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
-    _schema_flag(p)
-    p.add_argument("--include", nargs="+", metavar="TABLE", help="only these tables")
-    p.add_argument("--exclude", nargs="+", metavar="TABLE", help="skip these tables")
-    p.add_argument(
-        "--sample-rows",
-        type=at_least(0),
-        default=10_000,
-        help="rows per table read to refine column kinds (0: types only)",
-    )
-    p.add_argument(
-        "--rules",
-        action="store_true",
-        help="read the tables and list the cross-table rules that hold (saved with -o)",
-    )
-    p.set_defaults(handler=_cmd_reflect)
-
-    p = sub.add_parser(
-        "check",
-        parents=[common],
-        help="check a database's keys and constraints (exit 1 on violations)",
-        description="Check primary keys, foreign keys (composite too), NOT NULL and unique "
-        "constraints with SQL anti-joins, without loading the tables.",
-    )
-    p.add_argument("url", help="database URL")
-    p.add_argument(
-        "--metadata", type=Path, help="metadata file (e.g. with foreign keys the database lacks)"
-    )
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    _schema_flag(p)
-    p.set_defaults(handler=_cmd_check)
-
-    source_opts = argparse.ArgumentParser(add_help=False)
-    source_opts.add_argument("--metadata", type=Path, help="metadata file instead of reflecting")
-    _schema_flag(source_opts)
-    source_opts.add_argument("--exclude", nargs="+", metavar="TABLE", help="skip these tables")
-    source_opts.add_argument(
-        "--drop-violations",
-        action="store_true",
-        help="drop source rows that break their keys (orphans, duplicates) instead of failing",
-    )
-    fit_opts = argparse.ArgumentParser(add_help=False)
-    fit_opts.add_argument("--seed", type=int, help="seed for a reproducible model and sample")
-    fit_opts.add_argument(
-        "--steps",
-        type=int,
-        metavar="N",
-        help="training steps per table (default: from each table's rows; reproducible)",
-    )
-    fit_opts.add_argument(
-        "--budget",
-        dest="time_budget",
-        type=_duration,
-        metavar="TIME",
-        help="wall-clock limit for the whole fit, shared among the tables by expected "
-        "training time: seconds, or with a unit (90s, 2m); the result then depends on the "
-        "machine's speed",
-    )
-    fit_opts.add_argument(
-        "--max-seconds",
-        dest="max_seconds",
-        type=_duration,
-        metavar="TIME",
-        help=argparse.SUPPRESS,  # deprecated: --steps or --budget
-    )
-    fit_opts.add_argument("--epochs", type=int, help=argparse.SUPPRESS)  # deprecated: --steps
-    fit_opts.add_argument(
-        "--jobs",
-        type=int,
-        metavar="N",
-        help="tables fitted at once, in worker processes (default: the usable cores); "
-        "the result does not depend on it",
-    )
-    fit_opts.add_argument(
-        "--executor",
-        default="local",
-        choices=["local", "ray"],
-        help="run the table fits here, or as Ray tasks (pip install relsynth[ray])",
-    )
-    fit_opts.add_argument(
-        "--ray-address",
-        metavar="ADDRESS",
-        help="Ray cluster for --executor ray (default: $RAY_ADDRESS, else a local Ray)",
-    )
-    fit_opts.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    fit_opts.add_argument(
-        "--threads",
-        type=at_least(1),
-        help="torch CPU threads per table fit (default 1: the same result on any machine)",
-    )
-    fit_opts.add_argument(
-        "--min-category-count",
-        type=at_least(1),
-        default=2,
-        metavar="K",
-        help="never emit a categorical value held by fewer than K source rows (default 2: "
-        "no value of a single row; 1: keep all)",
-    )
-    write_opts = argparse.ArgumentParser(add_help=False)
-    write_opts.add_argument(
-        "--scale", type=positive, default=1.0, help="multiplies root table sizes"
-    )
-    write_opts.add_argument(
-        "--if-exists",
-        default="fail",
-        choices=["fail", "replace", "append"],
-        help="when the target already has the tables",
-    )
-
-    p = sub.add_parser(
-        "fit",
-        parents=[common, source_opts, fit_opts],
-        help="learn a database and save a model file",
-    )
-    p.add_argument("url", help="source database URL")
-    p.add_argument("-o", "--output", type=Path, required=True, help="model file to write")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing model file")
-    p.set_defaults(handler=_cmd_fit)
-
-    p = sub.add_parser(
-        "sample",
-        parents=[common, write_opts],
-        help="write a synthetic database from a model file",
-    )
-    p.add_argument("model", type=Path, help="model file from `relsynth fit` or `clone --save`")
-    p.add_argument("url", help="target database URL")
-    p.add_argument("--seed", type=int, help="same model + seed = same database")
-    p.add_argument("--threads", type=at_least(1), help="torch CPU threads")
-    p.set_defaults(handler=_cmd_sample)
-
-    p = sub.add_parser(
-        "clone",
-        parents=[common, source_opts, fit_opts, write_opts],
-        help="make a synthetic copy of a database in one command",
-        description="Reflect SRC_URL, read it, learn it, sample a synthetic database, check "
-        "it and write it to DST_URL. Exit 0 only when the written database passes "
-        "`relsynth check`.",
-    )
-    p.add_argument("source", help="source database URL (never written)")
-    p.add_argument("target", help="target database URL")
-    p.add_argument("--save", type=Path, help="also save the model file here")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --save file")
-    p.set_defaults(handler=_cmd_clone)
-
-    p = sub.add_parser(
-        "evaluate",
-        parents=[common],
-        help="score a synthetic database against the real one (fidelity, privacy)",
-        description="Compare SYNTH_URL with REAL_URL: per-column shapes, column pairs, "
-        "children-per-parent cardinalities, parent-child trends, a classifier two-sample "
-        "test per table, and privacy figures. With --holdout, every score is printed beside "
-        "its ceiling (the same score between two real databases).",
-    )
-    p.add_argument("real", help="the real database the model was fitted on")
-    p.add_argument("synthetic", help="the synthetic database")
-    p.add_argument("--metadata", type=Path, help="metadata file instead of reflecting REAL")
-    _schema_flag(p)
-    p.add_argument("--holdout", help="real rows the model never saw (a database URL)")
-    p.add_argument(
-        "--model", type=Path, help="the model file: show each column's privacy treatment"
-    )
-    p.add_argument("--html", type=Path, help="write a standalone HTML report with plots")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--max-rows", type=at_least(1), default=50_000, help="rows per table scored")
-    p.add_argument("--seed", type=int, default=0, help="seed of subsamples and classifiers")
-    p.set_defaults(handler=_cmd_evaluate)
-    return parser
-
-
-def _schema_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--schema",
-        action="append",
-        metavar="SCHEMA",
-        help="a schema to read (PostgreSQL namespace; MariaDB database); give it several "
-        "times to read several schemas (foreign keys between them kept); default: the "
-        "connection's default schema",
-    )
-
-
-def _schema(args: argparse.Namespace) -> str | list[str] | None:
-    """The ``--schema`` flags: None, one name, or a list of several (in order)."""
-    schemas = list(dict.fromkeys(getattr(args, "schema", None) or ()))
-    if len(schemas) > 1:
-        return schemas
-    return schemas[0] if schemas else None
-
-
-def _duration(text: str) -> float:
-    """``"90"``, ``"90s"``, ``"2m"``, ``"1.5h"`` -> seconds (argparse type)."""
-    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
-    value = text.strip().lower()
-    factor = units.get(value[-1:])
-    number = value[:-1] if factor is not None else value
-    try:
-        seconds = float(number) * (factor or 1.0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"invalid time {text!r}: use seconds (90), or 90s, 2m, 1h"
-        ) from None
-    if not seconds > 0:
-        raise argparse.ArgumentTypeError(f"the time budget must be positive, got {text!r}")
-    return seconds
 
 
 def _configure_logging(verbose: int, debug: bool) -> logging.Handler:

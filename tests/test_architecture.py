@@ -50,6 +50,7 @@ UNITS = {
     "relsynth.evaluate": "evaluate",
     "relsynth.testing": "testing",
     "relsynth.cli": "cli",
+    "relsynth._cli_parser": "cli",
     "relsynth._cli_safety": "cli",
     "relsynth._cli_render": "cli",
     "relsynth.__main__": "cli",
@@ -81,19 +82,7 @@ ALLOWED: dict[str, set[str]] = {
 
 #: Imports that break the layering or close a cycle today: (importer, imported, why).
 #: Remove an entry with its import.
-KNOWN_VIOLATIONS: list[tuple[str, str, str]] = [
-    # An intra-package cycle: schema.py imports serialize lazily (Metadata.save/load)
-    # and serialize.py imports schema (issue 16: save/load as serialize's functions).
-    ("relsynth.metadata.schema", "relsynth.metadata.serialize", "Metadata.save/load"),
-    # Metadata holds cross-table rules (Metadata.rules): schema checks and serialize
-    # reads/writes them with rules' data model and parser (rules/_rule.py, _parse.py,
-    # _state.py), which belong in metadata/ (rules/ keeps discovery and enforcement).
-    ("relsynth.metadata.schema", "relsynth.rules", "Metadata validates its Rule objects"),
-    ("relsynth.metadata.serialize", "relsynth.rules", "metadata files hold the rules"),
-    # table_layout guesses JSON kept in a TEXT column with models.structured's test;
-    # the pure test belongs in metadata (with value_format in metadata/types.py).
-    ("relsynth._columns", "relsynth.models.structured", "looks_like_json"),
-]
+KNOWN_VIOLATIONS: list[tuple[str, str, str]] = []  # none left since issue 16's third round
 
 
 def _module_name(path: Path) -> str:
@@ -210,7 +199,7 @@ def test_known_violations_only_shrink():
     in_cycle = {(a, b) for group in cycles(graph) for a, b in graph.subgraph(group).edges}
     needless = sorted(KNOWN - layered - in_cycle)
     assert not needless, f"allowed and acyclic; remove from KNOWN_VIOLATIONS: {needless}"
-    assert len(KNOWN_VIOLATIONS) <= 6  # today's count: lower it as entries go
+    assert len(KNOWN_VIOLATIONS) <= 0  # today's count: lower it as entries go
 
 
 def test_the_rules_catch_a_back_edge():

@@ -14,6 +14,7 @@ import pandas as pd
 from relsynth._random import stream
 from relsynth._typing import SeedLike
 from relsynth.errors import DataError, ParameterError
+from relsynth.evaluate import _table_scores as ts
 from relsynth.evaluate import metrics as m
 from relsynth.evaluate._data import (
     as_categories,
@@ -101,21 +102,58 @@ def evaluate(
     base = int(stream(seed, "evaluate").integers(0, 2**31 - 1))
     plan = make_plan(metadata)
 
-    def sub(tables: Mapping[str, pd.DataFrame], label: str) -> dict[str, pd.DataFrame]:
-        return {
-            name: subsample(tables[name], max_rows, stream(base, "subsample", label, name))
-            for name in metadata.tables
-        }
-
-    real_sub, synth_sub = sub(real, "real"), sub(synthetic, "synthetic")
+    real_sub = _subsample(metadata, real, max_rows, base, "real")
+    synth_sub = _subsample(metadata, synthetic, max_rows, base, "synthetic")
     found = _fidelity(metadata, plan, real, synthetic, real_sub, synth_sub, max_rows, base)
     if holdout is not None:
-        hold_sub = sub(holdout, "holdout")
+        hold_sub = _subsample(metadata, holdout, max_rows, base, "holdout")
         ceiling = _fidelity(metadata, plan, real, holdout, real_sub, hold_sub, max_rows, base)
         found = {name: _with_ceiling(name, found[name], ceiling[name]) for name in found}
     efficacy = _efficacy(
         metadata, plan, real, synthetic, holdout, target_columns or {}, max_rows, base
     )
+    privacy = _privacy(metadata, real, synthetic, holdout, max_rows, base)
+    frames = {name: _frame(name, rows) for name, rows in found.items()}
+    frames["rules"] = _frame("rules", rule_scores(metadata, real, synthetic, seed=base))
+    frames["efficacy"] = _frame("efficacy", efficacy)
+    frames["privacy"] = _frame("privacy", privacy)
+    plots = _plot_data(metadata, real, synthetic, real_sub, synth_sub, frames)
+    info = _info(metadata, real, synthetic, holdout, seed, max_rows, privacy, start)
+    report = EvaluationReport(**frames, plots=plots, info=info)
+    _log_summary(report)
+    return report
+
+
+def _log_summary(report: EvaluationReport) -> None:
+    logger.info(
+        "evaluate: column shapes %.3f, pairs %.3f, cardinality %.3f, C2ST AUC %.3f (%.1f s)",
+        report.column_shapes,
+        report.column_pairs,
+        report.cardinality_score,
+        report.c2st_auc,
+        report.info["elapsed_s"],
+    )
+
+
+def _subsample(
+    metadata: Metadata, tables: Mapping[str, pd.DataFrame], max_rows: int, base: int, label: str
+) -> dict[str, pd.DataFrame]:
+    """At most ``max_rows`` random rows of each table (one stream per database and table)."""
+    return {
+        name: subsample(tables[name], max_rows, stream(base, "subsample", label, name))
+        for name in metadata.tables
+    }
+
+
+def _privacy(
+    metadata: Metadata,
+    real: Mapping[str, pd.DataFrame],
+    synthetic: Mapping[str, pd.DataFrame],
+    holdout: Mapping[str, pd.DataFrame] | None,
+    max_rows: int,
+    base: int,
+) -> list[dict[str, Any]]:
+    """The privacy scores of every table."""
     tick = time.perf_counter()
     privacy = [
         privacy_scores(
@@ -130,11 +168,20 @@ def evaluate(
         for name in metadata.tables
     ]
     logger.debug("evaluate: privacy in %.1f s", time.perf_counter() - tick)
-    frames = {name: _frame(name, rows) for name, rows in found.items()}
-    frames["rules"] = _frame("rules", rule_scores(metadata, real, synthetic, seed=base))
-    frames["efficacy"] = _frame("efficacy", efficacy)
-    frames["privacy"] = _frame("privacy", privacy)
-    plots = _plot_data(metadata, real, synthetic, real_sub, synth_sub, frames)
+    return privacy
+
+
+def _info(
+    metadata: Metadata,
+    real: Mapping[str, pd.DataFrame],
+    synthetic: Mapping[str, pd.DataFrame],
+    holdout: Mapping[str, pd.DataFrame] | None,
+    seed: SeedLike,
+    max_rows: int,
+    privacy: list[dict[str, Any]],
+    start: float,
+) -> dict[str, Any]:
+    """What the report was computed on: seed, sizes, keys, copied tables, time, version."""
     info: dict[str, Any] = {
         "seed": seed if isinstance(seed, (int, np.integer)) else None,
         "max_rows": int(max_rows),
@@ -154,16 +201,7 @@ def evaluate(
     from relsynth._version import __version__
 
     info["relsynth_version"] = __version__
-    report = EvaluationReport(**frames, plots=plots, info=info)
-    logger.info(
-        "evaluate: column shapes %.3f, pairs %.3f, cardinality %.3f, C2ST AUC %.3f (%.1f s)",
-        report.column_shapes,
-        report.column_pairs,
-        report.cardinality_score,
-        report.c2st_auc,
-        info["elapsed_s"],
-    )
-    return report
+    return info
 
 
 def _validate(
@@ -242,15 +280,15 @@ def _fidelity(
     out: dict[str, list[dict[str, Any]]] = {"columns": [], "pairs": []}
     tick = time.perf_counter()
     for name in meta.tables:
-        out["columns"].extend(m.column_scores(meta, name, real_sub[name], other_sub[name]))
-        out["pairs"].extend(m.pair_scores(meta, name, real_sub[name], other_sub[name]))
+        out["columns"].extend(ts.column_scores(meta, name, real_sub[name], other_sub[name]))
+        out["pairs"].extend(ts.pair_scores(meta, name, real_sub[name], other_sub[name]))
     logger.debug("evaluate: columns and pairs in %.1f s", time.perf_counter() - tick)
     tick = time.perf_counter()
-    out["cardinality"] = m.cardinality_scores(meta, real, other)
-    out["trends"] = m.trend_scores(meta, real, other)
+    out["cardinality"] = ts.cardinality_scores(meta, real, other)
+    out["trends"] = ts.trend_scores(meta, real, other)
     logger.debug("evaluate: cardinality and trends in %.1f s", time.perf_counter() - tick)
     tick = time.perf_counter()
-    out["c2st"] = m.c2st_scores(meta, plan, real, other, max_rows=max_rows, seed=seed)
+    out["c2st"] = ts.c2st_scores(meta, plan, real, other, max_rows=max_rows, seed=seed)
     logger.debug("evaluate: C2ST in %.1f s", time.perf_counter() - tick)
     return out
 

@@ -6,12 +6,7 @@ canvas): no pyplot, no global backend switch, nothing shown on screen.
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import logging
-import math
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,19 +14,26 @@ import numpy as np
 import pandas as pd
 
 from relsynth.errors import ParameterError
+from relsynth.evaluate._html_parts import (
+    REAL,
+    SYNTHETIC,
+    esc,
+    figure,
+    fmt,
+    grade,
+    html_table,
+    legend,
+    png,
+)
+from relsynth.evaluate._html_relations import foreign_keys_section, pairs_section
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
 
     from relsynth.evaluate.report import EvaluationReport
 
 logger = logging.getLogger(__name__)
 
-REAL = "#4c72b0"
-SYNTHETIC = "#dd8452"
-_COLS = 4
-_DPI = 80
 
 _CSS = """
 body { font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
@@ -68,8 +70,8 @@ def write_html(report: EvaluationReport, path: Path) -> Path:
             _summary(report),
             _tables(report),
             _columns(report),
-            _pairs(report),
-            _foreign_keys(report),
+            pairs_section(report),
+            foreign_keys_section(report),
             _efficacy(report),
             _rules(report),
             _privacy(report),
@@ -83,99 +85,6 @@ def write_html(report: EvaluationReport, path: Path) -> Path:
     path.write_text(page, encoding="utf-8")
     logger.info("evaluation report written to %s (%d kB)", path, len(page) // 1024)
     return path
-
-
-# -- formatting helpers -------------------------------------------------------------------
-
-
-def _esc(value: Any) -> str:
-    return html.escape(str(value))
-
-
-def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "&ndash;"
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return _esc(value)
-    if math.isnan(f):
-        return "&ndash;"
-    return f"{f:.{digits}f}"
-
-
-def _grade(score: Any, ceiling: Any, *, auc: bool = False) -> str:
-    """``good``/``ok``/``bad``: how far a score is from its ceiling (or the ideal)."""
-    try:
-        s = float(score)
-    except (TypeError, ValueError):
-        return ""
-    if math.isnan(s):
-        return ""
-    c = float(ceiling) if ceiling is not None and not pd.isna(ceiling) else float("nan")
-    if auc:
-        ref = max(0.5, c) if not math.isnan(c) else 0.5
-        gap = s - ref
-    else:
-        ref = c if not math.isnan(c) else 1.0
-        gap = ref - s
-    return "good" if gap <= 0.03 else "ok" if gap <= 0.1 else "bad"
-
-
-def _html_table(
-    header: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-    *,
-    grades: Sequence[Sequence[str]] | None = None,
-    names: int = 1,
-    left: Sequence[int] = (),
-) -> str:
-    head = "".join(
-        f"<th class='name'>{_esc(h)}</th>" if i < names else f"<th>{_esc(h)}</th>"
-        for i, h in enumerate(header)
-    )
-    body = []
-    for r, row in enumerate(rows):
-        cells = []
-        for i, cell in enumerate(row):
-            cls = ["name"] if i < names or i in left else []
-            if grades is not None and grades[r][i]:
-                cls.append(grades[r][i])
-            attr = f" class='{' '.join(cls)}'" if cls else ""
-            text = _esc(cell) if i < names else cell
-            cells.append(f"<td{attr}>{text}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def _png(fig: Figure) -> str:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=_DPI, bbox_inches="tight")
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f"<img alt='plot' src='data:image/png;base64,{data}'>"
-
-
-def _figure(n: int, *, height: float = 2.6, cols: int = _COLS) -> tuple[Figure, list[Axes]]:
-    from matplotlib.figure import Figure
-
-    ncols = min(cols, max(n, 1))
-    nrows = max(1, math.ceil(n / ncols))
-    fig = Figure(figsize=(4.0 * ncols, height * nrows), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel().tolist()
-    for ax in axes[n:]:
-        ax.set_visible(False)
-    return fig, axes[:n]
-
-
-def _legend() -> str:
-    return (
-        "<p class='legend'>"
-        f"<span style='background:{REAL}'></span>real"
-        f"<span style='background:{SYNTHETIC}'></span>synthetic</p>"
-    )
 
 
 # -- sections -----------------------------------------------------------------------------
@@ -209,9 +118,9 @@ def _header(report: EvaluationReport) -> str:
     return (
         "<h1>relsynth evaluation report</h1>"
         f"<p class='meta'>{len(tables)} tables, {len(info.get('foreign_keys', []))} foreign keys; "
-        f"{n_real:,} real rows, {n_synth:,} synthetic rows; seed {_esc(info.get('seed'))}, "
-        f"max_rows {_esc(info.get('max_rows'))}; relsynth {_esc(info.get('relsynth_version'))}; "
-        f"{_fmt(info.get('elapsed_s'), 1)} s</p>"
+        f"{n_real:,} real rows, {n_synth:,} synthetic rows; seed {esc(info.get('seed'))}, "
+        f"max_rows {esc(info.get('max_rows'))}; relsynth {esc(info.get('relsynth_version'))}; "
+        f"{fmt(info.get('elapsed_s'), 1)} s</p>"
         f"<nav>{nav}</nav><p class='note'>{ceiling}</p>"
     )
 
@@ -225,10 +134,10 @@ def _summary(report: EvaluationReport) -> str:
             continue
         auc = r["key"] == "c2st_auc"
         rows.append(
-            [r["metric"], _fmt(r["score"]), _fmt(r["ceiling"]), _fmt(r["best"], 1), _esc(r["good"])]
+            [r["metric"], fmt(r["score"]), fmt(r["ceiling"]), fmt(r["best"], 1), esc(r["good"])]
         )
-        grades.append(["", _grade(r["score"], r["ceiling"], auc=auc), "", "", ""])
-    return "<h2 id='summary'>Summary</h2>" + _html_table(
+        grades.append(["", grade(r["score"], r["ceiling"], auc=auc), "", "", ""])
+    return "<h2 id='summary'>Summary</h2>" + html_table(
         ["metric", "score", "ceiling", "best", "what good looks like"],
         rows,
         grades=grades,
@@ -252,12 +161,12 @@ def _tables(report: EvaluationReport) -> str:
                 name,
                 f"{sizes.get('real', 0):,}",
                 f"{sizes.get('synthetic', 0):,}",
-                _fmt(cols.get(name)),
-                _fmt(cols_c.get(name)),
-                _fmt(pairs.get(name)),
-                _fmt(pairs_c.get(name)),
-                _fmt(auc),
-                _fmt(auc_c),
+                fmt(cols.get(name)),
+                fmt(cols_c.get(name)),
+                fmt(pairs.get(name)),
+                fmt(pairs_c.get(name)),
+                fmt(auc),
+                fmt(auc_c),
             ]
         )
         grades.append(
@@ -265,17 +174,17 @@ def _tables(report: EvaluationReport) -> str:
                 "",
                 "",
                 "",
-                _grade(cols.get(name), cols_c.get(name)),
+                grade(cols.get(name), cols_c.get(name)),
                 "",
-                _grade(pairs.get(name), pairs_c.get(name)),
+                grade(pairs.get(name), pairs_c.get(name)),
                 "",
-                _grade(auc, auc_c, auc=True),
+                grade(auc, auc_c, auc=True),
                 "",
             ]
         )
     out = ["<h2 id='tables'>Tables</h2>"]
     out.append(
-        _html_table(
+        html_table(
             [
                 "table",
                 "real rows",
@@ -293,7 +202,7 @@ def _tables(report: EvaluationReport) -> str:
     )
     frame = report.c2st.dropna(subset=["auc"])
     if not frame.empty:
-        fig, (ax,) = _figure(1, height=0.45 * len(frame) + 1.2, cols=1)
+        fig, (ax,) = figure(1, height=0.45 * len(frame) + 1.2, cols=1)
         fig.set_size_inches(9, 0.45 * len(frame) + 1.2)
         y = np.arange(len(frame))[::-1]
         ax.barh(y, frame["auc"] - 0.5, left=0.5, color=SYNTHETIC, height=0.6, label="synthetic")
@@ -309,7 +218,7 @@ def _tables(report: EvaluationReport) -> str:
             loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize=9, frameon=False
         )
         ax.grid(axis="x", alpha=0.3)
-        out.append(_png(fig))
+        out.append(png(fig))
         out.append(
             "<p class='note'>Each table's rows are joined with their driver parent's columns "
             "and their children's aggregates (count, means) before classification, as in the "
@@ -320,41 +229,41 @@ def _tables(report: EvaluationReport) -> str:
 
 def _columns(report: EvaluationReport) -> str:
     dists = report.plots.get("distributions", {})
-    out = ["<h2 id='columns'>Column shapes</h2>", _legend()]
+    out = ["<h2 id='columns'>Column shapes</h2>", legend()]
     scores = report.columns.set_index(["table", "column"])
     for table, columns in dists.items():
         if not columns:
             continue
-        out.append(f"<h3>{_esc(table)}</h3>")
-        fig, axes = _figure(len(columns))
+        out.append(f"<h3>{esc(table)}</h3>")
+        fig, axes = figure(len(columns))
         for ax, (col, data) in zip(axes, columns.items(), strict=True):
             row = scores.loc[(table, col)] if (table, col) in scores.index else None
             _distribution_plot(ax, data)
             metric = "KS" if data.get("type") == "numeric" else "TV"
-            title = f"{col}\n{metric} {_fmt(row['score']) if row is not None else '-'}"
+            title = f"{col}\n{metric} {fmt(row['score']) if row is not None else '-'}"
             if row is not None and not pd.isna(row["ceiling"]):
-                title += f"  (ceiling {_fmt(row['ceiling'])})"
+                title += f"  (ceiling {fmt(row['ceiling'])})"
             ax.set_title(title, fontsize=10)
-        out.append(_png(fig))
+        out.append(png(fig))
         sub = report.columns[report.columns["table"] == table]
         out.append(
             "<details><summary>scores</summary>"
-            + _html_table(
+            + html_table(
                 ["column", "kind", "metric", "score", "ceiling", "NULL real", "NULL synthetic"],
                 [
                     [
                         r["column"],
-                        _esc(r["kind"]),
-                        _esc(r["metric"]),
-                        _fmt(r["score"]),
-                        _fmt(r["ceiling"]),
-                        _fmt(r["null_real"]),
-                        _fmt(r["null_synthetic"]),
+                        esc(r["kind"]),
+                        esc(r["metric"]),
+                        fmt(r["score"]),
+                        fmt(r["ceiling"]),
+                        fmt(r["null_real"]),
+                        fmt(r["null_synthetic"]),
                     ]
                     for r in sub.to_dict("records")
                 ],
                 grades=[
-                    ["", "", "", _grade(r["score"], r["ceiling"]), "", "", ""]
+                    ["", "", "", grade(r["score"], r["ceiling"]), "", "", ""]
                     for r in sub.to_dict("records")
                 ],
             )
@@ -394,174 +303,6 @@ def _distribution_plot(ax: Axes, data: dict[str, Any]) -> None:
     ax.set_yticks(y, [c if len(c) <= 18 else c[:17] + "…" for c in cats], fontsize=7)
 
 
-def _pairs(report: EvaluationReport) -> str:
-    out = ["<h2 id='pairs'>Column pairs</h2>"]
-    corr = report.plots.get("correlations", {})
-    for table, data in corr.items():
-        cols = data["columns"]
-        real = np.asarray(data["real"], dtype="float64")
-        synth = np.asarray(data["synthetic"], dtype="float64")
-        out.append(f"<h3>{_esc(table)}: Spearman correlations</h3>")
-        fig, axes = _figure(3, height=0.32 * len(cols) + 2.2, cols=3)
-        fig.set_size_inches(15, 0.3 * len(cols) + 2.6)
-        image = None
-        for ax, matrix, title in (
-            (axes[0], real, "real"),
-            (axes[1], synth, "synthetic"),
-            (axes[2], real - synth, "real − synthetic"),
-        ):
-            image = ax.imshow(matrix, cmap="RdBu_r", vmin=-1, vmax=1)
-            ax.set_xticks(range(len(cols)), cols, rotation=90, fontsize=7)
-            ax.set_yticks(range(len(cols)), cols if ax is axes[0] else [], fontsize=7)
-            ax.set_title(title, fontsize=11)
-        if image is not None:
-            fig.colorbar(image, ax=axes, shrink=0.8)
-        out.append(_png(fig))
-    worst = report.pairs.dropna(subset=["score"]).nsmallest(12, "score")
-    if not worst.empty:
-        out.append("<h3>Lowest pair scores</h3>")
-        out.append(
-            _html_table(
-                [
-                    "table",
-                    "column 1",
-                    "column 2",
-                    "metric",
-                    "ρ real",
-                    "ρ synthetic",
-                    "score",
-                    "ceiling",
-                ],
-                [
-                    [
-                        r["table"],
-                        _esc(r["column_1"]),
-                        _esc(r["column_2"]),
-                        _esc(r["metric"]),
-                        _fmt(r["real"]),
-                        _fmt(r["synthetic"]),
-                        _fmt(r["score"]),
-                        _fmt(r["ceiling"]),
-                    ]
-                    for r in worst.to_dict("records")
-                ],
-                grades=[
-                    ["", "", "", "", "", "", _grade(r["score"], r["ceiling"]), ""]
-                    for r in worst.to_dict("records")
-                ],
-            )
-        )
-    if not corr and worst.empty:
-        out.append("<p class='note'>No table has two measured columns.</p>")
-    return "\n".join(out)
-
-
-def _foreign_keys(report: EvaluationReport) -> str:
-    out = ["<h2 id='fks'>Foreign keys: children per parent</h2>"]
-    hists = report.plots.get("cardinality", {})
-    card = report.cardinality.set_index("foreign_key")
-    shown = {k: v for k, v in hists.items() if v.get("edges")}
-    if shown:
-        out.append(_legend())
-        fig, axes = _figure(len(shown), height=2.8, cols=3)
-        for ax, (label, data) in zip(axes, shown.items(), strict=True):
-            edges = np.asarray(data["edges"], dtype="float64")
-            for values, color in ((data["real"], REAL), (data["synthetic"], SYNTHETIC)):
-                ax.stairs(values, edges, fill=True, alpha=0.35, color=color)
-                ax.stairs(values, edges, color=color, lw=1.4)
-            score = card["score"].get(label) if label in card.index else None
-            ceiling = card["ceiling"].get(label) if label in card.index else None
-            title = f"{label}\nKS {_fmt(score)}"
-            if ceiling is not None and not pd.isna(ceiling):
-                title += f"  (ceiling {_fmt(ceiling)})"
-            ax.set_title(title, fontsize=9)
-            ax.set_xlabel(f"children per parent (last bin: ≥ {data.get('cap')})", fontsize=8)
-            if max(data["real"][0], data["synthetic"][0]) > 0.8:
-                ax.set_yscale("log")  # most parents are childless: show the tail too
-                ax.set_ylabel("share (log)", fontsize=8)
-            ax.tick_params(labelsize=8)
-        out.append(_png(fig))
-    if not report.cardinality.empty:
-        rows = report.cardinality.to_dict("records")
-        out.append(
-            _html_table(
-                [
-                    "foreign key",
-                    "score",
-                    "ceiling",
-                    "mean real",
-                    "mean synthetic",
-                    "max real",
-                    "max synthetic",
-                    "no child real",
-                    "no child synthetic",
-                ],
-                [
-                    [
-                        r["foreign_key"],
-                        _fmt(r["score"]),
-                        _fmt(r["ceiling"]),
-                        _fmt(r["mean_real"], 2),
-                        _fmt(r["mean_synthetic"], 2),
-                        _fmt(r["max_real"], 0),
-                        _fmt(r["max_synthetic"], 0),
-                        _fmt(r["zero_real"]),
-                        _fmt(r["zero_synthetic"]),
-                    ]
-                    for r in rows
-                ],
-                grades=[["", _grade(r["score"], r["ceiling"])] + [""] * 7 for r in rows],
-            )
-        )
-    else:
-        out.append("<p class='note'>The schema has no foreign keys.</p>")
-    trends = report.trends
-    if not trends.empty:
-        summary = trends.groupby("foreign_key", sort=False)[["score", "ceiling"]].mean()
-        out.append("<h3>Parent-child trends</h3>")
-        out.append(
-            "<p class='note'>Spearman correlation between a numeric parent column and an "
-            "aggregate of its children (count, mean of a numeric child column), across parents; "
-            "score = 1 − |ρ real − ρ synthetic| / 2.</p>"
-        )
-        out.append(
-            _html_table(
-                ["foreign key", "mean score", "ceiling"],
-                [[k, _fmt(v["score"]), _fmt(v["ceiling"])] for k, v in summary.iterrows()],
-                grades=[["", _grade(v["score"], v["ceiling"]), ""] for _, v in summary.iterrows()],
-            )
-        )
-        worst = trends.dropna(subset=["score"]).nsmallest(10, "score").to_dict("records")
-        out.append(
-            "<details><summary>lowest trend scores</summary>"
-            + _html_table(
-                [
-                    "foreign key",
-                    "parent column",
-                    "child aggregate",
-                    "ρ real",
-                    "ρ synthetic",
-                    "score",
-                    "ceiling",
-                ],
-                [
-                    [
-                        r["foreign_key"],
-                        _esc(r["parent_column"]),
-                        _esc(r["child_aggregate"]),
-                        _fmt(r["real"]),
-                        _fmt(r["synthetic"]),
-                        _fmt(r["score"]),
-                        _fmt(r["ceiling"]),
-                    ]
-                    for r in worst
-                ],
-            )
-            + "</details>"
-        )
-    return "\n".join(out)
-
-
 def _efficacy(report: EvaluationReport) -> str:
     out = ["<h2 id='efficacy'>ML efficacy</h2>"]
     if report.efficacy.empty:
@@ -573,19 +314,19 @@ def _efficacy(report: EvaluationReport) -> str:
         "target on real rows; the ceiling is the same model trained on real rows.</p>"
     )
     out.append(
-        _html_table(
+        html_table(
             ["table", "target", "metric", "train synthetic → test real", "train real → test real"],
             [
                 [
                     r["table"],
-                    _esc(r["target"]),
-                    _esc(r["metric"]),
-                    _fmt(r["score"]),
-                    _fmt(r["ceiling"]),
+                    esc(r["target"]),
+                    esc(r["metric"]),
+                    fmt(r["score"]),
+                    fmt(r["ceiling"]),
                 ]
                 for r in rows
             ],
-            grades=[["", "", "", _grade(r["score"], r["ceiling"]), ""] for r in rows],
+            grades=[["", "", "", grade(r["score"], r["ceiling"]), ""] for r in rows],
         )
     )
     return "\n".join(out)
@@ -604,16 +345,16 @@ def _rules(report: EvaluationReport) -> str:
     )
     rows = report.rules.to_dict("records")
     out.append(
-        _html_table(
+        html_table(
             ["table", "kind", "rule", "real", "synthetic", "difference"],
             [
                 [
                     r["table"],
-                    _esc(r["kind"]),
-                    f"<code>{_esc(r['rule'])}</code>",
-                    _fmt(r["real"]),
-                    _fmt(r["synthetic"]),
-                    _fmt(r["difference"]),
+                    esc(r["kind"]),
+                    f"<code>{esc(r['rule'])}</code>",
+                    fmt(r["real"]),
+                    fmt(r["synthetic"]),
+                    fmt(r["difference"]),
                 ]
                 for r in rows
             ],
@@ -644,7 +385,7 @@ def _privacy(report: EvaluationReport) -> str:
             "<p class='note'><b>Copied verbatim</b> (lookup or reference tables, by design: "
             "small tables without personal or free text that other tables point at, or "
             "marked <code>reference</code>; see docs/rules.md): "
-            + ", ".join(_esc(n) for n in copied)
+            + ", ".join(esc(n) for n in copied)
             + ". Their exact-copy rate is 1 on purpose.</p>"
         )
     rows = report.privacy.to_dict("records")
@@ -655,7 +396,7 @@ def _privacy(report: EvaluationReport) -> str:
         return "good" if value <= good else "ok" if value <= ok else "bad"
 
     out.append(
-        _html_table(
+        html_table(
             [
                 "table",
                 "exact copies",
@@ -669,13 +410,13 @@ def _privacy(report: EvaluationReport) -> str:
             [
                 [
                     r["table"],
-                    _fmt(r["exact_copy_rate"]),
-                    _fmt(r["exact_copy_chance"]),
-                    _fmt(r["dcr_synthetic"]),
-                    _fmt(r["dcr_chance"]),
-                    _fmt(r["dcr_ratio"], 2),
-                    _fmt(r["dcr_share"]),
-                    _fmt(r["mia_auc"]),
+                    fmt(r["exact_copy_rate"]),
+                    fmt(r["exact_copy_chance"]),
+                    fmt(r["dcr_synthetic"]),
+                    fmt(r["dcr_chance"]),
+                    fmt(r["dcr_ratio"], 2),
+                    fmt(r["dcr_share"]),
+                    fmt(r["mia_auc"]),
                 ]
                 for r in rows
             ],

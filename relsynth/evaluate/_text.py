@@ -53,13 +53,23 @@ def format_report(report: EvaluationReport) -> str:
         and not (r["key"] == "rules_kept" and report.rules.empty)
     ]
     lines += _table(["metric", "score", "ceiling", "best", "good"], rows)
+    lines += _per_table_lines(report)
+    lines += _privacy_lines(report)
+    copied = info.get("copied_tables") or []
+    if copied:
+        lines += ["", "Copied verbatim (lookup/reference tables, by design): " + ", ".join(copied)]
+    lines += _detail_lines(report)
+    return "\n".join(lines)
 
+
+def _per_table_lines(report: EvaluationReport) -> list[str]:
+    """Sizes, mean column and pair scores, C2ST and privacy figures, one row per table."""
     per_table = []
     cols = report.columns.groupby("table")["score"].mean()
     pairs = report.pairs.groupby("table")["score"].mean()
     c2st = report.c2st.set_index("table")
     privacy = report.privacy.set_index("table")
-    for name, sizes in tables.items():
+    for name, sizes in report.info.get("tables", {}).items():
         per_table.append(
             [
                 name,
@@ -74,8 +84,7 @@ def format_report(report: EvaluationReport) -> str:
                 _num(privacy["mia_auc"].get(name)),
             ]
         )
-    lines += ["", "Per table:"]
-    lines += _table(
+    return ["", "Per table:"] + _table(
         [
             "table",
             "real rows",
@@ -90,10 +99,11 @@ def format_report(report: EvaluationReport) -> str:
         ],
         per_table,
     )
-    lines += _privacy_lines(report)
-    copied = info.get("copied_tables") or []
-    if copied:
-        lines += ["", "Copied verbatim (lookup/reference tables, by design): " + ", ".join(copied)]
+
+
+def _detail_lines(report: EvaluationReport) -> list[str]:
+    """Foreign keys, ML efficacy, cross-table rules and the lowest column scores."""
+    lines: list[str] = []
     if not report.cardinality.empty:
         lines += ["", "Foreign keys (children per parent):"]
         lines += _table(
@@ -140,7 +150,7 @@ def format_report(report: EvaluationReport) -> str:
                 for r in worst.to_dict("records")
             ],
         )
-    return "\n".join(lines)
+    return lines
 
 
 def _privacy_lines(report: EvaluationReport) -> list[str]:

@@ -112,6 +112,37 @@ def split_holdout(
     >>> len(train["p"]), len(holdout["p"]), len(train["c"]) + len(holdout["c"])
     (50, 50, 300)
     """
+    _check_arguments(metadata, tables, fraction, by)
+    plan = make_plan(metadata)
+    children = _driver_children(metadata, plan)
+    split = by if by is not None else _default_split_table(metadata, plan, tables, children)
+    rng = stream(seed, "split_holdout")
+    family = _family(split, children)
+    sides: dict[str, np.ndarray] = {}
+    n = len(tables[split])
+    side = np.zeros(n, dtype=bool)
+    side[rng.choice(n, size=int(round(float(fraction) * n)), replace=False)] = True
+    sides[split] = side
+    for name in plan.order:
+        if name in family and name != split:
+            sides[name] = _follow(plan, tables, name, sides, rng, float(fraction))
+    train, holdout = _apply_sides(metadata, tables, sides)
+    dropped_train = _drop_orphans(metadata, train)
+    dropped_holdout = _drop_orphans(metadata, holdout)
+    logger.info(
+        "split_holdout: split table %r, shared tables %s; rows dropped for a parent on the "
+        "other side: train %s, holdout %s",
+        split,
+        sorted(set(metadata.tables) - family),
+        dropped_train or "none",
+        dropped_holdout or "none",
+    )
+    return train, holdout
+
+
+def _check_arguments(
+    metadata: Metadata, tables: Mapping[str, pd.DataFrame], fraction: object, by: str | None
+) -> None:
     if (
         isinstance(fraction, bool)
         or not isinstance(fraction, numbers.Real)
@@ -132,23 +163,22 @@ def split_holdout(
             f"The 'by' parameter of split_holdout must name a table; {by!r} is not one. "
             f"Known tables: {', '.join(metadata.tables)}."
         )
-    plan = make_plan(metadata)
+
+
+def _driver_children(metadata: Metadata, plan: Plan) -> dict[str, list[str]]:
+    """Table -> the tables it drives (its children through their driver key), in plan order."""
     children: dict[str, list[str]] = {name: [] for name in metadata.tables}
     for name in plan.order:
         fk = plan.driver.get(name)
         if fk is not None:
             children[fk.parent].append(name)
-    split = by if by is not None else _default_split_table(metadata, plan, tables, children)
-    rng = stream(seed, "split_holdout")
-    family = _family(split, children)
-    sides: dict[str, np.ndarray] = {}
-    n = len(tables[split])
-    side = np.zeros(n, dtype=bool)
-    side[rng.choice(n, size=int(round(float(fraction) * n)), replace=False)] = True
-    sides[split] = side
-    for name in plan.order:
-        if name in family and name != split:
-            sides[name] = _follow(plan, tables, name, sides, rng, float(fraction))
+    return children
+
+
+def _apply_sides(
+    metadata: Metadata, tables: Mapping[str, pd.DataFrame], sides: Mapping[str, np.ndarray]
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """Train and holdout frames: split tables by their side, the others shared by both."""
     train: dict[str, pd.DataFrame] = {}
     holdout: dict[str, pd.DataFrame] = {}
     for name in metadata.tables:
@@ -159,16 +189,6 @@ def split_holdout(
         else:
             train[name] = frame
             holdout[name] = frame
-    dropped_train = _drop_orphans(metadata, train)
-    dropped_holdout = _drop_orphans(metadata, holdout)
-    logger.info(
-        "split_holdout: split table %r, shared tables %s; rows dropped for a parent on the "
-        "other side: train %s, holdout %s",
-        split,
-        sorted(set(metadata.tables) - family),
-        dropped_train or "none",
-        dropped_holdout or "none",
-    )
     return train, holdout
 
 

@@ -3,9 +3,8 @@
 Reading: a column's raw values (Python objects from a DB-API cursor, or strings
 from a CSV file) become a pandas column whose dtype is chosen by the column's
 *family*, derived from its portable ``sql_type`` (and its ``kind`` where the type
-says nothing). Writing: a pandas column is validated against the target column
-(every problem collected, nothing written) and turned into plain Python values,
-batch by batch.
+says nothing). Writing (:mod:`relsynth.io._prepare`): a pandas column is validated against the
+target column and turned into plain Python values, with the converters shared here.
 
 Families and the dtypes they read as::
 
@@ -38,24 +37,30 @@ import decimal
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from relsynth.errors import MetadataError, format_examples
-from relsynth.io._values import epochs_as_text, json_list, json_text, pg_array
+from relsynth.io._values import epochs_as_text, json_text
 from relsynth.metadata import _numberformats, _textformats
 from relsynth.metadata.schema import Column
 
 __all__ = [
+    "EPOCH",
+    "INT_RANGE",
     "Family",
-    "Target",
+    "as_datetime",
+    "as_str",
     "column_family",
-    "prepare_column",
-    "python_values",
+    "read_bool",
+    "read_unsigned",
+    "time_text",
+    "to_bytes",
+    "to_decimal",
     "to_pandas",
+    "value_text",
 ]
 
 logger = logging.getLogger(__name__)
@@ -117,7 +122,7 @@ _FAMILY_BY_KIND: dict[str, Family] = {
 
 #: Largest NUMERIC precision read as float64 (a double holds 15 significant digits).
 _FLOAT_DIGITS = 15
-_INT_RANGE = {
+INT_RANGE = {
     "SMALLINT": (-(2**15), 2**15 - 1),
     "INTEGER": (-(2**31), 2**31 - 1),
     "BIGINT": (-(2**63), 2**63 - 1),
@@ -125,12 +130,12 @@ _INT_RANGE = {
     "INTEGER UNSIGNED": (0, 2**32 - 1),
     "BIGINT UNSIGNED": (0, 2**64 - 1),
 }
-_EPOCH = _dt.datetime(1970, 1, 1)
+EPOCH = _dt.datetime(1970, 1, 1)
 _TRUE = {"1", "t", "true", "y", "yes"}
 _FALSE = {"0", "f", "false", "n", "no"}
 
 
-def _as_str(series: pd.Series) -> pd.Series:
+def as_str(series: pd.Series) -> pd.Series:
     """``astype("str")`` that keeps NULLs: pandas 2 turns None into ``'None'`` and NaN
     into ``'nan'`` (pandas 3's ``str`` dtype keeps them missing)."""
     out = series.astype("str")
@@ -181,13 +186,13 @@ def _read_family(  # noqa: PLR0911, C901
         unsigned = bool(column.sql_type and "UNSIGNED" in column.sql_type.upper())
         out = _read_int(raw, unsigned=unsigned)
         if out is not None and column.kind == "boolean":
-            return _read_bool(out) if bool(out.dropna().isin([0, 1]).all()) else out
+            return read_bool(out) if bool(out.dropna().isin([0, 1]).all()) else out
         return out
     if family == "float":
         return _read_float(raw)
     if family == "numeric":
         if params and params[0] > _FLOAT_DIGITS:
-            return raw.map(_to_decimal, na_action="ignore").astype(object)
+            return raw.map(to_decimal, na_action="ignore").astype(object)
         return _read_float(raw)
     if family in ("datetime", "date", "datetimetz"):
         out = None
@@ -203,9 +208,9 @@ def _read_family(  # noqa: PLR0911, C901
             out = out.dt.tz_localize("UTC")
         return out
     if family == "time":
-        return raw.map(_time_text, na_action="ignore").pipe(_as_str)
+        return raw.map(time_text, na_action="ignore").pipe(as_str)
     if family == "bool":
-        return _read_bool(raw)
+        return read_bool(raw)
     if family == "text":
         text = _read_text(raw)
         if text is not None and column_family(column)[1] == "CHAR":
@@ -215,11 +220,11 @@ def _read_family(  # noqa: PLR0911, C901
             return parsed if parsed is not None else text
         return text
     if family == "uuid":
-        return raw.map(_uuid_text, na_action="ignore").pipe(_as_str)
+        return raw.map(_uuid_text, na_action="ignore").pipe(as_str)
     if family in ("json", "array"):
-        return raw.map(json_text, na_action="ignore").pipe(_as_str)
+        return raw.map(json_text, na_action="ignore").pipe(as_str)
     if family == "binary":
-        return raw.map(_to_bytes, na_action="ignore").astype(object)
+        return raw.map(to_bytes, na_action="ignore").astype(object)
     if family == "interval":
         return _read_interval(raw)
     return _read_any(raw)
@@ -229,7 +234,7 @@ def _read_int(raw: pd.Series, *, unsigned: bool = False) -> pd.Series | None:
     if raw.dtype.kind in "iu":
         return raw.astype("uint64" if unsigned else "int64")
     if unsigned:
-        return _read_unsigned(raw)
+        return read_unsigned(raw)
     num = pd.to_numeric(raw, errors="coerce")
     if bool((num.isna() != raw.isna()).any()):
         return None
@@ -241,7 +246,7 @@ def _read_int(raw: pd.Series, *, unsigned: bool = False) -> pd.Series | None:
     return num.astype("int64")
 
 
-def _read_unsigned(raw: pd.Series) -> pd.Series | None:
+def read_unsigned(raw: pd.Series) -> pd.Series | None:
     """Unsigned integers up to 2**64 - 1, exactly (no trip through float64)."""
     try:
         values = [None if v is None or v is pd.NA else int(v) for v in raw]
@@ -261,7 +266,7 @@ def _read_float(raw: pd.Series) -> pd.Series | None:
     return num.astype("float64")
 
 
-def _read_bool(raw: pd.Series) -> pd.Series | None:
+def read_bool(raw: pd.Series) -> pd.Series | None:
     def conv(value: Any) -> Any:
         if isinstance(value, (bool, np.bool_)):
             return bool(value)
@@ -283,13 +288,13 @@ def _read_bool(raw: pd.Series) -> pd.Series | None:
 def _read_text(raw: pd.Series) -> pd.Series | None:
     inferred = pd.api.types.infer_dtype(raw, skipna=True)
     if inferred in ("string", "empty"):
-        return raw.pipe(_as_str)
+        return raw.pipe(as_str)
     if inferred == "bytes":
         return None
-    return raw.map(_text, na_action="ignore").pipe(_as_str)  # INET, UUID... as their text
+    return raw.map(value_text, na_action="ignore").pipe(as_str)  # INET, UUID... as their text
 
 
-def _text(value: Any) -> str:
+def value_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
@@ -302,7 +307,7 @@ def _read_datetime(raw: pd.Series) -> pd.Series | None:
         try:  # mixed date/datetime objects (a DATE column read from some drivers), or
             # text in several formats ('2020-01-02' and '2020/02/01')
             parsed = pd.to_datetime(
-                raw.map(_as_datetime, na_action="ignore"), format="mixed", errors="raise"
+                raw.map(as_datetime, na_action="ignore"), format="mixed", errors="raise"
             )
         except (ValueError, TypeError, OverflowError):
             return None
@@ -339,7 +344,7 @@ def _read_text_dates(text: pd.Series, fmt: str | None, kind: str = "datetime") -
         return parsed
 
 
-def _as_datetime(value: Any) -> Any:
+def as_datetime(value: Any) -> Any:
     if isinstance(value, _dt.date) and not isinstance(value, _dt.datetime):
         return _dt.datetime(value.year, value.month, value.day)
     return value
@@ -352,7 +357,7 @@ def _read_interval(raw: pd.Series) -> pd.Series | None:
         if isinstance(value, str):
             value = _dt.datetime.fromisoformat(value)
         if isinstance(value, _dt.datetime):  # emulated INTERVAL: epoch + delta
-            return value - _EPOCH
+            return value - EPOCH
         raise ValueError(value)
 
     try:
@@ -368,7 +373,7 @@ def _read_any(raw: pd.Series) -> pd.Series:
     elif inferred in ("floating", "mixed-integer-float", "decimal"):
         out = _read_float(raw)
     elif inferred in ("string", "empty"):
-        out = raw.pipe(_as_str)
+        out = raw.pipe(as_str)
     elif inferred == "boolean":
         out = raw.astype("boolean")
     elif inferred in ("datetime", "date", "datetime64"):
@@ -378,7 +383,7 @@ def _read_any(raw: pd.Series) -> pd.Series:
     return out if out is not None else raw.astype(object)
 
 
-def _to_decimal(value: Any) -> decimal.Decimal:
+def to_decimal(value: Any) -> decimal.Decimal:
     if isinstance(value, decimal.Decimal):
         return value
     if isinstance(value, float):
@@ -386,7 +391,7 @@ def _to_decimal(value: Any) -> decimal.Decimal:
     return decimal.Decimal(str(value))
 
 
-def _time_text(value: Any) -> str:
+def time_text(value: Any) -> str:
     if isinstance(value, _dt.time):
         return value.isoformat()
     if isinstance(value, (_dt.timedelta, pd.Timedelta)):
@@ -408,291 +413,9 @@ def _uuid_text(value: Any) -> str:
         return str(value)
 
 
-def _to_bytes(value: Any) -> bytes:
+def to_bytes(value: Any) -> bytes:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     if isinstance(value, str):
         return value.encode("utf-8")
     raise ValueError(value)
-
-
-# -- writing ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Target:
-    """What a column is written as: its family, SQL type parameters and the dialect."""
-
-    family: Family
-    base: str | None
-    params: tuple[int, ...]
-    dialect: str
-    length: int | None = None  # enforced string length (VARCHAR(n) on PostgreSQL/MariaDB)
-    enum_values: tuple[str, ...] | None = None
-    text_format: str | None = None  # dates stored as text: the source's format
-
-
-def prepare_column(series: pd.Series, target: Target) -> tuple[pd.Series, str | None]:
-    """Validate and coerce one frame column for writing.
-
-    Returns the coerced column and, when some values do not fit the target type, a
-    problem description (without the ``table.column`` prefix); nothing is raised
-    so that every problem of every table can be reported at once.
-    """
-    family = target.family
-    try:
-        if family == "int":
-            return _prepare_int(series, target)
-        if family in ("float", "numeric"):
-            return _prepare_number(series, target)
-        if family in ("datetime", "date", "datetimetz"):
-            return _prepare_datetime(series, target)
-        if family == "bool":
-            return _prepare_bool(series)
-        if family in ("text", "uuid", "json", "time"):
-            return _prepare_text(series, target)
-        if family == "array":
-            return _prepare_array(series, target)
-        if family == "binary":
-            return _prepare_binary(series)
-        if family == "interval":
-            return _prepare_interval(series)
-    except (TypeError, ValueError, OverflowError) as exc:
-        return series, f"cannot be converted ({exc})"
-    return series.astype(object), None
-
-
-def _bad(values: pd.Series, what: str) -> str:
-    examples = format_examples(values.drop_duplicates().head(5).tolist())
-    return f"{len(values)} value(s) {what} (e.g. {examples})"
-
-
-def _prepare_int(series: pd.Series, target: Target) -> tuple[pd.Series, str | None]:
-    if series.dtype.kind == "b" or isinstance(series.dtype, pd.BooleanDtype):
-        series = series.astype("Int64")
-    if series.dtype == object and (target.base or "").endswith("UNSIGNED"):
-        unsigned = _read_unsigned(series)  # exact above 2**63, NULLs or not
-        if unsigned is None:
-            return series, _bad(series.dropna(), "are not unsigned integers")
-        series = unsigned.set_axis(series.index)
-    num = series if series.dtype.kind in "iu" else pd.to_numeric(series, errors="coerce")
-    lost = num.isna() & series.notna()
-    if bool(lost.any()):
-        return series, _bad(series[lost], "are not numbers")
-    if num.dtype.kind == "f":
-        finite = num.dropna()
-        frac = finite != np.round(finite)
-        if bool(frac.any()):
-            return series, _bad(finite[frac], "are not whole numbers")
-    low, high = _INT_RANGE.get(target.base or "BIGINT", _INT_RANGE["BIGINT"])
-    if target.dialect == "sqlite":
-        low, high = _INT_RANGE["BIGINT"]
-    present = num.dropna()
-    out_of_range = (present < low) | (present > high)
-    if bool(out_of_range.any()):
-        problem = _bad(present[out_of_range], f"are outside [{low}, {high}]")
-        if target.dialect == "sqlite" and (target.base or "").endswith("UNSIGNED"):
-            problem += (
-                "; SQLite integers are signed 64-bit: write to MariaDB/MySQL (BIGINT "
-                "UNSIGNED) or PostgreSQL (NUMERIC(20, 0)), where these values are exact"
-            )
-        return series, problem
-    if num.dtype.kind == "u" or (len(present) and bool((present > 2**63 - 1).any())):
-        return num.astype("UInt64" if bool(num.isna().any()) else "uint64"), None
-    return num.astype("Int64" if bool(num.isna().any()) else "int64"), None
-
-
-def _prepare_number(series: pd.Series, target: Target) -> tuple[pd.Series, str | None]:
-    if series.dtype == object and target.family == "numeric":
-        decimals = series.map(lambda v: isinstance(v, decimal.Decimal), na_action="ignore")
-        if bool(decimals.fillna(False).astype(bool).any()):
-            return _prepare_decimal(series, target)
-    if series.dtype.kind == "b" or isinstance(series.dtype, pd.BooleanDtype):
-        series = series.astype("float64")
-    num = pd.to_numeric(series, errors="coerce").astype("float64")
-    lost = num.isna() & series.notna()
-    if bool(lost.any()):
-        return series, _bad(series[lost], "are not numbers")
-    infinite = np.isinf(num.to_numpy())
-    if bool(infinite.any()) and not _stores_infinity(target):
-        where = "MariaDB/MySQL" if target.dialect in ("mysql", "mariadb") else "this column type"
-        return series, _bad(num[infinite], f"are infinite, which {where} cannot store") + (
-            "; write to PostgreSQL or SQLite, or set those values to NULL in the source."
-        )
-    problem = _numeric_overflow(num.dropna(), target)
-    return num, problem
-
-
-def _stores_infinity(target: Target) -> bool:
-    """PostgreSQL floats and NUMERIC (14+) and SQLite REAL store ±Inf; MariaDB does not."""
-    return target.dialect in ("postgresql", "sqlite")
-
-
-def _prepare_decimal(series: pd.Series, target: Target) -> tuple[pd.Series, str | None]:
-    try:
-        dec = series.map(_to_decimal, na_action="ignore")
-    except decimal.InvalidOperation:
-        return series, "are not numbers"
-    problem = _numeric_overflow(dec.dropna().astype(float), target)
-    return dec.astype(object), problem
-
-
-def _numeric_overflow(num: pd.Series, target: Target) -> str | None:
-    if target.family != "numeric" or not target.params or target.dialect == "sqlite":
-        return None
-    precision = target.params[0]
-    scale = target.params[1] if len(target.params) > 1 else 0
-    limit = 10.0 ** (precision - scale)
-    over = num.abs().round(scale) >= limit
-    if bool(over.any()):
-        return _bad(num[over], f"do not fit NUMERIC({precision}, {scale}) (|value| < {limit:g})")
-    return None
-
-
-def _prepare_datetime(series: pd.Series, target: Target) -> tuple[pd.Series, str | None]:
-    if not pd.api.types.is_datetime64_any_dtype(series.dtype):
-        parsed = pd.to_datetime(
-            series.map(_as_datetime, na_action="ignore"), format="ISO8601", errors="coerce"
-        )
-        lost = parsed.isna() & series.notna()
-        if bool(lost.any()):
-            return series, _bad(series[lost], "are not dates/times")
-        series = parsed
-    if isinstance(series.dtype, pd.DatetimeTZDtype):
-        series = series.dt.tz_convert("UTC")
-        if target.family != "datetimetz" or target.dialect != "postgresql":
-            series = series.dt.tz_localize(None)
-    return series, None
-
-
-def _prepare_bool(series: pd.Series) -> tuple[pd.Series, str | None]:
-    if isinstance(series.dtype, pd.BooleanDtype) or series.dtype.kind == "b":
-        return series.astype("boolean"), None
-    out = _read_bool(series)
-    if out is None:
-        return series, "are not booleans (use True/False, 1/0 or 'true'/'false')"
-    return out, None
-
-
-def _prepare_text(series: pd.Series, target: Target) -> tuple[pd.Series, str | None]:
-    if target.family == "time":
-        text = series.map(_time_text, na_action="ignore").pipe(_as_str)
-    elif target.family == "json":
-        text = series.map(json_text, na_action="ignore").pipe(_as_str)
-    elif target.family == "uuid":
-        return _prepare_uuid(series, target)
-    elif target.text_format and series.dtype.kind in "iufM":  # the source's text format
-        text = _textformats.format_as_text(series, target.text_format)
-    elif pd.api.types.is_datetime64_any_dtype(series.dtype):
-        text = _format_datetimes(series, date_only=False)
-    elif isinstance(series.dtype, pd.BooleanDtype) or series.dtype.kind == "b":
-        text = series.map(lambda v: "1" if v else "0", na_action="ignore").pipe(_as_str)
-    elif series.dtype.kind == "f":
-        text = series.map(_text, na_action="ignore").pipe(_as_str)
-    else:
-        if pd.api.types.infer_dtype(series, skipna=True) == "bytes":
-            return series, "are bytes, not text"
-        text = series.pipe(_as_str) if series.dtype != "str" else series
-    if target.enum_values:
-        unknown = text.notna() & ~text.isin(target.enum_values)
-        if bool(unknown.any()):
-            allowed = ", ".join(repr(v) for v in target.enum_values)
-            return text, _bad(text[unknown], f"are not among the ENUM values {allowed}")
-    if target.length is not None:
-        too_long = text.str.len() > target.length
-        if bool(too_long.fillna(False).any()):
-            bad = text[too_long.fillna(False).astype(bool)]
-            return text, _bad(bad, f"are longer than {target.length} characters")
-    return text, None
-
-
-def _prepare_array(series: pd.Series, target: Target) -> tuple[pd.Series, str | None]:
-    """Arrays travel as JSON text; PostgreSQL gets its array literal (``{1,2,"a b"}``)."""
-    text = series.map(json_text, na_action="ignore").astype(object)  # None stays NULL
-    parsed = text.map(json_list, na_action="ignore")
-    bad = parsed.isna() & text.notna()
-    if bool(bad.any()):
-        return series, _bad(text[bad], "are not JSON arrays")
-    if target.dialect != "postgresql":
-        return text, None
-    return parsed.map(pg_array, na_action="ignore").astype(object), None
-
-
-def _prepare_uuid(series: pd.Series, target: Target) -> tuple[pd.Series, str | None]:
-    def conv(value: Any) -> str:
-        parsed = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-        return str(parsed) if target.dialect == "postgresql" else parsed.hex
-
-    try:
-        return series.map(conv, na_action="ignore").pipe(_as_str), None
-    except ValueError:
-        bad = series[series.map(_not_uuid, na_action="ignore").fillna(False).astype(bool)]
-        return series, _bad(bad, "are not UUIDs")
-
-
-def _not_uuid(value: Any) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return True
-    return False
-
-
-def _prepare_binary(series: pd.Series) -> tuple[pd.Series, str | None]:
-    try:
-        return series.map(_to_bytes, na_action="ignore").astype(object), None
-    except ValueError:
-        return series, "are not bytes"
-
-
-def _prepare_interval(series: pd.Series) -> tuple[pd.Series, str | None]:
-    if pd.api.types.is_timedelta64_dtype(series.dtype):
-        return series, None
-    return pd.to_timedelta(series), None
-
-
-def _format_datetimes(series: pd.Series, *, date_only: bool) -> pd.Series:
-    """ISO text (``YYYY-MM-DD HH:MM:SS[.ffffff]``) of a datetime64 column, NULLs kept."""
-    if date_only:
-        fmt = "%Y-%m-%d"
-    else:
-        present = series.dropna()
-        has_micros = bool((present.dt.microsecond != 0).any()) if len(present) else False
-        fmt = "%Y-%m-%d %H:%M:%S.%f" if has_micros else "%Y-%m-%d %H:%M:%S"
-        if isinstance(series.dtype, pd.DatetimeTZDtype):
-            fmt += "%z"
-    return series.dt.strftime(fmt).pipe(_as_str)
-
-
-def _is_null(value: Any) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
-
-
-def python_values(series: pd.Series, target: Target) -> list[Any]:
-    """Plain Python values (None for NULL) of a prepared column, as the driver wants them.
-
-    Dates and times are sent as ISO text on every dialect: SQLite stores text anyway,
-    PostgreSQL's COPY and MariaDB parse it, and formatting is vectorised.
-    """
-    family = target.family
-    if family == "numeric" and target.dialect == "sqlite" and series.dtype == object:
-        # sqlite3 cannot bind Decimal; SQLite keeps NUMERIC as REAL (or INTEGER) anyway
-        return [None if _is_null(v) else float(v) for v in series]
-    if pd.api.types.is_datetime64_any_dtype(series.dtype) and target.text_format:
-        series = _textformats.format_text_dates(series, target.text_format)
-    elif pd.api.types.is_datetime64_any_dtype(series.dtype):
-        series = _format_datetimes(series, date_only=family == "date")
-    elif family == "interval" and pd.api.types.is_timedelta64_dtype(series.dtype):
-        if target.dialect == "postgresql":
-            return [None if pd.isna(v) else v.to_pytimedelta() for v in series]
-        # SQLAlchemy's emulated Interval stores epoch + delta as a DATETIME.
-        return [
-            None if pd.isna(v) else (_EPOCH + v.to_pytimedelta()).isoformat(sep=" ") for v in series
-        ]
-    if isinstance(series.dtype, np.dtype):  # numpy-backed: no pd.NA inside
-        if series.dtype.kind == "f":
-            arr = series.to_numpy()
-            return np.where(np.isnan(arr), None, arr).tolist()  # type: ignore[no-any-return]
-        if series.dtype.kind in "iub":
-            return series.tolist()  # type: ignore[no-any-return]
-    return series.to_numpy(dtype=object, na_value=None).tolist()  # type: ignore[no-any-return]

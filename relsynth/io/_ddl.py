@@ -34,7 +34,8 @@ from sqlalchemy.engine import Connection
 
 from relsynth.constraints import columns_of, parse_check
 from relsynth.errors import MetadataError
-from relsynth.io._convert import Target, column_family
+from relsynth.io._convert import column_family
+from relsynth.io._prepare import Target
 from relsynth.io.types import to_sqlalchemy
 from relsynth.metadata.expressions import render_expression
 from relsynth.metadata.schema import Column, ForeignKey, Metadata, Table, expression_problems

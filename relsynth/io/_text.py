@@ -28,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from relsynth.io._convert import Target, _format_datetimes
+from relsynth.io._prepare import Target, format_datetimes
 
 __all__ = ["copy_text", "mysql_values"]
 
@@ -50,7 +50,7 @@ _SPECIAL = {
     style: "[" + "".join(re.escape(old) for old, _ in escapes) + "]"
     for style, escapes in (("copy", _COPY_ESCAPES), ("mysql", _MYSQL_ESCAPES))
 }
-_EPOCH = _dt.datetime(1970, 1, 1)
+EPOCH = _dt.datetime(1970, 1, 1)
 
 
 def copy_text(columns: Mapping[str, pd.Series], targets: Mapping[str, Target]) -> str:
@@ -94,7 +94,7 @@ def _column(series: pd.Series, target: Target, style: Style) -> pd.Series:
     missing = series.isna().to_numpy()
     dtype = series.dtype
     if pd.api.types.is_datetime64_any_dtype(dtype):
-        text = _escape(_format_datetimes(series, date_only=target.family == "date"), style)
+        text = _escape(format_datetimes(series, date_only=target.family == "date"), style)
     elif isinstance(dtype, pd.BooleanDtype) or dtype == np.bool_:
         yes, no = ("t", "f") if style == "copy" else ("1", "0")
         text = pd.Series(np.where(series.fillna(False).to_numpy(dtype=bool), yes, no), dtype="str")
@@ -127,7 +127,7 @@ def _object_text(value: Any, target: Target, style: Style) -> str:  # noqa: PLR0
         delta = pd.Timedelta(value).to_pytimedelta()
         if target.dialect == "postgresql":
             return f"{delta.total_seconds()!r} seconds"
-        text = (_EPOCH + delta).isoformat(sep=" ")  # SQLAlchemy's emulated Interval
+        text = (EPOCH + delta).isoformat(sep=" ")  # SQLAlchemy's emulated Interval
         return f"'{text}'"
     if isinstance(value, uuid.UUID):
         text = str(value) if target.dialect == "postgresql" else value.hex

@@ -20,7 +20,7 @@ import logging
 import numbers
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy.engine import URL, Engine
 
@@ -28,7 +28,8 @@ from relsynth.check import IntegrityReport
 from relsynth.errors import DatabaseError, ParameterError
 from relsynth.io._connect import connect, database_error, open_engine, parse_url, read_only
 from relsynth.io._identity import engine_identity, source_identity
-from relsynth.io._write import WriteReport, as_written, target_schema, write_database
+from relsynth.io._write import as_written, target_schema, write_database
+from relsynth.io._write_job import WriteReport
 from relsynth.io.urls import folder_writable, redact
 from relsynth.metadata.schema import Metadata
 
@@ -196,6 +197,16 @@ def write_tables(
     >>> report.rows["orders"]  # doctest: +SKIP
     830
     """
+    _check_write_parameters(metadata, if_exists, batch_size)
+    with open_engine(target, "write") as engine:
+        _refuse_source(engine, metadata, tables, source)
+        return write_database(
+            engine, metadata, tables, if_exists=if_exists, batch_size=int(batch_size)
+        )
+
+
+def _check_write_parameters(metadata: Metadata, if_exists: str, batch_size: Any) -> None:
+    """write_tables' arguments, checked before connecting (``ParameterError``)."""
     if if_exists not in _IF_EXISTS:
         raise ParameterError(
             "The 'if_exists' parameter of write_tables must be one of 'fail', 'replace', "
@@ -210,11 +221,6 @@ def write_tables(
             f"write_tables: 'metadata' must be a Metadata, got {type(metadata).__name__}."
         )
     metadata.validate()
-    with open_engine(target, "write") as engine:
-        _refuse_source(engine, metadata, tables, source)
-        return write_database(
-            engine, metadata, tables, if_exists=if_exists, batch_size=int(batch_size)
-        )
 
 
 def check_values(
@@ -228,7 +234,7 @@ def check_values(
     data's error: a synthetic copy holds the same kinds of values, so it is reported
     before the long work, not after it. Validates only; connects to nothing.
     """
-    from relsynth.io._write import prepare_job
+    from relsynth.io._write_job import prepare_job
 
     dialect = (
         target.dialect.name if isinstance(target, Engine) else parse_url(target).get_backend_name()

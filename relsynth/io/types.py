@@ -301,10 +301,25 @@ def to_sqlalchemy(
     if sql_type is None:
         sql_type = DEFAULT_TYPE_BY_KIND.get(kind, "TEXT")
     base, params = parse_type(sql_type)
-    is_mysql = dialect in ("mysql", "mariadb")
     special = _special_type(sql_type, base, dialect=dialect, indexed=indexed)
     if special is not None:
         return special
+    return _base_type(
+        base, params, dialect=dialect, enum_values=enum_values, name=name, indexed=indexed
+    )
+
+
+def _base_type(
+    base: str,
+    params: tuple[int, ...],
+    *,
+    dialect: str,
+    enum_values: tuple[str, ...] | None,
+    name: str,
+    indexed: bool,
+) -> TypeEngine[Any]:
+    """The SQLAlchemy type of a portable base type (its parameters parsed) on ``dialect``."""
+    is_mysql = dialect in ("mysql", "mariadb")
     if base == "ENUM":
         return _enum_type(enum_values, dialect=dialect, name=name, indexed=indexed)
     if base in ("INTEGER", "BIGINT", "SMALLINT"):

@@ -1,4 +1,5 @@
-"""The text format of dates stored as text, learned from the values (pure, pandas only).
+"""Formats of values kept as text, learned from the values (pure, pandas only): dates
+stored as text, and JSON documents in text columns (:func:`looks_like_json`).
 
 SQLite has no date type, and many schemas keep dates in ``TEXT``/``VARCHAR`` columns
 elsewhere too. An application that parses ``2004-04-06`` fails on
@@ -31,6 +32,7 @@ with the offset, as before).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 
@@ -43,6 +45,7 @@ __all__ = [
     "format_as_text",
     "format_text_dates",
     "learn_text_format",
+    "looks_like_json",
     "parse_text_dates",
 ]
 
@@ -185,3 +188,19 @@ def format_text_dates(series: pd.Series, fmt: str) -> pd.Series:
             text = text + series.dt.strftime(after)
     # no astype(str): on pandas 2 it would turn NULL into the text 'nan'
     return text.where(series.notna())
+
+
+def looks_like_json(values: pd.Series) -> bool:
+    """Whether every non-NULL value is the JSON text of an object or an array."""
+    present = values.dropna()
+    if present.empty:
+        return False
+    for value in present.astype(str):
+        text = value.strip()
+        if not text or text[0] not in "[{":
+            return False
+        try:
+            json.loads(text)
+        except ValueError:
+            return False
+    return True

@@ -1,260 +1,44 @@
-"""The persistent form of :class:`~relsynth.metadata.schema.Metadata`: JSON, or YAML by hand.
+"""The persistent form of :class:`~relsynth.metadata.schema.Metadata` as functions.
 
-Every file is validated against ``schemas/metadata.schema.json`` (shipped inside the
-package as ``relsynth/_schemas/metadata.schema.json``), then every SQL expression
-in it (CHECK constraints, column defaults, generated columns) is parsed and
-allow-listed (:mod:`relsynth.metadata.expressions`: one expression over the
-table's own columns, nothing else), then :meth:`Metadata.validate` runs; every
-problem found is reported at once, naming the file, the table and the column. The form carries
-``format_version``; a file from a newer relsynth is refused with a clear message.
+The same as ``Metadata.to_dict`` / ``from_dict`` / ``save`` / ``load``; the file
+format itself (dict form, JSON schema, JSON/YAML text) is
+:mod:`relsynth.metadata._format`, which both use.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
-from functools import cache
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
-import jsonschema
-import yaml
+from relsynth.metadata._format import FORMAT_VERSION
+from relsynth.metadata.schema import Metadata
 
-from relsynth.errors import MetadataError
-from relsynth.metadata.schema import CheckConstraint, Column, ForeignKey, Metadata, Table
-
-__all__ = ["load_metadata", "metadata_from_dict", "metadata_to_dict", "save_metadata"]
-
-FORMAT_VERSION = 1
-
-_COLUMN_DEFAULTS: dict[str, Any] = {
-    "sql_type": None,
-    "nullable": True,
-    "default": None,
-    "autoincrement": False,
-    "enum_values": None,
-    "pii": None,
-    "format": None,
-    "generated": None,
-    "generated_stored": False,
-}
-
-
-@cache
-def _json_schema() -> dict[str, Any]:
-    text = (resources.files("relsynth") / "_schemas" / "metadata.schema.json").read_text("utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
+__all__ = [
+    "FORMAT_VERSION",
+    "load_metadata",
+    "metadata_from_dict",
+    "metadata_to_dict",
+    "save_metadata",
+]
 
 
 def metadata_to_dict(meta: Metadata) -> dict[str, Any]:
     """Return the JSON-able dict form of ``meta`` (defaults omitted for readability)."""
-    tables: dict[str, Any] = {}
-    for name, table in meta.tables.items():
-        columns = []
-        for col in table.columns:
-            entry: dict[str, Any] = {"name": col.name, "kind": col.kind}
-            for key, default in _COLUMN_DEFAULTS.items():
-                value = getattr(col, key)
-                if value != default:
-                    entry[key] = list(value) if isinstance(value, tuple) else value
-            columns.append(entry)
-        tdict: dict[str, Any] = {"columns": columns, "primary_key": list(table.primary_key)}
-        if table.unique:
-            tdict["unique"] = [list(u) for u in table.unique]
-        if table.checks:
-            tdict["checks"] = [{"sqltext": c.sqltext, "name": c.name} for c in table.checks]
-        if table.sequence_index is not None:
-            tdict["sequence_index"] = table.sequence_index
-        if table.reference is not None:
-            tdict["reference"] = table.reference
-        if table.comment is not None:
-            tdict["comment"] = table.comment
-        if table.schema is not None:
-            tdict["schema"] = table.schema
-        if table.sql_name is not None:
-            tdict["sql_name"] = table.sql_name
-        tables[name] = tdict
-    out: dict[str, Any] = {"format_version": FORMAT_VERSION}
-    if meta.schema is not None:
-        out["schema"] = meta.schema
-    out["tables"] = tables
-    out["foreign_keys"] = [_foreign_key_dict(fk) for fk in meta.foreign_keys]
-    if meta.rules:
-        from relsynth.rules import rule_to_dict
-
-        out["rules"] = [rule_to_dict(rule) for rule in meta.rules]
-    return out
-
-
-def _foreign_key_dict(fk: ForeignKey) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "child": fk.child,
-        "columns": list(fk.columns),
-        "parent": fk.parent,
-        "parent_columns": list(fk.parent_columns),
-        "nullable": fk.nullable,
-        "name": fk.name,
-    }
-    if fk.deferrable:
-        out["deferrable"] = True
-    if fk.initially_deferred:
-        out["initially_deferred"] = True
-    return out
+    return meta.to_dict()
 
 
 def metadata_from_dict(data: Mapping[str, Any]) -> Metadata:
-    """Build and validate :class:`Metadata` from its dict form.
-
-    Raises
-    ------
-    MetadataError
-        If the dict does not follow the JSON schema or the metadata is inconsistent;
-        the error lists every problem.
-    """
-    if not isinstance(data, Mapping):
-        raise MetadataError(
-            f"Metadata must be a JSON object (a mapping); got {type(data).__name__}."
-        )
-    version = data.get("format_version")
-    if isinstance(version, int) and version > FORMAT_VERSION:
-        raise MetadataError(
-            f"This metadata has format_version {version}, newer than this relsynth "
-            f"understands ({FORMAT_VERSION}). Upgrade relsynth."
-        )
-    validator = jsonschema.Draft202012Validator(_json_schema())
-    errors = sorted(validator.iter_errors(dict(data)), key=lambda e: list(e.absolute_path))
-    if errors:
-        problems = [f"at {_json_path(e.absolute_path)}: {e.message}" for e in errors]
-        raise MetadataError("The metadata does not follow schemas/metadata.schema.json:", problems)
-    tables: dict[str, Table] = {}
-    for name, tdict in data["tables"].items():
-        columns = tuple(
-            Column(
-                name=c["name"],
-                kind=c["kind"],
-                sql_type=c.get("sql_type"),
-                nullable=c.get("nullable", True),
-                default=c.get("default"),
-                autoincrement=c.get("autoincrement", False),
-                enum_values=tuple(c["enum_values"]) if c.get("enum_values") is not None else None,
-                pii=c.get("pii"),
-                format=c.get("format"),
-                generated=c.get("generated"),
-                generated_stored=c.get("generated_stored", False),
-            )
-            for c in tdict["columns"]
-        )
-        tables[name] = Table(
-            name=name,
-            columns=columns,
-            primary_key=tuple(tdict.get("primary_key", ())),
-            unique=tuple(tuple(u) for u in tdict.get("unique", ())),
-            checks=tuple(
-                CheckConstraint(sqltext=c["sqltext"], name=c.get("name"))
-                for c in tdict.get("checks", ())
-            ),
-            sequence_index=tdict.get("sequence_index"),
-            reference=tdict.get("reference"),
-            comment=tdict.get("comment"),
-            schema=tdict.get("schema"),
-            sql_name=tdict.get("sql_name"),
-        )
-    fks = []
-    for f in data.get("foreign_keys", ()):
-        columns = tuple(f["columns"])
-        child = tables.get(f["child"])
-        if "nullable" in f:
-            nullable = f["nullable"]
-        else:  # hand-written FK: derive from the child columns
-            nullable = child is not None and all(
-                child.has_column(c) and child.column(c).nullable for c in columns
-            )
-        fks.append(
-            ForeignKey(
-                child=f["child"],
-                columns=columns,
-                parent=f["parent"],
-                parent_columns=tuple(f["parent_columns"]),
-                nullable=nullable,
-                name=f.get("name"),
-                deferrable=f.get("deferrable", False),
-                initially_deferred=f.get("initially_deferred", False),
-            )
-        )
-    meta = Metadata(tables=tables, foreign_keys=tuple(fks), schema=data.get("schema"))
-    if data.get("rules"):
-        meta = _with_rules(meta, data["rules"])
-    meta.validate()
-    return meta
-
-
-def _with_rules(meta: Metadata, entries: Any) -> Metadata:
-    """``meta`` with the file's rules, parsed; every bad rule is reported at once."""
-    from relsynth.rules import rule_from_dict
-
-    meta.validate()  # rules are checked against a consistent schema
-    rules, problems = [], []
-    for entry in entries:
-        try:
-            rules.append(rule_from_dict(entry, meta))
-        except MetadataError as exc:
-            problems.append(exc.summary)
-    if problems:
-        raise MetadataError("The metadata has rules that do not fit the schema:", problems)
-    return meta.with_rules(*rules)
+    """Build and validate :class:`Metadata` from its dict form (``MetadataError`` listing
+    every problem)."""
+    return Metadata.from_dict(data)
 
 
 def save_metadata(meta: Metadata, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
     """Write ``meta`` to ``path`` as JSON, or YAML when the suffix is ``.yaml``/``.yml``."""
-    target = Path(path)
-    if target.exists() and not overwrite:
-        raise MetadataError(
-            f"{target} already exists. Pass overwrite=True (or choose another path)."
-        )
-    data = metadata_to_dict(meta)
-    if target.suffix.lower() in {".yaml", ".yml"}:
-        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    else:
-        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
+    meta.save(path, overwrite=overwrite)
 
 
 def load_metadata(path: str | os.PathLike[str]) -> Metadata:
     """Read metadata from a JSON or YAML file; raise ``MetadataError`` on any problem."""
-    source = Path(path)
-    try:
-        text = source.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise MetadataError(f"Cannot read metadata file {source}: {exc.strerror}.") from exc
-    except UnicodeDecodeError as exc:
-        raise MetadataError(
-            f"Metadata file {source} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
-            "save it as UTF-8."
-        ) from exc
-    try:
-        if source.suffix.lower() in {".yaml", ".yml"}:
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
-    except RecursionError as exc:
-        raise MetadataError(f"Metadata file {source} is nested too deeply.") from exc
-    except ValueError as exc:  # json.JSONDecodeError
-        raise MetadataError(f"Metadata file {source} is not valid JSON: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise MetadataError(f"Metadata file {source} is not valid YAML: {exc}") from exc
-    try:
-        return metadata_from_dict(data)
-    except MetadataError as exc:
-        raise MetadataError(f"{source}: {exc.summary}", exc.problems) from exc
-
-
-def _json_path(path: Any) -> str:
-    parts = ["$"]
-    for p in path:
-        parts.append(f"[{p}]" if isinstance(p, int) else f".{p}")
-    return "".join(parts)
+    return Metadata.load(path)

@@ -39,6 +39,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from relsynth.metadata._textformats import looks_like_json
+
 __all__ = ["FORMATS", "StructuredColumnModel", "looks_like_json"]
 
 FORMATS = ("json", "array", "binary", "inet", "cidr", "macaddr")
@@ -49,22 +51,6 @@ _MIN_CATEGORY_COUNT = 5
 _MIN_CATEGORY_SHARE = 0.05
 _MAX_CATEGORIES = 20
 _KINDS = ("object", "array", "string", "number", "boolean", "null")
-
-
-def looks_like_json(values: pd.Series) -> bool:
-    """Whether every non-NULL value is the JSON text of an object or an array."""
-    present = values.dropna()
-    if present.empty:
-        return False
-    for value in present.astype(str):
-        text = value.strip()
-        if not text or text[0] not in "[{":
-            return False
-        try:
-            json.loads(text)
-        except ValueError:
-            return False
-    return True
 
 
 def _quantiles(values: list[float]) -> list[float]:

@@ -1,6 +1,6 @@
 """Cross-table rules: what holds across tables, found, stored, enforced and scored.
 
-Pure (no torch, no SQLAlchemy). Four kinds (see :mod:`relsynth.rules._rule`):
+Pure (no torch, no SQLAlchemy). Four kinds (see :mod:`relsynth.metadata._rule`):
 path agreement, equality, order (with the gap's quantiles) and aggregates, each
 with the share of source rows where it holds and a readable text form that
 :func:`parse_rule` reads back::
@@ -17,9 +17,7 @@ synthetic database.
 
 from __future__ import annotations
 
-from relsynth.rules._measure import measure
-from relsynth.rules._parse import parse_rule, rule_problems
-from relsynth.rules._rule import (
+from relsynth.metadata._rule import (
     AGGREGATE_FUNCTIONS,
     GAP_PROBS,
     Aggregate,
@@ -29,7 +27,9 @@ from relsynth.rules._rule import (
     Ref,
     Rule,
 )
-from relsynth.rules._state import fit_rules, rule_from_dict, rule_to_dict
+from relsynth.metadata._rule_parse import parse_rule, rule_from_dict, rule_problems, rule_to_dict
+from relsynth.rules._fit import fit_rules
+from relsynth.rules._measure import measure
 from relsynth.rules.discover import discover
 
 __all__ = [

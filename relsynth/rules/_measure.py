@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from relsynth._columns import datetime_seconds
+from relsynth.metadata._rule import Aggregate, Equality, Order, PathAgreement, Ref, Rule
 from relsynth.metadata.schema import ForeignKey, Metadata
-from relsynth.rules._rule import Aggregate, Equality, Order, PathAgreement, Ref, Rule
 
 __all__ = ["aggregate_values", "as_numbers", "decimals", "follow", "holds", "measure"]
 
@@ -123,7 +123,7 @@ def aggregate_values(
     meta: Metadata, tables: Mapping[str, pd.DataFrame], rule: Aggregate
 ) -> np.ndarray:
     """The aggregate of each parent row's children (0 for count/sum without children)."""
-    from relsynth.rules._parse import aggregate_key
+    from relsynth.metadata._rule_parse import aggregate_key
 
     fk = aggregate_key(meta, rule.child, rule.parent)
     child = tables[rule.child]

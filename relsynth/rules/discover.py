@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from relsynth.metadata._rule import GAP_PROBS, Aggregate, Equality, Order, PathAgreement, Ref, Rule
 from relsynth.metadata.schema import ForeignKey, Metadata
 from relsynth.rules._measure import (
     _rows_equal,
@@ -40,7 +41,6 @@ from relsynth.rules._measure import (
     lookup,
     within,
 )
-from relsynth.rules._rule import GAP_PROBS, Aggregate, Equality, Order, PathAgreement, Ref, Rule
 
 __all__ = ["discover"]
 

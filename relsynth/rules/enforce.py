@@ -32,6 +32,7 @@ from collections.abc import Collection, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from relsynth.metadata._rule import GAP_PROBS, Aggregate, Equality, Order, PathAgreement, Ref, Rule
 from relsynth.metadata.schema import ForeignKey, Metadata
 from relsynth.rules._measure import (
     _align,
@@ -43,7 +44,6 @@ from relsynth.rules._measure import (
     follow,
     hop_key,
 )
-from relsynth.rules._rule import GAP_PROBS, Aggregate, Equality, Order, PathAgreement, Ref, Rule
 
 __all__ = ["EXACT", "apply_aggregates", "derive_values", "match_paths", "value_rules"]
 

@@ -124,7 +124,7 @@ def test_unknown_table_in_metadata_is_one_line_and_writes_nothing(tmp_path, caps
 @pytest.mark.parametrize(("text", "seconds"), [("90", 90.0), ("90s", 90.0), ("2m", 120.0),
                                                ("1.5h", 5400.0)])  # fmt: skip
 def test_budget_units(text, seconds):
-    from relsynth.cli import _duration
+    from relsynth._cli_parser import duration as _duration
 
     assert _duration(text) == seconds
 

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from relsynth import Column
-from relsynth.io._convert import Target, prepare_column, to_pandas
+from relsynth.io._convert import to_pandas
+from relsynth.io._prepare import Target, prepare_column
 from relsynth.io._values import pg_array
 
 

@@ -225,7 +225,7 @@ def test_c2st_sees_a_difference_behind_few_large_real_groups() -> None:
 
 
 def test_rows_without_parent_are_families_of_one() -> None:
-    from relsynth.evaluate.metrics import family_groups
+    from relsynth.evaluate._table_scores import family_groups
 
     features = np.array([[1.0], [1.0], [2.0], [np.nan], [np.nan], [np.nan]])
     found = np.array([True, True, True, False, False, False])

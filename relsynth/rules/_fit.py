@@ -1,54 +1,20 @@
-"""Rules as data: their dict form (the metadata file) and the rules a fit enforces."""
+"""The rules a fit enforces: discovered ones merged with the metadata's."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from relsynth.errors import MetadataError
+from relsynth.metadata._rule import Aggregate, Order, Rule
 from relsynth.metadata.schema import Metadata
 from relsynth.rules._measure import as_numbers, decimals, gap, measure
-from relsynth.rules._parse import parse_rule
-from relsynth.rules._rule import Aggregate, Order, Rule
 from relsynth.rules.discover import _gap_summary, discover
 
-__all__ = ["fit_rules", "rule_from_dict", "rule_to_dict"]
-
-
-def rule_to_dict(rule: Rule) -> dict[str, Any]:
-    """``{"rule": text, "share": ..., ...}``: the text form plus what was learned."""
-    out: dict[str, Any] = {"rule": str(rule)}
-    if rule.share is not None:
-        out["share"] = rule.share
-    if not rule.enforce:
-        out["enforce"] = False
-    if isinstance(rule, Order) and rule.gap:
-        out["gap"] = {"quantiles": list(rule.gap), "step": rule.step}
-    if isinstance(rule, Aggregate) and rule.decimals is not None:
-        out["decimals"] = rule.decimals
-    return out
-
-
-def rule_from_dict(data: Mapping[str, Any] | str, meta: Metadata) -> Rule:
-    """Inverse of :func:`rule_to_dict` (a bare string is a declared rule)."""
-    if isinstance(data, str):
-        return parse_rule(data, meta)
-    rule = parse_rule(
-        data["rule"], meta, share=data.get("share"), enforce=data.get("enforce", True)
-    )
-    if isinstance(rule, Order) and "gap" in data:
-        rule = replace(
-            rule,
-            gap=tuple(float(q) for q in data["gap"]["quantiles"]),
-            step=float(data["gap"].get("step", 0.0)),
-        )
-    if isinstance(rule, Aggregate) and data.get("decimals") is not None:
-        rule = replace(rule, decimals=int(data["decimals"]))
-    return rule
+__all__ = ["fit_rules"]
 
 
 def fit_rules(

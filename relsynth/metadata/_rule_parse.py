@@ -1,4 +1,4 @@
-"""Parse the text form of a rule and check it against the metadata.
+"""A rule's text form (parsed and checked against the metadata) and its dict form.
 
 A small recursive-descent parser over a handful of tokens; the text is never run
 as SQL. Grammar::
@@ -17,11 +17,12 @@ Every error is a one-line :class:`~relsynth.errors.MetadataError` naming the rul
 from __future__ import annotations
 
 import re
-from typing import cast
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, cast
 
 from relsynth.errors import MetadataError
-from relsynth.metadata.schema import ForeignKey, Metadata
-from relsynth.rules._rule import (
+from relsynth.metadata._rule import (
     AGGREGATE_FUNCTIONS,
     Aggregate,
     AggregateFunction,
@@ -32,7 +33,10 @@ from relsynth.rules._rule import (
     Rule,
 )
 
-__all__ = ["parse_rule", "rule_problems"]
+if TYPE_CHECKING:
+    from relsynth.metadata.schema import ForeignKey, Metadata
+
+__all__ = ["parse_rule", "rule_from_dict", "rule_problems", "rule_to_dict"]
 
 _TOKEN = re.compile(
     r'\s*(?:(?P<quoted>"(?:[^"]|"")*")|(?P<name>[A-Za-z_][A-Za-z0-9_$]*)'
@@ -266,3 +270,35 @@ def rule_problems(meta: Metadata, rules: tuple[Rule, ...]) -> list[str]:
         except MetadataError as exc:
             problems.append(exc.summary)
     return problems
+
+
+def rule_to_dict(rule: Rule) -> dict[str, Any]:
+    """``{"rule": text, "share": ..., ...}``: the text form plus what was learned."""
+    out: dict[str, Any] = {"rule": str(rule)}
+    if rule.share is not None:
+        out["share"] = rule.share
+    if not rule.enforce:
+        out["enforce"] = False
+    if isinstance(rule, Order) and rule.gap:
+        out["gap"] = {"quantiles": list(rule.gap), "step": rule.step}
+    if isinstance(rule, Aggregate) and rule.decimals is not None:
+        out["decimals"] = rule.decimals
+    return out
+
+
+def rule_from_dict(data: Mapping[str, Any] | str, meta: Metadata) -> Rule:
+    """Inverse of :func:`rule_to_dict` (a bare string is a declared rule)."""
+    if isinstance(data, str):
+        return parse_rule(data, meta)
+    rule = parse_rule(
+        data["rule"], meta, share=data.get("share"), enforce=data.get("enforce", True)
+    )
+    if isinstance(rule, Order) and "gap" in data:
+        rule = replace(
+            rule,
+            gap=tuple(float(q) for q in data["gap"]["quantiles"]),
+            step=float(data["gap"].get("step", 0.0)),
+        )
+    if isinstance(rule, Aggregate) and data.get("decimals") is not None:
+        rule = replace(rule, decimals=int(data["decimals"]))
+    return rule
