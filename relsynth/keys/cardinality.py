@@ -221,7 +221,12 @@ class CardinalityModel:
             )
 
     def sample(
-        self, features: np.ndarray | int, rng: np.random.Generator, *, cap: int | None = None
+        self,
+        features: np.ndarray | int,
+        rng: np.random.Generator,
+        *,
+        cap: int | None = None,
+        free_total: bool = False,
     ) -> np.ndarray:
         """Draw a number of children for each synthetic parent.
 
@@ -233,6 +238,10 @@ class CardinalityModel:
         rng : numpy.random.Generator
         cap : int, optional
             Upper bound on each count (e.g. 1 for a one-to-one key).
+        free_total : bool
+            Keep the conditional draws as they are: the parents are a selection (the
+            German customers, five given ones), not a draw from the source's parents,
+            so their children need not total the source's mean per parent.
 
         Returns
         -------
@@ -264,6 +273,8 @@ class CardinalityModel:
         out = np.maximum(self._conditional(feats, u), 0)
         if cap is not None:
             out = np.minimum(out, cap)
+        if free_total:
+            return out.astype(np.int64)
         target = self._target(n, cap)
         parents, expected = int((out > 0).sum()), int((marginal > 0).sum())
         if not _TOTAL_RANGE[0] * target <= out.sum() <= _TOTAL_RANGE[1] * target:

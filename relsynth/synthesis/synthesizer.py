@@ -652,6 +652,8 @@ class Synthesizer:
         sizes: Mapping[str, int] | None = None,
         seed: SeedLike = None,
         progress: Progress | None = None,
+        where: str | Sequence[str] | None = None,
+        parents: Mapping[str, pd.DataFrame] | None = None,
     ) -> dict[str, pd.DataFrame]:
         """Sample a synthetic database.
 
@@ -667,6 +669,13 @@ class Synthesizer:
             makes the call reproducible.
         progress : callable, optional
             ``progress(stage, table, done, total)`` after each table.
+        where : str or sequence of str, optional
+            Conditions on one table each (``"Customers.Country = 'Germany'"``): every
+            row of that table meets them, the other tables hold their families, and
+            ``scale`` multiplies the qualifying part (docs/synthesizer.md).
+        parents : Mapping of str to DataFrame, optional
+            Given rows (``{"Customers": frame}``), kept exactly; the tables below
+            them are generated from them. ``sample_report_`` says what was kept.
 
         Returns
         -------
@@ -688,6 +697,16 @@ class Synthesizer:
                 f"got {', '.join(unknown)}. Child sizes follow from their parents."
             )
         base = child_seed(self._rng) if seed is None else child_seed(as_generator(seed))
+        # -- issue 17 hook: conditional/seeded sampling (relsynth.synthesis._conditional) --
+        if where is not None or parents is not None:
+            from relsynth.synthesis._conditional import sample_conditional
+
+            with torch_threads(self.n_threads):
+                return sample_conditional(
+                    self, base, scale=scale, sizes=sizes, where=where, parents=parents,
+                    progress=progress,
+                )  # fmt: skip
+        # -- end of the issue 17 hook --
         done: dict[str, pd.DataFrame] = {}
         order = self.plan_.order
         with torch_threads(self.n_threads):

@@ -1,0 +1,260 @@
+"""Conditional and seeded sampling: ``Synthesizer.sample(where=..., parents=...)``.
+
+Semantics (docs/synthesizer.md, "Conditional and seeded sampling"):
+
+* **The condition's rows come from the learned distribution.** A conditioned table
+  is generated as usual (given the parents already sampled) and its rows that do
+  not meet the condition are rejected. What is left is the model's own distribution
+  restricted to the condition: a Germany-only sample looks like the German part of
+  the source, and a condition on a child (``flights.dep_delay > 120``) favours the
+  parents that make it likely, as the source does.
+* **Size.** ``scale`` multiplies the qualifying part: ``--scale 0.2`` gives about a
+  fifth as many German customers as the source has. ``sizes={"Customers": 50}``
+  asks for exactly 50 qualifying rows of a root table (drawn in growing batches).
+  A conditioned table keeps at least one row: when a batch keeps none, the next
+  try draws ten times more (``MAX_TRIES`` in all), and a condition no try meets is
+  a :class:`~relsynth.errors.ConditionError` naming it.
+* **Families.** Rows of the other tables are the families of the kept rows: the
+  children of a rejected row are never generated (tables are sampled in plan
+  order, from the kept parents only); a conditioned child's driver ancestors (its
+  family tree: the customer of an order) are trimmed to those with at least one
+  kept child; rows that point at a removed row are removed (as ON DELETE CASCADE).
+  Secondary parents (the airport of a flight, a reference table) are not trimmed.
+* **Seeded rows** (``parents=``) are kept exactly (never trimmed, repaired or
+  conditioned); the tables below them are generated from them.
+
+The per-table work is the synthesizer's own (``_sample_table``, ``_finish``); this
+module only decides which rows to keep. A :class:`SampleReport` says, per table,
+what was generated, kept and how many tries it took (``Synthesizer.sample_report_``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from relsynth._random import stream
+from relsynth.check import check
+from relsynth.errors import ConditionError
+from relsynth.synthesis import _rule_hooks as rule_hooks
+from relsynth.synthesis._conditions import Condition, meets, parse_conditions
+from relsynth.synthesis._family import cascade, trim_ancestors
+from relsynth.synthesis._seeded import as_done, given_frames
+
+if TYPE_CHECKING:
+    from relsynth.synthesis.synthesizer import Synthesizer
+
+__all__ = ["MAX_TRIES", "SampleReport", "TableYield", "sample_conditional"]
+
+logger = logging.getLogger(__name__)
+
+#: Tries per conditioned table; each try after the first draws ten times more rows.
+MAX_TRIES = 4
+#: Largest batch a try of a root table draws.
+_MAX_BATCH = 2_000_000
+
+
+@dataclass(frozen=True)
+class TableYield:
+    """One conditioned table: rows generated (all tries), rows kept, tries."""
+
+    table: str
+    conditions: tuple[str, ...]
+    generated: int
+    kept: int
+    tries: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        """Kept over generated (the rejection yield)."""
+        return self.kept / self.generated if self.generated else 0.0
+
+
+@dataclass(frozen=True)
+class SampleReport:
+    """What a conditional or seeded ``sample`` did."""
+
+    conditioned: Mapping[str, TableYield] = field(default_factory=dict)
+    given: Mapping[str, int] = field(default_factory=dict)
+    #: rows removed after generation (trimmed ancestors, cascades, finishing), per table
+    removed: Mapping[str, int] = field(default_factory=dict)
+    rows: Mapping[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def __str__(self) -> str:
+        lines = []
+        for y in self.conditioned.values():
+            lines.append(
+                f"{y.table}: kept {y.kept:,} of {y.generated:,} generated rows "
+                f"(yield {y.rate:.1%}, {y.tries} {'try' if y.tries == 1 else 'tries'}) "
+                f"meeting {' AND '.join(y.conditions)}"
+            )
+        for name, n in self.given.items():
+            lines.append(f"{name}: {n:,} given rows kept unchanged")
+        for name, n in self.removed.items():
+            if n:
+                lines.append(f"{name}: {n:,} rows removed with their family")
+        return "\n".join(lines)
+
+
+Progress = Callable[[str, str, int, int], None]
+
+
+def sample_conditional(
+    synth: Synthesizer,
+    base: int,
+    *,
+    scale: float,
+    sizes: Mapping[str, int] | None,
+    where: str | Sequence[str] | None,
+    parents: Mapping[str, pd.DataFrame] | None,
+    progress: Progress | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Sample the database ``synth`` learned, restricted to ``where``, below ``parents``."""
+    started = time.perf_counter()
+    conditions = parse_conditions(synth.metadata, where, synth.dtypes_)
+    given = given_frames(synth, parents)
+    both = sorted(set(conditions) & set(given))
+    if both:
+        raise ConditionError(
+            f"{', '.join(both)} is both given (parents=) and conditioned (where=); given "
+            "rows are kept as they are: drop the condition or filter the rows you give."
+        )
+    order = synth.plan_.order
+    keys = synth.key_generator_
+    keys.selected_parents = _selections(synth, set(conditions) | set(given))
+    try:
+        done, yields = _sample_tables(synth, base, scale, sizes, conditions, given, progress)
+    finally:
+        keys.selected_parents = frozenset()
+    generated = {name: len(frame) for name, frame in done.items()}
+    done = synth.key_generator_.fill_deferred(done, rng=stream(base, "deferred"))
+    out = {
+        name: given[name].copy()
+        if name in given
+        else synth._finish(name, done[name], stream(base, "finish", name))
+        for name in order
+    }
+    out = rule_hooks.apply_aggregates(synth, out, stream(base, "rules", "aggregates"))
+    out.update({name: frame.copy() for name, frame in given.items()})  # exactly as given
+    for name, conds in conditions.items():  # finishing may move a value out of the condition
+        out[name] = out[name][meets(conds, out[name])].reset_index(drop=True)
+    out = cascade(synth.metadata, out, keep=set(given))
+    check(synth.metadata, out).raise_for_violations()
+    for frame in out.values():  # the writer refuses the source database by these
+        frame.attrs["relsynth_source_digests"] = list(getattr(synth, "source_digests_", []))
+    report = SampleReport(
+        conditioned=yields,
+        given={name: len(frame) for name, frame in given.items()},
+        removed={n: generated[n] - len(out[n]) for n in order if generated[n] > len(out[n])},
+        rows={n: len(out[n]) for n in order},
+        seconds=time.perf_counter() - started,
+    )
+    synth.sample_report_ = report
+    for line in str(report).splitlines():
+        logger.info("%s", line)
+    return out
+
+
+def _selections(synth: Synthesizer, chosen: set[str]) -> frozenset[str]:
+    """Tables whose rows are a selection: conditioned or given, or generated under one."""
+    selected: set[str] = set()
+    for name in synth.plan_.order:
+        driver = synth.plan_.driver.get(name)
+        if name in chosen or (driver is not None and driver.parent in selected):
+            selected.add(name)
+    return frozenset(selected)
+
+
+def _sample_tables(
+    synth: Synthesizer,
+    base: int,
+    scale: float,
+    sizes: Mapping[str, int] | None,
+    conditions: Mapping[str, list[Condition]],
+    given: Mapping[str, pd.DataFrame],
+    progress: Progress | None,
+) -> tuple[dict[str, pd.DataFrame], dict[str, TableYield]]:
+    """Every table in plan order: given, conditioned (rejection) or sampled as usual."""
+    order = synth.plan_.order
+    done: dict[str, pd.DataFrame] = {}
+    yields: dict[str, TableYield] = {}
+    for i, name in enumerate(order):
+        if name in given:
+            done[name] = as_done(synth, name, given[name])
+        elif name in conditions:
+            done[name], yields[name] = _sample_conditioned(
+                synth, name, done, scale, sizes, base, conditions[name]
+            )
+            trim_ancestors(synth, name, done, keep=set(given) | set(synth.copies_))
+        else:
+            done[name] = synth._sample_table(name, done, scale, sizes, stream(base, "sample", name))
+        if progress is not None:
+            progress("sample", name, i + 1, len(order))
+    return done, yields
+
+
+def _sample_conditioned(
+    synth: Synthesizer,
+    name: str,
+    done: Mapping[str, pd.DataFrame],
+    scale: float,
+    sizes: Mapping[str, int] | None,
+    base: int,
+    conditions: list[Condition],
+) -> tuple[pd.DataFrame, TableYield]:
+    """The rows of ``name`` meeting ``conditions``, by rejection in up to ``MAX_TRIES`` tries."""
+    t0 = time.perf_counter()
+    root = name in synth.plan_.roots and name not in synth.copies_
+    wanted = None if sizes is None or name not in sizes else int(sizes[name])
+    generated, frame = 0, None
+    batch_sizes: dict[str, int] | None = None
+    for attempt in range(MAX_TRIES):
+        rng = stream(base, "sample", name) if attempt == 0 else stream(base, "where", name, attempt)
+        candidate = synth._sample_table(name, done, scale, batch_sizes or sizes, rng)
+        generated += len(candidate)
+        ok = meets(conditions, _finished(synth, name, candidate, base))
+        kept = int(ok.sum())
+        if kept and (wanted is None or kept >= wanted):
+            frame = candidate[ok].reset_index(drop=True)
+            if wanted is not None:
+                frame = frame.iloc[:wanted].reset_index(drop=True)
+            elif attempt > 0:  # a grown batch: the natural size kept nothing, keep one
+                frame = frame.iloc[:1].reset_index(drop=True)
+            break
+        if wanted == 0:
+            frame = candidate.iloc[:0]
+            break
+        if not root:
+            continue  # another draw of the children and their values
+        need = wanted if wanted is not None else 1
+        rate = max(kept, 1) / max(len(candidate), 1)
+        grown = max(len(candidate) * 10, int(np.ceil(1.2 * need / rate)))
+        batch_sizes = {name: min(grown, _MAX_BATCH)}
+    if frame is None:
+        raise ConditionError(
+            f"No sampled row of {name} meets {' AND '.join(c.text for c in conditions)} "
+            f"({generated:,} rows generated in {MAX_TRIES} tries); the model does not produce "
+            "such rows: loosen the condition."
+        )
+    result = TableYield(
+        table=name,
+        conditions=tuple(c.text for c in conditions),
+        generated=generated,
+        kept=len(frame),
+        tries=attempt + 1,
+        seconds=time.perf_counter() - t0,
+    )
+    return frame, result
+
+
+def _finished(synth: Synthesizer, name: str, frame: pd.DataFrame, base: int) -> pd.DataFrame:
+    """``frame`` as it will be written (dtypes, clock text), to evaluate conditions on."""
+    return synth._finish(name, frame.copy(), stream(base, "where-probe", name))
