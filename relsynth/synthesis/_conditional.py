@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -42,8 +43,9 @@ import pandas as pd
 from relsynth._random import stream
 from relsynth.check import check
 from relsynth.errors import ConditionError
+from relsynth.models._conditioned import CategoryFeed, category_feed, fed
 from relsynth.synthesis import _rule_hooks as rule_hooks
-from relsynth.synthesis._conditions import Condition, meets, parse_conditions
+from relsynth.synthesis._conditions import Condition, category_target, meets, parse_conditions
 from relsynth.synthesis._family import cascade, trim_ancestors
 from relsynth.synthesis._seeded import as_done, given_frames
 
@@ -70,6 +72,8 @@ class TableYield:
     kept: int
     tries: int
     seconds: float
+    #: the column whose categories the model was asked for (conditional vector), if any
+    fed: str | None = None
 
     @property
     def rate(self) -> float:
@@ -93,7 +97,8 @@ class SampleReport:
         for y in self.conditioned.values():
             lines.append(
                 f"{y.table}: kept {y.kept:,} of {y.generated:,} generated rows "
-                f"(yield {y.rate:.1%}, {y.tries} {'try' if y.tries == 1 else 'tries'}) "
+                f"(yield {y.rate:.1%}, {y.tries} {'try' if y.tries == 1 else 'tries'}"
+                f"{f', model asked for {y.fed}' if y.fed else ''}) "
                 f"meeting {' AND '.join(y.conditions)}"
             )
         for name, n in self.given.items():
@@ -210,34 +215,40 @@ def _sample_conditioned(
     base: int,
     conditions: list[Condition],
 ) -> tuple[pd.DataFrame, TableYield]:
-    """The rows of ``name`` meeting ``conditions``, by rejection in up to ``MAX_TRIES`` tries."""
+    """The rows of ``name`` meeting ``conditions``, by rejection in up to ``MAX_TRIES`` tries
+    (from the model's conditional vector where it can take the condition)."""
     t0 = time.perf_counter()
     root = name in synth.plan_.roots and name not in synth.copies_
     wanted = None if sizes is None or name not in sizes else int(sizes[name])
+    feed = _feed(synth, name, conditions) if root else None
+    if feed is not None and wanted is None:  # the qualifying share of the natural size
+        natural = int(round(synth.fit_info_.rows.get(name, 0) * scale))
+        share = min(max(feed.share, 0.0), 1.0)
+        wanted = max(int(stream(base, "where", name, "count").binomial(natural, share)), 1)
+    batch = None if wanted is None else {name: int(np.ceil(wanted * 1.1)) + 5}
     generated, frame = 0, None
-    batch_sizes: dict[str, int] | None = None
     for attempt in range(MAX_TRIES):
-        rng = stream(base, "sample", name) if attempt == 0 else stream(base, "where", name, attempt)
-        candidate = synth._sample_table(name, done, scale, batch_sizes or sizes, rng)
+        rng = (
+            stream(base, "sample", name)
+            if attempt == 0
+            else stream(base, "where", name, f"{attempt}")
+        )
+        with fed(synth.models_[name], feed) if feed is not None else nullcontext():
+            candidate = synth._sample_table(name, done, scale, batch or sizes, rng)
         generated += len(candidate)
         ok = meets(conditions, _finished(synth, name, candidate, base))
         kept = int(ok.sum())
-        if kept and (wanted is None or kept >= wanted):
+        if wanted == 0 or (kept and (wanted is None or kept >= wanted)):
             frame = candidate[ok].reset_index(drop=True)
-            if wanted is not None:
-                frame = frame.iloc[:wanted].reset_index(drop=True)
-            elif attempt > 0:  # a grown batch: the natural size kept nothing, keep one
-                frame = frame.iloc[:1].reset_index(drop=True)
+            if wanted is not None or attempt > 0:  # a grown batch keeps what was asked
+                frame = frame.iloc[: 1 if wanted is None else wanted].reset_index(drop=True)
             break
-        if wanted == 0:
-            frame = candidate.iloc[:0]
-            break
-        if not root:
-            continue  # another draw of the children and their values
-        need = wanted if wanted is not None else 1
-        rate = max(kept, 1) / max(len(candidate), 1)
-        grown = max(len(candidate) * 10, int(np.ceil(1.2 * need / rate)))
-        batch_sizes = {name: min(grown, _MAX_BATCH)}
+        if root:  # a bigger batch; a child table draws its children and values again
+            need = wanted if wanted is not None else 1
+            rate = kept / max(len(candidate), 1)
+            grown = 10 * len(candidate) if not kept else int(np.ceil(1.25 * need / rate))
+            grown = max(grown, len(candidate) + 1)
+            batch = {name: min(grown, _MAX_BATCH)}
     if frame is None:
         raise ConditionError(
             f"No sampled row of {name} meets {' AND '.join(c.text for c in conditions)} "
@@ -251,8 +262,18 @@ def _sample_conditioned(
         kept=len(frame),
         tries=attempt + 1,
         seconds=time.perf_counter() - t0,
+        fed=None if feed is None else feed.column,
     )
     return frame, result
+
+
+def _feed(synth: Synthesizer, name: str, conditions: list[Condition]) -> CategoryFeed | None:
+    """The conditional-vector feed for a categorical equality/IN, if the model takes it."""
+    target = category_target(conditions)
+    model = synth.models_.get(name)
+    if target is None or model is None:
+        return None
+    return category_feed(model, *target)
 
 
 def _finished(synth: Synthesizer, name: str, frame: pd.DataFrame, base: int) -> pd.DataFrame:

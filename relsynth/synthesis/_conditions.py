@@ -32,7 +32,7 @@ from relsynth.errors import ConditionError, MetadataError
 from relsynth.metadata.expressions import parse_expression
 from relsynth.metadata.schema import Metadata
 
-__all__ = ["Condition", "parse_conditions", "meets"]
+__all__ = ["Condition", "category_target", "meets", "parse_conditions"]
 
 _HOW = (
     "write one expression over one table's columns, qualified by the table "
@@ -66,6 +66,26 @@ def meets(conditions: Sequence[Condition], frame: pd.DataFrame) -> np.ndarray:
     for condition in conditions:
         ok &= condition.mask(frame)
     return ok
+
+
+def category_target(conditions: Sequence[Condition]) -> tuple[str, list[object]] | None:
+    """``(column, values)`` of a top-level ``column = value`` or ``column IN (...)`` conjunct
+    (what a model's conditional vector can ask for), else None."""
+    for condition in conditions:
+        for node in (
+            condition.expr.flatten() if isinstance(condition.expr, exp.And) else [condition.expr]
+        ):
+            while isinstance(node, exp.Paren):
+                node = node.this
+            if isinstance(node, exp.EQ) and isinstance(node.this, exp.Column):
+                found, value = _literal(node.expression)
+                if found and value is not None:
+                    return str(node.this.name), [value]
+            if isinstance(node, exp.In) and isinstance(node.this, exp.Column):
+                values = [_literal(v) for v in node.expressions]
+                if values and all(f and v is not None for f, v in values):
+                    return str(node.this.name), [v for _, v in values]
+    return None
 
 
 def parse_conditions(
