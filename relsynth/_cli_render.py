@@ -1,8 +1,10 @@
 """What the CLI shows: progress per stage and summaries (``Steps``), and the ``reflect``
-output (tables, keys, columns, plan)."""
+output (tables, keys, columns, plan); the ``sample`` options for conditional and seeded
+sampling (``--where``, ``--parents``) and their report."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -19,7 +21,27 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("relsynth.cli")
 
-__all__ = ["Steps", "show_metadata", "show_rules"]
+__all__ = ["Steps", "sampling_options", "show_metadata", "show_rules"]
+
+
+def sampling_options() -> argparse.ArgumentParser:
+    """``--where`` and ``--parents`` (issue 17; docs/synthesizer.md), a parent parser."""
+    opts = argparse.ArgumentParser(add_help=False)
+    group = opts.add_argument_group("conditional and seeded sampling")
+    group.add_argument(
+        "--where",
+        action="append",
+        metavar="CONDITION",
+        help="rows of one table meet it, the other tables hold their families "
+        "(\"Customers.Country = 'Germany'\"; repeatable)",
+    )
+    group.add_argument(
+        "--parents",
+        action="append",
+        metavar="TABLE=FILE.csv",
+        help="keep these rows exactly and generate everything below them (repeatable)",
+    )
+    return opts
 
 
 def show_metadata(meta: Metadata, out: Console, *, title: str) -> None:
@@ -189,6 +211,22 @@ class Steps:
             for treatment, cols in by_treatment.items():
                 table.add_row(name, treatment, ", ".join(cols))
         self.out.print(table)
+
+    def sample(self, synth: Synthesizer, args: Any, tick: Any) -> dict[str, Any]:
+        """``synth.sample`` with the command's options; the conditions' yield as notes."""
+        from relsynth.io._given import read_given
+
+        where, given = getattr(args, "where", None), getattr(args, "parents", None)
+        fake = synth.sample(
+            scale=args.scale,
+            seed=args.seed,
+            progress=tick,
+            where=where,
+            parents=read_given(given) if given else None,
+        )
+        if where or given:
+            self.notes += str(synth.sample_report_).splitlines()
+        return fake
 
     def show(self, fake: Mapping[str, Any], report: IntegrityReport, target: str) -> None:
         from rich.table import Table as RichTable

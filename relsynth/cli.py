@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from relsynth._cli_render import Steps
+from relsynth._cli_render import Steps, sampling_options
 from relsynth._cli_safety import at_least, positive
 from relsynth._version import __version__
 from relsynth.errors import ParameterError, RelsynthError
@@ -253,7 +253,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "sample",
-        parents=[common, write_opts],
+        parents=[common, write_opts, sampling_options()],
         help="write a synthetic database from a model file",
     )
     p.add_argument("model", type=Path, help="model file from `relsynth fit` or `clone --save`")
@@ -552,7 +552,7 @@ def _sample_write(
     from relsynth.io.sql import as_written, check_database, write_tables
 
     with steps.step("sample", total=len(synth.plan_.order)) as tick:
-        fake = synth.sample(scale=args.scale, seed=args.seed, progress=tick)
+        fake = steps.sample(synth, args, tick)
 
     with steps.step("write"):
         written = write_tables(

@@ -43,13 +43,13 @@ import pandas as pd
 from relsynth._random import stream
 from relsynth.check import check
 from relsynth.errors import ConditionError
-from relsynth.models._conditioned import CategoryFeed, category_feed, fed
 from relsynth.synthesis import _rule_hooks as rule_hooks
 from relsynth.synthesis._conditions import Condition, category_target, meets, parse_conditions
 from relsynth.synthesis._family import cascade, trim_ancestors
 from relsynth.synthesis._seeded import as_done, given_frames
 
 if TYPE_CHECKING:
+    from relsynth.models._conditioned import CategoryFeed
     from relsynth.synthesis.synthesizer import Synthesizer
 
 __all__ = ["MAX_TRIES", "SampleReport", "TableYield", "sample_conditional"]
@@ -115,7 +115,6 @@ Progress = Callable[[str, str, int, int], None]
 def sample_conditional(
     synth: Synthesizer,
     base: int,
-    *,
     scale: float,
     sizes: Mapping[str, int] | None,
     where: str | Sequence[str] | None,
@@ -123,6 +122,21 @@ def sample_conditional(
     progress: Progress | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Sample the database ``synth`` learned, restricted to ``where``, below ``parents``."""
+    from relsynth.models._torch import torch_threads
+
+    with torch_threads(synth.n_threads):
+        return _sample(synth, base, scale, sizes, where, parents, progress)
+
+
+def _sample(
+    synth: Synthesizer,
+    base: int,
+    scale: float,
+    sizes: Mapping[str, int] | None,
+    where: str | Sequence[str] | None,
+    parents: Mapping[str, pd.DataFrame] | None,
+    progress: Progress | None,
+) -> dict[str, pd.DataFrame]:
     started = time.perf_counter()
     conditions = parse_conditions(synth.metadata, where, synth.dtypes_)
     given = given_frames(synth, parents)
@@ -220,6 +234,8 @@ def _sample_conditioned(
     t0 = time.perf_counter()
     root = name in synth.plan_.roots and name not in synth.copies_
     wanted = None if sizes is None or name not in sizes else int(sizes[name])
+    from relsynth.models._conditioned import fed
+
     feed = _feed(synth, name, conditions) if root else None
     if feed is not None and wanted is None:  # the qualifying share of the natural size
         natural = int(round(synth.fit_info_.rows.get(name, 0) * scale))
@@ -269,6 +285,8 @@ def _sample_conditioned(
 
 def _feed(synth: Synthesizer, name: str, conditions: list[Condition]) -> CategoryFeed | None:
     """The conditional-vector feed for a categorical equality/IN, if the model takes it."""
+    from relsynth.models._conditioned import category_feed
+
     target = category_target(conditions)
     model = synth.models_.get(name)
     if target is None or model is None:

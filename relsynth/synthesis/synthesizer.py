@@ -59,8 +59,10 @@ from relsynth.constraints import Expr, compute_generated, enforce_checks, parse_
 from relsynth.errors import DataError, ParameterError
 from relsynth.metadata.graph import Plan, plan
 from relsynth.metadata.schema import ForeignKey, Metadata
+from relsynth.synthesis import _conditional
 from relsynth.synthesis import _rule_hooks as rule_hooks
 from relsynth.synthesis._repair import Repair, drop_violations
+from relsynth.synthesis._sample_args import check_sample_args
 
 if TYPE_CHECKING:
     from relsynth.keys import KeyGenerator
@@ -669,13 +671,8 @@ class Synthesizer:
             makes the call reproducible.
         progress : callable, optional
             ``progress(stage, table, done, total)`` after each table.
-        where : str or sequence of str, optional
-            Conditions on one table each (``"Customers.Country = 'Germany'"``): every
-            row of that table meets them, the other tables hold their families, and
-            ``scale`` multiplies the qualifying part (docs/synthesizer.md).
-        parents : Mapping of str to DataFrame, optional
-            Given rows (``{"Customers": frame}``), kept exactly; the tables below
-            them are generated from them. ``sample_report_`` says what was kept.
+        where, parents : str or sequence of str, Mapping of str to DataFrame, optional
+            Conditions and given rows: docs/synthesizer.md, "Conditional and seeded sampling".
 
         Returns
         -------
@@ -685,28 +682,12 @@ class Synthesizer:
         from relsynth.models._torch import torch_threads
 
         check_is_fitted(self, "fit_info_")
-        validate_params(
-            "Synthesizer.sample",
-            {"scale": scale},
-            {"scale": Interval(float, 0, None, closed="neither")},
-        )
-        unknown = sorted(set(sizes or {}) - set(self.plan_.roots))
-        if unknown:
-            raise ParameterError(
-                f"'sizes' may only fix root tables ({', '.join(self.plan_.roots)}); "
-                f"got {', '.join(unknown)}. Child sizes follow from their parents."
-            )
+        check_sample_args(self.plan_, scale, sizes)
         base = child_seed(self._rng) if seed is None else child_seed(as_generator(seed))
-        # -- issue 17 hook: conditional/seeded sampling (relsynth.synthesis._conditional) --
-        if where is not None or parents is not None:
-            from relsynth.synthesis._conditional import sample_conditional
-
-            with torch_threads(self.n_threads):
-                return sample_conditional(
-                    self, base, scale=scale, sizes=sizes, where=where, parents=parents,
-                    progress=progress,
-                )  # fmt: skip
-        # -- end of the issue 17 hook --
+        if where is not None or parents is not None:  # issue 17 hook: synthesis/_conditional.py
+            return _conditional.sample_conditional(
+                self, base, scale, sizes, where, parents, progress
+            )
         done: dict[str, pd.DataFrame] = {}
         order = self.plan_.order
         with torch_threads(self.n_threads):
