@@ -127,18 +127,25 @@ def _parse_one(meta: Metadata, text: str, dtypes: Mapping[str, Mapping[str, str]
     tree = trees[0]
     table = _table_of(meta, text, tree)
     columns = meta.table(table).column_names
-    _check_columns(text, table, tree, columns)
-    for column in tree.find_all(exp.Column):
+    bare = tree.copy()
+    for column in bare.find_all(exp.Column):
         column.set("table", None)
-    try:
-        parsed = parse_expression(
-            tree.sql(), columns=columns, where=f"condition {text!r} on table {table!r}"
-        )
-    except MetadataError as why:
-        message = str(why).split(". Fix or remove")[0]
-        raise ConditionError(f"{message}; {_HOW}.") from None
+    _allowed(text, table, bare.sql(), None)  # the allow-list first: a subquery is refused
+    _check_columns(text, table, tree, columns)
+    parsed = _allowed(text, table, bare.sql(), columns)
     _check_types(text, table, parsed, dtypes.get(table, {}))
     return Condition(table=table, text=text, expr=parsed)
+
+
+def _allowed(text: str, table: str, sql: str, columns: Sequence[str] | None) -> exp.Expression:
+    """The tree of ``sql`` (qualifiers removed) when the CHECK allow-list accepts it."""
+    try:
+        return parse_expression(
+            sql, columns=columns, where=f"condition {text!r} on table {table!r}"
+        )
+    except MetadataError as why:
+        message = str(why).split(". relsynth accepts")[0].split(". Fix or remove")[0]
+        raise ConditionError(f"{message}; {_HOW}.") from None
 
 
 def _table_of(meta: Metadata, text: str, tree: exp.Expression) -> str:
