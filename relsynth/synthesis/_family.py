@@ -5,8 +5,8 @@ Two operations on sampled frames, for conditional sampling
 
 * :func:`trim_ancestors`: after a conditioned child table is filtered, its driver
   ancestors (the parent it was generated under, that parent's driver parent...)
-  keep only the rows with at least one kept descendant: the customers of the
-  qualifying orders, not every customer;
+  keep only the rows that a kept row below them points at, through any key: the
+  customers of the qualifying orders, not every customer;
 * :func:`cascade`: rows whose foreign key points at a removed row are removed too
   (as ON DELETE CASCADE), through every key, until nothing changes.
 
@@ -67,15 +67,25 @@ def trim_ancestors(
     *,
     keep: Collection[str],
 ) -> None:
-    """Keep, up ``name``'s driver chain, only the ancestors of its kept rows (in place)."""
-    child = name
-    driver = synth.plan_.driver.get(child)
-    while driver is not None and driver.parent not in keep and driver.parent != child:
+    """Keep, up ``name``'s driver chain, only the ancestors of its kept rows (in place).
+
+    An ancestor keeps the rows that a kept row of the chain below it points at through
+    any key (an airport stays when a kept flight flies to it, not only when it is the
+    parent the flight was generated under).
+    """
+    meta = synth.metadata
+    chain = [name]
+    driver = synth.plan_.driver.get(name)
+    while driver is not None and driver.parent not in keep and driver.parent not in chain:
         parent = driver.parent
-        used = _referenced(done[child], driver, done[parent])
+        used = np.zeros(len(done[parent]), dtype=bool)
+        for fk in meta.foreign_keys:
+            if fk.parent == parent and fk.child in chain and fk.child in done:
+                used |= _referenced(done[fk.child], fk, done[parent])
         if not used.all():
             done[parent] = done[parent][used].reset_index(drop=True)
-        child, driver = parent, synth.plan_.driver.get(parent)
+        chain.append(parent)
+        driver = synth.plan_.driver.get(parent)
 
 
 def cascade(
