@@ -150,10 +150,11 @@ def _sample(
     keys = synth.key_generator_
     keys.selected_parents = _selections(synth, set(conditions) | set(given))
     try:
-        done, yields = _sample_tables(synth, base, scale, sizes, conditions, given, progress)
+        done, yields, generated = _sample_tables(
+            synth, base, scale, sizes, conditions, given, progress
+        )
     finally:
         keys.selected_parents = frozenset()
-    generated = {name: len(frame) for name, frame in done.items()}
     done = synth.key_generator_.fill_deferred(done, rng=stream(base, "deferred"))
     out = {
         name: given[name].copy()
@@ -200,11 +201,13 @@ def _sample_tables(
     conditions: Mapping[str, list[Condition]],
     given: Mapping[str, pd.DataFrame],
     progress: Progress | None,
-) -> tuple[dict[str, pd.DataFrame], dict[str, TableYield]]:
-    """Every table in plan order: given, conditioned (rejection) or sampled as usual."""
+) -> tuple[dict[str, pd.DataFrame], dict[str, TableYield], dict[str, int]]:
+    """Every table in plan order: given, conditioned (rejection) or sampled as usual;
+    with the rows each table had before ancestors were trimmed."""
     order = synth.plan_.order
     done: dict[str, pd.DataFrame] = {}
     yields: dict[str, TableYield] = {}
+    generated: dict[str, int] = {}
     for i, name in enumerate(order):
         if name in given:
             done[name] = as_done(synth, name, given[name])
@@ -215,9 +218,10 @@ def _sample_tables(
             trim_ancestors(synth, name, done, keep=set(given) | set(synth.copies_))
         else:
             done[name] = synth._sample_table(name, done, scale, sizes, stream(base, "sample", name))
+        generated[name] = len(done[name]) if name not in yields else yields[name].kept
         if progress is not None:
             progress("sample", name, i + 1, len(order))
-    return done, yields
+    return done, yields, generated
 
 
 def _sample_conditioned(
