@@ -142,3 +142,15 @@ def test_a_condition_must_be_text():
 def test_category_target_finds_what_a_conditional_vector_can_take(text, target):
     conditions = parse_conditions(META, text, DTYPES)["Customers"]
     assert category_target(conditions) == target
+
+
+def test_sample_args_are_checked_before_sampling():
+    from relsynth import ParameterError, plan
+    from relsynth.synthesis._sample_args import check_sample_args
+
+    the_plan = plan(META)
+    check_sample_args(the_plan, 0.5, {"Customers": 3})
+    with pytest.raises(ParameterError, match="'scale' parameter of Synthesizer.sample"):
+        check_sample_args(the_plan, 0, None)
+    with pytest.raises(ParameterError, match="may only fix root tables .*got Orders"):
+        check_sample_args(the_plan, 1.0, {"Orders": 3})
