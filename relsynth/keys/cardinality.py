@@ -407,6 +407,13 @@ class DegreeModel:
         base = int(np.floor(exact))
         return base + int(rng.random() < exact - base)
 
+    def draw(self, n_parents: int, rng: np.random.Generator) -> np.ndarray:
+        """In-degrees of ``n_parents`` parents from the source's distribution, no total
+        imposed (for parents that are a selection: given rows, a conditional sample)."""
+        if not len(self.degrees_):
+            return np.ones(n_parents, dtype=np.int64)
+        return _quantiles(self.degrees_, stratified_uniforms(n_parents, rng)).astype(np.int64)
+
     def sample(
         self,
         n_parents: int,

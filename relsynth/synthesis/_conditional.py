@@ -45,7 +45,7 @@ from relsynth.check import check
 from relsynth.errors import ConditionError
 from relsynth.synthesis import _rule_hooks as rule_hooks
 from relsynth.synthesis._conditions import Condition, category_target, meets, parse_conditions
-from relsynth.synthesis._family import cascade, trim_ancestors
+from relsynth.synthesis._family import cascade, limit_secondary, trim_ancestors
 from relsynth.synthesis._seeded import as_done, given_frames
 
 if TYPE_CHECKING:
@@ -205,6 +205,7 @@ def _sample_tables(
     """Every table in plan order: given, conditioned (rejection) or sampled as usual;
     with the rows each table had before ancestors were trimmed."""
     order = synth.plan_.order
+    selected = synth.key_generator_.selected_parents
     done: dict[str, pd.DataFrame] = {}
     yields: dict[str, TableYield] = {}
     generated: dict[str, int] = {}
@@ -218,6 +219,11 @@ def _sample_tables(
             trim_ancestors(synth, name, done, keep=set(given) | set(synth.copies_))
         else:
             done[name] = synth._sample_table(name, done, scale, sizes, stream(base, "sample", name))
+        driver = synth.plan_.driver.get(name)
+        if name not in given and (driver is None or driver.parent not in selected):
+            rng = stream(base, "where", name, "in-degree")
+            if limit_secondary(synth, name, done, selected, rng):
+                trim_ancestors(synth, name, done, keep=set(given) | set(synth.copies_))
         generated[name] = len(done[name]) if name not in yields else yields[name].kept
         if progress is not None:
             progress("sample", name, i + 1, len(order))

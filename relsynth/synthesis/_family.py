@@ -7,6 +7,10 @@ Two operations on sampled frames, for conditional sampling
   ancestors (the parent it was generated under, that parent's driver parent...)
   keep only the rows that a kept row below them points at, through any key: the
   customers of the qualifying orders, not every customer;
+* :func:`limit_secondary`: a table generated outside the selection (under other
+  parents) whose secondary key points into selected rows keeps, per selected parent,
+  only as many rows as the learned in-degree draws for it: five given accounts get
+  the dispositions five accounts have, not every disposition of the database;
 * :func:`cascade`: rows whose foreign key points at a removed row are removed too
   (as ON DELETE CASCADE), through every key, until nothing changes.
 
@@ -27,7 +31,7 @@ from relsynth.metadata.schema import ForeignKey, Metadata
 if TYPE_CHECKING:
     from relsynth.synthesis.synthesizer import Synthesizer
 
-__all__ = ["cascade", "trim_ancestors"]
+__all__ = ["cascade", "limit_secondary", "trim_ancestors"]
 
 
 def _text(frame: pd.DataFrame) -> pd.MultiIndex:
@@ -86,6 +90,38 @@ def trim_ancestors(
             done[parent] = done[parent][used].reset_index(drop=True)
         chain.append(parent)
         driver = synth.plan_.driver.get(parent)
+
+
+def limit_secondary(
+    synth: Synthesizer,
+    name: str,
+    done: MutableMapping[str, pd.DataFrame],
+    selected: Collection[str],
+    rng: np.random.Generator,
+) -> bool:
+    """Drop the rows of ``name`` beyond each selected parent's learned in-degree (in place);
+    True when rows were dropped."""
+    from relsynth.keys.secondary import DegreeKey
+
+    fks = list(synth.metadata.foreign_keys)
+    frame = done[name]
+    keep = np.ones(len(frame), dtype=bool)
+    for sec in synth.key_generator_.states_[name].secondary:
+        fk = fks[sec.fk]
+        if not isinstance(sec, DegreeKey) or fk.parent not in selected or fk.parent == name:
+            continue
+        parent = _text(done[fk.parent][list(fk.parent_columns)])
+        pos = parent.get_indexer(_text(frame[list(fk.columns)]))
+        pos[frame[list(fk.columns)].isna().any(axis=1).to_numpy()] = -1
+        allowed = sec.degree.draw(len(parent), rng)
+        order = rng.permutation(len(frame))  # which children a parent keeps: at random
+        rank = np.empty(len(frame), dtype=np.int64)
+        rank[order] = pd.Series(pos[order]).groupby(pos[order]).cumcount().to_numpy()
+        keep &= (pos < 0) | (rank < allowed[np.maximum(pos, 0)])
+    if keep.all():
+        return False
+    done[name] = frame[keep].reset_index(drop=True)
+    return True
 
 
 def cascade(
