@@ -219,12 +219,12 @@ def _sample_tables(
             trim_ancestors(synth, name, done, keep=set(given) | set(synth.copies_))
         else:
             done[name] = synth._sample_table(name, done, scale, sizes, stream(base, "sample", name))
+        generated[name] = len(done[name]) if name not in yields else yields[name].kept
         driver = synth.plan_.driver.get(name)
         if name not in given and (driver is None or driver.parent not in selected):
             rng = stream(base, "where", name, "in-degree")
             if limit_secondary(synth, name, done, selected, rng):
                 trim_ancestors(synth, name, done, keep=set(given) | set(synth.copies_))
-        generated[name] = len(done[name]) if name not in yields else yields[name].kept
         if progress is not None:
             progress("sample", name, i + 1, len(order))
     return done, yields, generated

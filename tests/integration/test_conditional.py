@@ -272,3 +272,57 @@ def test_cli_sample_where_and_parents_into_postgres(shop, postgres_url, tmp_path
     rc = main(["sample", str(MODEL), f"sqlite:///{tmp_path / 'x.db'}", "--where", "orders.x > 1"])
     assert rc != 0
     assert "orders.x, which does not exist" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def bank(tmp_path_factory):
+    """Berka's shape: dispositions are generated under clients and point at accounts
+    through a secondary key (each account has 1 or 2 of them)."""
+    rng = np.random.default_rng(1)
+    url = f"sqlite:///{tmp_path_factory.mktemp('bank') / 'bank.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE accounts (id INTEGER PRIMARY KEY, kind TEXT)")
+        conn.exec_driver_sql("CREATE TABLE clients (id INTEGER PRIMARY KEY, age INTEGER)")
+        conn.exec_driver_sql(
+            "CREATE TABLE disp (id INTEGER PRIMARY KEY, "
+            "client_id INTEGER NOT NULL REFERENCES clients(id), "
+            "account_id INTEGER NOT NULL REFERENCES accounts(id), role TEXT)"
+        )
+    n = 300
+    per_account = rng.choice([1, 2], size=n, p=[0.8, 0.2])
+    m = int(per_account.sum())
+    accounts = pd.DataFrame({"id": np.arange(1, n + 1), "kind": rng.choice(["a", "b"], n)})
+    clients = pd.DataFrame({"id": np.arange(1, m + 1), "age": rng.integers(18, 90, m)})
+    disp = pd.DataFrame(
+        {
+            "id": np.arange(1, m + 1),
+            "client_id": np.arange(1, m + 1),
+            "account_id": np.repeat(accounts["id"].to_numpy(), per_account),
+            "role": rng.choice(["OWNER", "USER"], m),
+        }
+    )
+    with engine.begin() as conn:
+        accounts.to_sql("accounts", conn, if_exists="append", index=False)
+        clients.to_sql("clients", conn, if_exists="append", index=False)
+        disp.to_sql("disp", conn, if_exists="append", index=False)
+    engine.dispose()
+    meta = relsynth.reflect(url)
+    tables = relsynth.read_tables(url, meta)
+    (by_client,) = [fk for fk in meta.parents("disp") if fk.parent == "clients"]
+    synth = Synthesizer(meta, seed=0, steps=30, n_threads=1, drivers={"disp": by_client})
+    return meta, tables, synth.fit(tables)
+
+
+def test_given_rows_get_the_learned_in_degree_of_a_secondary_key(bank):
+    meta, real, synth = bank
+    assert synth.plan_.driver["disp"].parent == "clients"  # accounts is a secondary parent
+    given = real["accounts"].head(3)
+    fake = synth.sample(seed=0, parents={"accounts": given})
+    assert relsynth.check(meta, fake).ok
+    per_account = fake["disp"].groupby("account_id").size()
+    # 1 or 2 dispositions each (as the source), not every disposition of the database
+    assert per_account.between(1, 2).all() and len(fake["disp"]) <= 6, per_account
+    # the clients are the ones the kept dispositions need
+    assert set(fake["clients"]["id"]) == set(fake["disp"]["client_id"])
+    assert synth.sample_report_.removed["disp"] > 100
