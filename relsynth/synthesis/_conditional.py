@@ -272,7 +272,9 @@ def _sample_conditioned(
         if root:  # a bigger batch; a child table draws its children and values again
             need = wanted if wanted is not None else 1
             rate = kept / max(len(candidate), 1)
-            grown = 10 * len(candidate) if not kept else int(np.ceil(1.25 * need / rate))
+            if feed is not None and rate < feed.share:  # the model misses the category
+                rate, feed = feed.share, None  # more often than plain sampling: reject
+            grown = 10 * len(candidate) if not rate else int(np.ceil(1.25 * need / rate))
             grown = max(grown, len(candidate) + 1)
             batch = {name: min(grown, _MAX_BATCH)}
     if frame is None:
@@ -288,7 +290,7 @@ def _sample_conditioned(
         kept=len(frame),
         tries=attempt + 1,
         seconds=time.perf_counter() - t0,
-        fed=None if feed is None else feed.column,
+        fed=None if feed is None else feed.column,  # the try that kept the rows
     )
     return frame, result
 
