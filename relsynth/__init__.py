@@ -30,6 +30,7 @@ from relsynth._version import __version__
 from relsynth.check import IntegrityReport, Violation
 from relsynth.errors import (
     ArtifactError,
+    ConditionError,
     ConvergenceWarning,
     DatabaseError,
     DataConversionWarning,
@@ -73,6 +74,7 @@ __all__ = [
     "ArtifactError",
     "CheckConstraint",
     "Column",
+    "ConditionError",
     "ConvergenceWarning",
     "DataConversionWarning",
     "DataError",

@@ -46,10 +46,30 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     _reflect(sub, [common]).set_defaults(handler=handlers["reflect"])
     _check(sub, [common]).set_defaults(handler=handlers["check"])
     _fit(sub, [common, source_opts, fit_opts]).set_defaults(handler=handlers["fit"])
-    _sample(sub, [common, write_opts]).set_defaults(handler=handlers["sample"])
+    _sample(sub, [common, write_opts, sampling_options()]).set_defaults(handler=handlers["sample"])
     _clone(sub, [common, source_opts, fit_opts, write_opts]).set_defaults(handler=handlers["clone"])
     _evaluate(sub, [common]).set_defaults(handler=handlers["evaluate"])
     return parser
+
+
+def sampling_options() -> argparse.ArgumentParser:
+    """``--where`` and ``--parents`` (issue 17; docs/synthesizer.md), a parent parser."""
+    opts = argparse.ArgumentParser(add_help=False)
+    group = opts.add_argument_group("conditional and seeded sampling")
+    group.add_argument(
+        "--where",
+        action="append",
+        metavar="CONDITION",
+        help="rows of one table meet it, the other tables hold their families "
+        "(\"Customers.Country = 'Germany'\"; repeatable)",
+    )
+    group.add_argument(
+        "--parents",
+        action="append",
+        metavar="TABLE=FILE.csv",
+        help="keep these rows exactly and generate everything below them (repeatable)",
+    )
+    return opts
 
 
 def schema(args: argparse.Namespace) -> str | list[str] | None:

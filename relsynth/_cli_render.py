@@ -1,5 +1,6 @@
 """What the CLI shows: progress per stage and summaries (``Steps``), and the ``reflect``
-output (tables, keys, columns, plan)."""
+output (tables, keys, columns, plan); the ``sample`` options for conditional and seeded
+sampling (``--where``, ``--parents``) and their report."""
 
 from __future__ import annotations
 
@@ -189,6 +190,22 @@ class Steps:
             for treatment, cols in by_treatment.items():
                 table.add_row(name, treatment, ", ".join(cols))
         self.out.print(table)
+
+    def sample(self, synth: Synthesizer, args: Any, tick: Any) -> dict[str, Any]:
+        """``synth.sample`` with the command's options; the conditions' yield as notes."""
+        from relsynth.io._given import read_given
+
+        where, given = getattr(args, "where", None), getattr(args, "parents", None)
+        fake = synth.sample(
+            scale=args.scale,
+            seed=args.seed,
+            progress=tick,
+            where=where,
+            parents=read_given(given) if given else None,
+        )
+        if where or given:
+            self.notes += str(synth.sample_report_).splitlines()
+        return fake
 
     def show(self, fake: Mapping[str, Any], report: IntegrityReport, target: str) -> None:
         from rich.table import Table as RichTable

@@ -326,7 +326,7 @@ def _sample_write(
     from relsynth.io.sql import as_written, check_database, write_tables
 
     with steps.step("sample", total=len(synth.plan_.order)) as tick:
-        fake = synth.sample(scale=args.scale, seed=args.seed, progress=tick)
+        fake = steps.sample(synth, args, tick)
 
     with steps.step("write"):
         written = write_tables(

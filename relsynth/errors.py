@@ -13,6 +13,7 @@ is wrong" also derive from the matching builtin (``ValueError``,
     │   └── UnsupportedSchemaError         valid SQL that relsynth cannot model
     ├── DataError (ValueError)             tables do not match the metadata; .report
     ├── ParameterError (ValueError)        bad argument value or type
+    │   └── ConditionError                 a sampling condition (where=) is bad or never met
     ├── NotFittedError (AttributeError)    sample/save before fit
     ├── ReferentialIntegrityError          raised by IntegrityReport.raise_for_violations(); .report
     ├── DatabaseError                      a read or write failed (connection, SQL, target)
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ArtifactError",
+    "ConditionError",
     "ConvergenceWarning",
     "DataConversionWarning",
     "DataError",
@@ -96,6 +98,11 @@ class DataError(RelsynthError, ValueError):
 
 class ParameterError(RelsynthError, ValueError):
     """An argument has a bad value or type."""
+
+
+class ConditionError(ParameterError):
+    """A sampling condition (``sample(where=...)``) names an unknown table or column,
+    compares values of the wrong type, does not parse, or no sampled row can meet it."""
 
 
 class NotFittedError(RelsynthError, AttributeError):

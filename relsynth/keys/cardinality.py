@@ -221,7 +221,12 @@ class CardinalityModel:
             )
 
     def sample(
-        self, features: np.ndarray | int, rng: np.random.Generator, *, cap: int | None = None
+        self,
+        features: np.ndarray | int,
+        rng: np.random.Generator,
+        *,
+        cap: int | None = None,
+        free_total: bool = False,
     ) -> np.ndarray:
         """Draw a number of children for each synthetic parent.
 
@@ -233,6 +238,10 @@ class CardinalityModel:
         rng : numpy.random.Generator
         cap : int, optional
             Upper bound on each count (e.g. 1 for a one-to-one key).
+        free_total : bool
+            Keep the conditional draws as they are: the parents are a selection (the
+            German customers, five given ones), not a draw from the source's parents,
+            so their children need not total the source's mean per parent.
 
         Returns
         -------
@@ -264,6 +273,8 @@ class CardinalityModel:
         out = np.maximum(self._conditional(feats, u), 0)
         if cap is not None:
             out = np.minimum(out, cap)
+        if free_total:
+            return out.astype(np.int64)
         target = self._target(n, cap)
         parents, expected = int((out > 0).sum()), int((marginal > 0).sum())
         if not _TOTAL_RANGE[0] * target <= out.sum() <= _TOTAL_RANGE[1] * target:
@@ -395,6 +406,13 @@ class DegreeModel:
         exact = self.null_rate_ * n_children
         base = int(np.floor(exact))
         return base + int(rng.random() < exact - base)
+
+    def draw(self, n_parents: int, rng: np.random.Generator) -> np.ndarray:
+        """In-degrees of ``n_parents`` parents from the source's distribution, no total
+        imposed (for parents that are a selection: given rows, a conditional sample)."""
+        if not len(self.degrees_):
+            return np.ones(n_parents, dtype=np.int64)
+        return _quantiles(self.degrees_, stratified_uniforms(n_parents, rng)).astype(np.int64)
 
     def sample(
         self,

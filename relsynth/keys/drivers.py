@@ -154,12 +154,15 @@ def sample_driver(
     unique_within: Sequence[int],
     blocked: bool,
     needs_rows: bool,
+    free_total: bool = False,
 ) -> np.ndarray:
     """The driver parent row of each new row (-1: NULL driver key), parents in order.
 
     ``cap``: at most this many children per parent (one-to-one keys);
     ``unique_within``: junction keys whose parents cap a parent's children too;
-    ``blocked``: a NOT NULL secondary key has no parent, so no row can exist.
+    ``blocked``: a NOT NULL secondary key has no parent, so no row can exist;
+    ``free_total``: the parents are a selection (conditional or seeded sampling), so
+    the conditional counts are kept as drawn (:meth:`CardinalityModel.sample`).
     """
     fks = list(meta.foreign_keys)
     driver = fks[fit.fk]
@@ -178,7 +181,9 @@ def sample_driver(
             cap = min_cap(
                 cap, int(valid_parents(done[fks[k].parent], fks[k], meta, fks, done, table).sum())
             )
-    counts = model.sample(feats if feats is not None else len(parent), rng, cap=cap)
+    counts = model.sample(
+        feats if feats is not None else len(parent), rng, cap=cap, free_total=free_total
+    )
     counts[~valid] = 0
     if blocked:
         counts[:] = 0

@@ -134,6 +134,12 @@ class KeyGenerator:
     True
     """
 
+    #: Tables whose sampled rows are a selection, not a draw from the learned
+    #: distribution (conditional or seeded sampling sets it while it samples): their
+    #: children's conditional counts are kept as drawn, not rescaled to the source's
+    #: children-per-parent mean (German customers keep their own order counts).
+    selected_parents: frozenset[str] = frozenset()
+
     def __init__(
         self,
         *,
@@ -388,6 +394,7 @@ class KeyGenerator:
                 unique_within=list(state.unique_within),
                 blocked=self._blocked(state, done, table),
                 needs_rows=needs_rows,
+                free_total=driver.parent in self.selected_parents,
             )
             n = len(idx)
             for c, pc in zip(driver.columns, driver.parent_columns, strict=False):

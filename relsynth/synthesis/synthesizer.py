@@ -39,7 +39,7 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -53,10 +53,12 @@ from relsynth.check import check
 from relsynth.errors import ParameterError
 from relsynth.metadata.graph import Plan, plan
 from relsynth.metadata.schema import ForeignKey, Metadata
+from relsynth.synthesis import _conditional
 from relsynth.synthesis import _rule_hooks as rule_hooks
 from relsynth.synthesis._finish import finish_table, table_checks
 from relsynth.synthesis._progress import Progress, report
 from relsynth.synthesis._repair import Repair
+from relsynth.synthesis._sample_args import check_sample_args
 from relsynth.synthesis._state import SAVED_PARAMETERS, FitInfo, TableFit
 
 if TYPE_CHECKING:
@@ -378,6 +380,8 @@ class Synthesizer:
         sizes: Mapping[str, int] | None = None,
         seed: SeedLike = None,
         progress: Progress | None = None,
+        where: str | Sequence[str] | None = None,
+        parents: Mapping[str, pd.DataFrame] | None = None,
     ) -> dict[str, pd.DataFrame]:
         """Sample a synthetic database.
 
@@ -393,6 +397,8 @@ class Synthesizer:
             makes the call reproducible.
         progress : callable, optional
             ``progress(stage, table, done, total)`` after each table.
+        where, parents : str or sequence of str, Mapping of str to DataFrame, optional
+            Conditions and given rows: docs/synthesizer.md, "Conditional and seeded sampling".
 
         Returns
         -------
@@ -400,8 +406,12 @@ class Synthesizer:
             Every table, with the source's columns and dtypes; integrity checked.
         """
         check_is_fitted(self, "fit_info_")
-        self._check_sample_args(scale, sizes)
+        check_sample_args(self.plan_, scale, sizes)
         base = child_seed(self._rng) if seed is None else child_seed(as_generator(seed))
+        if where is not None or parents is not None:  # synthesis/_conditional.py
+            return _conditional.sample_conditional(
+                self, base, scale, sizes, where, parents, progress
+            )
         done = self._sample_tables(scale, sizes, base, progress)
         done = self.key_generator_.fill_deferred(done, rng=stream(base, "deferred"))
         out = {
@@ -415,19 +425,6 @@ class Synthesizer:
         for frame in out.values():  # the writer refuses the source database by these
             frame.attrs["relsynth_source_digests"] = list(getattr(self, "source_digests_", []))
         return out
-
-    def _check_sample_args(self, scale: float, sizes: Mapping[str, int] | None) -> None:
-        validate_params(
-            "Synthesizer.sample",
-            {"scale": scale},
-            {"scale": Interval(float, 0, None, closed="neither")},
-        )
-        unknown = sorted(set(sizes or {}) - set(self.plan_.roots))
-        if unknown:
-            raise ParameterError(
-                f"'sizes' may only fix root tables ({', '.join(self.plan_.roots)}); "
-                f"got {', '.join(unknown)}. Child sizes follow from their parents."
-            )
 
     def _sample_tables(
         self,

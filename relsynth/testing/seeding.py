@@ -11,8 +11,9 @@ scale) into a *template*, and each request copies the template:
 * MariaDB/MySQL has no template databases: the model is sampled and written each
   time (still deterministic).
 
-The hash covers the model file's bytes, the seed and the scale, so a retrained
-model never reuses a stale template. :func:`seeded_database` (a context manager)
+The hash covers the model file's bytes, the seed, the scale and the conditions
+(``where``, ``parents``: conditional and seeded sampling, docs/synthesizer.md), so a
+retrained model never reuses a stale template. :func:`seeded_database` (a context manager)
 and :func:`database_fixture` (a pytest fixture) are the test-facing wrappers,
 exported from :mod:`relsynth.testing`.
 """
@@ -28,6 +29,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from relsynth.errors import DatabaseError
 from relsynth.io.urls import redact
 
@@ -42,10 +45,20 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-def template_key(model: str | os.PathLike[str], seed: int, scale: float) -> str:
-    """A short hash of the model file's bytes, the seed and the scale."""
+def template_key(
+    model: str | os.PathLike[str],
+    seed: int,
+    scale: float,
+    where: str | list[str] | None = None,
+    parents: dict[str, pd.DataFrame] | None = None,
+) -> str:
+    """A short hash of the model file's bytes, the seed, the scale and the conditions."""
     digest = hashlib.sha256(Path(model).read_bytes())
     digest.update(f"|{seed}|{scale!r}".encode())
+    if where is not None:
+        digest.update(f"|where={[where] if isinstance(where, str) else list(where)!r}".encode())
+    for name, frame in sorted((parents or {}).items()):
+        digest.update(f"|parents={name}|".encode() + frame.to_csv(index=False).encode())
     return digest.hexdigest()[:16]
 
 
@@ -56,6 +69,8 @@ def seed_database(
     seed: int = 0,
     scale: float = 1.0,
     cache_dir: str | os.PathLike[str] | None = None,
+    where: str | list[str] | None = None,
+    parents: dict[str, pd.DataFrame] | None = None,
 ) -> str:
     """Fill the empty database at ``url`` with a synthetic database sampled from ``model``.
 
@@ -71,6 +86,9 @@ def seed_database(
         Same model, seed and scale give the same database.
     cache_dir : path, optional
         Where SQLite templates are kept (default ``~/.cache/relsynth``).
+    where, parents : optional
+        Conditions and given rows, as in :meth:`Synthesizer.sample
+        <relsynth.Synthesizer.sample>` (conditional and seeded sampling).
 
     Returns
     -------
@@ -79,29 +97,32 @@ def seed_database(
     """
     from relsynth.io._connect import parse_url
 
-    key = template_key(model, seed, scale)
+    key = template_key(model, seed, scale, where, parents)
     parsed = parse_url(url)
     backend = parsed.get_backend_name()
+    asked = {"where": where, "parents": parents}
     if backend == "sqlite":
-        _seed_sqlite(model, parsed, key, seed, scale, cache_dir)
+        _seed_sqlite(model, parsed, key, seed, scale, cache_dir, asked)
     elif backend == "postgresql":
-        _seed_postgres(model, parsed, key, seed, scale)
+        _seed_postgres(model, parsed, key, seed, scale, asked)
     else:
-        _write_sample(model, url, seed, scale)
+        _write_sample(model, url, seed, scale, asked)
     logger.info("seeded %s from %s (seed %s, scale %s)", redact(url), model, seed, scale)
     return url
 
 
-def _write_sample(model: str | os.PathLike[str], url: str, seed: int, scale: float) -> None:
+def _write_sample(
+    model: str | os.PathLike[str], url: str, seed: int, scale: float, asked: dict[str, Any]
+) -> None:
     from relsynth.io.sql import write_tables
     from relsynth.synthesis.synthesizer import Synthesizer
 
     synth = Synthesizer.load(model, device="cpu")
-    tables = synth.sample(scale=scale, seed=seed)
+    tables = synth.sample(scale=scale, seed=seed, **asked)
     write_tables(url, synth.metadata, tables, if_exists="fail")
 
 
-def _seed_sqlite(model, parsed, key, seed, scale, cache_dir) -> None:  # noqa: ANN001
+def _seed_sqlite(model, parsed, key, seed, scale, cache_dir, asked) -> None:  # noqa: ANN001
     target = Path(parsed.database or "")
     if not parsed.database or parsed.database == ":memory:":
         raise DatabaseError("seed_database needs a SQLite file URL, not an in-memory database.")
@@ -113,7 +134,7 @@ def _seed_sqlite(model, parsed, key, seed, scale, cache_dir) -> None:  # noqa: A
     if not template.exists():
         partial = folder / f"template-{key}.{os.getpid()}.tmp"
         partial.unlink(missing_ok=True)
-        _write_sample(model, f"sqlite:///{partial}", seed, scale)
+        _write_sample(model, f"sqlite:///{partial}", seed, scale, asked)
         os.replace(partial, template)  # atomic: concurrent workers never see half a file
     with (
         sqlite3.connect(f"file:{template}?mode=ro", uri=True) as src,
@@ -122,7 +143,7 @@ def _seed_sqlite(model, parsed, key, seed, scale, cache_dir) -> None:  # noqa: A
         src.backup(dst)
 
 
-def _seed_postgres(model, parsed, key, seed, scale) -> None:  # noqa: ANN001
+def _seed_postgres(model, parsed, key, seed, scale, asked) -> None:  # noqa: ANN001
     import sqlalchemy as sa
 
     from relsynth.io._connect import create_engine
@@ -138,9 +159,8 @@ def _seed_postgres(model, parsed, key, seed, scale) -> None:  # noqa: ANN001
             if exists is None:
                 conn.execute(sa.text(f'CREATE DATABASE "{template}"'))
                 try:
-                    _write_sample(
-                        model, parsed.set(database=template).render_as_string(False), seed, scale
-                    )
+                    target = parsed.set(database=template).render_as_string(False)
+                    _write_sample(model, target, seed, scale, asked)
                 except BaseException:
                     conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{template}"'))
                     raise
@@ -192,6 +212,8 @@ def seeded_database(
     seed: int = 0,
     scale: float = 1.0,
     cache_dir: str | os.PathLike[str] | None = None,
+    where: str | list[str] | None = None,
+    parents: dict[str, pd.DataFrame] | None = None,
 ) -> Iterator[str]:
     """A database at ``url`` filled from ``model``, removed on exit (SQLite, PostgreSQL).
 
@@ -199,7 +221,9 @@ def seeded_database(
     from a template); a MariaDB/MySQL database must exist and be empty, and is left
     for the caller to drop.
     """
-    seed_database(model, url, seed=seed, scale=scale, cache_dir=cache_dir)
+    seed_database(
+        model, url, seed=seed, scale=scale, cache_dir=cache_dir, where=where, parents=parents
+    )
     try:
         yield url
     finally:
@@ -213,6 +237,8 @@ def database_fixture(
     seed: int = 0,
     scale: float = 1.0,
     scope: str = "session",
+    where: str | list[str] | None = None,
+    parents: dict[str, pd.DataFrame] | None = None,
 ) -> Any:
     """A pytest fixture yielding the URL of a database seeded from ``model``.
 
@@ -228,13 +254,19 @@ def database_fixture(
         Same model, seed and scale: the same database.
     scope : str
         The pytest fixture scope (default ``"session"``: seeded once per run).
+    where, parents : optional
+        Conditions (``"Customers.Country = 'Germany'"``) and given rows
+        (``{"Customers": frame}``), as in :meth:`Synthesizer.sample
+        <relsynth.Synthesizer.sample>`: a database of only the case a test needs.
     """
     import pytest
 
     @pytest.fixture(scope=scope)
     def _seeded(tmp_path_factory: Any) -> Iterator[str]:
         target = url or f"sqlite:///{tmp_path_factory.mktemp('relsynth') / 'seeded.db'}"
-        with seeded_database(model, target, seed=seed, scale=scale) as seeded:
+        with seeded_database(
+            model, target, seed=seed, scale=scale, where=where, parents=parents
+        ) as seeded:
             yield seeded
 
     return _seeded

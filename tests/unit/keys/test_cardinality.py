@@ -131,3 +131,18 @@ def test_a_few_parents_holding_every_child_stay_as_few(rng):
     drawn = model.sample(synthetic[:, None], rng)
     assert sorted(drawn[drawn > 0].tolist()) == [8706, 8706, 8706]
     assert drawn[10] == drawn[20] == 8706  # the two that look like them are among them
+
+
+def test_selected_parents_keep_their_conditional_counts(rng):
+    # Setup: only "x=1" parents (a selection, as the German customers of a conditional
+    # sample or given rows): the rescaled total would force the source's mean (~5.5)
+    x, counts = _planted(rng)
+    model = CardinalityModel().fit(counts, x[:, None])
+    selected = np.ones((500, 1))
+    # Run
+    rescaled = model.sample(selected, np.random.default_rng(1))
+    free = model.sample(selected, np.random.default_rng(1), free_total=True)
+    # Assert: free draws follow p(count | x=1) (~10 each); the default path is rescaled
+    assert free.mean() == pytest.approx(10, rel=0.15)
+    assert rescaled.sum() == round(500 * counts.mean())
+    assert free.min() >= 0 and free.dtype == np.int64

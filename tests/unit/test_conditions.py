@@ -1,0 +1,156 @@
+"""Sampling conditions (synthesis/_conditions.py): every form parsed and evaluated, bad
+conditions refused with one ConditionError naming them. No model is fitted here."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from relsynth import Column, ConditionError, ForeignKey, Metadata, Table
+from relsynth.synthesis._conditions import category_target, meets, parse_conditions
+
+META = Metadata(
+    {
+        "Customers": Table(
+            "Customers",
+            (
+                Column("id", "id", nullable=False),
+                Column("Country", "categorical"),
+                Column("age", "numerical"),
+                Column("joined", "datetime"),
+            ),
+            primary_key=("id",),
+        ),
+        "Orders": Table(
+            "Orders",
+            (
+                Column("id", "id", nullable=False),
+                Column("customer_id", "id", nullable=False),
+                Column("Freight", "numerical"),
+                Column("status", "categorical"),
+            ),
+            primary_key=("id",),
+        ),
+    },
+    (ForeignKey("Orders", ("customer_id",), "Customers", ("id",)),),
+)
+DTYPES = {
+    "Customers": {"id": "int64", "Country": "object", "age": "int64", "joined": "datetime64[ns]"},
+    "Orders": {"id": "int64", "customer_id": "int64", "Freight": "float64", "status": "object"},
+}
+CUSTOMERS = pd.DataFrame(
+    {
+        "id": [1, 2, 3, 4, 5],
+        "Country": ["Germany", "France", "Germany", None, "Spain"],
+        "age": [61, 25, 58, 40, 33],
+        "joined": pd.to_datetime(["2020-01-05", "2021-06-01", "2022-03-03", None, "2019-12-31"]),
+    }
+)
+ORDERS = pd.DataFrame(
+    {
+        "id": [1, 2, 3, 4],
+        "customer_id": [1, 1, 2, 3],
+        "Freight": [12.5, 150.0, np.nan, 99.0],
+        "status": ["open", "shipped", "shipped", None],
+    }
+)
+
+
+def _rows(text: str | list[str]) -> list[int]:
+    conditions = parse_conditions(META, text, DTYPES)
+    ((table, conds),) = conditions.items()
+    frame = {"Customers": CUSTOMERS, "Orders": ORDERS}[table]
+    return frame["id"][meets(conds, frame)].tolist()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Customers.Country = 'Germany'", [1, 3]),
+        ("customers.country = 'Germany'", [1, 3]),  # names match without case
+        ("Customers.Country <> 'Germany'", [2, 5]),  # NULL is never TRUE
+        ("Customers.age < 33", [2]),
+        ("Customers.age <= 33", [2, 5]),
+        ("Customers.age > 58", [1]),
+        ("Customers.age >= 58", [1, 3]),
+        ("Customers.Country IN ('France', 'Spain')", [2, 5]),
+        ("Customers.Country NOT IN ('France', 'Spain')", [1, 3]),
+        ("Customers.age BETWEEN 30 AND 58", [3, 4, 5]),
+        ("Customers.Country IS NULL", [4]),
+        ("Customers.Country IS NOT NULL", [1, 2, 3, 5]),
+        ("Customers.Country = 'Germany' AND Customers.age > 60", [1]),
+        ("Customers.Country = 'Spain' OR Customers.age < 30", [2, 5]),
+        ("(Customers.age > 50 OR Customers.age < 30) AND NOT Customers.Country = 'France'", [1, 3]),
+        ("Customers.joined >= '2021-01-01'", [2, 3]),
+        ("Orders.Freight > 100", [2]),
+        ("Orders.Freight IS NULL", [3]),
+        ("Orders.Freight BETWEEN 10 AND 100 AND Orders.status IS NOT NULL", [1]),
+        (["Orders.Freight < 120", "Orders.status = 'open'"], [1]),  # several: all apply
+    ],
+)
+def test_every_condition_form(text, expected):
+    assert _rows(text) == expected
+
+
+def test_conditions_group_by_table_and_keep_their_text():
+    conditions = parse_conditions(
+        META, ["Customers.Country = 'Germany'", "Orders.Freight > 100"], DTYPES
+    )
+    assert sorted(conditions) == ["Customers", "Orders"]
+    assert conditions["Orders"][0].text == "Orders.Freight > 100"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Shops.Country = 'Germany'", "names the table 'Shops'"),
+        ("Customers.Nation = 'Germany'", "Customers.Nation, which does not exist"),
+        ("Customers.age > 'old'", "compares Customers.age"),
+        ("Orders.Freight IN (1, 'many')", "compares Orders.Freight"),
+        ("Customers.Country = 5", "compares Customers.Country"),
+        ("Customers.joined > 'not a date'", "compares Customers.joined"),
+        ("Customers.joined > 20200101", "compares Customers.joined"),
+        ("Customers.Country = = 'x'", "does not parse"),
+        ("Customers.Country = 'x'; DROP TABLE Customers", "does not parse"),
+        ("Country = 'Germany'", "names no table"),
+        ("Customers.age > Orders.Freight", "names several tables"),
+        ("Customers.id IN (SELECT customer_id FROM Orders)", "not allowed"),
+        ("   ", "empty"),
+    ],
+)
+def test_bad_conditions_are_one_clear_error(text, message):
+    with pytest.raises(ConditionError, match="^[^\n]*$") as info:
+        parse_conditions(META, text, DTYPES)
+    assert message in str(info.value)
+
+
+def test_a_condition_must_be_text():
+    with pytest.raises(ConditionError, match="must be a string"):
+        parse_conditions(META, [42], DTYPES)
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("Customers.Country = 'Germany'", ("Country", ["Germany"])),
+        ("Customers.age > 3 AND Customers.Country IN ('a', 'b')", ("Country", ["a", "b"])),
+        ("Customers.Country = 'a' OR Customers.age > 3", None),  # OR: not one category
+        ("Customers.age > 3", None),
+    ],
+)
+def test_category_target_finds_what_a_conditional_vector_can_take(text, target):
+    conditions = parse_conditions(META, text, DTYPES)["Customers"]
+    assert category_target(conditions) == target
+
+
+def test_sample_args_are_checked_before_sampling():
+    from relsynth import ParameterError, plan
+    from relsynth.synthesis._sample_args import check_sample_args
+
+    the_plan = plan(META)
+    check_sample_args(the_plan, 0.5, {"Customers": 3})
+    with pytest.raises(ParameterError, match="'scale' parameter of Synthesizer.sample"):
+        check_sample_args(the_plan, 0, None)
+    with pytest.raises(ParameterError, match="may only fix root tables .*got Orders"):
+        check_sample_args(the_plan, 1.0, {"Orders": 3})
