@@ -59,6 +59,7 @@ _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 # Names whose modules import SQLAlchemy or torch, loaded on first attribute access.
 _LAZY = {
+    "DifferentialPrivacy": "relsynth.synthesis.dp",
     "FitInfo": "relsynth.synthesis.synthesizer",
     "Synthesizer": "relsynth.synthesis.synthesizer",
     "WriteReport": "relsynth.io.sql",
@@ -77,6 +78,7 @@ __all__ = [
     "DataConversionWarning",
     "DataError",
     "DatabaseError",
+    "DifferentialPrivacy",
     "EvaluationReport",
     "FitInfo",
     "ForeignKey",

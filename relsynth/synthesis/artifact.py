@@ -441,6 +441,7 @@ def _synth_state(synth: Synthesizer) -> dict[str, Any]:
             "dropped_rows": dict(info.dropped_rows),
             "withheld": {t: dict(c) for t, c in info.withheld.items()},
             "privacy": {t: dict(c) for t, c in info.privacy.items()},
+            **({"dp": dict(info.dp)} if info.dp else {}),  # [dp] epsilon/delta spent
         },
     }
 

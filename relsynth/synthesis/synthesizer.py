@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from relsynth.keys import KeyGenerator
     from relsynth.models.base import TableModel
     from relsynth.models.pii import TextColumnModel
+    from relsynth.synthesis.dp import DifferentialPrivacy
 
 __all__ = ["FitInfo", "Synthesizer"]
 
@@ -88,6 +89,8 @@ class FitInfo:
     withheld: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     #: each column's privacy treatment, per table (see relsynth.synthesis._privacy)
     privacy: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: differential privacy spent (epsilon, delta per table and in total); empty without DP
+    dp: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Synthesizer:
@@ -155,6 +158,11 @@ class Synthesizer:
     rules : {"discover", "metadata", "none"}
         Cross-table rules to keep (:mod:`relsynth.rules`, docs/rules.md): discovered at
         fit and merged with the metadata's (``"discover"``), only the metadata's, or none.
+    privacy : DifferentialPrivacy, optional
+        Fit under ``(epsilon, delta)``-differential privacy per entity (a root row with
+        all its descendant rows; docs/privacy.md): noisy keys, vocabularies and bounds,
+        DP-SGD training; ``fit_info_.dp`` reports what was spent. Needs
+        ``pip install relsynth[dp]`` (opacus).
 
     Examples
     --------
@@ -187,6 +195,7 @@ class Synthesizer:
         n_jobs: int | None = None,
         executor: Literal["local", "ray"] = "local",
         ray_address: str | None = None,
+        privacy: DifferentialPrivacy | None = None,
     ) -> None:
         self.metadata = metadata
         self.seed = seed
@@ -205,6 +214,7 @@ class Synthesizer:
         self.n_jobs = n_jobs
         self.executor = executor
         self.ray_address = ray_address
+        self.privacy = privacy
 
     # -- fit -------------------------------------------------------------------------
 
@@ -236,6 +246,10 @@ class Synthesizer:
                 "The 'metadata' parameter of Synthesizer must be a relsynth.Metadata "
                 f"(from relsynth.reflect or Metadata.load). Got {type(self.metadata).__name__}."
             )
+        if self.privacy is not None:  # [dp] relsynth.synthesis._dp
+            from relsynth.synthesis.dp import check_privacy
+
+            check_privacy(self.privacy)
 
     def fit(
         self,
@@ -288,6 +302,10 @@ class Synthesizer:
         seconds: dict[str, float] = {"check": time.perf_counter() - started}
         self._rng = as_generator(self.seed)
         base_seed = child_seed(self._rng)
+        if self.privacy is not None:  # [dp] the whole fit under DP: relsynth.synthesis._dp
+            from relsynth.synthesis._dp import fit_synthesizer
+
+            return fit_synthesizer(self, source, repair, seconds, started, base_seed)
         order = self.plan_.order
         total = len(order) + 1
 
@@ -728,6 +746,8 @@ class Synthesizer:
         elif model is not None:
             time_keys = time_key_columns(layout, self.dtypes_[name])
             context = _context(keys, driver, done, self.layouts_, time_keys, self._secondary(name))
+            if name in self.fit_info_.dp.get("unconditional", ()):  # [dp] no context under DP
+                context = None
             values = model.sample(context, n_rows=len(keys), seed=rng)
         else:  # no learned columns, or an empty source table: NULLs
             values = pd.DataFrame({c: [None] * len(keys) for c in layout.learned})

@@ -1,0 +1,343 @@
+"""Differentially private fitting: the privacy unit, the budget, what gets noise.
+
+``Synthesizer(meta, privacy=DifferentialPrivacy(epsilon=1.0))`` fits every private
+table so that the whole model file is ``(epsilon, delta)``-differentially private
+with respect to one **entity**: a root row with all the rows linked to it, e.g. a
+customer with their orders and order lines. Entities are the connected components
+of the rows of the private tables joined by their foreign keys (a Berka account with
+its clients, dispositions, cards, loans, orders and transactions). Tables the user
+marks public (``reference: true`` in the metadata, or ``table_models={t: "copy"}``)
+are copied as they are and are not part of any entity; the lookup tables relsynth
+would otherwise detect are modelled like any private table.
+
+The budget is spent by basic (sequential) composition over the mechanisms listed
+in the :class:`Ledger` (it is reported per table and in total):
+
+* ``STRUCTURE_SHARE`` of epsilon goes, in equal parts, to the Laplace releases: the
+  number of entities, root row counts, children-per-parent histograms, NULL rates
+  of secondary keys and text columns, category vocabularies (partition selection,
+  which also spends delta) and numeric bounds and quantiles
+  (:mod:`relsynth.synthesis._dp_release`, :mod:`relsynth.synthesis._dp_skeleton`);
+* the rest goes, in equal parts, to one DP-SGD run per learned table
+  (:mod:`relsynth.models._dp`), each accounted for by opacus' RDP accountant at
+  its share of delta.
+
+Turned off under DP because they learn from the data outside a DP mechanism:
+rule discovery (declared rules of the metadata are kept), lookup-table detection
+and verbatim copies, sequence models and parent context (tables are modelled
+unconditionally; the keys carry the structure), calibration, dependency and
+offset discovery, rare-value withholding (superseded by the DP threshold), parallel
+fitting. Text columns are faked with a noisy NULL rate and without the source's
+lengths or digests.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from relsynth._columns import table_layout
+from relsynth.synthesis import _dp_release as rel
+from relsynth.synthesis.dp import DifferentialPrivacy
+
+if TYPE_CHECKING:
+    from relsynth.synthesis.synthesizer import Synthesizer
+
+__all__ = [
+    "Ledger",
+    "entities",
+    "fit_private",
+    "fit_synthesizer",
+]
+
+#: Share of epsilon for the Laplace releases (counts, histograms, vocabularies, bounds).
+STRUCTURE_SHARE = 0.3
+#: ConditionalWGAN settings under DP (no packing; smaller networks suit DP-SGD's noise).
+_DP_MODEL = {
+    "calibrate": False,
+    "dependencies": False,
+    "offsets": False,
+    "pac": 1,
+    "critic_dims": (128, 128),
+    "generator_dims": (128, 128),
+}
+#: Training steps per table under DP unless ``steps`` is given.
+DEFAULT_DP_STEPS = 300
+
+
+class Ledger:
+    """Every DP release of a fit, its epsilon and delta, per table.
+
+    First run in counting mode (``eps_each is None``: ``take`` returns 1.0 and counts),
+    then with the split fixed: each release gets ``eps_each`` (and ``delta_each``).
+    """
+
+    def __init__(self, eps_each: float | None = None, delta_each: float = 0.0) -> None:
+        self.eps_each, self.delta_each = eps_each, delta_each
+        self.releases: list[dict[str, Any]] = []
+        self.training: dict[str, dict[str, float]] = {}
+
+    def take(self, table: str, what: str) -> float:
+        """Epsilon for one pure (Laplace) release."""
+        eps = 1.0 if self.eps_each is None else self.eps_each
+        self.releases.append({"table": table, "what": what, "epsilon": eps, "delta": 0.0})
+        return eps
+
+    def take_delta(self, table: str, what: str) -> tuple[float, float]:
+        """Epsilon and delta for one approximate-DP release (partition selection)."""
+        eps = self.take(table, what)
+        delta = 1e-6 if self.eps_each is None else self.delta_each  # counting: any delta
+        self.releases[-1]["delta"] = delta
+        return eps, delta
+
+    def summary(self, settings: DifferentialPrivacy) -> dict[str, Any]:
+        """Spent per table and in total (basic composition), and the releases."""
+        tables: dict[str, dict[str, float]] = {}
+        for r in self.releases:
+            t = tables.setdefault(r["table"], {"epsilon": 0.0, "delta": 0.0})
+            t["epsilon"] += r["epsilon"]
+            t["delta"] += r["delta"]
+        for name, s in self.training.items():
+            t = tables.setdefault(name, {"epsilon": 0.0, "delta": 0.0})
+            t["epsilon"] += s["epsilon"]
+            t["delta"] += s["delta"]
+        return {
+            "epsilon": sum(t["epsilon"] for t in tables.values()),
+            "delta": sum(t["delta"] for t in tables.values()),
+            "budget": settings.to_dict(),
+            "unit": "entity",
+            "tables": tables,
+            "releases": self.releases,
+            "training": self.training,
+        }
+
+
+def public_tables(synth: Synthesizer) -> set[str]:
+    """Tables the user marked public: ``reference: true`` or a ``"copy"`` override."""
+    out = set()
+    for name in synth.metadata.tables:
+        override = (synth.table_models or {}).get(name)
+        if override == "copy" or (override is None and synth.metadata.table(name).reference):
+            out.add(name)
+    return out
+
+
+def entities(
+    meta: Any, source: Mapping[str, pd.DataFrame], private: list[str]
+) -> dict[str, np.ndarray]:
+    """Entity index of every row of the private tables (connected components)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from relsynth.synthesis._dp_skeleton import _parent_positions
+
+    offset, start = {}, 0
+    for name in private:
+        offset[name] = start
+        start += len(source[name])
+    a, b = [np.arange(start)], [np.arange(start)]
+    for fk in meta.foreign_keys:
+        if fk.child not in offset or fk.parent not in offset:
+            continue
+        pos = _parent_positions(fk, source[fk.child], source[fk.parent])
+        ok = pos >= 0
+        a.append(offset[fk.child] + np.flatnonzero(ok))
+        b.append(offset[fk.parent] + pos[ok])
+    ai, bi = np.concatenate(a), np.concatenate(b)
+    graph = coo_matrix((np.ones(len(ai)), (ai, bi)), shape=(start, start))
+    _, labels = connected_components(graph, directed=False)
+    return {n: labels[offset[n] : offset[n] + len(source[n])] for n in private}
+
+
+def _column_release(
+    synth: Synthesizer, name: str, col: str, kind: str, frame: pd.DataFrame,
+    ent: np.ndarray, ledger: Ledger, rng: np.random.Generator,
+) -> dict[str, Any]:  # fmt: skip
+    """The DP release the encoder of one learned column is built from."""
+    column = synth.metadata.table(name).column(col)
+    out: dict[str, Any] = {"kind": kind, "nullable": bool(column.nullable)}
+    values = frame[col]
+    if kind in ("numerical", "datetime"):
+        from relsynth.models.encoding import NumericalEncoder
+
+        x = NumericalEncoder(col, kind)._values(values)
+        bounds = synth.privacy.bounds.get(f"{name}.{col}")  # type: ignore[union-attr]
+        eps = ledger.take(name, f"bounds and quantiles of {col}")
+        s = rel.numeric_summary(x, ent, eps, rng, datetime=kind == "datetime", bounds=bounds)
+        out.update(low=s.low, high=s.high, quantiles=s.quantiles)
+        return out
+    eps, delta = ledger.take_delta(name, f"vocabulary of {col}")
+    if kind == "boolean":  # the domain is public: no threshold
+        w = rel.entity_weights(ent)
+        vals = [False, True]
+        counts = [float(w[(values == v).to_numpy()].sum()) for v in vals]
+        counts = [c + rng.laplace(0, 1 / eps) for c in counts]
+    else:
+        vals, counts = rel.vocabulary(values, ent, eps, delta, rng)
+    w = rel.entity_weights(ent)
+    null = float(w[values.isna().to_numpy()].sum()) + rng.laplace(0, 1 / eps)
+    numeric = pd.api.types.is_numeric_dtype(values.dtype)
+    out.update(
+        values=vals, counts=counts, null_count=max(null, 0.0),
+        threshold=rel.threshold(eps, delta), placeholder=0 if numeric else "(suppressed)",
+    )  # fmt: skip
+    return out
+
+
+def _entity_count(ent: Mapping[str, np.ndarray], ledger: Ledger, rng: np.random.Generator) -> int:
+    """The noisy number of entities (each adds 1)."""
+    n = int(max([int(e.max()) + 1 for e in ent.values() if len(e)] or [1]))
+    return rel.noisy_count(np.ones(n), 1, ledger.take("*", "entity count"), rng)
+
+
+def _releases(synth, source, ent, ledger, rng, n_noisy) -> dict[str, Any]:  # noqa: ANN001
+    """Skeleton, column releases and text NULL rates of every private table."""
+    from relsynth.synthesis._dp_skeleton import build_skeleton
+
+    skeleton = build_skeleton(synth.metadata, synth.plan_, source, ent, ledger, rng)
+    columns: dict[str, dict[str, Any]] = {}
+    text_nulls: dict[str, dict[str, float]] = {}
+    for name, e in ent.items():
+        layout = synth.layouts_[name]
+        frame = source[name]
+        if len(frame) == 0:
+            continue
+        columns[name] = {
+            c: _column_release(synth, name, c, layout.kinds.get(c, "categorical"), frame, e,
+                               ledger, rng)
+            for c in layout.learned
+        }  # fmt: skip
+        w = rel.entity_weights(e)
+        for col in layout.text:
+            eps = ledger.take(name, f"NULL rate of {col}")
+            null = w[frame[col].isna().to_numpy()].sum() + rng.laplace(0, 1 / eps)
+            text_nulls.setdefault(name, {})[col] = float(np.clip(null / n_noisy, 0, 1))
+    return {"n": n_noisy, "skeleton": skeleton, "columns": columns, "text_nulls": text_nulls}
+
+
+def fit_private(synth: Synthesizer, source: Mapping[str, pd.DataFrame], seed: int) -> dict:
+    """Fit keys and models of ``synth`` under its ``privacy``; return the DP summary."""
+    from relsynth._random import stream
+    from relsynth.keys import KeyGenerator
+
+    settings = synth.privacy
+    assert settings is not None
+    public = public_tables(synth)
+    private = [n for n in synth.plan_.order if n not in public]
+    ent = entities(synth.metadata, source, private)
+    trained = [n for n in private if synth.layouts_[n].learned and len(source[n])]
+    count = Ledger()
+    dry = stream(seed, "dp-count")
+    _releases(synth, source, ent, count, dry, _entity_count(ent, count, dry))
+    n_struct = len(count.releases)
+    share = STRUCTURE_SHARE if trained else 1.0
+    ledger = Ledger(eps_each=settings.epsilon * share / max(n_struct, 1))
+    rng = stream(seed, "dp-releases")
+    n_noisy = _entity_count(ent, ledger, rng)
+    delta = settings.resolve_delta(n_noisy)
+    n_vocab = sum(1 for r in count.releases if r["what"].startswith("vocabulary"))
+    ledger.delta_each = delta / max(n_vocab + len(trained), 1)
+    releases = _releases(synth, source, ent, ledger, rng, n_noisy)
+    t0 = time.perf_counter()
+    synth.key_generator_ = KeyGenerator().fit(
+        synth.metadata, releases["skeleton"], plan=synth.plan_
+    )
+    synth.fit_seconds_dp_ = {"keys": time.perf_counter() - t0}
+    eps_sgd = settings.epsilon * (1.0 - share) / max(len(trained), 1)
+    for name in synth.plan_.order:
+        _fit_table(synth, name, source, ent, releases, ledger, eps_sgd, stream(seed, "fit", name))
+    return ledger.summary(settings) | {"unconditional": trained}
+
+
+def fit_synthesizer(
+    synth: Synthesizer, source: Mapping[str, pd.DataFrame], repair: Any,
+    seconds: dict[str, float], started: float, seed: int,
+) -> Synthesizer:  # fmt: skip
+    """The rest of ``Synthesizer.fit`` under DP (called once the source is checked)."""
+    from relsynth.synthesis._privacy import privacy_summary
+    from relsynth.synthesis.synthesizer import FitInfo, table_checks
+
+    meta = synth.metadata
+    order = synth.plan_.order
+    synth.rules_ = tuple(r for r in meta.rules if r.enforce) if synth.rules != "none" else ()
+    synth.lookups_ = {}
+    synth.layouts_ = {n: table_layout(meta, n, source[n]) for n in order}
+    synth.models_, synth.text_models_, synth.copies_ = {}, {}, {}
+    synth.sequence_, synth.context_keys_, synth.dtypes_ = {}, {}, {}
+    dp = fit_private(synth, source, seed)
+    seconds.update(synth.fit_seconds_dp_)
+    synth._base_seed = seed
+    for name in order:
+        table_checks(meta, name, warn=True)
+    seconds["total"] = time.perf_counter() - started
+    models = {
+        n: "copy" if n in synth.copies_ else type(synth.models_[n]).__name__
+        if synth.models_.get(n) is not None else "keys" for n in order
+    }  # fmt: skip
+    synth.fit_info_ = FitInfo(
+        seconds=seconds, rows={n: len(source[n]) for n in order}, models=models,
+        dropped_rows=dict(repair.dropped), nulled_keys=dict(repair.nulled),
+        withheld={}, privacy=privacy_summary(synth), dp=dp,
+    )  # fmt: skip
+    return synth
+
+
+def _fit_table(synth, name, source, ent, releases, ledger, eps_sgd, rng) -> None:  # noqa: ANN001
+    """One table under DP: a copy (public), a DP-SGD model, DP text models."""
+    from relsynth._columns import TableLayout
+    from relsynth.models._dp import DPTraining, fit_dp_wgan
+
+    t0 = time.perf_counter()
+    frame = source[name]
+    synth.dtypes_[name] = {c: str(frame[c].dtype) for c in frame.columns}
+    if name not in ent:
+        synth.copies_[name] = frame.reset_index(drop=True).copy()
+        synth.models_[name] = None
+        synth.fit_seconds_dp_[f"fit:{name}"] = time.perf_counter() - t0
+        return
+    layout: TableLayout = synth.layouts_[name]
+    synth.text_models_[name] = _text_models(synth, name, layout, releases, rng)
+    synth.models_[name] = None
+    if layout.learned and len(frame):
+        model = synth._default_wgan(layout, rng, None)
+        for key, value in _DP_MODEL.items():
+            setattr(model, key, value)
+        steps = synth.steps or DEFAULT_DP_STEPS
+        dp = DPTraining(eps_sgd, ledger.delta_each, releases["n"], steps,
+                        clip=synth.privacy.max_grad_norm)  # fmt: skip
+        learned = frame[list(layout.learned)].reset_index(drop=True)
+        pin = model.n_threads is None
+        if pin:
+            model.n_threads = synth._fit_threads()
+        fit_dp_wgan(model, learned, ent[name], releases["columns"][name], dp)
+        if pin:
+            model.n_threads = None
+        ledger.training[name] = dp.summary()
+        synth.models_[name] = model
+    synth.fit_seconds_dp_[f"fit:{name}"] = time.perf_counter() - t0
+
+
+def _text_models(synth, name, layout, releases, rng) -> dict[str, Any]:  # noqa: ANN001
+    """Text models fitted on no source value: a noisy NULL rate, default lengths."""
+    from relsynth.models.pii import TextColumnModel
+    from relsynth.synthesis.synthesizer import _max_length
+
+    out = {}
+    nulls = releases["text_nulls"].get(name, {})
+    table = synth.metadata.table(name)
+    unique = {u[0] for u in table.unique if len(u) == 1}
+    for col, pii in layout.text.items():
+        sql_type = table.column(col).sql_type or ""
+        model = TextColumnModel(
+            pii, unique=col in unique, locale=synth.locale, max_length=_max_length(sql_type)
+        )
+        model.fit(pd.Series([None] * 4, dtype=object), rng=rng)  # no source value
+        model.null_rate_ = nulls.get(col, 0.0)
+        if getattr(model, "structured_", None) is not None:
+            model.structured_.null_rate_ = model.null_rate_
+        out[col] = model
+    return out
