@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from relsynth._cli_dp import _dp_note, _dp_options, _dp_params
 from relsynth._cli_render import Steps
 from relsynth._cli_safety import at_least, positive
 from relsynth._version import __version__
@@ -230,6 +231,7 @@ def _parser() -> argparse.ArgumentParser:
         help="never emit a categorical value held by fewer than K source rows (default 2: "
         "no value of a single row; 1: keep all)",
     )
+    _dp_options(fit_opts)  # [dp]
     write_opts = argparse.ArgumentParser(add_help=False)
     write_opts.add_argument(
         "--scale", type=positive, default=1.0, help="multiplies root table sizes"
@@ -503,6 +505,7 @@ def _fit(
         n_jobs=_jobs(args),
         executor=args.executor,
         ray_address=args.ray_address,
+        **_dp_params(args),  # [dp]
     )
     with steps.step("fit", total=len(meta.tables) + 1) as tick, warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # said once, in the CLI's words
@@ -522,6 +525,8 @@ def _fit(
             f"rare values withheld (held by < {args.min_category_count} source rows, replaced): "
             + "; ".join(withheld)
         )
+    if info.dp:  # [dp]
+        steps.notes.append(_dp_note(info.dp))
     return synth
 
 
@@ -643,9 +648,12 @@ def _cmd_evaluate(args: argparse.Namespace, out: Console) -> int:
     if args.model is not None:
         from dataclasses import replace
 
-        from relsynth.synthesis.artifact import read_privacy
+        from relsynth.synthesis.artifact import read_dp, read_privacy
 
         report = replace(report, info={**report.info, "treatments": read_privacy(args.model)})
+        dp = read_dp(args.model)  # [dp] epsilon and delta spent
+        if dp:
+            report = replace(report, info={**report.info, "differential_privacy": dp})
     if args.html is not None:
         with steps.step("html"):
             report.to_html(args.html)

@@ -52,6 +52,7 @@ UNITS = {
     "relsynth.cli": "cli",
     "relsynth._cli_safety": "cli",
     "relsynth._cli_render": "cli",
+    "relsynth._cli_dp": "cli",
     "relsynth.__main__": "cli",
     "relsynth": "api",
 }

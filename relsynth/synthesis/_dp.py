@@ -54,6 +54,8 @@ __all__ = [
     "fit_synthesizer",
 ]
 
+#: The "table" of releases that concern every table (the number of entities).
+SHARED = "(shared)"
 #: Share of epsilon for the Laplace releases (counts, histograms, vocabularies, bounds).
 STRUCTURE_SHARE = 0.3
 #: ConditionalWGAN settings under DP (no packing; smaller networks suit DP-SGD's noise).
@@ -191,7 +193,7 @@ def _column_release(
 def _entity_count(ent: Mapping[str, np.ndarray], ledger: Ledger, rng: np.random.Generator) -> int:
     """The noisy number of entities (each adds 1)."""
     n = int(max([int(e.max()) + 1 for e in ent.values() if len(e)] or [1]))
-    return rel.noisy_count(np.ones(n), 1, ledger.take("*", "entity count"), rng)
+    return rel.noisy_count(np.ones(n), 1, ledger.take(SHARED, "entity count"), rng)
 
 
 def _releases(synth, source, ent, ledger, rng, n_noisy) -> dict[str, Any]:  # noqa: ANN001
@@ -253,6 +255,14 @@ def fit_private(synth: Synthesizer, source: Mapping[str, pd.DataFrame], seed: in
     return ledger.summary(settings) | {"unconditional": trained}
 
 
+def _dp_treatments(summary: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
+    """The privacy summary, with learned columns marked as learned under DP."""
+    return {
+        t: {c: "learned (DP-SGD, DP encoder)" if v == "learned" else v for c, v in cols.items()}
+        for t, cols in summary.items()
+    }
+
+
 def fit_synthesizer(
     synth: Synthesizer, source: Mapping[str, pd.DataFrame], repair: Any,
     seconds: dict[str, float], started: float, seed: int,
@@ -281,7 +291,7 @@ def fit_synthesizer(
     synth.fit_info_ = FitInfo(
         seconds=seconds, rows={n: len(source[n]) for n in order}, models=models,
         dropped_rows=dict(repair.dropped), nulled_keys=dict(repair.nulled),
-        withheld={}, privacy=privacy_summary(synth), dp=dp,
+        withheld={}, privacy=_dp_treatments(privacy_summary(synth)), dp=dp,
     )  # fmt: skip
     return synth
 
