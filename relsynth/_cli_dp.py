@@ -9,11 +9,11 @@ from typing import Any
 from relsynth._cli_safety import positive
 from relsynth.errors import ParameterError
 
-__all__ = ["_dp_note", "_dp_options", "_dp_params"]
+__all__ = ["_dp_notes", "_dp_options", "_dp_params", "_with_model_info"]
 
 
-def _dp_options(parser: argparse.ArgumentParser) -> None:
-    """Add the DP flags to ``fit``/``clone``."""
+def _dp_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``parser`` (the options of ``fit``/``clone``) with the DP flags."""
     parser.add_argument(
         "--dp-epsilon",
         type=positive,
@@ -36,6 +36,7 @@ def _dp_options(parser: argparse.ArgumentParser) -> None:
         help="under --dp-epsilon, a public table (airlines, regions): copied as it is and not "
         "protected; repeat for several (tables marked reference in the metadata are public)",
     )
+    return parser
 
 
 def _dp_params(args: argparse.Namespace) -> dict[str, Any]:
@@ -55,10 +56,26 @@ def _dp_params(args: argparse.Namespace) -> dict[str, Any]:
     return params
 
 
-def _dp_note(dp: Mapping[str, Any]) -> str:
-    """One line for the fit summary: epsilon and delta spent, in total and per table."""
+def _dp_notes(dp: Mapping[str, Any]) -> list[str]:
+    """The fit summary's line on DP: epsilon and delta spent, in total and per table."""
+    if not dp:
+        return []
     per = "; ".join(f"{t} {v['epsilon']:.3g}" for t, v in dp["tables"].items())
-    return (
+    return [
         f"differential privacy spent: epsilon {dp['epsilon']:.4g}, delta {dp['delta']:.3g} "
         f"per entity (epsilon per table: {per})"
-    )
+    ]
+
+
+def _with_model_info(report: Any, model: str) -> Any:
+    """``evaluate --model``: the report with the model file's column treatments and, for a
+    DP model, the epsilon and delta spent."""
+    from dataclasses import replace
+
+    from relsynth.synthesis.artifact import read_dp, read_privacy
+
+    info = {**report.info, "treatments": read_privacy(model)}
+    dp = read_dp(model)
+    if dp:
+        info["differential_privacy"] = dp
+    return replace(report, info=info)

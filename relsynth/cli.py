@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from relsynth._cli_dp import _dp_note, _dp_options, _dp_params
+from relsynth._cli_dp import _dp_notes, _dp_options, _dp_params, _with_model_info
 from relsynth._cli_render import Steps
 from relsynth._cli_safety import at_least, positive
 from relsynth._version import __version__
@@ -174,7 +174,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="drop source rows that break their keys (orphans, duplicates) instead of failing",
     )
-    fit_opts = argparse.ArgumentParser(add_help=False)
+    fit_opts = _dp_options(argparse.ArgumentParser(add_help=False))  # [dp] --dp-epsilon...
     fit_opts.add_argument("--seed", type=int, help="seed for a reproducible model and sample")
     fit_opts.add_argument(
         "--steps",
@@ -231,7 +231,6 @@ def _parser() -> argparse.ArgumentParser:
         help="never emit a categorical value held by fewer than K source rows (default 2: "
         "no value of a single row; 1: keep all)",
     )
-    _dp_options(fit_opts)  # [dp]
     write_opts = argparse.ArgumentParser(add_help=False)
     write_opts.add_argument(
         "--scale", type=positive, default=1.0, help="multiplies root table sizes"
@@ -525,8 +524,7 @@ def _fit(
             f"rare values withheld (held by < {args.min_category_count} source rows, replaced): "
             + "; ".join(withheld)
         )
-    if info.dp:  # [dp]
-        steps.notes.append(_dp_note(info.dp))
+    steps.notes += _dp_notes(info.dp)  # [dp] epsilon and delta spent
     return synth
 
 
@@ -645,15 +643,8 @@ def _cmd_evaluate(args: argparse.Namespace, out: Console) -> int:
         report = evaluate(
             meta, real, synthetic, holdout=holdout, seed=args.seed, max_rows=args.max_rows
         )
-    if args.model is not None:
-        from dataclasses import replace
-
-        from relsynth.synthesis.artifact import read_dp, read_privacy
-
-        report = replace(report, info={**report.info, "treatments": read_privacy(args.model)})
-        dp = read_dp(args.model)  # [dp] epsilon and delta spent
-        if dp:
-            report = replace(report, info={**report.info, "differential_privacy": dp})
+    if args.model is not None:  # column treatments, DP spent
+        report = _with_model_info(report, args.model)
     if args.html is not None:
         with steps.step("html"):
             report.to_html(args.html)

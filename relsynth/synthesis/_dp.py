@@ -267,9 +267,12 @@ def fit_synthesizer(
     synth: Synthesizer, source: Mapping[str, pd.DataFrame], repair: Any,
     seconds: dict[str, float], started: float, seed: int,
 ) -> Synthesizer:  # fmt: skip
-    """The rest of ``Synthesizer.fit`` under DP (called once the source is checked)."""
+    """The rest of ``Synthesizer.fit`` under DP, once the source is checked."""
+    from relsynth.synthesis._info import FitInfo
     from relsynth.synthesis._privacy import privacy_summary
-    from relsynth.synthesis.synthesizer import FitInfo, table_checks
+    from relsynth.synthesis.dp import check_privacy
+
+    check_privacy(synth.privacy)
 
     meta = synth.metadata
     order = synth.plan_.order
@@ -281,8 +284,6 @@ def fit_synthesizer(
     dp = fit_private(synth, source, seed)
     seconds.update(synth.fit_seconds_dp_)
     synth._base_seed = seed
-    for name in order:
-        table_checks(meta, name, warn=True)
     seconds["total"] = time.perf_counter() - started
     models = {
         n: "copy" if n in synth.copies_ else type(synth.models_[n]).__name__
@@ -332,22 +333,13 @@ def _fit_table(synth, name, source, ent, releases, ledger, eps_sgd, rng) -> None
 
 
 def _text_models(synth, name, layout, releases, rng) -> dict[str, Any]:  # noqa: ANN001
-    """Text models fitted on no source value: a noisy NULL rate, default lengths."""
-    from relsynth.models.pii import TextColumnModel
-    from relsynth.synthesis.synthesizer import _max_length
-
-    out = {}
+    """Text models fitted on NULLs only (no source value, length or digest enters the
+    model), with the noisy NULL rate."""
+    blank = pd.DataFrame({c: pd.Series([None] * 4, dtype=object) for c in layout.text})
+    out = synth._fit_text(name, blank, layout, rng)
     nulls = releases["text_nulls"].get(name, {})
-    table = synth.metadata.table(name)
-    unique = {u[0] for u in table.unique if len(u) == 1}
-    for col, pii in layout.text.items():
-        sql_type = table.column(col).sql_type or ""
-        model = TextColumnModel(
-            pii, unique=col in unique, locale=synth.locale, max_length=_max_length(sql_type)
-        )
-        model.fit(pd.Series([None] * 4, dtype=object), rng=rng)  # no source value
+    for col, model in out.items():
         model.null_rate_ = nulls.get(col, 0.0)
         if getattr(model, "structured_", None) is not None:
             model.structured_.null_rate_ = model.null_rate_
-        out[col] = model
     return out

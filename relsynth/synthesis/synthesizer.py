@@ -35,7 +35,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -59,7 +59,9 @@ from relsynth.constraints import Expr, compute_generated, enforce_checks, parse_
 from relsynth.errors import DataError, ParameterError
 from relsynth.metadata.graph import Plan, plan
 from relsynth.metadata.schema import ForeignKey, Metadata
+from relsynth.synthesis import _dp
 from relsynth.synthesis import _rule_hooks as rule_hooks
+from relsynth.synthesis._info import FitInfo
 from relsynth.synthesis._repair import Repair, drop_violations
 
 if TYPE_CHECKING:
@@ -74,23 +76,6 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, str, int, int], None]
 """``progress(stage, table, done, total)``: called as each table finishes a stage."""
-
-
-@dataclass(frozen=True)
-class FitInfo:
-    """What ``fit`` did: seconds per stage and table, rows, model per table."""
-
-    seconds: Mapping[str, float] = field(default_factory=dict)
-    rows: Mapping[str, int] = field(default_factory=dict)
-    models: Mapping[str, str] = field(default_factory=dict)
-    dropped_rows: Mapping[str, int] = field(default_factory=dict)
-    nulled_keys: Mapping[str, int] = field(default_factory=dict)
-    #: rare categorical values withheld, per table and column (see min_category_count)
-    withheld: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
-    #: each column's privacy treatment, per table (see relsynth.synthesis._privacy)
-    privacy: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    #: differential privacy spent (epsilon, delta per table and in total); empty without DP
-    dp: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Synthesizer:
@@ -159,10 +144,7 @@ class Synthesizer:
         Cross-table rules to keep (:mod:`relsynth.rules`, docs/rules.md): discovered at
         fit and merged with the metadata's (``"discover"``), only the metadata's, or none.
     privacy : DifferentialPrivacy, optional
-        Fit under ``(epsilon, delta)``-differential privacy per entity (a root row with
-        all its descendant rows; docs/privacy.md): noisy keys, vocabularies and bounds,
-        DP-SGD training; ``fit_info_.dp`` reports what was spent. Needs
-        ``pip install relsynth[dp]`` (opacus).
+        Fit under differential privacy per entity (docs/privacy.md; ``relsynth[dp]``).
 
     Examples
     --------
@@ -246,10 +228,6 @@ class Synthesizer:
                 "The 'metadata' parameter of Synthesizer must be a relsynth.Metadata "
                 f"(from relsynth.reflect or Metadata.load). Got {type(self.metadata).__name__}."
             )
-        if self.privacy is not None:  # [dp] relsynth.synthesis._dp
-            from relsynth.synthesis.dp import check_privacy
-
-            check_privacy(self.privacy)
 
     def fit(
         self,
@@ -285,11 +263,8 @@ class Synthesizer:
         from relsynth.synthesis._privacy import privacy_summary, withheld_values
 
         self._validate_params()
-        validate_params(
-            "Synthesizer.fit",
-            {"on_violations": on_violations},
-            {"on_violations": Options(["raise", "drop"])},
-        )
+        allowed = {"on_violations": Options(["raise", "drop"])}
+        validate_params("Synthesizer.fit", {"on_violations": on_violations}, allowed)
         self._warn_deprecated()
         meta = self.metadata
         meta.validate()
@@ -303,9 +278,7 @@ class Synthesizer:
         self._rng = as_generator(self.seed)
         base_seed = child_seed(self._rng)
         if self.privacy is not None:  # [dp] the whole fit under DP: relsynth.synthesis._dp
-            from relsynth.synthesis._dp import fit_synthesizer
-
-            return fit_synthesizer(self, source, repair, seconds, started, base_seed)
+            return _dp.fit_synthesizer(self, source, repair, seconds, started, base_seed)
         order = self.plan_.order
         total = len(order) + 1
 
