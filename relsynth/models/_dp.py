@@ -42,14 +42,22 @@ import pandas as pd
 import torch
 
 from relsynth._random import child_seed
+from relsynth.errors import ParameterError
 from relsynth.models._torch import resolve_device, torch_threads
 from relsynth.models.encoding import CategoricalEncoder, NumericalEncoder, TableEncoder
 from relsynth.models.wgan import ConditionalWGAN
 
-__all__ = ["DPTraining", "dp_encoder", "epsilon_spent", "fit_dp_wgan", "noise_for"]
+__all__ = ["ALPHAS", "DPTraining", "dp_encoder", "epsilon_spent", "fit_dp_wgan", "noise_for"]
 
 logger = logging.getLogger(__name__)
 
+#: RDP orders the accountant optimises over: opacus' defaults, extended to 4,096 so
+#: that small per-table budgets (epsilon ~0.1 at delta ~1e-6) stay reachable.
+ALPHAS = (
+    [1 + x / 10.0 for x in range(1, 100)]
+    + [float(a) for a in range(12, 64)]
+    + [float(2**k) for k in range(6, 13)]
+)
 #: Rows of one entity used in one step at most (its gradient is clipped as a whole anyway).
 MAX_ROWS_PER_ENTITY = 32
 
@@ -60,15 +68,21 @@ def noise_for(epsilon: float, delta: float, sample_rate: float, steps: int) -> f
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        return float(
-            get_noise_multiplier(
+        try:
+            sigma = get_noise_multiplier(
                 target_epsilon=epsilon,
                 target_delta=delta,
                 sample_rate=sample_rate,
                 steps=steps,
                 accountant="rdp",
+                alphas=ALPHAS,
             )
-        )
+        except ValueError:  # opacus: "The privacy budget is too low."
+            raise ParameterError(
+                f"DP-SGD cannot reach epsilon {epsilon:.3g} at delta {delta:.2g} in {steps} "
+                "steps: raise DifferentialPrivacy(epsilon=...) or lower steps."
+            ) from None
+    return float(sigma)
 
 
 def epsilon_spent(noise: float, sample_rate: float, steps: int, delta: float) -> float:
@@ -81,7 +95,7 @@ def epsilon_spent(noise: float, sample_rate: float, steps: int, delta: float) ->
     acc.history = [(noise, sample_rate, steps)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        return float(acc.get_epsilon(delta))
+        return float(acc.get_epsilon(delta, alphas=ALPHAS))
 
 
 def dp_encoder(
