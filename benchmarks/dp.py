@@ -8,7 +8,7 @@ without DP (same steps, same seed), sample at scale 1, and score with
 baseline: column shapes, column pairs, C2ST AUC (fidelity); DCR ratio and MIA AUC
 (privacy). Public tables (copied, not protected) are named per dataset.
 
-    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/dp.py --steps 60 \\
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/dp.py --steps 30 --keep 0.4 \\
         --nyc benchmarks/_out/nyc20k.db --berka /work/shared/datasets/berka/berka.sqlite
 
 Prints a Markdown table (and writes it with ``--out``).
@@ -42,11 +42,14 @@ def _mean(frame, column: str) -> float:  # noqa: ANN001
     return float(values.mean()) if len(values) else float("nan")
 
 
-def run(name: str, url: str, steps: int, seed: int, max_rows: int) -> list[dict]:
+def run(name: str, url: str, steps: int, seed: int, max_rows: int, keep: float) -> list[dict]:
     """One dataset: a row per epsilon (None: without DP)."""
     meta = relsynth.reflect(url)
     tables = relsynth.read_tables(url, meta)
+    if keep < 1.0:  # a subset: the split table's rows (and their descendants) kept
+        _, tables = relsynth.split_holdout(meta, tables, fraction=keep, seed=1)
     train, holdout = relsynth.split_holdout(meta, tables, fraction=0.5, seed=0)
+    print(name, {t: len(f) for t, f in train.items()}, flush=True)
     rows = []
     for eps in EPSILONS:
         privacy = None if eps is None else DifferentialPrivacy(epsilon=eps)
@@ -107,12 +110,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=60)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-rows", type=int, default=20_000)
+    p.add_argument(
+        "--keep", type=float, default=1.0, help="share of the split table kept (a subset)"
+    )
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
     rows: list[dict] = []
     for name, path in (("nyc20k", args.nyc), ("berka", args.berka)):
         if path is not None:
-            rows += run(name, f"sqlite:///{path}", args.steps, args.seed, args.max_rows)
+            rows += run(name, f"sqlite:///{path}", args.steps, args.seed, args.max_rows, args.keep)
     text = table(rows)
     print(text)
     if args.out is not None:
