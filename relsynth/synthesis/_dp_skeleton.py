@@ -8,8 +8,9 @@ database of key columns only (values NULL) made from DP releases:
   ``ROOT_CAP`` rows);
 * a child's rows per private parent follow a noisy, entity-weighted histogram of the
   source's children-per-parent counts (:func:`~relsynth.synthesis._dp_release.count_histogram`);
-  under a public parent (a table the user marked ``reference``) each parent row gets
-  its own noisy row count (each entity adds at most ``ROOT_CAP`` rows in all);
+  under a public parent (a table the user marked ``reference``) the same, on
+  children counts where each entity adds at most ``ROOT_CAP`` rows (noise scaled
+  to the sensitivity ``2 ROOT_CAP``);
 * a secondary key points at a uniformly drawn parent row, NULL at a noisy rate;
 * key values are new (1..n, or ``"k1"``... for text keys).
 
@@ -96,15 +97,12 @@ def _children(meta, driver, source, entity, out, ledger, rng) -> pd.DataFrame:  
         counts = np.bincount(pos[pos >= 0], minlength=len(source[parent]))
         hist = rel.count_histogram(counts, entity[parent], ledger.take(name, label), rng)
         drawn = rel.sample_counts(hist, len(skel_parent), rng)
-    else:  # public parent: a noisy row count per parent row (ROOT_CAP rows an entity)
-        ent = entity[name]
-        per_entity = np.bincount(_codes(ent))[_codes(ent)] if len(ent) else np.zeros(0)
-        w = np.minimum(1.0, ROOT_CAP / np.maximum(per_entity, 1))
-        ok = pos >= 0
-        weighted = np.bincount(pos[ok], weights=w[ok], minlength=len(skel_parent))
+    else:  # public parent: a histogram of per-parent counts (ROOT_CAP rows an entity)
+        counts = _capped_counts(entity[name], pos, len(skel_parent))
         eps = ledger.take(name, label)
-        noisy = weighted + rng.laplace(0.0, ROOT_CAP / eps, len(weighted))
-        drawn = np.clip(np.round(noisy), 0, None).astype(np.int64)
+        ones = np.arange(len(counts))  # one weight per parent row: sensitivity 2 ROOT_CAP
+        hist = rel.count_histogram(counts, ones, eps / (2 * ROOT_CAP), rng)
+        drawn = rel.sample_counts(hist, len(skel_parent), rng)
     if _unique(meta, name, driver.columns):
         drawn = np.minimum(drawn, 1)
     idx = np.repeat(np.arange(len(skel_parent)), drawn)
@@ -112,6 +110,18 @@ def _children(meta, driver, source, entity, out, ledger, rng) -> pd.DataFrame:  
     for c, pc in zip(driver.columns, driver.parent_columns, strict=True):
         frame[c] = skel_parent[pc].to_numpy()[idx]
     return frame
+
+
+def _capped_counts(ent: np.ndarray, pos: np.ndarray, n_parents: int) -> np.ndarray:
+    """Children per parent row, counting at most ``ROOT_CAP`` rows of each entity: one
+    entity then moves at most ``ROOT_CAP`` parents to another count (L1 <= 2 ROOT_CAP)."""
+    order = np.argsort(ent, kind="stable")
+    sorted_ent = ent[order]
+    rank = np.arange(len(ent)) - np.searchsorted(sorted_ent, sorted_ent)
+    kept = np.zeros(len(ent), dtype=bool)
+    kept[order] = rank < ROOT_CAP
+    ok = kept & (pos >= 0)
+    return np.bincount(pos[ok], minlength=n_parents)
 
 
 def _unique(meta: Metadata, table: str, columns: tuple[str, ...]) -> bool:
