@@ -66,3 +66,15 @@ def test_ledger_splits_and_sums() -> None:
 
     summary = ledger.summary(DifferentialPrivacy(epsilon=1.0))
     assert summary["epsilon"] == 1.0 and summary["delta"] == 2e-7
+
+
+def test_one_entity_moves_at_most_root_cap_parents_under_a_public_parent() -> None:
+    from relsynth.synthesis._dp_skeleton import ROOT_CAP, _capped_counts
+
+    rng = np.random.default_rng(2)
+    ent = np.concatenate([np.arange(300), np.full(50, 300)])  # entity 300: 50 rows
+    pos = rng.integers(0, 40, len(ent))
+    with_it = _capped_counts(ent, pos, 40)
+    without = _capped_counts(ent[:300], pos[:300], 40)
+    assert np.count_nonzero(with_it != without) <= ROOT_CAP
+    assert np.abs(with_it - without).sum() <= ROOT_CAP
