@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from relsynth._columns import table_layout
+from relsynth.errors import ParameterError
 from relsynth.synthesis import _dp_release as rel
 from relsynth.synthesis.dp import DifferentialPrivacy
 
@@ -120,6 +121,12 @@ class Ledger:
 
 def public_tables(synth: Synthesizer) -> set[str]:
     """Tables the user marked public: ``reference: true`` or a ``"copy"`` override."""
+    unknown = sorted(set(synth.table_models or {}) - set(synth.metadata.tables))
+    if unknown:  # under DP a misspelt public table would silently stay private
+        raise ParameterError(
+            f"No table named {', '.join(map(repr, unknown))} (table_models / --dp-public); "
+            f"the tables are {', '.join(synth.metadata.tables)}."
+        )
     out = set()
     for name in synth.metadata.tables:
         override = (synth.table_models or {}).get(name)

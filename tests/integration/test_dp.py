@@ -189,6 +189,7 @@ def test_cli_fit_and_evaluate_report_epsilon(tmp_path, capsys) -> None:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
+        (["--dp-epsilon", "1", "--dp-public", "nope"], "No table named 'nope'"),
         (["--dp-delta", "1e-6"], "--dp-delta needs --dp-epsilon"),
         (["--dp-epsilon", "1", "--dp-delta", "2"], "delta must be in (0, 1)"),
     ],
