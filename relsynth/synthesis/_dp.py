@@ -13,7 +13,8 @@ would otherwise detect are modelled like any private table.
 The budget is spent by basic (sequential) composition over the mechanisms listed
 in the :class:`Ledger` (it is reported per table and in total):
 
-* ``STRUCTURE_SHARE`` of epsilon goes, in equal parts, to the Laplace releases: the
+* ``STRUCTURE_SHARE`` of epsilon goes to the Laplace releases (a count release gets
+  ``COUNT_WEIGHT`` parts, any other one part): the
   number of entities, root row counts, children-per-parent histograms, NULL rates
   of secondary keys and text columns, category vocabularies (partition selection,
   which also spends delta) and numeric bounds and quantiles
@@ -68,6 +69,10 @@ _DP_MODEL = {
     "critic_dims": (128, 128),
     "generator_dims": (128, 128),
 }
+#: The releases the key skeleton is drawn from (few, and they decide every row count)
+#: get COUNT_WEIGHT times the share of a column's release.
+COUNT_RELEASES = ("entity count", "row count", "children per")
+COUNT_WEIGHT = 4.0
 #: Training steps per table under DP unless ``steps`` is given.
 DEFAULT_DP_STEPS = 300
 
@@ -85,8 +90,9 @@ class Ledger:
         self.training: dict[str, dict[str, float]] = {}
 
     def take(self, table: str, what: str) -> float:
-        """Epsilon for one pure (Laplace) release."""
-        eps = 1.0 if self.eps_each is None else self.eps_each
+        """Epsilon for one pure (Laplace) release (a count release weighs COUNT_WEIGHT)."""
+        weight = COUNT_WEIGHT if what.startswith(COUNT_RELEASES) else 1.0
+        eps = weight * (1.0 if self.eps_each is None else self.eps_each)
         self.releases.append({"table": table, "what": what, "epsilon": eps, "delta": 0.0})
         return eps
 
@@ -242,7 +248,7 @@ def fit_private(synth: Synthesizer, source: Mapping[str, pd.DataFrame], seed: in
     count = Ledger()
     dry = stream(seed, "dp-count")
     _releases(synth, source, ent, count, dry, _entity_count(ent, count, dry))
-    n_struct = len(count.releases)
+    n_struct = sum(r["epsilon"] for r in count.releases)  # weighted: counting gives 1 each
     share = STRUCTURE_SHARE if trained else 1.0
     ledger = Ledger(eps_each=settings.epsilon * share / max(n_struct, 1))
     rng = stream(seed, "dp-releases")

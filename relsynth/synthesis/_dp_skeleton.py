@@ -9,8 +9,8 @@ database of key columns only (values NULL) made from DP releases:
 * a child's rows per private parent follow a noisy, entity-weighted histogram of the
   source's children-per-parent counts (:func:`~relsynth.synthesis._dp_release.count_histogram`);
   under a public parent (a table the user marked ``reference``) the same, on
-  children counts where each entity adds at most ``ROOT_CAP`` rows (noise scaled
-  to the sensitivity ``2 ROOT_CAP``);
+  children counts where each entity adds at most ``PUBLIC_CAP`` rows (noise scaled
+  to the sensitivity ``2 PUBLIC_CAP``);
 * a secondary key points at a uniformly drawn parent row, NULL at a noisy rate;
 * key values are new (1..n, or ``"k1"``... for text keys).
 
@@ -33,10 +33,12 @@ if TYPE_CHECKING:
     from relsynth.metadata.schema import ForeignKey, Metadata
     from relsynth.synthesis._dp import Ledger
 
-__all__ = ["ROOT_CAP", "build_skeleton"]
+__all__ = ["PUBLIC_CAP", "ROOT_CAP", "build_skeleton"]
 
 #: Rows of a root table one entity may add to its noisy row count.
 ROOT_CAP = 4
+#: Rows of a table under a public parent one entity may add to the children counts.
+PUBLIC_CAP = 2
 
 
 def build_skeleton(
@@ -97,11 +99,11 @@ def _children(meta, driver, source, entity, out, ledger, rng) -> pd.DataFrame:  
         counts = np.bincount(pos[pos >= 0], minlength=len(source[parent]))
         hist = rel.count_histogram(counts, entity[parent], ledger.take(name, label), rng)
         drawn = rel.sample_counts(hist, len(skel_parent), rng)
-    else:  # public parent: a histogram of per-parent counts (ROOT_CAP rows an entity)
+    else:  # public parent: a histogram of per-parent counts (PUBLIC_CAP rows an entity)
         counts = _capped_counts(entity[name], pos, len(skel_parent))
         eps = ledger.take(name, label)
-        ones = np.arange(len(counts))  # one weight per parent row: sensitivity 2 ROOT_CAP
-        hist = rel.count_histogram(counts, ones, eps / (2 * ROOT_CAP), rng)
+        ones = np.arange(len(counts))  # one weight per parent row: sensitivity 2 PUBLIC_CAP
+        hist = rel.count_histogram(counts, ones, eps / (2 * PUBLIC_CAP), rng)
         drawn = rel.sample_counts(hist, len(skel_parent), rng)
     if _unique(meta, name, driver.columns):
         drawn = np.minimum(drawn, 1)
@@ -113,13 +115,13 @@ def _children(meta, driver, source, entity, out, ledger, rng) -> pd.DataFrame:  
 
 
 def _capped_counts(ent: np.ndarray, pos: np.ndarray, n_parents: int) -> np.ndarray:
-    """Children per parent row, counting at most ``ROOT_CAP`` rows of each entity: one
-    entity then moves at most ``ROOT_CAP`` parents to another count (L1 <= 2 ROOT_CAP)."""
+    """Children per parent row, counting at most ``PUBLIC_CAP`` rows of each entity: one
+    entity then moves at most ``PUBLIC_CAP`` parents to another count (L1 <= 2 PUBLIC_CAP)."""
     order = np.argsort(ent, kind="stable")
     sorted_ent = ent[order]
     rank = np.arange(len(ent)) - np.searchsorted(sorted_ent, sorted_ent)
     kept = np.zeros(len(ent), dtype=bool)
-    kept[order] = rank < ROOT_CAP
+    kept[order] = rank < PUBLIC_CAP
     ok = kept & (pos >= 0)
     return np.bincount(pos[ok], minlength=n_parents)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from relsynth.synthesis import _dp_release as rel
 from relsynth.synthesis._dp import Ledger, entities
@@ -58,23 +59,26 @@ def test_count_histogram_drops_empty_tail_bins() -> None:
 
 
 def test_ledger_splits_and_sums() -> None:
-    ledger = Ledger(eps_each=0.25, delta_each=1e-7)
-    ledger.take("a", "row count")
+    ledger = Ledger(eps_each=0.05, delta_each=1e-7)
+    ledger.take("a", "bounds and quantiles of y")
+    ledger.take("a", "row count")  # a count release weighs COUNT_WEIGHT
     ledger.take_delta("a", "vocabulary of x")
     ledger.training["a"] = {"epsilon": 0.5, "delta": 1e-7}
+    from relsynth.synthesis._dp import COUNT_WEIGHT
     from relsynth.synthesis.dp import DifferentialPrivacy
 
     summary = ledger.summary(DifferentialPrivacy(epsilon=1.0))
-    assert summary["epsilon"] == 1.0 and summary["delta"] == 2e-7
+    assert summary["epsilon"] == pytest.approx(0.05 * (2 + COUNT_WEIGHT) + 0.5)
+    assert summary["delta"] == 2e-7
 
 
-def test_one_entity_moves_at_most_root_cap_parents_under_a_public_parent() -> None:
-    from relsynth.synthesis._dp_skeleton import ROOT_CAP, _capped_counts
+def test_one_entity_moves_at_most_public_cap_parents_under_a_public_parent() -> None:
+    from relsynth.synthesis._dp_skeleton import PUBLIC_CAP, _capped_counts
 
     rng = np.random.default_rng(2)
     ent = np.concatenate([np.arange(300), np.full(50, 300)])  # entity 300: 50 rows
     pos = rng.integers(0, 40, len(ent))
     with_it = _capped_counts(ent, pos, 40)
     without = _capped_counts(ent[:300], pos[:300], 40)
-    assert np.count_nonzero(with_it != without) <= ROOT_CAP
-    assert np.abs(with_it - without).sum() <= ROOT_CAP
+    assert np.count_nonzero(with_it != without) <= PUBLIC_CAP
+    assert np.abs(with_it - without).sum() <= PUBLIC_CAP
