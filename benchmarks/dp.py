@@ -67,11 +67,17 @@ def run(name: str, url: str, steps: int, seed: int, max_rows: int, keep: float) 
         fit_s = time.perf_counter() - t0
         fake = synth.sample(seed=seed)
         ok = bool(relsynth.check(meta, fake).ok)
+        report, error = None, ""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            report = relsynth.evaluate(
-                meta, train, fake, holdout=holdout, seed=0, max_rows=max_rows
-            )
+            try:
+                report = relsynth.evaluate(
+                    meta, train, fake, holdout=holdout, seed=0, max_rows=max_rows
+                )
+            except ValueError as exc:  # evaluate's own failure on a degenerate sample
+                error = f"evaluate failed: {type(exc).__name__}: {exc}"
+                print(error, flush=True)
+        nan = float("nan")
         dp = synth.fit_info_.dp
         rows.append(
             {
@@ -81,11 +87,12 @@ def run(name: str, url: str, steps: int, seed: int, max_rows: int, keep: float) 
                 "fit s": fit_s,
                 "rows": sum(len(f) for f in fake.values()),
                 "integrity": "yes" if ok else "no",
-                "shapes": report.column_shapes,
-                "pairs": report.column_pairs,
-                "c2st": report.c2st_auc,
-                "dcr ratio": _mean(report.privacy, "dcr_ratio"),
-                "mia auc": _mean(report.privacy, "mia_auc"),
+                "shapes": report.column_shapes if report else nan,
+                "pairs": report.column_pairs if report else nan,
+                "c2st": report.c2st_auc if report else nan,
+                "dcr ratio": _mean(report.privacy if report else None, "dcr_ratio"),
+                "mia auc": _mean(report.privacy if report else None, "mia_auc"),
+                "note": error,
             }
         )
         print(rows[-1], flush=True)
