@@ -8,9 +8,10 @@ database of key columns only (values NULL) made from DP releases:
   ``ROOT_CAP`` rows);
 * a child's rows per private parent follow a noisy, entity-weighted histogram of the
   source's children-per-parent counts (:func:`~relsynth.synthesis._dp_release.count_histogram`);
-  under a public parent (a table the user marked ``reference``) the same, on
-  children counts where each entity adds at most ``PUBLIC_CAP`` rows (noise scaled
-  to the sensitivity ``2 PUBLIC_CAP``);
+  under a public parent (a table the user marked ``reference``) children counts
+  where each entity adds at most ``PUBLIC_CAP`` rows: a noisy count per parent row
+  when there are at most ``FEW_PARENTS`` of them (districts), else the same
+  histogram, its noise scaled to the sensitivity ``2 PUBLIC_CAP``;
 * a secondary key points at a uniformly drawn parent row, NULL at a noisy rate;
 * key values are new (1..n, or ``"k1"``... for text keys).
 
@@ -39,6 +40,9 @@ __all__ = ["PUBLIC_CAP", "ROOT_CAP", "build_skeleton"]
 ROOT_CAP = 4
 #: Rows of a table under a public parent one entity may add to the children counts.
 PUBLIC_CAP = 2
+#: Up to this many public parent rows, each gets its own noisy children count; above, the
+#: counts are drawn from a noisy histogram (the per-row noise would swamp small counts).
+FEW_PARENTS = 1000
 
 
 def build_skeleton(
@@ -102,9 +106,13 @@ def _children(meta, driver, source, entity, out, ledger, rng) -> pd.DataFrame:  
     else:  # public parent: a histogram of per-parent counts (PUBLIC_CAP rows an entity)
         counts = _capped_counts(entity[name], pos, len(skel_parent))
         eps = ledger.take(name, label)
-        ones = np.arange(len(counts))  # one weight per parent row: sensitivity 2 PUBLIC_CAP
-        hist = rel.count_histogram(counts, ones, eps / (2 * PUBLIC_CAP), rng)
-        drawn = rel.sample_counts(hist, len(skel_parent), rng)
+        if len(counts) <= FEW_PARENTS:  # a noisy count per parent row (L1 <= PUBLIC_CAP)
+            noisy = counts + rng.laplace(0.0, PUBLIC_CAP / eps, len(counts))
+            drawn = np.clip(np.round(noisy), 0, None).astype(np.int64)
+        else:  # one weight per parent row in a histogram of counts: L1 <= 2 PUBLIC_CAP
+            ones = np.arange(len(counts))
+            hist = rel.count_histogram(counts, ones, eps / (2 * PUBLIC_CAP), rng)
+            drawn = rel.sample_counts(hist, len(skel_parent), rng)
     if _unique(meta, name, driver.columns):
         drawn = np.minimum(drawn, 1)
     idx = np.repeat(np.arange(len(skel_parent)), drawn)
