@@ -60,6 +60,7 @@ _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 # Names whose modules import SQLAlchemy or torch, loaded on first attribute access.
 _LAZY = {
+    "DifferentialPrivacy": "relsynth.synthesis.dp",
     "FitInfo": "relsynth.synthesis.synthesizer",
     "Synthesizer": "relsynth.synthesis.synthesizer",
     "WriteReport": "relsynth.io.sql",
@@ -79,6 +80,7 @@ __all__ = [
     "DataConversionWarning",
     "DataError",
     "DatabaseError",
+    "DifferentialPrivacy",
     "EvaluationReport",
     "FitInfo",
     "ForeignKey",

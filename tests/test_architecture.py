@@ -53,6 +53,7 @@ UNITS = {
     "relsynth._cli_parser": "cli",
     "relsynth._cli_safety": "cli",
     "relsynth._cli_render": "cli",
+    "relsynth._cli_dp": "cli",
     "relsynth.__main__": "cli",
     "relsynth": "api",
 }

@@ -189,4 +189,20 @@ def _privacy_lines(report: EvaluationReport) -> list[str]:
         w_table = max(len(t) for t, _, _ in out)
         w_treat = max(len(t) for _, t, _ in out)
         lines += [f"{t:<{w_table}}  {treat:<{w_treat}}  {cols}" for t, treat, cols in out]
+    return lines + _dp_lines(report.info.get("differential_privacy") or {})
+
+
+def _dp_lines(dp: dict[str, Any]) -> list[str]:
+    """The epsilon and delta a DP fit spent, in total and per table (from the model file)."""
+    if not dp:
+        return []
+    lines = [
+        "",
+        f"Differential privacy (per entity, from the model file): epsilon {dp['epsilon']:.4g}, "
+        f"delta {dp['delta']:.3g} spent in total",
+    ]
+    lines += _table(
+        ["table", "epsilon", "delta"],
+        [[t, f"{v['epsilon']:.4g}", f"{v['delta']:.3g}"] for t, v in dp["tables"].items()],
+    )
     return lines

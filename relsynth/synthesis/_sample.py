@@ -58,6 +58,8 @@ def sample_table(
         time_keys = time_key_columns(layout, fit.dtypes)
         secondary = secondary_parents(synth.metadata, fit.context_keys)
         context = build_context(keys, driver, done, synth.layouts_, time_keys, secondary)
+        if name in synth.fit_info_.dp.get("unconditional", ()):  # DP models: no context
+            context = None
         values = model.sample(context, n_rows=len(keys), seed=rng)
     else:  # no learned columns, or an empty source table: NULLs
         values = pd.DataFrame({c: [None] * len(keys) for c in layout.learned})

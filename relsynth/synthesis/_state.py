@@ -51,6 +51,8 @@ class FitInfo:
     withheld: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     #: each column's privacy treatment, per table (see relsynth.synthesis._privacy)
     privacy: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: differential privacy spent (epsilon, delta per table and in total); empty without DP
+    dp: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values (``nulled_keys`` is not kept in model files)."""
@@ -61,6 +63,7 @@ class FitInfo:
             "dropped_rows": dict(self.dropped_rows),
             "withheld": {t: dict(c) for t, c in self.withheld.items()},
             "privacy": {t: dict(c) for t, c in self.privacy.items()},
+            **({"dp": dict(self.dp)} if self.dp else {}),  # only a DP fit has it
         }
 
     @classmethod

@@ -68,6 +68,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMAT_VERSION",
+    "read_dp",
     "read_manifest",
     "read_privacy",
     "read_state",
@@ -405,6 +406,17 @@ def read_privacy(path: str | os.PathLike[str]) -> dict[str, dict[str, str]]:
         state = json.loads(zf.read("synthesizer.json"))
     privacy = state.get("fit_info", {}).get("privacy", {})
     return {str(t): {str(c): str(v) for c, v in cols.items()} for t, cols in privacy.items()}
+
+
+def read_dp(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The differential privacy spent by a model file's fit (epsilon and delta, in total
+    and per table; no tensors are loaded); empty for a model fitted without DP."""
+    source = Path(path)
+    read_manifest(source)
+    with zipfile.ZipFile(source) as zf:
+        state = json.loads(zf.read("synthesizer.json"))
+    dp = state.get("fit_info", {}).get("dp") or {}
+    return {k: dp[k] for k in ("epsilon", "delta", "unit", "tables", "budget") if k in dp}
 
 
 def _manifest(

@@ -53,7 +53,7 @@ from relsynth.check import check
 from relsynth.errors import ParameterError
 from relsynth.metadata.graph import Plan, plan
 from relsynth.metadata.schema import ForeignKey, Metadata
-from relsynth.synthesis import _conditional
+from relsynth.synthesis import _conditional, _dp
 from relsynth.synthesis import _rule_hooks as rule_hooks
 from relsynth.synthesis._finish import finish_table, table_checks
 from relsynth.synthesis._progress import Progress, report
@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from relsynth.models.base import TableModel
     from relsynth.models.pii import TextColumnModel
     from relsynth.synthesis._fit_table import FittedTable
+    from relsynth.synthesis.dp import DifferentialPrivacy
 
 __all__ = ["FitInfo", "Progress", "Synthesizer"]
 
@@ -137,6 +138,8 @@ class Synthesizer:
     rules : {"discover", "metadata", "none"}
         Cross-table rules to keep (:mod:`relsynth.rules`, docs/rules.md): discovered at
         fit and merged with the metadata's (``"discover"``), only the metadata's, or none.
+    privacy : DifferentialPrivacy, optional
+        Fit under differential privacy per entity (docs/privacy.md; ``relsynth[dp]``).
 
     Examples
     --------
@@ -169,6 +172,7 @@ class Synthesizer:
         n_jobs: int | None = None,
         executor: Literal["local", "ray"] = "local",
         ray_address: str | None = None,
+        privacy: DifferentialPrivacy | None = None,
     ) -> None:
         self.metadata = metadata
         self.seed = seed
@@ -187,6 +191,7 @@ class Synthesizer:
         self.n_jobs = n_jobs
         self.executor = executor
         self.ray_address = ray_address
+        self.privacy = privacy
 
     def _validate_params(self) -> None:
         validate_params(
@@ -275,6 +280,8 @@ class Synthesizer:
         seconds: dict[str, float] = {"check": time.perf_counter() - started}
         self._rng = as_generator(self.seed)
         base_seed = child_seed(self._rng)
+        if self.privacy is not None:  # the whole fit under DP: relsynth.synthesis._dp
+            return _dp.fit_synthesizer(self, source, repair, seconds, started, base_seed)
         total = len(self.plan_.order) + 1
         seconds["rules"] = self._fit_rules(source)
         seconds["keys"] = self._fit_keys(source)

@@ -1,0 +1,203 @@
+"""Differentially private fitting: accounting, the DP threshold, determinism, errors, CLI."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sqlite3
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from relsynth import DifferentialPrivacy, ParameterError, Synthesizer, check
+from relsynth.cli import main
+from tests.unit.evaluate.conftest import shop_metadata, shop_tables
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("RELSYNTH_REQUIRE_DP") != "1" and importlib.util.find_spec("opacus") is None,
+    reason="opacus is not installed (pip install 'relsynth[dp]'); set RELSYNTH_REQUIRE_DP=1 "
+    "to fail instead",
+)
+
+EPSILON = 4.0
+RARE = [f"rarecity{i:03d}" for i in range(40)]
+
+
+def _tables() -> dict[str, pd.DataFrame]:
+    """The shop, with a city column: 3 common cities and 40 held by one customer each."""
+    tables = shop_tables(seed=1, n_customers=1500)
+    customers = tables["customers"].copy()
+    rng = np.random.default_rng(5)
+    city = rng.choice(["Paris", "Lyon", "Lille"], len(customers)).astype(object)
+    city[: len(RARE)] = RARE
+    customers["segment"] = city  # a categorical column with rare values
+    return {**tables, "customers": customers}
+
+
+def _fit(seed: int = 0, **kw) -> Synthesizer:
+    privacy = DifferentialPrivacy(epsilon=EPSILON, delta=1e-5)
+    return Synthesizer(
+        shop_metadata(),
+        seed=seed,
+        steps=8,
+        table_models={"products": "copy"},
+        privacy=privacy,
+        **kw,
+    ).fit(_tables())
+
+
+@pytest.fixture(scope="module")
+def fitted() -> Synthesizer:
+    return _fit()
+
+
+def test_reported_epsilon_is_what_the_accountant_says(fitted) -> None:
+    from opacus.accountants import RDPAccountant
+
+    from relsynth.models._dp import ALPHAS
+
+    dp = fitted.fit_info_.dp
+    assert set(dp["training"]) == {"customers", "orders", "items"}
+    for run in dp["training"].values():
+        assert run["steps"] == 8
+        acc = RDPAccountant()
+        acc.history = [(run["noise_multiplier"], run["sample_rate"], run["steps"])]
+        assert run["epsilon"] == pytest.approx(
+            acc.get_epsilon(run["delta"], alphas=ALPHAS), rel=1e-9
+        )
+        assert run["noise_multiplier"] > 0 and 0 < run["sample_rate"] <= 1
+    # basic composition: the releases and the training runs add up, within the budget
+    spent = sum(r["epsilon"] for r in dp["releases"]) + sum(
+        r["epsilon"] for r in dp["training"].values()
+    )
+    assert dp["epsilon"] == pytest.approx(spent)
+    assert dp["epsilon"] == pytest.approx(sum(t["epsilon"] for t in dp["tables"].values()))
+    assert 0.5 * EPSILON < dp["epsilon"] <= EPSILON + 1e-9
+    assert 0 < dp["delta"] <= 1e-5 + 1e-15
+    assert dp["unit"] == "entity"
+    assert "products" not in dp["tables"]  # public: copied, not protected
+
+
+def test_sample_is_clean_and_model_file_reports_dp(fitted, tmp_path) -> None:
+    fake = fitted.sample(seed=1)
+    assert check(fitted.metadata, fake).ok
+    assert fake["products"].equals(_tables()["products"])
+    path = tmp_path / "dp.relsynth"
+    fitted.save(path)
+    loaded = Synthesizer.load(path)
+    assert loaded.fit_info_.dp["epsilon"] == fitted.fit_info_.dp["epsilon"]
+    assert loaded.sample(seed=1)["orders"].equals(fake["orders"])
+
+
+def test_model_file_holds_no_category_below_the_dp_threshold(fitted, tmp_path) -> None:
+    path = tmp_path / "dp.relsynth"
+    fitted.save(path)
+    with zipfile.ZipFile(path) as zf:
+        blob = b"".join(zf.read(n) for n in zf.namelist())
+    assert b"Paris" in blob  # the common values are there ...
+    assert not any(v.encode() in blob for v in RARE)  # ... no value of a single entity
+    encoder = fitted.models_["customers"].encoder
+    segment = next(e for e in encoder.encoders if e.column == "segment")
+    release = next(
+        r for r in fitted.fit_info_.dp["releases"] if r["what"] == "vocabulary of segment"
+    )
+    from relsynth.synthesis._dp_release import threshold
+
+    tau = threshold(release["epsilon"], release["delta"])
+    # every stored value passed the threshold: its released count is at least tau
+    assert set(segment.categories) <= {"Paris", "Lyon", "Lille", None}
+    assert tau > 10
+
+
+def test_dp_fit_is_deterministic_by_seed(fitted) -> None:
+    again = _fit(seed=0)
+    assert again.fit_info_.dp == fitted.fit_info_.dp
+    a, b = fitted.sample(seed=3), again.sample(seed=3)
+    for name in a:
+        pd.testing.assert_frame_equal(a[name], b[name])
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"epsilon": 0}, "epsilon must be a number > 0"),
+        ({"epsilon": -1.0}, "epsilon must be a number > 0"),
+        ({"epsilon": float("inf")}, "epsilon must be finite"),
+        ({"epsilon": "1"}, "epsilon must be a number > 0"),
+        ({"epsilon": 1.0, "delta": 0.0}, "delta must be in (0, 1)"),
+        ({"epsilon": 1.0, "delta": 1.0}, "delta must be in (0, 1)"),
+        ({"epsilon": 1.0, "delta": -1e-6}, "delta must be in (0, 1)"),
+        ({"epsilon": 1.0, "max_grad_norm": 0}, "max_grad_norm must be a number > 0"),
+    ],
+)
+def test_bad_parameters_give_one_line_errors(kw, message) -> None:
+    with pytest.raises(ParameterError) as err:
+        DifferentialPrivacy(**kw)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_privacy_must_be_a_differential_privacy() -> None:
+    synth = Synthesizer(shop_metadata(), privacy={"epsilon": 1.0})  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="must be a relsynth.DifferentialPrivacy"):
+        synth.fit(shop_tables(n_customers=20))
+
+
+def _shop_db(path: Path) -> str:
+    con = sqlite3.connect(path)
+    con.executescript(
+        "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, age INTEGER, "
+        "segment TEXT, signup TIMESTAMP);"
+        "CREATE TABLE products (id INTEGER PRIMARY KEY, price REAL, category TEXT);"
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL "
+        "REFERENCES customers(id), amount REAL, status TEXT, paid BOOLEAN);"
+        "CREATE TABLE items (order_id INTEGER NOT NULL REFERENCES orders(id), product_id "
+        "INTEGER NOT NULL REFERENCES products(id), quantity INTEGER, "
+        "PRIMARY KEY (order_id, product_id));"
+    )
+    for name, frame in shop_tables(n_customers=300).items():
+        frame = frame.copy()
+        if "signup" in frame:
+            frame["signup"] = frame["signup"].astype(str)
+        frame.to_sql(name, con, if_exists="append", index=False)
+    con.commit()
+    con.close()
+    return f"sqlite:///{path}"
+
+
+def test_cli_fit_and_evaluate_report_epsilon(tmp_path, capsys) -> None:
+    url = _shop_db(tmp_path / "shop.db")
+    model = tmp_path / "m.relsynth"
+    args = ["fit", url, "-o", str(model), "--steps", "3", "--seed", "0", "--jobs", "1"]
+    assert main([*args, "--dp-epsilon", "2", "--dp-public", "products"]) == 0
+    out = capsys.readouterr().out
+    assert "differential privacy spent: epsilon" in out and "customers" in out
+    with zipfile.ZipFile(model) as zf:
+        dp = json.loads(zf.read("synthesizer.json"))["fit_info"]["dp"]
+    assert 0 < dp["epsilon"] <= 2 + 1e-9 and dp["budget"]["epsilon"] == 2
+    target = f"sqlite:///{tmp_path / 'fake.db'}"
+    assert main(["sample", str(model), target, "--seed", "1"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", url, target, "--model", str(model), "--seed", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "Differential privacy (per entity" in out
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--dp-epsilon", "1", "--dp-public", "nope"], "No table named 'nope'"),
+        (["--dp-delta", "1e-6"], "--dp-delta needs --dp-epsilon"),
+        (["--dp-epsilon", "1", "--dp-delta", "2"], "delta must be in (0, 1)"),
+    ],
+)
+def test_cli_bad_dp_flags(tmp_path, capsys, extra, message) -> None:
+    url = _shop_db(tmp_path / "shop.db")
+    rc = main(["fit", url, "-o", str(tmp_path / "m.relsynth"), *extra])
+    assert rc != 0
+    err = capsys.readouterr().err
+    assert message in err
+    assert not (tmp_path / "m.relsynth").exists()

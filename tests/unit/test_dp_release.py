@@ -1,0 +1,84 @@
+"""The DP releases protect entities, not rows (numpy only: no opacus needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from relsynth.synthesis import _dp_release as rel
+from relsynth.synthesis._dp import Ledger, entities
+from tests.unit.evaluate.conftest import shop_metadata, shop_tables
+
+
+def test_entity_weights_sum_to_one_per_entity() -> None:
+    ent = np.array([0, 0, 0, 1, 2, 2])
+    w = rel.entity_weights(ent)
+    assert np.allclose(np.bincount(ent, weights=w), 1.0)
+
+
+def test_a_value_of_one_entity_is_suppressed_however_many_rows_it_has() -> None:
+    rng = np.random.default_rng(0)
+    n = 5000
+    values = pd.Series(rng.choice(["a", "b"], n), dtype=object)
+    ent = np.arange(n)
+    # one entity with 3,000 rows of its own value: 3,000 rows, but weight 1 in all
+    values = pd.concat([values, pd.Series(["mine"] * 3000, dtype=object)], ignore_index=True)
+    ent = np.concatenate([ent, np.full(3000, n)])
+    vals, counts = rel.vocabulary(values, ent, 1.0, 1e-6, rng)
+    assert vals[:2] == ["a", "b"] or vals[:2] == ["b", "a"]
+    assert "mine" not in vals
+    assert min(counts) >= rel.threshold(1.0, 1e-6)
+
+
+def test_threshold_bounds_the_release_chance() -> None:
+    eps, delta = 0.5, 1e-6
+    tau = rel.threshold(eps, delta)
+    k = rel.MAX_VALUES_PER_ENTITY
+    # k values of weight at most 1 each pass with probability <= delta in all
+    assert k * 0.5 * np.exp(-(tau - 1.0) * eps) <= delta * (k - 1 + np.exp(eps)) / k * k
+
+
+def test_entities_are_connected_components_of_private_rows() -> None:
+    meta, tables = shop_metadata(), shop_tables(n_customers=50)
+    ent = entities(meta, tables, ["customers", "orders", "items"])
+    orders, items = tables["orders"], tables["items"]
+    cust_ent = dict(zip(tables["customers"]["id"], ent["customers"], strict=True))
+    assert all(cust_ent[c] == e for c, e in zip(orders["customer_id"], ent["orders"], strict=True))
+    order_ent = dict(zip(orders["id"], ent["orders"], strict=True))
+    assert all(order_ent[o] == e for o, e in zip(items["order_id"], ent["items"], strict=True))
+    assert len(np.unique(ent["customers"])) == 50  # products are public: no bridge
+
+
+def test_count_histogram_drops_empty_tail_bins() -> None:
+    rng = np.random.default_rng(1)
+    counts = rng.poisson(3, 20000)
+    hist = rel.count_histogram(counts, np.arange(20000), 1.0, rng)
+    drawn = rel.sample_counts(hist, 20000, rng)
+    assert drawn.max() < 40 and abs(drawn.mean() - 3) < 0.2
+
+
+def test_ledger_splits_and_sums() -> None:
+    ledger = Ledger(eps_each=0.05, delta_each=1e-7)
+    ledger.take("a", "bounds and quantiles of y")
+    ledger.take("a", "row count")  # a count release weighs COUNT_WEIGHT
+    ledger.take_delta("a", "vocabulary of x")
+    ledger.training["a"] = {"epsilon": 0.5, "delta": 1e-7}
+    from relsynth.synthesis._dp import COUNT_WEIGHT
+    from relsynth.synthesis.dp import DifferentialPrivacy
+
+    summary = ledger.summary(DifferentialPrivacy(epsilon=1.0))
+    assert summary["epsilon"] == pytest.approx(0.05 * (2 + COUNT_WEIGHT) + 0.5)
+    assert summary["delta"] == 2e-7
+
+
+def test_one_entity_moves_at_most_public_cap_parents_under_a_public_parent() -> None:
+    from relsynth.synthesis._dp_skeleton import PUBLIC_CAP, _capped_counts
+
+    rng = np.random.default_rng(2)
+    ent = np.concatenate([np.arange(300), np.full(50, 300)])  # entity 300: 50 rows
+    pos = rng.integers(0, 40, len(ent))
+    with_it = _capped_counts(ent, pos, 40)
+    without = _capped_counts(ent[:300], pos[:300], 40)
+    assert np.count_nonzero(with_it != without) <= PUBLIC_CAP
+    assert np.abs(with_it - without).sum() <= PUBLIC_CAP
