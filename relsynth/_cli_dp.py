@@ -9,10 +9,10 @@ from typing import Any
 from relsynth._cli_safety import positive
 from relsynth.errors import ParameterError
 
-__all__ = ["_dp_notes", "_dp_options", "_dp_params", "_with_model_info"]
+__all__ = ["dp_notes", "dp_options", "dp_params", "with_model_info"]
 
 
-def _dp_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def dp_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """``parser`` (the options of ``fit``/``clone``) with the DP flags."""
     parser.add_argument(
         "--dp-epsilon",
@@ -39,7 +39,7 @@ def _dp_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-def _dp_params(args: argparse.Namespace) -> dict[str, Any]:
+def dp_params(args: argparse.Namespace) -> dict[str, Any]:
     """Synthesizer keyword arguments for the DP flags (none without --dp-epsilon)."""
     from relsynth.synthesis.dp import DifferentialPrivacy
 
@@ -56,7 +56,7 @@ def _dp_params(args: argparse.Namespace) -> dict[str, Any]:
     return params
 
 
-def _dp_notes(dp: Mapping[str, Any]) -> list[str]:
+def dp_notes(dp: Mapping[str, Any]) -> list[str]:
     """The fit summary's line on DP: epsilon and delta spent, in total and per table."""
     if not dp:
         return []
@@ -67,7 +67,7 @@ def _dp_notes(dp: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def _with_model_info(report: Any, model: str) -> Any:
+def with_model_info(report: Any, model: str) -> Any:
     """``evaluate --model``: the report with the model file's column treatments and, for a
     DP model, the epsilon and delta spent."""
     from dataclasses import replace

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from relsynth._cli_dp import _dp_options
+from relsynth._cli_dp import dp_options
 from relsynth._cli_safety import at_least, positive
 from relsynth._version import __version__
 
@@ -141,7 +141,7 @@ def _source_options() -> argparse.ArgumentParser:
 
 def _fit_options() -> argparse.ArgumentParser:
     """How long, where and how the tables are learnt (fit, clone)."""
-    fit_opts = _dp_options(argparse.ArgumentParser(add_help=False))  # --dp-epsilon...
+    fit_opts = dp_options(argparse.ArgumentParser(add_help=False))  # --dp-epsilon...
     fit_opts.add_argument("--seed", type=int, help="seed for a reproducible model and sample")
     fit_opts.add_argument(
         "--steps",

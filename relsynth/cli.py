@@ -26,7 +26,7 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from relsynth._cli_dp import _dp_notes, _dp_params, _with_model_info
+from relsynth._cli_dp import dp_notes, dp_params, with_model_info
 from relsynth._cli_parser import Handler, build_parser
 from relsynth._cli_parser import schema as _schema
 from relsynth._cli_render import Steps
@@ -278,7 +278,7 @@ def _fit(
         n_jobs=_jobs(args),
         executor=args.executor,
         ray_address=args.ray_address,
-        **_dp_params(args),
+        **dp_params(args),
     )
     with steps.step("fit", total=len(meta.tables) + 1) as tick, warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # said once, in the CLI's words
@@ -298,7 +298,7 @@ def _fit(
             f"rare values withheld (held by < {args.min_category_count} source rows, replaced): "
             + "; ".join(withheld)
         )
-    steps.notes += _dp_notes(info.dp)  # epsilon and delta spent
+    steps.notes += dp_notes(info.dp)  # epsilon and delta spent
     return synth
 
 
@@ -418,7 +418,7 @@ def _cmd_evaluate(args: argparse.Namespace, out: Console) -> int:
             meta, real, synthetic, holdout=holdout, seed=args.seed, max_rows=args.max_rows
         )
     if args.model is not None:  # column treatments, DP spent
-        report = _with_model_info(report, args.model)
+        report = with_model_info(report, args.model)
     if args.html is not None:
         with steps.step("html"):
             report.to_html(args.html)
