@@ -63,6 +63,7 @@ def _synth_params(args: argparse.Namespace) -> dict[str, Any]:
         "n_jobs": args.jobs,
         "steps": args.steps,
         "time_budget": args.budget,
+        "min_category_count": args.min_category_count,
     }
     return {k: v for k, v in params.items() if v is not None and k in accepted}
 
@@ -164,6 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, help="torch threads per fit")
     parser.add_argument("--steps", type=int, help="training steps per table (default: data)")
     parser.add_argument("--budget", type=float, help="wall-clock budget for each whole fit")
+    parser.add_argument(
+        "--min-category-count",
+        type=int,
+        help="withhold categorical values held by fewer source rows (default: the library's "
+        "2; 1 withholds nothing, to separate that default's effect on fidelity)",
+    )
     parser.add_argument("--max-rows", type=int, default=50_000, help="rows scored per table")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"))
