@@ -494,6 +494,19 @@ def _same_rows(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     """Whether two frames hold the same rows, keys included (any order, as text)."""
     if len(a) != len(b) or list(a.columns) != list(b.columns):
         return False
-    rows_a = sorted(map(tuple, a.astype(str).to_numpy().tolist()))
-    rows_b = sorted(map(tuple, b[list(a.columns)].astype(str).to_numpy().tolist()))
-    return rows_a == rows_b
+    return _text_rows(a) == _text_rows(b[list(a.columns)])
+
+
+def _text_rows(frame: pd.DataFrame) -> list[tuple[str, ...]]:
+    """The rows as sorted tuples of text: NULL as one marker, binary values in hex (not
+    decoded: a picture's bytes are no UTF-8 text)."""
+    columns = [frame[c].map(_text_value, na_action=None).tolist() for c in frame.columns]
+    return sorted(zip(*columns, strict=True))
+
+
+def _text_value(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    if value is None or (not isinstance(value, (list, dict)) and pd.isna(value)):
+        return "\x00NULL"
+    return str(value)

@@ -87,3 +87,38 @@ def test_text_report_shows_exact_copies_beside_chance(shop_meta, shop, shop_othe
     assert "exact copies" in section and "chance" in section and "DCR chance" in section
     for name in shop_meta.tables:
         assert f"\n{name} " in section
+
+
+def test_a_table_copied_verbatim_with_binary_values_is_recognised() -> None:
+    """A copied table whose binary column holds bytes that are no UTF-8 text (a JPEG's
+    0xFF 0xD8...) and NULLs is reported as copied, not a UnicodeDecodeError."""
+    from relsynth import Column, Metadata, Table
+
+    meta = Metadata(
+        {
+            "category": Table(
+                "category",
+                (
+                    Column("id", "id", "INTEGER", nullable=False),
+                    Column("name", "categorical", "TEXT"),
+                    Column("picture", "binary", "BLOB"),
+                ),
+                primary_key=("id",),
+            )
+        }
+    )
+    real = {
+        "category": pd.DataFrame(
+            {
+                "id": range(8),
+                "name": [f"c{i}" for i in range(8)],
+                "picture": [bytes([0xFF, 0xD8, i]) for i in range(7)] + [None],
+            }
+        )
+    }
+    copy = {"category": real["category"].sample(frac=1.0, random_state=0)}
+    report = evaluate(meta, real, copy, max_rows=100)
+    assert report.info["copied_tables"] == ["category"]
+    changed = copy["category"].assign(picture=[b"\xff\xd8\x09"] * 8)
+    report = evaluate(meta, real, {"category": changed}, max_rows=100)
+    assert report.info["copied_tables"] == []
