@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -48,6 +48,7 @@ from relsynth.synthesis import _rule_hooks as rule_hooks
 from relsynth.synthesis._conditions import Condition, category_target, meets, parse_conditions
 from relsynth.synthesis._family import cascade, limit_secondary, trim_ancestors
 from relsynth.synthesis._finish import finish_table
+from relsynth.synthesis._progress import Progress
 from relsynth.synthesis._sample import sample_table
 from relsynth.synthesis._seeded import as_done, given_frames
 
@@ -110,9 +111,6 @@ class SampleReport:
             if n:
                 lines.append(f"{name}: {n:,} rows removed with their family")
         return "\n".join(lines)
-
-
-Progress = Callable[[str, str, int, int], None]
 
 
 def sample_conditional(

@@ -32,7 +32,7 @@ from relsynth.errors import ConditionError, MetadataError
 from relsynth.metadata.expressions import parse_expression
 from relsynth.metadata.schema import Metadata
 
-__all__ = ["Condition", "category_target", "meets", "parse_conditions"]
+__all__ = ["Condition", "category_target", "find_table", "meets", "parse_conditions"]
 
 _HOW = (
     "write one expression over one table's columns, qualified by the table "
@@ -161,16 +161,22 @@ def _table_of(meta: Metadata, text: str, tree: exp.Expression) -> str:
             "a condition restricts one table: give one --where per table."
         )
     (name,) = named
-    tables = list(meta.tables)
-    if name in tables:
-        return name
-    folded = [t for t in tables if t.casefold() == name.casefold()]
-    if len(folded) == 1:
-        return folded[0]
+    found = find_table(meta, name)
+    if found is not None:
+        return found
     raise ConditionError(
         f"The condition {text!r} names the table {name!r}, which the model does not have "
-        f"(tables: {', '.join(tables)})."
+        f"(tables: {', '.join(meta.tables)})."
     )
+
+
+def find_table(meta: Metadata, name: str) -> str | None:
+    """The table called ``name``: exactly, else the one table whose name differs only in
+    case; None when there is none (or several)."""
+    if name in meta.tables:
+        return name
+    folded = [t for t in meta.tables if t.casefold() == name.casefold()]
+    return folded[0] if len(folded) == 1 else None
 
 
 def _check_columns(text: str, table: str, tree: exp.Expression, columns: Sequence[str]) -> None:

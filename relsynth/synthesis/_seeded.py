@@ -27,6 +27,7 @@ import pandas as pd
 from relsynth._columns import parse_clock
 from relsynth.errors import DataError, ParameterError
 from relsynth.metadata.schema import Metadata
+from relsynth.synthesis._conditions import find_table
 
 if TYPE_CHECKING:
     from relsynth.synthesis.synthesizer import Synthesizer
@@ -72,15 +73,12 @@ def as_done(synth: Synthesizer, name: str, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _table_name(meta: Metadata, name: str) -> str:
-    tables = list(meta.tables)
-    if name in tables:
-        return name
-    folded = [t for t in tables if t.casefold() == name.casefold()]
-    if len(folded) == 1:
-        return folded[0]
+    found = find_table(meta, name)
+    if found is not None:
+        return found
     raise ParameterError(
         f"parents names the table {name!r}, which the model does not have "
-        f"(tables: {', '.join(tables)})."
+        f"(tables: {', '.join(meta.tables)})."
     )
 
 

@@ -400,23 +400,24 @@ def _model_schema(name: str) -> dict[str, Any]:
 def read_privacy(path: str | os.PathLike[str]) -> dict[str, dict[str, str]]:
     """Each column's privacy treatment stored in a model file (no tensors are loaded);
     empty for files saved before treatments were recorded."""
-    source = Path(path)
-    read_manifest(source)
-    with zipfile.ZipFile(source) as zf:
-        state = json.loads(zf.read("synthesizer.json"))
-    privacy = state.get("fit_info", {}).get("privacy", {})
+    privacy = _fit_info(path).get("privacy", {})
     return {str(t): {str(c): str(v) for c, v in cols.items()} for t, cols in privacy.items()}
 
 
 def read_dp(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The differential privacy spent by a model file's fit (epsilon and delta, in total
     and per table; no tensors are loaded); empty for a model fitted without DP."""
+    dp = _fit_info(path).get("dp") or {}
+    return {k: dp[k] for k in ("epsilon", "delta", "unit", "tables", "budget") if k in dp}
+
+
+def _fit_info(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A model file's ``fit_info`` (its manifest checked first; no tensors are loaded)."""
     source = Path(path)
     read_manifest(source)
     with zipfile.ZipFile(source) as zf:
         state = json.loads(zf.read("synthesizer.json"))
-    dp = state.get("fit_info", {}).get("dp") or {}
-    return {k: dp[k] for k in ("epsilon", "delta", "unit", "tables", "budget") if k in dp}
+    return dict(state.get("fit_info", {}))
 
 
 def _manifest(
