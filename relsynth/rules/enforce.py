@@ -45,7 +45,14 @@ from relsynth.rules._measure import (
     hop_key,
 )
 
-__all__ = ["EXACT", "apply_aggregates", "derive_values", "match_paths", "value_rules"]
+__all__ = [
+    "EXACT",
+    "apply_aggregates",
+    "column_rules",
+    "derive_values",
+    "match_paths",
+    "value_rules",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -240,28 +247,37 @@ def _as_dtype(values: np.ndarray, dtype: object) -> pd.Series:
 # -- equality and order --------------------------------------------------------------------
 
 
-def value_rules(
-    rules: Sequence[Rule], name: str, columns: Collection[str]
-) -> list[Equality | Order]:
-    """The one equality or order rule that produces each of ``columns`` of ``name``.
-
-    Equalities before orders; then the highest share, then the tightest order (the
+def _rank(rule: Equality | Order) -> tuple[int, float, float, int]:
+    """Equalities before orders; then the highest share, then the tightest order (the
     smallest median gap: a payment follows its rental, which follows the customer's
-    first visit, so the rental is the anchor that keeps both), then the shortest path.
-    """
-    best: dict[str, tuple[tuple[int, float, float, int], Equality | Order]] = {}
+    first visit, so the rental is the anchor that keeps both), then the shortest path."""
+    spread = abs(rule.gap[len(GAP_PROBS) // 2]) if isinstance(rule, Order) else 0.0
+    share = min(rule.share if rule.share is not None else 1.0, EXACT)  # exact ones tie
+    return (int(isinstance(rule, Order)), -share, spread, rule.anchor.hops)
+
+
+def column_rules(
+    rules: Sequence[Rule], name: str, columns: Collection[str]
+) -> dict[str, list[Equality | Order]]:
+    """The equality and order rules that produce each of ``columns`` of ``name``, best
+    first (see :func:`_rank`)."""
+    out: dict[str, list[Equality | Order]] = {}
     for rule in rules:
         if not (isinstance(rule, (Equality, Order)) and rule.enforce and rule.table == name):
             continue
         col = rule.column.target[1][0]
         if col not in columns or (isinstance(rule, Order) and len(rule.gap) != len(GAP_PROBS)):
             continue
-        spread = abs(rule.gap[len(GAP_PROBS) // 2]) if isinstance(rule, Order) else 0.0
-        share = min(rule.share if rule.share is not None else 1.0, EXACT)  # exact ones tie
-        rank = (int(isinstance(rule, Order)), -share, spread, rule.anchor.hops)
-        if col not in best or rank < best[col][0]:
-            best[col] = (rank, rule)
-    return [rule for _, rule in best.values()]
+        out.setdefault(col, []).append(rule)
+    return {col: sorted(found, key=_rank) for col, found in out.items()}
+
+
+def value_rules(
+    rules: Sequence[Rule], name: str, columns: Collection[str]
+) -> list[Equality | Order]:
+    """The first equality or order rule that produces each of ``columns`` of ``name``
+    (the one :func:`derive_values` applies first; see :func:`column_rules`)."""
+    return [found[0] for found in column_rules(rules, name, columns).values()]
 
 
 def derive_values(
@@ -277,58 +293,91 @@ def derive_values(
 ) -> pd.DataFrame:
     """``frame`` (table ``name``) with its equality and order rules made to hold.
 
+    Per column, an equality first (the rows it copies are done); the other rows are
+    rebuilt from the best order rule (anchor plus a gap drawn from its quantiles) and
+    kept inside every other order rule's bound: the column lies in the interval
+    [highest lower anchor, lowest upper anchor], the gap drawn from its distribution
+    restricted to that interval (conditioning, not clipping).
     ``followers[c]`` are columns rebuilt from ``c`` inside the row (date offsets):
     they move by as much as ``c`` does. Only ``columns`` (default: all) are produced.
     """
     out = frame.reset_index(drop=True).copy()
-    for rule in value_rules(rules, name, out.columns if columns is None else columns):
+    chosen = column_rules(rules, name, out.columns if columns is None else columns)
+    for col, found in chosen.items():
         tables = {**parents, name: out}
-        if any(t not in tables for t, _ in rule.anchor.steps):
+        found = [r for r in found if all(t in tables for t, _ in r.anchor.steps)]
+        if not found:
             continue
-        col = rule.column.target[1][0]
-        anchor = follow(meta, tables, rule.anchor)[0]
         before = as_numbers(out[col])
-        valid = anchor.notna().to_numpy() & out[col].notna().to_numpy()
-        if isinstance(rule, Equality):
-            same = _equal(out[col], anchor)[1]
-            rows = _topped_up(valid, same, rule.share, rng)
-        else:
-            rows = valid
-        if isinstance(rule, Equality):
-            values = np.array(out[col].astype(object).to_numpy(), copy=True)
-            values[rows] = anchor.astype(object).to_numpy()[rows]
-            out[col] = _as_dtype(values, out[col].dtype)
-        else:
-            out[col] = _ordered(out[col], anchor, rule, rows, rng)
+        done = np.zeros(len(out), dtype=bool)
+        if isinstance(found[0], Equality):
+            done = _copy_equal(meta, found[0], out, col, tables, rng)
+        orders = [r for r in found if isinstance(r, Order)]
+        if orders:
+            out[col] = _ordered(meta, orders, out[col], tables, ~done, rng)
         after = as_numbers(out[col])
         if before is not None and after is not None:
+            delta = np.nan_to_num(after - before)
             for other in (followers or {}).get(col, ()):
                 if other in out.columns:
-                    out[other] = _shift(out[other], np.where(rows, after - before, 0.0))
+                    out[other] = _shift(out[other], delta)
     return out
 
 
+def _copy_equal(
+    meta: Metadata,
+    rule: Equality,
+    out: pd.DataFrame,
+    col: str,
+    tables: Mapping[str, pd.DataFrame],
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Copy the ancestor's value into ``out[col]``; the rows it now holds on."""
+    anchor = follow(meta, tables, rule.anchor)[0]
+    valid = anchor.notna().to_numpy() & out[col].notna().to_numpy()
+    same = _equal(out[col], anchor)[1]
+    rows = _topped_up(valid, same, rule.share, rng)
+    values = np.array(out[col].astype(object).to_numpy(), copy=True)
+    values[rows] = anchor.astype(object).to_numpy()[rows]
+    out[col] = _as_dtype(values, out[col].dtype)
+    return rows | (valid & same)
+
+
+def _anchor(meta: Metadata, rule: Order, tables: Mapping[str, pd.DataFrame]) -> np.ndarray | None:
+    return as_numbers(follow(meta, tables, rule.anchor)[0])
+
+
 def _ordered(
-    values: pd.Series, anchor: pd.Series, rule: Order, rows: np.ndarray, rng: np.random.Generator
+    meta: Metadata,
+    orders: Sequence[Order],
+    values: pd.Series,
+    tables: Mapping[str, pd.DataFrame],
+    todo: np.ndarray,
+    rng: np.random.Generator,
 ) -> pd.Series:
-    """``anchor + gap``, the gap drawn from the rule's quantiles in the order of the
-    model's own gaps (ties broken at random)."""
-    a, b = as_numbers(values), as_numbers(anchor)
+    """``anchor + gap`` for the first order rule, the gap drawn from its quantiles in the
+    order of the model's own gaps (ties broken at random); then rows outside another
+    rule's bound redrawn inside the interval all the rules leave (see :func:`_bounds`)."""
+    a = as_numbers(values)
+    rule = orders[0]
+    b = _anchor(meta, rule, tables)
     if a is None or b is None:
         return values
-    rows = rows & np.isfinite(a) & np.isfinite(b)
-    n = int(rows.sum())
-    if not n:
-        return values
-    implied = (a - b)[rows]
-    order = np.lexsort((rng.random(n), implied))
-    u = np.empty(n)
-    u[order] = (np.arange(n) + rng.random(n)) / n
-    gap = np.interp(u, GAP_PROBS, rule.gap)
-    if rule.step > 0:
-        gap = np.round(gap / rule.step) * rule.step
+    rows = todo & np.isfinite(a) & np.isfinite(b)
     new = np.array(a, dtype=float, copy=True)
-    new[rows] = b[rows] + gap
+    n = int(rows.sum())
+    if n:
+        implied = (a - b)[rows]
+        order = np.lexsort((rng.random(n), implied))
+        u = np.empty(n)
+        u[order] = (np.arange(n) + rng.random(n)) / n
+        new[rows] = b[rows] + _snap(np.interp(u, GAP_PROBS, rule.gap), rule.step)
+    if len(orders) > 1:
+        new = _bounded(meta, orders, new, tables, todo & np.isfinite(new), rng)
+    return _from_numbers(new, a, values)
+
+
+def _from_numbers(new: np.ndarray, a: np.ndarray, values: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         stamps = pd.to_datetime(pd.Series(new), unit="s", errors="coerce")
         tz = getattr(values.dt, "tz", None)
@@ -339,6 +388,90 @@ def _ordered(
     if places is not None:
         new = np.round(new, places)
     return _as_dtype(new, values.dtype)
+
+
+def _snap(gap: np.ndarray, step: float) -> np.ndarray:
+    return np.round(gap / step) * step if step > 0 else gap
+
+
+def _bounds(
+    meta: Metadata,
+    orders: Sequence[Order],
+    new: np.ndarray,
+    tables: Mapping[str, pd.DataFrame],
+    rows: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(lower, upper)`` per row: the highest ``>=`` anchor and the lowest ``<=`` anchor
+    among the rules that must hold there (every row for an exact rule; for a weaker
+    one, enough rows that it holds on its share; the first rule, whose gap was drawn,
+    where it holds)."""
+    lower = np.full(len(new), -np.inf)
+    upper = np.full(len(new), np.inf)
+    for k, rule in enumerate(orders):
+        b = _anchor(meta, rule, tables)
+        if b is None:
+            continue
+        valid = rows & np.isfinite(b)
+        with np.errstate(invalid="ignore"):
+            ok = (new >= b) if rule.op == ">=" else (new <= b)
+        must = valid & ok  # the first rule's gaps already hold on its share of rows
+        if k:
+            must |= _topped_up(valid, ok, rule.share, rng)
+        if rule.op == ">=":
+            lower = np.where(must, np.fmax(lower, b), lower)
+        else:
+            upper = np.where(must, np.fmin(upper, b), upper)
+    return lower, upper
+
+
+def _bounded(
+    meta: Metadata,
+    orders: Sequence[Order],
+    new: np.ndarray,
+    tables: Mapping[str, pd.DataFrame],
+    rows: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """``new`` with the rows outside their interval redrawn inside it: the gap of each
+    rule in turn (its anchor set), drawn from its distribution conditioned on the
+    interval; a row no rule's gap can reach is drawn uniformly in the interval."""
+    lower, upper = _bounds(meta, orders, new, tables, rows, rng)
+    out = new.copy()
+    bad = rows & ((out < lower) | (out > upper)) & (lower <= upper)
+    for rule in orders:
+        b = _anchor(meta, rule, tables)
+        if b is None or not bad.any():
+            continue
+        idx = np.flatnonzero(bad & np.isfinite(b))
+        q = np.asarray(rule.gap, dtype=float)
+        lo = _cdf(q, lower[idx] - b[idx], "left")
+        hi = _cdf(q, upper[idx] - b[idx], "right")
+        ok = hi > lo
+        u = lo[ok] + rng.random(int(ok.sum())) * (hi[ok] - lo[ok])
+        gap = _snap(np.interp(u, GAP_PROBS, q), rule.step)
+        take = idx[ok]
+        out[take] = np.clip(b[take] + gap, lower[take], upper[take])  # rounding only
+        bad[take] = False
+    idx = np.flatnonzero(bad & np.isfinite(lower) & np.isfinite(upper))
+    out[idx] = lower[idx] + rng.random(len(idx)) * (upper[idx] - lower[idx])
+    rest = np.flatnonzero(bad)  # one bound, beyond every rule's gap: at the bound
+    out[rest] = np.clip(out[rest], lower[rest], upper[rest])
+    return out
+
+
+def _cdf(q: np.ndarray, x: np.ndarray, side: str) -> np.ndarray:
+    """The probability below (``left``) or up to (``right``) ``x`` of the distribution
+    whose quantiles at :data:`GAP_PROBS` are ``q`` (linear between them)."""
+    probs = np.asarray(GAP_PROBS)
+    pos = np.searchsorted(q, x, side=side)  # type: ignore[call-overload]
+    i = np.clip(pos, 1, len(q) - 1)
+    width = q[i] - q[i - 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(width > 0, (x - q[i - 1]) / width, 1.0 if side == "right" else 0.0)
+    p = probs[i - 1] + np.clip(frac, 0.0, 1.0) * (probs[i] - probs[i - 1])
+    p = np.where(pos <= 0, 0.0, np.where(pos >= len(q), 1.0, p))
+    return np.where(np.isneginf(x), 0.0, np.where(np.isposinf(x), 1.0, p))
 
 
 def _is_int(values: pd.Series) -> bool:

@@ -292,6 +292,9 @@ def test_derive_values_copies_and_orders(shop):
     meta, tables = shop
     rules = [r for r in fit_rules(meta, tables) if r.table == "payment"]
     broken = _broken(tables)
+    # keys as sampled (path agreements hold before values are derived): every order on
+    # payment_date (after the rental, after the customer joined) can hold at once
+    broken["payment"]["customer_id"] = tables["payment"]["customer_id"]
     out = derive_values(meta, rules, "payment", broken["payment"], broken,
                         np.random.default_rng(0))  # fmt: skip
     order = parse_rule("payment.payment_date >= payment.rental_id -> rental.rental_date", meta)
@@ -434,3 +437,59 @@ def test_weak_equality_counts_chance_agreements(shop):
     out = derive_values(meta, [rule], "payment", broken["payment"], broken,
                         np.random.default_rng(0))  # fmt: skip
     assert abs(measure(meta, {**broken, "payment": out}, rule)[0] - rule.share) < 0.01
+
+
+def _with_due(shop):  # noqa: ANN001, ANN202
+    """The shop with ``rental.due`` (3 to 12 days after the rental) and every payment
+    between its rental and that due date: two order rules on one column."""
+    meta, tables = shop
+    rental = meta.tables["rental"]
+    due_col = Column("due", "datetime", "DATE")
+    meta = replace(meta, tables={**meta.tables, "rental": replace(rental, columns=(
+        *rental.columns, due_col))})  # fmt: skip
+    rng = np.random.default_rng(5)
+    rent = tables["rental"].copy()
+    rent["due"] = rent["rental_date"] + pd.to_timedelta(rng.integers(3, 13, len(rent)), "D")
+    pay = tables["payment"].copy()
+    start = pay["rental_id"].map(rent.set_index("id")["rental_date"])
+    span = (pay["rental_id"].map(rent.set_index("id")["due"]) - start).dt.days
+    pay["payment_date"] = start + pd.to_timedelta(
+        np.floor(rng.random(len(pay)) * (span + 1)), "D"
+    )
+    return meta, {**tables, "rental": rent, "payment": pay}
+
+
+def test_several_orders_on_one_column_hold_together(shop):
+    meta, tables = _with_due(shop)
+    rules = [r for r in fit_rules(meta, tables) if r.table == "payment"]
+    texts = {str(r) for r in rules}
+    lower = "payment.payment_date >= payment.rental_id -> rental.rental_date"
+    upper = "payment.payment_date <= payment.rental_id -> rental.due"
+    assert {lower, upper} <= texts
+    broken = _broken(tables)
+    broken["payment"]["customer_id"] = tables["payment"]["customer_id"]
+    out = derive_values(meta, rules, "payment", broken["payment"], broken,
+                        np.random.default_rng(0))  # fmt: skip
+    merged = {**broken, "payment": out}
+    for text in (lower, upper):
+        assert measure(meta, merged, parse_rule(text, meta))[0] == 1.0
+    # conditioned, not clipped: no more payments on their due date than in the source
+    due = out["rental_id"].map(tables["rental"].set_index("id")["due"])
+    src_due = tables["payment"]["rental_id"].map(tables["rental"].set_index("id")["due"])
+    at_bound = (out["payment_date"] == due).mean()
+    assert at_bound < (tables["payment"]["payment_date"] == src_due).mean() + 0.05
+
+
+def test_only_the_first_order_rule_was_applied_before(shop):
+    """The interval is needed: the first rule alone breaks the other on many rows."""
+    meta, tables = _with_due(shop)
+    rules = [r for r in fit_rules(meta, tables) if r.table == "payment"]
+    from relsynth.rules.enforce import column_rules
+
+    first = column_rules(rules, "payment", ["payment_date"])["payment_date"]
+    assert len([r for r in first if isinstance(r, Order)]) >= 2
+    broken = _broken(tables)
+    out = derive_values(meta, [first[0]], "payment", broken["payment"], broken,
+                        np.random.default_rng(0))  # fmt: skip
+    shares = [measure(meta, {**broken, "payment": out}, r)[0] for r in first[1:]]
+    assert min(shares) < 0.95
