@@ -6,8 +6,8 @@ Three pure functions over frames, called by the synthesizer:
   agreement, the route that does not start with the driver key is re-pointed so it
   reaches the driver route's ancestor row. A direct key takes the ancestor's key;
   a two-hop route picks, at random, one of the secondary parent's rows whose own
-  key reaches that ancestor (the row drawn by the key generator is kept when it
-  already does).
+  route (one hop or more) reaches that ancestor (the row drawn by the key generator
+  is kept when it already does).
 * :func:`derive_values`, after a table's columns are sampled: an *equality* copies
   the ancestor's value through the path; an *order* rebuilds the column as the
   ancestor's value plus a gap drawn from the learned gap quantiles. The gap is
@@ -162,7 +162,7 @@ def _movable(
         options = options[1:]
     for fixed, moved in options:
         fk = _first_fk(meta, moved)
-        if fk is None or fk.is_self_reference or moved.hops > 1:
+        if fk is None or fk.is_self_reference:
             continue
         blocked = protected | set(fixed.steps[0][1])
         if driver is not None:
@@ -180,17 +180,18 @@ def _pick_parents(
     rng: np.random.Generator,
     need: np.ndarray,
 ) -> pd.DataFrame:
-    """For each row, the key of a parent row whose own key is ``target``.
+    """For each row, the key of a parent row whose own route (the rest of ``moved``, one
+    foreign key or more) reaches ``target``.
 
     The rows that ``need`` a parent are dealt out in turn (random order, random first
     parent) among the parents of their group, so no parent collects many rows while
     others of its group get none: a bridge that was one-to-one stays close to it.
     """
-    (table, cols), (parent, pcols) = moved.steps
+    (table, cols), (parent, _) = moved.steps[:2]
     fk = hop_key(meta, table, cols, parent)
     prow = tables[parent].reset_index(drop=True)
-    names = [f"__a{i}" for i in range(len(pcols))]
-    anc = prow[list(pcols)].copy()
+    anc = follow(meta, tables, Ref(moved.steps[1:]))  # each parent row's own route's end
+    names = [f"__a{i}" for i in range(anc.shape[1])]
     anc.columns = names
     anc["__pos"] = np.arange(len(prow))
     anc = anc.dropna().sort_values(names, kind="stable").reset_index(drop=True)

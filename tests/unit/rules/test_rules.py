@@ -493,3 +493,50 @@ def test_only_the_first_order_rule_was_applied_before(shop):
                         np.random.default_rng(0))  # fmt: skip
     shares = [measure(meta, {**broken, "payment": out}, r)[0] for r in first[1:]]
     assert min(shares) < 0.95
+
+
+def test_match_paths_through_two_hops_of_the_moved_route():
+    """``payment.store_id = payment.rental_id -> rental.customer_id -> customer.store_id``:
+    the moved route has two hops; a rental is picked whose customer is of the store."""
+    rng = np.random.default_rng(0)
+    meta = Metadata(
+        tables={
+            "store": Table("store", (Column("id", "id"),), primary_key=("id",)),
+            "customer": Table(
+                "customer", (Column("id", "id"), Column("store_id", "id")), primary_key=("id",)
+            ),
+            "rental": Table(
+                "rental", (Column("id", "id"), Column("customer_id", "id")), primary_key=("id",)
+            ),
+            "payment": Table(
+                "payment",
+                (Column("id", "id"), Column("store_id", "id"), Column("rental_id", "id")),
+                primary_key=("id",),
+            ),
+        },
+        foreign_keys=(
+            ForeignKey("customer", ("store_id",), "store", ("id",)),
+            ForeignKey("rental", ("customer_id",), "customer", ("id",)),
+            ForeignKey("payment", ("store_id",), "store", ("id",)),
+            ForeignKey("payment", ("rental_id",), "rental", ("id",)),
+        ),
+    )
+    tables = {
+        "store": pd.DataFrame({"id": [1, 2, 3]}),
+        "customer": pd.DataFrame({"id": np.arange(30), "store_id": np.arange(30) % 3 + 1}),
+        "rental": pd.DataFrame({"id": np.arange(200), "customer_id": rng.integers(0, 30, 200)}),
+    }
+    keys = pd.DataFrame(
+        {"id": np.arange(500), "store_id": rng.integers(1, 4, 500),
+         "rental_id": rng.integers(0, 200, 500)}
+    )  # fmt: skip
+    text = "payment.store_id = payment.rental_id -> rental.customer_id -> customer.store_id"
+    rule = parse_rule(text, meta)
+    assert isinstance(rule, PathAgreement)
+    assert measure(meta, {**tables, "payment": keys}, rule)[0] < 0.5
+    driver = meta.parents("payment")[0]  # payment(store_id) -> store
+    fixed = match_paths(meta, [rule], "payment", keys, tables, np.random.default_rng(1),
+                        driver=driver, protected=("id",))  # fmt: skip
+    assert measure(meta, {**tables, "payment": fixed}, rule)[0] == 1.0
+    assert (fixed["store_id"] == keys["store_id"]).all()  # the driver key is kept
+    assert fixed["rental_id"].nunique() > 150  # rentals dealt out, not one per store
