@@ -14,7 +14,7 @@ import pytest
 
 import relsynth
 from relsynth.rules import measure, parse_rule
-from tests.unit.rules.shop import shop_metadata, shop_tables
+from tests.unit.rules.shop import shop_metadata, shop_tables, shop_with_due
 
 EXPECTED = {
     "payment.customer_id = payment.rental_id -> rental.customer_id",
@@ -51,15 +51,44 @@ def test_clone_keeps_every_exact_rule(db_url, tmp_path):
     relsynth.write_tables(f"sqlite:///{target}", meta, fake)
 
 
-def test_declared_rules_only(sqlite_url):
-    meta, tables = _source(sqlite_url)
-    text = "invoice.total = sum(line.price * line.qty)"
-    declared = meta.with_rules(parse_rule(text, meta))
+DECLARED = (
+    "payment.customer_id = payment.rental_id -> rental.customer_id",
+    "payment.country = payment.rental_id -> rental.customer_id -> customer.country",
+    "payment.payment_date >= payment.rental_id -> rental.rental_date",
+    "invoice.total = sum(line.price * line.qty)",
+)
+
+
+def test_declared_rules_only(db_url):
+    """One declared rule of each kind (the equality through two hops), nothing discovered:
+    each is measured on the source, its gap or rounding learned, and kept exactly."""
+    meta, tables = _source(db_url)
+    declared = meta.with_rules(*(parse_rule(text, meta) for text in DECLARED))
     synth = relsynth.Synthesizer(declared, seed=0, steps=20, n_threads=1, rules="metadata")
     synth.fit(tables)
-    assert [str(r) for r in synth.rules_] == [text]
+    assert sorted(str(r) for r in synth.rules_) == sorted(DECLARED)
     fake = synth.sample(seed=2)
-    assert measure(meta, fake, synth.rules_[0])[0] == 1.0
+    for rule in synth.rules_:
+        assert rule.share == 1.0, str(rule)
+        assert measure(meta, fake, rule)[0] == 1.0, str(rule)
+
+
+def test_clone_keeps_several_orders_on_one_column(db_url):
+    """A payment between its rental and the rental's due date: both orders hold."""
+    meta, tables = shop_with_due(n_customers=60)
+    relsynth.write_tables(db_url, meta, tables)
+    meta = relsynth.reflect(db_url)
+    tables = relsynth.read_tables(db_url, meta)
+    synth = relsynth.Synthesizer(meta, seed=0, steps=20, n_threads=1).fit(tables)
+    texts = {str(r) for r in synth.rules_}
+    both = (
+        "payment.payment_date >= payment.rental_id -> rental.rental_date",
+        "payment.payment_date <= payment.rental_id -> rental.due",
+    )
+    assert set(both) <= texts
+    fake = synth.sample(seed=1)
+    for text in both:
+        assert measure(meta, fake, parse_rule(text, meta))[0] == 1.0, text
 
 
 def test_a_declared_rule_the_source_breaks_stops_the_fit(sqlite_url):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -123,3 +125,25 @@ def shop_tables(seed: int = 0, n_customers: int = 120) -> dict[str, pd.DataFrame
     )  # fmt: skip
     return {"customer": customer, "rental": rental, "payment": payment, "invoice": invoice,
             "line": line}  # fmt: skip
+
+
+def shop_with_due(
+    seed: int = 5, n_customers: int = 120
+) -> tuple[Metadata, dict[str, pd.DataFrame]]:
+    """The shop with ``rental.due`` (3 to 12 days after the rental) and every payment
+    between its rental and that due date: two order rules on one column."""
+    meta, tables = shop_metadata(), shop_tables(n_customers=n_customers)
+    rental = meta.tables["rental"]
+    due = Column("due", "datetime", "DATE")
+    meta = replace(
+        meta, tables={**meta.tables, "rental": replace(rental, columns=(*rental.columns, due))}
+    )
+    rng = np.random.default_rng(seed)
+    rent = tables["rental"].copy()
+    rent["due"] = rent["rental_date"] + pd.to_timedelta(rng.integers(3, 13, len(rent)), "D")
+    pay = tables["payment"].copy()
+    start = pay["rental_id"].map(rent.set_index("id")["rental_date"])
+    span = (pay["rental_id"].map(rent.set_index("id")["due"]) - start).dt.days
+    days = np.floor(rng.random(len(pay)) * (span + 1))
+    pay["payment_date"] = start + pd.to_timedelta(days, "D")
+    return meta, {**tables, "rental": rent, "payment": pay}

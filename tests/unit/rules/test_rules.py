@@ -22,7 +22,7 @@ from relsynth.rules import (
     parse_rule,
 )
 from relsynth.rules.enforce import apply_aggregates, derive_values, match_paths
-from tests.unit.rules.shop import shop_metadata, shop_tables
+from tests.unit.rules.shop import shop_metadata, shop_tables, shop_with_due
 
 EXPECTED = {
     "payment.customer_id = payment.rental_id -> rental.customer_id",
@@ -96,6 +96,13 @@ def test_quoted_and_composite_names_round_trip():
         ("invoice.total = sum(line)", "needs a column"),
         ("rental.rate = sum(line.price)", "no foreign key to 'rental'"),
         ("invoice.total >= sum(line.price)", "func(child.column)"),
+        ("payment.amount >= 3", "unexpected ' 3' at character 18"),
+        ("invoice.total = sum(line.price * payment.amount)", "columns of one table"),
+        ("payment.customer_id = payment.rental_id", "reach different tables"),
+        ("payment.rental_id -> rental.rate >= payment.rental_id -> rental.rate", "one column"),
+        ("payment.(amount, country) = payment.rental_id -> rental.rate", "one column"),
+        ("invoice.total = sum(line.nope)", "no column 'nope'"),
+        ("invoice.total = count(nope)", "Unknown table 'nope'"),
     ],
 )
 def test_bad_rules_are_one_line_errors_naming_the_rule(shop, text, message):
@@ -103,6 +110,29 @@ def test_bad_rules_are_one_line_errors_naming_the_rule(shop, text, message):
     with pytest.raises(MetadataError, match="Rule ") as info:
         parse_rule(text, meta)
     assert message in str(info.value)
+    assert text in str(info.value) and "\n" not in str(info.value)
+
+
+def test_aggregate_over_two_keys_to_one_parent_is_an_error():
+    meta = Metadata(
+        tables={
+            "airport": Table(
+                "airport", (Column("id", "id"), Column("n", "numerical")), primary_key=("id",)
+            ),  # fmt: skip
+            "flight": Table(
+                "flight",
+                (Column("id", "id"), Column("origin", "id"), Column("dest", "id")),
+                primary_key=("id",),
+            ),
+        },
+        foreign_keys=(
+            ForeignKey("flight", ("origin",), "airport", ("id",)),
+            ForeignKey("flight", ("dest",), "airport", ("id",)),
+        ),
+    )
+    text = "airport.n = count(flight)"
+    with pytest.raises(MetadataError, match="more than one foreign key") as info:
+        parse_rule(text, meta)
     assert text in str(info.value) and "\n" not in str(info.value)
 
 
@@ -439,28 +469,8 @@ def test_weak_equality_counts_chance_agreements(shop):
     assert abs(measure(meta, {**broken, "payment": out}, rule)[0] - rule.share) < 0.01
 
 
-def _with_due(shop):  # noqa: ANN001, ANN202
-    """The shop with ``rental.due`` (3 to 12 days after the rental) and every payment
-    between its rental and that due date: two order rules on one column."""
-    meta, tables = shop
-    rental = meta.tables["rental"]
-    due_col = Column("due", "datetime", "DATE")
-    meta = replace(meta, tables={**meta.tables, "rental": replace(rental, columns=(
-        *rental.columns, due_col))})  # fmt: skip
-    rng = np.random.default_rng(5)
-    rent = tables["rental"].copy()
-    rent["due"] = rent["rental_date"] + pd.to_timedelta(rng.integers(3, 13, len(rent)), "D")
-    pay = tables["payment"].copy()
-    start = pay["rental_id"].map(rent.set_index("id")["rental_date"])
-    span = (pay["rental_id"].map(rent.set_index("id")["due"]) - start).dt.days
-    pay["payment_date"] = start + pd.to_timedelta(
-        np.floor(rng.random(len(pay)) * (span + 1)), "D"
-    )
-    return meta, {**tables, "rental": rent, "payment": pay}
-
-
-def test_several_orders_on_one_column_hold_together(shop):
-    meta, tables = _with_due(shop)
+def test_several_orders_on_one_column_hold_together():
+    meta, tables = shop_with_due()
     rules = [r for r in fit_rules(meta, tables) if r.table == "payment"]
     texts = {str(r) for r in rules}
     lower = "payment.payment_date >= payment.rental_id -> rental.rental_date"
@@ -480,9 +490,9 @@ def test_several_orders_on_one_column_hold_together(shop):
     assert at_bound < (tables["payment"]["payment_date"] == src_due).mean() + 0.05
 
 
-def test_only_the_first_order_rule_was_applied_before(shop):
+def test_only_the_first_order_rule_was_applied_before():
     """The interval is needed: the first rule alone breaks the other on many rows."""
-    meta, tables = _with_due(shop)
+    meta, tables = shop_with_due()
     rules = [r for r in fit_rules(meta, tables) if r.table == "payment"]
     from relsynth.rules.enforce import column_rules
 
