@@ -12,7 +12,7 @@ from relsynth.errors import MetadataError
 from relsynth.metadata._rule import Aggregate, Order, Rule
 from relsynth.metadata.schema import Metadata
 from relsynth.rules._measure import as_numbers, decimals, gap, measure
-from relsynth.rules.discover import _gap_summary, discover
+from relsynth.rules.discover import _family, _gap_summary, discover
 
 __all__ = ["fit_rules"]
 
@@ -62,7 +62,7 @@ def _learned(meta: Metadata, tables: Mapping[str, pd.DataFrame], rule: Rule) -> 
         diff = gap(meta, tables, rule)
         if np.isfinite(diff).any():
             values = tables[rule.table][rule.column.target[1][0]]
-            qs, step = _gap_summary(diff, pd.api.types.is_datetime64_any_dtype(values.dtype))
+            qs, step = _gap_summary(diff, _family(values))
             return replace(rule, gap=qs, step=step)
     if isinstance(rule, Aggregate) and rule.decimals is None:
         numbers = as_numbers(tables[rule.parent][rule.column])

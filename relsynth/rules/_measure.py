@@ -11,11 +11,19 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from relsynth._columns import datetime_seconds
+from relsynth._columns import clock_format, datetime_seconds, parse_clock
 from relsynth.metadata._rule import Aggregate, Equality, Order, PathAgreement, Ref, Rule
 from relsynth.metadata.schema import ForeignKey, Metadata
 
-__all__ = ["aggregate_values", "as_numbers", "decimals", "follow", "holds", "measure"]
+__all__ = [
+    "aggregate_values",
+    "as_numbers",
+    "decimals",
+    "follow",
+    "holds",
+    "is_clock",
+    "measure",
+]
 
 
 def hop_key(meta: Metadata, table: str, columns: tuple[str, ...], parent: str) -> ForeignKey:
@@ -68,12 +76,29 @@ def follow(
     return cur
 
 
+def is_clock(values: pd.Series) -> bool:
+    """Whether every value is clock text like GTFS ``'25:10:00'`` (past midnight allowed)."""
+    if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_datetime64_any_dtype(
+        values.dtype
+    ):
+        return False
+    first = values.dropna().head(1)  # cheap refusal of other text before the full check
+    if first.empty or not str(first.iloc[0]).strip()[:1].isdigit():
+        return False
+    return clock_format(values) is not None
+
+
 def as_numbers(values: pd.Series) -> np.ndarray | None:
-    """Numbers (dates as seconds since the epoch); None for text and booleans."""
+    """Numbers (dates as seconds since the epoch, clock text as seconds since midnight);
+    None for other text and booleans."""
     dtype = values.dtype
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return datetime_seconds(values)
-    if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
+    if pd.api.types.is_bool_dtype(dtype):
+        return None
+    if not pd.api.types.is_numeric_dtype(dtype):
+        if is_clock(values):
+            return parse_clock(values).to_numpy(dtype="float64", na_value=np.nan)
         return None
     return values.to_numpy(dtype="float64", na_value=np.nan)
 

@@ -38,6 +38,7 @@ from relsynth.rules._measure import (
     as_numbers,
     decimals,
     follow,
+    is_clock,
     lookup,
     within,
 )
@@ -48,6 +49,8 @@ logger = logging.getLogger(__name__)
 
 #: Column lists per (frame, table, minimum values) during one discover() call.
 _CACHE: ContextVar[dict[tuple[int, str, int], list[str]]] = ContextVar("rules_columns")
+#: Column families per (frame length, table) during one discover() call.
+_FAMILIES: ContextVar[dict[tuple[int, str], dict[str, str]]] = ContextVar("rules_families")
 _SAME = ("min", "max", "mean")
 _AGG_PARENTS = 5_000  # parent rows examined for aggregates (their children all read)
 _EXACT_LIFT = 0.1
@@ -102,11 +105,12 @@ def discover(
         for name, frame in tables.items()
         if name in meta.tables
     }
-    token = _CACHE.set({})
+    token, families = _CACHE.set({}), _FAMILIES.set({})
     try:
         return _discover(meta, tables, sample, cfg)
     finally:
         _CACHE.reset(token)
+        _FAMILIES.reset(families)
 
 
 def _discover(
@@ -229,11 +233,14 @@ def _count_columns(meta: Metadata, name: str, frame: pd.DataFrame, n_min: int) -
 
 
 def _family(values: pd.Series) -> str:
+    """``datetime``, ``number``, ``clock`` (clock text, e.g. GTFS ``'25:10:00'``) or ``text``."""
     dtype = values.dtype
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return "datetime"
     if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
         return "number"
+    if not pd.api.types.is_bool_dtype(dtype) and is_clock(values):
+        return "clock"
     return "text"
 
 
@@ -247,6 +254,15 @@ def _codes(values: pd.Series) -> tuple[str, np.ndarray]:
     out = np.array([str(v) for v in text], dtype=object)
     out[null] = None
     return "text", out
+
+
+def _families(meta: Metadata, name: str, frame: pd.DataFrame) -> dict[str, str]:
+    """The family of each column with three values or more (memoised like the columns)."""
+    key = (len(frame), name)
+    if key not in _FAMILIES.get():
+        cols = _value_columns(meta, name, frame, 3)
+        _FAMILIES.get()[key] = {c: _family(frame[c]) for c in cols}
+    return _FAMILIES.get()[key]
 
 
 def _same(a: np.ndarray, b: np.ndarray, family: str) -> float:
@@ -291,10 +307,10 @@ def _equalities(meta, tables, start, name, chains, cfg) -> list[Rule]:  # noqa: 
     return out
 
 
-def _gap_summary(diff: np.ndarray, datetime: bool) -> tuple[tuple[float, ...], float]:
+def _gap_summary(diff: np.ndarray, family: str) -> tuple[tuple[float, ...], float]:
     diff = diff[np.isfinite(diff)]
     qs = tuple(round(float(q), 6) for q in np.quantile(diff, GAP_PROBS))
-    steps = (86400.0, 3600.0, 60.0, 1.0) if datetime else (1.0,)
+    steps = (86400.0, 3600.0, 60.0, 1.0) if family in ("datetime", "clock") else (1.0,)
     step = next((s for s in steps if np.allclose(diff / s, np.round(diff / s))), 0.0)
     return qs, step
 
@@ -302,28 +318,28 @@ def _gap_summary(diff: np.ndarray, datetime: bool) -> tuple[tuple[float, ...], f
 def _orders(meta, tables, start, name, chains, equalities, cfg) -> list[Rule]:  # noqa: ANN001
     out: list[Rule] = []
     equal = {(str(r.column), str(r.anchor)) for r in equalities}
-    own = [c for c in _value_columns(meta, name, start, 3) if _family(start[c]) != "text"]
+    family = {c: _family(start[c]) for c in _value_columns(meta, name, start, 3)}
+    own = [c for c, f in family.items() if f != "text"]
+    numbers = {c: as_numbers(start[c]) for c in own}
     for chain in chains:
         parent = chain[-1].parent
-        cols = [
-            c
-            for c in _value_columns(meta, parent, tables[parent], 3)
-            if c not in chain[-1].parent_columns and _family(tables[parent][c]) != "text"
-        ]
+        pfamily = _families(meta, parent, tables[parent])
+        cols = [c for c, f in pfamily.items() if c not in chain[-1].parent_columns and f != "text"]
         if not own or not cols:
             continue
         anc = follow(meta, tables, _ref(chain, tuple(cols)), start)
         anc.columns = cols
         perm = cfg.rng.permutation(len(anc))
+        values = {d: as_numbers(anc[d]) for d in cols}
         for col in own:
-            a = as_numbers(start[col])
+            a = numbers[col]
             for d in cols:
-                if _family(start[col]) != _family(anc[d]):
+                if family[col] != pfamily[d] or a is None or values[d] is None:
                     continue
                 if (str(Ref(((name, (col,)),))), str(_ref(chain, (d,)))) in equal:
                     continue
-                b = as_numbers(anc[d])
-                rule = _order(name, col, chain, d, a, b, perm, cfg, _family(start[col]))
+                b = values[d]
+                rule = _order(name, col, chain, d, a, b, perm, cfg, family[col])
                 if rule is not None:
                     out.append(rule)
     return out
@@ -350,7 +366,7 @@ def _order(name, col, chain, d, a, b, perm, cfg, family) -> Order | None:  # noq
             best = (op, share)
     if best is None:
         return None
-    gap, step = _gap_summary(diff, family == "datetime")
+    gap, step = _gap_summary(diff, family)
     return Order(
         Ref(((name, (col,)),)),
         best[0],  # type: ignore[arg-type]

@@ -32,6 +32,7 @@ from collections.abc import Collection, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from relsynth._columns import clock_format, format_clock
 from relsynth.metadata._rule import GAP_PROBS, Aggregate, Equality, Order, PathAgreement, Ref, Rule
 from relsynth.metadata.schema import ForeignKey, Metadata
 from relsynth.rules._measure import (
@@ -379,6 +380,11 @@ def _ordered(
 
 
 def _from_numbers(new: np.ndarray, a: np.ndarray, values: pd.Series) -> pd.Series:
+    """``new`` in the form and dtype of ``values`` (dates, clock text, numbers)."""
+    clock = None if pd.api.types.is_numeric_dtype(values.dtype) else clock_format(values)
+    if clock is not None:  # seconds since midnight back to '25:10:00' in the source's style
+        text = format_clock(pd.Series(np.round(new)), clock).to_numpy()
+        return _as_dtype(np.where(pd.isna(values).to_numpy(), None, text), values.dtype)
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         stamps = pd.to_datetime(pd.Series(new), unit="s", errors="coerce")
         tz = getattr(values.dt, "tz", None)
@@ -485,7 +491,7 @@ def _shift(values: pd.Series, delta: np.ndarray) -> pd.Series:
         return values
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         return values + pd.to_timedelta(np.nan_to_num(delta), unit="s")
-    return _as_dtype(numbers + delta, values.dtype)
+    return _from_numbers(numbers + delta, numbers, values)
 
 
 # -- aggregates ----------------------------------------------------------------------------

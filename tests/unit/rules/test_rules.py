@@ -550,3 +550,56 @@ def test_match_paths_through_two_hops_of_the_moved_route():
     assert measure(meta, {**tables, "payment": fixed}, rule)[0] == 1.0
     assert (fixed["store_id"] == keys["store_id"]).all()  # the driver key is kept
     assert fixed["rental_id"].nunique() > 150  # rentals dealt out, not one per store
+
+
+def _timetable(seed: int = 0) -> tuple[Metadata, dict[str, pd.DataFrame]]:
+    """GTFS-like clock text: a trip starts at ``start`` ('5:00:00' to '25:30:00', past
+    midnight allowed); each of its stops is reached 0 to 90 minutes later."""
+    rng = np.random.default_rng(seed)
+    meta = Metadata(
+        tables={
+            "trip": Table(
+                "trip",
+                (Column("id", "id"), Column("start", "categorical", "TEXT")),
+                primary_key=("id",),
+            ),  # fmt: skip
+            "stop_time": Table(
+                "stop_time",
+                (
+                    Column("id", "id"),
+                    Column("trip_id", "id"),
+                    Column("arrival", "categorical", "TEXT"),
+                ),
+                primary_key=("id",),
+            ),  # fmt: skip
+        },
+        foreign_keys=(ForeignKey("stop_time", ("trip_id",), "trip", ("id",)),),
+    )
+
+    def clock(seconds: np.ndarray) -> list[str]:
+        return [f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" for s in seconds]
+
+    start = rng.integers(5 * 60, 25 * 60 + 30, 80) * 60
+    trip_id = rng.integers(0, 80, 1500)
+    arrival = start[trip_id] + rng.integers(0, 91, 1500) * 60
+    trip = pd.DataFrame({"id": np.arange(80), "start": pd.array(clock(start), dtype="string")})
+    stop_time = pd.DataFrame(
+        {"id": np.arange(1500), "trip_id": trip_id,
+         "arrival": pd.array(clock(arrival), dtype="string")}
+    )  # fmt: skip
+    return meta, {"trip": trip, "stop_time": stop_time}
+
+
+def test_clock_text_orders_are_found_and_kept():
+    meta, tables = _timetable()
+    rule = next(r for r in discover(meta, tables) if isinstance(r, Order))
+    assert str(rule) == "stop_time.arrival >= stop_time.trip_id -> trip.start"
+    assert rule.share == 1.0 and rule.step == 60.0 and rule.gap[-1] == 90 * 60
+    frame = tables["stop_time"].copy()
+    frame["arrival"] = frame["arrival"].to_numpy()[np.random.default_rng(1).permutation(1500)]
+    assert measure(meta, {**tables, "stop_time": frame}, rule)[0] < 0.8
+    out = derive_values(meta, [rule], "stop_time", frame, tables, np.random.default_rng(0))
+    assert measure(meta, {**tables, "stop_time": out}, rule)[0] == 1.0
+    assert out["arrival"].dtype == frame["arrival"].dtype
+    assert out["arrival"].str.match(r"^\d{1,2}:\d{2}:00$").all()  # the source's style
+    assert (out["arrival"].str.split(":").str[0].astype(int) >= 24).any()  # past midnight
