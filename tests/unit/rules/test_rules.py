@@ -603,3 +603,22 @@ def test_clock_text_orders_are_found_and_kept():
     assert out["arrival"].dtype == frame["arrival"].dtype
     assert out["arrival"].str.match(r"^\d{1,2}:\d{2}:00$").all()  # the source's style
     assert (out["arrival"].str.split(":").str[0].astype(int) >= 24).any()  # past midnight
+
+
+def test_a_weaker_bound_keeps_its_share_beside_an_exact_order():
+    meta, tables = shop_with_due()
+    pay = tables["payment"].copy()
+    late = np.random.default_rng(3).random(len(pay)) < 0.1
+    pay.loc[late, "payment_date"] += pd.Timedelta(days=15)  # one in ten paid after due
+    source = {**tables, "payment": pay}
+    rules = [r for r in fit_rules(meta, source) if r.table == "payment"]
+    upper = next(r for r in rules if str(r).endswith("<= payment.rental_id -> rental.due"))
+    assert 0.85 < upper.share < 0.95
+    frame = pay.copy()
+    frame["payment_date"] = frame["payment_date"].to_numpy()[
+        np.random.default_rng(1).permutation(len(frame))
+    ]
+    out = derive_values(meta, rules, "payment", frame, source, np.random.default_rng(0))
+    for rule in rules:
+        real = measure(meta, source, rule)[0]
+        assert abs(measure(meta, {**source, "payment": out}, rule)[0] - real) < 0.02, str(rule)
