@@ -47,7 +47,17 @@ from relsynth.models._torch import resolve_device, torch_threads
 from relsynth.models.encoding import CategoricalEncoder, NumericalEncoder, TableEncoder
 from relsynth.models.wgan import ConditionalWGAN
 
-__all__ = ["ALPHAS", "DPTraining", "dp_encoder", "epsilon_spent", "fit_dp_wgan", "noise_for"]
+__all__ = [
+    "ALPHAS",
+    "DPTraining",
+    "composed_epsilon",
+    "dp_encoder",
+    "epsilon_spent",
+    "fit_dp_wgan",
+    "noise_for",
+    "sample_rate_for",
+    "solve_noise",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +106,75 @@ def epsilon_spent(noise: float, sample_rate: float, steps: int, delta: float) ->
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return float(acc.get_epsilon(delta, alphas=ALPHAS))
+
+
+def _rdp(history: list[tuple[float, float, int]]) -> np.ndarray:
+    """The RDP curve (over ALPHAS) of mechanisms ``(noise, sample_rate, steps)``, composed."""
+    from opacus.accountants.analysis.rdp import compute_rdp
+
+    out = np.zeros(len(ALPHAS))
+    for noise, rate, steps in history:
+        if steps > 0:
+            out += np.asarray(
+                compute_rdp(q=rate, noise_multiplier=noise, steps=steps, orders=ALPHAS)
+            )
+    return out
+
+
+def _epsilon(rdp: np.ndarray, delta: float) -> float:
+    from opacus.accountants.analysis.rdp import get_privacy_spent
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return float(get_privacy_spent(orders=ALPHAS, rdp=rdp, delta=delta)[0])
+
+
+def composed_epsilon(history: list[tuple[float, float, int]], delta: float) -> float:
+    """Epsilon at ``delta`` of all the mechanisms in ``history``, composed by opacus' RDP
+    accountant (a Gaussian release of sensitivity 1 is ``(sigma, 1.0, 1)``)."""
+    from opacus.accountants import RDPAccountant
+
+    if not any(steps for _, _, steps in history):
+        return 0.0
+    acc = RDPAccountant()
+    acc.history = [tuple(h) for h in history if h[2] > 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return float(acc.get_epsilon(delta, alphas=ALPHAS))
+
+
+def solve_noise(
+    fixed: list[tuple[float, float, int]],
+    entries: Any,
+    epsilon: float,
+    delta: float,
+) -> float:
+    """The smallest noise ``s`` (to 0.01%) with ``fixed + entries(s)`` composing to at most
+    ``epsilon`` at ``delta`` by the RDP accountant (bisection on ``log s``)."""
+    base = _rdp(fixed)
+
+    def eps_at(s: float) -> float:
+        return _epsilon(base + _rdp(entries(s)), delta)
+
+    lo, hi = 0.05, 1e4
+    if eps_at(hi) > epsilon:
+        raise ParameterError(
+            f"Differential privacy cannot reach epsilon {epsilon:.3g} at delta {delta:.2g} "
+            "with this many releases and steps: raise DifferentialPrivacy(epsilon=...) or "
+            "lower steps."
+        )
+    if eps_at(lo) <= epsilon:
+        return lo
+    while hi / lo > 1.0001:
+        mid = float(np.sqrt(lo * hi))
+        lo, hi = (lo, mid) if eps_at(mid) <= epsilon else (mid, hi)
+    return hi
+
+
+def sample_rate_for(n_entities: int) -> float:
+    """DP-SGD's Poisson sampling rate: batches of n/10 entities (8 to 256)."""
+    n = max(int(n_entities), 1)
+    return min(1.0, min(256.0, max(8.0, n / 10.0)) / n)
 
 
 def dp_encoder(
@@ -173,17 +252,28 @@ def redraw_suppressed(
 
 
 class DPTraining:
-    """The settings and outcome of one DP-SGD run (what the accountant needs)."""
+    """The settings and outcome of one DP-SGD run (what the accountant needs).
+
+    ``noise``: the noise multiplier (set by the fit's joint accounting); without it, the
+    one that reaches ``epsilon`` at ``delta`` on its own.
+    """
 
     def __init__(
-        self, epsilon: float, delta: float, n_entities: int, steps: int, clip: float = 1.0
+        self,
+        epsilon: float,
+        delta: float,
+        n_entities: int,
+        steps: int,
+        clip: float = 1.0,
+        noise: float | None = None,
     ) -> None:
         self.epsilon, self.delta, self.clip = epsilon, delta, clip
         self.n_entities = max(int(n_entities), 1)
         self.steps = int(steps)
-        batch = min(256.0, max(8.0, self.n_entities / 10.0))
-        self.sample_rate = min(1.0, batch / self.n_entities)
-        self.noise = noise_for(epsilon, delta, self.sample_rate, self.steps)
+        self.sample_rate = sample_rate_for(self.n_entities)
+        if noise is None:
+            noise = noise_for(epsilon, delta, self.sample_rate, self.steps)
+        self.noise = float(noise)
         self.steps_done = 0
 
     def spent(self) -> float:

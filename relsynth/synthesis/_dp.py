@@ -10,18 +10,21 @@ marks public (``reference: true`` in the metadata, or ``table_models={t: "copy"}
 are copied as they are and are not part of any entity; the lookup tables relsynth
 would otherwise detect are modelled like any private table.
 
-The budget is spent by basic (sequential) composition over the mechanisms listed
-in the :class:`Ledger` (it is reported per table and in total):
+Every mechanism is a Gaussian mechanism (the releases) or a subsampled Gaussian
+mechanism (DP-SGD), each bounding what one entity changes; the whole fit is
+accounted for by **RDP composition** over all of them with opacus' accountant (see
+docs/privacy.md for why sequential composition, not parallel, is the right one: an
+entity has rows in every table, so the tables do not partition the entities):
 
-* ``STRUCTURE_SHARE`` of epsilon goes to the Laplace releases (a count release gets
-  ``COUNT_WEIGHT`` parts, any other one part): the
-  number of entities, root row counts, children-per-parent histograms, NULL rates
-  of secondary keys and text columns, category vocabularies (partition selection,
-  which also spends delta) and numeric bounds and quantiles
+* ``STRUCTURE_SHARE`` of epsilon (the epsilon the releases alone compose to) goes
+  to the releases (a count release gets ``COUNT_WEIGHT`` parts of their RDP, any
+  other one part): the number of entities, root row counts, children-per-parent
+  histograms, NULL rates of secondary keys and text columns, category vocabularies
+  (partition selection, which also spends delta) and numeric bounds and quantiles
   (:mod:`relsynth.synthesis._dp_release`, :mod:`relsynth.synthesis._dp_skeleton`);
-* the rest goes, in equal parts, to one DP-SGD run per learned table
-  (:mod:`relsynth.models._dp`), each accounted for by opacus' RDP accountant at
-  its share of delta.
+* the DP-SGD runs (one per learned table, the same noise multiplier) get the rest:
+  their noise is the smallest with which everything together composes to epsilon
+  at half of delta (the other half goes to the partition selections).
 
 Turned off under DP because they learn from the data outside a DP mechanism:
 rule discovery (declared rules of the metadata are kept), lookup-table detection
@@ -78,45 +81,68 @@ DEFAULT_DP_STEPS = 300
 
 
 class Ledger:
-    """Every DP release of a fit, its epsilon and delta, per table.
+    """Every DP release of a fit and its noise, per table, and the DP-SGD runs.
 
-    First run in counting mode (``eps_each is None``: ``take`` returns 1.0 and counts),
-    then with the split fixed: each release gets ``eps_each`` (and ``delta_each``).
+    First run in counting mode (``sigma_unit is None``: ``take`` returns a unit noise
+    and counts), then with the noise fixed: a release of weight ``w`` gets noise
+    ``sigma_unit / sqrt(w)`` (``w`` parts of the releases' RDP).
     """
 
-    def __init__(self, eps_each: float | None = None, delta_each: float = 0.0) -> None:
-        self.eps_each, self.delta_each = eps_each, delta_each
+    def __init__(self, sigma_unit: float | None = None, delta_each: float = 0.0) -> None:
+        self.sigma_unit, self.delta_each = sigma_unit, delta_each
         self.releases: list[dict[str, Any]] = []
         self.training: dict[str, dict[str, float]] = {}
 
     def take(self, table: str, what: str) -> float:
-        """Epsilon for one pure (Laplace) release (a count release weighs COUNT_WEIGHT)."""
+        """The noise (standard deviation per unit of L2 sensitivity) of one release."""
         weight = COUNT_WEIGHT if what.startswith(COUNT_RELEASES) else 1.0
-        eps = weight * (1.0 if self.eps_each is None else self.eps_each)
-        self.releases.append({"table": table, "what": what, "epsilon": eps, "delta": 0.0})
-        return eps
+        sigma = (1.0 if self.sigma_unit is None else self.sigma_unit) / np.sqrt(weight)
+        self.releases.append(
+            {"table": table, "what": what, "weight": weight, "noise": float(sigma), "delta": 0.0}
+        )
+        return float(sigma)
 
     def take_delta(self, table: str, what: str) -> tuple[float, float]:
-        """Epsilon and delta for one approximate-DP release (partition selection)."""
-        eps = self.take(table, what)
-        delta = 1e-6 if self.eps_each is None else self.delta_each  # counting: any delta
+        """Noise and delta of one release that also spends delta (partition selection)."""
+        sigma = self.take(table, what)
+        delta = 1e-6 if self.sigma_unit is None else self.delta_each  # counting: any delta
         self.releases[-1]["delta"] = delta
-        return eps, delta
+        return sigma, delta
 
-    def summary(self, settings: DifferentialPrivacy) -> dict[str, Any]:
-        """Spent per table and in total (basic composition), and the releases."""
-        tables: dict[str, dict[str, float]] = {}
-        for r in self.releases:
-            t = tables.setdefault(r["table"], {"epsilon": 0.0, "delta": 0.0})
-            t["epsilon"] += r["epsilon"]
-            t["delta"] += r["delta"]
-        for name, s in self.training.items():
-            t = tables.setdefault(name, {"epsilon": 0.0, "delta": 0.0})
-            t["epsilon"] += s["epsilon"]
-            t["delta"] += s["delta"]
+    @property
+    def weight(self) -> float:
+        """The releases' total weight (their RDP in units of one release's)."""
+        return float(sum(r["weight"] for r in self.releases))
+
+    def history(self, table: str | None = None) -> list[tuple[float, float, int]]:
+        """``(noise, sample rate, steps)`` of every mechanism (of ``table``), for the
+        RDP accountant: a release is one step at rate 1."""
+        out = [(r["noise"], 1.0, 1) for r in self.releases if table in (None, r["table"])]
+        out += [
+            (t["noise_multiplier"], t["sample_rate"], int(t["steps"]))
+            for name, t in self.training.items()
+            if table in (None, name)
+        ]
+        return out
+
+    def summary(self, settings: DifferentialPrivacy, delta_rdp: float) -> dict[str, Any]:
+        """Spent in total and per table (RDP composition, at ``delta_rdp`` plus the
+        partition selections' delta), and every release and DP-SGD run."""
+        from relsynth.models._dp import composed_epsilon
+
+        names = dict.fromkeys([r["table"] for r in self.releases] + list(self.training))
+        tables = {
+            n: {
+                "epsilon": composed_epsilon(self.history(n), delta_rdp),
+                "delta": delta_rdp + sum(r["delta"] for r in self.releases if r["table"] == n),
+            }
+            for n in names
+        }
         return {
-            "epsilon": sum(t["epsilon"] for t in tables.values()),
-            "delta": sum(t["delta"] for t in tables.values()),
+            "epsilon": composed_epsilon(self.history(), delta_rdp),
+            "delta": delta_rdp + sum(r["delta"] for r in self.releases),
+            "delta_rdp": delta_rdp,
+            "composition": "rdp",
             "budget": settings.to_dict(),
             "unit": "entity",
             "tables": tables,
@@ -181,24 +207,17 @@ def _column_release(
 
         x = NumericalEncoder(col, kind)._values(values)
         bounds = synth.privacy.bounds.get(f"{name}.{col}")  # type: ignore[union-attr]
-        eps = ledger.take(name, f"bounds and quantiles of {col}")
-        s = rel.numeric_summary(x, ent, eps, rng, datetime=kind == "datetime", bounds=bounds)
+        sigma = ledger.take(name, f"bounds and quantiles of {col}")
+        s = rel.numeric_summary(x, ent, sigma, rng, datetime=kind == "datetime", bounds=bounds)
         out.update(low=s.low, high=s.high, quantiles=s.quantiles)
         return out
-    eps, delta = ledger.take_delta(name, f"vocabulary of {col}")
-    if kind == "boolean":  # the domain is public: no threshold
-        w = rel.entity_weights(ent)
-        vals = [False, True]
-        counts = [float(w[(values == v).to_numpy()].sum()) for v in vals]
-        counts = [c + rng.laplace(0, 1 / eps) for c in counts]
-    else:
-        vals, counts = rel.vocabulary(values, ent, eps, delta, rng)
-    w = rel.entity_weights(ent)
-    null = float(w[values.isna().to_numpy()].sum()) + rng.laplace(0, 1 / eps)
+    sigma, delta = ledger.take_delta(name, f"vocabulary of {col}")
+    domain = [False, True] if kind == "boolean" else None  # public domain: no threshold
+    vals, counts, null = rel.vocabulary(values, ent, sigma, delta, rng, domain=domain)
     numeric = pd.api.types.is_numeric_dtype(values.dtype)
     out.update(
-        values=vals, counts=counts, null_count=max(null, 0.0),
-        threshold=rel.threshold(eps, delta), placeholder=0 if numeric else "(suppressed)",
+        values=vals, counts=counts, null_count=null,
+        threshold=rel.threshold(sigma, delta), placeholder=0 if numeric else "(suppressed)",
     )  # fmt: skip
     return out
 
@@ -207,6 +226,26 @@ def _entity_count(ent: Mapping[str, np.ndarray], ledger: Ledger, rng: np.random.
     """The noisy number of entities (each adds 1)."""
     n = int(max([int(e.max()) + 1 for e in ent.values() if len(e)] or [1]))
     return rel.noisy_count(np.ones(n), 1, ledger.take(SHARED, "entity count"), rng)
+
+
+def _plan_budget(
+    settings: DifferentialPrivacy, weight: float, n_vocab: int, trained: bool, n: int | None
+) -> tuple[float, float, float]:
+    """``(sigma_unit, delta_rdp, delta per selection)`` for releases of total ``weight``
+    composing to ``STRUCTURE_SHARE`` of epsilon (all of it when nothing is trained) at
+    ``delta_rdp``; ``n`` the noisy number of entities (None: before it is known)."""
+    from relsynth.models._dp import solve_noise
+
+    delta = settings.resolve_delta(n) if n is not None else settings.delta or 1e-5
+    delta_rdp = delta / 2 if n_vocab else delta
+    target = settings.epsilon * (STRUCTURE_SHARE if trained else 1.0)
+    # releases of weight w at noise s / sqrt(w) compose like one at s / sqrt(weight)
+    sigma_eff = solve_noise([], lambda s: [(s, 1.0, 1)], target, delta_rdp)
+    return (
+        sigma_eff * float(np.sqrt(max(weight, 1.0))),
+        delta_rdp,
+        (delta - delta_rdp) / max(n_vocab, 1),
+    )
 
 
 def _releases(synth, source, ent, ledger, rng, n_noisy) -> dict[str, Any]:  # noqa: ANN001
@@ -226,11 +265,10 @@ def _releases(synth, source, ent, ledger, rng, n_noisy) -> dict[str, Any]:  # no
                                ledger, rng)
             for c in layout.learned
         }  # fmt: skip
-        w = rel.entity_weights(e)
         for col in layout.text:
-            eps = ledger.take(name, f"NULL rate of {col}")
-            null = w[frame[col].isna().to_numpy()].sum() + rng.laplace(0, 1 / eps)
-            text_nulls.setdefault(name, {})[col] = float(np.clip(null / n_noisy, 0, 1))
+            sigma = ledger.take(name, f"NULL rate of {col}")
+            share = rel.null_share(frame[col].isna().to_numpy(), e, sigma, rng)
+            text_nulls.setdefault(name, {})[col] = share
     return {"n": n_noisy, "skeleton": skeleton, "columns": columns, "text_nulls": text_nulls}
 
 
@@ -238,6 +276,7 @@ def fit_private(synth: Synthesizer, source: Mapping[str, pd.DataFrame], seed: in
     """Fit keys and models of ``synth`` under its ``privacy``; return the DP summary."""
     from relsynth._random import stream
     from relsynth.keys import KeyGenerator
+    from relsynth.models._dp import sample_rate_for, solve_noise
 
     settings = synth.privacy
     assert settings is not None
@@ -248,24 +287,36 @@ def fit_private(synth: Synthesizer, source: Mapping[str, pd.DataFrame], seed: in
     count = Ledger()
     dry = stream(seed, "dp-count")
     _releases(synth, source, ent, count, dry, _entity_count(ent, count, dry))
-    n_struct = sum(r["epsilon"] for r in count.releases)  # weighted: counting gives 1 each
-    share = STRUCTURE_SHARE if trained else 1.0
-    ledger = Ledger(eps_each=settings.epsilon * share / max(n_struct, 1))
+    n_vocab = sum(1 for r in count.releases if r["delta"] > 0)
+    # the entity count first (the default delta depends on it), then the rest of the
+    # releases at the noise that makes all of them compose to their share
+    sigma, _, _ = _plan_budget(settings, count.weight, n_vocab, bool(trained), None)
+    ledger = Ledger(sigma_unit=sigma)
     rng = stream(seed, "dp-releases")
     n_noisy = _entity_count(ent, ledger, rng)
-    delta = settings.resolve_delta(n_noisy)
-    n_vocab = sum(1 for r in count.releases if r["what"].startswith("vocabulary"))
-    ledger.delta_each = delta / max(n_vocab + len(trained), 1)
+    _, delta_rdp, ledger.delta_each = _plan_budget(
+        settings, count.weight, n_vocab, bool(trained), n_noisy
+    )
+    first, rest = ledger.history(), count.weight - ledger.weight
+    share = STRUCTURE_SHARE if trained else 1.0
+    ledger.sigma_unit = solve_noise(
+        first, lambda s: [(s / np.sqrt(rest), 1.0, 1)], settings.epsilon * share, delta_rdp
+    ) if rest > 0 else sigma  # fmt: skip
     releases = _releases(synth, source, ent, ledger, rng, n_noisy)
     t0 = time.perf_counter()
     synth.key_generator_ = KeyGenerator().fit(
         synth.metadata, releases["skeleton"], plan=synth.plan_
     )
     synth.fit_seconds_dp_ = {"keys": time.perf_counter() - t0}
-    eps_sgd = settings.epsilon * (1.0 - share) / max(len(trained), 1)
+    steps = synth.steps or DEFAULT_DP_STEPS
+    rate = sample_rate_for(n_noisy)
+    noise = solve_noise(
+        ledger.history(), lambda s: [(s, rate, steps)] * len(trained), settings.epsilon, delta_rdp
+    ) if trained else 0.0  # fmt: skip
+    budget = {"noise": noise, "delta": delta_rdp, "steps": steps}
     for name in synth.plan_.order:
-        _fit_table(synth, name, source, ent, releases, ledger, eps_sgd, stream(seed, "fit", name))
-    return ledger.summary(settings) | {"unconditional": trained}
+        _fit_table(synth, name, source, ent, releases, ledger, budget, stream(seed, "fit", name))
+    return ledger.summary(settings, delta_rdp) | {"unconditional": trained}
 
 
 def _dp_treatments(summary: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
@@ -309,7 +360,7 @@ def fit_synthesizer(
     return synth
 
 
-def _fit_table(synth, name, source, ent, releases, ledger, eps_sgd, rng) -> None:  # noqa: ANN001
+def _fit_table(synth, name, source, ent, releases, ledger, budget, rng) -> None:  # noqa: ANN001
     """One table under DP: a copy (public), a DP-SGD model, DP text models."""
     from relsynth.models._dp import DPTraining, fit_dp_wgan
     from relsynth.synthesis._fit_table import _TableFitter, fit_threads
@@ -330,9 +381,8 @@ def _fit_table(synth, name, source, ent, releases, ledger, eps_sgd, rng) -> None
         model = fitter._default_wgan(layout)
         for key, value in _DP_MODEL.items():
             setattr(model, key, value)
-        steps = synth.steps or DEFAULT_DP_STEPS
-        dp = DPTraining(eps_sgd, ledger.delta_each, releases["n"], steps,
-                        clip=synth.privacy.max_grad_norm)  # fmt: skip
+        dp = DPTraining(synth.privacy.epsilon, budget["delta"], releases["n"], budget["steps"],
+                        clip=synth.privacy.max_grad_norm, noise=budget["noise"])  # fmt: skip
         learned = frame[list(layout.learned)].reset_index(drop=True)
         pin = model.n_threads is None
         if pin:

@@ -70,14 +70,19 @@ def test_reported_epsilon_is_what_the_accountant_says(fitted) -> None:
             acc.get_epsilon(run["delta"], alphas=ALPHAS), rel=1e-9
         )
         assert run["noise_multiplier"] > 0 and 0 < run["sample_rate"] <= 1
-    # basic composition: the releases and the training runs add up, within the budget
-    spent = sum(r["epsilon"] for r in dp["releases"]) + sum(
-        r["epsilon"] for r in dp["training"].values()
-    )
-    assert dp["epsilon"] == pytest.approx(spent)
-    assert dp["epsilon"] == pytest.approx(sum(t["epsilon"] for t in dp["tables"].values()))
-    assert 0.5 * EPSILON < dp["epsilon"] <= EPSILON + 1e-9
-    assert 0 < dp["delta"] <= 1e-5 + 1e-15
+    # RDP composition of every mechanism: each Gaussian release is one step at rate 1
+    acc = RDPAccountant()
+    acc.history = [(r["noise"], 1.0, 1) for r in dp["releases"]] + [
+        (t["noise_multiplier"], t["sample_rate"], t["steps"]) for t in dp["training"].values()
+    ]
+    assert dp["composition"] == "rdp"
+    assert dp["epsilon"] == pytest.approx(acc.get_epsilon(dp["delta_rdp"], alphas=ALPHAS))
+    assert dp["epsilon"] == pytest.approx(EPSILON, rel=1e-3)  # the budget, all of it
+    # no better than basic composition of the parts: RDP composes sub-additively
+    assert dp["epsilon"] <= sum(t["epsilon"] for t in dp["tables"].values()) + 1e-9
+    assert dp["delta"] == pytest.approx(1e-5)
+    selection = sum(r["delta"] for r in dp["releases"])
+    assert dp["delta_rdp"] + selection == pytest.approx(dp["delta"])
     assert dp["unit"] == "entity"
     assert "products" not in dp["tables"]  # public: copied, not protected
 
@@ -107,7 +112,7 @@ def test_model_file_holds_no_category_below_the_dp_threshold(fitted, tmp_path) -
     )
     from relsynth.synthesis._dp_release import threshold
 
-    tau = threshold(release["epsilon"], release["delta"])
+    tau = threshold(release["noise"], release["delta"])
     # every stored value passed the threshold: its released count is at least tau
     assert set(segment.categories) <= {"Paris", "Lyon", "Lille", None}
     assert tau > 10
