@@ -109,14 +109,19 @@ def epsilon_spent(noise: float, sample_rate: float, steps: int, delta: float) ->
 
 
 def _rdp(history: list[tuple[float, float, int]]) -> np.ndarray:
-    """The RDP curve (over ALPHAS) of mechanisms ``(noise, sample_rate, steps)``, composed."""
+    """The RDP curve (over ALPHAS) of mechanisms ``(noise, sample_rate, steps)``, composed
+    (RDP adds up: ``steps`` runs of one mechanism are ``steps`` times its curve)."""
     from opacus.accountants.analysis.rdp import compute_rdp
 
-    out = np.zeros(len(ALPHAS))
+    steps_of: dict[tuple[float, float], int] = {}
     for noise, rate, steps in history:
+        key = (float(noise), float(rate))
+        steps_of[key] = steps_of.get(key, 0) + int(steps)
+    out = np.zeros(len(ALPHAS))
+    for (noise, rate), steps in steps_of.items():
         if steps > 0:
-            out += np.asarray(
-                compute_rdp(q=rate, noise_multiplier=noise, steps=steps, orders=ALPHAS)
+            out += steps * np.asarray(
+                compute_rdp(q=rate, noise_multiplier=noise, steps=1, orders=ALPHAS)
             )
     return out
 
@@ -255,7 +260,8 @@ class DPTraining:
     """The settings and outcome of one DP-SGD run (what the accountant needs).
 
     ``noise``: the noise multiplier (set by the fit's joint accounting); without it, the
-    one that reaches ``epsilon`` at ``delta`` on its own.
+    one that reaches ``epsilon`` at ``delta`` on its own. ``deadline`` (``time.time()``):
+    training stops there (the accountant counts the steps run: less is spent).
     """
 
     def __init__(
@@ -266,6 +272,7 @@ class DPTraining:
         steps: int,
         clip: float = 1.0,
         noise: float | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.epsilon, self.delta, self.clip = epsilon, delta, clip
         self.n_entities = max(int(n_entities), 1)
@@ -274,6 +281,7 @@ class DPTraining:
         if noise is None:
             noise = noise_for(epsilon, delta, self.sample_rate, self.steps)
         self.noise = float(noise)
+        self.deadline = deadline
         self.steps_done = 0
 
     def spent(self) -> float:
@@ -351,6 +359,8 @@ def _train(model, generator, critic, x, entity, dp, rng) -> None:  # noqa: ANN00
     critic.train()
     generator.train()
     for _ in range(dp.steps):
+        if dp.deadline is not None and dp.steps_done and time.time() > dp.deadline:
+            break  # the time budget: fewer steps, less privacy spent
         rows = _poisson_rows(groups, dp.sample_rate, rng)
         n_fake = max(1, int(round(expected)))
         with torch.no_grad():

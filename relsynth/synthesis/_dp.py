@@ -39,24 +39,31 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from relsynth._columns import table_layout
 from relsynth.errors import ParameterError
 from relsynth.synthesis import _dp_release as rel
 from relsynth.synthesis.dp import DifferentialPrivacy
 
 if TYPE_CHECKING:
+    from relsynth._columns import TableLayout
+    from relsynth.synthesis._fit_table import FittedTable
+    from relsynth.synthesis._state import FitInfo
     from relsynth.synthesis.synthesizer import Synthesizer
 
 __all__ = [
+    "DP_MODEL",
+    "DPFit",
     "Ledger",
+    "TableDP",
     "entities",
-    "fit_private",
-    "fit_synthesizer",
+    "fit_info",
+    "prepare",
+    "text_null_rates",
 ]
 
 #: The "table" of releases that concern every table (the number of entities).
@@ -64,7 +71,7 @@ SHARED = "(shared)"
 #: Share of epsilon for the Laplace releases (counts, histograms, vocabularies, bounds).
 STRUCTURE_SHARE = 0.3
 #: ConditionalWGAN settings under DP (no packing; smaller networks suit DP-SGD's noise).
-_DP_MODEL = {
+DP_MODEL = {
     "calibrate": False,
     "dependencies": False,
     "offsets": False,
@@ -272,18 +279,59 @@ def _releases(synth, source, ent, ledger, rng, n_noisy) -> dict[str, Any]:  # no
     return {"n": n_noisy, "skeleton": skeleton, "columns": columns, "text_nulls": text_nulls}
 
 
-def fit_private(synth: Synthesizer, source: Mapping[str, pd.DataFrame], seed: int) -> dict:
-    """Fit keys and models of ``synth`` under its ``privacy``; return the DP summary."""
+@dataclass
+class TableDP:
+    """What one private table's fit needs under DP (sent to the worker that fits it):
+    its rows' entities, its column releases and text NULL rates, the DP-SGD settings."""
+
+    entity: np.ndarray
+    columns: dict[str, dict[str, Any]]
+    text_nulls: dict[str, float]
+    n_entities: int
+    noise: float
+    delta: float
+    steps: int
+    clip: float
+
+
+@dataclass
+class DPFit:
+    """The DP part of a fit, before the tables: the ledger, the per-table inputs."""
+
+    ledger: Ledger
+    delta_rdp: float
+    tables: dict[str, TableDP]
+    trained: list[str]
+    seconds: float
+
+
+def prepare(
+    synth: Synthesizer,
+    source: Mapping[str, pd.DataFrame],
+    layouts: Mapping[str, TableLayout],
+    seed: int,
+) -> DPFit:
+    """Everything before the table fits under DP: the releases, the budget of the DP-SGD
+    runs and the key generator (fitted on the DP key skeleton)."""
     from relsynth._random import stream
     from relsynth.keys import KeyGenerator
     from relsynth.models._dp import sample_rate_for, solve_noise
+    from relsynth.synthesis._state import TableFit
+    from relsynth.synthesis.dp import check_privacy
 
+    check_privacy(synth.privacy)
     settings = synth.privacy
     assert settings is not None
+    t0 = time.perf_counter()
+    meta = synth.metadata
+    synth.rules_ = tuple(r for r in meta.rules if r.enforce) if synth.rules != "none" else ()
+    synth.lookups_ = {}
+    # layouts_ for the releases; the table fits replace these states
+    synth.tables_ = {n: TableFit(layouts[n], {}) for n in synth.plan_.order}
     public = public_tables(synth)
     private = [n for n in synth.plan_.order if n not in public]
-    ent = entities(synth.metadata, source, private)
-    trained = [n for n in private if synth.layouts_[n].learned and len(source[n])]
+    ent = entities(meta, source, private)
+    trained = [n for n in private if layouts[n].learned and len(source[n])]
     count = Ledger()
     dry = stream(seed, "dp-count")
     _releases(synth, source, ent, count, dry, _entity_count(ent, count, dry))
@@ -299,24 +347,39 @@ def fit_private(synth: Synthesizer, source: Mapping[str, pd.DataFrame], seed: in
     )
     first, rest = ledger.history(), count.weight - ledger.weight
     share = STRUCTURE_SHARE if trained else 1.0
-    ledger.sigma_unit = solve_noise(
-        first, lambda s: [(s / np.sqrt(rest), 1.0, 1)], settings.epsilon * share, delta_rdp
-    ) if rest > 0 else sigma  # fmt: skip
-    releases = _releases(synth, source, ent, ledger, rng, n_noisy)
-    t0 = time.perf_counter()
-    synth.key_generator_ = KeyGenerator().fit(
-        synth.metadata, releases["skeleton"], plan=synth.plan_
+    ledger.sigma_unit = (
+        solve_noise(
+            first, lambda s: [(s / np.sqrt(rest), 1.0, 1)], settings.epsilon * share, delta_rdp
+        )
+        if rest > 0
+        else sigma
     )
-    synth.fit_seconds_dp_ = {"keys": time.perf_counter() - t0}
+    releases = _releases(synth, source, ent, ledger, rng, n_noisy)
+    synth.key_generator_ = KeyGenerator().fit(meta, releases["skeleton"], plan=synth.plan_)
     steps = synth.steps or DEFAULT_DP_STEPS
     rate = sample_rate_for(n_noisy)
-    noise = solve_noise(
-        ledger.history(), lambda s: [(s, rate, steps)] * len(trained), settings.epsilon, delta_rdp
-    ) if trained else 0.0  # fmt: skip
-    budget = {"noise": noise, "delta": delta_rdp, "steps": steps}
-    for name in synth.plan_.order:
-        _fit_table(synth, name, source, ent, releases, ledger, budget, stream(seed, "fit", name))
-    return ledger.summary(settings, delta_rdp) | {"unconditional": trained}
+    noise = (
+        solve_noise(
+            ledger.history(), lambda s: [(s, rate, steps)] * len(trained), settings.epsilon,
+            delta_rdp,
+        )
+        if trained
+        else 0.0
+    )  # fmt: skip
+    tables = {
+        n: TableDP(
+            entity=ent[n],
+            columns=releases["columns"].get(n, {}),
+            text_nulls=releases["text_nulls"].get(n, {}),
+            n_entities=n_noisy,
+            noise=noise,
+            delta=delta_rdp,
+            steps=steps,
+            clip=float(settings.max_grad_norm),
+        )  # fmt: skip
+        for n in private
+    }
+    return DPFit(ledger, delta_rdp, tables, trained, time.perf_counter() - t0)
 
 
 def _dp_treatments(summary: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
@@ -327,82 +390,25 @@ def _dp_treatments(summary: Mapping[str, Mapping[str, str]]) -> dict[str, dict[s
     }
 
 
-def fit_synthesizer(
-    synth: Synthesizer, source: Mapping[str, pd.DataFrame], repair: Any,
-    seconds: dict[str, float], started: float, seed: int,
-) -> Synthesizer:  # fmt: skip
-    """The rest of ``Synthesizer.fit`` under DP, once the source is checked."""
-    from relsynth.synthesis._privacy import privacy_summary
-    from relsynth.synthesis._state import FitInfo, TableFit
-    from relsynth.synthesis.dp import check_privacy
-
-    check_privacy(synth.privacy)
-
-    meta = synth.metadata
-    order = synth.plan_.order
-    synth.rules_ = tuple(r for r in meta.rules if r.enforce) if synth.rules != "none" else ()
-    synth.lookups_ = {}
-    # each table's state starts as its layout; _fit_table replaces it with the fitted one
-    synth.tables_ = {n: TableFit(table_layout(meta, n, source[n]), {}) for n in order}
-    dp = fit_private(synth, source, seed)
-    seconds.update(synth.fit_seconds_dp_)
-    synth._base_seed = seed
-    seconds["total"] = time.perf_counter() - started
-    models = {
-        n: "copy" if n in synth.copies_ else type(synth.models_[n]).__name__
-        if synth.models_.get(n) is not None else "keys" for n in order
-    }  # fmt: skip
-    synth.fit_info_ = FitInfo(
-        seconds=seconds, rows={n: len(source[n]) for n in order}, models=models,
-        dropped_rows=dict(repair.dropped), nulled_keys=dict(repair.nulled),
-        withheld={}, privacy=_dp_treatments(privacy_summary(synth)), dp=dp,
-    )  # fmt: skip
-    return synth
+def fit_info(
+    synth: Synthesizer, dp: DPFit, fitted: Mapping[str, FittedTable], info: FitInfo
+) -> FitInfo:
+    """The fit info of a DP fit: the DP-SGD runs of the tables joined to the ledger, the
+    epsilon and delta spent (RDP composition of everything)."""
+    settings = synth.privacy
+    assert settings is not None
+    for name in synth.plan_.order:  # plan order: the same summary with any n_jobs
+        run = fitted[name].dp
+        if run is not None:
+            dp.ledger.training[name] = run
+    summary = dp.ledger.summary(settings, dp.delta_rdp) | {"unconditional": dp.trained}
+    return replace(info, withheld={}, privacy=_dp_treatments(info.privacy), dp=summary)
 
 
-def _fit_table(synth, name, source, ent, releases, ledger, budget, rng) -> None:  # noqa: ANN001
-    """One table under DP: a copy (public), a DP-SGD model, DP text models."""
-    from relsynth.models._dp import DPTraining, fit_dp_wgan
-    from relsynth.synthesis._fit_table import _TableFitter, fit_threads
-    from relsynth.synthesis._state import TableFit
-
-    t0 = time.perf_counter()
-    frame = source[name]
-    dtypes = {c: str(frame[c].dtype) for c in frame.columns}
-    layout = synth.layouts_[name]
-    if name not in ent:
-        synth.tables_[name] = TableFit(layout, dtypes, copy=frame.reset_index(drop=True).copy())
-        synth.fit_seconds_dp_[f"fit:{name}"] = time.perf_counter() - t0
-        return
-    fitter = _TableFitter(synth, name, source, synth.layouts_, rng, None)
-    text = _text_models(fitter, name, layout, releases)
-    model = None
-    if layout.learned and len(frame):
-        model = fitter._default_wgan(layout)
-        for key, value in _DP_MODEL.items():
-            setattr(model, key, value)
-        dp = DPTraining(synth.privacy.epsilon, budget["delta"], releases["n"], budget["steps"],
-                        clip=synth.privacy.max_grad_norm, noise=budget["noise"])  # fmt: skip
-        learned = frame[list(layout.learned)].reset_index(drop=True)
-        pin = model.n_threads is None
-        if pin:
-            model.n_threads = fit_threads(synth.n_threads)
-        fit_dp_wgan(model, learned, ent[name], releases["columns"][name], dp)
-        if pin:
-            model.n_threads = None
-        ledger.training[name] = dp.summary()
-    synth.tables_[name] = TableFit(layout, dtypes, model, text)
-    synth.fit_seconds_dp_[f"fit:{name}"] = time.perf_counter() - t0
-
-
-def _text_models(fitter, name, layout, releases) -> dict[str, Any]:  # noqa: ANN001
+def text_null_rates(text: Mapping[str, Any], nulls: Mapping[str, float]) -> None:
     """Text models fitted on NULLs only (no source value, length or digest enters the
-    model), with the noisy NULL rate."""
-    blank = pd.DataFrame({c: pd.Series([None] * 4, dtype=object) for c in layout.text})
-    out = fitter._fit_text(blank, layout)
-    nulls = releases["text_nulls"].get(name, {})
-    for col, model in out.items():
+    model) get the noisy NULL rate."""
+    for col, model in text.items():
         model.null_rate_ = nulls.get(col, 0.0)
         if getattr(model, "structured_", None) is not None:
             model.structured_.null_rate_ = model.null_rate_
-    return out

@@ -40,10 +40,10 @@ def _tables() -> dict[str, pd.DataFrame]:
 
 def _fit(seed: int = 0, **kw) -> Synthesizer:
     privacy = DifferentialPrivacy(epsilon=EPSILON, delta=1e-5)
+    kw = {"steps": 8, **kw}
     return Synthesizer(
         shop_metadata(),
         seed=seed,
-        steps=8,
         table_models={"products": "copy"},
         privacy=privacy,
         **kw,
@@ -124,6 +124,27 @@ def test_dp_fit_is_deterministic_by_seed(fitted) -> None:
     a, b = fitted.sample(seed=3), again.sample(seed=3)
     for name in a:
         pd.testing.assert_frame_equal(a[name], b[name])
+
+
+def test_dp_fit_is_the_same_with_two_jobs(fitted) -> None:
+    """DP fits run through the normal table tasks: n_jobs=2 gives the same model."""
+    two = _fit(seed=0, n_jobs=2)
+    assert two.fit_info_.dp == fitted.fit_info_.dp
+    assert two.fit_info_.models == fitted.fit_info_.models
+    a, b = fitted.sample(seed=3), two.sample(seed=3)
+    for name in a:
+        pd.testing.assert_frame_equal(a[name], b[name])
+
+
+def test_time_budget_stops_dp_training_and_spends_less() -> None:
+    """A time budget under DP: the table fits stop early, the accountant counts the steps
+    run, and less than the budget is spent."""
+    synth = _fit(seed=0, steps=100000, time_budget=8.0)
+    dp = synth.fit_info_.dp
+    runs = dp["training"].values()
+    assert all(1 <= r["steps"] < 100000 for r in runs)
+    assert dp["epsilon"] < EPSILON
+    assert check(synth.metadata, synth.sample(seed=0)).ok
 
 
 @pytest.mark.parametrize(
