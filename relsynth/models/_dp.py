@@ -324,11 +324,64 @@ def fit_dp_wgan(
         model.generator_ = generator
         if model.encoder.dim:
             _train(model, generator, critic, x, np.asarray(entity), dp, rng)
-    model.generator_.eval()
+        model.generator_.eval()
+        if model.encoder.dim:
+            model.calibration_ = release_calibration(model, releases, rng)
     model.steps_ = dp.steps_done
     model.training_seconds_ = time.perf_counter() - started
     model.fitted_ = True
     return model
+
+
+#: Rows drawn from the releases (and generated) to fit the calibration.
+CALIBRATION_ROWS = 4096
+
+
+def release_sample(
+    encoder: TableEncoder,
+    releases: Mapping[str, Mapping[str, Any]],
+    n: int,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """``n`` rows drawn column by column from the DP releases (post-processing): the
+    released categories at their noisy frequencies, numbers and datetimes from the
+    released quantiles, NULL at the released share."""
+    out = {}
+    for enc in encoder.encoders:
+        if isinstance(enc, CategoricalEncoder):
+            pick = rng.choice(len(enc.categories), size=n, p=enc.level_freq)
+            out[enc.column] = pd.Series([enc.categories[i] for i in pick], dtype=object)
+            continue
+        rel = releases[enc.column]
+        q = np.asarray(rel["quantiles"], dtype=float)
+        values = np.interp(rng.random(n), np.linspace(0.0, 1.0, len(q)), q)
+        if enc.has_null:
+            values[rng.random(n) < float(rel.get("null_share", 0.0))] = np.nan
+        if rel["kind"] == "datetime":
+            out[enc.column] = pd.Series(pd.to_datetime(values, unit="s", errors="coerce"))
+        else:
+            out[enc.column] = pd.Series(values)
+    return pd.DataFrame(out)
+
+
+def release_calibration(
+    model: ConditionalWGAN, releases: Mapping[str, Mapping[str, Any]], rng: np.random.Generator
+) -> Any:
+    """The model's marginal calibration (:mod:`relsynth.models.calibration`) fitted
+    against rows drawn from the DP releases instead of the training rows: it brings each
+    column's generated marginal to the released one and reads no real row (post-
+    processing). Correlations are left as the generator learned them (the releases are
+    per column)."""
+    from relsynth.models.calibration import fit_calibration
+    from relsynth.models.wgan_networks import ConditionalSampler
+
+    m = CALIBRATION_ROWS
+    x = model.encoder.transform(release_sample(model.encoder, releases, m, rng), rng)
+    cond = ConditionalSampler.original(model.encoder, m, rng)
+    gen = torch.Generator(device=model.device_).manual_seed(child_seed(rng))
+    with torch.no_grad():
+        raw = model._forward(cond, np.zeros((m, 0), np.float32), gen).cpu().numpy()
+    return fit_calibration(raw, x, model.encoder.spans, method=model.encoding, correlations=False)
 
 
 def _entity_rows(entity: np.ndarray) -> list[np.ndarray]:
@@ -339,6 +392,7 @@ def _entity_rows(entity: np.ndarray) -> list[np.ndarray]:
 
 def _train(model, generator, critic, x, entity, dp, rng) -> None:  # noqa: ANN001
     from relsynth.models._torch import activate
+    from relsynth.models.wgan_networks import ConditionalSampler
 
     dev = model.device_
     groups = _entity_rows(entity)
@@ -347,14 +401,16 @@ def _train(model, generator, critic, x, entity, dp, rng) -> None:  # noqa: ANN00
     kw = {"lr": model.learning_rate, "betas": (0.5, 0.9)}
     opt_g = torch.optim.Adam(generator.parameters(), **kw)
     opt_c = torch.optim.Adam(critic.parameters(), **kw)
-    cond_dim = sum(s.width for s, _ in model.encoder.discrete)
+    layout = _cond_layout(model.encoder)
     expected = dp.sample_rate * dp.n_entities
 
-    def fake(n: int) -> torch.Tensor:
+    def fake(n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Raw outputs, generated rows (with their conditions) and the conditions, drawn
+        from the released frequencies as at sampling (ConditionalSampler.original)."""
+        cond = torch.from_numpy(ConditionalSampler.original(model.encoder, n, rng)).to(dev)
         z = torch.randn(n, model.embedding_dim, generator=gen, device=dev)
-        cond = torch.zeros(n, cond_dim, device=dev)
         raw = generator(torch.cat([z, cond], dim=1))
-        return torch.cat([activate(raw, model.encoder.spans, gen), cond], dim=1)
+        return raw, torch.cat([activate(raw, model.encoder.spans, gen), cond], dim=1), cond
 
     critic.train()
     generator.train()
@@ -364,21 +420,67 @@ def _train(model, generator, critic, x, entity, dp, rng) -> None:  # noqa: ANN00
         rows = _poisson_rows(groups, dp.sample_rate, rng)
         n_fake = max(1, int(round(expected)))
         with torch.no_grad():
-            fake_rows = fake(max(n_fake, len(rows[0])))
-        grads = _private_grads(critic, xt, rows, fake_rows, dp, gen)
+            _, fake_rows, _ = fake(n_fake)
+        idx = torch.from_numpy(rows[0]).to(dev)
+        real = torch.cat([xt[idx], _real_conditions(xt[idx], layout, rng)], dim=1)
+        grads = _private_grads(critic, real, rows[1], dp, gen)
         opt_c.zero_grad(set_to_none=True)
-        public = critic(fake_rows[:n_fake]).mean() + _fake_penalty(
-            critic, fake_rows[:n_fake], model.gp_lambda, gen
-        )
+        public = critic(fake_rows).mean() + _fake_penalty(critic, fake_rows, model.gp_lambda, gen)
         public.backward()  # D(fake) and the penalty on generated rows touch no real row
         for p, g in zip(critic.parameters(), grads, strict=True):
             p.grad = p.grad + g / max(expected, 1e-9)
         opt_c.step()
         opt_g.zero_grad(set_to_none=True)
-        loss = -critic(fake(n_fake)).mean()
+        raw, rows_g, cond = fake(n_fake)
+        loss = -critic(rows_g).mean() + _conditional_loss(raw, cond, layout)
         loss.backward()
         opt_g.step()
         dp.steps_done += 1
+
+
+def _cond_layout(encoder: TableEncoder) -> list[tuple[int, int, int]]:
+    """Per discrete column: its start in the encoded row, width, offset in the
+    conditional vector."""
+    out, offset = [], 0
+    for span, _ in encoder.discrete:
+        out.append((span.start, span.width, offset))
+        offset += span.width
+    return out
+
+
+def _real_conditions(
+    real: torch.Tensor, layout: list[tuple[int, int, int]], rng: np.random.Generator
+) -> torch.Tensor:
+    """CTGAN's conditional vector for real rows: a discrete column drawn uniformly and
+    the row's own category of it (part of the row: clipped and noised with it), so that
+    (row, condition) pairs are distributed as the generated ones."""
+    dim = sum(w for _, w, _ in layout)
+    cond = torch.zeros(len(real), dim, device=real.device)
+    if not layout or len(real) == 0:
+        return cond
+    chosen = rng.integers(0, len(layout), size=len(real))
+    for j, (start, width, offset) in enumerate(layout):
+        rows = torch.from_numpy(np.flatnonzero(chosen == j)).to(real.device)
+        if len(rows):
+            level = real[rows, start : start + width].argmax(dim=1)
+            cond[rows, offset + level] = 1.0
+    return cond
+
+
+def _conditional_loss(
+    raw: torch.Tensor, cond: torch.Tensor, layout: list[tuple[int, int, int]]
+) -> torch.Tensor:
+    """Cross-entropy between each conditioned span and its requested category (CTGAN);
+    generated rows only, so no privacy cost."""
+    total = torch.zeros((), device=raw.device)
+    for start, width, offset in layout:
+        part = cond[:, offset : offset + width]
+        rows = torch.nonzero(part.sum(dim=1) > 0).flatten()
+        if len(rows):
+            target = part[rows].argmax(dim=1)
+            logits = raw[rows, start : start + width]
+            total = total + torch.nn.functional.cross_entropy(logits, target, reduction="sum")
+    return total / max(len(raw), 1)
 
 
 def _fake_penalty(
@@ -411,17 +513,14 @@ def _poisson_rows(
     return np.concatenate(rows), np.concatenate(owner)
 
 
-def _private_grads(critic, xt, rows, fake_rows, dp, gen) -> list[torch.Tensor]:  # noqa: ANN001
+def _private_grads(critic, real, owner, dp, gen) -> list[torch.Tensor]:  # noqa: ANN001
     """Sum over the drawn entities of their clipped gradients, plus Gaussian noise."""
     from torch.func import functional_call, grad, vmap
 
-    idx, owner = rows
     params = {k: v.detach() for k, v in critic.named_parameters()}
     names = list(params)
     out = []
-    if len(idx):
-        real = xt[torch.from_numpy(idx).to(xt.device)]
-        real = torch.cat([real, fake_rows[: len(idx), real.shape[1] :]], 1)  # + zero cond
+    if len(real):
 
         def row_loss(p: dict[str, torch.Tensor], r: torch.Tensor) -> torch.Tensor:
             return -functional_call(critic, p, (r[None],)).sum()

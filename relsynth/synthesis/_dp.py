@@ -216,7 +216,7 @@ def _column_release(
         bounds = synth.privacy.bounds.get(f"{name}.{col}")  # type: ignore[union-attr]
         sigma = ledger.take(name, f"bounds and quantiles of {col}")
         s = rel.numeric_summary(x, ent, sigma, rng, datetime=kind == "datetime", bounds=bounds)
-        out.update(low=s.low, high=s.high, quantiles=s.quantiles)
+        out.update(low=s.low, high=s.high, quantiles=s.quantiles, null_share=s.null_share)
         return out
     sigma, delta = ledger.take_delta(name, f"vocabulary of {col}")
     domain = [False, True] if kind == "boolean" else None  # public domain: no threshold

@@ -24,8 +24,9 @@ accountant (opacus' ``(sigma, q=1, steps=1)`` entry is exactly this mechanism).
     histogram on a fixed, data-independent grid (signed log-scale bins; years for
     datetimes), read at the finest resolution whose surviving bins hold most of the
     mass (blocks of 1, 2, 4, ... bins: post-processing), finds the 0.5% and 99.5%
-    points, and a noisy 64-bin histogram between them gives the quantiles (the two
-    histograms share the release's budget: ``sigma * sqrt(2)`` each).
+    points, and a noisy 64-bin histogram between them, with one more bin for NULLs,
+    gives the quantiles and the NULL share (the two histograms share the release's
+    budget: ``sigma * sqrt(2)`` each).
 ``count_histogram``
     A histogram of non-negative integers (children per parent) on fixed bins.
 ``noisy_count``
@@ -152,6 +153,7 @@ class NumericSummary:
     low: float
     high: float
     quantiles: list[float]
+    null_share: float = 0.0
 
 
 def _grid(datetime: bool) -> np.ndarray:
@@ -221,7 +223,8 @@ def numeric_summary(
     """DP bounds (unless given) and quantiles of the non-NULL values ``x``."""
     x = np.asarray(x, dtype=float)
     valid = ~np.isnan(x)
-    w = entity_weights(np.asarray(entity)[valid])
+    w_all = entity_weights(np.asarray(entity))  # NULLs are one more bin (L1 <= 1 in all)
+    w = w_all[valid]
     x = x[valid]
     sigma_q = sigma
     if bounds is None:  # two histograms: each gets sigma * sqrt(2) (one unit in all)
@@ -234,13 +237,15 @@ def numeric_summary(
         high = low + 1.0
     edges = np.linspace(low, high, _N_QUANTILE_BINS + 1)
     hist = np.clip(_noisy_hist(np.clip(x, low, high), w, edges, sigma_q, rng), 0.0, None)
+    null = max(float(w_all[~valid].sum() + gaussian(1, sigma_q, rng)[0]), 0.0)
+    null_share = null / (null + hist.sum()) if null + hist.sum() > 0 else 0.0
     if hist.sum() <= 0:
         hist = np.ones_like(hist)
     cdf = np.concatenate([[0.0], np.cumsum(hist) / hist.sum()])
     levels = np.linspace(0.0, 1.0, n_quantiles)
     quantiles = np.interp(levels, cdf, edges)
     quantiles = np.maximum.accumulate(quantiles)
-    return NumericSummary(low, high, quantiles.tolist())
+    return NumericSummary(low, high, quantiles.tolist(), float(null_share))
 
 
 #: Bin edges for children per parent: 0..20 one by one, then about 8 bins a decade.
