@@ -25,8 +25,18 @@ Design (see docs/privacy.md, "Differential privacy"):
 * The encoder is built from DP releases only (:func:`dp_encoder`): released category
   vocabularies and noisy frequencies, DP (or user-given) numeric bounds and
   quantiles; rows whose category was suppressed are re-drawn from the released ones
-  before encoding. Calibration, dependency discovery and offsets (which learn from
-  the data outside the DP mechanism) are off.
+  before encoding. Dependency discovery and offsets (which learn from the data
+  outside the DP mechanism) are off.
+* CTGAN's conditional vector is kept: generated rows get conditions drawn from the
+  released frequencies (as at sampling), real rows the one-hot of their own category
+  in a uniformly drawn discrete column (part of the row, so clipped and noised with
+  it), and the generator CTGAN's cross-entropy on its own rows (no real row).
+* The marginal calibration (:mod:`relsynth.models.calibration`) is fitted against
+  rows drawn from the releases, not the training rows (:func:`release_calibration`):
+  post-processing that brings every column's marginal to the released one.
+* Accounting: :func:`composed_epsilon` / :func:`solve_noise` compose any list of
+  (subsampled) Gaussian mechanisms with opacus' RDP accountant; the fit composes all
+  its releases and DP-SGD runs in one (:mod:`relsynth.synthesis._dp`).
 """
 
 from __future__ import annotations

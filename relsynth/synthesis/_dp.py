@@ -29,10 +29,16 @@ entity has rows in every table, so the tables do not partition the entities):
 Turned off under DP because they learn from the data outside a DP mechanism:
 rule discovery (declared rules of the metadata are kept), lookup-table detection
 and verbatim copies, sequence models and parent context (tables are modelled
-unconditionally; the keys carry the structure), calibration, dependency and
-offset discovery, rare-value withholding (superseded by the DP threshold), parallel
-fitting. Text columns are faked with a noisy NULL rate and without the source's
-lengths or digests.
+unconditionally; the keys carry the structure), dependency and offset discovery,
+rare-value withholding (superseded by the DP threshold). The marginal calibration
+is fitted against rows drawn from the releases (post-processing). Text columns are
+faked with a noisy NULL rate and without the source's lengths or digests.
+
+A DP fit is the normal fit with a DP mode: :func:`prepare` makes the releases, the
+noise of the DP-SGD runs and the key generator (from the DP key skeleton), then the
+usual table tasks run (:mod:`._schedule`, ``_TableFitter.fit_private``), with
+``n_jobs``, ``executor`` and ``time_budget`` as any fit; :func:`fit_info` joins the
+DP-SGD runs to the ledger.
 """
 
 from __future__ import annotations
@@ -68,7 +74,7 @@ __all__ = [
 
 #: The "table" of releases that concern every table (the number of entities).
 SHARED = "(shared)"
-#: Share of epsilon for the Laplace releases (counts, histograms, vocabularies, bounds).
+#: Share of epsilon the Gaussian releases (counts, histograms, vocabularies, bounds) compose to.
 STRUCTURE_SHARE = 0.3
 #: ConditionalWGAN settings under DP (no packing; smaller networks suit DP-SGD's noise).
 DP_MODEL = {

@@ -24,7 +24,9 @@ accountant (opacus' ``(sigma, q=1, steps=1)`` entry is exactly this mechanism).
     histogram on a fixed, data-independent grid (signed log-scale bins; years for
     datetimes), read at the finest resolution whose surviving bins hold most of the
     mass (blocks of 1, 2, 4, ... bins: post-processing), finds the 0.5% and 99.5%
-    points, and a noisy 64-bin histogram between them, with one more bin for NULLs,
+    points, and a noisy 64-bin histogram between them (bins even in ``asinh`` for
+    numbers, which are log-spaced where the bounds span decades), with one more bin
+    for NULLs,
     gives the quantiles and the NULL share (the two histograms share the release's
     budget: ``sigma * sqrt(2)`` each).
 ``count_histogram``
@@ -235,7 +237,11 @@ def numeric_summary(
         low, high = float(bounds[0]), float(bounds[1])
     if high <= low:
         high = low + 1.0
-    edges = np.linspace(low, high, _N_QUANTILE_BINS + 1)
+    if datetime:
+        edges = np.linspace(low, high, _N_QUANTILE_BINS + 1)
+    else:  # even on asinh: relative resolution where bounds span decades (amounts)
+        edges = np.sinh(np.linspace(np.arcsinh(low), np.arcsinh(high), _N_QUANTILE_BINS + 1))
+        edges[0], edges[-1] = low, high
     hist = np.clip(_noisy_hist(np.clip(x, low, high), w, edges, sigma_q, rng), 0.0, None)
     null = max(float(w_all[~valid].sum() + gaussian(1, sigma_q, rng)[0]), 0.0)
     null_share = null / (null + hist.sum()) if null + hist.sum() > 0 else 0.0
