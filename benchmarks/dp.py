@@ -42,8 +42,11 @@ def _mean(frame, column: str) -> float:  # noqa: ANN001
     return float(values.mean()) if len(values) else float("nan")
 
 
-def run(name: str, url: str, steps: int, seed: int, max_rows: int, keep: float) -> list[dict]:
-    """One dataset: a row per epsilon (None: without DP)."""
+def run(
+    name: str, url: str, steps: int, seed: int, max_rows: int, keep: float,
+    epsilons: tuple = EPSILONS, columns: list | None = None,
+) -> list[dict]:  # fmt: skip
+    """One dataset: a row per epsilon (None: without DP); per-column scores into ``columns``."""
     meta = relsynth.reflect(url)
     tables = relsynth.read_tables(url, meta)
     if keep < 1.0:  # a subset: the split table's rows (and their descendants) kept
@@ -51,7 +54,7 @@ def run(name: str, url: str, steps: int, seed: int, max_rows: int, keep: float) 
     train, holdout = relsynth.split_holdout(meta, tables, fraction=0.5, seed=0)
     print(name, {t: len(f) for t, f in train.items()}, flush=True)
     rows = []
-    for eps in EPSILONS:
+    for eps in epsilons:
         privacy = None if eps is None else DifferentialPrivacy(epsilon=eps)
         synth = Synthesizer(
             meta,
@@ -78,6 +81,9 @@ def run(name: str, url: str, steps: int, seed: int, max_rows: int, keep: float) 
                 error = f"evaluate failed: {type(exc).__name__}: {exc}"
                 print(error, flush=True)
         nan = float("nan")
+        if report is not None and columns is not None:
+            per = report.columns.assign(dataset=name, epsilon="no DP" if eps is None else eps)
+            columns.append(per)
         dp = synth.fit_info_.dp
         rows.append(
             {
@@ -121,16 +127,41 @@ def main(argv: list[str] | None = None) -> int:
         "--keep", type=float, default=1.0, help="share of the split table kept (a subset)"
     )
     p.add_argument("--out", type=Path)
+    p.add_argument("--epsilons", default="1,4,16,none", help="comma-separated; 'none': without DP")
+    p.add_argument("--columns", type=Path, help="write the per-column shape scores (CSV)")
     args = p.parse_args(argv)
+    epsilons = tuple(
+        None if e.strip().lower() == "none" else float(e) for e in args.epsilons.split(",")
+    )
     rows: list[dict] = []
+    per_column: list = []
     for name, path in (("nyc20k", args.nyc), ("berka", args.berka)):
         if path is not None:
-            rows += run(name, f"sqlite:///{path}", args.steps, args.seed, args.max_rows, args.keep)
+            rows += run(
+                name, f"sqlite:///{path}", args.steps, args.seed, args.max_rows, args.keep,
+                epsilons, per_column,
+            )  # fmt: skip
     text = table(rows)
     print(text)
     if args.out is not None:
         args.out.write_text(text + "\n")
+    if args.columns is not None and per_column:
+        _column_table(per_column).to_csv(args.columns, index=False)
+        print(_column_table(per_column).to_string(index=False))
     return 0
+
+
+def _column_table(frames: list):  # noqa: ANN202
+    """Per table and column: the shape score at every epsilon, side by side."""
+    import pandas as pd
+
+    long = pd.concat(frames, ignore_index=True)
+    wide = long.pivot_table(
+        index=["dataset", "table", "column", "metric"], columns="epsilon", values="score",
+        aggfunc="first",
+    )  # fmt: skip
+    wide.columns = [f"eps {c}" if c != "no DP" else "no DP" for c in wide.columns]
+    return wide.reset_index()
 
 
 if __name__ == "__main__":

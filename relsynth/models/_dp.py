@@ -25,8 +25,18 @@ Design (see docs/privacy.md, "Differential privacy"):
 * The encoder is built from DP releases only (:func:`dp_encoder`): released category
   vocabularies and noisy frequencies, DP (or user-given) numeric bounds and
   quantiles; rows whose category was suppressed are re-drawn from the released ones
-  before encoding. Calibration, dependency discovery and offsets (which learn from
-  the data outside the DP mechanism) are off.
+  before encoding. Dependency discovery and offsets (which learn from the data
+  outside the DP mechanism) are off.
+* CTGAN's conditional vector is kept: generated rows get conditions drawn from the
+  released frequencies (as at sampling), real rows the one-hot of their own category
+  in a uniformly drawn discrete column (part of the row, so clipped and noised with
+  it), and the generator CTGAN's cross-entropy on its own rows (no real row).
+* The marginal calibration (:mod:`relsynth.models.calibration`) is fitted against
+  rows drawn from the releases, not the training rows (:func:`release_calibration`):
+  post-processing that brings every column's marginal to the released one.
+* Accounting: :func:`composed_epsilon` / :func:`solve_noise` compose any list of
+  (subsampled) Gaussian mechanisms with opacus' RDP accountant; the fit composes all
+  its releases and DP-SGD runs in one (:mod:`relsynth.synthesis._dp`).
 """
 
 from __future__ import annotations
@@ -47,7 +57,17 @@ from relsynth.models._torch import resolve_device, torch_threads
 from relsynth.models.encoding import CategoricalEncoder, NumericalEncoder, TableEncoder
 from relsynth.models.wgan import ConditionalWGAN
 
-__all__ = ["ALPHAS", "DPTraining", "dp_encoder", "epsilon_spent", "fit_dp_wgan", "noise_for"]
+__all__ = [
+    "ALPHAS",
+    "DPTraining",
+    "composed_epsilon",
+    "dp_encoder",
+    "epsilon_spent",
+    "fit_dp_wgan",
+    "noise_for",
+    "sample_rate_for",
+    "solve_noise",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +116,80 @@ def epsilon_spent(noise: float, sample_rate: float, steps: int, delta: float) ->
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return float(acc.get_epsilon(delta, alphas=ALPHAS))
+
+
+def _rdp(history: list[tuple[float, float, int]]) -> np.ndarray:
+    """The RDP curve (over ALPHAS) of mechanisms ``(noise, sample_rate, steps)``, composed
+    (RDP adds up: ``steps`` runs of one mechanism are ``steps`` times its curve)."""
+    from opacus.accountants.analysis.rdp import compute_rdp
+
+    steps_of: dict[tuple[float, float], int] = {}
+    for noise, rate, steps in history:
+        key = (float(noise), float(rate))
+        steps_of[key] = steps_of.get(key, 0) + int(steps)
+    out = np.zeros(len(ALPHAS))
+    for (noise, rate), steps in steps_of.items():
+        if steps > 0:
+            out += steps * np.asarray(
+                compute_rdp(q=rate, noise_multiplier=noise, steps=1, orders=ALPHAS)
+            )
+    return out
+
+
+def _epsilon(rdp: np.ndarray, delta: float) -> float:
+    from opacus.accountants.analysis.rdp import get_privacy_spent
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return float(get_privacy_spent(orders=ALPHAS, rdp=rdp, delta=delta)[0])
+
+
+def composed_epsilon(history: list[tuple[float, float, int]], delta: float) -> float:
+    """Epsilon at ``delta`` of all the mechanisms in ``history``, composed by opacus' RDP
+    accountant (a Gaussian release of sensitivity 1 is ``(sigma, 1.0, 1)``)."""
+    from opacus.accountants import RDPAccountant
+
+    if not any(steps for _, _, steps in history):
+        return 0.0
+    acc = RDPAccountant()
+    acc.history = [tuple(h) for h in history if h[2] > 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return float(acc.get_epsilon(delta, alphas=ALPHAS))
+
+
+def solve_noise(
+    fixed: list[tuple[float, float, int]],
+    entries: Any,
+    epsilon: float,
+    delta: float,
+) -> float:
+    """The smallest noise ``s`` (to 0.01%) with ``fixed + entries(s)`` composing to at most
+    ``epsilon`` at ``delta`` by the RDP accountant (bisection on ``log s``)."""
+    base = _rdp(fixed)
+
+    def eps_at(s: float) -> float:
+        return _epsilon(base + _rdp(entries(s)), delta)
+
+    lo, hi = 0.05, 1e4
+    if eps_at(hi) > epsilon:
+        raise ParameterError(
+            f"Differential privacy cannot reach epsilon {epsilon:.3g} at delta {delta:.2g} "
+            "with this many releases and steps: raise DifferentialPrivacy(epsilon=...) or "
+            "lower steps."
+        )
+    if eps_at(lo) <= epsilon:
+        return lo
+    while hi / lo > 1.0001:
+        mid = float(np.sqrt(lo * hi))
+        lo, hi = (lo, mid) if eps_at(mid) <= epsilon else (mid, hi)
+    return hi
+
+
+def sample_rate_for(n_entities: int) -> float:
+    """DP-SGD's Poisson sampling rate: batches of n/10 entities (8 to 256)."""
+    n = max(int(n_entities), 1)
+    return min(1.0, min(256.0, max(8.0, n / 10.0)) / n)
 
 
 def dp_encoder(
@@ -173,17 +267,31 @@ def redraw_suppressed(
 
 
 class DPTraining:
-    """The settings and outcome of one DP-SGD run (what the accountant needs)."""
+    """The settings and outcome of one DP-SGD run (what the accountant needs).
+
+    ``noise``: the noise multiplier (set by the fit's joint accounting); without it, the
+    one that reaches ``epsilon`` at ``delta`` on its own. ``deadline`` (``time.time()``):
+    training stops there (the accountant counts the steps run: less is spent).
+    """
 
     def __init__(
-        self, epsilon: float, delta: float, n_entities: int, steps: int, clip: float = 1.0
+        self,
+        epsilon: float,
+        delta: float,
+        n_entities: int,
+        steps: int,
+        clip: float = 1.0,
+        noise: float | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.epsilon, self.delta, self.clip = epsilon, delta, clip
         self.n_entities = max(int(n_entities), 1)
         self.steps = int(steps)
-        batch = min(256.0, max(8.0, self.n_entities / 10.0))
-        self.sample_rate = min(1.0, batch / self.n_entities)
-        self.noise = noise_for(epsilon, delta, self.sample_rate, self.steps)
+        self.sample_rate = sample_rate_for(self.n_entities)
+        if noise is None:
+            noise = noise_for(epsilon, delta, self.sample_rate, self.steps)
+        self.noise = float(noise)
+        self.deadline = deadline
         self.steps_done = 0
 
     def spent(self) -> float:
@@ -226,11 +334,64 @@ def fit_dp_wgan(
         model.generator_ = generator
         if model.encoder.dim:
             _train(model, generator, critic, x, np.asarray(entity), dp, rng)
-    model.generator_.eval()
+        model.generator_.eval()
+        if model.encoder.dim:
+            model.calibration_ = release_calibration(model, releases, rng)
     model.steps_ = dp.steps_done
     model.training_seconds_ = time.perf_counter() - started
     model.fitted_ = True
     return model
+
+
+#: Rows drawn from the releases (and generated) to fit the calibration.
+CALIBRATION_ROWS = 4096
+
+
+def release_sample(
+    encoder: TableEncoder,
+    releases: Mapping[str, Mapping[str, Any]],
+    n: int,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """``n`` rows drawn column by column from the DP releases (post-processing): the
+    released categories at their noisy frequencies, numbers and datetimes from the
+    released quantiles, NULL at the released share."""
+    out = {}
+    for enc in encoder.encoders:
+        if isinstance(enc, CategoricalEncoder):
+            pick = rng.choice(len(enc.categories), size=n, p=enc.level_freq)
+            out[enc.column] = pd.Series([enc.categories[i] for i in pick], dtype=object)
+            continue
+        rel = releases[enc.column]
+        q = np.asarray(rel["quantiles"], dtype=float)
+        values = np.interp(rng.random(n), np.linspace(0.0, 1.0, len(q)), q)
+        if enc.has_null:
+            values[rng.random(n) < float(rel.get("null_share", 0.0))] = np.nan
+        if rel["kind"] == "datetime":
+            out[enc.column] = pd.Series(pd.to_datetime(values, unit="s", errors="coerce"))
+        else:
+            out[enc.column] = pd.Series(values)
+    return pd.DataFrame(out)
+
+
+def release_calibration(
+    model: ConditionalWGAN, releases: Mapping[str, Mapping[str, Any]], rng: np.random.Generator
+) -> Any:
+    """The model's marginal calibration (:mod:`relsynth.models.calibration`) fitted
+    against rows drawn from the DP releases instead of the training rows: it brings each
+    column's generated marginal to the released one and reads no real row (post-
+    processing). Correlations are left as the generator learned them (the releases are
+    per column)."""
+    from relsynth.models.calibration import fit_calibration
+    from relsynth.models.wgan_networks import ConditionalSampler
+
+    m = CALIBRATION_ROWS
+    x = model.encoder.transform(release_sample(model.encoder, releases, m, rng), rng)
+    cond = ConditionalSampler.original(model.encoder, m, rng)
+    gen = torch.Generator(device=model.device_).manual_seed(child_seed(rng))
+    with torch.no_grad():
+        raw = model._forward(cond, np.zeros((m, 0), np.float32), gen).cpu().numpy()
+    return fit_calibration(raw, x, model.encoder.spans, method=model.encoding, correlations=False)
 
 
 def _entity_rows(entity: np.ndarray) -> list[np.ndarray]:
@@ -241,6 +402,7 @@ def _entity_rows(entity: np.ndarray) -> list[np.ndarray]:
 
 def _train(model, generator, critic, x, entity, dp, rng) -> None:  # noqa: ANN001
     from relsynth.models._torch import activate
+    from relsynth.models.wgan_networks import ConditionalSampler
 
     dev = model.device_
     groups = _entity_rows(entity)
@@ -249,36 +411,86 @@ def _train(model, generator, critic, x, entity, dp, rng) -> None:  # noqa: ANN00
     kw = {"lr": model.learning_rate, "betas": (0.5, 0.9)}
     opt_g = torch.optim.Adam(generator.parameters(), **kw)
     opt_c = torch.optim.Adam(critic.parameters(), **kw)
-    cond_dim = sum(s.width for s, _ in model.encoder.discrete)
+    layout = _cond_layout(model.encoder)
     expected = dp.sample_rate * dp.n_entities
 
-    def fake(n: int) -> torch.Tensor:
+    def fake(n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Raw outputs, generated rows (with their conditions) and the conditions, drawn
+        from the released frequencies as at sampling (ConditionalSampler.original)."""
+        cond = torch.from_numpy(ConditionalSampler.original(model.encoder, n, rng)).to(dev)
         z = torch.randn(n, model.embedding_dim, generator=gen, device=dev)
-        cond = torch.zeros(n, cond_dim, device=dev)
         raw = generator(torch.cat([z, cond], dim=1))
-        return torch.cat([activate(raw, model.encoder.spans, gen), cond], dim=1)
+        return raw, torch.cat([activate(raw, model.encoder.spans, gen), cond], dim=1), cond
 
     critic.train()
     generator.train()
     for _ in range(dp.steps):
+        if dp.deadline is not None and dp.steps_done and time.time() > dp.deadline:
+            break  # the time budget: fewer steps, less privacy spent
         rows = _poisson_rows(groups, dp.sample_rate, rng)
         n_fake = max(1, int(round(expected)))
         with torch.no_grad():
-            fake_rows = fake(max(n_fake, len(rows[0])))
-        grads = _private_grads(critic, xt, rows, fake_rows, dp, gen)
+            _, fake_rows, _ = fake(n_fake)
+        idx = torch.from_numpy(rows[0]).to(dev)
+        real = torch.cat([xt[idx], _real_conditions(xt[idx], layout, rng)], dim=1)
+        grads = _private_grads(critic, real, rows[1], dp, gen)
         opt_c.zero_grad(set_to_none=True)
-        public = critic(fake_rows[:n_fake]).mean() + _fake_penalty(
-            critic, fake_rows[:n_fake], model.gp_lambda, gen
-        )
+        public = critic(fake_rows).mean() + _fake_penalty(critic, fake_rows, model.gp_lambda, gen)
         public.backward()  # D(fake) and the penalty on generated rows touch no real row
         for p, g in zip(critic.parameters(), grads, strict=True):
             p.grad = p.grad + g / max(expected, 1e-9)
         opt_c.step()
         opt_g.zero_grad(set_to_none=True)
-        loss = -critic(fake(n_fake)).mean()
+        raw, rows_g, cond = fake(n_fake)
+        loss = -critic(rows_g).mean() + _conditional_loss(raw, cond, layout)
         loss.backward()
         opt_g.step()
         dp.steps_done += 1
+
+
+def _cond_layout(encoder: TableEncoder) -> list[tuple[int, int, int]]:
+    """Per discrete column: its start in the encoded row, width, offset in the
+    conditional vector."""
+    out, offset = [], 0
+    for span, _ in encoder.discrete:
+        out.append((span.start, span.width, offset))
+        offset += span.width
+    return out
+
+
+def _real_conditions(
+    real: torch.Tensor, layout: list[tuple[int, int, int]], rng: np.random.Generator
+) -> torch.Tensor:
+    """CTGAN's conditional vector for real rows: a discrete column drawn uniformly and
+    the row's own category of it (part of the row: clipped and noised with it), so that
+    (row, condition) pairs are distributed as the generated ones."""
+    dim = sum(w for _, w, _ in layout)
+    cond = torch.zeros(len(real), dim, device=real.device)
+    if not layout or len(real) == 0:
+        return cond
+    chosen = rng.integers(0, len(layout), size=len(real))
+    for j, (start, width, offset) in enumerate(layout):
+        rows = torch.from_numpy(np.flatnonzero(chosen == j)).to(real.device)
+        if len(rows):
+            level = real[rows, start : start + width].argmax(dim=1)
+            cond[rows, offset + level] = 1.0
+    return cond
+
+
+def _conditional_loss(
+    raw: torch.Tensor, cond: torch.Tensor, layout: list[tuple[int, int, int]]
+) -> torch.Tensor:
+    """Cross-entropy between each conditioned span and its requested category (CTGAN);
+    generated rows only, so no privacy cost."""
+    total = torch.zeros((), device=raw.device)
+    for start, width, offset in layout:
+        part = cond[:, offset : offset + width]
+        rows = torch.nonzero(part.sum(dim=1) > 0).flatten()
+        if len(rows):
+            target = part[rows].argmax(dim=1)
+            logits = raw[rows, start : start + width]
+            total = total + torch.nn.functional.cross_entropy(logits, target, reduction="sum")
+    return total / max(len(raw), 1)
 
 
 def _fake_penalty(
@@ -311,17 +523,14 @@ def _poisson_rows(
     return np.concatenate(rows), np.concatenate(owner)
 
 
-def _private_grads(critic, xt, rows, fake_rows, dp, gen) -> list[torch.Tensor]:  # noqa: ANN001
+def _private_grads(critic, real, owner, dp, gen) -> list[torch.Tensor]:  # noqa: ANN001
     """Sum over the drawn entities of their clipped gradients, plus Gaussian noise."""
     from torch.func import functional_call, grad, vmap
 
-    idx, owner = rows
     params = {k: v.detach() for k, v in critic.named_parameters()}
     names = list(params)
     out = []
-    if len(idx):
-        real = xt[torch.from_numpy(idx).to(xt.device)]
-        real = torch.cat([real, fake_rows[: len(idx), real.shape[1] :]], 1)  # + zero cond
+    if len(real):
 
         def row_loss(p: dict[str, torch.Tensor], r: torch.Tensor) -> torch.Tensor:
             return -functional_call(critic, p, (r[None],)).sum()

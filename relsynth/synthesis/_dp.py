@@ -10,58 +10,74 @@ marks public (``reference: true`` in the metadata, or ``table_models={t: "copy"}
 are copied as they are and are not part of any entity; the lookup tables relsynth
 would otherwise detect are modelled like any private table.
 
-The budget is spent by basic (sequential) composition over the mechanisms listed
-in the :class:`Ledger` (it is reported per table and in total):
+Every mechanism is a Gaussian mechanism (the releases) or a subsampled Gaussian
+mechanism (DP-SGD), each bounding what one entity changes; the whole fit is
+accounted for by **RDP composition** over all of them with opacus' accountant (see
+docs/privacy.md for why sequential composition, not parallel, is the right one: an
+entity has rows in every table, so the tables do not partition the entities):
 
-* ``STRUCTURE_SHARE`` of epsilon goes to the Laplace releases (a count release gets
-  ``COUNT_WEIGHT`` parts, any other one part): the
-  number of entities, root row counts, children-per-parent histograms, NULL rates
-  of secondary keys and text columns, category vocabularies (partition selection,
-  which also spends delta) and numeric bounds and quantiles
+* ``STRUCTURE_SHARE`` of epsilon (the epsilon the releases alone compose to) goes
+  to the releases (a count release gets ``COUNT_WEIGHT`` parts of their RDP, any
+  other one part): the number of entities, root row counts, children-per-parent
+  histograms, NULL rates of secondary keys and text columns, category vocabularies
+  (partition selection, which also spends delta) and numeric bounds and quantiles
   (:mod:`relsynth.synthesis._dp_release`, :mod:`relsynth.synthesis._dp_skeleton`);
-* the rest goes, in equal parts, to one DP-SGD run per learned table
-  (:mod:`relsynth.models._dp`), each accounted for by opacus' RDP accountant at
-  its share of delta.
+* the DP-SGD runs (one per learned table, the same noise multiplier) get the rest:
+  their noise is the smallest with which everything together composes to epsilon
+  at half of delta (the other half goes to the partition selections).
 
 Turned off under DP because they learn from the data outside a DP mechanism:
 rule discovery (declared rules of the metadata are kept), lookup-table detection
 and verbatim copies, sequence models and parent context (tables are modelled
-unconditionally; the keys carry the structure), calibration, dependency and
-offset discovery, rare-value withholding (superseded by the DP threshold), parallel
-fitting. Text columns are faked with a noisy NULL rate and without the source's
-lengths or digests.
+unconditionally; the keys carry the structure), dependency and offset discovery,
+rare-value withholding (superseded by the DP threshold). The marginal calibration
+is fitted against rows drawn from the releases (post-processing). Text columns are
+faked with a noisy NULL rate and without the source's lengths or digests.
+
+A DP fit is the normal fit with a DP mode: :func:`prepare` makes the releases, the
+noise of the DP-SGD runs and the key generator (from the DP key skeleton), then the
+usual table tasks run (:mod:`._schedule`, ``_TableFitter.fit_private``), with
+``n_jobs``, ``executor`` and ``time_budget`` as any fit; :func:`fit_info` joins the
+DP-SGD runs to the ledger.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from relsynth._columns import table_layout
 from relsynth.errors import ParameterError
 from relsynth.synthesis import _dp_release as rel
 from relsynth.synthesis.dp import DifferentialPrivacy
 
 if TYPE_CHECKING:
+    from relsynth._columns import TableLayout
+    from relsynth.synthesis._fit_table import FittedTable
+    from relsynth.synthesis._state import FitInfo
     from relsynth.synthesis.synthesizer import Synthesizer
 
 __all__ = [
+    "DP_MODEL",
+    "DPFit",
     "Ledger",
+    "TableDP",
     "entities",
-    "fit_private",
-    "fit_synthesizer",
+    "fit_info",
+    "prepare",
+    "text_null_rates",
 ]
 
 #: The "table" of releases that concern every table (the number of entities).
 SHARED = "(shared)"
-#: Share of epsilon for the Laplace releases (counts, histograms, vocabularies, bounds).
+#: Share of epsilon the Gaussian releases (counts, histograms, vocabularies, bounds) compose to.
 STRUCTURE_SHARE = 0.3
 #: ConditionalWGAN settings under DP (no packing; smaller networks suit DP-SGD's noise).
-_DP_MODEL = {
+DP_MODEL = {
     "calibrate": False,
     "dependencies": False,
     "offsets": False,
@@ -78,45 +94,68 @@ DEFAULT_DP_STEPS = 300
 
 
 class Ledger:
-    """Every DP release of a fit, its epsilon and delta, per table.
+    """Every DP release of a fit and its noise, per table, and the DP-SGD runs.
 
-    First run in counting mode (``eps_each is None``: ``take`` returns 1.0 and counts),
-    then with the split fixed: each release gets ``eps_each`` (and ``delta_each``).
+    First run in counting mode (``sigma_unit is None``: ``take`` returns a unit noise
+    and counts), then with the noise fixed: a release of weight ``w`` gets noise
+    ``sigma_unit / sqrt(w)`` (``w`` parts of the releases' RDP).
     """
 
-    def __init__(self, eps_each: float | None = None, delta_each: float = 0.0) -> None:
-        self.eps_each, self.delta_each = eps_each, delta_each
+    def __init__(self, sigma_unit: float | None = None, delta_each: float = 0.0) -> None:
+        self.sigma_unit, self.delta_each = sigma_unit, delta_each
         self.releases: list[dict[str, Any]] = []
         self.training: dict[str, dict[str, float]] = {}
 
     def take(self, table: str, what: str) -> float:
-        """Epsilon for one pure (Laplace) release (a count release weighs COUNT_WEIGHT)."""
+        """The noise (standard deviation per unit of L2 sensitivity) of one release."""
         weight = COUNT_WEIGHT if what.startswith(COUNT_RELEASES) else 1.0
-        eps = weight * (1.0 if self.eps_each is None else self.eps_each)
-        self.releases.append({"table": table, "what": what, "epsilon": eps, "delta": 0.0})
-        return eps
+        sigma = (1.0 if self.sigma_unit is None else self.sigma_unit) / np.sqrt(weight)
+        self.releases.append(
+            {"table": table, "what": what, "weight": weight, "noise": float(sigma), "delta": 0.0}
+        )
+        return float(sigma)
 
     def take_delta(self, table: str, what: str) -> tuple[float, float]:
-        """Epsilon and delta for one approximate-DP release (partition selection)."""
-        eps = self.take(table, what)
-        delta = 1e-6 if self.eps_each is None else self.delta_each  # counting: any delta
+        """Noise and delta of one release that also spends delta (partition selection)."""
+        sigma = self.take(table, what)
+        delta = 1e-6 if self.sigma_unit is None else self.delta_each  # counting: any delta
         self.releases[-1]["delta"] = delta
-        return eps, delta
+        return sigma, delta
 
-    def summary(self, settings: DifferentialPrivacy) -> dict[str, Any]:
-        """Spent per table and in total (basic composition), and the releases."""
-        tables: dict[str, dict[str, float]] = {}
-        for r in self.releases:
-            t = tables.setdefault(r["table"], {"epsilon": 0.0, "delta": 0.0})
-            t["epsilon"] += r["epsilon"]
-            t["delta"] += r["delta"]
-        for name, s in self.training.items():
-            t = tables.setdefault(name, {"epsilon": 0.0, "delta": 0.0})
-            t["epsilon"] += s["epsilon"]
-            t["delta"] += s["delta"]
+    @property
+    def weight(self) -> float:
+        """The releases' total weight (their RDP in units of one release's)."""
+        return float(sum(r["weight"] for r in self.releases))
+
+    def history(self, table: str | None = None) -> list[tuple[float, float, int]]:
+        """``(noise, sample rate, steps)`` of every mechanism (of ``table``), for the
+        RDP accountant: a release is one step at rate 1."""
+        out = [(r["noise"], 1.0, 1) for r in self.releases if table in (None, r["table"])]
+        out += [
+            (t["noise_multiplier"], t["sample_rate"], int(t["steps"]))
+            for name, t in self.training.items()
+            if table in (None, name)
+        ]
+        return out
+
+    def summary(self, settings: DifferentialPrivacy, delta_rdp: float) -> dict[str, Any]:
+        """Spent in total and per table (RDP composition, at ``delta_rdp`` plus the
+        partition selections' delta), and every release and DP-SGD run."""
+        from relsynth.models._dp import composed_epsilon
+
+        names = dict.fromkeys([r["table"] for r in self.releases] + list(self.training))
+        tables = {
+            n: {
+                "epsilon": composed_epsilon(self.history(n), delta_rdp),
+                "delta": delta_rdp + sum(r["delta"] for r in self.releases if r["table"] == n),
+            }
+            for n in names
+        }
         return {
-            "epsilon": sum(t["epsilon"] for t in tables.values()),
-            "delta": sum(t["delta"] for t in tables.values()),
+            "epsilon": composed_epsilon(self.history(), delta_rdp),
+            "delta": delta_rdp + sum(r["delta"] for r in self.releases),
+            "delta_rdp": delta_rdp,
+            "composition": "rdp",
             "budget": settings.to_dict(),
             "unit": "entity",
             "tables": tables,
@@ -181,24 +220,17 @@ def _column_release(
 
         x = NumericalEncoder(col, kind)._values(values)
         bounds = synth.privacy.bounds.get(f"{name}.{col}")  # type: ignore[union-attr]
-        eps = ledger.take(name, f"bounds and quantiles of {col}")
-        s = rel.numeric_summary(x, ent, eps, rng, datetime=kind == "datetime", bounds=bounds)
-        out.update(low=s.low, high=s.high, quantiles=s.quantiles)
+        sigma = ledger.take(name, f"bounds and quantiles of {col}")
+        s = rel.numeric_summary(x, ent, sigma, rng, datetime=kind == "datetime", bounds=bounds)
+        out.update(low=s.low, high=s.high, quantiles=s.quantiles, null_share=s.null_share)
         return out
-    eps, delta = ledger.take_delta(name, f"vocabulary of {col}")
-    if kind == "boolean":  # the domain is public: no threshold
-        w = rel.entity_weights(ent)
-        vals = [False, True]
-        counts = [float(w[(values == v).to_numpy()].sum()) for v in vals]
-        counts = [c + rng.laplace(0, 1 / eps) for c in counts]
-    else:
-        vals, counts = rel.vocabulary(values, ent, eps, delta, rng)
-    w = rel.entity_weights(ent)
-    null = float(w[values.isna().to_numpy()].sum()) + rng.laplace(0, 1 / eps)
+    sigma, delta = ledger.take_delta(name, f"vocabulary of {col}")
+    domain = [False, True] if kind == "boolean" else None  # public domain: no threshold
+    vals, counts, null = rel.vocabulary(values, ent, sigma, delta, rng, domain=domain)
     numeric = pd.api.types.is_numeric_dtype(values.dtype)
     out.update(
-        values=vals, counts=counts, null_count=max(null, 0.0),
-        threshold=rel.threshold(eps, delta), placeholder=0 if numeric else "(suppressed)",
+        values=vals, counts=counts, null_count=null,
+        threshold=rel.threshold(sigma, delta), placeholder=0 if numeric else "(suppressed)",
     )  # fmt: skip
     return out
 
@@ -207,6 +239,26 @@ def _entity_count(ent: Mapping[str, np.ndarray], ledger: Ledger, rng: np.random.
     """The noisy number of entities (each adds 1)."""
     n = int(max([int(e.max()) + 1 for e in ent.values() if len(e)] or [1]))
     return rel.noisy_count(np.ones(n), 1, ledger.take(SHARED, "entity count"), rng)
+
+
+def _plan_budget(
+    settings: DifferentialPrivacy, weight: float, n_vocab: int, trained: bool, n: int | None
+) -> tuple[float, float, float]:
+    """``(sigma_unit, delta_rdp, delta per selection)`` for releases of total ``weight``
+    composing to ``STRUCTURE_SHARE`` of epsilon (all of it when nothing is trained) at
+    ``delta_rdp``; ``n`` the noisy number of entities (None: before it is known)."""
+    from relsynth.models._dp import solve_noise
+
+    delta = settings.resolve_delta(n) if n is not None else settings.delta or 1e-5
+    delta_rdp = delta / 2 if n_vocab else delta
+    target = settings.epsilon * (STRUCTURE_SHARE if trained else 1.0)
+    # releases of weight w at noise s / sqrt(w) compose like one at s / sqrt(weight)
+    sigma_eff = solve_noise([], lambda s: [(s, 1.0, 1)], target, delta_rdp)
+    return (
+        sigma_eff * float(np.sqrt(max(weight, 1.0))),
+        delta_rdp,
+        (delta - delta_rdp) / max(n_vocab, 1),
+    )
 
 
 def _releases(synth, source, ent, ledger, rng, n_noisy) -> dict[str, Any]:  # noqa: ANN001
@@ -226,46 +278,114 @@ def _releases(synth, source, ent, ledger, rng, n_noisy) -> dict[str, Any]:  # no
                                ledger, rng)
             for c in layout.learned
         }  # fmt: skip
-        w = rel.entity_weights(e)
         for col in layout.text:
-            eps = ledger.take(name, f"NULL rate of {col}")
-            null = w[frame[col].isna().to_numpy()].sum() + rng.laplace(0, 1 / eps)
-            text_nulls.setdefault(name, {})[col] = float(np.clip(null / n_noisy, 0, 1))
+            sigma = ledger.take(name, f"NULL rate of {col}")
+            share = rel.null_share(frame[col].isna().to_numpy(), e, sigma, rng)
+            text_nulls.setdefault(name, {})[col] = share
     return {"n": n_noisy, "skeleton": skeleton, "columns": columns, "text_nulls": text_nulls}
 
 
-def fit_private(synth: Synthesizer, source: Mapping[str, pd.DataFrame], seed: int) -> dict:
-    """Fit keys and models of ``synth`` under its ``privacy``; return the DP summary."""
+@dataclass
+class TableDP:
+    """What one private table's fit needs under DP (sent to the worker that fits it):
+    its rows' entities, its column releases and text NULL rates, the DP-SGD settings."""
+
+    entity: np.ndarray
+    columns: dict[str, dict[str, Any]]
+    text_nulls: dict[str, float]
+    n_entities: int
+    noise: float
+    delta: float
+    steps: int
+    clip: float
+
+
+@dataclass
+class DPFit:
+    """The DP part of a fit, before the tables: the ledger, the per-table inputs."""
+
+    ledger: Ledger
+    delta_rdp: float
+    tables: dict[str, TableDP]
+    trained: list[str]
+    seconds: float
+
+
+def prepare(
+    synth: Synthesizer,
+    source: Mapping[str, pd.DataFrame],
+    layouts: Mapping[str, TableLayout],
+    seed: int,
+) -> DPFit:
+    """Everything before the table fits under DP: the releases, the budget of the DP-SGD
+    runs and the key generator (fitted on the DP key skeleton)."""
     from relsynth._random import stream
     from relsynth.keys import KeyGenerator
+    from relsynth.models._dp import sample_rate_for, solve_noise
+    from relsynth.synthesis._state import TableFit
+    from relsynth.synthesis.dp import check_privacy
 
+    check_privacy(synth.privacy)
     settings = synth.privacy
     assert settings is not None
+    t0 = time.perf_counter()
+    meta = synth.metadata
+    synth.rules_ = tuple(r for r in meta.rules if r.enforce) if synth.rules != "none" else ()
+    synth.lookups_ = {}
+    # layouts_ for the releases; the table fits replace these states
+    synth.tables_ = {n: TableFit(layouts[n], {}) for n in synth.plan_.order}
     public = public_tables(synth)
     private = [n for n in synth.plan_.order if n not in public]
-    ent = entities(synth.metadata, source, private)
-    trained = [n for n in private if synth.layouts_[n].learned and len(source[n])]
+    ent = entities(meta, source, private)
+    trained = [n for n in private if layouts[n].learned and len(source[n])]
     count = Ledger()
     dry = stream(seed, "dp-count")
     _releases(synth, source, ent, count, dry, _entity_count(ent, count, dry))
-    n_struct = sum(r["epsilon"] for r in count.releases)  # weighted: counting gives 1 each
-    share = STRUCTURE_SHARE if trained else 1.0
-    ledger = Ledger(eps_each=settings.epsilon * share / max(n_struct, 1))
+    n_vocab = sum(1 for r in count.releases if r["delta"] > 0)
+    # the entity count first (the default delta depends on it), then the rest of the
+    # releases at the noise that makes all of them compose to their share
+    sigma, _, _ = _plan_budget(settings, count.weight, n_vocab, bool(trained), None)
+    ledger = Ledger(sigma_unit=sigma)
     rng = stream(seed, "dp-releases")
     n_noisy = _entity_count(ent, ledger, rng)
-    delta = settings.resolve_delta(n_noisy)
-    n_vocab = sum(1 for r in count.releases if r["what"].startswith("vocabulary"))
-    ledger.delta_each = delta / max(n_vocab + len(trained), 1)
-    releases = _releases(synth, source, ent, ledger, rng, n_noisy)
-    t0 = time.perf_counter()
-    synth.key_generator_ = KeyGenerator().fit(
-        synth.metadata, releases["skeleton"], plan=synth.plan_
+    _, delta_rdp, ledger.delta_each = _plan_budget(
+        settings, count.weight, n_vocab, bool(trained), n_noisy
     )
-    synth.fit_seconds_dp_ = {"keys": time.perf_counter() - t0}
-    eps_sgd = settings.epsilon * (1.0 - share) / max(len(trained), 1)
-    for name in synth.plan_.order:
-        _fit_table(synth, name, source, ent, releases, ledger, eps_sgd, stream(seed, "fit", name))
-    return ledger.summary(settings) | {"unconditional": trained}
+    first, rest = ledger.history(), count.weight - ledger.weight
+    share = STRUCTURE_SHARE if trained else 1.0
+    ledger.sigma_unit = (
+        solve_noise(
+            first, lambda s: [(s / np.sqrt(rest), 1.0, 1)], settings.epsilon * share, delta_rdp
+        )
+        if rest > 0
+        else sigma
+    )
+    releases = _releases(synth, source, ent, ledger, rng, n_noisy)
+    synth.key_generator_ = KeyGenerator().fit(meta, releases["skeleton"], plan=synth.plan_)
+    steps = synth.steps or DEFAULT_DP_STEPS
+    rate = sample_rate_for(n_noisy)
+    noise = (
+        solve_noise(
+            ledger.history(), lambda s: [(s, rate, steps)] * len(trained), settings.epsilon,
+            delta_rdp,
+        )
+        if trained
+        else 0.0
+    )  # fmt: skip
+    tables = {
+        n: TableDP(
+            entity=ent[n],
+            columns=releases["columns"].get(n, {}),
+            text_nulls=releases["text_nulls"].get(n, {}),
+            n_entities=n_noisy,
+            noise=noise,
+            delta=delta_rdp,
+            steps=steps,
+            clip=float(settings.max_grad_norm),
+        )  # fmt: skip
+        for n in private
+    }
+    return DPFit(ledger, delta_rdp, tables, trained, time.perf_counter() - t0)
 
 
 def _dp_treatments(summary: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
@@ -276,83 +396,25 @@ def _dp_treatments(summary: Mapping[str, Mapping[str, str]]) -> dict[str, dict[s
     }
 
 
-def fit_synthesizer(
-    synth: Synthesizer, source: Mapping[str, pd.DataFrame], repair: Any,
-    seconds: dict[str, float], started: float, seed: int,
-) -> Synthesizer:  # fmt: skip
-    """The rest of ``Synthesizer.fit`` under DP, once the source is checked."""
-    from relsynth.synthesis._privacy import privacy_summary
-    from relsynth.synthesis._state import FitInfo, TableFit
-    from relsynth.synthesis.dp import check_privacy
-
-    check_privacy(synth.privacy)
-
-    meta = synth.metadata
-    order = synth.plan_.order
-    synth.rules_ = tuple(r for r in meta.rules if r.enforce) if synth.rules != "none" else ()
-    synth.lookups_ = {}
-    # each table's state starts as its layout; _fit_table replaces it with the fitted one
-    synth.tables_ = {n: TableFit(table_layout(meta, n, source[n]), {}) for n in order}
-    dp = fit_private(synth, source, seed)
-    seconds.update(synth.fit_seconds_dp_)
-    synth._base_seed = seed
-    seconds["total"] = time.perf_counter() - started
-    models = {
-        n: "copy" if n in synth.copies_ else type(synth.models_[n]).__name__
-        if synth.models_.get(n) is not None else "keys" for n in order
-    }  # fmt: skip
-    synth.fit_info_ = FitInfo(
-        seconds=seconds, rows={n: len(source[n]) for n in order}, models=models,
-        dropped_rows=dict(repair.dropped), nulled_keys=dict(repair.nulled),
-        withheld={}, privacy=_dp_treatments(privacy_summary(synth)), dp=dp,
-    )  # fmt: skip
-    return synth
+def fit_info(
+    synth: Synthesizer, dp: DPFit, fitted: Mapping[str, FittedTable], info: FitInfo
+) -> FitInfo:
+    """The fit info of a DP fit: the DP-SGD runs of the tables joined to the ledger, the
+    epsilon and delta spent (RDP composition of everything)."""
+    settings = synth.privacy
+    assert settings is not None
+    for name in synth.plan_.order:  # plan order: the same summary with any n_jobs
+        run = fitted[name].dp
+        if run is not None:
+            dp.ledger.training[name] = run
+    summary = dp.ledger.summary(settings, dp.delta_rdp) | {"unconditional": dp.trained}
+    return replace(info, withheld={}, privacy=_dp_treatments(info.privacy), dp=summary)
 
 
-def _fit_table(synth, name, source, ent, releases, ledger, eps_sgd, rng) -> None:  # noqa: ANN001
-    """One table under DP: a copy (public), a DP-SGD model, DP text models."""
-    from relsynth.models._dp import DPTraining, fit_dp_wgan
-    from relsynth.synthesis._fit_table import _TableFitter, fit_threads
-    from relsynth.synthesis._state import TableFit
-
-    t0 = time.perf_counter()
-    frame = source[name]
-    dtypes = {c: str(frame[c].dtype) for c in frame.columns}
-    layout = synth.layouts_[name]
-    if name not in ent:
-        synth.tables_[name] = TableFit(layout, dtypes, copy=frame.reset_index(drop=True).copy())
-        synth.fit_seconds_dp_[f"fit:{name}"] = time.perf_counter() - t0
-        return
-    fitter = _TableFitter(synth, name, source, synth.layouts_, rng, None)
-    text = _text_models(fitter, name, layout, releases)
-    model = None
-    if layout.learned and len(frame):
-        model = fitter._default_wgan(layout)
-        for key, value in _DP_MODEL.items():
-            setattr(model, key, value)
-        steps = synth.steps or DEFAULT_DP_STEPS
-        dp = DPTraining(eps_sgd, ledger.delta_each, releases["n"], steps,
-                        clip=synth.privacy.max_grad_norm)  # fmt: skip
-        learned = frame[list(layout.learned)].reset_index(drop=True)
-        pin = model.n_threads is None
-        if pin:
-            model.n_threads = fit_threads(synth.n_threads)
-        fit_dp_wgan(model, learned, ent[name], releases["columns"][name], dp)
-        if pin:
-            model.n_threads = None
-        ledger.training[name] = dp.summary()
-    synth.tables_[name] = TableFit(layout, dtypes, model, text)
-    synth.fit_seconds_dp_[f"fit:{name}"] = time.perf_counter() - t0
-
-
-def _text_models(fitter, name, layout, releases) -> dict[str, Any]:  # noqa: ANN001
+def text_null_rates(text: Mapping[str, Any], nulls: Mapping[str, float]) -> None:
     """Text models fitted on NULLs only (no source value, length or digest enters the
-    model), with the noisy NULL rate."""
-    blank = pd.DataFrame({c: pd.Series([None] * 4, dtype=object) for c in layout.text})
-    out = fitter._fit_text(blank, layout)
-    nulls = releases["text_nulls"].get(name, {})
-    for col, model in out.items():
+    model) get the noisy NULL rate."""
+    for col, model in text.items():
         model.null_rate_ = nulls.get(col, 0.0)
         if getattr(model, "structured_", None) is not None:
             model.structured_.null_rate_ = model.null_rate_
-    return out

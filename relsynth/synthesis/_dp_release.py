@@ -4,25 +4,35 @@ Every mechanism here protects one *entity* (a root row with all its descendant
 rows, see :mod:`relsynth.synthesis._dp`): each function takes, per row, the index of
 the entity the row belongs to, and bounds what one entity can change by weighting
 its rows so that their total weight is at most 1 (an entity with 40 orders gives
-each order weight 1/40). The L1 sensitivity of every histogram below is therefore
-1, and Laplace noise of scale ``1 / epsilon`` makes it ``epsilon``-DP.
+each order weight 1/40). Adding or removing an entity then changes a histogram
+below by a vector of L1 norm, hence L2 norm, at most 1, and every release is a
+**Gaussian mechanism**: noise ``N(0, sigma^2)`` per entry (``sigma`` times the L2
+sensitivity where it is not 1). Its Renyi-DP is ``alpha / (2 sigma^2)``, which is
+what :mod:`relsynth.synthesis._dp` composes with the DP-SGD runs in one RDP
+accountant (opacus' ``(sigma, q=1, steps=1)`` entry is exactly this mechanism).
 
 ``vocabulary``
-    Categories whose domain is not public: Laplace *partition selection* (Korolova
-    et al. 2009; Desfontaines et al. 2022). An entity's weight is spread over at most
-    ``MAX_VALUES_PER_ENTITY`` of its values; a value is released only when its noisy
-    weighted count reaches the threshold ``tau = ln((K - 1 + e^eps) / (2 delta)) / eps``
-    so that the chance that any value held by one entity alone is released is at
-    most ``delta``. The released counts are the noisy ones.
+    Categories whose domain is not public: Gaussian *partition selection* (Korolova
+    et al. 2009; Gopi et al. 2020; Wilkins et al. 2024). An entity's weight is spread
+    over at most ``MAX_VALUES_PER_ENTITY`` of its values (NULL counts as one); a value
+    is released only when its noisy weighted count reaches the threshold
+    ``tau = 1 + sigma * Phi^-1(1 - delta / K)``, so that the chance that any value held
+    by one entity alone is released is at most ``delta`` (its weight is at most 1).
+    The released counts are the noisy ones.
 ``numeric_summary``
     Bounds and quantiles of a number or a datetime without user-given bounds: a noisy
     histogram on a fixed, data-independent grid (signed log-scale bins; years for
-    datetimes) finds the 0.5% and 99.5% points (half the budget), and a noisy
-    64-bin histogram between them gives the quantiles (the other half).
+    datetimes), read at the finest resolution whose surviving bins hold most of the
+    mass (blocks of 1, 2, 4, ... bins: post-processing), finds the 0.5% and 99.5%
+    points, and a noisy 64-bin histogram between them (bins even in ``asinh`` for
+    numbers, which are log-spaced where the bounds span decades), with one more bin
+    for NULLs,
+    gives the quantiles and the NULL share (the two histograms share the release's
+    budget: ``sigma * sqrt(2)`` each).
 ``count_histogram``
     A histogram of non-negative integers (children per parent) on fixed bins.
 ``noisy_count``
-    A count to which each entity adds at most ``cap``.
+    A count to which each entity adds at most ``cap`` (L2 sensitivity ``cap``).
 
 Everything derived from these outputs afterwards (frequencies, samples, bounds) is
 post-processing and costs no further privacy.
@@ -37,12 +47,15 @@ import pandas as pd
 
 __all__ = [
     "MAX_VALUES_PER_ENTITY",
+    "NULL",
     "NumericSummary",
     "count_histogram",
     "entity_weights",
     "noisy_count",
     "numeric_summary",
     "sample_counts",
+    "gaussian",
+    "null_share",
     "threshold",
     "vocabulary",
 ]
@@ -50,6 +63,8 @@ __all__ = [
 #: Distinct values one entity may contribute to a vocabulary (the rest are not counted).
 MAX_VALUES_PER_ENTITY = 16
 _N_QUANTILE_BINS = 64
+#: The key NULLs are counted under in :func:`vocabulary` (always released).
+NULL = "__relsynth_null__"
 _YEAR = 365.2425 * 86400.0
 _EPOCH_YEAR = 1970.0
 
@@ -63,34 +78,70 @@ def entity_weights(entity: np.ndarray) -> np.ndarray:
     return 1.0 / counts[inverse]
 
 
-def threshold(epsilon: float, delta: float) -> float:
-    """The release threshold of :func:`vocabulary` for ``(epsilon, delta)``."""
-    k = MAX_VALUES_PER_ENTITY
-    return float(np.log((k - 1 + np.exp(epsilon)) / (2.0 * delta)) / epsilon)
+def _z(p: float) -> float:
+    """``Phi^-1(1 - p)``: the standard normal quantile above which ``p`` lies."""
+    from scipy.special import ndtri
+
+    return float(-ndtri(min(max(p, 1e-300), 0.5)))
+
+
+def gaussian(shape: int | tuple[int, ...], sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """Gaussian noise of standard deviation ``sigma`` (the one noise source here)."""
+    return rng.normal(0.0, sigma, shape)
+
+
+def threshold(sigma: float, delta: float) -> float:
+    """The release threshold of :func:`vocabulary` for noise ``sigma`` and ``delta``."""
+    return 1.0 + sigma * _z(delta / MAX_VALUES_PER_ENTITY)
 
 
 def vocabulary(
     values: pd.Series,
     entity: np.ndarray,
-    epsilon: float,
+    sigma: float,
     delta: float,
     rng: np.random.Generator,
-) -> tuple[list[object], list[float]]:
-    """Released (non-NULL) values and their noisy entity-weighted counts, most frequent first."""
-    frame = pd.DataFrame({"v": values.astype(object).to_numpy(), "e": np.asarray(entity)})
-    frame = frame[frame["v"].notna()]
+    domain: list[object] | None = None,
+) -> tuple[list[object], list[float], float]:
+    """Released values and their noisy entity-weighted counts (most frequent first), and
+    the noisy weight of NULL.
+
+    One histogram over the values and NULL, an entity weighing at most 1 in it (L2
+    sensitivity 1). With a public ``domain`` (booleans) every value of it is released
+    and no threshold applies; otherwise values below :func:`threshold` are suppressed.
+    """
+    v = values.astype(object).to_numpy()
+    v = np.where(pd.isna(values).to_numpy(), NULL, v)
+    frame = pd.DataFrame({"v": v, "e": np.asarray(entity)})
     if frame.empty:
-        return [], []
+        return [], [], 0.0
     per = frame.groupby(["e", "v"], sort=True).size().rename("n").reset_index()
     per = per.sort_values(["e", "n"], ascending=[True, False], kind="stable")
     per = per[per.groupby("e").cumcount() < MAX_VALUES_PER_ENTITY]
     per["w"] = per["n"] / per.groupby("e")["n"].transform("sum")
     counts = per.groupby("v", sort=True)["w"].sum()
-    noisy = counts.to_numpy() + rng.laplace(0.0, 1.0 / epsilon, len(counts))
-    keep = noisy >= threshold(epsilon, delta)
+    if domain is not None:
+        counts = counts.reindex([*domain, NULL], fill_value=0.0)
+    elif NULL not in counts.index:
+        counts.loc[NULL] = 0.0
+    noisy = counts.to_numpy(dtype=float) + gaussian(len(counts), sigma, rng)
+    is_null = np.array([isinstance(x, str) and x == NULL for x in counts.index], dtype=bool)
+    null = float(max(noisy[is_null].sum(), 0.0))
+    keep = ~is_null
+    if domain is None:
+        keep &= noisy >= threshold(sigma, delta)
     order = np.argsort(-noisy[keep], kind="stable")
     kept_values = counts.index.to_numpy()[keep][order]
-    return [_plain(v) for v in kept_values], noisy[keep][order].tolist()
+    kept = np.clip(noisy[keep][order], 0.0, None) if domain is not None else noisy[keep][order]
+    return [_plain(x) for x in kept_values], kept.tolist(), null
+
+
+def null_share(is_null: np.ndarray, entity: np.ndarray, sigma: float, rng) -> float:  # noqa: ANN001
+    """The noisy entity-weighted share of NULLs: a 2-bin histogram (NULL, not NULL)."""
+    w = entity_weights(entity)
+    hist = np.array([w[is_null].sum(), w[~is_null].sum()]) + gaussian(2, sigma, rng)
+    hist = np.clip(hist, 0.0, None)
+    return float(hist[0] / hist.sum()) if hist.sum() > 0 else 0.0
 
 
 def _plain(value: object) -> object:
@@ -104,6 +155,7 @@ class NumericSummary:
     low: float
     high: float
     quantiles: list[float]
+    null_share: float = 0.0
 
 
 def _grid(datetime: bool) -> np.ndarray:
@@ -114,11 +166,40 @@ def _grid(datetime: bool) -> np.ndarray:
 
 
 def _noisy_hist(
-    x: np.ndarray, w: np.ndarray, edges: np.ndarray, epsilon: float, rng: np.random.Generator
+    x: np.ndarray, w: np.ndarray, edges: np.ndarray, sigma: float, rng: np.random.Generator
 ) -> np.ndarray:
+    """The noisy weighted histogram (not clipped)."""
     idx = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, len(edges) - 2)
     hist = np.bincount(idx, weights=w, minlength=len(edges) - 1)
-    return np.clip(hist + rng.laplace(0.0, 1.0 / epsilon, len(hist)), 0.0, None)
+    return hist + gaussian(len(hist), sigma, rng)
+
+
+def _bounds(noisy: np.ndarray, edges: np.ndarray, sigma: float) -> tuple[float, float]:
+    """The 0.5% and 99.5% points of a noisy grid histogram (post-processing).
+
+    Read at blocks of 1, 2, 4, ... bins: a block is kept when its noisy weight is above
+    what the noise alone reaches with probability 10% over all blocks of all sizes
+    (the noise of a block of ``b`` bins grows as ``sqrt(b)``, its weight as ``b``: with
+    little data for the budget, coarser blocks find it). The finest block size whose
+    kept blocks hold 80% of the most any size keeps wins.
+    """
+    levels = []
+    size = 1
+    n_levels = int(np.ceil(np.log2(len(noisy)))) + 1
+    while size < 2 * len(noisy):
+        n_blocks = -(-len(noisy) // size)
+        padded = np.concatenate([noisy, np.zeros(n_blocks * size - len(noisy))])
+        blocks = padded.reshape(n_blocks, size).sum(1)
+        cut = sigma * np.sqrt(size) * _z(0.1 / (n_blocks * n_levels))
+        kept = np.where(blocks >= cut, blocks, 0.0)
+        block_edges = edges[np.minimum(np.arange(n_blocks + 1) * size, len(edges) - 1)]
+        levels.append((kept, block_edges))
+        size *= 2
+    most = max(float(k.sum()) for k, _ in levels)
+    if most <= 0:  # nothing stands out of the noise: the middle bin (1970 for datetimes)
+        return float(edges[len(edges) // 2]), float(edges[len(edges) // 2 + 1])
+    kept, block_edges = next(lv for lv in levels if lv[0].sum() >= 0.8 * most)
+    return _cut(kept, block_edges, 0.005)
 
 
 def _cut(hist: np.ndarray, edges: np.ndarray, share: float) -> tuple[float, float]:
@@ -134,7 +215,7 @@ def _cut(hist: np.ndarray, edges: np.ndarray, share: float) -> tuple[float, floa
 def numeric_summary(
     x: np.ndarray,
     entity: np.ndarray,
-    epsilon: float,
+    sigma: float,
     rng: np.random.Generator,
     *,
     datetime: bool = False,
@@ -144,29 +225,33 @@ def numeric_summary(
     """DP bounds (unless given) and quantiles of the non-NULL values ``x``."""
     x = np.asarray(x, dtype=float)
     valid = ~np.isnan(x)
-    w = entity_weights(np.asarray(entity)[valid])
+    w_all = entity_weights(np.asarray(entity))  # NULLs are one more bin (L1 <= 1 in all)
+    w = w_all[valid]
     x = x[valid]
-    if bounds is None:
+    sigma_q = sigma
+    if bounds is None:  # two histograms: each gets sigma * sqrt(2) (one unit in all)
+        sigma_q = sigma * np.sqrt(2.0)
         edges = _grid(datetime)
-        coarse = _noisy_hist(x, w, edges, epsilon / 2.0, rng)
-        # post-processing: bins no larger than the noise would make are empty
-        coarse[coarse < 2.0 / epsilon * np.log(len(coarse) / 0.1)] = 0.0
-        low, high = _cut(coarse, edges, 0.005)
-        eps_q = epsilon / 2.0
+        low, high = _bounds(_noisy_hist(x, w, edges, sigma_q, rng), edges, sigma_q)
     else:
         low, high = float(bounds[0]), float(bounds[1])
-        eps_q = epsilon
     if high <= low:
         high = low + 1.0
-    edges = np.linspace(low, high, _N_QUANTILE_BINS + 1)
-    hist = _noisy_hist(np.clip(x, low, high), w, edges, eps_q, rng)
+    if datetime:
+        edges = np.linspace(low, high, _N_QUANTILE_BINS + 1)
+    else:  # even on asinh: relative resolution where bounds span decades (amounts)
+        edges = np.sinh(np.linspace(np.arcsinh(low), np.arcsinh(high), _N_QUANTILE_BINS + 1))
+        edges[0], edges[-1] = low, high
+    hist = np.clip(_noisy_hist(np.clip(x, low, high), w, edges, sigma_q, rng), 0.0, None)
+    null = max(float(w_all[~valid].sum() + gaussian(1, sigma_q, rng)[0]), 0.0)
+    null_share = null / (null + hist.sum()) if null + hist.sum() > 0 else 0.0
     if hist.sum() <= 0:
         hist = np.ones_like(hist)
     cdf = np.concatenate([[0.0], np.cumsum(hist) / hist.sum()])
     levels = np.linspace(0.0, 1.0, n_quantiles)
     quantiles = np.interp(levels, cdf, edges)
     quantiles = np.maximum.accumulate(quantiles)
-    return NumericSummary(low, high, quantiles.tolist())
+    return NumericSummary(low, high, quantiles.tolist(), float(null_share))
 
 
 #: Bin edges for children per parent: 0..20 one by one, then about 8 bins a decade.
@@ -176,21 +261,21 @@ COUNT_EDGES = np.unique(
 
 
 def count_histogram(
-    counts: np.ndarray, entity: np.ndarray, epsilon: float, rng: np.random.Generator
+    counts: np.ndarray, entity: np.ndarray, sigma: float, rng: np.random.Generator
 ) -> list[float]:
     """Noisy entity-weighted histogram of ``counts`` on :data:`COUNT_EDGES` (clipped at 0).
 
-    Noisy bins below ``ln(n_bins / 0.05) / epsilon`` are set to 0 (post-processing):
-    then an empty bin survives with probability under 5% in all, so the many empty
-    bins of the tail add no spurious mass. When that leaves nothing (little data for
-    the budget), the noisy bins of 0 to 20 children are kept, clipped at 0.
+    Noisy bins below what the noise alone reaches with probability 5% over all bins
+    are set to 0 (post-processing): the many empty bins of the tail add no spurious
+    mass. When that leaves nothing (little data for the budget), the noisy bins of 0
+    to 20 children are kept, clipped at 0.
     """
     counts = np.minimum(np.asarray(counts, dtype=np.int64), COUNT_EDGES[-1] - 1)
     idx = np.searchsorted(COUNT_EDGES, counts, side="right") - 1
     w = entity_weights(entity)
     hist = np.bincount(idx, weights=w, minlength=len(COUNT_EDGES) - 1)[: len(COUNT_EDGES) - 1]
-    noisy = hist + rng.laplace(0.0, 1.0 / epsilon, len(hist))
-    kept = np.where(noisy < np.log(len(noisy) / 0.05) / epsilon, 0.0, noisy)
+    noisy = hist + gaussian(len(hist), sigma, rng)
+    kept = np.where(noisy < sigma * _z(0.05 / len(noisy)), 0.0, noisy)
     if kept.sum() <= 0:  # too little data for the tail test: the 0..20 bins, clipped
         kept = np.where(COUNT_EDGES[:-1] <= 20, np.clip(noisy, 0.0, None), 0.0)
     return kept.tolist()
@@ -208,7 +293,7 @@ def sample_counts(hist: list[float], n: int, rng: np.random.Generator) -> np.nda
     return (lo + np.floor(rng.random(n) * (hi - lo))).astype(np.int64)
 
 
-def noisy_count(n_by_entity: np.ndarray, cap: int, epsilon: float, rng: np.random.Generator) -> int:
-    """``sum(min(n_e, cap)) + Laplace(cap / epsilon)``, at least 1."""
+def noisy_count(n_by_entity: np.ndarray, cap: int, sigma: float, rng: np.random.Generator) -> int:
+    """``sum(min(n_e, cap)) + N(0, (cap sigma)^2)``, at least 1."""
     total = float(np.minimum(np.asarray(n_by_entity, dtype=float), cap).sum())
-    return max(1, int(round(total + rng.laplace(0.0, cap / epsilon))))
+    return max(1, int(round(total + float(gaussian(1, cap * sigma, rng)[0]))))

@@ -4,7 +4,7 @@ Under differential privacy the key generator (cardinalities, degrees, key format
 :mod:`relsynth.keys`) is never fitted on the source. It is fitted on a *skeleton*: a
 database of key columns only (values NULL) made from DP releases:
 
-* a root table's row count is a noisy count (each entity adds at most
+* a root table's row count is a noisy count (Gaussian noise) (each entity adds at most
   ``ROOT_CAP`` rows);
 * a child's rows per private parent follow a noisy, entity-weighted histogram of the
   source's children-per-parent counts (:func:`~relsynth.synthesis._dp_release.count_histogram`);
@@ -105,13 +105,13 @@ def _children(meta, driver, source, entity, out, ledger, rng) -> pd.DataFrame:  
         drawn = rel.sample_counts(hist, len(skel_parent), rng)
     else:  # public parent: a histogram of per-parent counts (PUBLIC_CAP rows an entity)
         counts = _capped_counts(entity[name], pos, len(skel_parent))
-        eps = ledger.take(name, label)
-        if len(counts) <= FEW_PARENTS:  # a noisy count per parent row (L1 <= PUBLIC_CAP)
-            noisy = counts + rng.laplace(0.0, PUBLIC_CAP / eps, len(counts))
+        sigma = ledger.take(name, label)
+        if len(counts) <= FEW_PARENTS:  # a noisy count per parent row (L2 <= PUBLIC_CAP)
+            noisy = counts + rel.gaussian(len(counts), PUBLIC_CAP * sigma, rng)
             drawn = np.clip(np.round(noisy), 0, None).astype(np.int64)
-        else:  # one weight per parent row in a histogram of counts: L1 <= 2 PUBLIC_CAP
+        else:  # one weight per parent row in a histogram of counts: L2 <= L1 <= 2 PUBLIC_CAP
             ones = np.arange(len(counts))
-            hist = rel.count_histogram(counts, ones, eps / (2 * PUBLIC_CAP), rng)
+            hist = rel.count_histogram(counts, ones, sigma * 2 * PUBLIC_CAP, rng)
             drawn = rel.sample_counts(hist, len(skel_parent), rng)
     if _unique(meta, name, driver.columns):
         drawn = np.minimum(drawn, 1)
@@ -161,11 +161,8 @@ def _secondary(fk, frame, source, entity, out, ledger, rng) -> None:  # noqa: AN
     null = np.zeros(n, dtype=bool)
     if fk.nullable and fk.child in entity:
         real = source[fk.child][list(fk.columns)].isna().any(axis=1).to_numpy()
-        w = rel.entity_weights(entity[fk.child])
-        total = max(len(np.unique(entity[fk.child])), 1)
-        eps = ledger.take(fk.child, f"NULL rate of {','.join(fk.columns)}")
-        share = float(np.clip((w[real].sum() + rng.laplace(0, 1 / eps)) / total, 0, 1))
-        null = rng.random(n) < share
+        sigma = ledger.take(fk.child, f"NULL rate of {','.join(fk.columns)}")
+        null = rng.random(n) < rel.null_share(real, entity[fk.child], sigma, rng)
     if parent is None or len(parent) == 0:  # a self-reference or an empty parent
         null[:] = True
     for c, pc in zip(fk.columns, fk.parent_columns, strict=True):

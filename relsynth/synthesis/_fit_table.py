@@ -11,7 +11,11 @@ does not depend on where or when it runs. Per table:
 * learned columns get a :class:`~relsynth.models.sequential.SequenceModel` (a
   sequential child: one sequence per driver parent) or a
   :class:`~relsynth.models.wgan.ConditionalWGAN` conditioned on the row's context
-  (:mod:`._context`), unless ``table_models`` overrides it.
+  (:mod:`._context`), unless ``table_models`` overrides it;
+* under differential privacy (``privacy``), a public table is copied and a private
+  one gets fake text with a noisy NULL rate and a ConditionalWGAN trained with DP-SGD
+  on an encoder made from DP releases (:meth:`_TableFitter.fit_private`; the releases
+  and the noise come from :func:`relsynth.synthesis._dp.prepare`).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ if TYPE_CHECKING:
     from relsynth.metadata.schema import ForeignKey
     from relsynth.models.base import TableModel
     from relsynth.models.pii import TextColumnModel
+    from relsynth.synthesis._dp import TableDP
     from relsynth.synthesis.synthesizer import Synthesizer
 
 __all__ = ["MIN_TABLE_SECONDS", "FittedTable", "fit_table_task", "fit_threads", "is_copied"]
@@ -57,6 +62,7 @@ class FittedTable:
     state: TableFit
     label: str  # the model's class name, or "copy", "empty", "keys", "keys+text"
     seconds: float
+    dp: dict[str, float] | None = None  # the DP-SGD run (what the accountant needs)
 
 
 def fit_threads(n_threads: int | None) -> int:
@@ -83,8 +89,10 @@ def fit_table_task(
     rng: np.random.Generator,
     max_seconds: float | None,
     deadline: float | None = None,
+    dp: TableDP | None = None,
 ) -> FittedTable:
-    """Fit one table; ``max_seconds`` is its training budget (None: the model's steps).
+    """Fit one table; ``max_seconds`` is its training budget (None: the model's steps);
+    ``dp``: its DP inputs under differential privacy (None: a public table).
 
     Module-level so that worker processes and Ray can run it.
     """
@@ -93,9 +101,10 @@ def fit_table_task(
         max_seconds = max(min(max_seconds, deadline - time.time()), MIN_TABLE_SECONDS)
     # the model's cap is what is left of the table's share when the model starts
     table_deadline = None if max_seconds is None else time.time() + max_seconds
-    fitter = _TableFitter(shell, name, tables, layouts, rng, table_deadline)
-    state, label = fitter.fit()
-    return FittedTable(state=state, label=label, seconds=time.perf_counter() - t0)
+    fitter = _TableFitter(shell, name, tables, layouts, rng, table_deadline, dp)
+    state, label = fitter.fit_private() if shell.privacy is not None else fitter.fit()
+    seconds = time.perf_counter() - t0
+    return FittedTable(state=state, label=label, seconds=seconds, dp=fitter.dp_run)
 
 
 def _learned_frame(frame: pd.DataFrame, layout: TableLayout) -> pd.DataFrame:
@@ -115,6 +124,8 @@ class _TableFitter:
     layouts: Mapping[str, TableLayout]
     rng: np.random.Generator
     table_deadline: float | None
+    dp: TableDP | None = None
+    dp_run: dict[str, float] | None = None
 
     def fit(self) -> tuple[TableFit, str]:
         """The table's state and a label for the fit info."""
@@ -150,6 +161,39 @@ class _TableFitter:
         return TableFit(layout, dtypes, model, text, context_keys=context_keys), type(
             model
         ).__name__
+
+    def fit_private(self) -> tuple[TableFit, str]:
+        """The table's state under differential privacy (see the module's docstring)."""
+        from relsynth.synthesis._dp import DP_MODEL, text_null_rates
+
+        frame, layout, dp = self.tables[self.name], self.layouts[self.name], self.dp
+        dtypes = {c: str(frame[c].dtype) for c in frame.columns}
+        if dp is None:  # a public table
+            return TableFit(layout, dtypes, copy=frame.reset_index(drop=True).copy()), "copy"
+        blank = pd.DataFrame({c: pd.Series([None] * 4, dtype=object) for c in layout.text})
+        text = self._fit_text(blank, layout)  # no source value, length or digest
+        text_null_rates(text, dp.text_nulls)
+        if not layout.learned or len(frame) == 0:
+            label = "empty" if len(frame) == 0 else "keys+text" if layout.text else "keys"
+            return TableFit(layout, dtypes, text_models=text), label
+        from relsynth.models._dp import DPTraining, fit_dp_wgan
+
+        model = self._default_wgan(layout)
+        for key, value in DP_MODEL.items():
+            setattr(model, key, value)
+        run = DPTraining(
+            0.0, dp.delta, dp.n_entities, dp.steps, clip=dp.clip, noise=dp.noise,
+            deadline=self.table_deadline,
+        )  # fmt: skip
+        learned = frame[list(layout.learned)].reset_index(drop=True)
+        pin = model.n_threads is None
+        if pin:
+            model.n_threads = fit_threads(self.synth.n_threads)
+        fit_dp_wgan(model, learned, dp.entity, dp.columns, run)
+        if pin:
+            model.n_threads = None
+        self.dp_run = run.summary()
+        return TableFit(layout, dtypes, model, text), type(model).__name__
 
     def _fit_sequence(
         self,

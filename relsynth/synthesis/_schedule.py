@@ -28,6 +28,7 @@ from relsynth.synthesis._progress import Progress, report
 from relsynth.synthesis._sequence import sequence_column, sequence_order
 
 if TYPE_CHECKING:
+    from relsynth.synthesis._dp import DPFit
     from relsynth.synthesis.synthesizer import Synthesizer
 
 __all__ = ["fit_tables"]
@@ -83,8 +84,10 @@ def fit_tables(
     deadline: float | None,
     progress: Progress | None,
     total: int,
+    dp: DPFit | None = None,
 ) -> dict[str, FittedTable]:
-    """Fit every table (independent tasks), largest first, on ``n_jobs`` workers."""
+    """Fit every table (independent tasks), largest first, on ``n_jobs`` workers;
+    ``dp``: under differential privacy, each private table's DP inputs."""
     from relsynth.synthesis._parallel import resolve_jobs, run_tasks
 
     order = synth.plan_.order
@@ -116,7 +119,8 @@ def fit_tables(
         unstarted[0] -= weights[name]
         frames = {t: source[t] for t in _inputs(synth, name)}
         rng = stream(base_seed, "fit", name)
-        return (shell, name, frames, layouts, rng, budget, deadline)
+        table_dp = None if dp is None else dp.tables.get(name)
+        return (shell, name, frames, layouts, rng, budget, deadline, table_dp)
 
     def on_start(name: str) -> None:
         logger.info("fitting %s (%d rows)", name, len(source[name]))

@@ -280,13 +280,17 @@ class Synthesizer:
         seconds: dict[str, float] = {"check": time.perf_counter() - started}
         self._rng = as_generator(self.seed)
         base_seed = child_seed(self._rng)
-        if self.privacy is not None:  # the whole fit under DP: relsynth.synthesis._dp
-            return _dp.fit_synthesizer(self, source, repair, seconds, started, base_seed)
+        layouts = {n: table_layout(self.metadata, n, source[n]) for n in self.plan_.order}
+        dp = None
+        if self.privacy is not None:  # DP releases and key skeleton: relsynth.synthesis._dp
+            dp = _dp.prepare(self, source, layouts, base_seed)
+            seconds["keys"] = dp.seconds
+        else:
+            seconds["rules"] = self._fit_rules(source)
+            seconds["keys"] = self._fit_keys(source)
         total = len(self.plan_.order) + 1
-        seconds["rules"] = self._fit_rules(source)
-        seconds["keys"] = self._fit_keys(source)
         report(progress, "keys", "*", 1, total)
-        fitted = self._fit_tables(source, base_seed, deadline, progress, total)
+        fitted = self._fit_tables(source, layouts, base_seed, deadline, progress, total, dp)
         seconds.update({f"fit:{name}": fitted[name].seconds for name in self.plan_.order})
         self.tables_: dict[str, TableFit] = {n: fitted[n].state for n in self.plan_.order}
         self._base_seed = base_seed
@@ -294,6 +298,8 @@ class Synthesizer:
             table_checks(self.metadata, name, warn=True)
         seconds["total"] = time.perf_counter() - started
         self.fit_info_ = self._fit_info(source, repair, seconds, fitted)
+        if dp is not None:
+            self.fit_info_ = _dp.fit_info(self, dp, fitted, self.fit_info_)
         return self
 
     def _warn_deprecated(self) -> None:
@@ -335,17 +341,18 @@ class Synthesizer:
     def _fit_tables(
         self,
         source: Mapping[str, pd.DataFrame],
+        layouts: Mapping[str, TableLayout],
         base_seed: int,
         deadline: float | None,
         progress: Progress | None,
         total: int,
+        dp: _dp.DPFit | None = None,
     ) -> dict[str, FittedTable]:
-        """Every table's fit, as independent tasks (:mod:`._schedule`, :mod:`._fit_table`)."""
+        """Every table's fit, as independent tasks (:mod:`._schedule`, :mod:`._fit_table`);
+        ``layouts``: every table's, copied ones too (their columns feed children's context)."""
         from relsynth.synthesis._schedule import fit_tables
 
-        # every table, copied ones too: a copied table's columns feed its children's context
-        layouts = {n: table_layout(self.metadata, n, source[n]) for n in self.plan_.order}
-        return fit_tables(self, source, layouts, base_seed, deadline, progress, total)
+        return fit_tables(self, source, layouts, base_seed, deadline, progress, total, dp)
 
     def _fit_info(
         self,

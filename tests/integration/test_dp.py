@@ -40,10 +40,10 @@ def _tables() -> dict[str, pd.DataFrame]:
 
 def _fit(seed: int = 0, **kw) -> Synthesizer:
     privacy = DifferentialPrivacy(epsilon=EPSILON, delta=1e-5)
+    kw = {"steps": 8, **kw}
     return Synthesizer(
         shop_metadata(),
         seed=seed,
-        steps=8,
         table_models={"products": "copy"},
         privacy=privacy,
         **kw,
@@ -70,14 +70,19 @@ def test_reported_epsilon_is_what_the_accountant_says(fitted) -> None:
             acc.get_epsilon(run["delta"], alphas=ALPHAS), rel=1e-9
         )
         assert run["noise_multiplier"] > 0 and 0 < run["sample_rate"] <= 1
-    # basic composition: the releases and the training runs add up, within the budget
-    spent = sum(r["epsilon"] for r in dp["releases"]) + sum(
-        r["epsilon"] for r in dp["training"].values()
-    )
-    assert dp["epsilon"] == pytest.approx(spent)
-    assert dp["epsilon"] == pytest.approx(sum(t["epsilon"] for t in dp["tables"].values()))
-    assert 0.5 * EPSILON < dp["epsilon"] <= EPSILON + 1e-9
-    assert 0 < dp["delta"] <= 1e-5 + 1e-15
+    # RDP composition of every mechanism: each Gaussian release is one step at rate 1
+    acc = RDPAccountant()
+    acc.history = [(r["noise"], 1.0, 1) for r in dp["releases"]] + [
+        (t["noise_multiplier"], t["sample_rate"], t["steps"]) for t in dp["training"].values()
+    ]
+    assert dp["composition"] == "rdp"
+    assert dp["epsilon"] == pytest.approx(acc.get_epsilon(dp["delta_rdp"], alphas=ALPHAS))
+    assert dp["epsilon"] == pytest.approx(EPSILON, rel=1e-3)  # the budget, all of it
+    # no better than basic composition of the parts: RDP composes sub-additively
+    assert dp["epsilon"] <= sum(t["epsilon"] for t in dp["tables"].values()) + 1e-9
+    assert dp["delta"] == pytest.approx(1e-5)
+    selection = sum(r["delta"] for r in dp["releases"])
+    assert dp["delta_rdp"] + selection == pytest.approx(dp["delta"])
     assert dp["unit"] == "entity"
     assert "products" not in dp["tables"]  # public: copied, not protected
 
@@ -107,10 +112,26 @@ def test_model_file_holds_no_category_below_the_dp_threshold(fitted, tmp_path) -
     )
     from relsynth.synthesis._dp_release import threshold
 
-    tau = threshold(release["epsilon"], release["delta"])
+    tau = threshold(release["noise"], release["delta"])
     # every stored value passed the threshold: its released count is at least tau
     assert set(segment.categories) <= {"Paris", "Lyon", "Lille", None}
     assert tau > 10
+
+
+def test_sampled_marginals_follow_the_releases(fitted) -> None:
+    """The calibration fitted against the releases (no real row) brings each column's
+    marginal to the released one, even after 8 noisy training steps."""
+    fake = fitted.sample(seed=2, scale=2.0)
+    enc = {e.column: e for e in fitted.models_["customers"].encoder.encoders}
+    seg = enc["segment"]
+    released = dict(zip(seg.categories, seg.level_freq, strict=True))
+    drawn = fake["customers"]["segment"].value_counts(normalize=True, dropna=False)
+    tv = 0.5 * sum(abs(drawn.get(c, 0.0) - p) for c, p in released.items())
+    assert tv < 0.1
+    # ages: the released quantiles (a DP estimate of 18..80), not the untrained generator's
+    age = fake["customers"]["age"].astype(float)
+    assert 10 <= age.quantile(0.1) and age.quantile(0.9) <= 90
+    assert abs(age.median() - np.median(enc["age"].quantiles)) < 10
 
 
 def test_dp_fit_is_deterministic_by_seed(fitted) -> None:
@@ -119,6 +140,27 @@ def test_dp_fit_is_deterministic_by_seed(fitted) -> None:
     a, b = fitted.sample(seed=3), again.sample(seed=3)
     for name in a:
         pd.testing.assert_frame_equal(a[name], b[name])
+
+
+def test_dp_fit_is_the_same_with_two_jobs(fitted) -> None:
+    """DP fits run through the normal table tasks: n_jobs=2 gives the same model."""
+    two = _fit(seed=0, n_jobs=2)
+    assert two.fit_info_.dp == fitted.fit_info_.dp
+    assert two.fit_info_.models == fitted.fit_info_.models
+    a, b = fitted.sample(seed=3), two.sample(seed=3)
+    for name in a:
+        pd.testing.assert_frame_equal(a[name], b[name])
+
+
+def test_time_budget_stops_dp_training_and_spends_less() -> None:
+    """A time budget under DP: the table fits stop early, the accountant counts the steps
+    run, and less than the budget is spent."""
+    synth = _fit(seed=0, steps=100000, time_budget=8.0)
+    dp = synth.fit_info_.dp
+    runs = dp["training"].values()
+    assert all(1 <= r["steps"] < 100000 for r in runs)
+    assert dp["epsilon"] < EPSILON
+    assert check(synth.metadata, synth.sample(seed=0)).ok
 
 
 @pytest.mark.parametrize(

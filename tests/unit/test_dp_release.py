@@ -25,18 +25,44 @@ def test_a_value_of_one_entity_is_suppressed_however_many_rows_it_has() -> None:
     # one entity with 3,000 rows of its own value: 3,000 rows, but weight 1 in all
     values = pd.concat([values, pd.Series(["mine"] * 3000, dtype=object)], ignore_index=True)
     ent = np.concatenate([ent, np.full(3000, n)])
-    vals, counts = rel.vocabulary(values, ent, 1.0, 1e-6, rng)
+    vals, counts, null = rel.vocabulary(values, ent, 1.0, 1e-6, rng)
     assert vals[:2] == ["a", "b"] or vals[:2] == ["b", "a"]
     assert "mine" not in vals
     assert min(counts) >= rel.threshold(1.0, 1e-6)
+    assert abs(null) < 6  # no NULLs: the noisy NULL weight is noise only
 
 
 def test_threshold_bounds_the_release_chance() -> None:
-    eps, delta = 0.5, 1e-6
-    tau = rel.threshold(eps, delta)
+    from scipy.stats import norm
+
+    sigma, delta = 3.0, 1e-6
+    tau = rel.threshold(sigma, delta)
     k = rel.MAX_VALUES_PER_ENTITY
     # k values of weight at most 1 each pass with probability <= delta in all
-    assert k * 0.5 * np.exp(-(tau - 1.0) * eps) <= delta * (k - 1 + np.exp(eps)) / k * k
+    assert k * norm.sf((tau - 1.0) / sigma) <= delta * (1 + 1e-9)
+
+
+def test_vocabulary_counts_nulls_in_the_same_histogram() -> None:
+    rng = np.random.default_rng(3)
+    values = pd.Series(["a"] * 600 + [None] * 400, dtype=object)
+    vals, counts, null = rel.vocabulary(values, np.arange(1000), 0.5, 1e-6, rng)
+    assert vals == ["a"] and abs(counts[0] - 600) < 5 and abs(null - 400) < 5
+    # a public domain (booleans): every value released, however rare
+    flags = pd.Series([True] * 999 + [False])
+    vals, counts, _ = rel.vocabulary(flags, np.arange(1000), 0.5, 1e-6, rng, domain=[False, True])
+    assert set(vals) == {False, True}
+
+
+def test_bounds_of_sparse_values_come_from_coarser_blocks() -> None:
+    """300 entities spread over 60 years: per-year bins drown in noise, blocks do not."""
+    rng = np.random.default_rng(4)
+    years = rng.uniform(1930, 1990, 300)
+    x = (years - 1970.0) * 365.2425 * 86400.0
+    s = rel.numeric_summary(x, np.arange(300), 4.0, rng, datetime=True)
+    low = 1970 + s.low / (365.2425 * 86400.0)
+    high = 1970 + s.high / (365.2425 * 86400.0)
+    assert 1860 < low <= 1931 and 1989 <= high < 2100  # covers the data, not the grid
+    assert high - low < 200
 
 
 def test_entities_are_connected_components_of_private_rows() -> None:
@@ -58,18 +84,16 @@ def test_count_histogram_drops_empty_tail_bins() -> None:
     assert drawn.max() < 40 and abs(drawn.mean() - 3) < 0.2
 
 
-def test_ledger_splits_and_sums() -> None:
-    ledger = Ledger(eps_each=0.05, delta_each=1e-7)
-    ledger.take("a", "bounds and quantiles of y")
-    ledger.take("a", "row count")  # a count release weighs COUNT_WEIGHT
-    ledger.take_delta("a", "vocabulary of x")
-    ledger.training["a"] = {"epsilon": 0.5, "delta": 1e-7}
+def test_ledger_noise_follows_the_weights() -> None:
     from relsynth.synthesis._dp import COUNT_WEIGHT
-    from relsynth.synthesis.dp import DifferentialPrivacy
 
-    summary = ledger.summary(DifferentialPrivacy(epsilon=1.0))
-    assert summary["epsilon"] == pytest.approx(0.05 * (2 + COUNT_WEIGHT) + 0.5)
-    assert summary["delta"] == 2e-7
+    ledger = Ledger(sigma_unit=10.0, delta_each=1e-7)
+    assert ledger.take("a", "bounds and quantiles of y") == pytest.approx(10.0)
+    # a count release weighs COUNT_WEIGHT: COUNT_WEIGHT times the RDP, less noise
+    assert ledger.take("a", "row count") == pytest.approx(10.0 / np.sqrt(COUNT_WEIGHT))
+    assert ledger.take_delta("a", "vocabulary of x") == (pytest.approx(10.0), 1e-7)
+    assert ledger.weight == pytest.approx(2 + COUNT_WEIGHT)
+    assert ledger.history("a") == [(10.0, 1.0, 1), (pytest.approx(5.0), 1.0, 1), (10.0, 1.0, 1)]
 
 
 def test_one_entity_moves_at_most_public_cap_parents_under_a_public_parent() -> None:
