@@ -39,7 +39,7 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -419,6 +419,49 @@ class Synthesizer:
             return _conditional.sample_conditional(
                 self, base, scale, sizes, where, parents, progress
             )
+        out = self._sample_database(scale, sizes, base, progress)
+        for frame in out.values():  # the writer refuses the source database by these
+            frame.attrs["relsynth_source_digests"] = list(getattr(self, "source_digests_", []))
+        return out
+
+    def sample_chunks(
+        self,
+        scale: float = 1.0,
+        *,
+        sizes: Mapping[str, int] | None = None,
+        seed: SeedLike = None,
+        chunk_rows: int | None = None,
+        n_jobs: int | None = None,
+        executor: Literal["local", "ray"] | None = None,
+        progress: Progress | None = None,
+    ) -> Iterator[dict[str, pd.DataFrame]]:
+        """Sample a database too big for memory as a stream of chunks, for
+        :func:`relsynth.io.sql.write_table_chunks` (docs/synthesizer.md, "Chunked sampling").
+
+        The sample is split into independent partitions of about ``chunk_rows`` rows
+        (default 200,000; one chunk, exactly :meth:`sample`'s output, when the
+        estimated rows fit in one). Each chunk maps every table to a frame; copied
+        reference tables come in the first chunk only. Keys are unique across chunks.
+        Chunks are made by ``n_jobs`` worker processes (default: this synthesizer's),
+        or on Ray (``executor``), each with one torch thread: the output is a function
+        of (model, seed, scale, sizes, chunk_rows) only. ``progress("chunk", "*", done,
+        total)`` after each chunk.
+        """
+        from relsynth.synthesis._chunks import sample_chunks
+
+        return sample_chunks(
+            self, scale, sizes=sizes, seed=seed, chunk_rows=chunk_rows,
+            n_jobs=n_jobs, executor=executor, progress=progress,
+        )  # fmt: skip
+
+    def _sample_database(
+        self,
+        scale: float,
+        sizes: Mapping[str, int] | None,
+        base: int,
+        progress: Progress | None,
+    ) -> dict[str, pd.DataFrame]:
+        """Every table (plan order), deferred keys, finishing, aggregates, checked."""
         done = self._sample_tables(scale, sizes, base, progress)
         done = self.key_generator_.fill_deferred(done, rng=stream(base, "deferred"))
         out = {
@@ -429,8 +472,6 @@ class Synthesizer:
         }
         out = rule_hooks.apply_aggregates(self, out, stream(base, "rules", "aggregates"))
         check(self.metadata, out).raise_for_violations()
-        for frame in out.values():  # the writer refuses the source database by these
-            frame.attrs["relsynth_source_digests"] = list(getattr(self, "source_digests_", []))
         return out
 
     def _sample_tables(
