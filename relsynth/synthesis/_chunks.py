@@ -190,17 +190,19 @@ class _UniqueValues:
             if not len(frame):
                 continue
             col = frame[cols[-1]].dropna()
-            if len(col) and not pd.api.types.is_object_dtype(col.dtype):
+            if len(col) and _ordered(col.dtype):
                 top = col.max()
                 self._top[j] = top if self._top[j] is None else max(self._top[j], top)
             tuples = list(frame[cols].itertuples(index=False, name=None))
-            dup = np.array([t in self._seen[j] and not pd.isna(t).any() for t in tuples], bool)
+            seen = self._seen[j]
+            dup = np.fromiter((t in seen for t in tuples), bool, len(tuples))
+            dup &= frame[cols].notna().all(axis=1).to_numpy()
             if dup.any():
                 frame = frame.copy()
                 frame[cols[-1]] = self._moved(j, frame[cols[-1]], dup, chunk)
                 frames[name] = frame
                 tuples = list(frame[cols].itertuples(index=False, name=None))
-                if self._top[j] is not None and not isinstance(self._top[j], str):
+                if _ordered(frame[cols[-1]].dtype):
                     self._top[j] = frame[cols[-1]].max()
             self._seen[j].update(tuples)
         return frames
@@ -208,13 +210,20 @@ class _UniqueValues:
     def _moved(self, j: int, values: pd.Series, rows: np.ndarray, chunk: int) -> pd.Series:
         out = values.copy()
         n = int(rows.sum())
-        if pd.api.types.is_object_dtype(values.dtype) or self._top[j] is None:
+        if not _ordered(values.dtype) or self._top[j] is None:
             out[rows] = [f"{v} #{chunk}.{k + 1}" for k, v in enumerate(values[rows])]
         elif pd.api.types.is_datetime64_any_dtype(values.dtype):
             out[rows] = self._top[j] + pd.Timedelta(seconds=1) * (1 + np.arange(n))
         else:
             out[rows] = self._top[j] + 1 + np.arange(n)
         return out
+
+
+def _ordered(dtype: Any) -> bool:
+    """Numbers (not booleans) and timestamps: moved past the largest value."""
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return True
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
 
 
 def _key_columns(synth: Synthesizer, name: str) -> set[str]:

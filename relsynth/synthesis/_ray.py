@@ -82,8 +82,9 @@ def iter_ray(
     threads: int,
     address: str | None,
 ) -> Iterator[Any]:
-    """``call(fn, threads, (shared, i))`` for ``i`` in ``0 .. n-1`` as Ray tasks, yielded in order, at
-    most ``n_jobs`` submitted and not yet taken (``shared`` goes to the object store once)."""
+    """``call(fn, threads, (shared, i))`` for ``i`` in ``0 .. n-1`` as Ray tasks, yielded
+    in order, at most ``n_jobs`` submitted and not yet taken (``shared`` goes to the
+    object store once)."""
     ray = _import_ray()
     started_here = _init(ray, n_jobs, threads, address)
     pending: dict[int, Any] = {}
