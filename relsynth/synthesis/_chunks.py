@@ -3,7 +3,8 @@
 ``Synthesizer.sample_chunks`` (docs/synthesizer.md, "Chunked sampling"):
 
 * the number of chunks ``K`` comes from the estimated rows at ``scale`` and the
-  chunk size in rows (:func:`n_chunks`), never from the number of workers;
+  chunk size in rows (:func:`n_chunks`), never from the number of workers; without
+  a chunk size, a sample of up to a million rows is one chunk (``sample``'s output);
 * chunk ``i`` is a whole database sampled at ``scale / K`` (root ``sizes`` split
   evenly) from its own seed, ``stream(base, "chunk", i)``, with every table and its
   families; finishing (unique, CHECK, rules, aggregates) and the integrity check run
@@ -36,9 +37,16 @@ from relsynth.synthesis._sample_args import check_sample_args
 if TYPE_CHECKING:
     from relsynth.synthesis.synthesizer import Synthesizer
 
-__all__ = ["DEFAULT_CHUNK_ROWS", "estimated_rows", "n_chunks", "sample_chunks"]
+__all__ = [
+    "CHUNKED_ABOVE",
+    "DEFAULT_CHUNK_ROWS",
+    "estimated_rows",
+    "n_chunks",
+    "sample_chunks",
+]
 
 DEFAULT_CHUNK_ROWS = 200_000
+CHUNKED_ABOVE = 1_000_000  # without chunk_rows, samples up to this many rows are one chunk
 
 
 @dataclass(frozen=True)
@@ -72,8 +80,12 @@ def n_chunks(
     sizes: Mapping[str, int] | None,
     chunk_rows: int | None,
 ) -> int:
-    """``ceil(estimated rows / chunk rows)``; 1 when the sample fits in one chunk."""
+    """``ceil(estimated rows / chunk rows)``; without ``chunk_rows``, 1 up to
+    :data:`CHUNKED_ABOVE` rows (small samples stay exactly ``sample``'s), else chunks
+    of :data:`DEFAULT_CHUNK_ROWS`."""
     rows = estimated_rows(synth, scale, sizes)
+    if chunk_rows is None and rows <= CHUNKED_ABOVE:
+        return 1
     return max(1, math.ceil(rows / (chunk_rows or DEFAULT_CHUNK_ROWS)))
 
 
@@ -148,9 +160,8 @@ def _chunks(
 def sample_chunk(shared: tuple[Synthesizer, _Spec], i: int) -> dict[str, pd.DataFrame]:
     """Chunk ``i``: a whole database at the chunk's scale (the task workers run)."""
     synth, spec = shared
-    out = synth._sample_database(
-        spec.scale, spec.sizes[i], child_seed(stream(spec.base, "chunk", str(i))), None
-    )
+    seed = child_seed(stream(spec.base, "chunk", str(i)))
+    out = synth._sample_database(spec.scale, spec.sizes[i], seed, None, threads=1)
     if i > 0:  # written once, with chunk 0
         for name in spec.shared:
             out[name] = out[name].iloc[:0]

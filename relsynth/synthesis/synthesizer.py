@@ -438,15 +438,12 @@ class Synthesizer:
         """Sample a database too big for memory as a stream of chunks, for
         :func:`relsynth.io.sql.write_table_chunks` (docs/synthesizer.md, "Chunked sampling").
 
-        The sample is split into independent partitions of about ``chunk_rows`` rows
-        (default 200,000; one chunk, exactly :meth:`sample`'s output, when the
-        estimated rows fit in one). Each chunk maps every table to a frame; copied
-        reference tables come in the first chunk only. Keys are unique across chunks.
-        Chunks are made by ``n_jobs`` worker processes (default: this synthesizer's),
-        or on Ray (``executor``), each with one torch thread: the output is a function
-        of (model, seed, scale, sizes, chunk_rows) only. ``progress("chunk", "*", done,
-        total)`` after each chunk.
-        """
+        Independent partitions of about ``chunk_rows`` rows (default: one chunk, exactly
+        :meth:`sample`'s output, up to a million rows, else 200,000 a chunk), each a
+        dict of every table (copied tables in the first only), keys unique across
+        chunks; made by ``n_jobs`` processes or on Ray (``executor``), one torch thread
+        each: a function of (model, seed, scale, sizes, chunk_rows) only.
+        ``progress("chunk", "*", done, total)`` after each chunk."""
         from relsynth.synthesis._chunks import sample_chunks
 
         return sample_chunks(
@@ -460,9 +457,10 @@ class Synthesizer:
         sizes: Mapping[str, int] | None,
         base: int,
         progress: Progress | None,
+        threads: int | None = None,
     ) -> dict[str, pd.DataFrame]:
         """Every table (plan order), deferred keys, finishing, aggregates, checked."""
-        done = self._sample_tables(scale, sizes, base, progress)
+        done = self._sample_tables(scale, sizes, base, progress, threads)
         done = self.key_generator_.fill_deferred(done, rng=stream(base, "deferred"))
         out = {
             name: finish_table(
@@ -480,6 +478,7 @@ class Synthesizer:
         sizes: Mapping[str, int] | None,
         base: int,
         progress: Progress | None,
+        threads: int | None = None,
     ) -> dict[str, pd.DataFrame]:
         """Every table in plan order, each from the synthetic tables before it."""
         from relsynth.models._torch import torch_threads
@@ -487,7 +486,7 @@ class Synthesizer:
 
         done: dict[str, pd.DataFrame] = {}
         order = self.plan_.order
-        with torch_threads(self.n_threads):
+        with torch_threads(threads or self.n_threads):
             for i, name in enumerate(order):
                 t0 = time.perf_counter()
                 rng = stream(base, "sample", name)

@@ -131,10 +131,13 @@ def test_ray_gives_the_same_chunks_as_local_workers(fitted):
     _assert_same_chunks(_chunks(synth, n_jobs=1), _chunks(synth, n_jobs=2, executor="ray"))
 
 
-@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+FIXTURES = {"sqlite": "sqlite_url", "postgresql": "postgres_url", "mariadb": "mariadb_url"}
+
+
+@pytest.mark.parametrize("dialect", list(FIXTURES))
 def test_chunks_are_written_in_one_transaction(fitted, dialect, request):
     meta, synth = fitted
-    url = request.getfixturevalue("sqlite_url" if dialect == "sqlite" else "postgres_url")
+    url = request.getfixturevalue(FIXTURES[dialect])
     seen: list[tuple[int, int]] = []
     written = write_table_chunks(
         url, meta, synth.sample_chunks(scale=3.0, seed=5, chunk_rows=300, n_jobs=2),
@@ -152,10 +155,11 @@ def test_chunks_are_written_in_one_transaction(fitted, dialect, request):
     )
 
 
-@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("dialect", list(FIXTURES))
 def test_a_failure_mid_way_leaves_nothing_written(fitted, dialect, request):
+    # MariaDB commits DDL: the tables this call created are dropped again
     meta, synth = fitted
-    url = request.getfixturevalue("sqlite_url" if dialect == "sqlite" else "postgres_url")
+    url = request.getfixturevalue(FIXTURES[dialect])
 
     def failing():
         for i, chunk in enumerate(synth.sample_chunks(scale=3.0, seed=5, chunk_rows=300)):
@@ -165,11 +169,12 @@ def test_a_failure_mid_way_leaves_nothing_written(fitted, dialect, request):
 
     with pytest.raises(RuntimeError, match="sampler broke"):
         write_table_chunks(url, meta, failing())
-    tables = (
-        "SELECT name FROM sqlite_master WHERE type = 'table'"
-        if dialect == "sqlite"
-        else "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-    )
+    tables = {
+        "sqlite": "SELECT name FROM sqlite_master WHERE type = 'table'",
+        "postgresql": "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+        "mariadb": "SELECT table_name FROM information_schema.tables "
+        "WHERE table_schema = DATABASE()",
+    }[dialect]
     assert query(url, tables) == []
     # replace: the old tables survive a failed chunked write
     relsynth.write_tables(url, meta, synth.sample(seed=0))
@@ -192,3 +197,41 @@ def test_cli_sample_in_chunks_shows_rows_per_second(fitted, tmp_path, capsys):
     assert "rows/s" in captured.err and "integrity OK" in captured.out
     n = len(_whole(_chunks(synth, n_jobs=1))["orders"])
     assert query(target, "SELECT COUNT(*) FROM orders") == [(n,)]
+
+
+def test_a_chunk_seen_twice_gets_all_new_keys_and_its_foreign_keys_follow(fitted):
+    from relsynth.keys.chunks import ChunkKeys
+    from relsynth.synthesis._chunks import _UniqueValues
+
+    meta, synth = fitted
+    chunk = synth.sample(scale=1.0, seed=2)
+    keys = ChunkKeys(synth.key_generator_, shared=("regions",))
+    assert ("stores", "code") in keys.columns and ("orders", "id") in keys.columns
+    rng = np.random.default_rng(0)
+    first = keys.apply(chunk, rng)
+    again = keys.apply(chunk, rng)  # the same values: every key repeats
+    assert first["orders"].equals(chunk["orders"])  # the first chunk is kept as it is
+    assert not set(again["stores"]["code"]) & set(chunk["stores"]["code"])
+    n = len(chunk["orders"])
+    assert again["orders"]["id"].tolist() == list(range(n + 1, 2 * n + 1))
+    assert relsynth.check(meta, again).ok  # customers.store and orders.customer_id moved too
+    # UNIQUE value columns (customers.email) are kept apart by the chunk stream's second pass
+    unique = _UniqueValues(synth, ("regions",), set(keys.columns))
+    first, again = unique.apply(dict(first), 0), unique.apply(dict(again), 1)
+    assert again["customers"]["email"].str.endswith(" #1.1").sum() == 1
+    both = {t: pd.concat([first[t], again[t]], ignore_index=True) for t in chunk}
+    both["regions"] = chunk["regions"]
+    assert relsynth.check(meta, both).ok
+    # the readings' dates (unique per shared region) continue after the first chunk's
+    assert again["readings"]["ts"].min() > chunk["readings"]["ts"].max()
+
+
+def test_chunk_count_follows_rows_not_workers(fitted):
+    from relsynth.synthesis._chunks import estimated_rows, n_chunks
+
+    _, synth = fitted
+    rows = estimated_rows(synth, 3.0)
+    assert n_chunks(synth, 3.0, None, 300) == -(-rows // 300)
+    assert n_chunks(synth, 3.0, None, None) == 1  # small: one chunk, sample()'s output
+    with pytest.raises(relsynth.ParameterError, match="chunk_rows"):
+        synth.sample_chunks(scale=1.0, chunk_rows=0)
