@@ -217,7 +217,7 @@ def _write_options() -> argparse.ArgumentParser:
         type=at_least(1),
         metavar="N",
         help="sample and write in chunks of about N rows, in parallel (--jobs, --executor), "
-        "with bounded memory (default: chunks of 200,000 rows above a million rows)",
+        "with bounded memory (default: chunks of 100,000 rows above a million rows)",
     )
     write_opts.add_argument(
         "--if-exists",

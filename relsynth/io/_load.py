@@ -45,6 +45,7 @@ def load_rows(conn: Connection, job: WriteJob) -> None:
         chunk += 1
         job.step = f"converting chunk {chunk}"
         next_chunk(job, frames)
+        del frames  # converted: only job.columns is held while the next chunk is made
 
 
 def _load_chunk(conn: Connection, job: WriteJob) -> None:

@@ -45,7 +45,7 @@ __all__ = [
     "sample_chunks",
 ]
 
-DEFAULT_CHUNK_ROWS = 200_000
+DEFAULT_CHUNK_ROWS = 100_000
 CHUNKED_ABOVE = 1_000_000  # without chunk_rows, samples up to this many rows are one chunk
 
 

@@ -439,7 +439,7 @@ class Synthesizer:
         :func:`relsynth.io.sql.write_table_chunks` (docs/synthesizer.md, "Chunked sampling").
 
         Independent partitions of about ``chunk_rows`` rows (default: one chunk, exactly
-        :meth:`sample`'s output, up to a million rows, else 200,000 a chunk), each a
+        :meth:`sample`'s output, up to a million rows, else 100,000 a chunk), each a
         dict of every table (copied tables in the first only), keys unique across
         chunks; made by ``n_jobs`` processes or on Ray (``executor``), one torch thread
         each: a function of (model, seed, scale, sizes, chunk_rows) only.
