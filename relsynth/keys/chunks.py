@@ -194,7 +194,7 @@ def _as_numbers(values: pd.Series, fmt: KeyFormat) -> tuple[np.ndarray, Any]:
             return out.astype(like.dtype)
 
         return nums, to_stamps
-    if fmt.kind == "date_text" or values.dtype == object:
+    if fmt.kind == "date_text" or not pd.api.types.is_numeric_dtype(values.dtype):
         text_format = fmt.params.get("format", "%Y-%m-%d %H:%M:%S")
         stamps = pd.to_datetime(values, format=text_format, errors="coerce")
         nums = stamps.astype("datetime64[ns]").astype("int64").to_numpy(dtype=float) / 1e9
