@@ -87,11 +87,14 @@ def count_rows(url: str) -> int:
     import sqlalchemy as sa
 
     engine = sa.create_engine(url)
-    with engine.connect() as conn:
-        return sum(
-            int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {t}").scalar() or 0)
-            for t in ("airlines", "airports", "planes", "weather", "flights")
-        )
+    try:
+        with engine.connect() as conn:
+            return sum(
+                int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {t}").scalar() or 0)
+                for t in ("airlines", "airports", "planes", "weather", "flights")
+            )
+    finally:
+        engine.dispose()  # no session left: the database is dropped next
 
 
 def main() -> int:
