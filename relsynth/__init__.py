@@ -68,6 +68,7 @@ _LAZY = {
     "infer": "relsynth.metadata.infer",
     "read_tables": "relsynth.io.sql",
     "reflect": "relsynth.io.reflect",
+    "write_table_chunks": "relsynth.io.sql",
     "write_tables": "relsynth.io.sql",
 }
 
@@ -111,6 +112,7 @@ __all__ = [
     "read_tables",
     "reflect",
     "split_holdout",
+    "write_table_chunks",
     "write_tables",
 ]
 

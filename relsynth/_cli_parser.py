@@ -213,6 +213,13 @@ def _write_options() -> argparse.ArgumentParser:
         "--scale", type=positive, default=1.0, help="multiplies root table sizes"
     )
     write_opts.add_argument(
+        "--chunk-rows",
+        type=at_least(1),
+        metavar="N",
+        help="sample and write in chunks of about N rows, in parallel (--jobs, --executor), "
+        "with bounded memory (default: chunks of 100,000 rows above a million rows)",
+    )
+    write_opts.add_argument(
         "--if-exists",
         default="fail",
         choices=["fail", "replace", "append"],
@@ -285,6 +292,24 @@ def _sample(sub: _Sub, parents: list[argparse.ArgumentParser]) -> argparse.Argum
     p.add_argument("url", help="target database URL")
     p.add_argument("--seed", type=int, help="same model + seed = same database")
     p.add_argument("--threads", type=at_least(1), help="torch CPU threads")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="chunks sampled at once, in worker processes (default: the usable cores); "
+        "the result does not depend on it",
+    )
+    p.add_argument(
+        "--executor",
+        default="local",
+        choices=["local", "ray"],
+        help="sample the chunks here, or as Ray tasks (pip install relsynth[ray])",
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="Ray cluster for --executor ray (default: $RAY_ADDRESS, else a local Ray)",
+    )
     return p
 
 

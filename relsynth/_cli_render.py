@@ -137,6 +137,8 @@ class Steps:
                         running.append(table)
                     elif stage == "fit" and table in running:
                         running.remove(table)
+                    if plain and stage == "rows":
+                        self.err.print(f"{name}: {table}", markup=False, highlight=False)
                     if plain and stage in ("fit-start", "fit"):
                         verb = "started" if stage == "fit-start" else "done"
                         clock = time.perf_counter() - started
@@ -146,6 +148,7 @@ class Steps:
                             highlight=False,
                         )
                     label = ", ".join(running) if running else f"{stage} {table}"
+                    label = table if stage == "rows" else label
                     progress.update(task, completed=done, total=n, description=label)
 
                 yield tick
@@ -155,6 +158,20 @@ class Steps:
             self.err.print(f"[green]✓[/green] {name} ({self.seconds[name]:.1f}s)")
 
         return run()
+
+    @staticmethod
+    def rate(tick: Any, total: int) -> Any:
+        """An ``on_chunk(chunk, rows)`` callback showing rows written and rows/s."""
+        import time
+
+        started = time.perf_counter()
+
+        def on_chunk(chunk: int, rows: int) -> None:
+            per_second = rows / max(time.perf_counter() - started, 1e-9)
+            label = f"chunk {chunk + 1}/{total}: {rows:,} rows, {per_second:,.0f} rows/s"
+            tick("rows", label, chunk + 1, total)
+
+        return on_chunk
 
     def show_fit(self, synth: Synthesizer) -> None:
         from rich.table import Table as RichTable
@@ -213,8 +230,8 @@ class Steps:
         table = RichTable(title=f"synthetic database: {redact(target)}")
         table.add_column("table")
         table.add_column("rows", justify="right")
-        for name, frame in fake.items():
-            table.add_row(name, f"{len(frame):,}")
+        for name, frame in fake.items():  # frames, or row counts (a chunked write)
+            table.add_row(name, f"{frame if isinstance(frame, int) else len(frame):,}")
         self.out.print(table)
         self._show_stages()
         status = "[green]integrity OK[/green]" if report.ok else "[red]VIOLATIONS[/red]"

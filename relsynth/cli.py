@@ -307,8 +307,8 @@ def _jobs(args: argparse.Namespace) -> int:
     from relsynth.synthesis._parallel import usable_cores
 
     for flag, value, instead in (
-        ("--max-seconds", args.max_seconds, "--steps N or --budget TIME"),
-        ("--epochs", args.epochs, "--steps N"),
+        ("--max-seconds", getattr(args, "max_seconds", None), "--steps N or --budget TIME"),
+        ("--epochs", getattr(args, "epochs", None), "--steps N"),
     ):
         if value is not None:
             sys.stderr.write(f"warning: {flag} is deprecated; use {instead}\n")
@@ -328,6 +328,8 @@ def _sample_write(
 ) -> int:
     from relsynth.io.sql import as_written, check_database, write_tables
 
+    if _chunked(synth, args):
+        return _sample_write_chunks(synth, args, target, steps, source)
     with steps.step("sample", total=len(synth.plan_.order)) as tick:
         fake = steps.sample(synth, args, tick)
 
@@ -338,6 +340,45 @@ def _sample_write(
     with steps.step("check"):  # where the tables went (the schema is kept on PostgreSQL only)
         report = check_database(target, as_written(synth.metadata, written.dialect))
     steps.show(fake, report, target)
+    return 0 if report.ok else 1
+
+
+def _chunked(synth: Synthesizer, args: argparse.Namespace) -> bool:
+    """Sample in chunks: asked for (--chunk-rows), or a sample bigger than one chunk."""
+    from relsynth.synthesis._chunks import n_chunks
+
+    if getattr(args, "where", None) or getattr(args, "parents", None):
+        return False  # conditional and seeded samples are made whole
+    return args.chunk_rows is not None or n_chunks(synth, args.scale, None, None) > 1
+
+
+def _sample_write_chunks(
+    synth: Synthesizer, args: argparse.Namespace, target: str, steps: Steps, source: str | None
+) -> int:
+    """Sample and write chunk by chunk, in one transaction; progress in rows/s."""
+    from relsynth.io.sql import as_written, check_database, write_table_chunks
+    from relsynth.synthesis._chunks import n_chunks
+
+    total = n_chunks(synth, args.scale, None, args.chunk_rows)
+    if args.executor == "ray" and args.ray_address:
+        synth.ray_address = args.ray_address
+    with steps.step("sample+write", total=total) as tick:
+        chunks = synth.sample_chunks(
+            args.scale, seed=args.seed, chunk_rows=args.chunk_rows, n_jobs=_jobs(args),
+            executor=args.executor,
+        )  # fmt: skip
+        written = write_table_chunks(
+            target, synth.metadata, chunks, if_exists=args.if_exists, source=source,
+            on_chunk=steps.rate(tick, total),
+        )  # fmt: skip
+    steps.rows["written"] = written.n_rows
+    with steps.step("check"):
+        report = check_database(target, as_written(synth.metadata, written.dialect))
+    steps.notes.append(
+        f"{total} chunk(s), {written.n_rows:,} rows, "
+        f"{written.n_rows / max(steps.seconds['sample+write'], 1e-9):,.0f} rows/s"
+    )
+    steps.show(written.rows, report, target)
     return 0 if report.ok else 1
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "read_tables",
     "reflect",
     "write_csv_folder",
+    "write_table_chunks",
     "write_tables",
 ]
 
@@ -30,6 +31,7 @@ _LAZY = {
     "read_tables": "relsynth.io.sql",
     "reflect": "relsynth.io.reflect",
     "write_tables": "relsynth.io.sql",
+    "write_table_chunks": "relsynth.io.sql",
     "read_csv_folder": "relsynth.io.files",
     "write_csv_folder": "relsynth.io.files",
 }

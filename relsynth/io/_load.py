@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from relsynth.io._prepare import Target, python_values
 from relsynth.io._text import copy_text, mysql_values
-from relsynth.io._write_job import WriteJob, row_key
+from relsynth.io._write_job import WriteJob, next_chunk, row_key
 from relsynth.metadata.schema import ForeignKey, Metadata, Table
 
 logger = logging.getLogger("relsynth.io._write")  # the log of write(), as before the split
@@ -30,7 +30,26 @@ _MYSQL_STATEMENT_BYTES = 4_000_000  # well under max_allowed_packet (16 MiB)
 
 
 def load_rows(conn: Connection, job: WriteJob) -> None:
-    """Insert every table's rows, in the plan's order."""
+    """Insert every table's rows, in the plan's order; then, for a chunked write, each
+    further chunk's (converted when its turn comes, so one chunk is held at a time)."""
+    chunk = 0
+    while True:
+        _load_chunk(conn, job)
+        for name, n in job.n_rows.items():
+            job.written[name] = job.written.get(name, 0) + n
+        if job.on_chunk is not None:
+            job.on_chunk(chunk, sum(job.written.values()))
+        frames = next(job.more, None)
+        if frames is None:
+            return
+        chunk += 1
+        job.step = f"converting chunk {chunk}"
+        next_chunk(job, frames)
+        del frames  # converted: only job.columns is held while the next chunk is made
+
+
+def _load_chunk(conn: Connection, job: WriteJob) -> None:
+    """Insert the rows ``job`` holds now, in the plan's order, then its deferred keys."""
     for name in job.plan.order:
         job.step = f"inserting into table {name!r}"
         table = job.meta.table(name)

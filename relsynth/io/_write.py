@@ -32,7 +32,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 import pandas as pd
 import sqlalchemy as sa
@@ -110,8 +110,12 @@ def write_database(
     *,
     if_exists: str,
     batch_size: int,
+    more: Iterable[Mapping[str, pd.DataFrame]] = (),
+    on_chunk: Callable[[int, int], None] | None = None,
 ) -> WriteReport:
-    """Validate, then write ``frames`` into ``engine`` (see the module docstring)."""
+    """Validate, then write ``frames`` into ``engine`` (see the module docstring); a
+    chunked write then loads each frame set of ``more`` into the same tables, inside
+    the same transaction, ``on_chunk(chunk, rows so far)`` after each."""
     start = time.perf_counter()
     with connect(engine, action="write tables") as conn:
         dialect = _dialect(conn)
@@ -122,6 +126,7 @@ def write_database(
         conn.rollback()
         staging = is_mysql and if_exists == "replace"
         job = prepare_job(meta, frames, dialect, staging=staging, batch_size=batch_size)
+        job.more, job.on_chunk = iter(more), on_chunk
         create = (
             list(meta.tables)
             if if_exists != "append"
@@ -145,7 +150,7 @@ def write_database(
     if job.schema.dropped:
         _warn_dropped(job.schema.dropped, dialect)
     seconds = time.perf_counter() - start
-    rows = {n: job.n_rows[n] for n in job.plan.order}
+    rows = {n: job.written.get(n, 0) for n in job.plan.order}
     logger.info("wrote %d rows into %d tables in %.2fs", sum(rows.values()), len(rows), seconds)
     return WriteReport(rows, seconds, dialect, tuple(job.schema.dropped), schema)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -22,7 +22,7 @@ from relsynth.metadata.schema import ForeignKey, Metadata
 
 logger = logging.getLogger("relsynth.io._write")  # the log of write(), as before the split
 
-__all__ = ["WriteJob", "WriteReport", "prepare_job", "row_key"]
+__all__ = ["WriteJob", "WriteReport", "next_chunk", "prepare_job", "row_key"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,10 @@ class WriteJob:
     batch_size: int
     step: str = "preparing"
     dropped: list[str] = field(default_factory=list)
+    # a chunked write: the chunks after the first, and what is told after each one
+    more: Iterator[Mapping[str, pd.DataFrame]] = field(default_factory=lambda: iter(()))
+    on_chunk: Callable[[int, int], None] | None = None
+    written: dict[str, int] = field(default_factory=dict)  # rows loaded so far, per table
 
     def physical(self, name: str) -> sa.Table:
         return self.schema.tables[name]
@@ -100,6 +104,24 @@ def prepare_job(
     schema = build_schema(
         meta, dialect, names=names, use_alter=the_plan.deferred, deferrable=must_defer
     )
+    columns = _prepared_columns(meta, schema, frames)
+    return WriteJob(
+        meta=meta,
+        plan=the_plan,
+        schema=schema,
+        columns=columns,
+        n_rows={n: len(frames[n]) for n in meta.tables},
+        names=names,
+        update_later=update_later,
+        relax=bool(must_defer),
+        batch_size=batch_size,
+    )
+
+
+def _prepared_columns(
+    meta: Metadata, schema: Schema, frames: Mapping[str, pd.DataFrame]
+) -> dict[str, dict[str, pd.Series]]:
+    """Every column converted for its target type; one DataError listing every problem."""
     columns: dict[str, dict[str, pd.Series]] = {}
     problems: list[str] = []
     for name, table in meta.tables.items():
@@ -119,17 +141,16 @@ def prepare_job(
             + "\n".join(f"  - {p}" for p in problems)
             + "\nFix the values, or change the column's sql_type in the metadata."
         )
-    return WriteJob(
-        meta=meta,
-        plan=the_plan,
-        schema=schema,
-        columns=columns,
-        n_rows={n: len(frames[n]) for n in meta.tables},
-        names=names,
-        update_later=update_later,
-        relax=bool(must_defer),
-        batch_size=batch_size,
-    )
+    return columns
+
+
+def next_chunk(job: WriteJob, frames: Mapping[str, pd.DataFrame]) -> None:
+    """Put the rows of the next chunk of a chunked write into ``job`` (same tables,
+    same schema; the previous chunk's rows are let go)."""
+    _require_columns(job.meta, frames)
+    job.columns = {}  # the previous chunk's columns are freed before converting this one
+    job.columns = _prepared_columns(job.meta, job.schema, frames)
+    job.n_rows = {n: len(frames[n]) for n in job.meta.tables}
 
 
 def _require_columns(meta: Metadata, frames: Mapping[str, pd.DataFrame]) -> None:

@@ -19,7 +19,7 @@ import hashlib
 import logging
 import numbers
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy.engine import URL, Engine
@@ -45,6 +45,7 @@ __all__ = [
     "source_identity",
     "as_written",
     "target_schema",
+    "write_table_chunks",
     "write_tables",
 ]
 
@@ -202,6 +203,48 @@ def write_tables(
         _refuse_source(engine, metadata, tables, source)
         return write_database(
             engine, metadata, tables, if_exists=if_exists, batch_size=int(batch_size)
+        )
+
+
+def write_table_chunks(
+    target: str | Engine,
+    metadata: Metadata,
+    chunks: Iterable[Mapping[str, pd.DataFrame]],
+    *,
+    if_exists: Literal["fail", "replace", "append"] = "fail",
+    source: str | None = None,
+    batch_size: int = 10_000,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> WriteReport:
+    """Write a database given as chunks (e.g. :meth:`Synthesizer.sample_chunks
+    <relsynth.Synthesizer.sample_chunks>`) as :func:`write_tables` writes one: all
+    or nothing.
+
+    Every chunk maps every metadata table to a frame (empty where a chunk adds no
+    rows); the chunks are taken one at a time and inserted in order into the same
+    tables, inside the one transaction on PostgreSQL and SQLite (the foreign keys
+    are added or checked once, after the last chunk). MariaDB/MySQL commits its DDL
+    implicitly: the tables are created first and the rows of every chunk go in one
+    transaction; on failure it is rolled back and the tables this call created are
+    dropped (``replace`` loads into staging tables swapped in at the end). So a
+    failure in any chunk, the chunk producer's included, leaves nothing written.
+    ``on_chunk(chunk, rows)`` is called after each chunk with the rows written so far.
+    """
+    _check_write_parameters(metadata, if_exists, batch_size)
+    it = iter(chunks)
+    first = next(it, None)
+    if first is None:
+        raise ParameterError("write_table_chunks was given no chunk; give at least one.")
+    with open_engine(target, "write") as engine:
+        _refuse_source(engine, metadata, first, source)
+        return write_database(
+            engine,
+            metadata,
+            first,
+            if_exists=if_exists,
+            batch_size=int(batch_size),
+            more=it,
+            on_chunk=on_chunk,
         )
 
 

@@ -32,7 +32,7 @@ from typing import Any, Literal, TypeVar
 
 from relsynth.errors import ParameterError
 
-__all__ = ["EXECUTORS", "pinned_threads", "resolve_jobs", "run_tasks"]
+__all__ = ["EXECUTORS", "iter_tasks", "pinned_threads", "resolve_jobs", "run_tasks"]
 
 logger = logging.getLogger(__name__)
 
@@ -204,3 +204,86 @@ def _result(future: Any, key: Any) -> Any:
             "in 'table_models' must be picklable (no lambda callbacks). Use n_jobs=1 "
             "(CLI --jobs 1) to fit in this process."
         ) from exc
+
+
+# -- ordered streams of tasks (chunked sampling) -------------------------------------------
+
+_SHARED: dict[str, Any] = {}  # a stream worker's shared argument, sent once per process
+
+
+def iter_tasks(
+    fn: Callable[[Any, int], Any],
+    n: int,
+    shared: Any,
+    *,
+    n_jobs: int = 1,
+    threads: int = 1,
+    executor: Executor = "local",
+    address: str | None = None,
+) -> Iterator[Any]:
+    """Yield ``fn(shared, i)`` for ``i`` in ``0 .. n-1``, in that order.
+
+    At most ``n_jobs`` tasks are running or finished-but-not-yet-taken at a time, so
+    a slow consumer (the writer) holds the workers back and memory stays bounded by
+    ``n_jobs + 1`` results. ``shared`` (the fitted synthesizer) travels once per
+    worker process (once per Ray task, from Ray's object store). Every task runs
+    under ``threads`` pinned threads wherever it runs, so the results do not depend
+    on ``n_jobs`` or the executor.
+    """
+    if executor not in EXECUTORS:
+        raise ParameterError(
+            f"The 'executor' parameter must be one of {', '.join(map(repr, EXECUTORS))}. "
+            f"Got {executor!r}."
+        )
+    if executor == "ray":
+        from relsynth.synthesis._ray import iter_ray
+
+        yield from iter_ray(
+            _call_pinned, fn, n, shared, n_jobs=n_jobs, threads=threads, address=address
+        )
+        return
+    if n_jobs <= 1 or n <= 1:
+        for i in range(n):
+            with pinned_threads(threads):
+                result = fn(shared, i)
+            yield result
+        return
+    yield from _iter_pool(fn, n, shared, n_jobs, threads)
+
+
+def _init_stream_worker(
+    threads: int, log_level: int, log_to_stderr: bool, fn: Any, shared: Any
+) -> None:
+    _init_worker(threads, log_level, log_to_stderr)
+    _SHARED["fn"], _SHARED["shared"] = fn, shared
+
+
+def _call_shared(threads: int, i: int) -> Any:
+    with pinned_threads(threads):
+        return _SHARED["fn"](_SHARED["shared"], i)
+
+
+def _iter_pool(fn, n, shared, n_jobs, threads):  # noqa: ANN001, ANN202
+    import multiprocessing
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    root = logging.getLogger("relsynth")
+    mirrored = any(not isinstance(h, logging.NullHandler) for h in root.handlers)
+    workers = min(n_jobs, n)
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_stream_worker,
+        initargs=(threads, root.getEffectiveLevel(), mirrored, fn, shared),
+    )
+    pending: dict[int, Future[Any]] = {}
+    try:
+        for i in range(n):
+            while len(pending) < workers and i + len(pending) < n:
+                j = i + len(pending)
+                pending[j] = pool.submit(_call_shared, threads, j)
+            yield pending.pop(i).result()
+    finally:
+        for future in pending.values():
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -17,12 +17,12 @@ import logging
 import os
 import pickle
 import sys
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from relsynth.errors import ParameterError
 
-__all__ = ["run_ray"]
+__all__ = ["iter_ray", "run_ray"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,64 @@ def _pickled(call: Callable[..., Any], fn: Callable[..., Any], threads: int, arg
     return pickle.dumps(call(fn, threads, args), protocol=pickle.HIGHEST_PROTOCOL)
 
 
+def _init(ray: Any, n_jobs: int, threads: int, address: str | None) -> bool:
+    """Connect to (or start) Ray unless it is up; True when this call started it."""
+    if ray.is_initialized():
+        return False
+    target = address or os.environ.get("RAY_ADDRESS")
+    # Workers import relsynth from where this process does (a source checkout too).
+    env = {"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}}
+    if target:
+        ray.init(address=target, runtime_env=env, log_to_driver=False)
+    else:
+        ray.init(
+            num_cpus=max(n_jobs, threads),
+            include_dashboard=False,
+            runtime_env=env,
+            log_to_driver=False,
+        )
+    return True
+
+
+def _shared_task(
+    call: Callable[..., Any], fn: Callable[..., Any], threads: int, shared: Any, i: int
+) -> bytes:
+    """One task of a stream: ``shared`` arrives resolved from the object store."""
+    return pickle.dumps(call(fn, threads, (shared, i)), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def iter_ray(
+    call: Callable[..., Any],
+    fn: Callable[[Any, int], Any],
+    n: int,
+    shared: Any,
+    *,
+    n_jobs: int,
+    threads: int,
+    address: str | None,
+) -> Iterator[Any]:
+    """``call(fn, threads, (shared, i))`` for ``i`` in ``0 .. n-1`` as Ray tasks, yielded
+    in order, at most ``n_jobs`` submitted and not yet taken (``shared`` goes to the
+    object store once)."""
+    ray = _import_ray()
+    started_here = _init(ray, n_jobs, threads, address)
+    pending: dict[int, Any] = {}
+    try:
+        ref = ray.put(shared)
+        remote = ray.remote(num_cpus=threads, max_retries=0)(_shared_task)
+        window = max(1, n_jobs)
+        for i in range(n):
+            while len(pending) < window and i + len(pending) < n:
+                j = i + len(pending)
+                pending[j] = remote.remote(call, fn, threads, ref, j)
+            yield pickle.loads(ray.get(pending.pop(i)))  # our own task's output
+    finally:
+        for task in pending.values():
+            ray.cancel(task, force=True)
+        if started_here:
+            ray.shutdown()
+
+
 def run_ray(
     call: Callable[..., Any],
     fn: Callable[..., Any],
@@ -60,21 +118,7 @@ def run_ray(
 ) -> dict[K, Any]:
     """Run ``call(fn, threads, make_args(key))`` as Ray tasks, at most ``n_jobs`` at a time."""
     ray = _import_ray()
-    started_here = False
-    if not ray.is_initialized():
-        target = address or os.environ.get("RAY_ADDRESS")
-        # Workers import relsynth from where this process does (a source checkout too).
-        env = {"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}}
-        if target:
-            ray.init(address=target, runtime_env=env, log_to_driver=False)
-        else:
-            ray.init(
-                num_cpus=max(n_jobs, threads),
-                include_dashboard=False,
-                runtime_env=env,
-                log_to_driver=False,
-            )
-        started_here = True
+    started_here = _init(ray, n_jobs, threads, address)
     try:
         remote = ray.remote(num_cpus=threads, max_retries=0)(_pickled)
         results: dict[K, Any] = {}

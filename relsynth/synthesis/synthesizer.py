@@ -39,7 +39,7 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -426,7 +426,48 @@ class Synthesizer:
             return _conditional.sample_conditional(
                 self, base, scale, sizes, where, parents, progress
             )
-        done = self._sample_tables(scale, sizes, base, progress)
+        out = self._sample_database(scale, sizes, base, progress)
+        for frame in out.values():  # the writer refuses the source database by these
+            frame.attrs["relsynth_source_digests"] = list(getattr(self, "source_digests_", []))
+        return out
+
+    def sample_chunks(
+        self,
+        scale: float = 1.0,
+        *,
+        sizes: Mapping[str, int] | None = None,
+        seed: SeedLike = None,
+        chunk_rows: int | None = None,
+        n_jobs: int | None = None,
+        executor: Literal["local", "ray"] | None = None,
+        progress: Progress | None = None,
+    ) -> Iterator[dict[str, pd.DataFrame]]:
+        """Sample a database too big for memory as a stream of chunks, for
+        :func:`relsynth.io.sql.write_table_chunks` (docs/synthesizer.md, "Chunked sampling").
+
+        Independent partitions of about ``chunk_rows`` rows (default: one chunk, exactly
+        :meth:`sample`'s output, up to a million rows, else 100,000 a chunk), each a
+        dict of every table (copied tables in the first only), keys unique across
+        chunks; made by ``n_jobs`` processes or on Ray (``executor``), one torch thread
+        each: a function of (model, seed, scale, sizes, chunk_rows) only.
+        ``progress("chunk", "*", done, total)`` after each chunk."""
+        from relsynth.synthesis._chunks import sample_chunks
+
+        return sample_chunks(
+            self, scale, sizes=sizes, seed=seed, chunk_rows=chunk_rows,
+            n_jobs=n_jobs, executor=executor, progress=progress,
+        )  # fmt: skip
+
+    def _sample_database(
+        self,
+        scale: float,
+        sizes: Mapping[str, int] | None,
+        base: int,
+        progress: Progress | None,
+        threads: int | None = None,
+    ) -> dict[str, pd.DataFrame]:
+        """Every table (plan order), deferred keys, finishing, aggregates, checked."""
+        done = self._sample_tables(scale, sizes, base, progress, threads)
         done = self.key_generator_.fill_deferred(done, rng=stream(base, "deferred"))
         out = {
             name: finish_table(
@@ -436,8 +477,6 @@ class Synthesizer:
         }
         out = rule_hooks.apply_aggregates(self, out, stream(base, "rules", "aggregates"))
         check(self.metadata, out).raise_for_violations()
-        for frame in out.values():  # the writer refuses the source database by these
-            frame.attrs["relsynth_source_digests"] = list(getattr(self, "source_digests_", []))
         return out
 
     def _sample_tables(
@@ -446,6 +485,7 @@ class Synthesizer:
         sizes: Mapping[str, int] | None,
         base: int,
         progress: Progress | None,
+        threads: int | None = None,
     ) -> dict[str, pd.DataFrame]:
         """Every table in plan order, each from the synthetic tables before it."""
         from relsynth.models._torch import torch_threads
@@ -453,7 +493,7 @@ class Synthesizer:
 
         done: dict[str, pd.DataFrame] = {}
         order = self.plan_.order
-        with torch_threads(self.n_threads):
+        with torch_threads(threads or self.n_threads):
             for i, name in enumerate(order):
                 t0 = time.perf_counter()
                 rng = stream(base, "sample", name)
