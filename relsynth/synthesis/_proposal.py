@@ -13,13 +13,17 @@ inside the condition (the same target as rejection):
    secondary keys), and each slot's model context is built on the whole skeleton
    (family sizes and positions are those of the full table).
 2. **Pilot.** Rows for randomly chosen slots, from the standard normal noise, until
-   ``PILOT_MEETING`` of them meet the condition (growing batches).
-3. **Proposal.** The mean noise of the meeting pilot rows, shrunk for its sampling
-   noise (``dim / n`` is the squared length pure noise gives), points to where the
-   condition's rows come from; the proposal is the defensive mixture
-   ``q = DEFENSIVE * N(0, I) + (1 - DEFENSIVE) * N(shift, I)``, whose importance weights
-   ``w = N(z; 0, I) / q(z)`` are at most ``1 / DEFENSIVE``. No shift is used when the
-   mean is within the noise (a condition the noise does not steer).
+   ``PILOT_MEETING`` of them meet the condition (growing batches; ``PILOT_MEETING_BLIND``
+   when no conditioned column is numeric).
+3. **Proposal.** The mean noise of the meeting pilot rows points to where the
+   condition's rows come from. It is projected onto the noise directions that move the
+   conditioned numeric columns (their normal scores regressed on the noise over every
+   pilot row), and must stand out of its sampling noise (``k / n`` is the squared length
+   pure noise gives, ``k`` the directions: ``dim`` without the projection). The proposal
+   is the defensive mixture ``q = DEFENSIVE * N(0, I) + (1 - DEFENSIVE) * N(shift, I)``,
+   whose importance weights ``w = N(z; 0, I) / q(z)`` are at most ``1 / DEFENSIVE``.
+   Without a shift (a condition the noise does not steer) every slot gets a row from
+   the standard normal: rejection.
 4. **Rounds.** Rows for further slots from the proposal until the meeting rows' effective
    sample size ``(sum w)^2 / sum w^2`` is ``OVERSAMPLE`` times the expected number of kept
    rows, or every slot has a row.
@@ -159,7 +163,7 @@ def sample_by_proposal(
             pool.ok[-1].sum(), pool.ess(),
         )  # fmt: skip
 
-    columns = _steering_columns(conditions, keys.columns)
+    columns = _steering_columns(conditions, keys.columns, synth.dtypes_.get(name, {}))
     enough = PILOT_MEETING if columns else PILOT_MEETING_BLIND
     n = min(m, MIN_PILOT)
     while True:  # the pilot, from the standard normal
@@ -168,7 +172,9 @@ def sample_by_proposal(
             break
         n = min(m - pool.rows, 2 * pool.rows)
     shift = _shift(pool, columns, dim) if pool.rows < m else None
-    if shift is None:  # rejection: every meeting row of the rows drawn
+    if shift is None:  # rejection: a row for every slot, every meeting row kept
+        if pool.rows < m:
+            draw(m - pool.rows, None)
         return _result(pool, np.flatnonzero(pool.cat("ok")), 0.0)
     expected = m * pool.rate()
     for _ in range(MAX_ROUNDS):
@@ -202,12 +208,23 @@ def _propose(
     return z, -np.log(DEFENSIVE + (1 - DEFENSIVE) * ratio)
 
 
-def _steering_columns(conditions: list[Condition], keys: pd.Index) -> list[str]:
-    """The columns the conditions name (the model's columns, not the keys)."""
+def _steering_columns(
+    conditions: list[Condition], keys: pd.Index, dtypes: Mapping[str, str]
+) -> list[str]:
+    """The numeric and date/time columns the conditions name (the model's, not the keys)."""
     from sqlglot import exp
 
     names = {str(c.name) for cond in conditions for c in cond.expr.find_all(exp.Column)}
-    return sorted(names - set(keys))
+    numeric = (pd.api.types.is_numeric_dtype, pd.api.types.is_datetime64_any_dtype)
+    out = []
+    for col in sorted(names - set(keys)):
+        try:
+            dtype = pd.api.types.pandas_dtype(dtypes.get(col, "object"))
+        except TypeError:
+            continue
+        if not pd.api.types.is_bool_dtype(dtype) and any(f(dtype) for f in numeric):
+            out.append(col)
+    return out
 
 
 def _directions(pool: _Pool, columns: list[str]) -> np.ndarray | None:
