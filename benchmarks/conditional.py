@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 import relsynth
-from relsynth.evaluate.metrics import column_scores
+from relsynth.evaluate._table_scores import column_scores
 from relsynth.synthesis._conditions import meets, parse_conditions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,6 +115,8 @@ def conditional(name: str, meta, real, synth, seed: int, scale: float) -> dict: 
         "worst_columns": worst(meta, table, real_in, fake[table]),
         "yield": report.rate,
         "generated": report.generated,
+        "rows_generated_per_kept": report.generated / max(report.kept, 1),
+        "noise_shift": report.shift,
         "tries": report.tries,
         "seconds": seconds,
         "rows": {t: len(f) for t, f in fake.items()},
