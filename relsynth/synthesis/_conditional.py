@@ -7,7 +7,10 @@ Semantics (docs/synthesizer.md, "Conditional and seeded sampling"):
   not meet the condition are rejected. What is left is the model's own distribution
   restricted to the condition: a Germany-only sample looks like the German part of
   the source, and a condition on a child (``flights.dep_delay > 120``) favours the
-  parents that make it likely, as the source does.
+  parents that make it likely, as the source does. The same distribution is reached
+  from fewer rows where a model takes the condition: a root's category through the
+  WGAN's conditional vector, other conditions by importance sampling in its noise
+  (:mod:`._proposal`); sequence models and copied tables use plain rejection.
 * **Size.** ``scale`` multiplies the qualifying part: ``--scale 0.2`` gives about a
   fifth as many German customers as the source has. ``sizes={"Customers": 50}``
   asks for exactly 50 qualifying rows of a root table (drawn in growing batches).
@@ -261,7 +264,7 @@ def _sample_conditioned(
         wanted = max(int(stream(base, "where", name, "count").binomial(natural, share)), 1)
     batch = None if wanted is None else {name: int(np.ceil(wanted * 1.1)) + 5}
     generated, frame, first, shift = 0, None, 0, None
-    if not root and wanted is None:  # a child: importance sampling in the generator's noise
+    if feed is None and wanted is None:  # importance sampling in the generator's noise
         proposed = sample_by_proposal(
             synth, name, done, scale, base, conditions, lambda f: _finished(synth, name, f, base)
         )

@@ -1,4 +1,4 @@
-"""A conditioned child table's rows by importance sampling in the generator's noise.
+"""A conditioned table's rows by importance sampling in the generator's noise.
 
 Rejection (:mod:`._conditional`) generates every row of the table and keeps those
 meeting the condition: a 1 % condition on flights generates about 100 flights per
@@ -126,8 +126,9 @@ def sample_by_proposal(
     conditions: list[Condition],
     finished: Callable[[pd.DataFrame], pd.DataFrame],
 ) -> ProposalResult | None:
-    """The rows of child table ``name`` meeting ``conditions``, or None when its model
-    cannot take a noise proposal (no conditional WGAN, a sequence, a copied table)."""
+    """The rows of table ``name`` meeting ``conditions`` (a child, or a root the category
+    feed does not serve), or None when its model cannot take a noise proposal (no
+    conditional WGAN, a sequence, a copied table)."""
     from relsynth.models._conditioned import latent_dim, with_latent
 
     fit = synth.tables_[name]

@@ -409,3 +409,17 @@ def test_a_child_condition_the_noise_does_not_steer_keeps_rejections_count(shop)
     plain = synth.sample(seed=5, scale=3)["orders"]
     expected = int((plain["status"] == "open").sum())
     assert abs(report.kept - expected) < 0.2 * expected, (report, expected)
+
+
+def test_a_root_condition_on_a_number_is_importance_sampled_too(shop):
+    meta, tables, synth = shop
+    threshold = float(np.quantile(tables["customers"]["age"], 0.99))
+    where = f"customers.age > {threshold:.0f}"
+    fake = synth.sample(seed=4, scale=30, where=where)
+    report = synth.sample_report_.conditioned["customers"]
+    assert (fake["customers"]["age"] > threshold).all() and relsynth.check(meta, fake).ok
+    assert _owned(fake["orders"], "customer_id", fake["customers"])
+    plain = synth.sample(seed=4, scale=30)["customers"]
+    expected = int((plain["age"] > threshold).sum())
+    assert report.shift is not None and report.generated < len(plain)
+    assert abs(report.kept - expected) < 0.35 * expected, (report, expected)
