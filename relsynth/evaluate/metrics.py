@@ -352,14 +352,37 @@ def c2st_auc(
             train, test = fold != k, fold == k
             if len(np.unique(y[test])) < 2 or len(np.unique(y[train])) < 2:
                 continue
+            # A feature missing in every training row (a few rows, a rare value) breaks
+            # the classifier's binning; it tells the classifier nothing there anyway.
+            xa, xb, fold_cat = fit_features(x[train], x[test], cat)
             model = HistGradientBoostingClassifier(
-                max_iter=100, categorical_features=cat, early_stopping=False, random_state=seed
+                max_iter=100, categorical_features=fold_cat, early_stopping=False, random_state=seed
             )
-            model.fit(x[train], y[train])
-            aucs.append(roc_auc_score(y[test], model.predict_proba(x[test])[:, 1]))
+            model.fit(xa, y[train])
+            aucs.append(roc_auc_score(y[test], model.predict_proba(xb)[:, 1]))
     if not aucs:
         return float("nan"), float("nan")
     return float(np.mean(aucs)), float(np.std(aucs))
+
+
+def fit_features(
+    train: np.ndarray, test: np.ndarray, categorical: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``train`` and ``test`` without the features missing in every training row.
+
+    scikit-learn's histogram gradient boosting cannot bin a feature with no value
+    (``ValueError: window shape cannot be larger than input array shape``): a tiny
+    synthetic table, or a fold whose rows all lack a rare column. Such a feature
+    carries nothing to learn from; with no feature left, one constant column stands
+    in (the model then predicts the training prior).
+    """
+    keep = ~np.isnan(train).all(axis=0) if len(train) else np.zeros(train.shape[1], bool)
+    if keep.all():
+        return train, test, categorical
+    if not keep.any():
+        return np.zeros((len(train), 1)), np.zeros((len(test), 1)), None
+    cat = None if categorical is None else np.asarray(categorical)[keep]
+    return train[:, keep], test[:, keep], cat if cat is not None and cat.any() else None
 
 
 def stratified_group_folds(
@@ -447,7 +470,7 @@ def ml_efficacy(
     if len(train) < 2 or len(test) < 2 or not features:
         return metric, float("nan")
     xa, xb, mask = encode_features(train[list(features)], test[list(features)], features)
-    cat = mask if mask.any() else None
+    xa, xb, cat = fit_features(xa, xb, mask if mask.any() else None)
     if classify:
         ya = train[target].astype(str).to_numpy()
         yb = test[target].astype(str).to_numpy()

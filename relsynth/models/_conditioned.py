@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CategoryFeed", "category_feed", "fed"]
+__all__ = ["CategoryFeed", "category_feed", "fed", "latent_dim", "with_latent"]
 
 
 @dataclass(frozen=True)
@@ -92,3 +92,33 @@ def fed(model: Any, feed: CategoryFeed) -> Iterator[None]:
         yield
     finally:
         del model._sampling_conditions
+
+
+def latent_dim(model: Any) -> int | None:
+    """The width of ``model``'s generator noise when its rows can be drawn from given
+    noise (:func:`with_latent`: the conditional WGAN), else None."""
+    dim = getattr(model, "embedding_dim", None)
+    if getattr(model, "generator_", None) is None or not callable(getattr(model, "_forward", None)):
+        return None
+    return int(dim) if isinstance(dim, int) and dim > 0 else None
+
+
+@contextmanager
+def with_latent(model: Any, z: np.ndarray) -> Iterator[None]:
+    """While open, ``model.sample`` takes its generator noise from ``z`` (rows in order)
+    instead of drawing it from the standard normal: the proposal of an importance sampler
+    (:mod:`relsynth.synthesis._proposal`). Everything else is drawn as usual."""
+    import torch
+
+    used = [0]
+
+    def draw(n: int) -> torch.Tensor:
+        lo = used[0]
+        used[0] += n
+        return torch.from_numpy(np.ascontiguousarray(z[lo : lo + n], dtype=np.float32))
+
+    model._sampling_latent = draw  # this instance only, for the block
+    try:
+        yield
+    finally:
+        del model._sampling_latent

@@ -41,7 +41,10 @@ rows (``wind_gust``, set on a fifth of the hours, keeps its own distribution):
   late, not 23 hours early), rebuilt modulo a day.
 
 An anchor is kept when the gap's interquartile range is at most half of ``B``'s (for
-a line, about ``|rho| >= 0.87``); an ordered difference counts at half its spread
+a line, about ``|rho| >= 0.87``), or when the line explains at least 80 % of ``B``'s
+variance (``R^2 >= 0.8``: heavy-tailed columns whose bulk is loose but whose tails move
+together, a flight's ``arr_delay`` on its ``dep_delay``; such a line ranks after the
+tight ones); an ordered difference counts at half its spread
 (keeping an order beats a slightly tighter line). Pairs are taken from the tightest
 down, a near tie (within 0.02) deriving the later column of the table, and a pair
 that would close a cycle is skipped, so chains (``arr_time`` after
@@ -76,6 +79,11 @@ _MIN_NUMERIC_SHARED = 0.99
 _MIN_SET = 0.5
 _MIN_LEVELS = 20
 _ORDERED_WEIGHT = 0.5
+#: A line that explains this share of a column's variance anchors it even when the bulk's
+#: spread (the IQR test) misses it: heavy-tailed columns whose tails move together (a
+#: flight's arrival delay and its departure delay: loose for the on-time bulk, tied in the
+#: tail, where a GAN generating the two side by side loses the tie).
+_MIN_EXPLAINED = 0.8
 _TIE = 0.02
 _CLOCK_MIN_LEVELS = 100
 _DAY_MINUTES = 1440
@@ -269,10 +277,19 @@ def _candidate(b: np.ndarray, a: np.ndarray, clock: bool) -> tuple[float, str, f
     if var_a > 0:
         slope = float(np.mean((va - va.mean()) * (vb - vb.mean())) / var_a)
         intercept = float(vb.mean() - slope * va.mean())
-        score = _iqr(vb - (intercept + slope * va)) / spread_b
+        residual = vb - (intercept + slope * va)
+        score = _iqr(residual) / spread_b
+        if score > _MAX_NUMERIC_SPREAD and _explained(residual, vb) >= _MIN_EXPLAINED:
+            score = _MAX_NUMERIC_SPREAD  # heavy tails that move together: ranked last
         if score <= _MAX_NUMERIC_SPREAD and (best is None or score < best[0]):
             best = (score, "linear", slope, intercept)
     return best
+
+
+def _explained(residual: np.ndarray, b: np.ndarray) -> float:
+    """The share of ``b``'s variance that the line explains (R^2)."""
+    var_b = float(np.var(b))
+    return 1.0 - float(np.var(residual)) / var_b if var_b > 0 else 0.0
 
 
 def _numeric_offsets(table: pd.DataFrame, kinds: Mapping[str, str]) -> list[Offset]:

@@ -300,7 +300,11 @@ class ConditionalWGAN(RowTableModel):
         """Raw generator outputs (logits, pre-tanh scalars) for one batch."""
         c = torch.from_numpy(cond).to(self.device_)
         k = torch.from_numpy(ctx).to(self.device_)
-        z = torch.randn(len(c), self.embedding_dim, generator=gen, device=self.device_)
+        latent = getattr(self, "_sampling_latent", None)  # conditional sampling's proposal
+        if latent is not None:
+            z = latent(len(c)).to(self.device_)
+        else:
+            z = torch.randn(len(c), self.embedding_dim, generator=gen, device=self.device_)
         return self.generator_(torch.cat([z, c, k], dim=1))
 
     def _decode(

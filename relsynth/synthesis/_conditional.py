@@ -7,7 +7,10 @@ Semantics (docs/synthesizer.md, "Conditional and seeded sampling"):
   not meet the condition are rejected. What is left is the model's own distribution
   restricted to the condition: a Germany-only sample looks like the German part of
   the source, and a condition on a child (``flights.dep_delay > 120``) favours the
-  parents that make it likely, as the source does.
+  parents that make it likely, as the source does. The same distribution is reached
+  from fewer rows where a model takes the condition: a root's category through the
+  WGAN's conditional vector, other conditions by importance sampling in its noise
+  (:mod:`._proposal`); sequence models and copied tables use plain rejection.
 * **Size.** ``scale`` multiplies the qualifying part: ``--scale 0.2`` gives about a
   fifth as many German customers as the source has. ``sizes={"Customers": 50}``
   asks for exactly 50 qualifying rows of a root table (drawn in growing batches).
@@ -49,6 +52,7 @@ from relsynth.synthesis._conditions import Condition, category_target, meets, pa
 from relsynth.synthesis._family import cascade, limit_secondary, trim_ancestors
 from relsynth.synthesis._finish import finish_table
 from relsynth.synthesis._progress import Progress
+from relsynth.synthesis._proposal import sample_by_proposal
 from relsynth.synthesis._sample import sample_table
 from relsynth.synthesis._seeded import as_done, given_frames
 
@@ -78,6 +82,9 @@ class TableYield:
     seconds: float
     #: the column whose categories the model was asked for (conditional vector), if any
     fed: str | None = None
+    #: the length of the generator-noise shift of the importance sampler (0: its pilot
+    #: was plain rejection), None when the rows came from rejection
+    shift: float | None = None
 
     @property
     def rate(self) -> float:
@@ -102,7 +109,8 @@ class SampleReport:
             lines.append(
                 f"{y.table}: kept {y.kept:,} of {y.generated:,} generated rows "
                 f"(yield {y.rate:.1%}, {y.tries} {'try' if y.tries == 1 else 'tries'}"
-                f"{f', model asked for {y.fed}' if y.fed else ''}) "
+                f"{f', model asked for {y.fed}' if y.fed else ''}"
+                f"{f', importance-sampled (noise shift {y.shift:.2f})' if y.shift else ''}) "
                 f"meeting {' AND '.join(y.conditions)}"
             )
         for name, n in self.given.items():
@@ -255,8 +263,16 @@ def _sample_conditioned(
         share = min(max(feed.share, 0.0), 1.0)
         wanted = max(int(stream(base, "where", name, "count").binomial(natural, share)), 1)
     batch = None if wanted is None else {name: int(np.ceil(wanted * 1.1)) + 5}
-    generated, frame = 0, None
-    for attempt in range(MAX_TRIES):
+    generated, frame, first, shift = 0, None, 0, None
+    if feed is None and wanted is None:  # importance sampling in the generator's noise
+        proposed = sample_by_proposal(
+            synth, name, done, scale, base, conditions, lambda f: _finished(synth, name, f, base)
+        )
+        if proposed is not None:
+            generated, first, shift = proposed.generated, 1, proposed.shift
+            if len(proposed.frame):
+                frame, attempt = proposed.frame, 0
+    for attempt in range(first, MAX_TRIES if frame is None else first):
         rng = (
             stream(base, "sample", name)
             if attempt == 0
@@ -294,6 +310,7 @@ def _sample_conditioned(
         tries=attempt + 1,
         seconds=time.perf_counter() - t0,
         fed=None if feed is None else feed.column,  # the try that kept the rows
+        shift=shift if frame is not None and attempt == 0 else None,
     )
     return frame, result
 

@@ -12,7 +12,7 @@ filled.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -30,9 +30,10 @@ from relsynth.synthesis._sequence import sequence_order
 if TYPE_CHECKING:
     from relsynth.metadata.schema import ForeignKey
     from relsynth.models.base import TableModel
+    from relsynth.models.context import Context
     from relsynth.synthesis.synthesizer import Synthesizer
 
-__all__ = ["sample_table"]
+__all__ = ["fill_rows", "row_context", "sample_keys", "sample_table", "take_context"]
 
 
 def sample_table(
@@ -47,28 +48,94 @@ def sample_table(
     fit = synth.tables_[name]
     if fit.copy is not None:
         return fit.copy.copy()
-    keys = synth.key_generator_.sample_table(name, done, scale=scale, sizes=sizes, rng=rng)
-    keys = rule_hooks.match_paths(synth, name, keys.reset_index(drop=True), done, rng)
-    layout = fit.layout
+    keys = sample_keys(synth, name, done, scale, sizes, rng)
     model = fit.model
     driver = synth.plan_.driver.get(name)
     if model is not None and fit.sequence is not None and driver is not None:
         keys, values = _sample_sequence(synth, fit.sequence, keys, done, driver, model, rng)
-    elif model is not None:
-        time_keys = time_key_columns(layout, fit.dtypes)
-        secondary = secondary_parents(synth.metadata, fit.context_keys)
-        context = build_context(keys, driver, done, synth.layouts_, time_keys, secondary)
-        if name in synth.fit_info_.dp.get("unconditional", ()):  # DP models: no context
-            context = None
+        return _complete(synth, name, keys, values, done, rng)
+    return fill_rows(synth, name, keys, row_context(synth, name, keys, done), done, rng)
+
+
+def sample_keys(
+    synth: Synthesizer,
+    name: str,
+    done: Mapping[str, pd.DataFrame],
+    scale: float,
+    sizes: Mapping[str, int] | None,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """The key skeleton of a generated table (one row per row to generate), path rules met."""
+    keys = synth.key_generator_.sample_table(name, done, scale=scale, sizes=sizes, rng=rng)
+    return rule_hooks.match_paths(synth, name, keys.reset_index(drop=True), done, rng)
+
+
+def row_context(
+    synth: Synthesizer, name: str, keys: pd.DataFrame, done: Mapping[str, pd.DataFrame]
+) -> Context | None:
+    """The model context of each skeleton row (built on the whole skeleton: family sizes)."""
+    fit = synth.tables_[name]
+    if name in synth.fit_info_.dp.get("unconditional", ()):  # DP models: no context
+        return None
+    time_keys = time_key_columns(fit.layout, fit.dtypes)
+    secondary = secondary_parents(synth.metadata, fit.context_keys)
+    driver = synth.plan_.driver.get(name)
+    return build_context(keys, driver, done, synth.layouts_, time_keys, secondary)
+
+
+def take_context(context: Context | None, rows: np.ndarray) -> Context | None:
+    """The rows ``rows`` (positions) of ``context``."""
+    if context is None:
+        return None
+    from relsynth.models.context import Context as _Context
+
+    def pick(part: Any) -> Any:
+        if part is None:
+            return None
+        if isinstance(part, pd.DataFrame):
+            return part.iloc[rows].reset_index(drop=True)
+        return np.asarray(part)[rows]
+
+    return _Context(
+        parent=pick(context.parent),
+        family_size=pick(context.family_size),
+        position=pick(context.position),
+        extra=pick(context.extra),
+    )
+
+
+def fill_rows(
+    synth: Synthesizer,
+    name: str,
+    keys: pd.DataFrame,
+    context: Context | None,
+    done: Mapping[str, pd.DataFrame],
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """Skeleton rows ``keys`` (with their ``context``) completed: model values, text, rules."""
+    model = synth.tables_[name].model
+    if model is not None:
         values = model.sample(context, n_rows=len(keys), seed=rng)
     else:  # no learned columns, or an empty source table: NULLs
-        values = pd.DataFrame({c: [None] * len(keys) for c in layout.learned})
-    values = values.reset_index(drop=True)
-    frame = pd.concat([keys, values], axis=1)
+        learned = synth.tables_[name].layout.learned
+        values = pd.DataFrame({c: [None] * len(keys) for c in learned})
+    return _complete(synth, name, keys, values, done, rng)
+
+
+def _complete(
+    synth: Synthesizer,
+    name: str,
+    keys: pd.DataFrame,
+    values: pd.DataFrame,
+    done: Mapping[str, pd.DataFrame],
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    fit = synth.tables_[name]
+    frame = pd.concat([keys.reset_index(drop=True), values.reset_index(drop=True)], axis=1)
     for col, text_model in (fit.text_models or {}).items():
-        names = name_column(frame, layout)
+        names = name_column(frame, fit.layout)
         frame[col] = text_model.sample(len(frame), rng=rng, names=names).to_numpy()
-    for col in layout.empty:
+    for col in fit.layout.empty:
         frame[col] = None
     return rule_hooks.derive_values(synth, name, frame, done, rng)
 

@@ -326,3 +326,100 @@ def test_given_rows_get_the_learned_in_degree_of_a_secondary_key(bank):
     # the clients are the ones the kept dispositions need
     assert set(fake["clients"]["id"]) == set(fake["disp"]["client_id"])
     assert synth.sample_report_.removed["disp"] > 100
+
+
+def test_a_child_condition_is_importance_sampled_with_fewer_rows(shop):
+    # A 0.5 % tail of orders.freight at a scale where rejection would generate every
+    # order: the sampler's proposal in the generator's noise needs far fewer rows, and its
+    # kept rows follow the model's own distribution inside the condition (rejection's).
+    meta, tables, synth = shop
+    from relsynth.evaluate.metrics import ks_complement
+
+    threshold = float(np.quantile(tables["orders"]["freight"], 0.995))
+    where = f"orders.freight > {threshold:.2f}"
+    fake = synth.sample(seed=3, scale=30, where=where)
+    report = synth.sample_report_.conditioned["orders"]
+    assert (fake["orders"]["freight"] > threshold).all() and relsynth.check(meta, fake).ok
+    plain = synth.sample(seed=3, scale=30)
+    assert report.shift is not None and report.shift > 0  # the proposal was used
+    assert report.generated < 0.8 * len(plain["orders"])  # rejection generates them all
+    rejected = plain["orders"][plain["orders"]["freight"] > threshold]
+    assert abs(report.kept - len(rejected)) < 0.35 * len(rejected)  # Binomial(slots, p)
+    assert ks_complement(rejected["freight"], fake["orders"]["freight"]) > 0.8
+    assert "importance-sampled" in str(synth.sample_report_)
+
+
+@pytest.fixture(scope="module")
+def sequential_shop(tmp_path_factory):
+    # customers and their visits in order: PRIMARY KEY (customer_id, seq) makes the
+    # visits a sequential child (SequenceModel, one sequence per customer)
+    rng = np.random.default_rng(0)
+    url = f"sqlite:///{tmp_path_factory.mktemp('seq') / 'visits.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE customers (id INTEGER PRIMARY KEY, age INTEGER)")
+        conn.exec_driver_sql(
+            "CREATE TABLE visits (customer_id INTEGER NOT NULL REFERENCES customers(id), "
+            "seq INTEGER NOT NULL, spend REAL NOT NULL, PRIMARY KEY (customer_id, seq))"
+        )
+        n = 150
+        k = rng.integers(1, 7, n)
+        customers = pd.DataFrame({"id": np.arange(1, n + 1), "age": rng.integers(20, 70, n)})
+        visits = pd.DataFrame(
+            {
+                "customer_id": np.repeat(customers["id"].to_numpy(), k),
+                "seq": np.concatenate([np.arange(1, j + 1) for j in k]),
+                "spend": rng.gamma(2, 10, int(k.sum())).round(2),
+            }
+        )
+        customers.to_sql("customers", conn, if_exists="append", index=False)
+        visits.to_sql("visits", conn, if_exists="append", index=False)
+    engine.dispose()
+    meta = relsynth.reflect(url)
+    tables = relsynth.read_tables(url, meta)
+    return meta, tables, Synthesizer(meta, seed=SEED, steps=60, n_threads=1).fit(tables)
+
+
+def test_a_condition_on_a_sequential_child_is_met_by_rejection(sequential_shop):
+    # Sequence models take no condition: rejection, in a bounded number of tries.
+    from relsynth.synthesis._conditional import MAX_TRIES
+
+    meta, tables, synth = sequential_shop
+    assert synth.tables_["visits"].sequence is not None
+    threshold = float(np.quantile(tables["visits"]["spend"], 0.8))
+    fake = synth.sample(seed=2, where=f"visits.spend > {threshold:.2f}")
+    report = synth.sample_report_.conditioned["visits"]
+    assert len(fake["visits"]) and (fake["visits"]["spend"] > threshold).all()
+    assert relsynth.check(meta, fake).ok
+    assert fake["customers"]["id"].isin(fake["visits"]["customer_id"]).all()  # trimmed
+    assert 1 <= report.tries <= MAX_TRIES and report.shift is None
+    assert 0 < report.rate < 1 and report.generated > report.kept
+    assert "visits: kept" in str(synth.sample_report_)
+    with pytest.raises(ConditionError, match=rf"No sampled row of visits .* in {MAX_TRIES} tries"):
+        synth.sample(seed=2, where="visits.spend > 100000")
+
+
+def test_a_child_condition_the_noise_does_not_steer_keeps_rejections_count(shop):
+    # A category of a child: its pilot finds no noise direction (or a weak one); either
+    # way the kept rows are as many as rejection over the whole table keeps.
+    meta, _, synth = shop
+    fake = synth.sample(seed=5, scale=3, where="orders.status = 'open'")
+    report = synth.sample_report_.conditioned["orders"]
+    assert (fake["orders"]["status"] == "open").all() and relsynth.check(meta, fake).ok
+    plain = synth.sample(seed=5, scale=3)["orders"]
+    expected = int((plain["status"] == "open").sum())
+    assert abs(report.kept - expected) < 0.2 * expected, (report, expected)
+
+
+def test_a_root_condition_on_a_number_is_importance_sampled_too(shop):
+    meta, tables, synth = shop
+    threshold = float(np.quantile(tables["customers"]["age"], 0.99))
+    where = f"customers.age > {threshold:.0f}"
+    fake = synth.sample(seed=4, scale=30, where=where)
+    report = synth.sample_report_.conditioned["customers"]
+    assert (fake["customers"]["age"] > threshold).all() and relsynth.check(meta, fake).ok
+    assert _owned(fake["orders"], "customer_id", fake["customers"])
+    plain = synth.sample(seed=4, scale=30)["customers"]
+    expected = int((plain["age"] > threshold).sum())
+    assert report.shift is not None and report.generated < len(plain)
+    assert abs(report.kept - expected) < 0.35 * expected, (report, expected)

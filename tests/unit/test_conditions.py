@@ -154,3 +154,45 @@ def test_sample_args_are_checked_before_sampling():
         check_sample_args(the_plan, 0, None)
     with pytest.raises(ParameterError, match="may only fix root tables .*got Orders"):
         check_sample_args(the_plan, 1.0, {"Orders": 3})
+
+
+# -- the importance sampler's proposal (synthesis/_proposal.py) ---------------------------
+
+
+def test_proposal_weights_recover_standard_normal_expectations():
+    from relsynth.synthesis._proposal import DEFENSIVE, _propose
+
+    rng = np.random.default_rng(0)
+    shift = np.zeros(8)
+    shift[0] = 2.0
+    z, logw = _propose(rng, 200_000, 8, shift)
+    w = np.exp(logw)
+    assert w.max() <= 1 / DEFENSIVE + 1e-9  # the defensive mixture bounds the weights
+    assert np.mean(z[:, 0] > 0.5) > 0.6  # the proposal moved the noise ...
+    assert np.mean(w) == pytest.approx(1.0, abs=0.02)  # ... and the weights undo it
+    tail = z[:, 0] > 2.33  # P = 1 % under N(0, 1)
+    assert np.mean(w * tail) == pytest.approx(0.0099, rel=0.05)
+    assert np.sum(w * tail * z[:, 0]) / np.sum(w * tail) == pytest.approx(2.665, abs=0.03)
+    z0, logw0 = _propose(np.random.default_rng(0), 10, 8, None)
+    assert np.all(logw0 == 0) and z0.shape == (10, 8)
+
+
+def test_proposal_shift_follows_the_meeting_noise_and_ignores_pure_noise():
+    from relsynth.synthesis._proposal import _Pool, _shift
+
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal((3_000, 16))
+    value = z[:, 3] + 0.1 * rng.standard_normal(3_000)  # the column moves with one direction
+    pool = _Pool(
+        slots=[np.arange(3_000)],
+        frames=[pd.DataFrame({"x": value})],
+        z=[z],
+        logw=[np.zeros(3_000)],
+        ok=[value > 2.0],
+    )
+    shift = _shift(pool, ["x"], 16)
+    assert shift is not None and shift[3] > 1.0
+    assert np.abs(np.delete(shift, 3)).max() < 0.2 * shift[3]
+    unrelated = _Pool([np.arange(3_000)], [pd.DataFrame({"x": value})], [z], [np.zeros(3_000)])
+    unrelated.ok = [rng.random(3_000) < 0.02]  # meeting rows unrelated to the noise
+    assert _shift(unrelated, ["x"], 16) is None

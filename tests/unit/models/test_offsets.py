@@ -176,3 +176,18 @@ def test_an_anchor_is_never_derived_from_its_own_gap(rng) -> None:
     leaked = find_dependencies(learned)
     assert [(d.column, d.determinants) for d in leaked] == [("distance", ("air_time",))]
     assert find_dependencies(learned, excluded=anchored(offsets)) == []
+
+
+def test_heavy_tails_that_move_together_get_a_linear_anchor() -> None:
+    # Delays: a loose on-time bulk (the IQR test fails: residual IQR 0.67 of the arrival
+    # delay's own) and a long tail where the arrival follows the departure (R^2 0.92).
+    rng = np.random.default_rng(0)
+    n = 5_000
+    dep = np.where(rng.random(n) < 0.8, rng.normal(0, 8, n), rng.exponential(80, n)).round()
+    arr = (dep + rng.normal(-5, 15, n)).round()
+    noise = rng.normal(0, 50, n).round()  # unrelated: never an anchor
+    table = pd.DataFrame({"dep_delay": dep, "arr_delay": arr, "other": noise})
+    found = {(o.column, o.anchor, o.form) for o in find_offsets(table)}
+    assert found == {("arr_delay", "dep_delay", "linear")}
+    loose = table.assign(arr_delay=(0.5 * dep + rng.normal(0, 40, n)).round())  # R^2 ~ 0.5
+    assert find_offsets(loose) == []

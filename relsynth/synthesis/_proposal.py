@@ -1,0 +1,292 @@
+"""A conditioned table's rows by importance sampling in the generator's noise.
+
+Rejection (:mod:`._conditional`) generates every row of the table and keeps those
+meeting the condition: a 1 % condition on flights generates about 100 flights per
+kept one. The conditional WGAN makes a row from a parent context and a noise vector
+``z ~ N(0, I)``, so the kept rows are the rows of the noise vectors that land in the
+condition's region, and a proposal that puts more noise there can find them with far
+fewer rows, while importance weights keep the result the model's own distribution
+inside the condition (the same target as rejection):
+
+1. **Skeleton.** The key generator draws the table's key skeleton as usual (one slot
+   per row of the unconditional table: which parent, how many children each, the
+   secondary keys), and each slot's model context is built on the whole skeleton
+   (family sizes and positions are those of the full table).
+2. **Pilot.** Rows for randomly chosen slots, from the standard normal noise, until
+   ``PILOT_MEETING`` of them meet the condition (growing batches; ``PILOT_MEETING_BLIND``
+   when no conditioned column is numeric).
+3. **Proposal.** The mean noise of the meeting pilot rows points to where the
+   condition's rows come from. It is projected onto the noise directions that move the
+   conditioned numeric columns (their normal scores regressed on the noise over every
+   pilot row), and must stand out of its sampling noise (``k / n`` is the squared length
+   pure noise gives, ``k`` the directions: ``dim`` without the projection). The proposal
+   is the defensive mixture ``q = DEFENSIVE * N(0, I) + (1 - DEFENSIVE) * N(shift, I)``,
+   whose importance weights ``w = N(z; 0, I) / q(z)`` are at most ``1 / DEFENSIVE``.
+   Without a shift (a condition the noise does not steer) every slot gets a row from
+   the standard normal: rejection.
+4. **Rounds.** Rows for further slots from the proposal until the meeting rows' effective
+   sample size ``(sum w)^2 / sum w^2`` is ``OVERSAMPLE`` times the expected number of kept
+   rows, or every slot has a row.
+5. **Choice.** The number of kept rows is drawn as rejection would give it:
+   ``Binomial(slots, p)``, ``p`` the importance estimate of the condition's probability
+   (``sum(w * meets) / rows``). That many meeting rows are drawn without replacement in
+   proportion to their weights (sampling-importance-resampling); a slot holds one row at
+   most, so no parent gets more children than the key generator gave it.
+
+When every slot got a row before a proposal was fitted, all the rows came from the
+prior and the result is plain rejection (every meeting row kept). Only the generator
+noise is proposed: the other random draws of a row (categories, NULLs) are the model's
+own, so their densities cancel in the weights. Rows are counted as generated when the
+model made them (the skeleton's slots are keys only).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtri
+
+from relsynth._random import stream
+from relsynth.synthesis._conditions import Condition, meets
+from relsynth.synthesis._sample import fill_rows, row_context, sample_keys, take_context
+
+if TYPE_CHECKING:
+    from relsynth.synthesis.synthesizer import Synthesizer
+
+__all__ = ["ProposalResult", "sample_by_proposal"]
+
+logger = logging.getLogger(__name__)
+
+#: Rows of the first pilot batch (each further batch triples the rows drawn so far).
+MIN_PILOT = 1_000
+#: Meeting pilot rows needed before the proposal is fitted (with directions found by
+#: regression on the conditioned columns; without: the mean of the meeting noise alone).
+PILOT_MEETING = 20
+PILOT_MEETING_BLIND = 100
+#: Effective meeting rows per expected kept row before the choice.
+OVERSAMPLE = 2.0
+#: Share of the standard normal in the proposal mixture (weights at most its inverse).
+DEFENSIVE = 0.1
+#: The shift is this share of the meeting rows' (shrunk) mean noise, at most ``MAX_SHIFT``:
+#: a shift all the way to the region's mean raises the yield but spreads the weights.
+SHIFT_SHARE = 0.85
+MAX_SHIFT = 2.5
+#: Proposal rounds after the pilot.
+MAX_ROUNDS = 6
+
+
+@dataclass(frozen=True)
+class ProposalResult:
+    """The kept rows, rows generated, and the length of the noise shift (0: none)."""
+
+    frame: pd.DataFrame
+    generated: int
+    shift: float
+
+
+@dataclass
+class _Pool:
+    """Candidate rows so far: their slot, noise, log weight, whether they meet."""
+
+    slots: list[np.ndarray] = field(default_factory=list)
+    frames: list[pd.DataFrame] = field(default_factory=list)
+    z: list[np.ndarray] = field(default_factory=list)
+    logw: list[np.ndarray] = field(default_factory=list)
+    ok: list[np.ndarray] = field(default_factory=list)
+    proposed: int = 0  # rounds drawn from the proposal
+
+    def cat(self, name: str) -> np.ndarray:
+        return np.concatenate(getattr(self, name))
+
+    @property
+    def rows(self) -> int:
+        return int(sum(len(s) for s in self.slots))
+
+    def ess(self) -> float:
+        """Effective sample size of the meeting rows."""
+        w = np.exp(self.cat("logw"))[self.cat("ok")]
+        return float(w.sum() ** 2 / (w**2).sum()) if len(w) else 0.0
+
+    def rate(self) -> float:
+        """Importance estimate of the condition's probability under the standard normal."""
+        return float((np.exp(self.cat("logw")) * self.cat("ok")).sum() / max(self.rows, 1))
+
+
+def sample_by_proposal(
+    synth: Synthesizer,
+    name: str,
+    done: Mapping[str, pd.DataFrame],
+    scale: float,
+    base: int,
+    conditions: list[Condition],
+    finished: Callable[[pd.DataFrame], pd.DataFrame],
+) -> ProposalResult | None:
+    """The rows of table ``name`` meeting ``conditions`` (a child, or a root the category
+    feed does not serve), or None when its model cannot take a noise proposal (no
+    conditional WGAN, a sequence, a copied table)."""
+    from relsynth.models._conditioned import latent_dim, with_latent
+
+    fit = synth.tables_[name]
+    model = synth.models_.get(name)
+    dim = None if fit.sequence is not None or fit.copy is not None else latent_dim(model)
+    if dim is None:
+        return None
+    keys = sample_keys(synth, name, done, scale, None, stream(base, "sample", name))
+    m = len(keys)
+    if m == 0:
+        return None
+    context = row_context(synth, name, keys, done)
+    order = stream(base, "where", name, "slots").permutation(m)
+    noise = stream(base, "where", name, "latent")
+    pool = _Pool()
+
+    def draw(n: int, shift: np.ndarray | None) -> None:
+        slots = order[pool.rows : pool.rows + n]
+        z, logw = _propose(noise, len(slots), dim, shift)
+        rng = stream(base, "where", name, f"round {len(pool.slots)}")
+        with with_latent(model, z):
+            rows = take_context(context, slots)
+            frame = fill_rows(synth, name, keys.iloc[slots], rows, done, rng)
+        pool.slots.append(slots)
+        pool.frames.append(frame)
+        pool.z.append(z)
+        pool.logw.append(logw)
+        pool.ok.append(np.asarray(meets(conditions, finished(frame)), dtype=bool))
+        pool.proposed += shift is not None
+        logger.debug(
+            "%s: round %d, %d rows (%s), %d meet, effective %.0f",
+            name, len(pool.slots), len(slots), "proposal" if shift is not None else "prior",
+            pool.ok[-1].sum(), pool.ess(),
+        )  # fmt: skip
+
+    columns = _steering_columns(conditions, keys.columns, synth.dtypes_.get(name, {}))
+    enough = PILOT_MEETING if columns else PILOT_MEETING_BLIND
+    n = min(m, MIN_PILOT)
+    while True:  # the pilot, from the standard normal
+        draw(n, None)
+        if pool.rows >= m or pool.cat("ok").sum() >= enough:
+            break
+        n = min(m - pool.rows, 2 * pool.rows)
+    shift = _shift(pool, columns, dim) if pool.rows < m else None
+    if shift is None:  # rejection: a row for every slot, every meeting row kept
+        if pool.rows < m:
+            draw(m - pool.rows, None)
+        return _result(pool, np.flatnonzero(pool.cat("ok")), 0.0)
+    expected = m * pool.rate()
+    for _ in range(MAX_ROUNDS):
+        need = OVERSAMPLE * expected - pool.ess()
+        if need <= 0 or pool.rows >= m:
+            break
+        per_row = _ess_per_row(pool)
+        n = int(np.ceil(need / per_row)) if per_row > 0 else MIN_PILOT
+        draw(min(m - pool.rows, max(n, MIN_PILOT)), shift)
+    w = np.exp(pool.cat("logw")) * pool.cat("ok")
+    meeting = np.flatnonzero(w > 0)
+    k = int(stream(base, "where", name, "kept").binomial(m, min(pool.rate(), 1.0)))
+    k = min(k, len(meeting))
+    pick = stream(base, "where", name, "choice")
+    chosen = pick.choice(meeting, size=k, replace=False, p=w[meeting] / w[meeting].sum())
+    return _result(pool, chosen, float(np.linalg.norm(shift)))
+
+
+def _propose(
+    rng: np.random.Generator, n: int, dim: int, shift: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` noise vectors from the standard normal (``shift`` None) or the defensive
+    mixture, with their log importance weights ``log N(z; 0, I) - log q(z)``."""
+    z = rng.standard_normal((n, dim))
+    if shift is None:
+        return z, np.zeros(n)
+    moved = rng.random(n) >= DEFENSIVE
+    z[moved] += shift
+    # N(z; shift, I) / N(z; 0, I) = exp(shift . z - |shift|^2 / 2)
+    ratio = np.exp(np.clip(z @ shift - shift @ shift / 2, -50, 50))
+    return z, -np.log(DEFENSIVE + (1 - DEFENSIVE) * ratio)
+
+
+def _steering_columns(
+    conditions: list[Condition], keys: pd.Index, dtypes: Mapping[str, str]
+) -> list[str]:
+    """The numeric and date/time columns the conditions name (the model's, not the keys)."""
+    from sqlglot import exp
+
+    names = {str(c.name) for cond in conditions for c in cond.expr.find_all(exp.Column)}
+    numeric = (pd.api.types.is_numeric_dtype, pd.api.types.is_datetime64_any_dtype)
+    out = []
+    for col in sorted(names - set(keys)):
+        try:
+            dtype = pd.api.types.pandas_dtype(dtypes.get(col, "object"))
+        except TypeError:
+            continue
+        if not pd.api.types.is_bool_dtype(dtype) and any(f(dtype) for f in numeric):
+            out.append(col)
+    return out
+
+
+def _directions(pool: _Pool, columns: list[str]) -> np.ndarray | None:
+    """An orthonormal basis of the noise directions that move the conditioned columns:
+    each numeric column's normal scores regressed on the noise over every pilot row
+    (far less noisy than the mean of the few meeting rows alone)."""
+    z = pool.cat("z")
+    frame = pd.concat(pool.frames, ignore_index=True)
+    betas = []
+    for col in columns:
+        values = frame[col] if col in frame.columns else None
+        if values is None:
+            continue
+        if pd.api.types.is_datetime64_any_dtype(values.dtype):
+            x = values.astype("int64").to_numpy(dtype=float)
+            x[values.isna().to_numpy()] = np.nan
+        else:
+            x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+        valid = np.isfinite(x)
+        if valid.sum() < 5 * z.shape[1] or np.nanstd(x) == 0:
+            continue
+        ranks = pd.Series(x[valid]).rank().to_numpy()
+        score = ndtri((ranks - 0.5) / len(ranks))
+        betas.append(np.linalg.lstsq(z[valid], score - score.mean(), rcond=None)[0])
+    if not betas:
+        return None
+    basis, _ = np.linalg.qr(np.column_stack(betas))
+    return basis
+
+
+def _shift(pool: _Pool, columns: list[str], dim: int) -> np.ndarray | None:
+    """The proposal's mean: the meeting rows' mean noise (within the directions that move
+    the conditioned columns, when found), shrunk for its sampling noise."""
+    ok = pool.cat("ok")
+    n = int(ok.sum())
+    if n < 2:
+        return None
+    mean = pool.cat("z")[ok].mean(axis=0)
+    basis = _directions(pool, columns) if columns else None
+    if basis is not None:
+        mean = basis @ (basis.T @ mean)
+    free = dim if basis is None else basis.shape[1]
+    signal = float(mean @ mean) - free / n  # pure noise gives a squared length of free / n
+    if signal <= 0.25:  # within the noise: the condition does not steer by the noise
+        return None
+    length = min(SHIFT_SHARE * np.sqrt(signal), MAX_SHIFT)
+    return mean / np.linalg.norm(mean) * length
+
+
+def _ess_per_row(pool: _Pool) -> float:
+    """Effective meeting rows per row drawn in the last (proposal) round."""
+    w = np.exp(pool.logw[-1])[pool.ok[-1]]
+    if not pool.proposed or not len(w):  # a guess: the proposal lands a tenth of its rows
+        return max(min(0.1, 10 * pool.rate()), pool.rate())
+    return float(w.sum() ** 2 / (w**2).sum()) / len(pool.logw[-1])
+
+
+def _result(pool: _Pool, chosen: np.ndarray, shift: float) -> ProposalResult:
+    """The chosen candidate rows, in skeleton order."""
+    chosen = np.asarray(chosen, dtype=np.int64)
+    slots = pool.cat("slots")
+    frame = pd.concat(pool.frames, ignore_index=True)
+    chosen = chosen[np.argsort(slots[chosen], kind="stable")]
+    return ProposalResult(frame.iloc[chosen].reset_index(drop=True), pool.rows, shift)
