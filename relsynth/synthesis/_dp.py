@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -309,6 +309,9 @@ class DPFit:
     tables: dict[str, TableDP]
     trained: list[str]
     seconds: float
+    #: rows per private table in the DP key skeleton (noisy): what the model file keeps
+    #: as the table's size, never the source's exact count
+    sizes: dict[str, int] = field(default_factory=dict)
 
 
 def prepare(
@@ -385,7 +388,8 @@ def prepare(
         )  # fmt: skip
         for n in private
     }
-    return DPFit(ledger, delta_rdp, tables, trained, time.perf_counter() - t0)
+    sizes = {n: len(releases["skeleton"][n]) for n in private if n in releases["skeleton"]}
+    return DPFit(ledger, delta_rdp, tables, trained, time.perf_counter() - t0, sizes)
 
 
 def _dp_treatments(summary: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
@@ -408,7 +412,13 @@ def fit_info(
         if run is not None:
             dp.ledger.training[name] = run
     summary = dp.ledger.summary(settings, dp.delta_rdp) | {"unconditional": dp.trained}
-    return replace(info, withheld={}, privacy=_dp_treatments(info.privacy), dp=summary)
+    # exact source counts (rows, repairs) would leave the model file un-noised: the
+    # private tables' sizes are the DP skeleton's, the repair counts are not kept
+    rows = {n: dp.sizes.get(n, r) for n, r in info.rows.items()}
+    return replace(
+        info, rows=rows, dropped_rows={}, withheld={}, privacy=_dp_treatments(info.privacy),
+        dp=summary,
+    )  # fmt: skip
 
 
 def text_null_rates(text: Mapping[str, Any], nulls: Mapping[str, float]) -> None:

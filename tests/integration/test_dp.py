@@ -118,6 +118,20 @@ def test_model_file_holds_no_category_below_the_dp_threshold(fitted, tmp_path) -
     assert tau > 10
 
 
+def test_model_file_keeps_no_exact_source_count(fitted, tmp_path) -> None:
+    """Row counts are those of the DP key skeleton (noisy), repair counts are not kept."""
+    source = _tables()
+    path = tmp_path / "dp.relsynth"
+    fitted.save(path)
+    info = Synthesizer.load(path).fit_info_
+    assert info.dropped_rows == {}
+    assert info.rows["products"] == len(source["products"])  # public: copied as it is
+    private = ["customers", "orders", "items"]
+    assert all(info.rows[n] > 0 for n in private)
+    # the noisy sizes differ from the source's (a tie on all three is chance ~ 0)
+    assert any(info.rows[n] != len(source[n]) for n in private)
+
+
 def test_sampled_marginals_follow_the_releases(fitted) -> None:
     """The calibration fitted against the releases (no real row) brings each column's
     marginal to the released one, even after 8 noisy training steps."""
