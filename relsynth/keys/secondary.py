@@ -79,7 +79,7 @@ class ImpliedKey:
 @dataclass(frozen=True)
 class DegreeKey:
     """A secondary key whose parents get in-degrees from ``degree``, handed out in
-    the order of ``ranking``'s scores when it has one (files written before it
+    the order of ``ranking``'s draws when it has one (files written before it
     existed lack it: degrees then go to parents at random)."""
 
     fk: int
@@ -281,7 +281,7 @@ def assign_secondary(
         mask = valid_parents(parent, fk, meta, fks, done, fk.child)
         order = None
         if sec.ranking is not None and features is not None:
-            order = sec.ranking.scores(parent, features.get(fk.parent))
+            order = sec.ranking.draws(parent, features.get(fk.parent), rng)
         assign_degree(
             frame,
             fk,
@@ -373,7 +373,7 @@ def degree_assign(
 ) -> np.ndarray:
     """Parent row index for each of ``rows`` (-1 = NULL), following the degree model.
 
-    ``order`` (one number per parent, e.g. :meth:`SecondaryRanking.scores`): the drawn
+    ``order`` (one number per parent, e.g. :meth:`SecondaryRanking.draws`): the drawn
     degrees are handed out by rank, the largest to the parent with the largest
     number (ties at random), instead of at random.
     """
