@@ -332,6 +332,10 @@ def fit(args: argparse.Namespace) -> dict[str, Any]:
         scoring = Metadata.load_from_dict(metadata.to_dict())
         _drop_composite_keys(scoring, natural)
         Path(args.out, "sdv_metadata.json").write_text(json.dumps(scoring.to_dict()))
+        if args.metadata_only:  # sdv_compare.py --skip-hma: metadata for scoring only
+            result["error"] = "skipped (--skip-hma)"
+            result["skipped"] = True
+            return result
         synthesizer = make_synthesizer(metadata, natural, result["refusals"])
         metadata.validate_data(data)
         tick = time.perf_counter()
@@ -373,7 +377,25 @@ def score(args: argparse.Namespace) -> dict[str, Any]:
             row["Property"]: float(row["Score"]) for row in properties.to_dict("records")
         },
         "seconds": time.perf_counter() - tick,
+        "intertable_trends": _intertable_details(report),
     }
+
+
+def _intertable_details(report: Any) -> list[dict[str, Any]]:
+    """SDMetrics' per-pair Intertable Trends (parent column, child column, score),
+    worst first; pairs without a score (below SDMetrics' association threshold) last."""
+    details = report.get_details("Intertable Trends")
+    rows = []
+    for rec in details.to_dict("records"):
+        row = {str(k): v for k, v in rec.items()}
+        for key, value in row.items():
+            if isinstance(value, float) and value != value:
+                row[key] = None
+            elif not isinstance(value, (str, int, float, type(None))):
+                row[key] = str(value)
+        rows.append(row)
+    rows.sort(key=lambda r: (r.get("Score") is None, r.get("Score") or 0.0))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -384,6 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     p_fit.add_argument("--meta", required=True, help="relsynth metadata JSON")
     p_fit.add_argument("--train", required=True, help="training SQLite file")
     p_fit.add_argument("--out", required=True, help="output folder")
+    p_fit.add_argument(
+        "--metadata-only", action="store_true", help="write sdv_metadata.json, fit nothing"
+    )
     p_score = sub.add_parser("score")
     p_score.add_argument("--meta", required=True)
     p_score.add_argument("--sdv-metadata", required=True)

@@ -130,6 +130,7 @@ def run_relsynth(
     out: Path,
     max_seconds: float | None,
     time_budget: float | None = None,
+    epochs: int | None = None,
 ) -> None:
     """Fit relsynth on ``train``, sample at scale 1, write the result (the subprocess side).
 
@@ -146,7 +147,12 @@ def run_relsynth(
     meta = relsynth.Metadata.load(meta_path)
     tables = relsynth.read_tables(f"sqlite:///{train}", meta)
     synthesizer = relsynth.Synthesizer(
-        meta, seed=0, n_threads=1, max_seconds=max_seconds, time_budget=time_budget
+        meta,
+        seed=0,
+        n_threads=1,
+        max_seconds=max_seconds,
+        time_budget=time_budget,
+        epochs=epochs,
     )
     tick = time.perf_counter()
     synthesizer.fit(tables)
@@ -383,7 +389,8 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
                 str(folder / "relsynth"),
             ]
             + (["--max-seconds", str(args.max_seconds)] if args.max_seconds else [])
-            + (["--budget", str(args.budget)] if args.budget else []),
+            + (["--budget", str(args.budget)] if args.budget else [])
+            + (["--epochs", str(args.epochs)] if args.epochs else []),
             folder / "relsynth",
             "sqlite:///" + str(folder / "relsynth/synthetic.sqlite"),
             folder / "relsynth" / "synthetic.sqlite",
@@ -399,7 +406,8 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
                 str(train_db),
                 "--out",
                 str(folder / "sdv"),
-            ],
+            ]
+            + (["--metadata-only"] if args.skip_hma else []),
             folder / "sdv",
             str(folder / "sdv" / "synthetic"),
             folder / "sdv" / "synthetic",
@@ -592,6 +600,36 @@ def target_checks(summary: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def intertable_details(summary: Mapping[str, Any], n: int) -> str:
+    """SDMetrics' Intertable Trends per (parent column, child column) pair, worst first:
+    the ``n`` worst pairs (all with ``n < 0``) per scored system, with the real and
+    synthetic correlations where SDMetrics gives them."""
+    lines = []
+    for system, scores in summary.get("sdmetrics", {}).items():
+        pairs = [
+            p
+            for p in scores.get("intertable_trends", [])
+            if p.get("Score") is not None and p.get("Meets Threshold?", True) in (True, "True")
+        ]
+        shown = pairs if n < 0 else pairs[:n]
+        lines.append(
+            f"\n{summary['dataset']} / {system}: Intertable Trends, {len(pairs)} scored "
+            f"pair(s) above SDMetrics' threshold (they make the score), {len(shown)} worst"
+        )
+        for p in shown:
+            real, fake = p.get("Real Correlation"), p.get("Synthetic Correlation")
+            corr = (
+                f"  real {real:+.3f} synthetic {fake:+.3f}"
+                if isinstance(real, float) and isinstance(fake, float)
+                else ""
+            )
+            lines.append(
+                f"  {p['Score']:.3f}  {p.get('Parent Table')}.{p.get('Column 1')} ~ "
+                f"{p.get('Child Table')}.{p.get('Column 2')} via {p.get('Foreign Key')}{corr}"
+            )
+    return "\n".join(lines)
+
+
 def _git_revision() -> str:
     out = subprocess.run(
         ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
@@ -707,8 +745,9 @@ def main(argv: list[str] | None = None) -> int:
         inner.add_argument("out", type=Path)
         inner.add_argument("--max-seconds", type=float)
         inner.add_argument("--budget", type=float)
+        inner.add_argument("--epochs", type=int)
         a = inner.parse_args(argv[1:])
-        run_relsynth(a.meta, a.train, a.out, a.max_seconds, a.budget)
+        run_relsynth(a.meta, a.train, a.out, a.max_seconds, a.budget, a.epochs)
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -741,6 +780,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--holdout-fraction", type=float, default=0.5)
     parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="relsynth epochs per table (Synthesizer(epochs=...); default: its own)",
+    )
+    parser.add_argument(
+        "--skip-hma",
+        action="store_true",
+        help="do not fit SDV HMA (its metadata is still built, to score the others)",
+    )
+    parser.add_argument(
+        "--details",
+        type=int,
+        default=0,
+        metavar="N",
+        help="print SDMetrics' N worst Intertable Trends pairs per system (all: -1)",
+    )
+    parser.add_argument(
         "--results",
         type=Path,
         default=RESULTS,
@@ -760,6 +817,8 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown_table(rows))
     for s in summaries:
         print("\n".join(target_checks(s)))
+        if args.details:
+            print(intertable_details(s, args.details))
     command = "nice -n 10 .venv/bin/python benchmarks/sdv_compare.py " + shlex.join(argv)
     args.results.write_text(write_results(summaries, args, command, versions))
     print(f"\nwrote {args.results}")

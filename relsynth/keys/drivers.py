@@ -25,8 +25,8 @@ import pandas as pd
 from relsynth.keys._frames import locate
 from relsynth.keys.cardinality import CardinalityModel
 from relsynth.keys.features import CountFeature, ParentFeatures
+from relsynth.keys.ranking import parent_value_features
 from relsynth.keys.secondary import min_cap, valid_parents
-from relsynth.keys.skeleton import key_columns
 from relsynth.metadata.schema import ForeignKey, Metadata
 
 __all__ = ["DriverFit", "fit_driver", "root_size", "sample_driver"]
@@ -101,15 +101,7 @@ def fit_driver(
     feats = None
     count_feature = None
     if parent_features == "auto":
-        values = [
-            c
-            for c in meta.table(driver.parent).column_names
-            if c not in key_columns(meta, driver.parent) and c in parent
-        ]
-        pf = features.get(driver.parent)
-        if pf is None:
-            pf = ParentFeatures(n_components).fit(parent, values)
-            features[driver.parent] = pf
+        pf, values = parent_value_features(meta, driver.parent, parent, features, n_components)
         feats = pf.transform(parent) if pf.n_features_out else None
         count_feature = CountFeature().fit(parent, values, counts)
         feats = with_count_feature(feats, count_feature, parent)

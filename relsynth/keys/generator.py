@@ -258,7 +258,17 @@ class KeyGenerator:
                 bandwidth=self.bandwidth,
                 n_neighbors=self.n_neighbors,
             )
-        secondary, order = fit_secondary(meta, plan, name, frames, didx)
+        secondary, order = fit_secondary(
+            meta,
+            plan,
+            name,
+            frames,
+            didx,
+            features if self.parent_features == "auto" else None,
+            n_components=self.n_components,
+            bandwidth=self.bandwidth,
+            n_neighbors=self.n_neighbors,
+        )
         assigned = ([] if driver is None else [driver]) + order
         cap_one, unique_within = fit_unique_caps(meta.table(name), assigned, driver, fks)
         return TableKeys(
@@ -410,6 +420,7 @@ class KeyGenerator:
             cap_one=state.cap_one,
             unique_within=state.unique_within,
             rng=rng,
+            features=self.features_,
         )
         sample_key_values(frame, state.values, state.n_rows, rng)
         for forest in state.forests:

@@ -7,7 +7,10 @@ Fit (:func:`fit_secondary`), per secondary key of a table, one of:
   the key is copied through the driver parent;
 * :class:`DegreeKey`: the parents' in-degrees and the key's NULL rate
   (:class:`~relsynth.keys.cardinality.DegreeModel`); child rows are dealt to the
-  parents' slots (:func:`degree_assign`).
+  parents' slots (:func:`degree_assign`). Which parent gets which of the drawn
+  degrees follows the parents' values (:class:`SecondaryRanking`): a flight's
+  destination is an airport like those the source's flights go to, not one drawn
+  from all 1,458 airports alike.
 
 Keys are assigned implied first, then the most specific (most columns) first. A
 key whose columns are all set already (``flights.origin`` under
@@ -29,6 +32,8 @@ import pandas as pd
 from relsynth.errors import DataError
 from relsynth.keys._frames import align, group_ids, isin_sorted, locate, take
 from relsynth.keys.cardinality import DegreeModel
+from relsynth.keys.features import ParentFeatures
+from relsynth.keys.ranking import SecondaryRanking, by_rank, fit_ranking
 from relsynth.metadata.graph import Plan
 from relsynth.metadata.schema import ForeignKey, Metadata, Table
 
@@ -73,14 +78,20 @@ class ImpliedKey:
 
 @dataclass(frozen=True)
 class DegreeKey:
-    """A secondary key whose parents get in-degrees from ``degree``."""
+    """A secondary key whose parents get in-degrees from ``degree``, handed out in
+    the order of ``ranking``'s draws when it has one (files written before it
+    existed lack it: degrees then go to parents at random)."""
 
     fk: int
     degree: DegreeModel
+    ranking: SecondaryRanking | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able state."""
-        return {"fk": self.fk, "mode": "degree", "degree": self.degree.to_dict()}
+        out: dict[str, Any] = {"fk": self.fk, "mode": "degree", "degree": self.degree.to_dict()}
+        if self.ranking is not None:
+            out["ranking"] = self.ranking.to_dict()
+        return out
 
 
 SecondaryFit = ImpliedKey | DegreeKey
@@ -93,7 +104,10 @@ def secondary_from_dict(data: Mapping[str, Any]) -> SecondaryFit:
         return ImpliedKey(int(data["fk"]), int(data["via"]), degree)
     if degree is None:
         raise ValueError(f"secondary key {data.get('fk')!r} of mode 'degree' has no degree model")
-    return DegreeKey(int(data["fk"]), degree)
+    ranking = data.get("ranking")
+    return DegreeKey(
+        int(data["fk"]), degree, None if ranking is None else SecondaryRanking.from_dict(ranking)
+    )
 
 
 # -- fit -------------------------------------------------------------------------------------
@@ -105,8 +119,18 @@ def fit_secondary(
     name: str,
     frames: Mapping[str, pd.DataFrame],
     didx: np.ndarray | None,
+    features: dict[str, ParentFeatures] | None = None,
+    *,
+    n_components: int = 4,
+    bandwidth: str | float = "scott",
+    n_neighbors: int = 32,
 ) -> tuple[list[SecondaryFit], list[ForeignKey]]:
-    """The secondary keys' fits in assignment order, and the keys in that order."""
+    """The secondary keys' fits in assignment order, and the keys in that order.
+
+    With ``features`` (the parent tables' :class:`ParentFeatures`, filled here), each
+    :class:`DegreeKey` learns its :class:`SecondaryRanking`; without it (the
+    generator's ``parent_features="none"``), degrees go to parents at random.
+    """
     fks = list(meta.foreign_keys)
     frame = frames[name]
     driver = plan.driver.get(name)
@@ -123,7 +147,21 @@ def fit_secondary(
         key=lambda fk: (-len(fk.columns), fks.index(fk)),
     )
     for fk in rest:
-        fits.append(DegreeKey(fks.index(fk), degrees(fk, frame, frames)))
+        ranking = None
+        if features is not None:
+            parent = frames[fk.parent]
+            idx = locate(frame, fk.columns, parent, fk.parent_columns)
+            ranking = fit_ranking(
+                meta,
+                fk,
+                np.bincount(idx[idx >= 0], minlength=len(parent)),
+                parent,
+                features,
+                n_components=n_components,
+                bandwidth=bandwidth,
+                n_neighbors=n_neighbors,
+            )
+        fits.append(DegreeKey(fks.index(fk), degrees(fk, frame, frames), ranking))
     return fits, implied + rest
 
 
@@ -209,10 +247,12 @@ def assign_secondary(
     cap_one: Sequence[int],
     unique_within: Mapping[int, Sequence[str]],
     rng: np.random.Generator,
+    features: Mapping[str, ParentFeatures] | None = None,
 ) -> None:
     """Set the columns of every secondary key of ``frame`` in place, in ``fits``' order.
 
-    ``driver_idx`` is the driver parent row of each row (-1: NULL driver key).
+    ``driver_idx`` is the driver parent row of each row (-1: NULL driver key);
+    ``features`` the parent tables' :class:`ParentFeatures` (for the rankings).
     """
     fks = list(meta.foreign_keys)
     for sec in fits:
@@ -239,6 +279,9 @@ def assign_secondary(
             assign_constrained(frame, fk, fixed, parent, rng)
             continue
         mask = valid_parents(parent, fk, meta, fks, done, fk.child)
+        order = None
+        if sec.ranking is not None and features is not None:
+            order = sec.ranking.draws(parent, features.get(fk.parent), rng)
         assign_degree(
             frame,
             fk,
@@ -249,6 +292,7 @@ def assign_secondary(
             rows=None,
             cap_one=sec.fk in cap_one,
             group=unique_within.get(sec.fk),
+            order=order,
         )
 
 
@@ -292,11 +336,13 @@ def assign_degree(
     rows: np.ndarray | None,
     cap_one: bool,
     group: Sequence[str] | None = None,
+    order: np.ndarray | None = None,
 ) -> None:
-    """Set ``fk``'s columns of ``rows`` (default: all) in place, following ``model``."""
+    """Set ``fk``'s columns of ``rows`` (default: all) in place, following ``model``
+    (the degrees handed out in the order of ``order`` when given)."""
     rows = np.arange(len(frame)) if rows is None else rows
     pidx = degree_assign(
-        frame, fk, model, parent, rows, rng, cap_one=cap_one, group=group, mask=mask
+        frame, fk, model, parent, rows, rng, cap_one=cap_one, group=group, mask=mask, order=order
     )
     for c, pc in zip(fk.columns, fk.parent_columns, strict=False):
         col = take(parent[pc], pidx)
@@ -323,8 +369,14 @@ def degree_assign(
     cap_one: bool,
     group: Sequence[str] | None,
     mask: np.ndarray,
+    order: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Parent row index for each of ``rows`` (-1 = NULL), following the degree model."""
+    """Parent row index for each of ``rows`` (-1 = NULL), following the degree model.
+
+    ``order`` (one number per parent, e.g. :meth:`SecondaryRanking.draws`): the drawn
+    degrees are handed out by rank, the largest to the parent with the largest
+    number (ties at random), instead of at random.
+    """
     m = len(rows)
     pidx = np.full(m, -1, dtype=np.int64)
     if m == 0:
@@ -346,6 +398,8 @@ def degree_assign(
         n_groups = int(gid.max()) + 1 if len(gid) else 0
         cap = min_cap(cap, max(n_groups, 1))
     degrees = model.sample(len(parent), n_assign, rng, cap=cap, mask=mask)
+    if order is not None:
+        degrees = by_rank(degrees, order, mask, rng)
     slots = np.repeat(np.arange(len(parent), dtype=np.int64), degrees)
     if group:
         pidx[target] = _assign_unique(gid, slots, degrees, len(parent), rng)

@@ -10,7 +10,7 @@ always match.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -153,6 +153,7 @@ def secondary_features(
     layouts: Mapping[str, TableLayout],
     name: str,
     tables: Mapping[str, pd.DataFrame],
+    copied: Collection[str] = (),
 ) -> list[list[Any]]:
     """``[foreign key index, parent columns]`` of each secondary parent whose values
     join the context of ``name``'s rows (decided once, at fit time).
@@ -162,7 +163,9 @@ def secondary_features(
     parent's learned columns join, less categories that name nearly every row
     apart (:func:`~relsynth.models.encoding.is_distinct`, airport names): an
     identifier says nothing a model can carry over to new rows, and would only
-    widen the context.
+    widen the context. A parent in ``copied`` (a lookup table copied verbatim) keeps
+    them: its synthetic rows are its real rows, so a flight's airline name means at
+    sampling time what it meant at fit time (Hawaiian flies 4,983 miles on average).
     """
     from relsynth.models.encoding import infer_kind, is_distinct
 
@@ -176,7 +179,8 @@ def secondary_features(
         cols = [
             col
             for col in layout.learned
-            if not (
+            if fk.parent in copied
+            or not (
                 (layout.kinds.get(col) or infer_kind(parent[col])) == "categorical"
                 and is_distinct(parent[col])
             )

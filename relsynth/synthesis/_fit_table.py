@@ -150,8 +150,9 @@ class _TableFitter:
             model, sequence = self._fit_sequence(frame, values, driver, sequence_col, override)
             state = TableFit(layout, dtypes, model, text, sequence=sequence)
             return state, type(model).__name__
+        copied = [t for t in synth.metadata.tables if is_copied(synth, t)]
         context_keys = secondary_features(
-            synth.metadata, synth.plan_, self.layouts, name, self.tables
+            synth.metadata, synth.plan_, self.layouts, name, self.tables, copied
         )
         secondary = secondary_parents(synth.metadata, context_keys)
         time_keys = time_key_columns(layout, dtypes)

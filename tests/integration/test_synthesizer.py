@@ -273,9 +273,15 @@ def test_a_value_follows_its_secondary_parent(rng, tmp_path):
     driver = next(fk for fk in meta.foreign_keys if fk.parent == "customers")
     synth = Synthesizer(meta, seed=0, steps=240, n_threads=1, drivers={"orders": driver})
     synth.fit(tables)
-    # the product's tier joins the context; its (distinct) name does not
+    # the product's tier joins the context; so does its (distinct) name, as the products
+    # are a lookup table copied verbatim (a modelled table's new names would mean nothing)
     products = next(i for i, fk in enumerate(meta.foreign_keys) if fk.parent == "products")
-    assert synth.context_keys_["orders"] == [[products, ["tier"]]]
+    assert synth.fit_info_.models["products"] == "copy"
+    assert synth.context_keys_["orders"] == [[products, ["tier", "name"]]]
+    modelled = Synthesizer(
+        meta, seed=0, steps=2, n_threads=1, drivers={"orders": driver}, copy_reference_tables=False
+    ).fit(tables)
+    assert modelled.context_keys_["orders"] == [[products, ["tier"]]]
     # Run: a new database, new products among them.
     fake = synth.sample(seed=1)
     orders = fake["orders"].merge(fake["products"], on="pid")

@@ -337,3 +337,71 @@ def test_implied_key_under_a_nullable_driver_key(rng):
             skel["rental"], left_on="rental_id", right_on="id", suffixes=("", "_r")
         )
         assert (joined["customer_id"] == joined["customer_id_r"]).all()
+
+
+@pytest.fixture
+def two_parents(rng):
+    """shop(id, a) drives sale(id, shop_id, item_id, x); item(id, y) is a secondary parent
+    whose in-degree follows y: only items with y > 0 are ever sold."""
+    n_shop, n_item, n_sale = 50, 400, 3000
+    shop = pd.DataFrame({"id": np.arange(1, n_shop + 1), "a": rng.normal(size=n_shop)})
+    y = rng.normal(size=n_item)
+    item = pd.DataFrame({"id": np.arange(1, n_item + 1), "y": y})
+    sold = item["id"].to_numpy()[y > 0]
+    sale = pd.DataFrame(
+        {
+            "id": np.arange(1, n_sale + 1),
+            "shop_id": rng.integers(1, n_shop + 1, n_sale),
+            "item_id": rng.choice(sold, n_sale),
+        }
+    )
+    meta = _meta(
+        {
+            "shop": (("id", "a"), ("id",)),
+            "item": (("id", "y"), ("id",)),
+            "sale": (("id", "shop_id", "item_id"), ("id",)),
+        },
+        [
+            ForeignKey("sale", ("shop_id",), "shop", ("id",)),
+            ForeignKey("sale", ("item_id",), "item", ("id",)),
+        ],
+    )
+    return meta, {"shop": shop, "item": item, "sale": sale}
+
+
+def _share_to_positive_items(sale: pd.DataFrame, item: pd.DataFrame) -> float:
+    y = sale.merge(item, left_on="item_id", right_on="id", how="left")["y"]
+    return float((y > 0).mean())
+
+
+def test_secondary_degrees_follow_the_parents_values(two_parents, rng):
+    """Which items get sold follows the items' values (rank coupling), while the
+    in-degree distribution stays the source's; with parent_features='none' the
+    degrees go to items at random (about half the sales at items with y < 0)."""
+    meta, tables = two_parents
+    gen = KeyGenerator().fit(meta, tables)
+    item = pd.DataFrame({"id": np.arange(1, 401), "y": np.linspace(-2.0, 2.0, 400)})
+    done = {"shop": tables["shop"], "item": item}
+    sale = gen.sample_table("sale", done, rng=rng)
+    assert _share_to_positive_items(sale, item) >= 0.9
+    real = np.sort(np.bincount(tables["sale"]["item_id"], minlength=401)[1:])
+    fake = np.sort(np.bincount(sale["item_id"], minlength=401)[1:])
+    assert np.abs(real - fake).max() <= 2  # the degree distribution is kept
+    plain = KeyGenerator(parent_features="none").fit(meta, tables)
+    sale = plain.sample_table("sale", done, rng=rng)
+    assert 0.3 <= _share_to_positive_items(sale, item) <= 0.7
+    # keys sampled without the parents' values: the marginal, as before
+    keys_only = gen.sample_table("sale", {"shop": tables["shop"], "item": item[["id"]]}, rng=rng)
+    assert 0.3 <= _share_to_positive_items(keys_only, item) <= 0.7
+
+
+def test_secondary_ranking_survives_state_dict(two_parents, rng):
+    meta, tables = two_parents
+    gen = KeyGenerator().fit(meta, tables)
+    again = KeyGenerator.from_dict(gen.to_dict())
+    assert again.states_["sale"].secondary[0].ranking is not None
+    item = tables["item"]
+    done = {"shop": tables["shop"], "item": item}
+    a = gen.sample_table("sale", done, rng=np.random.default_rng(3))
+    b = again.sample_table("sale", done, rng=np.random.default_rng(3))
+    pd.testing.assert_frame_equal(a, b)

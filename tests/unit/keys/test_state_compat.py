@@ -60,5 +60,17 @@ def test_a_new_fit_writes_the_old_json_and_samples_the_same():
     # What is new: an implied key also keeps its degrees (for rows with a NULL driver).
     assert "degree" in written["tables"]["orders"]["secondary"][0]
     del written["tables"]["orders"]["secondary"][0]["degree"]
+    # And a degree key whose parent has value columns ranks its parents by them
+    # (SecondaryRanking); sampled without values (below) it changes nothing.
+    ranked = {
+        (table, sec["fk"])
+        for table, state in written["tables"].items()
+        for sec in state["secondary"]
+        if sec.pop("ranking", None) is not None
+    }
+    assert all(gen.metadata_.foreign_keys[fk].child == t for t, fk in ranked)
+    for table in {gen.metadata_.foreign_keys[fk].parent for _, fk in ranked}:
+        if table not in REFERENCE["state"]["features"]:
+            del written["features"][table]
     assert written == REFERENCE["state"]
     assert _hashes(gen.sample(1.5, seed=11)) == REFERENCE["skeleton_sha256"]
