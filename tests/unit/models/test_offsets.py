@@ -191,32 +191,3 @@ def test_heavy_tails_that_move_together_get_a_linear_anchor() -> None:
     assert found == {("arr_delay", "dep_delay", "linear")}
     loose = table.assign(arr_delay=(0.5 * dep + rng.normal(0, 40, n)).round())  # R^2 ~ 0.5
     assert find_offsets(loose) == []
-
-
-def test_a_parent_column_anchors_a_number_and_round_trips(rng) -> None:
-    """A child's number that is a line in a parent's column (a flight's distance in its
-    destination's longitude) is learned as the line's residual; NULL parents (NaN
-    context) take the column's mean as anchor; the context is never rebuilt."""
-    n = 500
-    lon = rng.choice(np.linspace(-120.0, -70.0, 60), n)
-    table = pd.DataFrame({"distance": np.round(-40.0 * lon - 2700.0 + rng.normal(0, 20, n))})
-    context = pd.DataFrame(
-        {"airports(dest).lon": lon, "__n_siblings": rng.integers(1, 5, n).astype(float)}
-    )
-    context.loc[:4, "airports(dest).lon"] = np.nan
-    offsets = find_offsets(table, context=context[["airports(dest).lon"]])
-    assert [(o.column, o.anchor, o.form, o.context) for o in offsets] == [
-        ("distance", "airports(dest).lon", "linear", True)
-    ]
-    assert Offset.from_state(offsets[0].state()) == offsets[0]
-    gaps = apply_offsets(table, offsets, context)
-    assert gaps["distance"].notna().all()
-    assert gaps["distance"].iloc[5:].std() < 0.1 * table["distance"].std()
-    back = restore_offsets(gaps.copy(), offsets, context)
-    pd.testing.assert_series_equal(back["distance"], table["distance"])
-    with pytest.raises(Exception, match="airports\\(dest\\).lon"):
-        restore_offsets(gaps.copy(), offsets, None)
-    # family counters and key times never anchor
-    from relsynth.models.offsets import context_anchors
-
-    assert list(context_anchors(context, ["__n_siblings"])) == ["airports(dest).lon"]
