@@ -1,4 +1,5 @@
-"""Sampling one table, given the synthetic tables sampled before it.
+"""Sampling one table, given the synthetic tables sampled before it, and a whole
+database (:func:`sample_database`).
 
 Per table, in plan order: a copied table's rows; else the key skeleton
 (:meth:`KeyGenerator.sample_table <relsynth.keys.KeyGenerator.sample_table>`), path
@@ -11,12 +12,16 @@ filled.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from relsynth._random import stream
+from relsynth.check import check
 from relsynth.synthesis import _rule_hooks as rule_hooks
 from relsynth.synthesis._context import (
     build_context,
@@ -24,7 +29,8 @@ from relsynth.synthesis._context import (
     secondary_parents,
     time_key_columns,
 )
-from relsynth.synthesis._finish import name_column
+from relsynth.synthesis._finish import finish_table, name_column
+from relsynth.synthesis._progress import Progress, report
 from relsynth.synthesis._sequence import sequence_order
 
 if TYPE_CHECKING:
@@ -33,7 +39,17 @@ if TYPE_CHECKING:
     from relsynth.models.context import Context
     from relsynth.synthesis.synthesizer import Synthesizer
 
-__all__ = ["fill_rows", "row_context", "sample_keys", "sample_table", "take_context"]
+__all__ = [
+    "fill_rows",
+    "row_context",
+    "sample_database",
+    "sample_keys",
+    "sample_table",
+    "sample_tables",
+    "take_context",
+]
+
+logger = logging.getLogger(__name__)
 
 
 def sample_table(
@@ -159,3 +175,51 @@ def _sample_sequence(
     if seq_col in values.columns:  # the keys decide the positions
         values = values.drop(columns=[seq_col])
     return keys, values
+
+
+def sample_database(
+    synth: Synthesizer,
+    scale: float,
+    sizes: Mapping[str, int] | None,
+    base: int,
+    progress: Progress | None,
+    threads: int | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Every table (plan order), deferred keys, finishing, aggregates, checked: what
+    ``Synthesizer.sample`` returns, and one chunk of ``sample_chunks``."""
+    done = sample_tables(synth, scale, sizes, base, progress, threads)
+    done = synth.key_generator_.fill_deferred(done, rng=stream(base, "deferred"))
+    out = {
+        name: finish_table(
+            synth.metadata, name, done[name], synth.tables_[name], stream(base, "finish", name)
+        )
+        for name in synth.plan_.order
+    }
+    out = rule_hooks.apply_aggregates(synth, out, stream(base, "rules", "aggregates"))
+    check(synth.metadata, out).raise_for_violations()
+    return out
+
+
+def sample_tables(
+    synth: Synthesizer,
+    scale: float,
+    sizes: Mapping[str, int] | None,
+    base: int,
+    progress: Progress | None,
+    threads: int | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Every table in plan order, each from the synthetic tables before it."""
+    from relsynth.models._torch import torch_threads
+
+    done: dict[str, pd.DataFrame] = {}
+    order = synth.plan_.order
+    with torch_threads(threads or synth.n_threads):
+        for i, name in enumerate(order):
+            t0 = time.perf_counter()
+            rng = stream(base, "sample", name)
+            done[name] = sample_table(synth, name, done, scale, sizes, rng)
+            logger.info(
+                "sampled %s: %d rows in %.2fs", name, len(done[name]), time.perf_counter() - t0
+            )
+            report(progress, "sample", name, i + 1, len(order))
+    return done

@@ -46,16 +46,15 @@ import numpy as np
 import pandas as pd
 
 from relsynth._columns import TableLayout, table_layout
-from relsynth._random import as_generator, child_seed, stream
+from relsynth._random import as_generator, child_seed
 from relsynth._typing import DeviceLike, SeedLike
 from relsynth._validation import Interval, Options, check_is_fitted, validate_params
-from relsynth.check import check
 from relsynth.errors import ParameterError
 from relsynth.metadata.graph import Plan, plan
 from relsynth.metadata.schema import ForeignKey, Metadata
 from relsynth.synthesis import _conditional, _dp
 from relsynth.synthesis import _rule_hooks as rule_hooks
-from relsynth.synthesis._finish import finish_table, table_checks
+from relsynth.synthesis._finish import table_checks
 from relsynth.synthesis._progress import Progress, report
 from relsynth.synthesis._repair import Repair
 from relsynth.synthesis._sample_args import check_sample_args
@@ -466,43 +465,10 @@ class Synthesizer:
         progress: Progress | None,
         threads: int | None = None,
     ) -> dict[str, pd.DataFrame]:
-        """Every table (plan order), deferred keys, finishing, aggregates, checked."""
-        done = self._sample_tables(scale, sizes, base, progress, threads)
-        done = self.key_generator_.fill_deferred(done, rng=stream(base, "deferred"))
-        out = {
-            name: finish_table(
-                self.metadata, name, done[name], self.tables_[name], stream(base, "finish", name)
-            )
-            for name in self.plan_.order
-        }
-        out = rule_hooks.apply_aggregates(self, out, stream(base, "rules", "aggregates"))
-        check(self.metadata, out).raise_for_violations()
-        return out
+        """Every table, deferred keys, finishing, aggregates, checked (:mod:`._sample`)."""
+        from relsynth.synthesis._sample import sample_database
 
-    def _sample_tables(
-        self,
-        scale: float,
-        sizes: Mapping[str, int] | None,
-        base: int,
-        progress: Progress | None,
-        threads: int | None = None,
-    ) -> dict[str, pd.DataFrame]:
-        """Every table in plan order, each from the synthetic tables before it."""
-        from relsynth.models._torch import torch_threads
-        from relsynth.synthesis._sample import sample_table
-
-        done: dict[str, pd.DataFrame] = {}
-        order = self.plan_.order
-        with torch_threads(threads or self.n_threads):
-            for i, name in enumerate(order):
-                t0 = time.perf_counter()
-                rng = stream(base, "sample", name)
-                done[name] = sample_table(self, name, done, scale, sizes, rng)
-                logger.info(
-                    "sampled %s: %d rows in %.2fs", name, len(done[name]), time.perf_counter() - t0
-                )
-                report(progress, "sample", name, i + 1, len(order))
-        return done
+        return sample_database(self, scale, sizes, base, progress, threads)
 
     # -- state and persistence ---------------------------------------------------------
 
