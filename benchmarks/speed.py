@@ -64,6 +64,7 @@ def _synth_params(args: argparse.Namespace) -> dict[str, Any]:
         "steps": args.steps,
         "time_budget": args.budget,
         "min_category_count": args.min_category_count,
+        "early_stopping": {"on": True, "off": False}.get(args.early_stopping or ""),
     }
     return {k: v for k, v in params.items() if v is not None and k in accepted}
 
@@ -170,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         help="withhold categorical values held by fewer source rows (default: the library's "
         "2; 1 withholds nothing, to separate that default's effect on fidelity)",
+    )
+    parser.add_argument(
+        "--early-stopping",
+        choices=("on", "off"),
+        help="stop each table's training on its held-back fidelity gap (default: the models')",
     )
     parser.add_argument("--max-rows", type=int, default=50_000, help="rows scored per table")
     parser.add_argument("--json", type=Path, help="write the results here")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from relsynth.models import ConditionalWGAN
+from relsynth.models import ConditionalWGAN, SequenceModel
 
 SMALL = {
     "generator_dims": (32,),
@@ -40,3 +40,43 @@ def test_without_early_stopping_every_step_runs_and_small_tables_never_hold_back
     assert plain.steps_ == 60
     tiny = ConditionalWGAN(seed=1, steps=60, early_stopping=True, **SMALL).fit(_table(300))
     assert tiny.steps_ == 60
+
+
+SEQ = {"n_threads": 1, "device": "cpu", "hidden_dim": 16, "noise_dim": 8, "batch_size": 32}
+
+
+def _sequences(n_seq: int) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 6, n_seq)
+    rate = rng.choice([1.0, 5.0], n_seq)
+    rows = int(lengths.sum())
+    table = pd.DataFrame(
+        {
+            "seq": np.concatenate([np.arange(1, k + 1) for k in lengths]).astype(np.int64),
+            "v": np.repeat(rate, lengths) + rng.normal(size=rows),
+            "kind": rng.choice(["x", "y"], rows),
+        }
+    )
+    return table, pd.DataFrame({"parent.rate": rate}), lengths
+
+
+def test_sequence_model_stops_early_deterministically_and_keeps_every_step_without_it():
+    table, ctx, lengths = _sequences(600)
+
+    def fit(**kw: object) -> SequenceModel:
+        return SequenceModel(order_column="seq", seed=3, calibrate=False, **SEQ, **kw).fit(
+            table, ctx, lengths=lengths
+        )
+
+    a, b = fit(steps=1500, early_stopping=True), fit(steps=1500, early_stopping=True)
+    # a three-column sequence table stops improving long before 1,500 steps
+    assert 375 <= a.steps_ < 1500
+    assert a.steps_ == b.steps_
+    pd.testing.assert_frame_equal(
+        a.sample(ctx, lengths=lengths, seed=2), b.sample(ctx, lengths=lengths, seed=2)
+    )
+    assert fit(steps=60).steps_ == 60
+    # under 250 sequences nothing is held back and every step runs
+    small, small_ctx, small_lengths = _sequences(200)
+    few = SequenceModel(order_column="seq", seed=3, steps=60, early_stopping=True, **SEQ)
+    assert few.fit(small, small_ctx, lengths=small_lengths).steps_ == 60
