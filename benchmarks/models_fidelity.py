@@ -429,7 +429,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-calibrate", action="store_true", help="skip the marginal calibration")
     parser.add_argument(
-        "--early-stopping", choices=("on", "off"), help="held-back early stopping (default: off)"
+        "--early-stopping",
+        choices=("on", "off"),
+        help="held-back early stopping (default: the models', on for steps from the data)",
     )
     parser.add_argument(
         "--tables", default="northwind,berka,district,stops,flights,weather,stop_times"

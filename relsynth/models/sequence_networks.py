@@ -194,10 +194,10 @@ def seq_generator_step(t: SequenceTraining) -> dict[str, float]:
 def split_sequences(
     data: tuple[np.ndarray, ...], n_seq: int, rng: np.random.Generator
 ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None:
-    """Held-back and kept sequences (a tenth, 50 to 500, seeded) of ``(x, s, ctx,
-    lengths)``; None when there are fewer than five times as many sequences."""
+    """Held-back and kept sequences (a tenth, at most 500, seeded) of ``(x, s, ctx,
+    lengths)``; None under ``HoldoutStopper.MIN_SEQUENCES`` sequences."""
     n_val = int(np.clip(n_seq // 10, 50, 500))
-    if n_seq < 5 * n_val:
+    if n_seq < HoldoutStopper.MIN_SEQUENCES:
         return None
     x, s, ctx, lengths = data
     perm = rng.permutation(n_seq)

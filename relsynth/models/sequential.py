@@ -33,11 +33,11 @@ import torch
 
 from relsynth._random import child_seed
 from relsynth._typing import SeedLike
-from relsynth._validation import BOOL, Interval
+from relsynth._validation import BOOL, Interval, OrNone
 from relsynth.errors import ParameterError
 from relsynth.models._torch import build_modules, hard_sample, module_state, resolve_device
 from relsynth.models.base import COMMON_PARAMS, ProgressCallback, SequenceTableModel
-from relsynth.models.budget import TrainingBudget
+from relsynth.models.budget import TrainingBudget, early_stopping_on
 from relsynth.models.calibration import Calibration, fit_calibration
 from relsynth.models.context import Context
 from relsynth.models.encoding import NumericalEncoder, TableEncoder
@@ -89,12 +89,14 @@ class SequenceModel(SequenceTableModel):
         :class:`~relsynth.models.wgan.ConditionalWGAN` (on up to 2,000 training sequences).
     min_category_count : int, optional
         As :class:`~relsynth.models.wgan.ConditionalWGAN`.
-    early_stopping : bool, default=False
-        Hold back a tenth of the sequences (50 to 500, seeded) and stop training when
+    early_stopping : bool, optional
+        Hold back a tenth of the sequences (at most 500, seeded) and stop training when
         the gap between generated and held-back sequences (mean KS / total variation
         over the encoded step and start columns) stops shrinking, checked every
-        ``max(25, steps // 20)`` steps; deterministic (steps, never the clock). Tables
-        of fewer than 250 sequences train on every sequence for every step.
+        ``max(25, steps // 20)`` steps, never before half of them; deterministic
+        (steps, never the clock). Tables of fewer than 1,000 sequences train on every
+        sequence for every step. None (default): on when the training length comes
+        from the data, off when ``steps`` or ``epochs`` is given.
 
     Notes
     -----
@@ -108,7 +110,7 @@ class SequenceModel(SequenceTableModel):
         **COMMON_PARAMS,
         "hidden_dim": Interval(int, 1, None, closed="left"),
         "noise_dim": Interval(int, 1, None, closed="left"),
-        "early_stopping": BOOL,
+        "early_stopping": OrNone(BOOL),
     }
 
     def __init__(
@@ -131,7 +133,7 @@ class SequenceModel(SequenceTableModel):
         n_threads: int | None = None,
         seed: SeedLike = None,
         min_category_count: int | None = None,
-        early_stopping: bool = False,
+        early_stopping: bool | None = None,
         callback: ProgressCallback | None = None,
     ) -> None:
         self.order_column = order_column
@@ -309,7 +311,7 @@ class SequenceModel(SequenceTableModel):
             1, self.training_steps(len(lengths), self.batch_size, lengths=lengths)
         )
         monitor = None
-        split = split_sequences(data, len(lengths), rng) if self.early_stopping else None
+        split = split_sequences(data, len(lengths), rng) if early_stopping_on(self) else None
         if split is not None:
             monitor = SequenceHoldoutMonitor(self, split[0], child_seed(rng))
             x, s, ctx, lengths = split[1]

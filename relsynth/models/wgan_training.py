@@ -20,7 +20,7 @@ from torch.nn import functional as F
 
 from relsynth._random import child_seed
 from relsynth.models._torch import activate, hard_sample
-from relsynth.models.budget import HoldoutStopper, TrainingBudget, span_gap
+from relsynth.models.budget import HoldoutStopper, TrainingBudget, early_stopping_on, span_gap
 from relsynth.models.encoding import Span
 from relsynth.models.wgan_networks import ConditionalSampler, Critic, Generator, gradient_penalty
 
@@ -132,7 +132,7 @@ class HoldoutMonitor:
     makes one row per held-back context; the gap is
     :func:`~relsynth.models.budget.span_gap` (mean KS / total variation over the
     encoded spans) to the held-back rows. Training stops when the gap has not improved
-    by 0.002 for 4 checks in a row, and never before a quarter of the steps.
+    by 0.002 for 4 checks in a row, and never before half of the steps.
     """
 
     def __init__(self, model: ConditionalWGAN, x: np.ndarray, ctx: np.ndarray, seed: int) -> None:
@@ -211,7 +211,7 @@ def train(
         0.01,
     )
     budget.total = max(1, model.training_steps(n, batch))
-    monitor = _monitor(model, t, x, ctx, rng) if model.early_stopping else None
+    monitor = _monitor(model, t, x, ctx, rng) if early_stopping_on(model) else None
     critic_steps = model.critic_steps or (5 if model.loss == "wgan" else 1)
     model.steps_, model.training_seconds_ = _loop(model, t, budget, critic_steps, monitor)
 
@@ -219,10 +219,11 @@ def train(
 def _monitor(
     model: ConditionalWGAN, t: Training, x: np.ndarray, ctx: np.ndarray, rng: np.random.Generator
 ) -> HoldoutMonitor | None:
-    """Hold back rows (seeded) from training to watch fidelity on; None if too few."""
+    """Hold back a tenth of the rows (seeded, at most 2,000) from training to watch
+    fidelity on; None under ``HoldoutStopper.MIN_ROWS`` rows."""
     n = len(x)
     n_val = int(np.clip(n // 10, 100, 2000))
-    if n < 5 * n_val:
+    if n < HoldoutStopper.MIN_ROWS:
         return None
     perm = rng.permutation(n)
     val, kept = np.sort(perm[:n_val]), np.sort(perm[n_val:])

@@ -141,7 +141,9 @@ class Synthesizer:
         improving (``early_stopping`` of
         :class:`~relsynth.models.wgan.ConditionalWGAN` and
         :class:`~relsynth.models.sequential.SequenceModel`). None: each model's
-        default. It counts steps, never seconds: the result stays reproducible.
+        default, on where the training length comes from the data (``steps`` unset)
+        for tables of at least 2,000 rows or 1,000 sequences. It counts steps, never
+        seconds: the result stays reproducible.
     rules : {"discover", "metadata", "none"}
         Cross-table rules to keep (:mod:`relsynth.rules`, docs/rules.md): discovered at
         fit and merged with the metadata's (``"discover"``), only the metadata's, or none.
