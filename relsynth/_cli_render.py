@@ -128,26 +128,42 @@ class Steps:
             )
             started = time.perf_counter()
             running: list[str] = []
+            trained: dict[str, str] = {}  # table -> "step/steps steps"
+            quarter: dict[str, int] = {}  # the quarters of its steps a table's log told
             plain = not self.err.is_terminal  # a CI log or a file: one line per event
             with progress:
                 task = progress.add_task("", total=total or 1)
 
+                def say(table: str, text: str) -> None:
+                    clock = time.perf_counter() - started
+                    self.err.print(
+                        f"{name}: {table} {text}, {clock:.0f}s)", markup=False, highlight=False
+                    )
+
                 def tick(stage: str, table: str, done: int, n: int) -> None:
+                    if stage == "fit-step":  # done/n: the table's training steps
+                        trained[table] = f"{done}/{n} steps"
+                        if plain and done < n and 4 * done // n > quarter.get(table, 0):
+                            quarter[table] = 4 * done // n
+                            say(table, f"training ({done}/{n} steps")
+                        label = ", ".join(f"{t} {trained.get(t, '')}".strip() for t in running)
+                        progress.update(task, description=label)
+                        return
                     if stage == "fit-start":
                         running.append(table)
                     elif stage == "fit" and table in running:
                         running.remove(table)
+                        trained.pop(table, None)
                     if plain and stage == "rows":
                         self.err.print(f"{name}: {table}", markup=False, highlight=False)
                     if plain and stage in ("fit-start", "fit"):
                         verb = "started" if stage == "fit-start" else "done"
-                        clock = time.perf_counter() - started
-                        self.err.print(
-                            f"{name}: {table} {verb} ({done}/{n} done, {clock:.0f}s)",
-                            markup=False,
-                            highlight=False,
-                        )
-                    label = ", ".join(running) if running else f"{stage} {table}"
+                        say(table, f"{verb} ({done}/{n} done")
+                    label = (
+                        ", ".join(f"{t} {trained.get(t, '')}".strip() for t in running)
+                        if running
+                        else f"{stage} {table}"
+                    )
                     label = table if stage == "rows" else label
                     progress.update(task, completed=done, total=n, description=label)
 

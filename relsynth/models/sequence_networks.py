@@ -17,19 +17,22 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from relsynth.models._torch import activate
+from relsynth.models._torch import activate, hard_sample
+from relsynth.models.budget import HoldoutStopper, span_gap
 
 if TYPE_CHECKING:
     from relsynth.models.sequential import SequenceModel
 
 __all__ = [
     "SequenceCritic",
+    "SequenceHoldoutMonitor",
     "SequenceGenerator",
     "SequenceTraining",
     "positions",
     "seq_critic_step",
     "seq_generator_step",
     "sequence_gradient_penalty",
+    "split_sequences",
 ]
 
 
@@ -186,3 +189,65 @@ def seq_generator_step(t: SequenceTraining) -> dict[str, float]:
     loss.backward()
     t.opt_g.step()
     return {"generator": loss.item()}
+
+
+def split_sequences(
+    data: tuple[np.ndarray, ...], n_seq: int, rng: np.random.Generator
+) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None:
+    """Held-back and kept sequences (a tenth, at most 500, seeded) of ``(x, s, ctx,
+    lengths)``; None under ``HoldoutStopper.MIN_SEQUENCES`` sequences."""
+    n_val = int(np.clip(n_seq // 10, 50, 500))
+    if n_seq < HoldoutStopper.MIN_SEQUENCES:
+        return None
+    x, s, ctx, lengths = data
+    perm = rng.permutation(n_seq)
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+
+    def part(seqs: np.ndarray) -> tuple[np.ndarray, ...]:
+        rows = np.concatenate([np.arange(offsets[i], offsets[i] + lengths[i]) for i in seqs])
+        return x[rows], s[seqs], ctx[seqs], lengths[seqs]
+
+    return part(np.sort(perm[:n_val])), part(np.sort(perm[n_val:]))
+
+
+class SequenceHoldoutMonitor:
+    """Deterministic early stopping of a :class:`SequenceModel` on held-back sequences.
+
+    The :class:`~relsynth.models.wgan_training.HoldoutMonitor` idea for sequences: at
+    each check of :class:`~relsynth.models.budget.HoldoutStopper` the generator (eval
+    mode, a fixed noise seed) makes one sequence per held-back parent context and
+    length; the gap is :func:`~relsynth.models.budget.span_gap` of the generated steps
+    and starts to the held-back ones (the mean of the two).
+    """
+
+    def __init__(self, model: SequenceModel, held: tuple[np.ndarray, ...], seed: int) -> None:
+        self.model, self.held, self.seed = model, held, seed
+        self.stopper = HoldoutStopper()
+
+    @property
+    def best(self) -> float:
+        return self.stopper.best
+
+    def stop(self, step: int, total: int, generator: nn.Module) -> bool:
+        if not self.stopper.due(step, total):
+            return False
+        return self.stopper.update(self.gap(generator), step, total)
+
+    def gap(self, generator: nn.Module) -> float:
+        model = self.model
+        x, s, ctx, lengths = self.held
+        gen = torch.Generator(device=model.device_).manual_seed(self.seed)
+        generator.eval()
+        with torch.no_grad():
+            pos = torch.from_numpy(positions(lengths, int(lengths.max()))).to(model.device_)
+            c = torch.from_numpy(ctx).to(model.device_)
+            raw, raw_start = model._run_generator(generator, c, pos, gen)
+            valid = np.arange(pos.shape[1])[None, :] < lengths[:, None]
+            flat = raw[torch.from_numpy(valid).to(model.device_)]
+            steps = hard_sample(flat, model.encoder.spans, gen)[:, : model.encoder.dim]
+            start = hard_sample(raw_start, model.start_encoder.spans, gen)
+        generator.train()
+        return 0.5 * (
+            span_gap(x, steps, model.encoder.spans)
+            + span_gap(s, start[:, : model.start_encoder.dim], model.start_encoder.spans)
+        )

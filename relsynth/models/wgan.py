@@ -121,11 +121,13 @@ class ConditionalWGAN(RowTableModel):
         Torch CPU threads during fit/sample (default: usable cores); restored after.
     seed : int or numpy Generator, optional
         Seed of the training run (initial weights, batches, encoder subsamples).
-    early_stopping : bool, default=False
-        Hold back a tenth of the rows (100 to 2,000, seeded) and stop training when the
+    early_stopping : bool, optional
+        Hold back a tenth of the rows (at most 2,000, seeded) and stop training when the
         gap between generated and held-back rows (mean KS / total variation over the
-        encoded columns) stops shrinking; deterministic. Tables under 500 rows train on
-        every row for every step.
+        encoded columns) stops shrinking, never before half of the steps;
+        deterministic. Tables under 2,000 rows train on every row for every step.
+        None (default): on when the training length comes from the data
+        (:meth:`default_steps`), off when ``steps`` or ``epochs`` is given.
     min_category_count : int, optional
         A categorical value held by fewer rows is withheld: never emitted, replaced
         (see :mod:`relsynth.models._rare`). None: 1 (nothing withheld) on its own;
@@ -162,7 +164,7 @@ class ConditionalWGAN(RowTableModel):
         calibrate: bool = True,
         dependencies: bool = True,
         offsets: bool = True,
-        early_stopping: bool = False,
+        early_stopping: bool | None = None,
         device: str = "auto",
         n_threads: int | None = None,
         seed: SeedLike = None,
@@ -201,7 +203,7 @@ class ConditionalWGAN(RowTableModel):
         "critic_steps": OrNone(Interval(int, 1, None, closed="left")),
         "dependencies": BOOL,
         "offsets": BOOL,
-        "early_stopping": BOOL,
+        "early_stopping": OrNone(BOOL),
         "generator_dims": _DIMS,
         "critic_dims": _DIMS,
     }

@@ -20,7 +20,7 @@ from torch.nn import functional as F
 
 from relsynth._random import child_seed
 from relsynth.models._torch import activate, hard_sample
-from relsynth.models.budget import TrainingBudget
+from relsynth.models.budget import HoldoutStopper, TrainingBudget, early_stopping_on, span_gap
 from relsynth.models.encoding import Span
 from relsynth.models.wgan_networks import ConditionalSampler, Critic, Generator, gradient_penalty
 
@@ -127,29 +127,26 @@ def generator_step(t: Training) -> dict[str, float]:
 class HoldoutMonitor:
     """Deterministic early stopping: the gap between generated and held-back rows.
 
-    Every ``max(25, total // 20)`` steps the generator (in eval mode, a fixed noise
-    seed) makes one row per held-back context; the gap is the mean over the encoded
-    spans of the KS statistic (scalars) or the total-variation distance (category
-    blocks) to the held-back rows. Training stops when the gap has not improved by
-    0.002 for 4 checks in a row, and never before a quarter of the steps.
+    At each check of :class:`~relsynth.models.budget.HoldoutStopper` (every
+    ``max(25, total // 20)`` steps) the generator (in eval mode, a fixed noise seed)
+    makes one row per held-back context; the gap is
+    :func:`~relsynth.models.budget.span_gap` (mean KS / total variation over the
+    encoded spans) to the held-back rows. Training stops when the gap has not improved
+    by 0.002 for 4 checks in a row, and never before half of the steps.
     """
-
-    PATIENCE = 4
-    MIN_GAIN = 0.002
 
     def __init__(self, model: ConditionalWGAN, x: np.ndarray, ctx: np.ndarray, seed: int) -> None:
         self.model, self.x, self.ctx, self.seed = model, x, ctx, seed
-        self.best, self.bad = np.inf, 0
+        self.stopper = HoldoutStopper()
+
+    @property
+    def best(self) -> float:
+        return self.stopper.best
 
     def stop(self, step: int, total: int, generator: nn.Module) -> bool:
-        if step % max(25, total // 20) or step == total:
+        if not self.stopper.due(step, total):
             return False
-        gap = self.gap(generator)
-        if gap < self.best - self.MIN_GAIN:
-            self.best, self.bad = gap, 0
-        else:
-            self.bad += 1
-        return self.bad >= self.PATIENCE and step * 4 >= total
+        return self.stopper.update(self.gap(generator), step, total)
 
     def gap(self, generator: nn.Module) -> float:
         model = self.model
@@ -161,23 +158,7 @@ class HoldoutMonitor:
             raw = model._forward(cond, self.ctx, gen)
             fake = hard_sample(raw, model.encoder.spans, gen)
         generator.train()
-        gaps = []
-        for span in model.encoder.spans:
-            real, made = self.x[:, span.start : span.stop], fake[:, span.start : span.stop]
-            if span.activation == "tanh":
-                gaps.append(_ks(real[:, 0], made[:, 0]))
-            else:
-                gaps.append(0.5 * float(np.abs(real.mean(axis=0) - made.mean(axis=0)).sum()))
-        return float(np.mean(gaps)) if gaps else 0.0
-
-
-def _ks(a: np.ndarray, b: np.ndarray) -> float:
-    """Two-sample Kolmogorov-Smirnov statistic."""
-    a, b = np.sort(a), np.sort(b)
-    grid = np.concatenate([a, b])
-    cdf_a = np.searchsorted(a, grid, side="right") / len(a)
-    cdf_b = np.searchsorted(b, grid, side="right") / len(b)
-    return float(np.max(np.abs(cdf_a - cdf_b)))
+        return span_gap(self.x, fake, model.encoder.spans)
 
 
 def _optimizers(
@@ -230,7 +211,7 @@ def train(
         0.01,
     )
     budget.total = max(1, model.training_steps(n, batch))
-    monitor = _monitor(model, t, x, ctx, rng) if model.early_stopping else None
+    monitor = _monitor(model, t, x, ctx, rng) if early_stopping_on(model) else None
     critic_steps = model.critic_steps or (5 if model.loss == "wgan" else 1)
     model.steps_, model.training_seconds_ = _loop(model, t, budget, critic_steps, monitor)
 
@@ -238,10 +219,11 @@ def train(
 def _monitor(
     model: ConditionalWGAN, t: Training, x: np.ndarray, ctx: np.ndarray, rng: np.random.Generator
 ) -> HoldoutMonitor | None:
-    """Hold back rows (seeded) from training to watch fidelity on; None if too few."""
+    """Hold back a tenth of the rows (seeded, at most 2,000) from training to watch
+    fidelity on; None under ``HoldoutStopper.MIN_ROWS`` rows."""
     n = len(x)
     n_val = int(np.clip(n // 10, 100, 2000))
-    if n < 5 * n_val:
+    if n < HoldoutStopper.MIN_ROWS:
         return None
     perm = rng.permutation(n)
     val, kept = np.sort(perm[:n_val]), np.sort(perm[n_val:])

@@ -21,7 +21,7 @@ does not depend on where or when it runs. Per table:
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -90,21 +90,36 @@ def fit_table_task(
     max_seconds: float | None,
     deadline: float | None = None,
     dp: TableDP | None = None,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> FittedTable:
     """Fit one table; ``max_seconds`` is its training budget (None: the model's steps);
     ``dp``: its DP inputs under differential privacy (None: a public table).
 
-    Module-level so that worker processes and Ray can run it.
+    ``on_step(step, total)`` hears of the model's training steps (about each 1% of
+    them). Module-level so that worker processes and Ray can run it.
     """
     t0 = time.perf_counter()
     if deadline is not None and max_seconds is not None:  # a worker may start late
         max_seconds = max(min(max_seconds, deadline - time.time()), MIN_TABLE_SECONDS)
     # the model's cap is what is left of the table's share when the model starts
     table_deadline = None if max_seconds is None else time.time() + max_seconds
-    fitter = _TableFitter(shell, name, tables, layouts, rng, table_deadline, dp)
+    fitter = _TableFitter(shell, name, tables, layouts, rng, table_deadline, dp, on_step=on_step)
     state, label = fitter.fit_private() if shell.privacy is not None else fitter.fit()
     seconds = time.perf_counter() - t0
     return FittedTable(state=state, label=label, seconds=seconds, dp=fitter.dp_run)
+
+
+class _StepReports:
+    """A model's ``callback``: passes ``(step, total)`` on at each whole percent."""
+
+    def __init__(self, on_step: Callable[[int, int], None]) -> None:
+        self.on_step, self.last = on_step, -1
+
+    def __call__(self, step: int, total: int, losses: Mapping[str, float]) -> None:
+        percent = 100 * step // max(total, 1)
+        if percent != self.last or step == total:
+            self.last = percent
+            self.on_step(step, total)
 
 
 def _learned_frame(frame: pd.DataFrame, layout: TableLayout) -> pd.DataFrame:
@@ -126,6 +141,7 @@ class _TableFitter:
     table_deadline: float | None
     dp: TableDP | None = None
     dp_run: dict[str, float] | None = None
+    on_step: Callable[[int, int], None] | None = None
 
     def fit(self) -> tuple[TableFit, str]:
         """The table's state and a label for the fit info."""
@@ -239,11 +255,16 @@ class _TableFitter:
         pin = getattr(model, "n_threads", 1) is None
         if pin:
             model.n_threads = fit_threads(self.synth.n_threads)  # type: ignore[attr-defined]
+        listen = self.on_step is not None and getattr(model, "callback", 0) is None
+        if listen:
+            model.callback = _StepReports(self.on_step)  # type: ignore[attr-defined]
         try:
             model.fit(*args, **kwargs)
         finally:
             if pin:
                 model.n_threads = None  # type: ignore[attr-defined]
+            if listen:
+                model.callback = None  # type: ignore[attr-defined]
 
     def _default_wgan(self, layout: TableLayout) -> TableModel:
         from relsynth.models.wgan import ConditionalWGAN
@@ -265,6 +286,8 @@ class _TableFitter:
             params["n_threads"] = synth.n_threads
         if synth.steps is not None:
             params["steps"] = synth.steps
+        if synth.early_stopping is not None:
+            params["early_stopping"] = synth.early_stopping
         if synth.epochs is not None:
             params["epochs"] = synth.epochs
         if self.table_deadline is not None:  # text models and contexts took some of the share

@@ -19,7 +19,10 @@ the order in which tasks start or finish changes nothing.
 
 The parent process keeps at most ``n_jobs`` tasks submitted at a time: a submitted
 task is a started one, which lets the caller report the tables in progress and
-decide each task's arguments (its share of a time budget) when it starts.
+decide each task's arguments (its share of a time budget) when it starts. With
+``on_step``, a task also reports its progress inside (a table's training steps):
+``fn`` gets an ``on_step(step, total)`` keyword, which in worker processes puts the
+report on a queue that this process reads while it waits (Ray tasks report none).
 """
 
 from __future__ import annotations
@@ -99,9 +102,25 @@ def _init_worker(threads: int, log_level: int, log_to_stderr: bool) -> None:
     warm_up()
 
 
-def _call_pinned(fn: Callable[..., Any], threads: int, args: tuple[Any, ...]) -> Any:
+def _call_pinned(
+    fn: Callable[..., Any],
+    threads: int,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any] | None = None,
+) -> Any:
     with pinned_threads(threads):
-        return fn(*args)
+        return fn(*args, **(kwargs or {}))
+
+
+class _QueueSink:
+    """A task's ``on_step`` in a worker process: ``(key, step, total)`` onto a queue
+    (a manager's queue proxy, so that it pickles with the task's arguments)."""
+
+    def __init__(self, queue: Any, key: Any) -> None:
+        self.queue, self.key = queue, key
+
+    def __call__(self, step: int, total: int) -> None:
+        self.queue.put((self.key, step, total))
 
 
 def run_tasks(
@@ -115,13 +134,16 @@ def run_tasks(
     address: str | None = None,
     on_start: Callable[[K], None] | None = None,
     on_done: Callable[[K, Any], None] | None = None,
+    on_step: Callable[[K, int, int], None] | None = None,
 ) -> dict[K, Any]:
     """Run ``fn(*make_args(key))`` for every key; return ``{key: result}``.
 
     ``make_args`` is called in this process just before a task starts, ``on_start``
-    right after, ``on_done`` as each result arrives (in completion order). ``fn`` and
-    its arguments must be picklable for worker processes and Ray. An exception in a
-    task is raised here, after the tasks already running have been cancelled.
+    right after, ``on_done`` as each result arrives (in completion order). With
+    ``on_step``, ``fn`` is called with ``on_step=`` a ``(step, total)`` callable too,
+    whose reports reach ``on_step(key, step, total)`` here (not from Ray tasks). ``fn``
+    and its arguments must be picklable for worker processes and Ray. An exception in
+    a task is raised here, after the tasks already running have been cancelled.
     """
     if executor not in EXECUTORS:
         raise ParameterError(
@@ -136,23 +158,26 @@ def run_tasks(
             address=address, on_start=on_start, on_done=on_done,
         )  # fmt: skip
     if n_jobs <= 1 or len(keys) <= 1:
-        return _run_here(fn, keys, make_args, threads, on_start, on_done)
-    return _run_pool(fn, keys, make_args, n_jobs, threads, on_start, on_done)
+        return _run_here(fn, keys, make_args, threads, on_start, on_done, on_step)
+    return _run_pool(fn, keys, make_args, n_jobs, threads, on_start, on_done, on_step)
 
 
-def _run_here(fn, keys, make_args, threads, on_start, on_done):  # noqa: ANN001, ANN202
+def _run_here(fn, keys, make_args, threads, on_start, on_done, on_step):  # noqa: ANN001, ANN202
+    import functools
+
     results = {}
     for key in keys:
         args = make_args(key)
         if on_start is not None:
             on_start(key)
-        results[key] = _call_pinned(fn, threads, args)
+        kwargs = None if on_step is None else {"on_step": functools.partial(on_step, key)}
+        results[key] = _call_pinned(fn, threads, args, kwargs)
         if on_done is not None:
             on_done(key, results[key])
     return results
 
 
-def _run_pool(fn, keys, make_args, n_jobs, threads, on_start, on_done):  # noqa: ANN001, ANN202
+def _run_pool(fn, keys, make_args, n_jobs, threads, on_start, on_done, on_step):  # noqa: ANN001, ANN202
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
@@ -164,20 +189,28 @@ def _run_pool(fn, keys, make_args, n_jobs, threads, on_start, on_done):  # noqa:
     results: dict[Any, Any] = {}
     queue = list(keys)
     running: dict[Future[Any], Any] = {}
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=context,
-        initializer=_init_worker,
-        initargs=(threads, level, mirrored),
-    ) as pool:
+    with contextlib.ExitStack() as stack:
+        steps = None if on_step is None else stack.enter_context(context.Manager()).Queue()
+        pool = stack.enter_context(
+            ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=context,
+                initializer=_init_worker,
+                initargs=(threads, level, mirrored),
+            )
+        )
         try:
             while queue or running:
                 while queue and len(running) < workers:
                     key = queue.pop(0)
-                    running[pool.submit(_call_pinned, fn, threads, make_args(key))] = key
+                    kwargs = None if steps is None else {"on_step": _QueueSink(steps, key)}
+                    future = pool.submit(_call_pinned, fn, threads, make_args(key), kwargs)
+                    running[future] = key
                     if on_start is not None:
                         on_start(key)
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                timeout = None if steps is None else 0.25
+                finished, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+                _drain(steps, on_step)
                 for future in finished:
                     key = running.pop(future)
                     results[key] = _result(future, key)
@@ -188,6 +221,18 @@ def _run_pool(fn, keys, make_args, n_jobs, threads, on_start, on_done):  # noqa:
                 future.cancel()
             raise
     return results
+
+
+def _drain(steps: Any, on_step: Callable[[Any, int, int], None] | None) -> None:
+    """Pass the step reports the workers have queued to ``on_step``."""
+    import queue
+
+    while steps is not None and on_step is not None:
+        try:
+            key, step, total = steps.get_nowait()
+        except queue.Empty:
+            return
+        on_step(key, step, total)
 
 
 def _result(future: Any, key: Any) -> Any:

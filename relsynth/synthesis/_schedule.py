@@ -131,7 +131,11 @@ def fit_tables(
         logger.info("fitted %s (%s) in %.1fs", name, result.label, result.seconds)
         report(progress, "fit", name, done[0], total)
 
+    def on_step(name: str, step: int, steps: int) -> None:
+        report(progress, "fit-step", name, step, steps)
+
     return run_tasks(
         fit_table_task, queue, make_args, n_jobs=jobs, threads=fit_threads(synth.n_threads),
         executor=synth.executor, address=synth.ray_address, on_start=on_start, on_done=on_done,
+        on_step=None if progress is None else on_step,
     )  # fmt: skip

@@ -35,6 +35,7 @@ SAVED_PARAMETERS = (
     "locale",
     "n_threads",
     "min_category_count",
+    "early_stopping",
 )
 
 

@@ -134,6 +134,15 @@ class Synthesizer:
         by the frequent values (see :mod:`relsynth.models._rare`). The default 2
         withholds every value that a single row holds; 1 withholds nothing. Tables
         copied as reference tables are not affected.
+    early_stopping : bool, optional
+        Whether the learned tables' models stop training early on a deterministic
+        fidelity gap to held-back rows (sequences for a sequential table) once it stops
+        improving (``early_stopping`` of
+        :class:`~relsynth.models.wgan.ConditionalWGAN` and
+        :class:`~relsynth.models.sequential.SequenceModel`). None: each model's
+        default, on where the training length comes from the data (``steps`` unset)
+        for tables of at least 2,000 rows or 1,000 sequences. It counts steps, never
+        seconds: the result stays reproducible.
     rules : {"discover", "metadata", "none"}
         Cross-table rules to keep (:mod:`relsynth.rules`, docs/rules.md): discovered at
         fit and merged with the metadata's (``"discover"``), only the metadata's, or none.
@@ -167,6 +176,7 @@ class Synthesizer:
         locale: str = "en_US",
         n_threads: int | None = None,
         min_category_count: int = 2,
+        early_stopping: bool | None = None,
         rules: Literal["discover", "metadata", "none"] = "discover",
         n_jobs: int | None = None,
         executor: Literal["local", "ray"] = "local",
@@ -186,6 +196,7 @@ class Synthesizer:
         self.locale = locale
         self.n_threads = n_threads
         self.min_category_count = min_category_count
+        self.early_stopping = early_stopping
         self.rules = rules
         self.n_jobs = n_jobs
         self.executor = executor
@@ -207,6 +218,7 @@ class Synthesizer:
                 "device": Options(["auto", "cpu", "cuda", None]),
                 "executor": Options(["local", "ray"]),
                 "copy_reference_tables": Options([True, False]),
+                "early_stopping": Options([True, False, None]),
                 "rules": Options(["discover", "metadata", "none"]),
             },
         )
@@ -253,7 +265,10 @@ class Synthesizer:
             the keys are learned, ``("fit-start", table, done, total)`` as a table's
             fit starts and ``("fit", table, done, total)`` as it ends. ``total`` is
             the number of tables plus one (the keys) throughout, ``done`` counts what
-            has ended. Tables fitted in parallel start and end in any order.
+            has ended. Tables fitted in parallel start and end in any order. While a
+            table trains, ``("fit-step", table, step, steps)`` reports its training
+            steps (about each 1% of them; an early stop ends before ``steps``; not
+            from Ray tasks).
 
         Returns
         -------

@@ -108,16 +108,27 @@ def test_deprecated_training_settings_warn_and_still_work(northwind):
         Synthesizer(small, executor="dask").fit(tables)  # type: ignore[arg-type]
 
 
-def test_progress_reports_each_table_start_and_end_with_a_stable_total(northwind):
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_progress_reports_each_table_start_end_and_steps_with_a_stable_total(northwind, jobs):
     meta, tables = northwind
     events: list[tuple[str, str, int, int]] = []
-    Synthesizer(meta, seed=0, n_jobs=2, **STEPS).fit(tables, progress=lambda *e: events.append(e))
-    totals = {e[3] for e in events}
+    synth = Synthesizer(meta, seed=0, n_jobs=jobs, **STEPS)
+    synth.fit(tables, progress=lambda *e: events.append(e))
+    steps = [e for e in events if e[0] == "fit-step"]
+    totals = {e[3] for e in events if e[0] != "fit-step"}
     assert totals == {len(meta.tables) + 1}
     starts = [e[1] for e in events if e[0] == "fit-start"]
     ends = [e[1] for e in events if e[0] == "fit"]
     assert sorted(starts) == sorted(ends) == sorted(meta.tables)
     assert [e[2] for e in events if e[0] == "fit"] == list(range(2, len(meta.tables) + 2))
+    # every trained table reports its steps (from the workers too), between its start and end
+    trained = {n for n, m in synth.models_.items() if m is not None}
+    assert trained and {e[1] for e in steps} == trained
+    for name in trained:
+        mine = [e[:3] for e in events if e[1] == name]
+        assert mine[0][0] == "fit-start" and mine[-1][0] == "fit"
+        assert [e[2] for e in mine[1:-1]] == list(range(1, STEPS["steps"] + 1))
+    assert all(e[3] == STEPS["steps"] for e in steps)
 
 
 def test_cli_logs_one_line_per_table_start_and_end(tmp_path, capsys):
@@ -130,6 +141,8 @@ def test_cli_logs_one_line_per_table_start_and_end(tmp_path, capsys):
     # stderr is not a terminal here (a CI log): a line as each table starts and ends
     assert "fit: Orders started" in err and "fit: Orders done" in err
     assert err.count(" started (") == err.count(" done (") == 13
+    # and a line at each quarter of a table's training steps
+    assert "fit: Orders training (1/3 steps" in err
     assert main([*args, "--seed", "0", "--max-seconds", "1", "--overwrite"]) == 0
     assert "--max-seconds is deprecated" in capsys.readouterr().err
 
