@@ -19,6 +19,7 @@ from relsynth.errors import ConvergenceWarning, TrainingError
 
 __all__ = [
     "DIVERGENCE_LOSS",
+    "GapMonitor",
     "HoldoutStopper",
     "ProgressCallback",
     "TrainingBudget",
@@ -174,6 +175,27 @@ class HoldoutStopper:
         else:
             self.bad += 1
         return self.bad >= self.PATIENCE and step >= self.MIN_SHARE * total
+
+
+class GapMonitor:
+    """Base of the models' early-stopping monitors: at each check a :class:`HoldoutStopper`
+    finds due, the subclass's :meth:`gap` of the generator to its held-back data decides."""
+
+    def __init__(self) -> None:
+        self.stopper = HoldoutStopper()
+
+    @property
+    def best(self) -> float:
+        return self.stopper.best
+
+    def stop(self, step: int, total: int, generator: object) -> bool:
+        """True when training should stop after ``step`` of ``total``."""
+        if not self.stopper.due(step, total):
+            return False
+        return self.stopper.update(self.gap(generator), step, total)
+
+    def gap(self, generator: object) -> float:
+        raise NotImplementedError
 
 
 def span_gap(real: np.ndarray, made: np.ndarray, spans: list) -> float:

@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from relsynth.models._torch import activate, hard_sample
-from relsynth.models.budget import HoldoutStopper, span_gap
+from relsynth.models.budget import GapMonitor, HoldoutStopper, span_gap
 
 if TYPE_CHECKING:
     from relsynth.models.sequential import SequenceModel
@@ -210,7 +210,7 @@ def split_sequences(
     return part(np.sort(perm[:n_val])), part(np.sort(perm[n_val:]))
 
 
-class SequenceHoldoutMonitor:
+class SequenceHoldoutMonitor(GapMonitor):
     """Deterministic early stopping of a :class:`SequenceModel` on held-back sequences.
 
     The :class:`~relsynth.models.wgan_training.HoldoutMonitor` idea for sequences: at
@@ -222,16 +222,7 @@ class SequenceHoldoutMonitor:
 
     def __init__(self, model: SequenceModel, held: tuple[np.ndarray, ...], seed: int) -> None:
         self.model, self.held, self.seed = model, held, seed
-        self.stopper = HoldoutStopper()
-
-    @property
-    def best(self) -> float:
-        return self.stopper.best
-
-    def stop(self, step: int, total: int, generator: nn.Module) -> bool:
-        if not self.stopper.due(step, total):
-            return False
-        return self.stopper.update(self.gap(generator), step, total)
+        super().__init__()
 
     def gap(self, generator: nn.Module) -> float:
         model = self.model

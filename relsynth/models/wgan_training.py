@@ -20,7 +20,13 @@ from torch.nn import functional as F
 
 from relsynth._random import child_seed
 from relsynth.models._torch import activate, hard_sample
-from relsynth.models.budget import HoldoutStopper, TrainingBudget, early_stopping_on, span_gap
+from relsynth.models.budget import (
+    GapMonitor,
+    HoldoutStopper,
+    TrainingBudget,
+    early_stopping_on,
+    span_gap,
+)
 from relsynth.models.encoding import Span
 from relsynth.models.wgan_networks import ConditionalSampler, Critic, Generator, gradient_penalty
 
@@ -124,7 +130,7 @@ def generator_step(t: Training) -> dict[str, float]:
     return {"generator": adversarial.item(), "conditional": ce.item()}
 
 
-class HoldoutMonitor:
+class HoldoutMonitor(GapMonitor):
     """Deterministic early stopping: the gap between generated and held-back rows.
 
     At each check of :class:`~relsynth.models.budget.HoldoutStopper` (every
@@ -137,16 +143,7 @@ class HoldoutMonitor:
 
     def __init__(self, model: ConditionalWGAN, x: np.ndarray, ctx: np.ndarray, seed: int) -> None:
         self.model, self.x, self.ctx, self.seed = model, x, ctx, seed
-        self.stopper = HoldoutStopper()
-
-    @property
-    def best(self) -> float:
-        return self.stopper.best
-
-    def stop(self, step: int, total: int, generator: nn.Module) -> bool:
-        if not self.stopper.due(step, total):
-            return False
-        return self.stopper.update(self.gap(generator), step, total)
+        super().__init__()
 
     def gap(self, generator: nn.Module) -> float:
         model = self.model
