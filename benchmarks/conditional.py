@@ -88,37 +88,46 @@ def worst(meta, table: str, real: pd.DataFrame, fake: pd.DataFrame) -> dict:  # 
     return {r["column"]: round(float(r["score"]), 3) for r in rows[:4]}
 
 
-def conditional(name: str, meta, real, synth, seed: int, scale: float) -> dict:  # noqa: ANN001
-    table, column, *_ = CASES[name]
-    threshold = float(np.nanquantile(real[table][column].astype(float), 0.99))
-    where = f'"{table}"."{column}" > {threshold:.2f}'
+def _sampled(meta, real, synth, table: str, where: str, seed: int, scale: float):  # noqa: ANN001, ANN202
+    """Sample with ``where`` and without; the measures both cases report, the sample
+    report of ``table`` and the plain sample's rows of ``table`` meeting the condition."""
     conds = parse_conditions(meta, where, synth.dtypes_)[table]
     real_in = real[table][meets(conds, real[table])].reset_index(drop=True)
     t0 = time.perf_counter()
     fake = synth.sample(seed=seed, scale=scale, where=where)
     seconds = time.perf_counter() - t0
-    report = synth.sample_report_.conditioned[table]
     plain = synth.sample(seed=seed, scale=scale)[table]
     plain_in = plain[meets(conds, plain)]
-    return {
-        "dataset": name,
+    common = {
         "condition": where,
         "source_share": len(real_in) / len(real[table]),
         "real_rows_meeting": len(real_in),
         "sampled_rows": len(fake[table]),
         "share_meeting": float(meets(conds, fake[table]).mean()) if len(fake[table]) else 0.0,
         "integrity_ok": relsynth.check(meta, fake).ok,
-        "shapes_vs_real_meeting": shapes(meta, table, real_in, fake[table]),
-        "shapes_unconditional_vs_real_meeting": shapes(meta, table, real_in, plain),
         "shapes_plain_rows_meeting_vs_real_meeting": shapes(meta, table, real_in, plain_in),
         "shapes_real_half_vs_real_half": halves(meta, table, real_in, seed),
         "worst_columns": worst(meta, table, real_in, fake[table]),
+        "seconds": seconds,
+    }
+    return common, synth.sample_report_.conditioned[table], real_in, fake, plain, plain_in
+
+
+def conditional(name: str, meta, real, synth, seed: int, scale: float) -> dict:  # noqa: ANN001
+    table, column, *_ = CASES[name]
+    threshold = float(np.nanquantile(real[table][column].astype(float), 0.99))
+    where = f'"{table}"."{column}" > {threshold:.2f}'
+    common, report, real_in, fake, plain, _ = _sampled(meta, real, synth, table, where, seed, scale)
+    return {
+        "dataset": name,
+        **common,
+        "shapes_vs_real_meeting": shapes(meta, table, real_in, fake[table]),
+        "shapes_unconditional_vs_real_meeting": shapes(meta, table, real_in, plain),
         "yield": report.rate,
         "generated": report.generated,
         "rows_generated_per_kept": report.generated / max(report.kept, 1),
         "noise_shift": report.shift,
         "tries": report.tries,
-        "seconds": seconds,
         "rows": {t: len(f) for t, f in fake.items()},
     }
 
@@ -134,29 +143,15 @@ def conditional_feed(name: str, meta, real, synth, seed: int, scale: float) -> d
     shares = real[table][column].value_counts(normalize=True)
     value = (shares[shares * len(real[table]) >= 20] - 0.01).abs().idxmin()
     where = f"{table}.{column} = '{value}'"
-    conds = parse_conditions(meta, where, synth.dtypes_)[table]
-    real_in = real[table][meets(conds, real[table])].reset_index(drop=True)
-    t0 = time.perf_counter()
-    fake = synth.sample(seed=seed, scale=scale, where=where)
-    seconds = time.perf_counter() - t0
-    report = synth.sample_report_.conditioned[table]
-    plain = synth.sample(seed=seed, scale=scale)[table]
-    plain_in = plain[meets(conds, plain)]
+    common, report, real_in, fake, plain, plain_in = _sampled(
+        meta, real, synth, table, where, seed, scale
+    )
     return {
-        "condition": where,
-        "source_share": len(real_in) / len(real[table]),
-        "real_rows_meeting": len(real_in),
-        "sampled_rows": len(fake[table]),
-        "share_meeting": float(meets(conds, fake[table]).mean()) if len(fake[table]) else 0.0,
-        "integrity_ok": relsynth.check(meta, fake).ok,
+        **common,
         "fed": report.fed,
         "yield_fed": report.rate,
         "yield_plain_rejection": len(plain_in) / max(len(plain), 1),
         "shapes_fed_vs_real_meeting": shapes(meta, table, real_in, fake[table]),
-        "shapes_plain_rows_meeting_vs_real_meeting": shapes(meta, table, real_in, plain_in),
-        "shapes_real_half_vs_real_half": halves(meta, table, real_in, seed),
-        "worst_columns": worst(meta, table, real_in, fake[table]),
-        "seconds": seconds,
     }
 
 
