@@ -22,7 +22,8 @@ task is a started one, which lets the caller report the tables in progress and
 decide each task's arguments (its share of a time budget) when it starts. With
 ``on_step``, a task also reports its progress inside (a table's training steps):
 ``fn`` gets an ``on_step(step, total)`` keyword, which in worker processes puts the
-report on a queue that this process reads while it waits (Ray tasks report none).
+report on a queue that this process reads while it waits (for Ray tasks, a Ray
+queue actor).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Any, Literal, TypeVar
 
 from relsynth.errors import ParameterError
+from relsynth.synthesis._progress import QueueSink, drain_steps
 
 __all__ = ["EXECUTORS", "iter_tasks", "pinned_threads", "resolve_jobs", "run_tasks"]
 
@@ -112,17 +114,6 @@ def _call_pinned(
         return fn(*args, **(kwargs or {}))
 
 
-class _QueueSink:
-    """A task's ``on_step`` in a worker process: ``(key, step, total)`` onto a queue
-    (a manager's queue proxy, so that it pickles with the task's arguments)."""
-
-    def __init__(self, queue: Any, key: Any) -> None:
-        self.queue, self.key = queue, key
-
-    def __call__(self, step: int, total: int) -> None:
-        self.queue.put((self.key, step, total))
-
-
 def run_tasks(
     fn: Callable[..., Any],
     keys: Sequence[K],
@@ -141,7 +132,7 @@ def run_tasks(
     ``make_args`` is called in this process just before a task starts, ``on_start``
     right after, ``on_done`` as each result arrives (in completion order). With
     ``on_step``, ``fn`` is called with ``on_step=`` a ``(step, total)`` callable too,
-    whose reports reach ``on_step(key, step, total)`` here (not from Ray tasks). ``fn``
+    whose reports reach ``on_step(key, step, total)`` here, from Ray tasks too. ``fn``
     and its arguments must be picklable for worker processes and Ray. An exception in
     a task is raised here, after the tasks already running have been cancelled.
     """
@@ -155,7 +146,7 @@ def run_tasks(
 
         return run_ray(
             _call_pinned, fn, keys, make_args, n_jobs=n_jobs, threads=threads,
-            address=address, on_start=on_start, on_done=on_done,
+            address=address, on_start=on_start, on_done=on_done, on_step=on_step,
         )  # fmt: skip
     if n_jobs <= 1 or len(keys) <= 1:
         return _run_here(fn, keys, make_args, threads, on_start, on_done, on_step)
@@ -203,14 +194,14 @@ def _run_pool(fn, keys, make_args, n_jobs, threads, on_start, on_done, on_step):
             while queue or running:
                 while queue and len(running) < workers:
                     key = queue.pop(0)
-                    kwargs = None if steps is None else {"on_step": _QueueSink(steps, key)}
+                    kwargs = None if steps is None else {"on_step": QueueSink(steps, key)}
                     future = pool.submit(_call_pinned, fn, threads, make_args(key), kwargs)
                     running[future] = key
                     if on_start is not None:
                         on_start(key)
                 timeout = None if steps is None else 0.25
                 finished, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
-                _drain(steps, on_step)
+                drain_steps(steps, on_step)
                 for future in finished:
                     key = running.pop(future)
                     results[key] = _result(future, key)
@@ -221,18 +212,6 @@ def _run_pool(fn, keys, make_args, n_jobs, threads, on_start, on_done, on_step):
                 future.cancel()
             raise
     return results
-
-
-def _drain(steps: Any, on_step: Callable[[Any, int, int], None] | None) -> None:
-    """Pass the step reports the workers have queued to ``on_step``."""
-    import queue
-
-    while steps is not None and on_step is not None:
-        try:
-            key, step, total = steps.get_nowait()
-        except queue.Empty:
-            return
-        on_step(key, step, total)
 
 
 def _result(future: Any, key: Any) -> Any:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from relsynth.errors import ParameterError
+from relsynth.synthesis._progress import QueueSink, drain_steps
 
 __all__ = ["iter_ray", "run_ray"]
 
@@ -40,10 +41,16 @@ def _import_ray() -> Any:
     return ray
 
 
-def _pickled(call: Callable[..., Any], fn: Callable[..., Any], threads: int, args: Any) -> bytes:
+def _pickled(
+    call: Callable[..., Any],
+    fn: Callable[..., Any],
+    threads: int,
+    args: Any,
+    kwargs: dict[str, Any] | None = None,
+) -> bytes:
     """Run a task and pickle its result: Ray's own transfer hands numpy arrays back
     read-only (zero-copy), which torch then warns about on sampling."""
-    return pickle.dumps(call(fn, threads, args), protocol=pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps(call(fn, threads, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _init(ray: Any, n_jobs: int, threads: int, address: str | None) -> bool:
@@ -115,11 +122,22 @@ def run_ray(
     address: str | None,
     on_start: Callable[[K], None] | None,
     on_done: Callable[[K, Any], None] | None,
+    on_step: Callable[[K, int, int], None] | None = None,
 ) -> dict[K, Any]:
-    """Run ``call(fn, threads, make_args(key))`` as Ray tasks, at most ``n_jobs`` at a time."""
+    """Run ``call(fn, threads, make_args(key))`` as Ray tasks, at most ``n_jobs`` at a time.
+
+    With ``on_step``, each task gets an ``on_step`` keyword that puts its step reports
+    on a Ray queue (an actor, which needs no CPU reservation); this process passes them
+    on while it waits for results.
+    """
     ray = _import_ray()
     started_here = _init(ray, n_jobs, threads, address)
+    steps = None
     try:
+        if on_step is not None:
+            from ray.util.queue import Queue
+
+            steps = Queue(actor_options={"num_cpus": 0})
         remote = ray.remote(num_cpus=threads, max_retries=0)(_pickled)
         results: dict[K, Any] = {}
         queue = list(keys)
@@ -127,10 +145,13 @@ def run_ray(
         while queue or running:
             while queue and len(running) < max(1, n_jobs):
                 key = queue.pop(0)
-                running[remote.remote(call, fn, threads, make_args(key))] = key
+                kwargs = None if steps is None else {"on_step": QueueSink(steps, key)}
+                running[remote.remote(call, fn, threads, make_args(key), kwargs)] = key
                 if on_start is not None:
                     on_start(key)
-            ready, _ = ray.wait(list(running), num_returns=1)
+            timeout = None if steps is None else 0.25
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=timeout)
+            drain_steps(steps, on_step)
             for ref in ready:
                 key = running.pop(ref)
                 results[key] = pickle.loads(ray.get(ref))  # our own task's output
@@ -138,5 +159,7 @@ def run_ray(
                     on_done(key, results[key])
         return results
     finally:
+        if steps is not None:
+            steps.shutdown()
         if started_here:
             ray.shutdown()

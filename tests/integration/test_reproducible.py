@@ -153,10 +153,20 @@ def test_cli_logs_one_line_per_table_start_and_end(tmp_path, capsys):
     reason="Ray is not installed (pip install 'relsynth[ray]'); set RELSYNTH_REQUIRE_RAY=1 "
     "to fail instead",
 )
-def test_ray_executor_gives_the_same_database(northwind, serial):
+def test_ray_executor_gives_the_same_database_and_reports_steps(northwind, serial):
     meta, tables = northwind
-    on_ray = Synthesizer(meta, seed=7, executor="ray", n_jobs=2, **STEPS).fit(tables)
+    events: list[tuple[str, str, int, int]] = []
+    on_ray = Synthesizer(meta, seed=7, executor="ray", n_jobs=2, **STEPS)
+    on_ray.fit(tables, progress=lambda *e: events.append(e))
     _assert_same(serial.sample(seed=3), on_ray.sample(seed=3))
+    # Ray tasks report their training steps too (through a Ray queue), before their end
+    trained = {n for n, m in on_ray.models_.items() if m is not None}
+    stepped = {e[1] for e in events if e[0] == "fit-step"}
+    assert trained and stepped == trained
+    for name in trained:
+        names = [(e[0], e[1]) for e in events]
+        last_step = max(i for i, e in enumerate(names) if e == ("fit-step", name))
+        assert last_step < names.index(("fit", name))
 
 
 def test_a_model_that_cannot_reach_a_worker_gets_a_clear_error():
