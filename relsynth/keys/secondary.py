@@ -33,7 +33,9 @@ from relsynth.errors import DataError
 from relsynth.keys._frames import align, group_ids, isin_sorted, locate, take
 from relsynth.keys.cardinality import DegreeModel
 from relsynth.keys.features import ParentFeatures
-from relsynth.keys.ranking import SecondaryRanking, by_rank, fit_ranking
+from relsynth.keys.preference import ValuePreference, fit_preference, matchable
+from relsynth.keys.ranking import SecondaryRanking, by_rank, fit_ranking, parent_value_features
+from relsynth.keys.skeleton import key_columns
 from relsynth.metadata.graph import Plan
 from relsynth.metadata.schema import ForeignKey, Metadata, Table
 
@@ -80,17 +82,22 @@ class ImpliedKey:
 class DegreeKey:
     """A secondary key whose parents get in-degrees from ``degree``, handed out in
     the order of ``ranking``'s draws when it has one (files written before it
-    existed lack it: degrees then go to parents at random)."""
+    existed lack it: degrees then go to parents at random). With a ``preference``,
+    the child rows are matched to those slots on their values once the values are
+    drawn (:mod:`relsynth.keys.preference`; older files lack it: no matching)."""
 
     fk: int
     degree: DegreeModel
     ranking: SecondaryRanking | None = None
+    preference: ValuePreference | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able state."""
         out: dict[str, Any] = {"fk": self.fk, "mode": "degree", "degree": self.degree.to_dict()}
         if self.ranking is not None:
             out["ranking"] = self.ranking.to_dict()
+        if self.preference is not None:
+            out["preference"] = self.preference.to_dict()
         return out
 
 
@@ -104,9 +111,12 @@ def secondary_from_dict(data: Mapping[str, Any]) -> SecondaryFit:
         return ImpliedKey(int(data["fk"]), int(data["via"]), degree)
     if degree is None:
         raise ValueError(f"secondary key {data.get('fk')!r} of mode 'degree' has no degree model")
-    ranking = data.get("ranking")
+    ranking, preference = data.get("ranking"), data.get("preference")
     return DegreeKey(
-        int(data["fk"]), degree, None if ranking is None else SecondaryRanking.from_dict(ranking)
+        int(data["fk"]),
+        degree,
+        None if ranking is None else SecondaryRanking.from_dict(ranking),
+        None if preference is None else ValuePreference.from_dict(preference),
     )
 
 
@@ -147,7 +157,7 @@ def fit_secondary(
         key=lambda fk: (-len(fk.columns), fks.index(fk)),
     )
     for fk in rest:
-        ranking = None
+        ranking, preference = None, None
         if features is not None:
             parent = frames[fk.parent]
             idx = locate(frame, fk.columns, parent, fk.parent_columns)
@@ -161,8 +171,40 @@ def fit_secondary(
                 bandwidth=bandwidth,
                 n_neighbors=n_neighbors,
             )
-        fits.append(DegreeKey(fks.index(fk), degrees(fk, frame, frames), ranking))
+            preference = _fit_preference(meta, fk, frames, features, n_components)
+        fits.append(DegreeKey(fks.index(fk), degrees(fk, frame, frames), ranking, preference))
     return fits, implied + rest
+
+
+#: Column kinds a child's parent preference may read.
+_LEARNED = ("numerical", "categorical", "boolean", "datetime")
+
+
+def _fit_preference(
+    meta: Metadata,
+    fk: ForeignKey,
+    frames: Mapping[str, pd.DataFrame],
+    features: dict[str, ParentFeatures],
+    n_components: int,
+) -> ValuePreference | None:
+    """The key's :class:`ValuePreference` (the parent's features are kept in
+    ``features`` only when it has one); None when the key cannot be re-matched or no
+    child column explains its parent."""
+    if not matchable(meta, fk):
+        return None
+    frame, parent = frames[fk.child], frames[fk.parent]
+    scratch = dict(features)
+    pf, _ = parent_value_features(meta, fk.parent, parent, scratch, n_components)
+    keys = key_columns(meta, fk.child)
+    values = [  # what the table model draws (personal text is faked: it points nowhere)
+        c.name
+        for c in meta.table(fk.child).columns
+        if c.name not in keys and c.name in frame and c.pii is None and c.kind in _LEARNED
+    ]
+    preference = fit_preference(fk, frame, values, parent, pf)
+    if preference is not None:
+        features[fk.parent] = pf
+    return preference
 
 
 def degrees(fk: ForeignKey, frame: pd.DataFrame, frames: Mapping[str, pd.DataFrame]) -> DegreeModel:
