@@ -34,9 +34,10 @@ self-references,
   is a dictionary of codes and their names; a table of things keyed by codes without
   names (aircraft by tail number, with their build year and seats) is a register of
   entities and is modelled;
-* it is pointed at by a **much larger** table: some child (not a self-reference) has at
-  least ``REFERENCE_MIN_RATIO`` (10) times its rows, so the table is the shared
-  vocabulary of the database's records, not one of its records.
+* its codes are **used many times**: some table (not a self-reference) points at each
+  code it uses ``REFERENCE_MIN_RATIO`` (10) times on average, so the table is the
+  shared vocabulary of the database's records, not one of its records (a list of
+  airports of which flights use a hundred, each a hundred times).
 
 What is copied is thus public by construction: no person's column, no event, codes and
 their names. Tables that hold people or accounts fail on several counts (personal text,
@@ -74,7 +75,7 @@ __all__ = [
 LOOKUP_MAX_ROWS = 100
 #: Largest table that is copied as a reference table (codes with their names).
 REFERENCE_MAX_ROWS = 10_000
-#: A reference table's largest child has at least this many times its rows.
+#: A reference table's busiest child uses each code it points at this often on average.
 REFERENCE_MIN_RATIO = 10
 #: A code: up to 12 characters, no white space, no lower-case letter.
 _CODE = re.compile(r"^[^\sa-z]{1,12}$")
@@ -151,8 +152,8 @@ def _lookup_reason(meta: Metadata, name: str, n_rows: int) -> str:
 
 
 def _reference_reason(meta: Metadata, name: str, tables: Mapping[str, pd.DataFrame]) -> str | None:
-    """Why ``name`` is a reference table (code key, label, much larger child); None
-    when it is not one."""
+    """Why ``name`` is a reference table (code key, label, codes used many times);
+    None when it is not one."""
     frame = tables[name]
     table = meta.table(name)
     if not 1 <= len(frame) <= REFERENCE_MAX_ROWS or len(table.primary_key) != 1:
@@ -163,12 +164,14 @@ def _reference_reason(meta: Metadata, name: str, tables: Mapping[str, pd.DataFra
     label = _label_column(meta, name, frame)
     if label is None:
         return None
-    child = _larger_child(meta, name, tables, len(frame))
-    if child is None:
+    busy = _busy_child(meta, name, tables)
+    if busy is None:
         return None
+    child, use = busy
     return (
         f"{len(frame):,} rows of codes ({key}) with their names ({label}), no personal, "
-        f"date or binary column, pointed at by {child} ({len(tables[child]):,} rows)"
+        f"date or binary column, used by {child} ({len(tables[child]):,} rows, "
+        f"{use:,.0f} per code)"
     )
 
 
@@ -206,17 +209,20 @@ def _label_column(meta: Metadata, name: str, frame: pd.DataFrame) -> str | None:
     return None
 
 
-def _larger_child(
-    meta: Metadata, name: str, tables: Mapping[str, pd.DataFrame], n_rows: int
-) -> str | None:
-    """The largest table pointing at ``name`` when it has ``REFERENCE_MIN_RATIO`` times
-    its rows; else None."""
-    sizes = {
-        fk.child: len(tables[fk.child])
-        for fk in meta.children(name)
-        if not fk.is_self_reference and fk.child in tables
-    }
-    if not sizes:
-        return None
-    child = max(sorted(sizes), key=lambda c: sizes[c])
-    return child if sizes[child] >= REFERENCE_MIN_RATIO * n_rows else None
+def _busy_child(
+    meta: Metadata, name: str, tables: Mapping[str, pd.DataFrame]
+) -> tuple[str, float] | None:
+    """The table that uses ``name``'s codes most often, with how often: its non-NULL
+    keys per distinct code it points at, when that is at least
+    ``REFERENCE_MIN_RATIO``; else None."""
+    best, best_use = None, 0.0
+    for fk in meta.children(name):
+        child = tables.get(fk.child)
+        if fk.is_self_reference or child is None or not all(c in child for c in fk.columns):
+            continue
+        keys = child[list(fk.columns)].dropna()
+        distinct = len(keys.drop_duplicates())
+        use = len(keys) / distinct if distinct else 0.0
+        if use >= REFERENCE_MIN_RATIO and (use, fk.child) > (best_use, best or ""):
+            best, best_use = fk.child, use
+    return None if best is None else (best, best_use)
