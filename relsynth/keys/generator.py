@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -176,6 +176,7 @@ class KeyGenerator:
         tables: Mapping[str, pd.DataFrame],
         *,
         plan: Plan | None = None,
+        copied: Collection[str] = (),
     ) -> KeyGenerator:
         """Fit the cardinality, degree, forest and key-format models on the source tables.
 
@@ -190,6 +191,11 @@ class KeyGenerator:
             repairs a source that breaks them.
         plan : Plan, optional
             The generation plan; by default ``relsynth.plan(metadata)``.
+        copied : collection of str
+            Tables the synthetic database holds verbatim (lookup and reference
+            tables): a secondary key to one of them deals each of its rows the
+            in-degree rank it has in the source (``DegreeKey.source_degree``), since
+            its rows *are* the source's.
 
         Returns
         -------
@@ -230,6 +236,7 @@ class KeyGenerator:
         self.n_rows_ = {t: len(f) for t, f in frames.items()}
         features: dict[str, ParentFeatures] = {}
         self.states_: dict[str, TableKeys] = {}
+        self._copied = frozenset(copied)
         for name in plan.order:
             self.states_[name] = self._fit_table(name, frames, features)
         self.features_ = features
@@ -269,6 +276,7 @@ class KeyGenerator:
             n_components=self.n_components,
             bandwidth=self.bandwidth,
             n_neighbors=self.n_neighbors,
+            copied=self._copied,
         )
         assigned = ([] if driver is None else [driver]) + order
         cap_one, unique_within = fit_unique_caps(meta.table(name), assigned, driver, fks)

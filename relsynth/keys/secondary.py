@@ -84,12 +84,17 @@ class DegreeKey:
     the order of ``ranking``'s draws when it has one (files written before it
     existed lack it: degrees then go to parents at random). With a ``preference``,
     the child rows are matched to those slots on their values once the values are
-    drawn (:mod:`relsynth.keys.preference`; older files lack it: no matching)."""
+    drawn (:mod:`relsynth.keys.preference`; older files lack it: no matching).
+    ``source_degree`` is set for a parent copied verbatim (a lookup or reference
+    table): each parent key's in-degree in the source (those of at least
+    ``MIN_SOURCE_DEGREE``), used instead of the ranking: the busiest airport of the
+    source gets the largest drawn degree."""
 
     fk: int
     degree: DegreeModel
     ranking: SecondaryRanking | None = None
     preference: ValuePreference | None = None
+    source_degree: dict[str, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able state."""
@@ -98,6 +103,8 @@ class DegreeKey:
             out["ranking"] = self.ranking.to_dict()
         if self.preference is not None:
             out["preference"] = self.preference.to_dict()
+        if self.source_degree is not None:
+            out["source_degree"] = dict(self.source_degree)
         return out
 
 
@@ -112,11 +119,13 @@ def secondary_from_dict(data: Mapping[str, Any]) -> SecondaryFit:
     if degree is None:
         raise ValueError(f"secondary key {data.get('fk')!r} of mode 'degree' has no degree model")
     ranking, preference = data.get("ranking"), data.get("preference")
+    source = data.get("source_degree")
     return DegreeKey(
         int(data["fk"]),
         degree,
         None if ranking is None else SecondaryRanking.from_dict(ranking),
         None if preference is None else ValuePreference.from_dict(preference),
+        None if source is None else {str(k): int(v) for k, v in source.items()},
     )
 
 
@@ -134,12 +143,14 @@ def fit_secondary(
     n_components: int = 4,
     bandwidth: str | float = "scott",
     n_neighbors: int = 32,
+    copied: frozenset[str] = frozenset(),
 ) -> tuple[list[SecondaryFit], list[ForeignKey]]:
     """The secondary keys' fits in assignment order, and the keys in that order.
 
     With ``features`` (the parent tables' :class:`ParentFeatures`, filled here), each
     :class:`DegreeKey` learns its :class:`SecondaryRanking`; without it (the
-    generator's ``parent_features="none"``), degrees go to parents at random.
+    generator's ``parent_features="none"``), degrees go to parents at random. A key
+    to a table in ``copied`` keeps its source in-degrees per parent key.
     """
     fks = list(meta.foreign_keys)
     frame = frames[name]
@@ -172,8 +183,31 @@ def fit_secondary(
                 n_neighbors=n_neighbors,
             )
             preference = _fit_preference(meta, fk, frames, features, n_components)
-        fits.append(DegreeKey(fks.index(fk), degrees(fk, frame, frames), ranking, preference))
+        source = _source_degree(fk, frame, frames[fk.parent]) if fk.parent in copied else None
+        fits.append(
+            DegreeKey(fks.index(fk), degrees(fk, frame, frames), ranking, preference, source)
+        )
     return fits, implied + rest
+
+
+#: Parents used by fewer source rows are not named in ``DegreeKey.source_degree``: a
+#: code that one row uses is a one-off, withheld as a one-off category is.
+MIN_SOURCE_DEGREE = 2
+
+
+def _source_degree(fk: ForeignKey, frame: pd.DataFrame, parent: pd.DataFrame) -> dict[str, int]:
+    """In-degree per parent key (as text) in the source, those of at least
+    ``MIN_SOURCE_DEGREE``."""
+    idx = locate(frame, fk.columns, parent, fk.parent_columns)
+    deg = np.bincount(idx[idx >= 0], minlength=len(parent))
+    names = _key_text(parent, fk.parent_columns)
+    return {names[i]: int(deg[i]) for i in np.nonzero(deg >= MIN_SOURCE_DEGREE)[0]}
+
+
+def _key_text(frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """Each row's key as one text (columns joined by a unit separator)."""
+    parts = [frame[c].astype(object).map(str).tolist() for c in columns]
+    return ["\x1f".join(p) for p in zip(*parts, strict=True)]
 
 
 #: Column kinds a child's parent preference may read.
@@ -322,7 +356,10 @@ def assign_secondary(
             continue
         mask = valid_parents(parent, fk, meta, fks, done, fk.child)
         order = None
-        if sec.ranking is not None and features is not None:
+        source = getattr(sec, "source_degree", None)
+        if source is not None:  # a copied parent: its rows are the source's
+            order = np.array([source.get(k, 0) for k in _key_text(parent, fk.parent_columns)])
+        elif sec.ranking is not None and features is not None:
             order = sec.ranking.draws(parent, features.get(fk.parent), rng)
         assign_degree(
             frame,

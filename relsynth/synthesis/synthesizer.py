@@ -352,8 +352,11 @@ class Synthesizer:
         from relsynth.keys import KeyGenerator
 
         t0 = time.perf_counter()
+        from relsynth.synthesis._fit_table import is_copied
+
+        copied = [n for n in self.plan_.order if is_copied(self, n)]
         self.key_generator_: KeyGenerator = KeyGenerator().fit(
-            self.metadata, source, plan=self.plan_
+            self.metadata, source, plan=self.plan_, copied=copied
         )
         return time.perf_counter() - t0
 
