@@ -107,3 +107,22 @@ def test_synthesizer_keeps_the_dependence_on_the_secondary_parent():
     got = np.sort(_degrees(fake["trip"], fake["city"]))[::-1] / len(fake["trip"])
     want = np.sort(_degrees(tables["trip"], tables["city"]))[::-1] / len(tables["trip"])
     assert np.abs(np.cumsum(got) - np.cumsum(want)).max() < 0.05
+
+
+def test_a_copied_parent_keeps_each_rows_source_in_degree():
+    from dataclasses import replace
+
+    meta, tables = _trips()
+    meta = meta.with_table(replace(meta.table("city"), reference=True))
+    synth = Synthesizer(meta, seed=0, steps=30, n_threads=1).fit(tables)
+    assert synth.fit_info_.models["city"] == "copy"
+    (sec,) = synth.key_generator_.states_["trip"].secondary
+    real = _degrees(tables["trip"], tables["city"])
+    assert sec.source_degree == {str(i): int(d) for i, d in enumerate(real) if d >= 2}
+    fake = synth.sample(seed=1)
+    got = _degrees(fake["trip"], fake["city"])
+    # the busiest cities of the source are the busiest of the copy (rank correlation)
+    rank = np.corrcoef(np.argsort(np.argsort(real)), np.argsort(np.argsort(got)))[0, 1]
+    assert rank > 0.95, rank
+    corr = np.corrcoef(fake["trip"]["km"], _matched_x(fake["trip"], fake["city"]))[0, 1]
+    assert corr > 0.9, corr
