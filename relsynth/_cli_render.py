@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("relsynth.cli")
 
-__all__ = ["Steps", "show_metadata", "show_rules"]
+__all__ = ["Steps", "copied_tables", "show_metadata", "show_rules"]
 
 
 def show_metadata(meta: Metadata, out: Console, *, title: str) -> None:
@@ -204,6 +204,8 @@ class Steps:
                 f"{info.seconds.get('fit:' + name, 0.0):.1f}",
             )
         self.out.print(table)
+        for line in copied_tables(synth):
+            self.out.print(f"copied verbatim: {line}", markup=False)
         show_rules(getattr(synth, "rules_", ()), self.out, title="rules kept")
         self._show_privacy(info.privacy)
         self._show_stages()
@@ -258,6 +260,24 @@ class Steps:
         self.out.print(f"stages: {stages}; total {sum(self.seconds.values()):.1f}s")
         for note in self.notes:
             self.out.print(f"note: {note}")
+
+
+def copied_tables(synth: Synthesizer) -> list[str]:
+    """The tables a fit copies verbatim, each with why: the lookup or reference rule it
+    met (:mod:`relsynth.rules.lookup`), or the metadata's ``reference: true``."""
+    reasons = getattr(synth, "lookup_reasons_", None) or {}
+    out = []
+    for name, model in synth.fit_info_.models.items():
+        if model != "copy":
+            continue
+        if (synth.table_models or {}).get(name) == "copy":
+            why = "table_models copy"
+        elif synth.metadata.table(name).reference:
+            why = "marked reference"
+        else:
+            why = reasons.get(name, "lookup/reference table")
+        out.append(f"{name} ({why})")
+    return out
 
 
 def show_rules(rules: Sequence[Rule], out: Console, *, title: str) -> None:

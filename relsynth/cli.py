@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from relsynth._cli_dp import dp_notes, dp_params, with_model_info
 from relsynth._cli_parser import Handler, build_parser
 from relsynth._cli_parser import schema as _schema
-from relsynth._cli_render import Steps
+from relsynth._cli_render import Steps, copied_tables
 from relsynth.errors import ParameterError, RelsynthError
 from relsynth.io.urls import redact
 
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from relsynth.metadata.schema import Metadata
+    from relsynth.rules.lookup import LookupTable
     from relsynth.synthesis.synthesizer import Synthesizer
 
 __all__ = ["main"]
@@ -138,32 +139,36 @@ def _cmd_reflect(args: argparse.Namespace, out: Console) -> int:
         exclude=args.exclude,
         sample_rows=args.sample_rows,
     )
-    lookups: tuple[str, ...] = ()
+    lookups: tuple[LookupTable, ...] = ()
     if args.rules:
         meta, lookups = _discover_rules(args.url, meta)
     from relsynth._cli_render import show_metadata
 
     show_metadata(meta, out, title=redact(args.url))
     if lookups:
-        note = "lookup tables (copied verbatim; 'reference: false' to model them): "
-        out.print(note + ", ".join(lookups))
+        note = "lookup/reference tables (copied verbatim; 'reference: false' to model them):"
+        out.print(note, markup=False)
+        for found in lookups:
+            out.print(f"  {found}", markup=False)
     if args.output is not None:
         meta.save(args.output, overwrite=args.overwrite)
         out.print(f"metadata saved to {args.output}")
     return 0
 
 
-def _discover_rules(url: str, meta: Metadata) -> tuple[Metadata, tuple[str, ...]]:
+def _discover_rules(url: str, meta: Metadata) -> tuple[Metadata, tuple[LookupTable, ...]]:
     """``meta`` with the rules that hold in the database's tables (its own rules first),
-    and the lookup tables a fit would copy."""
+    and the lookup and reference tables a fit would copy, with the reason."""
     from relsynth.io.sql import read_tables
     from relsynth.rules import discover
-    from relsynth.rules.lookup import lookup_tables
+    from relsynth.rules.lookup import find_lookups
 
     tables = read_tables(url, meta)
     found = discover(meta, tables)
     known = {str(r) for r in meta.rules}
-    lookups = tuple(n for n in lookup_tables(meta, tables) if meta.table(n).reference is not False)
+    lookups = tuple(
+        t for t in find_lookups(meta, tables) if meta.table(t.name).reference is not False
+    )
     return meta.with_rules(*meta.rules, *(r for r in found if str(r) not in known)), lookups
 
 
@@ -425,9 +430,9 @@ def _cmd_clone(args: argparse.Namespace, out: Console) -> int:
     rules = getattr(synth, "rules_", ())
     if rules:
         steps.notes.append(f"{len(rules)} cross-table rule(s) kept: " + "; ".join(map(str, rules)))
-    copied = [n for n, m in synth.fit_info_.models.items() if m == "copy"]
+    copied = copied_tables(synth)
     if copied:
-        steps.notes.append("copied verbatim (lookup/reference tables): " + ", ".join(copied))
+        steps.notes.append("copied verbatim (lookup/reference tables): " + "; ".join(copied))
     if args.save is not None:
         with steps.step("save"):
             synth.save(args.save, overwrite=args.overwrite)

@@ -182,6 +182,7 @@ def _info(
     start: float,
 ) -> dict[str, Any]:
     """What the report was computed on: seed, sizes, keys, copied tables, time, version."""
+    copied = _copied_tables(privacy, real, synthetic)
     info: dict[str, Any] = {
         "seed": seed if isinstance(seed, (int, np.integer)) else None,
         "max_rows": int(max_rows),
@@ -195,7 +196,8 @@ def _info(
             for name in metadata.tables
         },
         "foreign_keys": [fk.label for fk in metadata.foreign_keys],
-        "copied_tables": _copied_tables(privacy, real, synthetic),
+        "copied_tables": copied,
+        "copied_reasons": _copied_reasons(metadata, real, copied),
         "elapsed_s": round(time.perf_counter() - start, 3),
     }
     from relsynth._version import __version__
@@ -487,6 +489,24 @@ def _copied_tables(
         if rate is not None and rate == rate and rate >= 0.999:
             if _same_rows(real[name], synthetic[name]):
                 out.append(name)
+    return out
+
+
+def _copied_reasons(
+    metadata: Metadata, real: Mapping[str, pd.DataFrame], copied: list[str]
+) -> dict[str, str]:
+    """Why each copied table may be copied: marked ``reference`` in the metadata, or the
+    lookup or reference rule it meets on the real data (:mod:`relsynth.rules.lookup`);
+    a copy that meets neither says so (a privacy finding)."""
+    from relsynth.rules.lookup import find_lookups
+
+    found = {t.name: f"{t.rule}: {t.reason}" for t in find_lookups(metadata, real)}
+    out = {}
+    for name in copied:
+        if metadata.table(name).reference:
+            out[name] = "marked reference"
+        else:
+            out[name] = found.get(name, "not a lookup or reference table by the rule")
     return out
 
 

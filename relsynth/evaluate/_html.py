@@ -381,11 +381,13 @@ def _privacy(report: EvaluationReport) -> str:
     )
     copied = report.info.get("copied_tables") or []
     if copied:
+        reasons = report.info.get("copied_reasons") or {}
         out.append(
             "<p class='note'><b>Copied verbatim</b> (lookup or reference tables, by design: "
-            "small tables without personal or free text that other tables point at, or "
-            "marked <code>reference</code>; see docs/rules.md): "
-            + ", ".join(esc(n) for n in copied)
+            "small tables without personal or free text that other tables point at, "
+            "larger lists of codes with their names that a much larger table points at, "
+            "or marked <code>reference</code>; see docs/rules.md): "
+            + "; ".join(esc(n) + (f" ({esc(reasons[n])})" if n in reasons else "") for n in copied)
             + ". Their exact-copy rate is 1 on purpose.</p>"
         )
     rows = report.privacy.to_dict("records")

@@ -57,7 +57,9 @@ def format_report(report: EvaluationReport) -> str:
     lines += _privacy_lines(report)
     copied = info.get("copied_tables") or []
     if copied:
-        lines += ["", "Copied verbatim (lookup/reference tables, by design): " + ", ".join(copied)]
+        reasons = info.get("copied_reasons") or {}
+        lines += ["", "Copied verbatim (lookup/reference tables, by design):"]
+        lines += [f"  {n}" + (f" ({reasons[n]})" if n in reasons else "") for n in copied]
     lines += _detail_lines(report)
     return "\n".join(lines)
 

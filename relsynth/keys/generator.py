@@ -14,8 +14,9 @@ sampled:
 2. **secondary keys** (:mod:`relsynth.keys.secondary`): implied keys are copied
    through the driver parent, the others get parents' in-degrees from a
    :class:`~relsynth.keys.cardinality.DegreeModel`, most specific first; junction
-   keys get unique pairs; :mod:`relsynth.keys.matching` later reassigns them by
-   the child rows' preferred parent (:meth:`KeyGenerator.match_secondary`);
+   keys get unique pairs; once the table's values are drawn, a key with a
+   :class:`~relsynth.keys.preference.ValuePreference` is re-matched on them
+   (:meth:`KeyGenerator.match_values`, :mod:`relsynth.keys.matching`);
 3. **key-column values** (:mod:`relsynth.keys.columns`): surrogate values from
    learned formats (:mod:`relsynth.keys.ids`), positions inside a parent
    (``stop_sequence``), distinct per group;
@@ -39,7 +40,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -175,6 +176,7 @@ class KeyGenerator:
         tables: Mapping[str, pd.DataFrame],
         *,
         plan: Plan | None = None,
+        copied: Collection[str] = (),
     ) -> KeyGenerator:
         """Fit the cardinality, degree, forest and key-format models on the source tables.
 
@@ -189,6 +191,11 @@ class KeyGenerator:
             repairs a source that breaks them.
         plan : Plan, optional
             The generation plan; by default ``relsynth.plan(metadata)``.
+        copied : collection of str
+            Tables the synthetic database holds verbatim (lookup and reference
+            tables): a secondary key to one of them deals each of its rows the
+            in-degree rank it has in the source (``DegreeKey.source_degree``), since
+            its rows *are* the source's.
 
         Returns
         -------
@@ -229,6 +236,7 @@ class KeyGenerator:
         self.n_rows_ = {t: len(f) for t, f in frames.items()}
         features: dict[str, ParentFeatures] = {}
         self.states_: dict[str, TableKeys] = {}
+        self._copied = frozenset(copied)
         for name in plan.order:
             self.states_[name] = self._fit_table(name, frames, features)
         self.features_ = features
@@ -268,6 +276,7 @@ class KeyGenerator:
             n_components=self.n_components,
             bandwidth=self.bandwidth,
             n_neighbors=self.n_neighbors,
+            copied=self._copied,
         )
         assigned = ([] if driver is None else [driver]) + order
         cap_one, unique_within = fit_unique_caps(meta.table(name), assigned, driver, fks)
@@ -503,6 +512,55 @@ class KeyGenerator:
         return match_by_preference(
             fk, child_keys, preferred, parent, parent_vectors, rng, unique_within=group
         )
+
+    def match_values(
+        self,
+        table: str,
+        frame: pd.DataFrame,
+        done: Mapping[str, pd.DataFrame],
+        *,
+        rng: np.random.Generator,
+        exclude: frozenset[ForeignKey] = frozenset(),
+    ) -> pd.DataFrame:
+        """``frame`` (a sampled table with its values) with each secondary key that
+        has a :class:`~relsynth.keys.preference.ValuePreference` matched on the rows'
+        values: each row gets the parent its values point to, among the parents with
+        capacity left (in-degrees, ranking and NULL rows unchanged). Keys in
+        ``exclude`` (kept by a path rule) and keys whose parent lacks the value
+        columns (keys sampled alone) are left as they are.
+
+        Parameters
+        ----------
+        table : str
+            The table of ``frame``.
+        frame : DataFrame
+            Its sampled rows: key columns from :meth:`sample_table` and value columns.
+        done : Mapping of str to DataFrame
+            The tables sampled before it (the parents, with their value columns).
+        rng : numpy.random.Generator
+        exclude : frozenset of ForeignKey
+            Keys not to re-match.
+
+        Returns
+        -------
+        DataFrame
+            ``frame`` itself when no key is matched, else a copy.
+        """
+        self._check_fitted()
+        fks = self._fks
+        for sec in self.states_[self.metadata_.table(table).name].secondary:
+            preference = getattr(sec, "preference", None)
+            fk = fks[sec.fk]
+            if preference is None or fk in exclude or fk.parent not in done:
+                continue
+            features = self.features_.get(fk.parent)
+            parent = done[fk.parent]
+            vectors = None if features is None else features.transform(parent)
+            preferred = preference.preferred(frame, rng) if vectors is not None else None
+            if preferred is None or vectors is None or not len(parent) or not len(frame):
+                continue
+            frame = self.match_secondary(fk, frame, preferred, parent, vectors, rng=rng)
+        return frame
 
     # -- persistence --------------------------------------------------------------------
 

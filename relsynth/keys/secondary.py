@@ -33,7 +33,9 @@ from relsynth.errors import DataError
 from relsynth.keys._frames import align, group_ids, isin_sorted, locate, take
 from relsynth.keys.cardinality import DegreeModel
 from relsynth.keys.features import ParentFeatures
-from relsynth.keys.ranking import SecondaryRanking, by_rank, fit_ranking
+from relsynth.keys.preference import ValuePreference, fit_preference, matchable
+from relsynth.keys.ranking import SecondaryRanking, by_rank, fit_ranking, parent_value_features
+from relsynth.keys.skeleton import key_columns
 from relsynth.metadata.graph import Plan
 from relsynth.metadata.schema import ForeignKey, Metadata, Table
 
@@ -80,17 +82,29 @@ class ImpliedKey:
 class DegreeKey:
     """A secondary key whose parents get in-degrees from ``degree``, handed out in
     the order of ``ranking``'s draws when it has one (files written before it
-    existed lack it: degrees then go to parents at random)."""
+    existed lack it: degrees then go to parents at random). With a ``preference``,
+    the child rows are matched to those slots on their values once the values are
+    drawn (:mod:`relsynth.keys.preference`; older files lack it: no matching).
+    ``source_degree`` is set for a parent copied verbatim (a lookup or reference
+    table): each parent key's in-degree in the source (those of at least
+    ``MIN_SOURCE_DEGREE``), used instead of the ranking: the busiest airport of the
+    source gets the largest drawn degree."""
 
     fk: int
     degree: DegreeModel
     ranking: SecondaryRanking | None = None
+    preference: ValuePreference | None = None
+    source_degree: dict[str, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able state."""
         out: dict[str, Any] = {"fk": self.fk, "mode": "degree", "degree": self.degree.to_dict()}
         if self.ranking is not None:
             out["ranking"] = self.ranking.to_dict()
+        if self.preference is not None:
+            out["preference"] = self.preference.to_dict()
+        if self.source_degree is not None:
+            out["source_degree"] = dict(self.source_degree)
         return out
 
 
@@ -104,9 +118,14 @@ def secondary_from_dict(data: Mapping[str, Any]) -> SecondaryFit:
         return ImpliedKey(int(data["fk"]), int(data["via"]), degree)
     if degree is None:
         raise ValueError(f"secondary key {data.get('fk')!r} of mode 'degree' has no degree model")
-    ranking = data.get("ranking")
+    ranking, preference = data.get("ranking"), data.get("preference")
+    source = data.get("source_degree")
     return DegreeKey(
-        int(data["fk"]), degree, None if ranking is None else SecondaryRanking.from_dict(ranking)
+        int(data["fk"]),
+        degree,
+        None if ranking is None else SecondaryRanking.from_dict(ranking),
+        None if preference is None else ValuePreference.from_dict(preference),
+        None if source is None else {str(k): int(v) for k, v in source.items()},
     )
 
 
@@ -124,12 +143,14 @@ def fit_secondary(
     n_components: int = 4,
     bandwidth: str | float = "scott",
     n_neighbors: int = 32,
+    copied: frozenset[str] = frozenset(),
 ) -> tuple[list[SecondaryFit], list[ForeignKey]]:
     """The secondary keys' fits in assignment order, and the keys in that order.
 
     With ``features`` (the parent tables' :class:`ParentFeatures`, filled here), each
     :class:`DegreeKey` learns its :class:`SecondaryRanking`; without it (the
-    generator's ``parent_features="none"``), degrees go to parents at random.
+    generator's ``parent_features="none"``), degrees go to parents at random. A key
+    to a table in ``copied`` keeps its source in-degrees per parent key.
     """
     fks = list(meta.foreign_keys)
     frame = frames[name]
@@ -147,7 +168,7 @@ def fit_secondary(
         key=lambda fk: (-len(fk.columns), fks.index(fk)),
     )
     for fk in rest:
-        ranking = None
+        ranking, preference = None, None
         if features is not None:
             parent = frames[fk.parent]
             idx = locate(frame, fk.columns, parent, fk.parent_columns)
@@ -161,8 +182,63 @@ def fit_secondary(
                 bandwidth=bandwidth,
                 n_neighbors=n_neighbors,
             )
-        fits.append(DegreeKey(fks.index(fk), degrees(fk, frame, frames), ranking))
+            preference = _fit_preference(meta, fk, frames, features, n_components)
+        source = _source_degree(fk, frame, frames[fk.parent]) if fk.parent in copied else None
+        fits.append(
+            DegreeKey(fks.index(fk), degrees(fk, frame, frames), ranking, preference, source)
+        )
     return fits, implied + rest
+
+
+#: Parents used by fewer source rows are not named in ``DegreeKey.source_degree``: a
+#: code that one row uses is a one-off, withheld as a one-off category is.
+MIN_SOURCE_DEGREE = 2
+
+
+def _source_degree(fk: ForeignKey, frame: pd.DataFrame, parent: pd.DataFrame) -> dict[str, int]:
+    """In-degree per parent key (as text) in the source, those of at least
+    ``MIN_SOURCE_DEGREE``."""
+    idx = locate(frame, fk.columns, parent, fk.parent_columns)
+    deg = np.bincount(idx[idx >= 0], minlength=len(parent))
+    names = _key_text(parent, fk.parent_columns)
+    return {names[i]: int(deg[i]) for i in np.nonzero(deg >= MIN_SOURCE_DEGREE)[0]}
+
+
+def _key_text(frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """Each row's key as one text (columns joined by a unit separator)."""
+    parts = [frame[c].astype(object).map(str).tolist() for c in columns]
+    return ["\x1f".join(p) for p in zip(*parts, strict=True)]
+
+
+#: Column kinds a child's parent preference may read.
+_LEARNED = ("numerical", "categorical", "boolean", "datetime")
+
+
+def _fit_preference(
+    meta: Metadata,
+    fk: ForeignKey,
+    frames: Mapping[str, pd.DataFrame],
+    features: dict[str, ParentFeatures],
+    n_components: int,
+) -> ValuePreference | None:
+    """The key's :class:`ValuePreference` (the parent's features are kept in
+    ``features`` only when it has one); None when the key cannot be re-matched or no
+    child column explains its parent."""
+    if not matchable(meta, fk):
+        return None
+    frame, parent = frames[fk.child], frames[fk.parent]
+    scratch = dict(features)
+    pf, _ = parent_value_features(meta, fk.parent, parent, scratch, n_components)
+    keys = key_columns(meta, fk.child)
+    values = [  # what the table model draws (personal text is faked: it points nowhere)
+        c.name
+        for c in meta.table(fk.child).columns
+        if c.name not in keys and c.name in frame and c.pii is None and c.kind in _LEARNED
+    ]
+    preference = fit_preference(fk, frame, values, parent, pf)
+    if preference is not None:
+        features[fk.parent] = pf
+    return preference
 
 
 def degrees(fk: ForeignKey, frame: pd.DataFrame, frames: Mapping[str, pd.DataFrame]) -> DegreeModel:
@@ -280,7 +356,10 @@ def assign_secondary(
             continue
         mask = valid_parents(parent, fk, meta, fks, done, fk.child)
         order = None
-        if sec.ranking is not None and features is not None:
+        source = getattr(sec, "source_degree", None)
+        if source is not None:  # a copied parent: its rows are the source's
+            order = np.array([source.get(k, 0) for k in _key_text(parent, fk.parent_columns)])
+        elif sec.ranking is not None and features is not None:
             order = sec.ranking.draws(parent, features.get(fk.parent), rng)
         assign_degree(
             frame,

@@ -335,6 +335,7 @@ def prepare(
     meta = synth.metadata
     synth.rules_ = tuple(r for r in meta.rules if r.enforce) if synth.rules != "none" else ()
     synth.lookups_ = {}
+    synth.lookup_reasons_ = {}
     # layouts_ for the releases; the table fits replace these states
     synth.tables_ = {n: TableFit(layouts[n], {}) for n in synth.plan_.order}
     public = public_tables(synth)

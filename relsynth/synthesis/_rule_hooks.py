@@ -4,6 +4,7 @@ Kept out of :mod:`relsynth.synthesis.synthesizer` so that module only calls them
 
 * fit: :func:`fit_rules` (discovered and/or declared rules, ``synth.rules_``);
 * sample, per table: :func:`match_paths` right after the key skeleton,
+  :func:`path_keys` (the keys those fix) before the keys are matched on the values,
   :func:`derive_values` after the values and the fake text;
 * sample, at the end: :func:`apply_aggregates` once every table is finished;
 * save: :func:`metadata_with_rules` (the model file keeps the rules in its metadata).
@@ -26,7 +27,7 @@ from relsynth.rules import fit_rules as _fit_rules
 from relsynth.synthesis._finish import restore_dtypes
 
 if TYPE_CHECKING:
-    from relsynth.metadata.schema import Metadata
+    from relsynth.metadata.schema import ForeignKey, Metadata
     from relsynth.synthesis.synthesizer import Synthesizer
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,23 @@ def fitted_rules(synth: Synthesizer) -> tuple[Rule, ...]:
         return ()
     rules = getattr(synth, "rules_", None)
     return tuple(r for r in synth.metadata.rules if r.enforce) if rules is None else rules
+
+
+def path_keys(synth: Synthesizer, name: str) -> frozenset[ForeignKey]:
+    """The foreign keys of ``name`` that a kept path agreement starts with (the
+    skeleton chose their parents to agree; nothing may re-match them)."""
+    from relsynth.rules import PathAgreement
+
+    meta = synth.metadata
+    out = set()
+    for rule in fitted_rules(synth):
+        if not isinstance(rule, PathAgreement) or rule.table != name:
+            continue
+        for ref in (rule.left, rule.right):
+            if ref.hops:
+                table, columns = ref.steps[0]
+                out.update(fk for fk in meta.parents(table) if fk.columns == tuple(columns))
+    return frozenset(out)
 
 
 def match_paths(

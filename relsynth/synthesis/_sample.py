@@ -5,7 +5,8 @@ Per table, in plan order: a copied table's rows; else the key skeleton
 (:meth:`KeyGenerator.sample_table <relsynth.keys.KeyGenerator.sample_table>`), path
 rules on it, the context from the synthetic parents (:mod:`._context`), the
 model's values (a sequence per driver parent for a sequential child), fake
-personal text, the columns left NULL, then value rules. Finishing
+personal text, the columns left NULL, the secondary keys matched on the values
+(:func:`match_on_values`), then value rules. Finishing
 (:mod:`._finish`) happens once every table is sampled and the deferred keys are
 filled.
 """
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "fill_rows",
+    "match_on_values",
     "row_context",
     "sample_database",
     "sample_keys",
@@ -153,7 +155,27 @@ def _complete(
         frame[col] = text_model.sample(len(frame), rng=rng, names=names).to_numpy()
     for col in fit.layout.empty:
         frame[col] = None
+    frame = match_on_values(synth, name, frame, done, rng)
     return rule_hooks.derive_values(synth, name, frame, done, rng)
+
+
+def match_on_values(
+    synth: Synthesizer,
+    name: str,
+    frame: pd.DataFrame,
+    done: Mapping[str, pd.DataFrame],
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """``frame`` with its secondary keys matched on the values just drawn
+    (:meth:`KeyGenerator.match_values <relsynth.keys.KeyGenerator.match_values>`:
+    each row gets a parent its values point to, every parent keeps its in-degree),
+    before the value rules, which then hold for the parents chosen. Keys that a path
+    rule ties to the driver's ancestor stay as the skeleton set them."""
+    generator = synth.key_generator_
+    if not hasattr(generator, "match_values"):  # a generator from an older release
+        return frame
+    exclude = rule_hooks.path_keys(synth, name)
+    return generator.match_values(name, frame, done, rng=rng, exclude=exclude)
 
 
 def _sample_sequence(

@@ -105,9 +105,11 @@ class Synthesizer:
         private data, e.g. airlines or regions).
     copy_reference_tables : bool
         Copy reference tables verbatim: those marked ``reference`` in the metadata,
-        and the lookup tables relsynth finds where ``reference`` is unset (small tables
-        without personal or free text that other tables point at: genres, carriers;
-        :mod:`relsynth.rules.lookup`). ``reference: false`` keeps a table modelled.
+        and the lookup and reference tables relsynth finds where ``reference`` is unset
+        (small tables without personal or free text that other tables point at: genres,
+        carriers; larger lists of codes with their names that a much larger table points
+        at: airports; :mod:`relsynth.rules.lookup`). ``reference: false`` keeps a table
+        modelled.
     drivers : Mapping of str to ForeignKey or None, optional
         Driver key overrides (see :func:`relsynth.plan`).
     locale : str
@@ -335,11 +337,14 @@ class Synthesizer:
 
     def _fit_rules(self, source: Mapping[str, pd.DataFrame]) -> float:
         """Cross-table rules and lookup tables; returns the seconds taken."""
-        from relsynth.rules.lookup import lookup_tables
+        from relsynth.rules.lookup import find_lookups
 
         t0 = time.perf_counter()
         self.rules_ = rule_hooks.fit_rules(self, source)
-        self.lookups_ = lookup_tables(self.metadata, source)  # copied unless overridden
+        found = find_lookups(self.metadata, source)
+        self.lookups_ = tuple(t.name for t in found)  # copied unless overridden
+        #: why each was found (shown by fit/clone; a loaded model file has none)
+        self.lookup_reasons_ = {t.name: f"{t.rule}: {t.reason}" for t in found}
         return time.perf_counter() - t0
 
     def _fit_keys(self, source: Mapping[str, pd.DataFrame]) -> float:
@@ -347,8 +352,11 @@ class Synthesizer:
         from relsynth.keys import KeyGenerator
 
         t0 = time.perf_counter()
+        from relsynth.synthesis._fit_table import is_copied
+
+        copied = [n for n in self.plan_.order if is_copied(self, n)]
         self.key_generator_: KeyGenerator = KeyGenerator().fit(
-            self.metadata, source, plan=self.plan_
+            self.metadata, source, plan=self.plan_, copied=copied
         )
         return time.perf_counter() - t0
 

@@ -66,3 +66,15 @@ def test_bad_rule_in_metadata_is_one_line(tmp_path, capsys):
     assert rc == 1
     assert "payment.payment_date >= payment.rental_id -> rental.nope" in err
     assert "Traceback" not in err
+
+
+def test_reflect_lists_reference_tables_with_the_reason(tmp_path, capsys):
+    from tests.unit.rules.test_lookup import _codes_and_people
+
+    meta, tables = _codes_and_people()
+    url = f"sqlite:///{tmp_path / 'trips.db'}"
+    relsynth.write_tables(url, meta, tables)
+    assert main(["reflect", url, "--rules"]) == 0
+    out = capsys.readouterr().out
+    assert "station (reference: 300 rows of codes (code) with their names (name)" in out
+    assert "member (" not in out and "plane (" not in out

