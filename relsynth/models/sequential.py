@@ -42,6 +42,13 @@ from relsynth.models.calibration import Calibration, fit_calibration
 from relsynth.models.columns import Span
 from relsynth.models.context import Context
 from relsynth.models.encoding import NumericalEncoder, TableEncoder
+from relsynth.models.sequence_levels import (
+    LEVEL_QUANTILES,
+    LevelCorrections,
+    category_spans,
+    fit_bin_biases,
+    level_bins,
+)
 from relsynth.models.sequence_networks import (
     SequenceCritic,
     SequenceGenerator,
@@ -61,8 +68,6 @@ logger = logging.getLogger(__name__)
 _NULL_PREFIX = "__null__"
 _SAMPLE_SEQUENCES = 1024
 _CALIBRATION_SEQUENCES = 2000
-#: Quantile levels of the level maps of monotone columns.
-_LEVEL_QUANTILES = np.linspace(0.0, 1.0, 201)
 
 
 class SequenceModel(SequenceTableModel):
@@ -194,7 +199,8 @@ class SequenceModel(SequenceTableModel):
         starts: dict[str, np.ndarray] = {}
         self.special_encoders_: dict[str, NumericalEncoder] = {}
         self._level_targets: dict[str, np.ndarray] = {}
-        self.level_maps_: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._level_values: dict[str, np.ndarray] = {}
+        self.levels_ = LevelCorrections()
         prev: tuple[np.ndarray, np.ndarray] | None = None
         for c in self._special_names():
             is_date = pd.api.types.is_datetime64_any_dtype(table[c].dtype)
@@ -204,7 +210,8 @@ class SequenceModel(SequenceTableModel):
             values = pd.Series(enc._values(table[c]))
             null = values.isna().to_numpy()
             if c != self.order_column and (~null).any():
-                self._level_targets[c] = np.quantile(values[~null], _LEVEL_QUANTILES)
+                self._level_targets[c] = np.quantile(values[~null], LEVEL_QUANTILES)
+                self._level_values[c] = np.where(null, np.nan, values.to_numpy(dtype=float))
             filled = values.groupby(seq).transform(lambda s: s.ffill().bfill())
             filled = filled.fillna(values.median() if (~null).any() else 0.0).to_numpy()
             inc = np.maximum(np.nan_to_num(np.diff(filled, prepend=np.nan)), 0.0)
@@ -302,46 +309,63 @@ class SequenceModel(SequenceTableModel):
             ),
         )
         self.calibration_ = calibration
-        self.level_maps_ = self._fit_level_maps(ctx[pick], lengths[pick], rng)
+        self.levels_ = self._fit_levels(ctx[pick], lengths[pick], x, rng)
         return calibration
 
-    def _fit_level_maps(
-        self, ctx: np.ndarray, lengths: np.ndarray, rng: np.random.Generator
-    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Quantile maps of the rebuilt monotone columns to their training values.
-
-        Each step and each start is calibrated, but a column's values are a start plus
-        a sum of increments, weighted by the sequences' lengths: small errors in how
-        starts go with lengths and increments with positions add up (GTFS Cairns
-        arrival times: KS 0.05). A monotone map of the rebuilt values (the base of a
-        chain; chained columns keep their modelled difference to it) gives them the
-        training distribution of values and keeps every sequence's order.
-        """
+    def _fit_levels(
+        self, ctx: np.ndarray, lengths: np.ndarray, x: np.ndarray, rng: np.random.Generator
+    ) -> LevelCorrections:
+        """Level maps of the chains' base columns and the step categories' biases per
+        bin of the first one (:mod:`relsynth.models.sequence_levels`), fitted on one
+        calibrated generation for the training contexts ``ctx``; ``x`` are the encoded
+        training steps."""
         with torch.no_grad():
-            generated = self._generate(ctx, lengths, rng)
-        steps, values = self._rebuild(generated, lengths, rng)
-        maps: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+            gen_x, gen_s, logits = self._generate(ctx, lengths, rng, logits=True)
+        steps, values = self._rebuild((gen_x, gen_s), lengths, rng)
+        levels = LevelCorrections()
+        nulls = {}
         for c, value in values.items():
-            if c not in self._level_targets or c in self._chained():
+            null_col = _NULL_PREFIX + c
+            nulls[c] = steps[null_col].to_numpy(dtype=bool) if null_col in steps else None
+            kept = value if nulls[c] is None else value[~nulls[c]]
+            if c not in self._level_targets or c in self._chained_to() or len(kept) == 0:
                 continue
-            null = (
-                steps[_NULL_PREFIX + c].to_numpy(dtype=bool) if _NULL_PREFIX + c in steps else None
+            src = np.maximum.accumulate(np.quantile(kept, LEVEL_QUANTILES))
+            scale = max(1.0, float(np.abs(src).max()))
+            levels.maps[c] = (src + np.arange(len(src)) * 1e-9 * scale, self._level_targets[c])
+        spans = self._level_spans()
+        if not levels.maps or not spans:
+            return levels
+        base = next(iter(levels.maps))
+        nonempty = lengths[lengths > 0]
+        mapped = levels.map_levels(
+            values, self._chained_to(), np.repeat(np.arange(len(nonempty)), nonempty)
+        )
+        levels.column = base
+        levels.edges = self._level_targets[base][20:-1:20]
+        gen_bins = level_bins(levels.edges, mapped[base])
+        if nulls[base] is not None:
+            gen_bins[nulls[base]] = -1
+        real = self._level_values[base]
+        real_bins = np.where(np.isnan(real), -1, level_bins(levels.edges, np.nan_to_num(real)))
+        offset = 0
+        for s in spans:
+            biases = fit_bin_biases(
+                logits[:, offset : offset + s.width], gen_bins, x[:, s.start : s.stop], real_bins
             )
-            kept = value if null is None else value[~null]
-            if len(kept) == 0:
-                continue
-            src = np.maximum.accumulate(np.quantile(kept, _LEVEL_QUANTILES))
-            maps[c] = (
-                src + np.arange(len(src)) * 1e-9 * max(1.0, abs(src[-1])),
-                self._level_targets[c],
-            )
-        return maps
+            offset += s.width
+            if np.any(biases != 0):
+                levels.biases[s.start] = biases
+        return levels
 
-    def _chained(self) -> list[str]:
-        """Monotone columns modelled as a difference to the previous one (all but the
-        order column and the first monotone column)."""
+    def _level_spans(self) -> list[Span]:
+        """The step categories that the level biases may redraw."""
+        return category_spans(self.encoder.spans, _NULL_PREFIX)
+
+    def _chained_to(self) -> dict[str, str]:
+        """Each chained monotone column's predecessor."""
         rest = [c for c in self._special_names() if c != self.order_column]
-        return rest[1:]
+        return dict(zip(rest[1:], rest[:-1], strict=True))
 
     def _context_spans(self, width: int) -> list[Span]:
         """Spans of the context matrix: the parent context's, then the length feature.
@@ -469,17 +493,31 @@ class SequenceModel(SequenceTableModel):
             yield raw[valid.to(self.device_)], raw_start
 
     def _generate(
-        self, ctx: np.ndarray, lengths: np.ndarray | None, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
+        self,
+        ctx: np.ndarray,
+        lengths: np.ndarray | None,
+        rng: np.random.Generator,
+        logits: bool | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Calibrated encoded steps and starts, and the step categories' calibrated
+        logits (side by side) when asked for or when the level biases need them."""
         assert lengths is not None
         gen = torch.Generator(device=self.device_).manual_seed(child_seed(rng))
         xs = [np.zeros((0, self.encoder.dim), np.float32)]
         ss = [np.zeros((0, self.start_encoder.dim), np.float32)]
+        cols = np.concatenate(
+            [np.zeros(0, dtype=np.int64)]
+            + [np.arange(s.start, s.stop) for s in self._level_spans()]
+        )
+        keep_logits = bool(self.levels_.biases) if logits is None else logits
+        ls = [np.zeros((0, len(cols)), np.float32)]
         cal = self.calibration_
         for flat, raw_start in self._raw_batches(ctx, lengths, gen):
             if cal is not None:
                 flat = flat + torch.from_numpy(cal[0].bias).to(flat.device)
                 raw_start = raw_start + torch.from_numpy(cal[1].bias).to(raw_start.device)
+            if keep_logits:
+                ls.append(flat[:, torch.from_numpy(cols).to(flat.device)].cpu().numpy())
             xs.append(hard_sample(flat, self.encoder.spans, gen)[:, : self.encoder.dim])
             ss.append(
                 hard_sample(raw_start, self.start_encoder.spans, gen)[:, : self.start_encoder.dim]
@@ -488,17 +526,27 @@ class SequenceModel(SequenceTableModel):
         if cal is not None:
             cal[0].map_values(x)
             cal[1].map_values(s, ctx[lengths > 0])
-        return x, s
+        return x, s, np.concatenate(ls) if keep_logits else None
 
     def _decode(
         self,
-        generated: tuple[np.ndarray, np.ndarray],
+        generated: tuple[np.ndarray, np.ndarray, np.ndarray | None],
         lengths: np.ndarray | None,
         rng: np.random.Generator,
     ) -> pd.DataFrame:
         assert lengths is not None
-        steps, values = self._rebuild(generated, lengths, rng)
-        values = self._map_levels(values, lengths)
+        x, s, logits = generated
+        steps, values = self._rebuild((x, s), lengths, rng)
+        nonempty = lengths[lengths > 0]
+        seq = np.repeat(np.arange(len(nonempty)), nonempty)
+        values = self.levels_.map_levels(values, self._chained_to(), seq)
+        if logits is not None:
+            x = x.copy()
+            redrawn = self.levels_.redraw(x, logits, self._level_spans(), values, rng)
+            if redrawn:
+                fresh = self.encoder.inverse(x, rng)
+                for c in redrawn:
+                    steps[c] = fresh[c]
         for c, enc in self.special_encoders_.items():
             value = self._finish_special(c, enc, values[c])
             null_col = _NULL_PREFIX + c
@@ -541,30 +589,6 @@ class SequenceModel(SequenceTableModel):
             values[c] = value
         return steps, values
 
-    def _map_levels(
-        self, values: dict[str, np.ndarray], lengths: np.ndarray
-    ) -> dict[str, np.ndarray]:
-        """Apply the level maps (:meth:`_fit_level_maps`): a mapped column's values go
-        through its map, the columns chained to it keep their difference to it, and a
-        chained column that the map would send backwards is held at its previous value."""
-        maps = self.level_maps_
-        if not maps:
-            return values
-        nonempty = lengths[lengths > 0]
-        seq = np.repeat(np.arange(len(nonempty)), nonempty)
-        out = dict(values)
-        base: tuple[np.ndarray, np.ndarray] | None = None  # (raw, mapped) of the chain's base
-        for c in self.special_encoders_:
-            if c == self.order_column:
-                continue
-            if c in maps:
-                out[c] = np.interp(values[c], *maps[c])
-                base = (values[c], out[c])
-            elif base is not None and c in self._chained():
-                moved = base[1] + (values[c] - base[0])
-                out[c] = pd.Series(moved).groupby(seq).cummax().to_numpy()
-        return out
-
     def _finish_special(self, c: str, enc: NumericalEncoder, value: np.ndarray) -> np.ndarray:
         """Round like the source; clip monotone columns (not the order column) to the range."""
         if enc.is_int:
@@ -595,10 +619,7 @@ class SequenceModel(SequenceTableModel):
             else [c.state() for c in self.calibration_],
             "steps": int(self.steps_),
             "training_seconds": float(self.training_seconds_),
-            "level_maps": [
-                [c, s.astype(float).tolist(), d.astype(float).tolist()]
-                for c, (s, d) in self.level_maps_.items()
-            ],
+            "levels": self.levels_.state(),
         }
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
@@ -624,10 +645,7 @@ class SequenceModel(SequenceTableModel):
             if cal is None
             else (Calibration.from_state(cal[0]), Calibration.from_state(cal[1]))
         )
-        self.level_maps_ = {  # files saved before the level maps have none
-            str(c): (np.asarray(s, dtype=np.float64), np.asarray(d, dtype=np.float64))
-            for c, s, d in state.get("level_maps", [])
-        }
+        self.levels_ = LevelCorrections.from_state(state.get("levels"))  # None: saved before
         self.offsets_, self.dependencies_ = [], []
         self.steps_ = state["steps"]
         self.training_seconds_ = state["training_seconds"]
