@@ -36,7 +36,7 @@ import pandas as pd
 
 from relsynth.models.columns import Span
 
-__all__ = ["LevelCorrections", "category_spans", "fit_bin_biases"]
+__all__ = ["LevelCorrections", "category_spans", "fit_bin_biases", "lattice"]
 
 #: Quantile levels of the level maps.
 LEVEL_QUANTILES = np.linspace(0.0, 1.0, 201)
@@ -98,6 +98,7 @@ class LevelCorrections:
 
     maps: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     column: str | None = None
+    lattices: dict[str, tuple[float, float]] = field(default_factory=dict)
     edges: np.ndarray = field(default_factory=lambda: np.zeros(0))
     biases: dict[int, np.ndarray] = field(default_factory=dict)
 
@@ -110,12 +111,20 @@ class LevelCorrections:
         out = dict(values)
         for c, v in values.items():
             if c in self.maps:
-                out[c] = np.interp(v, *self.maps[c])
+                out[c] = self._on_lattice(c, np.interp(v, *self.maps[c]))
             elif chained.get(c) in self.maps or chained.get(c) in chained:
                 p = chained[c]
                 moved = out[p] + (v - values[p])
                 out[c] = _running_max(moved, seq)
         return out
+
+    def _on_lattice(self, column: str, values: np.ndarray) -> np.ndarray:
+        """Mapped values rounded to the training values' lattice (origin, step), so that
+        clock times stay on the minute when every training time was (monotone)."""
+        origin, step = self.lattices.get(column, (0.0, 0.0))
+        if step <= 0:
+            return values
+        return origin + np.round((values - origin) / step) * step
 
     def redraw(
         self,
@@ -151,6 +160,7 @@ class LevelCorrections:
                 for c, (s, d) in self.maps.items()
             ],
             "column": self.column,
+            "lattices": [[c, float(o), float(s)] for c, (o, s) in self.lattices.items()],
             "edges": self.edges.astype(float).tolist(),
             "biases": [[int(k), b.astype(float).tolist()] for k, b in self.biases.items()],
         }
@@ -166,6 +176,7 @@ class LevelCorrections:
                 for c, s, d in state["maps"]
             },
             state["column"],
+            {str(c): (float(o), float(s)) for c, o, s in state["lattices"]},
             np.asarray(state["edges"], dtype=np.float64),
             {int(k): np.asarray(b, dtype=np.float64) for k, b in state["biases"]},
         )
@@ -174,3 +185,14 @@ class LevelCorrections:
 def _running_max(values: np.ndarray, seq: np.ndarray) -> np.ndarray:
     """Running maximum of ``values`` within each sequence (``seq``: the sequence ids)."""
     return pd.Series(values).groupby(seq).cummax().to_numpy()
+
+
+def lattice(values: np.ndarray) -> tuple[float, float]:
+    """Origin and step of the lattice that whole-number ``values`` lie on (the greatest
+    common divisor of their gaps: 60 for clock times in seconds on the minute); step 0
+    (no rounding) for fractional values or fewer than two distinct ones."""
+    v = np.unique(values[np.isfinite(values)])
+    if len(v) < 2 or np.any(v != np.round(v)) or np.abs(v).max() > 2**53:
+        return 0.0, 0.0
+    gaps = np.diff(v).astype(np.int64)
+    return float(v[0]), float(np.gcd.reduce(gaps))

@@ -47,6 +47,7 @@ from relsynth.models.sequence_levels import (
     LevelCorrections,
     category_spans,
     fit_bin_biases,
+    lattice,
     level_bins,
 )
 from relsynth.models.sequence_networks import (
@@ -333,6 +334,7 @@ class SequenceModel(SequenceTableModel):
             src = np.maximum.accumulate(np.quantile(kept, LEVEL_QUANTILES))
             scale = max(1.0, float(np.abs(src).max()))
             levels.maps[c] = (src + np.arange(len(src)) * 1e-9 * scale, self._level_targets[c])
+            levels.lattices[c] = lattice(self._level_values[c])
         spans = self._level_spans()
         if not levels.maps or not spans:
             return levels
