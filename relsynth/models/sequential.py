@@ -47,7 +47,6 @@ from relsynth.models.sequence_levels import (
     LevelCorrections,
     category_spans,
     fit_bin_biases,
-    lattice,
     level_bins,
 )
 from relsynth.models.sequence_networks import (
@@ -316,38 +315,23 @@ class SequenceModel(SequenceTableModel):
     def _fit_levels(
         self, ctx: np.ndarray, lengths: np.ndarray, x: np.ndarray, rng: np.random.Generator
     ) -> LevelCorrections:
-        """Level maps of the chains' base columns and the step categories' biases per
-        bin of the first one (:mod:`relsynth.models.sequence_levels`), fitted on one
-        calibrated generation for the training contexts ``ctx``; ``x`` are the encoded
-        training steps."""
+        """The step categories' biases per bin of the first monotone column's values
+        (:mod:`relsynth.models.sequence_levels`), fitted on one calibrated generation
+        for the training contexts ``ctx``; ``x`` are the encoded training steps."""
         with torch.no_grad():
             gen_x, gen_s, logits = self._generate(ctx, lengths, rng, logits=True)
         steps, values = self._rebuild((gen_x, gen_s), lengths, rng)
         levels = LevelCorrections()
-        nulls = {}
-        for c, value in values.items():
-            null_col = _NULL_PREFIX + c
-            nulls[c] = steps[null_col].to_numpy(dtype=bool) if null_col in steps else None
-            kept = value if nulls[c] is None else value[~nulls[c]]
-            if c not in self._level_targets or c in self._chained_to() or len(kept) == 0:
-                continue
-            src = np.maximum.accumulate(np.quantile(kept, LEVEL_QUANTILES))
-            scale = max(1.0, float(np.abs(src).max()))
-            levels.maps[c] = (src + np.arange(len(src)) * 1e-9 * scale, self._level_targets[c])
-            levels.lattices[c] = lattice(self._level_values[c])
+        chained = self._chained_to()
+        base = next((c for c in values if c in self._level_targets and c not in chained), None)
         spans = self._level_spans()
-        if not levels.maps or not spans:
+        if base is None or not spans:
             return levels
-        base = next(iter(levels.maps))
-        nonempty = lengths[lengths > 0]
-        mapped = levels.map_levels(
-            values, self._chained_to(), np.repeat(np.arange(len(nonempty)), nonempty)
-        )
         levels.column = base
         levels.edges = self._level_targets[base][20:-1:20]
-        gen_bins = level_bins(levels.edges, mapped[base])
-        if nulls[base] is not None:
-            gen_bins[nulls[base]] = -1
+        gen_bins = level_bins(levels.edges, values[base])
+        if _NULL_PREFIX + base in steps:
+            gen_bins[steps[_NULL_PREFIX + base].to_numpy(dtype=bool)] = -1
         real = self._level_values[base]
         real_bins = np.where(np.isnan(real), -1, level_bins(levels.edges, np.nan_to_num(real)))
         offset = 0
@@ -539,9 +523,6 @@ class SequenceModel(SequenceTableModel):
         assert lengths is not None
         x, s, logits = generated
         steps, values = self._rebuild((x, s), lengths, rng)
-        nonempty = lengths[lengths > 0]
-        seq = np.repeat(np.arange(len(nonempty)), nonempty)
-        values = self.levels_.map_levels(values, self._chained_to(), seq)
         if logits is not None:
             x = x.copy()
             redrawn = self.levels_.redraw(x, logits, self._level_spans(), values, rng)
