@@ -44,7 +44,22 @@ The map is still monotone within a level, so what the generator learned about th
 value's other neighbours is kept; only the value's distribution given the level is
 moved to the training one. A recoloured value's level maps take the recoloured value
 (they are fitted after the recolouring). Generated rows count towards a level by
-their probability of it, the same weighting as for NULLs. The state is a few arrays
+their probability of it, the same weighting as for NULLs.
+
+Recolouring and level maps see the table's own columns; a value that moves with a
+*number of the context* needs one more step. A sequence's start moves with the
+sequence's length (a long bus trip runs later in the day), and a generator trained
+for a minute leaves such a tie out while getting each marginal right. When the
+caller asks for it (``context_tilt=True``), each continuous value's normal score
+``z`` gets its regression on the context's continuous values (their normal scores
+``c``, from the training context's ranks) moved from the generated one to the
+training one (context tilt): ``z' = m + s ((u - c b_gen) r + c b_real)`` with
+``u = (z - m) / s`` standardised, ``b`` the regression coefficients of ``u`` on
+``c`` (correlations, least squares) and ``r`` the ratio of residual deviations that
+keeps the variance. It is the conditional form of the Gaussian copula: the value's
+correlation with the context becomes the training one, its marginal and everything
+else about it stay (``b_gen = b_real`` is the identity). The context values are
+fixed inputs, so only the value moves. The state is a few arrays
 of floats, safe to load with ``weights_only=True``. This module is pure numpy and
 scipy; it never imports torch.
 """
@@ -60,7 +75,7 @@ from scipy.special import ndtr, ndtri
 
 from relsynth.models.encoding import Span
 
-__all__ = ["Calibration", "fit_calibration"]
+__all__ = ["Calibration", "ContextTilt", "fit_calibration"]
 
 #: Quantile levels of the scalar maps (stored per continuous value).
 _LEVELS = 201
@@ -78,6 +93,8 @@ _MAX_RECOLOURED = 128
 _MIN_EIGENVALUE = 1e-3
 #: Normal scores are taken of values clipped to this far inside (-1, 1).
 _SCORE_CLIP = 1e-6
+#: Context tilt: at most this many grid points per context column's score map.
+_TILT_GRID = 201
 #: Fixed-point iterations of the logit biases; each halves the error in practice.
 _ITERATIONS = 25
 _MAX_BIAS = 8.0
@@ -171,22 +188,94 @@ class Recolouring:
 
 
 @dataclass
+class ContextTilt:
+    """The context tilt of some scalar output columns (see the module docstring).
+
+    ``context[i]`` is a context column whose values map to normal scores through
+    ``grids[i]``/``scores[i]`` (standardised with ``centre``/``spread``); ``columns``
+    are output columns with their generated score means/deviations ``mean``/``sd``,
+    regression coefficients ``generated``/``real`` (context x columns) and residual
+    ratio ``ratio``.
+    """
+
+    columns: np.ndarray
+    context: np.ndarray
+    grids: list[np.ndarray]
+    scores: list[np.ndarray]
+    centre: np.ndarray
+    spread: np.ndarray
+    mean: np.ndarray
+    sd: np.ndarray
+    generated: np.ndarray
+    real: np.ndarray
+    ratio: np.ndarray
+
+    def context_scores(self, ctx: np.ndarray) -> np.ndarray:
+        """Standardised normal scores of the context columns, one row per row of ``ctx``."""
+        c = np.column_stack(
+            [
+                np.interp(ctx[:, j].astype(float), g, s)
+                for j, g, s in zip(self.context.tolist(), self.grids, self.scores, strict=True)
+            ]
+        )
+        return (c - self.centre) / self.spread
+
+    def apply(self, out: np.ndarray, ctx: np.ndarray) -> np.ndarray:
+        """Tilt the scalar ``columns`` of ``out`` (in place) for the context rows ``ctx``."""
+        c = self.context_scores(ctx)
+        u = (normal_scores(out[:, self.columns]) - self.mean) / self.sd
+        u = (u - c @ self.generated) * self.ratio + c @ self.real
+        out[:, self.columns] = 2.0 * ndtr(self.mean + self.sd * u) - 1.0
+        return out
+
+    def state(self) -> dict[str, Any]:
+        """Plain-Python state."""
+        return {
+            "columns": self.columns.astype(int).tolist(),
+            "context": self.context.astype(int).tolist(),
+            "grids": [g.astype(float).tolist() for g in self.grids],
+            "scores": [s.astype(float).tolist() for s in self.scores],
+            **{
+                k: getattr(self, k).astype(float).tolist()
+                for k in ("centre", "spread", "mean", "sd", "generated", "real", "ratio")
+            },
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> ContextTilt:
+        """Rebuild from :meth:`state`."""
+
+        def floats(key: str) -> np.ndarray:
+            return np.asarray(state[key], dtype=np.float64)
+
+        return cls(
+            np.asarray(state["columns"], dtype=np.int64),
+            np.asarray(state["context"], dtype=np.int64),
+            [np.asarray(g, dtype=np.float64) for g in state["grids"]],
+            [np.asarray(s, dtype=np.float64) for s in state["scores"]],
+            *(floats(k) for k in ("centre", "spread", "mean", "sd", "generated", "real", "ratio")),
+        )
+
+
+@dataclass
 class Calibration:
     """Logit biases (one per output column, zero on scalar spans), scalar quantile maps,
-    the correlation recolouring of the scalars and, for some scalars, quantile maps per
-    level of a grouping column."""
+    the correlation recolouring of the scalars, for some scalars quantile maps per
+    level of a grouping column, and optionally the scalars' context tilt."""
 
     bias: np.ndarray
     maps: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     groups: dict[int, GroupMaps] = field(default_factory=dict)
     recolouring: Recolouring | None = None
+    tilt: ContextTilt | None = None
 
     def map_values(self, out: np.ndarray, ctx: np.ndarray | None = None) -> np.ndarray:
         """Apply the quantile maps and the recolouring to the activated scalar columns
         of ``out`` (in place).
 
         ``ctx`` is the encoded context the rows were generated for (needed by maps
-        grouped on a context column; without it those rows keep the global map).
+        grouped on a context column, without it those rows keep the global map, and
+        by the context tilt, applied last, which is skipped without it).
         """
         raw = {col: out[:, col].copy() for col in self.groups}
         for col, (src, dst) in self.maps.items():
@@ -201,6 +290,8 @@ class Calibration:
             for i in np.unique(level[level >= 0]):
                 rows = level == i
                 out[rows, col] = np.interp(raw[col][rows], group.src[i], group.dst[i])
+        if self.tilt is not None and ctx is not None:
+            self.tilt.apply(out, ctx)
         return out
 
     def state(self) -> dict[str, Any]:
@@ -210,11 +301,13 @@ class Calibration:
             "maps": [[int(c), s.tolist(), d.tolist()] for c, (s, d) in self.maps.items()],
             "groups": [[int(c), g.state()] for c, g in self.groups.items()],
             "recolouring": None if self.recolouring is None else self.recolouring.state(),
+            **({} if self.tilt is None else {"tilt": self.tilt.state()}),
         }
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> Calibration:
-        """Rebuild from :meth:`state` (files saved before the recolouring have none)."""
+        """Rebuild from :meth:`state` (files saved before the recolouring or the tilt
+        have none)."""
         maps = {
             int(c): (np.asarray(s, dtype=np.float32), np.asarray(d, dtype=np.float32))
             for c, s, d in state["maps"]
@@ -226,6 +319,7 @@ class Calibration:
             maps,
             groups,
             None if recolouring is None else Recolouring.from_state(recolouring),
+            None if state.get("tilt") is None else ContextTilt.from_state(state["tilt"]),
         )
 
 
@@ -435,6 +529,7 @@ def fit_calibration(
     context: tuple[np.ndarray, np.ndarray, Sequence[Span]] | None = None,
     exclude: Sequence[str] = (),
     correlations: bool = True,
+    context_tilt: bool = False,
 ) -> Calibration:
     """Learn the corrections that bring generated marginals to the training ones.
 
@@ -459,6 +554,10 @@ def fit_calibration(
     correlations : bool, default=True
         Recolour the continuous values (two or more, ``"quantile"`` only) to the
         training correlations (see the module docstring).
+    context_tilt : bool, default=False
+        Give the continuous values (``"quantile"`` only) the training correlations
+        with the context's continuous values (``"value"`` spans of the context; needs
+        ``context``), after the other corrections (see the module docstring).
     """
     bias, probs = _category_biases(raw, x, spans)
     maps, scalars, names = (
@@ -473,7 +572,10 @@ def fit_calibration(
         group = _group_maps(generated, weights, real_values, real_rows, candidates, names[col])
         if group is not None:
             groups[col] = group
-    return Calibration(bias.astype(np.float32), maps, groups, recolouring)
+    calibration = Calibration(bias.astype(np.float32), maps, groups, recolouring)
+    if context_tilt and context is not None and scalars:
+        calibration.tilt = _fit_tilt(raw, x, spans, calibration, scalars, context)
+    return calibration
 
 
 def _category_biases(
@@ -557,3 +659,87 @@ def _recolour(
         for j, c in enumerate(cols):
             scalars[c] = (recoloured[:, j], *scalars[c][1:])
     return recolouring
+
+
+def _score_grid(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Values and their mid-rank normal scores (at most ``_TILT_GRID`` points, ties as
+    one point), for a monotone map of a context column to normal scores; None for a
+    column of one value."""
+    v = np.sort(values.astype(float))
+    grid = np.unique(v)
+    if len(grid) < 2:
+        return None
+    if len(grid) > _TILT_GRID:
+        grid = np.unique(np.quantile(v, np.linspace(0.0, 1.0, _TILT_GRID)))
+    mid = (np.searchsorted(v, grid, "left") + np.searchsorted(v, grid, "right")) / (2.0 * len(v))
+    return grid, ndtri(mid)
+
+
+def _regression(corr: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients (``k`` context rows x values) of each value on the ``k`` context
+    columns, and each value's residual standard deviation, from a joint correlation
+    matrix (context first)."""
+    cc, cz = corr[:k, :k], corr[:k, k:]
+    beta = np.linalg.solve(cc, cz)
+    residual = 1.0 - np.einsum("cj,cj->j", cz, beta)
+    return beta, np.sqrt(np.maximum(residual, _MIN_EIGENVALUE))
+
+
+def _fit_tilt(
+    raw: np.ndarray,
+    x: np.ndarray,
+    spans: Sequence[Span],
+    calibration: Calibration,
+    scalars: _Scalars,
+    context: tuple[np.ndarray, np.ndarray, Sequence[Span]],
+) -> ContextTilt | None:
+    """The context tilt of the calibrated scalars on the context's continuous values."""
+    real_ctx, gen_ctx, ctx_spans = context
+    cols, grids, scores = [], [], []
+    for s in ctx_spans:
+        grid = _score_grid(real_ctx[:, s.start]) if s.role == "value" else None
+        if grid is not None:
+            cols.append(s.start)
+            grids.append(grid[0])
+            scores.append(grid[1])
+    if not cols:
+        return None
+    out = np.tanh(raw.astype(np.float64))  # scalars as generated ...
+    for s in spans:
+        if s.activation == "softmax":  # ... one-hots by their biased logits (argmax)
+            out[:, s.start : s.stop] = raw[:, s.start : s.stop] + calibration.bias[s.start : s.stop]
+    calibration.map_values(out, gen_ctx)
+    values = sorted(scalars)
+    zg = normal_scores(out[:, values])
+    wg = np.column_stack([scalars[c][1] for c in values])
+    zr = normal_scores(np.column_stack([np.where(scalars[c][3], x[:, c], 0.0) for c in values]))
+    wr = np.column_stack([scalars[c][3] for c in values]).astype(float)
+    tilt = ContextTilt(
+        np.asarray(values, dtype=np.int64),
+        np.asarray(cols, dtype=np.int64),
+        grids,
+        scores,
+        np.zeros(len(cols)),
+        np.ones(len(cols)),
+        (zg * wg).sum(axis=0) / np.maximum(wg.sum(axis=0), _EPS),
+        np.ones(len(values)),
+        np.zeros((len(cols), len(values))),
+        np.zeros((len(cols), len(values))),
+        np.ones(len(values)),
+    )
+    cr = tilt.context_scores(real_ctx)
+    tilt.centre, tilt.spread = cr.mean(axis=0), np.maximum(cr.std(axis=0), _EPS)
+    cr, cg = tilt.context_scores(real_ctx), tilt.context_scores(gen_ctx)
+    tilt.sd = np.sqrt(
+        np.maximum(
+            (wg * (zg - tilt.mean) ** 2).sum(axis=0) / np.maximum(wg.sum(axis=0), _EPS), _EPS
+        )
+    )
+    k = len(cols)
+    ones = np.ones((len(cr), k))
+    corr_real = _correlations(np.hstack([cr, zr]), np.hstack([ones, wr]))
+    corr_gen = _correlations(np.hstack([cg, zg]), np.hstack([np.ones((len(cg), k)), wg]))
+    tilt.real, residual_real = _regression(corr_real, k)
+    tilt.generated, residual_gen = _regression(corr_gen, k)
+    tilt.ratio = residual_real / residual_gen
+    return tilt

@@ -39,8 +39,16 @@ from relsynth.models._torch import build_modules, hard_sample, module_state, res
 from relsynth.models.base import COMMON_PARAMS, ProgressCallback, SequenceTableModel
 from relsynth.models.budget import TrainingBudget, early_stopping_on
 from relsynth.models.calibration import Calibration, fit_calibration
+from relsynth.models.columns import Span
 from relsynth.models.context import Context
 from relsynth.models.encoding import NumericalEncoder, TableEncoder
+from relsynth.models.sequence_levels import (
+    LEVEL_QUANTILES,
+    LevelCorrections,
+    category_spans,
+    fit_bin_biases,
+    level_bins,
+)
 from relsynth.models.sequence_networks import (
     SequenceCritic,
     SequenceGenerator,
@@ -190,6 +198,9 @@ class SequenceModel(SequenceTableModel):
         first = np.concatenate([[0], np.cumsum(lengths)[:-1]])[lengths > 0]
         starts: dict[str, np.ndarray] = {}
         self.special_encoders_: dict[str, NumericalEncoder] = {}
+        self._level_targets: dict[str, np.ndarray] = {}
+        self._level_values: dict[str, np.ndarray] = {}
+        self.levels_ = LevelCorrections()
         prev: tuple[np.ndarray, np.ndarray] | None = None
         for c in self._special_names():
             is_date = pd.api.types.is_datetime64_any_dtype(table[c].dtype)
@@ -198,6 +209,9 @@ class SequenceModel(SequenceTableModel):
             self.special_encoders_[c] = enc
             values = pd.Series(enc._values(table[c]))
             null = values.isna().to_numpy()
+            if c != self.order_column and (~null).any():
+                self._level_targets[c] = np.quantile(values[~null], LEVEL_QUANTILES)
+                self._level_values[c] = np.where(null, np.nan, values.to_numpy(dtype=float))
             filled = values.groupby(seq).transform(lambda s: s.ffill().bfill())
             filled = filled.fillna(values.median() if (~null).any() else 0.0).to_numpy()
             inc = np.maximum(np.nan_to_num(np.diff(filled, prepend=np.nan)), 0.0)
@@ -283,12 +297,71 @@ class SequenceModel(SequenceTableModel):
             for flat, raw_start in self._raw_batches(ctx[pick], lengths[pick], gen):
                 flats.append(flat.cpu().numpy())
                 starts.append(raw_start.cpu().numpy())
-        return (
+        calibration = (
             fit_calibration(np.concatenate(flats), x, self.encoder.spans, method=self.encoding),
             fit_calibration(
-                np.concatenate(starts), s, self.start_encoder.spans, method=self.encoding
+                np.concatenate(starts),
+                s,
+                self.start_encoder.spans,
+                method=self.encoding,
+                context=(ctx, ctx[pick], self._context_spans(ctx.shape[1])),
+                context_tilt=True,
             ),
         )
+        self.calibration_ = calibration
+        self.levels_ = self._fit_levels(ctx[pick], lengths[pick], x, rng)
+        return calibration
+
+    def _fit_levels(
+        self, ctx: np.ndarray, lengths: np.ndarray, x: np.ndarray, rng: np.random.Generator
+    ) -> LevelCorrections:
+        """The step categories' biases per bin of the first monotone column's values
+        (:mod:`relsynth.models.sequence_levels`), fitted on one calibrated generation
+        for the training contexts ``ctx``; ``x`` are the encoded training steps."""
+        with torch.no_grad():
+            gen_x, gen_s, logits = self._generate(ctx, lengths, rng, logits=True)
+        steps, values = self._rebuild((gen_x, gen_s), lengths, rng)
+        levels = LevelCorrections()
+        chained = self._chained_to()
+        base = next((c for c in values if c in self._level_targets and c not in chained), None)
+        spans = self._level_spans()
+        if base is None or not spans:
+            return levels
+        levels.column = base
+        levels.edges = self._level_targets[base][20:-1:20]
+        gen_bins = level_bins(levels.edges, values[base])
+        if _NULL_PREFIX + base in steps:
+            gen_bins[steps[_NULL_PREFIX + base].to_numpy(dtype=bool)] = -1
+        real = self._level_values[base]
+        real_bins = np.where(np.isnan(real), -1, level_bins(levels.edges, np.nan_to_num(real)))
+        offset = 0
+        for s in spans:
+            biases = fit_bin_biases(
+                logits[:, offset : offset + s.width], gen_bins, x[:, s.start : s.stop], real_bins
+            )
+            offset += s.width
+            if np.any(biases != 0):
+                levels.biases[s.start] = biases
+        return levels
+
+    def _level_spans(self) -> list[Span]:
+        """The step categories that the level biases may redraw."""
+        return category_spans(self.encoder.spans, _NULL_PREFIX)
+
+    def _chained_to(self) -> dict[str, str]:
+        """Each chained monotone column's predecessor."""
+        rest = [c for c in self._special_names() if c != self.order_column]
+        return dict(zip(rest[1:], rest[:-1], strict=True))
+
+    def _context_spans(self, width: int) -> list[Span]:
+        """Spans of the context matrix: the parent context's, then the length feature.
+
+        The length is a continuous value of the context, so the start calibration
+        gives the start values their training correlation with it (a long trip
+        starts later in the day) and with the parent's numbers (context tilt).
+        """
+        spans = [] if self.context_encoder is None else list(self.context_encoder.spans)
+        return [*spans, Span(width - 1, 1, "tanh", "__length__", "value")]
 
     def _build(self, ctx_dim: int, seed: int | None) -> tuple[SequenceGenerator, SequenceCritic]:
         d, s, h = self.encoder.dim, self.start_encoder.dim, self.hidden_dim
@@ -406,17 +479,31 @@ class SequenceModel(SequenceTableModel):
             yield raw[valid.to(self.device_)], raw_start
 
     def _generate(
-        self, ctx: np.ndarray, lengths: np.ndarray | None, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
+        self,
+        ctx: np.ndarray,
+        lengths: np.ndarray | None,
+        rng: np.random.Generator,
+        logits: bool | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Calibrated encoded steps and starts, and the step categories' calibrated
+        logits (side by side) when asked for or when the level biases need them."""
         assert lengths is not None
         gen = torch.Generator(device=self.device_).manual_seed(child_seed(rng))
         xs = [np.zeros((0, self.encoder.dim), np.float32)]
         ss = [np.zeros((0, self.start_encoder.dim), np.float32)]
+        cols = np.concatenate(
+            [np.zeros(0, dtype=np.int64)]
+            + [np.arange(s.start, s.stop) for s in self._level_spans()]
+        )
+        keep_logits = bool(self.levels_.biases) if logits is None else logits
+        ls = [np.zeros((0, len(cols)), np.float32)]
         cal = self.calibration_
         for flat, raw_start in self._raw_batches(ctx, lengths, gen):
             if cal is not None:
                 flat = flat + torch.from_numpy(cal[0].bias).to(flat.device)
                 raw_start = raw_start + torch.from_numpy(cal[1].bias).to(raw_start.device)
+            if keep_logits:
+                ls.append(flat[:, torch.from_numpy(cols).to(flat.device)].cpu().numpy())
             xs.append(hard_sample(flat, self.encoder.spans, gen)[:, : self.encoder.dim])
             ss.append(
                 hard_sample(raw_start, self.start_encoder.spans, gen)[:, : self.start_encoder.dim]
@@ -424,16 +511,44 @@ class SequenceModel(SequenceTableModel):
         x, s = np.concatenate(xs), np.concatenate(ss)
         if cal is not None:
             cal[0].map_values(x)
-            cal[1].map_values(s)
-        return x, s
+            cal[1].map_values(s, ctx[lengths > 0])
+        return x, s, np.concatenate(ls) if keep_logits else None
 
     def _decode(
         self,
-        generated: tuple[np.ndarray, np.ndarray],
+        generated: tuple[np.ndarray, np.ndarray, np.ndarray | None],
         lengths: np.ndarray | None,
         rng: np.random.Generator,
     ) -> pd.DataFrame:
         assert lengths is not None
+        x, s, logits = generated
+        steps, values = self._rebuild((x, s), lengths, rng)
+        if logits is not None:
+            x = x.copy()
+            redrawn = self.levels_.redraw(x, logits, self._level_spans(), values, rng)
+            if redrawn:
+                fresh = self.encoder.inverse(x, rng)
+                for c in redrawn:
+                    steps[c] = fresh[c]
+        for c, enc in self.special_encoders_.items():
+            value = self._finish_special(c, enc, values[c])
+            null_col = _NULL_PREFIX + c
+            null = (
+                steps[null_col].to_numpy(dtype=bool)
+                if null_col in steps.columns
+                else np.zeros(len(value), dtype=bool)
+            )
+            steps[c] = enc._restore(value, null).to_numpy()
+        return steps[self.columns_].reset_index(drop=True)
+
+    def _rebuild(
+        self,
+        generated: tuple[np.ndarray, np.ndarray],
+        lengths: np.ndarray,
+        rng: np.random.Generator,
+    ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+        """Decoded steps and the order/monotone columns' values rebuilt from their
+        starts and increments (chained columns from their predecessor's)."""
         x, s = generated
         steps = self.encoder.inverse(x, rng)
         starts = self.start_encoder.inverse(s, rng)
@@ -441,7 +556,8 @@ class SequenceModel(SequenceTableModel):
         seq = np.repeat(np.arange(len(nonempty)), nonempty)
         first = np.concatenate([[0], np.cumsum(nonempty)[:-1]]).astype(int)[: len(nonempty)]
         prev: tuple[np.ndarray, np.ndarray] | None = None
-        for c, enc in self.special_encoders_.items():
+        values: dict[str, np.ndarray] = {}
+        for c in self.special_encoders_:
             inc = steps[c].to_numpy(dtype=float)
             start = starts[c].to_numpy(dtype=float)
             if prev is not None and c != self.order_column:
@@ -453,15 +569,8 @@ class SequenceModel(SequenceTableModel):
             value = np.cumsum(inc)
             if len(first):
                 value = value - value[first][seq] + start[seq]
-            value = self._finish_special(c, enc, value)
-            null_col = _NULL_PREFIX + c
-            null = (
-                steps[null_col].to_numpy(dtype=bool)
-                if null_col in steps.columns
-                else np.zeros(len(value), dtype=bool)
-            )
-            steps[c] = enc._restore(value, null).to_numpy()
-        return steps[self.columns_].reset_index(drop=True)
+            values[c] = value
+        return steps, values
 
     def _finish_special(self, c: str, enc: NumericalEncoder, value: np.ndarray) -> np.ndarray:
         """Round like the source; clip monotone columns (not the order column) to the range."""
@@ -493,6 +602,7 @@ class SequenceModel(SequenceTableModel):
             else [c.state() for c in self.calibration_],
             "steps": int(self.steps_),
             "training_seconds": float(self.training_seconds_),
+            "levels": self.levels_.state(),
         }
 
     def _set_state(self, state: Mapping[str, Any]) -> None:
@@ -518,6 +628,7 @@ class SequenceModel(SequenceTableModel):
             if cal is None
             else (Calibration.from_state(cal[0]), Calibration.from_state(cal[1]))
         )
+        self.levels_ = LevelCorrections.from_state(state.get("levels"))  # None: saved before
         self.offsets_, self.dependencies_ = [], []
         self.steps_ = state["steps"]
         self.training_seconds_ = state["training_seconds"]

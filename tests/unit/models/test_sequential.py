@@ -143,3 +143,52 @@ def test_calibration_fixes_step_marginals_and_keeps_order(rng) -> None:
     tv, out = run(True)
     assert tv < 0.03 and tv <= raw_tv, (raw_tv, tv)
     assert _per_sequence_ok(out, lengths, "t", strict=False)
+
+
+def test_times_follow_the_length_and_categories_follow_the_times(rng) -> None:
+    # Trips: a long trip starts later in the day (start rank-correlated ~0.8 with the
+    # length); departure equals arrival at every stop; times never go backwards; the
+    # latest fifth of the trips are drop-off only (pickup_type 1 at every stop).
+    n_seq = 600
+    lengths = rng.integers(3, 30, n_seq)
+    start = 6 * 3600 + 1200 * (lengths - 3) + rng.normal(0, 6000, n_seq).clip(-20000, 20000)
+    seq = np.repeat(np.arange(n_seq), lengths)
+    hops = rng.choice([60.0, 120.0, 180.0], lengths.sum())
+    first = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    hops[first] = 0.0
+    arrival = np.round(start[seq] + pd.Series(hops).groupby(seq).cumsum().to_numpy(), -1)
+    table = pd.DataFrame(
+        {
+            "stop_sequence": np.concatenate([np.arange(1, k + 1) for k in lengths]),
+            "arrival_time": arrival,
+            "departure_time": arrival,
+            "pickup_type": (start > np.quantile(start, 0.8)).astype(np.int64)[seq],
+        }
+    )
+    model = SequenceModel(
+        order_column="stop_sequence",
+        monotone_columns=["arrival_time", "departure_time"],
+        seed=0,
+        epochs=2,
+        **SMALL,
+    ).fit(table, lengths=lengths)
+    out = model.sample(lengths=lengths, seed=1)
+
+    def start_corr(frame: pd.DataFrame) -> float:
+        starts = frame["arrival_time"].to_numpy()[first]
+        return float(pd.Series(starts).corr(pd.Series(lengths), method="spearman"))
+
+    assert start_corr(table) > 0.5
+    assert abs(start_corr(out) - start_corr(table)) < 0.1, (start_corr(out), start_corr(table))
+    assert (out["arrival_time"] == out["departure_time"]).mean() > 0.99
+
+    def late_share(frame: pd.DataFrame) -> tuple[float, float]:
+        late = frame["arrival_time"] >= np.quantile(table["arrival_time"], 0.9)
+        return frame["pickup_type"][late].mean(), frame["pickup_type"][~late].mean()
+
+    (real_late, real_rest), (late, rest) = late_share(table), late_share(out)
+    assert real_late > 0.8 and real_rest < 0.35
+    assert abs(late - real_late) < 0.15 and abs(rest - real_rest) < 0.08, (late, rest)
+    assert _per_sequence_ok(out, lengths, "stop_sequence", strict=True)
+    assert _per_sequence_ok(out, lengths, "arrival_time", strict=False)
+    assert _per_sequence_ok(out, lengths, "departure_time", strict=False)
