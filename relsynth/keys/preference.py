@@ -71,6 +71,11 @@ _MAX_LEVELS = 48
 _ROWS_PER_GROUP = 10
 #: Digits kept in the saved state.
 _DIGITS = 5
+#: Source rows that must share a kept point (a coarse cell) or a category level: the
+#: model file keeps nothing that points at one source row (as one-off values are withheld).
+_MIN_ROWS = 2
+#: A number's source quantile is kept to this resolution (its percentile).
+_PERCENTILE = 100
 
 
 @dataclass(frozen=True)
@@ -169,9 +174,29 @@ def fit_preference(
         return None
     scored.sort(key=lambda e: (-e["share"], e["column"]))
     encoders = tuple(scored[:_MAX_COLUMNS])
-    keep = np.unique(np.linspace(0, len(child) - 1, min(len(child), _MAX_POINTS)).astype(int))
-    points = _encode(child.iloc[keep], encoders)
-    return ValuePreference(encoders, np.round(points, _DIGITS), np.round(target[keep], _DIGITS))
+    points, targets = _cells(_encode(child, encoders, coarse=True), target)
+    if not len(points):
+        return None
+    keep = np.unique(np.linspace(0, len(points) - 1, min(len(points), _MAX_POINTS)).astype(int))
+    return ValuePreference(
+        encoders, np.round(points[keep], _DIGITS), np.round(targets[keep], _DIGITS)
+    )
+
+
+def _cells(points: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What the model file keeps of the source rows: their coarse encodings (a number
+    to its percentile) that at least ``_MIN_ROWS`` rows share, each with the mean parent
+    features of the rows sharing it; no kept point is one source row's."""
+    cells, inverse, counts = np.unique(points, axis=0, return_inverse=True, return_counts=True)
+    inverse = np.asarray(inverse).reshape(-1)
+    means = np.zeros((len(cells), target.shape[1]))
+    np.add.at(means, inverse, target)
+    means /= counts[:, None]
+    shared = counts >= _MIN_ROWS
+    # a cell is kept once per row in it, so the draw among neighbours keeps its weight
+    rows = np.nonzero(shared[inverse])[0]
+    order = rows[np.argsort(inverse[rows], kind="stable")]
+    return cells[inverse[order]], means[inverse[order]]
 
 
 # -- encoding --------------------------------------------------------------------------------
@@ -200,7 +225,13 @@ def _fit_encoder(values: pd.Series, target: np.ndarray) -> dict[str, Any] | None
         if not 2 <= len(levels) <= min(_MAX_LEVELS, len(keys) // _ROWS_PER_GROUP):
             return None
         means = np.round(pd.DataFrame(target).groupby(groups).mean().to_numpy(), _DIGITS)
-        table = {str(lv): means[i].tolist() for i, lv in enumerate(levels)}
+        counts = np.bincount(groups, minlength=len(levels))
+        # a level fewer than _MIN_ROWS rows hold is not named (it reads as unseen)
+        table = {
+            str(lv): means[i].tolist() for i, lv in enumerate(levels) if counts[i] >= _MIN_ROWS
+        }
+        if not table:
+            return None
         spec = {"column": name, "kind": "categorical", "levels": table}
     share = _eta2(target, np.asarray(groups))
     if share <= 0:
@@ -209,11 +240,14 @@ def _fit_encoder(values: pd.Series, target: np.ndarray) -> dict[str, Any] | None
     return spec
 
 
-def _encode(frame: pd.DataFrame, encoders: Sequence[Mapping[str, Any]]) -> np.ndarray:
+def _encode(
+    frame: pd.DataFrame, encoders: Sequence[Mapping[str, Any]], *, coarse: bool = False
+) -> np.ndarray:
     """The weighted encoding of ``frame``'s rows: a numeric column is its source
-    quantile, scaled to unit variance; a categorical column the mean parent features
-    of its level (unseen: 0, the parents' mean), scaled to unit total variance; each
-    block times the square root of the share it explains."""
+    quantile (``coarse``: rounded to its percentile), scaled to unit variance; a
+    categorical column the mean parent features of its level (unseen: 0, the parents'
+    mean), scaled to unit total variance; each block times the square root of the
+    share it explains."""
     blocks = []
     for enc in encoders:
         values = frame[enc["column"]]
@@ -223,6 +257,8 @@ def _encode(frame: pd.DataFrame, encoders: Sequence[Mapping[str, Any]]) -> np.nd
             num = np.full(len(values), np.nan) if num is None else num
             u = _quantile(num, np.asarray(enc["grid"], dtype=float))
             u = np.where(np.isfinite(u), u, 0.5)
+            if coarse:
+                u = np.round(u * _PERCENTILE) / _PERCENTILE
             blocks.append(((u - 0.5) * np.sqrt(12.0) * weight)[:, None])
         else:
             table = enc["levels"]

@@ -126,3 +126,27 @@ def test_a_copied_parent_keeps_each_rows_source_in_degree():
     assert rank > 0.95, rank
     corr = np.corrcoef(fake["trip"]["km"], _matched_x(fake["trip"], fake["city"]))[0, 1]
     assert corr > 0.9, corr
+
+
+def test_the_model_file_keeps_no_point_or_level_of_one_source_row():
+    meta, tables = _trips()
+    trip = tables["trip"].copy()
+    # a level one row holds, and a value that strongly says where it went (the month
+    # column now explains the city through the one-off level's row only)
+    trip["month"] = np.where(trip.index == 7, "one-off", trip["month"])
+    tables = {**tables, "trip": trip}
+    gen = KeyGenerator().fit(meta, tables)
+    pref = gen.states_["trip"].secondary[0].preference
+    assert pref is not None
+    state = pref.to_dict()
+    assert "one-off" not in str(state)
+    # every kept point is a percentile cell that two or more source rows share
+    from relsynth.keys.preference import _encode
+
+    source = _encode(trip, pref.encoders, coarse=True)
+    cells, counts = np.unique(np.round(source, 5), axis=0, return_counts=True)
+    shared = {tuple(c) for c, k in zip(cells, counts, strict=True) if k >= 2}
+    assert all(tuple(p) in shared for p in np.round(pref.points, 5))
+    # and a number is kept only to its percentile
+    u = pref.points[:, 0] / np.sqrt(12.0) / np.sqrt(pref.encoders[0]["share"]) + 0.5
+    np.testing.assert_allclose(u, np.round(u * 100) / 100, atol=1e-4)
