@@ -228,7 +228,7 @@ class ConditionalWGAN(RowTableModel):
         context: Context,
         lengths: np.ndarray | None,
         rng: np.random.Generator,
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """The encoded rows (offset columns as numbers), their encoded contexts and their
         family numbers (None: no family latent)."""
         kinds = {**dict(self.kinds or {}), **{o.column: "numerical" for o in self.offsets_}}
@@ -367,11 +367,12 @@ class ConditionalWGAN(RowTableModel):
     ) -> np.ndarray:
         n = len(ctx)
         dim = self.encoder.dim
+        families, self._sample_families = getattr(self, "_sample_families", None), None
         if dim == 0 or n == 0:
             return np.zeros((n, dim), dtype=np.float32)
         gen = torch.Generator(device=self.device_).manual_seed(child_seed(rng))
         cond = self._sampling_conditions(n, rng)
-        family = self._family_latent(n, gen)
+        family = self._family_latent(families, n, gen)
         calibration = self.calibration_
         bias = None if calibration is None else torch.from_numpy(calibration.bias).to(self.device_)
         self.generator_.eval()
@@ -387,15 +388,16 @@ class ConditionalWGAN(RowTableModel):
         matrix = np.concatenate(out)[:, :dim]
         return matrix if calibration is None else calibration.map_values(matrix, ctx)
 
-    def _family_latent(self, n: int, gen: torch.Generator) -> torch.Tensor | None:
+    def _family_latent(
+        self, families: np.ndarray | None, n: int, gen: torch.Generator
+    ) -> torch.Tensor | None:
         """One family-latent draw per family of the rows being sampled, per row (None:
         no family latent, or no families given: :meth:`_forward` draws one per row)."""
-        families = getattr(self, "_sample_families", None)
-        self._sample_families = None
         width = getattr(self, "family_dim_", 0)
         if not width or families is None or len(families) != n:
             return None
         codes = family_codes(families)
+        assert codes is not None
         draws = torch.randn(int(codes.max()) + 1, width, generator=gen, device=self.device_)
         return draws[torch.from_numpy(codes).to(self.device_)]
 
