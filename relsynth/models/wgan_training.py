@@ -5,6 +5,14 @@ gradient penalty, or weight clipping for ``loss="wgan"``) then :func:`generator_
 (adversarial loss plus CTGAN's conditional cross-entropy). :func:`train` runs the
 steps under a :class:`~relsynth.models.budget.TrainingBudget`, with optional
 deterministic early stopping on held-back rows (:class:`HoldoutMonitor`).
+
+With a family latent (``model.family_dim_``), a batch is made of pairs
+(:class:`SiblingPairs`): each row the sampler draws is followed by a sibling (another
+row of its family) or, for a row without one, by a stranger. Siblings share the
+family latent in the generated rows, strangers do not, and PacGAN's packs (an even
+``pac``) keep each pair in one critic input: the critic can tell generated siblings
+that are as unlike as strangers from real ones, and the generator learns to use the
+shared draw for what a family has in common.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HoldoutMonitor",
+    "SiblingPairs",
     "Training",
     "conditional_loss",
     "critic_step",
@@ -64,19 +73,83 @@ class Training:
     loss: str
     gp_lambda: float
     clip: float
+    family_dim: int = 0
+    pairs: SiblingPairs | None = None
+    shared: np.ndarray | None = None  # of the last drawn batch's pairs: siblings?
 
     def draw(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray, np.ndarray]:
         """A batch: real rows, conditional vectors, contexts, conditioned column/level."""
-        idx, cond, col, level = self.sampler.sample(self.batch, self.rng)
+        if self.pairs is not None:
+            idx, cond, col, level = self._draw_pairs()
+        else:
+            idx, cond, col, level = self.sampler.sample(self.batch, self.rng)
         dev = self.x.device
         rows = torch.from_numpy(idx).to(dev)
         return self.x[rows], torch.from_numpy(cond).to(dev), self.context[rows], col, level
 
+    def _draw_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The sampler's rows, each followed by its partner (unconditioned: a zero
+        conditional vector, as at sampling time, and no conditional loss)."""
+        assert self.pairs is not None
+        half = self.batch // 2
+        idx, cond, col, level = self.sampler.sample(half, self.rng)
+        partners, self.shared = self.pairs.draw(idx, self.rng)
+        rows = np.empty(2 * half, dtype=idx.dtype)
+        rows[0::2], rows[1::2] = idx, partners
+        cond2 = np.zeros((2 * half, cond.shape[1]), dtype=cond.dtype)
+        cond2[0::2] = cond
+        col2, level2 = np.full(2 * half, -1), np.zeros(2 * half, dtype=level.dtype)
+        col2[0::2], level2[0::2] = col, level
+        return rows, cond2, col2, level2
+
     def fake(self, cond: torch.Tensor, ctx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Raw and activated generator outputs for a batch."""
-        z = torch.randn(len(cond), self.embedding_dim, generator=self.gen, device=cond.device)
+        """Raw and activated generator outputs for a batch (of the last :meth:`draw`)."""
+        dev = cond.device
+        z = torch.randn(len(cond), self.embedding_dim, generator=self.gen, device=dev)
+        if self.family_dim:
+            z = torch.cat([z, self._family_latent(len(cond), dev)], dim=1)
         raw = self.generator(torch.cat([z, cond, ctx], dim=1))
         return raw, activate(raw, self.spans, self.gen)
+
+    def _family_latent(self, n: int, dev: torch.device) -> torch.Tensor:
+        """A family draw per row: shared within a pair of siblings, else one per row."""
+        u = torch.randn(n, self.family_dim, generator=self.gen, device=dev)
+        if self.pairs is None or self.shared is None:
+            return u
+        pairs = u.reshape(n // 2, 2, self.family_dim)
+        shared = torch.from_numpy(self.shared).to(dev)[:, None]
+        partner = torch.where(shared, pairs[:, 0], pairs[:, 1])
+        return torch.stack([pairs[:, 0], partner], dim=1).reshape(n, self.family_dim)
+
+
+class SiblingPairs:
+    """Draws, for rows of a table, a partner: a sibling (another row of the row's family)
+    when there is one, else a stranger (a random row). Only ``rows`` are drawn from
+    (the rows training sees, not those held back for early stopping).
+    """
+
+    def __init__(self, codes: np.ndarray, rows: np.ndarray | None = None) -> None:
+        rows = np.arange(len(codes)) if rows is None else np.asarray(rows)
+        own = codes[rows]
+        order = np.argsort(own, kind="stable")
+        self.codes, self.rows = codes, rows
+        self.members = rows[order]  # row positions, grouped by family
+        n_codes = int(codes.max()) + 1 if len(codes) else 0
+        self.size = np.bincount(own, minlength=n_codes)
+        self.start = np.concatenate([[0], np.cumsum(self.size)[:-1]]).astype(np.int64)
+        self.rank = np.full(len(codes), -1, dtype=np.int64)
+        self.rank[self.members] = np.arange(len(rows)) - self.start[own[order]]
+
+    def draw(self, anchors: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """A partner per anchor and whether it is a sibling."""
+        family = self.codes[anchors]
+        size = self.size[family]
+        sibling = size >= 2
+        pick = rng.integers(0, np.maximum(size - 1, 1))
+        pick = pick + (pick >= self.rank[anchors])  # never the anchor itself
+        partners = self.rows[rng.integers(0, len(self.rows), size=len(anchors))]
+        partners[sibling] = self.members[self.start[family[sibling]] + pick[sibling]]
+        return partners, sibling
 
 
 def critic_step(t: Training) -> dict[str, float]:
@@ -179,11 +252,19 @@ def train(
     ctx: np.ndarray,
     rng: np.random.Generator,
     budget: TrainingBudget,
+    families: np.ndarray | None = None,
 ) -> None:
     """Build ``model``'s networks and train them on ``x`` given ``ctx``; sets
-    ``model.generator_``, ``steps_`` and ``training_seconds_``."""
+    ``model.generator_``, ``steps_`` and ``training_seconds_``.
+
+    ``families``: a family code per row (:func:`~relsynth.models.context.family_codes`)
+    for the family latent; it is dropped (``model.family_dim_ = 0``) when a pack cannot
+    hold pairs (an odd ``pac``, on tiny tables).
+    """
     n = len(x)
     batch, pac = model._batch_and_pac(n)
+    if families is None or pac % 2 or not getattr(model, "family_dim_", 0):
+        model.family_dim_, families = 0, None
     generator, critic = model._build(ctx.shape[1], child_seed(rng), pac)
     model.generator_ = generator
     if model.encoder.dim == 0:
@@ -206,9 +287,12 @@ def train(
         model.loss,
         model.gp_lambda,
         0.01,
+        model.family_dim_,
     )
     budget.total = max(1, model.training_steps(n, batch))
     monitor = _monitor(model, t, x, ctx, rng) if early_stopping_on(model) else None
+    if families is not None:  # after the hold-out: partners among the training rows
+        t.pairs = SiblingPairs(families, t.sampler.index)
     critic_steps = model.critic_steps or (5 if model.loss == "wgan" else 1)
     model.steps_, model.training_seconds_ = _loop(model, t, budget, critic_steps, monitor)
 

@@ -74,13 +74,22 @@ def _join_parent(
     return merged[list(features.columns)].reset_index(drop=True)
 
 
-def _family(child_keys: pd.DataFrame, fk: ForeignKey) -> tuple[np.ndarray, np.ndarray]:
-    """Family size (rows sharing the parent) and position in it; NULL keys form one group."""
+def _family(child_keys: pd.DataFrame, fk: ForeignKey) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Family size (rows sharing the parent), position in it and a family number per row.
+
+    NULL keys form one group for the size and position; for the family number each
+    such row is a family of its own (rows without a parent share nothing).
+    """
     cols = list(fk.columns)
-    groups = child_keys[cols].reset_index(drop=True).groupby(cols, dropna=False, sort=False)
+    keys = child_keys[cols].reset_index(drop=True)
+    groups = keys.groupby(cols, dropna=False, sort=False)
     ids = groups.ngroup().to_numpy()
     sizes = np.bincount(ids)[ids] if len(ids) else np.zeros(0)
-    return sizes.astype("float64"), groups.cumcount().to_numpy(dtype="float64")
+    family = ids.astype(np.int64)
+    orphan = keys.isna().any(axis=1).to_numpy()
+    if orphan.any():
+        family[orphan] = (ids.max() + 1) + np.arange(int(orphan.sum()))
+    return sizes.astype("float64"), groups.cumcount().to_numpy(dtype="float64"), family
 
 
 def build_context(
@@ -106,7 +115,7 @@ def build_context(
         parent = parents[driver.parent]
         features = parent_features(parent, driver.parent, layouts)
         own["parent"] = _join_parent(keys, driver, parent, features)
-        own["family_size"], own["position"] = _family(keys, driver)
+        own["family_size"], own["position"], own["family"] = _family(keys, driver)
     parts = []
     for fk, cols in secondary:
         parent = parents[fk.parent]

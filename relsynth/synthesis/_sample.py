@@ -119,6 +119,7 @@ def take_context(context: Context | None, rows: np.ndarray) -> Context | None:
         family_size=pick(context.family_size),
         position=pick(context.position),
         extra=pick(context.extra),
+        family=pick(context.family),
     )
 
 
