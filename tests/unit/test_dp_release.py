@@ -120,7 +120,7 @@ def test_dates_of_a_small_table_do_not_collapse_to_the_grid_middle() -> None:
     for seed in range(6):
         rng = np.random.default_rng(seed)
         x = (rng.uniform(1993, 1998.9, 152) - 1970.0) * 365.2425 * 86400.0
-        s = rel.numeric_summary(x, np.arange(152), 20.0, rng, datetime=True, mass=152)
+        s = rel.numeric_summary(x, np.arange(152), 20.0, rng, datetime=True)
         low, high = _years(s.low), _years(s.high)
         found += low <= 1993.5 and 1998.5 <= high and high - low <= 40
     assert found >= 4
