@@ -5,8 +5,9 @@ the split table's rows, and their descendants, held out), fit on the training pa
 with ``Synthesizer(privacy=DifferentialPrivacy(epsilon=E))`` for each E and once
 without DP (same steps, same seed), sample at scale 1, and score with
 ``relsynth.evaluate`` against the training part, with the holdout as the privacy
-baseline: column shapes, column pairs, C2ST AUC (fidelity); DCR ratio and MIA AUC
-(privacy). Public tables (copied, not protected) are named per dataset.
+baseline: column shapes, column pairs, parent-child trends (a numeric parent column
+against its children's count and mean values, across parents), C2ST AUC (fidelity); DCR
+ratio and MIA AUC (privacy). Public tables (copied, not protected) are named per dataset.
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/dp.py --steps 30 --keep 0.4 \\
         --nyc benchmarks/_out/nyc20k.db --berka /work/shared/datasets/berka/berka.sqlite
@@ -44,9 +45,10 @@ def _mean(frame, column: str) -> float:  # noqa: ANN001
 
 def run(
     name: str, url: str, steps: int, seed: int, max_rows: int, keep: float,
-    epsilons: tuple = EPSILONS, columns: list | None = None,
+    epsilons: tuple = EPSILONS, columns: list | None = None, trends: list | None = None,
 ) -> list[dict]:  # fmt: skip
-    """One dataset: a row per epsilon (None: without DP); per-column scores into ``columns``."""
+    """One dataset: a row per epsilon (None: without DP); per-column scores into ``columns``,
+    per foreign key and parent column the trend scores into ``trends``."""
     meta = relsynth.reflect(url)
     tables = relsynth.read_tables(url, meta)
     if keep < 1.0:  # a subset: the split table's rows (and their descendants) kept
@@ -82,8 +84,10 @@ def run(
                 print(error, flush=True)
         nan = float("nan")
         if report is not None and columns is not None:
-            per = report.columns.assign(dataset=name, epsilon="no DP" if eps is None else eps)
-            columns.append(per)
+            label = "no DP" if eps is None else eps
+            columns.append(report.columns.assign(dataset=name, epsilon=label))
+            if trends is not None:
+                trends.append(report.trends.assign(dataset=name, epsilon=label))
         dp = synth.fit_info_.dp
         rows.append(
             {
@@ -95,6 +99,7 @@ def run(
                 "integrity": "yes" if ok else "no",
                 "shapes": report.column_shapes if report else nan,
                 "pairs": report.column_pairs if report else nan,
+                "trends": report.trends_score if report else nan,
                 "c2st": report.c2st_auc if report else nan,
                 "dcr ratio": _mean(report.privacy if report else None, "dcr_ratio"),
                 "mia auc": _mean(report.privacy if report else None, "mia_auc"),
@@ -129,17 +134,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path)
     p.add_argument("--epsilons", default="1,4,16,none", help="comma-separated; 'none': without DP")
     p.add_argument("--columns", type=Path, help="write the per-column shape scores (CSV)")
+    p.add_argument("--trends", type=Path, help="write the parent-child trend scores (CSV)")
     args = p.parse_args(argv)
     epsilons = tuple(
         None if e.strip().lower() == "none" else float(e) for e in args.epsilons.split(",")
     )
     rows: list[dict] = []
     per_column: list = []
+    per_trend: list = []
     for name, path in (("nyc20k", args.nyc), ("berka", args.berka)):
         if path is not None:
             rows += run(
                 name, f"sqlite:///{path}", args.steps, args.seed, args.max_rows, args.keep,
-                epsilons, per_column,
+                epsilons, per_column, per_trend,
             )  # fmt: skip
     text = table(rows)
     print(text)
@@ -148,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.columns is not None and per_column:
         _column_table(per_column).to_csv(args.columns, index=False)
         print(_column_table(per_column).to_string(index=False))
+    if args.trends is not None and per_trend:
+        import pandas as pd
+
+        pd.concat(per_trend, ignore_index=True).to_csv(args.trends, index=False)
     return 0
 
 

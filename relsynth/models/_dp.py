@@ -8,7 +8,15 @@ Design (see docs/privacy.md, "Differential privacy"):
   critic and costs no privacy (the GS-WGAN / DP-CGAN argument). For that to hold the
   generator gets no real context (no parent rows, no conditional vector drawn from
   real rows): under DP a table's model is unconditional; the keys (who belongs to
-  whom) come from the DP key skeleton.
+  whom) come from the DP key skeleton, the generator's contexts from DP outputs.
+* A child table's model may be conditioned on its driver parent's values
+  (:class:`DPContextFrames`): the critic reads each real row with its real context,
+  which is the entity's own data (the parent row and the siblings belong to the same
+  entity), so it is inside that entity's clipped gradient; the generator and the
+  context encoder see only *synthetic* contexts made from DP outputs (the key
+  skeleton's families, parent values drawn from the parent's releases or a public
+  parent's rows). As for any context model, half of the conditional vectors are
+  zero, and sampling uses zero vectors so that the parent's values drive the row.
 * The unit of privacy is an *entity* (a root row with its descendant rows), not a
   row. Each step draws entities by Poisson sampling (rate ``q``), computes the
   per-row gradients of the critic's loss with ``torch.func`` (``vmap`` over ``grad``),
@@ -45,6 +53,7 @@ import logging
 import time
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -59,6 +68,7 @@ from relsynth.models.wgan import ConditionalWGAN
 
 __all__ = [
     "ALPHAS",
+    "DPContextFrames",
     "DPTraining",
     "composed_epsilon",
     "dp_encoder",
@@ -310,14 +320,62 @@ class DPTraining:
         }
 
 
+@dataclass(frozen=True)
+class DPContextFrames:
+    """A table's contexts under DP (the frames of :meth:`Context.frame`, same columns).
+
+    ``real``: one row per table row, its parent's values (and family counters); only
+    the critic reads them, inside each entity's clipped gradient. ``synthetic``: made
+    from DP outputs only; the generator's contexts, and what the context encoder is
+    fitted on. ``kinds``: per column its model kind (None: inferred).
+    """
+
+    real: pd.DataFrame
+    synthetic: pd.DataFrame
+    kinds: Mapping[str, str | None]
+
+
+def _encode_contexts(
+    model: ConditionalWGAN, context: DPContextFrames | None, n: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Encoded real and synthetic contexts; the context encoder is fitted on the
+    synthetic ones (post-processing of DP outputs), never on a real row."""
+    if context is None:
+        model.context_encoder = None
+        return np.zeros((n, 0), np.float32), np.zeros((1, 0), np.float32)
+    kinds = {c: k for c, k in context.kinds.items() if k}
+    encoder = TableEncoder(kinds, method="quantile").fit(context.synthetic, rng)
+    model.context_encoder = encoder
+    return encoder.transform(context.real, rng), encoder.transform(context.synthetic, rng)
+
+
+def _start_unconditional(generator: torch.nn.Module, ctx_dim: int) -> None:
+    """Zero the generator's weights on its context inputs: training starts from an
+    unconditional generator and makes its rows depend on the parent only as far as the
+    (noisy) critic asks. Random initial weights would tie the rows to the parent's
+    values at random, a dependence a few noisy DP-SGD steps do not undo.
+
+    The context is the last ``ctx_dim`` inputs (``[noise, conditions, context]``), and
+    CTGAN's residual blocks pass the input on to every later layer as its last columns.
+    """
+    if ctx_dim == 0:
+        return
+    with torch.no_grad():
+        for layer in generator.net:
+            linear = getattr(layer, "fc", layer)
+            linear.weight[:, -ctx_dim:] = 0.0
+
+
 def fit_dp_wgan(
     model: ConditionalWGAN,
     table: pd.DataFrame,
     entity: np.ndarray,
     releases: Mapping[str, Mapping[str, Any]],
     dp: DPTraining,
+    context: DPContextFrames | None = None,
 ) -> ConditionalWGAN:
-    """Train ``model`` (unconditional, no context) with entity-level DP-SGD on the critic."""
+    """Train ``model`` with entity-level DP-SGD on the critic, conditioned on
+    ``context`` (None: unconditional)."""
     rng = as_generator(model.seed)
     started = time.perf_counter()
     model.offsets_, model.dependencies_, model.calibration_ = [], [], None
@@ -326,17 +384,19 @@ def fit_dp_wgan(
     model.encoder = dp_encoder(table, dict(model.kinds or {}), releases)
     frame = redraw_suppressed(table.reset_index(drop=True), model.encoder, rng)
     x = model.encoder.transform(frame, rng)
-    model.context_encoder = None
+    real_ctx, fake_ctx = _encode_contexts(model, context, len(frame), rng)
     model.device_ = resolve_device(model.device)
     with torch_threads(model.n_threads):
-        generator, critic = model._build(0, child_seed(rng), 1)
+        generator, critic = model._build(real_ctx.shape[1], child_seed(rng), 1)
         critic.dropout = 0.0
+        _start_unconditional(generator, real_ctx.shape[1])
         model.generator_ = generator
         if model.encoder.dim:
-            _train(model, generator, critic, x, np.asarray(entity), dp, rng)
+            contexts = (real_ctx, fake_ctx)
+            _train(model, generator, critic, x, np.asarray(entity), dp, rng, contexts)
         model.generator_.eval()
         if model.encoder.dim:
-            model.calibration_ = release_calibration(model, releases, rng)
+            model.calibration_ = release_calibration(model, releases, rng, fake_ctx)
     model.steps_ = dp.steps_done
     model.training_seconds_ = time.perf_counter() - started
     model.fitted_ = True
@@ -375,22 +435,28 @@ def release_sample(
 
 
 def release_calibration(
-    model: ConditionalWGAN, releases: Mapping[str, Mapping[str, Any]], rng: np.random.Generator
+    model: ConditionalWGAN,
+    releases: Mapping[str, Mapping[str, Any]],
+    rng: np.random.Generator,
+    contexts: np.ndarray | None = None,
 ) -> Any:
     """The model's marginal calibration (:mod:`relsynth.models.calibration`) fitted
     against rows drawn from the DP releases instead of the training rows: it brings each
     column's generated marginal to the released one and reads no real row (post-
     processing). Correlations are left as the generator learned them (the releases are
-    per column)."""
+    per column). Rows are generated as at sampling: for contexts drawn from the
+    synthetic ones (``contexts``, encoded; none: unconditional)."""
     from relsynth.models.calibration import fit_calibration
-    from relsynth.models.wgan_networks import ConditionalSampler
 
     m = CALIBRATION_ROWS
     x = model.encoder.transform(release_sample(model.encoder, releases, m, rng), rng)
-    cond = ConditionalSampler.original(model.encoder, m, rng)
+    cond = model._sampling_conditions(m, rng)
+    ctx = np.zeros((m, 0), np.float32)
+    if contexts is not None and contexts.shape[1]:
+        ctx = contexts[rng.integers(0, len(contexts), size=m)]
     gen = torch.Generator(device=model.device_).manual_seed(child_seed(rng))
     with torch.no_grad():
-        raw = model._forward(cond, np.zeros((m, 0), np.float32), gen).cpu().numpy()
+        raw = model._forward(cond, ctx, gen).cpu().numpy()
     return fit_calibration(raw, x, model.encoder.spans, method=model.encoding, correlations=False)
 
 
@@ -400,13 +466,30 @@ def _entity_rows(entity: np.ndarray) -> list[np.ndarray]:
     return np.split(order, starts[1:])
 
 
-def _train(model, generator, critic, x, entity, dp, rng) -> None:  # noqa: ANN001
+#: Share of the rows trained with a zero conditional vector when a context is given
+#: (as ``ConditionalWGAN`` does): sampling then uses zero vectors, the context drives.
+UNCONDITIONED_SHARE = 0.5
+
+
+def _drop_conditions(cond: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """``cond`` with a share :data:`UNCONDITIONED_SHARE` of its rows set to zero."""
+    zero = torch.from_numpy(rng.random(len(cond)) < UNCONDITIONED_SHARE).to(cond.device)
+    return cond.masked_fill(zero[:, None], 0.0)
+
+
+def _train(model, generator, critic, x, entity, dp, rng, contexts) -> None:  # noqa: ANN001
+    """DP-SGD on the critic (real rows with their real contexts, one clipped gradient
+    per entity), the generator on synthetic contexts only (``contexts``: encoded real
+    and synthetic contexts; zero columns when unconditional)."""
     from relsynth.models._torch import activate
     from relsynth.models.wgan_networks import ConditionalSampler
 
     dev = model.device_
     groups = _entity_rows(entity)
     xt = torch.from_numpy(x).to(dev)
+    real_ctx = torch.from_numpy(contexts[0]).to(dev)
+    fake_ctx = torch.from_numpy(contexts[1]).to(dev)
+    conditioned = real_ctx.shape[1] > 0
     gen = torch.Generator(device=dev).manual_seed(child_seed(rng))
     kw = {"lr": model.learning_rate, "betas": (0.5, 0.9)}
     opt_g = torch.optim.Adam(generator.parameters(), **kw)
@@ -418,9 +501,14 @@ def _train(model, generator, critic, x, entity, dp, rng) -> None:  # noqa: ANN00
         """Raw outputs, generated rows (with their conditions) and the conditions, drawn
         from the released frequencies as at sampling (ConditionalSampler.original)."""
         cond = torch.from_numpy(ConditionalSampler.original(model.encoder, n, rng)).to(dev)
+        ctx = torch.zeros(n, 0, device=dev)
+        if conditioned:
+            cond = _drop_conditions(cond, rng)
+            ctx = fake_ctx[torch.from_numpy(rng.integers(0, len(fake_ctx), size=n)).to(dev)]
         z = torch.randn(n, model.embedding_dim, generator=gen, device=dev)
-        raw = generator(torch.cat([z, cond], dim=1))
-        return raw, torch.cat([activate(raw, model.encoder.spans, gen), cond], dim=1), cond
+        raw = generator(torch.cat([z, cond, ctx], dim=1))
+        rows = torch.cat([activate(raw, model.encoder.spans, gen), cond, ctx], dim=1)
+        return raw, rows, cond
 
     critic.train()
     generator.train()
@@ -432,7 +520,10 @@ def _train(model, generator, critic, x, entity, dp, rng) -> None:  # noqa: ANN00
         with torch.no_grad():
             _, fake_rows, _ = fake(n_fake)
         idx = torch.from_numpy(rows[0]).to(dev)
-        real = torch.cat([xt[idx], _real_conditions(xt[idx], layout, rng)], dim=1)
+        real_cond = _real_conditions(xt[idx], layout, rng)
+        if conditioned:
+            real_cond = _drop_conditions(real_cond, rng)
+        real = torch.cat([xt[idx], real_cond, real_ctx[idx]], dim=1)
         grads = _private_grads(critic, real, rows[1], dp, gen)
         opt_c.zero_grad(set_to_none=True)
         public = critic(fake_rows).mean() + _fake_penalty(critic, fake_rows, model.gp_lambda, gen)

@@ -99,6 +99,8 @@ def build_context(
     layouts: Mapping[str, TableLayout],
     time_keys: Sequence[str],
     secondary: Sequence[tuple[ForeignKey, Sequence[str]]] = (),
+    *,
+    family: bool = True,
 ) -> Context | None:
     """What a row's values are conditioned on: its driver parent's values, its family
     size and position, its secondary parents' values (``secondary``: key and parent
@@ -106,7 +108,9 @@ def build_context(
     and the row's own date/time key values: a :class:`~relsynth.models.context.Context`.
 
     Date/time keys carry meaning the values depend on: ``weather(origin, time_hour)``
-    has month, hour and temperature that follow ``time_hour``.
+    has month, hour and temperature that follow ``time_hour``. ``family=False`` leaves
+    the family counters and the family number out (under differential privacy a public
+    parent's family counts other entities' rows, see :mod:`relsynth.synthesis._dp`).
     """
     from relsynth.models.context import Context
 
@@ -115,7 +119,8 @@ def build_context(
         parent = parents[driver.parent]
         features = parent_features(parent, driver.parent, layouts)
         own["parent"] = _join_parent(keys, driver, parent, features)
-        own["family_size"], own["position"], own["family"] = _family(keys, driver)
+        if family:
+            own["family_size"], own["position"], own["family"] = _family(keys, driver)
     parts = []
     for fk, cols in secondary:
         parent = parents[fk.parent]

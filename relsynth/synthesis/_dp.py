@@ -22,15 +22,23 @@ entity has rows in every table, so the tables do not partition the entities):
   histograms, NULL rates of secondary keys and text columns, category vocabularies
   (partition selection, which also spends delta) and numeric bounds and quantiles
   (:mod:`relsynth.synthesis._dp_release`, :mod:`relsynth.synthesis._dp_skeleton`);
+  a table's column releases are weighted by its DP size (:func:`_table_weights`:
+  small tables get less noise, the total and so the accounting are unchanged);
 * the DP-SGD runs (one per learned table, the same noise multiplier) get the rest:
   their noise is the smallest with which everything together composes to epsilon
   at half of delta (the other half goes to the partition selections).
 
+A child table's model is conditioned on its driver parent's values (and, under a
+private parent, the family counters): the real contexts are the entity's own rows,
+so they enter only the critic's per-entity clipped gradients; the generator and the
+context encoder get synthetic contexts made from the skeleton and the parent's
+releases (:class:`DPContext`, docs/privacy.md).
+
 Turned off under DP because they learn from the data outside a DP mechanism:
 rule discovery (declared rules of the metadata are kept), lookup-table detection
-and verbatim copies, sequence models and parent context (tables are modelled
-unconditionally; the keys carry the structure), dependency and offset discovery,
-rare-value withholding (superseded by the DP threshold). The marginal calibration
+and verbatim copies, sequence models, secondary parents and date keys as context,
+dependency and offset discovery, rare-value withholding (superseded by the DP
+threshold). The marginal calibration
 is fitted against rows drawn from the releases (post-processing). Text columns are
 faked with a noisy NULL rate and without the source's lengths or digests.
 
@@ -75,7 +83,11 @@ __all__ = [
 #: The "table" of releases that concern every table (the number of entities).
 SHARED = "(shared)"
 #: Share of epsilon the Gaussian releases (counts, histograms, vocabularies, bounds) compose to.
-STRUCTURE_SHARE = 0.3
+#: Measured on Berka at epsilon 4 (30 steps): 0.2 / 0.3 / 0.5 / 0.7 gave column shapes
+#: 0.811 / 0.819 / 0.856 / 0.886 and C2ST 0.868 / 0.872 / 0.755 / 0.759; 0.5 takes most of
+#: the gain and keeps half of the budget for DP-SGD, which the joint (C2ST) does not
+#: ask more of at 30 steps and longer training uses.
+STRUCTURE_SHARE = 0.5
 #: ConditionalWGAN settings under DP (no packing; smaller networks suit DP-SGD's noise).
 DP_MODEL = {
     "calibrate": False,
@@ -91,6 +103,12 @@ COUNT_RELEASES = ("entity count", "row count", "children per")
 COUNT_WEIGHT = 4.0
 #: Training steps per table under DP unless ``steps`` is given.
 DEFAULT_DP_STEPS = 300
+#: The column releases of a table with ``m`` entities (noisy) get weight ``m ** -POWER``
+#: (normalised: the releases' total is unchanged), so that a small table's releases
+#: stand out of their noise more nearly as a large one's do (0.5: signal-to-noise grows as
+#: m ** 0.75 instead of m; 1 starved the large tables: Berka shapes 0.912 against 0.926 at
+#: epsilon 16).
+SMALL_TABLE_POWER = 0.5
 
 
 class Ledger:
@@ -105,10 +123,15 @@ class Ledger:
         self.sigma_unit, self.delta_each = sigma_unit, delta_each
         self.releases: list[dict[str, Any]] = []
         self.training: dict[str, dict[str, float]] = {}
+        #: weight of each table's column releases (1 unless set: :func:`_table_weights`)
+        self.table_weight: dict[str, float] = {}
 
     def take(self, table: str, what: str) -> float:
         """The noise (standard deviation per unit of L2 sensitivity) of one release."""
-        weight = COUNT_WEIGHT if what.startswith(COUNT_RELEASES) else 1.0
+        if what.startswith(COUNT_RELEASES):
+            weight = COUNT_WEIGHT
+        else:
+            weight = self.table_weight.get(table, 1.0)
         sigma = (1.0 if self.sigma_unit is None else self.sigma_unit) / np.sqrt(weight)
         self.releases.append(
             {"table": table, "what": what, "weight": weight, "noise": float(sigma), "delta": 0.0}
@@ -209,9 +232,10 @@ def entities(
 
 def _column_release(
     synth: Synthesizer, name: str, col: str, kind: str, frame: pd.DataFrame,
-    ent: np.ndarray, ledger: Ledger, rng: np.random.Generator,
+    ent: np.ndarray, ledger: Ledger, rng: np.random.Generator, mass: float | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """The DP release the encoder of one learned column is built from."""
+    """The DP release the encoder of one learned column is built from (``mass``: the
+    table's entities as the DP outputs tell them, None in counting mode)."""
     column = synth.metadata.table(name).column(col)
     out: dict[str, Any] = {"kind": kind, "nullable": bool(column.nullable)}
     values = frame[col]
@@ -221,7 +245,9 @@ def _column_release(
         x = NumericalEncoder(col, kind)._values(values)
         bounds = synth.privacy.bounds.get(f"{name}.{col}")  # type: ignore[union-attr]
         sigma = ledger.take(name, f"bounds and quantiles of {col}")
-        s = rel.numeric_summary(x, ent, sigma, rng, datetime=kind == "datetime", bounds=bounds)
+        s = rel.numeric_summary(
+            x, ent, sigma, rng, datetime=kind == "datetime", bounds=bounds, mass=mass
+        )
         out.update(low=s.low, high=s.high, quantiles=s.quantiles, null_share=s.null_share)
         return out
     sigma, delta = ledger.take_delta(name, f"vocabulary of {col}")
@@ -266,6 +292,9 @@ def _releases(synth, source, ent, ledger, rng, n_noisy) -> dict[str, Any]:  # no
     from relsynth.synthesis._dp_skeleton import build_skeleton
 
     skeleton = build_skeleton(synth.metadata, synth.plan_, source, ent, ledger, rng)
+    mass = _masses(synth, source, ent, skeleton, n_noisy)
+    if ledger.sigma_unit is not None:  # counting mode: every column release weighs 1
+        ledger.table_weight = _table_weights(synth, mass)
     columns: dict[str, dict[str, Any]] = {}
     text_nulls: dict[str, dict[str, float]] = {}
     for name, e in ent.items():
@@ -275,7 +304,7 @@ def _releases(synth, source, ent, ledger, rng, n_noisy) -> dict[str, Any]:  # no
             continue
         columns[name] = {
             c: _column_release(synth, name, c, layout.kinds.get(c, "categorical"), frame, e,
-                               ledger, rng)
+                               ledger, rng, mass.get(name))
             for c in layout.learned
         }  # fmt: skip
         for col in layout.text:
@@ -285,10 +314,58 @@ def _releases(synth, source, ent, ledger, rng, n_noisy) -> dict[str, Any]:  # no
     return {"n": n_noisy, "skeleton": skeleton, "columns": columns, "text_nulls": text_nulls}
 
 
+def _masses(
+    synth: Synthesizer, source: Mapping[str, pd.DataFrame], ent: Mapping[str, np.ndarray],
+    skeleton: Mapping[str, pd.DataFrame], n_noisy: int,
+) -> dict[str, float]:  # fmt: skip
+    """Per table with column releases, its entities as the DP outputs so far tell them:
+    its rows in the key skeleton, at most the noisy number of entities."""
+    return {
+        n: float(max(min(len(skeleton[n]), n_noisy), 1))
+        for n in ent
+        if len(source[n])  # the tables _releases makes column releases for
+    }
+
+
+def _table_weights(synth: Synthesizer, mass: Mapping[str, float]) -> dict[str, float]:
+    """Weights of each table's column releases: ``m ** -SMALL_TABLE_POWER`` with ``m``
+    the table's DP size (:func:`_masses`), scaled so that the releases weigh what they
+    weigh at 1 each.
+
+    Exact accounting: a Gaussian release of weight ``w`` has the Renyi-DP curve
+    ``alpha w / (2 sigma_unit^2)``, so releases whose weights sum to the same total
+    compose to the same curve, whatever the split: the budget solved for weights of 1
+    holds. The split reads only DP outputs (the skeleton), never a true count.
+    """
+    n_columns = {n: len(synth.layouts_[n].learned) + len(synth.layouts_[n].text) for n in mass}
+    raw = {n: mass[n] ** -SMALL_TABLE_POWER for n in n_columns}
+    scale = sum(n_columns.values()) / max(sum(c * raw[n] for n, c in n_columns.items()), 1e-300)
+    return {n: raw[n] * scale for n in n_columns}
+
+
+@dataclass
+class DPContext:
+    """What a private table's model is conditioned on under DP: its driver parent's
+    learned values, and the family counters when the parent is private.
+
+    ``synthetic``: the context frame (:meth:`Context.frame`) of the DP key skeleton's
+    rows, the parent's values drawn from the parent's releases (a private parent) or
+    its rows (a public one): post-processing, no real row. The generator is trained on
+    these contexts and the context encoder is fitted on them; the real contexts go
+    only into the critic's per-entity clipped gradients (docs/privacy.md).
+    """
+
+    parent: str
+    family: bool
+    synthetic: pd.DataFrame
+    kinds: dict[str, str | None]
+
+
 @dataclass
 class TableDP:
     """What one private table's fit needs under DP (sent to the worker that fits it):
-    its rows' entities, its column releases and text NULL rates, the DP-SGD settings."""
+    its rows' entities, its column releases and text NULL rates, the DP-SGD settings,
+    its parent context (None: unconditional)."""
 
     entity: np.ndarray
     columns: dict[str, dict[str, Any]]
@@ -298,6 +375,7 @@ class TableDP:
     delta: float
     steps: int
     clip: float
+    context: DPContext | None = None
 
 
 @dataclass
@@ -312,6 +390,16 @@ class DPFit:
     #: rows per private table in the DP key skeleton (noisy): what the model file keeps
     #: as the table's size, never the source's exact count
     sizes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def contexts(self) -> dict[str, dict[str, Any]]:
+        """Per table conditioned on its parent: the parent and whether the family
+        counters join (what sampling needs to build the same context)."""
+        return {
+            n: {"parent": t.context.parent, "family": t.context.family}
+            for n, t in self.tables.items()
+            if t.context is not None and n in self.trained
+        }
 
 
 def prepare(
@@ -365,6 +453,8 @@ def prepare(
         else sigma
     )
     releases = _releases(synth, source, ent, ledger, rng, n_noisy)
+    # the split over tables keeps the releases' total weight, hence their RDP curve
+    assert abs(ledger.weight - count.weight) <= 1e-9 * count.weight, (ledger.weight, count.weight)
     synth.key_generator_ = KeyGenerator().fit(meta, releases["skeleton"], plan=synth.plan_)
     steps = synth.steps or DEFAULT_DP_STEPS
     rate = sample_rate_for(n_noisy)
@@ -376,6 +466,10 @@ def prepare(
         if trained
         else 0.0
     )  # fmt: skip
+    contexts = {
+        n: _context(synth, n, public, trained, source, releases, stream(seed, "dp-context", n))
+        for n in trained
+    }
     tables = {
         n: TableDP(
             entity=ent[n],
@@ -386,11 +480,57 @@ def prepare(
             delta=delta_rdp,
             steps=steps,
             clip=float(settings.max_grad_norm),
+            context=contexts.get(n),
         )  # fmt: skip
         for n in private
     }
     sizes = {n: len(releases["skeleton"][n]) for n in private if n in releases["skeleton"]}
     return DPFit(ledger, delta_rdp, tables, trained, time.perf_counter() - t0, sizes)
+
+
+def _context(
+    synth: Synthesizer, name: str, public: set[str], trained: list[str],
+    source: Mapping[str, pd.DataFrame], releases: Mapping[str, Any], rng: np.random.Generator,
+) -> DPContext | None:  # fmt: skip
+    """The parent context of a trained private table under DP (None: unconditional).
+
+    A private parent's rows belong to the entity of their children (entities are the
+    connected components of the rows linked by foreign keys), so its values and the
+    family counters (the number of siblings, all of the same entity) are the entity's
+    own data. A public parent's values are public, but its family counts the rows of
+    every entity under it: only its values join.
+    """
+    from relsynth.models._dp import dp_encoder, release_sample
+    from relsynth.synthesis._context import build_context
+
+    driver = synth.plan_.driver.get(name)
+    if driver is None or driver.parent == name or synth.plan_.is_deferred(driver):
+        return None
+    parent, layouts = driver.parent, synth.layouts_
+    family = parent not in public
+    learned = list(layouts[parent].learned)
+    if learned and parent not in public and parent not in trained:
+        return None  # a private parent with no released values (an empty table)
+    if not family and not learned:
+        return None
+    skeleton = releases["skeleton"]
+    frame = skeleton[parent].copy()
+    if learned and parent not in public:  # values drawn from the parent's releases
+        cols = releases["columns"][parent]
+        enc = dp_encoder(source[parent][learned], dict(layouts[parent].kinds), cols)
+        drawn = release_sample(enc, cols, len(frame), rng)
+        for col in learned:
+            frame[col] = drawn[col].to_numpy()
+    ctx = build_context(skeleton[name], driver, {parent: frame}, layouts, (), family=family)
+    synthetic = None if ctx is None else ctx.frame()
+    if synthetic is None or synthetic.shape[1] == 0 or len(synthetic) == 0:
+        return None
+    prefix = f"{parent}."
+    kinds = {  # a parent column's own kind (None: inferred), the family counters numbers
+        c: layouts[parent].kinds.get(c[len(prefix) :]) if c.startswith(prefix) else "numerical"
+        for c in synthetic.columns
+    }
+    return DPContext(parent, family, synthetic.reset_index(drop=True), kinds)
 
 
 def _dp_treatments(summary: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
@@ -412,7 +552,11 @@ def fit_info(
         run = fitted[name].dp
         if run is not None:
             dp.ledger.training[name] = run
-    summary = dp.ledger.summary(settings, dp.delta_rdp) | {"unconditional": dp.trained}
+    contexts = dp.contexts
+    summary = dp.ledger.summary(settings, dp.delta_rdp) | {
+        "unconditional": [n for n in dp.trained if n not in contexts],
+        "context": contexts,
+    }
     # exact source counts (rows, repairs) would leave the model file un-noised: the
     # private tables' sizes are the DP skeleton's, the repair counts are not kept
     rows = {n: dp.sizes.get(n, r) for n, r in info.rows.items()}

@@ -43,6 +43,7 @@ from relsynth.synthesis._state import TableFit
 
 if TYPE_CHECKING:
     from relsynth.metadata.schema import ForeignKey
+    from relsynth.models._dp import DPContextFrames
     from relsynth.models.base import TableModel
     from relsynth.models.pii import TextColumnModel
     from relsynth.synthesis._dp import TableDP
@@ -206,11 +207,25 @@ class _TableFitter:
         pin = model.n_threads is None
         if pin:
             model.n_threads = fit_threads(self.synth.n_threads)
-        fit_dp_wgan(model, learned, dp.entity, dp.columns, run)
+        fit_dp_wgan(model, learned, dp.entity, dp.columns, run, self._dp_context(frame))
         if pin:
             model.n_threads = None
         self.dp_run = run.summary()
         return TableFit(layout, dtypes, model, text), type(model).__name__
+
+    def _dp_context(self, frame: pd.DataFrame) -> DPContextFrames | None:
+        """Under DP: each row's real context (its parent's values, the family counters
+        when the parent is private) and the synthetic contexts (None: unconditional)."""
+        from relsynth.models._dp import DPContextFrames
+
+        spec = self.dp.context if self.dp is not None else None
+        if spec is None:
+            return None
+        driver = self.synth.plan_.driver[self.name]
+        real = build_context(frame, driver, self.tables, self.layouts, (), family=spec.family)
+        assert real is not None
+        real_frame = real.frame().reset_index(drop=True)[list(spec.synthetic.columns)]
+        return DPContextFrames(real_frame, spec.synthetic, spec.kinds)
 
     def _fit_sequence(
         self,

@@ -93,8 +93,13 @@ def row_context(
 ) -> Context | None:
     """The model context of each skeleton row (built on the whole skeleton: family sizes)."""
     fit = synth.tables_[name]
-    if name in synth.fit_info_.dp.get("unconditional", ()):  # DP models: no context
-        return None
+    dp = synth.fit_info_.dp
+    if dp:  # DP models: the driver parent's values at most (relsynth.synthesis._dp)
+        spec = dp.get("context", {}).get(name)
+        if spec is None or name in dp.get("unconditional", ()):
+            return None
+        driver = synth.plan_.driver.get(name)
+        return build_context(keys, driver, done, synth.layouts_, (), family=spec["family"])
     time_keys = time_key_columns(fit.layout, fit.dtypes)
     secondary = secondary_parents(synth.metadata, fit.context_keys)
     driver = synth.plan_.driver.get(name)

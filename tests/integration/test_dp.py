@@ -38,7 +38,7 @@ def _tables() -> dict[str, pd.DataFrame]:
     return {**tables, "customers": customers}
 
 
-def _fit(seed: int = 0, **kw) -> Synthesizer:
+def _fit(seed: int = 0, tables: dict[str, pd.DataFrame] | None = None, **kw) -> Synthesizer:
     privacy = DifferentialPrivacy(epsilon=EPSILON, delta=1e-5)
     kw = {"steps": 8, **kw}
     return Synthesizer(
@@ -47,7 +47,7 @@ def _fit(seed: int = 0, **kw) -> Synthesizer:
         table_models={"products": "copy"},
         privacy=privacy,
         **kw,
-    ).fit(_tables())
+    ).fit(_tables() if tables is None else tables)
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +146,68 @@ def test_sampled_marginals_follow_the_releases(fitted) -> None:
     age = fake["customers"]["age"].astype(float)
     assert 10 <= age.quantile(0.1) and age.quantile(0.9) <= 90
     assert abs(age.median() - np.median(enc["age"].quantiles)) < 10
+
+
+def test_child_models_are_conditioned_on_their_parent(fitted) -> None:
+    """Under DP a child's model takes its driver parent's values and, under a private
+    parent, the family counters as context (the parent row and the siblings belong to
+    the child's entity); the root stays unconditional."""
+    dp = fitted.fit_info_.dp
+    assert dp["unconditional"] == ["customers"]
+    assert dp["context"] == {
+        "orders": {"parent": "customers", "family": True},
+        "items": {"parent": "orders", "family": True},
+    }
+    model = fitted.models_["orders"]
+    assert model.context_encoder.columns == [
+        "customers.age", "customers.segment", "customers.signup", "__n_siblings", "__position",
+    ]  # fmt: skip
+    # the context encoder is fitted on synthetic contexts: only released categories
+    segment = next(e for e in model.context_encoder.encoders if e.column == "customers.segment")
+    assert set(segment.categories) <= {"Paris", "Lyon", "Lille", None}
+    # the generated orders follow the parent they are generated for
+    from relsynth.models.context import Context
+
+    def orders_for(age: float) -> pd.DataFrame:
+        parent = pd.DataFrame({
+            "customers.age": [age] * 400, "customers.segment": ["Paris"] * 400,
+            "customers.signup": pd.to_datetime(["2020-01-01"] * 400),
+        })  # fmt: skip
+        ctx = Context(parent=parent, family_size=np.full(400, 2.0), position=np.zeros(400))
+        return model.sample(ctx, seed=0)
+
+    assert not orders_for(20.0).equals(orders_for(80.0))
+
+
+def test_a_public_parent_gives_its_values_but_no_family_counters() -> None:
+    """A public parent's family counts the rows of every entity under it: only its
+    values join the context of its children."""
+    synth = Synthesizer(
+        shop_metadata(), seed=0, steps=3,
+        table_models={"products": "copy", "customers": "copy"},
+        privacy=DifferentialPrivacy(epsilon=EPSILON, delta=1e-5),
+    ).fit(_tables())  # fmt: skip
+    assert synth.fit_info_.dp["context"]["orders"] == {"parent": "customers", "family": False}
+    columns = synth.models_["orders"].context_encoder.columns
+    assert columns == ["customers.age", "customers.segment", "customers.signup"]
+    fake = synth.sample(seed=0)
+    assert check(synth.metadata, fake).ok
+
+
+def test_a_small_table_gets_a_larger_share_of_the_release_budget() -> None:
+    """A table with few entities gets less noise on its column releases (weights by
+    its DP size), the others more, and the releases still compose to the same total:
+    the accountant's epsilon is the budget."""
+    tables = _tables()
+    tables["items"] = tables["items"].iloc[:80].reset_index(drop=True)
+    synth = _fit(steps=2, tables=tables)
+    dp = synth.fit_info_.dp
+    noise: dict[str, list[float]] = {}
+    for r in dp["releases"]:
+        if r["what"].startswith(("vocabulary of", "bounds and quantiles of")):
+            noise.setdefault(r["table"], []).append(r["noise"])
+    assert max(noise["items"]) < min(noise["customers"]) / 1.5
+    assert dp["epsilon"] == pytest.approx(EPSILON, rel=1e-3)
 
 
 def test_dp_fit_is_deterministic_by_seed(fitted) -> None:

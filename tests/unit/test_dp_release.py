@@ -106,3 +106,43 @@ def test_one_entity_moves_at_most_public_cap_parents_under_a_public_parent() -> 
     without = _capped_counts(ent[:300], pos[:300], 40)
     assert np.count_nonzero(with_it != without) <= PUBLIC_CAP
     assert np.abs(with_it - without).sum() <= PUBLIC_CAP
+
+
+def _years(seconds: float) -> float:
+    return 1970 + seconds / (365.2425 * 86400.0)
+
+
+def test_dates_of_a_small_table_do_not_collapse_to_the_grid_middle() -> None:
+    """152 entities over six years at noise 20: no block of the grid passes the test,
+    and the bounds come from the block that stands out most (they used to be the
+    grid's middle year, 2000, whatever the data)."""
+    found = 0
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        x = (rng.uniform(1993, 1998.9, 152) - 1970.0) * 365.2425 * 86400.0
+        s = rel.numeric_summary(x, np.arange(152), 20.0, rng, datetime=True)
+        low, high = _years(s.low), _years(s.high)
+        found += low <= 1993.5 and 1998.5 <= high and high - low <= 40
+    assert found >= 4
+
+
+def test_quantile_bins_follow_what_the_noise_affords() -> None:
+    """Few entities for the noise: few quantile bins, whose shape survives the noise
+    (64 noisy bins bury it: the CDF's error grows with the bins' number)."""
+    assert rel.quantile_bins(150, 10.0) == 7
+    assert rel.quantile_bins(20, 10.0) == 4 and rel.quantile_bins(1e6, 10.0) == 64
+    assert rel.quantile_bins(None, 10.0) == 64
+
+    def ks(mass: float | None) -> float:
+        errors = []
+        for seed in range(20):
+            rng = np.random.default_rng(seed)
+            x = rng.lognormal(11, 0.8, 150)
+            s = rel.numeric_summary(x, np.arange(150), 10.0, rng, bounds=(1e3, 1e6), mass=mass)
+            q = np.asarray(s.quantiles)
+            xs = np.sort(x)
+            cdf = np.interp(xs, q, np.linspace(0, 1, len(q)))
+            errors.append(np.max(np.abs(np.arange(1, 151) / 150 - cdf)))
+        return float(np.mean(errors))
+
+    assert ks(150) < 0.2 < ks(None)
