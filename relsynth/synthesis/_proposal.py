@@ -38,9 +38,10 @@ inside the condition (the same target as rejection):
    rejection, exact without weights, in one more call.
 5. **Choice.** The number of kept rows is drawn as rejection would give it:
    ``Binomial(slots, p)``, ``p`` the importance estimate of the condition's probability
-   (``sum(w * meets) / rows``). That many meeting rows are drawn without replacement in
-   proportion to their weights (sampling-importance-resampling); a slot holds one row at
-   most, so no parent gets more children than the key generator gave it.
+   (``sum(w * meets) / rows``). That many meeting rows are chosen, each with an
+   inclusion probability proportional to its weight (sampling-importance-resampling by
+   systematic sampling, not draw-by-draw); a slot holds one row at most, so no parent
+   gets more children than the key generator gave it.
 
 When every slot got a row before a proposal was fitted, all the rows came from the
 prior and the result is plain rejection (every meeting row kept). Only the generator
@@ -211,9 +212,38 @@ def sample_by_proposal(
     meeting = np.flatnonzero(w > 0)
     k = int(stream(base, "where", name, "kept").binomial(m, min(pool.rate(), 1.0)))
     k = min(k, len(meeting))
-    pick = stream(base, "where", name, "choice")
-    chosen = pick.choice(meeting, size=k, replace=False, p=w[meeting] / w[meeting].sum())
+    chosen = meeting[_choose(w[meeting], k, stream(base, "where", name, "choice"))]
     return _result(pool, chosen, float(np.linalg.norm(shift)))
+
+
+def _choose(w: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """``k`` distinct positions of ``w``, each included with probability proportional to
+    its weight (``min(1, c w)``, ``c`` such that they sum to ``k``), by systematic
+    sampling in a random order. Draw-by-draw sampling without replacement (``choice``
+    with ``p``) includes the heavy rows less often than their weight says and leaned
+    towards the proposal: on a 1 % tail of the noise itself, its mean came out 0.015
+    above the exact one (7 standard errors), this choice's within noise."""
+    pi = _inclusion(w, k)
+    order = rng.permutation(len(w))
+    cum = np.cumsum(pi[order])
+    points = rng.random() + np.arange(k)
+    picks = np.minimum(np.searchsorted(cum, points, side="right"), len(w) - 1)
+    return np.sort(order[picks])
+
+
+def _inclusion(w: np.ndarray, k: int) -> np.ndarray:
+    """Inclusion probabilities ``min(1, c w)`` summing to ``k`` (``k <= len(w)``)."""
+    pi = np.zeros(len(w))
+    full = np.zeros(len(w), dtype=bool)
+    while True:
+        rest = ~full
+        c = (k - full.sum()) / w[rest].sum()
+        over = rest & (c * w >= 1.0)
+        if not over.any():
+            pi[rest] = c * w[rest]
+            pi[full] = 1.0
+            return pi
+        full |= over
 
 
 def _pilot(

@@ -233,3 +233,24 @@ def test_the_proposal_batch_is_sized_from_the_pilot():
     pool.logw.append(logw2)
     pool.ok.append(ok2)
     assert pool.ess() == pytest.approx(OVERSAMPLE * expected, rel=0.3)
+
+
+def test_the_choice_includes_rows_in_proportion_to_their_weights():
+    # The kept rows are chosen from the weighted meeting rows; each must be included
+    # with probability proportional to its weight (the importance weights then give the
+    # model's own distribution). Draw-by-draw sampling without replacement included the
+    # ten heavy rows 0.55 of the time instead of 0.69 (and the light ones too often),
+    # which leaned the kept rows towards the proposal.
+    from relsynth.synthesis._proposal import _choose, _inclusion
+
+    w = np.r_[np.full(10, 10.0), np.full(190, 1.0)]
+    rng = np.random.default_rng(0)
+    counts = np.zeros(len(w))
+    for _ in range(2_000):
+        chosen = _choose(w, 20, rng)
+        assert len(np.unique(chosen)) == 20
+        counts[chosen] += 1
+    assert counts[:10].mean() / 2_000 == pytest.approx(200 / 290, abs=0.02)
+    assert counts[10:].mean() / 2_000 == pytest.approx(20 / 290, abs=0.004)
+    capped = _inclusion(np.array([100.0, 1.0, 1.0, 1.0]), 2)  # a weight past certainty
+    assert capped[0] == 1.0 and capped.sum() == pytest.approx(2.0)
