@@ -127,6 +127,7 @@ def conditional(name: str, meta, real, synth, seed: int, scale: float) -> dict: 
         "generated": report.generated,
         "rows_generated_per_kept": report.generated / max(report.kept, 1),
         "noise_shift": report.shift,
+        "batches": report.batches,
         "tries": report.tries,
         "rows": {t: len(f) for t, f in fake.items()},
     }
@@ -181,6 +182,7 @@ def conditional_more(name: str, meta, real, synth, seed: int, scale: float) -> l
                 "generated": report.generated,
                 "rows_generated_per_kept": report.generated / max(report.kept, 1),
                 "noise_shift": report.shift,
+                "batches": report.batches,
                 "rejection_kept": len(plain_in),
                 "rejection_generated": len(plain),
                 "rejection_rows_per_kept": len(plain) / max(len(plain_in), 1),

@@ -20,7 +20,11 @@ marginals, not the dependencies.
 
 The continuous values together then get the training table's correlations
 (correlation recolouring). Each mapped value becomes a normal score
-``Phi^-1((v + 1) / 2)`` (the quantile encoding makes it standard normal), and the
+``Phi^-1((v / s + 1) / 2)`` (the quantile encoding makes it standard normal; ``s`` is
+its span, ``QUANTILE_SPAN`` = 0.99: scores of the span itself, not of ``[-1, 1]``, else
+the scores are a normal cut at +-2.58, and the recoloured rows that land beyond the
+cut, about 0.2 % of all rows, all decode to the column's maximum or minimum: a
+quarter of a 1 % tail piled on one value), and the
 scores of a row are multiplied by the one linear map that turns the generated
 correlation matrix into the training one *and moves rows the least*: the optimal
 transport map between the two Gaussians, ``M = G^-1/2 (G^1/2 R G^1/2)^1/2 G^-1/2``.
@@ -74,6 +78,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from relsynth.models.encoding import Span
+from relsynth.models.numerical import QUANTILE_SPAN
 
 __all__ = ["Calibration", "ContextTilt", "fit_calibration"]
 
@@ -164,7 +169,8 @@ class Recolouring:
     def recolour(self, block: np.ndarray) -> np.ndarray:
         """The recoloured values of ``block`` (one column per entry of ``columns``,
         mapped values in ``[-1, 1]``)."""
-        return 2.0 * ndtr(normal_scores(block) @ self.matrix) - 1.0
+        scores = normal_scores(block / QUANTILE_SPAN) @ self.matrix
+        return QUANTILE_SPAN * (2.0 * ndtr(scores) - 1.0)
 
     def apply(self, out: np.ndarray) -> np.ndarray:
         """Recolour the values of ``columns`` of a whole output matrix in place."""
@@ -367,7 +373,8 @@ def fit_recolouring(
 ) -> Recolouring | None:
     """The optimal-transport map from the generated to the training correlations.
 
-    ``generated``/``real`` hold the (mapped) values in ``[-1, 1]`` of ``columns``, one
+    ``generated``/``real`` hold the (mapped) values in ``[-QUANTILE_SPAN, QUANTILE_SPAN]``
+    of ``columns``, one
     column each; the weights are each value's probability of not being NULL. Between
     ``N(0, G)`` and ``N(0, R)`` the map that moves points the least (in mean squared
     distance) is ``M = G^-1/2 (G^1/2 R G^1/2)^1/2 G^-1/2`` (Olkin and Pukelsheim,
@@ -375,8 +382,8 @@ def fit_recolouring(
     """
     if not 2 <= len(columns) <= _MAX_RECOLOURED:
         return None
-    g = _correlations(normal_scores(generated), generated_weights)
-    r = _correlations(normal_scores(real), real_weights)
+    g = _correlations(normal_scores(generated / QUANTILE_SPAN), generated_weights)
+    r = _correlations(normal_scores(real / QUANTILE_SPAN), real_weights)
     g_half, g_inv_half = _sqrt_psd(g), _sqrt_psd(g, -0.5)
     matrix = g_inv_half @ _sqrt_psd(g_half @ r @ g_half) @ g_inv_half
     return Recolouring(np.asarray(columns, dtype=np.int64), (matrix + matrix.T) / 2.0)

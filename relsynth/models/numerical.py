@@ -28,7 +28,12 @@ from relsynth.models.columns import (
     snap,
 )
 
-__all__ = ["NumericalEncoder"]
+__all__ = ["QUANTILE_SPAN", "NumericalEncoder"]
+
+#: The quantile encoding's values fill ``[-QUANTILE_SPAN, QUANTILE_SPAN]`` (inside the
+#: generator's tanh range); a decoded value at or beyond either end is the column's
+#: observed minimum or maximum.
+QUANTILE_SPAN = 0.99
 
 
 class NumericalEncoder:
@@ -152,7 +157,7 @@ class NumericalEncoder:
                 q = np.asarray(self.quantiles)
                 ref = np.linspace(0.0, 1.0, len(q))
                 u = 0.5 * (np.interp(filled, q, ref) - np.interp(-filled, -q[::-1], -ref[::-1]))
-                blocks.append((2.0 * u - 1.0).reshape(-1, 1) * 0.99)
+                blocks.append((2.0 * u - 1.0).reshape(-1, 1) * QUANTILE_SPAN)
         if self.has_null:
             blocks.append(_one_hot(null.astype(int), 2))
         if not blocks:
@@ -187,7 +192,8 @@ class NumericalEncoder:
                 x = v * 4.0 * sd[mode] + mu[mode]
             else:
                 q = np.asarray(self.quantiles)
-                x = np.interp((v / 0.99 + 1.0) / 2.0, np.linspace(0.0, 1.0, len(q)), q)
+                u = (v / QUANTILE_SPAN + 1.0) / 2.0
+                x = np.interp(u, np.linspace(0.0, 1.0, len(q)), q)
             x = self._finish(x)
         return self._restore(x, null, rng)
 

@@ -85,6 +85,8 @@ class TableYield:
     #: the length of the generator-noise shift of the importance sampler (0: its pilot
     #: was plain rejection), None when the rows came from rejection
     shift: float | None = None
+    #: model calls of the importance sampler (pilot, proposal, top-ups), None for rejection
+    batches: int | None = None
 
     @property
     def rate(self) -> float:
@@ -110,7 +112,8 @@ class SampleReport:
                 f"{y.table}: kept {y.kept:,} of {y.generated:,} generated rows "
                 f"(yield {y.rate:.1%}, {y.tries} {'try' if y.tries == 1 else 'tries'}"
                 f"{f', model asked for {y.fed}' if y.fed else ''}"
-                f"{f', importance-sampled (noise shift {y.shift:.2f})' if y.shift else ''}) "
+                f"{f', importance-sampled (noise shift {y.shift:.2f}' if y.shift else ''}"
+                f"{f', {y.batches} batches)' if y.shift else ''}) "
                 f"meeting {' AND '.join(y.conditions)}"
             )
         for name, n in self.given.items():
@@ -263,13 +266,14 @@ def _sample_conditioned(
         share = min(max(feed.share, 0.0), 1.0)
         wanted = max(int(stream(base, "where", name, "count").binomial(natural, share)), 1)
     batch = None if wanted is None else {name: int(np.ceil(wanted * 1.1)) + 5}
-    generated, frame, first, shift = 0, None, 0, None
+    generated, frame, first, shift, batches = 0, None, 0, None, None
     if feed is None and wanted is None:  # importance sampling in the generator's noise
         proposed = sample_by_proposal(
             synth, name, done, scale, base, conditions, lambda f: _finished(synth, name, f, base)
         )
         if proposed is not None:
             generated, first, shift = proposed.generated, 1, proposed.shift
+            batches = proposed.batches
             if len(proposed.frame):
                 frame, attempt = proposed.frame, 0
     for attempt in range(first, MAX_TRIES if frame is None else first):
@@ -311,6 +315,7 @@ def _sample_conditioned(
         seconds=time.perf_counter() - t0,
         fed=None if feed is None else feed.column,  # the try that kept the rows
         shift=shift if frame is not None and attempt == 0 else None,
+        batches=batches if frame is not None and attempt == 0 else None,
     )
     return frame, result
 
