@@ -229,9 +229,9 @@ class ContextTilt:
     def apply(self, out: np.ndarray, ctx: np.ndarray) -> np.ndarray:
         """Tilt the scalar ``columns`` of ``out`` (in place) for the context rows ``ctx``."""
         c = self.context_scores(ctx)
-        u = (normal_scores(out[:, self.columns]) - self.mean) / self.sd
+        u = (normal_scores(out[:, self.columns] / QUANTILE_SPAN) - self.mean) / self.sd
         u = (u - c @ self.generated) * self.ratio + c @ self.real
-        out[:, self.columns] = 2.0 * ndtr(self.mean + self.sd * u) - 1.0
+        out[:, self.columns] = QUANTILE_SPAN * (2.0 * ndtr(self.mean + self.sd * u) - 1.0)
         return out
 
     def state(self) -> dict[str, Any]:
@@ -717,9 +717,11 @@ def _fit_tilt(
             out[:, s.start : s.stop] = raw[:, s.start : s.stop] + calibration.bias[s.start : s.stop]
     calibration.map_values(out, gen_ctx)
     values = sorted(scalars)
-    zg = normal_scores(out[:, values])
+    # scores of the quantile encoding's span, as the recolouring's (see Recolouring)
+    zg = normal_scores(out[:, values] / QUANTILE_SPAN)
     wg = np.column_stack([scalars[c][1] for c in values])
-    zr = normal_scores(np.column_stack([np.where(scalars[c][3], x[:, c], 0.0) for c in values]))
+    real = np.column_stack([np.where(scalars[c][3], x[:, c], 0.0) for c in values])
+    zr = normal_scores(real / QUANTILE_SPAN)
     wr = np.column_stack([scalars[c][3] for c in values]).astype(float)
     tilt = ContextTilt(
         np.asarray(values, dtype=np.int64),
