@@ -5,7 +5,8 @@ Fits a nycflights13 model (or loads ``--model``), then runs the CLI
 dialect and worker count, and prints per run: rows written, seconds (end to end:
 load, sample, write, check), rows/s, and the peak resident memory of the whole
 process tree (the CLI and its worker processes, summed, polled every 0.1 s from
-``/proc``). A script, not a test::
+``/proc``) and the CPU seconds the tree spent (comparable on a loaded machine, where
+the seconds are not). A script, not a test::
 
     .venv/bin/python benchmarks/large_sample.py --scale 2
     .venv/bin/python benchmarks/large_sample.py --scale 30 --workers 1 2
@@ -37,10 +38,13 @@ from datasets import nycflights13  # noqa: E402
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def _tree_rss(root: int) -> int:
-    """Resident bytes of ``root`` and every process below it (from /proc)."""
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _tree(root: int) -> dict[int, tuple[int, float]]:
+    """``{pid: (resident bytes, CPU seconds)}`` of ``root`` and every process below it."""
     parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
+    stats: dict[int, tuple[int, float]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -50,34 +54,40 @@ def _tree_rss(root: int) -> int:
         except OSError:
             continue
         parents[int(entry)] = int(fields[1])
-        rss[int(entry)] = int(fields[21]) * PAGE
-    total, todo = 0, [root]
+        cpu = (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+        stats[int(entry)] = (int(fields[21]) * PAGE, cpu)
+    out, todo = {}, [root]
     while todo:
         pid = todo.pop()
-        total += rss.get(pid, 0)
+        if pid in stats:
+            out[pid] = stats[pid]
         todo += [p for p, parent in parents.items() if parent == pid]
-    return total
+    return out
 
 
-def run_measured(cmd: list[str]) -> tuple[int, float, int, str]:
-    """Run ``cmd``; return its exit code, seconds, peak tree RSS (bytes) and output."""
+def run_measured(cmd: list[str]) -> tuple[int, float, int, float, str]:
+    """Run ``cmd``; return its exit code, seconds, peak tree RSS (bytes), CPU seconds of
+    the tree (each process's last reading, summed: comparable under load, unlike the
+    seconds) and output."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-        peak = 0
+        peak, cpu = 0, {}
         while proc.poll() is None:
-            peak = max(peak, _tree_rss(proc.pid))
+            tree = _tree(proc.pid)
+            peak = max(peak, sum(rss for rss, _ in tree.values()))
+            cpu.update({pid: seconds for pid, (_, seconds) in tree.items()})
             time.sleep(0.1)
         seconds = time.perf_counter() - started
         log.seek(0)
-        return proc.returncode, seconds, peak, log.read()
+        return proc.returncode, seconds, peak, sum(cpu.values()), log.read()
 
 
 def fit_model(source: Path, model: Path, steps: int) -> None:
     cmd = [sys.executable, "-m", "relsynth", "fit", f"sqlite:///{source}", "-o", str(model)]
     cmd += ["--seed", "0", "--steps", str(steps), "--overwrite"]
-    code, seconds, _, out = run_measured(cmd)
+    code, seconds, _, _, out = run_measured(cmd)
     if code:
         raise SystemExit(f"fit failed:\n{out}")
     print(f"fitted {model} in {seconds:.0f}s (--steps {steps})")
@@ -119,8 +129,8 @@ def main() -> int:
         if not model.exists():
             fit_model(source, model, args.steps)
         print(f"scale {args.scale}, chunk rows {args.chunk_rows or 'default'}")
-        head = ("dialect", "workers", "rows", "seconds", "rows/s", "peak MB")
-        print("{:<11} {:>7} {:>11} {:>8} {:>8} {:>8}".format(*head))
+        head = ("dialect", "workers", "rows", "seconds", "rows/s", "peak MB", "CPU s")
+        print("{:<11} {:>7} {:>11} {:>8} {:>8} {:>8} {:>8}".format(*head))
         for dialect in args.dialects:
             for workers in args.workers:
                 with fresh_database(dialect, work) as url:
@@ -128,7 +138,7 @@ def main() -> int:
                     cmd += ["--scale", str(args.scale), "--seed", "0", "--jobs", str(workers)]
                     if args.chunk_rows:
                         cmd += ["--chunk-rows", str(args.chunk_rows)]
-                    code, seconds, peak, out = run_measured(cmd)
+                    code, seconds, peak, cpu, out = run_measured(cmd)
                     if code:
                         print(out)
                         print(f"{dialect} workers={workers}: exit {code}")
@@ -136,7 +146,7 @@ def main() -> int:
                     rows = count_rows(url)
                     print(
                         f"{dialect:<11} {workers:>7} {rows:>11,} {seconds:>8.1f} "
-                        f"{rows / seconds:>8,.0f} {peak / 2**20:>8,.0f}"
+                        f"{rows / seconds:>8,.0f} {peak / 2**20:>8,.0f} {cpu:>8.1f}"
                     )
     return 0
 

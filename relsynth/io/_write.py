@@ -152,7 +152,7 @@ def write_database(
     seconds = time.perf_counter() - start
     rows = {n: job.written.get(n, 0) for n in job.plan.order}
     logger.info("wrote %d rows into %d tables in %.2fs", sum(rows.values()), len(rows), seconds)
-    return WriteReport(rows, seconds, dialect, tuple(job.schema.dropped), schema)
+    return WriteReport(rows, seconds, dialect, tuple(job.schema.dropped), schema, job.integrity)
 
 
 def _dialect(conn: Connection) -> str:
@@ -336,6 +336,7 @@ def _prove_integrity(conn: Connection, job: WriteJob) -> None:
             "Fix the tables (relsynth.check(metadata, tables) shows the same report).",
             report=report,
         )
+    job.integrity = report
 
 
 # -- MariaDB/MySQL: DDL first, data in one transaction, compensate on failure -----------------

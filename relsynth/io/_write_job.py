@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import sqlalchemy as sa
 
+from relsynth.check import IntegrityReport
 from relsynth.constraints import compute_generated
 from relsynth.errors import DataError
 from relsynth.io._ddl import Schema, build_schema
@@ -45,6 +46,12 @@ class WriteReport:
     schema : str or None
         The schema of the tables (:func:`target_schema`); None: the connection's
         default (SQLite/MariaDB: the URL's database) or each table's (:func:`as_written`).
+    integrity : IntegrityReport or None
+        The integrity check the write ran on the written tables inside its
+        transaction, just before committing (SQLite, MariaDB/MySQL); None where the
+        database enforced every key itself (PostgreSQL validates each foreign key as
+        it is added). A caller that shows integrity reuses it instead of scanning the
+        tables again.
     """
 
     rows: Mapping[str, int]
@@ -52,6 +59,7 @@ class WriteReport:
     dialect: str
     dropped: tuple[str, ...] = ()
     schema: str | None = None
+    integrity: IntegrityReport | None = None
 
     @property
     def n_rows(self) -> int:
@@ -78,6 +86,7 @@ class WriteJob:
     more: Iterator[Mapping[str, pd.DataFrame]] = field(default_factory=lambda: iter(()))
     on_chunk: Callable[[int, int], None] | None = None
     written: dict[str, int] = field(default_factory=dict)  # rows loaded so far, per table
+    integrity: IntegrityReport | None = None  # the check run before committing, if any
 
     def physical(self, name: str) -> sa.Table:
         return self.schema.tables[name]

@@ -8,6 +8,7 @@ and every random draw goes through a model's own :class:`torch.Generator`.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
 import os
 from collections.abc import Iterator, Sequence
@@ -40,6 +41,12 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+# The count of the innermost torch_threads block around this code (None: no block).
+_PINNED: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "relsynth_torch_threads", default=None
+)
+
+
 @contextlib.contextmanager
 def torch_threads(n: int | None = None) -> Iterator[int]:
     """Set ``torch.set_num_threads(n)`` inside the block and restore it afterwards.
@@ -50,16 +57,22 @@ def torch_threads(n: int | None = None) -> Iterator[int]:
     Parameters
     ----------
     n : int, optional
-        Threads to use; defaults to the number of usable cores.
+        Threads to use; defaults to the count of the enclosing ``torch_threads``
+        block, else the number of usable cores. So a model left at ``n_threads=None``
+        samples under its caller's count: a chunk worker pinned to one thread stays
+        at one (it ran each model under every core: two OpenMP threads per worker
+        on two cores made small tensor operations ~50x slower on a loaded machine).
     """
-    n = usable_cores() if n is None else int(n)
+    n = (_PINNED.get() or usable_cores()) if n is None else int(n)
     if n < 1:
         raise ParameterError(f"The 'n_threads' parameter must be an int >= 1. Got {n} instead.")
     before = torch.get_num_threads()
     torch.set_num_threads(n)
+    token = _PINNED.set(n)
     try:
         yield n
     finally:
+        _PINNED.reset(token)
         torch.set_num_threads(before)
 
 
@@ -119,9 +132,12 @@ def build_modules(factories: Sequence[Any], seed: int | None) -> list[nn.Module]
 def gumbel(
     shape: torch.Size | tuple[int, ...], gen: torch.Generator, device: torch.device
 ) -> torch.Tensor:
-    """Standard Gumbel noise drawn from ``gen`` (``F.gumbel_softmax`` uses the global RNG)."""
+    """Standard Gumbel noise drawn from ``gen`` (``F.gumbel_softmax`` uses the global RNG).
+
+    ``-log(-log(u))`` computed in place: the same values bit for bit, without three
+    temporaries of the draw's size (sampling calls this on ``rows x categories``)."""
     u = torch.rand(shape, generator=gen, device=device).clamp_(1e-10, 1.0 - 1e-7)
-    return -torch.log(-torch.log(u))
+    return u.log_().neg_().log_().neg_()
 
 
 def activate(
@@ -156,7 +172,7 @@ def hard_sample(raw: torch.Tensor, spans: Sequence[Span], gen: torch.Generator) 
         if s.activation == "tanh":
             out[:, s.start : s.stop] = torch.tanh(x)
         else:
-            idx = (x + gumbel(x.shape, gen, x.device)).argmax(dim=1, keepdim=True)
+            idx = gumbel(x.shape, gen, x.device).add_(x).argmax(dim=1, keepdim=True)
             out[:, s.start : s.stop].scatter_(1, idx, 1.0)
     return out.cpu().numpy()
 

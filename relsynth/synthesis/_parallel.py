@@ -78,7 +78,7 @@ def pinned_threads(n: int) -> Iterator[None]:
         yield
 
 
-def _init_worker(threads: int, log_level: int, log_to_stderr: bool) -> None:
+def _init_worker(threads: int, log_level: int, log_to_stderr: bool, warm: bool = True) -> None:
     """Worker process set-up: thread pools pinned once, relsynth's logging mirrored.
 
     A spawned process starts with no logging configuration: when the parent's
@@ -99,9 +99,10 @@ def _init_worker(threads: int, log_level: int, log_to_stderr: bool) -> None:
     torch.set_num_threads(threads)
     with contextlib.suppress(RuntimeError):  # already set in this process
         torch.set_num_interop_threads(1)
-    from relsynth.models._torch import warm_up
+    if warm:
+        from relsynth.models._torch import warm_up
 
-    warm_up()
+        warm_up()
 
 
 def _call_pinned(
@@ -247,12 +248,15 @@ def iter_tasks(
 ) -> Iterator[Any]:
     """Yield ``fn(shared, i)`` for ``i`` in ``0 .. n-1``, in that order.
 
-    At most ``n_jobs`` tasks are running or finished-but-not-yet-taken at a time, so
-    a slow consumer (the writer) holds the workers back and memory stays bounded by
-    ``n_jobs + 1`` results. ``shared`` (the fitted synthesizer) travels once per
-    worker process (once per Ray task, from Ray's object store). Every task runs
-    under ``threads`` pinned threads wherever it runs, so the results do not depend
-    on ``n_jobs`` or the executor.
+    Locally, more than one task runs in ``n_jobs`` worker processes (one worker for
+    ``n_jobs=1``), so that the consumer's work on result ``i`` (the writer's) overlaps
+    the making of the next ones: while the consumer holds result ``i``, the workers
+    make ``i + 1 .. i + n_jobs``, and no further task is submitted until the consumer
+    takes the next result. So a slow consumer holds the workers back and memory stays
+    bounded by ``n_jobs + 1`` results (``n_jobs`` made or in the making, one held).
+    ``shared`` (the fitted synthesizer) travels once per worker process (once per Ray
+    task, from Ray's object store). Every task runs under ``threads`` pinned threads
+    wherever it runs, so the results do not depend on ``n_jobs`` or the executor.
     """
     if executor not in EXECUTORS:
         raise ParameterError(
@@ -266,7 +270,7 @@ def iter_tasks(
             _call_pinned, fn, n, shared, n_jobs=n_jobs, threads=threads, address=address
         )
         return
-    if n_jobs <= 1 or n <= 1:
+    if n <= 1:  # nothing to overlap with: no worker to start
         for i in range(n):
             with pinned_threads(threads):
                 result = fn(shared, i)
@@ -278,7 +282,10 @@ def iter_tasks(
 def _init_stream_worker(
     threads: int, log_level: int, log_to_stderr: bool, fn: Any, shared: Any
 ) -> None:
-    _init_worker(threads, log_level, log_to_stderr)
+    """A stream worker: pinned and logging as a fit worker, without the optimizer
+    warm-up (a stream task never trains; importing ``torch._dynamo`` costs seconds of
+    each worker's start)."""
+    _init_worker(threads, log_level, log_to_stderr, warm=False)
     _SHARED["fn"], _SHARED["shared"] = fn, shared
 
 
@@ -301,12 +308,16 @@ def _iter_pool(fn, n, shared, n_jobs, threads):  # noqa: ANN001, ANN202
         initargs=(threads, root.getEffectiveLevel(), mirrored, fn, shared),
     )
     pending: dict[int, Future[Any]] = {}
+    submitted = 0
     try:
         for i in range(n):
-            while len(pending) < workers and i + len(pending) < n:
-                j = i + len(pending)
-                pending[j] = pool.submit(_call_shared, threads, j)
-            yield pending.pop(i).result()
+            # tasks i .. i + workers: every worker busy while the consumer holds result i
+            while submitted < n and submitted <= i + workers:
+                pending[submitted] = pool.submit(_call_shared, threads, submitted)
+                submitted += 1
+            result = pending.pop(i).result()
+            yield result
+            del result  # let it go before the next wait: one result held at a time
     finally:
         for future in pending.values():
             future.cancel()

@@ -90,7 +90,8 @@ def iter_ray(
     address: str | None,
 ) -> Iterator[Any]:
     """``call(fn, threads, (shared, i))`` for ``i`` in ``0 .. n-1`` as Ray tasks, yielded
-    in order, at most ``n_jobs`` submitted and not yet taken (``shared`` goes to the
+    in order; while the consumer holds result ``i``, tasks ``i + 1 .. i + n_jobs`` run
+    and none further is submitted, as with local workers (``shared`` goes to the
     object store once)."""
     ray = _import_ray()
     started_here = _init(ray, n_jobs, threads, address)
@@ -99,10 +100,11 @@ def iter_ray(
         ref = ray.put(shared)
         remote = ray.remote(num_cpus=threads, max_retries=0)(_shared_task)
         window = max(1, n_jobs)
+        submitted = 0
         for i in range(n):
-            while len(pending) < window and i + len(pending) < n:
-                j = i + len(pending)
-                pending[j] = remote.remote(call, fn, threads, ref, j)
+            while submitted < n and submitted <= i + window:
+                pending[submitted] = remote.remote(call, fn, threads, ref, submitted)
+                submitted += 1
             yield pickle.loads(ray.get(pending.pop(i)))  # our own task's output
     finally:
         for task in pending.values():

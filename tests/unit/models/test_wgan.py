@@ -219,6 +219,20 @@ def test_torch_threads_sets_and_restores() -> None:
             pass
 
 
+def test_torch_threads_without_a_count_keeps_the_enclosing_count() -> None:
+    # a model left at n_threads=None samples under its caller's count (a chunk worker
+    # pinned to one thread stays at one), and outside any block under the usable cores
+    from relsynth.models._torch import usable_cores
+
+    outer = usable_cores() + 1
+    with torch_threads(outer):
+        with torch_threads() as n:
+            assert n == outer and torch.get_num_threads() == outer
+        assert torch.get_num_threads() == outer
+    with torch_threads() as n:
+        assert n == usable_cores()
+
+
 def test_same_seed_fit_is_reproducible(rng) -> None:
     table, ctx = _planted(rng, 80)
     a = ConditionalWGAN(seed=5, epochs=2, **SMALL).fit(table, ctx).sample(ctx, seed=0)
