@@ -185,18 +185,14 @@ def fit_preference(
 
 def _cells(points: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """What the model file keeps of the source rows: their coarse encodings (a number
-    to its percentile) that at least ``_MIN_ROWS`` rows share, each with the mean parent
-    features of the rows sharing it; no kept point is one source row's."""
-    cells, inverse, counts = np.unique(points, axis=0, return_inverse=True, return_counts=True)
-    inverse = np.asarray(inverse).reshape(-1)
-    means = np.zeros((len(cells), target.shape[1]))
-    np.add.at(means, inverse, target)
-    means /= counts[:, None]
-    shared = counts >= _MIN_ROWS
-    # a cell is kept once per row in it, so the draw among neighbours keeps its weight
-    rows = np.nonzero(shared[inverse])[0]
-    order = rows[np.argsort(inverse[rows], kind="stable")]
-    return cells[inverse[order]], means[inverse[order]]
+    to its percentile) with their parents' features, for the pairs of a cell and a
+    parent that at least ``_MIN_ROWS`` source rows share: no kept point is one source
+    row's, and each is kept once per row (a draw among neighbours keeps its weight)."""
+    target = np.round(target, _DIGITS)
+    joint = np.hstack([points, target])
+    _, inverse, counts = np.unique(joint, axis=0, return_inverse=True, return_counts=True)
+    rows = np.nonzero(counts[np.asarray(inverse).reshape(-1)] >= _MIN_ROWS)[0]
+    return points[rows], target[rows]
 
 
 # -- encoding --------------------------------------------------------------------------------

@@ -140,13 +140,18 @@ def test_the_model_file_keeps_no_point_or_level_of_one_source_row():
     assert pref is not None
     state = pref.to_dict()
     assert "one-off" not in str(state)
-    # every kept point is a percentile cell that two or more source rows share
+    # every kept point is a percentile cell and a parent that two or more rows share
     from relsynth.keys.preference import _encode
 
     source = _encode(trip, pref.encoders, coarse=True)
-    cells, counts = np.unique(np.round(source, 5), axis=0, return_counts=True)
+    joint = np.round(source, 5)
+    cells, counts = np.unique(joint, axis=0, return_counts=True)
     shared = {tuple(c) for c, k in zip(cells, counts, strict=True) if k >= 2}
     assert all(tuple(p) in shared for p in np.round(pref.points, 5))
+    # each kept pair of a cell and a parent stands for two or more source rows (3,000
+    # rows: all of them are kept, none subsampled)
+    pairs = np.round(np.hstack([pref.points, pref.targets]), 5)
+    assert np.unique(pairs, axis=0, return_counts=True)[1].min() >= 2
     # and a number is kept only to its percentile
     u = pref.points[:, 0] / np.sqrt(12.0) / np.sqrt(pref.encoders[0]["share"]) + 0.5
     np.testing.assert_allclose(u, np.round(u * 100) / 100, atol=1e-4)
