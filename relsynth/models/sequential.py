@@ -320,6 +320,7 @@ class SequenceModel(SequenceTableModel):
         for the training contexts ``ctx``; ``x`` are the encoded training steps."""
         with torch.no_grad():
             gen_x, gen_s, logits = self._generate(ctx, lengths, rng, logits=True)
+        assert logits is not None
         steps, values = self._rebuild((gen_x, gen_s), lengths, rng)
         levels = LevelCorrections()
         chained = self._chained_to()
