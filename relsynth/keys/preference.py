@@ -74,7 +74,8 @@ _DIGITS = 5
 #: Source rows that must share a kept point (a coarse cell) or a category level: the
 #: model file keeps nothing that points at one source row (as one-off values are withheld).
 _MIN_ROWS = 2
-#: A number's source quantile is kept to this resolution (its percentile).
+#: A number's source quantile is kept to this resolution (its percentile) where its
+#: exact value is one source row's.
 _PERCENTILE = 100
 
 
@@ -174,7 +175,7 @@ def fit_preference(
         return None
     scored.sort(key=lambda e: (-e["share"], e["column"]))
     encoders = tuple(scored[:_MAX_COLUMNS])
-    points, targets = _cells(_encode(child, encoders, coarse=True), target)
+    points, targets = _shared_points(child, encoders, target)
     if not len(points):
         return None
     keep = np.unique(np.linspace(0, len(points) - 1, min(len(points), _MAX_POINTS)).astype(int))
@@ -183,16 +184,32 @@ def fit_preference(
     )
 
 
-def _cells(points: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """What the model file keeps of the source rows: their coarse encodings (a number
-    to its percentile) with their parents' features, for the pairs of a cell and a
-    parent that at least ``_MIN_ROWS`` source rows share: no kept point is one source
-    row's, and each is kept once per row (a draw among neighbours keeps its weight)."""
+def _shared_points(
+    child: pd.DataFrame, encoders: Sequence[Mapping[str, Any]], target: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """What the model file keeps of the source rows: their encodings with their
+    parents' features, only where at least ``_MIN_ROWS`` source rows share both (a
+    route's distance, which many flights share, is kept exactly); a row whose exact
+    point no other row shares counts at its percentile cell instead, and is dropped
+    if no other row shares that either. No kept point is one source row's; each is
+    kept once per row, so a draw among neighbours keeps its weight."""
     target = np.round(target, _DIGITS)
-    joint = np.hstack([points, target])
+    fine, fine_targets, shared = _shared(_encode(child, encoders), target)
+    rest = np.nonzero(~shared)[0]
+    coarse = _encode(child.iloc[rest], encoders, coarse=True)
+    coarse, coarse_targets, _ = _shared(coarse, target[rest])
+    return np.vstack([fine, coarse]), np.vstack([fine_targets, coarse_targets])
+
+
+def _shared(points: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows whose point and parent at least ``_MIN_ROWS`` rows share (points,
+    targets, and the mask of those rows)."""
+    if not len(points):
+        return points, target, np.zeros(0, dtype=bool)
+    joint = np.hstack([np.round(points, _DIGITS), target])
     _, inverse, counts = np.unique(joint, axis=0, return_inverse=True, return_counts=True)
-    rows = np.nonzero(counts[np.asarray(inverse).reshape(-1)] >= _MIN_ROWS)[0]
-    return points[rows], target[rows]
+    mask = counts[np.asarray(inverse).reshape(-1)] >= _MIN_ROWS
+    return points[mask], target[mask], mask
 
 
 # -- encoding --------------------------------------------------------------------------------
