@@ -188,17 +188,14 @@ def _shared_points(
     child: pd.DataFrame, encoders: Sequence[Mapping[str, Any]], target: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """What the model file keeps of the source rows: their encodings with their
-    parents' features, only where at least ``_MIN_ROWS`` source rows share both (a
-    route's distance, which many flights share, is kept exactly); a row whose exact
-    point no other row shares counts at its percentile cell instead, and is dropped
-    if no other row shares that either. No kept point is one source row's; each is
-    kept once per row, so a draw among neighbours keeps its weight."""
+    parents' features, a number exactly where at least ``_MIN_ROWS`` rows hold it (a
+    route's distance) and at its percentile where one row does (an air time), and
+    only the points that at least ``_MIN_ROWS`` rows share with their parent. No kept
+    point is one source row's; each is kept once per row, so a draw among neighbours
+    keeps its weight."""
     target = np.round(target, _DIGITS)
-    fine, fine_targets, shared = _shared(_encode(child, encoders), target)
-    rest = np.nonzero(~shared)[0]
-    coarse = _encode(child.iloc[rest], encoders, coarse=True)
-    coarse, coarse_targets, _ = _shared(coarse, target[rest])
-    return np.vstack([fine, coarse]), np.vstack([fine_targets, coarse_targets])
+    points, targets, _ = _shared(_encode(child, encoders, coarse=True), target)
+    return points, targets
 
 
 def _shared(points: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -257,7 +254,8 @@ def _encode(
     frame: pd.DataFrame, encoders: Sequence[Mapping[str, Any]], *, coarse: bool = False
 ) -> np.ndarray:
     """The weighted encoding of ``frame``'s rows: a numeric column is its source
-    quantile (``coarse``: rounded to its percentile), scaled to unit variance; a
+    quantile (``coarse``: to its percentile where one row of ``frame`` holds the
+    value), scaled to unit variance; a
     categorical column the mean parent features of its level (unseen: 0, the parents'
     mean), scaled to unit total variance; each block times the square root of the
     share it explains."""
@@ -270,8 +268,10 @@ def _encode(
             num = np.full(len(values), np.nan) if num is None else num
             u = _quantile(num, np.asarray(enc["grid"], dtype=float))
             u = np.where(np.isfinite(u), u, 0.5)
-            if coarse:
-                u = np.round(u * _PERCENTILE) / _PERCENTILE
+            if coarse:  # a value one row holds: to its percentile
+                held = pd.Series(num).map(pd.Series(num).value_counts(dropna=False))
+                alone = held.to_numpy() < _MIN_ROWS
+                u[alone] = np.round(u[alone] * _PERCENTILE) / _PERCENTILE
             blocks.append(((u - 0.5) * np.sqrt(12.0) * weight)[:, None])
         else:
             table = enc["levels"]
