@@ -17,9 +17,19 @@ MAX_MODULE_LINES = 600
 MAX_FUNCTION_LINES = 80
 
 #: "path" (modules) or "path::qualified.name" (functions) -> (lines today, reason).
-#: Empty since issue 16's third round: every module and function is within the limits.
-#: An exception needs its reason here (and in the note that adds it).
-ALLOWED: dict[str, tuple[int, str]] = {}
+#: Empty after issue 16's third round; the merge of six parallel branches on 2026-12-06
+#: (issues 13, 15, 17) grew these past the limits, each by its branch's own new part.
+#: They are ceilings to split next round (the note that adds them says so).
+_MERGE = "grown by the 2026-12-06 merge of parallel branches; split next round"
+ALLOWED: dict[str, tuple[int, str]] = {
+    "evaluate/_html.py::_privacy": (82, _MERGE + " (copied tables' reasons)"),
+    "keys/generator.py": (601, _MERGE + " (match_values)"),
+    "keys/secondary.py": (602, _MERGE + " (source_degree, preference)"),
+    "models/_dp.py": (648, _MERGE + " (DP parent context: move DPContextFrames out)"),
+    "models/calibration.py": (754, _MERGE + " (context tilt: move ContextTilt out)"),
+    "models/sequential.py": (636, _MERGE + " (sequence levels, start tilt)"),
+    "synthesis/_dp.py::prepare": (84, _MERGE + " (table weights of the releases)"),
+}
 
 
 def _functions(tree: ast.AST, prefix: str = ""):

@@ -241,7 +241,9 @@ def sample_tables(
 
     done: dict[str, pd.DataFrame] = {}
     order = synth.plan_.order
-    with torch_threads(threads or synth.n_threads):
+    # one pinned thread unless told: forward passes split among threads may round a
+    # value differently, and the same seed must give the same rows on any machine
+    with torch_threads(threads or synth.n_threads or 1):
         for i, name in enumerate(order):
             t0 = time.perf_counter()
             rng = stream(base, "sample", name)

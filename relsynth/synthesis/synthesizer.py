@@ -119,7 +119,10 @@ class Synthesizer:
         table fit uses one thread: floating-point sums in training depend on how
         they are split among threads, so a fixed count is what makes a fit give the
         same bytes on any machine, under any load; fits run in parallel with
-        ``n_jobs`` instead. Sampling (forward passes only) uses the usable cores.
+        ``n_jobs`` instead. Sampling (forward passes only) uses one thread too, unless
+        set: a forward pass split among threads may round a value differently, so the
+        default gives the same rows on any machine (large samples run in parallel as
+        chunks, ``sample_chunks``).
     n_jobs : int, optional
         Tables fitted at once, in worker processes (each table learns from its real
         parents, so table fits are independent). None: 1, in this process; -1: the
