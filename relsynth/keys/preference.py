@@ -193,20 +193,14 @@ def _shared_points(
     only the points that at least ``_MIN_ROWS`` rows share with their parent. No kept
     point is one source row's; each is kept once per row, so a draw among neighbours
     keeps its weight."""
+    points = _encode(child, encoders, coarse=True)
     target = np.round(target, _DIGITS)
-    points, targets, _ = _shared(_encode(child, encoders, coarse=True), target)
-    return points, targets
-
-
-def _shared(points: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The rows whose point and parent at least ``_MIN_ROWS`` rows share (points,
-    targets, and the mask of those rows)."""
     if not len(points):
-        return points, target, np.zeros(0, dtype=bool)
+        return points, target
     joint = np.hstack([np.round(points, _DIGITS), target])
     _, inverse, counts = np.unique(joint, axis=0, return_inverse=True, return_counts=True)
-    mask = counts[np.asarray(inverse).reshape(-1)] >= _MIN_ROWS
-    return points[mask], target[mask], mask
+    shared = counts[np.asarray(inverse).reshape(-1)] >= _MIN_ROWS
+    return points[shared], target[shared]
 
 
 # -- encoding --------------------------------------------------------------------------------
