@@ -75,12 +75,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.special import ndtr, ndtri
 
+from relsynth.models._copula import Recolouring, fit_recolouring
+from relsynth.models._tilt import ContextTilt, fit_tilt
 from relsynth.models.encoding import Span
-from relsynth.models.numerical import QUANTILE_SPAN
 
-__all__ = ["Calibration", "ContextTilt", "fit_calibration"]
+__all__ = ["Calibration", "ContextTilt", "Recolouring", "fit_calibration", "fit_recolouring"]
 
 #: Quantile levels of the scalar maps (stored per continuous value).
 _LEVELS = 201
@@ -92,14 +92,6 @@ _MAX_GROUP_LEVELS = 200
 _MIN_ETA2 = 0.1
 #: Training rows (and generated weight) a level needs for a map of its own.
 _MIN_GROUP_ROWS = 40
-#: Correlation recolouring: at most this many continuous values (the map is k x k) ...
-_MAX_RECOLOURED = 128
-#: ... and eigenvalues of the correlation matrices kept at least this large.
-_MIN_EIGENVALUE = 1e-3
-#: Normal scores are taken of values clipped to this far inside (-1, 1).
-_SCORE_CLIP = 1e-6
-#: Context tilt: at most this many grid points per context column's score map.
-_TILT_GRID = 201
 #: Fixed-point iterations of the logit biases; each halves the error in practice.
 _ITERATIONS = 25
 _MAX_BIAS = 8.0
@@ -155,111 +147,6 @@ class GroupMaps:
             np.asarray(state["levels"], dtype=np.float32),
             np.asarray(state["src"], dtype=np.float32),
             np.asarray(state["dst"], dtype=np.float32),
-        )
-
-
-@dataclass
-class Recolouring:
-    """The linear map of normal scores that gives continuous values the training
-    correlations: ``z -> z @ matrix`` on the output columns ``columns``."""
-
-    columns: np.ndarray
-    matrix: np.ndarray
-
-    def recolour(self, block: np.ndarray) -> np.ndarray:
-        """The recoloured values of ``block`` (one column per entry of ``columns``,
-        mapped values in ``[-1, 1]``)."""
-        scores = normal_scores(block / QUANTILE_SPAN) @ self.matrix
-        return QUANTILE_SPAN * (2.0 * ndtr(scores) - 1.0)
-
-    def apply(self, out: np.ndarray) -> np.ndarray:
-        """Recolour the values of ``columns`` of a whole output matrix in place."""
-        out[:, self.columns] = self.recolour(out[:, self.columns])
-        return out
-
-    def state(self) -> dict[str, Any]:
-        """Plain-Python state."""
-        return {
-            "columns": self.columns.astype(int).tolist(),
-            "matrix": self.matrix.astype(float).tolist(),
-        }
-
-    @classmethod
-    def from_state(cls, state: Mapping[str, Any]) -> Recolouring:
-        """Rebuild from :meth:`state`."""
-        return cls(
-            np.asarray(state["columns"], dtype=np.int64),
-            np.asarray(state["matrix"], dtype=np.float64),
-        )
-
-
-@dataclass
-class ContextTilt:
-    """The context tilt of some scalar output columns (see the module docstring).
-
-    ``context[i]`` is a context column whose values map to normal scores through
-    ``grids[i]``/``scores[i]`` (standardised with ``centre``/``spread``); ``columns``
-    are output columns with their generated score means/deviations ``mean``/``sd``,
-    regression coefficients ``generated``/``real`` (context x columns) and residual
-    ratio ``ratio``.
-    """
-
-    columns: np.ndarray
-    context: np.ndarray
-    grids: list[np.ndarray]
-    scores: list[np.ndarray]
-    centre: np.ndarray
-    spread: np.ndarray
-    mean: np.ndarray
-    sd: np.ndarray
-    generated: np.ndarray
-    real: np.ndarray
-    ratio: np.ndarray
-
-    def context_scores(self, ctx: np.ndarray) -> np.ndarray:
-        """Standardised normal scores of the context columns, one row per row of ``ctx``."""
-        c = np.column_stack(
-            [
-                np.interp(ctx[:, j].astype(float), g, s)
-                for j, g, s in zip(self.context.tolist(), self.grids, self.scores, strict=True)
-            ]
-        )
-        return (c - self.centre) / self.spread
-
-    def apply(self, out: np.ndarray, ctx: np.ndarray) -> np.ndarray:
-        """Tilt the scalar ``columns`` of ``out`` (in place) for the context rows ``ctx``."""
-        c = self.context_scores(ctx)
-        u = (normal_scores(out[:, self.columns] / QUANTILE_SPAN) - self.mean) / self.sd
-        u = (u - c @ self.generated) * self.ratio + c @ self.real
-        out[:, self.columns] = QUANTILE_SPAN * (2.0 * ndtr(self.mean + self.sd * u) - 1.0)
-        return out
-
-    def state(self) -> dict[str, Any]:
-        """Plain-Python state."""
-        return {
-            "columns": self.columns.astype(int).tolist(),
-            "context": self.context.astype(int).tolist(),
-            "grids": [g.astype(float).tolist() for g in self.grids],
-            "scores": [s.astype(float).tolist() for s in self.scores],
-            **{
-                k: getattr(self, k).astype(float).tolist()
-                for k in ("centre", "spread", "mean", "sd", "generated", "real", "ratio")
-            },
-        }
-
-    @classmethod
-    def from_state(cls, state: Mapping[str, Any]) -> ContextTilt:
-        """Rebuild from :meth:`state`."""
-
-        def floats(key: str) -> np.ndarray:
-            return np.asarray(state[key], dtype=np.float64)
-
-        return cls(
-            np.asarray(state["columns"], dtype=np.int64),
-            np.asarray(state["context"], dtype=np.int64),
-            [np.asarray(g, dtype=np.float64) for g in state["grids"]],
-            [np.asarray(s, dtype=np.float64) for s in state["scores"]],
-            *(floats(k) for k in ("centre", "spread", "mean", "sd", "generated", "real", "ratio")),
         )
 
 
@@ -327,66 +214,6 @@ class Calibration:
             None if recolouring is None else Recolouring.from_state(recolouring),
             None if state.get("tilt") is None else ContextTilt.from_state(state["tilt"]),
         )
-
-
-def normal_scores(values: np.ndarray) -> np.ndarray:
-    """``Phi^-1((v + 1) / 2)`` of values in ``[-1, 1]`` (clipped just inside)."""
-    u = np.clip((np.asarray(values, dtype=np.float64) + 1.0) / 2.0, _SCORE_CLIP, 1 - _SCORE_CLIP)
-    return ndtri(u)
-
-
-def _correlations(scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Correlation matrix of the columns of ``scores``, pair by pair, each row weighted
-    by the product of its two weights (0 for a NULL value), made positive definite."""
-    k = scores.shape[1]
-    corr = np.eye(k)
-    for a in range(k):
-        for b in range(a + 1, k):
-            w = weights[:, a] * weights[:, b]
-            total = w.sum()
-            if total <= 1.0:
-                continue
-            xa, xb = scores[:, a], scores[:, b]
-            da = xa - (w * xa).sum() / total
-            db = xb - (w * xb).sum() / total
-            var = (w * da * da).sum() * (w * db * db).sum()
-            if var > 0:
-                corr[a, b] = corr[b, a] = (w * da * db).sum() / np.sqrt(var)
-    values, vectors = np.linalg.eigh(corr)
-    corr = (vectors * np.maximum(values, _MIN_EIGENVALUE)) @ vectors.T
-    d = np.sqrt(np.diag(corr))
-    return corr / np.outer(d, d)
-
-
-def _sqrt_psd(matrix: np.ndarray, power: float = 0.5) -> np.ndarray:
-    """``matrix ** power`` of a symmetric positive definite matrix."""
-    values, vectors = np.linalg.eigh(matrix)
-    return (vectors * np.maximum(values, _MIN_EIGENVALUE) ** power) @ vectors.T
-
-
-def fit_recolouring(
-    columns: Sequence[int],
-    generated: np.ndarray,
-    generated_weights: np.ndarray,
-    real: np.ndarray,
-    real_weights: np.ndarray,
-) -> Recolouring | None:
-    """The optimal-transport map from the generated to the training correlations.
-
-    ``generated``/``real`` hold the (mapped) values in ``[-QUANTILE_SPAN, QUANTILE_SPAN]``
-    of ``columns``, one
-    column each; the weights are each value's probability of not being NULL. Between
-    ``N(0, G)`` and ``N(0, R)`` the map that moves points the least (in mean squared
-    distance) is ``M = G^-1/2 (G^1/2 R G^1/2)^1/2 G^-1/2`` (Olkin and Pukelsheim,
-    1982); ``M`` is symmetric, so a row of scores ``z`` becomes ``z @ M``.
-    """
-    if not 2 <= len(columns) <= _MAX_RECOLOURED:
-        return None
-    g = _correlations(normal_scores(generated / QUANTILE_SPAN), generated_weights)
-    r = _correlations(normal_scores(real / QUANTILE_SPAN), real_weights)
-    g_half, g_inv_half = _sqrt_psd(g), _sqrt_psd(g, -0.5)
-    matrix = g_inv_half @ _sqrt_psd(g_half @ r @ g_half) @ g_inv_half
-    return Recolouring(np.asarray(columns, dtype=np.int64), (matrix + matrix.T) / 2.0)
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -581,7 +408,7 @@ def fit_calibration(
             groups[col] = group
     calibration = Calibration(bias.astype(np.float32), maps, groups, recolouring)
     if context_tilt and context is not None and scalars:
-        calibration.tilt = _fit_tilt(raw, x, spans, calibration, scalars, context)
+        calibration.tilt = fit_tilt(raw, x, spans, calibration, scalars, context)
     return calibration
 
 
@@ -611,16 +438,16 @@ def _category_biases(
 
 
 #: Per scalar column: generated values, their weights, training values and training rows.
-_Scalars = dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+Scalars = dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
 
 
 def _scalar_maps(
     raw: np.ndarray, x: np.ndarray, spans: Sequence[Span], probs: dict[int, np.ndarray]
-) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], _Scalars, dict[int, str]]:
+) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], Scalars, dict[int, str]]:
     """Quantile maps of the value scalars (``"quantile"`` encoding), the scalars' data
     and their column names."""
     maps: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    scalars: _Scalars = {}
+    scalars: Scalars = {}
     names: dict[int, str] = {}
     levels = np.linspace(0.0, 1.0, _LEVELS)
     for i, s in enumerate(spans):
@@ -647,7 +474,7 @@ def _scalar_maps(
 
 
 def _recolour(
-    x: np.ndarray, maps: dict[int, tuple[np.ndarray, np.ndarray]], scalars: _Scalars
+    x: np.ndarray, maps: dict[int, tuple[np.ndarray, np.ndarray]], scalars: Scalars
 ) -> Recolouring | None:
     """Fit the recolouring of the mapped scalars; the scalars' generated values become
     the recoloured ones (in place) when there is one."""
@@ -666,89 +493,3 @@ def _recolour(
         for j, c in enumerate(cols):
             scalars[c] = (recoloured[:, j], *scalars[c][1:])
     return recolouring
-
-
-def _score_grid(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Values and their mid-rank normal scores (at most ``_TILT_GRID`` points, ties as
-    one point), for a monotone map of a context column to normal scores; None for a
-    column of one value."""
-    v = np.sort(values.astype(float))
-    grid = np.unique(v)
-    if len(grid) < 2:
-        return None
-    if len(grid) > _TILT_GRID:
-        grid = np.unique(np.quantile(v, np.linspace(0.0, 1.0, _TILT_GRID)))
-    mid = (np.searchsorted(v, grid, "left") + np.searchsorted(v, grid, "right")) / (2.0 * len(v))
-    return grid, ndtri(mid)
-
-
-def _regression(corr: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Coefficients (``k`` context rows x values) of each value on the ``k`` context
-    columns, and each value's residual standard deviation, from a joint correlation
-    matrix (context first)."""
-    cc, cz = corr[:k, :k], corr[:k, k:]
-    beta = np.linalg.solve(cc, cz)
-    residual = 1.0 - np.einsum("cj,cj->j", cz, beta)
-    return beta, np.sqrt(np.maximum(residual, _MIN_EIGENVALUE))
-
-
-def _fit_tilt(
-    raw: np.ndarray,
-    x: np.ndarray,
-    spans: Sequence[Span],
-    calibration: Calibration,
-    scalars: _Scalars,
-    context: tuple[np.ndarray, np.ndarray, Sequence[Span]],
-) -> ContextTilt | None:
-    """The context tilt of the calibrated scalars on the context's continuous values."""
-    real_ctx, gen_ctx, ctx_spans = context
-    cols, grids, scores = [], [], []
-    for s in ctx_spans:
-        grid = _score_grid(real_ctx[:, s.start]) if s.role == "value" else None
-        if grid is not None:
-            cols.append(s.start)
-            grids.append(grid[0])
-            scores.append(grid[1])
-    if not cols:
-        return None
-    out = np.tanh(raw.astype(np.float64))  # scalars as generated ...
-    for s in spans:
-        if s.activation == "softmax":  # ... one-hots by their biased logits (argmax)
-            out[:, s.start : s.stop] = raw[:, s.start : s.stop] + calibration.bias[s.start : s.stop]
-    calibration.map_values(out, gen_ctx)
-    values = sorted(scalars)
-    # scores of the quantile encoding's span, as the recolouring's (see Recolouring)
-    zg = normal_scores(out[:, values] / QUANTILE_SPAN)
-    wg = np.column_stack([scalars[c][1] for c in values])
-    real = np.column_stack([np.where(scalars[c][3], x[:, c], 0.0) for c in values])
-    zr = normal_scores(real / QUANTILE_SPAN)
-    wr = np.column_stack([scalars[c][3] for c in values]).astype(float)
-    tilt = ContextTilt(
-        np.asarray(values, dtype=np.int64),
-        np.asarray(cols, dtype=np.int64),
-        grids,
-        scores,
-        np.zeros(len(cols)),
-        np.ones(len(cols)),
-        (zg * wg).sum(axis=0) / np.maximum(wg.sum(axis=0), _EPS),
-        np.ones(len(values)),
-        np.zeros((len(cols), len(values))),
-        np.zeros((len(cols), len(values))),
-        np.ones(len(values)),
-    )
-    cr = tilt.context_scores(real_ctx)
-    tilt.centre, tilt.spread = cr.mean(axis=0), np.maximum(cr.std(axis=0), _EPS)
-    cr, cg = tilt.context_scores(real_ctx), tilt.context_scores(gen_ctx)
-    tilt.sd = np.sqrt(
-        np.maximum(
-            (wg * (zg - tilt.mean) ** 2).sum(axis=0) / np.maximum(wg.sum(axis=0), _EPS), _EPS
-        )
-    )
-    k = len(cols)
-    ones = np.ones((len(cr), k))
-    corr_real = _correlations(np.hstack([cr, zr]), np.hstack([ones, wr]))
-    corr_gen = _correlations(np.hstack([cg, zg]), np.hstack([np.ones((len(cg), k)), wg]))
-    tilt.real, residual_real = _regression(corr_real, k)
-    tilt.generated, residual_gen = _regression(corr_gen, k)
-    tilt.ratio = residual_real / residual_gen
-    return tilt
