@@ -149,11 +149,16 @@ class TableEncoder:
 
     def transform(self, frame: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
         """Encode ``frame`` (columns as at fit time) into ``(n, dim)`` float32."""
-        blocks = [enc.transform(frame[enc.column], rng) for enc in self.encoders]
-        blocks = [b for b in blocks if b.shape[1]]
-        if not blocks:
-            return np.zeros((len(frame), 0), dtype=np.float32)
-        return np.hstack(blocks).astype(np.float32, copy=False)
+        # Each block is written into one float32 matrix as it comes (the same values as
+        # stacking the blocks and casting: float64 -> float32 rounds each value once), so
+        # a wide context never holds a second, float64 copy of itself.
+        out = np.empty((len(frame), self.dim), dtype=np.float32)
+        start = 0
+        for enc in self.encoders:
+            block = enc.transform(frame[enc.column], rng)
+            out[:, start : start + block.shape[1]] = block
+            start += block.shape[1]
+        return out
 
     def inverse(self, matrix: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
         """Decode a generated matrix (one-hot spans hard) into a DataFrame."""
