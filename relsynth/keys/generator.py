@@ -56,7 +56,7 @@ from relsynth.keys.deferred import fill_deferred, fit_deferred, null_deferred, t
 from relsynth.keys.drivers import fit_driver, root_size, sample_driver
 from relsynth.keys.features import ParentFeatures
 from relsynth.keys.forest import fit_forest, sample_forest
-from relsynth.keys.matching import match_by_preference
+from relsynth.keys.matching import match_secondary, match_values
 from relsynth.keys.secondary import (
     DegreeKey,
     assign_secondary,
@@ -484,34 +484,11 @@ class KeyGenerator:
         *,
         rng: np.random.Generator,
     ) -> pd.DataFrame:
-        """Reassign a secondary key so each child row gets the nearest parent with capacity.
-
-        Parameters
-        ----------
-        fk : ForeignKey
-            A secondary (or deferred) key of ``child_keys``' table.
-        child_keys : DataFrame
-            The child's key columns as sampled (their current assignment sets each
-            parent's capacity: the in-degree drawn by :meth:`sample_table`).
-        preferred : ndarray of shape (n_child, d)
-            Per child row, the feature vector of the parent it would prefer.
-        parent : DataFrame
-            The parent table (its referenced key columns are read).
-        parent_vectors : ndarray of shape (n_parent, d)
-            Feature vectors of the parent rows, in the same space.
-        rng : numpy.random.Generator
-
-        Returns
-        -------
-        DataFrame
-            A copy of ``child_keys`` with ``fk``'s columns reassigned; in-degrees and
-            NULL rows are unchanged, and junction pairs stay unique.
-        """
+        """Reassign a secondary key so each child row gets the nearest parent with
+        capacity (:func:`relsynth.keys.matching.match_secondary`: the parameters)."""
         self._check_fitted()
         group = self.states_[fk.child].unique_within.get(self._fks.index(fk))
-        return match_by_preference(
-            fk, child_keys, preferred, parent, parent_vectors, rng, unique_within=group
-        )
+        return match_secondary(fk, child_keys, preferred, parent, parent_vectors, rng, group)
 
     def match_values(
         self,
@@ -522,45 +499,12 @@ class KeyGenerator:
         rng: np.random.Generator,
         exclude: frozenset[ForeignKey] = frozenset(),
     ) -> pd.DataFrame:
-        """``frame`` (a sampled table with its values) with each secondary key that
-        has a :class:`~relsynth.keys.preference.ValuePreference` matched on the rows'
-        values: each row gets the parent its values point to, among the parents with
-        capacity left (in-degrees, ranking and NULL rows unchanged). Keys in
-        ``exclude`` (kept by a path rule) and keys whose parent lacks the value
-        columns (keys sampled alone) are left as they are.
-
-        Parameters
-        ----------
-        table : str
-            The table of ``frame``.
-        frame : DataFrame
-            Its sampled rows: key columns from :meth:`sample_table` and value columns.
-        done : Mapping of str to DataFrame
-            The tables sampled before it (the parents, with their value columns).
-        rng : numpy.random.Generator
-        exclude : frozenset of ForeignKey
-            Keys not to re-match.
-
-        Returns
-        -------
-        DataFrame
-            ``frame`` itself when no key is matched, else a copy.
-        """
+        """``frame`` (a sampled table with its values) with each secondary key that has
+        a :class:`~relsynth.keys.preference.ValuePreference` matched on the rows' values
+        (:func:`relsynth.keys.matching.match_values`: the parameters)."""
         self._check_fitted()
-        fks = self._fks
-        for sec in self.states_[self.metadata_.table(table).name].secondary:
-            preference = getattr(sec, "preference", None)
-            fk = fks[sec.fk]
-            if preference is None or fk in exclude or fk.parent not in done:
-                continue
-            features = self.features_.get(fk.parent)
-            parent = done[fk.parent]
-            vectors = None if features is None else features.transform(parent)
-            preferred = preference.preferred(frame, rng) if vectors is not None else None
-            if preferred is None or vectors is None or not len(parent) or not len(frame):
-                continue
-            frame = self.match_secondary(fk, frame, preferred, parent, vectors, rng=rng)
-        return frame
+        state = self.states_[self.metadata_.table(table).name]
+        return match_values(state, self._fks, self.features_, frame, done, rng=rng, exclude=exclude)
 
     # -- persistence --------------------------------------------------------------------
 
