@@ -8,7 +8,10 @@
   an order is given), and child rows are dealt to those slots; junction keys keep
   their (group, parent) pairs unique (:func:`repair_unique`);
 * :func:`assign_constrained`: a key whose columns are partly set already chooses
-  among the parents that match them.
+  among the parents that match them;
+* :func:`one_per_group`: a key that another key determines (a
+  :class:`~relsynth.metadata._rule.Determines` rule) takes one parent per group of
+  rows sharing the determining key.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ __all__ = [
     "assign_degree",
     "degree_assign",
     "min_cap",
+    "one_per_group",
     "repair_unique",
+    "set_groups",
     "valid_parents",
 ]
 
@@ -75,13 +80,18 @@ def assign_degree(
     cap_one: bool,
     group: Sequence[str] | None = None,
     order: np.ndarray | None = None,
+    together: np.ndarray | None = None,
 ) -> None:
     """Set ``fk``'s columns of ``rows`` (default: all) in place, following ``model``
-    (the degrees handed out in the order of ``order`` when given)."""
+    (the degrees handed out in the order of ``order`` when given). Rows with the same
+    ``together`` number (one per row of ``frame``; -1: none) get one parent
+    (:func:`one_per_group`)."""
     rows = np.arange(len(frame)) if rows is None else rows
     pidx = degree_assign(
         frame, fk, model, parent, rows, rng, cap_one=cap_one, group=group, mask=mask, order=order
     )
+    if together is not None:
+        pidx = one_per_group(pidx, together[rows], rng)
     for c, pc in zip(fk.columns, fk.parent_columns, strict=False):
         col = take(parent[pc], pidx)
         if len(rows) == len(frame):
@@ -94,6 +104,45 @@ def assign_degree(
             )
             merged[rows] = col.astype(object).to_numpy()
             frame[c] = pd.Series(merged).infer_objects()
+
+
+def one_per_group(pidx: np.ndarray, gid: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``pidx`` (the parents dealt to the rows) redealt so that the rows of a group (same
+    ``gid`` >= 0) share one parent; a row with ``gid`` -1 is a group of its own.
+
+    How a key that another key determines is drawn once per group: the dealt slots
+    (-1, NULL, included) are laid out parent after parent (the parents in random
+    order), the groups one after another over them (in random order), and each group
+    takes the parent of a slot drawn uniformly in its own stretch. A parent's expected
+    number of rows is exactly the number of slots it was dealt (each group takes it
+    with probability the share of its stretch the parent covers), and its actual
+    number is off by at most the two groups at the ends of its slots: the key's
+    in-degrees and NULL rate stay what the degree model drew, not only in expectation.
+    """
+    n = len(pidx)
+    if n == 0:
+        return pidx.copy()
+    groups = gid.copy()
+    alone = groups < 0
+    groups[alone] = groups.max(initial=-1) + 1 + np.arange(int(alone.sum()))
+    values, slot_parent = np.unique(pidx, return_inverse=True)
+    shuffled = rng.permutation(len(values))[slot_parent]
+    slots = pidx[np.argsort(shuffled, kind="stable")]
+    _, inverse = np.unique(groups, return_inverse=True)
+    sizes = np.bincount(inverse)
+    order = rng.permutation(len(sizes))
+    start = np.empty(len(sizes), dtype=np.int64)
+    start[order] = np.cumsum(sizes[order]) - sizes[order]
+    pick = start + np.floor(rng.random(len(sizes)) * sizes).astype(np.int64)
+    return slots[pick][inverse]
+
+
+def set_groups(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """A dense number per row of ``frame`` for the values of ``columns`` (-1: a NULL)."""
+    if not len(frame):
+        return np.zeros(0, dtype=np.int64)
+    codes = frame.groupby(list(columns), sort=False, dropna=True).ngroup()
+    return codes.to_numpy(dtype="float64", na_value=-1.0).astype(np.int64)
 
 
 def degree_assign(

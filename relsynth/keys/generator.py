@@ -16,7 +16,9 @@ sampled:
    :class:`~relsynth.keys.cardinality.DegreeModel`, most specific first; junction
    keys get unique pairs; once the table's values are drawn, a key with a
    :class:`~relsynth.keys.preference.ValuePreference` is re-matched on them
-   (:meth:`KeyGenerator.match_values`, :mod:`relsynth.keys.matching`);
+   (:meth:`KeyGenerator.match_values`, :mod:`relsynth.keys.matching`); a key that
+   another key determines (a ``Determines`` rule) is drawn once per parent of that
+   key;
 3. **key-column values** (:mod:`relsynth.keys.columns`): surrogate values from
    learned formats (:mod:`relsynth.keys.ids`), positions inside a parent
    (``stop_sequence``), distinct per group;
@@ -40,7 +42,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -60,12 +62,15 @@ from relsynth.keys.matching import match_secondary, match_values
 from relsynth.keys.secondary import (
     DegreeKey,
     assign_secondary,
+    determined_keys,
+    determined_order,
     fit_secondary,
     fit_unique_caps,
     valid_parents,
 )
 from relsynth.keys.skeleton import KeySkeleton, key_columns
 from relsynth.keys.state import TableKeys
+from relsynth.metadata._rule import Rule
 from relsynth.metadata.graph import Plan
 from relsynth.metadata.graph import plan as make_plan
 from relsynth.metadata.schema import ForeignKey, Metadata
@@ -370,6 +375,7 @@ class KeyGenerator:
         scale: float = 1.0,
         sizes: Mapping[str, int] | None = None,
         rng: np.random.Generator,
+        rules: Sequence[Rule] | None = None,
     ) -> pd.DataFrame:
         """Sample the key columns of one table, given the tables generated before it.
 
@@ -384,6 +390,10 @@ class KeyGenerator:
         scale, sizes
             As in :meth:`sample` (used only when ``table`` is a root).
         rng : numpy.random.Generator
+        rules : sequence of Rule, optional
+            The cross-table rules to keep (default: the metadata's); a key that
+            another key of the table determines (``Determines``) is drawn once per
+            parent of that key.
 
         Returns
         -------
@@ -419,9 +429,10 @@ class KeyGenerator:
             for c, pc in zip(driver.columns, driver.parent_columns, strict=False):
                 columns[c] = take(done[driver.parent][pc], idx)
         frame = pd.DataFrame(columns, index=pd.RangeIndex(n))
+        determined = self._determined(table, rules)
         assign_secondary(
             frame,
-            state.secondary,
+            determined_order(state.secondary, determined),
             meta=meta,
             done=done,
             driver_idx=idx,
@@ -430,6 +441,7 @@ class KeyGenerator:
             unique_within=state.unique_within,
             rng=rng,
             features=self.features_,
+            determined=determined,
         )
         sample_key_values(frame, state.values, state.n_rows, rng)
         for forest in state.forests:
@@ -439,6 +451,12 @@ class KeyGenerator:
                 frame[c] = take(frame[pc], pidx)
         null_deferred(frame, [fks[k] for k in state.deferred])
         return frame[[c for c in self._key_cols[table] if c in frame.columns]]
+
+    def _determined(self, table: str, rules: Sequence[Rule] | None) -> dict[int, int]:
+        """The keys of ``table`` that another key determines (:func:`determined_keys`)."""
+        rules = self.metadata_.rules if rules is None else rules
+        state = self.states_[self.metadata_.table(table).name]
+        return determined_keys(self.metadata_, table, rules, state)
 
     def _blocked(self, state: TableKeys, done: Mapping[str, pd.DataFrame], table: str) -> bool:
         """Whether a NOT NULL secondary key has no parent to point at (then no row can exist)."""
@@ -498,13 +516,26 @@ class KeyGenerator:
         *,
         rng: np.random.Generator,
         exclude: frozenset[ForeignKey] = frozenset(),
+        rules: Sequence[Rule] | None = None,
     ) -> pd.DataFrame:
         """``frame`` (a sampled table with its values) with each secondary key that has
         a :class:`~relsynth.keys.preference.ValuePreference` matched on the rows' values
-        (:func:`relsynth.keys.matching.match_values`: the parameters)."""
+        (:func:`relsynth.keys.matching.match_values`: the parameters; ``rules`` as in
+        :meth:`sample_table`: a determined key stays, its determining key is matched
+        among the rows that share the determined key)."""
         self._check_fitted()
         state = self.states_[self.metadata_.table(table).name]
-        return match_values(state, self._fks, self.features_, frame, done, rng=rng, exclude=exclude)
+        determined = self._determined(table, rules)
+        return match_values(
+            state,
+            self._fks,
+            self.features_,
+            frame,
+            done,
+            rng=rng,
+            exclude=exclude,
+            determined=determined,
+        )
 
     # -- persistence --------------------------------------------------------------------
 

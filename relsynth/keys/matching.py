@@ -27,7 +27,7 @@ from relsynth.keys.features import ParentFeatures
 from relsynth.keys.state import TableKeys
 from relsynth.metadata.schema import ForeignKey
 
-__all__ = ["match_by_preference", "match_secondary", "match_values"]
+__all__ = ["match_by_preference", "match_secondary", "match_values", "match_within"]
 
 
 def match_secondary(
@@ -78,6 +78,7 @@ def match_values(
     *,
     rng: np.random.Generator,
     exclude: frozenset[ForeignKey] = frozenset(),
+    determined: Mapping[int, int] | None = None,
 ) -> pd.DataFrame:
     """``frame`` (a sampled table with its values) with each secondary key that
     has a :class:`~relsynth.keys.preference.ValuePreference` matched on the rows'
@@ -102,16 +103,22 @@ def match_values(
     rng : numpy.random.Generator
     exclude : frozenset of ForeignKey
         Keys not to re-match.
+    determined : Mapping of int to int, optional
+        Per key that another key determines, that key (indices into ``fks``): the
+        determined key is not re-matched (its parent was drawn once per parent of the
+        other), and the determining key is matched among the rows that share the
+        determined key's parent (:func:`match_within`), so the rule still holds.
 
     Returns
     -------
     DataFrame
         ``frame`` itself when no key is matched, else a copy.
     """
+    determined = determined or {}
     for sec in state.secondary:
         preference = getattr(sec, "preference", None)
         fk = fks[sec.fk]
-        if preference is None or fk in exclude or fk.parent not in done:
+        if preference is None or fk in exclude or fk.parent not in done or sec.fk in determined:
             continue
         parent_features = features.get(fk.parent)
         parent = done[fk.parent]
@@ -120,8 +127,47 @@ def match_values(
         if preferred is None or vectors is None or not len(parent) or not len(frame):
             continue
         group = state.unique_within.get(sec.fk)
-        frame = match_secondary(fk, frame, preferred, parent, vectors, rng, group)
+        within = [c for b, a in determined.items() if a == sec.fk for c in fks[b].columns]
+        if within:
+            frame = match_within(fk, frame, preferred, parent, vectors, rng, within)
+        else:
+            frame = match_secondary(fk, frame, preferred, parent, vectors, rng, group)
     return frame
+
+
+def match_within(
+    fk: ForeignKey,
+    child_keys: pd.DataFrame,
+    preferred: np.ndarray,
+    parent: pd.DataFrame,
+    parent_vectors: np.ndarray,
+    rng: np.random.Generator,
+    columns: Sequence[str],
+) -> pd.DataFrame:
+    """:func:`match_secondary` within each group of rows sharing ``columns``' values:
+    a row is matched among the parents of its group's rows (their in-degrees in the
+    group kept), so a key that ``fk`` determines (those columns) stays one per parent."""
+    idx = locate(child_keys, fk.columns, parent, fk.parent_columns)
+    gid = group_ids(child_keys, columns)
+    out = {c: child_keys[c].astype(object).to_numpy().copy() for c in fk.columns}
+    for g in np.unique(gid[idx >= 0]):
+        rows = np.flatnonzero((gid == g) & (idx >= 0))
+        used = np.unique(idx[rows])
+        sub = match_by_preference(
+            fk,
+            child_keys.iloc[rows].reset_index(drop=True),
+            preferred[rows],
+            parent.iloc[used].reset_index(drop=True),
+            parent_vectors[used],
+            rng,
+            unique_within=None,
+        )
+        for c in fk.columns:
+            out[c][rows] = sub[c].astype(object).to_numpy()
+    result = child_keys.copy()
+    for c in fk.columns:
+        result[c] = pd.Series(out[c], index=child_keys.index).astype(child_keys[c].dtype)
+    return result
 
 
 def match_by_preference(

@@ -19,26 +19,36 @@ chooses among the parents that match
 (:func:`~relsynth.keys.dealing.assign_constrained`). Unique
 constraints over foreign key columns become caps (:func:`fit_unique_caps`): a
 one-to-one key gets at most one child per parent, a junction key unique pairs.
+
+A key that another key of the table determines (a
+:class:`~relsynth.metadata._rule.Determines` rule: ``flights.tailnum determines
+flights.carrier``) is assigned after it and drawn once per parent of it
+(:func:`determined_keys`, :func:`determined_order`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from relsynth.keys._frames import locate, take
 from relsynth.keys.cardinality import DegreeModel
-from relsynth.keys.dealing import assign_constrained, assign_degree, valid_parents
+from relsynth.keys.dealing import assign_constrained, assign_degree, set_groups, valid_parents
 from relsynth.keys.features import ParentFeatures
 from relsynth.keys.preference import ValuePreference, fit_preference, matchable
 from relsynth.keys.ranking import SecondaryRanking, fit_ranking, parent_value_features
 from relsynth.keys.skeleton import key_columns
+from relsynth.metadata._rule import Determines, Rule
+from relsynth.metadata._rule_parse import determines_keys
 from relsynth.metadata.graph import Plan
 from relsynth.metadata.schema import ForeignKey, Metadata, Table
+
+if TYPE_CHECKING:
+    from relsynth.keys.state import TableKeys
 
 __all__ = [
     "DegreeKey",
@@ -46,6 +56,8 @@ __all__ = [
     "SecondaryFit",
     "assign_secondary",
     "degrees",
+    "determined_keys",
+    "determined_order",
     "fit_secondary",
     "fit_unique_caps",
     "secondary_from_dict",
@@ -320,13 +332,18 @@ def assign_secondary(
     unique_within: Mapping[int, Sequence[str]],
     rng: np.random.Generator,
     features: Mapping[str, ParentFeatures] | None = None,
+    determined: Mapping[int, int] | None = None,
 ) -> None:
     """Set the columns of every secondary key of ``frame`` in place, in ``fits``' order.
 
     ``driver_idx`` is the driver parent row of each row (-1: NULL driver key);
-    ``features`` the parent tables' :class:`ParentFeatures` (for the rankings).
+    ``features`` the parent tables' :class:`ParentFeatures` (for the rankings);
+    ``determined`` maps a key to the key that determines it (:func:`determined_keys`:
+    ``fits`` in an order that assigns the latter first): such a key is drawn once per
+    parent of its determining key (:func:`~relsynth.keys.dealing.one_per_group`).
     """
     fks = list(meta.foreign_keys)
+    determined = determined or {}
     for sec in fits:
         fk = fks[sec.fk]
         parent = done[fk.parent]
@@ -357,6 +374,8 @@ def assign_secondary(
             order = np.array([source.get(k, 0) for k in _key_text(parent, fk.parent_columns)])
         elif sec.ranking is not None and features is not None:
             order = sec.ranking.draws(parent, features.get(fk.parent), rng)
+        by = fks[determined[sec.fk]].columns if sec.fk in determined else ()
+        together = set_groups(frame, by) if by and set(by) <= set(frame.columns) else None
         assign_degree(
             frame,
             fk,
@@ -368,4 +387,56 @@ def assign_secondary(
             cap_one=sec.fk in cap_one,
             group=unique_within.get(sec.fk),
             order=order,
+            together=together,
         )
+
+
+def determined_keys(
+    meta: Metadata,
+    table: str,
+    rules: Sequence[Rule],
+    state: TableKeys,
+) -> dict[int, int]:
+    """Per key of ``table`` that an enforced :class:`~relsynth.metadata._rule.Determines`
+    rule says another key determines, that key (indices into ``meta.foreign_keys``).
+
+    Kept where the generator can draw the key once per parent of the other: the
+    determined key is dealt by in-degree (a :class:`DegreeKey`, neither one-to-one nor
+    part of a junction pair) and the determining key is the driver or another
+    secondary key (never the reverse of a rule already kept).
+    """
+    fks = list(meta.foreign_keys)
+    dealt = {sec.fk for sec in state.secondary if isinstance(sec, DegreeKey)}
+    known = {sec.fk for sec in state.secondary} | (
+        set() if state.driver is None else {state.driver.fk}
+    )
+    out: dict[int, int] = {}
+    for rule in rules:
+        if not isinstance(rule, Determines) or not rule.enforce or rule.table != table:
+            continue
+        try:
+            a, b = (fks.index(fk) for fk in determines_keys(meta, rule))
+        except ValueError:  # the rule no longer fits the keys
+            continue
+        if b not in dealt or b in state.cap_one or b in state.unique_within or a not in known:
+            continue
+        if b not in out and out.get(a) != b:
+            out[b] = a
+    return out
+
+
+def determined_order(
+    fits: Sequence[SecondaryFit], determined: Mapping[int, int]
+) -> list[SecondaryFit]:
+    """``fits`` with each determined key moved after the key that determines it."""
+    out = list(fits)
+    for _ in range(len(out)):
+        moved = False
+        for b, a in determined.items():
+            where = {sec.fk: i for i, sec in enumerate(out)}
+            if a in where and b in where and where[a] > where[b]:
+                out.insert(where[a], out.pop(where[b]))
+                moved = True
+        if not moved:
+            break
+    return out
