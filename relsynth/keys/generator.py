@@ -63,7 +63,6 @@ from relsynth.keys.secondary import (
     DegreeKey,
     assign_secondary,
     determined_keys,
-    determined_order,
     fit_secondary,
     fit_unique_caps,
     valid_parents,
@@ -391,9 +390,8 @@ class KeyGenerator:
             As in :meth:`sample` (used only when ``table`` is a root).
         rng : numpy.random.Generator
         rules : sequence of Rule, optional
-            The cross-table rules to keep (default: the metadata's); a key that
-            another key of the table determines (``Determines``) is drawn once per
-            parent of that key.
+            The rules to keep (default: the metadata's): a key that another key
+            determines (``Determines``) is drawn once per parent of that key.
 
         Returns
         -------
@@ -429,10 +427,9 @@ class KeyGenerator:
             for c, pc in zip(driver.columns, driver.parent_columns, strict=False):
                 columns[c] = take(done[driver.parent][pc], idx)
         frame = pd.DataFrame(columns, index=pd.RangeIndex(n))
-        determined = self._determined(table, rules)
         assign_secondary(
             frame,
-            determined_order(state.secondary, determined),
+            state.secondary,
             meta=meta,
             done=done,
             driver_idx=idx,
@@ -441,16 +438,22 @@ class KeyGenerator:
             unique_within=state.unique_within,
             rng=rng,
             features=self.features_,
-            determined=determined,
+            determined=self._determined(table, rules),
         )
         sample_key_values(frame, state.values, state.n_rows, rng)
-        for forest in state.forests:
-            fk = fks[forest.fk]
-            pidx = sample_forest(n, forest, rng, self_loop_roots=not fk.nullable)
-            for c, pc in zip(fk.columns, fk.parent_columns, strict=False):
-                frame[c] = take(frame[pc], pidx)
+        self._self_references(frame, state, rng)
         null_deferred(frame, [fks[k] for k in state.deferred])
         return frame[[c for c in self._key_cols[table] if c in frame.columns]]
+
+    def _self_references(
+        self, frame: pd.DataFrame, state: TableKeys, rng: np.random.Generator
+    ) -> None:
+        """Set each self-reference of ``frame`` in place: a forest of its rows."""
+        for forest in state.forests:
+            fk = self._fks[forest.fk]
+            pidx = sample_forest(len(frame), forest, rng, self_loop_roots=not fk.nullable)
+            for c, pc in zip(fk.columns, fk.parent_columns, strict=False):
+                frame[c] = take(frame[pc], pidx)
 
     def _determined(self, table: str, rules: Sequence[Rule] | None) -> dict[int, int]:
         """The keys of ``table`` that another key determines (:func:`determined_keys`)."""

@@ -338,13 +338,13 @@ def assign_secondary(
 
     ``driver_idx`` is the driver parent row of each row (-1: NULL driver key);
     ``features`` the parent tables' :class:`ParentFeatures` (for the rankings);
-    ``determined`` maps a key to the key that determines it (:func:`determined_keys`:
-    ``fits`` in an order that assigns the latter first): such a key is drawn once per
-    parent of its determining key (:func:`~relsynth.keys.dealing.one_per_group`).
+    ``determined`` maps a key to the key that determines it (:func:`determined_keys`;
+    the latter is then assigned first, :func:`determined_order`): such a key is drawn
+    once per parent of its determining key (:func:`~relsynth.keys.dealing.one_per_group`).
     """
     fks = list(meta.foreign_keys)
     determined = determined or {}
-    for sec in fits:
+    for sec in determined_order(fits, determined):
         fk = fks[sec.fk]
         parent = done[fk.parent]
         if isinstance(sec, ImpliedKey):
