@@ -113,11 +113,12 @@ def one_per_group(pidx: np.ndarray, gid: np.ndarray, rng: np.random.Generator) -
     How a key that another key determines is drawn once per group: the dealt slots
     (-1, NULL, included) are laid out parent after parent (the parents in random
     order), the groups one after another over them (in random order), and each group
-    takes the parent of a slot drawn uniformly in its own stretch. A parent's expected
-    number of rows is exactly the number of slots it was dealt (each group takes it
-    with probability the share of its stretch the parent covers), and its actual
-    number is off by at most the two groups at the ends of its slots: the key's
-    in-degrees and NULL rate stay what the degree model drew, not only in expectation.
+    of two rows or more takes the parent of a slot drawn uniformly in its own stretch:
+    a parent's expected number of those rows is the number of their slots it covers,
+    off in a sample by at most the two groups at the ends of its slots. The rows that
+    are groups of one then take the slots left (each parent's dealt number less what
+    the groups took, at random), which makes up for those ends: every parent ends with
+    the in-degree it was dealt, except where the groups alone went over it.
     """
     n = len(pidx)
     if n == 0:
@@ -134,7 +135,14 @@ def one_per_group(pidx: np.ndarray, gid: np.ndarray, rng: np.random.Generator) -
     start = np.empty(len(sizes), dtype=np.int64)
     start[order] = np.cumsum(sizes[order]) - sizes[order]
     pick = start + np.floor(rng.random(len(sizes)) * sizes).astype(np.int64)
-    return slots[pick][inverse]
+    out = slots[pick][inverse]
+    single = sizes[inverse] == 1
+    if single.any() and not single.all():
+        dealt = np.bincount(slot_parent, minlength=len(values))
+        taken = np.bincount(np.searchsorted(values, out[~single]), minlength=len(values))
+        left = np.repeat(values, np.maximum(dealt - taken, 0))  # at least one per single row
+        out[single] = rng.permutation(left)[: int(single.sum())]
+    return out
 
 
 def set_groups(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
