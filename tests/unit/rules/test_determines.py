@@ -308,3 +308,18 @@ def test_the_plane_as_driver_keeps_the_rule_through_the_driver(fleet):
     )
     assert _carriers_per_plane(synth.sample(seed=1)["flights"]) > 1.5
     assert _carriers_per_plane(synth_ruled.sample(seed=1)["flights"]) == 1.0
+
+
+def test_reflect_lists_and_saves_the_rule(tmp_path, capsys):
+    import json
+
+    from relsynth.cli import main
+
+    url = f"sqlite:///{tmp_path / 'fleet.db'}"
+    relsynth.write_tables(url, fleet_metadata(), fleet_tables(n_flights=600))
+    out_file = tmp_path / "meta.json"
+    assert main(["reflect", url, "--rules", "-o", str(out_file)]) == 0
+    assert "determines" in capsys.readouterr().out
+    saved = {r["rule"]: r for r in json.loads(out_file.read_text())["rules"]}
+    assert saved[RULE]["share"] == 1.0
+    assert str(relsynth.Metadata.load(out_file).rules[-1]) == RULE
