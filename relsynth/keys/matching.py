@@ -129,7 +129,7 @@ def match_values(
         group = state.unique_within.get(sec.fk)
         within = [c for b, a in determined.items() if a == sec.fk for c in fks[b].columns]
         if within:
-            frame = match_within(fk, frame, preferred, parent, vectors, rng, within)
+            frame = match_within(fk, frame, preferred, parent, vectors, rng, within, group)
         else:
             frame = match_secondary(fk, frame, preferred, parent, vectors, rng, group)
     return frame
@@ -143,10 +143,13 @@ def match_within(
     parent_vectors: np.ndarray,
     rng: np.random.Generator,
     columns: Sequence[str],
+    unique_within: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """:func:`match_secondary` within each group of rows sharing ``columns``' values:
     a row is matched among the parents of its group's rows (their in-degrees in the
-    group kept), so a key that ``fk`` determines (those columns) stays one per parent."""
+    group kept), so a key that ``fk`` determines (those columns) stays one per parent.
+    A parent's rows all fall in one group, so junction pairs unique within each group
+    (``unique_within``) are unique overall."""
     idx = locate(child_keys, fk.columns, parent, fk.parent_columns)
     gid = group_ids(child_keys, columns)
     out = {c: child_keys[c].astype(object).to_numpy().copy() for c in fk.columns}
@@ -160,7 +163,7 @@ def match_within(
             parent.iloc[used].reset_index(drop=True),
             parent_vectors[used],
             rng,
-            unique_within=None,
+            unique_within=unique_within,
         )
         for c in fk.columns:
             out[c][rows] = sub[c].astype(object).to_numpy()

@@ -323,3 +323,30 @@ def test_reflect_lists_and_saves_the_rule(tmp_path, capsys):
     saved = {r["rule"]: r for r in json.loads(out_file.read_text())["rules"]}
     assert saved[RULE]["share"] == 1.0
     assert str(relsynth.Metadata.load(out_file).rules[-1]) == RULE
+
+
+def test_match_within_keeps_each_parent_in_its_group():
+    from relsynth.keys.matching import match_within
+
+    rng = np.random.default_rng(5)
+    parent = pd.DataFrame({"id": np.arange(1, 41)})
+    vectors = rng.normal(size=(40, 2))
+    owner = rng.integers(0, 4, 40)  # each plane's airline
+    plane = rng.integers(0, 40, 600)
+    keys = pd.DataFrame({"plane_id": plane + 1, "airline_id": owner[plane] + 1})
+    preferred = vectors[rng.integers(0, 40, 600)] + rng.normal(0, 0.1, (600, 2))
+    out = match_within(PLANE, keys, preferred, parent, vectors, rng, ["airline_id"])
+    assert (out["airline_id"] == keys["airline_id"]).all()
+    assert (out.groupby("plane_id")["airline_id"].nunique() == 1).all()
+    assert (
+        out["plane_id"]
+        .value_counts()
+        .sort_index()
+        .equals(keys["plane_id"].value_counts().sort_index())
+    )
+
+    # the rows moved towards the parents they prefer, within their airline
+    def distance(frame: pd.DataFrame) -> float:
+        return float(np.linalg.norm(vectors[frame["plane_id"] - 1] - preferred, axis=1).mean())
+
+    assert distance(out) < 0.8 * distance(keys)
