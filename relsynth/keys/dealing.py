@@ -135,14 +135,44 @@ def one_per_group(pidx: np.ndarray, gid: np.ndarray, rng: np.random.Generator) -
     start = np.empty(len(sizes), dtype=np.int64)
     start[order] = np.cumsum(sizes[order]) - sizes[order]
     pick = start + np.floor(rng.random(len(sizes)) * sizes).astype(np.int64)
-    out = slots[pick][inverse]
+    chosen = np.searchsorted(values, slots[pick])  # per group, into values
+    dealt = np.bincount(slot_parent, minlength=len(values))
+    multi = sizes >= 2
+    if multi.any() and not multi.all():
+        _unload(chosen, sizes, multi, dealt, rng)
+    out = values[chosen][inverse]
     single = sizes[inverse] == 1
     if single.any() and not single.all():
-        dealt = np.bincount(slot_parent, minlength=len(values))
-        taken = np.bincount(np.searchsorted(values, out[~single]), minlength=len(values))
-        left = np.repeat(values, np.maximum(dealt - taken, 0))  # at least one per single row
-        out[single] = rng.permutation(left)[: int(single.sum())]
+        taken = np.bincount(chosen[multi], weights=sizes[multi], minlength=len(values))
+        left = np.repeat(values, np.maximum(dealt - taken.astype(np.int64), 0))
+        out[single] = rng.permutation(left)[: int(single.sum())]  # one slot each at least
     return out
+
+
+def _unload(
+    chosen: np.ndarray,
+    sizes: np.ndarray,
+    multi: np.ndarray,
+    dealt: np.ndarray,
+    rng: np.random.Generator,
+) -> None:
+    """Move groups (of two rows or more) off the parents they overfill, onto parents
+    with room for them (drawn by room left), in place: a parent dealt 2 slots that a
+    group of 5 landed on gets its 2 rows back from the rows alone."""
+    taken = np.bincount(chosen[multi], weights=sizes[multi], minlength=len(dealt))
+    room = dealt - taken.astype(np.int64)
+    for p in np.flatnonzero(room < 0):
+        on = rng.permutation(np.flatnonzero(multi & (chosen == p)))
+        for g in on:
+            if room[p] >= 0:
+                break
+            fits = np.flatnonzero(room >= sizes[g])
+            if not len(fits):
+                continue
+            q = fits[int(np.searchsorted(np.cumsum(room[fits]), rng.random() * room[fits].sum()))]
+            chosen[g] = q
+            room[q] -= sizes[g]
+            room[p] += sizes[g]
 
 
 def set_groups(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:

@@ -223,6 +223,12 @@ def test_one_per_group_keeps_the_dealt_degrees():
     pidx = rng.permutation(np.repeat(np.arange(-1, 5), len(many) // 6 + 1)[: len(many)])
     out = one_per_group(pidx, many, rng)
     assert (np.bincount(out + 1, minlength=6) == np.bincount(pidx + 1, minlength=6)).all()
+    # a parent dealt fewer slots than a group has rows: the group moves elsewhere
+    big = np.concatenate([np.repeat(np.arange(20), 5), np.full(60, -1)])
+    pidx = rng.permutation(np.repeat([0, 1, 2], [2, 78, 80]))
+    for _ in range(20):
+        out = one_per_group(pidx, big, rng)
+        assert (np.bincount(out, minlength=3) == [2, 78, 80]).all()
 
 
 def test_key_generator_keeps_the_rule_and_the_airline_marginal(fleet):
