@@ -281,7 +281,7 @@ def _fit(meta: Metadata, tables: dict, **params) -> relsynth.Synthesizer:
     return relsynth.Synthesizer(meta, **params).fit(tables)
 
 
-def test_synthesizer_keeps_the_discovered_rule(fleet):
+def test_synthesizer_keeps_the_discovered_rule(fleet, tmp_path):
     meta, tables = fleet
     synth = _fit(meta, tables, drivers={"flights": ORIGIN})
     assert RULE in {str(r) for r in synth.rules_}
@@ -301,6 +301,11 @@ def test_synthesizer_keeps_the_discovered_rule(fleet):
     assert len(chunks) > 1
     for chunk in chunks:
         assert _carriers_per_plane(chunk["flights"]) == 1.0
+    # a saved model keeps the rule (in its metadata) and enforces it once loaded
+    synth.save(tmp_path / "fleet.relsynth")
+    loaded = relsynth.Synthesizer.load(tmp_path / "fleet.relsynth")
+    assert RULE in {str(r) for r in loaded.metadata.rules}
+    assert _carriers_per_plane(loaded.sample(seed=5)["flights"]) == 1.0
 
 
 def test_the_plane_as_driver_keeps_the_rule_through_the_driver(fleet):
