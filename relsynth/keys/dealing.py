@@ -35,6 +35,7 @@ __all__ = [
     "one_per_group",
     "repair_unique",
     "set_groups",
+    "within_groups",
     "valid_parents",
 ]
 
@@ -81,17 +82,21 @@ def assign_degree(
     group: Sequence[str] | None = None,
     order: np.ndarray | None = None,
     together: np.ndarray | None = None,
+    inside: np.ndarray | None = None,
 ) -> None:
     """Set ``fk``'s columns of ``rows`` (default: all) in place, following ``model``
     (the degrees handed out in the order of ``order`` when given). Rows with the same
     ``together`` number (one per row of ``frame``; -1: none) get one parent
-    (:func:`one_per_group`)."""
+    (:func:`one_per_group`); a parent's rows stay within one ``inside`` number
+    (:func:`within_groups`)."""
     rows = np.arange(len(frame)) if rows is None else rows
     pidx = degree_assign(
         frame, fk, model, parent, rows, rng, cap_one=cap_one, group=group, mask=mask, order=order
     )
     if together is not None:
         pidx = one_per_group(pidx, together[rows], rng)
+    if inside is not None:
+        pidx = within_groups(pidx, inside[rows], rng)
     for c, pc in zip(fk.columns, fk.parent_columns, strict=False):
         col = take(parent[pc], pidx)
         if len(rows) == len(frame):
@@ -173,6 +178,38 @@ def _unload(
             chosen[g] = q
             room[q] -= sizes[g]
             room[p] += sizes[g]
+
+
+def within_groups(pidx: np.ndarray, fam: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``pidx`` (the parents dealt to the rows) redealt so that each parent's rows fall
+    within one group of rows (same ``fam`` >= 0; -1: a group of its own).
+
+    The case of a key that determines the table's driver key (the groups are the
+    driver's families, fixed before): :func:`one_per_group` with the roles turned,
+    each parent's slots taking one family, the families' sizes as the capacities;
+    where no way keeps every family's size, a few slots of an overfull family move to
+    one short of rows (their parent is then split between two families). Each family
+    then gets the slots it took, in random order. In-degrees are kept.
+    """
+    n = len(pidx)
+    if n == 0:
+        return pidx.copy()
+    fam = fam.copy()
+    alone = fam < 0
+    fam[alone] = fam.max(initial=-1) + 1 + np.arange(int(alone.sum()))
+    _, fam = np.unique(fam, return_inverse=True)
+    taken = one_per_group(fam, pidx, rng)  # per slot, its family
+    over = np.bincount(taken, minlength=fam.max() + 1) - np.bincount(fam)
+    if (over != 0).any():
+        extra = [
+            rng.choice(np.flatnonzero(taken == j), int(over[j]), replace=False)
+            for j in np.flatnonzero(over > 0)
+        ]
+        short = np.flatnonzero(over < 0)
+        taken[np.concatenate(extra)] = rng.permutation(np.repeat(short, -over[short]))
+    out = np.empty(n, dtype=pidx.dtype)
+    out[np.argsort(fam, kind="stable")] = pidx[np.lexsort((rng.random(n), taken))]
+    return out
 
 
 def set_groups(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:

@@ -376,6 +376,9 @@ def assign_secondary(
             order = sec.ranking.draws(parent, features.get(fk.parent), rng)
         by = fks[determined[sec.fk]].columns if sec.fk in determined else ()
         together = set_groups(frame, by) if by and set(by) <= set(frame.columns) else None
+        inside = None  # this key determines the driver: its parents stay in one family
+        if driver is not None and determined.get(fks.index(driver)) == sec.fk:
+            inside = set_groups(frame, driver.columns)
         assign_degree(
             frame,
             fk,
@@ -388,6 +391,7 @@ def assign_secondary(
             group=unique_within.get(sec.fk),
             order=order,
             together=together,
+            inside=inside,
         )
 
 
@@ -403,7 +407,9 @@ def determined_keys(
     Kept where the generator can draw the key once per parent of the other: the
     determined key is dealt by in-degree (a :class:`DegreeKey`, neither one-to-one nor
     part of a junction pair) and the determining key is the driver or another
-    secondary key (never the reverse of a rule already kept).
+    secondary key (never the reverse of a rule already kept); or the determined key is
+    the driver and the determining key is dealt by in-degree (its parents' rows are
+    then kept within one driver family, :func:`~relsynth.keys.dealing.within_groups`).
     """
     fks = list(meta.foreign_keys)
     dealt = {sec.fk for sec in state.secondary if isinstance(sec, DegreeKey)}
@@ -418,7 +424,9 @@ def determined_keys(
             a, b = (fks.index(fk) for fk in determines_keys(meta, rule))
         except ValueError:  # the rule no longer fits the keys
             continue
-        if b not in dealt or b in state.cap_one or b in state.unique_within or a not in known:
+        free = {k for k in dealt if k not in state.cap_one and k not in state.unique_within}
+        driven = state.driver is not None and b == state.driver.fk and a in free
+        if not driven and (b not in free or a not in known):
             continue
         if b not in out and out.get(a) != b:
             out[b] = a

@@ -231,6 +231,19 @@ def test_one_per_group_keeps_the_dealt_degrees():
         assert (np.bincount(out, minlength=3) == [2, 78, 80]).all()
 
 
+def test_within_groups_keeps_each_parent_in_one_family():
+    from relsynth.keys.dealing import within_groups
+
+    rng = np.random.default_rng(1)
+    fam = np.repeat(np.arange(30), rng.integers(5, 60, 30))  # driver families, fixed
+    pidx = rng.permutation(np.repeat(np.arange(120), rng.integers(1, 12, 120))[: len(fam)])
+    pidx = np.concatenate([pidx, np.full(len(fam) - len(pidx), -1)]).astype(np.int64)
+    out = within_groups(pidx, fam, rng)
+    assert (np.bincount(out + 1) == np.bincount(pidx + 1)).all()  # in-degrees kept
+    families = pd.Series(fam[out >= 0]).groupby(out[out >= 0]).nunique()
+    assert (families == 1).mean() >= 0.9  # a few parents split where no way fits
+
+
 def test_key_generator_keeps_the_rule_and_the_airline_marginal(fleet):
     meta, tables = fleet
     plain = KeyGenerator().fit(meta, tables).sample(scale=1, seed=3)["flights"]
@@ -319,6 +332,19 @@ def test_the_plane_as_driver_keeps_the_rule_through_the_driver(fleet):
     )
     assert _carriers_per_plane(synth.sample(seed=1)["flights"]) > 1.5
     assert _carriers_per_plane(synth_ruled.sample(seed=1)["flights"]) == 1.0
+
+
+def test_the_airline_as_driver_keeps_each_plane_in_one_airline(fleet):
+    """The determined key is the driver: the planes are dealt inside the airlines' families."""
+    meta, tables = fleet
+    ruled = meta.with_rules(parse_rule(RULE, meta))
+    synth = _fit(ruled, tables, drivers={"flights": AIRLINE}, rules="metadata")
+    fake = synth.sample(seed=1)
+    relsynth.check(ruled, fake).raise_for_violations()
+    assert measure(ruled, fake, ruled.rules[0])[0] >= 0.97
+    assert _carriers_per_plane(fake["flights"]) <= 1.05
+    plain = _fit(meta, tables, drivers={"flights": AIRLINE}, rules="none").sample(seed=1)
+    assert _carriers_per_plane(plain["flights"]) > 1.5
 
 
 def test_reflect_lists_and_saves_the_rule(tmp_path, capsys):
