@@ -16,7 +16,8 @@ import pandas as pd
 
 from relsynth.keys._frames import take
 from relsynth.keys.cardinality import DegreeModel
-from relsynth.keys.secondary import degree_assign, degrees
+from relsynth.keys.dealing import degree_assign
+from relsynth.keys.secondary import degrees
 from relsynth.metadata.graph import Plan
 from relsynth.metadata.schema import ForeignKey, Metadata
 

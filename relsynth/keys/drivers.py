@@ -24,9 +24,9 @@ import pandas as pd
 
 from relsynth.keys._frames import locate
 from relsynth.keys.cardinality import CardinalityModel
+from relsynth.keys.dealing import min_cap, valid_parents
 from relsynth.keys.features import CountFeature, ParentFeatures
 from relsynth.keys.ranking import parent_value_features
-from relsynth.keys.secondary import min_cap, valid_parents
 from relsynth.metadata.schema import ForeignKey, Metadata
 
 __all__ = ["DriverFit", "fit_driver", "root_size", "sample_driver"]

@@ -16,7 +16,9 @@ sampled:
    :class:`~relsynth.keys.cardinality.DegreeModel`, most specific first; junction
    keys get unique pairs; once the table's values are drawn, a key with a
    :class:`~relsynth.keys.preference.ValuePreference` is re-matched on them
-   (:meth:`KeyGenerator.match_values`, :mod:`relsynth.keys.matching`);
+   (:meth:`KeyGenerator.match_values`, :mod:`relsynth.keys.matching`); a key that
+   another key determines (a ``Determines`` rule) is drawn once per parent of that
+   key;
 3. **key-column values** (:mod:`relsynth.keys.columns`): surrogate values from
    learned formats (:mod:`relsynth.keys.ids`), positions inside a parent
    (``stop_sequence``), distinct per group;
@@ -40,7 +42,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -56,16 +58,18 @@ from relsynth.keys.deferred import fill_deferred, fit_deferred, null_deferred, t
 from relsynth.keys.drivers import fit_driver, root_size, sample_driver
 from relsynth.keys.features import ParentFeatures
 from relsynth.keys.forest import fit_forest, sample_forest
-from relsynth.keys.matching import match_by_preference
+from relsynth.keys.matching import match_secondary, match_values
 from relsynth.keys.secondary import (
     DegreeKey,
     assign_secondary,
+    determined_keys,
     fit_secondary,
     fit_unique_caps,
     valid_parents,
 )
 from relsynth.keys.skeleton import KeySkeleton, key_columns
 from relsynth.keys.state import TableKeys
+from relsynth.metadata._rule import Rule
 from relsynth.metadata.graph import Plan
 from relsynth.metadata.graph import plan as make_plan
 from relsynth.metadata.schema import ForeignKey, Metadata
@@ -370,6 +374,7 @@ class KeyGenerator:
         scale: float = 1.0,
         sizes: Mapping[str, int] | None = None,
         rng: np.random.Generator,
+        rules: Sequence[Rule] | None = None,
     ) -> pd.DataFrame:
         """Sample the key columns of one table, given the tables generated before it.
 
@@ -384,6 +389,9 @@ class KeyGenerator:
         scale, sizes
             As in :meth:`sample` (used only when ``table`` is a root).
         rng : numpy.random.Generator
+        rules : sequence of Rule, optional
+            The rules to keep (default: the metadata's): a key that another key
+            determines (``Determines``) is drawn once per parent of that key.
 
         Returns
         -------
@@ -430,15 +438,28 @@ class KeyGenerator:
             unique_within=state.unique_within,
             rng=rng,
             features=self.features_,
+            determined=self._determined(table, rules),
         )
         sample_key_values(frame, state.values, state.n_rows, rng)
-        for forest in state.forests:
-            fk = fks[forest.fk]
-            pidx = sample_forest(n, forest, rng, self_loop_roots=not fk.nullable)
-            for c, pc in zip(fk.columns, fk.parent_columns, strict=False):
-                frame[c] = take(frame[pc], pidx)
+        self._self_references(frame, state, rng)
         null_deferred(frame, [fks[k] for k in state.deferred])
         return frame[[c for c in self._key_cols[table] if c in frame.columns]]
+
+    def _self_references(
+        self, frame: pd.DataFrame, state: TableKeys, rng: np.random.Generator
+    ) -> None:
+        """Set each self-reference of ``frame`` in place: a forest of its rows."""
+        for forest in state.forests:
+            fk = self._fks[forest.fk]
+            pidx = sample_forest(len(frame), forest, rng, self_loop_roots=not fk.nullable)
+            for c, pc in zip(fk.columns, fk.parent_columns, strict=False):
+                frame[c] = take(frame[pc], pidx)
+
+    def _determined(self, table: str, rules: Sequence[Rule] | None) -> dict[int, int]:
+        """The keys of ``table`` that another key determines (:func:`determined_keys`)."""
+        rules = self.metadata_.rules if rules is None else rules
+        state = self.states_[self.metadata_.table(table).name]
+        return determined_keys(self.metadata_, table, rules, state)
 
     def _blocked(self, state: TableKeys, done: Mapping[str, pd.DataFrame], table: str) -> bool:
         """Whether a NOT NULL secondary key has no parent to point at (then no row can exist)."""
@@ -484,34 +505,11 @@ class KeyGenerator:
         *,
         rng: np.random.Generator,
     ) -> pd.DataFrame:
-        """Reassign a secondary key so each child row gets the nearest parent with capacity.
-
-        Parameters
-        ----------
-        fk : ForeignKey
-            A secondary (or deferred) key of ``child_keys``' table.
-        child_keys : DataFrame
-            The child's key columns as sampled (their current assignment sets each
-            parent's capacity: the in-degree drawn by :meth:`sample_table`).
-        preferred : ndarray of shape (n_child, d)
-            Per child row, the feature vector of the parent it would prefer.
-        parent : DataFrame
-            The parent table (its referenced key columns are read).
-        parent_vectors : ndarray of shape (n_parent, d)
-            Feature vectors of the parent rows, in the same space.
-        rng : numpy.random.Generator
-
-        Returns
-        -------
-        DataFrame
-            A copy of ``child_keys`` with ``fk``'s columns reassigned; in-degrees and
-            NULL rows are unchanged, and junction pairs stay unique.
-        """
+        """Reassign a secondary key so each child row gets the nearest parent with
+        capacity (:func:`relsynth.keys.matching.match_secondary`: the parameters)."""
         self._check_fitted()
         group = self.states_[fk.child].unique_within.get(self._fks.index(fk))
-        return match_by_preference(
-            fk, child_keys, preferred, parent, parent_vectors, rng, unique_within=group
-        )
+        return match_secondary(fk, child_keys, preferred, parent, parent_vectors, rng, group)
 
     def match_values(
         self,
@@ -521,46 +519,26 @@ class KeyGenerator:
         *,
         rng: np.random.Generator,
         exclude: frozenset[ForeignKey] = frozenset(),
+        rules: Sequence[Rule] | None = None,
     ) -> pd.DataFrame:
-        """``frame`` (a sampled table with its values) with each secondary key that
-        has a :class:`~relsynth.keys.preference.ValuePreference` matched on the rows'
-        values: each row gets the parent its values point to, among the parents with
-        capacity left (in-degrees, ranking and NULL rows unchanged). Keys in
-        ``exclude`` (kept by a path rule) and keys whose parent lacks the value
-        columns (keys sampled alone) are left as they are.
-
-        Parameters
-        ----------
-        table : str
-            The table of ``frame``.
-        frame : DataFrame
-            Its sampled rows: key columns from :meth:`sample_table` and value columns.
-        done : Mapping of str to DataFrame
-            The tables sampled before it (the parents, with their value columns).
-        rng : numpy.random.Generator
-        exclude : frozenset of ForeignKey
-            Keys not to re-match.
-
-        Returns
-        -------
-        DataFrame
-            ``frame`` itself when no key is matched, else a copy.
-        """
+        """``frame`` (a sampled table with its values) with each secondary key that has
+        a :class:`~relsynth.keys.preference.ValuePreference` matched on the rows' values
+        (:func:`relsynth.keys.matching.match_values`: the parameters; ``rules`` as in
+        :meth:`sample_table`: a determined key stays, its determining key is matched
+        among the rows that share the determined key)."""
         self._check_fitted()
-        fks = self._fks
-        for sec in self.states_[self.metadata_.table(table).name].secondary:
-            preference = getattr(sec, "preference", None)
-            fk = fks[sec.fk]
-            if preference is None or fk in exclude or fk.parent not in done:
-                continue
-            features = self.features_.get(fk.parent)
-            parent = done[fk.parent]
-            vectors = None if features is None else features.transform(parent)
-            preferred = preference.preferred(frame, rng) if vectors is not None else None
-            if preferred is None or vectors is None or not len(parent) or not len(frame):
-                continue
-            frame = self.match_secondary(fk, frame, preferred, parent, vectors, rng=rng)
-        return frame
+        state = self.states_[self.metadata_.table(table).name]
+        determined = self._determined(table, rules)
+        return match_values(
+            state,
+            self._fks,
+            self.features_,
+            frame,
+            done,
+            rng=rng,
+            exclude=exclude,
+            determined=determined,
+        )
 
     # -- persistence --------------------------------------------------------------------
 

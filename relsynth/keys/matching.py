@@ -6,21 +6,171 @@ each parent keeps the in-degree the degree model drew (its capacity), each child
 takes its nearest parent that still has a slot (up to its 8 nearest), and the
 children left over are matched to the remaining slots along the parents' first
 principal axis (1-D optimal transport). Junction pairs stay unique.
+
+:func:`match_secondary` does it for one key, given the preferred parents' feature
+vectors; :func:`match_values` for every secondary key of a sampled table that has a
+:class:`~relsynth.keys.preference.ValuePreference` (the rows' values say which
+parent they prefer). :class:`~relsynth.keys.KeyGenerator` exposes both as methods.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from relsynth.errors import ParameterError
 from relsynth.keys._frames import group_ids, locate, take
-from relsynth.keys.secondary import repair_unique
+from relsynth.keys.dealing import repair_unique
+from relsynth.keys.features import ParentFeatures
+from relsynth.keys.state import TableKeys
 from relsynth.metadata.schema import ForeignKey
 
-__all__ = ["match_by_preference"]
+__all__ = ["match_by_preference", "match_secondary", "match_values", "match_within"]
+
+
+def match_secondary(
+    fk: ForeignKey,
+    child_keys: pd.DataFrame,
+    preferred: np.ndarray,
+    parent: pd.DataFrame,
+    parent_vectors: np.ndarray,
+    rng: np.random.Generator,
+    unique_within: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Reassign a secondary key so each child row gets the nearest parent with capacity.
+
+    Parameters
+    ----------
+    fk : ForeignKey
+        A secondary (or deferred) key of ``child_keys``' table.
+    child_keys : DataFrame
+        The child's key columns as sampled (their current assignment sets each
+        parent's capacity: the in-degree drawn by ``KeyGenerator.sample_table``).
+    preferred : ndarray of shape (n_child, d)
+        Per child row, the feature vector of the parent it would prefer.
+    parent : DataFrame
+        The parent table (its referenced key columns are read).
+    parent_vectors : ndarray of shape (n_parent, d)
+        Feature vectors of the parent rows, in the same space.
+    rng : numpy.random.Generator
+    unique_within : sequence of str, optional
+        The columns within whose groups parents must differ (a junction key).
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``child_keys`` with ``fk``'s columns reassigned; in-degrees and
+        NULL rows are unchanged, and junction pairs stay unique.
+    """
+    return match_by_preference(
+        fk, child_keys, preferred, parent, parent_vectors, rng, unique_within=unique_within
+    )
+
+
+def match_values(
+    state: TableKeys,
+    fks: Sequence[ForeignKey],
+    features: Mapping[str, ParentFeatures],
+    frame: pd.DataFrame,
+    done: Mapping[str, pd.DataFrame],
+    *,
+    rng: np.random.Generator,
+    exclude: frozenset[ForeignKey] = frozenset(),
+    determined: Mapping[int, int] | None = None,
+) -> pd.DataFrame:
+    """``frame`` (a sampled table with its values) with each secondary key that
+    has a :class:`~relsynth.keys.preference.ValuePreference` matched on the rows'
+    values: each row gets the parent its values point to, among the parents with
+    capacity left (in-degrees, ranking and NULL rows unchanged). Keys in
+    ``exclude`` (kept by a path rule) and keys whose parent lacks the value
+    columns (keys sampled alone) are left as they are.
+
+    Parameters
+    ----------
+    state : TableKeys
+        What the key generator learned about the table of ``frame``.
+    fks : sequence of ForeignKey
+        The metadata's foreign keys (the states index them).
+    features : Mapping of str to ParentFeatures
+        The parent tables' features.
+    frame : DataFrame
+        Its sampled rows: key columns from ``KeyGenerator.sample_table`` and value
+        columns.
+    done : Mapping of str to DataFrame
+        The tables sampled before it (the parents, with their value columns).
+    rng : numpy.random.Generator
+    exclude : frozenset of ForeignKey
+        Keys not to re-match.
+    determined : Mapping of int to int, optional
+        Per key that another key determines, that key (indices into ``fks``): the
+        determined key is not re-matched (its parent was drawn once per parent of the
+        other), and the determining key is matched among the rows that share the
+        determined key's parent (:func:`match_within`), so the rule still holds.
+
+    Returns
+    -------
+    DataFrame
+        ``frame`` itself when no key is matched, else a copy.
+    """
+    determined = determined or {}
+    for sec in state.secondary:
+        preference = getattr(sec, "preference", None)
+        fk = fks[sec.fk]
+        if preference is None or fk in exclude or fk.parent not in done or sec.fk in determined:
+            continue
+        parent_features = features.get(fk.parent)
+        parent = done[fk.parent]
+        vectors = None if parent_features is None else parent_features.transform(parent)
+        preferred = preference.preferred(frame, rng) if vectors is not None else None
+        if preferred is None or vectors is None or not len(parent) or not len(frame):
+            continue
+        group = state.unique_within.get(sec.fk)
+        within = [c for b, a in determined.items() if a == sec.fk for c in fks[b].columns]
+        if within:
+            frame = match_within(fk, frame, preferred, parent, vectors, rng, within, group)
+        else:
+            frame = match_secondary(fk, frame, preferred, parent, vectors, rng, group)
+    return frame
+
+
+def match_within(
+    fk: ForeignKey,
+    child_keys: pd.DataFrame,
+    preferred: np.ndarray,
+    parent: pd.DataFrame,
+    parent_vectors: np.ndarray,
+    rng: np.random.Generator,
+    columns: Sequence[str],
+    unique_within: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """:func:`match_secondary` within each group of rows sharing ``columns``' values:
+    a row is matched among the parents of its group's rows (their in-degrees in the
+    group kept), so a key that ``fk`` determines (those columns) stays one per parent.
+    A parent's rows all fall in one group, so junction pairs unique within each group
+    (``unique_within``) are unique overall."""
+    idx = locate(child_keys, fk.columns, parent, fk.parent_columns)
+    gid = group_ids(child_keys, columns)
+    out = {c: child_keys[c].astype(object).to_numpy().copy() for c in fk.columns}
+    for g in np.unique(gid[idx >= 0]):
+        rows = np.flatnonzero((gid == g) & (idx >= 0))
+        used = np.unique(idx[rows])
+        sub = match_by_preference(
+            fk,
+            child_keys.iloc[rows].reset_index(drop=True),
+            preferred[rows],
+            parent.iloc[used].reset_index(drop=True),
+            parent_vectors[used],
+            rng,
+            unique_within=unique_within,
+        )
+        for c in fk.columns:
+            out[c][rows] = sub[c].astype(object).to_numpy()
+    result = child_keys.copy()
+    for c in fk.columns:
+        result[c] = pd.Series(out[c], index=child_keys.index).astype(child_keys[c].dtype)
+    return result
 
 
 def match_by_preference(
@@ -35,7 +185,7 @@ def match_by_preference(
 ) -> pd.DataFrame:
     """A copy of ``child_keys`` with ``fk``'s columns matched by preference.
 
-    See :meth:`relsynth.keys.KeyGenerator.match_secondary` for the parameters;
+    See :func:`match_secondary` for the parameters;
     ``unique_within`` are the columns within whose groups parents must differ.
     """
     preferred = np.asarray(preferred, dtype=float)

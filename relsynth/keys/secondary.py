@@ -7,52 +7,60 @@ Fit (:func:`fit_secondary`), per secondary key of a table, one of:
   the key is copied through the driver parent;
 * :class:`DegreeKey`: the parents' in-degrees and the key's NULL rate
   (:class:`~relsynth.keys.cardinality.DegreeModel`); child rows are dealt to the
-  parents' slots (:func:`degree_assign`). Which parent gets which of the drawn
-  degrees follows the parents' values (:class:`SecondaryRanking`): a flight's
+  parents' slots (:func:`~relsynth.keys.dealing.degree_assign`). Which parent gets
+  which of the drawn degrees follows the parents' values (:class:`SecondaryRanking`): a flight's
   destination is an airport like those the source's flights go to, not one drawn
   from all 1,458 airports alike.
 
 Keys are assigned implied first, then the most specific (most columns) first. A
 key whose columns are all set already (``flights.origin`` under
 ``flights.(origin, time_hour)``) is derived; one whose columns are partly set
-chooses among the parents that match (:func:`assign_constrained`). Unique
+chooses among the parents that match
+(:func:`~relsynth.keys.dealing.assign_constrained`). Unique
 constraints over foreign key columns become caps (:func:`fit_unique_caps`): a
 one-to-one key gets at most one child per parent, a junction key unique pairs.
+
+A key that another key of the table determines (a
+:class:`~relsynth.metadata._rule.Determines` rule: ``flights.tailnum determines
+flights.carrier``) is assigned after it and drawn once per parent of it
+(:func:`determined_keys`, :func:`determined_order`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from relsynth.errors import DataError
-from relsynth.keys._frames import align, group_ids, isin_sorted, locate, take
+from relsynth.keys._frames import locate, take
 from relsynth.keys.cardinality import DegreeModel
+from relsynth.keys.dealing import assign_constrained, assign_degree, set_groups, valid_parents
 from relsynth.keys.features import ParentFeatures
 from relsynth.keys.preference import ValuePreference, fit_preference, matchable
-from relsynth.keys.ranking import SecondaryRanking, by_rank, fit_ranking, parent_value_features
+from relsynth.keys.ranking import SecondaryRanking, fit_ranking, parent_value_features
 from relsynth.keys.skeleton import key_columns
+from relsynth.metadata._rule import Determines, Rule
+from relsynth.metadata._rule_parse import determines_keys
 from relsynth.metadata.graph import Plan
 from relsynth.metadata.schema import ForeignKey, Metadata, Table
+
+if TYPE_CHECKING:
+    from relsynth.keys.state import TableKeys
 
 __all__ = [
     "DegreeKey",
     "ImpliedKey",
     "SecondaryFit",
-    "assign_constrained",
-    "assign_degree",
     "assign_secondary",
-    "degree_assign",
     "degrees",
+    "determined_keys",
+    "determined_order",
     "fit_secondary",
     "fit_unique_caps",
-    "repair_unique",
     "secondary_from_dict",
-    "valid_parents",
 ]
 
 
@@ -324,14 +332,19 @@ def assign_secondary(
     unique_within: Mapping[int, Sequence[str]],
     rng: np.random.Generator,
     features: Mapping[str, ParentFeatures] | None = None,
+    determined: Mapping[int, int] | None = None,
 ) -> None:
     """Set the columns of every secondary key of ``frame`` in place, in ``fits``' order.
 
     ``driver_idx`` is the driver parent row of each row (-1: NULL driver key);
-    ``features`` the parent tables' :class:`ParentFeatures` (for the rankings).
+    ``features`` the parent tables' :class:`ParentFeatures` (for the rankings);
+    ``determined`` maps a key to the key that determines it (:func:`determined_keys`;
+    the latter is then assigned first, :func:`determined_order`): such a key is drawn
+    once per parent of its determining key (:func:`~relsynth.keys.dealing.one_per_group`).
     """
     fks = list(meta.foreign_keys)
-    for sec in fits:
+    determined = determined or {}
+    for sec in determined_order(fits, determined):
         fk = fks[sec.fk]
         parent = done[fk.parent]
         if isinstance(sec, ImpliedKey):
@@ -361,6 +374,11 @@ def assign_secondary(
             order = np.array([source.get(k, 0) for k in _key_text(parent, fk.parent_columns)])
         elif sec.ranking is not None and features is not None:
             order = sec.ranking.draws(parent, features.get(fk.parent), rng)
+        by = fks[determined[sec.fk]].columns if sec.fk in determined else ()
+        together = set_groups(frame, by) if by and set(by) <= set(frame.columns) else None
+        inside = None  # this key determines the driver: its parents stay in one family
+        if driver is not None and determined.get(fks.index(driver)) == sec.fk:
+            inside = set_groups(frame, driver.columns)
         assign_degree(
             frame,
             fk,
@@ -372,231 +390,61 @@ def assign_secondary(
             cap_one=sec.fk in cap_one,
             group=unique_within.get(sec.fk),
             order=order,
+            together=together,
+            inside=inside,
         )
 
 
-def valid_parents(
-    parent: pd.DataFrame,
-    fk: ForeignKey,
+def determined_keys(
     meta: Metadata,
-    fks: Sequence[ForeignKey],
-    done: Mapping[str, pd.DataFrame],
     table: str,
-) -> np.ndarray:
-    """Parent rows a child of ``fk`` may point at: key not NULL, and every narrower key
-    of the child contained in ``fk``'s columns finds its own parent."""
-    if len(parent) == 0:
-        return np.zeros(0, dtype=bool)
-    valid = parent[list(fk.parent_columns)].notna().all(axis=1).to_numpy().copy()
-    mapping = dict(zip(fk.columns, fk.parent_columns, strict=False))
-    for other in meta.parents(table):
-        if other == fk or other.is_self_reference or other.parent not in done:
-            continue
-        if not set(other.columns) < set(fk.columns) and not (
-            set(other.columns) == set(fk.columns) and fks.index(other) > fks.index(fk)
-        ):
-            continue
-        proj = parent[[mapping[c] for c in other.columns]]
-        proj.columns = list(other.columns)
-        found = locate(proj, other.columns, done[other.parent], other.parent_columns) >= 0
-        nulls = proj.isna().any(axis=1).to_numpy()
-        valid &= found | (nulls & other.nullable)
-    return valid
+    rules: Sequence[Rule],
+    state: TableKeys,
+) -> dict[int, int]:
+    """Per key of ``table`` that an enforced :class:`~relsynth.metadata._rule.Determines`
+    rule says another key determines, that key (indices into ``meta.foreign_keys``).
 
-
-def assign_degree(
-    frame: pd.DataFrame,
-    fk: ForeignKey,
-    model: DegreeModel,
-    mask: np.ndarray,
-    parent: pd.DataFrame,
-    rng: np.random.Generator,
-    *,
-    rows: np.ndarray | None,
-    cap_one: bool,
-    group: Sequence[str] | None = None,
-    order: np.ndarray | None = None,
-) -> None:
-    """Set ``fk``'s columns of ``rows`` (default: all) in place, following ``model``
-    (the degrees handed out in the order of ``order`` when given)."""
-    rows = np.arange(len(frame)) if rows is None else rows
-    pidx = degree_assign(
-        frame, fk, model, parent, rows, rng, cap_one=cap_one, group=group, mask=mask, order=order
+    Kept where the generator can draw the key once per parent of the other: the
+    determined key is dealt by in-degree (a :class:`DegreeKey`, neither one-to-one nor
+    part of a junction pair) and the determining key is the driver or another
+    secondary key (never the reverse of a rule already kept); or the determined key is
+    the driver and the determining key is dealt by in-degree (its parents' rows are
+    then kept within one driver family, :func:`~relsynth.keys.dealing.within_groups`).
+    """
+    fks = list(meta.foreign_keys)
+    dealt = {sec.fk for sec in state.secondary if isinstance(sec, DegreeKey)}
+    known = {sec.fk for sec in state.secondary} | (
+        set() if state.driver is None else {state.driver.fk}
     )
-    for c, pc in zip(fk.columns, fk.parent_columns, strict=False):
-        col = take(parent[pc], pidx)
-        if len(rows) == len(frame):
-            frame[c] = col
-        else:
-            merged = (
-                frame[c].astype(object).to_numpy().copy()
-                if c in frame
-                else np.full(len(frame), None, dtype=object)
-            )
-            merged[rows] = col.astype(object).to_numpy()
-            frame[c] = pd.Series(merged).infer_objects()
-
-
-def degree_assign(
-    frame: pd.DataFrame,
-    fk: ForeignKey,
-    model: DegreeModel,
-    parent: pd.DataFrame,
-    rows: np.ndarray,
-    rng: np.random.Generator,
-    *,
-    cap_one: bool,
-    group: Sequence[str] | None,
-    mask: np.ndarray,
-    order: np.ndarray | None = None,
-) -> np.ndarray:
-    """Parent row index for each of ``rows`` (-1 = NULL), following the degree model.
-
-    ``order`` (one number per parent, e.g. :meth:`SecondaryRanking.draws`): the drawn
-    degrees are handed out by rank, the largest to the parent with the largest
-    number (ties at random), instead of at random.
-    """
-    m = len(rows)
-    pidx = np.full(m, -1, dtype=np.int64)
-    if m == 0:
-        return pidx
-    n_null = model.n_null(m, rng) if fk.nullable else 0
-    if not mask.any():
-        if not fk.nullable:
-            raise DataError(
-                f"Cannot assign foreign key {fk.label}: {m} child row(s) but no parent row "
-                "to point at. Give the parent table rows (scale/sizes), or make the key "
-                "nullable."
-            )
-        return pidx
-    n_assign = m - n_null
-    target = rng.permutation(m)[:n_assign]
-    cap = 1 if cap_one else None
-    if group:
-        gid = group_ids(frame.iloc[rows], group)[target]
-        n_groups = int(gid.max()) + 1 if len(gid) else 0
-        cap = min_cap(cap, max(n_groups, 1))
-    degrees = model.sample(len(parent), n_assign, rng, cap=cap, mask=mask)
-    if order is not None:
-        degrees = by_rank(degrees, order, mask, rng)
-    slots = np.repeat(np.arange(len(parent), dtype=np.int64), degrees)
-    if group:
-        pidx[target] = _assign_unique(gid, slots, degrees, len(parent), rng)
-    else:
-        pidx[target] = rng.permutation(slots)
-    return pidx
-
-
-def min_cap(a: int | None, b: int) -> int:
-    """The smaller of two caps, ``None`` meaning no cap."""
-    return b if a is None else min(a, b)
-
-
-def _assign_unique(
-    gid: np.ndarray, slots: np.ndarray, degrees: np.ndarray, n_parent: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Deal parent slots to rows so that (group, parent) pairs are unique.
-
-    Rows are laid out round-robin (the first row of every group, largest groups
-    first, then the second row of every group...) and parents' slots, largest
-    degree first, fill that layout: a parent's consecutive slots land in distinct
-    groups unless its degree exceeds a round's size; the rare clashes are then
-    repaired by swaps that keep every degree.
-    """
-    m = len(gid)
-    sizes = np.bincount(gid)
-    grank_order = np.lexsort((rng.random(len(sizes)), -sizes))
-    grank = np.empty(len(sizes), dtype=np.int64)
-    grank[grank_order] = np.arange(len(sizes))
-    order = np.argsort(gid, kind="stable")
-    pos = np.empty(m, dtype=np.int64)
-    starts = np.searchsorted(gid[order], gid[order], side="left")
-    pos[order] = np.arange(m) - starts
-    layout = np.lexsort((grank[gid], pos))
-    p_order = np.lexsort((rng.random(n_parent), -degrees))
-    dealt = np.repeat(p_order, degrees[p_order])
-    out = np.empty(m, dtype=np.int64)
-    out[layout] = dealt
-    return repair_unique(gid, out, n_parent, rng)
-
-
-def repair_unique(
-    gid: np.ndarray, assigned: np.ndarray, n_parent: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Swap parents between rows until no (group, parent) pair repeats; degrees kept."""
-    out = assigned.copy()
-    m = len(out)
-    if m == 0:
-        return out
-    for _ in range(200):
-        code = gid * n_parent + out
-        dup = pd.Series(code).duplicated(keep="first").to_numpy()
-        bad = np.nonzero(dup)[0]
-        if len(bad) == 0:
-            return out
-        partners = rng.integers(0, m, len(bad))
-        existing = np.unique(code)
-        new_bad = gid[bad] * n_parent + out[partners]
-        new_partner = gid[partners] * n_parent + out[bad]
-        ok = (
-            (gid[bad] != gid[partners])
-            & ~isin_sorted(new_bad, existing)
-            & ~isin_sorted(new_partner, existing)
-        )
-        bad, partners = bad[ok], partners[ok]
-        # one swap per row per round
-        _, first = np.unique(np.concatenate([bad, partners]), return_index=True)
-        keep = np.zeros(len(bad) * 2, dtype=bool)
-        keep[first] = True
-        use = keep[: len(bad)] & keep[len(bad) :]
-        bad, partners = bad[use], partners[use]
-        out[bad], out[partners] = out[partners].copy(), out[bad].copy()
-    # last resort (never seen in practice): give the row a parent its group lacks
-    code = gid * n_parent + out
-    dup = np.nonzero(pd.Series(code).duplicated(keep="first").to_numpy())[0]
-    for row in dup:  # a handful of rows at most
-        used = set(out[gid == gid[row]].tolist())
-        free = [p for p in range(n_parent) if p not in used]
-        if free:
-            out[row] = free[int(rng.integers(0, len(free)))]
+    out: dict[int, int] = {}
+    for rule in rules:
+        if not isinstance(rule, Determines) or not rule.enforce or rule.table != table:
+            continue
+        try:
+            a, b = (fks.index(fk) for fk in determines_keys(meta, rule))
+        except ValueError:  # the rule no longer fits the keys
+            continue
+        free = {k for k in dealt if k not in state.cap_one and k not in state.unique_within}
+        driven = state.driver is not None and b == state.driver.fk and a in free
+        if not driven and (b not in free or a not in known):
+            continue
+        if b not in out and out.get(a) != b:
+            out[b] = a
     return out
 
 
-def assign_constrained(
-    frame: pd.DataFrame,
-    fk: ForeignKey,
-    fixed: Sequence[str],
-    parent: pd.DataFrame,
-    rng: np.random.Generator,
-) -> None:
-    """Assign a key whose columns are partly set already: choose among matching parents."""
-    mapping = dict(zip(fk.columns, fk.parent_columns, strict=False))
-    n = len(frame)
-    pidx = np.full(n, -1, dtype=np.int64)
-    if n and len(parent):
-        left = frame[list(fixed)].reset_index(drop=True)
-        right = parent[[mapping[c] for c in fixed]].reset_index(drop=True)
-        right.columns = list(fixed)
-        left, right = align(left, right)
-        right = right.assign(_pos=np.arange(len(right)))
-        groups = right.groupby(list(fixed), sort=False, dropna=True)["_pos"].apply(np.asarray)
-        lkeys = left.groupby(list(fixed), sort=False, dropna=True).indices
-        for key, rows in lkeys.items():  # one iteration per distinct fixed value
-            cand = groups.get(key)
-            if cand is None or len(cand) == 0:
-                continue
-            pidx[rows] = cand[rng.integers(0, len(cand), len(rows))]
-    if (pidx < 0).any() and not fk.nullable and n:
-        raise DataError(
-            f"Cannot assign foreign key {fk.label}: some rows' already-set columns "
-            f"({', '.join(fixed)}) match no parent row. Declare the overlapping key on the "
-            "wider key's parent too, so the values are consistent by construction."
-        )
-    for c in fk.columns:
-        if c not in fixed:
-            frame[c] = take(parent[mapping[c]], pidx)
-    if (pidx < 0).any():
-        for c in fixed:
-            col = frame[c].astype(object).to_numpy().copy()
-            col[pidx < 0] = None
-            frame[c] = pd.Series(col).infer_objects()
+def determined_order(
+    fits: Sequence[SecondaryFit], determined: Mapping[int, int]
+) -> list[SecondaryFit]:
+    """``fits`` with each determined key moved after the key that determines it."""
+    out = list(fits)
+    for _ in range(len(out)):
+        moved = False
+        for b, a in determined.items():
+            where = {sec.fk: i for i, sec in enumerate(out)}
+            if a in where and b in where and where[a] > where[b]:
+                out.insert(where[a], out.pop(where[b]))
+                moved = True
+        if not moved:
+            break
+    return out

@@ -7,7 +7,7 @@ at ``payment``, follows ``payment(rental_id) -> rental`` and reads
 ``rental.customer_id``. Composite keys are written ``t.(a, b)``; names that are
 not plain identifiers are double-quoted (``"Order Details".UnitPrice``).
 
-Four kinds of rule:
+Five kinds of rule:
 
 * :class:`PathAgreement` ``payment.customer_id = payment.rental_id -> rental.customer_id``:
   two routes from a row to one ancestor table reach the same ancestor row (both
@@ -18,6 +18,9 @@ Four kinds of rule:
 * :class:`Aggregate` ``invoice.total = sum(invoice_line.unit_price * invoice_line.quantity)``:
   a parent's column from its children (``count``, ``sum``, ``min``, ``max``,
   ``mean``; a product of two child columns under ``sum``).
+* :class:`Determines` ``flights.tailnum determines flights.carrier``: one foreign
+  key of a table determines another (a functional dependency between two keys of
+  one table): the rows that share a plane share an airline.
 
 ``share`` is the fraction of source rows where the rule holds (None: declared by
 the user and not yet measured); ``enforce=False`` keeps a rule in the metadata
@@ -34,6 +37,7 @@ __all__ = [
     "AGGREGATE_FUNCTIONS",
     "GAP_PROBS",
     "Aggregate",
+    "Determines",
     "Equality",
     "Order",
     "PathAgreement",
@@ -199,4 +203,31 @@ class Aggregate:
         return f"{quote(self.parent)}.{quote(self.column)} = {self.func}({arg})"
 
 
-Rule = PathAgreement | Equality | Order | Aggregate
+@dataclass(frozen=True, slots=True)
+class Determines:
+    """One foreign key of a table determines another: the rows that share ``left``'s
+    parent share ``right``'s parent (``flights.tailnum determines flights.carrier``).
+
+    Both sides are foreign keys of the same table (references without hops).
+    ``share`` is the share of rows, among those whose ``left`` parent has two rows or
+    more (both keys set), that hold the ``right`` parent most common among their
+    ``left`` parent's rows.
+    """
+
+    left: Ref
+    right: Ref
+    share: float | None = None
+    enforce: bool = True
+
+    kind = "determines"
+
+    @property
+    def table(self) -> str:
+        """The table whose rows the rule is about."""
+        return self.left.table
+
+    def __str__(self) -> str:
+        return f"{self.left} determines {self.right}"
+
+
+Rule = PathAgreement | Equality | Order | Aggregate | Determines

@@ -3,7 +3,7 @@
 A small recursive-descent parser over a handful of tokens; the text is never run
 as SQL. Grammar::
 
-    rule    := ref OP rhs
+    rule    := ref OP rhs | step "determines" step
     OP      := "=" | ">=" | "<="
     rhs     := ref | FUNC "(" NAME ")" | FUNC "(" col ["*" col] ")"
     ref     := step ("->" step)*
@@ -26,6 +26,7 @@ from relsynth.metadata._rule import (
     AGGREGATE_FUNCTIONS,
     Aggregate,
     AggregateFunction,
+    Determines,
     Equality,
     Order,
     PathAgreement,
@@ -36,7 +37,7 @@ from relsynth.metadata._rule import (
 if TYPE_CHECKING:
     from relsynth.metadata.schema import ForeignKey, Metadata
 
-__all__ = ["parse_rule", "rule_from_dict", "rule_problems", "rule_to_dict"]
+__all__ = ["determines_keys", "parse_rule", "rule_from_dict", "rule_problems", "rule_to_dict"]
 
 _TOKEN = re.compile(
     r'\s*(?:(?P<quoted>"(?:[^"]|"")*")|(?P<name>[A-Za-z_][A-Za-z0-9_$]*)'
@@ -107,7 +108,10 @@ class _Parser:
         for value in ("=", ">=", "<="):
             if self.accept(value):
                 return value
-        raise ValueError("expected '=', '>=' or '<=' after the left-hand side")
+        if self.peek() == ("name", "determines"):
+            self.i += 1
+            return "determines"
+        raise ValueError("expected '=', '>=', '<=' or 'determines' after the left-hand side")
 
     def end(self) -> None:
         if self.peek() is not None:
@@ -172,6 +176,8 @@ def parse_rule(
     try:
         if isinstance(right, tuple):
             return _aggregate(meta, left, op, right, share, enforce)
+        if op == "determines":
+            return _determines(meta, left, right, share, enforce)
         _check_ref(meta, left)
         _check_ref(meta, right)
         if left.table != right.table:
@@ -259,6 +265,36 @@ def _aggregate(
     return Aggregate(
         parent, column, cast("AggregateFunction", func), child, terms, fk.columns, share, enforce
     )
+
+
+def determines_keys(meta: Metadata, rule: Determines) -> tuple[ForeignKey, ForeignKey]:
+    """The two foreign keys of a :class:`Determines` rule: ``(determining, determined)``."""
+    out = []
+    for ref in (rule.left, rule.right):
+        table, cols = ref.target
+        found = [fk for fk in meta.parents(table) if fk.columns == cols]
+        if len(found) != 1 or found[0].is_self_reference:
+            raise ValueError(f"{ref} is not the columns of one foreign key of {table!r}")
+        out.append(found[0])
+    return out[0], out[1]
+
+
+def _determines(
+    meta: Metadata, left: Ref, right: Ref, share: float | None, enforce: bool
+) -> Determines:
+    if left.hops or right.hops:
+        raise ValueError("both sides of 'determines' are foreign keys of the table (no ->)")
+    if left.table != right.table:
+        raise ValueError(
+            f"both sides must be keys of the same table ({left.table!r}, {right.table!r})"
+        )
+    _check_ref(meta, left)
+    _check_ref(meta, right)
+    rule = Determines(left, right, share, enforce)
+    a, b = determines_keys(meta, rule)
+    if set(a.columns) & set(b.columns):
+        raise ValueError("the two foreign keys share columns")
+    return rule
 
 
 def rule_problems(meta: Metadata, rules: tuple[Rule, ...]) -> list[str]:

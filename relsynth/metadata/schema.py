@@ -182,7 +182,7 @@ class Metadata:
         for name in names:
             self.table(name)
         drop = set(names)
-        return replace(
+        out = replace(
             self,
             tables={n: t for n, t in self.tables.items() if n not in drop},
             foreign_keys=tuple(
@@ -190,6 +190,11 @@ class Metadata:
             ),
             rules=tuple(r for r in self.rules if not _rule_tables(r) & drop),
         )
+        if out.rules:  # and the rules that named a dropped key (a path's or a determines' end)
+            from relsynth.metadata._rule_parse import rule_problems
+
+            out = replace(out, rules=tuple(r for r in out.rules if not rule_problems(out, (r,))))
+        return out
 
     def subset(self, names: Iterable[str]) -> Metadata:
         """Return a copy with only the tables in ``names``."""
@@ -254,7 +259,8 @@ def _rule_tables(rule: Rule) -> set[str]:
     """Every table a rule reads."""
     if isinstance(rule, Aggregate):
         return {rule.parent, rule.child}
-    refs = (rule.left, rule.right) if rule.kind == "path" else (rule.column, rule.anchor)  # type: ignore[union-attr]
+    pair = rule.kind in ("path", "determines")
+    refs = (rule.left, rule.right) if pair else (rule.column, rule.anchor)  # type: ignore[union-attr]
     return {t for ref in refs for t, _ in ref.steps}
 
 

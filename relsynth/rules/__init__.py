@@ -1,7 +1,8 @@
 """Cross-table rules: what holds across tables, found, stored, enforced and scored.
 
-Pure (no torch, no SQLAlchemy). Four kinds (see :mod:`relsynth.metadata._rule`):
-path agreement, equality, order (with the gap's quantiles) and aggregates, each
+Pure (no torch, no SQLAlchemy). Five kinds (see :mod:`relsynth.metadata._rule`):
+path agreement, equality, order (with the gap's quantiles), aggregates and a key
+that determines another key, each
 with the share of source rows where it holds and a readable text form that
 :func:`parse_rule` reads back::
 
@@ -9,10 +10,11 @@ with the share of source rows where it holds and a readable text form that
     orders.ship_country = orders.customer_id -> customers.country
     payment.payment_date >= payment.rental_id -> rental.rental_date
     invoice.total = sum(invoice_line.unit_price * invoice_line.quantity)
+    flights.tailnum determines flights.carrier
 
 :func:`discover` finds them at fit, :func:`fit_rules` merges them with the rules
 declared in the metadata, and :mod:`relsynth.rules.enforce` makes them hold in a
-synthetic database.
+synthetic database (a key that determines another: :mod:`relsynth.keys`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from relsynth.metadata._rule import (
     AGGREGATE_FUNCTIONS,
     GAP_PROBS,
     Aggregate,
+    Determines,
     Equality,
     Order,
     PathAgreement,
@@ -36,6 +39,7 @@ __all__ = [
     "AGGREGATE_FUNCTIONS",
     "GAP_PROBS",
     "Aggregate",
+    "Determines",
     "Equality",
     "Order",
     "PathAgreement",

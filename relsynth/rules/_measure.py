@@ -12,7 +12,15 @@ import numpy as np
 import pandas as pd
 
 from relsynth._columns import clock_format, datetime_seconds, parse_clock
-from relsynth.metadata._rule import Aggregate, Equality, Order, PathAgreement, Ref, Rule
+from relsynth.metadata._rule import (
+    Aggregate,
+    Determines,
+    Equality,
+    Order,
+    PathAgreement,
+    Ref,
+    Rule,
+)
 from relsynth.metadata.schema import ForeignKey, Metadata
 
 __all__ = [
@@ -197,6 +205,10 @@ def holds(
     """``(valid, ok)`` masks over the rule's table: rows where it applies, and holds."""
     if isinstance(rule, Aggregate):
         return _agg_holds(meta, tables, rule)
+    if isinstance(rule, Determines):
+        from relsynth.rules._determines import determines_holds
+
+        return determines_holds(meta, tables, rule)
     if isinstance(rule, PathAgreement):
         return _rows_equal(follow(meta, tables, rule.left), follow(meta, tables, rule.right))
     if isinstance(rule, Equality):

@@ -1,5 +1,8 @@
 """Find the rules that hold across tables, with the share of source rows where each holds.
 
+(One foreign key determining another is found over every row, by
+:func:`relsynth.rules._determines.discover_determines`.)
+
 Stage 3 of the pipeline (after reading, before fitting). Every foreign-key path of
 one or two hops (self-references excluded) is joined once with vectorised pandas
 merges, over a random sample of at most ``max_rows`` rows of the starting table;
@@ -33,6 +36,7 @@ import pandas as pd
 
 from relsynth.metadata._rule import GAP_PROBS, Aggregate, Equality, Order, PathAgreement, Ref, Rule
 from relsynth.metadata.schema import ForeignKey, Metadata
+from relsynth.rules._determines import discover_determines
 from relsynth.rules._measure import (
     _rows_equal,
     as_numbers,
@@ -74,7 +78,8 @@ def discover(
     max_rows: int = 20_000,
     seed: int = 0,
 ) -> tuple[Rule, ...]:
-    """Discover path agreements, equalities, orders and aggregates across tables.
+    """Discover path agreements, equalities, orders, aggregates and keys that determine
+    another key.
 
     Parameters
     ----------
@@ -130,6 +135,7 @@ def _discover(
         rules += _orders(meta, tables, sample[name], name, chains, equalities, cfg)
     for fk in meta.foreign_keys:
         rules += _aggregates(meta, tables, sample, fk, cfg)
+    rules += discover_determines(meta, tables, cfg.threshold, cfg.rng)
     return tuple(_drop_implied(rules))
 
 

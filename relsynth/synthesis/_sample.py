@@ -84,7 +84,10 @@ def sample_keys(
     rng: np.random.Generator,
 ) -> pd.DataFrame:
     """The key skeleton of a generated table (one row per row to generate), path rules met."""
-    keys = synth.key_generator_.sample_table(name, done, scale=scale, sizes=sizes, rng=rng)
+    rules = rule_hooks.fitted_rules(synth)  # a key that another key determines (docs/keys.md)
+    keys = synth.key_generator_.sample_table(
+        name, done, scale=scale, sizes=sizes, rng=rng, rules=rules
+    )
     return rule_hooks.match_paths(synth, name, keys.reset_index(drop=True), done, rng)
 
 
@@ -181,7 +184,8 @@ def match_on_values(
     if not hasattr(generator, "match_values"):  # a generator from an older release
         return frame
     exclude = rule_hooks.path_keys(synth, name)
-    return generator.match_values(name, frame, done, rng=rng, exclude=exclude)
+    rules = rule_hooks.fitted_rules(synth)
+    return generator.match_values(name, frame, done, rng=rng, exclude=exclude, rules=rules)
 
 
 def _sample_sequence(
