@@ -430,31 +430,12 @@ def prepare(
     private = [n for n in synth.plan_.order if n not in public]
     ent = entities(meta, source, private)
     trained = [n for n in private if layouts[n].learned and len(source[n])]
-    count = Ledger()
-    dry = stream(seed, "dp-count")
-    _releases(synth, source, ent, count, dry, _entity_count(ent, count, dry))
-    n_vocab = sum(1 for r in count.releases if r["delta"] > 0)
-    # the entity count first (the default delta depends on it), then the rest of the
-    # releases at the noise that makes all of them compose to their share
-    sigma, _, _ = _plan_budget(settings, count.weight, n_vocab, bool(trained), None)
-    ledger = Ledger(sigma_unit=sigma)
-    rng = stream(seed, "dp-releases")
-    n_noisy = _entity_count(ent, ledger, rng)
-    _, delta_rdp, ledger.delta_each = _plan_budget(
-        settings, count.weight, n_vocab, bool(trained), n_noisy
-    )
-    first, rest = ledger.history(), count.weight - ledger.weight
-    share = STRUCTURE_SHARE if trained else 1.0
-    ledger.sigma_unit = (
-        solve_noise(
-            first, lambda s: [(s / np.sqrt(rest), 1.0, 1)], settings.epsilon * share, delta_rdp
-        )
-        if rest > 0
-        else sigma
+    ledger, delta_rdp, rng, n_noisy, total = _release_ledger(
+        synth, source, ent, bool(trained), seed
     )
     releases = _releases(synth, source, ent, ledger, rng, n_noisy)
     # the split over tables keeps the releases' total weight, hence their RDP curve
-    assert abs(ledger.weight - count.weight) <= 1e-9 * count.weight, (ledger.weight, count.weight)
+    assert abs(ledger.weight - total) <= 1e-9 * total, (ledger.weight, total)
     synth.key_generator_ = KeyGenerator().fit(meta, releases["skeleton"], plan=synth.plan_)
     steps = synth.steps or DEFAULT_DP_STEPS
     rate = sample_rate_for(n_noisy)
@@ -486,6 +467,46 @@ def prepare(
     }
     sizes = {n: len(releases["skeleton"][n]) for n in private if n in releases["skeleton"]}
     return DPFit(ledger, delta_rdp, tables, trained, time.perf_counter() - t0, sizes)
+
+
+def _release_ledger(
+    synth: Synthesizer, source: Mapping[str, pd.DataFrame], ent: Mapping[str, np.ndarray],
+    trained: bool, seed: int,
+) -> tuple[Ledger, float, np.random.Generator, int, float]:  # fmt: skip
+    """The releases' ledger with its noise set, ``delta_rdp``, the releases' random
+    stream, the noisy number of entities (released on the ledger already) and the
+    releases' total weight.
+
+    The releases are first counted (a dry run on its own stream, nothing kept), then the
+    entity count is released (the default delta depends on it), then the noise is solved
+    that makes all the releases together compose to their share of epsilon.
+    """
+    from relsynth._random import stream
+    from relsynth.models._dp import solve_noise
+
+    settings = synth.privacy
+    assert settings is not None
+    count = Ledger()
+    dry = stream(seed, "dp-count")
+    _releases(synth, source, ent, count, dry, _entity_count(ent, count, dry))
+    n_vocab = sum(1 for r in count.releases if r["delta"] > 0)
+    sigma, _, _ = _plan_budget(settings, count.weight, n_vocab, trained, None)
+    ledger = Ledger(sigma_unit=sigma)
+    rng = stream(seed, "dp-releases")
+    n_noisy = _entity_count(ent, ledger, rng)
+    _, delta_rdp, ledger.delta_each = _plan_budget(
+        settings, count.weight, n_vocab, trained, n_noisy
+    )
+    first, rest = ledger.history(), count.weight - ledger.weight
+    share = STRUCTURE_SHARE if trained else 1.0
+    ledger.sigma_unit = (
+        solve_noise(
+            first, lambda s: [(s / np.sqrt(rest), 1.0, 1)], settings.epsilon * share, delta_rdp
+        )
+        if rest > 0
+        else sigma
+    )
+    return ledger, delta_rdp, rng, n_noisy, count.weight
 
 
 def _context(
