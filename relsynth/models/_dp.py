@@ -244,7 +244,8 @@ def fit_dp_wgan(
             _train(model, generator, critic, x, np.asarray(entity), dp, rng, contexts)
         model.generator_.eval()
         if model.encoder.dim:
-            model.calibration_ = release_calibration(model, releases, rng, fake_ctx)
+            corr = None if context is None else context.correlations
+            model.calibration_ = release_calibration(model, releases, rng, fake_ctx, corr)
     model.steps_ = dp.steps_done
     model.training_seconds_ = time.perf_counter() - started
     model.fitted_ = True
@@ -287,13 +288,17 @@ def release_calibration(
     releases: Mapping[str, Mapping[str, Any]],
     rng: np.random.Generator,
     contexts: np.ndarray | None = None,
+    correlations: Mapping[str, Mapping[str, float]] | None = None,
 ) -> Any:
     """The model's marginal calibration (:mod:`relsynth.models.calibration`) fitted
     against rows drawn from the DP releases instead of the training rows: it brings each
     column's generated marginal to the released one and reads no real row (post-
     processing). Correlations are left as the generator learned them (the releases are
     per column). Rows are generated as at sampling: for contexts drawn from the
-    synthetic ones (``contexts``, encoded; none: unconditional)."""
+    synthetic ones (``contexts``, encoded; none: unconditional). With released context
+    correlations (``correlations``, :mod:`relsynth.models._dp_tilt`) the continuous
+    values then get the released correlations with the context (a context tilt)."""
+    from relsynth.models._dp_tilt import fit_dp_tilt
     from relsynth.models.calibration import fit_calibration
 
     m = CALIBRATION_ROWS
@@ -305,7 +310,14 @@ def release_calibration(
     gen = torch.Generator(device=model.device_).manual_seed(child_seed(rng))
     with torch.no_grad():
         raw = model._forward(cond, ctx, gen).cpu().numpy()
-    return fit_calibration(raw, x, model.encoder.spans, method=model.encoding, correlations=False)
+    spans = model.encoder.spans
+    calibration = fit_calibration(raw, x, spans, method=model.encoding, correlations=False)
+    if correlations and contexts is not None and model.context_encoder is not None:
+        ctx_spans = model.context_encoder.spans
+        calibration.tilt = fit_dp_tilt(
+            raw, spans, calibration, ctx, contexts, ctx_spans, correlations
+        )
+    return calibration
 
 
 def _entity_rows(entity: np.ndarray) -> list[np.ndarray]:

@@ -8,7 +8,7 @@ synthetic contexts made from DP outputs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -27,12 +27,15 @@ class DPContextFrames:
     ``real``: one row per table row, its parent's values (and family counters); only
     the critic reads them, inside each entity's clipped gradient. ``synthetic``: made
     from DP outputs only; the generator's contexts, and what the context encoder is
-    fitted on. ``kinds``: per column its model kind (None: inferred).
+    fitted on. ``kinds``: per column its model kind (None: inferred). ``correlations``:
+    the DP release of the values' correlations with the context (context column ->
+    value column -> correlation), for the calibration's context tilt.
     """
 
     real: pd.DataFrame
     synthetic: pd.DataFrame
     kinds: Mapping[str, str | None]
+    correlations: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
 
 def _encode_contexts(
