@@ -297,6 +297,10 @@ def test_cli_fit_and_evaluate_report_epsilon(tmp_path, capsys) -> None:
     with zipfile.ZipFile(model) as zf:
         dp = json.loads(zf.read("synthesizer.json"))["fit_info"]["dp"]
     assert 0 < dp["epsilon"] <= 2 + 1e-9 and dp["budget"]["epsilon"] == 2
+    correlations = dp["context"]["orders"]["correlations"]
+    assert "differential privacy, parent-child correlations released: " in out
+    age = correlations["customers.age"]["amount"]
+    assert (f"orders: customers.age ~ amount {age:.2f}" in out) == (age != 0)
     target = f"sqlite:///{tmp_path / 'fake.db'}"
     assert main(["sample", str(model), target, "--seed", "1"]) == 0
     capsys.readouterr()
