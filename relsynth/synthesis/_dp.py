@@ -523,7 +523,6 @@ def _contexts(
     columns = correlation_columns(synth, public, trained)
     counting = ledger.sigma_unit is None
     out: dict[str, DPContext | None] = {}
-    skeleton_entities: dict[str, np.ndarray] = {}
     if not counting:
         out = {
             n: dp_context(
@@ -531,13 +530,10 @@ def _contexts(
             )
             for n in trained
         }
-        if columns:  # the tables' entities as the DP key skeleton has them (post-processing)
-            skeleton_entities = entities(synth.metadata, releases["skeleton"], private)
     for name, cols in columns.items():
         ctx = out.get(name)
-        n_ent = len(np.unique(skeleton_entities[name])) if name in skeleton_entities else 0
         corr = context_release(
-            synth, name, cols, ctx, source, ent[name], releases, n_ent, ledger,
+            synth, name, cols, ctx, source, ent[name], releases, ledger,
             stream(seed, "dp-context-release", name),
         )  # fmt: skip
         if ctx is not None:

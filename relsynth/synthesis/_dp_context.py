@@ -227,13 +227,10 @@ def entity_means(products: np.ndarray, entity: np.ndarray) -> np.ndarray:
 def context_release(
     synth: Synthesizer, name: str, columns: tuple[list[str], list[str]],
     context: DPContext | None, source: Mapping[str, pd.DataFrame], entity: np.ndarray,
-    releases: Mapping[str, Any], n_entities: int, ledger: Ledger, rng: np.random.Generator,
+    releases: Mapping[str, Any], ledger: Ledger, rng: np.random.Generator,
 ) -> dict[str, dict[str, float]]:  # fmt: skip
     """The released correlations of a table's continuous values with its continuous
-    context columns (see the module docstring; empty in the ledger's counting mode).
-
-    ``n_entities``: the table's entities in the DP key skeleton (the divisor).
-    """
+    context columns (see the module docstring; empty in the ledger's counting mode)."""
     from relsynth.synthesis._context import build_context
 
     ctx_cols, value_cols = columns
