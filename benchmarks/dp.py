@@ -89,6 +89,8 @@ def run(
             if trends is not None:
                 trends.append(report.trends.assign(dataset=name, epsilon=label))
         dp = synth.fit_info_.dp
+        if dp:  # the released parent-child correlations that stood out of their noise
+            print("context correlations:", _released(dp), flush=True)
         rows.append(
             {
                 "dataset": name,
@@ -108,6 +110,19 @@ def run(
         )
         print(rows[-1], flush=True)
     return rows
+
+
+def _released(dp: dict) -> dict:
+    """Per child table, its released correlations with its parent that are not 0."""
+    return {
+        t: {
+            f"{a} ~ {b}": round(r, 2)
+            for a, row in spec.get("correlations", {}).items()
+            for b, r in row.items()
+            if r
+        }
+        for t, spec in dp.get("context", {}).items()
+    }
 
 
 def table(rows: list[dict]) -> str:

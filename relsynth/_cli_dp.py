@@ -64,6 +64,29 @@ def dp_notes(dp: Mapping[str, Any]) -> list[str]:
     return [
         f"differential privacy spent: epsilon {dp['epsilon']:.4g}, delta {dp['delta']:.3g} "
         f"per entity (epsilon per table: {per})"
+    ] + _context_notes(dp)
+
+
+def _context_notes(dp: Mapping[str, Any]) -> list[str]:
+    """The released parent-child correlations that stood out of their noise (none: the
+    children's values are independent of their parents' numbers)."""
+    released = {
+        t: spec["correlations"]
+        for t, spec in (dp.get("context") or {}).items()
+        if spec.get("correlations")
+    }
+    if not released:
+        return []
+    found = [
+        f"{t}: {a} ~ {b} {r:.2f}"
+        for t, corr in released.items()
+        for a, row in corr.items()
+        for b, r in row.items()
+        if r
+    ]
+    return [
+        "differential privacy, parent-child correlations released: "
+        + ("; ".join(found) if found else "none stood out of the noise")
     ]
 
 

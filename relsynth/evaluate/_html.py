@@ -365,6 +365,22 @@ def _rules(report: EvaluationReport) -> str:
     return "\n".join(out)
 
 
+def _copied_note(report: EvaluationReport) -> list[str]:
+    """The note naming the tables copied verbatim and why (none: no note)."""
+    copied = report.info.get("copied_tables") or []
+    if not copied:
+        return []
+    reasons = report.info.get("copied_reasons") or {}
+    return [
+        "<p class='note'><b>Copied verbatim</b> (lookup or reference tables, by design: "
+        "small tables without personal or free text that other tables point at, "
+        "larger lists of codes with their names that a much larger table points at, "
+        "or marked <code>reference</code>; see docs/rules.md): "
+        + "; ".join(esc(n) + (f" ({esc(reasons[n])})" if n in reasons else "") for n in copied)
+        + ". Their exact-copy rate is 1 on purpose.</p>"
+    ]
+
+
 def _privacy(report: EvaluationReport) -> str:
     out = ["<h2 id='privacy'>Privacy</h2>"]
     out.append(
@@ -379,17 +395,7 @@ def _privacy(report: EvaluationReport) -> str:
         "<b>MIA AUC</b>: a distance-based membership attack, 0.5 means it learns nothing. "
         "Tables shared whole by the holdout split have no meaningful baseline.</p>"
     )
-    copied = report.info.get("copied_tables") or []
-    if copied:
-        reasons = report.info.get("copied_reasons") or {}
-        out.append(
-            "<p class='note'><b>Copied verbatim</b> (lookup or reference tables, by design: "
-            "small tables without personal or free text that other tables point at, "
-            "larger lists of codes with their names that a much larger table points at, "
-            "or marked <code>reference</code>; see docs/rules.md): "
-            + "; ".join(esc(n) + (f" ({esc(reasons[n])})" if n in reasons else "") for n in copied)
-            + ". Their exact-copy rate is 1 on purpose.</p>"
-        )
+    out.extend(_copied_note(report))
     rows = report.privacy.to_dict("records")
 
     def grade_low(value: Any, good: float, ok: float) -> str:

@@ -51,9 +51,7 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -61,7 +59,20 @@ import pandas as pd
 import torch
 
 from relsynth._random import as_generator, child_seed
-from relsynth.errors import ParameterError
+from relsynth.models._dp_accounting import (
+    ALPHAS,
+    composed_epsilon,
+    epsilon_spent,
+    noise_for,
+    sample_rate_for,
+    solve_noise,
+)
+from relsynth.models._dp_context import (
+    DPContextFrames,
+    _drop_conditions,
+    _encode_contexts,
+    _start_unconditional,
+)
 from relsynth.models._torch import resolve_device, torch_threads
 from relsynth.models.encoding import CategoricalEncoder, NumericalEncoder, TableEncoder
 from relsynth.models.wgan import ConditionalWGAN
@@ -81,125 +92,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: RDP orders the accountant optimises over: opacus' defaults, extended to 4,096 so
-#: that small per-table budgets (epsilon ~0.1 at delta ~1e-6) stay reachable.
-ALPHAS = (
-    [1 + x / 10.0 for x in range(1, 100)]
-    + [float(a) for a in range(12, 64)]
-    + [float(2**k) for k in range(6, 13)]
-)
 #: Rows of one entity used in one step at most (its gradient is clipped as a whole anyway).
 MAX_ROWS_PER_ENTITY = 32
-
-
-def noise_for(epsilon: float, delta: float, sample_rate: float, steps: int) -> float:
-    """The noise multiplier opacus' RDP accountant needs for ``(epsilon, delta)``."""
-    from opacus.accountants.utils import get_noise_multiplier
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        try:
-            sigma = get_noise_multiplier(
-                target_epsilon=epsilon,
-                target_delta=delta,
-                sample_rate=sample_rate,
-                steps=steps,
-                accountant="rdp",
-                alphas=ALPHAS,
-            )
-        except ValueError:  # opacus: "The privacy budget is too low."
-            raise ParameterError(
-                f"DP-SGD cannot reach epsilon {epsilon:.3g} at delta {delta:.2g} in {steps} "
-                "steps: raise DifferentialPrivacy(epsilon=...) or lower steps."
-            ) from None
-    return float(sigma)
-
-
-def epsilon_spent(noise: float, sample_rate: float, steps: int, delta: float) -> float:
-    """Epsilon of ``steps`` subsampled Gaussian steps, by opacus' RDP accountant."""
-    from opacus.accountants import RDPAccountant
-
-    if steps == 0:
-        return 0.0
-    acc = RDPAccountant()
-    acc.history = [(noise, sample_rate, steps)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return float(acc.get_epsilon(delta, alphas=ALPHAS))
-
-
-def _rdp(history: list[tuple[float, float, int]]) -> np.ndarray:
-    """The RDP curve (over ALPHAS) of mechanisms ``(noise, sample_rate, steps)``, composed
-    (RDP adds up: ``steps`` runs of one mechanism are ``steps`` times its curve)."""
-    from opacus.accountants.analysis.rdp import compute_rdp
-
-    steps_of: dict[tuple[float, float], int] = {}
-    for noise, rate, steps in history:
-        key = (float(noise), float(rate))
-        steps_of[key] = steps_of.get(key, 0) + int(steps)
-    out = np.zeros(len(ALPHAS))
-    for (noise, rate), steps in steps_of.items():
-        if steps > 0:
-            out += steps * np.asarray(
-                compute_rdp(q=rate, noise_multiplier=noise, steps=1, orders=ALPHAS)
-            )
-    return out
-
-
-def _epsilon(rdp: np.ndarray, delta: float) -> float:
-    from opacus.accountants.analysis.rdp import get_privacy_spent
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return float(get_privacy_spent(orders=ALPHAS, rdp=rdp, delta=delta)[0])
-
-
-def composed_epsilon(history: list[tuple[float, float, int]], delta: float) -> float:
-    """Epsilon at ``delta`` of all the mechanisms in ``history``, composed by opacus' RDP
-    accountant (a Gaussian release of sensitivity 1 is ``(sigma, 1.0, 1)``)."""
-    from opacus.accountants import RDPAccountant
-
-    if not any(steps for _, _, steps in history):
-        return 0.0
-    acc = RDPAccountant()
-    acc.history = [tuple(h) for h in history if h[2] > 0]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return float(acc.get_epsilon(delta, alphas=ALPHAS))
-
-
-def solve_noise(
-    fixed: list[tuple[float, float, int]],
-    entries: Any,
-    epsilon: float,
-    delta: float,
-) -> float:
-    """The smallest noise ``s`` (to 0.01%) with ``fixed + entries(s)`` composing to at most
-    ``epsilon`` at ``delta`` by the RDP accountant (bisection on ``log s``)."""
-    base = _rdp(fixed)
-
-    def eps_at(s: float) -> float:
-        return _epsilon(base + _rdp(entries(s)), delta)
-
-    lo, hi = 0.05, 1e4
-    if eps_at(hi) > epsilon:
-        raise ParameterError(
-            f"Differential privacy cannot reach epsilon {epsilon:.3g} at delta {delta:.2g} "
-            "with this many releases and steps: raise DifferentialPrivacy(epsilon=...) or "
-            "lower steps."
-        )
-    if eps_at(lo) <= epsilon:
-        return lo
-    while hi / lo > 1.0001:
-        mid = float(np.sqrt(lo * hi))
-        lo, hi = (lo, mid) if eps_at(mid) <= epsilon else (mid, hi)
-    return hi
-
-
-def sample_rate_for(n_entities: int) -> float:
-    """DP-SGD's Poisson sampling rate: batches of n/10 entities (8 to 256)."""
-    n = max(int(n_entities), 1)
-    return min(1.0, min(256.0, max(8.0, n / 10.0)) / n)
 
 
 def dp_encoder(
@@ -320,52 +214,6 @@ class DPTraining:
         }
 
 
-@dataclass(frozen=True)
-class DPContextFrames:
-    """A table's contexts under DP (the frames of :meth:`Context.frame`, same columns).
-
-    ``real``: one row per table row, its parent's values (and family counters); only
-    the critic reads them, inside each entity's clipped gradient. ``synthetic``: made
-    from DP outputs only; the generator's contexts, and what the context encoder is
-    fitted on. ``kinds``: per column its model kind (None: inferred).
-    """
-
-    real: pd.DataFrame
-    synthetic: pd.DataFrame
-    kinds: Mapping[str, str | None]
-
-
-def _encode_contexts(
-    model: ConditionalWGAN, context: DPContextFrames | None, n: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Encoded real and synthetic contexts; the context encoder is fitted on the
-    synthetic ones (post-processing of DP outputs), never on a real row."""
-    if context is None:
-        model.context_encoder = None
-        return np.zeros((n, 0), np.float32), np.zeros((1, 0), np.float32)
-    kinds = {c: k for c, k in context.kinds.items() if k}
-    encoder = TableEncoder(kinds, method="quantile").fit(context.synthetic, rng)
-    model.context_encoder = encoder
-    return encoder.transform(context.real, rng), encoder.transform(context.synthetic, rng)
-
-
-def _start_unconditional(generator: torch.nn.Module, ctx_dim: int) -> None:
-    """Zero the generator's weights on its context inputs: training starts from an
-    unconditional generator and makes its rows depend on the parent only as far as the
-    (noisy) critic asks. Random initial weights would tie the rows to the parent's
-    values at random, a dependence a few noisy DP-SGD steps do not undo.
-
-    The context is the last ``ctx_dim`` inputs (``[noise, conditions, context]``), and
-    CTGAN's residual blocks pass the input on to every later layer as its last columns.
-    """
-    if ctx_dim == 0:
-        return
-    with torch.no_grad():
-        for layer in generator.net:
-            linear = getattr(layer, "fc", layer)
-            linear.weight[:, -ctx_dim:] = 0.0
-
-
 def fit_dp_wgan(
     model: ConditionalWGAN,
     table: pd.DataFrame,
@@ -396,7 +244,8 @@ def fit_dp_wgan(
             _train(model, generator, critic, x, np.asarray(entity), dp, rng, contexts)
         model.generator_.eval()
         if model.encoder.dim:
-            model.calibration_ = release_calibration(model, releases, rng, fake_ctx)
+            corr = None if context is None else context.correlations
+            model.calibration_ = release_calibration(model, releases, rng, fake_ctx, corr)
     model.steps_ = dp.steps_done
     model.training_seconds_ = time.perf_counter() - started
     model.fitted_ = True
@@ -439,13 +288,17 @@ def release_calibration(
     releases: Mapping[str, Mapping[str, Any]],
     rng: np.random.Generator,
     contexts: np.ndarray | None = None,
+    correlations: Mapping[str, Mapping[str, float]] | None = None,
 ) -> Any:
     """The model's marginal calibration (:mod:`relsynth.models.calibration`) fitted
     against rows drawn from the DP releases instead of the training rows: it brings each
     column's generated marginal to the released one and reads no real row (post-
     processing). Correlations are left as the generator learned them (the releases are
     per column). Rows are generated as at sampling: for contexts drawn from the
-    synthetic ones (``contexts``, encoded; none: unconditional)."""
+    synthetic ones (``contexts``, encoded; none: unconditional). With released context
+    correlations (``correlations``, :mod:`relsynth.models._dp_tilt`) the continuous
+    values then get the released correlations with the context (a context tilt)."""
+    from relsynth.models._dp_tilt import fit_dp_tilt
     from relsynth.models.calibration import fit_calibration
 
     m = CALIBRATION_ROWS
@@ -457,24 +310,20 @@ def release_calibration(
     gen = torch.Generator(device=model.device_).manual_seed(child_seed(rng))
     with torch.no_grad():
         raw = model._forward(cond, ctx, gen).cpu().numpy()
-    return fit_calibration(raw, x, model.encoder.spans, method=model.encoding, correlations=False)
+    spans = model.encoder.spans
+    calibration = fit_calibration(raw, x, spans, method=model.encoding, correlations=False)
+    if correlations and contexts is not None and model.context_encoder is not None:
+        ctx_spans = model.context_encoder.spans
+        calibration.tilt = fit_dp_tilt(
+            raw, spans, calibration, ctx, contexts, ctx_spans, correlations
+        )
+    return calibration
 
 
 def _entity_rows(entity: np.ndarray) -> list[np.ndarray]:
     order = np.argsort(entity, kind="stable")
     _, starts = np.unique(entity[order], return_index=True)
     return np.split(order, starts[1:])
-
-
-#: Share of the rows trained with a zero conditional vector when a context is given
-#: (as ``ConditionalWGAN`` does): sampling then uses zero vectors, the context drives.
-UNCONDITIONED_SHARE = 0.5
-
-
-def _drop_conditions(cond: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-    """``cond`` with a share :data:`UNCONDITIONED_SHARE` of its rows set to zero."""
-    zero = torch.from_numpy(rng.random(len(cond)) < UNCONDITIONED_SHARE).to(cond.device)
-    return cond.masked_fill(zero[:, None], 0.0)
 
 
 def _train(model, generator, critic, x, entity, dp, rng, contexts) -> None:  # noqa: ANN001

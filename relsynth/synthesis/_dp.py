@@ -24,6 +24,8 @@ entity has rows in every table, so the tables do not partition the entities):
   (:mod:`relsynth.synthesis._dp_release`, :mod:`relsynth.synthesis._dp_skeleton`);
   a table's column releases are weighted by its DP size (:func:`_table_weights`:
   small tables get less noise, the total and so the accounting are unchanged);
+* the context correlations of the child tables (one release each,
+  :mod:`relsynth.synthesis._dp_context`) are composed on top of these;
 * the DP-SGD runs (one per learned table, the same noise multiplier) get the rest:
   their noise is the smallest with which everything together composes to epsilon
   at half of delta (the other half goes to the partition selections).
@@ -61,6 +63,14 @@ import pandas as pd
 
 from relsynth.errors import ParameterError
 from relsynth.synthesis import _dp_release as rel
+from relsynth.synthesis._dp_context import (
+    CONTEXT_RELEASE,
+    CONTEXT_WEIGHT,
+    DPContext,
+    context_release,
+    correlation_columns,
+    dp_context,
+)
 from relsynth.synthesis.dp import DifferentialPrivacy
 
 if TYPE_CHECKING:
@@ -132,6 +142,8 @@ class Ledger:
             weight = COUNT_WEIGHT
         else:
             weight = self.table_weight.get(table, 1.0)
+            if what.startswith(CONTEXT_RELEASE):
+                weight *= CONTEXT_WEIGHT
         sigma = (1.0 if self.sigma_unit is None else self.sigma_unit) / np.sqrt(weight)
         self.releases.append(
             {"table": table, "what": what, "weight": weight, "noise": float(sigma), "delta": 0.0}
@@ -147,8 +159,12 @@ class Ledger:
 
     @property
     def weight(self) -> float:
-        """The releases' total weight (their RDP in units of one release's)."""
-        return float(sum(r["weight"] for r in self.releases))
+        """The total weight (RDP in units of one release's) of the releases that share
+        ``STRUCTURE_SHARE`` of epsilon: all but the context correlations (whose part
+        comes out of the DP-SGD runs', :mod:`relsynth.synthesis._dp_context`)."""
+        return float(
+            sum(r["weight"] for r in self.releases if not r["what"].startswith(CONTEXT_RELEASE))
+        )
 
     def history(self, table: str | None = None) -> list[tuple[float, float, int]]:
         """``(noise, sample rate, steps)`` of every mechanism (of ``table``), for the
@@ -344,24 +360,6 @@ def _table_weights(synth: Synthesizer, mass: Mapping[str, float]) -> dict[str, f
 
 
 @dataclass
-class DPContext:
-    """What a private table's model is conditioned on under DP: its driver parent's
-    learned values, and the family counters when the parent is private.
-
-    ``synthetic``: the context frame (:meth:`Context.frame`) of the DP key skeleton's
-    rows, the parent's values drawn from the parent's releases (a private parent) or
-    its rows (a public one): post-processing, no real row. The generator is trained on
-    these contexts and the context encoder is fitted on them; the real contexts go
-    only into the critic's per-entity clipped gradients (docs/privacy.md).
-    """
-
-    parent: str
-    family: bool
-    synthetic: pd.DataFrame
-    kinds: dict[str, str | None]
-
-
-@dataclass
 class TableDP:
     """What one private table's fit needs under DP (sent to the worker that fits it):
     its rows' entities, its column releases and text NULL rates, the DP-SGD settings,
@@ -394,9 +392,14 @@ class DPFit:
     @property
     def contexts(self) -> dict[str, dict[str, Any]]:
         """Per table conditioned on its parent: the parent and whether the family
-        counters join (what sampling needs to build the same context)."""
+        counters join (what sampling needs to build the same context), and the released
+        context correlations that stood out of their noise."""
         return {
-            n: {"parent": t.context.parent, "family": t.context.family}
+            n: {
+                "parent": t.context.parent,
+                "family": t.context.family,
+                "correlations": t.context.correlations,
+            }
             for n, t in self.tables.items()
             if t.context is not None and n in self.trained
         }
@@ -410,7 +413,6 @@ def prepare(
 ) -> DPFit:
     """Everything before the table fits under DP: the releases, the budget of the DP-SGD
     runs and the key generator (fitted on the DP key skeleton)."""
-    from relsynth._random import stream
     from relsynth.keys import KeyGenerator
     from relsynth.models._dp import sample_rate_for, solve_noise
     from relsynth.synthesis._state import TableFit
@@ -430,31 +432,13 @@ def prepare(
     private = [n for n in synth.plan_.order if n not in public]
     ent = entities(meta, source, private)
     trained = [n for n in private if layouts[n].learned and len(source[n])]
-    count = Ledger()
-    dry = stream(seed, "dp-count")
-    _releases(synth, source, ent, count, dry, _entity_count(ent, count, dry))
-    n_vocab = sum(1 for r in count.releases if r["delta"] > 0)
-    # the entity count first (the default delta depends on it), then the rest of the
-    # releases at the noise that makes all of them compose to their share
-    sigma, _, _ = _plan_budget(settings, count.weight, n_vocab, bool(trained), None)
-    ledger = Ledger(sigma_unit=sigma)
-    rng = stream(seed, "dp-releases")
-    n_noisy = _entity_count(ent, ledger, rng)
-    _, delta_rdp, ledger.delta_each = _plan_budget(
-        settings, count.weight, n_vocab, bool(trained), n_noisy
-    )
-    first, rest = ledger.history(), count.weight - ledger.weight
-    share = STRUCTURE_SHARE if trained else 1.0
-    ledger.sigma_unit = (
-        solve_noise(
-            first, lambda s: [(s / np.sqrt(rest), 1.0, 1)], settings.epsilon * share, delta_rdp
-        )
-        if rest > 0
-        else sigma
+    ledger, delta_rdp, rng, n_noisy, total = _release_ledger(
+        synth, source, ent, bool(trained), seed
     )
     releases = _releases(synth, source, ent, ledger, rng, n_noisy)
+    contexts = _contexts(synth, source, ent, ledger, releases, seed)
     # the split over tables keeps the releases' total weight, hence their RDP curve
-    assert abs(ledger.weight - count.weight) <= 1e-9 * count.weight, (ledger.weight, count.weight)
+    assert abs(ledger.weight - total) <= 1e-9 * total, (ledger.weight, total)
     synth.key_generator_ = KeyGenerator().fit(meta, releases["skeleton"], plan=synth.plan_)
     steps = synth.steps or DEFAULT_DP_STEPS
     rate = sample_rate_for(n_noisy)
@@ -466,10 +450,6 @@ def prepare(
         if trained
         else 0.0
     )  # fmt: skip
-    contexts = {
-        n: _context(synth, n, public, trained, source, releases, stream(seed, "dp-context", n))
-        for n in trained
-    }
     tables = {
         n: TableDP(
             entity=ent[n],
@@ -488,49 +468,77 @@ def prepare(
     return DPFit(ledger, delta_rdp, tables, trained, time.perf_counter() - t0, sizes)
 
 
-def _context(
-    synth: Synthesizer, name: str, public: set[str], trained: list[str],
-    source: Mapping[str, pd.DataFrame], releases: Mapping[str, Any], rng: np.random.Generator,
-) -> DPContext | None:  # fmt: skip
-    """The parent context of a trained private table under DP (None: unconditional).
+def _release_ledger(
+    synth: Synthesizer, source: Mapping[str, pd.DataFrame], ent: Mapping[str, np.ndarray],
+    trained: bool, seed: int,
+) -> tuple[Ledger, float, np.random.Generator, int, float]:  # fmt: skip
+    """The releases' ledger with its noise set, ``delta_rdp``, the releases' random
+    stream, the noisy number of entities (released on the ledger already) and the
+    releases' total weight.
 
-    A private parent's rows belong to the entity of their children (entities are the
-    connected components of the rows linked by foreign keys), so its values and the
-    family counters (the number of siblings, all of the same entity) are the entity's
-    own data. A public parent's values are public, but its family counts the rows of
-    every entity under it: only its values join.
+    The releases are first counted (a dry run on its own stream, nothing kept), then the
+    entity count is released (the default delta depends on it), then the noise is solved
+    that makes all the releases together compose to their share of epsilon.
     """
-    from relsynth.models._dp import dp_encoder, release_sample
-    from relsynth.synthesis._context import build_context
+    from relsynth._random import stream
+    from relsynth.models._dp import solve_noise
 
-    driver = synth.plan_.driver.get(name)
-    if driver is None or driver.parent == name or synth.plan_.is_deferred(driver):
-        return None
-    parent, layouts = driver.parent, synth.layouts_
-    family = parent not in public
-    learned = list(layouts[parent].learned)
-    if learned and parent not in public and parent not in trained:
-        return None  # a private parent with no released values (an empty table)
-    if not family and not learned:
-        return None
-    skeleton = releases["skeleton"]
-    frame = skeleton[parent].copy()
-    if learned and parent not in public:  # values drawn from the parent's releases
-        cols = releases["columns"][parent]
-        enc = dp_encoder(source[parent][learned], dict(layouts[parent].kinds), cols)
-        drawn = release_sample(enc, cols, len(frame), rng)
-        for col in learned:
-            frame[col] = drawn[col].to_numpy()
-    ctx = build_context(skeleton[name], driver, {parent: frame}, layouts, (), family=family)
-    synthetic = None if ctx is None else ctx.frame()
-    if synthetic is None or synthetic.shape[1] == 0 or len(synthetic) == 0:
-        return None
-    prefix = f"{parent}."
-    kinds = {  # a parent column's own kind (None: inferred), the family counters numbers
-        c: layouts[parent].kinds.get(c[len(prefix) :]) if c.startswith(prefix) else "numerical"
-        for c in synthetic.columns
-    }
-    return DPContext(parent, family, synthetic.reset_index(drop=True), kinds)
+    settings = synth.privacy
+    assert settings is not None
+    count = Ledger()
+    dry = stream(seed, "dp-count")
+    counted = _releases(synth, source, ent, count, dry, _entity_count(ent, count, dry))
+    _contexts(synth, source, ent, count, counted, seed)  # counting mode: no data read
+    n_vocab = sum(1 for r in count.releases if r["delta"] > 0)
+    sigma, _, _ = _plan_budget(settings, count.weight, n_vocab, trained, None)
+    ledger = Ledger(sigma_unit=sigma)
+    rng = stream(seed, "dp-releases")
+    n_noisy = _entity_count(ent, ledger, rng)
+    _, delta_rdp, ledger.delta_each = _plan_budget(
+        settings, count.weight, n_vocab, trained, n_noisy
+    )
+    first, rest = ledger.history(), count.weight - ledger.weight
+    share = STRUCTURE_SHARE if trained else 1.0
+    ledger.sigma_unit = (
+        solve_noise(
+            first, lambda s: [(s / np.sqrt(rest), 1.0, 1)], settings.epsilon * share, delta_rdp
+        )
+        if rest > 0
+        else sigma
+    )
+    return ledger, delta_rdp, rng, n_noisy, count.weight
+
+
+def _contexts(
+    synth: Synthesizer, source: Mapping[str, pd.DataFrame], ent: Mapping[str, np.ndarray],
+    ledger: Ledger, releases: Mapping[str, Any], seed: int,
+) -> dict[str, DPContext | None]:  # fmt: skip
+    """The parent context of every trained private table (None: unconditional) with its
+    released context correlations (:mod:`relsynth.synthesis._dp_context`); in the
+    ledger's counting mode only the releases are counted (and nothing returned)."""
+    from relsynth._random import stream
+
+    public, private = public_tables(synth), list(ent)
+    trained = [n for n in private if synth.layouts_[n].learned and len(source[n])]
+    columns = correlation_columns(synth, public, trained)
+    counting = ledger.sigma_unit is None
+    out: dict[str, DPContext | None] = {}
+    if not counting:
+        out = {
+            n: dp_context(
+                synth, n, public, trained, source, releases, stream(seed, "dp-context", n)
+            )
+            for n in trained
+        }
+    for name, cols in columns.items():
+        ctx = out.get(name)
+        corr = context_release(
+            synth, name, cols, ctx, source, ent[name], releases, ledger,
+            stream(seed, "dp-context-release", name),
+        )  # fmt: skip
+        if ctx is not None:
+            ctx.correlations = corr
+    return out
 
 
 def _dp_treatments(summary: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:

@@ -225,7 +225,7 @@ class _TableFitter:
         real = build_context(frame, driver, self.tables, self.layouts, (), family=spec.family)
         assert real is not None
         real_frame = real.frame().reset_index(drop=True)[list(spec.synthetic.columns)]
-        return DPContextFrames(real_frame, spec.synthetic, spec.kinds)
+        return DPContextFrames(real_frame, spec.synthetic, spec.kinds, spec.correlations)
 
     def _fit_sequence(
         self,

@@ -154,9 +154,9 @@ def test_child_models_are_conditioned_on_their_parent(fitted) -> None:
     the child's entity); the root stays unconditional."""
     dp = fitted.fit_info_.dp
     assert dp["unconditional"] == ["customers"]
-    assert dp["context"] == {
-        "orders": {"parent": "customers", "family": True},
-        "items": {"parent": "orders", "family": True},
+    assert {n: (c["parent"], c["family"]) for n, c in dp["context"].items()} == {
+        "orders": ("customers", True),
+        "items": ("orders", True),
     }
     model = fitted.models_["orders"]
     assert model.context_encoder.columns == [
@@ -187,7 +187,8 @@ def test_a_public_parent_gives_its_values_but_no_family_counters() -> None:
         table_models={"products": "copy", "customers": "copy"},
         privacy=DifferentialPrivacy(epsilon=EPSILON, delta=1e-5),
     ).fit(_tables())  # fmt: skip
-    assert synth.fit_info_.dp["context"]["orders"] == {"parent": "customers", "family": False}
+    spec = synth.fit_info_.dp["context"]["orders"]
+    assert (spec["parent"], spec["family"]) == ("customers", False)
     columns = synth.models_["orders"].context_encoder.columns
     assert columns == ["customers.age", "customers.segment", "customers.signup"]
     fake = synth.sample(seed=0)
@@ -296,6 +297,10 @@ def test_cli_fit_and_evaluate_report_epsilon(tmp_path, capsys) -> None:
     with zipfile.ZipFile(model) as zf:
         dp = json.loads(zf.read("synthesizer.json"))["fit_info"]["dp"]
     assert 0 < dp["epsilon"] <= 2 + 1e-9 and dp["budget"]["epsilon"] == 2
+    correlations = dp["context"]["orders"]["correlations"]
+    assert "differential privacy, parent-child correlations released: " in out
+    age = correlations["customers.age"]["amount"]
+    assert (f"orders: customers.age ~ amount {age:.2f}" in out) == (age != 0)
     target = f"sqlite:///{tmp_path / 'fake.db'}"
     assert main(["sample", str(model), target, "--seed", "1"]) == 0
     capsys.readouterr()
