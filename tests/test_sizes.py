@@ -26,7 +26,6 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "keys/generator.py": (601, _MERGE + " (match_values)"),
     "keys/secondary.py": (602, _MERGE + " (source_degree, preference)"),
     "models/_dp.py": (648, _MERGE + " (DP parent context: move DPContextFrames out)"),
-    "models/sequential.py": (636, _MERGE + " (sequence levels, start tilt)"),
     "synthesis/_dp.py::prepare": (84, _MERGE + " (table weights of the releases)"),
 }
 
