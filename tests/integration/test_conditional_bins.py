@@ -39,10 +39,15 @@ def test_models_fitted_with_bins_keep_them(binned_shop):
     assert loaded.models_["orders"].bins_ == synth.models_["orders"].bins_
 
 
-def test_a_child_range_remakes_the_kept_rows_in_their_bin(binned_shop):
+def test_a_child_range_remakes_the_kept_rows_in_their_bin(binned_shop, monkeypatch):
+    import relsynth.synthesis._proposal as proposal
+
     meta, tables, synth, path = binned_shop
     threshold = float(np.quantile(tables["orders"]["freight"], 0.99))
     where = f"orders.freight > {threshold:.2f}"
+    synth.sample(seed=3, scale=10, where=where)
+    assert synth.sample_report_.conditioned["orders"].refined == 0  # off by default
+    monkeypatch.setattr(proposal, "REFINE", True)
     fake = synth.sample(seed=3, scale=10, where=where)
     report = synth.sample_report_.conditioned["orders"]
     assert len(fake["orders"]) and (fake["orders"]["freight"] > threshold).all()
