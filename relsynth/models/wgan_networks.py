@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from relsynth.models._bins import NumericBins
 from relsynth.models.encoding import TableEncoder
 
 __all__ = ["ConditionalSampler", "Critic", "Generator", "Residual", "gradient_penalty"]
@@ -117,20 +118,30 @@ class ConditionalSampler:
     so rare categories are seen often. With ``uncond_p > 0`` a share of rows is drawn
     uniformly with an all-zero conditional vector instead: when a parent context is
     given, sampling uses the zero vector so that the context alone drives the row.
+    ``bins`` (:mod:`relsynth.models._bins`): the continuous columns' quantile bins,
+    drawn like discrete columns (a bin by the log of its count, then a real row in it).
     """
 
-    def __init__(self, encoder: TableEncoder, x: np.ndarray, uncond_p: float) -> None:
+    def __init__(
+        self,
+        encoder: TableEncoder,
+        x: np.ndarray,
+        uncond_p: float,
+        bins: Sequence[NumericBins] = (),
+    ) -> None:
         self.spans = [s for s, _ in encoder.discrete]
+        self.bins = list(bins)  # continuous columns' quantile bins, slots after the spans
         self.freqs = [np.asarray(e.level_freq) for _, e in encoder.discrete]
-        widths = [s.width for s in self.spans]
+        widths = [s.width for s in self.spans] + [b.width for b in self.bins]
         self.offsets = np.concatenate([[0], np.cumsum(widths)]).astype(int)
         self.dim = int(self.offsets[-1])
         self.n = len(x)
         self.uncond_p = uncond_p
         self.order, self.starts, self.counts, self.cum_logp = [], [], [], []
-        for s in self.spans:
-            level = x[:, s.start : s.stop].argmax(axis=1)
-            counts = np.bincount(level, minlength=s.width)
+        levels = [x[:, s.start : s.stop].argmax(axis=1) for s in self.spans]
+        levels += [b.levels(x[:, b.start]) for b in self.bins]
+        for level, width in zip(levels, widths, strict=True):
+            counts = np.bincount(level, minlength=width)
             self.order.append(np.argsort(level, kind="stable"))
             self.counts.append(counts)
             self.starts.append(np.concatenate([[0], np.cumsum(counts)[:-1]]))
@@ -140,6 +151,11 @@ class ConditionalSampler:
     @staticmethod
     def _draw(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
         return np.minimum((cum[None, :] < u[:, None]).sum(axis=1), len(cum) - 1)
+
+    #: Share of the conditioned rows that ask for a continuous column's bin when the table
+    #: has discrete columns too (the rest ask for a category, as without bins: a uniform
+    #: choice among all columns left the categories too few rows to learn from).
+    BIN_SHARE = 0.2
 
     #: Positions in the full matrix of the rows sampled from (None: every row).
     index: np.ndarray | None = None
@@ -154,12 +170,16 @@ class ConditionalSampler:
         cond = np.zeros((batch, self.dim), dtype=np.float32)
         col = np.full(batch, -1)
         level = np.zeros(batch, dtype=int)
-        if not self.spans:
+        slots = len(self.spans) + len(self.bins)
+        if not slots:
             return idx, cond, col, level
-        chosen = rng.integers(0, len(self.spans), size=batch)
+        chosen = rng.integers(0, len(self.spans) or slots, size=batch)
         u, u_row = rng.random(batch), rng.random(batch)
         conditioned = rng.random(batch) >= self.uncond_p
-        for j in range(len(self.spans)):
+        if self.bins and self.spans:  # a share of the conditioned rows asks for a bin
+            binned = rng.random(batch) < self.BIN_SHARE
+            chosen[binned] = len(self.spans) + rng.integers(0, len(self.bins), int(binned.sum()))
+        for j in range(slots):
             rows = np.flatnonzero((chosen == j) & conditioned)
             if len(rows) == 0:
                 continue
@@ -171,18 +191,26 @@ class ConditionalSampler:
         return idx, cond, col, level
 
     @staticmethod
-    def original(encoder: TableEncoder, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Conditional vectors drawn from the observed (not log) frequencies, for sampling."""
+    def original(
+        encoder: TableEncoder, n: int, rng: np.random.Generator, bins: Sequence[NumericBins] = ()
+    ) -> np.ndarray:
+        """Conditional vectors drawn from the observed (not log) frequencies, for sampling:
+        a category of a discrete column per row, or (a table without one) a quantile bin
+        of a continuous column (the bins' slots are zero for a table with categories, so
+        its unconditional rows are drawn as before the bins)."""
         disc = encoder.discrete
-        widths = [s.width for s, _ in disc]
+        widths = [s.width for s, _ in disc] + [b.width for b in bins]
         offsets = np.concatenate([[0], np.cumsum(widths)]).astype(int)
         cond = np.zeros((n, int(offsets[-1])), dtype=np.float32)
-        if not disc or n == 0:
+        freqs = [np.asarray(e.level_freq) for _, e in disc]
+        if not disc:  # only bins: ask for them, each column as often
+            freqs = [np.asarray(b.freq) for b in bins]
+        if not freqs or n == 0:
             return cond
-        chosen = rng.integers(0, len(disc), size=n)
+        chosen = rng.integers(0, len(freqs), size=n)
         u = rng.random(n)
-        for j, (_, enc) in enumerate(disc):
+        for j, freq in enumerate(freqs):
             rows = np.flatnonzero(chosen == j)
-            cum = np.cumsum(np.asarray(enc.level_freq) / np.sum(enc.level_freq))
+            cum = np.cumsum(freq / np.sum(freq))
             cond[rows, offsets[j] + ConditionalSampler._draw(cum, u[rows])] = 1.0
         return cond

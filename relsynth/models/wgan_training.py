@@ -53,6 +53,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: Weight of a quantile bin's conditional loss (a category's cross-entropy weighs 1).
+BIN_LOSS = 1.0
+
 
 @dataclass
 class Training:
@@ -178,7 +181,9 @@ def critic_step(t: Training) -> dict[str, float]:
 def conditional_loss(
     raw: torch.Tensor, t: Training, col: np.ndarray, level: np.ndarray
 ) -> torch.Tensor:
-    """Cross-entropy between the conditioned span and its requested category (CTGAN)."""
+    """Cross-entropy between the conditioned span and its requested category (CTGAN);
+    for a continuous column's quantile bin, ``log(1 + d / w)``: ``d`` how far the
+    generated value lies outside the bin, ``w`` the bin's width."""
     total = torch.zeros((), device=raw.device)
     for j, span in enumerate(t.sampler.spans):
         rows = np.flatnonzero(col == j)
@@ -187,6 +192,14 @@ def conditional_loss(
         r = torch.from_numpy(rows).to(raw.device)
         target = torch.from_numpy(level[rows]).to(raw.device)
         total = total + F.cross_entropy(raw[r, span.start : span.stop], target, reduction="sum")
+    for j, bins in enumerate(t.sampler.bins, start=len(t.sampler.spans)):
+        rows = np.flatnonzero(col == j)
+        if len(rows) == 0:
+            continue
+        lo, hi = (torch.from_numpy(b[level[rows]]).to(raw.device) for b in bins.bounds())
+        value = torch.tanh(raw[torch.from_numpy(rows).to(raw.device), bins.start])
+        outside = F.relu(lo - value) + F.relu(value - hi)
+        total = total + BIN_LOSS * torch.log1p(outside / (hi - lo)).sum()
     return total / len(col)
 
 
@@ -278,7 +291,7 @@ def train(
         opt_c,
         torch.from_numpy(x).to(dev),
         torch.from_numpy(ctx).to(dev),
-        ConditionalSampler(model.encoder, x, 0.5 if ctx.shape[1] else 0.0),
+        ConditionalSampler(model.encoder, x, 0.5 if ctx.shape[1] else 0.0, model.bins_),
         model.encoder.spans,
         batch,
         model.embedding_dim,
@@ -308,7 +321,9 @@ def _monitor(
         return None
     perm = rng.permutation(n)
     val, kept = np.sort(perm[:n_val]), np.sort(perm[n_val:])
-    t.sampler = ConditionalSampler(model.encoder, x[kept], 0.5 if ctx.shape[1] else 0.0)
+    t.sampler = ConditionalSampler(
+        model.encoder, x[kept], 0.5 if ctx.shape[1] else 0.0, model.bins_
+    )
     t.sampler.order = [kept[o] for o in t.sampler.order]  # positions in x
     t.sampler.n, t.sampler.index = len(kept), kept
     return HoldoutMonitor(model, x[val], ctx[val], child_seed(rng))

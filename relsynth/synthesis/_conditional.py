@@ -48,7 +48,13 @@ from relsynth._random import stream
 from relsynth.check import check
 from relsynth.errors import ConditionError
 from relsynth.synthesis import _rule_hooks as rule_hooks
-from relsynth.synthesis._conditions import Condition, category_target, meets, parse_conditions
+from relsynth.synthesis._conditions import (
+    Condition,
+    category_target,
+    meets,
+    parse_conditions,
+    range_target,
+)
 from relsynth.synthesis._family import cascade, limit_secondary, trim_ancestors
 from relsynth.synthesis._finish import finish_table
 from relsynth.synthesis._progress import Progress
@@ -57,7 +63,7 @@ from relsynth.synthesis._sample import sample_table
 from relsynth.synthesis._seeded import as_done, given_frames
 
 if TYPE_CHECKING:
-    from relsynth.models._conditioned import CategoryFeed
+    from relsynth.models._conditioned import Feed
     from relsynth.synthesis.synthesizer import Synthesizer
 
 __all__ = ["MAX_TRIES", "SampleReport", "TableYield", "sample_conditional"]
@@ -87,6 +93,8 @@ class TableYield:
     shift: float | None = None
     #: model calls of the importance sampler (pilot, proposal, top-ups), None for rejection
     batches: int | None = None
+    #: kept rows of a child remade from their quantile bin of the conditioned column
+    refined: int = 0
 
     @property
     def rate(self) -> float:
@@ -113,7 +121,8 @@ class SampleReport:
                 f"(yield {y.rate:.1%}, {y.tries} {'try' if y.tries == 1 else 'tries'}"
                 f"{f', model asked for {y.fed}' if y.fed else ''}"
                 f"{f', importance-sampled (noise shift {y.shift:.2f}' if y.shift else ''}"
-                f"{f', {y.batches} batches)' if y.shift else ''}) "
+                f"{f', {y.batches} batches)' if y.shift else ''}"
+                f"{f', {y.refined:,} remade in their quantile bin' if y.refined else ''}) "
                 f"meeting {' AND '.join(y.conditions)}"
             )
         for name, n in self.given.items():
@@ -266,14 +275,14 @@ def _sample_conditioned(
         share = min(max(feed.share, 0.0), 1.0)
         wanted = max(int(stream(base, "where", name, "count").binomial(natural, share)), 1)
     batch = None if wanted is None else {name: int(np.ceil(wanted * 1.1)) + 5}
-    generated, frame, first, shift, batches = 0, None, 0, None, None
+    generated, frame, first, shift, batches, refined = 0, None, 0, None, None, 0
     if feed is None and wanted is None:  # importance sampling in the generator's noise
         proposed = sample_by_proposal(
             synth, name, done, scale, base, conditions, lambda f: _finished(synth, name, f, base)
         )
         if proposed is not None:
             generated, first, shift = proposed.generated, 1, proposed.shift
-            batches = proposed.batches
+            batches, refined = proposed.batches, proposed.refined
             if len(proposed.frame):
                 frame, attempt = proposed.frame, 0
     for attempt in range(first, MAX_TRIES if frame is None else first):
@@ -316,19 +325,25 @@ def _sample_conditioned(
         fed=None if feed is None else feed.column,  # the try that kept the rows
         shift=shift if frame is not None and attempt == 0 else None,
         batches=batches if frame is not None and attempt == 0 else None,
+        refined=refined if frame is not None and attempt == 0 else 0,
     )
     return frame, result
 
 
-def _feed(synth: Synthesizer, name: str, conditions: list[Condition]) -> CategoryFeed | None:
-    """The conditional-vector feed for a categorical equality/IN, if the model takes it."""
-    from relsynth.models._conditioned import category_feed
+def _feed(synth: Synthesizer, name: str, conditions: list[Condition]) -> Feed | None:
+    """The conditional-vector feed of a root's model, if it takes one: a categorical
+    equality/IN, else a numeric or date range (its quantile bins)."""
+    from relsynth.models._conditioned import category_feed, numeric_feed
 
-    target = category_target(conditions)
     model = synth.models_.get(name)
-    if target is None or model is None:
+    if model is None:
         return None
-    return category_feed(model, *target)
+    target = category_target(conditions)
+    feed = None if target is None else category_feed(model, *target)
+    span = range_target(conditions) if feed is None else None
+    if span is not None and getattr(model, "context_encoder", "missing") is None:
+        feed = numeric_feed(model, *span)
+    return feed
 
 
 def _finished(synth: Synthesizer, name: str, frame: pd.DataFrame, base: int) -> pd.DataFrame:

