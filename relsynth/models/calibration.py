@@ -12,7 +12,8 @@ that the model then applies to every sample:
 - **scalar spans** (continuous values, quantile encoding) go through a monotone map
   from the generator's quantiles to the training data's quantiles (quantile
   mapping, as in histogram matching), weighted by each row's probability of being
-  non-NULL.
+  non-NULL. The map's end segments are cut finer (tail-adaptive levels, see
+  :func:`_tail_levels`), so a far mode of a few rows keeps its share.
 
 Both corrections are monotone per column, so the ranks and category preferences
 that the generator learned from the parent context are kept: calibration moves the
@@ -43,7 +44,9 @@ levels (the widest one-hot), among the table's categories and the context's
 categories and few-valued numbers, whose levels explain the largest share of the
 value's variance (correlation ratio eta^2 >= 0.1); columns that dependency rules
 overwrite are not candidates (the rule's determinant is). A level with fewer than
-``40`` training rows, or too little generated weight, keeps the column's global map.
+``40`` training rows, or too little generated weight, shares the map of those small
+levels pooled (when they hold ``40`` rows together; else the column's global map): a
+small level far from the rest is the top or bottom of that pool.
 The map is still monotone within a level, so what the generator learned about the
 value's other neighbours is kept; only the value's distribution given the level is
 moved to the training one. A recoloured value's level maps take the recoloured value
@@ -82,8 +85,13 @@ from relsynth.models.encoding import Span
 
 __all__ = ["Calibration", "ContextTilt", "Recolouring", "fit_calibration", "fit_recolouring"]
 
-#: Quantile levels of the scalar maps (stored per continuous value).
+#: Evenly spaced quantile levels of the scalar maps (stored per continuous value) ...
 _LEVELS = 201
+#: ... with the first and last segments cut into at most this many parts ...
+_TAIL_CUTS = 16
+#: ... each holding at least this many training and generated rows (tail-adaptive
+#: levels: a mode of a few rows far from the rest keeps its share).
+_TAIL_ROWS = 2
 #: Quantile levels of a map per category level (there may be 200 of them per value).
 _GROUP_LEVELS = 65
 #: A grouping column has at most this many levels ...
@@ -106,7 +114,9 @@ class GroupMaps:
     block: a row's level is its hot index) or in the context matrix
     (``source="context"``: a one-hot block, or one scalar whose exact values are
     the levels). ``levels[i]`` is matched by rows whose level is that value;
-    ``src[i]``/``dst[i]`` are its map. Other rows keep the global map.
+    ``src[i]``/``dst[i]`` are its map. Other rows (levels too small for a map of
+    their own) share ``rest``, the map of those levels pooled, when they hold enough
+    rows for one; else they keep the global map.
     """
 
     source: str
@@ -115,6 +125,7 @@ class GroupMaps:
     levels: np.ndarray
     src: np.ndarray
     dst: np.ndarray
+    rest: tuple[np.ndarray, np.ndarray] | None = None
 
     def level_of(self, out: np.ndarray, ctx: np.ndarray | None) -> np.ndarray:
         """Each row's index into ``levels``, or -1."""
@@ -126,8 +137,22 @@ class GroupMaps:
         pos = np.searchsorted(self.levels, value).clip(0, len(self.levels) - 1)
         return np.where(self.levels[pos] == value, pos, -1)
 
+    def apply(self, out: np.ndarray, col: int, raw: np.ndarray, ctx: np.ndarray | None) -> None:
+        """Set column ``col`` of ``out`` to ``raw`` mapped by each row's level (in place);
+        without the context a context grouping leaves the rows as they are."""
+        if self.source == "context" and ctx is None:
+            return
+        level = self.level_of(out, ctx)
+        for i in np.unique(level[level >= 0]):
+            rows = level == i
+            out[rows, col] = np.interp(raw[rows], self.src[i], self.dst[i])
+        if self.rest is not None:
+            rows = level < 0
+            out[rows, col] = np.interp(raw[rows], *self.rest)
+
     def state(self) -> dict[str, Any]:
         """Plain-Python state."""
+        rest = None if self.rest is None else [r.astype(float).tolist() for r in self.rest]
         return {
             "source": self.source,
             "start": int(self.start),
@@ -135,11 +160,13 @@ class GroupMaps:
             "levels": self.levels.astype(float).tolist(),
             "src": self.src.astype(float).tolist(),
             "dst": self.dst.astype(float).tolist(),
+            **({} if rest is None else {"rest": rest}),
         }
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> GroupMaps:
-        """Rebuild from :meth:`state`."""
+        """Rebuild from :meth:`state` (files saved before the pooled map have none)."""
+        rest = state.get("rest")
         return cls(
             str(state["source"]),
             int(state["start"]),
@@ -147,6 +174,7 @@ class GroupMaps:
             np.asarray(state["levels"], dtype=np.float32),
             np.asarray(state["src"], dtype=np.float32),
             np.asarray(state["dst"], dtype=np.float32),
+            None if rest is None else tuple(np.asarray(r, dtype=np.float32) for r in rest),
         )
 
 
@@ -179,10 +207,7 @@ class Calibration:
                 if col in raw:  # level maps of a recoloured value take the recoloured one
                     raw[col] = out[:, col].copy()
         for col, group in self.groups.items():
-            level = group.level_of(out, ctx)
-            for i in np.unique(level[level >= 0]):
-                rows = level == i
-                out[rows, col] = np.interp(raw[col][rows], group.src[i], group.dst[i])
+            group.apply(out, col, raw[col], ctx)
         if self.tilt is not None and ctx is not None:
             self.tilt.apply(out, ctx)
         return out
@@ -229,6 +254,27 @@ def _weighted_quantiles(values: np.ndarray, weights: np.ndarray, levels: np.ndar
         return np.quantile(values, levels)
     cum = (cum - 0.5 * w) / cum[-1]
     return np.interp(levels, cum, v)
+
+
+def _tail_levels(base: int, rows: float) -> np.ndarray:
+    """``base`` evenly spaced quantile levels of ``[0, 1]``, the two end segments cut finer.
+
+    An even grid of 201 levels puts the last 0.5 % of a column on one segment of the
+    map, and a map interpolates linearly within a segment: a generator whose top 0.5 %
+    tails off (as a briefly trained one does) then lands almost none of it on the top
+    of the segment, so a mode of 0.28 % of the rows far above the rest (nycflights13's
+    flights to Honolulu, 2,400 miles beyond the next route) is never drawn. The first
+    and last segments are therefore cut into up to ``_TAIL_CUTS`` equal parts, as many
+    as hold ``_TAIL_ROWS`` of ``rows`` rows each (tail-adaptive levels): a mode held by
+    a few rows keeps about its share, and no part is one row's.
+    """
+    levels = np.linspace(0.0, 1.0, base)
+    step = 1.0 / (base - 1)
+    cuts = int(min(_TAIL_CUTS, step * rows // _TAIL_ROWS))
+    if cuts < 2:
+        return levels
+    ends = step * np.arange(1, cuts) / cuts
+    return np.unique(np.concatenate([levels, ends, 1.0 - ends]))
 
 
 def _increasing(src: np.ndarray) -> np.ndarray:
@@ -339,18 +385,28 @@ def _group_maps(
         w = weights * g.generated[:, level]
         if len(real_level) < _MIN_GROUP_ROWS or w.sum() < _MIN_GROUP_ROWS:
             continue
-        kept.append(g.levels[level])
+        kept.append(level)
         src.append(_increasing(_weighted_quantiles(generated, w, q)))
         dst.append(np.quantile(real_level, q))
     if not kept:
         return None
+    # The small levels pooled: a far mode that one small level holds (the 28 flights
+    # to Honolulu among nycflights13's destinations) is then the top of the pool's
+    # map, where the global map would leave it to the generator's tail.
+    others = ~np.isin(codes, kept)
+    w = weights * (1.0 - g.generated[:, kept].sum(axis=1)).clip(0.0, 1.0)
+    rest = None
+    if others.sum() >= _MIN_GROUP_ROWS and w.sum() >= _MIN_GROUP_ROWS:
+        rest_src = _increasing(_weighted_quantiles(generated, w, q)).astype(np.float32)
+        rest = (rest_src, np.quantile(real_values[others], q).astype(np.float32))
     return GroupMaps(
         g.source,
         g.span.start,
         g.span.width if g.span.role == "category" else 1,
-        np.asarray(kept, dtype=np.float32),
+        np.asarray(g.levels[kept], dtype=np.float32),
         np.asarray(src, dtype=np.float32),
         np.asarray(dst, dtype=np.float32),
+        rest,
     )
 
 
@@ -449,7 +505,6 @@ def _scalar_maps(
     maps: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     scalars: Scalars = {}
     names: dict[int, str] = {}
-    levels = np.linspace(0.0, 1.0, _LEVELS)
     for i, s in enumerate(spans):
         if s.activation != "tanh" or s.role != "value":
             continue
@@ -465,6 +520,7 @@ def _scalar_maps(
         if not real_rows.any():
             continue
         real_values = x[real_rows, col].astype(float)
+        levels = _tail_levels(_LEVELS, min(len(real_values), float(weights.sum())))
         src = _increasing(_weighted_quantiles(generated, weights, levels))
         dst = np.quantile(real_values, levels)
         maps[col] = (src.astype(np.float32), dst.astype(np.float32))

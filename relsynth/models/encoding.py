@@ -78,7 +78,9 @@ class TableEncoder:
         Widest one-hot a categorical column may use (see :class:`CategoricalEncoder`).
     min_count : int, default=1
         Categorical values held by fewer rows are withheld (see
-        :class:`CategoricalEncoder`); 1 withholds nothing. Used by ``fit`` only.
+        :class:`CategoricalEncoder`), and the ``min_count - 1`` lowest and highest
+        values of a continuous column are pulled in to the next (see
+        :class:`NumericalEncoder`); 1 withholds nothing. Used by ``fit`` only.
     """
 
     def __init__(
@@ -107,7 +109,7 @@ class TableEncoder:
                 )
             enc: NumericalEncoder | CategoricalEncoder
             if kind in ("numerical", "datetime"):
-                enc = NumericalEncoder(name, kind, self.method)
+                enc = NumericalEncoder(name, kind, self.method, min_count=self.min_count)
             else:
                 enc = CategoricalEncoder(
                     name, kind, max_levels=self.max_levels, min_count=self.min_count

