@@ -282,12 +282,7 @@ class CardinalityModel:
             or feats.shape[1] != self.features_.shape[1]
         )
         u = stratified_uniforms(n, rng)
-        marginal = _quantiles(self.sorted_counts_, u)
-        if self.jitter and len(self.counts_) >= _JITTER_MIN_PARENTS:
-            marginal = _jitter_rare(marginal, self.support_, self.freq_, rng)
-        marginal = np.maximum(marginal, 0)
-        if cap is not None:
-            marginal = np.minimum(marginal, cap)
+        marginal = self._marginal(u, rng, cap)
         if not conditional:
             return _times(marginal, per_parent, rng, cap)
         out = np.maximum(self._conditional(feats, u), 0)
@@ -313,12 +308,20 @@ class CardinalityModel:
                 parents, expected,
             )  # fmt: skip
             out = self._by_rank(marginal, out, rng)
-        if per_parent != 1.0:
-            target = self._target(n, cap, per_parent)
+        target = target if per_parent == 1.0 else self._target(n, cap, per_parent)
         if int(out.sum()) != target:
             logger.debug("cardinality: draws total %d, rescaled to %d", int(out.sum()), target)
             out = rescale_to_total(out, target, rng, cap)
         return out.astype(np.int64)
+
+    def _marginal(self, u: np.ndarray, rng: np.random.Generator, cap: int | None) -> np.ndarray:
+        """The source's counts at the stratified uniforms ``u`` (rare ones jittered
+        when asked), capped."""
+        marginal = _quantiles(self.sorted_counts_, u)
+        if self.jitter and len(self.counts_) >= _JITTER_MIN_PARENTS:
+            marginal = _jitter_rare(marginal, self.support_, self.freq_, rng)
+        marginal = np.maximum(marginal, 0)
+        return marginal if cap is None else np.minimum(marginal, cap)
 
     def _target(self, n: int, cap: int | None, per_parent: float = 1.0) -> int:
         """``n`` times the source's children-per-parent mean times ``per_parent`` (at

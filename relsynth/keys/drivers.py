@@ -16,7 +16,7 @@ junction constraints; the NULL rows scale with the parent table. Root tables get
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,7 +148,7 @@ def sample_driver(
     blocked: bool,
     needs_rows: bool,
     free_total: bool = False,
-    per_parent: float = 1.0,
+    copied: Collection[str] = (),
 ) -> np.ndarray:
     """The driver parent row of each new row (-1: NULL driver key), parents in order.
 
@@ -157,11 +157,13 @@ def sample_driver(
     ``blocked``: a NOT NULL secondary key has no parent, so no row can exist;
     ``free_total``: the parents are a selection (conditional or seeded sampling), so
     the conditional counts are kept as drawn (:meth:`CardinalityModel.sample`);
-    ``per_parent``: children per parent times this (a parent held verbatim whatever
-    the scale gets ``scale`` times its children), NULL-driver rows too.
+    ``copied``: tables held verbatim whatever the scale; a parent among them gets
+    ``scale`` times its children per parent (NULL-driver rows too), so its children
+    scale as if it had.
     """
     fks = list(meta.foreign_keys)
     driver = fks[fit.fk]
+    per_parent = scale if driver.parent in copied else 1.0
     parent = done[driver.parent]
     valid = valid_parents(parent, driver, meta, fks, done, table)
     model = fit.cardinality

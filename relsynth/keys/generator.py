@@ -370,7 +370,7 @@ class KeyGenerator:
         scale: float = 1.0,
         sizes: Mapping[str, int] | None = None,
         rng: np.random.Generator,
-        copied: Collection[str] | None = None,
+        copied: Collection[str] = (),
     ) -> pd.DataFrame:
         """Sample the key columns of one table, given the tables generated before it.
 
@@ -379,17 +379,10 @@ class KeyGenerator:
         table : str
             The table to sample; every table before it in ``plan_.order`` is in ``done``.
         done : Mapping of str to DataFrame
-            Already generated tables (key columns, and value columns when the models
-            have filled them: the driver parent's value columns condition the
-            cardinality; without them the marginal is used).
-        scale, sizes
-            As in :meth:`sample` (used for a root, and for a child of a ``copied`` table).
-        rng : numpy.random.Generator
-        copied : collection of str, optional
-            Tables held verbatim whatever the scale (copied lookup and reference
-            tables); a table driven by one gets ``scale`` times the children per
-            parent, so it scales as if its parent had. Default: those given to
-            :meth:`fit` (none on a generator loaded by :meth:`from_dict`).
+            Already generated tables (key columns, and the value columns the models filled:
+            the driver parent's condition the cardinality; without them, the marginal).
+        scale, sizes, rng, copied
+            As in :meth:`sample`; a ``copied`` parent (kept verbatim) gets ``scale`` x its children.
 
         Returns
         -------
@@ -420,7 +413,7 @@ class KeyGenerator:
                 blocked=self._blocked(state, done, table),
                 needs_rows=needs_rows,
                 free_total=driver.parent in self.selected_parents,
-                per_parent=scale if driver.parent in self._fixed(copied) else 1.0,
+                copied=copied,
             )
             n = len(idx)
             for c, pc in zip(driver.columns, driver.parent_columns, strict=False):
@@ -446,9 +439,6 @@ class KeyGenerator:
                 frame[c] = take(frame[pc], pidx)
         null_deferred(frame, [fks[k] for k in state.deferred])
         return frame[[c for c in self._key_cols[table] if c in frame.columns]]
-
-    def _fixed(self, copied: Collection[str] | None) -> Collection[str]:
-        return getattr(self, "_copied", frozenset()) if copied is None else copied
 
     def _blocked(self, state: TableKeys, done: Mapping[str, pd.DataFrame], table: str) -> bool:
         """Whether a NOT NULL secondary key has no parent to point at (then no row can exist)."""
