@@ -65,10 +65,10 @@ def _tree(root: int) -> dict[int, tuple[int, float]]:
     return out
 
 
-def run_measured(cmd: list[str]) -> tuple[int, float, int, float, str]:
+def run_measured(cmd: list[str]) -> tuple[int, float, int, tuple[float, float], str]:
     """Run ``cmd``; return its exit code, seconds, peak tree RSS (bytes), CPU seconds of
-    the tree (each process's last reading, summed: comparable under load, unlike the
-    seconds) and output."""
+    the CLI process and of its workers (each process's last reading, the workers'
+    summed: comparable under load, unlike the seconds) and output."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as log:
@@ -81,7 +81,8 @@ def run_measured(cmd: list[str]) -> tuple[int, float, int, float, str]:
             time.sleep(0.1)
         seconds = time.perf_counter() - started
         log.seek(0)
-        return proc.returncode, seconds, peak, sum(cpu.values()), log.read()
+        main = cpu.pop(proc.pid, 0.0)
+        return proc.returncode, seconds, peak, (main, sum(cpu.values())), log.read()
 
 
 def fit_model(source: Path, model: Path, steps: int) -> None:
@@ -130,7 +131,8 @@ def main() -> int:
             fit_model(source, model, args.steps)
         print(f"scale {args.scale}, chunk rows {args.chunk_rows or 'default'}")
         head = ("dialect", "workers", "rows", "seconds", "rows/s", "peak MB", "CPU s")
-        print("{:<11} {:>7} {:>11} {:>8} {:>8} {:>8} {:>8}".format(*head))
+        head += ("CPU main", "CPU wrk", "CPU s/1M main", "CPU s/1M wrk")
+        print("{:<11} {:>7} {:>11} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>13} {:>12}".format(*head))
         for dialect in args.dialects:
             for workers in args.workers:
                 with fresh_database(dialect, work) as url:
@@ -138,15 +140,19 @@ def main() -> int:
                     cmd += ["--scale", str(args.scale), "--seed", "0", "--jobs", str(workers)]
                     if args.chunk_rows:
                         cmd += ["--chunk-rows", str(args.chunk_rows)]
-                    code, seconds, peak, cpu, out = run_measured(cmd)
+                    code, seconds, peak, (main, workers_cpu), out = run_measured(cmd)
                     if code:
                         print(out)
                         print(f"{dialect} workers={workers}: exit {code}")
                         return 1
                     rows = count_rows(url)
+                    per = 1e6 / max(rows, 1)
                     print(
                         f"{dialect:<11} {workers:>7} {rows:>11,} {seconds:>8.1f} "
-                        f"{rows / seconds:>8,.0f} {peak / 2**20:>8,.0f} {cpu:>8.1f}"
+                        f"{rows / seconds:>8,.0f} {peak / 2**20:>8,.0f} "
+                        f"{main + workers_cpu:>8.1f} {main:>8.1f} {workers_cpu:>8.1f} "
+                        f"{main * per:>13.1f} {workers_cpu * per:>12.1f}",
+                        flush=True,
                     )
     return 0
 

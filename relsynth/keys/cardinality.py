@@ -155,6 +155,20 @@ def rescale_to_total(
     return out
 
 
+def _times(
+    counts: np.ndarray, per_parent: float, rng: np.random.Generator, cap: int | None
+) -> np.ndarray:
+    """``counts`` rescaled to ``per_parent`` times their total (largest remainder),
+    unchanged when ``per_parent`` is 1."""
+    counts = counts.astype(np.int64)
+    if per_parent == 1.0:
+        return counts
+    total = int(round(float(counts.sum()) * per_parent))
+    if cap is not None:
+        total = min(total, cap * len(counts))
+    return rescale_to_total(counts, total, rng, cap)
+
+
 class CardinalityModel:
     """Children per parent row for one driver foreign key, conditional on the parent.
 
@@ -227,6 +241,7 @@ class CardinalityModel:
         *,
         cap: int | None = None,
         free_total: bool = False,
+        per_parent: float = 1.0,
     ) -> np.ndarray:
         """Draw a number of children for each synthetic parent.
 
@@ -242,6 +257,11 @@ class CardinalityModel:
             Keep the conditional draws as they are: the parents are a selection (the
             German customers, five given ones), not a draw from the source's parents,
             so their children need not total the source's mean per parent.
+        per_parent : float
+            Multiplies the children per parent (their total, rescaled to it): a parent
+            table held verbatim whatever the sample's scale (a copied reference table)
+            gets ``scale`` times its children, so twice the data has as many airports
+            and twice the flights per airport. 1 draws exactly as without it.
 
         Returns
         -------
@@ -262,19 +282,14 @@ class CardinalityModel:
             or feats.shape[1] != self.features_.shape[1]
         )
         u = stratified_uniforms(n, rng)
-        marginal = _quantiles(self.sorted_counts_, u)
-        if self.jitter and len(self.counts_) >= _JITTER_MIN_PARENTS:
-            marginal = _jitter_rare(marginal, self.support_, self.freq_, rng)
-        marginal = np.maximum(marginal, 0)
-        if cap is not None:
-            marginal = np.minimum(marginal, cap)
+        marginal = self._marginal(u, rng, cap)
         if not conditional:
-            return marginal.astype(np.int64)
+            return _times(marginal, per_parent, rng, cap)
         out = np.maximum(self._conditional(feats, u), 0)
         if cap is not None:
             out = np.minimum(out, cap)
         if free_total:
-            return out.astype(np.int64)
+            return _times(out, per_parent, rng, cap)
         target = self._target(n, cap)
         parents, expected = int((out > 0).sum()), int((marginal > 0).sum())
         if not _TOTAL_RANGE[0] * target <= out.sum() <= _TOTAL_RANGE[1] * target:
@@ -293,19 +308,31 @@ class CardinalityModel:
                 parents, expected,
             )  # fmt: skip
             out = self._by_rank(marginal, out, rng)
+        target = target if per_parent == 1.0 else self._target(n, cap, per_parent)
         if int(out.sum()) != target:
             logger.debug("cardinality: draws total %d, rescaled to %d", int(out.sum()), target)
             out = rescale_to_total(out, target, rng, cap)
         return out.astype(np.int64)
 
-    def _target(self, n: int, cap: int | None) -> int:
-        """``n`` times the source's children-per-parent mean (at most ``cap * n``).
+    def _marginal(self, u: np.ndarray, rng: np.random.Generator, cap: int | None) -> np.ndarray:
+        """The source's counts at the stratified uniforms ``u`` (rare ones jittered
+        when asked), capped."""
+        marginal = _quantiles(self.sorted_counts_, u)
+        if self.jitter and len(self.counts_) >= _JITTER_MIN_PARENTS:
+            marginal = _jitter_rare(marginal, self.support_, self.freq_, rng)
+        marginal = np.maximum(marginal, 0)
+        return marginal if cap is None else np.minimum(marginal, cap)
+
+    def _target(self, n: int, cap: int | None, per_parent: float = 1.0) -> int:
+        """``n`` times the source's children-per-parent mean times ``per_parent`` (at
+        most ``cap * n``).
 
         Conditional draws decide *which* synthetic parents get many children; the
         total must not depend on how well the parents' own values were learned, so
         child tables come out at the source's size (times the scale).
         """
-        target = int(round(n * float(self.counts_.mean())))
+        mean = float(self.counts_.mean())
+        target = int(round(n * (mean if per_parent == 1.0 else mean * per_parent)))
         return target if cap is None else min(target, cap * n)
 
     @staticmethod

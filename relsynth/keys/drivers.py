@@ -9,13 +9,14 @@ when ``parent_features="auto"``; and the rows whose driver key is NULL. Sample
 (:func:`sample_driver`): a count per synthetic parent (conditional when the
 parent's value columns are there, else the marginal), capped by one-to-one and
 junction constraints; the NULL rows scale with the parent table. Root tables get
-``round(n * scale)`` rows, or ``sizes[t]``.
+``round(n * scale)`` rows, or ``sizes[t]``; a table held verbatim whatever the scale
+(a copied reference table) gives its children ``scale`` times their source count.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,6 +148,7 @@ def sample_driver(
     blocked: bool,
     needs_rows: bool,
     free_total: bool = False,
+    copied: Collection[str] = (),
 ) -> np.ndarray:
     """The driver parent row of each new row (-1: NULL driver key), parents in order.
 
@@ -154,10 +156,14 @@ def sample_driver(
     ``unique_within``: junction keys whose parents cap a parent's children too;
     ``blocked``: a NOT NULL secondary key has no parent, so no row can exist;
     ``free_total``: the parents are a selection (conditional or seeded sampling), so
-    the conditional counts are kept as drawn (:meth:`CardinalityModel.sample`).
+    the conditional counts are kept as drawn (:meth:`CardinalityModel.sample`);
+    ``copied``: tables held verbatim whatever the scale; a parent among them gets
+    ``scale`` times its children per parent (NULL-driver rows too), so its children
+    scale as if it had.
     """
     fks = list(meta.foreign_keys)
     driver = fks[fit.fk]
+    per_parent = scale if driver.parent in copied else 1.0
     parent = done[driver.parent]
     valid = valid_parents(parent, driver, meta, fks, done, table)
     model = fit.cardinality
@@ -174,7 +180,11 @@ def sample_driver(
                 cap, int(valid_parents(done[fks[k].parent], fks[k], meta, fks, done, table).sum())
             )
     counts = model.sample(
-        feats if feats is not None else len(parent), rng, cap=cap, free_total=free_total
+        feats if feats is not None else len(parent),
+        rng,
+        cap=cap,
+        free_total=free_total,
+        per_parent=per_parent,
     )
     counts[~valid] = 0
     if blocked:
@@ -183,6 +193,7 @@ def sample_driver(
         counts[rng.choice(np.nonzero(valid)[0])] = 1
     idx = np.repeat(np.arange(len(parent), dtype=np.int64), counts)
     ratio = len(parent) / fit.n_parent_rows if fit.n_parent_rows else scale
+    ratio = ratio if per_parent == 1.0 else ratio * per_parent
     n_null = int(round(fit.null_rows * ratio)) if driver.nullable else 0
     if n_null and not blocked:
         idx = np.concatenate([idx, np.full(n_null, -1, dtype=np.int64)])

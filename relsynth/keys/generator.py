@@ -375,6 +375,7 @@ class KeyGenerator:
         sizes: Mapping[str, int] | None = None,
         rng: np.random.Generator,
         rules: Sequence[Rule] | None = None,
+        copied: Collection[str] = (),
     ) -> pd.DataFrame:
         """Sample the key columns of one table, given the tables generated before it.
 
@@ -383,12 +384,10 @@ class KeyGenerator:
         table : str
             The table to sample; every table before it in ``plan_.order`` is in ``done``.
         done : Mapping of str to DataFrame
-            Already generated tables (key columns, and value columns when the models
-            have filled them: the driver parent's value columns condition the
-            cardinality; without them the marginal is used).
-        scale, sizes
-            As in :meth:`sample` (used only when ``table`` is a root).
-        rng : numpy.random.Generator
+            Already generated tables (key columns, and the value columns the models filled:
+            the driver parent's condition the cardinality; without them, the marginal).
+        scale, sizes, rng, copied
+            As in :meth:`sample`; a ``copied`` parent (kept verbatim) gets ``scale`` x its children.
         rules : sequence of Rule, optional
             The rules to keep (default: the metadata's): a key that another key
             determines (``Determines``) is drawn once per parent of that key.
@@ -422,6 +421,7 @@ class KeyGenerator:
                 blocked=self._blocked(state, done, table),
                 needs_rows=needs_rows,
                 free_total=driver.parent in self.selected_parents,
+                copied=copied,
             )
             n = len(idx)
             for c, pc in zip(driver.columns, driver.parent_columns, strict=False):

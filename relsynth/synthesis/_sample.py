@@ -83,10 +83,12 @@ def sample_keys(
     sizes: Mapping[str, int] | None,
     rng: np.random.Generator,
 ) -> pd.DataFrame:
-    """The key skeleton of a generated table (one row per row to generate), path rules met."""
+    """The key skeleton of a generated table (one row per row to generate), path rules
+    met; a child of a copied table gets ``scale`` times its children per parent."""
     rules = rule_hooks.fitted_rules(synth)  # a key that another key determines (docs/keys.md)
+    copied = [n for n, fit in synth.tables_.items() if fit.copy is not None]
     keys = synth.key_generator_.sample_table(
-        name, done, scale=scale, sizes=sizes, rng=rng, rules=rules
+        name, done, scale=scale, sizes=sizes, rng=rng, rules=rules, copied=copied
     )
     return rule_hooks.match_paths(synth, name, keys.reset_index(drop=True), done, rng)
 

@@ -241,3 +241,19 @@ def test_chunk_count_follows_rows_not_workers(fitted):
     assert n_chunks(synth, 3.0, None, None) == 1  # small: one chunk, sample()'s output
     with pytest.raises(relsynth.ParameterError, match="chunk_rows"):
         synth.sample_chunks(scale=1.0, chunk_rows=0)
+
+
+def test_children_of_a_copied_table_scale_with_the_sample(fitted):
+    # readings hang under the copied regions: scale 3 is 3 times the readings per
+    # region, unchunked and in chunks (whose rows then match the chunk count's estimate)
+    from relsynth.synthesis._chunks import estimated_rows
+
+    _, synth = fitted
+    fake = synth.sample(scale=3.0, seed=2)
+    assert len(fake["regions"]) == 4
+    assert len(fake["readings"]) == 3 * 200
+    chunks = _chunks(synth)
+    readings = sum(len(c["readings"]) for c in chunks)
+    assert abs(readings - 600) <= len(chunks) * 4  # each chunk rounds per region
+    total = sum(len(f) for c in chunks for f in c.values())
+    assert total == pytest.approx(estimated_rows(synth, 3.0), rel=0.1)

@@ -71,3 +71,23 @@ def test_infinity_refused_only_where_it_cannot_be_stored():
         assert problem is None
     _, problem = prepare_column(values, Target("float", "FLOAT", (), "mariadb"))
     assert problem is not None and "MariaDB/MySQL cannot store" in problem
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int16", "int64", "uint64", "Int64", "UInt8"])
+def test_copy_text_of_integers_is_python_text_narrow_or_wide(dtype):
+    import numpy as np
+
+    from relsynth.io._text import copy_text, mysql_values
+
+    info = np.iinfo(pd.Series([], dtype=dtype).dtype.numpy_dtype if dtype[0] in "IU" else dtype)
+    narrow = [info.max - k % 3 for k in range(100)] + [info.min]  # a table of few values
+    wide = list(range(int(info.min), int(info.min) + 101))  # one text per value
+    for values in (narrow, wide):
+        series = pd.Series(values, dtype=dtype)
+        if dtype[0] in "IU":
+            series[5] = pd.NA
+        target = Target("int", None, (), "postgresql")
+        expected = ["\\N" if pd.isna(v) else str(int(v)) for v in series]
+        assert copy_text({"n": series}, {"n": target}) == "\n".join(expected) + "\n"
+        rows = "".join(mysql_values({"n": series}, {"n": target}, 1_000_000))
+        assert rows == ",".join(f"({e})" if e != "\\N" else "(NULL)" for e in expected)

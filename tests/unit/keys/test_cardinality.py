@@ -146,3 +146,19 @@ def test_selected_parents_keep_their_conditional_counts(rng):
     assert free.mean() == pytest.approx(10, rel=0.15)
     assert rescaled.sum() == round(500 * counts.mean())
     assert free.min() >= 0 and free.dtype == np.int64
+
+
+def test_per_parent_multiplies_the_children_and_keeps_who_has_none(rng):
+    # a parent held verbatim at scale 2.5: 2.5 times the children, same parents
+    x, counts = _planted(rng, n=500)
+    counts[:100] = 0
+    model = CardinalityModel().fit(counts, x[:, None])
+    for feats in (x[:, None], len(x)):  # conditional and marginal draws
+        plain = model.sample(feats, np.random.default_rng(3))
+        again = model.sample(feats, np.random.default_rng(3), per_parent=1.0)
+        scaled = model.sample(feats, np.random.default_rng(3), per_parent=2.5)
+        np.testing.assert_array_equal(plain, again)  # 1: exactly the draws without it
+        assert scaled.sum() == round(len(x) * counts.mean() * 2.5)
+        assert not scaled[plain == 0].any()
+        capped = model.sample(feats, np.random.default_rng(3), per_parent=2.5, cap=3)
+        assert capped.max() <= 3
