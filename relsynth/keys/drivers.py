@@ -27,7 +27,8 @@ from relsynth.keys._frames import locate
 from relsynth.keys.cardinality import CardinalityModel
 from relsynth.keys.dealing import min_cap, valid_parents
 from relsynth.keys.features import CountFeature, ParentFeatures
-from relsynth.keys.ranking import parent_value_features
+from relsynth.keys.ranking import by_rank, parent_value_features
+from relsynth.keys.secondary import source_degree, source_order
 from relsynth.metadata.schema import ForeignKey, Metadata
 
 __all__ = ["DriverFit", "fit_driver", "root_size", "sample_driver"]
@@ -51,6 +52,13 @@ class DriverFit:
         Source rows whose driver key is NULL.
     n_parent_rows : int
         Source rows of the parent table.
+    source_counts : dict of str to int, optional
+        For a parent copied verbatim (a lookup or reference table): each parent key's
+        children in the source (those of at least ``MIN_SOURCE_DEGREE``). The drawn
+        counts are handed out in that order (the largest to the busiest source parent),
+        as a secondary key's degrees are (``DegreeKey.source_degree``): its rows *are*
+        the source's, so the children of JFK go to JFK, not to the airport whose
+        features are closest to JFK's.
     """
 
     fk: int
@@ -58,6 +66,7 @@ class DriverFit:
     count_feature: CountFeature | None
     null_rows: int
     n_parent_rows: int
+    source_counts: dict[str, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able state (fields of the table's state: ``driver``, ``cardinality``...)."""
@@ -66,18 +75,21 @@ class DriverFit:
             out["count_feature"] = self.count_feature.to_dict()
         out["driver_null_rows"] = self.null_rows
         out["n_parent_rows"] = self.n_parent_rows
+        if self.source_counts is not None:
+            out["driver_source_counts"] = dict(self.source_counts)
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DriverFit:
         """Rebuild from the table state written by :meth:`to_dict`."""
-        count = data.get("count_feature")
+        count, source = data.get("count_feature"), data.get("driver_source_counts")
         return cls(
             int(data["driver"]),
             CardinalityModel.from_dict(data["cardinality"]),
             None if count is None else CountFeature.from_dict(count),
             int(data["driver_null_rows"]),
             int(data["n_parent_rows"]),
+            None if source is None else {str(k): int(v) for k, v in source.items()},
         )
 
 
@@ -92,10 +104,12 @@ def fit_driver(
     n_components: int,
     bandwidth: str | float,
     n_neighbors: int,
+    copied: bool = False,
 ) -> tuple[DriverFit, np.ndarray]:
     """Fit the driver key of ``frame``; also returns each row's parent row (-1: NULL).
 
-    ``features`` caches one :class:`ParentFeatures` per parent table (filled here).
+    ``features`` caches one :class:`ParentFeatures` per parent table (filled here);
+    ``copied``: the parent is held verbatim (:attr:`DriverFit.source_counts`).
     """
     didx = locate(frame, driver.columns, parent, driver.parent_columns)
     counts = np.bincount(didx[didx >= 0], minlength=len(parent))
@@ -108,7 +122,10 @@ def fit_driver(
         feats = with_count_feature(feats, count_feature, parent)
     model = CardinalityModel(bandwidth=bandwidth, n_neighbors=n_neighbors).fit(counts, feats)
     fks = list(meta.foreign_keys)
-    fit = DriverFit(fks.index(driver), model, count_feature, int((didx < 0).sum()), len(parent))
+    source = source_degree(driver, frame, parent) if copied else None
+    fit = DriverFit(
+        fks.index(driver), model, count_feature, int((didx < 0).sum()), len(parent), source
+    )
     return fit, didx
 
 
@@ -186,6 +203,13 @@ def sample_driver(
         free_total=free_total,
         per_parent=per_parent,
     )
+    if fit.source_counts is not None:  # a copied parent: its rows are the source's
+        counts = by_rank(
+            counts,
+            source_order(fit.source_counts, parent, driver.parent_columns),
+            valid,
+            rng,
+        )
     counts[~valid] = 0
     if blocked:
         counts[:] = 0

@@ -269,6 +269,7 @@ class KeyGenerator:
                 n_components=self.n_components,
                 bandwidth=self.bandwidth,
                 n_neighbors=self.n_neighbors,
+                copied=driver.parent in self._copied,
             )
         secondary, order = fit_secondary(
             meta,

@@ -61,6 +61,8 @@ __all__ = [
     "fit_secondary",
     "fit_unique_caps",
     "secondary_from_dict",
+    "source_degree",
+    "source_order",
 ]
 
 
@@ -191,7 +193,7 @@ def fit_secondary(
                 n_neighbors=n_neighbors,
             )
             preference = _fit_preference(meta, fk, frames, features, n_components)
-        source = _source_degree(fk, frame, frames[fk.parent]) if fk.parent in copied else None
+        source = source_degree(fk, frame, frames[fk.parent]) if fk.parent in copied else None
         fits.append(
             DegreeKey(fks.index(fk), degrees(fk, frame, frames), ranking, preference, source)
         )
@@ -203,19 +205,26 @@ def fit_secondary(
 MIN_SOURCE_DEGREE = 2
 
 
-def _source_degree(fk: ForeignKey, frame: pd.DataFrame, parent: pd.DataFrame) -> dict[str, int]:
+def source_degree(fk: ForeignKey, frame: pd.DataFrame, parent: pd.DataFrame) -> dict[str, int]:
     """In-degree per parent key (as text) in the source, those of at least
     ``MIN_SOURCE_DEGREE``."""
     idx = locate(frame, fk.columns, parent, fk.parent_columns)
     deg = np.bincount(idx[idx >= 0], minlength=len(parent))
-    names = _key_text(parent, fk.parent_columns)
+    names = key_text(parent, fk.parent_columns)
     return {names[i]: int(deg[i]) for i in np.nonzero(deg >= MIN_SOURCE_DEGREE)[0]}
 
 
-def _key_text(frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+def key_text(frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
     """Each row's key as one text (columns joined by a unit separator)."""
     parts = [frame[c].astype(object).map(str).tolist() for c in columns]
     return ["\x1f".join(p) for p in zip(*parts, strict=True)]
+
+
+def source_order(
+    source: Mapping[str, int], parent: pd.DataFrame, columns: Sequence[str]
+) -> np.ndarray:
+    """Each parent row's source in-degree from :func:`source_degree`'s map (0: not named)."""
+    return np.array([source.get(k, 0) for k in key_text(parent, columns)], dtype=float)
 
 
 #: Column kinds a child's parent preference may read.
@@ -371,7 +380,7 @@ def assign_secondary(
         order = None
         source = getattr(sec, "source_degree", None)
         if source is not None:  # a copied parent: its rows are the source's
-            order = np.array([source.get(k, 0) for k in _key_text(parent, fk.parent_columns)])
+            order = source_order(source, parent, fk.parent_columns)
         elif sec.ranking is not None and features is not None:
             order = sec.ranking.draws(parent, features.get(fk.parent), rng)
         by = fks[determined[sec.fk]].columns if sec.fk in determined else ()
