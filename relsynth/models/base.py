@@ -283,6 +283,10 @@ class TableModel(abc.ABC):
         frame = context.frame()
         self.trends_ = find_trends(learned, frame, excluded=skip, min_count=self._min_count())
         self.trends_ = self.trends_ if on else []
+        for f in self.formulas_:
+            logger.info("%s: %s, computed after sampling", type(self).__name__, f.describe())
+        for t in self.trends_:
+            logger.info("%s: %s", type(self).__name__, t.describe())
         return apply_trends(learned, frame, self.trends_)
 
     # -- hooks ----------------------------------------------------------------------------
