@@ -279,7 +279,7 @@ class TableModel(abc.ABC):
         on = getattr(self, "offsets", False)
         rebuilt = {o.column for o in self.offsets_} | {o.anchor for o in self.offsets_}
         self.formulas_ = find_formulas(table, excluded=sorted(rebuilt)) if on else []
-        skip = sorted({o.column for o in self.offsets_} | {f.column for f in self.formulas_})
+        skip = sorted(f.column for f in self.formulas_)  # an offset's gap may follow the time
         frame = context.frame()
         self.trends_ = find_trends(learned, frame, excluded=skip, min_count=self._min_count())
         self.trends_ = self.trends_ if on else []

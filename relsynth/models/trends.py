@@ -24,7 +24,10 @@ with ``B``'s rounding, range and (when discrete) observed values.
 Only columns without a dominant value are taken (no value on more than
 :data:`MAX_TOP_SHARE` of the rows: a column that is mostly 0 keeps its point mass as the
 encoder learns it), with more than 20 values, set on at least half of the rows, and not
-rebuilt from another column already (offsets). The trend is stored at knots half a
+computed by a formula (:mod:`~relsynth.models.formulas`). An offset's gap may follow the
+time too (a dew point's distance below the temperature, the humidity of the day): it is
+rebuilt first, within the gap's observed range (an ordered gap keeps its sign), then the
+offset. The trend is stored at knots half a
 bandwidth apart (at most :data:`MAX_KNOTS`); a knot is a kernel-weighted mean of the
 rows around it and is kept only where at least ``max(3, min_count)`` rows lie within
 two bandwidths, else it is interpolated from its neighbours: no knot is one source row's
