@@ -276,13 +276,23 @@ class TableModel(abc.ABC):
         """Within-row formulas (computed after sampling) and numbers that follow the row's
         time key (learned as residuals from their trend), with ``offsets`` on; their own
         fixed random splits leave the model's stream alone (formulas.py, trends.py)."""
-        on = getattr(self, "offsets", False)
+        self.formulas_, self.trends_ = [], []
+        if not getattr(self, "offsets", False):
+            return learned
         rebuilt = {o.column for o in self.offsets_} | {o.anchor for o in self.offsets_}
-        self.formulas_ = find_formulas(table, excluded=sorted(rebuilt)) if on else []
-        skip = sorted(f.column for f in self.formulas_)  # an offset's gap may follow the time
+        self.formulas_ = find_formulas(table, excluded=sorted(rebuilt))
         frame = context.frame()
+        # A column that a dependency rule fixes exactly (a flight's day from its time key)
+        # keeps the rule, not a smooth trend; an offset's gap may follow the time.
+        ruled = (
+            find_dependencies(learned, frame, rng=np.random.default_rng(0),
+                              excluded=anchored(self.offsets_), family=context.family_columns,
+                              min_count=self._min_count())
+            if getattr(self, "dependencies", False)
+            else []
+        )  # fmt: skip
+        skip = sorted({f.column for f in self.formulas_} | {d.column for d in ruled})
         self.trends_ = find_trends(learned, frame, excluded=skip, min_count=self._min_count())
-        self.trends_ = self.trends_ if on else []
         for f in self.formulas_:
             logger.info("%s: %s, computed after sampling", type(self).__name__, f.describe())
         for t in self.trends_:
