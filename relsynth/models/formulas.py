@@ -176,7 +176,9 @@ def find_formulas(table: pd.DataFrame, *, excluded: Sequence[str] = ()) -> list[
                 if fit is not None:
                     singles.append((fit[0], other, fit))
         singles.sort(key=lambda s: -s[0])
-        options = [(r2, (name,), fit) for r2, name, fit in singles[:1]]
+        options: list[tuple[float, tuple[str, ...], Any]] = [
+            (r2, (name,), fit) for r2, name, fit in singles[:1]
+        ]
         top = [name for _, name, _ in singles[:_PAIR_CANDIDATES]]
         for a, b in itertools.combinations(top, 2):
             fit = _fit(np.column_stack([cols[a], cols[b]]), y, half)
@@ -184,9 +186,9 @@ def find_formulas(table: pd.DataFrame, *, excluded: Sequence[str] = ()) -> list[
                 options.append((fit[0], (a, b), fit))
         if not options:
             continue
-        r2, inputs, fit = max(options, key=lambda o: (o[0], -len(o[1])))
+        r2, inputs, best = max(options, key=lambda o: (o[0], -len(o[1])))
         if r2 >= MIN_R2:
-            found.append((r2, target, inputs, fit))
+            found.append((r2, target, inputs, best))
     chosen: list[Formula] = []
     derived: set[str] = set()
     used: set[str] = set()
