@@ -280,7 +280,8 @@ class TableModel(abc.ABC):
         if not getattr(self, "offsets", False):
             return learned
         rebuilt = {o.column for o in self.offsets_} | {o.anchor for o in self.offsets_}
-        self.formulas_ = find_formulas(table, excluded=sorted(rebuilt))
+        kinds = dict(self.kinds or {})
+        self.formulas_ = find_formulas(table, excluded=sorted(rebuilt), kinds=kinds)
         frame = context.frame()
         # A column that a dependency rule fixes exactly (a flight's day from its time key)
         # keeps the rule, not a smooth trend; an offset's gap may follow the time.
@@ -292,7 +293,9 @@ class TableModel(abc.ABC):
             else []
         )  # fmt: skip
         skip = sorted({f.column for f in self.formulas_} | {d.column for d in ruled})
-        self.trends_ = find_trends(learned, frame, excluded=skip, min_count=self._min_count())
+        self.trends_ = find_trends(
+            learned, frame, excluded=skip, min_count=self._min_count(), kinds=kinds
+        )
         for f in self.formulas_:
             logger.info("%s: %s, computed after sampling", type(self).__name__, f.describe())
         for t in self.trends_:

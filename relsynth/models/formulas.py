@@ -147,7 +147,12 @@ def _fit(
     return best
 
 
-def find_formulas(table: pd.DataFrame, *, excluded: Sequence[str] = ()) -> list[Formula]:
+def find_formulas(
+    table: pd.DataFrame,
+    *,
+    excluded: Sequence[str] = (),
+    kinds: Mapping[str, str] | None = None,
+) -> list[Formula]:
     """The columns of ``table`` that a formula in one or two other columns gives (see the
     module docstring); ``excluded`` columns are never derived. The subsample and the
     halves come from a fixed seed of their own (the model's stream is left alone)."""
@@ -159,8 +164,8 @@ def find_formulas(table: pd.DataFrame, *, excluded: Sequence[str] = ()) -> list[
     cols: dict[str, np.ndarray] = {}
     for col in table.columns:
         v = _numbers(table[col])
-        if v is None:
-            continue
+        if v is None or (kinds or {}).get(str(col), "numerical") != "numerical":
+            continue  # a category coded as numbers is neither computed nor an input
         set_ = ~np.isnan(v)
         if set_.sum() >= len(v) / 2 and len(np.unique(v[set_])) > _MIN_VALUES:
             cols[str(col)] = v

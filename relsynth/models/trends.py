@@ -256,9 +256,11 @@ def find_trends(
     *,
     excluded: Sequence[str] = (),
     min_count: int = 1,
+    kinds: Mapping[str, str] | None = None,
 ) -> list[Trend]:
     """The numerical columns of ``table`` learned as residuals from a trend over a time
-    key of ``context`` (see the module docstring); ``excluded`` columns are left alone."""
+    key of ``context`` (see the module docstring); ``excluded`` columns, and columns that
+    ``kinds`` calls anything but numerical, are left alone."""
     keys = time_keys(context)
     if not keys or len(table) < _MIN_ROWS or context is None:
         return []
@@ -268,7 +270,11 @@ def find_trends(
     out: list[Trend] = []
     for col in table.columns:
         b = _numbers(table[col])
-        if b is None or str(col) in excluded:
+        if (
+            b is None
+            or str(col) in excluded
+            or (kinds or {}).get(str(col), "numerical") != ("numerical")
+        ):  # a category coded as numbers is no quantity
             continue
         set_ = ~np.isnan(b)
         values = b[set_]

@@ -59,6 +59,7 @@ def test_trends_stay_off_without_a_time_key_a_time_signal_or_a_spread() -> None:
     mostly_zero = table.assign(temp=np.where(np.arange(len(table)) % 10 == 0, table["temp"], 0.0))
     assert find_trends(mostly_zero[["temp"]], context) == []  # a dominant value: left alone
     assert find_trends(table, context, excluded=["temp"]) == []
+    assert find_trends(table, context, kinds={"temp": "categorical"}) == []  # a code
 
 
 def test_a_knot_is_never_one_rows_value() -> None:
@@ -122,6 +123,7 @@ def test_formulas_stay_off_for_loose_relations_and_excluded_columns() -> None:
     assert find_formulas(loose) == []  # R^2 ~ 0.8: still modelled, never computed
     assert "z" not in [f.column for f in find_formulas(table, excluded=["z"])]
     assert find_formulas(table[["x", "w"]]) == []
+    assert "z" not in [f.column for f in find_formulas(table, kinds={"z": "categorical"})]
 
 
 @pytest.mark.slow
