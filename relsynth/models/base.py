@@ -46,7 +46,9 @@ from relsynth.models.budget import ProgressCallback, TrainingBudget
 from relsynth.models.context import Context, as_context
 from relsynth.models.dependencies import apply_dependencies, find_dependencies
 from relsynth.models.encoding import MODEL_KINDS, TableEncoder, as_frame
+from relsynth.models.formulas import apply_formulas, find_formulas
 from relsynth.models.offsets import anchored, apply_offsets, find_offsets, restore_offsets
+from relsynth.models.trends import apply_trends, find_trends, restore_trends
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -169,7 +171,10 @@ class TableModel(abc.ABC):
         decoded = self._decode(generated, lengths, rng)
         if self.dependencies_:
             decoded = apply_dependencies(self.dependencies_, decoded, ctx.frame(), rng)
-        return restore_offsets(decoded, self.offsets_)
+        if getattr(self, "trends_", None):
+            decoded = restore_trends(decoded, ctx.frame(), self.trends_)
+        decoded = restore_offsets(decoded, self.offsets_)
+        return apply_formulas(decoded, getattr(self, "formulas_", None) or [])
 
     def state_dict(self) -> dict[str, Any]:
         """Constructor parameters, encoders and weights: plain containers and CPU tensors.
@@ -248,6 +253,7 @@ class TableModel(abc.ABC):
         """Find offsets and dependencies (when enabled); the table the encoder learns."""
         self.offsets_ = find_offsets(table, self.kinds) if getattr(self, "offsets", False) else []
         learned = apply_offsets(table, self.offsets_)
+        learned = self._fit_reparametrisations(table, learned, context)
         # Rules are found (and applied) on what the generator produces, gaps included:
         # a flight's departure gap is its delay, exactly.
         self.dependencies_ = (
@@ -263,6 +269,38 @@ class TableModel(abc.ABC):
             else []
         )
         return learned
+
+    def _fit_reparametrisations(
+        self, table: pd.DataFrame, learned: pd.DataFrame, context: Context
+    ) -> pd.DataFrame:
+        """Within-row formulas (computed after sampling) and numbers that follow the row's
+        time key (learned as residuals from their trend), with ``offsets`` on; their own
+        fixed random splits leave the model's stream alone (formulas.py, trends.py)."""
+        self.formulas_, self.trends_ = [], []
+        if not getattr(self, "offsets", False):
+            return learned
+        rebuilt = {o.column for o in self.offsets_} | {o.anchor for o in self.offsets_}
+        kinds = dict(self.kinds or {})
+        self.formulas_ = find_formulas(table, excluded=sorted(rebuilt), kinds=kinds)
+        frame = context.frame()
+        # A column that a dependency rule fixes exactly (a flight's day from its time key)
+        # keeps the rule, not a smooth trend; an offset's gap may follow the time.
+        ruled = (
+            find_dependencies(learned, frame, rng=np.random.default_rng(0),
+                              excluded=anchored(self.offsets_), family=context.family_columns,
+                              min_count=self._min_count())
+            if getattr(self, "dependencies", False)
+            else []
+        )  # fmt: skip
+        skip = sorted({f.column for f in self.formulas_} | {d.column for d in ruled})
+        self.trends_ = find_trends(
+            learned, frame, excluded=skip, min_count=self._min_count(), kinds=kinds
+        )
+        for f in self.formulas_:
+            logger.info("%s: %s, computed after sampling", type(self).__name__, f.describe())
+        for t in self.trends_:
+            logger.info("%s: %s", type(self).__name__, t.describe())
+        return apply_trends(learned, frame, self.trends_)
 
     # -- hooks ----------------------------------------------------------------------------
 

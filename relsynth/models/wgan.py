@@ -37,7 +37,9 @@ from relsynth.models.calibration import Calibration, fit_calibration
 from relsynth.models.context import Context, family_codes, has_siblings
 from relsynth.models.dependencies import Dependency
 from relsynth.models.encoding import TableEncoder
+from relsynth.models.formulas import Formula
 from relsynth.models.offsets import Offset
+from relsynth.models.trends import Trend
 from relsynth.models.wgan_networks import (
     ConditionalSampler,
     Critic,
@@ -444,6 +446,8 @@ class ConditionalWGAN(RowTableModel):
             "calibration": None if self.calibration_ is None else self.calibration_.state(),
             "dependencies": [d.state() for d in self.dependencies_],
             "offsets": [o.state() for o in self.offsets_],
+            "trends": [t.state() for t in getattr(self, "trends_", [])],
+            "formulas": [f.state() for f in getattr(self, "formulas_", [])],
             "family_dim": int(getattr(self, "family_dim_", 0)),
             "bins": [b.state() for b in self.bins_],
             "steps": int(self.steps_),
@@ -469,6 +473,8 @@ class ConditionalWGAN(RowTableModel):
         self.calibration_ = None if cal is None else Calibration.from_state(cal)
         self.dependencies_ = [Dependency.from_state(d) for d in state.get("dependencies", [])]
         self.offsets_ = [Offset.from_state(o) for o in state.get("offsets", [])]
+        self.trends_ = [Trend.from_state(t) for t in state.get("trends", [])]  # none before
+        self.formulas_ = [Formula.from_state(f) for f in state.get("formulas", [])]
         self.steps_ = state["steps"]
         self.training_seconds_ = state["training_seconds"]
         self.fitted_ = True
