@@ -204,12 +204,8 @@ def sample_driver(
         per_parent=per_parent,
     )
     if fit.source_counts is not None:  # a copied parent: its rows are the source's
-        counts = by_rank(
-            counts,
-            source_order(fit.source_counts, parent, driver.parent_columns),
-            valid,
-            rng,
-        )
+        counts = _source_counts(fit.source_counts, counts, parent, driver, valid, rng, cap=cap,
+                                selection=free_total, per_parent=per_parent)  # fmt: skip
     counts[~valid] = 0
     if blocked:
         counts[:] = 0
@@ -222,3 +218,33 @@ def sample_driver(
     if n_null and not blocked:
         idx = np.concatenate([idx, np.full(n_null, -1, dtype=np.int64)])
     return idx
+
+
+def _source_counts(
+    source: Mapping[str, int],
+    counts: np.ndarray,
+    parent: pd.DataFrame,
+    driver: ForeignKey,
+    valid: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    cap: int | None,
+    selection: bool,
+    per_parent: float,
+) -> np.ndarray:
+    """Children per row of a copied parent (:attr:`DriverFit.source_counts`).
+
+    The whole table: the drawn counts handed out in the order of each row's source
+    count (the model's distribution kept, the busiest source rows get the largest).
+    A selection of its rows (seeded or conditional sampling, ``selection``): a handful
+    of draws says nothing of which rows are busy, so each named row gets its own
+    source count times ``per_parent`` (rounded at random), the others keep their draw.
+    """
+    order = source_order(source, parent, driver.parent_columns)
+    if not selection:
+        return by_rank(counts, order, valid, rng)
+    named = order > 0
+    wanted = order[named] * per_parent
+    out = counts.copy()
+    out[named] = np.floor(wanted + rng.random(len(wanted))).astype(out.dtype)
+    return out if cap is None else np.minimum(out, cap)
