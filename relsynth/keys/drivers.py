@@ -176,11 +176,13 @@ def sample_driver(
     the conditional counts are kept as drawn (:meth:`CardinalityModel.sample`);
     ``copied``: tables held verbatim whatever the scale; a parent among them gets
     ``scale`` times its children per parent (NULL-driver rows too), so its children
-    scale as if it had.
+    scale as if it had (not when its rows are given or selected: ``free_total``).
     """
     fks = list(meta.foreign_keys)
     driver = fks[fit.fk]
-    per_parent = scale if driver.parent in copied else 1.0
+    # a copied parent stays at its source size, so its children scale instead; rows given
+    # or selected (``free_total``) keep the children per parent that were learned
+    per_parent = scale if driver.parent in copied and not free_total else 1.0
     parent = done[driver.parent]
     valid = valid_parents(parent, driver, meta, fks, done, table)
     model = fit.cardinality
@@ -238,7 +240,8 @@ def _source_counts(
     count (the model's distribution kept, the busiest source rows get the largest).
     A selection of its rows (seeded or conditional sampling, ``selection``): a handful
     of draws says nothing of which rows are busy, so each named row gets its own
-    source count times ``per_parent`` (rounded at random), the others keep their draw.
+    source count times ``per_parent`` (1 for a selection: rounded at random otherwise),
+    the others keep their draw.
     """
     order = source_order(source, parent, driver.parent_columns)
     if not selection:

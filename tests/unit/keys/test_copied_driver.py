@@ -72,7 +72,8 @@ def test_given_rows_of_a_copied_driver_parent_keep_their_source_counts():
     meta, tables = _stations()
     synth = Synthesizer(meta, seed=0, steps=20, n_threads=1).fit(tables)
     given = tables["city"].iloc[[7, 22, 0]].reset_index(drop=True)
-    fake = synth.sample(parents={"city": given}, seed=2)
-    assert check(meta, fake).ok
-    got = fake["station"]["city"].value_counts().to_dict()
-    assert got == {"C07": 500, "C22": 300}, got
+    for scale in (1.0, 0.01):  # the scale sizes the roots, not the given rows' children
+        fake = synth.sample(parents={"city": given}, scale=scale, seed=2)
+        assert check(meta, fake).ok
+        got = fake["station"]["city"].value_counts().to_dict()
+        assert got == {"C07": 500, "C22": 300}, got
