@@ -88,7 +88,7 @@ def _planted(rng: np.random.Generator, n_seq: int) -> tuple[pd.DataFrame, pd.Dat
 def test_monotone_increments_follow_context_and_zero_lengths(rng) -> None:
     table, ctx, lengths = _planted(rng, 300)
     model = SequenceModel(
-        order_column="when", monotone_columns=["total"], seed=0, max_seconds=30, epochs=50, **SMALL
+        order_column="when", monotone_columns=["total"], seed=0, epochs=50, **SMALL
     ).fit(table, ctx, lengths=lengths)
     new_lengths = np.array([0, 6, 6, 0, 6, 6] * 40)
     new_ctx = pd.DataFrame({"parent.rate": np.tile([10.0, 10.0, 100.0, 100.0, 10.0, 100.0], 40)})

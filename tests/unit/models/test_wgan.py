@@ -62,7 +62,7 @@ def test_child_follows_parent_context(rng) -> None:
     # The networks alone must learn it: dependency rules (which would copy the category
     # exactly, see the next test) are off.
     table, ctx = _planted(rng, 1500)
-    model = ConditionalWGAN(seed=0, max_seconds=60, dependencies=False, **SMALL)
+    model = ConditionalWGAN(seed=0, dependencies=False, **SMALL)  # steps from the data, no clock
     model.fit(table, ctx)
     # Run: new parents, never seen in training.
     _, new_ctx = _planted(np.random.default_rng(99), 1000)
