@@ -35,7 +35,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from relsynth.models._copula import normal_scores, weighted_correlations
-from relsynth.models._tilt import ContextTilt, _regression, _score_grid
+from relsynth.models._tilt import ContextTilt, _regression, _score_grid, calibrated
 from relsynth.models.calibration import Calibration
 from relsynth.models.encoding import Span
 from relsynth.models.numerical import QUANTILE_SPAN
@@ -92,11 +92,7 @@ def fit_dp_tilt(
     names = [v for v in values if v in value_at]
     if not ctx_names or not names:
         return None
-    out = np.tanh(raw.astype(np.float64))  # scalars as generated ...
-    for s in spans:
-        if s.activation == "softmax":  # ... one-hots by their biased logits (argmax)
-            out[:, s.start : s.stop] = raw[:, s.start : s.stop] + calibration.bias[s.start : s.stop]
-    calibration.map_values(out, gen_ctx)
+    out = calibrated(raw, spans, calibration, gen_ctx)
     cols = [value_at[v] for v in names]
     zg = normal_scores(out[:, cols] / QUANTILE_SPAN)
     k = len(ctx_names)

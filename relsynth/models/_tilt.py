@@ -21,7 +21,7 @@ from relsynth.models.numerical import QUANTILE_SPAN
 if TYPE_CHECKING:
     from relsynth.models.calibration import Calibration, Scalars
 
-__all__ = ["ContextTilt", "fit_tilt"]
+__all__ = ["ContextTilt", "calibrated", "fit_tilt"]
 
 #: At most this many grid points per context column's score map.
 _TILT_GRID = 201
@@ -122,6 +122,18 @@ def _regression(corr: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return beta, np.sqrt(np.maximum(residual, MIN_EIGENVALUE))
 
 
+def calibrated(
+    raw: np.ndarray, spans: Sequence[Span], calibration: Calibration, gen_ctx: np.ndarray
+) -> np.ndarray:
+    """Generated rows as calibrated before any tilt: scalars through ``tanh`` and the
+    maps, one-hots as their biased logits (argmax), for the context ``gen_ctx``."""
+    out = np.tanh(raw.astype(np.float64))
+    for s in spans:
+        if s.activation == "softmax":
+            out[:, s.start : s.stop] = raw[:, s.start : s.stop] + calibration.bias[s.start : s.stop]
+    return calibration.map_values(out, gen_ctx)
+
+
 def fit_tilt(
     raw: np.ndarray,
     x: np.ndarray,
@@ -141,11 +153,7 @@ def fit_tilt(
             scores.append(grid[1])
     if not cols:
         return None
-    out = np.tanh(raw.astype(np.float64))  # scalars as generated ...
-    for s in spans:
-        if s.activation == "softmax":  # ... one-hots by their biased logits (argmax)
-            out[:, s.start : s.stop] = raw[:, s.start : s.stop] + calibration.bias[s.start : s.stop]
-    calibration.map_values(out, gen_ctx)
+    out = calibrated(raw, spans, calibration, gen_ctx)
     values = sorted(scalars)
     # scores of the quantile encoding's span, as the recolouring's (see Recolouring)
     zg = normal_scores(out[:, values] / QUANTILE_SPAN)
