@@ -111,6 +111,14 @@ def assign_degree(
             frame[c] = pd.Series(merged).infer_objects()
 
 
+def _apart(ids: np.ndarray) -> np.ndarray:
+    """A copy of group ids where each row without a group (id < 0) is a group of its own."""
+    out = ids.copy()
+    alone = out < 0
+    out[alone] = out.max(initial=-1) + 1 + np.arange(int(alone.sum()))
+    return out
+
+
 def one_per_group(pidx: np.ndarray, gid: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """``pidx`` (the parents dealt to the rows) redealt so that the rows of a group (same
     ``gid`` >= 0) share one parent; a row with ``gid`` -1 is a group of its own.
@@ -128,9 +136,7 @@ def one_per_group(pidx: np.ndarray, gid: np.ndarray, rng: np.random.Generator) -
     n = len(pidx)
     if n == 0:
         return pidx.copy()
-    groups = gid.copy()
-    alone = groups < 0
-    groups[alone] = groups.max(initial=-1) + 1 + np.arange(int(alone.sum()))
+    groups = _apart(gid)
     values, slot_parent = np.unique(pidx, return_inverse=True)
     shuffled = rng.permutation(len(values))[slot_parent]
     slots = pidx[np.argsort(shuffled, kind="stable")]
@@ -194,9 +200,7 @@ def within_groups(pidx: np.ndarray, fam: np.ndarray, rng: np.random.Generator) -
     n = len(pidx)
     if n == 0:
         return pidx.copy()
-    fam = fam.copy()
-    alone = fam < 0
-    fam[alone] = fam.max(initial=-1) + 1 + np.arange(int(alone.sum()))
+    fam = _apart(fam)
     _, fam = np.unique(fam, return_inverse=True)
     taken = one_per_group(fam, pidx, rng)  # per slot, its family
     over = np.bincount(taken, minlength=fam.max() + 1) - np.bincount(fam)
