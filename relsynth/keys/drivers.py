@@ -28,7 +28,7 @@ from relsynth.keys.cardinality import CardinalityModel
 from relsynth.keys.dealing import min_cap, valid_parents
 from relsynth.keys.features import CountFeature, ParentFeatures
 from relsynth.keys.ranking import by_rank, parent_value_features
-from relsynth.keys.secondary import source_degree, source_order
+from relsynth.keys.secondary import named_degrees, source_order
 from relsynth.metadata.schema import ForeignKey, Metadata
 
 __all__ = ["DriverFit", "fit_driver", "root_size", "sample_driver"]
@@ -122,7 +122,7 @@ def fit_driver(
         feats = with_count_feature(feats, count_feature, parent)
     model = CardinalityModel(bandwidth=bandwidth, n_neighbors=n_neighbors).fit(counts, feats)
     fks = list(meta.foreign_keys)
-    source = source_degree(driver, frame, parent) if copied else None
+    source = named_degrees(counts, parent, driver) if copied else None
     fit = DriverFit(
         fks.index(driver), model, count_feature, int((didx < 0).sum()), len(parent), source
     )

@@ -61,6 +61,7 @@ __all__ = [
     "fit_secondary",
     "fit_unique_caps",
     "secondary_from_dict",
+    "named_degrees",
     "source_degree",
     "source_order",
 ]
@@ -209,7 +210,12 @@ def source_degree(fk: ForeignKey, frame: pd.DataFrame, parent: pd.DataFrame) -> 
     """In-degree per parent key (as text) in the source, those of at least
     ``MIN_SOURCE_DEGREE``."""
     idx = locate(frame, fk.columns, parent, fk.parent_columns)
-    deg = np.bincount(idx[idx >= 0], minlength=len(parent))
+    return named_degrees(np.bincount(idx[idx >= 0], minlength=len(parent)), parent, fk)
+
+
+def named_degrees(deg: np.ndarray, parent: pd.DataFrame, fk: ForeignKey) -> dict[str, int]:
+    """``deg`` (children per row of ``parent``) by parent key text, those of at least
+    ``MIN_SOURCE_DEGREE``."""
     names = key_text(parent, fk.parent_columns)
     return {names[i]: int(deg[i]) for i in np.nonzero(deg >= MIN_SOURCE_DEGREE)[0]}
 
