@@ -58,6 +58,7 @@ from relsynth.keys.deferred import fill_deferred, fit_deferred, null_deferred, t
 from relsynth.keys.drivers import fit_driver, root_size, sample_driver
 from relsynth.keys.features import ParentFeatures
 from relsynth.keys.forest import fit_forest, sample_forest
+from relsynth.keys.joint import draw_joint, fit_joint, joint_within
 from relsynth.keys.matching import match_secondary, match_values
 from relsynth.keys.secondary import (
     DegreeKey,
@@ -84,6 +85,7 @@ _PARAMS = {
     "bandwidth": [Options(["scott", "silverman"]), Interval(float, 0, math.inf, closed="neither")],
     "n_components": Interval(int, 1, 8),
     "n_neighbors": Interval(int, 1, 10_000),
+    "min_count": Interval(int, 1, None, closed="left"),
 }
 _SAMPLE_PARAMS = {
     "scale": Interval(float, 0, math.inf, closed="left"),
@@ -109,6 +111,9 @@ class KeyGenerator:
         Maximum dimension of the parent features (1 to 8).
     n_neighbors : int
         Nearest training parents the conditional mixture is restricted to.
+    min_count : int
+        Least source rows a combination of keys to copied parents needs to be drawn
+        (:mod:`relsynth.keys.joint`; the synthesizer's ``min_category_count``).
 
     Attributes
     ----------
@@ -152,11 +157,13 @@ class KeyGenerator:
         bandwidth: str | float = "scott",
         n_components: int = 4,
         n_neighbors: int = 32,
+        min_count: int = 2,
     ) -> None:
         self.parent_features = parent_features
         self.bandwidth = bandwidth
         self.n_components = n_components
         self.n_neighbors = n_neighbors
+        self.min_count = min_count
 
     # -- parameters -------------------------------------------------------------------
 
@@ -167,6 +174,7 @@ class KeyGenerator:
             "bandwidth": self.bandwidth,
             "n_components": self.n_components,
             "n_neighbors": self.n_neighbors,
+            "min_count": self.min_count,
         }
 
     def _validate_params(self) -> None:
@@ -285,7 +293,11 @@ class KeyGenerator:
         )
         assigned = ([] if driver is None else [driver]) + order
         cap_one, unique_within = fit_unique_caps(meta.table(name), assigned, driver, fks)
+        copied, capped = self._copied, {*cap_one, *unique_within}
+        joint = fit_joint(meta, plan, name, frames, secondary, capped=capped, copied=copied,
+                          min_count=self.min_count)  # fmt: skip
         return TableKeys(
+            joint=joint,
             n_rows=len(frame),
             driver=driver_fit,
             secondary=tuple(secondary),
@@ -439,8 +451,10 @@ class KeyGenerator:
             unique_within=state.unique_within,
             rng=rng,
             features=self.features_,
-            determined=self._determined(table, rules),
+            determined=(tied := self._determined(table, rules)),
         )
+        fixed = {*tied, *tied.values()}
+        draw_joint(frame, state.joint, fks, done, rng, copied=copied, fixed=fixed)
         sample_key_values(frame, state.values, state.n_rows, rng)
         self._self_references(frame, state, rng)
         null_deferred(frame, [fks[k] for k in state.deferred])
@@ -539,6 +553,7 @@ class KeyGenerator:
             rng=rng,
             exclude=exclude,
             determined=determined,
+            joint=joint_within(state.joint, self._fks, {*determined, *determined.values()}),
         )
 
     # -- persistence --------------------------------------------------------------------

@@ -79,6 +79,7 @@ def match_values(
     rng: np.random.Generator,
     exclude: frozenset[ForeignKey] = frozenset(),
     determined: Mapping[int, int] | None = None,
+    joint: Mapping[int, Sequence[str]] | None = None,
 ) -> pd.DataFrame:
     """``frame`` (a sampled table with its values) with each secondary key that
     has a :class:`~relsynth.keys.preference.ValuePreference` matched on the rows'
@@ -108,6 +109,10 @@ def match_values(
         determined key is not re-matched (its parent was drawn once per parent of the
         other), and the determining key is matched among the rows that share the
         determined key's parent (:func:`match_within`), so the rule still holds.
+    joint : Mapping of int to sequence of str, optional
+        Per key drawn with others (:func:`~relsynth.keys.joint.joint_within`), the
+        other keys' columns: it is matched among the rows that share them, so each
+        group keeps its combinations.
 
     Returns
     -------
@@ -128,6 +133,7 @@ def match_values(
             continue
         group = state.unique_within.get(sec.fk)
         within = [c for b, a in determined.items() if a == sec.fk for c in fks[b].columns]
+        within += [c for c in (joint or {}).get(sec.fk, ()) if c not in within]
         if within:
             frame = match_within(fk, frame, preferred, parent, vectors, rng, within, group)
         else:

@@ -3,7 +3,8 @@
 One field per idea of the keys layer, each a frozen dataclass of its module:
 the driver key (:class:`~relsynth.keys.drivers.DriverFit`), the secondary keys
 (:class:`~relsynth.keys.secondary.ImpliedKey` / :class:`~relsynth.keys.secondary.DegreeKey`),
-the key columns no foreign key sets (:mod:`relsynth.keys.columns`), the
+the key columns no foreign key sets (:mod:`relsynth.keys.columns`), the keys to
+copied parents drawn together (:class:`~relsynth.keys.joint.JointKeys`), the
 self-references (:class:`~relsynth.keys.forest.ForestFit`) and the deferred keys.
 
 Foreign keys are referred to by their index in ``metadata.foreign_keys``.
@@ -22,6 +23,7 @@ from relsynth.keys.cardinality import DegreeModel
 from relsynth.keys.columns import KeyValues, key_values_from_dict
 from relsynth.keys.drivers import DriverFit
 from relsynth.keys.forest import ForestFit
+from relsynth.keys.joint import JointKeys
 from relsynth.keys.secondary import SecondaryFit, secondary_from_dict
 
 __all__ = ["TableKeys"]
@@ -50,6 +52,8 @@ class TableKeys:
         The self-references.
     deferred : dict of int to DegreeModel
         The deferred keys (cycle breakers) held by this table.
+    joint : JointKeys or None
+        The source's combinations of the keys to copied parents (None: dealt one by one).
     """
 
     n_rows: int
@@ -60,6 +64,7 @@ class TableKeys:
     values: dict[str, KeyValues] = field(default_factory=dict)
     forests: tuple[ForestFit, ...] = ()
     deferred: dict[int, DegreeModel] = field(default_factory=dict)
+    joint: JointKeys | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able state (the on-disk names: ``formats``, ``self_refs``...)."""
@@ -75,6 +80,8 @@ class TableKeys:
         }
         if self.driver is not None:
             out.update(self.driver.to_dict())
+        if self.joint is not None:
+            out["joint"] = self.joint.to_dict()
         return out
 
     @classmethod
@@ -89,4 +96,5 @@ class TableKeys:
             values={c: key_values_from_dict(v) for c, v in data["formats"].items()},
             forests=tuple(ForestFit.from_dict(r) for r in data["self_refs"]),
             deferred={int(k): DegreeModel.from_dict(v) for k, v in data["deferred"].items()},
+            joint=JointKeys.from_dict(data["joint"]) if data.get("joint") else None,
         )

@@ -7,7 +7,7 @@ at ``payment``, follows ``payment(rental_id) -> rental`` and reads
 ``rental.customer_id``. Composite keys are written ``t.(a, b)``; names that are
 not plain identifiers are double-quoted (``"Order Details".UnitPrice``).
 
-Five kinds of rule:
+Six kinds of rule:
 
 * :class:`PathAgreement` ``payment.customer_id = payment.rental_id -> rental.customer_id``:
   two routes from a row to one ancestor table reach the same ancestor row (both
@@ -38,6 +38,7 @@ __all__ = [
     "GAP_PROBS",
     "Aggregate",
     "Determines",
+    "DeterminedValue",
     "Equality",
     "Order",
     "PathAgreement",
@@ -230,4 +231,34 @@ class Determines:
         return f"{self.left} determines {self.right}"
 
 
-Rule = PathAgreement | Equality | Order | Aggregate | Determines
+@dataclass(frozen=True, slots=True)
+class DeterminedValue:
+    """The keys of a table's foreign keys determine one of its value columns: the rows
+    that share ``keys`` (one step: the columns of one or more whole foreign keys) share
+    ``column``'s value (``flights.(origin, dest) determines flights.distance``).
+
+    ``values`` pairs each key combination (one value per column of ``keys``) with its
+    value: the most common value of the source rows holding it, for combinations held
+    by enough rows (``min_category_count``, docs/privacy.md). ``share`` is the share
+    of rows, among those whose combination two rows or more hold (column set), that
+    hold their combination's most common value.
+    """
+
+    keys: Ref
+    column: Ref
+    share: float | None = None
+    enforce: bool = True
+    values: tuple[tuple[tuple[object, ...], object], ...] = field(default=(), compare=False)
+
+    kind = "value"
+
+    @property
+    def table(self) -> str:
+        """The table whose rows the rule is about."""
+        return self.keys.table
+
+    def __str__(self) -> str:
+        return f"{self.keys} determines {self.column}"
+
+
+Rule = PathAgreement | Equality | Order | Aggregate | Determines | DeterminedValue

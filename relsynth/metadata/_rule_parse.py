@@ -4,6 +4,7 @@ A small recursive-descent parser over a handful of tokens; the text is never run
 as SQL. Grammar::
 
     rule    := ref OP rhs | step "determines" step
+                            (keys determine keys, or keys determine a value column)
     OP      := "=" | ">=" | "<="
     rhs     := ref | FUNC "(" NAME ")" | FUNC "(" col ["*" col] ")"
     ref     := step ("->" step)*
@@ -26,6 +27,7 @@ from relsynth.metadata._rule import (
     AGGREGATE_FUNCTIONS,
     Aggregate,
     AggregateFunction,
+    DeterminedValue,
     Determines,
     Equality,
     Order,
@@ -37,7 +39,14 @@ from relsynth.metadata._rule import (
 if TYPE_CHECKING:
     from relsynth.metadata.schema import ForeignKey, Metadata
 
-__all__ = ["determines_keys", "parse_rule", "rule_from_dict", "rule_problems", "rule_to_dict"]
+__all__ = [
+    "determines_keys",
+    "parse_rule",
+    "rule_from_dict",
+    "rule_problems",
+    "rule_to_dict",
+    "value_keys",
+]
 
 _TOKEN = re.compile(
     r'\s*(?:(?P<quoted>"(?:[^"]|"")*")|(?P<name>[A-Za-z_][A-Za-z0-9_$]*)'
@@ -279,17 +288,39 @@ def determines_keys(meta: Metadata, rule: Determines) -> tuple[ForeignKey, Forei
     return out[0], out[1]
 
 
+def value_keys(meta: Metadata, rule: DeterminedValue) -> tuple[ForeignKey, ...]:
+    """The foreign keys whose columns make up a :class:`DeterminedValue` rule's keys, in
+    the order of their first column there (ValueError if they do not cover them)."""
+    table, cols = rule.keys.target
+    fks = [
+        fk
+        for fk in meta.parents(table)
+        if not fk.is_self_reference and set(fk.columns) <= set(cols)
+    ]
+    if not fks or {c for fk in fks for c in fk.columns} != set(cols):
+        raise ValueError(f"{rule.keys} is not the columns of one or more foreign keys of {table!r}")
+    return tuple(sorted(fks, key=lambda fk: cols.index(fk.columns[0])))
+
+
 def _determines(
     meta: Metadata, left: Ref, right: Ref, share: float | None, enforce: bool
-) -> Determines:
+) -> Determines | DeterminedValue:
     if left.hops or right.hops:
-        raise ValueError("both sides of 'determines' are foreign keys of the table (no ->)")
+        raise ValueError("both sides of 'determines' are columns of the table (no ->)")
     if left.table != right.table:
         raise ValueError(
-            f"both sides must be keys of the same table ({left.table!r}, {right.table!r})"
+            f"both sides must be columns of the same table ({left.table!r}, {right.table!r})"
         )
     _check_ref(meta, left)
     _check_ref(meta, right)
+    table, cols = right.target
+    keyed = {c for fk in meta.parents(table) for c in fk.columns}
+    if len(cols) == 1 and cols[0] not in keyed:  # a value column
+        if cols[0] in meta.key_columns(table):
+            raise ValueError(f"{right} is a key column; keys determine a value column")
+        found = DeterminedValue(left, right, share, enforce)
+        value_keys(meta, found)
+        return found
     rule = Determines(left, right, share, enforce)
     a, b = determines_keys(meta, rule)
     if set(a.columns) & set(b.columns):
@@ -319,6 +350,8 @@ def rule_to_dict(rule: Rule) -> dict[str, Any]:
         out["gap"] = {"quantiles": list(rule.gap), "step": rule.step}
     if isinstance(rule, Aggregate) and rule.decimals is not None:
         out["decimals"] = rule.decimals
+    if isinstance(rule, DeterminedValue) and rule.values:
+        out["values"] = [[list(keys), value] for keys, value in rule.values]
     return out
 
 
@@ -337,4 +370,7 @@ def rule_from_dict(data: Mapping[str, Any] | str, meta: Metadata) -> Rule:
         )
     if isinstance(rule, Aggregate) and data.get("decimals") is not None:
         rule = replace(rule, decimals=int(data["decimals"]))
+    if isinstance(rule, DeterminedValue) and data.get("values"):
+        pairs = tuple((tuple(keys), value) for keys, value in data["values"])
+        rule = replace(rule, values=pairs)
     return rule

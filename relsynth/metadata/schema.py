@@ -259,6 +259,8 @@ def _rule_tables(rule: Rule) -> set[str]:
     """Every table a rule reads."""
     if isinstance(rule, Aggregate):
         return {rule.parent, rule.child}
+    if rule.kind == "value":
+        return {rule.table}
     pair = rule.kind in ("path", "determines")
     refs = (rule.left, rule.right) if pair else (rule.column, rule.anchor)  # type: ignore[union-attr]
     return {t for ref in refs for t, _ in ref.steps}

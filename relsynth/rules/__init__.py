@@ -1,8 +1,8 @@
 """Cross-table rules: what holds across tables, found, stored, enforced and scored.
 
-Pure (no torch, no SQLAlchemy). Five kinds (see :mod:`relsynth.metadata._rule`):
-path agreement, equality, order (with the gap's quantiles), aggregates and a key
-that determines another key, each
+Pure (no torch, no SQLAlchemy). Six kinds (see :mod:`relsynth.metadata._rule`):
+path agreement, equality, order (with the gap's quantiles), aggregates, a key
+that determines another key, and keys that determine a value column, each
 with the share of source rows where it holds and a readable text form that
 :func:`parse_rule` reads back::
 
@@ -11,6 +11,7 @@ with the share of source rows where it holds and a readable text form that
     payment.payment_date >= payment.rental_id -> rental.rental_date
     invoice.total = sum(invoice_line.unit_price * invoice_line.quantity)
     flights.tailnum determines flights.carrier
+    flights.(origin, dest) determines flights.distance
 
 :func:`discover` finds them at fit, :func:`fit_rules` merges them with the rules
 declared in the metadata, and :mod:`relsynth.rules.enforce` makes them hold in a
@@ -23,6 +24,7 @@ from relsynth.metadata._rule import (
     AGGREGATE_FUNCTIONS,
     GAP_PROBS,
     Aggregate,
+    DeterminedValue,
     Determines,
     Equality,
     Order,
@@ -40,6 +42,7 @@ __all__ = [
     "GAP_PROBS",
     "Aggregate",
     "Determines",
+    "DeterminedValue",
     "Equality",
     "Order",
     "PathAgreement",

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from relsynth.errors import MetadataError
-from relsynth.metadata._rule import Aggregate, Order, Rule
+from relsynth.metadata._rule import Aggregate, DeterminedValue, Order, Rule
 from relsynth.metadata.schema import Metadata
 from relsynth.rules._measure import as_numbers, decimals, gap, measure
 from relsynth.rules.discover import _family, _gap_summary, discover
@@ -24,6 +24,8 @@ def fit_rules(
     *,
     find: bool = True,
     seed: int = 0,
+    copied: Collection[str] | None = None,
+    min_count: int = 2,
 ) -> tuple[Rule, ...]:
     """The rules a fit enforces: discovered ones merged with the metadata's.
 
@@ -31,13 +33,20 @@ def fit_rules(
     ``enforce=False`` it drops it. Declared rules (no ``share``) are measured on the
     source and must hold in at least ``threshold`` of the rows they apply to.
 
+    ``copied`` and ``min_count`` are :func:`~relsynth.rules.discover`'s (keys to copied
+    parents that determine a value column, and the rows a combination's value needs).
+
     Raises
     ------
     MetadataError
         One line naming a declared rule that the source breaks.
     """
     declared = {str(r): r for r in meta.rules}
-    found = discover(meta, tables, threshold, seed=seed) if find else ()
+    found = (
+        discover(meta, tables, threshold, seed=seed, copied=copied, min_count=min_count)
+        if find
+        else ()
+    )
     out: list[Rule] = []
     for rule in found:
         if str(rule) not in declared:
@@ -52,7 +61,14 @@ def fit_rules(
             raise MetadataError(
                 f"Rule {text!r} {held} of the {where}; fix the rule or the data, or remove it."
             )
-        out.append(_learned(meta, tables, replace(rule, share=round(share, 6))))
+        learned = _learned(meta, tables, replace(rule, share=round(share, 6)))
+        if isinstance(learned, DeterminedValue) and not learned.values:
+            from relsynth.rules._values import value_map
+
+            frame, keys = tables[learned.table], learned.keys.target[1]
+            values = value_map(frame, keys, learned.column.target[1][0], min_count)
+            learned = replace(learned, values=values)
+        out.append(learned)
     return tuple(out)
 
 

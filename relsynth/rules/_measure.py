@@ -14,6 +14,7 @@ import pandas as pd
 from relsynth._columns import clock_format, datetime_seconds, parse_clock
 from relsynth.metadata._rule import (
     Aggregate,
+    DeterminedValue,
     Determines,
     Equality,
     Order,
@@ -209,6 +210,10 @@ def holds(
         from relsynth.rules._determines import determines_holds
 
         return determines_holds(meta, tables, rule)
+    if isinstance(rule, DeterminedValue):
+        from relsynth.rules._values import value_holds
+
+        return value_holds(meta, tables, rule)
     if isinstance(rule, PathAgreement):
         return _rows_equal(follow(meta, tables, rule.left), follow(meta, tables, rule.right))
     if isinstance(rule, Equality):

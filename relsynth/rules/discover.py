@@ -1,7 +1,8 @@
 """Find the rules that hold across tables, with the share of source rows where each holds.
 
 (One foreign key determining another is found over every row, by
-:func:`relsynth.rules._determines.discover_determines`.)
+:func:`relsynth.rules._determines.discover_determines`; keys to copied parents that
+determine a value column, by :func:`relsynth.rules._values.discover_values`.)
 
 Stage 3 of the pipeline (after reading, before fitting). Every foreign-key path of
 one or two hops (self-references excluded) is joined once with vectorised pandas
@@ -27,7 +28,7 @@ through the same columns of the row (equal by construction).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -46,6 +47,7 @@ from relsynth.rules._measure import (
     lookup,
     within,
 )
+from relsynth.rules._values import discover_values
 
 __all__ = ["discover"]
 
@@ -67,6 +69,8 @@ class _Settings:
     threshold: float
     min_share: float
     rng: np.random.Generator
+    copied: frozenset[str] = frozenset()
+    min_count: int = 2
 
 
 def discover(
@@ -77,9 +81,11 @@ def discover(
     min_share: float = 0.5,
     max_rows: int = 20_000,
     seed: int = 0,
+    copied: Collection[str] | None = None,
+    min_count: int = 2,
 ) -> tuple[Rule, ...]:
-    """Discover path agreements, equalities, orders, aggregates and keys that determine
-    another key.
+    """Discover path agreements, equalities, orders, aggregates, keys that determine
+    another key, and keys to copied parents that determine a value column.
 
     Parameters
     ----------
@@ -95,6 +101,14 @@ def discover(
         Rows of each table examined (a random sample of larger tables).
     seed : int, default 0
         Seed of the samples and of the chance baselines.
+    copied : collection of str, optional
+        The tables the synthetic database holds verbatim (their key values are the
+        source's): keys to them may determine a value column. Default: the lookup and
+        reference tables :func:`relsynth.rules.lookup.find_lookups` finds, with each
+        table's ``reference`` setting applied.
+    min_count : int, default 2
+        A key combination's value is kept only when at least this many source rows
+        hold it (the synthesizer's ``min_category_count``).
 
     Returns
     -------
@@ -102,7 +116,9 @@ def discover(
         Each with its ``share``; in table order, kind by kind.
     """
     rng = np.random.default_rng(seed)
-    cfg = _Settings(threshold, min_share, rng)
+    if copied is None:
+        copied = copied_tables(meta, tables)
+    cfg = _Settings(threshold, min_share, rng, frozenset(copied), min_count)
     sample = {
         name: frame.sample(n=max_rows, random_state=rng).reset_index(drop=True)
         if len(frame) > max_rows
@@ -136,7 +152,34 @@ def _discover(
     for fk in meta.foreign_keys:
         rules += _aggregates(meta, tables, sample, fk, cfg)
     rules += discover_determines(meta, tables, cfg.threshold, cfg.rng)
+    skip: dict[str, set[str]] = {}
+    for rule in rules:  # a column an exact equality copies is that rule's
+        if isinstance(rule, Equality) and (rule.share or 0.0) >= cfg.threshold:
+            skip.setdefault(rule.table, set()).add(rule.column.target[1][0])
+    rules += discover_values(
+        meta,
+        tables,
+        sample,
+        cfg.threshold,
+        cfg.rng,
+        copied=cfg.copied,
+        min_count=cfg.min_count,
+        skip=skip,
+    )
     return tuple(_drop_implied(rules))
+
+
+def copied_tables(meta: Metadata, tables: Mapping[str, pd.DataFrame]) -> frozenset[str]:
+    """The tables a synthesizer copies by default: the lookup and reference tables
+    found, with each table's ``reference`` setting (true: copied, false: not)."""
+    from relsynth.rules.lookup import find_lookups
+
+    found = {t.name for t in find_lookups(meta, tables)}
+    return frozenset(
+        name
+        for name in meta.tables
+        if (meta.table(name).reference if meta.table(name).reference is not None else name in found)
+    )
 
 
 # -- paths ---------------------------------------------------------------------------------

@@ -33,7 +33,16 @@ import numpy as np
 import pandas as pd
 
 from relsynth._columns import clock_format, format_clock
-from relsynth.metadata._rule import GAP_PROBS, Aggregate, Equality, Order, PathAgreement, Ref, Rule
+from relsynth.metadata._rule import (
+    GAP_PROBS,
+    Aggregate,
+    DeterminedValue,
+    Equality,
+    Order,
+    PathAgreement,
+    Ref,
+    Rule,
+)
 from relsynth.metadata.schema import ForeignKey, Metadata
 from relsynth.rules._measure import (
     _align,
@@ -45,6 +54,7 @@ from relsynth.rules._measure import (
     follow,
     hop_key,
 )
+from relsynth.rules._values import apply_values
 
 __all__ = [
     "EXACT",
@@ -274,12 +284,23 @@ def column_rules(
     return {col: sorted(found, key=_rank) for col, found in out.items()}
 
 
-def value_rules(
-    rules: Sequence[Rule], name: str, columns: Collection[str]
-) -> list[Equality | Order]:
+def value_rules(rules: Sequence[Rule], name: str, columns: Collection[str]) -> list[Rule]:
     """The first equality or order rule that produces each of ``columns`` of ``name``
-    (the one :func:`derive_values` applies first; see :func:`column_rules`)."""
-    return [found[0] for found in column_rules(rules, name, columns).values()]
+    (the one :func:`derive_values` applies first; see :func:`column_rules`), and the
+    rules whose keys determine one of them (:class:`DeterminedValue`)."""
+    first: list[Rule] = [found[0] for found in column_rules(rules, name, columns).values()]
+    return _determined_values(rules, name, columns) + first
+
+
+def _determined_values(rules: Sequence[Rule], name: str, columns: Collection[str]) -> list[Rule]:
+    return [
+        r
+        for r in rules
+        if isinstance(r, DeterminedValue)
+        and r.enforce
+        and r.table == name
+        and r.column.target[1][0] in columns
+    ]
 
 
 def derive_values(
@@ -304,6 +325,8 @@ def derive_values(
     they move by as much as ``c`` does. Only ``columns`` (default: all) are produced.
     """
     out = frame.reset_index(drop=True).copy()
+    for rule in _determined_values(rules, name, out.columns if columns is None else columns):
+        out = apply_values(out, rule)  # type: ignore[arg-type]
     chosen = column_rules(rules, name, out.columns if columns is None else columns)
     for col, found in chosen.items():
         tables = {**parents, name: out}

@@ -37,7 +37,13 @@ def fit_rules(synth: Synthesizer, source: Mapping[str, pd.DataFrame]) -> tuple[R
     """Cross-table rules to enforce: discovered and/or the metadata's (validated)."""
     if synth.rules == "none":
         return ()
-    rules = _fit_rules(synth.metadata, source, find=synth.rules == "discover")
+    from relsynth.synthesis._fit_table import is_copied
+
+    copied = [n for n in synth.metadata.tables if is_copied(synth, n)]
+    find = synth.rules == "discover"
+    rules = _fit_rules(
+        synth.metadata, source, find=find, copied=copied, min_count=synth.min_category_count
+    )
     logger.info("rules: %d kept (%s)", len(rules), "; ".join(map(str, rules)) or "none")
     return rules
 

@@ -343,11 +343,11 @@ class Synthesizer:
         from relsynth.rules.lookup import find_lookups
 
         t0 = time.perf_counter()
-        self.rules_ = rule_hooks.fit_rules(self, source)
         found = find_lookups(self.metadata, source)
         self.lookups_ = tuple(t.name for t in found)  # copied unless overridden
         #: why each was found (shown by fit/clone; a loaded model file has none)
         self.lookup_reasons_ = {t.name: f"{t.rule}: {t.reason}" for t in found}
+        self.rules_ = rule_hooks.fit_rules(self, source)  # keys to copied tables: after
         return time.perf_counter() - t0
 
     def _fit_keys(self, source: Mapping[str, pd.DataFrame]) -> float:
@@ -358,7 +358,7 @@ class Synthesizer:
         from relsynth.synthesis._fit_table import is_copied
 
         copied = [n for n in self.plan_.order if is_copied(self, n)]
-        self.key_generator_: KeyGenerator = KeyGenerator().fit(
+        self.key_generator_: KeyGenerator = KeyGenerator(min_count=self.min_category_count).fit(
             self.metadata, source, plan=self.plan_, copied=copied
         )
         return time.perf_counter() - t0

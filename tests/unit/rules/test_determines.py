@@ -125,7 +125,8 @@ def test_text_form_round_trips(fleet):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("flights.plane_id determines flights.distance", "not the columns of one foreign key"),
+        ("flights.distance determines flights.plane_id", "not the columns of one foreign key"),
+        ("flights.plane_id determines flights.id", "is a key column"),
         ("flights.plane_id determines planes.id", "same table"),
         ("flights.plane_id -> planes.seats determines flights.airline_id", "no ->"),
         ("flights.plane_id determines flights.carrier", "carrier"),
@@ -147,9 +148,9 @@ def test_the_rule_round_trips_through_the_metadata_file(fleet, tmp_path):
     with_rule.save(path)
     assert RULE in path.read_text()
     assert Metadata.load(path).rules == with_rule.rules
-    bad = path.read_text().replace("flights.airline_id", "flights.distance")
+    bad = path.read_text().replace("flights.airline_id", "flights.id")
     path.write_text(bad)
-    with pytest.raises(MetadataError, match="flights.plane_id determines flights.distance"):
+    with pytest.raises(MetadataError, match="flights.plane_id determines flights.id"):
         Metadata.load(path)
 
 
