@@ -324,7 +324,11 @@ def test_synthesizer_keeps_the_discovered_rule(fleet, tmp_path):
 
 def test_the_plane_as_driver_keeps_the_rule_through_the_driver(fleet):
     meta, tables = fleet
-    synth = _fit(meta, tables, drivers={"flights": PLANE}, rules="metadata")
+    # nothing copied: with airports, planes and airlines copied (lookup tables here),
+    # their keys are drawn together from the source's combinations, which hold the rule
+    synth = _fit(
+        meta, tables, drivers={"flights": PLANE}, rules="metadata", copy_reference_tables=False
+    )
     synth_ruled = _fit(
         meta.with_rules(parse_rule(RULE, meta)),
         tables,
@@ -344,8 +348,13 @@ def test_the_airline_as_driver_keeps_each_plane_in_one_airline(fleet):
     relsynth.check(ruled, fake).raise_for_violations()
     assert measure(ruled, fake, ruled.rules[0])[0] >= 0.97
     assert _carriers_per_plane(fake["flights"]) <= 1.05
-    plain = _fit(meta, tables, drivers={"flights": AIRLINE}, rules="none").sample(seed=1)
+    alone = {"rules": "none", "copy_reference_tables": False}  # keys dealt one by one
+    plain = _fit(meta, tables, drivers={"flights": AIRLINE}, **alone).sample(seed=1)
     assert _carriers_per_plane(plain["flights"]) > 1.5
+    # planes, airports and airlines copied (lookup tables here), no rule: the keys are
+    # drawn together from the source's combinations, so a plane keeps its airline too
+    joint = _fit(meta, tables, drivers={"flights": AIRLINE}, rules="none").sample(seed=1)
+    assert _carriers_per_plane(joint["flights"]) <= 1.05
 
 
 def test_reflect_lists_and_saves_the_rule(tmp_path, capsys):
