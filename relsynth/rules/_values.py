@@ -91,25 +91,19 @@ def value_map(
 
 def apply_values(frame: pd.DataFrame, rule: DeterminedValue) -> pd.DataFrame:
     """``frame`` with ``rule``'s column set to its combination's value where the rule
-    knows the combination (the other rows keep theirs), in the column's dtype."""
+    knows the combination; the rows of a combination it does not know (held by fewer
+    than ``min_category_count`` source rows, or new) take the value one of them drew,
+    so the rule holds on every combination. In the column's dtype."""
     keys, column = rule.keys.target[1], rule.column.target[1][0]
-    if not rule.values or column not in frame.columns or not all(k in frame for k in keys):
+    if column not in frame.columns or not all(k in frame for k in keys) or not len(frame):
         return frame
     lookup = {tuple(_norm(v) for v in combo): value for combo, value in rule.values}
     parts = [frame[k].astype(object).map(_norm).tolist() for k in keys]
-    notnull = frame[list(keys)].notna().all(axis=1).to_numpy()
-    found = np.array(
-        [
-            ok and combo in lookup
-            for ok, combo in zip(notnull, zip(*parts, strict=True), strict=True)
-        ],
-        dtype=bool,
-    )
-    if not found.any():
-        return frame
-    rows = np.flatnonzero(found)
     combos = list(zip(*parts, strict=True))
-    new = pd.Series([lookup[combos[i]] for i in rows], index=frame.index[rows])
+    notnull = frame[list(keys)].notna().all(axis=1).to_numpy()
+    known = np.array([ok and c in lookup for ok, c in zip(notnull, combos, strict=True)])
+    rows = np.flatnonzero(known)
+    new = pd.Series([lookup[combos[i]] for i in rows], index=frame.index[rows], dtype=object)
     out = frame.copy()
     target = out[column]
     if pd.api.types.is_datetime64_any_dtype(target.dtype):
@@ -120,12 +114,17 @@ def apply_values(frame: pd.DataFrame, rule: DeterminedValue) -> pd.DataFrame:
         target.dtype
     ):
         new = pd.to_numeric(new, errors="coerce")
-    merged = target.astype(object)
-    merged.iloc[rows] = new.to_numpy(dtype=object)
+    merged = target.astype(object).to_numpy(copy=True)
+    merged[rows] = new.to_numpy(dtype=object)
+    other = np.flatnonzero(notnull & ~known & target.notna().to_numpy())
+    if len(other):  # one value per unknown combination: its first row's
+        group = pd.Series([combos[i] for i in other]).factorize()[0]
+        first = other[np.unique(group, return_index=True)[1]]
+        merged[other] = merged[first[group]]
     try:
-        out[column] = merged.astype(target.dtype)
+        out[column] = pd.Series(merged, index=out.index).astype(target.dtype)
     except (TypeError, ValueError):
-        out[column] = merged
+        out[column] = pd.Series(merged, index=out.index)
     return out
 
 

@@ -221,8 +221,12 @@ def test_apply_values_sets_known_routes_only(network):
     frame = tables["flights"].head(20).copy()
     frame["distance"] = -1.0
     frame.loc[0, "dest_id"] = "ZZZ"
+    frame.loc[1:3, "dest_id"] = "ZZZ"  # an unknown route, rows 0-3
+    frame.loc[0:3, "origin_id"] = "A00"
+    frame.loc[0:3, "distance"] = [-1.0, -2.0, -3.0, -4.0]
     out = apply_values(frame, rule)
-    assert out.loc[0, "distance"] == -1.0 and (out["distance"].iloc[1:] >= 0).all()
+    assert (out["distance"].iloc[:4] == -1.0).all()  # one value: the first row's
+    assert (out["distance"].iloc[4:] >= 0).all()
     assert out["distance"].dtype == frame["distance"].dtype
 
 
@@ -240,3 +244,19 @@ def test_synthesizer_keeps_routes_and_distances(network):
     real = tables["flights"].groupby(["origin_id", "dest_id"])["distance"].first()
     got = fake["flights"].groupby(["origin_id", "dest_id"])["distance"].first()
     assert (got - real.reindex(got.index)).abs().max() == 0.0
+
+
+def test_reflect_lists_and_saves_the_value_rule(tmp_path, capsys):
+    import json
+
+    from relsynth.cli import main
+
+    url = f"sqlite:///{tmp_path / 'network.db'}"
+    relsynth.write_tables(url, network_metadata(), network_tables(n_flights=1200))
+    out_file = tmp_path / "meta.json"
+    assert main(["reflect", url, "--rules", "-o", str(out_file)]) == 0
+    assert "determines flights.distance" in capsys.readouterr().out
+    saved = {r["rule"]: r for r in json.loads(out_file.read_text())["rules"]}
+    assert saved[RULE]["share"] == 1.0 and saved[RULE]["values"]
+    loaded = [r for r in relsynth.Metadata.load(out_file).rules if str(r) == RULE]
+    assert loaded and loaded[0].values
