@@ -564,7 +564,9 @@ class KeyGenerator:
         fks = self._fks
         return {
             "format": _FORMAT,
-            "params": self.get_params(),
+            # min_count only shapes the fit (the joint states hold what it kept): at its
+            # default the file is the one older versions wrote
+            "params": {k: v for k, v in self.get_params().items() if (k, v) != ("min_count", 2)},
             "metadata": self.metadata_.to_dict(),
             "drivers": {
                 t: (None if fk is None else fks.index(fk)) for t, fk in self.plan_.driver.items()
