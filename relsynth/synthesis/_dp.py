@@ -71,6 +71,7 @@ from relsynth.synthesis._dp_context import (
     correlation_columns,
     dp_context,
 )
+from relsynth.synthesis._dp_rules import public_metadata, public_rules
 from relsynth.synthesis.dp import DifferentialPrivacy
 
 if TYPE_CHECKING:
@@ -423,7 +424,7 @@ def prepare(
     assert settings is not None
     t0 = time.perf_counter()
     meta = synth.metadata
-    synth.rules_ = tuple(r for r in meta.rules if r.enforce) if synth.rules != "none" else ()
+    synth.rules_ = public_rules(meta) if synth.rules != "none" else ()
     synth.lookups_ = {}
     synth.lookup_reasons_ = {}
     # layouts_ for the releases; the table fits replace these states
@@ -439,7 +440,10 @@ def prepare(
     contexts = _contexts(synth, source, ent, ledger, releases, seed)
     # the split over tables keeps the releases' total weight, hence their RDP curve
     assert abs(ledger.weight - total) <= 1e-9 * total, (ledger.weight, total)
-    synth.key_generator_ = KeyGenerator().fit(meta, releases["skeleton"], plan=synth.plan_)
+    # the key generator keeps its metadata: its rules without what was measured
+    synth.key_generator_ = KeyGenerator().fit(
+        public_metadata(meta), releases["skeleton"], plan=synth.plan_
+    )
     steps = synth.steps or DEFAULT_DP_STEPS
     rate = sample_rate_for(n_noisy)
     noise = (
