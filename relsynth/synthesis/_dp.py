@@ -268,7 +268,8 @@ def _column_release(
         out.update(low=s.low, high=s.high, quantiles=s.quantiles, null_share=s.null_share)
         return out
     sigma, delta = ledger.take_delta(name, f"vocabulary of {col}")
-    domain = [False, True] if kind == "boolean" else None  # public domain: no threshold
+    given = synth.privacy.domains.get(f"{name}.{col}")  # type: ignore[union-attr]
+    domain = rel.public_domain(column, kind, values, given)  # public: no threshold
     vals, counts, null = rel.vocabulary(values, ent, sigma, delta, rng, domain=domain)
     numeric = pd.api.types.is_numeric_dtype(values.dtype)
     out.update(
@@ -431,6 +432,7 @@ def prepare(
     synth.tables_ = {n: TableFit(layouts[n], {}) for n in synth.plan_.order}
     public = public_tables(synth)
     private = [n for n in synth.plan_.order if n not in public]
+    rel.check_columns(meta, settings, private)
     ent = entities(meta, source, private)
     trained = [n for n in private if layouts[n].learned and len(source[n])]
     ledger, delta_rdp, rng, n_noisy, total = _release_ledger(

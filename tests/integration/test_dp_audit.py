@@ -237,3 +237,68 @@ def test_rules_measured_on_the_source_keep_only_their_text_under_dp(shop, tmp_pa
     synth.save(tmp_path / "off.relsynth")
     saved = dict(_members(tmp_path / "off.relsynth"))["metadata.json"]["rules"]
     assert saved and all(set(r) == {"rule", "enforce"} for r in saved)
+
+
+# -- public domains: values every entity may hold, released without a threshold ----------
+
+
+def test_a_public_domain_is_released_without_the_threshold(tmp_path) -> None:
+    """``DifferentialPrivacy(domains=...)`` (or the metadata's ``enum_values``) makes a
+    column's values public: each gets a noisy count and none is suppressed, however few
+    entities hold it; a value outside the domain is not learned. Without a domain the
+    values that few entities hold fall under the threshold."""
+    from relsynth.metadata import Metadata
+
+    meta = shop_metadata()
+    tables = dict(shop_tables(seed=1, n_customers=400))
+    customers = tables["customers"].copy()
+    customers["segment"] = np.where(np.arange(len(customers)) < 12, "vip", "retail")
+    customers.loc[12, "segment"] = "secret"  # one entity's value, outside the domain
+    tables["customers"] = customers
+    kw = {"seed": 0, "steps": 2, "n_threads": 1, "table_models": {"products": "copy"}}
+
+    def released(synth: Synthesizer) -> set[object]:
+        enc = {e.column: e for e in synth.models_["customers"].encoder.encoders}
+        return set(enc["segment"].categories)
+
+    plain = Synthesizer(meta, privacy=DP, **kw).fit(tables)
+    assert released(plain) <= {"retail", None}  # 12 vips are below the threshold
+    domain = ["retail", "pro", "vip"]
+    given = DifferentialPrivacy(epsilon=4.0, delta=1e-5, domains={"customers.segment": domain})
+    synth = Synthesizer(meta, privacy=given, **kw).fit(tables)
+    assert released(synth) - {None} == set(domain)
+    assert synth.fit_info_.dp["budget"]["domains"] == {"customers.segment": domain}
+    assert synth.fit_info_.dp["epsilon"] == pytest.approx(4.0, rel=1e-3)  # same budget
+    drawn = synth.sample(seed=0)["customers"]["segment"]
+    assert set(drawn.dropna()) <= set(domain) and "secret" not in set(drawn)
+    # the metadata's enum_values is the domain when none is given
+    customers_t = meta.table("customers")
+    columns = tuple(
+        replace(c, enum_values=tuple(domain)) if c.name == "segment" else c
+        for c in customers_t.columns
+    )
+    enum_meta = Metadata(
+        {**meta.tables, "customers": replace(customers_t, columns=columns)}, meta.foreign_keys
+    )
+    assert released(Synthesizer(enum_meta, privacy=DP, **kw).fit(tables)) - {None} == set(domain)
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"domains": {"customers.segment": "vip"}}, "must be a non-empty list"),
+        ({"domains": {"customers.segment": []}}, "must be a non-empty list"),
+        ({"domains": {"customers.nope": ["a"]}}, "'customers.nope' is not a column of a private"),
+        ({"bounds": {"products.price": (0, 1)}}, "'products.price' is not a column of a private"),
+        ({"domains": {"customers.age": [18, 19]}}, "'customers.age' is numerical; a domain"),
+    ],
+)
+def test_bad_domains_and_bounds_give_one_line_errors(kw, message) -> None:
+    from relsynth import ParameterError
+
+    with pytest.raises(ParameterError) as err:
+        privacy = DifferentialPrivacy(epsilon=1.0, **kw)
+        Synthesizer(
+            shop_metadata(), seed=0, steps=1, table_models={"products": "copy"}, privacy=privacy
+        ).fit(shop_tables(n_customers=30))
+    assert message in str(err.value) and "\n" not in str(err.value)
