@@ -417,6 +417,7 @@ def prepare(
     runs and the key generator (fitted on the DP key skeleton)."""
     from relsynth.keys import KeyGenerator
     from relsynth.models._dp import sample_rate_for, solve_noise
+    from relsynth.synthesis._dp_skeleton import pinned_public
     from relsynth.synthesis._state import TableFit
     from relsynth.synthesis.dp import check_privacy
 
@@ -443,10 +444,10 @@ def prepare(
     # the split over tables keeps the releases' total weight, hence their RDP curve
     assert abs(ledger.weight - total) <= 1e-9 * total, (ledger.weight, total)
     # the key generator keeps its metadata: its rules without what was measured
-    # public tables are copied: their rows are the skeleton's, with released counts
     synth.key_generator_ = KeyGenerator().fit(
-        public_metadata(meta), releases["skeleton"], plan=synth.plan_, copied=sorted(public)
-    )
+        public_metadata(meta), releases["skeleton"], plan=synth.plan_,
+        copied=pinned_public(synth.plan_, public, private, source),
+    )  # fmt: skip
     steps = synth.steps or DEFAULT_DP_STEPS
     rate = sample_rate_for(n_noisy)
     noise = (

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from relsynth.metadata.schema import ForeignKey, Metadata
     from relsynth.synthesis._dp import Ledger
 
-__all__ = ["PUBLIC_CAP", "ROOT_CAP", "build_skeleton"]
+__all__ = ["PUBLIC_CAP", "ROOT_CAP", "build_skeleton", "pinned_public"]
 
 #: Rows of a root table one entity may add to its noisy row count.
 ROOT_CAP = 4
@@ -79,6 +79,23 @@ def build_skeleton(
                 frame[col] = pd.Series([None] * len(frame), dtype=object)
         out[name] = frame[list(meta.table(name).column_names)]
     return out
+
+
+def pinned_public(
+    plan: Plan, public: set[str], private: list[str], source: Mapping[str, pd.DataFrame]
+) -> list[str]:
+    """The public tables whose rows keep, in the key generator, the children counts the
+    skeleton gave each of them (the key generator's ``copied``): those counts are noisy
+    counts per row (a driver parent of at most ``FEW_PARENTS`` rows, a secondary key's
+    parent). Under a larger driver parent the skeleton's counts are drawn from a
+    histogram and dealt at random: pinning them to rows would lose the cardinality
+    model's dependence on the parent's values."""
+    dealt = {
+        fk.parent
+        for name, fk in plan.driver.items()
+        if name in private and fk is not None and len(source[fk.parent]) > FEW_PARENTS
+    }
+    return sorted(t for t in public if t not in dealt)
 
 
 def _codes(values: np.ndarray) -> np.ndarray:
