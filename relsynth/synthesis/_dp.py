@@ -71,6 +71,7 @@ from relsynth.synthesis._dp_context import (
     correlation_columns,
     dp_context,
 )
+from relsynth.synthesis._dp_rules import public_metadata, public_rules
 from relsynth.synthesis.dp import DifferentialPrivacy
 
 if TYPE_CHECKING:
@@ -267,7 +268,8 @@ def _column_release(
         out.update(low=s.low, high=s.high, quantiles=s.quantiles, null_share=s.null_share)
         return out
     sigma, delta = ledger.take_delta(name, f"vocabulary of {col}")
-    domain = [False, True] if kind == "boolean" else None  # public domain: no threshold
+    given = synth.privacy.domains.get(f"{name}.{col}")  # type: ignore[union-attr]
+    domain = rel.public_domain(column, kind, values, given)  # public: no threshold
     vals, counts, null = rel.vocabulary(values, ent, sigma, delta, rng, domain=domain)
     numeric = pd.api.types.is_numeric_dtype(values.dtype)
     out.update(
@@ -415,6 +417,7 @@ def prepare(
     runs and the key generator (fitted on the DP key skeleton)."""
     from relsynth.keys import KeyGenerator
     from relsynth.models._dp import sample_rate_for, solve_noise
+    from relsynth.synthesis._dp_skeleton import pinned_public
     from relsynth.synthesis._state import TableFit
     from relsynth.synthesis.dp import check_privacy
 
@@ -423,13 +426,14 @@ def prepare(
     assert settings is not None
     t0 = time.perf_counter()
     meta = synth.metadata
-    synth.rules_ = tuple(r for r in meta.rules if r.enforce) if synth.rules != "none" else ()
+    synth.rules_ = public_rules(meta) if synth.rules != "none" else ()
     synth.lookups_ = {}
     synth.lookup_reasons_ = {}
     # layouts_ for the releases; the table fits replace these states
     synth.tables_ = {n: TableFit(layouts[n], {}) for n in synth.plan_.order}
     public = public_tables(synth)
     private = [n for n in synth.plan_.order if n not in public]
+    rel.check_columns(meta, settings, private)
     ent = entities(meta, source, private)
     trained = [n for n in private if layouts[n].learned and len(source[n])]
     ledger, delta_rdp, rng, n_noisy, total = _release_ledger(
@@ -439,7 +443,11 @@ def prepare(
     contexts = _contexts(synth, source, ent, ledger, releases, seed)
     # the split over tables keeps the releases' total weight, hence their RDP curve
     assert abs(ledger.weight - total) <= 1e-9 * total, (ledger.weight, total)
-    synth.key_generator_ = KeyGenerator().fit(meta, releases["skeleton"], plan=synth.plan_)
+    # the key generator keeps its metadata: its rules without what was measured
+    synth.key_generator_ = KeyGenerator().fit(
+        public_metadata(meta), releases["skeleton"], plan=synth.plan_,
+        copied=pinned_public(synth.plan_, public, private, source),
+    )  # fmt: skip
     steps = synth.steps or DEFAULT_DP_STEPS
     rate = sample_rate_for(n_noisy)
     noise = (

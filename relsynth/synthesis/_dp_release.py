@@ -41,10 +41,14 @@ post-processing and costs no further privacy.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from relsynth.errors import ParameterError
 
 __all__ = [
     "MAX_VALUES_PER_ENTITY",
@@ -135,6 +139,46 @@ def vocabulary(
     kept_values = counts.index.to_numpy()[keep][order]
     kept = np.clip(noisy[keep][order], 0.0, None) if domain is not None else noisy[keep][order]
     return [_plain(x) for x in kept_values], kept.tolist(), null
+
+
+def public_domain(
+    column: Any, kind: str, values: pd.Series, given: Sequence[Any] | None
+) -> list[object] | None:
+    """The public domain of a categorical column (no threshold applies to its values):
+    ``[False, True]`` for booleans, the values given in ``DifferentialPrivacy(domains=)``,
+    else the metadata's ``enum_values`` (schema, not data); None: partition selection.
+    Values are typed as the column is (numbers for a numeric column)."""
+    if kind == "boolean":
+        return [False, True]
+    domain = list(given) if given is not None else list(column.enum_values or ()) or None
+    if domain is None or not pd.api.types.is_numeric_dtype(values.dtype):
+        return domain
+    numbers = pd.to_numeric(pd.Series(domain, dtype=object), errors="coerce")
+    if numbers.isna().any():
+        bad = domain[int(np.flatnonzero(numbers.isna().to_numpy())[0])]
+        raise ParameterError(
+            f"The public domain of {column.name!r} has {bad!r}, not a number like its values."
+        )
+    return [int(x) if float(x).is_integer() else float(x) for x in numbers]
+
+
+def check_columns(meta: Any, settings: Any, private: Sequence[str]) -> None:
+    """A one-line error for ``bounds`` or ``domains`` naming no column of a private table."""
+    for what in ("bounds", "domains"):
+        for key in getattr(settings, what):
+            table, _, col = str(key).partition(".")
+            if table not in private or col not in meta.table(table).column_names:
+                raise ParameterError(
+                    f"DifferentialPrivacy({what}=...): {key!r} is not a column of a private "
+                    f"table (write 'table.column'; the private tables are "
+                    f"{', '.join(private)})."
+                )
+            kind = meta.table(table).column(col).kind
+            if what == "domains" and kind in ("numerical", "datetime"):
+                raise ParameterError(
+                    f"DifferentialPrivacy(domains=...): {key!r} is {kind}; a domain is for "
+                    f"categorical columns (give a numeric column bounds=...)."
+                )
 
 
 def null_share(is_null: np.ndarray, entity: np.ndarray, sigma: float, rng) -> float:  # noqa: ANN001

@@ -12,7 +12,9 @@ database of key columns only (values NULL) made from DP releases:
   where each entity adds at most ``PUBLIC_CAP`` rows: a noisy count per parent row
   when there are at most ``FEW_PARENTS`` of them (districts), else the same
   histogram, its noise scaled to the sensitivity ``2 PUBLIC_CAP``;
-* a secondary key points at a uniformly drawn parent row, NULL at a noisy rate;
+* a secondary key points at a uniformly drawn row of a private parent; at a row of a
+  public parent drawn in proportion to a noisy count per parent row (each entity
+  counting at most ``PUBLIC_CAP`` rows), NULL at a noisy rate;
 * key values are new (1..n, or ``"k1"``... for text keys).
 
 Public tables enter the skeleton as they are. Everything here is post-processing
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
     from relsynth.metadata.schema import ForeignKey, Metadata
     from relsynth.synthesis._dp import Ledger
 
-__all__ = ["PUBLIC_CAP", "ROOT_CAP", "build_skeleton"]
+__all__ = ["PUBLIC_CAP", "ROOT_CAP", "build_skeleton", "pinned_public"]
 
 #: Rows of a root table one entity may add to its noisy row count.
 ROOT_CAP = 4
@@ -77,6 +79,23 @@ def build_skeleton(
                 frame[col] = pd.Series([None] * len(frame), dtype=object)
         out[name] = frame[list(meta.table(name).column_names)]
     return out
+
+
+def pinned_public(
+    plan: Plan, public: set[str], private: list[str], source: Mapping[str, pd.DataFrame]
+) -> list[str]:
+    """The public tables whose rows keep, in the key generator, the children counts the
+    skeleton gave each of them (the key generator's ``copied``): those counts are noisy
+    counts per row (a driver parent of at most ``FEW_PARENTS`` rows, a secondary key's
+    parent). Under a larger driver parent the skeleton's counts are drawn from a
+    histogram and dealt at random: pinning them to rows would lose the cardinality
+    model's dependence on the parent's values."""
+    dealt = {
+        fk.parent
+        for name, fk in plan.driver.items()
+        if name in private and fk is not None and len(source[fk.parent]) > FEW_PARENTS
+    }
+    return sorted(t for t in public if t not in dealt)
 
 
 def _codes(values: np.ndarray) -> np.ndarray:
@@ -165,12 +184,34 @@ def _secondary(fk, frame, source, entity, out, ledger, rng) -> None:  # noqa: AN
         null = rng.random(n) < rel.null_share(real, entity[fk.child], sigma, rng)
     if parent is None or len(parent) == 0:  # a self-reference or an empty parent
         null[:] = True
+    pick = _secondary_parents(fk, source, entity, parent, n, ledger, rng)
     for c, pc in zip(fk.columns, fk.parent_columns, strict=True):
         if parent is None or len(parent) == 0:
             frame[c] = pd.Series([None] * n, dtype=object)
             continue
-        pick = rng.integers(0, len(parent), size=n)
         values = parent[pc].iloc[pick].reset_index(drop=True)
         if null.any():
             values = values.astype(object).where(~null, None)
         frame[c] = values.to_numpy()
+
+
+def _secondary_parents(fk, source, entity, parent, n, ledger, rng) -> np.ndarray:  # noqa: ANN001
+    """The parent row of each of ``n`` skeleton rows for a secondary key: uniform under a
+    private parent (its rows are the skeleton's, new); under a public parent in
+    proportion to a noisy count of the source rows pointing at each of its rows (each
+    entity counting at most ``PUBLIC_CAP`` rows: L2 <= ``PUBLIC_CAP``), the counts that
+    do not stand out of the noise (5% over all rows) set to 0 (uniform when none does).
+    A public parent's rows are the source's, so which airports flights go to is
+    released, as a copied parent's children counts are (:func:`_children`)."""
+    if parent is None or len(parent) == 0:
+        return np.zeros(n, dtype=np.int64)
+    if fk.parent in entity or fk.child not in entity:
+        return rng.integers(0, len(parent), size=n)
+    pos = _parent_positions(fk, source[fk.child], parent)
+    counts = _capped_counts(entity[fk.child], pos, len(parent))
+    sigma = PUBLIC_CAP * ledger.take(fk.child, f"parents of {','.join(fk.columns)}")
+    noisy = counts + rel.gaussian(len(counts), sigma, rng)
+    weights = np.where(noisy > sigma * rel._z(0.05 / len(noisy)), noisy, 0.0)
+    if weights.sum() <= 0:
+        return rng.integers(0, len(parent), size=n)
+    return rng.choice(len(parent), size=n, p=weights / weights.sum())

@@ -24,6 +24,7 @@ from relsynth._random import child_seed, stream
 from relsynth.rules import Equality, Rule
 from relsynth.rules import enforce as _enforce
 from relsynth.rules import fit_rules as _fit_rules
+from relsynth.synthesis._dp_rules import public_rule
 from relsynth.synthesis._finish import restore_dtypes
 
 if TYPE_CHECKING:
@@ -154,8 +155,11 @@ def apply_aggregates(
 def metadata_with_rules(synth: Synthesizer) -> Metadata:
     """The metadata carrying the fitted rules, so that the model file keeps them (a
     loaded synthesizer enforces its metadata's rules); the declared rules that were
-    not enforced follow with ``enforce=False``."""
+    not enforced follow with ``enforce=False`` (under DP without what was measured on
+    the source: :func:`relsynth.synthesis._dp_rules.public_rule`)."""
     fitted = list(getattr(synth, "rules_", ()))
     texts = {str(r) for r in fitted}
     rest = [replace(r, enforce=False) for r in synth.metadata.rules if str(r) not in texts]
+    if getattr(synth, "privacy", None) is not None:
+        rest = [public_rule(r) for r in rest]
     return synth.metadata.with_rules(*fitted, *rest)

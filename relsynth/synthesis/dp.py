@@ -8,7 +8,7 @@ The mechanisms are in :mod:`relsynth.synthesis._dp` (budget, entities, releases)
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,13 @@ class DifferentialPrivacy:
     bounds : mapping of "table.column" to (low, high), optional
         Public bounds of numeric columns (seconds since 1970 for datetimes); the
         others get DP bounds, at a cost in budget and accuracy.
+    domains : mapping of "table.column" to a sequence of values, optional
+        Public domains of categorical columns (loan durations 12, 24, 36, 48, 60 months;
+        status codes from the data's documentation): every value of a domain is released
+        with a noisy count and no threshold suppresses it, values outside it are not
+        learned. A column's ``enum_values`` in the metadata is its domain unless one is
+        given here. The others are released by partition selection (values held by too
+        few entities for the budget are suppressed).
     max_grad_norm : float
         DP-SGD clipping norm of one entity's gradient.
     """
@@ -39,6 +46,7 @@ class DifferentialPrivacy:
     delta: float | None = None
     bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     max_grad_norm: float = 1.0
+    domains: Mapping[str, Sequence[Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         eps = self.epsilon
@@ -55,6 +63,12 @@ class DifferentialPrivacy:
             raise ParameterError(
                 f"DifferentialPrivacy: delta must be in (0, 1), e.g. 1e-6. Got {d!r}."
             )
+        for key, values in dict(self.domains).items():
+            if isinstance(values, str) or not isinstance(values, Sequence) or not values:
+                raise ParameterError(
+                    f"DifferentialPrivacy: domains[{key!r}] must be a non-empty list of "
+                    f"values. Got {values!r}."
+                )
         g = self.max_grad_norm
         if isinstance(g, bool) or not isinstance(g, int | float) or not g > 0:
             raise ParameterError(
@@ -74,6 +88,7 @@ class DifferentialPrivacy:
             "delta": self.delta,
             "bounds": {k: list(v) for k, v in self.bounds.items()},
             "max_grad_norm": float(self.max_grad_norm),
+            **({"domains": {k: list(v) for k, v in self.domains.items()}} if self.domains else {}),
         }
 
 

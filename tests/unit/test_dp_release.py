@@ -146,3 +146,26 @@ def test_quantile_bins_follow_what_the_noise_affords() -> None:
         return float(np.mean(errors))
 
     assert ks(150) < 0.2 < ks(None)
+
+
+def test_a_public_domain_is_typed_as_its_column() -> None:
+    """Domains given as text (``enum_values``) become numbers for a numeric column, so
+    that they match its values; a value that is no number is a one-line error."""
+    from types import SimpleNamespace
+
+    from relsynth import ParameterError
+    from relsynth.synthesis._dp_release import public_domain, vocabulary
+
+    col = SimpleNamespace(name="duration", enum_values=("12", "24", "36.5"))
+    values = pd.Series([12.0, 24.0, 24.0, np.nan])
+    domain = public_domain(col, "categorical", values, None)
+    assert domain == [12, 24, 36.5]
+    kept, counts, _ = vocabulary(values, np.arange(4), 1e-3, 1e-6, np.random.default_rng(0), domain)
+    assert kept == [24, 12, 36.5] and counts[0] == pytest.approx(2.0, abs=0.01)
+    assert public_domain(col, "boolean", values, None) == [False, True]
+    assert (
+        public_domain(SimpleNamespace(name="x", enum_values=None), "categorical", values, None)
+        is None
+    )
+    with pytest.raises(ParameterError, match="has 'long', not a number like its values"):
+        public_domain(col, "categorical", values, ["12", "long"])
