@@ -2,8 +2,9 @@
 
 A metadata file written by ``relsynth reflect --rules`` (or edited from one) carries, per
 rule, numbers computed on the data without noise: the share of rows where it holds, an
-order rule's gap quantiles (whose ends are single rows' gaps) and an aggregate's
-rounding. Under DP a model keeps only the rules' text, a statement about the schema
+order rule's gap quantiles (whose ends are single rows' gaps), an aggregate's
+rounding and the value each key combination of a ``keys determine a value`` rule holds.
+Under DP a model keeps only the rules' text, a statement about the schema
 (docs/privacy.md); rule discovery itself is off under DP.
 """
 
@@ -24,12 +25,15 @@ logger = logging.getLogger(__name__)
 
 def public_rule(rule: Rule) -> Rule:
     """``rule`` without what was measured on the source: its ``share``, an order's gap
-    quantiles (whose ends are single rows' gaps) and an aggregate's rounding.
+    quantiles (whose ends are single rows' gaps), an aggregate's rounding and a
+    :class:`~relsynth.metadata._rule.DeterminedValue`'s value per key combination (the
+    rule, then without values, gives the rows of one combination one drawn value).
 
     An order rule without its gap is not enforced
     (:func:`relsynth.rules.enforce.column_rules`), as a declared order rule under DP
     never was.
     """
+    from relsynth.metadata._rule import DeterminedValue
     from relsynth.rules import Aggregate, Order
 
     out = replace(rule, share=None)
@@ -37,6 +41,8 @@ def public_rule(rule: Rule) -> Rule:
         out = replace(out, gap=(), step=0.0)
     if isinstance(out, Aggregate):
         out = replace(out, decimals=None)
+    if isinstance(out, DeterminedValue):
+        out = replace(out, values=())
     return out
 
 

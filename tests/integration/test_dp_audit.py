@@ -342,3 +342,23 @@ def test_a_secondary_key_to_a_public_table_follows_its_released_counts() -> None
     assert check(synth.metadata, fake).ok
     share = fake["items"]["product_id"].isin([1, 2, 3]).mean()
     assert real > 0.5 and share > 0.5  # uniform over 30 products: 0.1
+
+
+def test_a_key_determined_value_keeps_no_source_value_under_dp() -> None:
+    """``flights.(origin, dest) determines flights.distance`` stores each route's
+    distance, read off the source rows: under DP the rule keeps its text only."""
+    from relsynth.metadata._rule import DeterminedValue, Ref
+    from relsynth.rules import rule_to_dict
+    from relsynth.synthesis._dp_rules import public_rule
+
+    rule = DeterminedValue(
+        keys=Ref((("flights", ("origin", "dest")),)),
+        column=Ref((("flights", ("distance",)),)),
+        share=0.9999,
+        values=((("EWR", "HNL"), 4963.0), (("JFK", "LAX"), 2475.0)),
+    )
+    kept = public_rule(rule)
+    assert str(kept) == str(rule)
+    assert kept.share is None and kept.values == ()
+    assert set(rule_to_dict(kept)) <= {"rule", "enforce"}
+    assert "4963" not in json.dumps(rule_to_dict(kept))
