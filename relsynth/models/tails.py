@@ -102,7 +102,7 @@ class ContextTails:
     def __init__(self, columns: Sequence[TailColumn], d_in: int) -> None:
         self.columns = list(columns)
         self.d_in = int(d_in)
-        self.net: _Net = build_modules([lambda: _Net(self.d_in, self._widths())], None)[0]
+        self.net: nn.Module = build_modules([lambda: _Net(self.d_in, self._widths())], None)[0]
         self.gains: dict[str, float] = {}
         #: per column, per inner edge: the held-out relative log-loss gain of
         #: ``P(value >= edge | context)`` over the source share (1: perfect, 0: none)

@@ -100,8 +100,11 @@ def fit_model_tails(
         for e in getattr(model.encoder, "encoders", [])
         if getattr(e, "kind", "") == "numerical"
     }
+    frame = context.frame()
+    if frame is None:
+        return
     rng = stream(int(seed), "tails")
-    ctx = encoder.transform(context.frame().reset_index(drop=True), rng)
+    ctx = encoder.transform(frame.reset_index(drop=True), rng)
     kept = values[[c for c in values.columns if c in numeric]]
     model.tails_ = fit_tails(kept, ctx, child_seed(rng), min_count)
 
@@ -116,6 +119,8 @@ def slot_probabilities(
         return None
     model = synth.tables_[name].model
     frame = context.frame()
+    if frame is None:
+        return None
     ctx = model.context_encoder.transform(  # type: ignore[union-attr]
         frame.reset_index(drop=True), stream(base, "where", name, "tail context")
     )
