@@ -69,7 +69,8 @@ def fitted(name: str, meta, real, steps: int | None, seed: int, bins: bool = Fal
     tag = "-bins" if bins else ""
     path = OUT / f"conditional-{name}-{steps or 'default'}-{seed}{tag}.relsynth"
     if path.exists():
-        return relsynth.Synthesizer.load(path, device="cpu"), None
+        synth = relsynth.Synthesizer.load(path, device="cpu")
+        return synth, (attach_tails(synth, real) if ATTACH else None)
     t0 = time.perf_counter()
     if bins:  # every table's WGAN with quantile bins (ConditionalWGAN(numeric_bins=True))
         from relsynth.models.wgan import ConditionalWGAN
@@ -80,6 +81,34 @@ def fitted(name: str, meta, real, steps: int | None, seed: int, bins: bool = Fal
     seconds = time.perf_counter() - t0
     synth.save(path, overwrite=True)
     return synth, seconds
+
+
+#: ``--attach-tails``: a cached model fitted before the tails gets them now (the fit's own
+#: stream and contexts, so the same tails a fresh fit gives), and the sampler is compared
+#: on the same generator
+ATTACH = False
+
+
+def attach_tails(synth, real) -> float:  # noqa: ANN001
+    """Fit ``ContextTails`` on every context model of ``synth`` as the fit does; seconds."""
+    from relsynth.synthesis._context import build_context, secondary_parents, time_key_columns
+    from relsynth.synthesis._fit_table import _learned_frame
+    from relsynth.synthesis._tails import fit_model_tails
+
+    t0 = time.process_time()
+    for name, fit in synth.tables_.items():
+        model = fit.model
+        if model is None or fit.sequence is not None or fit.copy is not None:
+            continue
+        frame, layout = real[name], synth.layouts_[name]
+        dtypes = {c: str(frame[c].dtype) for c in frame.columns}
+        context = build_context(
+            frame, synth.plan_.driver.get(name), real, synth.layouts_,
+            time_key_columns(layout, dtypes), secondary_parents(synth.metadata, fit.context_keys),
+        )  # fmt: skip
+        values = _learned_frame(frame, layout).drop(columns=list(layout.clocks), errors="ignore")
+        fit_model_tails(model, values, context, synth.min_category_count, seed=len(name))
+    return time.process_time() - t0
 
 
 def shapes(meta, table: str, real: pd.DataFrame, fake: pd.DataFrame) -> float:  # noqa: ANN001
@@ -129,9 +158,9 @@ def _sampled(meta, real, synth, table: str, where: str, seed: int, scale: float)
     return common, synth.sample_report_.conditioned[table], real_in, fake, plain, plain_in
 
 
-def conditional(name: str, meta, real, synth, seed: int, scale: float) -> dict:  # noqa: ANN001
+def conditional(name: str, meta, real, synth, seed: int, scale: float, q: float = 0.99) -> dict:  # noqa: ANN001
     table, column, *_ = CASES[name]
-    threshold = float(np.nanquantile(real[table][column].astype(float), 0.99))
+    threshold = float(np.nanquantile(real[table][column].astype(float), q))
     where = f'"{table}"."{column}" > {threshold:.2f}'
     common, report, real_in, fake, plain, _ = _sampled(meta, real, synth, table, where, seed, scale)
     return {
@@ -286,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         "--steps", type=int, default=300, help="training steps per table (0: the default fit)"
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--runs", type=int, default=10, help="seeded samples per dataset")
+    parser.add_argument("--runs", type=int, default=10, help="seeded samples per dataset (0: none)")
     parser.add_argument(
         "--scale", type=float, help="scale of the conditional sample (default: per dataset)"
     )
@@ -295,7 +324,25 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="fit every WGAN with quantile bins in its conditional vector (opt-in)",
     )
+    parser.add_argument(
+        "--quantiles", type=float, nargs="*", default=[],
+        help="also condition on the column above these quantiles (besides the 0.99)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--attach-tails",
+        action="store_true",
+        help="fit the slot tails onto a cached model fitted before them (see ATTACH)",
+    )
+    parser.add_argument(
+        "--no-tails", action="store_true", help="sample without the slot tails (before)"
+    )
     args = parser.parse_args(argv)
+    global ATTACH
+    ATTACH = args.attach_tails
+    if args.no_tails:
+        import relsynth.synthesis._tails as tails
+
+        tails.TAILS = False
     OUT.mkdir(parents=True, exist_ok=True)
     results = []
     for name in args.datasets:
@@ -307,17 +354,23 @@ def main(argv: list[str] | None = None) -> int:
         )
         scale = args.scale if args.scale is not None else SCALES[name]
         result = {"dataset": name, "steps": args.steps, "fit_seconds": fit_seconds}
+        if args.attach_tails:
+            result["attach_tails_cpu_seconds"], result["fit_seconds"] = fit_seconds, None
         result["numeric_bins"] = args.numeric_bins
         result["fit_steps"] = {t: int(getattr(m, "steps_", 0)) for t, m in synth.models_.items()}
         result["conditional"] = conditional(name, meta, real, synth, args.seed, scale)
+        for q in args.quantiles:  # more shares of the same column (a bigger real part)
+            result[f"conditional_q{q}"] = conditional(name, meta, real, synth, args.seed, scale, q)
         if name in FEED:
             result["fed"] = conditional_feed(name, meta, real, synth, args.seed, scale)
         if name in MORE:
             result["more"] = conditional_more(name, meta, real, synth, args.seed, scale)
-        result["seeded"] = seeded(name, meta, real, synth, args.runs)
+        if args.runs:
+            result["seeded"] = seeded(name, meta, real, synth, args.runs)
         print(json.dumps(result, indent=1, default=str), flush=True)
         results.append(result)
     tag = "-bins" if args.numeric_bins else ""
+    tag += "-notails" if args.no_tails else ""
     out = OUT / f"conditional-{args.steps}-{'-'.join(args.datasets)}{tag}.json"
     out.write_text(json.dumps(results, indent=1, default=str))
     return 0

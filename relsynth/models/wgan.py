@@ -39,6 +39,7 @@ from relsynth.models.dependencies import Dependency
 from relsynth.models.encoding import TableEncoder
 from relsynth.models.formulas import Formula
 from relsynth.models.offsets import Offset
+from relsynth.models.tails import ContextTails
 from relsynth.models.trends import Trend
 from relsynth.models.wgan_networks import (
     ConditionalSampler,
@@ -245,6 +246,9 @@ class ConditionalWGAN(RowTableModel):
     #: The continuous columns' bins in the conditional vector (none: a model fitted
     #: with ``numeric_bins=False``, by DP training, or saved before the bins).
     bins_: Sequence[NumericBins] = ()
+    #: ``P(bin | context)`` of the numeric columns, learned from the real rows for the
+    #: slots of conditional sampling (:mod:`relsynth.models.tails`; None: not fitted)
+    tails_: ContextTails | None = None
 
     # -- fit hooks (the chain is TableModel.fit) -------------------------------------------
 
@@ -450,6 +454,7 @@ class ConditionalWGAN(RowTableModel):
             "formulas": [f.state() for f in getattr(self, "formulas_", [])],
             "family_dim": int(getattr(self, "family_dim_", 0)),
             "bins": [b.state() for b in self.bins_],
+            "tails": None if self.tails_ is None else self.tails_.state(),
             "steps": int(self.steps_),
             "training_seconds": float(self.training_seconds_),
         }
@@ -463,6 +468,7 @@ class ConditionalWGAN(RowTableModel):
         self.device_ = resolve_device(self.device)
         self.family_dim_ = int(state.get("family_dim", 0))  # files before 0.2: none
         self.bins_ = [NumericBins.from_state(b) for b in state.get("bins", [])]  # before: none
+        self.tails_ = ContextTails.from_state(state.get("tails"))  # files before: none
         ctx_dim = 0 if self.context_encoder is None else self.context_encoder.dim
         self.generator_, _ = self._build(ctx_dim, None, 1)
         self.generator_.load_state_dict(

@@ -61,6 +61,7 @@ from relsynth.synthesis._progress import Progress
 from relsynth.synthesis._proposal import sample_by_proposal
 from relsynth.synthesis._sample import sample_table
 from relsynth.synthesis._seeded import as_done, given_frames
+from relsynth.synthesis._tails import sample_by_tails
 
 if TYPE_CHECKING:
     from relsynth.models._conditioned import Feed
@@ -277,9 +278,10 @@ def _sample_conditioned(
     batch = None if wanted is None else {name: int(np.ceil(wanted * 1.1)) + 5}
     generated, frame, first, shift, batches, refined = 0, None, 0, None, None, 0
     if feed is None and wanted is None:  # importance sampling in the generator's noise
-        proposed = sample_by_proposal(
-            synth, name, done, scale, base, conditions, lambda f: _finished(synth, name, f, base)
-        )
+        finished = lambda f: _finished(synth, name, f, base)  # noqa: E731
+        proposed = sample_by_tails(synth, name, done, scale, base, conditions, finished)
+        if proposed is None:
+            proposed = sample_by_proposal(synth, name, done, scale, base, conditions, finished)
         if proposed is not None:
             generated, first, shift = proposed.generated, 1, proposed.shift
             batches, refined = proposed.batches, proposed.refined

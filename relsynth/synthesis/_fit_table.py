@@ -40,6 +40,7 @@ from relsynth.synthesis._context import (
 from relsynth.synthesis._finish import max_length
 from relsynth.synthesis._sequence import sequence_column, sequence_order
 from relsynth.synthesis._state import TableFit
+from relsynth.synthesis._tails import fit_model_tails
 
 if TYPE_CHECKING:
     from relsynth.metadata.schema import ForeignKey
@@ -176,6 +177,11 @@ class _TableFitter:
         context = build_context(frame, driver, self.tables, self.layouts, time_keys, secondary)
         model = override if override is not None else self._default_wgan(layout)
         self._fit_model(model, values, context)
+        if override is None:  # where a child's tail rows sit, for conditional sampling
+            numeric = values.drop(columns=[c for c in layout.clocks if c in values.columns])
+            seed = getattr(model, "seed", None)
+            seed = seed if isinstance(seed, int) else child_seed(self.rng)
+            fit_model_tails(model, numeric, context, synth.min_category_count, seed)
         return TableFit(layout, dtypes, model, text, context_keys=context_keys), type(
             model
         ).__name__
