@@ -56,6 +56,17 @@ def numbers(series: pd.Series) -> np.ndarray | None:
     return series.to_numpy(dtype=float, na_value=np.nan)
 
 
+def text(series: pd.Series) -> pd.Series:
+    """A category's values as Python strings (``str`` of each: bytes never decoded)."""
+    return series.map(str, na_action="ignore").astype(object)
+
+
+def _binary(series: pd.Series) -> bool:
+    """A column of bytes (an image, a file): never binned."""
+    first = series.dropna()
+    return len(first) > 0 and isinstance(first.iloc[0], (bytes, bytearray, memoryview))
+
+
 @dataclass
 class Bins:
     """The bins of one column: quantile edges of a number, or the levels of a category.
@@ -80,7 +91,7 @@ class Bins:
             edges = np.unique(np.quantile(set_, np.linspace(0, 1, _N_BINS + 1)[1:-1]))
             bins = cls(column, edges=tuple(float(e) for e in edges))
             return bins if len(edges) or np.isnan(x).any() else None
-        counts = series.dropna().astype(str).value_counts()
+        counts = text(series.dropna()).value_counts()
         top = counts.index[: _MAX_LEVELS - 1].tolist()
         return cls(column, levels=tuple(str(v) for v in top)) if len(counts) > 1 else None
 
@@ -95,8 +106,8 @@ class Bins:
         if self.levels:
             lookup = {v: i + 1 for i, v in enumerate(self.levels)}
             other = len(self.levels) + 1
-            text = series.astype(str).to_numpy(dtype=object)
-            out = np.fromiter((lookup.get(v, other) for v in text), np.int64, len(text))
+            words = text(series).to_numpy(dtype=object)
+            out = np.fromiter((lookup.get(v, other) for v in words), np.int64, len(words))
         else:
             x = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
             out = 1 + np.searchsorted(np.asarray(self.edges), np.nan_to_num(x), side="right")
@@ -224,7 +235,7 @@ def candidate_bins(
         if name in excluded or kind not in ("numerical", "categorical", "boolean"):
             continue
         numeric = kind == "numerical" and numbers(table[col]) is not None
-        if kind == "numerical" and not numeric:
+        if (kind == "numerical" and not numeric) or (not numeric and _binary(table[col])):
             continue
         bins = Bins.learn(name, table[col], numeric)
         if bins is not None:

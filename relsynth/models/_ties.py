@@ -34,7 +34,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from relsynth.models._nulls import Bins, bin_quantiles, candidate_bins, draw, finished, numbers
+from relsynth.models._nulls import (
+    Bins,
+    bin_quantiles,
+    candidate_bins,
+    draw,
+    finished,
+    numbers,
+    text,
+)
 from relsynth.models.offsets import Offset, _bounds
 
 __all__ = ["MIN_SHARE", "Tie", "apply_ties", "find_ties"]
@@ -52,10 +60,7 @@ def _same(series: pd.Series, value: Any, numeric: bool) -> np.ndarray:
     if numeric:
         x = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         return np.asarray(x == float(value))
-    return (
-        np.asarray(series.astype(str).to_numpy(dtype=object) == str(value))
-        & series.notna().to_numpy()
-    )
+    return np.asarray(text(series).to_numpy(dtype=object) == str(value)) & series.notna().to_numpy()
 
 
 @dataclass
@@ -122,8 +127,8 @@ def _codes(series: pd.Series, numeric: bool) -> tuple[np.ndarray, list[Any]]:
     """The column's point masses (values of at least 0.5 % of the set rows and 20 rows,
     the :data:`_MAX_POINTS` most frequent) and each row's code among them (-1: other)."""
     set_ = series.dropna()
-    keyed = series.astype(float) if numeric else series.astype(str).where(series.notna())
-    counts = (set_.astype(float) if numeric else set_.astype(str)).value_counts()
+    keyed = series.astype(float) if numeric else text(series)
+    counts = (set_.astype(float) if numeric else text(set_)).value_counts()
     need = max(_MIN_ROWS, _MIN_POINT_SHARE * len(set_))
     points = counts[counts >= need].index[:_MAX_POINTS].tolist()
     lookup = {p: i for i, p in enumerate(points)}
@@ -144,7 +149,7 @@ def _fill_model(
         finish = Offset(column, "__null_rule", str(series.dtype), "difference",
                         **_bounds(x, False))  # fmt: skip
         return bin_quantiles(other, bins, given.size), (), (), finish
-    counts = series.dropna().astype(str)
+    counts = text(series.dropna())
     counts = counts[counts != str(value)].value_counts(normalize=True)
     return [], tuple(counts.index.tolist()), tuple(counts.to_numpy(dtype=float).tolist()), None
 
