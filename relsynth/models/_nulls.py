@@ -18,8 +18,11 @@ per bin.
 :func:`apply_null_rules` then makes, within each bin of the sampled rows' ``X``, the
 share of NULL ``C`` the rule's (the count rounded at random), flipping as few of the
 generated flags as it can: surplus NULLs become values drawn from ``C``'s quantiles in
-that bin (finished with ``C``'s rounding, range and observed values), surplus values
-become NULL, chosen at random. The generator's flags are kept where they agree.
+that bin, surplus values become NULL, chosen at random. The generator's flags are kept
+where they agree. The set values of ``C`` in a bin then go to that bin's quantiles in
+the order they have (a monotone map per bin, finished with ``C``'s rounding, range and
+observed values): a gust reported on a windy hour has a windy hour's gust, and the
+generated ranks, with what they carry of the other columns, are kept.
 
 The state is bin edges, levels, rates and quantiles: no source row. Pure numpy/pandas.
 """
@@ -354,7 +357,25 @@ def apply_null_rules(
         out = np.where(null, np.nan if r.value is None else r.value, own)
         if fill.any():
             out[fill] = draw(r.quantiles, bins[fill], rng.random(int(fill.sum())))
-        # generated values stay as they are; new ones get the source's finish
+        other = eligible & ~null & ~np.isnan(out)
+        out[other] = _ranked(out[other], bins[other], r.quantiles, rng)
         done = finished(frame, r.column, out, r.finish)
-        frame[r.column] = done.where(fill | null, frame[r.column].astype(done.dtype))
+        frame[r.column] = done.where(other | null, frame[r.column].astype(done.dtype))
     return frame
+
+
+def _ranked(
+    values: np.ndarray,
+    bins: np.ndarray,
+    quantiles: Sequence[Sequence[float]],
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Values moved to their bin's quantiles in the order they have within the bin (ties
+    broken at random): the generated ranks are kept, the distribution given the bin is
+    the source's."""
+    u = np.empty(len(values))
+    for b in np.unique(bins):
+        idx = np.flatnonzero(bins == b)
+        order = np.lexsort((rng.random(len(idx)), values[idx]))
+        u[idx[order]] = (np.arange(len(idx)) + 0.5) / len(idx)
+    return draw(quantiles, bins, u)
