@@ -44,6 +44,18 @@ def own_auc(
     return round(c2st_auc(xr, xs, mask, seed=1)[0], 3)
 
 
+def hour_shares(values: pd.Series) -> pd.Series:
+    """Rows per hour of day (0-23) of a time column (UTC when zoned)."""
+    stamps = pd.to_datetime(values, utc=True)
+    return stamps.dt.hour.value_counts().reindex(range(24), fill_value=0)
+
+
+def odd_even(per_hour: pd.Series) -> float:
+    """Rows at odd hours over rows at even hours (1.0 for an even spread)."""
+    index = np.asarray(per_hour.index)
+    return float(per_hour[index % 2 == 1].sum() / max(per_hour[index % 2 == 0].sum(), 1))
+
+
 def fit_one(meta: object, tables: dict[str, pd.DataFrame], name: str, seed: int) -> pd.DataFrame:
     """``name``'s synthetic rows from a synthesizer whose other tables train one step."""
     import relsynth
@@ -71,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--holdout", action="store_true")
     parser.add_argument("--shuffle", nargs="*", default=[])
     parser.add_argument("--within", nargs="*", default=[])
+    parser.add_argument("--hours", help="a time column: rows per hour of day, real and synthetic")
+    parser.add_argument("--save", type=Path, help="write the synthetic rows here (CSV)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     warnings.simplefilter("ignore")
@@ -82,6 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     real = tables[args.table].reset_index(drop=True)
     cols = [c for c, _ in measured_columns(meta, args.table)]
     fake = fit_one(meta, dict(tables), args.table, args.seed).reset_index(drop=True)
+    if args.save:
+        fake.to_csv(args.save, index=False)
+    if args.hours:
+        for label, frame in (("real", real), ("synthetic", fake)):
+            share = hour_shares(frame[args.hours])
+            print(f"{args.hours} per hour of day, {label}: rows per hour {share.min():.0f}"
+                  f"-{share.max():.0f}, odd/even hours {odd_even(share):.3f}")  # fmt: skip
     print(f"{args.table}: own columns {own_auc(meta, args.table, real, fake, cols)}")
     if args.calendar:
         rest = [c for c in cols if c not in args.calendar]

@@ -42,6 +42,8 @@ from relsynth._typing import SeedLike
 from relsynth._validation import BOOL, Interval, Options, OrNone, Predicate, validate_params
 from relsynth.errors import DataError, NotFittedError, ParameterError
 from relsynth.metadata.schema import COLUMN_KINDS
+from relsynth.models._nulls import apply_null_rules, find_null_rules
+from relsynth.models._ties import apply_ties, find_ties
 from relsynth.models.budget import ProgressCallback, TrainingBudget
 from relsynth.models.context import Context, as_context
 from relsynth.models.dependencies import apply_dependencies, find_dependencies
@@ -174,6 +176,9 @@ class TableModel(abc.ABC):
         if getattr(self, "trends_", None):
             decoded = restore_trends(decoded, ctx.frame(), self.trends_)
         decoded = restore_offsets(decoded, self.offsets_)
+        decoded = apply_null_rules(decoded, getattr(self, "null_rules_", None) or [], rng)
+        decoded = apply_ties(decoded, getattr(self, "ties_", None) or [], rng)
+        decoded = apply_null_rules(decoded, getattr(self, "point_rules_", None) or [], rng)
         return apply_formulas(decoded, getattr(self, "formulas_", None) or [])
 
     def state_dict(self) -> dict[str, Any]:
@@ -276,7 +281,8 @@ class TableModel(abc.ABC):
         """Within-row formulas (computed after sampling) and numbers that follow the row's
         time key (learned as residuals from their trend), with ``offsets`` on; their own
         fixed random splits leave the model's stream alone (formulas.py, trends.py)."""
-        self.formulas_, self.trends_ = [], []
+        self.formulas_, self.trends_, self.null_rules_, self.ties_ = [], [], [], []
+        self.point_rules_ = []
         if not getattr(self, "offsets", False):
             return learned
         rebuilt = {o.column for o in self.offsets_} | {o.anchor for o in self.offsets_}
@@ -293,13 +299,26 @@ class TableModel(abc.ABC):
             else []
         )  # fmt: skip
         skip = sorted({f.column for f in self.formulas_} | {d.column for d in ruled})
+        # NULL rules and ties move values after sampling: never one that an offset, a
+        # dependency rule (either side) or a formula rebuilds or reads
+        fixed = sorted(rebuilt | {f.column for f in self.formulas_}
+                       | {c for d in ruled for c in (d.column, *d.determinants)})  # fmt: skip
+        self.null_rules_ = find_null_rules(table, excluded=fixed, kinds=kinds)
+        given = sorted({r.given.column for r in self.null_rules_})
+        self.ties_ = find_ties(table, excluded=fixed, kinds=kinds, keep=given)
+        tied = {c for t in self.ties_ for c in (t.column, t.given.column)}
+        self.point_rules_ = find_null_rules(
+            table, excluded=sorted({*fixed, *tied, *given}), kinds=kinds, points=True
+        )
         self.trends_ = find_trends(
             learned, frame, excluded=skip, min_count=self._min_count(), kinds=kinds
         )
         for f in self.formulas_:
             logger.info("%s: %s, computed after sampling", type(self).__name__, f.describe())
-        for t in self.trends_:
-            logger.info("%s: %s", type(self).__name__, t.describe())
+        lines = [t.describe() for t in self.trends_] + [t.describe() for t in self.ties_]
+        lines += [r.describe() for r in (*self.null_rules_, *self.point_rules_)]
+        for line in lines:
+            logger.info("%s: %s", type(self).__name__, line)
         return apply_trends(learned, frame, self.trends_)
 
     # -- hooks ----------------------------------------------------------------------------

@@ -30,6 +30,8 @@ from relsynth._random import child_seed
 from relsynth._typing import SeedLike
 from relsynth._validation import BOOL, Interval, Options, OrNone, Predicate
 from relsynth.models._bins import NumericBins, fit_bins
+from relsynth.models._nulls import NullRule
+from relsynth.models._ties import Tie
 from relsynth.models._torch import build_modules, hard_sample, module_state, resolve_device
 from relsynth.models.base import COMMON_PARAMS, ProgressCallback, RowTableModel
 from relsynth.models.budget import TrainingBudget
@@ -452,6 +454,9 @@ class ConditionalWGAN(RowTableModel):
             "offsets": [o.state() for o in self.offsets_],
             "trends": [t.state() for t in getattr(self, "trends_", [])],
             "formulas": [f.state() for f in getattr(self, "formulas_", [])],
+            "null_rules": [r.state() for r in getattr(self, "null_rules_", [])],
+            "ties": [t.state() for t in getattr(self, "ties_", [])],
+            "point_rules": [r.state() for r in getattr(self, "point_rules_", [])],
             "family_dim": int(getattr(self, "family_dim_", 0)),
             "bins": [b.state() for b in self.bins_],
             "tails": None if self.tails_ is None else self.tails_.state(),
@@ -481,6 +486,9 @@ class ConditionalWGAN(RowTableModel):
         self.offsets_ = [Offset.from_state(o) for o in state.get("offsets", [])]
         self.trends_ = [Trend.from_state(t) for t in state.get("trends", [])]  # none before
         self.formulas_ = [Formula.from_state(f) for f in state.get("formulas", [])]
+        self.null_rules_ = [NullRule.from_state(r) for r in state.get("null_rules", [])]
+        self.ties_ = [Tie.from_state(t) for t in state.get("ties", [])]
+        self.point_rules_ = [NullRule.from_state(r) for r in state.get("point_rules", [])]
         self.steps_ = state["steps"]
         self.training_seconds_ = state["training_seconds"]
         self.fitted_ = True

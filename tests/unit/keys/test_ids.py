@@ -102,3 +102,26 @@ def test_datetime_keys_with_gaps_stay_spread_over_the_source_span(rng):
     months = out.dt.month.value_counts(normalize=True)
     assert len(months) == 12 and months.max() < 0.1
     assert out.dt.hour.nunique() == 24
+
+
+def test_a_split_hourly_series_keeps_its_hourly_grid(rng):
+    # Setup: three stations, each with a random half of a year's hours: the median gap
+    # of a half is 1 or 2 hours by chance, the most frequent gap is 1 hour.
+    hours = pd.date_range("2013-01-01", "2013-12-31 23:00", freq="h")
+    parts = [pd.Series(hours[rng.random(len(hours)) < 0.45]) for _ in range(3)]
+    values = pd.concat(parts, ignore_index=True)
+    groups = np.repeat(np.arange(3), [len(p) for p in parts])
+    # Run
+    fmt = learn_format(values, groups=groups)
+    gid = np.repeat(np.arange(6), 3000)
+    pos = pd.Series(gid).groupby(gid).cumcount().to_numpy()
+    out = pd.Series(fmt.at(pos, rng, groups=gid))
+    # Assert: every group steps by the hour, so odd and even hours are equally common.
+    assert fmt.params["steps"] == [3600.0] * 3
+    odd = (out.dt.hour % 2 == 1).mean()
+    assert 0.47 < odd < 0.53
+
+
+def test_irregular_gaps_keep_the_median_step(rng):
+    fmt = learn_format(pd.Series([0, 3, 4, 9, 11, 30, 37]), groups=np.zeros(7, dtype=int))
+    assert fmt.params["steps"] == [4.0]
