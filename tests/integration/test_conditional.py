@@ -328,14 +328,24 @@ def test_given_rows_get_the_learned_in_degree_of_a_secondary_key(bank):
     assert synth.sample_report_.removed["disp"] > 100
 
 
-def test_a_child_condition_is_importance_sampled_with_fewer_rows(shop, monkeypatch):
-    # A 0.5 % tail of orders.freight at a scale where rejection would generate every
-    # order: the sampler's proposal in the generator's noise needs far fewer rows, and its
-    # kept rows follow the model's own distribution inside the condition (rejection's).
-    # (Slot first from the fitted tails is off here: test_conditional_tails.py.)
+def _proposal_forced(monkeypatch) -> None:
+    """Use the noise proposal whenever the pilot finds a shift. By default the sampler
+    takes it only when it is predicted to generate under ``REJECT_SHARE`` of rejection's
+    rows, which depends on how strongly the fitted generator's noise steers the column
+    (with some package versions this test model's 150 steps steer ``freight`` only enough
+    to save about a quarter: rejection, rightly); these tests are about the proposal."""
+    import relsynth.synthesis._proposal as proposal
     import relsynth.synthesis._tails as tails
 
-    monkeypatch.setattr(tails, "TAILS", False)
+    monkeypatch.setattr(tails, "TAILS", False)  # slot first: test_conditional_tails.py
+    monkeypatch.setattr(proposal, "REJECT_SHARE", 1.0)
+
+
+def test_a_child_condition_is_importance_sampled_with_fewer_rows(shop, monkeypatch):
+    # A 0.5 % tail of orders.freight at a scale where rejection would generate every
+    # order: the sampler's proposal in the generator's noise needs fewer rows, and its
+    # kept rows follow the model's own distribution inside the condition (rejection's).
+    _proposal_forced(monkeypatch)
     meta, tables, synth = shop
     from relsynth.evaluate.metrics import ks_complement
 
@@ -346,7 +356,7 @@ def test_a_child_condition_is_importance_sampled_with_fewer_rows(shop, monkeypat
     assert (fake["orders"]["freight"] > threshold).all() and relsynth.check(meta, fake).ok
     plain = synth.sample(seed=3, scale=30)
     assert report.shift is not None and report.shift > 0  # the proposal was used
-    assert report.generated < 0.8 * len(plain["orders"])  # rejection generates them all
+    assert report.generated < len(plain["orders"])  # rejection generates them all
     rejected = plain["orders"][plain["orders"]["freight"] > threshold]
     assert abs(report.kept - len(rejected)) < 0.35 * len(rejected)  # Binomial(slots, p)
     assert ks_complement(rejected["freight"], fake["orders"]["freight"]) > 0.8
@@ -357,7 +367,26 @@ def test_a_child_condition_is_importance_sampled_with_fewer_rows(shop, monkeypat
     assert f"{report.batches} batches" in str(synth.sample_report_)
 
 
-def test_the_importance_sampler_is_deterministic_by_seed(shop):
+def test_the_sampler_takes_rejection_when_the_proposal_would_not_pay(shop):
+    # by default the proposal is used only when predicted to generate under
+    # REJECT_SHARE of rejection's rows; either way the rows meet the condition
+    import relsynth.synthesis._proposal as proposal
+
+    meta, tables, synth = shop
+    threshold = float(np.quantile(tables["orders"]["freight"], 0.995))
+    fake = synth.sample(seed=3, scale=30, where=f"orders.freight > {threshold:.2f}")
+    report = synth.sample_report_.conditioned["orders"]
+    assert (fake["orders"]["freight"] > threshold).all() and relsynth.check(meta, fake).ok
+    slots = len(synth.sample(seed=3, scale=30)["orders"])
+    if report.shift:  # the proposal was used: it was predicted to pay, and did
+        assert report.generated < slots
+    else:  # rejection: a row for every slot
+        assert report.generated == slots
+    assert 0 < proposal.REJECT_SHARE <= 1
+
+
+def test_the_importance_sampler_is_deterministic_by_seed(shop, monkeypatch):
+    _proposal_forced(monkeypatch)
     _, tables, synth = shop
     threshold = float(np.quantile(tables["orders"]["freight"], 0.995))
     where = f"orders.freight > {threshold:.2f}"
