@@ -30,6 +30,7 @@ from relsynth._random import child_seed
 from relsynth._typing import SeedLike
 from relsynth._validation import BOOL, Interval, Options, OrNone, Predicate
 from relsynth.models._bins import NumericBins, fit_bins
+from relsynth.models._compact import CompactRows
 from relsynth.models._torch import build_modules, hard_sample, module_state, resolve_device
 from relsynth.models.base import COMMON_PARAMS, ProgressCallback, RowTableModel
 from relsynth.models.budget import TrainingBudget
@@ -375,7 +376,9 @@ class ConditionalWGAN(RowTableModel):
             if family is None:
                 family = torch.randn(len(c), width, generator=gen, device=self.device_)
             z = torch.cat([z, family], dim=1)
-        return self.generator_(torch.cat([z, c, k], dim=1))
+        if torch.is_grad_enabled():
+            return self.generator_(torch.cat([z, c, k], dim=1))
+        return self.generator_.generate([z, c, k])
 
     def _sample_context(
         self,
@@ -383,10 +386,11 @@ class ConditionalWGAN(RowTableModel):
         n: int,
         lengths: np.ndarray | None,
         rng: np.random.Generator,
-    ) -> np.ndarray:
-        """The encoded context; the families of its rows are kept for :meth:`_generate`."""
+    ) -> CompactRows | np.ndarray:
+        """The encoded context, kept compact (:meth:`_generate` makes it dense a batch at
+        a time); the families of its rows are kept for :meth:`_generate`."""
         self._sample_families = context.family
-        return super()._sample_context(context, n, lengths, rng)
+        return self._encode_context(context.frame(), n, rng, compact=True)
 
     def _decode(
         self, generated: np.ndarray, lengths: np.ndarray | None, rng: np.random.Generator
@@ -394,8 +398,11 @@ class ConditionalWGAN(RowTableModel):
         return self.encoder.inverse(generated, rng)
 
     def _generate(
-        self, ctx: np.ndarray, lengths: np.ndarray | None, rng: np.random.Generator
+        self, ctx: CompactRows | np.ndarray, lengths: np.ndarray | None, rng: np.random.Generator
     ) -> np.ndarray:
+        """Generated, calibrated rows, ``_SAMPLE_BATCH`` at a time: the batch's context
+        made dense, the forward pass, the draws and the calibration, so no dense matrix
+        of the whole table's context (or raw outputs) is ever held."""
         n = len(ctx)
         dim = self.encoder.dim
         families, self._sample_families = getattr(self, "_sample_families", None), None
@@ -407,17 +414,17 @@ class ConditionalWGAN(RowTableModel):
         calibration = self.calibration_
         bias = None if calibration is None else torch.from_numpy(calibration.bias).to(self.device_)
         self.generator_.eval()
-        out = []
+        out = np.empty((n, dim), dtype=np.float32)
         for lo in range(0, n, _SAMPLE_BATCH):
-            part = None if family is None else family[lo : lo + _SAMPLE_BATCH]
-            raw = self._forward(
-                cond[lo : lo + _SAMPLE_BATCH], ctx[lo : lo + _SAMPLE_BATCH], gen, part
-            )
+            hi = min(n, lo + _SAMPLE_BATCH)
+            part = None if family is None else family[lo:hi]
+            k = ctx.rows(lo, hi) if isinstance(ctx, CompactRows) else ctx[lo:hi]
+            raw = self._forward(cond[lo:hi], k, gen, part)
             if bias is not None:
                 raw = raw + bias
-            out.append(hard_sample(raw, self.encoder.spans, gen))
-        matrix = np.concatenate(out)[:, :dim]
-        return matrix if calibration is None else calibration.map_values(matrix, ctx)
+            block = hard_sample(raw, self.encoder.spans, gen)[:, :dim]
+            out[lo:hi] = block if calibration is None else calibration.map_values(block, k)
+        return out
 
     def _family_latent(
         self, families: np.ndarray | None, n: int, gen: torch.Generator

@@ -57,6 +57,27 @@ class Generator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         return self.net(x)
 
+    def generate(self, parts: Sequence[torch.Tensor]) -> torch.Tensor:
+        """``forward(torch.cat(parts, dim=1))`` for sampling (no autograd), without the
+        concatenations: each residual block's ``cat([new, x])`` is a view of one buffer
+        that holds ``[new_k, ..., new_1, parts...]``, written once. The same products of
+        the same numbers as :meth:`forward` (the layers read views of the buffer), about
+        a fifth less CPU on a wide input (no copy of the growing input per layer)."""
+        *blocks, last = self.net
+        first = parts[0]
+        buffer = first.new_empty((first.shape[0], last.in_features))
+        pos = last.in_features - sum(p.shape[1] for p in parts)
+        at = pos
+        for part in parts:
+            buffer[:, at : at + part.shape[1]] = part
+            at += part.shape[1]
+        for block in blocks:
+            assert isinstance(block, Residual)
+            new = F.relu(block.bn(block.fc(buffer[:, pos:])))
+            pos -= new.shape[1]
+            buffer[:, pos : pos + new.shape[1]] = new
+        return last(buffer)
+
 
 class Critic(nn.Module):
     """PacGAN critic: ``pac`` samples are concatenated and scored together.
