@@ -70,9 +70,10 @@ class CompactRows:
             np.put_along_axis(out, self.hot[lo:hi], np.float32(1.0), axis=1)
         return out
 
-    def take(self, index: np.ndarray) -> CompactRows:
-        """The rows ``index`` (positions), compact."""
+    def take(self, index: np.ndarray | slice) -> CompactRows:
+        """The rows ``index`` (positions, or a slice: a view), compact."""
         out = object.__new__(CompactRows)
-        out.n, out.dim, out.scalar_at = len(index), self.dim, self.scalar_at
+        out.dim, out.scalar_at = self.dim, self.scalar_at
         out.scalars, out.hot = self.scalars[index], self.hot[index]
+        out.n = len(out.scalars)
         return out

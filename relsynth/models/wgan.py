@@ -356,16 +356,16 @@ class ConditionalWGAN(RowTableModel):
     def _forward(
         self,
         cond: np.ndarray,
-        ctx: np.ndarray,
+        ctx: np.ndarray | CompactRows,
         gen: torch.Generator,
         family: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Raw generator outputs (logits, pre-tanh scalars) for one batch.
 
-        ``family``: the family latent of each row (None: a fresh draw per row).
+        ``family``: the family latent of each row (None: a fresh draw per row). A
+        compact context (sampling) goes through the generator's sparse pass.
         """
         c = torch.from_numpy(cond).to(self.device_)
-        k = torch.from_numpy(ctx).to(self.device_)
         latent = getattr(self, "_sampling_latent", None)  # conditional sampling's proposal
         if latent is not None:
             z = latent(len(c)).to(self.device_)
@@ -376,9 +376,27 @@ class ConditionalWGAN(RowTableModel):
             if family is None:
                 family = torch.randn(len(c), width, generator=gen, device=self.device_)
             z = torch.cat([z, family], dim=1)
+        if isinstance(ctx, CompactRows) and not torch.is_grad_enabled():
+            return self._forward_sparse(z, c, ctx)
+        k = torch.from_numpy(ctx.rows() if isinstance(ctx, CompactRows) else ctx)
         if torch.is_grad_enabled():
-            return self.generator_(torch.cat([z, c, k], dim=1))
-        return self.generator_.generate([z, c, k])
+            return self.generator_(torch.cat([z, c, k.to(self.device_)], dim=1))
+        return self.generator_.generate([z, c, k.to(self.device_)])
+
+    def _forward_sparse(self, z: torch.Tensor, c: torch.Tensor, ctx: CompactRows) -> torch.Tensor:
+        """The generator on ``[z, c, ctx]`` given as the noise, the conditional vector
+        (left out when all zero, as it is when the context drives) and the context's
+        scalars, with the context's one-hots as the columns that hold a 1."""
+        start = z.shape[1] + c.shape[1]
+        columns = list(range(z.shape[1]))
+        parts = [z]
+        if bool(c.any()):
+            columns += range(z.shape[1], start)
+            parts.append(c)
+        columns += (start + ctx.scalar_at).tolist()
+        parts.append(torch.from_numpy(ctx.scalars).to(self.device_))
+        hot = torch.from_numpy(ctx.hot).to(self.device_) + start
+        return self.generator_.generate_sparse(torch.cat(parts, dim=1), columns, hot)
 
     def _sample_context(
         self,
@@ -418,12 +436,15 @@ class ConditionalWGAN(RowTableModel):
         for lo in range(0, n, _SAMPLE_BATCH):
             hi = min(n, lo + _SAMPLE_BATCH)
             part = None if family is None else family[lo:hi]
-            k = ctx.rows(lo, hi) if isinstance(ctx, CompactRows) else ctx[lo:hi]
+            k = ctx.take(slice(lo, hi)) if isinstance(ctx, CompactRows) else ctx[lo:hi]
             raw = self._forward(cond[lo:hi], k, gen, part)
             if bias is not None:
                 raw = raw + bias
             block = hard_sample(raw, self.encoder.spans, gen)[:, :dim]
-            out[lo:hi] = block if calibration is None else calibration.map_values(block, k)
+            if calibration is not None:
+                dense = k.rows() if isinstance(k, CompactRows) else k
+                block = calibration.map_values(block, dense)
+            out[lo:hi] = block
         return out
 
     def _family_latent(
