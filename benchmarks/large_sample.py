@@ -85,7 +85,9 @@ def run_measured(cmd: list[str]) -> tuple[int, float, Peak, tuple[float, float],
             total = sum(rss for rss, _ in tree.values())
             if total > peak[0]:
                 main_rss = tree.get(proc.pid, (0, 0.0))[0]
-                others = tuple(sorted((r for p, (r, _) in tree.items() if p != proc.pid), reverse=True))
+                others = tuple(
+                    sorted((r for p, (r, _) in tree.items() if p != proc.pid), reverse=True)
+                )
                 peak = (total, main_rss, others)
             cpu.update({pid: seconds for pid, (_, seconds) in tree.items()})
             time.sleep(0.1)
@@ -141,8 +143,18 @@ def main() -> int:
             fit_model(source, model, args.steps)
         print(f"scale {args.scale}, chunk rows {args.chunk_rows or 'default'}")
         head = ("dialect", "workers", "rows", "seconds", "rows/s", "peak MB", "CPU s")
-        head += ("CPU main", "CPU wrk", "CPU s/1M main", "CPU s/1M wrk", "MB at peak: main / workers")
-        print("{:<11} {:>7} {:>11} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>13} {:>12}  {}".format(*head))
+        head += (
+            "CPU main",
+            "CPU wrk",
+            "CPU s/1M main",
+            "CPU s/1M wrk",
+            "MB at peak: main / workers",
+        )
+        print(
+            "{:<11} {:>7} {:>11} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>13} {:>12}  {}".format(
+                *head
+            )
+        )
         for dialect in args.dialects:
             for workers in args.workers:
                 with fresh_database(dialect, work) as url:

