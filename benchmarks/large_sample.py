@@ -65,18 +65,30 @@ def _tree(root: int) -> dict[int, tuple[int, float]]:
     return out
 
 
-def run_measured(cmd: list[str]) -> tuple[int, float, int, tuple[float, float], str]:
-    """Run ``cmd``; return its exit code, seconds, peak tree RSS (bytes), CPU seconds of
-    the CLI process and of its workers (each process's last reading, the workers'
-    summed: comparable under load, unlike the seconds) and output."""
+#: The resident memory at the tree's peak: (total, the CLI's, each worker's), bytes.
+Peak = tuple[int, int, tuple[int, ...]]
+
+
+def run_measured(cmd: list[str]) -> tuple[int, float, Peak, tuple[float, float], str]:
+    """Run ``cmd``; return its exit code, seconds, peak tree RSS (bytes; with the CLI's
+    and each worker's share at that moment), CPU seconds of the CLI process and of its
+    workers (each process's last reading, the workers' summed: comparable under load,
+    unlike the seconds) and output."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-        peak, cpu = 0, {}
+        peak: Peak = (0, 0, ())
+        cpu: dict[int, float] = {}
         while proc.poll() is None:
             tree = _tree(proc.pid)
-            peak = max(peak, sum(rss for rss, _ in tree.values()))
+            total = sum(rss for rss, _ in tree.values())
+            if total > peak[0]:
+                main_rss = tree.get(proc.pid, (0, 0.0))[0]
+                others = tuple(
+                    sorted((r for p, (r, _) in tree.items() if p != proc.pid), reverse=True)
+                )
+                peak = (total, main_rss, others)
             cpu.update({pid: seconds for pid, (_, seconds) in tree.items()})
             time.sleep(0.1)
         seconds = time.perf_counter() - started
@@ -131,8 +143,18 @@ def main() -> int:
             fit_model(source, model, args.steps)
         print(f"scale {args.scale}, chunk rows {args.chunk_rows or 'default'}")
         head = ("dialect", "workers", "rows", "seconds", "rows/s", "peak MB", "CPU s")
-        head += ("CPU main", "CPU wrk", "CPU s/1M main", "CPU s/1M wrk")
-        print("{:<11} {:>7} {:>11} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>13} {:>12}".format(*head))
+        head += (
+            "CPU main",
+            "CPU wrk",
+            "CPU s/1M main",
+            "CPU s/1M wrk",
+            "MB at peak: main / workers",
+        )
+        print(
+            "{:<11} {:>7} {:>11} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>13} {:>12}  {}".format(
+                *head
+            )
+        )
         for dialect in args.dialects:
             for workers in args.workers:
                 with fresh_database(dialect, work) as url:
@@ -149,9 +171,11 @@ def main() -> int:
                     per = 1e6 / max(rows, 1)
                     print(
                         f"{dialect:<11} {workers:>7} {rows:>11,} {seconds:>8.1f} "
-                        f"{rows / seconds:>8,.0f} {peak / 2**20:>8,.0f} "
+                        f"{rows / seconds:>8,.0f} {peak[0] / 2**20:>8,.0f} "
                         f"{main + workers_cpu:>8.1f} {main:>8.1f} {workers_cpu:>8.1f} "
-                        f"{main * per:>13.1f} {workers_cpu * per:>12.1f}",
+                        f"{main * per:>13.1f} {workers_cpu * per:>12.1f}  "
+                        f"{peak[1] / 2**20:,.0f} / "
+                        f"{' + '.join(f'{r / 2**20:,.0f}' for r in peak[2]) or '-'}",
                         flush=True,
                     )
     return 0

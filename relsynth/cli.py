@@ -353,8 +353,9 @@ def _integrity(
     written: WriteReport, target: str, synth: Synthesizer, steps: Steps
 ) -> IntegrityReport:
     """The written tables' integrity: the check the write ran inside its transaction
-    (SQLite, MariaDB), else a check of the target (a second scan of every table,
-    seconds per million rows, saved where the write already made it)."""
+    (SQLite, MariaDB) or what PostgreSQL's validated constraints prove, else a check
+    of the target (a second scan of every table, seconds per million rows, saved where
+    the write already made it)."""
     from relsynth.io.sql import as_written, check_database
 
     if written.integrity is not None:

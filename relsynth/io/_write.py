@@ -25,7 +25,9 @@ as NULL and filled with ``UPDATE`` once every table is loaded; a NOT NULL one is
 ``DEFERRABLE INITIALLY DEFERRED`` on PostgreSQL and SQLite, and loaded with
 ``FOREIGN_KEY_CHECKS = 0`` on MariaDB. Self-referencing rows are inserted parents
 first. Before committing, :func:`relsynth.io._dbcheck.check_connection` proves
-the integrity of what the database now holds.
+the integrity of what the database now holds (SQLite, MariaDB); on PostgreSQL,
+which validated every constraint itself, :func:`relsynth.io._pgproof.enforced_report`
+reads from the catalogue that the metadata's keys are among them.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from relsynth.io._connect import connect, database_error, sqlite_manual_transact
 from relsynth.io._dbcheck import check_connection
 from relsynth.io._ddl import add_foreign_keys, create_tables
 from relsynth.io._load import load_rows, mysql_escape, reset_sequences
+from relsynth.io._pgproof import enforced_report
 from relsynth.io._write_job import WriteJob, WriteReport, prepare_job
 from relsynth.io.urls import redact
 from relsynth.metadata.graph import plan
@@ -294,7 +297,10 @@ def _write_transactional(
             add_foreign_keys(conn, job.schema, create)
         job.step = "resetting sequences"
         reset_sequences(conn, job)
-        if not later:  # PostgreSQL enforced every constraint itself (keys validated on ADD)
+        if later:  # PostgreSQL enforced every constraint itself (keys validated on ADD)
+            job.step = "reading the constraints that prove integrity"
+            job.integrity = enforced_report(conn, job.meta, names=job.names)
+        else:
             _prove_integrity(conn, job)
 
 

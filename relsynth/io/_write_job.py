@@ -48,10 +48,11 @@ class WriteReport:
         default (SQLite/MariaDB: the URL's database) or each table's (:func:`as_written`).
     integrity : IntegrityReport or None
         The integrity check the write ran on the written tables inside its
-        transaction, just before committing (SQLite, MariaDB/MySQL); None where the
-        database enforced every key itself (PostgreSQL validates each foreign key as
-        it is added). A caller that shows integrity reuses it instead of scanning the
-        tables again.
+        transaction, just before committing (SQLite, MariaDB/MySQL), or on PostgreSQL
+        the report its own validated constraints prove (every key and NOT NULL of the
+        metadata found enforced in the catalogue; rows counted); None where that does
+        not hold (a table appended to without the constraints). A caller that shows
+        integrity reuses it instead of scanning the tables again.
     """
 
     rows: Mapping[str, int]

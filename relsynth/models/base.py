@@ -168,7 +168,7 @@ class TableModel(abc.ABC):
         n, lengths = self._sample_shape(ctx, n_rows, lengths)
         rng = as_generator(seed)
         encoded = self._sample_context(ctx, n, lengths, rng)
-        with torch_threads(getattr(self, "n_threads", None)), torch.no_grad():
+        with torch_threads(getattr(self, "n_threads", None)), torch.inference_mode():
             generated = self._generate(encoded, lengths, rng)
         decoded = self._decode(generated, lengths, rng)
         if self.dependencies_:
@@ -367,8 +367,9 @@ class TableModel(abc.ABC):
         n: int,
         lengths: np.ndarray | None,
         rng: np.random.Generator,
-    ) -> np.ndarray:
-        """The encoded sample-time context (``n`` rows)."""
+    ) -> Any:
+        """The encoded sample-time context (``n`` rows): a matrix, or any form that
+        the model's :meth:`_generate` takes (the WGAN's compact rows)."""
         return self._encode_context(context.frame(), n, rng)
 
     @abc.abstractmethod
@@ -423,9 +424,16 @@ class TableModel(abc.ABC):
         return self.context_encoder.transform(ctx, rng)
 
     def _encode_context(
-        self, context: pd.DataFrame | None, n: int, rng: np.random.Generator
-    ) -> np.ndarray:
-        """Encode a sample-time context with the fit-time encoder (DataError on mismatch)."""
+        self,
+        context: pd.DataFrame | None,
+        n: int,
+        rng: np.random.Generator,
+        *,
+        compact: bool = False,
+    ) -> Any:
+        """Encode a sample-time context with the fit-time encoder (DataError on mismatch):
+        a dense matrix, or with ``compact`` a :class:`~relsynth.models._compact.CompactRows`
+        (a context without columns stays an ``(n, 0)`` matrix)."""
         enc = self.context_encoder
         if enc is None:
             if context is not None and context.shape[1] > 0:
@@ -434,7 +442,8 @@ class TableModel(abc.ABC):
         if context is None:
             raise self._context_mismatch([])
         enc.check_columns(context, "context")
-        return enc.transform(context.reset_index(drop=True), rng)
+        frame = context.reset_index(drop=True)
+        return enc.compact(frame, rng) if compact else enc.transform(frame, rng)
 
     def _context_mismatch(self, got: list[str]) -> Exception:
         want = [] if self.context_encoder is None else self.context_encoder.columns

@@ -145,6 +145,11 @@ class CategoricalEncoder:
         del rng
         return _one_hot(self.levels_of(series), len(self.members))
 
+    def parts(self, series: pd.Series, rng: np.random.Generator | None = None) -> list[np.ndarray]:
+        """``series`` encoded compactly: the level of each value (the one-hot's one)."""
+        del rng
+        return [self.levels_of(series)]
+
     def inverse(self, block: np.ndarray, rng: np.random.Generator) -> pd.Series:
         """Decode a hard one-hot block into a Series of observed categories."""
         level = block.argmax(axis=1)

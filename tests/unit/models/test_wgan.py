@@ -238,3 +238,68 @@ def test_same_seed_fit_is_reproducible(rng) -> None:
     a = ConditionalWGAN(seed=5, epochs=2, **SMALL).fit(table, ctx).sample(ctx, seed=0)
     b = ConditionalWGAN(seed=5, epochs=2, **SMALL).fit(table, ctx).sample(ctx, seed=0)
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_batched_context_gives_the_rows_of_the_dense_context(rng, monkeypatch) -> None:
+    # Setup: a context of several sampling batches (the batch made small), a fitted
+    # child model with calibration on.
+    from relsynth.models import wgan
+
+    table, ctx = _planted(rng, 600)
+    model = ConditionalWGAN(seed=0, steps=20, **SMALL).fit(table, ctx)
+    monkeypatch.setattr(wgan, "_SAMPLE_BATCH", 64)
+    _, new_ctx = _planted(np.random.default_rng(3), 300)
+    enc = model.context_encoder
+    # Run: generate from the compact context (a batch at a time, through the sparse
+    # pass) and from the whole dense matrix, from the same seed.
+    with torch.no_grad():
+        compact = model._generate(enc.compact(new_ctx, rng), None, np.random.default_rng(1))
+        dense = model._generate(enc.transform(new_ctx, rng), None, np.random.default_rng(1))
+    # Assert: the same values, up to float32 rounding (the sparse pass sums in
+    # another order), the same one-hot draws.
+    assert compact.shape == (300, model.encoder.dim)
+    np.testing.assert_allclose(compact, dense, rtol=0, atol=1e-4)
+
+
+def test_generator_sampling_pass_equals_its_forward_pass() -> None:
+    # Setup: a residual generator with batch norm in eval mode, three input parts.
+    from relsynth.models.wgan import Generator
+
+    torch.manual_seed(0)
+    gen = Generator(16 + 5 + 30, (64, 48), 12).eval()
+    parts = [torch.randn(257, 16), torch.zeros(257, 5), torch.rand(257, 30)]
+    # Run / Assert: the buffer pass is the forward pass on the concatenated input, exactly.
+    with torch.no_grad():
+        expected = gen(torch.cat(parts, dim=1))
+        got = gen.generate(parts)
+    assert got.shape == (257, 12)
+    assert torch.equal(got, expected)
+
+
+def test_generator_sparse_pass_equals_its_forward_pass_up_to_rounding() -> None:
+    # Setup: inputs of dense columns (noise, scalars) and one-hot spans, as a sampled
+    # context gives them: the dense columns' values and each row's hot columns.
+    from relsynth.models.wgan import Generator
+
+    torch.manual_seed(0)
+    gen = Generator(8 + 3 + 2 + 10, (32, 16), 5).eval()
+    n = 129
+    noise, scalars = torch.randn(n, 8), torch.rand(n, 2)
+    hot = torch.stack([13 + torch.randint(0, 4, (n,)), 17 + torch.randint(0, 6, (n,))], dim=1)
+    x = torch.zeros(n, 23)
+    x[:, :8], x[:, 11:13] = noise, scalars  # columns 8..10: a conditional vector of zeros
+    x.scatter_(1, hot, 1.0)
+    columns = [*range(8), 11, 12]
+    # Run / Assert: the sparse pass is the forward pass, up to float32 rounding.
+    with torch.no_grad():
+        expected = gen(x)
+        got = gen.generate_sparse(torch.cat([noise, scalars], dim=1), columns, hot)
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+        # the split weights follow the weights: changed weights, a new split
+        gen.net[-1].weight.add_(0.5)
+        torch.testing.assert_close(
+            gen.generate_sparse(torch.cat([noise, scalars], dim=1), columns, hot),
+            gen(x),
+            rtol=1e-5,
+            atol=1e-5,
+        )
