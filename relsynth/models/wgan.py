@@ -30,9 +30,9 @@ from relsynth._random import child_seed
 from relsynth._typing import SeedLike
 from relsynth._validation import BOOL, Interval, Options, OrNone, Predicate
 from relsynth.models._bins import NumericBins, fit_bins
+from relsynth.models._compact import CompactRows
 from relsynth.models._nulls import NullRule
 from relsynth.models._ties import Tie
-from relsynth.models._compact import CompactRows
 from relsynth.models._torch import build_modules, hard_sample, module_state, resolve_device
 from relsynth.models.base import COMMON_PARAMS, ProgressCallback, RowTableModel
 from relsynth.models.budget import TrainingBudget
