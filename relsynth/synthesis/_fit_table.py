@@ -37,6 +37,7 @@ from relsynth.synthesis._context import (
     secondary_parents,
     time_key_columns,
 )
+from relsynth.synthesis._copied import is_copied
 from relsynth.synthesis._finish import max_length
 from relsynth.synthesis._sequence import sequence_column, sequence_order
 from relsynth.synthesis._state import TableFit
@@ -70,17 +71,6 @@ class FittedTable:
 def fit_threads(n_threads: int | None) -> int:
     """Torch/BLAS threads per table fit: ``n_threads``, else 1 (reproducible anywhere)."""
     return 1 if n_threads is None else int(n_threads)
-
-
-def is_copied(synth: Synthesizer, name: str) -> bool:
-    """Whether ``name`` is copied verbatim: a ``"copy"`` override, a table marked
-    ``reference``, or (``reference`` unset) a lookup table found at fit."""
-    override = (synth.table_models or {}).get(name)
-    if override is not None:
-        return override == "copy"
-    table = synth.metadata.table(name)
-    lookup = table.reference if table.reference is not None else name in synth.lookups_
-    return bool(lookup) and synth.copy_reference_tables
 
 
 def fit_table_task(

@@ -24,6 +24,7 @@ from relsynth._random import child_seed, stream
 from relsynth.rules import Equality, Rule
 from relsynth.rules import enforce as _enforce
 from relsynth.rules import fit_rules as _fit_rules
+from relsynth.synthesis._copied import is_copied
 from relsynth.synthesis._dp_rules import public_rule
 from relsynth.synthesis._finish import restore_dtypes
 
@@ -38,8 +39,6 @@ def fit_rules(synth: Synthesizer, source: Mapping[str, pd.DataFrame]) -> tuple[R
     """Cross-table rules to enforce: discovered and/or the metadata's (validated)."""
     if synth.rules == "none":
         return ()
-    from relsynth.synthesis._fit_table import is_copied
-
     copied = [n for n in synth.metadata.tables if is_copied(synth, n)]
     find = synth.rules == "discover"
     rules = _fit_rules(

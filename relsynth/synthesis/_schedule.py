@@ -17,12 +17,12 @@ import pandas as pd
 
 from relsynth._columns import TableLayout
 from relsynth._random import stream
+from relsynth.synthesis._copied import is_copied
 from relsynth.synthesis._fit_table import (
     MIN_TABLE_SECONDS,
     FittedTable,
     fit_table_task,
     fit_threads,
-    is_copied,
 )
 from relsynth.synthesis._progress import Progress, report
 from relsynth.synthesis._sequence import sequence_column, sequence_order

@@ -355,7 +355,7 @@ class Synthesizer:
         from relsynth.keys import KeyGenerator
 
         t0 = time.perf_counter()
-        from relsynth.synthesis._fit_table import is_copied
+        from relsynth.synthesis._copied import is_copied
 
         copied = [n for n in self.plan_.order if is_copied(self, n)]
         self.key_generator_: KeyGenerator = KeyGenerator(min_count=self.min_category_count).fit(
