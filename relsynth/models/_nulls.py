@@ -53,10 +53,13 @@ _SPLIT_SEED = 20_131_232
 
 
 def numbers(series: pd.Series) -> np.ndarray | None:
-    """A numeric column's values as floats (NaN for NULL); None for other columns."""
+    """A numeric column's values as floats (NaN for NULL); None for other columns, and
+    for a float column holding an infinity (its rules would map values to quantiles of
+    the finite ones and lose the infinities; the encoder keeps them as special values)."""
     if pd.api.types.is_bool_dtype(series.dtype) or not pd.api.types.is_numeric_dtype(series.dtype):
         return None
-    return series.to_numpy(dtype=float, na_value=np.nan)
+    x = series.to_numpy(dtype=float, na_value=np.nan)
+    return None if np.isinf(x).any() else x
 
 
 def text(series: pd.Series) -> pd.Series:

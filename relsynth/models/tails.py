@@ -176,8 +176,9 @@ class ContextTails:
 
 def _bins(column: str, x: np.ndarray, min_count: int) -> TailColumn | None:
     """``column``'s bins at :data:`LEVELS` (equal edges merged, bins under ``min_count``
-    rows merged inwards); None for a column of one value."""
-    valid = x[~np.isnan(x)]
+    rows merged inwards); None for a column of one value. The edges come from the
+    finite values (a float column may hold infinities: they fall in the outer bins)."""
+    valid = x[np.isfinite(x)]
     if len(valid) < 2 * min_count or np.nanmin(valid) == np.nanmax(valid):
         return None
     edges = list(np.unique(np.quantile(valid, LEVELS)))

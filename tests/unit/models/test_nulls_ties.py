@@ -183,3 +183,15 @@ def test_a_few_valued_column_has_no_point_mass() -> None:
     table = pd.DataFrame({"month": rng.integers(1, 13, 3000), "temp": rng.normal(0, 1, 3000)})
     table["temp"] += table["month"] * 0.5
     assert find_null_rules(table, points=True) == []
+
+
+def test_a_column_with_infinities_gets_no_null_rule() -> None:
+    # mapping its values to quantiles of the finite ones would lose the infinities
+    rng = np.random.default_rng(0)
+    speed = rng.gamma(2, 5, 2_000)
+    gust = np.where(speed > 12, speed * 1.5, np.nan)
+    gust[:5] = np.inf
+    table = pd.DataFrame({"speed": speed, "gust": gust})
+    assert [r.column for r in find_null_rules(table)] == []
+    table["gust"] = np.where(np.isinf(gust), np.nan, gust)
+    assert [r.column for r in find_null_rules(table)] == ["gust"]

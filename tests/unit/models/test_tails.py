@@ -74,3 +74,13 @@ def test_bins_merge_rare_tails_and_share_a_range():
     point = TailColumn("p", (0.0, 1.0, 1.0, 2.0), False)
     assert point.share_in(0.5, None).tolist() == [0.5, 1.0, 1.0]
     assert point.share_in(1.0, None).tolist()[1] == 0.0  # strictly above the point
+
+
+def test_a_column_with_infinities_gets_finite_edges() -> None:
+    # a float column may hold +-inf (PostgreSQL's 'Infinity'): the edges come from the
+    # finite values, the infinities fall in the outer bins, no NaN arithmetic
+    x = np.concatenate([np.linspace(0, 100, 400), [np.inf, -np.inf, np.nan]])
+    col = _bins("x", x, 2)
+    assert col is not None and np.isfinite(col.edges).all()
+    labels = col.labels(x)
+    assert labels[-3] == labels[:400].max() and labels[-2] == labels[:400].min()
