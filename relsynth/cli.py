@@ -386,7 +386,7 @@ def _sample_write_chunks(
     with steps.step("sample+write", total=total) as tick:
         chunks = synth.sample_chunks(
             args.scale, seed=args.seed, chunk_rows=args.chunk_rows, n_jobs=_jobs(args),
-            executor=args.executor, verify=False,  # the writer proves all of it before COMMIT
+            executor=args.executor,
         )  # fmt: skip
         written = write_table_chunks(
             target, synth.metadata, chunks, if_exists=args.if_exists, source=source,

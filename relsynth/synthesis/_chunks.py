@@ -8,8 +8,7 @@
 * chunk ``i`` is a whole database sampled at ``scale / K`` (root ``sizes`` split
   evenly) from its own seed, ``stream(base, "chunk", i)``, with every table and its
   families; finishing (unique, CHECK, rules, aggregates) and the integrity check run
-  per chunk, in the worker (the check is skipped with ``verify=False``, for a sink
-  that proves the whole output's integrity itself, as the SQL writer does);
+  per chunk, in the worker;
 * the main process takes the chunks in chunk order and makes their keys unique
   across chunks (:class:`relsynth.keys.chunks.ChunkKeys`) and their other UNIQUE
   values (:class:`_UniqueValues`); copied reference tables are kept in chunk 0 only;
@@ -58,7 +57,6 @@ class _Spec:
     scale: float
     sizes: tuple[dict[str, int] | None, ...]
     shared: tuple[str, ...]
-    verify: bool = True
 
 
 def estimated_rows(synth: Synthesizer, scale: float, sizes: Mapping[str, int] | None = None) -> int:
@@ -107,7 +105,6 @@ def sample_chunks(
     n_jobs: int | None,
     executor: str | None,
     progress: Progress | None,
-    verify: bool = True,
 ) -> Iterator[dict[str, pd.DataFrame]]:
     """See :meth:`Synthesizer.sample_chunks`; arguments are checked on the call."""
     from relsynth.synthesis._parallel import resolve_jobs
@@ -123,7 +120,7 @@ def sample_chunks(
     where = executor or synth.executor
     base = child_seed(synth._rng) if seed is None else child_seed(as_generator(seed))
     k = n_chunks(synth, scale, sizes, chunk_rows)
-    return _chunks(synth, scale, sizes, base, k, jobs, where, progress, verify)
+    return _chunks(synth, scale, sizes, base, k, jobs, where, progress)
 
 
 def _chunks(
@@ -135,19 +132,18 @@ def _chunks(
     jobs: int,
     executor: str,
     progress: Progress | None,
-    verify: bool = True,
 ) -> Iterator[dict[str, pd.DataFrame]]:
     from relsynth.keys.chunks import ChunkKeys
     from relsynth.synthesis._parallel import iter_tasks
 
     digests = list(getattr(synth, "source_digests_", []))
     if k == 1:  # exactly sample()'s output
-        out = synth._sample_database(scale, sizes, base, None, verify=verify)
+        out = synth._sample_database(scale, sizes, base, None)
         report(progress, "chunk", "*", 1, 1)
         yield _tagged(out, digests)
         return
     shared = tuple(n for n in synth.plan_.order if synth.tables_[n].copy is not None)
-    spec = _Spec(base, scale / k, _split_sizes(sizes, k), shared, verify)
+    spec = _Spec(base, scale / k, _split_sizes(sizes, k), shared)
     keys = ChunkKeys(synth.key_generator_, shared)
     unique = _UniqueValues(synth, shared, set(keys.columns))
     tasks = iter_tasks(
@@ -165,9 +161,7 @@ def sample_chunk(shared: tuple[Synthesizer, _Spec], i: int) -> dict[str, pd.Data
     """Chunk ``i``: a whole database at the chunk's scale (the task workers run)."""
     synth, spec = shared
     seed = child_seed(stream(spec.base, "chunk", str(i)))
-    out = synth._sample_database(
-        spec.scale, spec.sizes[i], seed, None, threads=1, verify=spec.verify
-    )
+    out = synth._sample_database(spec.scale, spec.sizes[i], seed, None, threads=1)
     if i > 0:  # written once, with chunk 0
         for name in spec.shared:
             out[name] = out[name].iloc[:0]

@@ -218,12 +218,9 @@ def sample_database(
     base: int,
     progress: Progress | None,
     threads: int | None = None,
-    *,
-    verify: bool = True,
 ) -> dict[str, pd.DataFrame]:
     """Every table (plan order), deferred keys, finishing, aggregates, checked: what
-    ``Synthesizer.sample`` returns, and one chunk of ``sample_chunks`` (unchecked when
-    not ``verify``: the chunks' sink proves the integrity of the whole output)."""
+    ``Synthesizer.sample`` returns, and one chunk of ``sample_chunks``."""
     done = sample_tables(synth, scale, sizes, base, progress, threads)
     done = synth.key_generator_.fill_deferred(done, rng=stream(base, "deferred"))
     out = {
@@ -233,8 +230,7 @@ def sample_database(
         for name in synth.plan_.order
     }
     out = rule_hooks.apply_aggregates(synth, out, stream(base, "rules", "aggregates"))
-    if verify:
-        check(synth.metadata, out).raise_for_violations()
+    check(synth.metadata, out).raise_for_violations()
     return out
 
 

@@ -466,7 +466,6 @@ class Synthesizer:
         n_jobs: int | None = None,
         executor: Literal["local", "ray"] | None = None,
         progress: Progress | None = None,
-        verify: bool = True,
     ) -> Iterator[dict[str, pd.DataFrame]]:
         """Sample a database too big for memory as a stream of chunks, for
         :func:`relsynth.io.sql.write_table_chunks` (docs/synthesizer.md, "Chunked sampling").
@@ -476,15 +475,12 @@ class Synthesizer:
         dict of every table (copied tables in the first only), keys unique across
         chunks; made by ``n_jobs`` processes or on Ray (``executor``), one torch thread
         each: a function of (model, seed, scale, sizes, chunk_rows) only.
-        ``progress("chunk", "*", done, total)`` after each chunk. ``verify=False`` skips
-        each chunk's in-memory integrity check, for a sink that proves the integrity of
-        everything written itself (:func:`relsynth.io.sql.write_table_chunks` does, before
-        its COMMIT); the rows are the same either way."""
+        ``progress("chunk", "*", done, total)`` after each chunk."""
         from relsynth.synthesis._chunks import sample_chunks
 
         return sample_chunks(
             self, scale, sizes=sizes, seed=seed, chunk_rows=chunk_rows,
-            n_jobs=n_jobs, executor=executor, progress=progress, verify=verify,
+            n_jobs=n_jobs, executor=executor, progress=progress,
         )  # fmt: skip
 
     def _sample_database(
@@ -494,13 +490,11 @@ class Synthesizer:
         base: int,
         progress: Progress | None,
         threads: int | None = None,
-        verify: bool = True,
     ) -> dict[str, pd.DataFrame]:
-        """Every table, deferred keys, finishing, aggregates, checked unless not
-        ``verify`` (:mod:`._sample`)."""
+        """Every table, deferred keys, finishing, aggregates, checked (:mod:`._sample`)."""
         from relsynth.synthesis._sample import sample_database
 
-        return sample_database(self, scale, sizes, base, progress, threads, verify=verify)
+        return sample_database(self, scale, sizes, base, progress, threads)
 
     # -- state and persistence ---------------------------------------------------------
 

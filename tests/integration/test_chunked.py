@@ -115,21 +115,6 @@ def test_one_chunk_is_exactly_sample(fitted):
     _assert_same_chunks([only], [expected])
 
 
-def test_chunks_for_a_proving_sink_skip_the_check_and_keep_their_rows(fitted, monkeypatch):
-    # verify=False (what the CLI asks for: the SQL writer proves everything it wrote) makes
-    # the same rows without the per-chunk check, which draws nothing
-    import relsynth.synthesis._sample as sample
-
-    _, synth = fitted
-    _assert_same_chunks(_chunks(synth, n_jobs=1), _chunks(synth, n_jobs=1, verify=False))
-    calls: list[int] = []
-    monkeypatch.setattr(sample, "check", lambda *a, **k: calls.append(1) or relsynth.check(*a, **k))
-    synth._sample_database(1.0, None, 5, None, verify=False)
-    assert calls == []
-    synth._sample_database(1.0, None, 5, None)
-    assert calls == [1]  # the default checks
-
-
 def test_one_or_two_workers_give_the_same_chunks(fitted):
     _, synth = fitted
     _assert_same_chunks(_chunks(synth, n_jobs=1), _chunks(synth, n_jobs=2))
