@@ -820,9 +820,23 @@ def main(argv: list[str] | None = None) -> int:
         if args.details:
             print(intertable_details(s, args.details))
     command = "nice -n 10 .venv/bin/python benchmarks/sdv_compare.py " + shlex.join(argv)
-    args.results.write_text(write_results(summaries, args, command, versions))
+    generated = write_results(summaries, args, command, versions)
+    args.results.write_text(_keep_sections(args.results, generated))
     print(f"\nwrote {args.results}")
     return 0
+
+
+#: Where the generated part of a results file ends: the hand-written sections that follow
+#: (measurements of other scripts, notes) are kept when the file is rewritten.
+HAND_WRITTEN = "\n## Speed and reproducibility (issue 15)"
+
+
+def _keep_sections(path: Path, generated: str) -> str:
+    """``generated`` followed by ``path``'s hand-written sections (from
+    :data:`HAND_WRITTEN` on), so a run replaces only the table this script makes."""
+    old = path.read_text() if path.exists() else ""
+    at = old.find(HAND_WRITTEN)
+    return generated if at < 0 else generated.rstrip("\n") + "\n" + old[at:]
 
 
 if __name__ == "__main__":
