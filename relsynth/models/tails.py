@@ -253,16 +253,21 @@ def _train(tails: ContextTails, ctx: np.ndarray, y: np.ndarray, rng: np.random.G
         opt.step()
 
 
+def _outputs(tails: ContextTails, ctx: np.ndarray) -> tuple[torch.Tensor, ...]:
+    """The network's logits for ``ctx``, one block per column (evaluation mode)."""
+    tails.net.eval()
+    with torch.no_grad():
+        out = tails.net(torch.from_numpy(np.ascontiguousarray(ctx, np.float32)))
+    return torch.split(out, tails._widths(), dim=1)
+
+
 def _skills(
     tails: ContextTails, ctx: np.ndarray, y: np.ndarray, y_train: np.ndarray
 ) -> dict[str, tuple[float, ...]]:
     """Per column and inner edge ``j``: ``1 - loss / loss0`` of the held-out event ``bin >= j``,
     ``loss`` the network's binary log loss, ``loss0`` that of the training share."""
-    tails.net.eval()
-    with torch.no_grad():
-        out = tails.net(torch.from_numpy(np.ascontiguousarray(ctx, np.float32)))
     skills = {}
-    parts = torch.split(out, tails._widths(), dim=1)
+    parts = _outputs(tails, ctx)
     for i, (col, part) in enumerate(zip(tails.columns, parts, strict=True)):
         prob = torch.softmax(part, dim=1).numpy().astype(float)
         nb = len(col.edges) - 1
@@ -285,11 +290,8 @@ def _gains(
     tails: ContextTails, ctx: np.ndarray, y: np.ndarray, y_train: np.ndarray
 ) -> dict[str, float]:
     """Held-out log loss of the marginal shares less the network's, per column (nats)."""
-    tails.net.eval()
-    with torch.no_grad():
-        out = tails.net(torch.from_numpy(np.ascontiguousarray(ctx, np.float32)))
     gains = {}
-    parts = torch.split(out, tails._widths(), dim=1)
+    parts = _outputs(tails, ctx)
     for j, (col, part) in enumerate(zip(tails.columns, parts, strict=True)):
         logp = torch.log_softmax(part, dim=1).numpy()[np.arange(len(y)), y[:, j]]
         shares = (np.bincount(y_train[:, j], minlength=col.width) + 0.5) / (
