@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from relsynth.synthesis._dp import TableDP
     from relsynth.synthesis.synthesizer import Synthesizer
 
-__all__ = ["MIN_TABLE_SECONDS", "FittedTable", "fit_table_task", "fit_threads", "is_copied"]
+__all__ = ["MIN_TABLE_SECONDS", "FittedTable", "fit_table_task", "fit_threads"]
 
 #: A table's share of ``time_budget`` is never below this: a model takes at least one
 #: step. Only a budget smaller than the tables' encoders need can be overrun by it.

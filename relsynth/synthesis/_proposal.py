@@ -136,6 +136,24 @@ class _Pool:
     ok: list[np.ndarray] = field(default_factory=list)
     proposed: int = 0  # rounds drawn from the proposal
 
+    def add(
+        self,
+        slots: np.ndarray,
+        frame: pd.DataFrame,
+        z: np.ndarray,
+        logw: np.ndarray,
+        ok: np.ndarray,
+        shifted: bool,
+    ) -> None:
+        """One round of candidates: their slots, rows, noise, log weights, whether they
+        meet the conditions, and whether they came from the shifted proposal."""
+        self.slots.append(slots)
+        self.frames.append(frame)
+        self.z.append(z)
+        self.logw.append(logw)
+        self.ok.append(np.asarray(ok, dtype=bool))
+        self.proposed += shifted
+
     def cat(self, name: str) -> np.ndarray:
         return np.concatenate(getattr(self, name))
 
@@ -188,12 +206,7 @@ def sample_by_proposal(
         with with_latent(model, z):
             rows = take_context(context, slots)
             frame = fill_rows(synth, name, keys.iloc[slots], rows, done, rng)
-        pool.slots.append(slots)
-        pool.frames.append(frame)
-        pool.z.append(z)
-        pool.logw.append(logw)
-        pool.ok.append(np.asarray(meets(conditions, finished(frame)), dtype=bool))
-        pool.proposed += shift is not None
+        pool.add(slots, frame, z, logw, meets(conditions, finished(frame)), shift is not None)
         logger.debug(
             "%s: round %d, %d rows (%s), %d meet, effective %.0f",
             name, len(pool.slots), len(slots), "proposal" if shift is not None else "prior",

@@ -217,13 +217,8 @@ class _Rows:
         rng = stream(self.base, "where", self.name, f"tail round {len(self.pool.slots)}")
         with with_latent(self.model, z):
             frame = fill_rows(self.synth, self.name, self.keys.iloc[rep], ctx, self.done, rng)
-        pool = self.pool
-        pool.slots.append(rep)
-        pool.frames.append(frame)
-        pool.z.append(z)
-        pool.logw.append(logw)
-        pool.ok.append(np.asarray(meets(self.conditions, self.finished(frame)), dtype=bool))
-        pool.proposed += shift is not None
+        ok = meets(self.conditions, self.finished(frame))
+        self.pool.add(rep, frame, z, logw, ok, shift is not None)
 
     def open_slots(self, chosen: np.ndarray) -> np.ndarray:
         """The chosen slots whose meeting candidates are not yet enough: one meeting row
