@@ -235,12 +235,11 @@ def candidate_bins(
     out: dict[str, Bins] = {}
     for col in table.columns:
         name = str(col)
-        kind = kinds.get(name) or (
-            "numerical" if numbers(table[col]) is not None else "categorical"
-        )
+        is_number = numbers(table[col]) is not None
+        kind = kinds.get(name) or ("numerical" if is_number else "categorical")
         if name in excluded or kind not in ("numerical", "categorical", "boolean"):
             continue
-        numeric = kind == "numerical" and numbers(table[col]) is not None
+        numeric = kind == "numerical" and is_number
         if (kind == "numerical" and not numeric) or (not numeric and _binary(table[col])):
             continue
         bins = Bins.learn(name, table[col], numeric)
