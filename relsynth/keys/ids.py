@@ -63,6 +63,11 @@ _MAX_SHAPES = 50
 _INT64_MAX = 2**63 - 1
 #: Share of a group's gaps that must be whole multiples of its most frequent gap (the grid).
 _GRID_SHARE = 0.95
+#: Share of its grid's slots (span / grid + 1) a group's values must fill for the grid to
+#: be its step: a series sampled with holes fills many (half of a year's hours), a few
+#: events on a calendar few (9 exception dates in a year fill 2 % of its days: every
+#: gap is a whole number of days, yet their step is not one day).
+_GRID_FILL = 0.2
 _DATE_FORMATS = (
     "%Y-%m-%d %H:%M:%S.%f",
     "%Y-%m-%d %H:%M:%S",
@@ -399,8 +404,9 @@ def _grid_steps(groups: np.ndarray, diffs: np.ndarray) -> np.ndarray:
     A sample of an hourly series (half of the hours, after a holdout split) has gaps of
     1, 2, 3... hours, and its median gap can be 2 hours: a synthetic group stepping by 2
     hours then holds only even (or only odd) hours. A group's most frequent positive gap
-    is its grid when it is at least a quarter of the gaps and at least
-    :data:`_GRID_SHARE` of the gaps are whole multiples of it.
+    is its grid when it is at least a quarter of the gaps, at least
+    :data:`_GRID_SHARE` of the gaps are whole multiples of it, and the group's values
+    fill at least :data:`_GRID_FILL` of the grid's slots over their span.
     """
     ok = ~np.isnan(diffs) & (diffs > 0)
     if not ok.any():
@@ -412,8 +418,15 @@ def _grid_steps(groups: np.ndarray, diffs: np.ndarray) -> np.ndarray:
     grid = gaps["g"].map(mode["d"]).to_numpy()
     ratio = gaps["d"].to_numpy() / grid
     share = pd.Series(np.abs(ratio - np.round(ratio)) <= 1e-6).groupby(gaps["g"].to_numpy()).mean()
-    common = mode["n"] / gaps.groupby("g", sort=True).size()
-    on_grid = (share.reindex(median.index) >= _GRID_SHARE) & (common.reindex(median.index) >= 0.25)
+    n_gaps = gaps.groupby("g", sort=True).size()
+    common = mode["n"] / n_gaps
+    span = gaps.groupby("g", sort=True)["d"].sum()
+    fill = (n_gaps + 1) / (span / mode["d"] + 1)
+    on_grid = (
+        (share.reindex(median.index) >= _GRID_SHARE)
+        & (common.reindex(median.index) >= 0.25)
+        & (fill.reindex(median.index) >= _GRID_FILL)
+    )
     out = np.where(on_grid.to_numpy(),
                    mode["d"].reindex(median.index).to_numpy(), median.to_numpy())  # fmt: skip
     return np.asarray(out, dtype=float)

@@ -125,3 +125,15 @@ def test_a_split_hourly_series_keeps_its_hourly_grid(rng):
 def test_irregular_gaps_keep_the_median_step(rng):
     fmt = learn_format(pd.Series([0, 3, 4, 9, 11, 30, 37]), groups=np.zeros(7, dtype=int))
     assert fmt.params["steps"] == [4.0]
+
+
+def test_a_few_dates_on_a_calendar_keep_their_median_step():
+    # Setup: two services' exception dates (GTFS calendar_dates): every gap is a whole
+    # number of days and one gap is a single day, but 4 dates over 200 days fill 2 % of
+    # the days: they are events, not a daily series with holes.
+    dates = pd.to_datetime(["2014-06-09", "2014-10-06", "2014-12-25", "2014-12-26"] * 2)
+    groups = np.repeat([0, 1], 4)
+    # Run
+    fmt = learn_format(pd.Series(dates), groups=groups)
+    # Assert: each service steps by its median gap (80 days), not by one day.
+    assert fmt.params["steps"] == [80 * 86400.0] * 2
