@@ -191,3 +191,16 @@ def test_the_keys_the_value_is_read_from_are_not_rematched_on_values(fitted):
 
     assert _rule_hooks.context_keys(fitted, "flights") == {ORIGIN, DEST}
     assert not _rule_hooks.context_keys(fitted, "airports")
+
+
+def test_chunked_sampling_keeps_the_routes_values_on_one_or_two_workers(source, fitted):
+    rule = _rule(source)
+    one = list(fitted.sample_chunks(scale=2.0, seed=5, chunk_rows=1000, n_jobs=1))
+    two = list(fitted.sample_chunks(scale=2.0, seed=5, chunk_rows=1000, n_jobs=2))
+    assert len(one) == len(two) > 1
+    for a, b in zip(one, two, strict=True):
+        pd.testing.assert_frame_equal(a["flights"], b["flights"], check_exact=True)
+        want = known_values(a["flights"], rule, "float64")
+        known = want.notna().to_numpy()
+        assert known.mean() > 0.9
+        assert (a["flights"]["distance"].to_numpy()[known] == want.to_numpy()[known]).all()
