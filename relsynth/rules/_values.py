@@ -34,7 +34,7 @@ from relsynth.metadata._rule_parse import value_keys
 from relsynth.metadata.schema import ForeignKey, Metadata
 from relsynth.rules._determines import MIN_GROUPS, _agreement, _codes
 
-__all__ = ["apply_values", "discover_values", "value_holds", "value_map"]
+__all__ = ["apply_values", "discover_values", "known_values", "value_holds", "value_map"]
 
 _LIFT = 0.1
 #: Column kinds whose value a key combination may determine (never personal text).
@@ -89,6 +89,48 @@ def value_map(
     return tuple(sorted(pairs, key=lambda p: tuple(_norm(v) for v in p[0])))
 
 
+def _lookup(
+    frame: pd.DataFrame, rule: DeterminedValue
+) -> tuple[list[tuple[str, ...]], np.ndarray, np.ndarray, list[Any]]:
+    """Per row of ``frame``: its key combination (as text), whether all its keys are
+    set, whether ``rule`` knows the combination; and the known rows' values."""
+    keys = rule.keys.target[1]
+    lookup = {tuple(_norm(v) for v in combo): value for combo, value in rule.values}
+    parts = [frame[k].astype(object).map(_norm).tolist() for k in keys]
+    combos = list(zip(*parts, strict=True))
+    notnull = frame[list(keys)].notna().all(axis=1).to_numpy()
+    hits = [ok and c in lookup for ok, c in zip(notnull, combos, strict=True)]
+    known = np.array(hits, dtype=bool)
+    return combos, notnull, known, [lookup[combos[i]] for i in np.flatnonzero(known)]
+
+
+def _typed(new: pd.Series, dtype: Any) -> pd.Series:
+    """Stored rule values (JSON scalars, timestamps as text) in ``dtype``'s family."""
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        new = pd.to_datetime(new)
+        if getattr(dtype, "tz", None) is not None and new.dt.tz is None:
+            new = new.dt.tz_localize(dtype.tz)
+    elif pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+        new = pd.to_numeric(new, errors="coerce")
+    return new
+
+
+def known_values(frame: pd.DataFrame, rule: DeterminedValue, dtype: Any) -> pd.Series:
+    """The value ``rule`` gives each row of ``frame`` (its key combination's), NULL
+    where it knows none (a key NULL, a combination held by fewer than
+    ``min_category_count`` source rows, or new), in ``dtype``'s family: what a table
+    model sees of the column before it draws the row's other values
+    (:mod:`relsynth.synthesis._context`)."""
+    keys = rule.keys.target[1]
+    if not len(frame) or not all(k in frame for k in keys):
+        return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    _, _, known, values = _lookup(frame, rule)
+    out = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    out.iloc[np.flatnonzero(known)] = values
+    out = _typed(out, dtype)
+    return out.astype("float64") if pd.api.types.is_numeric_dtype(out.dtype) else out
+
+
 def apply_values(frame: pd.DataFrame, rule: DeterminedValue) -> pd.DataFrame:
     """``frame`` with ``rule``'s column set to its combination's value where the rule
     knows the combination; the rows of a combination it does not know (held by fewer
@@ -97,23 +139,12 @@ def apply_values(frame: pd.DataFrame, rule: DeterminedValue) -> pd.DataFrame:
     keys, column = rule.keys.target[1], rule.column.target[1][0]
     if column not in frame.columns or not all(k in frame for k in keys) or not len(frame):
         return frame
-    lookup = {tuple(_norm(v) for v in combo): value for combo, value in rule.values}
-    parts = [frame[k].astype(object).map(_norm).tolist() for k in keys]
-    combos = list(zip(*parts, strict=True))
-    notnull = frame[list(keys)].notna().all(axis=1).to_numpy()
-    known = np.array([ok and c in lookup for ok, c in zip(notnull, combos, strict=True)])
+    combos, notnull, known, values = _lookup(frame, rule)
     rows = np.flatnonzero(known)
-    new = pd.Series([lookup[combos[i]] for i in rows], index=frame.index[rows], dtype=object)
+    new = pd.Series(values, index=frame.index[rows], dtype=object)
     out = frame.copy()
     target = out[column]
-    if pd.api.types.is_datetime64_any_dtype(target.dtype):
-        new = pd.to_datetime(new)
-        if getattr(target.dtype, "tz", None) is not None and new.dt.tz is None:
-            new = new.dt.tz_localize(target.dtype.tz)
-    elif pd.api.types.is_numeric_dtype(target.dtype) and not pd.api.types.is_bool_dtype(
-        target.dtype
-    ):
-        new = pd.to_numeric(new, errors="coerce")
+    new = _typed(new, target.dtype)
     merged = target.astype(object).to_numpy(copy=True)
     merged[rows] = new.to_numpy(dtype=object)
     other = np.flatnonzero(notnull & ~known & target.notna().to_numpy())

@@ -6,6 +6,16 @@ fit time, :func:`secondary_features`) and its own date/time key values as calend
 features. :func:`build_context` builds it the same way at fit time (real parents,
 real keys) and at sample time (synthetic parents, the skeleton's keys), so the two
 always match.
+
+A value that the row's keys determine (a ``keys determine a value`` rule,
+:class:`~relsynth.metadata._rule.DeterminedValue`: ``flights.(origin, dest) determines
+flights.distance``) joins the context too (:func:`determined_features`, named
+``__rule.<column>``): the keys are sampled before the values, so the value is known
+before the model draws the row, and the row's other values (``air_time``) are drawn
+*given* it, instead of beside a value that the rule replaces afterwards. The model
+still learns the column itself: a row whose combination the rule does not know (a
+key NULL, a combination held by fewer than ``min_category_count`` source rows, or new)
+has NULL there and keeps the model's value (then one per combination, as before).
 """
 
 from __future__ import annotations
@@ -25,10 +35,16 @@ from relsynth.metadata.graph import Plan
 from relsynth.metadata.schema import ForeignKey, Metadata
 
 if TYPE_CHECKING:
+    from relsynth.metadata._rule import DeterminedValue
     from relsynth.models.context import Context
 
+#: Context column of a value the row's keys determine: ``__rule.<column>``.
+RULE_PREFIX = "__rule."
+
 __all__ = [
+    "RULE_PREFIX",
     "build_context",
+    "determined_features",
     "parent_features",
     "secondary_features",
     "secondary_parents",
@@ -101,6 +117,7 @@ def build_context(
     secondary: Sequence[tuple[ForeignKey, Sequence[str]]] = (),
     *,
     family: bool = True,
+    determined: pd.DataFrame | None = None,
 ) -> Context | None:
     """What a row's values are conditioned on: its driver parent's values, its family
     size and position, its secondary parents' values (``secondary``: key and parent
@@ -111,6 +128,7 @@ def build_context(
     has month, hour and temperature that follow ``time_hour``. ``family=False`` leaves
     the family counters and the family number out (under differential privacy a public
     parent's family counts other entities' rows, see :mod:`relsynth.synthesis._dp`).
+    ``determined``: the values the rows' keys determine (:func:`determined_features`).
     """
     from relsynth.models.context import Context
 
@@ -129,9 +147,34 @@ def build_context(
         parts.append(_join_parent(keys, fk, parent, features))
     if time_keys:
         parts.append(_time_key_features(keys, time_keys))
+    if determined is not None and len(determined.columns):
+        parts.append(determined.reset_index(drop=True))
     if parts:
         own["extra"] = pd.concat(parts, axis=1)
     return Context(**own) if own else None
+
+
+def determined_features(
+    keys: pd.DataFrame,
+    rules: Sequence[tuple[str, DeterminedValue | None]],
+    dtypes: Mapping[str, str],
+) -> pd.DataFrame | None:
+    """Per ``(column, rule)``, ``__rule.<column>``: the value ``rule`` gives each row's
+    key combination, NULL where it knows none (or where the rule is gone: a model
+    file whose rules were edited since the fit). None without rules."""
+    from relsynth.rules._values import known_values
+
+    if not rules:
+        return None
+    out = {}
+    for column, rule in rules:
+        dtype = dtypes.get(column, "object")
+        if rule is None:
+            values = pd.Series(np.full(len(keys), np.nan))
+        else:
+            values = known_values(keys, rule, dtype).reset_index(drop=True)
+        out[f"{RULE_PREFIX}{column}"] = values
+    return pd.DataFrame(out, index=pd.RangeIndex(len(keys)))
 
 
 def _time_key_features(keys: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:

@@ -11,7 +11,8 @@ does not depend on where or when it runs. Per table:
 * learned columns get a :class:`~relsynth.models.sequential.SequenceModel` (a
   sequential child: one sequence per driver parent) or a
   :class:`~relsynth.models.wgan.ConditionalWGAN` conditioned on the row's context
-  (:mod:`._context`), unless ``table_models`` overrides it;
+  (:mod:`._context`: with the values its keys determine, ``synth.rules_``), unless
+  ``table_models`` overrides it;
 * under differential privacy (``privacy``), a public table is copied and a private
   one gets fake text with a noisy NULL rate and a ConditionalWGAN trained with DP-SGD
   on an encoder made from DP releases (:meth:`_TableFitter.fit_private`; the releases
@@ -30,8 +31,10 @@ import pandas as pd
 
 from relsynth._columns import TableLayout, monotone_columns, parse_clock
 from relsynth._random import child_seed
+from relsynth.synthesis import _rule_hooks as rule_hooks
 from relsynth.synthesis._context import (
     build_context,
+    determined_features,
     parent_features,
     secondary_features,
     secondary_parents,
@@ -164,7 +167,12 @@ class _TableFitter:
         )
         secondary = secondary_parents(synth.metadata, context_keys)
         time_keys = time_key_columns(layout, dtypes)
-        context = build_context(frame, driver, self.tables, self.layouts, time_keys, secondary)
+        rule_context = rule_hooks.context_columns(synth, name, layout.learned) or None
+        rules = rule_hooks.context_rules(synth, name, rule_context)
+        context = build_context(
+            frame, driver, self.tables, self.layouts, time_keys, secondary,
+            determined=determined_features(frame, rules, dtypes),
+        )  # fmt: skip
         model = override if override is not None else self._default_wgan(layout)
         self._fit_model(model, values, context)
         if override is None:  # where a child's tail rows sit, for conditional sampling
@@ -172,9 +180,10 @@ class _TableFitter:
             seed = getattr(model, "seed", None)
             seed = seed if isinstance(seed, int) else child_seed(self.rng)
             fit_model_tails(model, numeric, context, synth.min_category_count, seed)
-        return TableFit(layout, dtypes, model, text, context_keys=context_keys), type(
-            model
-        ).__name__
+        state = TableFit(
+            layout, dtypes, model, text, context_keys=context_keys, rule_context=rule_context
+        )
+        return state, type(model).__name__
 
     def fit_private(self) -> tuple[TableFit, str]:
         """The table's state under differential privacy (see the module's docstring)."""

@@ -3,6 +3,10 @@
 Kept out of :mod:`relsynth.synthesis.synthesizer` so that module only calls them:
 
 * fit: :func:`fit_rules` (discovered and/or declared rules, ``synth.rules_``);
+  per table, :func:`context_columns` (the values its keys determine, which join
+  its model's context: :func:`relsynth.synthesis._context.determined_features`);
+* sample, per table: :func:`context_rules` (those values' rules, for the context)
+  and :func:`context_keys` (the keys they are read from: not re-matched on values);
 * sample, per table: :func:`match_paths` right after the key skeleton,
   :func:`path_keys` (the keys those fix) before the keys are matched on the values,
   :func:`derive_values` after the values and the fake text;
@@ -13,7 +17,7 @@ Kept out of :mod:`relsynth.synthesis.synthesizer` so that module only calls them
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -21,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from relsynth._random import child_seed, stream
-from relsynth.rules import Equality, Rule
+from relsynth.rules import DeterminedValue, Equality, Rule
 from relsynth.rules import enforce as _enforce
 from relsynth.rules import fit_rules as _fit_rules
 from relsynth.synthesis._copied import is_copied
@@ -54,6 +58,47 @@ def fitted_rules(synth: Synthesizer) -> tuple[Rule, ...]:
         return ()
     rules = getattr(synth, "rules_", None)
     return tuple(r for r in synth.metadata.rules if r.enforce) if rules is None else rules
+
+
+def context_columns(synth: Synthesizer, name: str, learned: Collection[str]) -> list[str]:
+    """The columns of ``name`` (among its ``learned`` ones) that an enforced
+    ``keys determine a value`` rule with stored values produces: their values join the
+    table model's context (decided once, at fit time; under DP the rules keep no
+    values, so none does)."""
+    return sorted(
+        {
+            r.column.target[1][0]
+            for r in fitted_rules(synth)
+            if isinstance(r, DeterminedValue)
+            and r.enforce
+            and r.table == name
+            and r.values
+            and r.column.target[1][0] in learned
+        }
+    )
+
+
+def context_rules(
+    synth: Synthesizer, name: str, columns: Collection[str] | None
+) -> list[tuple[str, DeterminedValue | None]]:
+    """Each of ``columns`` (:func:`context_columns` at fit time) with the rule that
+    gives its value (the last one, as :func:`derive_values` applies them in order),
+    None where the model's rules no longer have one."""
+    found: dict[str, DeterminedValue] = {}
+    for r in fitted_rules(synth):
+        if isinstance(r, DeterminedValue) and r.enforce and r.table == name and r.values:
+            found[r.column.target[1][0]] = r
+    return [(col, found.get(col)) for col in columns or ()]
+
+
+def context_keys(synth: Synthesizer, name: str) -> frozenset[ForeignKey]:
+    """The foreign keys of ``name`` whose columns a context value is read from
+    (:func:`context_rules`): the values were drawn given the value their parents
+    determine, so nothing may re-match them on the values."""
+    fit = synth.tables_[name]
+    used = [r for _, r in context_rules(synth, name, fit.rule_context) if r is not None]
+    columns = {c for r in used for c in r.keys.target[1]}
+    return frozenset(fk for fk in synth.metadata.parents(name) if set(fk.columns) <= columns)
 
 
 def path_keys(synth: Synthesizer, name: str) -> frozenset[ForeignKey]:

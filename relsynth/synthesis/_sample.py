@@ -26,6 +26,7 @@ from relsynth.check import check
 from relsynth.synthesis import _rule_hooks as rule_hooks
 from relsynth.synthesis._context import (
     build_context,
+    determined_features,
     parent_features,
     secondary_parents,
     time_key_columns,
@@ -108,7 +109,11 @@ def row_context(
     time_keys = time_key_columns(fit.layout, fit.dtypes)
     secondary = secondary_parents(synth.metadata, fit.context_keys)
     driver = synth.plan_.driver.get(name)
-    return build_context(keys, driver, done, synth.layouts_, time_keys, secondary)
+    rules = rule_hooks.context_rules(synth, name, fit.rule_context)
+    determined = determined_features(keys, rules, fit.dtypes)
+    return build_context(
+        keys, driver, done, synth.layouts_, time_keys, secondary, determined=determined
+    )
 
 
 def take_context(context: Context | None, rows: np.ndarray) -> Context | None:
@@ -181,11 +186,13 @@ def match_on_values(
     (:meth:`KeyGenerator.match_values <relsynth.keys.KeyGenerator.match_values>`:
     each row gets a parent its values point to, every parent keeps its in-degree),
     before the value rules, which then hold for the parents chosen. Keys that a path
-    rule ties to the driver's ancestor stay as the skeleton set them."""
+    rule ties to the driver's ancestor, and keys whose parents determine a value the
+    model drew the row given (:func:`~._rule_hooks.context_keys`), stay as the
+    skeleton set them."""
     generator = synth.key_generator_
     if not hasattr(generator, "match_values"):  # a generator from an older release
         return frame
-    exclude = rule_hooks.path_keys(synth, name)
+    exclude = rule_hooks.path_keys(synth, name) | rule_hooks.context_keys(synth, name)
     rules = rule_hooks.fitted_rules(synth)
     return generator.match_values(name, frame, done, rng=rng, exclude=exclude, rules=rules)
 

@@ -107,7 +107,9 @@ class TableFit:
     a modelled one has ``text_models`` (possibly empty), ``model`` (None when there
     is nothing to learn), and either ``sequence`` (a sequential child: its order
     column and monotone columns) or ``context_keys`` (``[foreign key index, parent
-    columns]`` of the secondary parents in its context).
+    columns]`` of the secondary parents in its context) and ``rule_context`` (the
+    columns whose value the row's keys determine, in its context as
+    ``__rule.<column>``, :func:`relsynth.synthesis._context.determined_features`).
     """
 
     layout: TableLayout
@@ -117,6 +119,7 @@ class TableFit:
     copy: pd.DataFrame | None = None
     sequence: dict[str, Any] | None = None
     context_keys: list[list[Any]] | None = None
+    rule_context: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain containers, the model's tensors (``model.state``) and, for a copied
@@ -132,6 +135,7 @@ class TableFit:
             "dtypes": dict(self.dtypes),
             "sequence": self.sequence,
             "context_keys": self.context_keys,
+            "rule_context": self.rule_context,
             "model": model,
             "text": text,
             "copy": self.copy,
@@ -166,4 +170,5 @@ class TableFit:
             copy=data.get("copy"),
             sequence=data.get("sequence"),
             context_keys=data.get("context_keys"),
+            rule_context=data.get("rule_context"),
         )

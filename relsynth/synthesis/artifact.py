@@ -224,6 +224,8 @@ def _read_table(
             "sequence": state["sequence"].get(name),
             # files saved before secondary parents joined the context have none
             "context_keys": state.get("context_keys", {}).get(name),
+            # files saved before determined values joined the context have none
+            "rule_context": state.get("rule_context", {}).get(name),
         }
     cls_name = manifest["models"].get(name)
     if cls_name is not None and cls_name not in model_registry():
@@ -444,7 +446,7 @@ def _synth_state(
     drivers = {
         t: (fks.index(fk) if fk is not None else None) for t, fk in state["plan"].driver.items()
     }
-    return {
+    out = {
         "drivers": drivers,
         "layouts": {t: table["layout"] for t, table in tables.items()},
         "sequence": {t: s["sequence"] for t, s in tables.items() if s["sequence"] is not None},
@@ -455,6 +457,11 @@ def _synth_state(
         "dtypes": {t: table["dtypes"] for t, table in tables.items()},
         "fit_info": state["fit_info"].to_dict(),
     }
+    # only where a table has one: other files stay as older versions wrote them
+    rules = {t: s["rule_context"] for t, s in tables.items() if s.get("rule_context")}
+    if rules:
+        out["rule_context"] = rules
+    return out
 
 
 def _frame_to_json(frame: pd.DataFrame) -> str:

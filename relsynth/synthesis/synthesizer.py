@@ -405,6 +405,7 @@ class Synthesizer:
         shell = type(self)(**self.get_params())
         shell.plan_ = self.plan_
         shell.lookups_ = self.lookups_
+        shell.rules_ = getattr(self, "rules_", ())  # a determined value joins a context
         return shell
 
     # -- sample ------------------------------------------------------------------------
