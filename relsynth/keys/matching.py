@@ -125,7 +125,7 @@ def match_values(
         fk = fks[sec.fk]
         if preference is None or fk in exclude or fk.parent not in done or sec.fk in determined:
             continue
-        parent_features = features.get(fk.parent)
+        parent_features = getattr(preference, "features", None) or features.get(fk.parent)
         parent = done[fk.parent]
         vectors = None if parent_features is None else parent_features.transform(parent)
         preferred = preference.preferred(frame, rng) if vectors is not None else None

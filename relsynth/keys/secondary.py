@@ -259,7 +259,7 @@ def _fit_preference(
         if c.name not in keys and c.name in frame and c.pii is None and c.kind in _LEARNED
     ]
     preference = fit_preference(fk, frame, values, parent, pf)
-    if preference is not None:
+    if preference is not None and preference.features is None:
         features[fk.parent] = pf
     return preference
 
