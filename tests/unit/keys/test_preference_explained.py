@@ -27,7 +27,8 @@ RULE = "flights.plane_id determines flights.airline_id"
 
 def _fleet(n_flights: int = 4000) -> tuple[Metadata, dict[str, pd.DataFrame]]:
     """airports (driver), planes, airlines <- flights; a plane's seats, year, engines,
-    speed and type vary independently; a flight's distance follows its plane's seats."""
+    speed and type vary independently, an airline's planes are of its size; a flight's
+    distance follows its plane's seats."""
     rng = np.random.default_rng(1)
     num = lambda name: Column(name, "numerical")  # noqa: E731
     meta = Metadata(
@@ -45,7 +46,7 @@ def _fleet(n_flights: int = 4000) -> tuple[Metadata, dict[str, pd.DataFrame]]:
     )  # fmt: skip
     n_planes, n_airlines = 150, 5
     owner = rng.integers(0, n_airlines, n_planes)
-    seats = rng.uniform(50, 300, n_planes).round()
+    seats = (60 + 45 * owner + rng.uniform(0, 60, n_planes)).round()  # fleets differ
     planes = pd.DataFrame({
         "id": np.arange(n_planes), "seats": seats, "year": rng.integers(1980, 2013, n_planes),
         "engines": rng.normal(2, 0.5, n_planes), "speed": rng.normal(400, 60, n_planes),
@@ -93,6 +94,11 @@ def test_the_preference_targets_the_parent_column_the_child_explains():
     assert ValuePreference.from_dict(old).features is None
 
 
+def _match(gen: KeyGenerator, frame, done, families: bool) -> pd.DataFrame:
+    return gen.match_values("flights", frame, done, rng=np.random.default_rng(4),
+                            families=families)  # fmt: skip
+
+
 def test_flights_are_matched_back_to_planes_of_their_size_within_their_airline():
     meta, tables = _fleet()
     gen = KeyGenerator().fit(meta, tables)
@@ -103,18 +109,55 @@ def test_flights_are_matched_back_to_planes_of_their_size_within_their_airline()
     done = {t: tables[t] for t in ("airports", "airlines", "planes")}
     keys = gen.sample_table("flights", done, rng=rng)
     assert (keys.groupby("plane_id")["airline_id"].nunique() == 1).all()
-    frame = keys.assign(distance=rng.permutation(tables["flights"]["distance"].to_numpy()))
-    before = np.corrcoef(frame["distance"], _seats(frame, tables["planes"]))[0, 1]
-    outs = [g.match_values("flights", frame, done, rng=np.random.default_rng(4))
-            for g in (gen, restored)]  # fmt: skip
-    pd.testing.assert_frame_equal(outs[0], outs[1])
-    matched = outs[0]
-    after = np.corrcoef(matched["distance"], _seats(matched, tables["planes"]))[0, 1]
-    real = np.corrcoef(tables["flights"]["distance"], _seats(tables["flights"], tables["planes"]))
-    assert abs(before) < 0.1 and after > 0.6, (before, after, real[0, 1])
-    # in-degrees kept, each plane still in one airline, the airlines untouched
-    assert matched["plane_id"].value_counts().sort_index().equals(
-        frame["plane_id"].value_counts().sort_index()
+    # the values as a model that reads the airline but not the plane would draw them:
+    # the distances of the airline's flights, in random order
+    source = tables["flights"]
+    distance = np.zeros(len(keys))
+    for airline, rows in keys.groupby("airline_id").indices.items():
+        pool = source.loc[source["airline_id"] == airline, "distance"].to_numpy()
+        distance[rows] = rng.choice(pool, len(rows))
+    frame = keys.assign(distance=distance)
+    planes = tables["planes"]
+    before = np.corrcoef(frame["distance"], _seats(frame, planes))[0, 1]
+    real = np.corrcoef(tables["flights"]["distance"], _seats(tables["flights"], planes))[0, 1]
+    corr = {}
+    for families in (False, True):
+        matched = _match(gen, frame, done, families)
+        pd.testing.assert_frame_equal(matched, _match(restored, frame, done, families))
+        corr[families] = np.corrcoef(matched["distance"], _seats(matched, planes))[0, 1]
+        # in-degrees kept, each plane still in one airline, the airlines' rows untouched
+        assert matched["plane_id"].value_counts().sort_index().equals(
+            frame["plane_id"].value_counts().sort_index()
+        )
+        assert (matched.groupby("plane_id")["airline_id"].nunique() == 1).all()
+        pd.testing.assert_series_equal(matched["airline_id"], frame["airline_id"])
+    # within its airline a flight finds a plane of its size; moving whole families
+    # (a plane's flights, to a plane of the same in-degree) lets the airline's planes
+    # follow its flights too
+    assert before < 0.8 * corr[False] and corr[True] > corr[False] + 0.1, (
+        before, corr, real
     )
-    assert (matched.groupby("plane_id")["airline_id"].nunique() == 1).all()
-    pd.testing.assert_series_equal(matched["airline_id"], frame["airline_id"])
+
+
+def test_families_move_whole_between_parents_of_one_in_degree():
+    from relsynth.keys.matching import match_families
+
+    rng = np.random.default_rng(5)
+    parent = pd.DataFrame({"id": np.arange(1, 61)})
+    vectors = rng.normal(size=(60, 1))
+    degree = rng.integers(1, 4, 60)
+    plane = np.repeat(np.arange(60), degree)
+    keys = pd.DataFrame({"plane_id": plane + 1, "airline_id": rng.integers(1, 5, 60)[plane]})
+    # each family prefers another parent of its in-degree
+    target = np.empty(60)
+    for d in (1, 2, 3):
+        members = np.flatnonzero(degree == d)
+        target[members] = vectors[rng.permutation(members), 0]
+    preferred = target[plane][:, None] + rng.normal(0, 0.01, (len(plane), 1))
+    out = match_families(PLANE, keys, preferred, parent, vectors, rng)
+    new = out["plane_id"].to_numpy() - 1
+    assert (out.groupby("plane_id")["airline_id"].nunique() == 1).all()
+    np.testing.assert_array_equal(np.bincount(new, minlength=60), degree)
+    found = np.abs(vectors[new, 0] - target[plane]) < 1e-9  # its preferred parent
+    assert found.mean() > 0.9
+    assert (new != plane).mean() > 0.5
