@@ -143,7 +143,9 @@ class ValuePreference:
         points = np.asarray(data["points"], dtype=float).reshape(-1, _width(encoders))
         targets = np.asarray(data["targets"], dtype=float).reshape(len(points), -1)
         own = data.get("features")  # absent in older files and for the whole parent
-        return cls(encoders, points, targets, None if own is None else ParentFeatures.from_dict(own))
+        return cls(
+            encoders, points, targets, None if own is None else ParentFeatures.from_dict(own)
+        )
 
 
 def matchable(meta: Metadata, fk: ForeignKey) -> bool:

@@ -15,8 +15,8 @@ import pandas as pd
 from relsynth import Column, ForeignKey, Metadata, Table
 from relsynth.keys import KeyGenerator
 from relsynth.keys._frames import locate
-from relsynth.keys.preference import MIN_SHARE, ValuePreference, fit_preference
 from relsynth.keys.features import ParentFeatures
+from relsynth.keys.preference import MIN_SHARE, ValuePreference, fit_preference
 from relsynth.rules import parse_rule
 
 ORIGIN = ForeignKey("flights", ("origin_id",), "airports", ("id",))
@@ -126,17 +126,18 @@ def test_flights_are_matched_back_to_planes_of_their_size_within_their_airline()
         pd.testing.assert_frame_equal(matched, _match(restored, frame, done, families))
         corr[families] = np.corrcoef(matched["distance"], _seats(matched, planes))[0, 1]
         # in-degrees kept, each plane still in one airline, the airlines' rows untouched
-        assert matched["plane_id"].value_counts().sort_index().equals(
-            frame["plane_id"].value_counts().sort_index()
+        assert (
+            matched["plane_id"]
+            .value_counts()
+            .sort_index()
+            .equals(frame["plane_id"].value_counts().sort_index())
         )
         assert (matched.groupby("plane_id")["airline_id"].nunique() == 1).all()
         pd.testing.assert_series_equal(matched["airline_id"], frame["airline_id"])
     # within its airline a flight finds a plane of its size; moving whole families
     # (a plane's flights, to a plane of the same in-degree) lets the airline's planes
     # follow its flights too
-    assert before < 0.8 * corr[False] and corr[True] > corr[False] + 0.1, (
-        before, corr, real
-    )
+    assert before < 0.8 * corr[False] and corr[True] > corr[False] + 0.1, (before, corr, real)
 
 
 def test_families_move_whole_between_parents_of_one_in_degree():
