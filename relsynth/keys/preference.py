@@ -198,7 +198,8 @@ def fit_preference(
         if own is None:
             return None
         vectors = own.transform(parent)
-        assert vectors is not None  # fitted on the parent's own columns
+        if vectors is None:  # not reached: fitted on the parent's own columns
+            return None
         encoders = _explaining(child, groups, vectors[idx[rows]], SUPPORT_SHARE)
     if not encoders:
         return None
