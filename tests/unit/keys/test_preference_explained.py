@@ -162,3 +162,15 @@ def test_families_move_whole_between_parents_of_one_in_degree():
     found = np.abs(vectors[new, 0] - target[plane]) < 1e-9  # its preferred parent
     assert found.mean() > 0.9
     assert (new != plane).mean() > 0.5
+
+
+def test_a_key_to_a_copied_parent_may_explain_the_parent():
+    meta, tables = _fleet()
+    plain = KeyGenerator().fit(meta, tables)
+    copied = KeyGenerator().fit(meta, tables, copied=["airlines"])
+    (before,) = [s.preference for s in plain.states_["flights"].secondary if s.fk == 1]
+    (after,) = [s.preference for s in copied.states_["flights"].secondary if s.fk == 1]
+    assert before is not None and "airline_id" not in before.columns
+    # an airline's planes are of its size: its key (the source's own values) says so
+    assert after is not None and "airline_id" in after.columns
+    assert "plane_id" not in after.columns and "origin_id" not in after.columns
