@@ -535,12 +535,13 @@ class KeyGenerator:
         rng: np.random.Generator,
         exclude: frozenset[ForeignKey] = frozenset(),
         rules: Sequence[Rule] | None = None,
+        families: bool = False,
     ) -> pd.DataFrame:
         """``frame`` (a sampled table with its values) with each secondary key that has
         a :class:`~relsynth.keys.preference.ValuePreference` matched on the rows' values
         (:func:`relsynth.keys.matching.match_values`: the parameters; ``rules`` as in
         :meth:`sample_table`: a determined key stays, its determining key is matched
-        among the rows that share the determined key)."""
+        among the rows that share the determined key; ``families``: all the rows)."""
         self._check_fitted()
         state = self.states_[self.metadata_.table(table).name]
         determined = self._determined(table, rules)
@@ -554,6 +555,7 @@ class KeyGenerator:
             exclude=exclude,
             determined=determined,
             joint=joint_within(state.joint, self._fks, {*determined, *determined.values()}),
+            families=families,
         )
 
     # -- persistence --------------------------------------------------------------------

@@ -27,7 +27,13 @@ from relsynth.keys.features import ParentFeatures
 from relsynth.keys.state import TableKeys
 from relsynth.metadata.schema import ForeignKey
 
-__all__ = ["match_by_preference", "match_secondary", "match_values", "match_within"]
+__all__ = [
+    "match_by_preference",
+    "match_families",
+    "match_secondary",
+    "match_values",
+    "match_within",
+]
 
 
 def match_secondary(
@@ -80,6 +86,7 @@ def match_values(
     exclude: frozenset[ForeignKey] = frozenset(),
     determined: Mapping[int, int] | None = None,
     joint: Mapping[int, Sequence[str]] | None = None,
+    families: bool = False,
 ) -> pd.DataFrame:
     """``frame`` (a sampled table with its values) with each secondary key that
     has a :class:`~relsynth.keys.preference.ValuePreference` matched on the rows'
@@ -113,6 +120,11 @@ def match_values(
         Per key drawn with others (:func:`~relsynth.keys.joint.joint_within`), the
         other keys' columns: it is matched among the rows that share them, so each
         group keeps its combinations.
+    families : bool
+        ``frame`` holds every row of its table (a parent's rows are all there): a key
+        that determines another first moves whole families between parents of the
+        same in-degree (:func:`match_families`; on a part of the rows that would give
+        a parent rows of two families, so it is not done).
 
     Returns
     -------
@@ -125,7 +137,7 @@ def match_values(
         fk = fks[sec.fk]
         if preference is None or fk in exclude or fk.parent not in done or sec.fk in determined:
             continue
-        parent_features = features.get(fk.parent)
+        parent_features = getattr(preference, "features", None) or features.get(fk.parent)
         parent = done[fk.parent]
         vectors = None if parent_features is None else parent_features.transform(parent)
         preferred = preference.preferred(frame, rng) if vectors is not None else None
@@ -133,6 +145,8 @@ def match_values(
             continue
         group = state.unique_within.get(sec.fk)
         within = [c for b, a in determined.items() if a == sec.fk for c in fks[b].columns]
+        if within and families:  # a parent's rows share the determined keys: move them all
+            frame = match_families(fk, frame, preferred, parent, vectors, rng)
         within += [c for c in (joint or {}).get(sec.fk, ()) if c not in within]
         if within:
             frame = match_within(fk, frame, preferred, parent, vectors, rng, within, group)
@@ -177,6 +191,48 @@ def match_within(
     for c in fk.columns:
         result[c] = pd.Series(out[c], index=child_keys.index).astype(child_keys[c].dtype)
     return result
+
+
+def match_families(
+    fk: ForeignKey,
+    child_keys: pd.DataFrame,
+    preferred: np.ndarray,
+    parent: pd.DataFrame,
+    parent_vectors: np.ndarray,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """A copy of ``child_keys`` with whole families (the rows of one parent) moved
+    between parents of the same in-degree: each family goes to the parent nearest its
+    rows' mean preference (one family per parent). Each parent keeps its in-degree,
+    each family its rows, so what the family shares (a key ``fk`` determines: a
+    plane's airline) stays one per parent, and :func:`match_within` then matches the
+    rows inside those groups. The families of a degree that one parent has stay."""
+    preferred = np.asarray(preferred, dtype=float)
+    idx = locate(child_keys, fk.columns, parent, fk.parent_columns)
+    linked = idx >= 0
+    degree = np.bincount(idx[linked], minlength=len(parent))
+    sums = np.zeros((len(parent), preferred.shape[1]))
+    np.add.at(sums, idx[linked], preferred[linked])
+    moved = np.arange(len(parent))
+    for d in np.unique(degree[degree > 0]):
+        members = np.flatnonzero(degree == d)
+        if len(members) < 2:
+            continue
+        means = sums[members] / d
+        result = np.full(len(members), -1, dtype=np.int64)
+        capacity = np.ones(len(members), dtype=np.int64)
+        vectors = parent_vectors[members]
+        pending = _nearest_with_capacity(
+            means, vectors, rng.permutation(len(members)), capacity, result
+        )
+        if len(pending):
+            _along_first_axis(means, vectors, pending, capacity, result)
+        moved[members] = members[result]
+    new = np.where(linked, moved[np.maximum(idx, 0)], -1)
+    out = child_keys.copy()
+    for c, pc in zip(fk.columns, fk.parent_columns, strict=False):
+        out[c] = take(parent[pc], new)
+    return out
 
 
 def match_by_preference(

