@@ -37,6 +37,7 @@ __all__ = ["ChunkProof"]
 
 _MAX_ROWID = 2**63 - 1  # at the top SQLite picks rowids at random: not "above" any more
 _EXAMPLES = 5
+_NO_ROWID = ""  # a table without a usable rowid (WITHOUT ROWID, or a column named so)
 
 
 class ChunkProof:
@@ -79,14 +80,16 @@ class ChunkProof:
 
     def _new_rows(self, conn: Connection, child: str, job: WriteJob) -> Any:
         """The condition that picks the chunk's rows of ``child`` (None: cannot tell)."""
-        rowid = sa.literal_column("relsynth_child.rowid")
+        rowid: sa.ColumnElement[Any] = sa.literal_column("relsynth_child.rowid")
         alias = self._alias[child]
-        if alias is False:  # no rowid: WITHOUT ROWID
+        if alias == _NO_ROWID:
             return None
         if alias is None:
             table = sa.table(job.names[child])
-            top = conn.execute(sa.select(sa.func.max(sa.literal_column("rowid"))).select_from(table))
-            hi = int(top.scalar() or 0)
+            top = conn.execute(
+                sa.select(sa.func.max(sa.literal_column("rowid"))).select_from(table)
+            ).scalar()
+            hi = int(top or 0)
             lo = self._above.get(child, 0)
             self._above[child] = hi
             return None if hi >= _MAX_ROWID else rowid > lo
@@ -110,19 +113,18 @@ class ChunkProof:
         return out
 
 
-def _rowid_alias(conn: Connection, physical: str) -> str | bool | None:
+def _rowid_alias(conn: Connection, physical: str) -> str | None:
     """The column that is the rowid of ``physical`` (its ``INTEGER PRIMARY KEY``),
-    None when the rowid is SQLite's own, False when the table has none."""
-    driver = conn.connection.driver_connection
+    None when the rowid is SQLite's own, :data:`_NO_ROWID` when it cannot be used."""
     quoted = physical.replace('"', '""')
-    sql = driver.execute(
+    sql = conn.exec_driver_sql(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (physical,)
     ).fetchone()
     if sql is None or "WITHOUT ROWID" in (sql[0] or "").upper():
-        return False
-    info = driver.execute(f'PRAGMA table_info("{quoted}")').fetchall()
+        return _NO_ROWID
+    info = conn.exec_driver_sql(f'PRAGMA table_info("{quoted}")').fetchall()
     if any(str(row[1]).lower() == "rowid" for row in info):
-        return False  # "rowid" names that column, not the rowid
+        return _NO_ROWID  # "rowid" names that column, not the rowid
     pk = [row for row in info if row[5]]
     if len(pk) == 1 and str(pk[0][2]).upper() == "INTEGER":
         return str(pk[0][1])

@@ -176,7 +176,7 @@ def orphans(
     joined = c_alias.outerjoin(
         p_alias, sa.and_(*[a == b for a, b in zip(c_cols, p_cols, strict=True)])
     )
-    where = [*[c.is_not(None) for c in c_cols], p_cols[0].is_(None)]
+    where: list[sa.ColumnElement[bool]] = [*[c.is_not(None) for c in c_cols], p_cols[0].is_(None)]
     if rows is not None:
         where.append(rows)
     total = conn.execute(sa.select(sa.func.count()).select_from(joined).where(*where)).scalar()

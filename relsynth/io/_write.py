@@ -46,8 +46,8 @@ from relsynth.errors import (
     ReferentialIntegrityError,
     TargetExistsError,
 )
-from relsynth.io._connect import connect, database_error, sqlite_manual_transactions
 from relsynth.io._chunkproof import ChunkProof
+from relsynth.io._connect import connect, database_error, sqlite_manual_transactions
 from relsynth.io._dbcheck import Orphans, check_connection
 from relsynth.io._ddl import add_foreign_keys, create_tables
 from relsynth.io._load import load_rows, mysql_escape, reset_sequences

@@ -58,9 +58,8 @@ def test_orphans_of_later_chunks_are_reported_as_one_scan_would(meta, tmp_path):
         write_table_chunks(f"sqlite:///{tmp_path / 'out.db'}", meta, chunks)
     # orders: the rowid is its INTEGER PRIMARY KEY; readings: SQLite's own rowid
     assert _violations(exc) == {"orders": (4, ("W", "Y", "Z")), "readings": (3, ("V", "X"))}
-    assert not (tmp_path / "out.db").exists() or not sqlite3.connect(
-        tmp_path / "out.db"
-    ).execute("SELECT name FROM sqlite_master WHERE name = 'orders'").fetchall()
+    con = sqlite3.connect(tmp_path / "out.db")  # nothing was committed
+    assert con.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall() == []
 
 
 def test_keys_below_an_earlier_chunk_are_left_to_the_final_scan(meta, tmp_path):
@@ -91,3 +90,23 @@ def test_the_final_proof_does_not_scan_the_children_again(meta, tmp_path, monkey
     assert len(seen) == 1
     assert set(seen[0]) == set(meta.foreign_keys)
     assert all(found is None for found in seen[0].values())
+
+
+def test_a_column_named_rowid_leaves_its_table_to_the_final_scan(tmp_path):
+    con = sqlite3.connect(tmp_path / "schema.db")
+    con.executescript(
+        "CREATE TABLE stores (code TEXT PRIMARY KEY);"
+        'CREATE TABLE notes ("rowid" INTEGER NOT NULL, store TEXT REFERENCES stores(code));'
+    )
+    con.close()
+    meta = relsynth.reflect(f"sqlite:///{tmp_path / 'schema.db'}")
+    chunks = [
+        {
+            "stores": pd.DataFrame({"code": [f"S{i}"]}),
+            "notes": pd.DataFrame({"rowid": [9 - i], "store": ["S0" if i < 2 else "Q"]}),
+        }
+        for i in range(3)
+    ]
+    with pytest.raises(ReferentialIntegrityError) as exc:
+        write_table_chunks(f"sqlite:///{tmp_path / 'out.db'}", meta, chunks)
+    assert _violations(exc) == {"notes": (1, ("Q",))}
