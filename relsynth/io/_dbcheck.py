@@ -24,7 +24,10 @@ from sqlalchemy.engine import Connection
 from relsynth.check import IntegrityReport, Violation
 from relsynth.metadata.schema import ForeignKey, Metadata, Table
 
-__all__ = ["check_connection"]
+__all__ = ["Orphans", "check_connection", "orphans"]
+
+#: The orphans of one foreign key: rows, and up to five example keys (None: none).
+Orphans = tuple[int, tuple[Any, ...]] | None
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +40,17 @@ def check_connection(
     *,
     names: Mapping[str, str] | None = None,
     schema: str | None = None,
+    known: Mapping[ForeignKey, Orphans] | None = None,
 ) -> IntegrityReport:
     """Check the tables of ``meta`` on ``conn`` (inside the caller's transaction).
 
     ``names`` maps metadata table names to physical ones (default: the same). Each
     table is looked for in its own schema (:attr:`Table.schema`), else ``schema``.
+    ``known``: foreign keys whose orphans the caller has already counted over every
+    row of the child (a chunked write, chunk by chunk: :mod:`relsynth.io._chunkproof`),
+    taken as they are instead of scanning the child again.
     """
+    known = known or {}
     names = dict(names or {n: t.physical_name for n, t in meta.tables.items()})
     where = {n: t.schema or schema for n, t in meta.tables.items()}
     present = _present_columns(conn, [(where[n], names[n]) for n in meta.tables])
@@ -70,7 +78,7 @@ def check_connection(
             continue
         if not set(fk.parent_columns) <= set(parent.c.keys()):
             continue
-        orphan = _orphans(conn, fk, child, parent)
+        orphan = known[fk] if fk in known else orphans(conn, fk, child, parent)
         if orphan is not None:
             violations.append(Violation("orphan_foreign_key", fk.child, fk.columns, *orphan, fk))
     report = IntegrityReport(tuple(violations), n_tables=len(tables), n_rows=n_rows)
@@ -152,9 +160,15 @@ def _duplicates(
     return int(total), _examples(rows)
 
 
-def _orphans(
-    conn: Connection, fk: ForeignKey, child: sa.TableClause, parent: sa.TableClause
-) -> tuple[int, tuple[Any, ...]] | None:
+def orphans(
+    conn: Connection,
+    fk: ForeignKey,
+    child: sa.TableClause,
+    parent: sa.TableClause,
+    rows: sa.ColumnElement[bool] | None = None,
+) -> Orphans:
+    """The child rows of ``fk`` whose parent is missing (only the rows where ``rows``
+    holds, a condition on ``relsynth_child``, the child's alias, when given)."""
     c_alias = child.alias("relsynth_child")
     p_alias = parent.alias("relsynth_parent")
     c_cols = [c_alias.c[c] for c in fk.columns]
@@ -162,7 +176,9 @@ def _orphans(
     joined = c_alias.outerjoin(
         p_alias, sa.and_(*[a == b for a, b in zip(c_cols, p_cols, strict=True)])
     )
-    where = [*[c.is_not(None) for c in c_cols], p_cols[0].is_(None)]
+    where: list[sa.ColumnElement[bool]] = [*[c.is_not(None) for c in c_cols], p_cols[0].is_(None)]
+    if rows is not None:
+        where.append(rows)
     total = conn.execute(sa.select(sa.func.count()).select_from(joined).where(*where)).scalar()
     if not total:
         return None

@@ -35,6 +35,8 @@ def load_rows(conn: Connection, job: WriteJob) -> None:
     chunk = 0
     while True:
         _load_chunk(conn, job)
+        if job.after_chunk is not None:
+            job.after_chunk()
         for name, n in job.n_rows.items():
             job.written[name] = job.written.get(name, 0) + n
         if job.on_chunk is not None:

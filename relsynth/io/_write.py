@@ -46,15 +46,16 @@ from relsynth.errors import (
     ReferentialIntegrityError,
     TargetExistsError,
 )
+from relsynth.io._chunkproof import ChunkProof
 from relsynth.io._connect import connect, database_error, sqlite_manual_transactions
-from relsynth.io._dbcheck import check_connection
+from relsynth.io._dbcheck import Orphans, check_connection
 from relsynth.io._ddl import add_foreign_keys, create_tables
 from relsynth.io._load import load_rows, mysql_escape, reset_sequences
 from relsynth.io._pgproof import enforced_report
 from relsynth.io._write_job import WriteJob, WriteReport, prepare_job
 from relsynth.io.urls import redact
 from relsynth.metadata.graph import plan
-from relsynth.metadata.schema import Metadata
+from relsynth.metadata.schema import ForeignKey, Metadata
 
 __all__ = ["WriteReport", "as_written", "existing_tables", "target_schema", "write_database"]
 
@@ -291,6 +292,9 @@ def _write_transactional(
         job.step = "creating the tables"
         later = conn.dialect.name == "postgresql"
         create_tables(conn, job.meta, job.schema, create, foreign_keys_later=later)
+        proof = _chunk_proof(conn, job, create)
+        if proof is not None:
+            job.after_chunk = lambda: proof.chunk_loaded(conn, job)
         load_rows(conn, job)
         if later:
             job.step = "adding the foreign keys (PostgreSQL validates each one)"
@@ -301,7 +305,16 @@ def _write_transactional(
             job.step = "reading the constraints that prove integrity"
             job.integrity = enforced_report(conn, job.meta, names=job.names)
         else:
-            _prove_integrity(conn, job)
+            _prove_integrity(conn, job, None if proof is None else proof.results())
+
+
+def _chunk_proof(conn: Connection, job: WriteJob, create: Sequence[str]) -> ChunkProof | None:
+    """SQLite, every table new, no key filled by a later UPDATE: the foreign keys are
+    proven chunk by chunk, overlapping the sampling of the next chunks
+    (:mod:`relsynth.io._chunkproof`)."""
+    if conn.dialect.name != "sqlite" or job.update_later or set(create) != set(job.meta.tables):
+        return None
+    return ChunkProof(conn, job)
 
 
 def _children_first(meta: Metadata, names: Sequence[str]) -> list[str]:
@@ -335,9 +348,11 @@ def _drop_tables(
         conn.exec_driver_sql(stmt.replace("%", "%%") if conn.dialect.name != "postgresql" else stmt)
 
 
-def _prove_integrity(conn: Connection, job: WriteJob) -> None:
+def _prove_integrity(
+    conn: Connection, job: WriteJob, known: Mapping[ForeignKey, Orphans] | None = None
+) -> None:
     job.step = "checking integrity"
-    report = check_connection(conn, job.meta, names=job.names)
+    report = check_connection(conn, job.meta, names=job.names, known=known)
     if not report.ok:
         raise ReferentialIntegrityError(
             f"The written tables violate their keys, so nothing was committed:\n{report}\n"

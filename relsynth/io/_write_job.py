@@ -86,6 +86,7 @@ class WriteJob:
     # a chunked write: the chunks after the first, and what is told after each one
     more: Iterator[Mapping[str, pd.DataFrame]] = field(default_factory=lambda: iter(()))
     on_chunk: Callable[[int, int], None] | None = None
+    after_chunk: Callable[[], None] | None = None  # run once each chunk is loaded
     written: dict[str, int] = field(default_factory=dict)  # rows loaded so far, per table
     integrity: IntegrityReport | None = None  # the check run before committing, if any
 

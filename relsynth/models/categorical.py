@@ -134,11 +134,17 @@ class CategoricalEncoder:
         return table
 
     def levels_of(self, series: pd.Series) -> np.ndarray:
-        """Level index of each value (unseen values map to the most frequent level)."""
-        values = series.astype(object).where(series.notna(), None)
-        mapped = values.map(self._lookup())
+        """Level index of each value (unseen values map to the most frequent level).
+
+        Each distinct value is looked up once (a context column of a large sample
+        repeats a few hundred values over every row), NULLs as ``None``.
+        """
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        distinct = pd.Series([*pd.Series(uniques).astype(object), None], dtype=object)
+        mapped = distinct.map(self._lookup())
         other = getattr(self, "other_level", None)  # withheld values: the other level
-        return mapped.fillna(0 if other is None else other).to_numpy(dtype=np.int64)
+        levels = mapped.fillna(0 if other is None else other).to_numpy(dtype=np.int64)
+        return levels[codes]  # the NULL code, -1, takes the last: None's
 
     def transform(self, series: pd.Series, rng: np.random.Generator | None = None) -> np.ndarray:
         """One-hot block ``(n, n_levels)``."""
