@@ -398,11 +398,10 @@ def find_null_rules(
         size = given[other].size
         finish = Offset(name, "__null_rule", str(table[name].dtype), "difference",
                         **_bounds(values, False))  # fmt: skip
-        follow = None
-        if point is None:  # how the set values follow the other numbers within a bin
-            set_ = ~np.isnan(values)
-            within = _within_scores(values, binned[other])[set_]
-            follow = Follow.learn(within, set_, _others(table, (name, other), kinds))
+        # how the values (off the point) follow the other numbers within a bin
+        set_ = ~np.isnan(values) & (values != point if point is not None else True)
+        within = _within_scores(np.where(set_, values, np.nan), binned[other])[set_]
+        follow = Follow.learn(within, set_, _others(table, (name, other), kinds))
         rules.append(
             NullRule(
                 name,
