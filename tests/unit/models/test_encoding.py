@@ -247,3 +247,17 @@ def test_a_discrete_column_decodes_each_value_at_its_share_a_lone_outlier_too(rn
     del state["encoders"][0]["support_cdf"]
     old = TableEncoder.from_state(state).inverse(grid, rng)["wind"]
     assert set(old) <= set(frame["wind"]) and (old == 1048.36058).sum() > 5 * m / n
+
+
+def test_the_context_is_encoded_without_the_cdf(rng) -> None:
+    # the context is never decoded: its discrete numbers keep the quantile encoding
+    from relsynth.models import ConditionalWGAN
+
+    n = 400
+    ctx = pd.DataFrame({"stars": rng.choice([1.0, 2.0, 3.0, 4.0, 5.0], n)})
+    table = pd.DataFrame({"votes": (ctx["stars"] * 3 + rng.integers(0, 3, n)).astype(float)})
+    model = ConditionalWGAN(epochs=1, seed=0, device="cpu").fit(table, ctx)
+    (context_enc,) = model.context_encoder.encoders
+    assert context_enc.support and context_enc.support_cdf == []
+    (own,) = model.encoder.encoders
+    assert own.support and len(own.support_cdf) == len(own.support)
