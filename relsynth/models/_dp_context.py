@@ -47,7 +47,7 @@ def _encode_contexts(
         model.context_encoder = None
         return np.zeros((n, 0), np.float32), np.zeros((1, 0), np.float32)
     kinds = {c: k for c, k in context.kinds.items() if k}
-    encoder = TableEncoder(kinds, method="quantile").fit(context.synthetic, rng)
+    encoder = TableEncoder(kinds, method="quantile", cdf=False).fit(context.synthetic, rng)
     model.context_encoder = encoder
     return encoder.transform(context.real, rng), encoder.transform(context.synthetic, rng)
 

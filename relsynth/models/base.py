@@ -419,7 +419,10 @@ class TableModel(abc.ABC):
             self.context_encoder = None
             return np.zeros((n, 0), dtype=np.float32)
         ctx = context.reset_index(drop=True)
-        self.context_encoder = TableEncoder(method="quantile", min_count=self._min_count())
+        # the context is encoded, never decoded: no discrete CDF (numerical.py)
+        self.context_encoder = TableEncoder(
+            method="quantile", min_count=self._min_count(), cdf=False
+        )
         self.context_encoder.fit(ctx, rng)
         return self.context_encoder.transform(ctx, rng)
 

@@ -82,6 +82,10 @@ class TableEncoder:
         :class:`CategoricalEncoder`), and the ``min_count - 1`` lowest and highest
         values of a continuous column are pulled in to the next (see
         :class:`NumericalEncoder`); 1 withholds nothing. Used by ``fit`` only.
+    cdf : bool, default=True
+        Encode discrete numbers by their CDF, so that decoding gives each value its
+        share (see :class:`NumericalEncoder`); a context encoder, never decoded, passes
+        False and keeps the quantile interpolation. Used by ``fit`` only.
     """
 
     def __init__(
@@ -91,11 +95,13 @@ class TableEncoder:
         max_levels: int = 200,
         *,
         min_count: int = 1,
+        cdf: bool = True,
     ) -> None:
         self.kinds = dict(kinds or {})
         self.method = method
         self.max_levels = max_levels
         self.min_count = int(min_count)
+        self.cdf = cdf
 
     def fit(self, frame: pd.DataFrame, rng: np.random.Generator) -> TableEncoder:
         """Fit one encoder per column of ``frame``."""
@@ -110,7 +116,9 @@ class TableEncoder:
                 )
             enc: NumericalEncoder | CategoricalEncoder
             if kind in ("numerical", "datetime"):
-                enc = NumericalEncoder(name, kind, self.method, min_count=self.min_count)
+                enc = NumericalEncoder(
+                    name, kind, self.method, min_count=self.min_count, cdf=self.cdf
+                )
             else:
                 enc = CategoricalEncoder(
                     name, kind, max_levels=self.max_levels, min_count=self.min_count

