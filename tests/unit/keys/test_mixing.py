@@ -9,6 +9,8 @@ origin; with it, the origin x airline table is the source's.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -138,3 +140,25 @@ def test_margins_are_fitted_and_rounded_exactly():
     counts = round_margins(fit_margins(seed, rows, cols), rows, cols, rng)
     assert counts[0, 1] == 0 and counts[1, 0] == 0
     assert (counts == [[30, 0, 10], [0, 20, 20]]).all()
+
+
+def test_synthesizer_chunks_keep_the_mix_and_agree_across_workers(hubs):
+    """Airports and airlines as reference tables (copied, so the joint model exists):
+    sampled in chunks on one or two workers, the flights are the same and leave their
+    airline's hub as the source's do."""
+    meta, tables = hubs
+    for name in COPIED:
+        meta = meta.with_table(replace(meta[name], reference=True))
+    synth = relsynth.Synthesizer(meta, seed=0, steps=5, n_threads=1, drivers={"flights": ORIGIN})
+    synth.fit(tables)
+    runs = [
+        list(synth.sample_chunks(scale=1.0, seed=2, chunk_rows=2000, n_jobs=jobs))
+        for jobs in (1, 2)
+    ]
+    for one, two in zip(*runs, strict=True):
+        pd.testing.assert_frame_equal(one["flights"], two["flights"])
+    assert len(runs[0]) >= 2
+    for chunk in runs[0]:  # each chunk draws its planes' airlines (the planes are shared)
+        flights = chunk["flights"]
+        assert (flights["origin_id"] == flights["airline_id"]).mean() > 0.65
+        assert flights.dropna().groupby("plane_id")["airline_id"].nunique().max() == 1
