@@ -71,6 +71,8 @@ def mix_determined(
     ]
     if not cond or any(fks[k].parent not in done for k in (b, *(joint.fks[i] for i in cond))):
         return
+    if set(fks[a].columns) & {c for i in cond for c in fks[joint.fks[i]].columns}:
+        return  # moving A's slots would move a set key
     ib = joint.fks.index(b)
     table = pd.DataFrame(
         {

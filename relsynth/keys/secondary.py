@@ -426,7 +426,8 @@ def assign_secondary(
             together=together,
             inside=inside,
         )
-        if together is not None and determined[sec.fk] not in unique_within:
+        a = determined.get(sec.fk, -1)
+        if together is not None and a not in unique_within and fks[a] != driver:
             mix_determined(frame, joint, fks, done, sec.fk, determined, rng)
 
 
