@@ -452,9 +452,9 @@ class KeyGenerator:
             rng=rng,
             features=self.features_,
             determined=(tied := self._determined(table, rules)),
+            joint=state.joint,
         )
-        fixed = {*tied, *tied.values()}
-        draw_joint(frame, state.joint, fks, done, rng, copied=copied, fixed=fixed)
+        draw_joint(frame, state.joint, fks, done, rng, copied=copied, fixed={*tied, *tied.values()})
         sample_key_values(frame, state.values, state.n_rows, rng)
         self._self_references(frame, state, rng)
         null_deferred(frame, [fks[k] for k in state.deferred])

@@ -39,6 +39,7 @@ from relsynth.keys._frames import locate, take
 from relsynth.keys.cardinality import DegreeModel
 from relsynth.keys.dealing import assign_constrained, assign_degree, set_groups, valid_parents
 from relsynth.keys.features import ParentFeatures
+from relsynth.keys.mixing import mix_determined
 from relsynth.keys.preference import ValuePreference, fit_preference, matchable
 from relsynth.keys.ranking import SecondaryRanking, fit_ranking, parent_value_features
 from relsynth.keys.skeleton import key_columns
@@ -48,6 +49,7 @@ from relsynth.metadata.graph import Plan
 from relsynth.metadata.schema import ForeignKey, Metadata, Table
 
 if TYPE_CHECKING:
+    from relsynth.keys.joint import JointKeys
     from relsynth.keys.state import TableKeys
 
 __all__ = [
@@ -360,6 +362,7 @@ def assign_secondary(
     rng: np.random.Generator,
     features: Mapping[str, ParentFeatures] | None = None,
     determined: Mapping[int, int] | None = None,
+    joint: JointKeys | None = None,
 ) -> None:
     """Set the columns of every secondary key of ``frame`` in place, in ``fits``' order.
 
@@ -367,7 +370,10 @@ def assign_secondary(
     ``features`` the parent tables' :class:`ParentFeatures` (for the rankings);
     ``determined`` maps a key to the key that determines it (:func:`determined_keys`;
     the latter is then assigned first, :func:`determined_order`): such a key is drawn
-    once per parent of its determining key (:func:`~relsynth.keys.dealing.one_per_group`).
+    once per parent of its determining key (:func:`~relsynth.keys.dealing.one_per_group`),
+    and with the table's ``joint`` model the determining key's slots are then redealt so
+    that its values per set key (a flight's origin) follow the source
+    (:func:`~relsynth.keys.mixing.mix_determined`).
     """
     fks = list(meta.foreign_keys)
     determined = determined or {}
@@ -420,6 +426,9 @@ def assign_secondary(
             together=together,
             inside=inside,
         )
+        a = determined.get(sec.fk, -1)
+        if together is not None and a not in unique_within and fks[a] != driver:
+            mix_determined(frame, joint, fks, done, sec.fk, determined, rng)
 
 
 def determined_keys(
