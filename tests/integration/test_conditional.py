@@ -328,6 +328,11 @@ def test_given_rows_get_the_learned_in_degree_of_a_secondary_key(bank):
     assert synth.sample_report_.removed["disp"] > 100
 
 
+#: The quantile of orders.freight above which the proposal tests condition: a tail the
+#: pilot meets often enough (about twenty rows) to find the noise shift for any seed.
+TAIL = 0.99
+
+
 def _proposal_forced(monkeypatch) -> None:
     """Use the noise proposal whenever the pilot finds a shift. By default the sampler
     takes it only when it is predicted to generate under ``REJECT_SHARE`` of rejection's
@@ -342,14 +347,17 @@ def _proposal_forced(monkeypatch) -> None:
 
 
 def test_a_child_condition_is_importance_sampled_with_fewer_rows(shop, monkeypatch):
-    # A 0.5 % tail of orders.freight at a scale where rejection would generate every
+    # A 1 % tail of orders.freight at a scale where rejection would generate every
     # order: the sampler's proposal in the generator's noise needs fewer rows, and its
     # kept rows follow the model's own distribution inside the condition (rejection's).
+    # (At a 0.5 % tail the pilot meets about ten rows, and whether their mean noise
+    # stands out of its own sampling noise is then a matter of the seed: seed 3 found
+    # no shift with one 150-step model, seed 4 did.)
     _proposal_forced(monkeypatch)
     meta, tables, synth = shop
     from relsynth.evaluate.metrics import ks_complement
 
-    threshold = float(np.quantile(tables["orders"]["freight"], 0.995))
+    threshold = float(np.quantile(tables["orders"]["freight"], TAIL))
     where = f"orders.freight > {threshold:.2f}"
     fake = synth.sample(seed=3, scale=30, where=where)
     report = synth.sample_report_.conditioned["orders"]
@@ -388,7 +396,7 @@ def test_the_sampler_takes_rejection_when_the_proposal_would_not_pay(shop):
 def test_the_importance_sampler_is_deterministic_by_seed(shop, monkeypatch):
     _proposal_forced(monkeypatch)
     _, tables, synth = shop
-    threshold = float(np.quantile(tables["orders"]["freight"], 0.995))
+    threshold = float(np.quantile(tables["orders"]["freight"], TAIL))
     where = f"orders.freight > {threshold:.2f}"
     a = synth.sample(seed=3, scale=30, where=where)
     assert synth.sample_report_.conditioned["orders"].shift  # the proposal was used
