@@ -382,7 +382,7 @@ def _numbers(values: pd.Series) -> np.ndarray | None:
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
         return np.asarray(datetime_seconds(values), dtype=float)
     if pd.api.types.is_numeric_dtype(values.dtype):
-        return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+        return pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     return None
 
 
