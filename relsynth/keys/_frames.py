@@ -15,9 +15,17 @@ import numpy as np
 import pandas as pd
 
 from relsynth.keys.skeleton import key_columns
-from relsynth.metadata.schema import Metadata
+from relsynth.metadata.schema import ForeignKey, Metadata
 
-__all__ = ["group_ids", "isin_sorted", "key_problems", "locate", "take"]
+__all__ = [
+    "group_ids",
+    "isin_sorted",
+    "key_problems",
+    "key_text",
+    "locate",
+    "parent_texts",
+    "take",
+]
 
 
 def locate(
@@ -95,6 +103,20 @@ def take(values: pd.Series, idx: np.ndarray) -> pd.Series:
     if len(arr):
         out[ok] = arr[idx[ok]]
     return pd.Series(out)
+
+
+def key_text(frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """Each row's key as one text (columns joined by a unit separator)."""
+    parts = [frame[c].astype(object).map(str).tolist() for c in columns]
+    return ["\x1f".join(p) for p in zip(*parts, strict=True)]
+
+
+def parent_texts(child: pd.DataFrame, fk: ForeignKey, parent: pd.DataFrame) -> np.ndarray:
+    """Each child row's parent key as the parent writes it (:func:`key_text`; "" when
+    NULL or not found), so a nullable key read as floats still names ``'3'``."""
+    idx = locate(child, fk.columns, parent, fk.parent_columns)
+    texts = np.array(key_text(parent, fk.parent_columns) + [""], dtype=object)
+    return texts[np.where(idx >= 0, idx, len(texts) - 1)]
 
 
 def group_ids(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:

@@ -40,8 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from relsynth.keys._frames import locate, take
-from relsynth.keys.secondary import key_text
+from relsynth.keys._frames import key_text, locate, parent_texts, take
 from relsynth.metadata.graph import Plan
 from relsynth.metadata.schema import ForeignKey, Metadata
 
@@ -67,7 +66,7 @@ class JointKeys:
     movable : tuple of bool
         Per key, whether :func:`draw_joint` may redraw it.
     combos : tuple of tuple of str
-        Each combination: one key text per key (:func:`~relsynth.keys.secondary.key_text`).
+        Each combination: one key text per key (:func:`~relsynth.keys._frames.key_text`).
     counts : tuple of int
         Source rows holding each combination.
     """
@@ -95,14 +94,6 @@ class JointKeys:
             combos=tuple(tuple(str(v) for v in c) for c in data["combos"]),
             counts=tuple(int(n) for n in data["counts"]),
         )
-
-
-def parent_texts(child: pd.DataFrame, fk: ForeignKey, parent: pd.DataFrame) -> np.ndarray:
-    """Each child row's parent key as the parent writes it (:func:`key_text`; "" when
-    NULL or not found), so a nullable key read as floats still names ``'3'``."""
-    idx = locate(child, fk.columns, parent, fk.parent_columns)
-    texts = np.array(key_text(parent, fk.parent_columns) + [""], dtype=object)
-    return texts[np.where(idx >= 0, idx, len(texts) - 1)]
 
 
 def fit_joint(

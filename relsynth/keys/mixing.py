@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from relsynth.keys._frames import locate
+from relsynth.keys._frames import parent_texts
 from relsynth.metadata.schema import ForeignKey
 
 if TYPE_CHECKING:
@@ -84,9 +84,10 @@ def mix_determined(
     source = table.groupby(["set", "b"], sort=True)["n"].sum()
     s_rows = pd.Index(source.index.get_level_values(0).unique())
     s_cols = pd.Index(source.index.get_level_values(1).unique())
-    row_txt = _row_texts(frame, [fks[joint.fks[i]] for i in cond], done)
-    r = s_rows.get_indexer([_SEP.join(t) for t in row_txt])
-    c = s_cols.get_indexer(_row_texts(frame, [fks[b]], done)[:, 0])
+    set_keys = [fks[joint.fks[i]] for i in cond]
+    texts = [parent_texts(frame, fk, done[fk.parent]) for fk in set_keys]
+    r = s_rows.get_indexer([_SEP.join(t) for t in zip(*texts, strict=True)])
+    c = s_cols.get_indexer(parent_texts(frame, fks[b], done[fks[b].parent]))
     rows = np.flatnonzero((r >= 0) & (c >= 0))
     if len(rows) < 2:
         return
@@ -115,21 +116,6 @@ def _shuffled_by(group: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Positions of ``group`` sorted by group, in random order within each group."""
     perm = rng.permutation(len(group))
     return perm[np.argsort(group[perm], kind="stable")]
-
-
-def _row_texts(
-    frame: pd.DataFrame, keys: Sequence[ForeignKey], done: Mapping[str, pd.DataFrame]
-) -> np.ndarray:
-    """Per row of ``frame``, each key's parent key text as the joint model writes it
-    (columns joined by a unit separator; "" when NULL or not found)."""
-    out = np.full((len(frame), len(keys)), "", dtype=object)
-    for j, fk in enumerate(keys):
-        parent = done[fk.parent]
-        idx = locate(frame, fk.columns, parent, fk.parent_columns)
-        parts = [parent[pc].astype(object).map(str).tolist() for pc in fk.parent_columns]
-        texts = np.array(["\x1f".join(p) for p in zip(*parts, strict=True)] + [""], dtype=object)
-        out[:, j] = texts[np.where(idx >= 0, idx, len(texts) - 1)]
-    return out
 
 
 def fit_margins(seed: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

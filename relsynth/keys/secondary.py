@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from relsynth.keys._frames import locate, take
+from relsynth.keys._frames import key_text, locate, take
 from relsynth.keys.cardinality import DegreeModel
 from relsynth.keys.dealing import assign_constrained, assign_degree, set_groups, valid_parents
 from relsynth.keys.features import ParentFeatures
@@ -220,12 +220,6 @@ def named_degrees(deg: np.ndarray, parent: pd.DataFrame, fk: ForeignKey) -> dict
     ``MIN_SOURCE_DEGREE``."""
     names = key_text(parent, fk.parent_columns)
     return {names[i]: int(deg[i]) for i in np.nonzero(deg >= MIN_SOURCE_DEGREE)[0]}
-
-
-def key_text(frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
-    """Each row's key as one text (columns joined by a unit separator)."""
-    parts = [frame[c].astype(object).map(str).tolist() for c in columns]
-    return ["\x1f".join(p) for p in zip(*parts, strict=True)]
 
 
 def source_order(
