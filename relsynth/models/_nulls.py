@@ -191,9 +191,7 @@ def _within_scores(values: np.ndarray, bins: np.ndarray) -> np.ndarray:
     out = np.full(len(values), np.nan)
     for b in np.unique(bins):
         rows = np.flatnonzero((bins == b) & ~np.isnan(values))
-        if len(rows):
-            ranks = pd.Series(values[rows]).rank(method="average").to_numpy()
-            out[rows] = ndtri((ranks - 0.5) / len(rows))
+        out[rows] = _scores(values[rows])
     return out
 
 
