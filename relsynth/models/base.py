@@ -49,6 +49,7 @@ from relsynth.models.context import Context, as_context
 from relsynth.models.dependencies import apply_dependencies, find_dependencies
 from relsynth.models.encoding import MODEL_KINDS, TableEncoder, as_frame
 from relsynth.models.formulas import apply_formulas, find_formulas
+from relsynth.models.null_patterns import apply_null_groups, fill_null_groups, find_null_groups
 from relsynth.models.offsets import anchored, apply_offsets, find_offsets, restore_offsets
 from relsynth.models.trends import apply_trends, find_trends, restore_trends
 
@@ -176,6 +177,7 @@ class TableModel(abc.ABC):
         if getattr(self, "trends_", None):
             decoded = restore_trends(decoded, ctx.frame(), self.trends_)
         decoded = restore_offsets(decoded, self.offsets_)
+        decoded = apply_null_groups(decoded, getattr(self, "null_groups_", None) or [])
         decoded = apply_null_rules(decoded, getattr(self, "null_rules_", None) or [], rng)
         decoded = apply_ties(decoded, getattr(self, "ties_", None) or [], rng)
         decoded = apply_null_rules(decoded, getattr(self, "point_rules_", None) or [], rng)
@@ -273,7 +275,7 @@ class TableModel(abc.ABC):
             if getattr(self, "dependencies", False)
             else []
         )
-        return learned
+        return fill_null_groups(table, learned, self.null_groups_)
 
     def _fit_reparametrisations(
         self, table: pd.DataFrame, learned: pd.DataFrame, context: Context
@@ -282,11 +284,13 @@ class TableModel(abc.ABC):
         time key (learned as residuals from their trend), with ``offsets`` on; their own
         fixed random splits leave the model's stream alone (formulas.py, trends.py)."""
         self.formulas_, self.trends_, self.null_rules_, self.ties_ = [], [], [], []
-        self.point_rules_ = []
+        self.point_rules_, self.null_groups_ = [], []
         if not getattr(self, "offsets", False):
             return learned
-        rebuilt = {o.column for o in self.offsets_} | {o.anchor for o in self.offsets_}
+        rebuilt = {c for o in self.offsets_ for c in (o.column, o.anchor, o.by) if c is not None}
         kinds = dict(self.kinds or {})
+        self.null_groups_ = find_null_groups(table)
+        grouped = {c for g in self.null_groups_ for c in g.columns}
         self.formulas_ = find_formulas(table, excluded=sorted(rebuilt), kinds=kinds)
         frame = context.frame()
         # A column that a dependency rule fixes exactly (a flight's day from its time key)
@@ -301,7 +305,7 @@ class TableModel(abc.ABC):
         skip = sorted({f.column for f in self.formulas_} | {d.column for d in ruled})
         # NULL rules and ties move values after sampling: never one that an offset, a
         # dependency rule (either side) or a formula rebuilds or reads
-        fixed = sorted(rebuilt | {f.column for f in self.formulas_}
+        fixed = sorted(rebuilt | grouped | {f.column for f in self.formulas_}
                        | {c for d in ruled for c in (d.column, *d.determinants)})  # fmt: skip
         self.null_rules_ = find_null_rules(table, excluded=fixed, kinds=kinds)
         given = sorted({r.given.column for r in self.null_rules_})
@@ -316,6 +320,7 @@ class TableModel(abc.ABC):
         for f in self.formulas_:
             logger.info("%s: %s, computed after sampling", type(self).__name__, f.describe())
         lines = [t.describe() for t in self.trends_] + [t.describe() for t in self.ties_]
+        lines += [g.describe() for g in self.null_groups_]
         lines += [r.describe() for r in (*self.null_rules_, *self.point_rules_)]
         for line in lines:
             logger.info("%s: %s", type(self).__name__, line)

@@ -41,6 +41,7 @@ from relsynth.models.context import Context, family_codes, has_siblings
 from relsynth.models.dependencies import Dependency
 from relsynth.models.encoding import TableEncoder
 from relsynth.models.formulas import Formula
+from relsynth.models.null_patterns import NullGroup
 from relsynth.models.offsets import Offset
 from relsynth.models.tails import ContextTails
 from relsynth.models.trends import Trend
@@ -485,6 +486,7 @@ class ConditionalWGAN(RowTableModel):
             "null_rules": [r.state() for r in getattr(self, "null_rules_", [])],
             "ties": [t.state() for t in getattr(self, "ties_", [])],
             "point_rules": [r.state() for r in getattr(self, "point_rules_", [])],
+            "null_groups": [g.state() for g in getattr(self, "null_groups_", [])],
             "family_dim": int(getattr(self, "family_dim_", 0)),
             "bins": [b.state() for b in self.bins_],
             "tails": None if self.tails_ is None else self.tails_.state(),
@@ -517,6 +519,7 @@ class ConditionalWGAN(RowTableModel):
         self.null_rules_ = [NullRule.from_state(r) for r in state.get("null_rules", [])]
         self.ties_ = [Tie.from_state(t) for t in state.get("ties", [])]
         self.point_rules_ = [NullRule.from_state(r) for r in state.get("point_rules", [])]
+        self.null_groups_ = [NullGroup.from_state(g) for g in state.get("null_groups", [])]
         self.steps_ = state["steps"]
         self.training_seconds_ = state["training_seconds"]
         self.fitted_ = True

@@ -191,3 +191,23 @@ def test_heavy_tails_that_move_together_get_a_linear_anchor() -> None:
     assert found == {("arr_delay", "dep_delay", "linear")}
     loose = table.assign(arr_delay=(0.5 * dep + rng.normal(0, 40, n)).round())  # R^2 ~ 0.5
     assert find_offsets(loose) == []
+
+
+def test_a_gap_that_is_another_column_is_rebuilt_from_it_exactly(rng) -> None:
+    table = _flights(rng)
+    offsets = find_offsets(table)
+    dep = next(o for o in offsets if o.column == "dep_time")
+    assert dep.by == "dep_delay"  # departure = schedule + delay, around the clock
+    assert all(o.by is None for o in offsets if o.column != "dep_time")
+    gaps = apply_offsets(table, offsets)
+    gaps["dep_time"] = gaps["dep_time"] + rng.integers(-30, 30, len(gaps))  # a loose gap
+    gaps.loc[:9, "dep_delay"] = np.nan  # no term: the generated gap is kept
+    back = restore_offsets(gaps, [Offset.from_state(o.state()) for o in offsets])
+    pd.testing.assert_series_equal(back["dep_time"].iloc[10:], table["dep_time"].iloc[10:])
+    assert back["dep_time"].iloc[:10].notna().sum() == table["dep_time"].iloc[:10].notna().sum()
+    # a file written before terms has no "by": the gap is learned as before
+    old = {k: v for k, v in dep.state().items() if k != "by"}
+    assert Offset.from_state(old).by is None
+    # a term that only roughly matches is not taken
+    noisy = table.assign(dep_delay=table["dep_delay"] + rng.integers(-1, 2, len(table)))
+    assert all(o.by is None for o in find_offsets(noisy))
