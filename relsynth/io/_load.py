@@ -115,8 +115,8 @@ def _insert(
         sql = f"INSERT INTO {qtable} ({qcols}) VALUES ({', '.join(['?'] * len(names))})"
         with contextlib.closing(conn.connection.driver_connection.cursor()) as cursor:
             for batch in slices:
-                values = [python_values(s, targets[c]) for c, s in batch.items()]
-                cursor.executemany(sql, zip(*values, strict=True))
+                cols = [python_values(s, targets[c]) for c, s in batch.items()]
+                cursor.executemany(sql, zip(*cols, strict=True))
     else:
         sql = f"INSERT INTO {qtable} ({qcols}) VALUES ({', '.join(['?'] * len(names))})"
         for batch in slices:

@@ -47,7 +47,7 @@ def _reference_known(frame: pd.DataFrame, rule: DeterminedValue, dtype: str) -> 
 def _reference_apply(frame: pd.DataFrame, rule: DeterminedValue) -> pd.DataFrame:
     combos, values = _row_by_row(frame, rule)
     target = frame["v"]
-    known = np.array([c is not None and v is not None for c, v in zip(combos, values)])
+    known = np.array([c is not None and v is not None for c, v in zip(combos, values, strict=True)])
     new = _typed(pd.Series(values[known], dtype=object), target.dtype)
     merged = target.astype(object).to_numpy(copy=True)
     merged[known] = new.to_numpy(dtype=object)
