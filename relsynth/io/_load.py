@@ -108,6 +108,15 @@ def _insert(
             for batch in slices:
                 for values in mysql_values(batch, targets, _MYSQL_STATEMENT_BYTES):
                     cursor.execute(f"INSERT INTO {qtable} ({qcols}) VALUES {values}")
+    elif dialect == "sqlite":
+        # The driver's own cursor takes the rows as zip makes them: no list of every
+        # batch's tuples and no SQLAlchemy execution per batch (as COPY and MariaDB's
+        # inserts above); the same statements, rows and order.
+        sql = f"INSERT INTO {qtable} ({qcols}) VALUES ({', '.join(['?'] * len(names))})"
+        with contextlib.closing(conn.connection.driver_connection.cursor()) as cursor:
+            for batch in slices:
+                cols = [python_values(s, targets[c]) for c, s in batch.items()]
+                cursor.executemany(sql, zip(*cols, strict=True))
     else:
         sql = f"INSERT INTO {qtable} ({qcols}) VALUES ({', '.join(['?'] * len(names))})"
         for batch in slices:

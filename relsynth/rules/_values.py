@@ -89,19 +89,51 @@ def value_map(
     return tuple(sorted(pairs, key=lambda p: tuple(_norm(v) for v in p[0])))
 
 
+def _text_codes(column: pd.Series) -> np.ndarray:
+    """Per row, a code of the value's text (:func:`_norm`: equal texts, equal codes),
+    -1 where it is NULL. The texts are made once per distinct value, not per row; an
+    object column holding other than text (numbers and booleans hash as equal across
+    types, ``1 == 1.0 == True``, but read as different texts) is read row by row."""
+    if column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) not in (
+        "string",
+        "empty",
+    ):
+        codes = pd.factorize(np.array([_norm(v) for v in column.to_numpy()], dtype=object))[0]
+        return np.where(column.notna().to_numpy(), codes, -1).astype(np.int64)
+    codes, uniques = pd.factorize(column)  # NULLs: -1
+    if not len(uniques):
+        return np.full(len(column), -1, dtype=np.int64)
+    same = pd.factorize(np.array([_norm(v) for v in uniques], dtype=object))[0]
+    return np.where(codes >= 0, same[np.maximum(codes, 0)], -1).astype(np.int64)
+
+
 def _lookup(
     frame: pd.DataFrame, rule: DeterminedValue
-) -> tuple[list[tuple[str, ...]], np.ndarray, np.ndarray, list[Any]]:
-    """Per row of ``frame``: its key combination (as text), whether all its keys are
-    set, whether ``rule`` knows the combination; and the known rows' values."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row of ``frame``: the code of its key combination (equal texts, equal
+    codes; -1 where a key is NULL) and whether ``rule`` knows the combination; and
+    the known rows' values (object array, in row order). Each distinct combination
+    is turned into text and looked up once."""
     keys = rule.keys.target[1]
     lookup = {tuple(_norm(v) for v in combo): value for combo, value in rule.values}
-    parts = [frame[k].astype(object).map(_norm).tolist() for k in keys]
-    combos = list(zip(*parts, strict=True))
-    notnull = frame[list(keys)].notna().all(axis=1).to_numpy()
-    hits = [ok and c in lookup for ok, c in zip(notnull, combos, strict=True)]
-    known = np.array(hits, dtype=bool)
-    return combos, notnull, known, [lookup[combos[i]] for i in np.flatnonzero(known)]
+    group = _text_codes(frame[keys[0]])
+    for k in keys[1:]:  # densified after each key: no overflow however many keys
+        codes = _text_codes(frame[k])
+        pair = np.where((group >= 0) & (codes >= 0), group * (int(codes.max()) + 1) + codes, -1)
+        group = np.where(pair >= 0, pd.factorize(pair)[0], -1).astype(np.int64)
+    rows = np.flatnonzero(group >= 0)
+    # each combination's first row, and each row's combination among them
+    _, first, inverse = np.unique(group[rows], return_index=True, return_inverse=True)
+    texts = [frame[k].iloc[rows[first]].astype(object).map(_norm).tolist() for k in keys]
+    values = np.empty(len(first), dtype=object)
+    known_group = np.zeros(len(first), dtype=bool)
+    for j, combo in enumerate(zip(*texts, strict=True)):
+        if combo in lookup:
+            values[j], known_group[j] = lookup[combo], True
+    hit = known_group[inverse]
+    known = np.zeros(len(group), dtype=bool)
+    known[rows[hit]] = True
+    return group, known, values[inverse[hit]]
 
 
 def _typed(new: pd.Series, dtype: Any) -> pd.Series:
@@ -124,7 +156,7 @@ def known_values(frame: pd.DataFrame, rule: DeterminedValue, dtype: Any) -> pd.S
     keys = rule.keys.target[1]
     if not len(frame) or not all(k in frame for k in keys):
         return pd.Series([None] * len(frame), index=frame.index, dtype=object)
-    _, _, known, values = _lookup(frame, rule)
+    _, known, values = _lookup(frame, rule)
     out = pd.Series([None] * len(frame), index=frame.index, dtype=object)
     out.iloc[np.flatnonzero(known)] = values
     out = _typed(out, dtype)
@@ -139,7 +171,7 @@ def apply_values(frame: pd.DataFrame, rule: DeterminedValue) -> pd.DataFrame:
     keys, column = rule.keys.target[1], rule.column.target[1][0]
     if column not in frame.columns or not all(k in frame for k in keys) or not len(frame):
         return frame
-    combos, notnull, known, values = _lookup(frame, rule)
+    group, known, values = _lookup(frame, rule)
     rows = np.flatnonzero(known)
     new = pd.Series(values, index=frame.index[rows], dtype=object)
     out = frame.copy()
@@ -147,11 +179,10 @@ def apply_values(frame: pd.DataFrame, rule: DeterminedValue) -> pd.DataFrame:
     new = _typed(new, target.dtype)
     merged = target.astype(object).to_numpy(copy=True)
     merged[rows] = new.to_numpy(dtype=object)
-    other = np.flatnonzero(notnull & ~known & target.notna().to_numpy())
+    other = np.flatnonzero((group >= 0) & ~known & target.notna().to_numpy())
     if len(other):  # one value per unknown combination: its first row's
-        group = pd.Series([combos[i] for i in other]).factorize()[0]
-        first = other[np.unique(group, return_index=True)[1]]
-        merged[other] = merged[first[group]]
+        _, first, inverse = np.unique(group[other], return_index=True, return_inverse=True)
+        merged[other] = merged[other[first][inverse]]
     try:
         out[column] = pd.Series(merged, index=out.index).astype(target.dtype)
     except (TypeError, ValueError):
