@@ -59,6 +59,8 @@ MIN_DETERMINED = 0.99
 MIN_CHOICE_SHARE = 0.02
 #: Source parents of A kept as neighbours (evenly spaced: deterministic, bounded state).
 _MAX_POINTS = 4000
+#: Digits of the kept points (as the saved state keeps them).
+_DIGITS = 5
 #: Column kinds of A's parent the choice may read.
 _LEARNED = ("numerical", "categorical", "boolean", "datetime")
 
@@ -175,4 +177,7 @@ def _fit_one(
         return None
     keep = np.unique(np.linspace(0, len(points) - 1, min(len(points), _MAX_POINTS)).astype(int))
     labels = tuple(str(bnames[i]) for i in used)
-    return labels, ValuePreference(encoders, points[keep], np.round(targets[keep], 5))
+    # rounded as the saved state keeps them: a loaded model samples what the fitted one did
+    return labels, ValuePreference(
+        encoders, np.round(points[keep], _DIGITS), np.round(targets[keep], _DIGITS)
+    )
