@@ -95,17 +95,22 @@ class ParentChoice:
         return np.asarray(per_label[np.argmax(drawn, axis=1)], dtype=np.int64)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able state."""
-        return {"by": self.by, "labels": list(self.labels), "preference": self.preference.to_dict()}
+        """JSON-able state: the preference's one-hot targets stored as each point's label
+        index (``label_of``), a fifth of the size."""
+        pref = self.preference.to_dict()
+        pref.pop("targets")
+        pref["label_of"] = np.argmax(self.preference.targets, axis=1).tolist()
+        return {"by": self.by, "labels": list(self.labels), "preference": pref}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ParentChoice:
         """Rebuild from :meth:`to_dict`."""
-        return cls(
-            int(data["by"]),
-            tuple(str(v) for v in data["labels"]),
-            ValuePreference.from_dict(data["preference"]),
-        )
+        labels = tuple(str(v) for v in data["labels"])
+        pref = dict(data["preference"])
+        if "label_of" in pref:  # else one-hot targets, as the first files of it kept them
+            label_of = np.asarray(pref.pop("label_of"), dtype=np.int64)
+            pref["targets"] = np.eye(len(labels))[label_of].tolist()
+        return cls(int(data["by"]), labels, ValuePreference.from_dict(pref))
 
 
 def fit_choice(
