@@ -83,18 +83,19 @@ def assign_degree(
     order: np.ndarray | None = None,
     together: np.ndarray | None = None,
     inside: np.ndarray | None = None,
+    prefer: np.ndarray | None = None,
 ) -> None:
     """Set ``fk``'s columns of ``rows`` (default: all) in place, following ``model``
     (the degrees handed out in the order of ``order`` when given). Rows with the same
     ``together`` number (one per row of ``frame``; -1: none) get one parent
-    (:func:`one_per_group`); a parent's rows stay within one ``inside`` number
-    (:func:`within_groups`)."""
+    (:func:`one_per_group`, the group's ``prefer`` parent where room is left); a
+    parent's rows stay within one ``inside`` number (:func:`within_groups`)."""
     rows = np.arange(len(frame)) if rows is None else rows
     pidx = degree_assign(
         frame, fk, model, parent, rows, rng, cap_one=cap_one, group=group, mask=mask, order=order
     )
     if together is not None:
-        pidx = one_per_group(pidx, together[rows], rng)
+        pidx = one_per_group(pidx, together[rows], rng, None if prefer is None else prefer[rows])
     if inside is not None:
         pidx = within_groups(pidx, inside[rows], rng)
     for c, pc in zip(fk.columns, fk.parent_columns, strict=False):
@@ -119,9 +120,19 @@ def _apart(ids: np.ndarray) -> np.ndarray:
     return out
 
 
-def one_per_group(pidx: np.ndarray, gid: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def one_per_group(
+    pidx: np.ndarray,
+    gid: np.ndarray,
+    rng: np.random.Generator,
+    prefer: np.ndarray | None = None,
+) -> np.ndarray:
     """``pidx`` (the parents dealt to the rows) redealt so that the rows of a group (same
     ``gid`` >= 0) share one parent; a row with ``gid`` -1 is a group of its own.
+
+    ``prefer`` (per row, the parent its group would take; -1: none): the groups, in
+    random order, first take their preferred parent while its dealt slots have room
+    for the whole group (:func:`_preferred_first`); the rest are dealt as below over
+    the slots left.
 
     How a key that another key determines is drawn once per group: the dealt slots
     (-1, NULL, included) are laid out parent after parent (the parents in random
@@ -136,6 +147,8 @@ def one_per_group(pidx: np.ndarray, gid: np.ndarray, rng: np.random.Generator) -
     n = len(pidx)
     if n == 0:
         return pidx.copy()
+    if prefer is not None and (prefer >= 0).any():
+        return _preferred_first(pidx, gid, prefer, rng)
     groups = _apart(gid)
     values, slot_parent = np.unique(pidx, return_inverse=True)
     shuffled = rng.permutation(len(values))[slot_parent]
@@ -158,6 +171,57 @@ def one_per_group(pidx: np.ndarray, gid: np.ndarray, rng: np.random.Generator) -
         left = np.repeat(values, np.maximum(dealt - taken.astype(np.int64), 0))
         out[single] = rng.permutation(left)[: int(single.sum())]  # one slot each at least
     return out
+
+
+def _preferred_first(
+    pidx: np.ndarray, gid: np.ndarray, prefer: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """:func:`one_per_group` with preferences: in a random order of the groups, a group
+    takes its preferred parent (its first row's ``prefer``) where the slots dealt to
+    that parent still hold all its rows (:func:`_fill_room`); the other groups share
+    the slots left as :func:`one_per_group` deals them. Each parent keeps its dealt
+    in-degree."""
+    _, inverse = np.unique(_apart(gid), return_inverse=True)
+    sizes = np.bincount(inverse)
+    values, slot_parent = np.unique(pidx, return_inverse=True)
+    room = np.bincount(slot_parent, minlength=len(values))
+    first = np.zeros(len(sizes), dtype=np.int64)
+    first[inverse[::-1]] = np.arange(len(pidx))[::-1]
+    asked = prefer[first]
+    want = np.minimum(np.searchsorted(values, asked), len(values) - 1)
+    want = np.where((asked >= 0) & (values[want] == asked), want, -1)
+    chosen = _fill_room(want, sizes, room, rng)
+    out = np.empty(len(pidx), dtype=pidx.dtype)
+    done = chosen[inverse] >= 0
+    out[done] = values[chosen[inverse[done]]]
+    if (~done).any():
+        left = np.repeat(values, room)
+        out[~done] = one_per_group(rng.permutation(left), gid[~done], rng)
+    return out
+
+
+def _fill_room(
+    want: np.ndarray, sizes: np.ndarray, room: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Per group, the parent it wants (``want``; -1: none) where that parent's ``room``
+    holds the group's ``sizes`` rows, the groups of a parent taken in random order (a
+    group that does not fit is passed over; three rounds); -1 for the others. Uses up
+    ``room`` in place."""
+    chosen = np.full(len(sizes), -1, dtype=np.int64)
+    for _ in range(3):
+        asking = np.flatnonzero((want >= 0) & (chosen < 0))
+        asking = asking[room[want[asking]] >= sizes[asking]]
+        if not len(asking):
+            break
+        asking = asking[np.lexsort((rng.random(len(asking)), want[asking]))]
+        w = want[asking]
+        total = np.cumsum(sizes[asking])
+        starts = np.searchsorted(w, w, side="left")
+        before = total - sizes[asking] - np.concatenate(([0], total))[starts]
+        won = asking[before + sizes[asking] <= room[w]]
+        chosen[won] = want[won]
+        room -= np.bincount(want[won], weights=sizes[won], minlength=len(room)).astype(room.dtype)
+    return chosen
 
 
 def _unload(

@@ -146,13 +146,29 @@ def match_values(
         group = state.unique_within.get(sec.fk)
         within = [c for b, a in determined.items() if a == sec.fk for c in fks[b].columns]
         if within and families:  # a parent's rows share the determined keys: move them all
-            frame = match_families(fk, frame, preferred, parent, vectors, rng)
+            chose = _chosen_columns(state, fks, sec.fk, determined)
+            frame = match_families(fk, frame, preferred, parent, vectors, rng, chose)
         within += [c for c in (joint or {}).get(sec.fk, ()) if c not in within]
         if within:
             frame = match_within(fk, frame, preferred, parent, vectors, rng, within, group)
         else:
             frame = match_secondary(fk, frame, preferred, parent, vectors, rng, group)
     return frame
+
+
+def _chosen_columns(
+    state: TableKeys, fks: Sequence[ForeignKey], key: int, determined: Mapping[int, int]
+) -> list[str]:
+    """The columns of the keys that ``key`` determines whose parents ``key``'s parents
+    chose by their values (:mod:`relsynth.keys.choice`): a family keeps them."""
+    return [
+        c
+        for other in state.secondary
+        if getattr(other, "choice", None) is not None
+        and other.choice.by == key  # type: ignore[union-attr]
+        and determined.get(other.fk) == key
+        for c in fks[other.fk].columns
+    ]
 
 
 def match_within(
@@ -200,22 +216,29 @@ def match_families(
     parent: pd.DataFrame,
     parent_vectors: np.ndarray,
     rng: np.random.Generator,
+    keep: Sequence[str] = (),
 ) -> pd.DataFrame:
     """A copy of ``child_keys`` with whole families (the rows of one parent) moved
     between parents of the same in-degree: each family goes to the parent nearest its
     rows' mean preference (one family per parent). Each parent keeps its in-degree,
     each family its rows, so what the family shares (a key ``fk`` determines: a
     plane's airline) stays one per parent, and :func:`match_within` then matches the
-    rows inside those groups. The families of a degree that one parent has stay."""
+    rows inside those groups. The families of a degree that one parent has stay.
+    ``keep``: columns whose values a parent keeps (a key the parents chose by their
+    values, :mod:`relsynth.keys.choice`): families move only between parents whose
+    families share them."""
     preferred = np.asarray(preferred, dtype=float)
     idx = locate(child_keys, fk.columns, parent, fk.parent_columns)
     linked = idx >= 0
     degree = np.bincount(idx[linked], minlength=len(parent))
     sums = np.zeros((len(parent), preferred.shape[1]))
     np.add.at(sums, idx[linked], preferred[linked])
+    kind = np.zeros(len(parent), dtype=np.int64)  # what a parent's family keeps
+    if keep:
+        kind[idx[linked]] = group_ids(child_keys, keep)[linked]
     moved = np.arange(len(parent))
-    for d in np.unique(degree[degree > 0]):
-        members = np.flatnonzero(degree == d)
+    for d, k in sorted({(int(a), int(b)) for a, b in zip(degree, kind, strict=True) if a > 0}):
+        members = np.flatnonzero((degree == d) & (kind == k))
         if len(members) < 2:
             continue
         means = sums[members] / d

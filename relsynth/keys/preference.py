@@ -53,8 +53,11 @@ __all__ = [
     "SUPPORT_SHARE",
     "ValuePreference",
     "explained_features",
+    "explaining",
     "fit_preference",
+    "grouping",
     "matchable",
+    "shared_points",
 ]
 
 #: Share of the parent features' variance a child column must explain to be used.
@@ -190,8 +193,8 @@ def fit_preference(
     if vectors is None or len(rows) < 50:
         return None
     child = frame.iloc[rows].reset_index(drop=True)
-    groups = {c: _grouping(child[c]) for c in value_columns if c in child}
-    encoders = _explaining(child, groups, vectors[idx[rows]], MIN_SHARE)
+    groups = {c: grouping(child[c]) for c in value_columns if c in child}
+    encoders = explaining(child, groups, vectors[idx[rows]], MIN_SHARE)
     own = None
     if not encoders:
         own = explained_features(groups, parent, idx[rows], features)
@@ -200,10 +203,10 @@ def fit_preference(
         vectors = own.transform(parent)
         if vectors is None:  # not reached: fitted on the parent's own columns
             return None
-        encoders = _explaining(child, groups, vectors[idx[rows]], SUPPORT_SHARE)
+        encoders = explaining(child, groups, vectors[idx[rows]], SUPPORT_SHARE)
     if not encoders:
         return None
-    points, targets = _shared_points(child, encoders, vectors[idx[rows]])
+    points, targets = shared_points(child, encoders, vectors[idx[rows]])
     if not len(points):
         return None
     keep = np.unique(np.linspace(0, len(points) - 1, min(len(points), _MAX_POINTS)).astype(int))
@@ -220,7 +223,7 @@ def explained_features(
 ) -> ParentFeatures | None:
     """:class:`ParentFeatures` of the parent columns (among ``features``' own) that
     one child column explains by ``MIN_SHARE`` each (``groups``: each child column's
-    :func:`_grouping` on the linked rows, ``idx`` their parent rows); None for none."""
+    :func:`grouping` on the linked rows, ``idx`` their parent rows); None for none."""
     kept = []
     for col in features.columns_:
         single = ParentFeatures(features.n_components, features.max_categories)
@@ -237,7 +240,7 @@ def explained_features(
     return own if own.n_features_out else None
 
 
-def _explaining(
+def explaining(
     child: pd.DataFrame,
     groups: Mapping[str, tuple[dict[str, Any], np.ndarray] | None],
     target: np.ndarray,
@@ -246,15 +249,15 @@ def _explaining(
     """The encoders of the child columns that explain ``target`` by ``threshold``,
     the strongest first (at most ``_MAX_COLUMNS``)."""
     scored = []
-    for col, grouping in groups.items():
-        enc = None if grouping is None else _fit_encoder(child[col], target, grouping)
+    for col, found in groups.items():
+        enc = None if found is None else _fit_encoder(child[col], target, found)
         if enc is not None and enc["share"] >= threshold:
             scored.append(enc)
     scored.sort(key=lambda e: (-e["share"], e["column"]))
     return tuple(scored[:_MAX_COLUMNS])
 
 
-def _shared_points(
+def shared_points(
     child: pd.DataFrame, encoders: Sequence[Mapping[str, Any]], target: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """What the model file keeps of the source rows: their encodings with their
@@ -276,7 +279,7 @@ def _shared_points(
 # -- encoding --------------------------------------------------------------------------------
 
 
-def _grouping(values: pd.Series) -> tuple[dict[str, Any], np.ndarray] | None:
+def grouping(values: pd.Series) -> tuple[dict[str, Any], np.ndarray] | None:
     """A column's encoding without its target part (a number's quantile grid; a
     category's levels) and its groups per row (quantile bins; levels); None for a
     column that cannot be used (constant, binary content, too many levels)."""
@@ -305,14 +308,14 @@ def _grouping(values: pd.Series) -> tuple[dict[str, Any], np.ndarray] | None:
 def _fit_encoder(
     values: pd.Series,
     target: np.ndarray,
-    grouping: tuple[dict[str, Any], np.ndarray] | None = None,
+    groups_of: tuple[dict[str, Any], np.ndarray] | None = None,
 ) -> dict[str, Any] | None:
     """A column's encoding and the share of ``target``'s variance it explains; None
-    for a column that cannot be used (``grouping``: its :func:`_grouping`, when known)."""
-    grouping = _grouping(values) if grouping is None else grouping
-    if grouping is None:
+    for a column that cannot be used (``groups_of``: its :func:`grouping`, when known)."""
+    found = grouping(values) if groups_of is None else groups_of
+    if found is None:
         return None
-    spec, groups = dict(grouping[0]), grouping[1]
+    spec, groups = dict(found[0]), found[1]
     if spec["kind"] == "categorical":
         levels = spec["levels"]
         means = np.round(pd.DataFrame(target).groupby(groups).mean().to_numpy(), _DIGITS)

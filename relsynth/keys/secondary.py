@@ -37,6 +37,7 @@ import pandas as pd
 
 from relsynth.keys._frames import key_text, locate, take
 from relsynth.keys.cardinality import DegreeModel
+from relsynth.keys.choice import ParentChoice, fit_choice
 from relsynth.keys.dealing import assign_constrained, assign_degree, set_groups, valid_parents
 from relsynth.keys.features import ParentFeatures
 from relsynth.keys.mixing import mix_determined
@@ -57,6 +58,7 @@ __all__ = [
     "ImpliedKey",
     "SecondaryFit",
     "assign_secondary",
+    "chosen_parents",
     "degrees",
     "determined_keys",
     "determined_order",
@@ -101,13 +103,17 @@ class DegreeKey:
     ``source_degree`` is set for a parent copied verbatim (a lookup or reference
     table): each parent key's in-degree in the source (those of at least
     ``MIN_SOURCE_DEGREE``), used instead of the ranking: the busiest airport of the
-    source gets the largest drawn degree."""
+    source gets the largest drawn degree. ``choice`` (a key that another key
+    determines, to a copied parent): which parent each parent of the determining key
+    takes, by its values (:mod:`relsynth.keys.choice`; older files lack it: by
+    in-degree alone)."""
 
     fk: int
     degree: DegreeModel
     ranking: SecondaryRanking | None = None
     preference: ValuePreference | None = None
     source_degree: dict[str, int] | None = None
+    choice: ParentChoice | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able state."""
@@ -118,6 +124,8 @@ class DegreeKey:
             out["preference"] = self.preference.to_dict()
         if self.source_degree is not None:
             out["source_degree"] = dict(self.source_degree)
+        if self.choice is not None:
+            out["choice"] = self.choice.to_dict()
         return out
 
 
@@ -132,13 +140,14 @@ def secondary_from_dict(data: Mapping[str, Any]) -> SecondaryFit:
     if degree is None:
         raise ValueError(f"secondary key {data.get('fk')!r} of mode 'degree' has no degree model")
     ranking, preference = data.get("ranking"), data.get("preference")
-    source = data.get("source_degree")
+    source, choice = data.get("source_degree"), data.get("choice")
     return DegreeKey(
         int(data["fk"]),
         degree,
         None if ranking is None else SecondaryRanking.from_dict(ranking),
         None if preference is None else ValuePreference.from_dict(preference),
         None if source is None else {str(k): int(v) for k, v in source.items()},
+        None if choice is None else ParentChoice.from_dict(choice),
     )
 
 
@@ -197,8 +206,11 @@ def fit_secondary(
             )
             preference = _fit_preference(meta, fk, frames, features, n_components, copied)
         source = source_degree(fk, frame, frames[fk.parent]) if fk.parent in copied else None
+        choice = fit_choice(meta, fk, frames, copied) if features is not None else None
         fits.append(
-            DegreeKey(fks.index(fk), degrees(fk, frame, frames), ranking, preference, source)
+            DegreeKey(
+                fks.index(fk), degrees(fk, frame, frames), ranking, preference, source, choice
+            )
         )
     return fits, implied + rest
 
@@ -395,17 +407,15 @@ def assign_secondary(
             assign_constrained(frame, fk, fixed, parent, rng)
             continue
         mask = valid_parents(parent, fk, meta, fks, done, fk.child)
-        order = None
-        source = getattr(sec, "source_degree", None)
-        if source is not None:  # a copied parent: its rows are the source's
-            order = source_order(source, parent, fk.parent_columns)
-        elif sec.ranking is not None and features is not None:
-            order = sec.ranking.draws(parent, features.get(fk.parent), rng)
+        order = _degree_order(sec, fk, parent, features, rng)
         by = fks[determined[sec.fk]].columns if sec.fk in determined else ()
         together = set_groups(frame, by) if by and set(by) <= set(frame.columns) else None
         inside = None  # this key determines the driver: its parents stay in one family
         if driver is not None and determined.get(fks.index(driver)) == sec.fk:
             inside = set_groups(frame, driver.columns)
+        prefer = None
+        if together is not None:
+            prefer = chosen_parents(sec, fks, frame, parent, mask, done, determined, rng)
         assign_degree(
             frame,
             fk,
@@ -419,10 +429,62 @@ def assign_secondary(
             order=order,
             together=together,
             inside=inside,
+            prefer=prefer,
         )
         a = determined.get(sec.fk, -1)
         if together is not None and a not in unique_within and fks[a] != driver:
             mix_determined(frame, joint, fks, done, sec.fk, determined, rng)
+
+
+def _degree_order(
+    sec: DegreeKey,
+    fk: ForeignKey,
+    parent: pd.DataFrame,
+    features: Mapping[str, ParentFeatures] | None,
+    rng: np.random.Generator,
+) -> np.ndarray | None:
+    """The order in which ``sec``'s drawn in-degrees go to the rows of ``parent``: a
+    copied parent's source in-degrees, else the ranking's draws; None: at random."""
+    source = getattr(sec, "source_degree", None)
+    if source is not None:  # a copied parent: its rows are the source's
+        return source_order(source, parent, fk.parent_columns)
+    if sec.ranking is not None and features is not None:
+        return sec.ranking.draws(parent, features.get(fk.parent), rng)
+    return None
+
+
+def chosen_parents(
+    sec: SecondaryFit,
+    fks: Sequence[ForeignKey],
+    frame: pd.DataFrame,
+    parent: pd.DataFrame,
+    mask: np.ndarray,
+    done: Mapping[str, pd.DataFrame],
+    determined: Mapping[int, int],
+    rng: np.random.Generator,
+) -> np.ndarray | None:
+    """Per row of ``frame``, the row of ``parent`` its determining key's parent chooses
+    (:class:`~relsynth.keys.choice.ParentChoice`; -1: none, or not a valid parent);
+    None without a choice for the key that determines ``sec`` here, or without that
+    parent's value columns."""
+    choice = getattr(sec, "choice", None)
+    if choice is None or determined.get(sec.fk) != choice.by:
+        return None
+    by = fks[choice.by]
+    if by.parent not in done or not set(by.columns) <= set(frame.columns):
+        return None
+    aparent = done[by.parent]
+    if not len(aparent):
+        return None
+    aidx = locate(frame, by.columns, aparent, by.parent_columns)
+    used, inverse = np.unique(aidx, return_inverse=True)
+    rows = aparent.iloc[np.maximum(used, 0)].reset_index(drop=True)
+    picked = choice.choose(rows, parent, fks[sec.fk].parent_columns, rng)
+    if picked is None:
+        return None
+    picked = np.where((used >= 0) & (picked >= 0), picked, -1)
+    picked[picked >= 0] = np.where(mask[picked[picked >= 0]], picked[picked >= 0], -1)
+    return np.asarray(picked[np.asarray(inverse).reshape(-1)], dtype=np.int64)
 
 
 def determined_keys(
