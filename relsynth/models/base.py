@@ -43,6 +43,7 @@ from relsynth._validation import BOOL, Interval, Options, OrNone, Predicate, val
 from relsynth.errors import DataError, NotFittedError, ParameterError
 from relsynth.metadata.schema import COLUMN_KINDS
 from relsynth.models._nulls import apply_null_rules, find_null_rules
+from relsynth.models._ranks import fit_rank_copula, ruled_columns
 from relsynth.models._ties import apply_ties, find_ties
 from relsynth.models.budget import ProgressCallback, TrainingBudget
 from relsynth.models.context import Context, as_context
@@ -146,6 +147,8 @@ class TableModel(abc.ABC):
                     self.calibration_ = self._fit_calibration(data, rng)
                 else:
                     logger.info("%s: no time left to calibrate", name)
+        if hasattr(self.calibration_, "ranks"):  # a calibrated table model (models/_ranks.py)
+            self.calibration_.ranks = fit_rank_copula(table, ruled_columns(self), self.kinds)
         self.fitted_ = True
         return self
 
@@ -179,7 +182,9 @@ class TableModel(abc.ABC):
         decoded = apply_null_rules(decoded, getattr(self, "null_rules_", None) or [], rng)
         decoded = apply_ties(decoded, getattr(self, "ties_", None) or [], rng)
         decoded = apply_null_rules(decoded, getattr(self, "point_rules_", None) or [], rng)
-        return apply_formulas(decoded, getattr(self, "formulas_", None) or [])
+        decoded = apply_formulas(decoded, getattr(self, "formulas_", None) or [])
+        ranks = getattr(self.calibration_, "ranks", None)
+        return decoded if ranks is None else ranks.apply(decoded)
 
     def state_dict(self) -> dict[str, Any]:
         """Constructor parameters, encoders and weights: plain containers and CPU tensors.
