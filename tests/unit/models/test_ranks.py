@@ -104,3 +104,15 @@ def test_a_fitted_model_reorders_only_unruled_numbers_and_saves_the_copula(rng) 
     assert moving and not moving & set(ruled_columns(model))
     loaded = ConditionalWGAN.from_state_dict(model.state_dict())
     assert loaded.sample(n_rows=500, seed=3).equals(model.sample(n_rows=500, seed=3))
+
+
+def test_a_table_with_parent_context_is_not_reordered(rng) -> None:
+    pytest.importorskip("torch")
+    from relsynth.models import ConditionalWGAN
+
+    n = 800
+    parent = rng.normal(0, 1, n)
+    table = pd.DataFrame({"x": parent + rng.normal(0, 1, n), "y": rng.normal(0, 1, n)})
+    context = pd.DataFrame({"parent.size": parent})
+    model = ConditionalWGAN(seed=0, epochs=1, n_threads=1, device="cpu").fit(table, context)
+    assert model.calibration_ is not None and model.calibration_.ranks is None
