@@ -116,3 +116,22 @@ def test_a_table_with_parent_context_is_not_reordered(rng) -> None:
     context = pd.DataFrame({"parent.size": parent})
     model = ConditionalWGAN(seed=0, epochs=1, n_threads=1, device="cpu").fit(table, context)
     assert model.calibration_ is not None and model.calibration_.ranks is None
+
+
+def test_a_column_a_category_explains_trades_values_only_within_its_levels(rng) -> None:
+    n = 2000
+    group = rng.choice(["old", "new"], n)
+    year = np.where(group == "old", 1950, 2000) + rng.integers(0, 40, n)
+    seats = rng.normal(100, 20, n)
+    source = pd.DataFrame({"group": group, "year": year, "seats": seats + 2 * (year - 1995)})
+    copula = fit_rank_copula(source)
+    assert (
+        copula.strata == {"year": "group", "seats": "group"} or copula.strata.get("year") == "group"
+    )
+    sample = _independent(source, rng)
+    sample["group"] = np.where(sample["year"] < 1990, "old", "new")  # generated in agreement
+    out = copula.apply(sample.copy())
+    for level in ("old", "new"):
+        rows = out["group"] == level
+        assert sorted(out.loc[rows, "year"]) == sorted(sample.loc[rows, "year"])
+    assert RankCopula.from_state(copula.state()).strata == copula.strata
