@@ -80,6 +80,7 @@ from typing import Any
 import numpy as np
 
 from relsynth.models._copula import Recolouring, fit_recolouring
+from relsynth.models._ranks import RankCopula
 from relsynth.models._tilt import ContextTilt, fit_tilt
 from relsynth.models.encoding import Span
 
@@ -189,6 +190,8 @@ class Calibration:
     groups: dict[int, GroupMaps] = field(default_factory=dict)
     recolouring: Recolouring | None = None
     tilt: ContextTilt | None = None
+    #: Source rank correlations the decoded rows are reordered to (models/_ranks.py).
+    ranks: RankCopula | None = None
 
     def map_values(self, out: np.ndarray, ctx: np.ndarray | None = None) -> np.ndarray:
         """Apply the quantile maps and the recolouring to the activated scalar columns
@@ -220,12 +223,13 @@ class Calibration:
             "groups": [[int(c), g.state()] for c, g in self.groups.items()],
             "recolouring": None if self.recolouring is None else self.recolouring.state(),
             **({} if self.tilt is None else {"tilt": self.tilt.state()}),
+            **({} if self.ranks is None else {"ranks": self.ranks.state()}),
         }
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> Calibration:
-        """Rebuild from :meth:`state` (files saved before the recolouring or the tilt
-        have none)."""
+        """Rebuild from :meth:`state` (files saved before the recolouring, the tilt or
+        the rank copula have none)."""
         maps = {
             int(c): (np.asarray(s, dtype=np.float32), np.asarray(d, dtype=np.float32))
             for c, s, d in state["maps"]
@@ -238,6 +242,7 @@ class Calibration:
             groups,
             None if recolouring is None else Recolouring.from_state(recolouring),
             None if state.get("tilt") is None else ContextTilt.from_state(state["tilt"]),
+            None if state.get("ranks") is None else RankCopula.from_state(state["ranks"]),
         )
 
 

@@ -37,6 +37,10 @@ each derived column from its determinant, in dependency order. ``B`` stays in th
 model: when a sampled determinant value was never seen (a new parent), the generated
 ``B`` is kept. Numerical determinants with many values match the nearest seen value.
 
+A derived column that is a cycle of its determinant (the hour of a ``time_hour``)
+carries what the generator learned of the hour; the rule then moves the determinant
+to the generated hour instead (:mod:`relsynth.models._cycles`).
+
 This module is pure numpy/pandas; it never imports torch. Dependencies serialise to
 plain lists (``weights_only``-safe).
 """
@@ -52,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 from relsynth._columns import datetime_seconds
+from relsynth.models._cycles import mark_snaps, snap_determinants
 from relsynth.models.encoding import LOW_CARDINALITY_INT, infer_kind
 
 __all__ = ["Dependency", "apply_dependencies", "find_dependencies"]
@@ -79,7 +84,8 @@ class Dependency:
     ``nearest`` dependencies have one numerical determinant and match the nearest of
     the sorted ``keys``; the others match the exact key (a tuple per determinant set).
     A hard rule's ``values`` hold one value per key; a ``soft`` rule's hold the
-    ``[value, count]`` pairs observed with each key.
+    ``[value, count]`` pairs observed with each key. A ``snap`` rule moves its
+    determinant to a key at the generated value first (:mod:`relsynth.models._cycles`).
     """
 
     column: str
@@ -89,6 +95,7 @@ class Dependency:
     values: list[Any]
     strength: float
     soft: bool = False
+    snap: bool = False
 
     def state(self) -> dict[str, Any]:
         """Plain-Python state."""
@@ -100,6 +107,7 @@ class Dependency:
             "values": list(self.values),
             "strength": self.strength,
             "soft": self.soft,
+            **({"snap": True} if self.snap else {}),
         }
 
     @classmethod
@@ -114,6 +122,7 @@ class Dependency:
             list(state["values"]),
             float(state["strength"]),
             bool(state.get("soft", False)),
+            bool(state.get("snap", False)),
         )
 
 
@@ -255,7 +264,7 @@ def find_dependencies(
                 _build(table, context, names, b.name, nearest, strength, min_count, soft=soft)
             )
             derived.add(b.name)
-    found = [d for d in found if d.keys]  # every key withheld as a one-off: no rule
+    found = mark_snaps([d for d in found if d.keys], table)  # no keys: every one a one-off
     for d in found:
         logger.debug(
             "dependency %s -> %s (%.4f of rows)", ", ".join(d.determinants), d.column, d.strength
@@ -499,6 +508,7 @@ def apply_dependencies(
     """
     ctx = None if context is None else context.reset_index(drop=True)
     rng = np.random.default_rng(0) if rng is None else rng
+    snap_determinants(deps, frame)
     for d in _ordered(deps):
         if d.column not in frame.columns or not d.keys:
             continue
