@@ -29,14 +29,13 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from relsynth.io._dbcheck import Orphans, orphans
+from relsynth.io._dbcheck import _MAX_EXAMPLES, Orphans, orphans
 from relsynth.io._write_job import WriteJob
 from relsynth.metadata.schema import ForeignKey
 
 __all__ = ["ChunkProof"]
 
 _MAX_ROWID = 2**63 - 1  # at the top SQLite picks rowids at random: not "above" any more
-_EXAMPLES = 5
 _NO_ROWID = ""  # a table without a usable rowid (WITHOUT ROWID, or a column named so)
 
 
@@ -108,7 +107,7 @@ class ChunkProof:
         for fk, (count, examples) in self._found.items():
             if fk.child in self._left:
                 continue
-            first = sorted(set(examples), key=_order)[:_EXAMPLES]
+            first = sorted(set(examples), key=_order)[:_MAX_EXAMPLES]
             out[fk] = (count, tuple(first)) if count else None
         return out
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy.special import ndtr, ndtri
 
 from relsynth.models.numerical import QUANTILE_SPAN
@@ -20,6 +21,7 @@ __all__ = [
     "Recolouring",
     "fit_recolouring",
     "normal_scores",
+    "rank_scores",
     "psd_power",
     "weighted_correlations",
 ]
@@ -71,6 +73,19 @@ def normal_scores(values: np.ndarray) -> np.ndarray:
     """``Phi^-1((v + 1) / 2)`` of values in ``[-1, 1]`` (clipped just inside)."""
     u = np.clip((np.asarray(values, dtype=np.float64) + 1.0) / 2.0, _SCORE_CLIP, 1 - _SCORE_CLIP)
     return ndtri(u)
+
+
+def rank_scores(values: np.ndarray, null: float = np.nan) -> np.ndarray:
+    """Normal scores of the set ``values`` by their ranks (ties averaged):
+    ``Phi^-1((rank - 0.5) / n)``; ``null`` for NULL (NaN), and everywhere when fewer
+    than two values are set."""
+    values = np.asarray(values, dtype=np.float64)
+    out = np.full(len(values), null, dtype=np.float64)
+    ok = ~np.isnan(values)
+    if ok.sum() >= 2:
+        ranks = pd.Series(values[ok]).rank(method="average").to_numpy()
+        out[ok] = ndtri((ranks - 0.5) / ok.sum())
+    return out
 
 
 def weighted_correlations(scores: np.ndarray, weights: np.ndarray) -> np.ndarray:

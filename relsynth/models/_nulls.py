@@ -48,8 +48,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr, ndtri
+from scipy.special import ndtr
 
+from relsynth.models._copula import rank_scores
 from relsynth.models.offsets import Offset, _bounds, _rebuild_number
 
 __all__ = ["MIN_GAIN", "Bins", "Follow", "NullRule", "apply_null_rules", "find_null_rules"]
@@ -178,12 +179,7 @@ def draw(quantiles: Sequence[Sequence[float]], bins: np.ndarray, u: np.ndarray) 
 
 def _scores(values: np.ndarray) -> np.ndarray:
     """Normal scores of the set ``values`` by their ranks (ties averaged); NULL is 0."""
-    out = np.zeros(len(values))
-    ok = ~np.isnan(values)
-    if ok.sum() >= 2:
-        ranks = pd.Series(values[ok]).rank(method="average").to_numpy()
-        out[ok] = ndtri((ranks - 0.5) / ok.sum())
-    return out
+    return rank_scores(values, null=0.0)
 
 
 def _within_scores(values: np.ndarray, bins: np.ndarray) -> np.ndarray:

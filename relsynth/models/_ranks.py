@@ -49,10 +49,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtri
 
 from relsynth._columns import datetime_seconds
-from relsynth.models._copula import MIN_EIGENVALUE, psd_power
+from relsynth.models._copula import MIN_EIGENVALUE, psd_power, rank_scores
 from relsynth.models.encoding import infer_kind
 
 __all__ = ["MIN_ROWS", "RankCopula", "fit_rank_copula", "ruled_columns"]
@@ -92,7 +91,7 @@ class RankCopula:
         if len(frame) < MIN_ROWS or any(c not in frame.columns for c in self.columns):
             return frame
         values = [_numbers(frame[c]) for c in self.columns]
-        z = np.column_stack([_scores(v) for v in values])
+        z = np.column_stack([rank_scores(v) for v in values])
         g = _correlations(z)
         # One pass: near-singular source correlations (pairwise complete rows) make a
         # second map from G close to R amplify noise along their weak directions.
@@ -137,16 +136,6 @@ def _numbers(series: pd.Series) -> np.ndarray:
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         return datetime_seconds(series)
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-
-
-def _scores(values: np.ndarray) -> np.ndarray:
-    """Normal scores of the set values by their ranks (ties averaged), NaN for NULL."""
-    out = np.full(len(values), np.nan)
-    ok = ~np.isnan(values)
-    if ok.sum() >= 2:
-        ranks = pd.Series(values[ok]).rank(method="average").to_numpy()
-        out[ok] = ndtri((ranks - 0.5) / ok.sum())
-    return out
 
 
 def _correlations(z: np.ndarray) -> np.ndarray:
@@ -214,7 +203,7 @@ def fit_rank_copula(
             continue
         names.append(name)
         moving.append(name not in fixed)
-        scores.append(_scores(x))
+        scores.append(rank_scores(x))
     if len(names) < 2 or not any(moving) or len(names) > _MAX_COLUMNS:
         return None
     target = _correlations(np.column_stack(scores))

@@ -61,9 +61,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtri
 
 from relsynth._random import stream
+from relsynth.models._copula import rank_scores
 from relsynth.synthesis._conditions import Condition, meets
 from relsynth.synthesis._refine import refine_in_bins
 from relsynth.synthesis._sample import fill_rows, row_context, sample_keys, take_context
@@ -388,8 +388,7 @@ def _directions(pool: _Pool, columns: list[str]) -> np.ndarray | None:
         valid = np.isfinite(x)
         if valid.sum() < 5 * z.shape[1] or np.nanstd(x) == 0:
             continue
-        ranks = pd.Series(x[valid]).rank().to_numpy()
-        score = ndtri((ranks - 0.5) / len(ranks))
+        score = rank_scores(x[valid])
         betas.append(np.linalg.lstsq(z[valid], score - score.mean(), rcond=None)[0])
     if not betas:
         return None
