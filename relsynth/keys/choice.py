@@ -41,6 +41,7 @@ from relsynth.keys.preference import (
     ValuePreference,
     explaining,
     grouping,
+    kept_preference,
     shared_points,
 )
 from relsynth.metadata.schema import ForeignKey, Metadata
@@ -57,10 +58,6 @@ MIN_DETERMINED = 0.99
 #: with their airlines from the source's at AUC 0.74 reading the first two (the
 #: preference's SUPPORT_SHARE, 0.2), 0.67 with year, 0.64 with engine too.
 MIN_CHOICE_SHARE = 0.02
-#: Source parents of A kept as neighbours (evenly spaced: deterministic, bounded state).
-_MAX_POINTS = 4000
-#: Digits of the kept points (as the saved state keeps them).
-_DIGITS = 5
 #: Column kinds of A's parent the choice may read.
 _LEARNED = ("numerical", "categorical", "boolean", "datetime")
 
@@ -180,9 +177,5 @@ def _fit_one(
     points, targets = shared_points(rows, encoders, target)
     if not len(points):
         return None
-    keep = np.unique(np.linspace(0, len(points) - 1, min(len(points), _MAX_POINTS)).astype(int))
     labels = tuple(str(bnames[i]) for i in used)
-    # rounded as the saved state keeps them: a loaded model samples what the fitted one did
-    return labels, ValuePreference(
-        encoders, np.round(points[keep], _DIGITS), np.round(targets[keep], _DIGITS)
-    )
+    return labels, kept_preference(encoders, points, targets)

@@ -55,6 +55,7 @@ __all__ = [
     "explained_features",
     "explaining",
     "fit_preference",
+    "kept_preference",
     "grouping",
     "matchable",
     "shared_points",
@@ -209,9 +210,21 @@ def fit_preference(
     points, targets = shared_points(child, encoders, vectors[idx[rows]])
     if not len(points):
         return None
+    return kept_preference(encoders, points, targets, own)
+
+
+def kept_preference(
+    encoders: tuple[dict[str, Any], ...],
+    points: np.ndarray,
+    targets: np.ndarray,
+    features: ParentFeatures | None = None,
+) -> ValuePreference:
+    """The preference on at most ``_MAX_POINTS`` of ``points`` (evenly spaced:
+    deterministic, bounded state), rounded as the saved state keeps them, so that a
+    loaded model samples what the fitted one did."""
     keep = np.unique(np.linspace(0, len(points) - 1, min(len(points), _MAX_POINTS)).astype(int))
     return ValuePreference(
-        encoders, np.round(points[keep], _DIGITS), np.round(targets[keep], _DIGITS), own
+        encoders, np.round(points[keep], _DIGITS), np.round(targets[keep], _DIGITS), features
     )
 
 
