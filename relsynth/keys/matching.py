@@ -186,23 +186,25 @@ def match_within(
     group kept), so a key that ``fk`` determines (those columns) stays one per parent.
     A parent's rows all fall in one group, so junction pairs unique within each group
     (``unique_within``) are unique overall."""
+    preferred = np.asarray(preferred, dtype=float)
+    parent_vectors = np.asarray(parent_vectors, dtype=float)
     idx = locate(child_keys, fk.columns, parent, fk.parent_columns)
     gid = group_ids(child_keys, columns)
+    pairs = group_ids(child_keys, unique_within) if unique_within else None
     out = {c: child_keys[c].astype(object).to_numpy().copy() for c in fk.columns}
     for g in np.unique(gid[idx >= 0]):
         rows = np.flatnonzero((gid == g) & (idx >= 0))
-        used = np.unique(idx[rows])
-        sub = match_by_preference(
-            fk,
-            child_keys.iloc[rows].reset_index(drop=True),
+        used = np.unique(idx[rows])  # the group's parents; a row's is its position here
+        result = _matched(
+            np.searchsorted(used, idx[rows]),
             preferred[rows],
-            parent.iloc[used].reset_index(drop=True),
             parent_vectors[used],
             rng,
-            unique_within=unique_within,
+            None if pairs is None else pd.factorize(pairs[rows])[0],
         )
-        for c in fk.columns:
-            out[c][rows] = sub[c].astype(object).to_numpy()
+        chosen = np.where(result >= 0, used[np.maximum(result, 0)], -1)
+        for c, pc in zip(fk.columns, fk.parent_columns, strict=False):
+            out[c][rows] = take(parent[pc], chosen).astype(object).to_numpy()
     result = child_keys.copy()
     for c in fk.columns:
         result[c] = pd.Series(out[c], index=child_keys.index).astype(child_keys[c].dtype)
@@ -289,21 +291,36 @@ def match_by_preference(
             f"{parent_vectors.shape} for {len(parent)} parent row(s)."
         )
     idx = locate(child_keys, fk.columns, parent, fk.parent_columns)
-    rows = np.nonzero(idx >= 0)[0]
-    capacity = np.bincount(idx[rows], minlength=len(parent)).astype(np.int64)
-    result = np.full(len(child_keys), -1, dtype=np.int64)
-    pending = rng.permutation(rows)
-    if len(pending) and len(parent):
-        pending = _nearest_with_capacity(preferred, parent_vectors, pending, capacity, result)
-        if len(pending):
-            _along_first_axis(preferred, parent_vectors, pending, capacity, result)
-    if unique_within and len(rows):
-        gid = group_ids(child_keys, unique_within)
-        result[rows] = repair_unique(gid[rows], result[rows], len(parent), rng)
+    gid = group_ids(child_keys, unique_within) if unique_within and (idx >= 0).any() else None
+    result = _matched(idx, preferred, parent_vectors, rng, gid)
     out = child_keys.copy()
     for c, pc in zip(fk.columns, fk.parent_columns, strict=False):
         out[c] = take(parent[pc], result)
     return out
+
+
+def _matched(
+    idx: np.ndarray,
+    preferred: np.ndarray,
+    parent_vectors: np.ndarray,
+    rng: np.random.Generator,
+    gid: np.ndarray | None,
+) -> np.ndarray:
+    """:func:`match_by_preference` on positions: ``idx`` each child row's parent (-1:
+    none), ``gid`` the rows' groups within which parents must differ (None: no such
+    rule); returns each row's new parent position (-1 where ``idx`` is)."""
+    n_parent = len(parent_vectors)
+    rows = np.nonzero(idx >= 0)[0]
+    capacity = np.bincount(idx[rows], minlength=n_parent).astype(np.int64)
+    result = np.full(len(idx), -1, dtype=np.int64)
+    pending = rng.permutation(rows)
+    if len(pending) and n_parent:
+        pending = _nearest_with_capacity(preferred, parent_vectors, pending, capacity, result)
+        if len(pending):
+            _along_first_axis(preferred, parent_vectors, pending, capacity, result)
+    if gid is not None and len(rows):
+        result[rows] = repair_unique(gid[rows], result[rows], n_parent, rng)
+    return result
 
 
 def _nearest_with_capacity(

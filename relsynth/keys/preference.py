@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -108,6 +109,13 @@ class ValuePreference:
     #: explains (:func:`fit_preference`'s second step); None: the parent table's.
     features: ParentFeatures | None = None
 
+    @cached_property
+    def _tree(self) -> Any:
+        """The k-d tree of ``points``, built once per preference (not per chunk)."""
+        from scipy.spatial import cKDTree
+
+        return cKDTree(self.points)
+
     @property
     def columns(self) -> tuple[str, ...]:
         """The child columns the preference reads."""
@@ -119,11 +127,9 @@ class ValuePreference:
         it reads is absent."""
         if any(c not in frame.columns for c in self.columns):
             return None
-        from scipy.spatial import cKDTree
-
         query = _encode(frame, self.encoders)
         k = min(_NEIGHBOURS, len(self.points))
-        _, near = cKDTree(self.points).query(query, k=k)
+        _, near = self._tree.query(query, k=k)
         near = np.asarray(near).reshape(len(frame), k)
         pick = near[np.arange(len(frame)), rng.integers(0, k, len(frame))]
         out: np.ndarray = self.targets[pick]
@@ -411,12 +417,34 @@ def _quantile(num: np.ndarray, grid: np.ndarray) -> np.ndarray:
 
 
 def _levels(values: pd.Series) -> np.ndarray:
-    """A level per row as text (NULL as its own level)."""
+    """A level per row as text (NULL as its own level).
+
+    Text columns are their own text, and the text of a category or integer column is
+    made once per distinct value (100,000 flights: ~0.1 CPU s less per text column);
+    other columns are written row by row (``str`` of each object: ``1`` and ``1.0``
+    of an object column stay two levels)."""
+    if isinstance(values.dtype, pd.StringDtype) or (
+        values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) == "string"
+    ):
+        out = values.to_numpy(dtype=object, copy=True)
+        out[pd.isna(out)] = _NULL
+        return out
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        texts = [str(v) for v in values.cat.categories.astype(object)] + [_NULL]
+        return np.asarray(texts, dtype=object)[values.cat.codes.to_numpy()]
+    if pd.api.types.is_integer_dtype(values.dtype) and not isinstance(
+        values.dtype, pd.api.extensions.ExtensionDtype
+    ):
+        codes, uniques = pd.factorize(values.to_numpy())
+        return np.asarray([str(int(v)) for v in uniques], dtype=object)[codes]
     return (
         values.astype(object)
-        .map(lambda v: "\x00null" if v is None or v != v else str(v))
+        .map(lambda v: _NULL if v is None or v != v else str(v))
         .to_numpy(dtype=object)
     )
+
+
+_NULL = "\x00null"
 
 
 def _eta2(target: np.ndarray, groups: np.ndarray) -> float:

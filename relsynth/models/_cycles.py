@@ -122,12 +122,17 @@ def _snapped(
     x: np.ndarray, generated: np.ndarray, keys: np.ndarray, values: np.ndarray
 ) -> np.ndarray:
     """Each ``x`` moved to the nearest key whose value is the row's ``generated`` one."""
+    groups = _numeric_groups(x, generated, values)
+    if groups is None:
+        groups = (
+            (np.flatnonzero((generated == value) & ~np.isnan(x)), values == value)
+            for value in pd.unique(values)
+        )
     out = x.copy()
-    for value in pd.unique(values):
-        rows = np.flatnonzero((generated == value) & ~np.isnan(x))
+    for rows, of_value in groups:
         if not len(rows):
             continue
-        k = keys[values == value]
+        k = keys[of_value]
         if len(k) == 1:
             out[rows] = k[0]
             continue
@@ -135,6 +140,45 @@ def _snapped(
         left = np.abs(x[rows] - k[pos - 1]) <= np.abs(k[pos] - x[rows])
         out[rows] = np.where(left, k[pos - 1], k[pos])
     return out
+
+
+#: Kinds of object arrays whose values compare as their floats do (ints up to 2**53).
+_NUMBERS = frozenset({"floating", "integer", "mixed-integer-float"})
+
+
+def _numeric_groups(
+    x: np.ndarray, generated: np.ndarray, values: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Per distinct rule value, the rows generated at it (``x`` not NaN) and the keys
+    that hold it (positions, in order): what ``==`` of the objects finds, by one sort
+    of their floats instead of a pass over every row per value (a flight's
+    ``arr_time`` has ~1,300 values: ~0.8 CPU s per 100,000 rows). None where the values
+    are not all numbers (``==`` of the objects decides then)."""
+    kind = pd.api.types.infer_dtype(values, skipna=False)
+    if kind not in _NUMBERS or pd.api.types.infer_dtype(generated, skipna=True) not in (
+        _NUMBERS | {"empty"}
+    ):
+        return None
+    v = values.astype(float)
+    g = pd.Series(generated, dtype=object).to_numpy(dtype=float, na_value=np.nan)
+    if np.abs(v).max(initial=0.0) >= 2.0**53 or np.nanmax(np.abs(g), initial=0.0) >= 2.0**53:
+        return None  # ints a float cannot tell apart
+    distinct = np.unique(v[~np.isnan(v)])
+    if not len(distinct):
+        return []
+    pos = np.searchsorted(distinct, g).clip(0, len(distinct) - 1)
+    code = np.where((distinct[pos] == g) & ~np.isnan(x), pos, -1)
+    order = np.argsort(code, kind="stable")
+    bounds = np.searchsorted(code[order], np.arange(len(distinct) + 1))
+    vpos = np.searchsorted(distinct, v).clip(0, len(distinct) - 1)
+    vcode = np.where(distinct[vpos] == v, vpos, -1)
+    vorder = np.argsort(vcode, kind="stable")  # each value's keys in their order
+    vbounds = np.searchsorted(vcode[vorder], np.arange(len(distinct) + 1))
+    return [
+        (order[bounds[j] : bounds[j + 1]], vorder[vbounds[j] : vbounds[j + 1]])
+        for j in range(len(distinct))
+        if bounds[j + 1] > bounds[j]
+    ]
 
 
 def snap_determinants(deps: Sequence[Any], frame: pd.DataFrame) -> pd.DataFrame:

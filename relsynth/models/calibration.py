@@ -144,8 +144,10 @@ class GroupMaps:
         if self.source == "context" and ctx is None:
             return
         level = self.level_of(out, ctx)
-        for i in np.unique(level[level >= 0]):
-            rows = level == i
+        order = np.argsort(level, kind="stable")  # each level's rows, by one sort
+        bounds = np.searchsorted(level[order], np.arange(len(self.levels) + 1))
+        for i in np.flatnonzero(np.diff(bounds)):
+            rows = order[bounds[i] : bounds[i + 1]]
             out[rows, col] = np.interp(raw[rows], self.src[i], self.dst[i])
         if self.rest is not None:
             rows = level < 0
