@@ -186,6 +186,8 @@ def _encode_column(values: pd.Series, spec: Mapping[str, Any]) -> np.ndarray:
 #: Parent columns with at most this many distinct values are candidates for
 #: :class:`CountFeature` (hours of the day, months, regions, tiers).
 _COUNT_LEVELS = 48
+#: Parents per level on average a column of more levels needs (``max_levels``).
+_COUNT_ROWS_PER_LEVEL = 10
 #: Share of the children-count variance a column must explain to be used.
 _COUNT_MIN_ETA2 = 0.2
 #: Scale of the count feature next to the whitened PCA features (sharper on it).
@@ -205,8 +207,19 @@ class CountFeature:
     (standardised, unseen levels at the overall mean). The state is a JSON-able map.
     """
 
-    def fit(self, frame: pd.DataFrame, columns: Sequence[str], counts: np.ndarray) -> CountFeature:
-        """Pick the column and learn its level means from the source parents."""
+    def fit(
+        self,
+        frame: pd.DataFrame,
+        columns: Sequence[str],
+        counts: np.ndarray,
+        max_levels: int = _COUNT_LEVELS,
+    ) -> CountFeature:
+        """Pick the column and learn its level means from the source parents.
+
+        ``max_levels``: a column of more than ``_COUNT_LEVELS`` levels (up to this,
+        and ``_COUNT_ROWS_PER_LEVEL`` parents per level on average) is a candidate
+        too, scored by its eta squared adjusted for its number of levels (as an
+        adjusted R²), so that many small levels do not win on noise."""
         self.column: str | None = None
         self.means: dict[str, float] = {}
         self.eta2 = 0.0
@@ -214,13 +227,17 @@ class CountFeature:
         total = float(counts.var()) if len(counts) >= 50 else 0.0
         if total <= 0:
             return self
+        wide = min(max_levels, len(counts) // _COUNT_ROWS_PER_LEVEL)
         for col in columns:
             keys = _level_keys(frame[col])
-            if not 2 <= len(set(keys)) <= _COUNT_LEVELS:
+            k = len(set(keys))
+            if not 2 <= k <= max(_COUNT_LEVELS, wide):
                 continue
             groups = pd.Series(counts).groupby(keys)
             means, sizes = groups.mean(), groups.size()
             eta2 = float((sizes * (means - counts.mean()) ** 2).sum() / len(counts) / total)
+            if k > _COUNT_LEVELS:  # adjusted for the number of levels
+                eta2 = 1.0 - (1.0 - eta2) * (len(counts) - 1) / (len(counts) - k)
             if eta2 >= _COUNT_MIN_ETA2 and eta2 > self.eta2:
                 self.column, self.eta2 = str(col), eta2
                 encoded = means.reindex(keys).to_numpy()

@@ -53,19 +53,18 @@ from relsynth._typing import SeedLike
 from relsynth._validation import Interval, Options, OrNone, Predicate, validate_params
 from relsynth.errors import DataError, NotFittedError, ParameterError
 from relsynth.keys._frames import key_problems, take
-from relsynth.keys.columns import fit_key_values, sample_key_values
-from relsynth.keys.deferred import fill_deferred, fit_deferred, null_deferred, tables_needing_rows
-from relsynth.keys.drivers import fit_driver, root_size, sample_driver
+from relsynth.keys.columns import sample_key_values
+from relsynth.keys.deferred import fill_deferred, null_deferred, tables_needing_rows
+from relsynth.keys.drivers import root_size, sample_driver
 from relsynth.keys.features import ParentFeatures
-from relsynth.keys.forest import fit_forest, sample_forest
-from relsynth.keys.joint import draw_joint, fit_joint, joint_within
+from relsynth.keys.fitting import fit_table
+from relsynth.keys.forest import sample_forest
+from relsynth.keys.joint import draw_joint, joint_within
 from relsynth.keys.matching import match_secondary, match_values
 from relsynth.keys.secondary import (
     DegreeKey,
     assign_secondary,
     determined_keys,
-    fit_secondary,
-    fit_unique_caps,
     valid_parents,
 )
 from relsynth.keys.skeleton import KeySkeleton, key_columns
@@ -250,67 +249,15 @@ class KeyGenerator:
         self.states_: dict[str, TableKeys] = {}
         self._copied = frozenset(copied)
         for name in plan.order:
-            self.states_[name] = self._fit_table(name, frames, features)
+            self.states_[name] = fit_table(
+                metadata, plan, name, frames, features, copied=self._copied, **self.get_params()
+            )
         self.features_ = features
         self._prepare()
         logger.info(
             "KeyGenerator fitted on %d table(s), %d row(s)", len(frames), sum(self.n_rows_.values())
         )
         return self
-
-    def _fit_table(
-        self, name: str, frames: Mapping[str, pd.DataFrame], features: dict[str, ParentFeatures]
-    ) -> TableKeys:
-        meta, plan = self.metadata_, self.plan_
-        fks = list(meta.foreign_keys)
-        frame = frames[name]
-        driver = plan.driver.get(name)
-        driver_fit, didx = None, None
-        if driver is not None:
-            driver_fit, didx = fit_driver(
-                meta,
-                driver,
-                frame,
-                frames[driver.parent],
-                features,
-                parent_features=self.parent_features,
-                n_components=self.n_components,
-                bandwidth=self.bandwidth,
-                n_neighbors=self.n_neighbors,
-                copied=driver.parent in self._copied,
-            )
-        secondary, order = fit_secondary(
-            meta,
-            plan,
-            name,
-            frames,
-            didx,
-            features if self.parent_features == "auto" else None,
-            n_components=self.n_components,
-            bandwidth=self.bandwidth,
-            n_neighbors=self.n_neighbors,
-            copied=self._copied,
-        )
-        assigned = ([] if driver is None else [driver]) + order
-        cap_one, unique_within = fit_unique_caps(meta.table(name), assigned, driver, fks)
-        copied, capped = self._copied, {*cap_one, *unique_within}
-        joint = fit_joint(meta, plan, name, frames, secondary, capped=capped, copied=copied,
-                          min_count=self.min_count)  # fmt: skip
-        return TableKeys(
-            joint=joint,
-            n_rows=len(frame),
-            driver=driver_fit,
-            secondary=tuple(secondary),
-            cap_one=cap_one,
-            unique_within=unique_within,
-            values=fit_key_values(meta, name, frame, {c for fk in assigned for c in fk.columns}),
-            forests=tuple(
-                fit_forest(frame, fk, fks.index(fk))
-                for fk in plan.self_references
-                if fk.child == name
-            ),
-            deferred=fit_deferred(plan, fks, name, frames),
-        )
 
     def _prepare(self) -> None:
         """Derived, non-persisted lookups (rebuilt after from_dict)."""

@@ -298,10 +298,13 @@ def shared_points(
 # -- encoding --------------------------------------------------------------------------------
 
 
-def grouping(values: pd.Series) -> tuple[dict[str, Any], np.ndarray] | None:
+def grouping(
+    values: pd.Series, max_levels: int = _MAX_LEVELS
+) -> tuple[dict[str, Any], np.ndarray] | None:
     """A column's encoding without its target part (a number's quantile grid; a
     category's levels) and its groups per row (quantile bins; levels); None for a
-    column that cannot be used (constant, binary content, too many levels)."""
+    column that cannot be used (constant, binary content, more than ``max_levels``
+    levels, or fewer than ``_ROWS_PER_GROUP`` rows per level)."""
     name = str(values.name)
     num = _numbers(values)
     if num is not None:
@@ -319,7 +322,7 @@ def grouping(values: pd.Series) -> tuple[dict[str, Any], np.ndarray] | None:
         return spec, groups
     keys = _levels(values)
     levels, groups = np.unique(keys, return_inverse=True)
-    if not 2 <= len(levels) <= min(_MAX_LEVELS, len(keys) // _ROWS_PER_GROUP):
+    if not 2 <= len(levels) <= min(max_levels, len(keys) // _ROWS_PER_GROUP):
         return None
     return {"column": name, "kind": "categorical", "levels": list(levels)}, np.asarray(groups)
 

@@ -32,6 +32,13 @@ __all__ = [
 ]
 
 
+#: Levels a parent column may have to be a secondary key's count feature
+#: (:class:`~relsynth.keys.features.CountFeature`, adjusted eta squared above its
+#: usual 48): a plane's model (127 levels on nyc20k) explains its flights 0.51, its
+#: seats 0.34.
+RANKING_LEVELS = 500
+
+
 @dataclass(frozen=True)
 class SecondaryRanking:
     """Which parents of a secondary key get the large in-degrees: the source's
@@ -140,7 +147,7 @@ def fit_ranking(
         return None
     scratch: dict[str, ParentFeatures] = {} if fk.parent not in features else features
     pf, values = parent_value_features(meta, fk.parent, parent, scratch, n_components)
-    count = CountFeature().fit(parent, values, degree)
+    count = CountFeature().fit(parent, values, degree, max_levels=RANKING_LEVELS)
     feats = ranking_features(parent, pf, count if count.column is not None else None)
     if feats is None:
         return None
