@@ -27,7 +27,10 @@ def _table(rng: np.random.Generator, n: int = 4000) -> pd.DataFrame:
     """A heavy-tailed value whose mean is the sum of two categories' effects."""
     a, b = rng.integers(0, len(_A), n), rng.integers(0, len(_B), n)
     value = _A[a] + _B[b] + 0.8 * rng.standard_t(3, n)
-    return pd.DataFrame({"a": [f"a{i}" for i in a], "b": [f"b{i}" for i in b], "value": value})
+    strong = 10.0 * a + rng.normal(size=n)  # per-level maps on "a" give it its means
+    return pd.DataFrame(
+        {"a": [f"a{i}" for i in a], "b": [f"b{i}" for i in b], "value": value, "strong": strong}
+    )
 
 
 def _level_error(real: pd.DataFrame, out: pd.DataFrame, by: str) -> float:
@@ -45,7 +48,11 @@ def test_additive_level_means_are_recovered_and_the_marginal_kept(rng) -> None:
     table = _table(rng)
     kw = {"seed": 0, "steps": 60, "n_threads": 1, "device": "cpu"}
     model = ConditionalWGAN(**kw).fit(table)
-    assert model.calibration_.level_tilt is not None
+    calibration = model.calibration_
+    assert calibration.level_tilt is not None
+    # the value with per-level maps is left to them, the other is tilted
+    assert set(calibration.level_tilt.columns.tolist()).isdisjoint(calibration.groups)
+    assert len(calibration.groups) == 1 and len(calibration.level_tilt.columns) == 1
     out = model.sample(n_rows=len(table), seed=1)
     plain = _Untilted(**kw).fit(table).sample(n_rows=len(table), seed=1)
     for by in ("a", "b"):
