@@ -250,6 +250,19 @@ def _drawn(generated: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.where(total > 0, pick.clip(0, generated.shape[1] - 1), -1)
 
 
+def _chosen(
+    u: np.ndarray, w: np.ndarray, candidates: Sequence[_Grouping]
+) -> list[tuple[int, float]]:
+    """The candidates whose levels differ beyond chance on the training rows, with their
+    penalties: those of the strongest level effects (smallest penalties), in order."""
+    chosen = []
+    for i, g in enumerate(candidates):
+        pen = _penalty(u, w, g.real, len(g.levels))
+        if pen is not None:
+            chosen.append((i, pen))
+    return sorted(sorted(chosen, key=lambda t: t[1])[:_MAX_GROUPINGS])
+
+
 def fit_level_tilt(
     tilted: np.ndarray,
     x: np.ndarray,
@@ -280,13 +293,7 @@ def fit_level_tilt(
         zr = normal_scores(np.where(real_rows, x[:, c], 0.0) / QUANTILE_SPAN)
         mr, sr = _weighted_mean_sd(zr, wr)
         ur = (zr - mr) / sr
-        chosen = []
-        for i, g in enumerate(candidates):
-            pen = _penalty(ur, wr, g.real, len(g.levels))
-            if pen is not None:
-                chosen.append((i, pen))
-        # the columns of the strongest level effects (smallest penalties), in order
-        chosen = sorted(sorted(chosen, key=lambda t: t[1])[:_MAX_GROUPINGS])
+        chosen = _chosen(ur, wr, candidates)
         effects: list[np.ndarray | None] = [None] * len(candidates)
         if not chosen:
             mean.append(m), sd.append(s), ratio.append(1.0), offset.append(0.0)
