@@ -6,7 +6,7 @@ Per dataset:
    ``relsynth.split_holdout`` into a training part and a real holdout; the training
    part is written to ``_out/<dataset>/train.sqlite`` (``relsynth.write_tables``);
 2. **relsynth** (this venv, in a subprocess of this script): ``read_tables``,
-   ``Synthesizer(meta, seed=0, n_threads=1).fit``, ``sample(scale=1.0)``;
+   ``Synthesizer(meta, seed=0, n_threads=1).fit`` (``--seed``), ``sample(scale=1.0)``;
 3. **SDV HMA** (the SDV venv, ``benchmarks/_sdv_worker.py fit``): the same training
    file, SDV ``Metadata`` with relsynth's keys, ``HMASynthesizer.fit``,
    ``sample_scale(1.0)``. What SDV refuses (composite keys, self-references...) is
@@ -131,8 +131,10 @@ def run_relsynth(
     max_seconds: float | None,
     time_budget: float | None = None,
     steps: int | None = None,
+    seed: int = 0,
 ) -> None:
-    """Fit relsynth on ``train``, sample at scale 1, write the result (the subprocess side).
+    """Fit relsynth on ``train`` and sample at scale 1 (both with ``seed``), write the
+    result (the subprocess side).
 
     Writes ``out/synthetic.sqlite`` and ``out/result.json`` (seconds, rows, peak MB).
     """
@@ -148,7 +150,7 @@ def run_relsynth(
     tables = relsynth.read_tables(f"sqlite:///{train}", meta)
     synthesizer = relsynth.Synthesizer(
         meta,
-        seed=0,
+        seed=seed,
         n_threads=1,
         max_seconds=max_seconds,
         time_budget=time_budget,
@@ -158,7 +160,7 @@ def run_relsynth(
     synthesizer.fit(tables)
     result["fit_s"] = time.perf_counter() - tick
     tick = time.perf_counter()
-    fake = synthesizer.sample(scale=1.0, seed=0)
+    fake = synthesizer.sample(scale=1.0, seed=seed)
     result["sample_s"] = time.perf_counter() - tick
     result["rows"] = {name: len(frame) for name, frame in fake.items()}
     result["models"] = dict(synthesizer.fit_info_.models)
@@ -390,7 +392,8 @@ def run_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
             ]
             + (["--max-seconds", str(args.max_seconds)] if args.max_seconds else [])
             + (["--budget", str(args.budget)] if args.budget else [])
-            + (["--steps", str(args.steps)] if args.steps else []),
+            + (["--steps", str(args.steps)] if args.steps else [])
+            + (["--seed", str(args.seed)] if args.seed else []),
             folder / "relsynth",
             "sqlite:///" + str(folder / "relsynth/synthetic.sqlite"),
             folder / "relsynth" / "synthetic.sqlite",
@@ -678,7 +681,7 @@ def write_results(
         "the run started), training "
         f"budget {budget}; SDV {versions.get('sdv', '?')} "
         "`HMASynthesizer` "
-        f"(defaults), SDMetrics {versions.get('sdmetrics', '?')}; seed 0.",
+        f"(defaults), SDMetrics {versions.get('sdmetrics', '?')}; seed {args.seed}.",
         f"- Both systems fit the same training part (`relsynth.split_holdout`, fraction "
         f"{args.holdout_fraction:g}, seed 0) and sample at scale 1. The *real holdout* row "
         "scores the holdout itself the same way: the ceiling.",
@@ -746,8 +749,9 @@ def main(argv: list[str] | None = None) -> int:
         inner.add_argument("--max-seconds", type=float)
         inner.add_argument("--budget", type=float)
         inner.add_argument("--steps", type=int)
+        inner.add_argument("--seed", type=int, default=0)
         a = inner.parse_args(argv[1:])
-        run_relsynth(a.meta, a.train, a.out, a.max_seconds, a.budget, a.steps)
+        run_relsynth(a.meta, a.train, a.out, a.max_seconds, a.budget, a.steps, a.seed)
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -779,6 +783,12 @@ def main(argv: list[str] | None = None) -> int:
         help="per system and dataset; past it the result is 'timeout'",
     )
     parser.add_argument("--holdout-fraction", type=float, default=0.5)
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="relsynth's fit and sample seed (the holdout split keeps seed 0)",
+    )
     parser.add_argument(
         "--steps",
         type=int,

@@ -107,6 +107,19 @@ class TableModel(abc.ABC):
     encoder: TableEncoder
     context_encoder: TableEncoder | None
 
+    @property
+    def has_parent_context(self) -> bool:
+        """Whether the model learned its rows given a parent context.
+
+        False only for a model fitted without context columns (``_fit_context`` set its
+        ``context_encoder`` to None: a root table, or a child whose parents give no
+        features); a model class that keeps no context encoder counts as having one.
+        ``fit`` reorders the rows of a calibrated model without one to the source's rank
+        correlations (:mod:`relsynth.models._ranks`), which would move a child's values
+        off its parents'.
+        """
+        return getattr(self, "context_encoder", True) is not None
+
     # -- public interface (final) -------------------------------------------------------
 
     def fit(
@@ -150,7 +163,7 @@ class TableModel(abc.ABC):
                     logger.info("%s: no time left to calibrate", name)
         # a calibrated table without parent context (models/_ranks.py: a reorder across
         # families moves values off their parents; nyc20k C2ST 0.705 -> 0.731 with it)
-        if hasattr(self.calibration_, "ranks") and getattr(self, "context_encoder", 1) is None:
+        if hasattr(self.calibration_, "ranks") and not self.has_parent_context:
             self.calibration_.ranks = fit_rank_copula(table, ruled_columns(self), self.kinds)
         self.fitted_ = True
         return self
