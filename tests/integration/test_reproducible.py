@@ -160,6 +160,7 @@ def test_cli_logs_one_line_per_table_start_and_end(tmp_path, capsys):
     reason="Ray is not installed (pip install 'relsynth[ray]'); set RELSYNTH_REQUIRE_RAY=1 "
     "to fail instead",
 )
+@pytest.mark.usefixtures("ray_exclusive")
 def test_ray_executor_gives_the_same_database_and_reports_steps(northwind, serial):
     meta, tables = northwind
     events: list[tuple[str, str, int, int]] = []
