@@ -14,6 +14,8 @@ workers could share is kept apart: databases have unique names, files live under
 worker (two workers on two cores, each with the machine's thread count, would
 oversubscribe it); and the tests that start a local Ray instance hold a machine-wide
 lock (:func:`ray_exclusive`), since ``ray.init()`` joins any Ray already running here.
+The few tests that hold a fit to a wall-clock limit are marked ``timing`` and run after
+the others, alone (the other worker's load would stretch their clock).
 """
 
 from __future__ import annotations

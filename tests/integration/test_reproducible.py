@@ -88,6 +88,7 @@ def test_models_decide_their_steps_from_the_data_never_the_clock():
     assert ConditionalWGAN(epochs=2).training_steps(1_000, 500) == 4
 
 
+@pytest.mark.timing
 def test_a_time_budget_is_a_real_limit(northwind):
     meta, tables = northwind
     started = time.perf_counter()
