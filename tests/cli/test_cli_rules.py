@@ -8,7 +8,7 @@ import relsynth
 from relsynth.cli import main
 from tests.unit.rules.shop import shop_metadata, shop_tables
 
-FAST = ["--max-seconds", "0.5", "--threads", "1", "--seed", "0"]
+FAST = ["--steps", "20", "--threads", "1", "--jobs", "1", "--seed", "0"]
 
 
 def _shop(tmp_path) -> str:  # noqa: ANN001

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from relsynth.cli import main
 from tests.conftest import query
 
-FAST = ["--max-seconds", "0.5", "--threads", "1", "--seed", "0"]
+FAST = ["--steps", "20", "--threads", "1", "--jobs", "1", "--seed", "0"]
 SECRET = "Kx7/Vq9-secret"
 
 

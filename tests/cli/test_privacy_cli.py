@@ -9,7 +9,7 @@ from pathlib import Path
 from relsynth.cli import main
 from relsynth.metadata._secrets import secret_format
 
-FAST = ["--max-seconds", "0.5", "--threads", "1", "--seed", "0"]
+FAST = ["--steps", "20", "--threads", "1", "--jobs", "1", "--seed", "0"]
 
 
 def _staff_db(path: Path, n: int = 60) -> str:

@@ -76,6 +76,13 @@ def _chunks(synth, **kw) -> list[dict[str, pd.DataFrame]]:
     return list(synth.sample_chunks(scale=3.0, seed=5, chunk_rows=300, **kw))
 
 
+@pytest.fixture(scope="module")
+def serial(fitted) -> list[dict[str, pd.DataFrame]]:
+    """``_chunks`` on one worker, made once: the reference the other runs must equal
+    (the tests only read these frames)."""
+    return _chunks(fitted[1], n_jobs=1)
+
+
 def _assert_same_chunks(a, b) -> None:
     assert len(a) == len(b)
     for x, y in zip(a, b, strict=True):
@@ -88,9 +95,9 @@ def _whole(chunks) -> dict[str, pd.DataFrame]:
     return {t: pd.concat([c[t] for c in chunks], ignore_index=True) for t in chunks[0]}
 
 
-def test_chunks_are_integrity_clean_with_keys_unique_across_chunks(fitted):
-    meta, synth = fitted
-    chunks = _chunks(synth, n_jobs=1)
+def test_chunks_are_integrity_clean_with_keys_unique_across_chunks(fitted, serial):
+    meta, _ = fitted
+    chunks = serial
     assert len(chunks) > 3  # about 2,000 rows in chunks of 300
     whole = _whole(chunks)
     report = relsynth.check(meta, whole)
@@ -115,9 +122,9 @@ def test_one_chunk_is_exactly_sample(fitted):
     _assert_same_chunks([only], [expected])
 
 
-def test_one_or_two_workers_give_the_same_chunks(fitted):
+def test_one_or_two_workers_give_the_same_chunks(fitted, serial):
     _, synth = fitted
-    _assert_same_chunks(_chunks(synth, n_jobs=1), _chunks(synth, n_jobs=2))
+    _assert_same_chunks(serial, _chunks(synth, n_jobs=2))
 
 
 @pytest.mark.skipif(
@@ -126,16 +133,17 @@ def test_one_or_two_workers_give_the_same_chunks(fitted):
     reason="Ray is not installed (pip install 'relsynth[ray]'); set RELSYNTH_REQUIRE_RAY=1 "
     "to fail instead",
 )
-def test_ray_gives_the_same_chunks_as_local_workers(fitted):
+@pytest.mark.usefixtures("ray_exclusive")
+def test_ray_gives_the_same_chunks_as_local_workers(fitted, serial):
     _, synth = fitted
-    _assert_same_chunks(_chunks(synth, n_jobs=1), _chunks(synth, n_jobs=2, executor="ray"))
+    _assert_same_chunks(serial, _chunks(synth, n_jobs=2, executor="ray"))
 
 
 FIXTURES = {"sqlite": "sqlite_url", "postgresql": "postgres_url", "mariadb": "mariadb_url"}
 
 
 @pytest.mark.parametrize("dialect", list(FIXTURES))
-def test_chunks_are_written_in_one_transaction(fitted, dialect, request):
+def test_chunks_are_written_in_one_transaction(fitted, serial, dialect, request):
     meta, synth = fitted
     url = request.getfixturevalue(FIXTURES[dialect])
     seen: list[tuple[int, int]] = []
@@ -143,7 +151,7 @@ def test_chunks_are_written_in_one_transaction(fitted, dialect, request):
         url, meta, synth.sample_chunks(scale=3.0, seed=5, chunk_rows=300, n_jobs=2),
         on_chunk=lambda i, rows: seen.append((i, rows)),
     )  # fmt: skip
-    chunks = _chunks(synth, n_jobs=1)
+    chunks = serial
     assert written.rows == {t: len(f) for t, f in _whole(chunks).items()}
     assert [i for i, _ in seen] == list(range(len(chunks)))
     assert seen[-1][1] == written.n_rows
@@ -187,7 +195,7 @@ def test_a_failure_mid_way_leaves_nothing_written(fitted, dialect, request):
     assert query(url, "SELECT COUNT(*) FROM orders") == before
 
 
-def test_cli_sample_in_chunks_shows_rows_per_second(fitted, tmp_path, capsys):
+def test_cli_sample_in_chunks_shows_rows_per_second(fitted, serial, tmp_path, capsys):
     from relsynth.cli import main
 
     _, synth = fitted
@@ -198,7 +206,7 @@ def test_cli_sample_in_chunks_shows_rows_per_second(fitted, tmp_path, capsys):
     assert main([*args, "--jobs", "2"]) == 0
     captured = capsys.readouterr()
     assert "rows/s" in captured.err and "integrity OK" in captured.out
-    n = len(_whole(_chunks(synth, n_jobs=1))["orders"])
+    n = len(_whole(serial)["orders"])
     assert query(target, "SELECT COUNT(*) FROM orders") == [(n,)]
 
 
@@ -240,7 +248,7 @@ def test_chunk_count_follows_rows_not_workers(fitted):
         synth.sample_chunks(scale=1.0, chunk_rows=0)
 
 
-def test_children_of_a_copied_table_scale_with_the_sample(fitted):
+def test_children_of_a_copied_table_scale_with_the_sample(fitted, serial):
     # readings hang under the copied regions: scale 3 is 3 times the readings per
     # region, unchunked and in chunks (whose rows then match the chunk count's estimate)
     from relsynth.synthesis._chunks import estimated_rows
@@ -249,7 +257,7 @@ def test_children_of_a_copied_table_scale_with_the_sample(fitted):
     fake = synth.sample(scale=3.0, seed=2)
     assert len(fake["regions"]) == 4
     assert len(fake["readings"]) == 3 * 200
-    chunks = _chunks(synth)
+    chunks = serial  # the model's own n_jobs: one worker
     readings = sum(len(c["readings"]) for c in chunks)
     assert abs(readings - 600) <= len(chunks) * 4  # each chunk rounds per region
     total = sum(len(f) for c in chunks for f in c.values())

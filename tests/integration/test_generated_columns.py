@@ -254,7 +254,7 @@ def test_clone_keeps_generated_columns_consistent(tmp_path: Path, postgres_url: 
             [(i, 1.5 + i % 7, 1 + i % 5) for i in range(1, 81)],
         )
     rc = main(["clone", f"sqlite:///{source}", postgres_url, "--steps", "20", "--threads", "1",
-               "--seed", "0"])  # fmt: skip
+               "--jobs", "1", "--seed", "0"])  # fmt: skip
     assert rc == 0
     assert _is_generated(postgres_url, "items", "total")
     rows = query(postgres_url, "SELECT price, qty, total FROM items")

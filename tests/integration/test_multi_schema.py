@@ -305,6 +305,8 @@ def test_cli_clone_two_schemas_into_sqlite(
             "20",
             "--threads",
             "1",
+            "--jobs",
+            "1",
         ]
     )
 

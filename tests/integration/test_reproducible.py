@@ -88,6 +88,7 @@ def test_models_decide_their_steps_from_the_data_never_the_clock():
     assert ConditionalWGAN(epochs=2).training_steps(1_000, 500) == 4
 
 
+@pytest.mark.timing
 def test_a_time_budget_is_a_real_limit(northwind):
     meta, tables = northwind
     started = time.perf_counter()
@@ -160,6 +161,7 @@ def test_cli_logs_one_line_per_table_start_and_end(tmp_path, capsys):
     reason="Ray is not installed (pip install 'relsynth[ray]'); set RELSYNTH_REQUIRE_RAY=1 "
     "to fail instead",
 )
+@pytest.mark.usefixtures("ray_exclusive")
 def test_ray_executor_gives_the_same_database_and_reports_steps(northwind, serial):
     meta, tables = northwind
     events: list[tuple[str, str, int, int]] = []

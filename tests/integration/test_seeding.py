@@ -33,6 +33,7 @@ def _dump(path: Path) -> dict[str, list[tuple]]:
         return {n: conn.execute(f'SELECT * FROM "{n}" ORDER BY 1, 2').fetchall() for n in names}
 
 
+@pytest.mark.timing
 def test_sqlite_seeding_is_deterministic_cached_and_clean(model_file, tmp_path):
     cache = tmp_path / "cache"
     one, two, other = tmp_path / "one.db", tmp_path / "two.db", tmp_path / "other.db"

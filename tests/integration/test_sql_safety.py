@@ -133,7 +133,7 @@ def test_tampered_metadata_file_is_refused_before_anything_is_written(
     meta_file.write_text(json.dumps(data), encoding="utf-8")
     rc = main(
         ["clone", source, db_url, "--metadata", str(meta_file), "--if-exists", "append",
-         "--max-seconds", "0.5", "--threads", "1", "--seed", "0"]
+         "--steps", "20", "--threads", "1", "--jobs", "1", "--seed", "0"]
     )  # fmt: skip
     err = capsys.readouterr().err
     assert rc == 1 and "Traceback" not in err

@@ -191,6 +191,7 @@ def test_same_seed_same_model_and_settings_reach_the_models(northwind):
         pd.testing.assert_frame_equal(a[name], b[name])
 
 
+@pytest.mark.timing
 def test_time_budget_is_shared_by_size_and_kept(northwind, tmp_path):
     # Setup: 12 s for the whole fit of Northwind's 13 tables.
     meta, tables = northwind
