@@ -188,6 +188,8 @@ def _encode_column(values: pd.Series, spec: Mapping[str, Any]) -> np.ndarray:
 _COUNT_LEVELS = 48
 #: Parents per level on average a column of more levels needs (``max_levels``).
 _COUNT_ROWS_PER_LEVEL = 10
+#: Source parents a level needs to be named in the state (docs/privacy.md).
+_COUNT_MIN_PARENTS = 2
 #: Share of the children-count variance a column must explain to be used.
 _COUNT_MIN_ETA2 = 0.2
 #: Scale of the count feature next to the whitened PCA features (sharper on it).
@@ -204,7 +206,9 @@ class CountFeature:
     neighbours. This feature adds, per key, the low-cardinality parent column (at
     most 48 values) whose levels explain the largest share of the count variance
     (eta squared, at least 0.2), encoded as the mean count of the parent's level
-    (standardised, unseen levels at the overall mean). The state is a JSON-able map.
+    (standardised, unseen levels at the overall mean). The state is a JSON-able map;
+    a level that only one source parent holds is not in it (it would be that parent's
+    own child count) and reads as the overall mean, as an unseen level does.
     """
 
     def fit(
@@ -242,7 +246,13 @@ class CountFeature:
                 self.column, self.eta2 = str(col), eta2
                 encoded = means.reindex(keys).to_numpy()
                 mu, sd = float(encoded.mean()), float(encoded.std()) or 1.0
-                self.means = {str(k): float((v - mu) / sd) for k, v in means.items()}
+                # a level one source parent holds is not named in the model file (it
+                # would give that parent's own child count); it reads as the mean, 0
+                self.means = {
+                    str(k): float((v - mu) / sd)
+                    for k, v in means.items()
+                    if sizes[k] >= _COUNT_MIN_PARENTS
+                }
         return self
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray | None:

@@ -129,6 +129,20 @@ def test_the_count_feature_reads_many_levels_adjusted():
     assert alone.column is None
 
 
+def test_the_count_feature_does_not_name_a_level_one_parent_holds():
+    rng = np.random.default_rng(4)
+    planes = _planes(rng, 1200)
+    counts = rng.poisson(_busy(planes)).astype(float)
+    planes.loc[0, "model"] = "M999"  # one plane of its model, with many flights
+    counts[0] = 500.0
+    feature = CountFeature().fit(planes, ["model"], counts, max_levels=500)
+    assert feature.column == "model"
+    assert "M999" not in feature.to_dict()["means"]
+    assert feature.transform(planes.iloc[:1])[0, 0] == 0.0  # read as the mean
+    shared = planes["model"].value_counts()
+    assert set(feature.means) == set(shared[shared >= 2].index)
+
+
 def test_busy_models_get_the_flights_and_their_airline(fleet):
     meta, tables = fleet
     plan = relsynth.plan(meta, {"flights": ORIGIN})
