@@ -28,7 +28,9 @@ The regression is a ridge with one penalty per grouping column chosen from the d
 the levels; ``tau^2`` is the one-way random-effects moment estimate of the training
 rows, and the penalty ``sigma^2 / tau^2`` shrinks a level of ``n`` rows by
 ``n / (n + sigma^2 / tau^2)``: a small level stays near zero, a column whose levels
-differ no more than chance (``tau^2 <= 0``) is left out. The generated rows take the
+differ no more than chance (``tau^2 <= 0``) is left out. A level with fewer than ``40``
+training rows (as for a per-level map) takes no effect: its rows are left out of both
+fits, so a small table, whose every level is small, is not tilted. The generated rows take the
 same shrinkage per row (the penalty scaled by their weight over the training rows').
 
 A monotone map per value follows (generated tilted score quantiles to the untilted
@@ -64,6 +66,13 @@ __all__ = ["LevelTilt", "fit_level_tilt"]
 _MAP_LEVELS = 1001
 #: At most this many grouping columns (those of the largest effect variance kept).
 _MAX_GROUPINGS = 24
+#: Training rows a level needs for an effect of its own (as for a per-level map in
+#: :mod:`relsynth.models.calibration`); the rows of smaller levels take none. On a
+#: small table every level is small (180 rentals over 60 customers): the ridge would
+#: fit the few rows of each level, the residual ratio shrink each row's own deviation,
+#: and the ties the generator learned between the row's columns (a due date a few
+#: days after the rental) be lost.
+_MIN_LEVEL_ROWS = 40
 _EPS = 1e-9
 #: The marginal map of a value that no grouping moves (scores lie within +-4.8).
 _IDENTITY = np.linspace(-8.0, 8.0, _MAP_LEVELS)
@@ -250,14 +259,24 @@ def _drawn(generated: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.where(total > 0, pick.clip(0, generated.shape[1] - 1), -1)
 
 
-def _chosen(
-    u: np.ndarray, w: np.ndarray, candidates: Sequence[_Grouping]
-) -> list[tuple[int, float]]:
-    """The candidates whose levels differ beyond chance on the training rows, with their
-    penalties: those of the strongest level effects (smallest penalties), in order."""
+def _large(real: np.ndarray, w: np.ndarray, n_levels: int) -> np.ndarray:
+    """Which levels hold at least ``_MIN_LEVEL_ROWS`` training rows (weights ``w``)."""
+    ok = real >= 0
+    return np.bincount(real[ok], weights=w[ok], minlength=n_levels) >= _MIN_LEVEL_ROWS
+
+
+def _kept(code: np.ndarray, large: np.ndarray) -> np.ndarray:
+    """``code`` with the rows of small levels (and none) as -1."""
+    return np.where((code >= 0) & large[code.clip(0)], code, -1)
+
+
+def _chosen(u: np.ndarray, w: np.ndarray, codes: Sequence[np.ndarray]) -> list[tuple[int, float]]:
+    """The candidates (their training ``codes``) whose levels differ beyond chance on
+    the training rows, with their penalties: those of the strongest level effects
+    (smallest penalties), in order."""
     chosen = []
-    for i, g in enumerate(candidates):
-        pen = _penalty(u, w, g.real, len(g.levels))
+    for i, code in enumerate(codes):
+        pen = _penalty(u, w, code, int(code.max(initial=-1)) + 1)
         if pen is not None:
             chosen.append((i, pen))
     return sorted(sorted(chosen, key=lambda t: t[1])[:_MAX_GROUPINGS])
@@ -293,7 +312,10 @@ def fit_level_tilt(
         zr = normal_scores(np.where(real_rows, x[:, c], 0.0) / QUANTILE_SPAN)
         mr, sr = _weighted_mean_sd(zr, wr)
         ur = (zr - mr) / sr
-        chosen = _chosen(ur, wr, candidates)
+        large = [_large(g.real, wr, len(g.levels)) for g in candidates]
+        real_codes = [_kept(g.real, k) for g, k in zip(candidates, large, strict=True)]
+        gen_codes = [_kept(d, k) for d, k in zip(drawn, large, strict=True)]
+        chosen = _chosen(ur, wr, real_codes)
         effects: list[np.ndarray | None] = [None] * len(candidates)
         if not chosen:
             mean.append(m), sd.append(s), ratio.append(1.0), offset.append(0.0)
@@ -303,19 +325,17 @@ def fit_level_tilt(
         widths = [len(candidates[i].levels) for i, _ in chosen]
         pens = [p for _, p in chosen]
         scale = float(wg.sum()) / max(float(wr.sum()), _EPS)
-        b_real, c_real, res_real = _ridge(
-            ur, wr, [candidates[i].real for i, _ in chosen], widths, pens
-        )
+        b_real, c_real, res_real = _ridge(ur, wr, [real_codes[i] for i, _ in chosen], widths, pens)
         b_gen, c_gen, res_gen = _ridge(
-            ug, wg, [drawn[i] for i, _ in chosen], widths, [p * scale for p in pens]
+            ug, wg, [gen_codes[i] for i, _ in chosen], widths, [p * scale for p in pens]
         )
         r = float(np.sqrt(res_real / max(res_gen, _EPS)))
         for (i, _), br, bg in zip(chosen, b_real, b_gen, strict=True):
             effects[i] = br - r * bg
         shift = np.full(len(ug), c_real - r * c_gen)
         for i, _ in chosen:
-            ok = drawn[i] >= 0
-            shift[ok] += effects[i][drawn[i][ok]]
+            ok = gen_codes[i] >= 0
+            shift[ok] += effects[i][gen_codes[i][ok]]
         moved = ug * r + shift
         mean.append(m), sd.append(s), ratio.append(r), offset.append(c_real - r * c_gen)
         src.append(_quantiles(moved, wg, q)), dst.append(_quantiles(ug, wg, q))
