@@ -270,6 +270,16 @@ def _kept(code: np.ndarray, large: np.ndarray) -> np.ndarray:
     return np.where((code >= 0) & large[code.clip(0)], code, -1)
 
 
+def _large_level_codes(
+    candidates: Sequence[_Grouping], drawn: Sequence[np.ndarray], w: np.ndarray
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each candidate's training and generated (``drawn``) level codes, the rows of
+    levels with fewer than ``_MIN_LEVEL_ROWS`` training rows (weights ``w``) as -1."""
+    large = [_large(g.real, w, len(g.levels)) for g in candidates]
+    real = [_kept(g.real, k) for g, k in zip(candidates, large, strict=True)]
+    return real, [_kept(d, k) for d, k in zip(drawn, large, strict=True)]
+
+
 def _chosen(u: np.ndarray, w: np.ndarray, codes: Sequence[np.ndarray]) -> list[tuple[int, float]]:
     """The candidates (their training ``codes``) whose levels differ beyond chance on
     the training rows, with their penalties: those of the strongest level effects
@@ -312,9 +322,7 @@ def fit_level_tilt(
         zr = normal_scores(np.where(real_rows, x[:, c], 0.0) / QUANTILE_SPAN)
         mr, sr = _weighted_mean_sd(zr, wr)
         ur = (zr - mr) / sr
-        large = [_large(g.real, wr, len(g.levels)) for g in candidates]
-        real_codes = [_kept(g.real, k) for g, k in zip(candidates, large, strict=True)]
-        gen_codes = [_kept(d, k) for d, k in zip(drawn, large, strict=True)]
+        real_codes, gen_codes = _large_level_codes(candidates, drawn, wr)
         chosen = _chosen(ur, wr, real_codes)
         effects: list[np.ndarray | None] = [None] * len(candidates)
         if not chosen:
