@@ -20,10 +20,12 @@ from relsynth.models.numerical import QUANTILE_SPAN
 __all__ = [
     "Recolouring",
     "fit_recolouring",
+    "increasing",
     "normal_scores",
     "rank_scores",
     "psd_power",
     "weighted_correlations",
+    "weighted_quantiles",
 ]
 
 #: Correlation recolouring: at most this many continuous values (the map is k x k) ...
@@ -140,3 +142,21 @@ def fit_recolouring(
     g_half, g_inv_half = psd_power(g), psd_power(g, -0.5)
     matrix = g_inv_half @ psd_power(g_half @ r @ g_half) @ g_inv_half
     return Recolouring(np.asarray(columns, dtype=np.int64), (matrix + matrix.T) / 2.0)
+
+
+def weighted_quantiles(values: np.ndarray, weights: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Quantiles of ``values`` at ``levels`` with row ``weights`` (mid-point plotting
+    positions; unweighted where the weights sum to zero)."""
+    order = np.argsort(values, kind="stable")
+    v, w = values[order], weights[order]
+    cum = np.cumsum(w)
+    if cum[-1] <= 0:
+        return np.quantile(values, levels)
+    cum = (cum - 0.5 * w) / cum[-1]
+    return np.interp(levels, cum, v)
+
+
+def increasing(src: np.ndarray) -> np.ndarray:
+    """Make quantiles strictly increasing (``np.interp`` needs it) without moving them visibly."""
+    src = np.maximum.accumulate(src.astype(float))
+    return src + np.arange(len(src)) * 1e-9

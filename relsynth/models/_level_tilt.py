@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy.special import ndtr
 
-from relsynth.models._copula import normal_scores
+from relsynth.models._copula import increasing, normal_scores, weighted_quantiles
 from relsynth.models.numerical import QUANTILE_SPAN
 
 if TYPE_CHECKING:
@@ -346,7 +346,8 @@ def fit_level_tilt(
             shift[ok] += effects[i][gen_codes[i][ok]]
         moved = ug * r + shift
         mean.append(m), sd.append(s), ratio.append(r), offset.append(c_real - r * c_gen)
-        src.append(_quantiles(moved, wg, q)), dst.append(_quantiles(ug, wg, q))
+        src.append(increasing(weighted_quantiles(moved, wg, q)))
+        dst.append(increasing(weighted_quantiles(ug, wg, q)))
         per_column.append(effects)
     used = [i for i in range(len(candidates)) if any(e[i] is not None for e in per_column)]
     if not used:
@@ -371,15 +372,3 @@ def fit_level_tilt(
         ],
         *(np.asarray(v, dtype=np.float64) for v in (mean, sd, ratio, offset, src, dst)),
     )
-
-
-def _quantiles(values: np.ndarray, weights: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Weighted quantiles, strictly increasing (``np.interp`` needs it)."""
-    order = np.argsort(values, kind="stable")
-    v, w = values[order], weights[order]
-    cum = np.cumsum(w)
-    if cum[-1] <= 0:
-        out = np.quantile(values, q)
-    else:
-        out = np.interp(q, (cum - 0.5 * w) / cum[-1], v)
-    return np.maximum.accumulate(out) + np.arange(len(q)) * 1e-9

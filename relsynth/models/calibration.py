@@ -84,7 +84,7 @@ from typing import Any
 
 import numpy as np
 
-from relsynth.models._copula import Recolouring, fit_recolouring
+from relsynth.models._copula import Recolouring, fit_recolouring, increasing, weighted_quantiles
 from relsynth.models._level_tilt import LevelTilt, fit_level_tilt
 from relsynth.models._ranks import RankCopula
 from relsynth.models._tilt import ContextTilt, calibrated, fit_tilt
@@ -272,16 +272,6 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _weighted_quantiles(values: np.ndarray, weights: np.ndarray, levels: np.ndarray) -> np.ndarray:
-    order = np.argsort(values, kind="stable")
-    v, w = values[order], weights[order]
-    cum = np.cumsum(w)
-    if cum[-1] <= 0:
-        return np.quantile(values, levels)
-    cum = (cum - 0.5 * w) / cum[-1]
-    return np.interp(levels, cum, v)
-
-
 def _tail_levels(base: int, rows: float) -> np.ndarray:
     """``base`` evenly spaced quantile levels of ``[0, 1]``, the two end segments cut finer.
 
@@ -301,12 +291,6 @@ def _tail_levels(base: int, rows: float) -> np.ndarray:
         return levels
     ends = step * np.arange(1, cuts) / cuts
     return np.unique(np.concatenate([levels, ends, 1.0 - ends]))
-
-
-def _increasing(src: np.ndarray) -> np.ndarray:
-    """Make quantiles strictly increasing (``np.interp`` needs it) without moving them visibly."""
-    src = np.maximum.accumulate(src.astype(float))
-    return src + np.arange(len(src)) * 1e-9
 
 
 def _null_span(spans: Sequence[Span], value: int) -> Span | None:
@@ -412,7 +396,7 @@ def _group_maps(
         if len(real_level) < _MIN_GROUP_ROWS or w.sum() < _MIN_GROUP_ROWS:
             continue
         kept.append(level)
-        src.append(_increasing(_weighted_quantiles(generated, w, q)))
+        src.append(increasing(weighted_quantiles(generated, w, q)))
         dst.append(np.quantile(real_level, q))
     if not kept:
         return None
@@ -423,7 +407,7 @@ def _group_maps(
     w = weights * (1.0 - g.generated[:, kept].sum(axis=1)).clip(0.0, 1.0)
     rest = None
     if others.sum() >= _MIN_GROUP_ROWS and w.sum() >= _MIN_GROUP_ROWS:
-        rest_src = _increasing(_weighted_quantiles(generated, w, q)).astype(np.float32)
+        rest_src = increasing(weighted_quantiles(generated, w, q)).astype(np.float32)
         rest = (rest_src, np.quantile(real_values[others], q).astype(np.float32))
     return GroupMaps(
         g.source,
@@ -559,7 +543,7 @@ def _scalar_maps(
             continue
         real_values = x[real_rows, col].astype(float)
         levels = _tail_levels(_LEVELS, min(len(real_values), float(weights.sum())))
-        src = _increasing(_weighted_quantiles(generated, weights, levels))
+        src = increasing(weighted_quantiles(generated, weights, levels))
         dst = np.quantile(real_values, levels)
         maps[col] = (src.astype(np.float32), dst.astype(np.float32))
         scalars[col] = (generated, weights, real_values, real_rows)
