@@ -78,9 +78,11 @@ def run(name: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     meta = relsynth.reflect(url)
     tables = relsynth.read_tables(url, meta)
     params = _synth_params(args)
-    t0 = time.perf_counter()
+    load = os.getloadavg()[0]
+    t0, cpu0 = time.perf_counter(), _cpu_seconds()
     synth = relsynth.Synthesizer(meta, **params).fit(tables, on_violations="drop")
     fit_s = time.perf_counter() - t0
+    fit_cpu = _cpu_seconds() - cpu0
     t0 = time.perf_counter()
     fake = synth.sample(seed=args.seed)
     sample_s = time.perf_counter() - t0
@@ -112,6 +114,10 @@ def run(name: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "dataset": name,
         "params": {k: v for k, v in params.items()},
         "fit_s": round(fit_s, 2),
+        # CPU seconds of the fit, this process and its finished worker processes (the
+        # wall seconds are inflated on a shared machine; the load: 1-minute average)
+        "fit_cpu_s": round(fit_cpu, 2),
+        "load": round(load, 2),
         "sample_s": round(sample_s, 2),
         "shapes": report.column_shapes,
         "pairs": report.column_pairs,
@@ -141,6 +147,15 @@ def _more_samples(
                 t.setdefault(f"{key}_samples", []).append(value)
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its waited-for children."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _mean(values: Any) -> float | None:
     arr = np.asarray(values, dtype="float64")
     arr = arr[~np.isnan(arr)]
@@ -151,7 +166,9 @@ def show(result: dict[str, Any]) -> None:
     """Print one dataset's measurements."""
     steps = sum(t["steps"] for t in result["tables"].values())
     print(
-        f"\n{result['dataset']}: fit {result['fit_s']:.1f} s, sample {result['sample_s']:.1f} s; "
+        f"\n{result['dataset']}: fit {result['fit_s']:.1f} s "
+        f"({result.get('fit_cpu_s', float('nan')):.1f} CPU s, load {result.get('load', 0):.1f}), "
+        f"sample {result['sample_s']:.1f} s; "
         f"shapes {result['shapes']:.3f}, pairs {result['pairs']:.3f}, "
         f"C2ST AUC {result['c2st']:.3f}, trends {result.get('trends', float('nan')):.3f}; "
         f"{steps} training steps in all  {result['params']}"

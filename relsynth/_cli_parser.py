@@ -184,8 +184,9 @@ def _execution_options(fit_opts: argparse.ArgumentParser) -> None:
         "--jobs",
         type=int,
         metavar="N",
-        help="tables fitted at once, in worker processes (default: the usable cores); "
-        "the result does not depend on it",
+        help="tables fitted at once, in worker processes (default: the usable cores; a "
+        "fit too small to pay for starting them runs in this process); the result does "
+        "not depend on it",
     )
     fit_opts.add_argument(
         "--executor",

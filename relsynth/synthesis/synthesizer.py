@@ -292,7 +292,8 @@ class Synthesizer:
         self.metadata.validate()
         started = time.perf_counter()
         # Wall clock (not perf_counter): worker processes and Ray tasks compare with it.
-        deadline = None if self.time_budget is None else time.time() + self.time_budget
+        clock = (time.time(), time.process_time())  # how busy the machine is: _schedule
+        deadline = None if self.time_budget is None else clock[0] + self.time_budget
         source, repair = clean_source(self.metadata, tables, on_violations)
         self.source_digests_ = source_digests(tables)
         self.plan_: Plan = plan(self.metadata, self.drivers)
@@ -309,7 +310,7 @@ class Synthesizer:
             seconds["keys"] = self._fit_keys(source)
         total = len(self.plan_.order) + 1
         report(progress, "keys", "*", 1, total)
-        fitted = self._fit_tables(source, layouts, base_seed, deadline, progress, total, dp)
+        fitted = self._fit_tables(source, layouts, base_seed, deadline, progress, total, dp, clock)
         seconds.update({f"fit:{name}": fitted[name].seconds for name in self.plan_.order})
         self.tables_: dict[str, TableFit] = {n: fitted[n].state for n in self.plan_.order}
         self._base_seed = base_seed
@@ -372,12 +373,14 @@ class Synthesizer:
         progress: Progress | None,
         total: int,
         dp: _dp.DPFit | None = None,
+        clock: tuple[float, float] | None = None,
     ) -> dict[str, FittedTable]:
         """Every table's fit, as independent tasks (:mod:`._schedule`, :mod:`._fit_table`);
-        ``layouts``: every table's, copied ones too (their columns feed children's context)."""
+        ``layouts``: every table's, copied ones too (their columns feed children's context);
+        ``clock``: the fit's start (wall clock, CPU time)."""
         from relsynth.synthesis._schedule import fit_tables
 
-        return fit_tables(self, source, layouts, base_seed, deadline, progress, total, dp)
+        return fit_tables(self, source, layouts, base_seed, deadline, progress, total, dp, clock)
 
     def _fit_info(
         self,

@@ -84,3 +84,18 @@ def test_a_column_with_infinities_gets_finite_edges() -> None:
     assert col is not None and np.isfinite(col.edges).all()
     labels = col.labels(x)
     assert labels[-3] == labels[:400].max() and labels[-2] == labels[:400].min()
+
+
+def test_a_deadline_keeps_no_tails_that_could_not_train():
+    import time
+
+    values, ctx = _planted(8_000)
+    # a fit under a time budget whose share is spent, or ends before MIN_STEPS steps
+    assert fit_tails(values, ctx, seed=2, min_count=5, deadline=time.time() - 1) is None
+    assert fit_tails(values, ctx, seed=2, min_count=5, deadline=time.time() + 0.02) is None
+    # a deadline that leaves time changes nothing: the steps decide
+    far = fit_tails(values, ctx, seed=2, min_count=5, deadline=time.time() + 600)
+    plain = fit_tails(values, ctx, seed=2, min_count=5)
+    np.testing.assert_array_equal(
+        far.probability(ctx, "delay", 50.0, 200.0), plain.probability(ctx, "delay", 50.0, 200.0)
+    )
