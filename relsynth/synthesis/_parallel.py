@@ -22,8 +22,11 @@ task is a started one, which lets the caller report the tables in progress and
 decide each task's arguments (its share of a time budget) when it starts. With
 ``on_step``, a task also reports its progress inside (a table's training steps):
 ``fn`` gets an ``on_step(step, total)`` keyword, which in worker processes puts the
-report on a queue that this process reads while it waits (for Ray tasks, a Ray
-queue actor).
+report on a queue that this process reads while it waits (a pipe the workers get as
+they start: no manager process; for Ray tasks, a Ray queue actor).
+
+A local pool costs each worker seconds of imports: the fit's scheduler
+(:mod:`._schedule`) passes ``n_jobs=1`` where the expected work is too small to pay.
 """
 
 from __future__ import annotations
@@ -35,7 +38,6 @@ from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Any, Literal, TypeVar
 
 from relsynth.errors import ParameterError
-from relsynth.synthesis._progress import QueueSink, drain_steps
 
 __all__ = ["EXECUTORS", "iter_tasks", "pinned_threads", "resolve_jobs", "run_tasks"]
 
@@ -78,13 +80,17 @@ def pinned_threads(n: int) -> Iterator[None]:
         yield
 
 
-def _init_worker(threads: int, log_level: int, log_to_stderr: bool, warm: bool = True) -> None:
+def _init_worker(
+    threads: int, log_level: int, log_to_stderr: bool, warm: bool = True, steps: Any = None
+) -> None:
     """Worker process set-up: thread pools pinned once, relsynth's logging mirrored.
 
     A spawned process starts with no logging configuration: when the parent's
     ``relsynth`` logger writes somewhere (the CLI's stderr), the worker's records go
-    to stderr too, marked with the worker's name.
+    to stderr too, marked with the worker's name. ``steps``: the queue of the tasks'
+    step reports (:class:`_StepSink`), which a worker gets as it starts.
     """
+    _STEPS["queue"] = steps
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     root = logging.getLogger("relsynth")
     root.setLevel(log_level)
@@ -103,6 +109,30 @@ def _init_worker(threads: int, log_level: int, log_to_stderr: bool, warm: bool =
         from relsynth.models._torch import warm_up
 
         warm_up()
+
+
+#: a fit worker's queue of step reports (set by :func:`_init_worker`)
+_STEPS: dict[str, Any] = {}
+
+
+class _StepSink:
+    """A task's ``on_step`` in a fit worker: ``(key, step, total)`` onto the worker's
+    queue, a :class:`multiprocessing.SimpleQueue` (a pipe, no manager process to start:
+    a put is written before the task's result is sent, so the parent, which drains the
+    queue as each task ends, hears every step of a task before its end)."""
+
+    def __init__(self, key: Any) -> None:
+        self.key = key
+
+    def __call__(self, step: int, total: int) -> None:
+        _STEPS["queue"].put((self.key, step, total))
+
+
+def _drain(steps: Any, on_step: Callable[[Any, int, int], None] | None) -> None:
+    """Pass the step reports in ``steps`` (a ``SimpleQueue``) to ``on_step``, without waiting."""
+    while steps is not None and on_step is not None and not steps.empty():
+        key, step, total = steps.get()
+        on_step(key, step, total)
 
 
 def _call_pinned(
@@ -181,28 +211,28 @@ def _run_pool(fn, keys, make_args, n_jobs, threads, on_start, on_done, on_step):
     results: dict[Any, Any] = {}
     queue = list(keys)
     running: dict[Future[Any], Any] = {}
+    steps = None if on_step is None else context.SimpleQueue()
     with contextlib.ExitStack() as stack:
-        steps = None if on_step is None else stack.enter_context(context.Manager()).Queue()
         pool = stack.enter_context(
             ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=context,
                 initializer=_init_worker,
-                initargs=(threads, level, mirrored),
+                initargs=(threads, level, mirrored, True, steps),
             )
         )
         try:
             while queue or running:
                 while queue and len(running) < workers:
                     key = queue.pop(0)
-                    kwargs = None if steps is None else {"on_step": QueueSink(steps, key)}
+                    kwargs = None if steps is None else {"on_step": _StepSink(key)}
                     future = pool.submit(_call_pinned, fn, threads, make_args(key), kwargs)
                     running[future] = key
                     if on_start is not None:
                         on_start(key)
                 timeout = None if steps is None else 0.25
                 finished, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
-                drain_steps(steps, on_step)
+                _drain(steps, on_step)
                 for future in finished:
                     key = running.pop(future)
                     results[key] = _result(future, key)
