@@ -42,6 +42,7 @@ from relsynth._typing import SeedLike
 from relsynth._validation import BOOL, Interval, Options, OrNone, Predicate, validate_params
 from relsynth.errors import DataError, NotFittedError, ParameterError
 from relsynth.metadata.schema import COLUMN_KINDS
+from relsynth.models._level_draw import fit_level_draw
 from relsynth.models._nulls import apply_null_rules, find_null_rules
 from relsynth.models._ranks import fit_rank_copula, ruled_columns
 from relsynth.models._ties import apply_ties, find_ties
@@ -165,6 +166,7 @@ class TableModel(abc.ABC):
         # families moves values off their parents; nyc20k C2ST 0.705 -> 0.731 with it)
         if hasattr(self.calibration_, "ranks") and not self.has_parent_context:
             self.calibration_.ranks = fit_rank_copula(table, ruled_columns(self), self.kinds)
+            self.calibration_.levels = fit_level_draw(table, ruled_columns(self), self.kinds)
         self.fitted_ = True
         return self
 
@@ -201,7 +203,9 @@ class TableModel(abc.ABC):
         decoded = apply_null_rules(decoded, getattr(self, "point_rules_", None) or [], rng)
         decoded = apply_formulas(decoded, getattr(self, "formulas_", None) or [])
         ranks = getattr(self.calibration_, "ranks", None)
-        return decoded if ranks is None else ranks.apply(decoded)
+        decoded = decoded if ranks is None else ranks.apply(decoded)
+        levels = getattr(self.calibration_, "levels", None)
+        return decoded if levels is None else levels.apply(decoded, rng)
 
     def state_dict(self) -> dict[str, Any]:
         """Constructor parameters, encoders and weights: plain containers and CPU tensors.
