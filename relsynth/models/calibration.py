@@ -85,6 +85,7 @@ from typing import Any
 import numpy as np
 
 from relsynth.models._copula import Recolouring, fit_recolouring, increasing, weighted_quantiles
+from relsynth.models._level_draw import LevelDraw
 from relsynth.models._level_tilt import LevelTilt, fit_level_tilt
 from relsynth.models._ranks import RankCopula
 from relsynth.models._tilt import ContextTilt, calibrated, fit_tilt
@@ -209,6 +210,8 @@ class Calibration:
     ranks: RankCopula | None = None
     #: The scalars' mean shifts per category level (models/_level_tilt.py), applied last.
     level_tilt: LevelTilt | None = None
+    #: Categories drawn again given the rest of the sampled row (models/_level_draw.py).
+    levels: LevelDraw | None = None
 
     def map_values(self, out: np.ndarray, ctx: np.ndarray | None = None) -> np.ndarray:
         """Apply the quantile maps and the recolouring to the activated scalar columns
@@ -244,6 +247,7 @@ class Calibration:
             **({} if self.tilt is None else {"tilt": self.tilt.state()}),
             **({} if self.ranks is None else {"ranks": self.ranks.state()}),
             **({} if self.level_tilt is None else {"level_tilt": self.level_tilt.state()}),
+            **({} if self.levels is None else {"levels": self.levels.state()}),
         }
 
     @classmethod
@@ -264,6 +268,7 @@ class Calibration:
             None if state.get("tilt") is None else ContextTilt.from_state(state["tilt"]),
             None if state.get("ranks") is None else RankCopula.from_state(state["ranks"]),
             None if state.get("level_tilt") is None else LevelTilt.from_state(state["level_tilt"]),
+            None if state.get("levels") is None else LevelDraw.from_state(state["levels"]),
         )
 
 
