@@ -270,8 +270,12 @@ def _assign(scores: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return drawn
 
 
-def _features(table: pd.DataFrame, kinds: Mapping[str, str]) -> tuple[list[_Feature], list[str]]:
-    """Every usable column as a feature, and the names of the categories among them."""
+def _features(
+    table: pd.DataFrame, kinds: Mapping[str, str], min_count: int = 1
+) -> tuple[list[_Feature], list[str]]:
+    """Every usable column as a feature, and the names of the categories among them; a
+    category's levels are those at least ``min_count`` rows hold (the values the encoders
+    withhold, :mod:`relsynth.models._rare`, are neither kept nor drawn)."""
     features, categories = [], []
     for col in table.columns:
         name, s = str(col), table[col]
@@ -289,7 +293,8 @@ def _features(table: pd.DataFrame, kinds: Mapping[str, str]) -> tuple[list[_Feat
             edges = np.unique(np.quantile(x, np.linspace(0, 1, _BINS + 1))[1:-1])
             features.append(_Feature(name, edges=[float(e) for e in edges]))
         elif kind in ("categorical", "boolean"):
-            levels = sorted(set(_labels(s).tolist()) - {_MISSING})
+            held = pd.Series(_labels(s)).value_counts()
+            levels = sorted(str(v) for v, n in held.items() if n >= min_count and v != _MISSING)
             if 2 <= len(levels) <= MAX_LEVELS:
                 features.append(_Feature(name, levels=levels))
                 categories.append(name)
@@ -343,17 +348,19 @@ def fit_level_draw(
     fixed: Sequence[str] = (),
     kinds: Mapping[str, str] | None = None,
     context: pd.DataFrame | None = None,
+    min_count: int = 1,
 ) -> LevelDraw | None:
     """The source's conditional of each movable category of ``table`` (not in ``fixed``)
     given the rest of the row and its ``context`` (the parents' columns, one row per
-    table row), or None without one."""
+    table row), or None without one; levels held by fewer than ``min_count`` rows are
+    left out (the model's ``min_category_count``)."""
     kinds = dict(kinds or {})
-    features, categories = _features(table, kinds)
+    features, categories = _features(table, kinds, min_count)
     if len(features) > _MAX_COLUMNS or not categories:
         return None
     if context is not None and len(context) == len(table):
         extra = context[[c for c in context.columns if str(c) not in set(map(str, table))]]
-        parents, _ = _features(extra, {})
+        parents, _ = _features(extra, {}, min_count)
         features += parents[: _MAX_COLUMNS - len(features)]
         table = pd.concat([table.reset_index(drop=True), extra.reset_index(drop=True)], axis=1)
     if len(table) > _FIT_ROWS:

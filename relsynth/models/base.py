@@ -163,11 +163,11 @@ class TableModel(abc.ABC):
                 else:
                     logger.info("%s: no time left to calibrate", name)
         # ranks: not given parents (a reorder across families moves values off them)
-        rules = ruled_columns(self)
+        rules, k = ruled_columns(self), self._min_count()
         if hasattr(self.calibration_, "ranks") and not self.has_parent_context:
             self.calibration_.ranks = fit_rank_copula(table, rules, self.kinds)
         if hasattr(self.calibration_, "levels") and not self.sequential:  # given the parents
-            self.calibration_.levels = fit_level_draw(table, rules, self.kinds, ctx.frame())
+            self.calibration_.levels = fit_level_draw(table, rules, self.kinds, ctx.frame(), k)
         self.fitted_ = True
         return self
 

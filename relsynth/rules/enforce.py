@@ -322,13 +322,18 @@ def derive_values(
     [highest lower anchor, lowest upper anchor], the gap drawn from its distribution
     restricted to that interval (conditioning, not clipping).
     ``followers[c]`` are columns rebuilt from ``c`` inside the row (date offsets):
-    they move by as much as ``c`` does. Only ``columns`` (default: all) are produced.
+    they move by as much as ``c`` does, after it, and their own order rules move only
+    the rows that break them (:func:`_repaired`: a rental's due date keeps its gap from
+    the rental date where it already lies after the customer joined). Only ``columns``
+    (default: all) are produced.
     """
     out = frame.reset_index(drop=True).copy()
     for rule in _determined_values(rules, name, out.columns if columns is None else columns):
         out = apply_values(out, rule)  # type: ignore[arg-type]
     chosen = column_rules(rules, name, out.columns if columns is None else columns)
-    for col, found in chosen.items():
+    follows = {c for moved in (followers or {}).values() for c in moved}
+    # anchors first; a follower moves with its anchor and its own orders only repair
+    for col, found in sorted(chosen.items(), key=lambda item: item[0] in follows):
         tables = {**parents, name: out}
         found = [r for r in found if all(t in tables for t, _ in r.anchor.steps)]
         if not found:
@@ -338,7 +343,9 @@ def derive_values(
         if isinstance(found[0], Equality):
             done = _copy_equal(meta, found[0], out, col, tables, rng)
         orders = [r for r in found if isinstance(r, Order)]
-        if orders:
+        if orders and col in follows:
+            out[col] = _repaired(meta, orders, out[col], tables, ~done, rng)
+        elif orders:
             out[col] = _ordered(meta, orders, out[col], tables, ~done, rng)
         after = as_numbers(out[col])
         if before is not None and after is not None:
@@ -402,6 +409,24 @@ def _ordered(
     return _from_numbers(new, a, values)
 
 
+def _repaired(
+    meta: Metadata,
+    orders: Sequence[Order],
+    values: pd.Series,
+    tables: Mapping[str, pd.DataFrame],
+    todo: np.ndarray,
+    rng: np.random.Generator,
+) -> pd.Series:
+    """``values`` where the rules hold (each on its share of rows); the other rows redrawn
+    inside the interval the rules leave (:func:`_bounded`). For a column rebuilt inside
+    the row from another one (a follower), whose gap from it a rebuild would lose."""
+    a = as_numbers(values)
+    if a is None:
+        return values
+    new = _bounded(meta, orders, a, tables, todo & np.isfinite(a), rng, drawn=False)
+    return values if np.array_equal(new, a, equal_nan=True) else _from_numbers(new, a, values)
+
+
 def _from_numbers(new: np.ndarray, a: np.ndarray, values: pd.Series) -> pd.Series:
     """``new`` in the form and dtype of ``values`` (dates, clock text, numbers)."""
     clock = None if pd.api.types.is_numeric_dtype(values.dtype) else clock_format(values)
@@ -431,11 +456,12 @@ def _bounds(
     tables: Mapping[str, pd.DataFrame],
     rows: np.ndarray,
     rng: np.random.Generator,
+    drawn: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(lower, upper)`` per row: the highest ``>=`` anchor and the lowest ``<=`` anchor
     among the rules that must hold there (every row for an exact rule; for a weaker
-    one, enough rows that it holds on its share; the first rule, whose gap was drawn,
-    where it holds)."""
+    one, enough rows that it holds on its share; the first rule, where it holds when
+    its gap was ``drawn``)."""
     lower = np.full(len(new), -np.inf)
     upper = np.full(len(new), np.inf)
     for k, rule in enumerate(orders):
@@ -446,7 +472,7 @@ def _bounds(
         with np.errstate(invalid="ignore"):
             ok = (new >= b) if rule.op == ">=" else (new <= b)
         must = valid & ok  # the first rule's gaps already hold on its share of rows
-        if k:
+        if k or not drawn:
             must |= _topped_up(valid, ok, rule.share, rng)
         if rule.op == ">=":
             lower = np.where(must, np.fmax(lower, b), lower)
@@ -462,11 +488,13 @@ def _bounded(
     tables: Mapping[str, pd.DataFrame],
     rows: np.ndarray,
     rng: np.random.Generator,
+    drawn: bool = True,
 ) -> np.ndarray:
     """``new`` with the rows outside their interval redrawn inside it: the gap of each
     rule in turn (its anchor set), drawn from its distribution conditioned on the
-    interval; a row no rule's gap can reach is drawn uniformly in the interval."""
-    lower, upper = _bounds(meta, orders, new, tables, rows, rng)
+    interval; a row no rule's gap can reach is drawn uniformly in the interval
+    (``drawn``: :func:`_bounds`)."""
+    lower, upper = _bounds(meta, orders, new, tables, rows, rng, drawn)
     out = new.copy()
     bad = rows & ((out < lower) | (out > upper)) & (lower <= upper)
     for rule in orders:

@@ -156,3 +156,18 @@ def test_context_columns_are_inputs_and_are_needed_at_sampling(rng) -> None:
     assert (by_parent - _mean_x(source)).abs().max() < 0.2
     bare = sample.drop(columns=["x"])
     assert draw.apply(bare.copy(), np.random.default_rng(0)).equals(bare)  # no context
+
+
+def test_levels_fewer_rows_hold_than_min_count_are_not_kept(rng) -> None:
+    """A one-off value (withheld by the encoders) is neither a level nor a feature's bin:
+    the model file must not carry it (relsynth.models._rare)."""
+    source = _source(rng)
+    source.loc[:2, "site"] = ["solo-1", "solo-2", "solo-3"]
+    source.loc[:2, "kind"] = ["one-a", "one-b", "one-c"]
+    draw = fit_level_draw(source, min_count=2)
+    assert draw is not None
+    state = repr(draw.state())
+    assert not any(v in state for v in ("solo-1", "solo-2", "solo-3", "one-a", "one-c"))
+    site = next(t for t in draw.targets if t.name == "site")
+    assert site.levels == ["east", "north", "south"]
+    assert "solo-1" in repr(fit_level_draw(source).state())  # min_count 1 keeps everything

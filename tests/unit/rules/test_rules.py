@@ -349,6 +349,28 @@ def test_derive_values_moves_followers(shop):
     assert ((out["due"] - out["payment_date"]) == pd.Timedelta(days=30)).all()
 
 
+def test_a_follower_keeps_its_gap_and_its_own_orders_only_repair():
+    """A rental's due date is rebuilt from its rental date inside the row (a follower):
+    when the rental date is redrawn after the customer joined, the due date moves with
+    it and keeps its gap; its own order to the customer's join date then holds without
+    a redraw (one would lose the gap, and a payment between the two would have no room)."""
+    meta, tables = shop_with_due(n_customers=60)
+    rules = [r for r in fit_rules(meta, tables) if r.table == "rental"]
+    texts = {str(r) for r in rules}
+    assert "rental.due >= rental.customer_id -> customer.joined" in texts
+    assert "rental.rental_date >= rental.customer_id -> customer.joined" in texts
+    frame = tables["rental"].copy()
+    gap = frame["due"] - frame["rental_date"]
+    shift = pd.to_timedelta(np.random.default_rng(4).integers(-400, 400, len(frame)), "D")
+    frame["rental_date"] += shift  # both orders broken on many rows
+    frame["due"] = frame["rental_date"] + gap
+    out = derive_values(meta, rules, "rental", frame, tables, np.random.default_rng(0),
+                        followers={"rental_date": ["due"]})  # fmt: skip
+    assert ((out["due"] - out["rental_date"]) == gap).all()
+    merged = {**tables, "rental": out}
+    assert all(measure(meta, merged, r)[0] == 1.0 for r in rules if "joined" in str(r))
+
+
 def test_weak_order_keeps_its_share(shop):
     meta, tables = shop
     pay = tables["payment"].copy()
