@@ -54,7 +54,7 @@ demo: install
 	@mkdir -p $(DEMO)
 	$(PY) -m datasets.nycflights13 $(DEMO)/nycflights13.db --overwrite
 	$(VENV)/bin/relsynth clone sqlite:///$(DEMO)/nycflights13.db sqlite:///$(DEMO)/synthetic.db \
-	  --seed 0 --if-exists replace --save $(DEMO)/nycflights13.relsynth $(DEMO_ARGS)
+	  --seed 0 --if-exists replace --save $(DEMO)/nycflights13.relsynth --overwrite $(DEMO_ARGS)
 
 # The default suite: everything but the long runs and GPU-only tests, on TEST_JOBS
 # worker processes; then, alone in one process, the few tests that hold a fit to a
