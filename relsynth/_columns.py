@@ -32,6 +32,7 @@ __all__ = [
     "ClockFormat",
     "TableLayout",
     "clock_format",
+    "column_floats",
     "datetime_seconds",
     "format_clock",
     "monotone_columns",
@@ -164,6 +165,14 @@ def datetime_seconds(values: pd.Series) -> np.ndarray:
     out = us.astype("int64").astype(float) / 1e6
     out[np.isnat(us)] = np.nan
     return out
+
+
+def column_floats(series: pd.Series) -> np.ndarray:
+    """A column as floats (datetimes in seconds since the epoch), NaN for NULL and for
+    values that are not numbers."""
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return datetime_seconds(series)
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
 def format_clock(seconds: pd.Series, fmt: ClockFormat) -> pd.Series:

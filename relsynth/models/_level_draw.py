@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from relsynth._columns import datetime_seconds
+from relsynth._columns import column_floats
 from relsynth.models.encoding import infer_kind
 
 __all__ = ["MAX_LEVELS", "MIN_ROWS", "LevelDraw", "draw_levels", "fit_level_draw"]
@@ -90,7 +90,7 @@ class _Feature:
     def encode(self, column: pd.Series) -> np.ndarray:
         """Bin or level index of each row (the last index for NULL / unseen)."""
         if self.edges is not None:
-            x = _numbers(column)
+            x = column_floats(column)
             out = np.searchsorted(np.asarray(self.edges), x, side="right")
             return np.where(np.isnan(x), self.width - 1, out)
         out = _codes(column, self.levels or [])
@@ -224,13 +224,6 @@ def _inputs(
     )
 
 
-def _numbers(series: pd.Series) -> np.ndarray:
-    """A column as floats (datetimes in seconds), NaN for NULL."""
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        return datetime_seconds(series)
-    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-
-
 def _labels(series: pd.Series) -> np.ndarray:
     """A category's values as text (:data:`_MISSING` for NULL)."""
     out = np.array(series.astype(str).to_numpy(dtype=object), dtype=object, copy=True)
@@ -286,7 +279,7 @@ def _features(
                 or pd.api.types.is_datetime64_any_dtype(s.dtype)
             ):
                 continue
-            x = _numbers(s)
+            x = column_floats(s)
             x = x[~np.isnan(x)]
             if len(x) < 2 or np.isinf(x).any():
                 continue

@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from relsynth._columns import datetime_seconds
+from relsynth._columns import column_floats
 from relsynth.models._copula import MIN_EIGENVALUE, psd_power, rank_scores
 from relsynth.models.encoding import infer_kind
 
@@ -104,7 +104,7 @@ class RankCopula:
         docstring)."""
         if len(frame) < MIN_ROWS or any(c not in frame.columns for c in self.columns):
             return frame
-        values = [_numbers(frame[c]) for c in self.columns]
+        values = [column_floats(frame[c]) for c in self.columns]
         z = np.column_stack([rank_scores(v) for v in values])
         g = _correlations(z)
         if self.pearson is None:
@@ -170,27 +170,21 @@ class RankCopula:
         )
 
 
-def _numbers(series: pd.Series) -> np.ndarray:
-    """A column as floats (datetimes in seconds), NaN for NULL."""
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        return datetime_seconds(series)
-    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-
-
-def _pearson(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
-    """Pairwise-complete Pearson correlations of the columns' values (0 where undefined)."""
-    x = np.column_stack([_numbers(frame[c]) for c in columns])
+def _pairwise(x: np.ndarray) -> np.ndarray:
+    """Pairwise-complete correlations of the columns of ``x`` (0 where undefined)."""
     corr = np.nan_to_num(pd.DataFrame(x).corr(min_periods=3).to_numpy(), nan=0.0)
     np.fill_diagonal(corr, 1.0)
     return corr
 
 
+def _pearson(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """Pairwise-complete Pearson correlations of the columns' values (0 where undefined)."""
+    return _pairwise(np.column_stack([column_floats(frame[c]) for c in columns]))
+
+
 def _correlations(z: np.ndarray) -> np.ndarray:
     """Pairwise-complete correlations of the score columns, made positive definite."""
-    corr = pd.DataFrame(z).corr(min_periods=3).to_numpy()
-    corr = np.nan_to_num(corr, nan=0.0)
-    np.fill_diagonal(corr, 1.0)
-    return _positive_definite(corr)
+    return _positive_definite(_pairwise(z))
 
 
 def _positive_definite(corr: np.ndarray) -> np.ndarray:
@@ -224,7 +218,7 @@ def _reorder(frame: pd.DataFrame, name: str, rows: np.ndarray, order_by: np.ndar
     ``order_by`` (ties by row)."""
     column = frame[name]
     own = column.iloc[rows]
-    by_value = np.argsort(_numbers(own), kind="stable")
+    by_value = np.argsort(column_floats(own), kind="stable")
     target = rows[np.argsort(order_by, kind="stable")]
     new = column.copy()
     new.iloc[target] = own.iloc[by_value].to_numpy()
@@ -251,7 +245,7 @@ def fit_rank_copula(
             pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_datetime64_any_dtype(s.dtype)
         ):
             continue
-        x = _numbers(s)
+        x = column_floats(s)
         if np.isinf(x).any() or len(np.unique(x[~np.isnan(x)])) < 2:
             continue
         names.append(name)
