@@ -112,7 +112,9 @@ class RankCopula:
         # The scores' correlations reached, the values' own (Pearson) correlations can
         # still differ from the source's; the target moves by that gap (capped), and the
         # one map from G runs again from the same scores.
-        first = self._reorder_to(frame.copy(), values, z, g, self.target)
+        read = [*self.columns, *(b for b in self.strata.values() if b in frame.columns)]
+        first = frame[list(dict.fromkeys(read))].copy()  # what the first pass reads, only
+        first = self._reorder_to(first, values, z, g, self.target)
         gap = self.pearson - _pearson(first, self.columns)
         movable = np.asarray(self.moving)
         gap[~(movable[:, None] | movable[None, :])] = 0.0
