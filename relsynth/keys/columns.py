@@ -6,8 +6,10 @@ Each such column of a table gets one of three fits (:func:`fit_key_values`):
   learned :class:`~relsynth.keys.ids.KeyFormat` (integer sequences, UUIDs, string
   formats such as ``N123AB``, leading zeros kept);
 * :class:`LocalValues`: positions within a group (``stop_times.stop_sequence`` per
-  ``trip_id``): the primary key's other columns (its foreign key columns, or its
-  first column) make the group, values are distinct per group;
+  ``trip_id``): the primary key's foreign key columns make the group, or, in a key
+  that no foreign key sets, the key's columns before this one (a batting table's
+  ``stint`` per ``(player, year)``, its ``year`` per ``player``); values are distinct
+  per group;
 * :class:`GroupValues`: the first column of a composite primary key that no
   foreign key sets (``shapes.shape_id``): values shared by groups of rows whose
   sizes follow the source's (a :class:`~relsynth.keys.cardinality.DegreeModel`).
@@ -117,8 +119,9 @@ def fit_key_values(
             gid = group_ids(frame, group_cols)
             out[col] = LocalValues(group_cols, learn_format(frame[col], gid))
         elif col in pk and len(pk) > 1 and col != pk[0]:
-            gid = group_ids(frame, [pk[0]])
-            out[col] = LocalValues((pk[0],), learn_format(frame[col], gid))
+            group = pk[: pk.index(col)]  # the key's columns before it
+            gid = group_ids(frame, list(group))
+            out[col] = LocalValues(tuple(group), learn_format(frame[col], gid))
         elif col in pk and len(pk) > 1:
             sizes = frame.groupby(col, dropna=True).size().to_numpy()
             out[col] = GroupValues(learn_format(frame[col]), DegreeModel().fit(sizes), len(sizes))
@@ -145,8 +148,8 @@ def sample_key_values(
             g_sizes = fit.sizes.sample(n_groups, n, rng)
             values = fit.format.generate(n_groups, rng)
             frame[col] = values[np.repeat(np.arange(n_groups), g_sizes)] if n else values
-    for col, fit in fits.items():
-        if isinstance(fit, LocalValues):
-            gid = group_ids(frame, fit.group)
-            pos = pd.Series(gid).groupby(gid).cumcount().to_numpy() if n else np.zeros(0)
-            frame[col] = fit.format.at(pos, rng, gid)
+    local = [(c, f) for c, f in fits.items() if isinstance(f, LocalValues)]
+    for col, fit in sorted(local, key=lambda cf: len(cf[1].group)):  # a group's columns first
+        gid = group_ids(frame, fit.group)
+        pos = pd.Series(gid).groupby(gid).cumcount().to_numpy() if n else np.zeros(0)
+        frame[col] = fit.format.at(pos, rng, gid)

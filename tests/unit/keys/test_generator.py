@@ -405,3 +405,25 @@ def test_secondary_ranking_survives_state_dict(two_parents, rng):
     a = gen.sample_table("sale", done, rng=np.random.default_rng(3))
     b = again.sample_table("sale", done, rng=np.random.default_rng(3))
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_each_key_column_counts_within_the_key_columns_before_it(rng):
+    # batting(player, year, stint): a player's seasons, and within a season his stints
+    # (traded mid-season: stint 2). No foreign key sets them: year counts per player,
+    # stint per (player, year), so most stints are 1, as in the source.
+    rows = []
+    for p in range(300):
+        for year in range(1990, 1990 + int(rng.integers(3, 12))):
+            for stint in range(1, 2 + int(rng.random() < 0.1)):
+                rows.append((f"p{p:04d}", year, stint))
+    batting = pd.DataFrame(rows, columns=["player", "year", "stint"])
+    meta = Metadata(
+        {"batting": Table("batting", (Column("player", "id"), Column("year", "id"),
+                                      Column("stint", "id")), primary_key=("player", "year", "stint"))}
+    )  # fmt: skip
+    gen = KeyGenerator().fit(meta, {"batting": batting})
+    out = gen.sample_table("batting", {}, rng=rng)
+    assert not out.duplicated(["player", "year", "stint"]).any()
+    firsts = out.groupby(["player", "year"])["stint"].min()
+    assert (firsts == 1).all()  # positions within each (player, year), not within player
+    assert (out["stint"] == 1).mean() > 0.8

@@ -211,3 +211,40 @@ def test_a_gap_that_is_another_column_is_rebuilt_from_it_exactly(rng) -> None:
     # a term that only roughly matches is not taken
     noisy = table.assign(dep_delay=table["dep_delay"] + rng.integers(-1, 2, len(table)))
     assert all(o.by is None for o in find_offsets(noisy))
+
+
+def _batting(rng: np.random.Generator, n: int = 4_000) -> pd.DataFrame:
+    """Season counts: a sixth of the rows are pitchers with no at-bats (and no hits)."""
+    games = rng.integers(1, 160, n)
+    pitcher = rng.random(n) < 1 / 6
+    at_bats = np.where(pitcher, 0, np.round(3.8 * games + rng.normal(0, 12, n)).clip(0))
+    hits = rng.binomial(at_bats.astype(int), 0.27)
+    return pd.DataFrame({"g": games, "ab": at_bats.astype(int), "h": hits})
+
+
+def test_a_column_with_a_point_mass_is_never_rebuilt_from_a_line(rng) -> None:
+    # h ~ 0.27 ab (R^2 ~ 0.99) and ab ~ 3.8 g would pass every other test; but a
+    # sixth of their rows are zeros that lie on no line, and chained lines lost the
+    # counts' marginals (a batting table's KS complement fell to 0.71-0.92)
+    table = _batting(rng)
+    found = {(o.column, o.anchor, o.form) for o in find_offsets(table)}
+    assert not {f for f in found if f[2] == "linear" and f[0] in ("ab", "h")}
+    # the same counts without the pitchers keep their line
+    hitters = table[table["ab"] > 0].reset_index(drop=True)
+    found = {(o.column, o.anchor, o.form) for o in find_offsets(hitters)}
+    assert ("h", "ab", "linear") in found
+
+
+@pytest.mark.parametrize("kind", ["number", "datetime"])
+def test_a_column_without_nulls_is_never_rebuilt_from_one_with_nulls(rng, kind) -> None:
+    n = 2_000
+    a = rng.normal(100, 30, n).round(1)
+    b = a + rng.normal(5, 1, n).round(1)  # tight, ordered: the best anchor there is
+    frame = pd.DataFrame({"a": a, "b": b})
+    if kind == "datetime":
+        frame = frame.apply(lambda s: pd.Timestamp("2024-01-01") + pd.to_timedelta(s, unit="D"))
+    frame.loc[rng.choice(n, 10, replace=False), "a"] = None  # 0.5 %: passes the 99 % share
+    pairs = {(o.column, o.anchor) for o in find_offsets(frame)}
+    assert ("b", "a") not in pairs  # b would come back NULL wherever a is
+    rebuilt = restore_offsets(apply_offsets(frame, find_offsets(frame)), find_offsets(frame))
+    assert rebuilt["b"].notna().all()
