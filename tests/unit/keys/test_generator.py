@@ -417,10 +417,8 @@ def test_each_key_column_counts_within_the_key_columns_before_it(rng):
             for stint in range(1, 2 + int(rng.random() < 0.1)):
                 rows.append((f"p{p:04d}", year, stint))
     batting = pd.DataFrame(rows, columns=["player", "year", "stint"])
-    meta = Metadata(
-        {"batting": Table("batting", (Column("player", "id"), Column("year", "id"),
-                                      Column("stint", "id")), primary_key=("player", "year", "stint"))}
-    )  # fmt: skip
+    key = ("player", "year", "stint")
+    meta = Metadata({"batting": Table("batting", tuple(Column(c, "id") for c in key), key)})
     gen = KeyGenerator().fit(meta, {"batting": batting})
     out = gen.sample_table("batting", {}, rng=rng)
     assert not out.duplicated(["player", "year", "stint"]).any()
