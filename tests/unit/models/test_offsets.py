@@ -248,3 +248,15 @@ def test_a_column_without_nulls_is_never_rebuilt_from_one_with_nulls(rng, kind) 
     assert ("b", "a") not in pairs  # b would come back NULL wherever a is
     rebuilt = restore_offsets(apply_offsets(frame, find_offsets(frame)), find_offsets(frame))
     assert rebuilt["b"].notna().all()
+
+
+def test_a_line_whose_residual_widens_along_its_anchor_is_not_taken(rng) -> None:
+    # career totals: hits ~ 0.27 at-bats (R^2 ~ 0.99), but the residual grows with the
+    # at-bats; learned apart from them, it came back as wide for a rookie as for a
+    # veteran (the ISLR Hitters table's career columns)
+    n = 2_000
+    at_bats = rng.uniform(100, 10_000, n).round()
+    widening = pd.DataFrame({"ab": at_bats, "h": (at_bats * rng.normal(0.27, 0.02, n)).round()})
+    assert not [o for o in find_offsets(widening) if o.form == "linear"]
+    even = widening.assign(h=(0.27 * at_bats + rng.normal(0, 60, n)).round())
+    assert {(o.column, o.anchor, o.form) for o in find_offsets(even)} == {("h", "ab", "linear")}
