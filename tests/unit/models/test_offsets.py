@@ -260,3 +260,16 @@ def test_a_line_whose_residual_widens_along_its_anchor_is_not_taken(rng) -> None
     assert not [o for o in find_offsets(widening) if o.form == "linear"]
     even = widening.assign(h=(0.27 * at_bats + rng.normal(0, 60, n)).round())
     assert {(o.column, o.anchor, o.form) for o in find_offsets(even)} == {("h", "ab", "linear")}
+
+
+def test_a_curve_is_not_taken_for_a_line(rng) -> None:
+    # a diamond's width grows as the cube root of its weight: a line on the weight fits
+    # (R^2 ~ 0.95) but its residual is high at both ends and low in the middle
+    n = 3_000
+    carat = rng.uniform(0.2, 3.0, n).round(2)
+    curved = pd.DataFrame({"carat": carat, "x": (6.5 * np.cbrt(carat) + rng.normal(0, 0.05, n))})
+    assert not [o for o in find_offsets(curved) if o.form == "linear"]
+    straight = curved.assign(x=(1.8 * carat + 3.0 + rng.normal(0, 0.05, n)).round(2))
+    assert {(o.column, o.anchor) for o in find_offsets(straight) if o.form == "linear"} == {
+        ("x", "carat")
+    }
