@@ -73,7 +73,7 @@ _MAX_COLUMNS = 64
 _SPLIT_SEED = 20_131_208
 #: A category that another column fixes on this share of its rows is not drawn again.
 _DETERMINED = 0.99
-_CALENDAR = ("year", "quarter", "month", "day", "hour", "dayofweek")
+_CALENDAR = ("year", "quarter", "month", "day", "hour", "day_of_week")
 _MISSING = "\x00"
 
 
