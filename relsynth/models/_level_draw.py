@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from relsynth._columns import column_floats
+from relsynth.models.dependencies import _strength
 from relsynth.models.encoding import infer_kind
 
 __all__ = ["MAX_LEVELS", "MIN_ROWS", "LevelDraw", "draw_levels", "fit_level_draw"]
@@ -412,8 +413,6 @@ def _determined(table: pd.DataFrame, name: str) -> bool:
         shared[shared] = sizes[groups[shared]] >= 2
         if shared.sum() < 0.5 * n:
             continue
-        pairs = pd.DataFrame({"x": groups[shared], "y": y[shared]})
-        agreeing = pairs.groupby(["x", "y"]).size().groupby(level=0).max().sum()
-        if agreeing >= _DETERMINED * shared.sum():
+        if _strength(groups[shared], y[shared], int(y.max()) + 1) >= _DETERMINED:
             return True
     return False
