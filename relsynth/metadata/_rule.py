@@ -148,7 +148,15 @@ class Order:
 
     ``gap`` holds the quantiles of ``column - anchor`` at :data:`GAP_PROBS`
     (seconds for dates and times), ``step`` the gap's resolution (86400 for whole
-    days, 1 for whole numbers, 0 for continuous values).
+    days, 1 for whole numbers, 0 for continuous values), ``span`` the column's
+    ``(min, max)`` on the rows it applies to: a rebuilt value stays inside it, as
+    the source's values do (no card issued after the data end).
+
+    Where the gap depends on the anchor (a card is issued sooner after a late account
+    is opened: the data end in 1998), ``anchors`` holds the anchor's medians in bins
+    of equal count and ``by_anchor`` the gap's quantiles in each bin; a gap is then
+    drawn from the quantiles interpolated between the two bins around its anchor
+    (:mod:`relsynth.rules._gaps`). Both are empty where ``gap`` alone holds.
     """
 
     column: Ref
@@ -158,6 +166,9 @@ class Order:
     enforce: bool = True
     gap: tuple[float, ...] = field(default=(), compare=False)
     step: float = field(default=0.0, compare=False)
+    span: tuple[float, ...] = field(default=(), compare=False)
+    anchors: tuple[float, ...] = field(default=(), compare=False)
+    by_anchor: tuple[tuple[float, ...], ...] = field(default=(), compare=False)
 
     kind = "order"
 

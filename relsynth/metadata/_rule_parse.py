@@ -348,11 +348,28 @@ def rule_to_dict(rule: Rule) -> dict[str, Any]:
         out["enforce"] = False
     if isinstance(rule, Order) and rule.gap:
         out["gap"] = {"quantiles": list(rule.gap), "step": rule.step}
+        if rule.span:
+            out["gap"]["span"] = list(rule.span)
+        if rule.by_anchor:
+            out["gap"]["anchors"] = list(rule.anchors)
+            out["gap"]["by_anchor"] = [list(q) for q in rule.by_anchor]
     if isinstance(rule, Aggregate) and rule.decimals is not None:
         out["decimals"] = rule.decimals
     if isinstance(rule, DeterminedValue) and rule.values:
         out["values"] = [[list(keys), value] for keys, value in rule.values]
     return out
+
+
+def _check_bins(rule: Order) -> None:
+    """A gap's anchor bins: one row of quantiles per anchor, each as long as ``gap``."""
+    rows = {len(q) for q in rule.by_anchor}
+    if len(rule.by_anchor) != len(rule.anchors) or (rows and rows != {len(rule.gap)}):
+        raise MetadataError(
+            f"Rule {str(rule)!r}: its gap has {len(rule.anchors)} anchors and "
+            f"{len(rule.by_anchor)} rows of quantiles (of lengths {sorted(rows)}; "
+            f"want one row per anchor, each of {len(rule.gap)} quantiles); fix the rule's "
+            "gap in the metadata file, or delete 'anchors' and 'by_anchor'."
+        )
 
 
 def rule_from_dict(data: Mapping[str, Any] | str, meta: Metadata) -> Rule:
@@ -367,7 +384,13 @@ def rule_from_dict(data: Mapping[str, Any] | str, meta: Metadata) -> Rule:
             rule,
             gap=tuple(float(q) for q in data["gap"]["quantiles"]),
             step=float(data["gap"].get("step", 0.0)),
+            span=tuple(float(v) for v in data["gap"].get("span", ())),
+            anchors=tuple(float(a) for a in data["gap"].get("anchors", ())),
+            by_anchor=tuple(
+                tuple(float(q) for q in row) for row in data["gap"].get("by_anchor", ())
+            ),
         )
+        _check_bins(rule)
     if isinstance(rule, Aggregate) and data.get("decimals") is not None:
         rule = replace(rule, decimals=int(data["decimals"]))
     if isinstance(rule, DeterminedValue) and data.get("values"):

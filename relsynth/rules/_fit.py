@@ -11,8 +11,9 @@ import pandas as pd
 from relsynth.errors import MetadataError
 from relsynth.metadata._rule import Aggregate, DeterminedValue, Order, Rule
 from relsynth.metadata.schema import Metadata
+from relsynth.rules._gaps import summarise
 from relsynth.rules._measure import as_numbers, decimals, gap, measure
-from relsynth.rules.discover import _family, _gap_summary, discover
+from relsynth.rules.discover import _family, discover
 
 __all__ = ["fit_rules"]
 
@@ -75,11 +76,10 @@ def fit_rules(
 def _learned(meta: Metadata, tables: Mapping[str, pd.DataFrame], rule: Rule) -> Rule:
     """Fill what a declared rule lacks: an order's gap, an aggregate's rounding."""
     if isinstance(rule, Order) and not rule.gap:
-        diff = gap(meta, tables, rule)
+        diff, anchor = gap(meta, tables, rule)
         if np.isfinite(diff).any():
             values = tables[rule.table][rule.column.target[1][0]]
-            qs, step = _gap_summary(diff, _family(values))
-            return replace(rule, gap=qs, step=step)
+            return replace(rule, **summarise(diff, anchor, _family(values)))
     if isinstance(rule, Aggregate) and rule.decimals is None:
         numbers = as_numbers(tables[rule.parent][rule.column])
         if numbers is not None:

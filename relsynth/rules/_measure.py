@@ -133,13 +133,16 @@ def _rows_equal(a: pd.DataFrame, b: pd.DataFrame) -> tuple[np.ndarray, np.ndarra
     return valid, ok & valid
 
 
-def gap(meta: Metadata, tables: Mapping[str, pd.DataFrame], rule: Order) -> np.ndarray:
-    """``column - anchor`` per row (seconds for dates), NaN where either is NULL."""
+def gap(
+    meta: Metadata, tables: Mapping[str, pd.DataFrame], rule: Order
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(column - anchor, anchor)`` per row (seconds for dates); the gap is NaN where
+    either is NULL, the anchor None where it is not a number."""
     a = as_numbers(follow(meta, tables, rule.column)[0])
     b = as_numbers(follow(meta, tables, rule.anchor)[0])
     if a is None or b is None:
-        return np.full(len(tables[rule.table]), np.nan)
-    return a - b
+        return np.full(len(tables[rule.table]), np.nan), b
+    return a - b, b
 
 
 def decimals(values: np.ndarray) -> int | None:
@@ -219,7 +222,7 @@ def holds(
     if isinstance(rule, Equality):
         return _equal(follow(meta, tables, rule.column)[0], follow(meta, tables, rule.anchor)[0])
     assert isinstance(rule, Order)
-    diff = gap(meta, tables, rule)
+    diff = gap(meta, tables, rule)[0]
     valid = np.isfinite(diff)
     with np.errstate(invalid="ignore"):
         ok = valid & (diff >= 0 if rule.op == ">=" else diff <= 0)

@@ -36,9 +36,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from relsynth.metadata._rule import GAP_PROBS, Aggregate, Equality, Order, PathAgreement, Ref, Rule
+from relsynth.metadata._rule import Aggregate, Equality, Order, PathAgreement, Ref, Rule
 from relsynth.metadata.schema import ForeignKey, Metadata
 from relsynth.rules._determines import discover_determines
+from relsynth.rules._gaps import summarise
 from relsynth.rules._measure import (
     _rows_equal,
     as_numbers,
@@ -357,14 +358,6 @@ def _equalities(meta, tables, start, name, chains, cfg) -> list[Rule]:  # noqa: 
     return out
 
 
-def _gap_summary(diff: np.ndarray, family: str) -> tuple[tuple[float, ...], float]:
-    diff = diff[np.isfinite(diff)]
-    qs = tuple(round(float(q), 6) for q in np.quantile(diff, GAP_PROBS))
-    steps = (86400.0, 3600.0, 60.0, 1.0) if family in ("datetime", "clock") else (1.0,)
-    step = next((s for s in steps if np.allclose(diff / s, np.round(diff / s))), 0.0)
-    return qs, step
-
-
 def _orders(meta, tables, start, name, chains, equalities, cfg) -> list[Rule]:  # noqa: ANN001
     out: list[Rule] = []
     # only an exact equality makes the orders of its pair redundant: beside a weaker one
@@ -423,14 +416,12 @@ def _order(name, col, chain, d, a, b, perm, cfg, family) -> Order | None:  # noq
             best = (op, share)
     if best is None:
         return None
-    gap, step = _gap_summary(diff, family)
     return Order(
         Ref(((name, (col,)),)),
         best[0],  # type: ignore[arg-type]
         _ref(chain, (d,)),
         round(best[1], 6),
-        gap=gap,
-        step=step,
+        **summarise(diff, b, family),
     )
 
 

@@ -44,6 +44,7 @@ from relsynth.metadata._rule import (
     Rule,
 )
 from relsynth.metadata.schema import ForeignKey, Metadata
+from relsynth.rules._gaps import bin_of, gap_at, gap_between
 from relsynth.rules._measure import (
     _align,
     _equal,
@@ -388,8 +389,9 @@ def _ordered(
     rng: np.random.Generator,
 ) -> pd.Series:
     """``anchor + gap`` for the first order rule, the gap drawn from its quantiles in the
-    order of the model's own gaps (ties broken at random); then rows outside another
-    rule's bound redrawn inside the interval all the rules leave (see :func:`_bounds`)."""
+    order of the model's own gaps (per anchor bin where the gap depends on the anchor;
+    ties broken at random); then rows outside another rule's bound redrawn inside the
+    interval all the rules leave (see :func:`_bounds`)."""
     a = as_numbers(values)
     rule = orders[0]
     b = _anchor(meta, rule, tables)
@@ -399,12 +401,10 @@ def _ordered(
     new = np.array(a, dtype=float, copy=True)
     n = int(rows.sum())
     if n:
-        implied = (a - b)[rows]
-        order = np.lexsort((rng.random(n), implied))
-        u = np.empty(n)
-        u[order] = (np.arange(n) + rng.random(n)) / n
-        new[rows] = b[rows] + _snap(np.interp(u, GAP_PROBS, rule.gap), rule.step)
-    if len(orders) > 1:
+        anchor = b[rows]
+        u = _ranked((a - b)[rows], bin_of(rule, anchor), rng)
+        new[rows] = anchor + gap_at(rule, anchor, u)
+    if len(orders) > 1 or rule.span:
         new = _bounded(meta, orders, new, tables, todo & np.isfinite(new), rng)
     return _from_numbers(new, a, values)
 
@@ -445,8 +445,16 @@ def _from_numbers(new: np.ndarray, a: np.ndarray, values: pd.Series) -> pd.Serie
     return _as_dtype(new, values.dtype)
 
 
-def _snap(gap: np.ndarray, step: float) -> np.ndarray:
-    return np.round(gap / step) * step if step > 0 else gap
+def _ranked(values: np.ndarray, groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each value's rank within its group as a probability in (0, 1): the k-th smallest
+    of n at ``(k + U) / n``, ties broken at random."""
+    n = len(values)
+    order = np.lexsort((rng.random(n), values, groups))
+    starts = np.searchsorted(groups[order], groups[order], side="left")
+    counts = np.bincount(groups)[groups[order]]
+    u = np.empty(n)
+    u[order] = (np.arange(n) - starts + rng.random(n)) / counts
+    return u
 
 
 def _bounds(
@@ -461,9 +469,11 @@ def _bounds(
     """``(lower, upper)`` per row: the highest ``>=`` anchor and the lowest ``<=`` anchor
     among the rules that must hold there (every row for an exact rule; for a weaker
     one, enough rows that it holds on its share; the first rule, where it holds when
-    its gap was ``drawn``)."""
-    lower = np.full(len(new), -np.inf)
-    upper = np.full(len(new), np.inf)
+    its gap was ``drawn``), inside the column's span on the source (the first rule's
+    ``span``)."""
+    span = orders[0].span if len(orders[0].span) == 2 else (-np.inf, np.inf)
+    lower = np.full(len(new), span[0])
+    upper = np.full(len(new), span[1])
     for k, rule in enumerate(orders):
         b = _anchor(meta, rule, tables)
         if b is None:
@@ -502,12 +512,7 @@ def _bounded(
         if b is None or not bad.any():
             continue
         idx = np.flatnonzero(bad & np.isfinite(b))
-        q = np.asarray(rule.gap, dtype=float)
-        lo = _cdf(q, lower[idx] - b[idx], "left")
-        hi = _cdf(q, upper[idx] - b[idx], "right")
-        ok = hi > lo
-        u = lo[ok] + rng.random(int(ok.sum())) * (hi[ok] - lo[ok])
-        gap = _snap(np.interp(u, GAP_PROBS, q), rule.step)
+        ok, gap = gap_between(rule, b[idx], lower[idx] - b[idx], upper[idx] - b[idx], rng)
         take = idx[ok]
         out[take] = np.clip(b[take] + gap, lower[take], upper[take])  # rounding only
         bad[take] = False
@@ -516,20 +521,6 @@ def _bounded(
     rest = np.flatnonzero(bad)  # one bound, beyond every rule's gap: at the bound
     out[rest] = np.clip(out[rest], lower[rest], upper[rest])
     return out
-
-
-def _cdf(q: np.ndarray, x: np.ndarray, side: str) -> np.ndarray:
-    """The probability below (``left``) or up to (``right``) ``x`` of the distribution
-    whose quantiles at :data:`GAP_PROBS` are ``q`` (linear between them)."""
-    probs = np.asarray(GAP_PROBS)
-    pos = np.searchsorted(q, x, side=side)  # type: ignore[call-overload]
-    i = np.clip(pos, 1, len(q) - 1)
-    width = q[i] - q[i - 1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        frac = np.where(width > 0, (x - q[i - 1]) / width, 1.0 if side == "right" else 0.0)
-    p = probs[i - 1] + np.clip(frac, 0.0, 1.0) * (probs[i] - probs[i - 1])
-    p = np.where(pos <= 0, 0.0, np.where(pos >= len(q), 1.0, p))
-    return np.where(np.isneginf(x), 0.0, np.where(np.isposinf(x), 1.0, p))
 
 
 def _is_int(values: pd.Series) -> bool:

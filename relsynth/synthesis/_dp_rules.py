@@ -38,7 +38,7 @@ def public_rule(rule: Rule) -> Rule:
 
     out = replace(rule, share=None)
     if isinstance(out, Order):
-        out = replace(out, gap=(), step=0.0)
+        out = replace(out, gap=(), step=0.0, span=(), anchors=(), by_anchor=())
     if isinstance(out, Aggregate):
         out = replace(out, decimals=None)
     if isinstance(out, DeterminedValue):
