@@ -7,12 +7,13 @@ columns decoded under quotas, and values held by fewer than ``min_count`` rows w
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
+from relsynth.models._rare import _digests
 from relsynth.models.columns import _one_hot, _to_python, is_distinct
 
 __all__ = ["CategoricalEncoder"]
@@ -134,17 +135,28 @@ class CategoricalEncoder:
         return table
 
     def levels_of(self, series: pd.Series) -> np.ndarray:
-        """Level index of each value (unseen values map to the most frequent level).
+        """Level index of each value.
 
         Each distinct value is looked up once (a context column of a large sample
-        repeats a few hundred values over every row), NULLs as ``None``.
+        repeats a few hundred values over every row), NULLs as ``None``. A value not
+        seen at fit (a parent's generated company name, in a child's context) is a
+        withheld one where the encoder withheld values (the *other* level); else it
+        takes a level drawn in proportion to the levels' shares by a digest of the
+        value, so that the same value always takes the same level. Mapping them all
+        to one level made every synthetic order of Northwind look like the source's
+        largest customer to the model of its lines (``ShipName`` is copied from the
+        generated ``CompanyName``): quantities 30 % too low.
         """
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
         distinct = pd.Series([*pd.Series(uniques).astype(object), None], dtype=object)
         mapped = distinct.map(self._lookup())
         other = getattr(self, "other_level", None)  # withheld values: the other level
-        levels = mapped.fillna(0 if other is None else other).to_numpy(dtype=np.int64)
-        return levels[codes]  # the NULL code, -1, takes the last: None's
+        unseen = mapped.isna().to_numpy()
+        if other is not None:
+            mapped[unseen] = other
+        elif unseen.any():
+            mapped[unseen] = _spread(distinct[unseen], self.level_freq)
+        return mapped.to_numpy(dtype=np.int64)[codes]  # the NULL code, -1: None's
 
     def transform(self, series: pd.Series, rng: np.random.Generator | None = None) -> np.ndarray:
         """One-hot block ``(n, n_levels)``."""
@@ -275,3 +287,11 @@ class CategoricalEncoder:
             # files saved before distinct columns were recognised have neither key
             setattr(enc, k, state.get(k, cls._ADDED[k]) if k in cls._ADDED else state[k])
         return enc
+
+
+def _spread(values: pd.Series, shares: Sequence[float]) -> np.ndarray:
+    """A level per value, drawn in proportion to ``shares`` by the value's digest (the
+    same value, in any process, always takes the same level)."""
+    u = (np.asarray(_digests([str(v) for v in values], b""), dtype=float) + 2.0**63) / 2.0**64
+    cdf = np.cumsum(np.asarray(shares, dtype=float))
+    return np.minimum(np.searchsorted(cdf / cdf[-1], u, side="right"), len(cdf) - 1)

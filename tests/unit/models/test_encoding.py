@@ -261,3 +261,29 @@ def test_the_context_is_encoded_without_the_cdf(rng) -> None:
     assert context_enc.support and context_enc.support_cdf == []
     (own,) = model.encoder.encoders
     assert own.support and len(own.support_cdf) == len(own.support)
+
+
+def test_unseen_values_spread_over_the_levels_by_their_shares() -> None:
+    """A value the encoder never saw (a parent's generated name in a child's context)
+    takes a level in proportion to the levels' shares, the same level every time; all
+    of them on the most frequent level made every synthetic GTFS trip look like the
+    source's busiest route's to the trips' model."""
+    enc = CategoricalEncoder("route").fit(pd.Series(["a"] * 50 + ["b"] * 30 + ["c"] * 20))
+    unseen = pd.Series([f"fake route {i}" for i in range(3000)])
+    levels = enc.levels_of(unseen)
+    shares = np.bincount(levels, minlength=3) / len(levels)
+    assert np.allclose(shares, [0.5, 0.3, 0.2], atol=0.03)
+    # the same value, the same level: in another order, beside seen values, repeated
+    mixed = pd.concat([pd.Series(["c", "a"]), unseen[::-1], unseen[:5]], ignore_index=True)
+    again = enc.levels_of(mixed)
+    assert list(again[:2]) == [enc.levels_of(pd.Series(["c"]))[0], 0]
+    assert np.array_equal(again[2:3002], levels[::-1])
+    assert np.array_equal(again[3002:], levels[:5])
+
+
+def test_unseen_values_are_withheld_ones_where_the_encoder_withholds(rng) -> None:
+    values = pd.Series(["a"] * 50 + ["b"] * 30 + [f"one-off {i}" for i in range(20)])
+    enc = CategoricalEncoder("name", min_count=2).fit(values, rng)
+    assert enc.other_level is not None
+    levels = enc.levels_of(pd.Series(["a", "new", "one-off 3"]))
+    assert list(levels) == [0, enc.other_level, enc.other_level]
