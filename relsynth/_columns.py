@@ -53,7 +53,14 @@ class ClockFormat:
 
 @dataclass(frozen=True)
 class TableLayout:
-    """The role of each column of one table in synthesis."""
+    """The role of each column of one table in synthesis.
+
+    ``generated``: learned columns whose synthetic values are mostly new ones (the
+    replacements of withheld one-off values, or copies of such a column by a rule:
+    Northwind's ``Orders.ShipName`` is its customer's generated ``CompanyName``). What
+    such a value told a child's model at fit it does not tell it at sampling, so
+    children's contexts leave these columns out (:mod:`relsynth.synthesis._generated`).
+    """
 
     keys: tuple[str, ...]
     learned: tuple[str, ...]
@@ -61,6 +68,7 @@ class TableLayout:
     empty: tuple[str, ...] = ()
     clocks: Mapping[str, ClockFormat] = field(default_factory=dict)
     kinds: Mapping[str, str] = field(default_factory=dict)  # learned column -> kind
+    generated: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
@@ -71,6 +79,7 @@ class TableLayout:
             "empty": list(self.empty),
             "clocks": {c: f.padded for c, f in self.clocks.items()},
             "kinds": dict(self.kinds),
+            **({"generated": list(self.generated)} if self.generated else {}),
         }
 
     @classmethod
@@ -83,6 +92,7 @@ class TableLayout:
             empty=tuple(data["empty"]),
             clocks={c: ClockFormat(bool(p)) for c, p in data["clocks"].items()},
             kinds=dict(data["kinds"]),
+            generated=tuple(data.get("generated", ())),  # absent in files saved before
         )
 
 

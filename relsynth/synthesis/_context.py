@@ -59,11 +59,17 @@ def parent_features(
     columns: Sequence[str] | None = None,
     prefix: str | None = None,
 ) -> pd.DataFrame:
-    """A parent's learned columns (or ``columns``), clock text as seconds, named
+    """A parent's learned columns (or ``columns``) but its generated ones (see
+    :class:`~relsynth._columns.TableLayout`), clock text as seconds, named
     ``prefix.column`` (``parent.column`` by default)."""
     layout = layouts.get(parent_name)
     learned = layout.learned if layout else ()
-    cols = [c for c in (learned if columns is None else columns) if c in parent.columns]
+    generated = set(layout.generated) if layout else set()
+    cols = [
+        c
+        for c in (learned if columns is None else columns)
+        if c in parent.columns and c not in generated
+    ]
     feats = parent[cols].reset_index(drop=True).copy()
     if layout is not None:
         for col in layout.clocks:

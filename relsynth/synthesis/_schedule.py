@@ -159,8 +159,11 @@ def fit_tables(
     process when they would not pay off: :func:`worth_workers`); ``dp``: under differential
     privacy, each private table's DP inputs; ``started``: the fit's start (wall clock,
     this process's CPU time), which tells a time budget how busy the machine is."""
+    from relsynth.synthesis._generated import with_generated
     from relsynth.synthesis._parallel import resolve_jobs, run_tasks
 
+    if dp is None:  # under DP the contexts are public ones (relsynth.synthesis._dp_context)
+        layouts = with_generated(synth, source, layouts)
     order = synth.plan_.order
     weights = {n: _fit_weight(synth, n, source, layouts) for n in order}
     queue = sorted(order, key=lambda n: -weights[n])  # stable: plan order among ties
