@@ -1,8 +1,8 @@
 """Training length and progress of a table model: :class:`TrainingBudget`.
 
 Training length is a number of steps, decided from the data before training starts,
-so the same data and seed give the same model on any machine; ``max_seconds`` is an
-explicit extra cap.
+so the same data and seed give the same model on any machine whose torch CPU kernels
+agree (see :class:`HoldoutStopper`); ``max_seconds`` is an explicit extra cap.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ class TrainingBudget:
 
     Training length is a number of steps, decided from the data before training starts
     (each model's :meth:`TableModel.default_steps`, or the ``steps``/``epochs`` the
-    caller gives), so the same data and seed give the same model on any machine.
+    caller gives), so the same data and seed give the same model on any machine of the
+    same CPU kind.
     ``max_seconds`` is an explicit extra cap, counted from ``start`` (the beginning of
     the model's ``fit``: encoders, rule discovery and calibration count against it);
     a model that stops on it depends on the machine's speed.
@@ -148,8 +149,12 @@ class HoldoutStopper:
     The gap is checked every ``max(25, total // 20)`` steps (never at the last step);
     training stops once it has not improved by ``MIN_GAIN`` for ``PATIENCE`` checks in
     a row, and never before ``MIN_SHARE`` of the steps. Steps only, never the clock:
-    the same data and seed stop at the same step on any machine, with any number of
-    jobs. Held-back rows cost a table data, and a small table trains few steps
+    the same data and seed stop at the same step under any load, with any number of
+    jobs, on machines whose torch CPU kernels agree (``torch_cpu_capability`` in the
+    model file's manifest). Kernels that differ (AVX2, AVX512) round the training's sums
+    differently, and a check's gap can then fall on the other side of ``MIN_GAIN``: the
+    same tree and seed trained Berka for 3,118 steps on one 2-core machine, 2,998 on
+    another. Held-back rows cost a table data, and a small table trains few steps
     anyway: the models hold back only from tables of at least ``MIN_ROWS`` rows
     (``MIN_SEQUENCES`` sequences), whose steps are near their cap.
     """

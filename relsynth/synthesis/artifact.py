@@ -431,6 +431,9 @@ def _manifest(
         "format_version": FORMAT_VERSION,
         "relsynth_version": __version__,
         "torch_version": torch.__version__,
+        # the CPU kernels torch trained with (AVX2, AVX512...): two machines whose kernels
+        # differ round differently, and an early-stopping check can then fall on another step
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "python_version": platform.python_version(),
         "parameters": dict(state["parameters"]),
         "metadata_sha256": hashlib.sha256(meta_json.encode("utf-8")).hexdigest(),

@@ -118,7 +118,7 @@ class Synthesizer:
         Torch (and BLAS) threads for each table's fit, and for sampling. By default a
         table fit uses one thread: floating-point sums in training depend on how
         they are split among threads, so a fixed count is what makes a fit give the
-        same bytes on any machine, under any load; fits run in parallel with
+        same bytes on machines of one CPU kind, under any load; fits run in parallel with
         ``n_jobs`` instead. Sampling (forward passes only) uses one thread too, unless
         set: a forward pass split among threads may round a value differently, so the
         default gives the same rows on any machine (large samples run in parallel as

@@ -209,3 +209,11 @@ def test_folder_and_non_zip_paths(tmp_path: Path, capsys) -> None:
         pass
     with pytest.raises(ArtifactError, match="no manifest.json"):
         Synthesizer.load(empty_zip)
+
+
+def test_the_manifest_names_the_cpu_kernels_the_model_was_trained_with(model: Path) -> None:
+    """Machines whose torch CPU kernels differ (AVX2, AVX512) round a fit's sums apart:
+    the manifest says which ones a model file came from."""
+    manifest = json.loads(_members(model)["manifest.json"])
+    assert manifest["torch_cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert manifest["torch_version"] == torch.__version__
