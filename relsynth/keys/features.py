@@ -10,7 +10,8 @@ cardinality models can condition the number of children on the parent
 * datetime columns, and text columns whose values all parse as ISO dates, become
   seconds since the epoch, standardized;
 * categorical/text columns with at most ``max_categories`` distinct values are
-  one-hot encoded (unseen categories at transform time encode as all zeros);
+  one-hot encoded (a category unseen at fit reads, at transform time, as the
+  source's mean of its one-hot block);
   other text columns (names, free text) are ignored;
 * the result is reduced by PCA (numpy SVD) and **whitened**, so an isotropic
   kernel suits it.
@@ -85,12 +86,25 @@ class ParentFeatures:
         """Features of the rows of ``frame``; None when a fitted column is absent."""
         if self.n_features_out == 0 or any(c not in frame.columns for c in self.columns_):
             return None
-        raw = self._encode(frame)
+        raw = self._encode(frame, unseen=True)
         out: np.ndarray = (raw - self.mean_) @ self.components_.T / self.scale_
         return out
 
-    def _encode(self, frame: pd.DataFrame) -> np.ndarray:
-        blocks = [_encode_column(frame[s["column"]], s) for s in self.specs_]
+    def _encode(self, frame: pd.DataFrame, unseen: bool = False) -> np.ndarray:
+        """The columns' blocks side by side. With ``unseen``, a category the fit never saw
+        (a synthetic parent's generated name) reads as the source's mean of its block:
+        "some category", which adds nothing to the features. All zeros, as at fit, would
+        be "no category", a point no source parent was at (Northwind's employees and
+        shippers, whose synthetic names are all new, all sat there)."""
+        blocks, start = [], 0
+        for spec in self.specs_:
+            block = _encode_column(frame[spec["column"]], spec)
+            width = block.shape[1]
+            if unseen and spec["kind"] == "categorical":
+                new = frame[spec["column"]].notna().to_numpy() & (block.sum(axis=1) == 0)
+                block[new] = self.mean_[start : start + width]
+            blocks.append(block)
+            start += width
         return np.column_stack(blocks) if blocks else np.zeros((len(frame), 0))
 
     # -- persistence ------------------------------------------------------------------

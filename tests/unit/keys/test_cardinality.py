@@ -162,3 +162,20 @@ def test_per_parent_multiplies_the_children_and_keeps_who_has_none(rng):
         assert not scaled[plain == 0].any()
         capped = model.sample(feats, np.random.default_rng(3), per_parent=2.5, cap=3)
         assert capped.max() <= 3
+
+
+def test_a_category_never_seen_reads_as_the_sources_mean(rng):
+    """A synthetic parent's new name says nothing: its children are drawn as for a parent
+    of the source's mix of tiers, not as for a parent of no tier at all (all zeros)."""
+    import pandas as pd
+
+    x, counts = _planted(rng)
+    frame = pd.DataFrame({"tier": np.where(x == 1, "gold", "basic")})
+    pf = ParentFeatures(n_components=2).fit(frame, ["tier"])
+    feats = pf.transform(pd.DataFrame({"tier": ["a new tier", "another", "gold", None]}))
+    assert np.allclose(feats[0], 0.0) and np.allclose(feats[1], 0.0)
+    assert not np.allclose(feats[2], 0.0) and not np.allclose(feats[3], 0.0)  # NULL as at fit
+    model = CardinalityModel().fit(counts, pf.transform(frame))
+    new = pf.transform(pd.DataFrame({"tier": [f"new {i}" for i in range(4000)]}))
+    drawn = model.sample(new, rng)
+    assert abs(drawn.mean() - counts.mean()) < 0.15 * counts.mean()
