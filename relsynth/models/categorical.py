@@ -139,13 +139,12 @@ class CategoricalEncoder:
 
         Each distinct value is looked up once (a context column of a large sample
         repeats a few hundred values over every row), NULLs as ``None``. A value not
-        seen at fit (a parent's generated company name, in a child's context) is a
-        withheld one where the encoder withheld values (the *other* level); else it
-        takes a level drawn in proportion to the levels' shares by a digest of the
-        value, so that the same value always takes the same level. Mapping them all
-        to one level made every synthetic order of Northwind look like the source's
-        largest customer to the model of its lines (``ShipName`` is copied from the
-        generated ``CompanyName``): quantities 30 % too low.
+        seen at fit (a parent's generated name, in a child's context) is a withheld one
+        where the encoder withheld values (the *other* level); else it takes a level
+        drawn in proportion to the levels' shares by a digest of the value, so that the
+        same value always takes the same level. Mapping them all to the most frequent
+        level made every synthetic GTFS route look like the source's busiest one to the
+        model of its trips (route names are withheld one-offs, generated anew).
         """
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
         distinct = pd.Series([*pd.Series(uniques).astype(object), None], dtype=object)

@@ -72,8 +72,8 @@ def _quantiles(values: np.ndarray) -> tuple[float, ...]:
 def _by_anchor(
     d: np.ndarray, b: np.ndarray
 ) -> tuple[tuple[float, ...], tuple[tuple[float, ...], ...]]:
-    ok = np.isfinite(b)
-    d, b = d[ok], b[ok]
+    """Anchor medians and gap quantiles per bin (``d``, ``b``: finite gaps and their
+    anchors, which a finite gap implies), or ``((), ())``."""
     bins = min(MAX_BINS, len(d) // MIN_BIN_ROWS)
     if bins < 2 or np.ptp(b) == 0 or np.ptp(d) == 0:
         return (), ()
